@@ -1,0 +1,52 @@
+package logging
+
+import (
+	"bytes"
+	"errors"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+func TestSecretsNeverReachOutput(t *testing.T) {
+	var out bytes.Buffer
+	var secrets Secrets
+	secrets.Add("s3cr3t-token-value", "ab") // "ab" is too short to register
+	log, err := New(&out, Config{Level: "debug", Format: FormatJSON}, &secrets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info().Str("token", "s3cr3t-token-value").Msg("calling https://x-token-auth:s3cr3t-token-value@example.org")
+	log.Debug().Err(errors.New("401 for s3cr3t-token-value")).Msg("failed")
+	log.Info().Msg("about ab")
+
+	got := out.String()
+	if strings.Contains(got, "s3cr3t-token-value") {
+		t.Fatalf("secret leaked: %s", got)
+	}
+	if c := strings.Count(got, Redacted); c != 3 {
+		t.Fatalf("want 3 redactions, got %d in %s", c, got)
+	}
+	if !strings.Contains(got, "about ab") {
+		t.Fatalf("short value must not be scrubbed: %s", got)
+	}
+}
+
+func TestNewRejectsBadSettings(t *testing.T) {
+	if _, err := New(&bytes.Buffer{}, Config{Level: "loud"}, nil); err == nil || !strings.Contains(err.Error(), "log level") {
+		t.Fatalf("want a log level error, got %v", err)
+	}
+	if _, err := New(&bytes.Buffer{}, Config{Format: "xml"}, nil); err == nil || !strings.Contains(err.Error(), "log format") {
+		t.Fatalf("want a log format error, got %v", err)
+	}
+}
+
+func TestURLRedactsPassword(t *testing.T) {
+	u, _ := url.Parse("http://alice:hunter22@proxy.corp:3128")
+	if got := URL(u); got != "http://alice:%5BREDACTED%5D@proxy.corp:3128" && got != "http://alice:[REDACTED]@proxy.corp:3128" {
+		t.Fatalf("got %s", got)
+	}
+	if got := URL(nil); got != "direct" {
+		t.Fatalf("got %s", got)
+	}
+}

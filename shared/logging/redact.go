@@ -1,0 +1,95 @@
+package logging
+
+import (
+	"bytes"
+	"io"
+	"net/url"
+	"sync"
+)
+
+// Redacted replaces a secret wherever one would have been printed.
+const Redacted = "[REDACTED]"
+
+// minSecretLen keeps trivially short values (an empty env var, "x") from
+// turning every log line into confetti.
+const minSecretLen = 4
+
+// Secrets is the set of values that must never be logged: delegate tokens,
+// Bitbucket tokens, proxy passwords. Code that learns a secret registers it
+// once; the log writer then scrubs it from every line, including lines that
+// quote an error or URL some library built. The zero value is ready to use.
+type Secrets struct {
+	mu     sync.RWMutex
+	values [][]byte
+}
+
+// Add registers values to scrub. Short values are ignored (see minSecretLen).
+func (s *Secrets) Add(values ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, v := range values {
+		if len(v) < minSecretLen || s.hasLocked(v) {
+			continue
+		}
+		s.values = append(s.values, []byte(v))
+	}
+}
+
+func (s *Secrets) hasLocked(v string) bool {
+	for _, have := range s.values {
+		if string(have) == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Scrub returns b with every registered secret replaced by Redacted.
+func (s *Secrets) Scrub(b []byte) []byte {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, v := range s.values {
+		if bytes.Contains(b, v) {
+			b = bytes.ReplaceAll(b, v, []byte(Redacted))
+		}
+	}
+	return b
+}
+
+// ScrubString is Scrub for strings, for error messages sent over the wire.
+func (s *Secrets) ScrubString(v string) string {
+	return string(s.Scrub([]byte(v)))
+}
+
+// Writer wraps out so that everything written is scrubbed first.
+func (s *Secrets) Writer(out io.Writer) io.Writer {
+	return &scrubWriter{secrets: s, out: out}
+}
+
+type scrubWriter struct {
+	secrets *Secrets
+	out     io.Writer
+}
+
+// Write reports len(p) on success even when scrubbing changed the length,
+// because callers (zerolog) treat a short count as an error.
+func (w *scrubWriter) Write(p []byte) (int, error) {
+	if _, err := w.out.Write(w.secrets.Scrub(p)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// URL renders u with any password replaced, for log lines about proxies and
+// endpoints. A nil URL renders as "direct".
+func URL(u *url.URL) string {
+	if u == nil {
+		return "direct"
+	}
+	if _, has := u.User.Password(); has {
+		c := *u
+		c.User = url.UserPassword(u.User.Username(), Redacted)
+		return c.String()
+	}
+	return u.String()
+}
