@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The project's test command: formatting, vet, contract lint and drift, and
+# every module's tests with the race detector. Run from anywhere.
+#
+# PostgreSQL-backed tests run when IDP_TEST_POSTGRES_DSN is set (for example
+# postgres://postgres@127.0.0.1:5432/test?sslmode=disable) and skip otherwise.
+# The proxy test runs when tinyproxy is installed; IDP_REQUIRE_PROXY_TEST=1
+# turns its absence into a failure (.ci/run sets both).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "gofmt"
+unformatted=$(gofmt -l proto controlplane delegate shared scripts)
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+
+step "go vet work"
+go vet work
+
+step "buf lint and format"
+go tool buf lint
+go tool buf format -d --exit-code
+
+step "generated code is up to date"
+go tool buf generate
+if [ -n "$(git status --porcelain -- proto/gen)" ]; then
+  echo "proto/gen differs from what scripts/generate.sh produces; run it and commit:"
+  git status --porcelain -- proto/gen
+  exit 1
+fi
+
+step "go test -race work"
+go test -race -count=1 -timeout 30m "$@" work
