@@ -1,0 +1,225 @@
+package bitbucketmock
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// The control API: the in-process control methods over HTTP, JSON in and
+// out, under /_mock/ on the API's port. It needs no credentials, is never
+// rate limited, faulted or counted. Routes are listed by GET /_mock/.
+
+const controlIndex = `Mock Bitbucket control API (JSON bodies; errors are {"error": "..."})
+
+GET    /_mock/repos                                   list repositories
+POST   /_mock/repos                                   add: {"name", "slug", "project_key", "description", "public", "commits"}
+GET    /_mock/repos/{repo}                            one repository ({repo} is a slug or a {uuid})
+DELETE /_mock/repos/{repo}                            delete
+POST   /_mock/repos/{repo}/rename                     {"name"}; the slug follows the name
+POST   /_mock/repos/{repo}/move                       {"project_key"}
+POST   /_mock/repos/{repo}/commits                    push: {"count"}
+GET    /_mock/repos/{repo}/pullrequests               list pull requests, all states
+POST   /_mock/repos/{repo}/pullrequests               open: {"title", "description", "source_branch", "draft"}
+POST   /_mock/repos/{repo}/pullrequests/{id}/merge    merge (pushes a merge commit)
+POST   /_mock/repos/{repo}/pullrequests/{id}/decline  decline
+POST   /_mock/projects                                add a project: {"key", "name"}
+GET    /_mock/counters                                request counters
+POST   /_mock/counters/reset                          zero the counters
+GET    /_mock/faults                                  fault settings
+PUT    /_mock/faults                                  {"rate": 0.05, "kinds": ["500","reset"], "delay": "2s"}
+POST   /_mock/faults/next                             fail the next requests: {"kinds": ["503"]}
+GET    /_mock/rate-limit                              {"limit": "1000/h"}
+PUT    /_mock/rate-limit                              {"limit": "50/10s"} ("off" for none)
+`
+
+// faultsWire is Faults with a human duration.
+type faultsWire struct {
+	Rate  float64     `json:"rate"`
+	Kinds []FaultKind `json:"kinds"`
+	Delay string      `json:"delay"`
+}
+
+func (s *Server) controlRoutes() http.Handler {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /_mock/{$}", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, controlIndex)
+	})
+	m.HandleFunc("GET /_mock/repos", func(w http.ResponseWriter, _ *http.Request) { writeControl(w, s.Repos(), nil) })
+	m.HandleFunc("POST /_mock/repos", func(w http.ResponseWriter, r *http.Request) {
+		var spec RepoSpec
+		if decode(w, r, &spec) {
+			info, err := s.AddRepo(spec)
+			writeControl(w, info, err)
+		}
+	})
+	m.HandleFunc("GET /_mock/repos/{repo}", func(w http.ResponseWriter, r *http.Request) {
+		info, err := s.Repo(r.PathValue("repo"))
+		writeControl(w, info, err)
+	})
+	m.HandleFunc("DELETE /_mock/repos/{repo}", func(w http.ResponseWriter, r *http.Request) {
+		writeControl(w, map[string]bool{"deleted": true}, s.DeleteRepo(r.PathValue("repo")))
+	})
+	m.HandleFunc("POST /_mock/repos/{repo}/rename", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Name string `json:"name"`
+		}
+		if decode(w, r, &body) {
+			info, err := s.RenameRepo(r.PathValue("repo"), body.Name)
+			writeControl(w, info, err)
+		}
+	})
+	m.HandleFunc("POST /_mock/repos/{repo}/move", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			ProjectKey string `json:"project_key"`
+		}
+		if decode(w, r, &body) {
+			info, err := s.MoveRepo(r.PathValue("repo"), body.ProjectKey)
+			writeControl(w, info, err)
+		}
+	})
+	m.HandleFunc("POST /_mock/repos/{repo}/commits", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Count int `json:"count"`
+		}
+		if decode(w, r, &body) {
+			info, err := s.PushCommits(r.PathValue("repo"), body.Count)
+			writeControl(w, info, err)
+		}
+	})
+	m.HandleFunc("GET /_mock/repos/{repo}/pullrequests", func(w http.ResponseWriter, r *http.Request) {
+		prs, err := s.PullRequests(r.PathValue("repo"))
+		writeControl(w, prs, err)
+	})
+	m.HandleFunc("POST /_mock/repos/{repo}/pullrequests", func(w http.ResponseWriter, r *http.Request) {
+		var spec PRSpec
+		if decode(w, r, &spec) {
+			info, err := s.OpenPR(r.PathValue("repo"), spec)
+			writeControl(w, info, err)
+		}
+	})
+	for action, f := range map[string]func(string, int) (PRInfo, error){"merge": s.MergePR, "decline": s.DeclinePR} {
+		m.HandleFunc("POST /_mock/repos/{repo}/pullrequests/{id}/"+action, func(w http.ResponseWriter, r *http.Request) {
+			id, err := strconv.Atoi(r.PathValue("id"))
+			if err != nil {
+				writeControl(w, nil, fmt.Errorf("%w: pull request id %q", ErrInvalid, r.PathValue("id")))
+				return
+			}
+			info, err := f(r.PathValue("repo"), id)
+			writeControl(w, info, err)
+		})
+	}
+	m.HandleFunc("POST /_mock/projects", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Key  string `json:"key"`
+			Name string `json:"name"`
+		}
+		if decode(w, r, &body) {
+			writeControl(w, body, s.AddProject(body.Key, body.Name))
+		}
+	})
+	m.HandleFunc("GET /_mock/counters", func(w http.ResponseWriter, _ *http.Request) { writeControl(w, s.Counters(), nil) })
+	m.HandleFunc("POST /_mock/counters/reset", func(w http.ResponseWriter, _ *http.Request) {
+		s.ResetCounters()
+		writeControl(w, s.Counters(), nil)
+	})
+	m.HandleFunc("GET /_mock/faults", func(w http.ResponseWriter, _ *http.Request) {
+		f := s.Faults()
+		writeControl(w, faultsWire{Rate: f.Rate, Kinds: f.kinds(), Delay: f.delay().String()}, nil)
+	})
+	m.HandleFunc("PUT /_mock/faults", func(w http.ResponseWriter, r *http.Request) {
+		var body faultsWire
+		if !decode(w, r, &body) {
+			return
+		}
+		f := Faults{Rate: body.Rate, Kinds: body.Kinds}
+		if body.Delay != "" {
+			d, err := time.ParseDuration(body.Delay)
+			if err != nil {
+				writeControl(w, nil, fmt.Errorf("%w: delay: %v", ErrInvalid, err))
+				return
+			}
+			f.Delay = d
+		}
+		if err := s.SetFaults(f); err != nil {
+			writeControl(w, nil, fmt.Errorf("%w: %v", ErrInvalid, err))
+			return
+		}
+		writeControl(w, faultsWire{Rate: f.Rate, Kinds: f.kinds(), Delay: f.delay().String()}, nil)
+	})
+	m.HandleFunc("POST /_mock/faults/next", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Kinds []FaultKind `json:"kinds"`
+		}
+		if !decode(w, r, &body) {
+			return
+		}
+		if err := s.FailNext(body.Kinds...); err != nil {
+			writeControl(w, nil, fmt.Errorf("%w: %v", ErrInvalid, err))
+			return
+		}
+		writeControl(w, body, nil)
+	})
+	rateBody := func() any { return map[string]string{"limit": s.RateLimit().String()} }
+	m.HandleFunc("GET /_mock/rate-limit", func(w http.ResponseWriter, _ *http.Request) { writeControl(w, rateBody(), nil) })
+	m.HandleFunc("PUT /_mock/rate-limit", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Limit string `json:"limit"`
+		}
+		if !decode(w, r, &body) {
+			return
+		}
+		rate, err := ParseRate(body.Limit)
+		if err == nil {
+			err = s.SetRateLimit(rate)
+		} else {
+			err = fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+		writeControl(w, rateBody(), err)
+	})
+	return m
+}
+
+// decode reads a JSON request body; on failure it answers 400 and reports
+// false.
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeControl(w, nil, fmt.Errorf("%w: request body: %v", ErrInvalid, err))
+		return false
+	}
+	return true
+}
+
+// controlStatus is the one table from control errors to HTTP statuses.
+func controlStatus(err error) int {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, ErrInvalid):
+		return http.StatusBadRequest
+	case errors.Is(err, ErrConflict):
+		return http.StatusConflict
+	}
+	return http.StatusInternalServerError
+}
+
+func writeControl(w http.ResponseWriter, v any, err error) {
+	status := http.StatusOK
+	if err != nil {
+		status, v = controlStatus(err), map[string]string{"error": err.Error()}
+	}
+	b, merr := json.MarshalIndent(v, "", "  ")
+	if merr != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error": "encoding the answer failed"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}

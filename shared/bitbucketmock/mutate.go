@@ -1,0 +1,337 @@
+package bitbucketmock
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+)
+
+// Errors of the control operations, mapped to HTTP statuses by the control
+// API (404, 400 and 409).
+var (
+	ErrNotFound = errors.New("not found")
+	ErrInvalid  = errors.New("invalid")
+	ErrConflict = errors.New("conflict")
+)
+
+// RepoSpec describes a repository to add.
+type RepoSpec struct {
+	// Name is the display name; Slug defaults to the name slugified.
+	Name string `json:"name"`
+	Slug string `json:"slug,omitempty"`
+	// ProjectKey defaults to the first project.
+	ProjectKey  string `json:"project_key,omitempty"`
+	Description string `json:"description,omitempty"`
+	// Public repositories are visible to anonymous callers.
+	Public bool `json:"public,omitempty"`
+	// Commits pushed at creation; 0 leaves the repository empty.
+	Commits int `json:"commits,omitempty"`
+}
+
+// RepoInfo summarises a repository for test assertions.
+type RepoInfo struct {
+	UUID         string    `json:"uuid"`
+	Slug         string    `json:"slug"`
+	Name         string    `json:"name"`
+	FullName     string    `json:"full_name"`
+	ProjectKey   string    `json:"project_key"`
+	Private      bool      `json:"private"`
+	MainBranch   string    `json:"mainbranch"` // "" while empty
+	Commits      int       `json:"commits"`
+	PullRequests int       `json:"pull_requests"` // all states
+	CreatedOn    time.Time `json:"created_on"`
+	UpdatedOn    time.Time `json:"updated_on"`
+}
+
+// PRSpec describes a pull request to open.
+type PRSpec struct {
+	Title        string `json:"title"`
+	Description  string `json:"description,omitempty"`
+	SourceBranch string `json:"source_branch,omitempty"` // default feature/pr-<id>
+	Draft        bool   `json:"draft,omitempty"`
+}
+
+// PRInfo summarises a pull request for test assertions.
+type PRInfo struct {
+	ID           int       `json:"id"`
+	Title        string    `json:"title"`
+	State        string    `json:"state"`
+	SourceBranch string    `json:"source_branch"`
+	Draft        bool      `json:"draft"`
+	CreatedOn    time.Time `json:"created_on"`
+	UpdatedOn    time.Time `json:"updated_on"`
+}
+
+func (s *Server) repoInfo(r *repo) RepoInfo {
+	return RepoInfo{UUID: r.uuid, Slug: r.slug, Name: r.name, FullName: r.fullName(s.ws.slug),
+		ProjectKey: r.project.key, Private: r.private, MainBranch: r.mainbranch, Commits: r.commitCount(),
+		PullRequests: r.pullRequestCount(), CreatedOn: r.created, UpdatedOn: r.updated}
+}
+
+func prInfo(pr *pullRequest) PRInfo {
+	return PRInfo{ID: pr.id, Title: pr.title, State: pr.state, SourceBranch: pr.sourceBranch, Draft: pr.draft,
+		CreatedOn: pr.created, UpdatedOn: pr.updated}
+}
+
+// Repos lists the live repositories in the API's default order.
+func (s *Server) Repos() []RepoInfo {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]RepoInfo, 0, len(s.repos))
+	for _, r := range s.repos {
+		if !r.deleted {
+			out = append(out, s.repoInfo(r))
+		}
+	}
+	return out
+}
+
+// Repo describes the live repository with slug or braced UUID ref.
+func (s *Server) Repo(ref string) (RepoInfo, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	r, err := s.mustRepo(ref)
+	if err != nil {
+		return RepoInfo{}, err
+	}
+	return s.repoInfo(r), nil
+}
+
+// PullRequests lists every pull request of a repository, all states, by id.
+func (s *Server) PullRequests(ref string) ([]PRInfo, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	r, err := s.mustRepo(ref)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]PRInfo, 0, r.pullRequestCount())
+	for id := 1; id <= r.pullRequestCount(); id++ {
+		pr, _ := s.pullRequest(r, id)
+		out = append(out, prInfo(pr))
+	}
+	return out, nil
+}
+
+func (s *Server) mustRepo(ref string) (*repo, error) {
+	r := s.lookupRepo(ref)
+	if r == nil {
+		return nil, fmt.Errorf("repository %q: %w", ref, ErrNotFound)
+	}
+	return r, nil
+}
+
+func (s *Server) now() time.Time { return s.cfg.Clock().UTC() }
+
+var projectKeyRe = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,63}$`)
+
+// AddProject adds a project to the workspace.
+func (s *Server) AddProject(key, name string) error {
+	if !projectKeyRe.MatchString(key) {
+		return fmt.Errorf("%w: project key %q: want upper-case letters, digits and '_'", ErrInvalid, key)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.projectByKey[key] != nil {
+		return fmt.Errorf("%w: project %s exists", ErrConflict, key)
+	}
+	if name == "" {
+		name = key
+	}
+	now := s.now()
+	g := newRNG(uint64(s.cfg.Seed), kindProject, uint64(len(s.projects)))
+	s.addProject(&project{key: key, name: name, uuid: g.uuid(), created: now, updated: now})
+	s.version++
+	return nil
+}
+
+// AddRepo creates a repository, as of the injected clock.
+func (s *Server) AddRepo(spec RepoSpec) (RepoInfo, error) {
+	if spec.Name == "" && spec.Slug == "" {
+		return RepoInfo{}, fmt.Errorf("%w: a repository needs a name", ErrInvalid)
+	}
+	if spec.Name == "" {
+		spec.Name = spec.Slug
+	}
+	if spec.Slug == "" {
+		spec.Slug = slugify(spec.Name)
+	}
+	if !slugRe.MatchString(spec.Slug) {
+		return RepoInfo{}, fmt.Errorf("%w: slug %q: want lower-case letters, digits, '-', '_' or '.'", ErrInvalid, spec.Slug)
+	}
+	if spec.Commits < 0 {
+		return RepoInfo{}, fmt.Errorf("%w: commits %d is negative", ErrInvalid, spec.Commits)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.bySlug[spec.Slug] != nil {
+		return RepoInfo{}, fmt.Errorf("%w: repository %s exists", ErrConflict, spec.Slug)
+	}
+	p := s.projects[0]
+	if spec.ProjectKey != "" {
+		if p = s.projectByKey[spec.ProjectKey]; p == nil {
+			return RepoInfo{}, fmt.Errorf("project %q: %w", spec.ProjectKey, ErrNotFound)
+		}
+	}
+	now := s.now()
+	idx := len(s.repos)
+	g := newRNG(uint64(s.cfg.Seed), kindRepo, uint64(idx))
+	r := &repo{idx: idx, uuid: g.uuid(), slug: spec.Slug, name: spec.Name, description: spec.Description,
+		project: p, private: !spec.Public, forkPolicy: "no_public_forks", created: now, updated: now,
+		lastGenerated: now, nextPR: 1}
+	s.index(r)
+	s.push(r, spec.Commits, now)
+	s.version++
+	return s.repoInfo(r), nil
+}
+
+// push appends n commits dated now to r's main branch.
+func (s *Server) push(r *repo, n int, now time.Time) {
+	if n == 0 {
+		return
+	}
+	if r.mainbranch == "" {
+		r.mainbranch = "main"
+	}
+	for range n {
+		r.pushed = append(r.pushed, now)
+	}
+	r.updated = now
+}
+
+// mutateRepo runs f on a live repository under the write lock.
+func (s *Server) mutateRepo(ref string, f func(r *repo, now time.Time) error) (RepoInfo, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, err := s.mustRepo(ref)
+	if err != nil {
+		return RepoInfo{}, err
+	}
+	if err := f(r, s.now()); err != nil {
+		return RepoInfo{}, err
+	}
+	s.version++
+	return s.repoInfo(r), nil
+}
+
+// RenameRepo renames a repository; its slug follows the new name, so the
+// old slug stops resolving, while the UUID stays.
+func (s *Server) RenameRepo(ref, name string) (RepoInfo, error) {
+	slug := slugify(name)
+	return s.mutateRepo(ref, func(r *repo, now time.Time) error {
+		if name == "" {
+			return fmt.Errorf("%w: the new name is empty", ErrInvalid)
+		}
+		if other := s.bySlug[slug]; other != nil && other != r {
+			return fmt.Errorf("%w: repository %s exists", ErrConflict, slug)
+		}
+		delete(s.bySlug, r.slug)
+		r.name, r.slug, r.updated = name, slug, now
+		s.bySlug[slug] = r
+		return nil
+	})
+}
+
+// MoveRepo moves a repository to another project.
+func (s *Server) MoveRepo(ref, projectKey string) (RepoInfo, error) {
+	return s.mutateRepo(ref, func(r *repo, now time.Time) error {
+		p := s.projectByKey[projectKey]
+		if p == nil {
+			return fmt.Errorf("project %q: %w", projectKey, ErrNotFound)
+		}
+		r.project, r.updated = p, now
+		return nil
+	})
+}
+
+// DeleteRepo deletes a repository; the API then answers 404 for it.
+func (s *Server) DeleteRepo(ref string) error {
+	_, err := s.mutateRepo(ref, func(r *repo, _ time.Time) error {
+		r.deleted = true
+		delete(s.bySlug, r.slug)
+		delete(s.byUUID, r.uuid)
+		return nil
+	})
+	return err
+}
+
+// maxPush bounds one push, so a typo in a control request cannot eat memory.
+const maxPush = 100_000
+
+// PushCommits pushes n commits to the main branch, dated by the injected
+// clock, which moves the repository's updated_on.
+func (s *Server) PushCommits(ref string, n int) (RepoInfo, error) {
+	if n < 1 || n > maxPush {
+		return RepoInfo{}, fmt.Errorf("%w: push between 1 and %d commits, not %d", ErrInvalid, maxPush, n)
+	}
+	return s.mutateRepo(ref, func(r *repo, now time.Time) error {
+		s.push(r, n, now)
+		return nil
+	})
+}
+
+// OpenPR opens a pull request from a new branch into the main branch.
+func (s *Server) OpenPR(ref string, spec PRSpec) (PRInfo, error) {
+	var info PRInfo
+	_, err := s.mutateRepo(ref, func(r *repo, now time.Time) error {
+		if r.mainbranch == "" {
+			return fmt.Errorf("%w: repository %s is empty", ErrInvalid, r.slug)
+		}
+		id := r.nextPR
+		g := newRNG(uint64(s.cfg.Seed), kindPR, uint64(r.idx), uint64(id))
+		pr := &pullRequest{id: id, title: spec.Title, description: spec.Description, state: "OPEN",
+			author: s.people[g.intn(len(s.people))], created: now, updated: now, sourceBranch: spec.SourceBranch,
+			destIndex: r.commitCount() - 1, mergeIndex: -1, draft: spec.Draft}
+		if pr.title == "" {
+			pr.title = fmt.Sprintf("Pull request %d", id)
+		}
+		if pr.sourceBranch == "" {
+			pr.sourceBranch = fmt.Sprintf("feature/pr-%d", id)
+		}
+		if r.prs == nil {
+			r.prs = map[int]*pullRequest{}
+		}
+		r.prs[id] = pr
+		r.nextPR++
+		info = prInfo(pr)
+		return nil
+	})
+	return info, err
+}
+
+// closePR moves an open pull request to state.
+func (s *Server) closePR(ref string, id int, state string) (PRInfo, error) {
+	var info PRInfo
+	_, err := s.mutateRepo(ref, func(r *repo, now time.Time) error {
+		pr, ok := s.pullRequest(r, id)
+		if !ok {
+			return fmt.Errorf("pull request %d: %w", id, ErrNotFound)
+		}
+		if pr.state != "OPEN" {
+			return fmt.Errorf("%w: pull request %d is %s", ErrConflict, id, pr.state)
+		}
+		pr.state, pr.updated = state, now
+		closer := s.people[id%len(s.people)]
+		pr.closedBy = &closer
+		if state == "MERGED" {
+			// Merging pushes a merge commit to the main branch.
+			s.push(r, 1, now)
+			pr.mergeIndex = r.commitCount() - 1
+			pr.closeSource = true
+		}
+		if r.prs == nil {
+			r.prs = map[int]*pullRequest{}
+		}
+		r.prs[id] = pr
+		info = prInfo(pr)
+		return nil
+	})
+	return info, err
+}
+
+// MergePR merges an open pull request, pushing a merge commit.
+func (s *Server) MergePR(ref string, id int) (PRInfo, error) { return s.closePR(ref, id, "MERGED") }
+
+// DeclinePR declines an open pull request.
+func (s *Server) DeclinePR(ref string, id int) (PRInfo, error) { return s.closePR(ref, id, "DECLINED") }

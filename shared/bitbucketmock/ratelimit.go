@@ -1,0 +1,62 @@
+package bitbucketmock
+
+import (
+	"sync"
+	"time"
+)
+
+// limiter counts requests per credential over a rolling window, as Bitbucket
+// does (one-hour rolling window, per user or per access token). Requests it
+// rejects do not count. One window covers every endpoint of a credential,
+// which is stricter than Bitbucket's per-resource-group windows.
+type limiter struct {
+	mu      sync.Mutex
+	rate    Rate
+	windows map[string]*window
+}
+
+// window is a ring of the times of the requests still inside the window.
+type window struct {
+	at      []int64
+	head, n int
+}
+
+// take records a request by key at now. It reports whether the request is
+// allowed and how many requests the window holds, this one included.
+func (l *limiter) take(key string, now time.Time) (ok bool, used int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.rate.Unlimited() {
+		return true, 0
+	}
+	w := l.windows[key]
+	if w == nil {
+		w = &window{at: make([]int64, l.rate.N)}
+		l.windows[key] = w
+	}
+	t := now.UnixNano()
+	for w.n > 0 && w.at[w.head] <= t-int64(l.rate.Per) {
+		w.head = (w.head + 1) % len(w.at)
+		w.n--
+	}
+	if w.n >= l.rate.N {
+		return false, w.n
+	}
+	w.at[(w.head+w.n)%len(w.at)] = t
+	w.n++
+	return true, w.n
+}
+
+// set changes the rate and forgets every window.
+func (l *limiter) set(r Rate) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.rate = r
+	l.windows = map[string]*window{}
+}
+
+func (l *limiter) get() Rate {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.rate
+}
