@@ -1,0 +1,305 @@
+package correlate
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalog"
+)
+
+// Index correlates repositories with a fixed set of catalog entities. Build
+// it once per correlation run (a sync, a change of rules) and call Match for
+// each repository. It is immutable and safe for concurrent use.
+type Index struct {
+	ids         []string // by target number
+	identifiers []string
+	rules       []ruleIndex
+	// byIdentifier maps lower-cased identifiers to targets, for the
+	// fallback used when there are no rules.
+	byIdentifier map[string][]int32
+}
+
+// ruleIndex holds one rule's catalog values and the structure that finds
+// candidates for it without visiting every entity.
+type ruleIndex struct {
+	Rule
+	values [][]string // by target: the values at the rule's catalog path
+
+	equal map[string][]int32 // Equals: value → targets holding it
+
+	auto     *automaton // Contains: over distinct lower-cased values
+	postings [][]int32  // Contains: pattern id → targets holding it
+}
+
+// directCheckLimit is how many candidates an Equals rule may leave before
+// Contains rules are worth their automaton scan: below it, checking each
+// candidate's values directly is cheaper.
+const directCheckLimit = 64
+
+// NewIndex indexes the targets the filter admits under the rules. With no
+// rules, a repository matches the entities whose identifier equals the one
+// derived from its slug, ignoring case (the reference's fallback). The rules
+// are validated here too, so that a bad stored rule fails the run instead of
+// silently matching nothing.
+func NewIndex(rules []Rule, f Filter, targets []Target) (*Index, error) {
+	for i, r := range rules {
+		if err := r.Validate(); err != nil {
+			return nil, fmt.Errorf("correlation rule %d: %w", i+1, err)
+		}
+	}
+	if len(targets) > math.MaxInt32 {
+		return nil, errors.New("too many catalog entities for one correlation index")
+	}
+	ix := &Index{}
+	var kept []Target
+	for _, t := range targets {
+		if f.admits(t) {
+			kept = append(kept, t)
+			ix.ids = append(ix.ids, t.ID)
+			ix.identifiers = append(ix.identifiers, t.Identifier)
+		}
+	}
+	if len(rules) == 0 {
+		ix.byIdentifier = make(map[string][]int32, len(kept))
+		for i, t := range kept {
+			key := strings.ToLower(t.Identifier)
+			ix.byIdentifier[key] = append(ix.byIdentifier[key], int32(i))
+		}
+		return ix, nil
+	}
+	ix.rules = make([]ruleIndex, len(rules))
+	for i, r := range rules {
+		ix.rules[i] = newRuleIndex(r, kept)
+	}
+	return ix, nil
+}
+
+func newRuleIndex(r Rule, targets []Target) ruleIndex {
+	ri := ruleIndex{Rule: r, values: make([][]string, len(targets))}
+	for i, t := range targets {
+		if t.Lookup != nil {
+			ri.values[i] = t.Lookup(r.CatalogPath)
+		}
+	}
+	switch r.Op {
+	case Equals:
+		ri.equal = make(map[string][]int32, len(targets))
+		for i, vals := range ri.values {
+			for _, v := range vals {
+				ri.equal[v] = appendOnce(ri.equal[v], int32(i))
+			}
+		}
+	case Contains:
+		ids := make(map[string]int32)
+		var patterns []string
+		for i, vals := range ri.values {
+			for _, v := range vals {
+				p := strings.ToLower(v)
+				id, ok := ids[p]
+				if !ok {
+					id = int32(len(patterns))
+					ids[p] = id
+					patterns = append(patterns, p)
+					ri.postings = append(ri.postings, nil)
+				}
+				ri.postings[id] = appendOnce(ri.postings[id], int32(i))
+			}
+		}
+		ri.auto = newAutomaton(patterns)
+	}
+	return ri
+}
+
+// appendOnce appends target i unless it is already last: targets are added
+// in order, so that is the only place a repeat can be.
+func appendOnce(list []int32, i int32) []int32 {
+	if n := len(list); n > 0 && list[n-1] == i {
+		return list
+	}
+	return append(list, i)
+}
+
+// query is one rule's ingested values for the repository being matched.
+type query struct {
+	values []string
+	lower  []string // Contains only
+}
+
+// Match returns every entity the repository correlates with under all the
+// rules, best first (see Candidate). Equals rules are looked up in their
+// index; the one with the fewest candidates drives, unless a Contains rule,
+// found with the automaton, has fewer still; every other rule is then
+// checked on those candidates only.
+func (ix *Index) Match(in Ingested) []Candidate {
+	if len(ix.rules) == 0 {
+		return ix.matchIdentifier(in.Slug)
+	}
+	qs := make([]query, len(ix.rules))
+	for i := range ix.rules {
+		r := &ix.rules[i]
+		vals := distinct(in.Values(r.IngestedPath))
+		if len(vals) == 0 {
+			return nil // a rule with nothing to compare cannot hold
+		}
+		qs[i].values = vals
+		if r.Op == Contains {
+			qs[i].lower = make([]string, len(vals))
+			for j, v := range vals {
+				qs[i].lower[j] = strings.ToLower(v)
+			}
+		}
+	}
+	var out []Candidate
+	for _, t := range ix.drivers(qs) {
+		c := Candidate{TargetID: ix.ids[t], Identifier: ix.identifiers[t], Exact: true}
+		ok := true
+		for i := range ix.rules {
+			matched, whole, n := ix.rules[i].check(t, qs[i])
+			if !matched {
+				ok = false
+				break
+			}
+			c.Exact = c.Exact && whole
+			c.MatchLen += n
+		}
+		if ok {
+			out = append(out, c)
+		}
+	}
+	rank(out)
+	return out
+}
+
+// drivers returns the targets that satisfy the most selective rule, sorted
+// and without repeats. They are a superset of the answer.
+func (ix *Index) drivers(qs []query) []int32 {
+	var best [][]int32
+	bestSize := math.MaxInt
+	consider := func(lists [][]int32) {
+		n := 0
+		for _, l := range lists {
+			n += len(l)
+		}
+		if n < bestSize {
+			best, bestSize = lists, n
+		}
+	}
+	hasContains := false
+	for i := range ix.rules {
+		r := &ix.rules[i]
+		if r.Op != Equals {
+			hasContains = true
+			continue
+		}
+		lists := make([][]int32, 0, len(qs[i].values))
+		for _, v := range qs[i].values {
+			if l := r.equal[v]; len(l) > 0 {
+				lists = append(lists, l)
+			}
+		}
+		consider(lists)
+	}
+	if hasContains && bestSize > directCheckLimit {
+		for i := range ix.rules {
+			r := &ix.rules[i]
+			if r.Op != Contains {
+				continue
+			}
+			var found []int32
+			for _, text := range qs[i].lower {
+				found = r.auto.find(text, found)
+			}
+			slices.Sort(found)
+			found = slices.Compact(found)
+			lists := make([][]int32, len(found))
+			for j, p := range found {
+				lists[j] = r.postings[p]
+			}
+			consider(lists)
+		}
+	}
+	return union(best)
+}
+
+// union merges sorted target lists. A single list is returned as it is: the
+// caller only reads it.
+func union(lists [][]int32) []int32 {
+	switch len(lists) {
+	case 0:
+		return nil
+	case 1:
+		return lists[0]
+	}
+	var all []int32
+	for _, l := range lists {
+		all = append(all, l...)
+	}
+	slices.Sort(all)
+	return slices.Compact(all)
+}
+
+// check tests the rule on target t and reports, for its best matching
+// value (a whole match first, then the longest), whether it matched the
+// whole ingested value byte for byte and its length.
+func (r *ruleIndex) check(t int32, q query) (matched, whole bool, length int) {
+	for _, cv := range r.values[t] {
+		var hit, w bool
+		switch r.Op {
+		case Equals:
+			hit, w = slices.Contains(q.values, cv), true
+		case Contains:
+			lcv := strings.ToLower(cv)
+			for j, text := range q.lower {
+				if strings.Contains(text, lcv) {
+					hit = true
+					if q.values[j] == cv {
+						w = true
+						break
+					}
+				}
+			}
+		}
+		if !hit {
+			continue
+		}
+		if !matched || w && !whole || w == whole && len(cv) > length {
+			whole, length = w, len(cv)
+		}
+		matched = true
+	}
+	return matched, whole, length
+}
+
+// matchIdentifier is the no-rule fallback: the entity's identifier equals
+// the one derived from the slug, ignoring case.
+func (ix *Index) matchIdentifier(slug string) []Candidate {
+	if slug == "" {
+		return nil
+	}
+	derived := catalog.IdentifierFromSlug(slug)
+	var out []Candidate
+	for _, t := range ix.byIdentifier[strings.ToLower(derived)] {
+		out = append(out, Candidate{
+			TargetID:   ix.ids[t],
+			Identifier: ix.identifiers[t],
+			Exact:      ix.identifiers[t] == derived,
+			MatchLen:   len(ix.identifiers[t]),
+		})
+	}
+	rank(out)
+	return out
+}
+
+// distinct drops repeated values, keeping the first of each.
+func distinct(vals []string) []string {
+	out := vals[:0:0]
+	for _, v := range vals {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
