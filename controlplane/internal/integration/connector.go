@@ -1,0 +1,156 @@
+package integration
+
+import (
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+)
+
+// Connector says where and as whom a delegate calls Bitbucket Cloud. It
+// holds a reference to the access token, never the token: only the
+// delegate resolves it, inside the customer's network.
+type Connector struct {
+	ID        string
+	AccountID string
+	Name      string
+	// URL is the HTTPS workspace (or repository) URL, e.g.
+	// https://bitbucket.org/acme. SSH is not supported: the delegate calls
+	// the REST API with an access token.
+	URL string
+	// Username is always x-token-auth, the user name of workspace access tokens.
+	Username string
+	// TokenRef is env:NAME or file:/absolute/path.
+	TokenRef          string
+	APIBaseURL        string
+	DelegateSelectors []string
+	// Workspace is the first path segment of URL.
+	Workspace string
+	CreatedAt time.Time
+}
+
+// Defaults of a connector.
+const (
+	TokenUsername     = "x-token-auth"
+	DefaultAPIBaseURL = "https://api.bitbucket.org/2.0"
+)
+
+var (
+	envRefPattern = regexp.MustCompile(`^env:[A-Za-z_][A-Za-z0-9_]*$`)
+	tagPattern    = regexp.MustCompile(`^[a-z0-9_.-]{1,64}$`)
+	// scp-like SSH address: git@bitbucket.org:acme/repo.git
+	scpPattern       = regexp.MustCompile(`^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:`)
+	workspacePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,99}$`)
+)
+
+// TagPattern is the shape of a delegate tag and of a connector selector.
+func TagPattern() *regexp.Regexp { return tagPattern }
+
+// NormalizeConnector fills a connector's defaults and checks every field,
+// returning an Invalid fault with one violation per bad field.
+func NormalizeConnector(c *Connector) error {
+	var v fault.Violations
+	c.Name = strings.TrimSpace(c.Name)
+	checkName(&v, "connector.name", c.Name)
+
+	c.URL = strings.TrimSpace(c.URL)
+	if ws, problem := workspaceFromURL(c.URL); problem != "" {
+		v.Add("connector.url", "%s", problem)
+	} else {
+		c.Workspace = ws
+	}
+
+	c.Username = strings.TrimSpace(c.Username)
+	if c.Username == "" {
+		c.Username = TokenUsername
+	}
+	if c.Username != TokenUsername {
+		v.Add("connector.username", "must be %s: Bitbucket Cloud workspace access tokens authenticate as %s; an API token or app password cannot be used, create a workspace access token instead", TokenUsername, TokenUsername)
+	}
+
+	c.TokenRef = strings.TrimSpace(c.TokenRef)
+	if problem := checkTokenRef(c.TokenRef); problem != "" {
+		v.Add("connector.token_ref", "%s", problem)
+	}
+
+	c.APIBaseURL = strings.TrimRight(strings.TrimSpace(c.APIBaseURL), "/")
+	if c.APIBaseURL == "" {
+		c.APIBaseURL = DefaultAPIBaseURL
+	} else if u, err := url.Parse(c.APIBaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+		v.Add("connector.api_base_url", "must be an absolute http(s) URL without credentials, e.g. %s", DefaultAPIBaseURL)
+	}
+
+	sel := make([]string, 0, len(c.DelegateSelectors))
+	for i, s := range c.DelegateSelectors {
+		s = strings.TrimSpace(s)
+		if !tagPattern.MatchString(s) {
+			v.Add(indexed("connector.delegate_selectors", i), "%q is not a valid selector: use 1 to 64 of a-z 0-9 _ . -", s)
+			continue
+		}
+		sel = append(sel, s)
+	}
+	slices.Sort(sel)
+	c.DelegateSelectors = slices.Compact(sel)
+	return v.Err("", "invalid connector")
+}
+
+// workspaceFromURL returns the workspace slug of a Bitbucket web URL, or a
+// description of what is wrong with the URL.
+func workspaceFromURL(raw string) (string, string) {
+	const useHTTP = "SSH URLs are not supported: use the HTTPS URL (e.g. https://bitbucket.org/<workspace>) and authenticate with an access token"
+	switch {
+	case raw == "":
+		return "", "required: the workspace URL, e.g. https://bitbucket.org/acme"
+	case strings.HasPrefix(strings.ToLower(raw), "ssh://"), strings.HasPrefix(strings.ToLower(raw), "git+ssh://"), scpPattern.MatchString(raw):
+		return "", useHTTP
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "", "not a URL: want https://bitbucket.org/<workspace>"
+	}
+	if u.Scheme != "https" && u.Scheme != "http" {
+		return "", "scheme " + u.Scheme + " is not supported: use HTTPS, e.g. https://bitbucket.org/<workspace>"
+	}
+	if u.User != nil {
+		return "", "must not contain credentials: put the token behind token_ref"
+	}
+	first, _, _ := strings.Cut(strings.Trim(u.Path, "/"), "/")
+	ws := strings.ToLower(first)
+	if !workspacePattern.MatchString(ws) {
+		return "", "must name the workspace, e.g. https://bitbucket.org/acme"
+	}
+	return ws, ""
+}
+
+func checkTokenRef(ref string) string {
+	switch {
+	case ref == "":
+		return "required: env:NAME or file:/absolute/path naming where the delegate finds the access token"
+	case strings.HasPrefix(ref, "env:"):
+		if !envRefPattern.MatchString(ref) {
+			return "env: reference must name an environment variable, e.g. env:BITBUCKET_TOKEN"
+		}
+	case strings.HasPrefix(ref, "file:"):
+		if p := strings.TrimPrefix(ref, "file:"); !strings.HasPrefix(p, "/") || len(p) < 2 {
+			return "file: reference must be an absolute path, e.g. file:/etc/idp/bitbucket-token"
+		}
+	default:
+		// Never echo the value: it may be the token itself.
+		return "must be a reference (env:NAME or file:/absolute/path), never the token value; the delegate resolves it locally"
+	}
+	return ""
+}
+
+func checkName(v *fault.Violations, field, name string) {
+	n := utf8.RuneCountInString(name)
+	switch {
+	case n == 0:
+		v.Add(field, "required")
+	case n > 128:
+		v.Add(field, "at most 128 characters, got %d", n)
+	}
+}

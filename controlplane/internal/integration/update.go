@@ -1,0 +1,151 @@
+package integration
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+)
+
+// ReasonSecondaryKindsLocked is the reason of a rejected secondary-kinds change.
+const ReasonSecondaryKindsLocked = "SECONDARY_KINDS_LOCKED"
+
+// Field names of an update mask, as the API names them.
+const (
+	FieldName           = "name"
+	FieldConnector      = "connector"
+	FieldWorkspace      = "workspace"
+	FieldBehavior       = "behavior"
+	FieldKind           = "kind"
+	FieldType           = "type"
+	FieldCorrelation    = "correlation"
+	FieldFieldMappings  = "field_mappings"
+	FieldSecondaryKinds = "secondary_kinds"
+	FieldFrequency      = "update_frequency"
+	FieldStartDate      = "start_date"
+	FieldAutoImport     = "auto_import"
+)
+
+var updatable = []string{FieldName, FieldConnector, FieldBehavior, FieldKind, FieldType, FieldCorrelation,
+	FieldFieldMappings, FieldFrequency, FieldStartDate, FieldAutoImport}
+
+// Changes is a partial update: only the fields named in Mask are applied.
+type Changes struct {
+	Mask  []string
+	Draft Draft
+}
+
+// Apply changes in to the values of ch, checking every rule. connector is
+// the resolved connector when the mask names it. It reports which fields
+// actually changed.
+func Apply(in *Integration, ch Changes, connector *Connector, now time.Time) ([]string, error) {
+	var v fault.Violations
+	if len(ch.Mask) == 0 {
+		v.Add("update_mask", "required: name the fields to change, e.g. name or correlation")
+	}
+	next := *in
+	for _, f := range ch.Mask {
+		switch f {
+		case FieldName:
+			next.Name = strings.TrimSpace(ch.Draft.Name)
+		case FieldConnector:
+			if connector != nil {
+				next.ConnectorID = connector.ID
+			}
+		case FieldBehavior:
+			next.Behavior = ch.Draft.Behavior
+			if next.Behavior == "" {
+				next.Behavior = RegisterAndMerge
+			}
+		case FieldKind:
+			next.Kind = strings.TrimSpace(ch.Draft.Kind)
+			if next.Kind == "" {
+				next.Kind = DefaultKind
+			}
+		case FieldType:
+			next.Type = strings.TrimSpace(ch.Draft.Type)
+		case FieldCorrelation:
+			next.Correlation = nil
+			if ch.Draft.Correlation != nil {
+				next.Correlation = slices.Clone(*ch.Draft.Correlation)
+			}
+		case FieldFieldMappings:
+			next.Fields = DefaultFieldMappings()
+			if ch.Draft.Fields != nil {
+				next.Fields = slices.Clone(*ch.Draft.Fields)
+			}
+		case FieldFrequency:
+			next.Frequency = ch.Draft.Frequency
+			if next.Frequency == "" {
+				next.Frequency = Every3Hours
+			}
+		case FieldStartDate:
+			next.StartDate = ch.Draft.StartDate
+			if !next.StartDate.IsZero() && next.StartDate.After(now) {
+				v.Add("integration.start_date", "must not be in the future")
+			}
+		case FieldAutoImport:
+			next.AutoImport = ch.Draft.AutoImport
+		case FieldSecondaryKinds:
+			var want []SecondaryKind
+			if ch.Draft.SecondaryKinds != nil {
+				want = sortedKinds(*ch.Draft.SecondaryKinds)
+			}
+			if !slices.Equal(want, in.SecondaryKinds) {
+				return nil, fault.New(fault.FailedPrecondition, ReasonSecondaryKindsLocked,
+					"secondary kinds are locked once an integration is created; create a new integration to change them")
+			}
+		case FieldWorkspace:
+			if strings.ToLower(strings.TrimSpace(ch.Draft.Workspace)) != in.Workspace {
+				v.Add("integration.workspace", "cannot change: an integration belongs to one workspace; create a new integration instead")
+			}
+		default:
+			v.Add("update_mask", "%q cannot be updated: updatable fields are %s", f, strings.Join(updatable, ", "))
+		}
+	}
+	// Changing behaviour to Merge drops a type the user did not restate;
+	// leaving Merge restores the default type.
+	if slices.Contains(ch.Mask, FieldBehavior) && !slices.Contains(ch.Mask, FieldType) {
+		switch {
+		case next.Behavior == Merge:
+			next.Type = ""
+		case next.Type == "":
+			next.Type = DefaultType
+		}
+	}
+	next.check(&v)
+	if err := v.Err("", "invalid integration update"); err != nil {
+		return nil, err
+	}
+	changed := diff(*in, next)
+	if len(changed) == 0 {
+		return nil, nil
+	}
+	if slices.Contains(changed, FieldFrequency) && next.State == Enabled {
+		next.NextSyncAt = now.Add(next.Frequency.Duration())
+	}
+	next.UpdatedAt = now
+	*in = next
+	return changed, nil
+}
+
+func diff(a, b Integration) []string {
+	var out []string
+	add := func(changed bool, f string) {
+		if changed {
+			out = append(out, f)
+		}
+	}
+	add(a.Name != b.Name, FieldName)
+	add(a.ConnectorID != b.ConnectorID, FieldConnector)
+	add(a.Behavior != b.Behavior, FieldBehavior)
+	add(a.Kind != b.Kind, FieldKind)
+	add(a.Type != b.Type, FieldType)
+	add(!slices.Equal(a.Correlation, b.Correlation), FieldCorrelation)
+	add(!slices.Equal(a.Fields, b.Fields), FieldFieldMappings)
+	add(a.Frequency != b.Frequency, FieldFrequency)
+	add(!a.StartDate.Equal(b.StartDate), FieldStartDate)
+	add(a.AutoImport != b.AutoImport, FieldAutoImport)
+	return out
+}

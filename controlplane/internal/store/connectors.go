@@ -1,0 +1,119 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
+)
+
+// Reasons of connector failures.
+const (
+	ReasonConnectorNameTaken = "NAME_TAKEN"
+	ReasonConnectorInUse     = "CONNECTOR_IN_USE"
+)
+
+const connectorColumns = `id, account_id, name, url, username, token_ref, api_base_url, delegate_selectors, workspace, created_at`
+
+// CreateConnector stores a validated connector. Errors: AlreadyExists
+// (NAME_TAKEN).
+func (db *DB) CreateConnector(ctx context.Context, c integration.Connector) error {
+	_, err := db.exec(ctx, `INSERT INTO connectors (`+connectorColumns+`) VALUES `+placeholders(10),
+		c.ID, c.AccountID, c.Name, c.URL, c.Username, c.TokenRef, c.APIBaseURL, joinList(c.DelegateSelectors), c.Workspace, micros(c.CreatedAt))
+	if db.dialect.isUniqueViolation(err) {
+		return fault.New(fault.AlreadyExists, ReasonConnectorNameTaken, "a connector named %q already exists", c.Name).With("name", c.Name)
+	}
+	return err
+}
+
+func scanConnector(row interface{ Scan(...any) error }) (integration.Connector, error) {
+	var c integration.Connector
+	var sel string
+	var created int64
+	if err := row.Scan(&c.ID, &c.AccountID, &c.Name, &c.URL, &c.Username, &c.TokenRef, &c.APIBaseURL, &sel, &c.Workspace, &created); err != nil {
+		return c, err
+	}
+	c.CreatedAt = fromMicros(created)
+	var err error
+	c.DelegateSelectors, err = splitList(sel)
+	return c, err
+}
+
+// GetConnector returns a connector by id or name. Errors: NotFound.
+func (db *DB) GetConnector(ctx context.Context, accountID, ref string) (integration.Connector, error) {
+	c, err := scanConnector(db.queryRow(ctx, `SELECT `+connectorColumns+` FROM connectors
+		WHERE account_id = ? AND (id = ? OR name = ?) ORDER BY CASE WHEN id = ? THEN 0 ELSE 1 END LIMIT 1`, accountID, ref, ref, ref))
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, notFound("connector", ref)
+	}
+	return c, err
+}
+
+func getConnectorTx(ctx context.Context, tx *txn, accountID, id string) (integration.Connector, error) {
+	c, err := scanConnector(tx.queryRow(ctx, `SELECT `+connectorColumns+` FROM connectors WHERE account_id = ? AND id = ?`, accountID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, notFound("connector", id)
+	}
+	return c, err
+}
+
+// ListConnectors returns a page of connectors by name.
+func (db *DB) ListConnectors(ctx context.Context, accountID string, p Page) ([]integration.Connector, string, error) {
+	after := ""
+	if p.Token != "" {
+		parts, err := decodeToken(p.Token, 1)
+		if err != nil {
+			return nil, "", err
+		}
+		after = parts[0]
+	}
+	size := p.size(50)
+	rows, err := db.query(ctx, `SELECT `+connectorColumns+` FROM connectors WHERE account_id = ? AND name > ? ORDER BY name LIMIT ?`,
+		accountID, after, size+1)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rows.Close()
+	var out []integration.Connector
+	for rows.Next() {
+		c, err := scanConnector(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(out) > size {
+		out = out[:size]
+		next = encodeToken(out[size-1].Name)
+	}
+	return out, next, nil
+}
+
+// DeleteConnector removes a connector no integration uses. Errors:
+// NotFound; FailedPrecondition (CONNECTOR_IN_USE).
+func (db *DB) DeleteConnector(ctx context.Context, accountID, ref string) error {
+	c, err := db.GetConnector(ctx, accountID, ref)
+	if err != nil {
+		return err
+	}
+	return db.tx(ctx, func(tx *txn) error {
+		var name string
+		err := tx.queryRow(ctx, `SELECT name FROM integrations WHERE connector_id = ? ORDER BY name LIMIT 1`, c.ID).Scan(&name)
+		if err == nil {
+			return fault.New(fault.FailedPrecondition, ReasonConnectorInUse,
+				"connector %q is used by integration %q; switch the integration to another connector first", c.Name, name).
+				With("connector", c.Name).With("integration", name)
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		_, err = tx.exec(ctx, `DELETE FROM connectors WHERE id = ?`, c.ID)
+		return err
+	})
+}

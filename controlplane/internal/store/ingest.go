@@ -1,0 +1,462 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/ingest"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
+)
+
+// ReasonSequenceGap is the reason of a batch that skips ahead.
+const ReasonSequenceGap = "SEQUENCE_GAP"
+
+// ApplyBatch applies one record batch of a task atomically and exactly
+// once: the batch, the task's sequence and the run's counters commit
+// together. A batch at or below the last acknowledged sequence is
+// acknowledged again without being applied. Errors: FailedPrecondition
+// (LEASE_LOST); OutOfRange (SEQUENCE_GAP, metadata expectedSequence);
+// Invalid (INVALID_RECORD) with nothing applied.
+func (db *DB) ApplyBatch(ctx context.Context, r BatchRequest) (BatchResult, error) {
+	if r.Sequence < 1 {
+		return BatchResult{}, fault.InvalidField("sequence", "must be 1 or more")
+	}
+	var res BatchResult
+	err := db.tx(ctx, func(tx *txn) error {
+		t, err := lockTask(ctx, tx, r.AccountID, r.TaskID)
+		if fault.CodeOf(err) == fault.NotFound {
+			return ErrLeaseLost
+		}
+		if err != nil {
+			return err
+		}
+		if !holds(t, r.LeaseToken) || t.IntegrationID == "" {
+			return ErrLeaseLost
+		}
+		switch expected := t.LastSequence + 1; {
+		case r.Sequence < expected:
+			res = BatchResult{Acknowledged: r.Sequence, Duplicate: true}
+			return nil
+		case r.Sequence > expected:
+			return fault.New(fault.OutOfRange, ReasonSequenceGap, "batch %d skips ahead: the next batch of this task is %d", r.Sequence, expected).
+				With("expectedSequence", fmt.Sprint(expected))
+		}
+		if err := ingest.Validate(r.Records); err != nil {
+			return err
+		}
+		a := applier{tx: tx, d: db.dialect, task: t, now: micros(r.Now)}
+		if err := a.apply(ctx, r.Records); err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, `UPDATE tasks SET last_sequence = ? WHERE id = ?`, r.Sequence, t.ID); err != nil {
+			return err
+		}
+		if t.RunID != "" {
+			if _, err := tx.exec(ctx, `UPDATE sync_runs SET repositories = repositories + ?, pull_requests = pull_requests + ?,
+				commits = commits + ? WHERE id = ?`, a.repos, a.prs, a.commits, t.RunID); err != nil {
+				return err
+			}
+		}
+		for _, name := range a.deleted {
+			if err := addEvent(ctx, tx, Event{AccountID: t.AccountID, IntegrationID: t.IntegrationID, Time: r.Now,
+				Type: EventRepositoryDeleted, Actor: "sync", RunID: t.RunID, Repository: name,
+				Message: fmt.Sprintf("repository %s is no longer in the workspace; marked deleted", name)}); err != nil {
+				return err
+			}
+		}
+		res = BatchResult{Acknowledged: r.Sequence, Deleted: a.deleted}
+		return nil
+	})
+	return res, err
+}
+
+// applier writes one batch inside its transaction, grouping records of a
+// kind into multi-row upserts.
+type applier struct {
+	tx    *txn
+	d     dialect
+	task  tasks.Task
+	now   int64
+	known map[string]bool // repositories of the integration known to exist
+
+	repos, prs, commits int64
+	deleted             []string
+}
+
+func (a *applier) apply(ctx context.Context, records []ingest.Record) error {
+	a.known = map[string]bool{}
+	// Records apply in order, but consecutive records of one kind are
+	// written together; a kind change flushes what came before, so a pull
+	// request always follows its repository's upsert.
+	var repos []*ingest.Repository
+	var prs []*ingest.PullRequest
+	var commits []*ingest.Commit
+	var cursors []*ingest.Cursor
+	flush := func() error {
+		if err := a.upsertRepositories(ctx, repos); err != nil {
+			return err
+		}
+		if err := a.upsertPullRequests(ctx, prs); err != nil {
+			return err
+		}
+		if err := a.upsertCommits(ctx, commits); err != nil {
+			return err
+		}
+		if err := a.upsertCursors(ctx, cursors); err != nil {
+			return err
+		}
+		repos, prs, commits, cursors = repos[:0], prs[:0], commits[:0], cursors[:0]
+		return nil
+	}
+	for i, r := range records {
+		switch {
+		case r.Repository != nil:
+			if len(prs)+len(commits)+len(cursors) > 0 {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+			repos = append(repos, r.Repository)
+			a.known[r.Repository.UUID] = true
+		case r.PullRequest != nil:
+			if err := a.requireRepository(ctx, i, "pull_request", r.PullRequest.RepositoryUUID); err != nil {
+				return err
+			}
+			prs = append(prs, r.PullRequest)
+		case r.Commit != nil:
+			if err := a.requireRepository(ctx, i, "commit", r.Commit.RepositoryUUID); err != nil {
+				return err
+			}
+			commits = append(commits, r.Commit)
+		case r.Cursor != nil:
+			if err := a.requireRepository(ctx, i, "cursor", r.Cursor.RepositoryUUID); err != nil {
+				return err
+			}
+			cursors = append(cursors, r.Cursor)
+		case r.ListingComplete != nil:
+			if err := flush(); err != nil {
+				return err
+			}
+			if err := a.markDeleted(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
+}
+
+// requireRepository refuses a record about a repository never uploaded.
+func (a *applier) requireRepository(ctx context.Context, i int, kind, uuid string) error {
+	if a.known[uuid] {
+		return nil
+	}
+	var n int
+	if err := a.tx.queryRow(ctx, `SELECT COUNT(*) FROM repositories WHERE integration_id = ? AND uuid = ?`, a.task.IntegrationID, uuid).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		var v fault.Violations
+		v.Add(fmt.Sprintf("records[%d].%s.repository_uuid", i, kind), "repository %s was not uploaded before its %s", uuid, strings.ReplaceAll(kind, "_", " "))
+		return v.Err(ingest.ReasonInvalidRecord, fmt.Sprintf("record %d is invalid; nothing of the batch was applied", i))
+	}
+	a.known[uuid] = true
+	return nil
+}
+
+// upsert writes rows in multi-row INSERT ... ON CONFLICT statements sized
+// to the dialect's parameter limit. On conflict every column but the key
+// and keep columns is updated.
+func (a *applier) upsert(ctx context.Context, table string, cols, key, keep []string, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	var set []string
+	for _, c := range cols {
+		if !slices.Contains(key, c) && !slices.Contains(keep, c) {
+			set = append(set, c+" = excluded."+c)
+		}
+	}
+	per := min(a.d.maxParams()/len(cols), 500)
+	for start := 0; start < len(rows); start += per {
+		chunk := rows[start:min(start+per, len(rows))]
+		var b strings.Builder
+		b.WriteString("INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES ")
+		args := make([]any, 0, len(chunk)*len(cols))
+		ph := placeholders(len(cols))
+		for i, r := range chunk {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(ph)
+			args = append(args, r...)
+		}
+		b.WriteString(" ON CONFLICT (" + strings.Join(key, ", ") + ") DO UPDATE SET " + strings.Join(set, ", "))
+		if _, err := a.tx.exec(ctx, b.String(), args...); err != nil {
+			return fmt.Errorf("upsert %s: %w", table, err)
+		}
+	}
+	return nil
+}
+
+var repositoryCols = []string{"integration_id", "uuid", "account_id", "slug", "name", "full_name", "workspace", "project_key",
+	"project_name", "description", "is_private", "language", "main_branch", "html_url", "clone_https_url", "clone_ssh_url",
+	"created_on", "updated_on", "size_bytes", "raw", "first_seen_at", "updated_at", "last_seen_task_id", "deleted_at"}
+
+func (a *applier) upsertRepositories(ctx context.Context, repos []*ingest.Repository) error {
+	rows := make([][]any, 0, len(repos))
+	seen := map[string]int{}
+	for _, r := range repos {
+		row := []any{a.task.IntegrationID, r.UUID, a.task.AccountID, r.Slug, r.Name, r.FullName, r.Workspace, r.ProjectKey,
+			r.ProjectName, r.Description, r.IsPrivate, r.Language, r.MainBranch, r.HTMLURL, r.CloneHTTPSURL, r.CloneSSHURL,
+			nullMicros(r.CreatedOn), nullMicros(r.UpdatedOn), r.SizeBytes, rawOrEmpty(r.Raw), a.now, a.now, a.task.ID, nil}
+		// One statement may not touch a row twice (PostgreSQL refuses):
+		// the last occurrence in the batch wins.
+		if i, dup := seen[r.UUID]; dup {
+			rows[i] = row
+			continue
+		}
+		seen[r.UUID] = len(rows)
+		rows = append(rows, row)
+	}
+	a.repos += int64(len(repos))
+	// first_seen_at is kept on update: it is the discovery time.
+	return a.upsert(ctx, "repositories", repositoryCols, []string{"integration_id", "uuid"}, []string{"first_seen_at"}, rows)
+}
+
+func rawOrEmpty(raw string) string {
+	if raw == "" {
+		return "{}"
+	}
+	return raw
+}
+
+var pullRequestCols = []string{"integration_id", "repository_uuid", "number", "title", "state", "draft", "author", "author_uuid",
+	"source_branch", "destination_branch", "created_on", "updated_on", "merge_commit", "closed_by", "comment_count", "task_count", "html_url"}
+
+func (a *applier) upsertPullRequests(ctx context.Context, prs []*ingest.PullRequest) error {
+	rows := make([][]any, 0, len(prs))
+	seen := map[[2]any]int{}
+	for _, p := range prs {
+		row := []any{a.task.IntegrationID, p.RepositoryUUID, p.Number, p.Title, p.State, p.Draft, p.Author, p.AuthorUUID,
+			p.SourceBranch, p.DestinationBranch, nullMicros(p.CreatedOn), nullMicros(p.UpdatedOn), p.MergeCommit, p.ClosedBy,
+			p.CommentCount, p.TaskCount, p.HTMLURL}
+		k := [2]any{p.RepositoryUUID, p.Number}
+		if i, dup := seen[k]; dup {
+			rows[i] = row
+			continue
+		}
+		seen[k] = len(rows)
+		rows = append(rows, row)
+	}
+	a.prs += int64(len(prs))
+	return a.upsert(ctx, "pull_requests", pullRequestCols, []string{"integration_id", "repository_uuid", "number"}, nil, rows)
+}
+
+var commitCols = []string{"integration_id", "repository_uuid", "hash", "committed_at", "author_raw", "author_user", "message", "parents", "html_url"}
+
+func (a *applier) upsertCommits(ctx context.Context, commits []*ingest.Commit) error {
+	rows := make([][]any, 0, len(commits))
+	seen := map[[2]string]int{}
+	for _, c := range commits {
+		row := []any{a.task.IntegrationID, c.RepositoryUUID, c.Hash, nullMicros(c.Date), c.AuthorRaw, c.AuthorUser, c.Message,
+			joinList(c.Parents), c.HTMLURL}
+		k := [2]string{c.RepositoryUUID, c.Hash}
+		if i, dup := seen[k]; dup {
+			rows[i] = row
+			continue
+		}
+		seen[k] = len(rows)
+		rows = append(rows, row)
+	}
+	a.commits += int64(len(commits))
+	return a.upsert(ctx, "commits", commitCols, []string{"integration_id", "repository_uuid", "hash"}, nil, rows)
+}
+
+var cursorCols = []string{"integration_id", "repository_uuid", "commits_checked_at_updated_on", "newest_commit_hash",
+	"oldest_commit_hash", "commits_backfilled", "newest_pr_updated_on", "oldest_pr_updated_on", "pull_requests_backfilled", "updated_at"}
+
+func (a *applier) upsertCursors(ctx context.Context, cursors []*ingest.Cursor) error {
+	rows := make([][]any, 0, len(cursors))
+	seen := map[string]int{}
+	for _, c := range cursors {
+		row := []any{a.task.IntegrationID, c.RepositoryUUID, nullMicros(c.CommitsCheckedAtUpdatedOn), c.NewestCommitHash,
+			c.OldestCommitHash, c.CommitsBackfilled, nullMicros(c.NewestPullRequestUpdatedOn), nullMicros(c.OldestPullRequestUpdatedOn),
+			c.PullRequestsBackfilled, a.now}
+		if i, dup := seen[c.RepositoryUUID]; dup {
+			rows[i] = row
+			continue
+		}
+		seen[c.RepositoryUUID] = len(rows)
+		rows = append(rows, row)
+	}
+	return a.upsert(ctx, "repository_cursors", cursorCols, []string{"integration_id", "repository_uuid"}, nil, rows)
+}
+
+// markDeleted marks the integration's repositories this task did not send
+// as deleted, after a complete listing.
+func (a *applier) markDeleted(ctx context.Context) error {
+	rows, err := a.tx.query(ctx, `SELECT full_name FROM repositories WHERE integration_id = ? AND deleted_at IS NULL
+		AND last_seen_task_id <> ? ORDER BY full_name`, a.task.IntegrationID, a.task.ID)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return err
+		}
+		a.deleted = append(a.deleted, name)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(a.deleted) == 0 {
+		return nil
+	}
+	_, err = a.tx.exec(ctx, `UPDATE repositories SET deleted_at = ? WHERE integration_id = ? AND deleted_at IS NULL
+		AND last_seen_task_id <> ?`, a.now, a.task.IntegrationID, a.task.ID)
+	return err
+}
+
+const repoSelect = `SELECT integration_id, uuid, account_id, slug, name, full_name, workspace, project_key, project_name, description,
+	is_private, language, main_branch, html_url, clone_https_url, clone_ssh_url, created_on, updated_on, size_bytes, raw,
+	first_seen_at, updated_at, last_seen_task_id, deleted_at FROM repositories`
+
+func scanRepository(row interface{ Scan(...any) error }) (Repository, error) {
+	var r Repository
+	var created, updated, deleted sql.NullInt64
+	var first, upd int64
+	err := row.Scan(&r.IntegrationID, &r.UUID, &r.AccountID, &r.Slug, &r.Name, &r.FullName, &r.Workspace, &r.ProjectKey,
+		&r.ProjectName, &r.Description, &r.IsPrivate, &r.Language, &r.MainBranch, &r.HTMLURL, &r.CloneHTTPSURL, &r.CloneSSHURL,
+		&created, &updated, &r.SizeBytes, &r.Raw, &first, &upd, &r.LastSeenTaskID, &deleted)
+	r.CreatedOn, r.UpdatedOn, r.DeletedAt = fromNullMicros(created), fromNullMicros(updated), fromNullMicros(deleted)
+	r.FirstSeenAt, r.UpdatedAt = fromMicros(first), fromMicros(upd)
+	return r, err
+}
+
+// GetRepository returns a repository of an integration by uuid. Errors: NotFound.
+func (db *DB) GetRepository(ctx context.Context, integrationID, uuid string) (Repository, error) {
+	r, err := scanRepository(db.queryRow(ctx, repoSelect+` WHERE integration_id = ? AND uuid = ?`, integrationID, uuid))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, notFound("repository", uuid)
+	}
+	return r, err
+}
+
+// ListRepositories returns an integration's repositories (deleted ones
+// included, with DeletedAt set) by uuid.
+func (db *DB) ListRepositories(ctx context.Context, integrationID string, p Page) ([]Repository, string, error) {
+	after := ""
+	if p.Token != "" {
+		parts, err := decodeToken(p.Token, 1)
+		if err != nil {
+			return nil, "", err
+		}
+		after = parts[0]
+	}
+	size := p.size(50)
+	rows, err := db.query(ctx, repoSelect+` WHERE integration_id = ? AND uuid > ? ORDER BY uuid LIMIT ?`, integrationID, after, size+1)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rows.Close()
+	var out []Repository
+	for rows.Next() {
+		r, err := scanRepository(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(out) > size {
+		out = out[:size]
+		next = encodeToken(out[size-1].UUID)
+	}
+	return out, next, nil
+}
+
+// ListPullRequests returns a repository's pull requests, most recently updated first.
+func (db *DB) ListPullRequests(ctx context.Context, integrationID, repoUUID string) ([]ingest.PullRequest, error) {
+	rows, err := db.query(ctx, `SELECT repository_uuid, number, title, state, draft, author, author_uuid, source_branch,
+		destination_branch, created_on, updated_on, merge_commit, closed_by, comment_count, task_count, html_url
+		FROM pull_requests WHERE integration_id = ? AND repository_uuid = ? ORDER BY updated_on DESC, number DESC`, integrationID, repoUUID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ingest.PullRequest
+	for rows.Next() {
+		var p ingest.PullRequest
+		var created, updated sql.NullInt64
+		if err := rows.Scan(&p.RepositoryUUID, &p.Number, &p.Title, &p.State, &p.Draft, &p.Author, &p.AuthorUUID, &p.SourceBranch,
+			&p.DestinationBranch, &created, &updated, &p.MergeCommit, &p.ClosedBy, &p.CommentCount, &p.TaskCount, &p.HTMLURL); err != nil {
+			return nil, err
+		}
+		p.CreatedOn, p.UpdatedOn = fromNullMicros(created), fromNullMicros(updated)
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// ListCommits returns a repository's commits, newest first.
+func (db *DB) ListCommits(ctx context.Context, integrationID, repoUUID string) ([]ingest.Commit, error) {
+	rows, err := db.query(ctx, `SELECT repository_uuid, hash, committed_at, author_raw, author_user, message, parents, html_url
+		FROM commits WHERE integration_id = ? AND repository_uuid = ? ORDER BY committed_at DESC, hash`, integrationID, repoUUID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ingest.Commit
+	for rows.Next() {
+		var c ingest.Commit
+		var date sql.NullInt64
+		var parents string
+		if err := rows.Scan(&c.RepositoryUUID, &c.Hash, &date, &c.AuthorRaw, &c.AuthorUser, &c.Message, &parents, &c.HTMLURL); err != nil {
+			return nil, err
+		}
+		c.Date = fromNullMicros(date)
+		var err error
+		if c.Parents, err = splitList(parents); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// ListCursors returns every repository cursor of an integration, for the
+// next SYNC task. Cursors of deleted repositories are left out.
+func (db *DB) ListCursors(ctx context.Context, integrationID string) ([]ingest.Cursor, error) {
+	rows, err := db.query(ctx, `SELECT c.repository_uuid, c.commits_checked_at_updated_on, c.newest_commit_hash, c.oldest_commit_hash,
+		c.commits_backfilled, c.newest_pr_updated_on, c.oldest_pr_updated_on, c.pull_requests_backfilled
+		FROM repository_cursors c JOIN repositories r ON r.integration_id = c.integration_id AND r.uuid = c.repository_uuid
+		WHERE c.integration_id = ? AND r.deleted_at IS NULL ORDER BY c.repository_uuid`, integrationID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ingest.Cursor
+	for rows.Next() {
+		var c ingest.Cursor
+		var checked, newest, oldest sql.NullInt64
+		if err := rows.Scan(&c.RepositoryUUID, &checked, &c.NewestCommitHash, &c.OldestCommitHash, &c.CommitsBackfilled,
+			&newest, &oldest, &c.PullRequestsBackfilled); err != nil {
+			return nil, err
+		}
+		c.CommitsCheckedAtUpdatedOn = fromNullMicros(checked)
+		c.NewestPullRequestUpdatedOn, c.OldestPullRequestUpdatedOn = fromNullMicros(newest), fromNullMicros(oldest)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}

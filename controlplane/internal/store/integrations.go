@@ -1,0 +1,279 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
+)
+
+// Reasons of integration failures.
+const (
+	ReasonWorkspaceIntegrated  = "WORKSPACE_ALREADY_INTEGRATED"
+	ReasonNameTaken            = "NAME_TAKEN"
+	ReasonIntegrationSuspended = "INTEGRATION_SUSPENDED"
+)
+
+const integrationColumns = `id, account_id, name, connector_id, workspace, behavior, kind, type, correlation, field_mappings,
+	secondary_kinds, frequency, start_date, auto_import, state, next_sync_at, created_at, updated_at`
+
+func integrationArgs(in integration.Integration) []any {
+	return []any{in.ID, in.AccountID, in.Name, in.ConnectorID, in.Workspace, string(in.Behavior), in.Kind, in.Type,
+		toJSON(in.Correlation), toJSON(in.Fields), toJSON(in.SecondaryKinds), string(in.Frequency),
+		nullMicros(in.StartDate), in.AutoImport, string(in.State), nullMicros(in.NextSyncAt), micros(in.CreatedAt), micros(in.UpdatedAt)}
+}
+
+func scanIntegration(row interface{ Scan(...any) error }) (integration.Integration, error) {
+	var in integration.Integration
+	var behavior, corr, fields, kinds, freq, state string
+	var start, next sql.NullInt64
+	var created, updated int64
+	err := row.Scan(&in.ID, &in.AccountID, &in.Name, &in.ConnectorID, &in.Workspace, &behavior, &in.Kind, &in.Type,
+		&corr, &fields, &kinds, &freq, &start, &in.AutoImport, &state, &next, &created, &updated)
+	if err != nil {
+		return in, err
+	}
+	in.Behavior, in.Frequency, in.State = integration.Behavior(behavior), integration.Frequency(freq), integration.State(state)
+	in.StartDate, in.NextSyncAt = fromNullMicros(start), fromNullMicros(next)
+	in.CreatedAt, in.UpdatedAt = fromMicros(created), fromMicros(updated)
+	if in.Correlation, err = fromJSON[[]integration.CorrelationRule](corr); err != nil {
+		return in, err
+	}
+	if in.Fields, err = fromJSON[[]integration.FieldMapping](fields); err != nil {
+		return in, err
+	}
+	in.SecondaryKinds, err = fromJSON[[]integration.SecondaryKind](kinds)
+	return in, err
+}
+
+// CreateIntegration stores a validated integration, records the event and
+// queues its first sync, all in one transaction. Errors: AlreadyExists
+// (WORKSPACE_ALREADY_INTEGRATED, NAME_TAKEN); NotFound for the connector.
+func (db *DB) CreateIntegration(ctx context.Context, in integration.Integration, first SyncRequest) (tasks.SyncRun, error) {
+	var run tasks.SyncRun
+	err := db.tx(ctx, func(tx *txn) error {
+		if err := checkIntegrationUnique(ctx, tx, in, true); err != nil {
+			return err
+		}
+		conn, err := getConnectorTx(ctx, tx, in.AccountID, in.ConnectorID)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, `INSERT INTO integrations (`+integrationColumns+`) VALUES `+placeholders(18), integrationArgs(in)...); err != nil {
+			if db.dialect.isUniqueViolation(err) {
+				return fault.New(fault.AlreadyExists, "", "integration %q conflicts with an existing one", in.Name)
+			}
+			return err
+		}
+		if err := addEvent(ctx, tx, Event{AccountID: in.AccountID, IntegrationID: in.ID, Time: first.Now, Type: EventConfigChanged,
+			Actor: first.Actor, Message: fmt.Sprintf("integration %q created for workspace %s with connector %q", in.Name, in.Workspace, conn.Name)}); err != nil {
+			return err
+		}
+		first.IntegrationID = in.ID
+		run, _, err = queueSync(ctx, tx, first, in, conn)
+		return err
+	})
+	return run, err
+}
+
+// checkIntegrationUnique gives the precise reason for a clash before the
+// unique indexes would reject the row.
+func checkIntegrationUnique(ctx context.Context, tx *txn, in integration.Integration, checkWorkspace bool) error {
+	var other string
+	err := tx.queryRow(ctx, `SELECT name FROM integrations WHERE account_id = ? AND workspace = ? AND id <> ?`, in.AccountID, in.Workspace, in.ID).Scan(&other)
+	if checkWorkspace && err == nil {
+		return fault.New(fault.AlreadyExists, ReasonWorkspaceIntegrated,
+			"workspace %s already has an integration (%q); each workspace has one integration per account", in.Workspace, other).
+			With("workspace", in.Workspace).With("integration", other)
+	}
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	var n int
+	if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM integrations WHERE account_id = ? AND name = ? AND id <> ?`, in.AccountID, in.Name, in.ID).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return fault.New(fault.AlreadyExists, ReasonNameTaken, "an integration named %q already exists", in.Name).With("name", in.Name)
+	}
+	return nil
+}
+
+// GetIntegration returns an integration by id or name. Errors: NotFound.
+func (db *DB) GetIntegration(ctx context.Context, accountID, ref string) (integration.Integration, error) {
+	in, err := scanIntegration(db.queryRow(ctx, `SELECT `+integrationColumns+` FROM integrations
+		WHERE account_id = ? AND (id = ? OR name = ?) ORDER BY CASE WHEN id = ? THEN 0 ELSE 1 END LIMIT 1`, accountID, ref, ref, ref))
+	if errors.Is(err, sql.ErrNoRows) {
+		return in, notFound("integration", ref)
+	}
+	return in, err
+}
+
+// lockIntegration reads an integration for update inside a transaction.
+func lockIntegration(ctx context.Context, tx *txn, accountID, ref string) (integration.Integration, error) {
+	in, err := scanIntegration(tx.queryRow(ctx, `SELECT `+integrationColumns+` FROM integrations
+		WHERE account_id = ? AND (id = ? OR name = ?) ORDER BY CASE WHEN id = ? THEN 0 ELSE 1 END LIMIT 1`+tx.d.lockRows(false),
+		accountID, ref, ref, ref))
+	if errors.Is(err, sql.ErrNoRows) {
+		return in, notFound("integration", ref)
+	}
+	return in, err
+}
+
+// ListIntegrations returns a page of integrations by name.
+func (db *DB) ListIntegrations(ctx context.Context, accountID string, p Page) ([]integration.Integration, string, error) {
+	after := ""
+	if p.Token != "" {
+		parts, err := decodeToken(p.Token, 1)
+		if err != nil {
+			return nil, "", err
+		}
+		after = parts[0]
+	}
+	size := p.size(50)
+	rows, err := db.query(ctx, `SELECT `+integrationColumns+` FROM integrations WHERE account_id = ? AND name > ? ORDER BY name LIMIT ?`,
+		accountID, after, size+1)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rows.Close()
+	var out []integration.Integration
+	for rows.Next() {
+		in, err := scanIntegration(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, in)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(out) > size {
+		out = out[:size]
+		next = encodeToken(out[size-1].Name)
+	}
+	return out, next, nil
+}
+
+// UpdateIntegration applies a change atomically and records a
+// CONFIG_CHANGED event naming the changed fields.
+func (db *DB) UpdateIntegration(ctx context.Context, accountID, ref string, ch IntegrationChange) (integration.Integration, error) {
+	var out integration.Integration
+	err := db.tx(ctx, func(tx *txn) error {
+		in, err := lockIntegration(ctx, tx, accountID, ref)
+		if err != nil {
+			return err
+		}
+		changed, err := ch.Apply(&in)
+		if err != nil {
+			return err
+		}
+		out = in
+		if len(changed) == 0 {
+			return nil
+		}
+		if err := checkIntegrationUnique(ctx, tx, in, false); err != nil {
+			return err
+		}
+		if _, err := getConnectorTx(ctx, tx, accountID, in.ConnectorID); err != nil {
+			return err
+		}
+		args := integrationArgs(in)
+		_, err = tx.exec(ctx, `UPDATE integrations SET name = ?, connector_id = ?, behavior = ?, kind = ?, type = ?, correlation = ?,
+			field_mappings = ?, frequency = ?, start_date = ?, auto_import = ?, next_sync_at = ?, updated_at = ? WHERE id = ?`,
+			args[2], args[3], args[5], args[6], args[7], args[8], args[9], args[11], args[12], args[13], args[15], args[17], in.ID)
+		if err != nil {
+			return err
+		}
+		return addEvent(ctx, tx, Event{AccountID: accountID, IntegrationID: in.ID, Time: ch.Now, Type: EventConfigChanged,
+			Actor: ch.Actor, Message: "configuration changed: " + strings.Join(changed, ", ")})
+	})
+	return out, err
+}
+
+// SuspendIntegration stops an integration: nothing is scheduled, a queued
+// sync is cancelled at once and a running one is asked to stop (the
+// delegate sees cancel_requested on its next renewal).
+func (db *DB) SuspendIntegration(ctx context.Context, accountID, ref, actor string, now time.Time) (StateChange, error) {
+	var sc StateChange
+	err := db.tx(ctx, func(tx *txn) error {
+		in, err := lockIntegration(ctx, tx, accountID, ref)
+		if err != nil {
+			return err
+		}
+		sc.Integration = in
+		if in.State == integration.Suspended {
+			return nil
+		}
+		in.State, in.NextSyncAt, in.UpdatedAt = integration.Suspended, time.Time{}, now
+		if _, err := tx.exec(ctx, `UPDATE integrations SET state = ?, next_sync_at = NULL, updated_at = ? WHERE id = ?`,
+			string(in.State), micros(now), in.ID); err != nil {
+			return err
+		}
+		sc.Integration, sc.Changed = in, true
+		if err := addEvent(ctx, tx, Event{AccountID: accountID, IntegrationID: in.ID, Time: now, Type: EventSuspended,
+			Actor: actor, Message: "integration suspended: no discovery or sync until resumed"}); err != nil {
+			return err
+		}
+		run, ok, err := activeRun(ctx, tx, in.ID)
+		if err != nil || !ok {
+			return err
+		}
+		t, err := lockTask(ctx, tx, accountID, run.TaskID)
+		if err != nil {
+			return err
+		}
+		if t.State == tasks.Queued {
+			ended, err := finishTask(ctx, tx, t, tasks.Cancelled, "cancelled: the integration was suspended", nil, nil, actor, now)
+			if err != nil {
+				return err
+			}
+			sc.Ended = append(sc.Ended, *ended)
+			return nil
+		}
+		_, err = tx.exec(ctx, `UPDATE tasks SET cancel_requested = ? WHERE id = ?`, true, t.ID)
+		return err
+	})
+	return sc, err
+}
+
+// ResumeIntegration re-enables an integration, restarts its schedule and
+// queues a sync at once.
+func (db *DB) ResumeIntegration(ctx context.Context, accountID, ref, actor string, now time.Time) (StateChange, error) {
+	var sc StateChange
+	err := db.tx(ctx, func(tx *txn) error {
+		in, err := lockIntegration(ctx, tx, accountID, ref)
+		if err != nil {
+			return err
+		}
+		sc.Integration = in
+		if in.State == integration.Enabled {
+			return nil
+		}
+		in.State, in.NextSyncAt, in.UpdatedAt = integration.Enabled, now.Add(in.Frequency.Duration()), now
+		if _, err := tx.exec(ctx, `UPDATE integrations SET state = ?, next_sync_at = ?, updated_at = ? WHERE id = ?`,
+			string(in.State), micros(in.NextSyncAt), micros(now), in.ID); err != nil {
+			return err
+		}
+		sc.Integration, sc.Changed = in, true
+		if err := addEvent(ctx, tx, Event{AccountID: accountID, IntegrationID: in.ID, Time: now, Type: EventResumed,
+			Actor: actor, Message: "integration resumed: schedule restarted and a sync queued"}); err != nil {
+			return err
+		}
+		conn, err := getConnectorTx(ctx, tx, accountID, in.ConnectorID)
+		if err != nil {
+			return err
+		}
+		run, _, err := queueSync(ctx, tx, SyncRequest{AccountID: accountID, IntegrationID: in.ID, Trigger: tasks.Manual, Actor: actor, Now: now}, in, conn)
+		sc.Queued = &run
+		return err
+	})
+	return sc, err
+}

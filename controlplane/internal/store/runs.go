@@ -1,0 +1,207 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
+)
+
+const runColumns = `id, account_id, integration_id, task_id, triggered_by, status, queued_at, started_at, finished_at, attempt,
+	delegate, error, phase, repositories, pull_requests, commits, requests, rate_limited, repositories_done, repositories_total`
+
+func scanRun(row interface{ Scan(...any) error }) (tasks.SyncRun, error) {
+	var r tasks.SyncRun
+	var trigger, status string
+	var queued int64
+	var started, finished sql.NullInt64
+	p := &r.Progress
+	err := row.Scan(&r.ID, &r.AccountID, &r.IntegrationID, &r.TaskID, &trigger, &status, &queued, &started, &finished, &r.Attempt,
+		&r.Delegate, &r.Error, &p.Phase, &p.Repositories, &p.PullRequests, &p.Commits, &p.Requests, &p.RateLimited,
+		&p.RepositoriesDone, &p.RepositoriesTotal)
+	r.Trigger, r.Status = tasks.Trigger(trigger), tasks.RunStatus(status)
+	r.QueuedAt, r.StartedAt, r.FinishedAt = fromMicros(queued), fromNullMicros(started), fromNullMicros(finished)
+	return r, err
+}
+
+func getRunTx(ctx context.Context, tx *txn, id string) (tasks.SyncRun, error) {
+	return scanRun(tx.queryRow(ctx, `SELECT `+runColumns+` FROM sync_runs WHERE id = ?`, id))
+}
+
+// activeRun returns the integration's queued or running sync, if any.
+func activeRun(ctx context.Context, tx *txn, integrationID string) (tasks.SyncRun, bool, error) {
+	r, err := scanRun(tx.queryRow(ctx, `SELECT `+runColumns+` FROM sync_runs WHERE integration_id = ? AND status IN ('QUEUED', 'RUNNING')`, integrationID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, false, nil
+	}
+	return r, err == nil, err
+}
+
+// queueSync queues a SYNC task and its run, or returns the active run when
+// there is one (joined): an integration never has two active syncs.
+func queueSync(ctx context.Context, tx *txn, r SyncRequest, in integration.Integration, conn integration.Connector) (tasks.SyncRun, bool, error) {
+	if run, ok, err := activeRun(ctx, tx, in.ID); err != nil || ok {
+		return run, ok, err
+	}
+	taskID, runID := auth.NewID("task"), auth.NewID("run")
+	now := micros(r.Now)
+	if _, err := tx.exec(ctx, `INSERT INTO tasks (id, account_id, type, integration_id, connector_id, run_id, selectors, state, attempt,
+		lease_token, checkpoint, last_sequence, cancel_requested, outcome, error, result, available_at, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, '', '', 0, ?, '', '', '', ?, ?)`,
+		taskID, in.AccountID, string(tasks.Sync), in.ID, conn.ID, runID, joinList(conn.DelegateSelectors), string(tasks.Queued), false, now, now); err != nil {
+		return tasks.SyncRun{}, false, err
+	}
+	run := tasks.SyncRun{ID: runID, AccountID: in.AccountID, IntegrationID: in.ID, TaskID: taskID, Trigger: r.Trigger,
+		Status: tasks.RunQueued, QueuedAt: fromMicros(now)}
+	if _, err := tx.exec(ctx, `INSERT INTO sync_runs (`+runColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, 0, '', '', '', 0, 0, 0, 0, 0, 0, 0)`,
+		run.ID, run.AccountID, run.IntegrationID, run.TaskID, string(run.Trigger), string(run.Status), now); err != nil {
+		return tasks.SyncRun{}, false, err
+	}
+	return run, false, nil
+}
+
+// QueueSync queues a sync now, or joins the active one. Errors: NotFound;
+// FailedPrecondition (INTEGRATION_SUSPENDED).
+func (db *DB) QueueSync(ctx context.Context, r SyncRequest) (tasks.SyncRun, bool, error) {
+	var run tasks.SyncRun
+	var joined bool
+	err := db.tx(ctx, func(tx *txn) error {
+		in, err := lockIntegration(ctx, tx, r.AccountID, r.IntegrationID)
+		if err != nil {
+			return err
+		}
+		if in.State != integration.Enabled {
+			return fault.New(fault.FailedPrecondition, ReasonIntegrationSuspended,
+				"integration %q is suspended; resume it to sync", in.Name).With("integration", in.Name)
+		}
+		conn, err := getConnectorTx(ctx, tx, r.AccountID, in.ConnectorID)
+		if err != nil {
+			return err
+		}
+		r.IntegrationID = in.ID
+		run, joined, err = queueSync(ctx, tx, r, in, conn)
+		return err
+	})
+	return run, joined, err
+}
+
+// DueIntegrations returns enabled integrations whose next sync is due, oldest due first.
+func (db *DB) DueIntegrations(ctx context.Context, now time.Time, limit int) ([]integration.Integration, error) {
+	rows, err := db.query(ctx, `SELECT `+integrationColumns+` FROM integrations
+		WHERE state = 'ENABLED' AND next_sync_at <= ? ORDER BY next_sync_at LIMIT ?`, micros(now), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []integration.Integration
+	for rows.Next() {
+		in, err := scanIntegration(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, in)
+	}
+	return out, rows.Err()
+}
+
+// ScheduleSync moves a due integration's next sync one period past now and
+// queues a scheduled sync (or joins the active one). The move is a
+// compare-and-set on next_sync_at, so when several replicas see the same
+// due integration only one queues; the others get ok = false.
+func (db *DB) ScheduleSync(ctx context.Context, due integration.Integration, now time.Time) (tasks.SyncRun, bool, error) {
+	var run tasks.SyncRun
+	ok := false
+	err := db.tx(ctx, func(tx *txn) error {
+		next := now.Add(due.Frequency.Duration())
+		res, err := tx.exec(ctx, `UPDATE integrations SET next_sync_at = ? WHERE id = ? AND state = 'ENABLED' AND next_sync_at = ?`,
+			micros(next), due.ID, micros(due.NextSyncAt))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		in, err := lockIntegration(ctx, tx, due.AccountID, due.ID)
+		if err != nil {
+			return err
+		}
+		conn, err := getConnectorTx(ctx, tx, in.AccountID, in.ConnectorID)
+		if err != nil {
+			return err
+		}
+		run, _, err = queueSync(ctx, tx, SyncRequest{AccountID: in.AccountID, IntegrationID: in.ID, Trigger: tasks.Scheduled, Actor: "scheduler", Now: now}, in, conn)
+		ok = err == nil
+		return err
+	})
+	return run, ok, err
+}
+
+// GetSyncRun returns a run of the account. Errors: NotFound.
+func (db *DB) GetSyncRun(ctx context.Context, accountID, id string) (tasks.SyncRun, error) {
+	r, err := scanRun(db.queryRow(ctx, `SELECT `+runColumns+` FROM sync_runs WHERE account_id = ? AND id = ?`, accountID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, notFound("sync run", id)
+	}
+	return r, err
+}
+
+// LastSyncRun returns the integration's most recent run.
+func (db *DB) LastSyncRun(ctx context.Context, accountID, integrationID string) (tasks.SyncRun, bool, error) {
+	r, err := scanRun(db.queryRow(ctx, `SELECT `+runColumns+` FROM sync_runs WHERE account_id = ? AND integration_id = ?
+		ORDER BY queued_at DESC, id DESC LIMIT 1`, accountID, integrationID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, false, nil
+	}
+	return r, err == nil, err
+}
+
+// ListSyncRuns returns an integration's runs, newest first.
+func (db *DB) ListSyncRuns(ctx context.Context, accountID, integrationID string, p Page) ([]tasks.SyncRun, string, error) {
+	size := p.size(20)
+	q := `SELECT ` + runColumns + ` FROM sync_runs WHERE account_id = ? AND integration_id = ?`
+	args := []any{accountID, integrationID}
+	if p.Token != "" {
+		t, id, err := timeKey(p.Token)
+		if err != nil {
+			return nil, "", err
+		}
+		q += ` AND (queued_at < ? OR (queued_at = ? AND id < ?))`
+		args = append(args, t, t, id)
+	}
+	rows, err := db.query(ctx, q+` ORDER BY queued_at DESC, id DESC LIMIT ?`, append(args, size+1)...)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rows.Close()
+	var out []tasks.SyncRun
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(out) > size {
+		out = out[:size]
+		last := out[size-1]
+		next = timeToken(micros(last.QueuedAt), last.ID)
+	}
+	return out, next, nil
+}
+
+// syncSummary is the one-line message of a finished run's event.
+func syncSummary(r tasks.SyncRun) string {
+	p := r.Progress
+	return fmt.Sprintf("sync %s (%s, attempt %d): %d repositories, %d pull requests, %d commits, %d Bitbucket requests, %d rate-limited",
+		r.Status, r.Trigger, r.Attempt, p.Repositories, p.PullRequests, p.Commits, p.Requests, p.RateLimited)
+}

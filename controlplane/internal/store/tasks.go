@@ -1,0 +1,364 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
+)
+
+// ReasonLeaseLost is the reason of a call whose lease token is not the
+// task's current one.
+const ReasonLeaseLost = "LEASE_LOST"
+
+// ErrLeaseLost is the fault of a stale lease token; match with errors.Is.
+var ErrLeaseLost = fault.New(fault.FailedPrecondition, ReasonLeaseLost,
+	"the lease is not held: it expired and was taken over, the task ended, or the token is wrong; stop work on this task")
+
+const taskColumns = `id, account_id, type, integration_id, connector_id, run_id, selectors, state, attempt, lease_token,
+	lease_expires_at, delegate_id, checkpoint, last_sequence, cancel_requested, outcome, error, result, created_at, finished_at`
+
+func scanTask(row interface{ Scan(...any) error }) (tasks.Task, error) {
+	var t tasks.Task
+	var typ, sel, state, checkpoint, outcome, result string
+	var integ, conn, run, delegate sql.NullString
+	var expires, finished sql.NullInt64
+	var created int64
+	err := row.Scan(&t.ID, &t.AccountID, &typ, &integ, &conn, &run, &sel, &state, &t.Attempt, &t.LeaseToken,
+		&expires, &delegate, &checkpoint, &t.LastSequence, &t.CancelRequested, &outcome, &t.Error, &result, &created, &finished)
+	if err != nil {
+		return t, err
+	}
+	t.Type, t.State, t.Outcome = tasks.Type(typ), tasks.State(state), tasks.Outcome(outcome)
+	t.IntegrationID, t.ConnectorID, t.RunID, t.DelegateID = integ.String, conn.String, run.String, delegate.String
+	t.LeaseExpiresAt, t.CreatedAt, t.FinishedAt = fromNullMicros(expires), fromMicros(created), fromNullMicros(finished)
+	if t.Selectors, err = splitList(sel); err != nil {
+		return t, err
+	}
+	if t.Checkpoint, err = decodeBytes(checkpoint); err != nil {
+		return t, err
+	}
+	if result != "" {
+		r, err := fromJSON[tasks.TestResult](result)
+		if err != nil {
+			return t, err
+		}
+		t.Result = &r
+	}
+	return t, nil
+}
+
+func lockTask(ctx context.Context, tx *txn, accountID, id string) (tasks.Task, error) {
+	t, err := scanTask(tx.queryRow(ctx, `SELECT `+taskColumns+` FROM tasks WHERE account_id = ? AND id = ?`+tx.d.lockRows(false), accountID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, notFound("task", id)
+	}
+	return t, err
+}
+
+// holds reports whether token is the current lease of a leased task. An
+// expired lease nobody has taken over yet is still held: the delegate may
+// renew it late.
+func holds(t tasks.Task, token string) bool {
+	return t.State == tasks.Leased && token != "" && t.LeaseToken == token
+}
+
+// GetTask returns a task of the account. Errors: NotFound.
+func (db *DB) GetTask(ctx context.Context, accountID, id string) (tasks.Task, error) {
+	t, err := scanTask(db.queryRow(ctx, `SELECT `+taskColumns+` FROM tasks WHERE account_id = ? AND id = ?`, accountID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, notFound("task", id)
+	}
+	return t, err
+}
+
+// QueueTestConnection queues a TEST_CONNECTION task for a connector.
+func (db *DB) QueueTestConnection(ctx context.Context, c integration.Connector, now time.Time) (tasks.Task, error) {
+	t := tasks.Task{ID: auth.NewID("test"), AccountID: c.AccountID, Type: tasks.TestConnection, ConnectorID: c.ID,
+		Selectors: c.DelegateSelectors, State: tasks.Queued, CreatedAt: fromMicros(micros(now))}
+	_, err := db.exec(ctx, `INSERT INTO tasks (id, account_id, type, integration_id, connector_id, run_id, selectors, state, attempt,
+		lease_token, checkpoint, last_sequence, cancel_requested, outcome, error, result, available_at, created_at)
+		VALUES (?, ?, ?, NULL, ?, NULL, ?, ?, 0, '', '', 0, ?, '', '', '', ?, ?)`,
+		t.ID, t.AccountID, string(t.Type), t.ConnectorID, joinList(t.Selectors), string(t.State), false, micros(now), micros(now))
+	return t, err
+}
+
+// acquirePage is how many queued tasks one step of AcquireTask examines.
+const acquirePage = 100
+
+// AcquireTask leases the oldest queued task of the account whose
+// selectors the delegate's tags satisfy. ok is false when there is none.
+// On PostgreSQL candidate rows are claimed with FOR UPDATE SKIP LOCKED, so
+// replicas leasing at once pass each other instead of queueing.
+func (db *DB) AcquireTask(ctx context.Context, r AcquireRequest) (tasks.Task, bool, error) {
+	var leased tasks.Task
+	found := false
+	err := db.tx(ctx, func(tx *txn) error {
+		afterAt, afterID := int64(-1), ""
+		for {
+			rows, err := tx.query(ctx, `SELECT id, selectors, available_at FROM tasks
+				WHERE account_id = ? AND state = 'QUEUED' AND (available_at > ? OR (available_at = ? AND id > ?))
+				ORDER BY available_at, id LIMIT ?`+tx.d.lockRows(true), r.AccountID, afterAt, afterAt, afterID, acquirePage)
+			if err != nil {
+				return err
+			}
+			var pick string
+			n := 0
+			for rows.Next() {
+				var id, sel string
+				var at int64
+				if err := rows.Scan(&id, &sel, &at); err != nil {
+					rows.Close()
+					return err
+				}
+				n++
+				afterAt, afterID = at, id
+				selectors, err := splitList(sel)
+				if err != nil {
+					rows.Close()
+					return err
+				}
+				if pick == "" && satisfies(r.Tags, selectors) {
+					pick = id
+				}
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			if pick != "" {
+				t, err := lease(ctx, tx, r, pick)
+				leased, found = t, err == nil
+				return err
+			}
+			if n < acquirePage {
+				return nil
+			}
+		}
+	})
+	return leased, found, err
+}
+
+// satisfies reports whether tags include every selector.
+func satisfies(tags, selectors []string) bool {
+	for _, s := range selectors {
+		if !slices.Contains(tags, s) {
+			return false
+		}
+	}
+	return true
+}
+
+func lease(ctx context.Context, tx *txn, r AcquireRequest, id string) (tasks.Task, error) {
+	token := auth.NewToken("lt_")
+	expires := r.Now.Add(r.LeaseFor)
+	if _, err := tx.exec(ctx, `UPDATE tasks SET state = 'LEASED', attempt = attempt + 1, lease_token = ?, lease_expires_at = ?,
+		delegate_id = ? WHERE id = ?`, token, micros(expires), r.DelegateID, id); err != nil {
+		return tasks.Task{}, err
+	}
+	t, err := lockTask(ctx, tx, r.AccountID, id)
+	if err != nil {
+		return t, err
+	}
+	if t.RunID != "" {
+		_, err = tx.exec(ctx, `UPDATE sync_runs SET status = 'RUNNING', started_at = COALESCE(started_at, ?), attempt = ?, delegate = ?
+			WHERE id = ?`, micros(r.Now), t.Attempt, r.Delegate, t.RunID)
+	}
+	return t, err
+}
+
+// RenewLease extends a held lease and stores the checkpoint and progress.
+// Errors: FailedPrecondition (LEASE_LOST).
+func (db *DB) RenewLease(ctx context.Context, r RenewRequest) (RenewResult, error) {
+	var res RenewResult
+	err := db.tx(ctx, func(tx *txn) error {
+		t, err := lockTask(ctx, tx, r.AccountID, r.TaskID)
+		if fault.CodeOf(err) == fault.NotFound {
+			return ErrLeaseLost
+		}
+		if err != nil {
+			return err
+		}
+		if !holds(t, r.LeaseToken) {
+			return ErrLeaseLost
+		}
+		res = RenewResult{ExpiresAt: fromMicros(micros(r.Now.Add(r.LeaseFor))), CancelRequested: t.CancelRequested}
+		q := `UPDATE tasks SET lease_expires_at = ?`
+		args := []any{micros(res.ExpiresAt)}
+		if len(r.Checkpoint) > 0 {
+			q += `, checkpoint = ?`
+			args = append(args, encodeBytes(r.Checkpoint))
+		}
+		if _, err := tx.exec(ctx, q+` WHERE id = ?`, append(args, t.ID)...); err != nil {
+			return err
+		}
+		return updateRunProgress(ctx, tx, t.RunID, r.Progress)
+	})
+	return res, err
+}
+
+// updateRunProgress stores what the delegate reports. Record counts are
+// not taken from it: they are counted as batches are applied.
+func updateRunProgress(ctx context.Context, tx *txn, runID string, p *tasks.Progress) error {
+	if runID == "" || p == nil {
+		return nil
+	}
+	_, err := tx.exec(ctx, `UPDATE sync_runs SET phase = ?, requests = ?, rate_limited = ?, repositories_done = ?, repositories_total = ?
+		WHERE id = ?`, p.Phase, p.Requests, p.RateLimited, p.RepositoriesDone, p.RepositoriesTotal, runID)
+	return err
+}
+
+// CompleteTask records a task's outcome. Completing again with the same
+// token changes nothing and succeeds (Repeated). Released hands the task
+// back: it is queued again at once with its checkpoint, and the next lease
+// is a new attempt. Errors: FailedPrecondition (LEASE_LOST); Invalid for
+// an unknown outcome.
+func (db *DB) CompleteTask(ctx context.Context, r CompleteRequest) (CompleteResult, error) {
+	switch r.Outcome {
+	case tasks.Succeeded, tasks.Partial, tasks.Failed, tasks.Cancelled, tasks.Released:
+	default:
+		return CompleteResult{}, fault.InvalidField("outcome", "required: SUCCEEDED, PARTIAL, FAILED, CANCELLED or RELEASED")
+	}
+	var res CompleteResult
+	err := db.tx(ctx, func(tx *txn) error {
+		t, err := lockTask(ctx, tx, r.AccountID, r.TaskID)
+		if fault.CodeOf(err) == fault.NotFound {
+			return ErrLeaseLost
+		}
+		if err != nil {
+			return err
+		}
+		if !holds(t, r.LeaseToken) {
+			// A retry of a completion (or release) that went through.
+			if r.LeaseToken != "" && t.LeaseToken == r.LeaseToken && t.State != tasks.Leased {
+				res = CompleteResult{Task: t, Repeated: true}
+				return nil
+			}
+			return ErrLeaseLost
+		}
+		if r.Outcome == tasks.Released {
+			cp := encodeBytes(r.Checkpoint)
+			if len(r.Checkpoint) == 0 {
+				cp = encodeBytes(t.Checkpoint)
+			}
+			if _, err := tx.exec(ctx, `UPDATE tasks SET state = 'QUEUED', lease_expires_at = NULL, delegate_id = NULL, checkpoint = ?,
+				available_at = ? WHERE id = ?`, cp, micros(r.Now), t.ID); err != nil {
+				return err
+			}
+			if err := updateRunProgress(ctx, tx, t.RunID, r.Progress); err != nil {
+				return err
+			}
+			if t.RunID != "" {
+				if _, err := tx.exec(ctx, `UPDATE sync_runs SET status = 'QUEUED' WHERE id = ?`, t.RunID); err != nil {
+					return err
+				}
+			}
+			t.State = tasks.Queued
+			res.Task = t
+			return nil
+		}
+		run, err := finishTask(ctx, tx, t, r.Outcome, r.Error, r.Progress, r.Result, r.Actor, r.Now)
+		if err != nil {
+			return err
+		}
+		t.State, t.Outcome, t.Error, t.Result = tasks.Done, r.Outcome, r.Error, r.Result
+		res = CompleteResult{Task: t, Run: run}
+		return nil
+	})
+	return res, err
+}
+
+// finishTask ends a task with an outcome and, for a sync, ends its run
+// and logs the SYNC event. It returns the run, or nil for other tasks.
+func finishTask(ctx context.Context, tx *txn, t tasks.Task, o tasks.Outcome, msg string, p *tasks.Progress,
+	result *tasks.TestResult, actor string, now time.Time) (*tasks.SyncRun, error) {
+	res := ""
+	if result != nil {
+		res = toJSON(result)
+	}
+	if _, err := tx.exec(ctx, `UPDATE tasks SET state = 'DONE', outcome = ?, error = ?, result = ?, lease_expires_at = NULL,
+		finished_at = ? WHERE id = ?`, string(o), msg, res, micros(now), t.ID); err != nil {
+		return nil, err
+	}
+	if t.RunID == "" {
+		return nil, nil
+	}
+	if err := updateRunProgress(ctx, tx, t.RunID, p); err != nil {
+		return nil, err
+	}
+	status := tasks.RunStatusOf(o)
+	if _, err := tx.exec(ctx, `UPDATE sync_runs SET status = ?, error = ?, finished_at = ? WHERE id = ?`,
+		string(status), msg, micros(now), t.RunID); err != nil {
+		return nil, err
+	}
+	run, err := getRunTx(ctx, tx, t.RunID)
+	if err != nil {
+		return nil, err
+	}
+	if err := addEvent(ctx, tx, Event{AccountID: t.AccountID, IntegrationID: t.IntegrationID, Time: now, Type: EventSync,
+		Actor: actor, RunID: run.ID, Message: syncSummary(run), Error: msg}); err != nil {
+		return nil, err
+	}
+	return &run, nil
+}
+
+// ExpireLeases handles leases that ran out before now: the task is queued
+// again (its checkpoint and sequence kept; the next lease is the next
+// attempt), or ended when it has had maxAttempts leases or its
+// cancellation was requested.
+func (db *DB) ExpireLeases(ctx context.Context, now time.Time, maxAttempts int) ([]Expiry, error) {
+	var out []Expiry
+	err := db.tx(ctx, func(tx *txn) error {
+		rows, err := tx.query(ctx, `SELECT `+taskColumns+` FROM tasks WHERE state = 'LEASED' AND lease_expires_at <= ?
+			ORDER BY lease_expires_at LIMIT 500`+tx.d.lockRows(true), micros(now))
+		if err != nil {
+			return err
+		}
+		var expired []tasks.Task
+		for rows.Next() {
+			t, err := scanTask(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			expired = append(expired, t)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, t := range expired {
+			e := Expiry{Task: t}
+			switch {
+			case t.CancelRequested:
+				e.Run, err = finishTask(ctx, tx, t, tasks.Cancelled, "cancelled: the integration was suspended", nil, nil, "control plane", now)
+			case t.Attempt >= maxAttempts:
+				msg := fmt.Sprintf("the delegate stopped renewing the lease %d times; giving up", t.Attempt)
+				e.Run, err = finishTask(ctx, tx, t, tasks.Failed, msg, nil, nil, "control plane", now)
+			default:
+				e.Requeued = true
+				if _, err = tx.exec(ctx, `UPDATE tasks SET state = 'QUEUED', lease_token = '', lease_expires_at = NULL, delegate_id = NULL,
+					available_at = ? WHERE id = ?`, micros(now), t.ID); err == nil && t.RunID != "" {
+					_, err = tx.exec(ctx, `UPDATE sync_runs SET status = 'QUEUED' WHERE id = ?`, t.RunID)
+				}
+			}
+			if err == nil && !e.Requeued {
+				// The lost delegate's token must not pass as a repeated completion.
+				_, err = tx.exec(ctx, `UPDATE tasks SET lease_token = '' WHERE id = ?`, t.ID)
+			}
+			if err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	return out, err
+}

@@ -1,0 +1,211 @@
+package store_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/store/storetest"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
+)
+
+func TestAcquireRespectsSelectorsAndAccounts(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, "acme")
+		g := newFixture(t, db, "globex")
+		picky := f.conn
+		picky.ID, picky.Name, picky.DelegateSelectors = auth.NewID("con"), "picky", []string{"eu", "prod"}
+		if err := db.CreateConnector(f.ctx, picky); err != nil {
+			t.Fatal(err)
+		}
+		test, err := db.QueueTestConnection(f.ctx, picky, t0.Add(-time.Hour)) // older than the sync
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A delegate with only one of the selectors gets the sync, not the test.
+		got := f.mustAcquire(t, t0, "eu")
+		if got.ID != f.run.TaskID || got.Attempt != 1 || got.LeaseToken == "" || !got.LeaseExpiresAt.Equal(t0.Add(leaseFor)) {
+			t.Fatalf("acquired %+v, want the sync task", got)
+		}
+		if _, ok := f.acquire(t, t0, "eu"); ok {
+			t.Fatal("acquired a task whose selectors the delegate lacks")
+		}
+		got = f.mustAcquire(t, t0, "eu", "prod", "extra")
+		if got.ID != test.ID || got.Type != tasks.TestConnection {
+			t.Fatalf("acquired %+v, want the test task", got)
+		}
+		// globex's task is untouched by acme's delegates and vice versa.
+		other := g.mustAcquire(t, t0)
+		if other.ID != g.run.TaskID || other.AccountID != "globex" {
+			t.Fatalf("globex acquired %+v", other)
+		}
+		if _, err := db.GetTask(f.ctx, "acme", other.ID); fault.CodeOf(err) != fault.NotFound {
+			t.Fatalf("globex task visible to acme: %v", err)
+		}
+		_, err = db.RenewLease(f.ctx, store.RenewRequest{AccountID: "acme", TaskID: other.ID, LeaseToken: other.LeaseToken, Now: t0, LeaseFor: leaseFor})
+		if !errors.Is(err, store.ErrLeaseLost) {
+			t.Fatalf("renew of another account's task: %v", err)
+		}
+		run, err := db.GetSyncRun(f.ctx, "acme", f.run.ID)
+		if err != nil || run.Status != tasks.RunRunning || !run.StartedAt.Equal(t0) || run.Delegate != "delegate-1" || run.Attempt != 1 {
+			t.Fatalf("run after lease: %+v, %v", run, err)
+		}
+	})
+}
+
+func TestLeaseExpiryHandsCheckpointToNextAttempt(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, "acme")
+		first := f.mustAcquire(t, t0)
+		renewAt := t0.Add(30 * time.Second)
+		res, err := db.RenewLease(f.ctx, store.RenewRequest{AccountID: "acme", TaskID: first.ID, LeaseToken: first.LeaseToken,
+			Now: renewAt, LeaseFor: leaseFor, Checkpoint: []byte("page=7"),
+			Progress: &tasks.Progress{Phase: "repositories", Requests: 7, RateLimited: 1, RepositoriesTotal: 700}})
+		if err != nil || !res.ExpiresAt.Equal(renewAt.Add(leaseFor)) || res.CancelRequested {
+			t.Fatalf("renew: %+v, %v", res, err)
+		}
+		if _, err := db.ApplyBatch(f.ctx, store.BatchRequest{AccountID: "acme", TaskID: first.ID, LeaseToken: first.LeaseToken,
+			Sequence: 1, Records: repoRecords(0, 3), Now: renewAt}); err != nil {
+			t.Fatal(err)
+		}
+		// Not yet expired: nothing to take over.
+		if exp, err := db.ExpireLeases(f.ctx, renewAt.Add(leaseFor-time.Second), 5); err != nil || len(exp) != 0 {
+			t.Fatalf("expired early: %+v, %v", exp, err)
+		}
+		expiredAt := renewAt.Add(leaseFor)
+		exp, err := db.ExpireLeases(f.ctx, expiredAt, 5)
+		if err != nil || len(exp) != 1 || !exp[0].Requeued {
+			t.Fatalf("expire: %+v, %v", exp, err)
+		}
+		second := f.mustAcquire(t, expiredAt)
+		if second.ID != first.ID || second.Attempt != 2 || string(second.Checkpoint) != "page=7" || second.NextSequence() != 2 ||
+			second.LeaseToken == first.LeaseToken {
+			t.Fatalf("takeover: %+v", second)
+		}
+		// The lost delegate is fenced off everywhere.
+		stale := []error{}
+		_, err = db.RenewLease(f.ctx, store.RenewRequest{AccountID: "acme", TaskID: first.ID, LeaseToken: first.LeaseToken, Now: expiredAt, LeaseFor: leaseFor})
+		stale = append(stale, err)
+		_, err = db.ApplyBatch(f.ctx, store.BatchRequest{AccountID: "acme", TaskID: first.ID, LeaseToken: first.LeaseToken, Sequence: 2, Now: expiredAt})
+		stale = append(stale, err)
+		_, err = db.CompleteTask(f.ctx, store.CompleteRequest{AccountID: "acme", TaskID: first.ID, LeaseToken: first.LeaseToken, Outcome: tasks.Succeeded, Now: expiredAt})
+		stale = append(stale, err)
+		for i, err := range stale {
+			if !errors.Is(err, store.ErrLeaseLost) {
+				t.Errorf("stale call %d: %v, want LEASE_LOST", i, err)
+			}
+		}
+		run, _ := db.GetSyncRun(f.ctx, "acme", f.run.ID)
+		if run.Attempt != 2 || run.Status != tasks.RunRunning || !run.StartedAt.Equal(t0) || run.Progress.Requests != 7 || run.Progress.Repositories != 3 {
+			t.Fatalf("run after takeover: %+v", run)
+		}
+	})
+}
+
+func TestLeaseExpiryGivesUpAfterMaxAttempts(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, "acme")
+		now := t0
+		for attempt := 1; attempt <= 3; attempt++ {
+			task := f.mustAcquire(t, now)
+			if task.Attempt != attempt {
+				t.Fatalf("attempt %d, want %d", task.Attempt, attempt)
+			}
+			now = now.Add(leaseFor)
+			exp, err := db.ExpireLeases(f.ctx, now, 3)
+			if err != nil || len(exp) != 1 {
+				t.Fatalf("expire: %+v, %v", exp, err)
+			}
+			if attempt < 3 != exp[0].Requeued {
+				t.Fatalf("attempt %d requeued=%v", attempt, exp[0].Requeued)
+			}
+		}
+		if _, ok := f.acquire(t, now); ok {
+			t.Fatal("a task that exhausted its attempts was handed out")
+		}
+		run, _ := db.GetSyncRun(f.ctx, "acme", f.run.ID)
+		if run.Status != tasks.RunFailed || run.Error == "" || run.FinishedAt.IsZero() {
+			t.Fatalf("run: %+v", run)
+		}
+	})
+}
+
+func TestCompleteIsIdempotentAndReleaseRequeues(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, "acme")
+		first := f.mustAcquire(t, t0)
+		rel := store.CompleteRequest{AccountID: "acme", TaskID: first.ID, LeaseToken: first.LeaseToken, Outcome: tasks.Released,
+			Checkpoint: []byte("cp-1"), Now: t0.Add(time.Second)}
+		for range 2 {
+			if _, err := db.CompleteTask(f.ctx, rel); err != nil {
+				t.Fatalf("release: %v", err)
+			}
+		}
+		if run, _ := db.GetSyncRun(f.ctx, "acme", f.run.ID); run.Status != tasks.RunQueued {
+			t.Fatalf("run after release: %s", run.Status)
+		}
+		second := f.mustAcquire(t, t0.Add(2*time.Second))
+		if second.Attempt != 2 || string(second.Checkpoint) != "cp-1" {
+			t.Fatalf("after release: %+v", second)
+		}
+		done := store.CompleteRequest{AccountID: "acme", TaskID: second.ID, LeaseToken: second.LeaseToken, Outcome: tasks.Partial,
+			Error: "repository x: 403", Progress: &tasks.Progress{Requests: 12, RateLimited: 2}, Now: t0.Add(time.Minute)}
+		res, err := db.CompleteTask(f.ctx, done)
+		if err != nil || res.Repeated || res.Run == nil || res.Run.Status != tasks.RunPartial || res.Run.Progress.RateLimited != 2 {
+			t.Fatalf("complete: %+v, %v", res, err)
+		}
+		again, err := db.CompleteTask(f.ctx, done)
+		if err != nil || !again.Repeated {
+			t.Fatalf("repeated complete: %+v, %v", again, err)
+		}
+		if _, err := db.CompleteTask(f.ctx, store.CompleteRequest{AccountID: "acme", TaskID: second.ID, LeaseToken: first.LeaseToken,
+			Outcome: tasks.Succeeded, Now: t0}); !errors.Is(err, store.ErrLeaseLost) {
+			t.Fatalf("complete with the first attempt's token: %v", err)
+		}
+		events, _, _ := db.ListEvents(f.ctx, "acme", f.integ.ID, store.Page{})
+		if len(events) != 2 || events[0].Type != store.EventSync || events[0].Error != "repository x: 403" || events[0].RunID != f.run.ID {
+			t.Fatalf("events: %+v", events)
+		}
+		// A new sync may be queued now that the run ended.
+		run, joined, err := db.QueueSync(f.ctx, store.SyncRequest{AccountID: "acme", IntegrationID: f.integ.ID, Trigger: tasks.Manual, Now: t0.Add(time.Hour)})
+		if err != nil || joined || run.ID == f.run.ID {
+			t.Fatalf("sync after completion: %+v joined=%v %v", run, joined, err)
+		}
+	})
+}
+
+func TestTestConnectionResult(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, "acme")
+		test, err := db.QueueTestConnection(f.ctx, f.conn, t0.Add(-time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		task := f.mustAcquire(t, t0)
+		if task.ID != test.ID {
+			t.Fatalf("acquired %s, want the older test %s", task.ID, test.ID)
+		}
+		verdict := &tasks.TestResult{TokenValid: true, WorkspaceReachable: true, MissingScopes: []string{"Pull requests: Read"}, Message: "missing a scope"}
+		if _, err := db.CompleteTask(f.ctx, store.CompleteRequest{AccountID: "acme", TaskID: task.ID, LeaseToken: task.LeaseToken,
+			Outcome: tasks.Succeeded, Result: verdict, Now: t0}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.GetTask(f.ctx, "acme", test.ID)
+		if err != nil || got.State != tasks.Done {
+			t.Fatalf("test task: %+v, %v", got, err)
+		}
+		if diff := cmp.Diff(verdict, got.Result); diff != "" {
+			t.Errorf("verdict (-want +got):\n%s", diff)
+		}
+	})
+}
