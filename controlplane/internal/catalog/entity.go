@@ -12,11 +12,11 @@ const APIVersion = "harness.io/v1"
 // metadata.description, metadata.tags or the two ingested sections. YAML and
 // Lookup put them back in place, so readers see one document.
 type Entity struct {
-	Kind       string // canonical spelling, one of Kinds
+	Kind       string // canonical spelling, one of Kinds()
 	Type       string // e.g. service; required for Component, API, Resource
 	Identifier string // unique per kind and scope (the store enforces it)
 	Name       string // display name; Parse defaults it to Identifier
-	Owner      string // e.g. group:payments; IDP accepts any text here
+	Owner      string // e.g. group:payments; optional, and any text is accepted, as in IDP
 	Org        string // orgIdentifier; empty at account scope
 	Project    string // projectIdentifier; needs Org
 

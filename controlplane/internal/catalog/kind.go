@@ -1,16 +1,22 @@
 package catalog
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
-// Kinds lists the entity kinds IDP 2.0 has built in, in their canonical
+// kinds are the entity kinds IDP 2.0 has built in, in their canonical
 // spelling. Custom kinds are not supported here: an unknown kind is far more
 // often a typo than a kind someone defined, so it is rejected with this list.
-var Kinds = []string{
+var kinds = []string{
 	"Component", "API", "Resource", "System", "Group", "User",
 	"Workflow", "Environment", "Hierarchy", "aiasset",
 }
 
-// Kind names used by the integrations.
+// Kinds returns the known entity kinds, in their canonical spelling.
+func Kinds() []string { return slices.Clone(kinds) }
+
+// Kinds with rules of their own (KindNeedsType, the lifecycle rule).
 const (
 	KindComponent = "Component"
 	KindAPI       = "API"
@@ -21,7 +27,7 @@ const (
 // case (users write "component" as often as "Component"), and whether the
 // kind is known.
 func CanonicalKind(kind string) (string, bool) {
-	for _, k := range Kinds {
+	for _, k := range kinds {
 		if strings.EqualFold(k, kind) {
 			return k, true
 		}
@@ -29,7 +35,8 @@ func CanonicalKind(kind string) (string, bool) {
 	return "", false
 }
 
-// KindNeedsType reports whether entities of kind must carry a type. In IDP
+// KindNeedsType reports whether entities of kind (canonical spelling) must
+// carry a type. In IDP
 // 2.0 the type of a Component, API or Resource decides its layout and
 // scorecards; the other kinds may omit it.
 func KindNeedsType(kind string) bool {

@@ -23,8 +23,8 @@ const MaxDocumentSize = 1 << 20
 // YAML parser names. Parse never panics, whatever the input.
 //
 // metadata.integration and metadata.integration_properties are read into
-// Integrations and IngestedProperties, so that the YAML YAML renders parses
-// back to the same entity. Whether a user may change them is for the caller
+// Integrations and IngestedProperties, so that what YAML renders parses back
+// to the same entity. Whether a user may change them is for the caller
 // to decide; the catalog service keeps the stored ones.
 func Parse(data []byte) (*Entity, error) {
 	if len(data) > MaxDocumentSize {
@@ -268,6 +268,9 @@ func (p *parser) tags(meta map[string]any) []string {
 			continue
 		}
 		tags = append(tags, s)
+	}
+	if len(tags) == 0 {
+		return nil
 	}
 	return tags
 }

@@ -29,9 +29,9 @@ func (e *Entity) Validate() error {
 func (e *Entity) check(p *problems, line lineFunc) {
 	switch canon, ok := CanonicalKind(e.Kind); {
 	case e.Kind == "":
-		p.add("kind", line("kind"), "required; one of %s", strings.Join(Kinds, ", "))
+		p.add("kind", line("kind"), "required; one of %s", strings.Join(kinds, ", "))
 	case !ok || canon != e.Kind:
-		p.add("kind", line("kind"), "unknown kind %q; want one of %s", e.Kind, strings.Join(Kinds, ", "))
+		p.add("kind", line("kind"), "unknown kind %q; want one of %s", e.Kind, strings.Join(kinds, ", "))
 	}
 	if e.Type == "" && KindNeedsType(e.Kind) {
 		p.add("type", line("type"), "required for kind %s", e.Kind)

@@ -66,6 +66,8 @@ type Recommendation struct {
 //     recommendation, because registering is not allowed and there is
 //     nothing to suggest: the user picks an entity by hand or leaves the
 //     repository alone.
+//
+// An unset behaviour acts as the default, Register & Merge.
 func Recommend(b Behavior, candidates []Candidate) Recommendation {
 	switch {
 	case b == BehaviorRegister:
