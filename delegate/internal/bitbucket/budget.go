@@ -1,0 +1,171 @@
+package bitbucket
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/catalog-discovery/bitbucket/delegate/internal/clock"
+)
+
+// DefaultBudget is Bitbucket's documented limit for repository data with an
+// access token: 1,000 requests in a rolling hour.
+var DefaultBudget = BudgetLimit{Requests: 1000, Window: time.Hour}
+
+// BudgetLimit is a number of requests per rolling window.
+type BudgetLimit struct {
+	Requests int
+	Window   time.Duration
+}
+
+// Budget is the client-side rolling-window request budget of one
+// credential, shared by every goroutine using that credential. Waiting for a
+// slot is better than a 429: Bitbucket sends no Retry-After, and the
+// rolling hour frees capacity only gradually.
+//
+// The budget starts at its configured limit; without an override, a
+// X-RateLimit-Limit header replaces it (the server knows the scaled limit).
+// X-RateLimit-NearLimit: true switches from bursting to even pacing
+// (window/limit between requests). A 429 means someone else uses the same
+// credential: the effective limit shrinks to 90% of what this delegate sent
+// in the window, for one window.
+type Budget struct {
+	clk      clock.Clock
+	override bool
+
+	mu          sync.Mutex
+	limit       BudgetLimit
+	shrunk      int
+	shrunkUntil time.Time
+	near        bool
+	sent        []time.Time // send times within the window, oldest first
+	last        time.Time
+}
+
+// NewBudget returns a budget of limit; override makes it ignore
+// X-RateLimit-Limit.
+func NewBudget(clk clock.Clock, limit BudgetLimit, override bool) *Budget {
+	return &Budget{clk: clk, limit: limit, override: override}
+}
+
+// margin is added to the window because the server stamps a request when it
+// arrives, a little after we stamp it when we send it.
+func (b *Budget) margin() time.Duration {
+	m := b.limit.Window / 100
+	return min(max(m, 50*time.Millisecond), time.Minute)
+}
+
+// Wait blocks until a request may be sent, and counts it as sent.
+func (b *Budget) Wait(ctx context.Context) error {
+	for {
+		b.mu.Lock()
+		now := b.clk.Now()
+		wait := b.delayLocked(now)
+		if wait <= 0 {
+			b.sent = append(b.sent, now)
+			b.last = now
+			b.mu.Unlock()
+			return nil
+		}
+		b.mu.Unlock()
+		if err := b.clk.Sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
+
+func (b *Budget) delayLocked(now time.Time) time.Duration {
+	window := b.limit.Window + b.margin()
+	drop := 0
+	for drop < len(b.sent) && now.Sub(b.sent[drop]) >= window {
+		drop++
+	}
+	if drop > 0 {
+		b.sent = append(b.sent[:0], b.sent[drop:]...)
+	}
+	limit := b.effectiveLocked(now)
+	var wait time.Duration
+	if len(b.sent) >= limit {
+		wait = b.sent[len(b.sent)-limit].Add(window).Sub(now)
+	}
+	if b.near && !b.last.IsZero() {
+		pace := b.limit.Window / time.Duration(max(limit, 1))
+		wait = max(wait, b.last.Add(pace).Sub(now))
+	}
+	return wait
+}
+
+func (b *Budget) effectiveLocked(now time.Time) int {
+	if now.Before(b.shrunkUntil) {
+		return b.shrunk
+	}
+	return b.limit.Requests
+}
+
+// Observe applies the rate-limit headers of a response. It reports whether
+// the limit changed, so the caller can log it once.
+func (b *Budget) Observe(limitHeader int, nearLimit bool) (changed bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.near = nearLimit
+	if b.override || limitHeader <= 0 || limitHeader == b.limit.Requests {
+		return false
+	}
+	b.limit.Requests = limitHeader
+	return true
+}
+
+// Throttled records a 429.
+func (b *Budget) Throttled() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.clk.Now()
+	b.shrunk = max(1, min(b.effectiveLocked(now), len(b.sent))*9/10)
+	b.shrunkUntil = now.Add(b.limit.Window)
+	b.near = true
+}
+
+// Remaining is the number of requests that could be sent now.
+func (b *Budget) Remaining() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.clk.Now()
+	b.delayLocked(now)
+	return max(0, b.effectiveLocked(now)-len(b.sent))
+}
+
+// Limit returns the current limit.
+func (b *Budget) Limit() BudgetLimit {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.limit
+}
+
+// Budgets hands out one Budget per credential key, so concurrent tasks with
+// the same token share one budget.
+type Budgets struct {
+	clk      clock.Clock
+	limit    BudgetLimit
+	override bool
+
+	mu sync.Mutex
+	m  map[string]*Budget
+}
+
+// NewBudgets returns a registry whose budgets start at limit; override
+// makes them ignore X-RateLimit-Limit (the user set --request-budget).
+func NewBudgets(clk clock.Clock, limit BudgetLimit, override bool) *Budgets {
+	return &Budgets{clk: clk, limit: limit, override: override, m: map[string]*Budget{}}
+}
+
+// For returns the budget of a credential key.
+func (r *Budgets) For(key string) *Budget {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b, ok := r.m[key]
+	if !ok {
+		b = NewBudget(r.clk, r.limit, r.override)
+		r.m[key] = b
+	}
+	return b
+}

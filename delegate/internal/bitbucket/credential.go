@@ -1,0 +1,77 @@
+package bitbucket
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// Credential is a resolved Bitbucket access token. Its String method never
+// shows the token, so it is safe to log by accident.
+type Credential struct {
+	token string
+	// Key identifies the credential in budgets and metrics: a hash prefix
+	// of the token, never the token.
+	Key string
+}
+
+func (c Credential) String() string { return "credential " + c.Key }
+
+// Token returns the secret, for the Authorization header only.
+func (c Credential) Token() string { return c.token }
+
+// NewCredential wraps a token.
+func NewCredential(token string) Credential {
+	sum := sha256.Sum256([]byte(token))
+	return Credential{token: token, Key: hex.EncodeToString(sum[:6])}
+}
+
+// ResolveError says a token reference could not be resolved. It names the
+// reference and never the value.
+type ResolveError struct {
+	Ref    string
+	Reason string
+}
+
+func (e *ResolveError) Error() string {
+	return fmt.Sprintf("token reference %q: %s", e.Ref, e.Reason)
+}
+
+// ResolveToken resolves a task's token reference on this machine: env:NAME
+// reads an environment variable, file:/path reads a file (surrounding white
+// space trimmed). Secrets never leave the delegate's network.
+func ResolveToken(ref string, getenv func(string) (string, bool), readFile func(string) ([]byte, error)) (Credential, error) {
+	kind, name, ok := strings.Cut(ref, ":")
+	if !ok || name == "" {
+		return Credential{}, &ResolveError{Ref: ref, Reason: "want env:NAME or file:/path"}
+	}
+	var token string
+	switch kind {
+	case "env":
+		v, set := getenv(name)
+		if !set {
+			return Credential{}, &ResolveError{Ref: ref, Reason: "environment variable is not set on the delegate"}
+		}
+		token = strings.TrimSpace(v)
+	case "file":
+		b, err := readFile(name)
+		if err != nil {
+			reason := "cannot be read on the delegate"
+			if os.IsNotExist(err) {
+				reason = "file does not exist on the delegate"
+			} else if os.IsPermission(err) {
+				reason = "file is not readable by the delegate (permission denied)"
+			}
+			return Credential{}, &ResolveError{Ref: ref, Reason: reason}
+		}
+		token = strings.TrimSpace(string(b))
+	default:
+		return Credential{}, &ResolveError{Ref: ref, Reason: fmt.Sprintf("unknown kind %q: want env:NAME or file:/path", kind)}
+	}
+	if token == "" {
+		return Credential{}, &ResolveError{Ref: ref, Reason: "resolves to an empty value"}
+	}
+	return NewCredential(token), nil
+}

@@ -1,0 +1,300 @@
+package bitbucket
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/catalog-discovery/bitbucket/delegate/internal/task"
+)
+
+// Limits on what one item may carry: a record must fit comfortably in an
+// upload batch, and a "description" of 50 MB is an attack or a bug, not data.
+const (
+	maxFieldBytes = 256 << 10
+	maxItemBytes  = 1 << 20
+)
+
+// envelope is Bitbucket's paginated response. Only values and next are
+// guaranteed; size is optional.
+type envelope struct {
+	Next   *string            `json:"next"`
+	Size   *int64             `json:"size"`
+	Values *[]json.RawMessage `json:"values"`
+}
+
+// decodeEnvelope parses a page. Any JSON problem is worth one more try
+// (truncated transfers and proxy error pages produce them), oversized items
+// are not.
+func (s *Session) decodeEnvelope(body []byte) (next string, size int64, values []json.RawMessage, err error) {
+	var env envelope
+	if err := json.Unmarshal(body, &env); err != nil {
+		return "", 0, nil, &DecodeError{Err: describeJSONError(err), Retryable: true}
+	}
+	if env.Values == nil {
+		return "", 0, nil, &DecodeError{Err: errors.New(`no "values" array in the page`), Retryable: true}
+	}
+	for i, v := range *env.Values {
+		if len(v) > maxItemBytes {
+			return "", 0, nil, &DecodeError{Err: fmt.Errorf("values[%d] is %d bytes, over the %d limit", i, len(v), maxItemBytes)}
+		}
+	}
+	if env.Next != nil && *env.Next != "" {
+		if err := s.checkNext(*env.Next); err != nil {
+			return "", 0, nil, &DecodeError{Err: err}
+		}
+		next = *env.Next
+	}
+	size = -1
+	if env.Size != nil {
+		size = *env.Size
+	}
+	return next, size, *env.Values, nil
+}
+
+// checkNext refuses a next link to another host: following it would send
+// the token there.
+func (s *Session) checkNext(next string) error {
+	u, err := url.Parse(next)
+	if err != nil {
+		return fmt.Errorf("next link is not a URL")
+	}
+	if u.Scheme != s.base.Scheme || u.Host != s.base.Host {
+		return fmt.Errorf("next link points to %s://%s, not to the API at %s://%s", u.Scheme, u.Host, s.base.Scheme, s.base.Host)
+	}
+	return nil
+}
+
+func describeJSONError(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Errorf("malformed JSON at byte %d: %v", syn.Offset, err)
+	case errors.As(err, &typ):
+		return fmt.Errorf("unexpected shape: field %q is %s, want %s", typ.Field, typ.Value, typ.Type)
+	default:
+		return fmt.Errorf("malformed JSON: %v", err)
+	}
+}
+
+func decodeItem(i int, raw json.RawMessage, into any) error {
+	if err := json.Unmarshal(raw, into); err != nil {
+		return &DecodeError{Err: fmt.Errorf("values[%d]: %w", i, describeJSONError(err)), Retryable: true}
+	}
+	return nil
+}
+
+func checkFields(i int, fields map[string]string) error {
+	for name, v := range fields {
+		if len(v) > maxFieldBytes {
+			return &DecodeError{Err: fmt.Errorf("values[%d].%s is %d bytes, over the %d limit", i, name, len(v), maxFieldBytes)}
+		}
+	}
+	return nil
+}
+
+func required(i int, fields map[string]string) error {
+	for name, v := range fields {
+		if v == "" {
+			return &DecodeError{Err: fmt.Errorf("values[%d] has no %s", i, name), Retryable: true}
+		}
+	}
+	return nil
+}
+
+type href struct {
+	Href string `json:"href"`
+}
+
+type account struct {
+	DisplayName string `json:"display_name"`
+	UUID        string `json:"uuid"`
+}
+
+type repositoryJSON struct {
+	UUID      string `json:"uuid"`
+	Slug      string `json:"slug"`
+	Name      string `json:"name"`
+	FullName  string `json:"full_name"`
+	Workspace *struct {
+		Slug string `json:"slug"`
+	} `json:"workspace"`
+	Project *struct {
+		Key  string `json:"key"`
+		Name string `json:"name"`
+	} `json:"project"`
+	Description string `json:"description"`
+	IsPrivate   bool   `json:"is_private"`
+	Language    string `json:"language"`
+	MainBranch  *struct {
+		Name string `json:"name"`
+	} `json:"mainbranch"`
+	Links struct {
+		HTML  href `json:"html"`
+		Clone []struct {
+			Name string `json:"name"`
+			Href string `json:"href"`
+		} `json:"clone"`
+	} `json:"links"`
+	CreatedOn time.Time `json:"created_on"`
+	UpdatedOn time.Time `json:"updated_on"`
+	Size      int64     `json:"size"`
+}
+
+func (s *Session) decodeRepository(i int, raw json.RawMessage, workspace string) (task.Repository, error) {
+	var j repositoryJSON
+	if err := decodeItem(i, raw, &j); err != nil {
+		return task.Repository{}, err
+	}
+	if err := required(i, map[string]string{"uuid": j.UUID, "slug": j.Slug, "name": j.Name}); err != nil {
+		return task.Repository{}, err
+	}
+	if err := checkFields(i, map[string]string{"description": j.Description, "name": j.Name, "slug": j.Slug}); err != nil {
+		return task.Repository{}, err
+	}
+	r := task.Repository{
+		UUID: j.UUID, Slug: j.Slug, Name: j.Name, FullName: j.FullName, Workspace: workspace,
+		Description: j.Description, IsPrivate: j.IsPrivate, Language: strings.ToLower(j.Language),
+		HTMLURL: j.Links.HTML.Href, CreatedOn: j.CreatedOn, UpdatedOn: j.UpdatedOn, SizeBytes: j.Size,
+		Raw: raw,
+	}
+	if j.Workspace != nil && j.Workspace.Slug != "" {
+		r.Workspace = j.Workspace.Slug
+	}
+	if j.Project != nil {
+		r.ProjectKey, r.ProjectName = j.Project.Key, j.Project.Name
+	}
+	if j.MainBranch != nil {
+		r.MainBranch = j.MainBranch.Name
+	}
+	for _, c := range j.Links.Clone {
+		switch c.Name {
+		case "https":
+			r.CloneHTTPSURL = withoutUser(c.Href)
+		case "ssh":
+			r.CloneSSHURL = c.Href
+		}
+	}
+	return r, nil
+}
+
+// withoutUser drops the caller's user name Bitbucket embeds in https clone
+// links: it describes who asked, not the repository.
+func withoutUser(v string) string {
+	u, err := url.Parse(v)
+	if err != nil || u.User == nil {
+		return v
+	}
+	u.User = nil
+	return u.String()
+}
+
+type pullRequestJSON struct {
+	ID          int64     `json:"id"`
+	Title       string    `json:"title"`
+	State       string    `json:"state"`
+	Draft       bool      `json:"draft"`
+	Author      *account  `json:"author"`
+	Source      endpoint  `json:"source"`
+	Destination endpoint  `json:"destination"`
+	CreatedOn   time.Time `json:"created_on"`
+	UpdatedOn   time.Time `json:"updated_on"`
+	MergeCommit *struct {
+		Hash string `json:"hash"`
+	} `json:"merge_commit"`
+	ClosedBy     *account `json:"closed_by"`
+	CommentCount int32    `json:"comment_count"`
+	TaskCount    int32    `json:"task_count"`
+	Links        struct {
+		HTML href `json:"html"`
+	} `json:"links"`
+}
+
+type endpoint struct {
+	Branch *struct {
+		Name string `json:"name"`
+	} `json:"branch"`
+}
+
+func (e endpoint) branch() string {
+	if e.Branch == nil {
+		return ""
+	}
+	return e.Branch.Name
+}
+
+func decodePullRequest(i int, raw json.RawMessage, repoUUID string) (task.PullRequest, error) {
+	var j pullRequestJSON
+	if err := decodeItem(i, raw, &j); err != nil {
+		return task.PullRequest{}, err
+	}
+	if j.ID <= 0 {
+		return task.PullRequest{}, &DecodeError{Err: fmt.Errorf("values[%d] has no positive id", i), Retryable: true}
+	}
+	if j.UpdatedOn.IsZero() {
+		return task.PullRequest{}, &DecodeError{Err: fmt.Errorf("values[%d] has no updated_on", i), Retryable: true}
+	}
+	if err := checkFields(i, map[string]string{"title": j.Title}); err != nil {
+		return task.PullRequest{}, err
+	}
+	pr := task.PullRequest{
+		RepositoryUUID: repoUUID, ID: j.ID, Title: j.Title, State: j.State, Draft: j.Draft,
+		SourceBranch: j.Source.branch(), DestinationBranch: j.Destination.branch(),
+		CreatedOn: j.CreatedOn, UpdatedOn: j.UpdatedOn, CommentCount: j.CommentCount, TaskCount: j.TaskCount,
+		HTMLURL: j.Links.HTML.Href,
+	}
+	if j.Author != nil {
+		pr.Author, pr.AuthorUUID = j.Author.DisplayName, j.Author.UUID
+	}
+	if j.MergeCommit != nil {
+		pr.MergeCommit = j.MergeCommit.Hash
+	}
+	if j.ClosedBy != nil {
+		pr.ClosedBy = j.ClosedBy.DisplayName
+	}
+	return pr, nil
+}
+
+type commitJSON struct {
+	Hash   string    `json:"hash"`
+	Date   time.Time `json:"date"`
+	Author *struct {
+		Raw  string   `json:"raw"`
+		User *account `json:"user"`
+	} `json:"author"`
+	Message string `json:"message"`
+	Parents []struct {
+		Hash string `json:"hash"`
+	} `json:"parents"`
+	Links struct {
+		HTML href `json:"html"`
+	} `json:"links"`
+}
+
+func decodeCommit(i int, raw json.RawMessage, repoUUID string) (task.Commit, error) {
+	var j commitJSON
+	if err := decodeItem(i, raw, &j); err != nil {
+		return task.Commit{}, err
+	}
+	if err := required(i, map[string]string{"hash": j.Hash}); err != nil {
+		return task.Commit{}, err
+	}
+	if err := checkFields(i, map[string]string{"message": j.Message, "hash": j.Hash}); err != nil {
+		return task.Commit{}, err
+	}
+	c := task.Commit{RepositoryUUID: repoUUID, Hash: j.Hash, Date: j.Date, Message: j.Message, HTMLURL: j.Links.HTML.Href}
+	if j.Author != nil {
+		c.AuthorRaw = j.Author.Raw
+		if j.Author.User != nil {
+			c.AuthorUser = j.Author.User.DisplayName
+		}
+	}
+	for _, p := range j.Parents {
+		c.Parents = append(c.Parents, p.Hash)
+	}
+	return c, nil
+}

@@ -1,0 +1,255 @@
+// Package config turns the delegate's flags and environment variables into
+// one validated Config. Every check names the setting it is about, so a
+// platform engineer fixing a manifest knows which line to change.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/catalog-discovery/bitbucket/shared/cli"
+	"github.com/catalog-discovery/bitbucket/shared/logging"
+	"github.com/spf13/pflag"
+)
+
+// Config is the delegate's validated configuration.
+type Config struct {
+	ControlPlane  string // host:port
+	Account       string
+	Token         string // the delegate token, never logged
+	Name          string
+	Tags          []string
+	CAFile        string
+	Insecure      bool
+	Concurrency   int
+	Budget        Budget // zero means: learn from Bitbucket, default 1,000/h
+	MetricsListen string
+	ShutdownGrace time.Duration
+	Log           logging.Config
+}
+
+// Budget is a request budget override: Requests per Window.
+type Budget struct {
+	Requests int
+	Window   time.Duration
+}
+
+// IsSet reports whether an override was given.
+func (b Budget) IsSet() bool { return b.Requests > 0 }
+
+func (b Budget) String() string {
+	if !b.IsSet() {
+		return "default"
+	}
+	return fmt.Sprintf("%d/%s", b.Requests, b.Window)
+}
+
+// Flags holds the raw flag values before validation.
+type Flags struct {
+	ControlPlane  string
+	Account       string
+	Token         string
+	TokenFile     string
+	Name          string
+	Tags          []string
+	CAFile        string
+	Insecure      bool
+	Concurrency   int
+	RequestBudget string
+	MetricsListen string
+	ShutdownGrace time.Duration
+	LogLevel      string
+	LogFormat     string
+}
+
+// Env names the environment variable of each flag.
+var Env = map[string]string{
+	"control-plane":  "IDP_CONTROL_PLANE",
+	"account":        "IDP_ACCOUNT",
+	"token":          "IDP_DELEGATE_TOKEN",
+	"token-file":     "IDP_DELEGATE_TOKEN_FILE",
+	"name":           "IDP_DELEGATE_NAME",
+	"tags":           "IDP_DELEGATE_TAGS",
+	"ca-file":        "IDP_CA_FILE",
+	"insecure":       "IDP_INSECURE",
+	"concurrency":    "IDP_CONCURRENCY",
+	"request-budget": "IDP_REQUEST_BUDGET",
+	"metrics-listen": "IDP_METRICS_LISTEN",
+	"shutdown-grace": "IDP_SHUTDOWN_GRACE",
+	"log-level":      "IDP_LOG_LEVEL",
+	"log-format":     "IDP_LOG_FORMAT",
+}
+
+// Bind defines the flags on fs and ties each to its environment variable.
+func (f *Flags) Bind(fs *pflag.FlagSet) {
+	fs.StringVar(&f.ControlPlane, "control-plane", "", "control plane gRPC address, HOST:PORT (required)")
+	fs.StringVar(&f.Account, "account", "", "account id the delegate token belongs to (required)")
+	fs.StringVar(&f.Token, "token", "", "delegate token (or use --token-file)")
+	fs.StringVar(&f.TokenFile, "token-file", "", "file holding the delegate token, e.g. a mounted secret")
+	fs.StringVar(&f.Name, "name", "", "delegate name, unique in the account (default: the host name)")
+	fs.StringSliceVar(&f.Tags, "tags", nil, "comma-separated tags matched against connector delegate selectors")
+	fs.StringVar(&f.CAFile, "ca-file", "", "PEM file of extra CAs trusted for the control plane's TLS certificate")
+	fs.BoolVar(&f.Insecure, "insecure", false, "plaintext gRPC to the control plane: for local development only, never in production")
+	fs.IntVar(&f.Concurrency, "concurrency", 2, "tasks run at once")
+	fs.StringVar(&f.RequestBudget, "request-budget", "", "Bitbucket requests allowed per credential, N/h (e.g. 1000/h); also N/10s, N/m. Default: 1000/h, or what Bitbucket's X-RateLimit-Limit says")
+	fs.StringVar(&f.MetricsListen, "metrics-listen", "", "address to serve Prometheus metrics on, e.g. :9464 (off when empty)")
+	fs.DurationVar(&f.ShutdownGrace, "shutdown-grace", 30*time.Second, "on SIGTERM, time to finish or hand back running tasks before exiting")
+	fs.StringVar(&f.LogLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
+	fs.StringVar(&f.LogFormat, "log-format", logging.FormatAuto, "log format: auto, json, console")
+	cli.BindEnv(fs, Env)
+}
+
+var tagPattern = regexp.MustCompile(`^[a-z0-9_.-]{1,64}$`)
+
+// Validate checks the flags and returns the Config, or a cli usage error
+// naming the first bad setting.
+func (f *Flags) Validate() (Config, error) {
+	c := Config{
+		Account:       strings.TrimSpace(f.Account),
+		CAFile:        f.CAFile,
+		Insecure:      f.Insecure,
+		Concurrency:   f.Concurrency,
+		MetricsListen: f.MetricsListen,
+		ShutdownGrace: f.ShutdownGrace,
+		Log:           logging.Config{Level: f.LogLevel, Format: f.LogFormat},
+	}
+	var err error
+	if c.ControlPlane, err = controlPlane(f.ControlPlane); err != nil {
+		return Config{}, err
+	}
+	if c.Account == "" {
+		return Config{}, usage("account", "is required")
+	}
+	if c.Token, err = token(f.Token, f.TokenFile); err != nil {
+		return Config{}, err
+	}
+	if c.Name, err = name(f.Name); err != nil {
+		return Config{}, err
+	}
+	for _, t := range f.Tags {
+		t = strings.TrimSpace(t)
+		if t == "" {
+			continue
+		}
+		if !tagPattern.MatchString(t) {
+			return Config{}, usage("tags", "tag %q must be 1 to 64 of a-z 0-9 _ . -", t)
+		}
+		c.Tags = append(c.Tags, t)
+	}
+	if c.Insecure && c.CAFile != "" {
+		return Config{}, usage("ca-file", "has no effect with --insecure (plaintext); drop one of them")
+	}
+	if c.CAFile != "" {
+		if _, err := os.Stat(c.CAFile); err != nil {
+			return Config{}, usage("ca-file", "%v", err)
+		}
+	}
+	if c.Concurrency < 1 || c.Concurrency > 64 {
+		return Config{}, usage("concurrency", "must be between 1 and 64, got %d", c.Concurrency)
+	}
+	if f.RequestBudget != "" {
+		if c.Budget, err = ParseBudget(f.RequestBudget); err != nil {
+			return Config{}, usage("request-budget", "%v", err)
+		}
+	}
+	if c.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			return Config{}, usage("metrics-listen", "want HOST:PORT or :PORT: %v", err)
+		}
+	}
+	if c.ShutdownGrace < time.Second {
+		return Config{}, usage("shutdown-grace", "must be at least 1s, got %s", c.ShutdownGrace)
+	}
+	if _, err := logging.New(nopWriter{}, c.Log, nil); err != nil {
+		return Config{}, cli.Usagef("%v", err)
+	}
+	return c, nil
+}
+
+type nopWriter struct{}
+
+func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+func usage(flag, format string, args ...any) error {
+	return cli.Usagef("--%s (%s) %s", flag, Env[flag], fmt.Sprintf(format, args...))
+}
+
+func controlPlane(v string) (string, error) {
+	if v == "" {
+		return "", usage("control-plane", "is required (HOST:PORT)")
+	}
+	host, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return "", usage("control-plane", "want HOST:PORT, got %q", v)
+	}
+	if host == "" {
+		return "", usage("control-plane", "needs a host name, got %q", v)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return "", usage("control-plane", "port must be 1-65535, got %q", port)
+	}
+	return v, nil
+}
+
+func token(value, file string) (string, error) {
+	switch {
+	case value != "" && file != "":
+		return "", usage("token", "and --token-file are both set; give only one")
+	case value != "":
+		return strings.TrimSpace(value), nil
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", usage("token-file", "cannot be read: %v", errors.Unwrap(err))
+		}
+		t := strings.TrimSpace(string(b))
+		if t == "" {
+			return "", usage("token-file", "%s is empty", file)
+		}
+		return t, nil
+	default:
+		return "", usage("token", "is required (or --token-file)")
+	}
+}
+
+func name(v string) (string, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		h, err := os.Hostname()
+		if err != nil || h == "" {
+			return "", usage("name", "is required: the host name is unknown")
+		}
+		v = h
+	}
+	if len(v) > 128 {
+		return "", usage("name", "must be at most 128 characters")
+	}
+	return v, nil
+}
+
+// ParseBudget parses N/h (the documented form) and also N/m, N/10s or any
+// N/<Go duration>, so tests can match a mock's short window.
+func ParseBudget(v string) (Budget, error) {
+	n, per, ok := strings.Cut(strings.TrimSpace(v), "/")
+	if !ok {
+		return Budget{}, fmt.Errorf("want N/h, e.g. 1000/h, got %q", v)
+	}
+	requests, err := strconv.Atoi(n)
+	if err != nil || requests < 1 {
+		return Budget{}, fmt.Errorf("request count must be a positive integer, got %q", n)
+	}
+	if per != "" && (per[0] < '0' || per[0] > '9') {
+		per = "1" + per
+	}
+	window, err := time.ParseDuration(per)
+	if err != nil || window < time.Second {
+		return Budget{}, fmt.Errorf("window must be h, m or a duration of at least 1s, got %q", v)
+	}
+	return Budget{Requests: requests, Window: window}, nil
+}

@@ -1,0 +1,81 @@
+package controlplane
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Semantic errors. Callers test them with errors.Is / errors.As.
+var (
+	// ErrLeaseLost: the task is no longer ours; stop work on it at once.
+	ErrLeaseLost = errors.New("lease lost")
+	// ErrNotRegistered: the control plane forgot this delegate; register again.
+	ErrNotRegistered = errors.New("delegate not registered")
+	// ErrRejected: the control plane refuses this delegate (bad token,
+	// wrong account). Retrying does not help.
+	ErrRejected = errors.New("control plane rejected the delegate")
+	// ErrInvalidRecord: a batch was refused as invalid; nothing of it applied.
+	ErrInvalidRecord = errors.New("record rejected")
+)
+
+// SequenceGapError says the control plane expects another batch number.
+type SequenceGapError struct {
+	Expected int64
+}
+
+func (e *SequenceGapError) Error() string {
+	return fmt.Sprintf("sequence gap: control plane expects batch %d", e.Expected)
+}
+
+// Transient reports whether err is worth retrying after a pause: the
+// control plane or the network between us failed, not our request.
+func Transient(err error) bool {
+	switch status.Code(err) {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Aborted, codes.Internal, codes.Unknown:
+		return true
+	}
+	return false
+}
+
+// translate maps a gRPC error to a semantic one, keeping the original
+// status text for logs.
+func translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		return err
+	}
+	var info *errdetails.ErrorInfo
+	for _, d := range st.Details() {
+		if i, ok := d.(*errdetails.ErrorInfo); ok {
+			info = i
+		}
+	}
+	reason := ""
+	if info != nil {
+		reason = info.GetReason()
+	}
+	switch {
+	case st.Code() == codes.FailedPrecondition && (reason == "LEASE_LOST" || reason == ""):
+		return fmt.Errorf("%w: %s", ErrLeaseLost, st.Message())
+	case st.Code() == codes.NotFound && reason == "DELEGATE_NOT_REGISTERED":
+		return fmt.Errorf("%w: %s", ErrNotRegistered, st.Message())
+	case st.Code() == codes.OutOfRange:
+		if n, err := strconv.ParseInt(info.GetMetadata()["expectedSequence"], 10, 64); err == nil {
+			return &SequenceGapError{Expected: n}
+		}
+		return fmt.Errorf("sequence gap without expectedSequence: %s", st.Message())
+	case st.Code() == codes.Unauthenticated, st.Code() == codes.PermissionDenied:
+		return fmt.Errorf("%w (%s): %s", ErrRejected, st.Code(), st.Message())
+	case st.Code() == codes.InvalidArgument && reason == "INVALID_RECORD":
+		return fmt.Errorf("%w: %s", ErrInvalidRecord, st.Message())
+	}
+	return err
+}

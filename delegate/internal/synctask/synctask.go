@@ -1,0 +1,318 @@
+// Package synctask runs a SYNC task: it lists a workspace's repositories
+// and streams them to the uploader page by page, and meanwhile fetches the
+// enabled secondary kinds (pull requests, main-branch commits) of each
+// repository with bounded concurrency, all under the credential's one
+// request budget. Per-repository cursors from the task make later syncs
+// fetch only what is new and backfill what a cap cut off; a checkpoint
+// lets another attempt resume where this one stopped. Memory stays flat:
+// nothing holds more than a few pages.
+package synctask
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/catalog-discovery/bitbucket/delegate/internal/bitbucket"
+	"github.com/catalog-discovery/bitbucket/delegate/internal/task"
+	"github.com/rs/zerolog"
+)
+
+var errUnknownVersion = errors.New("checkpoint of an unknown version")
+
+// Sink receives the records; *upload.Batcher implements it.
+type Sink interface {
+	Add(ctx context.Context, r task.Record) error
+	// Position is the batch holding the last record added.
+	Position() int64
+	// Acked is the last batch the control plane stored.
+	Acked() int64
+	Flush(ctx context.Context) error
+}
+
+// DefaultWorkers is how many repositories have their secondary kinds
+// fetched at once. More would not go faster: the budget is per credential.
+const DefaultWorkers = 4
+
+// Run is one attempt of a sync task.
+type Run struct {
+	spec    *task.Sync
+	limits  task.Limits
+	session *bitbucket.Session
+	sink    Sink
+	workers int
+	log     zerolog.Logger
+
+	resume  checkpoint
+	track   *tracker
+	prs     quota
+	commits quota
+
+	listed, done, total atomic.Int64
+	phase               atomic.Value
+
+	mu       sync.Mutex
+	failures []string
+	failed   int
+}
+
+// New prepares an attempt of t. An unreadable checkpoint is logged and
+// ignored: starting over is always correct, only slower.
+func New(t *task.Task, session *bitbucket.Session, sink Sink, workers int, log zerolog.Logger) *Run {
+	if workers <= 0 {
+		workers = DefaultWorkers
+	}
+	cp, err := decodeCheckpoint(t.Checkpoint)
+	if err != nil {
+		log.Warn().Err(err).Msg("ignoring the checkpoint of the previous attempt; starting over")
+		cp = checkpoint{}
+	}
+	limits := t.Sync.Limits.WithDefaults()
+	r := &Run{
+		spec: t.Sync, limits: limits, session: session, sink: sink, workers: workers, log: log,
+		resume: cp, track: newTracker(cp),
+		prs:     quota{limit: int64(limits.MaxPullRequestsPerSync)},
+		commits: quota{limit: int64(limits.MaxCommitsPerSync)},
+	}
+	r.prs.used.Store(cp.PullRequests)
+	r.commits.used.Store(cp.Commits)
+	r.listed.Store(cp.Listed)
+	r.phase.Store("repositories")
+	return r
+}
+
+// Progress reports counters for lease renewals and completion.
+func (r *Run) Progress() task.Progress {
+	return task.Progress{
+		Phase:             r.phase.Load().(string),
+		Repositories:      r.listed.Load(),
+		PullRequests:      r.prs.used.Load(),
+		Commits:           r.commits.used.Load(),
+		Requests:          r.session.Requests(),
+		RateLimited:       r.session.RateLimited(),
+		RepositoriesDone:  r.done.Load(),
+		RepositoriesTotal: r.total.Load(),
+	}
+}
+
+// Checkpoint returns the resume state covering acknowledged work only.
+func (r *Run) Checkpoint() []byte {
+	return r.track.snapshot(r.sink.Acked(), r.prs.used.Load(), r.commits.used.Load()).encode()
+}
+
+// Execute runs the sync and says how it ended. A context error means the
+// caller stopped it (lease lost, cancellation, shutdown).
+func (r *Run) Execute(ctx context.Context) (task.Outcome, error) {
+	ws := r.spec.Target.Workspace
+	if r.resume.Complete {
+		return r.finish(ctx, r.resume.Listed, nil)
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	secondaries := r.spec.PullRequests || r.spec.Commits
+	jobs := make(chan job, r.workers)
+	var wg sync.WaitGroup
+	for range r.workers {
+		wg.Go(func() {
+			for j := range jobs {
+				if err := r.repository(ctx, ws, j); err != nil {
+					cancel(err)
+				}
+			}
+		})
+	}
+	listErr := r.list(ctx, ws, secondaries, jobs)
+	close(jobs)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return task.OutcomeFailed, err
+	}
+	if listErr != nil {
+		return r.finish(ctx, 0, listErr)
+	}
+	return r.finish(ctx, r.listed.Load(), nil)
+}
+
+// finish sends the end marker after a complete listing, waits for every
+// acknowledgement and picks the outcome.
+func (r *Run) finish(ctx context.Context, count int64, listErr error) (task.Outcome, error) {
+	r.phase.Store("finishing")
+	if listErr == nil {
+		if err := r.sink.Add(ctx, task.Record{ListingComplete: &task.ListingComplete{RepositoryCount: count}}); err != nil {
+			return task.OutcomeFailed, err
+		}
+	}
+	if err := r.sink.Flush(ctx); err != nil {
+		return task.OutcomeFailed, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case listErr != nil && r.listed.Load() == 0:
+		return task.OutcomeFailed, fmt.Errorf("listing repositories: %w", listErr)
+	case listErr != nil:
+		return task.OutcomePartial, fmt.Errorf("listing repositories stopped after %d: %w", r.listed.Load(), listErr)
+	case r.failed > 0:
+		return task.OutcomePartial, fmt.Errorf("%d repositories incomplete: %s", r.failed, strings.Join(r.failures, "; "))
+	}
+	return task.OutcomeSucceeded, nil
+}
+
+type job struct {
+	repo task.Repository
+	page *trackedPage
+}
+
+// list streams the repository pages and hands each repository to the
+// workers; the bounded jobs channel keeps the listing from running ahead.
+func (r *Run) list(ctx context.Context, ws string, secondaries bool, jobs chan<- job) error {
+	u := r.session.RepositoriesURL(ws, r.resume.After)
+	for u != "" {
+		page, err := r.session.Repositories(ctx, u, ws)
+		if err != nil {
+			return err
+		}
+		if page.Size >= 0 && r.total.Load() == 0 {
+			r.total.Store(r.resume.Listed + page.Size)
+		}
+		keys := make([]repoKey, len(page.Repositories))
+		for i := range page.Repositories {
+			repo := &page.Repositories[i]
+			keys[i] = repoKey{uuid: repo.UUID, created: repo.CreatedOn}
+			if err := r.sink.Add(ctx, task.Record{Repository: repo}); err != nil {
+				return err
+			}
+		}
+		tp := r.track.addPage(keys, r.sink.Position())
+		r.listed.Add(int64(len(keys)))
+		for _, repo := range page.Repositories {
+			if !secondaries || r.track.wasDone(repo.UUID) {
+				r.track.repoDone(tp, repo.UUID, r.sink.Position())
+				r.done.Add(1)
+				continue
+			}
+			select {
+			case jobs <- job{repo: repo, page: tp}:
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			}
+		}
+		u = page.Next
+	}
+	r.track.listingFinished()
+	r.phase.Store("secondary")
+	return nil
+}
+
+// repository fetches one repository's secondary kinds and sends its new
+// cursor after the records it covers. A failure of this repository is
+// recorded and the sync goes on; the returned error is fatal to the sync.
+func (r *Run) repository(ctx context.Context, ws string, j job) error {
+	old, had := r.spec.Cursors[j.repo.UUID]
+	cur := old
+	cur.RepositoryUUID = j.repo.UUID
+	var errs []error
+	if r.spec.PullRequests {
+		if err := r.pullRequests(ctx, ws, j.repo, had, &cur); err != nil {
+			errs = append(errs, fmt.Errorf("pull requests: %w", err))
+		}
+	}
+	if r.spec.Commits {
+		if err := r.commitsOf(ctx, ws, j.repo, had, &cur); err != nil {
+			errs = append(errs, fmt.Errorf("commits: %w", err))
+		}
+	}
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	for _, err := range errs {
+		if fatal(err) {
+			return err
+		}
+	}
+	if gone(errs) {
+		r.log.Info().Str("repository", j.repo.FullName).Msg("repository disappeared during the sync (404); skipped")
+		errs = nil
+	}
+	if !had || cur != old {
+		if err := r.emit(ctx, task.Record{Cursor: &cur}); err != nil {
+			return err
+		}
+	}
+	r.track.repoDone(j.page, j.repo.UUID, r.sink.Position())
+	r.done.Add(1)
+	if len(errs) > 0 {
+		err := errors.Join(errs...)
+		r.log.Warn().Err(err).Str("repository", j.repo.FullName).Msg("repository incomplete")
+		r.mu.Lock()
+		r.failed++
+		if len(r.failures) < 3 {
+			r.failures = append(r.failures, j.repo.FullName+": "+err.Error())
+		}
+		r.mu.Unlock()
+	}
+	return nil
+}
+
+// uploadError wraps a failure to hand a record to the uploader: the lease
+// is lost or the control plane refused the data, so the sync must stop.
+type uploadError struct{ err error }
+
+func (e *uploadError) Error() string { return e.err.Error() }
+func (e *uploadError) Unwrap() error { return e.err }
+
+func (r *Run) emit(ctx context.Context, rec task.Record) error {
+	if err := r.sink.Add(ctx, rec); err != nil {
+		return &uploadError{err: err}
+	}
+	return nil
+}
+
+// fatal errors end the whole sync: the upload failed, or the token stopped
+// working. Anything else (a 5xx or connection error after retries, a bad
+// page) is this repository's problem only.
+func fatal(err error) bool {
+	var ue *uploadError
+	var se *bitbucket.StatusError
+	return errors.As(err, &ue) || errors.As(err, &se) && se.Code == http.StatusUnauthorized
+}
+
+func gone(errs []error) bool {
+	if len(errs) == 0 {
+		return false
+	}
+	for _, err := range errs {
+		var se *bitbucket.StatusError
+		if !errors.As(err, &se) || se.Code != http.StatusNotFound {
+			return false
+		}
+	}
+	return true
+}
+
+// quota is a per-sync cap shared by every worker.
+type quota struct {
+	limit int64
+	used  atomic.Int64
+}
+
+// take grants up to n items and returns how many.
+func (q *quota) take(n int) int {
+	for {
+		used := q.used.Load()
+		grant := min(int64(n), q.limit-used)
+		if grant <= 0 {
+			return 0
+		}
+		if q.used.CompareAndSwap(used, used+grant) {
+			return int(grant)
+		}
+	}
+}
+
+func (q *quota) remaining() int { return int(max(q.limit-q.used.Load(), 0)) }

@@ -1,0 +1,284 @@
+// Package task holds the delegate's domain vocabulary: the work a control
+// plane hands out, the records a sync produces and how a task ends. It is
+// free of wire types; internal/controlplane translates to and from them.
+package task
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Type says what a task asks the delegate to do.
+type Type int
+
+// Task types.
+const (
+	TypeUnknown Type = iota
+	TypeSync
+	TypeTestConnection
+)
+
+func (t Type) String() string {
+	switch t {
+	case TypeSync:
+		return "sync"
+	case TypeTestConnection:
+		return "test_connection"
+	default:
+		return "unknown"
+	}
+}
+
+// Task is one unit of work under a lease.
+type Task struct {
+	ID             string
+	Type           Type
+	LeaseToken     string
+	LeaseExpiresAt time.Time
+	Attempt        int
+	// Checkpoint is the resume state stored by an earlier attempt.
+	Checkpoint []byte
+	// NextSequence is the first record batch number this attempt uses.
+	NextSequence   int64
+	Sync           *Sync
+	TestConnection *TestConnection
+}
+
+// Target says where and as whom to call Bitbucket; TokenRef names the
+// token (env:NAME or file:/path), which only the delegate resolves.
+type Target struct {
+	Workspace  string
+	APIBaseURL string
+	TokenRef   string
+}
+
+// Sync asks for a workspace's repositories and their secondary kinds.
+type Sync struct {
+	IntegrationID string
+	Target        Target
+	PullRequests  bool
+	Commits       bool
+	Limits        Limits
+	// StartDate, when not zero, is the oldest date fetched.
+	StartDate time.Time
+	// Cursors by repository uuid.
+	Cursors map[string]Cursor
+}
+
+// Limits cap how much one sync fetches.
+type Limits struct {
+	FirstSyncPerRepository int
+	MaxPullRequestsPerSync int
+	MaxCommitsPerSync      int
+}
+
+// Defaults the control plane documents for limits it leaves at zero.
+const (
+	DefaultFirstSyncPerRepository = 50
+	DefaultMaxPerSync             = 5000
+)
+
+// WithDefaults fills zero limits with the documented defaults.
+func (l Limits) WithDefaults() Limits {
+	if l.FirstSyncPerRepository <= 0 {
+		l.FirstSyncPerRepository = DefaultFirstSyncPerRepository
+	}
+	if l.MaxPullRequestsPerSync <= 0 {
+		l.MaxPullRequestsPerSync = DefaultMaxPerSync
+	}
+	if l.MaxCommitsPerSync <= 0 {
+		l.MaxCommitsPerSync = DefaultMaxPerSync
+	}
+	return l
+}
+
+// TestConnection asks the delegate to check a connector.
+type TestConnection struct {
+	ConnectorID string
+	Target      Target
+}
+
+// Cursor records how far one repository's secondary kinds have been
+// fetched; see the RepositoryCursor message for the meaning of each field.
+type Cursor struct {
+	RepositoryUUID             string
+	CommitsCheckedAtUpdatedOn  time.Time
+	NewestCommitHash           string
+	OldestCommitHash           string
+	CommitsBackfilled          bool
+	NewestPullRequestUpdatedOn time.Time
+	OldestPullRequestUpdatedOn time.Time
+	PullRequestsBackfilled     bool
+}
+
+// Record is one normalized item of a sync; exactly one field is set.
+type Record struct {
+	Repository      *Repository
+	PullRequest     *PullRequest
+	Commit          *Commit
+	Cursor          *Cursor
+	ListingComplete *ListingComplete
+}
+
+// Kind names the record's kind, for counters and logs.
+func (r Record) Kind() string {
+	switch {
+	case r.Repository != nil:
+		return "repository"
+	case r.PullRequest != nil:
+		return "pull_request"
+	case r.Commit != nil:
+		return "commit"
+	case r.Cursor != nil:
+		return "cursor"
+	case r.ListingComplete != nil:
+		return "listing_complete"
+	default:
+		return "empty"
+	}
+}
+
+// Repository is a Bitbucket repository, identified by its uuid.
+type Repository struct {
+	UUID          string
+	Slug          string
+	Name          string
+	FullName      string
+	Workspace     string
+	ProjectKey    string
+	ProjectName   string
+	Description   string
+	IsPrivate     bool
+	Language      string
+	MainBranch    string
+	HTMLURL       string
+	CloneHTTPSURL string
+	CloneSSHURL   string
+	CreatedOn     time.Time
+	UpdatedOn     time.Time
+	SizeBytes     int64
+	// Raw is the repository object as Bitbucket returned it.
+	Raw json.RawMessage
+}
+
+// PullRequest is a pull request of a repository.
+type PullRequest struct {
+	RepositoryUUID    string
+	ID                int64
+	Title             string
+	State             string
+	Draft             bool
+	Author            string
+	AuthorUUID        string
+	SourceBranch      string
+	DestinationBranch string
+	CreatedOn         time.Time
+	UpdatedOn         time.Time
+	MergeCommit       string
+	ClosedBy          string
+	CommentCount      int32
+	TaskCount         int32
+	HTMLURL           string
+}
+
+// Commit is a commit on a repository's main branch.
+type Commit struct {
+	RepositoryUUID string
+	Hash           string
+	Date           time.Time
+	AuthorRaw      string
+	AuthorUser     string
+	Message        string
+	Parents        []string
+	HTMLURL        string
+}
+
+// ListingComplete marks the end of a complete repository listing.
+type ListingComplete struct {
+	RepositoryCount int64
+}
+
+// Progress counts what a sync did; see the Progress message.
+type Progress struct {
+	Phase             string
+	Repositories      int64
+	PullRequests      int64
+	Commits           int64
+	Requests          int64
+	RateLimited       int64
+	RepositoriesDone  int64
+	RepositoriesTotal int64
+}
+
+// Outcome is how a task ended.
+type Outcome int
+
+// Outcomes, as in the wire contract.
+const (
+	OutcomeUnknown Outcome = iota
+	OutcomeSucceeded
+	OutcomePartial
+	OutcomeFailed
+	OutcomeCancelled
+	OutcomeReleased
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case OutcomeSucceeded:
+		return "succeeded"
+	case OutcomePartial:
+		return "partial"
+	case OutcomeFailed:
+		return "failed"
+	case OutcomeCancelled:
+		return "cancelled"
+	case OutcomeReleased:
+		return "released"
+	default:
+		return "unknown"
+	}
+}
+
+// TestConnectionResult is the verdict on a connector.
+type TestConnectionResult struct {
+	OK                 bool
+	TokenValid         bool
+	WorkspaceReachable bool
+	MissingScopes      []string
+	Message            string
+}
+
+// Completion is what CompleteTask reports.
+type Completion struct {
+	TaskID         string
+	LeaseToken     string
+	Outcome        Outcome
+	Error          string
+	Progress       Progress
+	TestConnection *TestConnectionResult
+	Checkpoint     []byte
+}
+
+// Registration describes this delegate to the control plane.
+type Registration struct {
+	Name        string
+	Tags        []string
+	Version     string
+	Hostname    string
+	Concurrency int
+}
+
+// Registered is the control plane's answer to a Registration.
+type Registered struct {
+	DelegateID    string
+	AccountID     string
+	RenewInterval time.Duration
+	PollHold      time.Duration
+}
+
+// Renewal is the control plane's answer to a lease renewal.
+type Renewal struct {
+	LeaseExpiresAt  time.Time
+	CancelRequested bool
+}
