@@ -1,0 +1,313 @@
+package idpctl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	integrationv1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/integration/v1"
+	"github.com/catalog-discovery/bitbucket/shared/cli"
+)
+
+type syncRun = *integrationv1.SyncRun
+
+func (a *app) syncCommand() *cobra.Command {
+	var (
+		wait    bool
+		timeout time.Duration
+		output  outputFormat
+	)
+	cmd := &cobra.Command{
+		Use:   "sync INTEGRATION [--wait]",
+		Short: "Sync an integration now, and optionally watch the run",
+		Long: `Queue a sync of the integration now. When a sync is already queued or running,
+that run is joined instead of starting a second one.
+
+With --wait, idpctl follows the run until it ends, showing its status, phase,
+records received per kind, Bitbucket requests and 429 answers: one line
+redrawn in place on a terminal, a line per status or phase change otherwise
+(CI logs). Progress goes to stderr; the result goes to stdout.
+
+Exit status with --wait: 0 when the run ends SUCCESS, and also PARTIAL (some
+repositories failed; what synced is kept and the next sync retries the rest),
+with a warning; 1 when it ends FAILED or CANCELLED, or when --timeout passes
+first (the run itself goes on).`,
+		Example: `  idpctl sync acme
+  idpctl sync acme --wait
+  idpctl sync acme --wait --timeout 10m -o json > run.json`,
+		Args: exactArgs("INTEGRATION"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if timeout < 0 {
+				return cli.Usagef("--timeout must not be negative (0 waits as long as it takes)")
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			resp, err := call(cmd.Context(), a, c.integrations.SyncIntegration, &integrationv1.SyncIntegrationRequest{Integration: args[0]})
+			if err != nil {
+				return about(integrationSubject, err)
+			}
+			run := resp.GetRun()
+			if !wait {
+				return a.writeMessage(output, run, func(w io.Writer) {
+					if resp.GetJoined() {
+						fmt.Fprintf(w, "A sync is already %s: run %s.\n", strings.ToLower(enumName(run.GetStatus(), "SYNC_STATUS_")), run.GetId())
+					} else {
+						fmt.Fprintf(w, "Sync queued: run %s.\n", run.GetId())
+					}
+					a.hint("Follow it: idpctl sync %s --wait", quoteArg(args[0]))
+				})
+			}
+			if resp.GetJoined() {
+				a.hint("Joining run %s, already in progress.", run.GetId())
+			}
+			run, err = a.waitForRun(cmd.Context(), c, run, timeout, args[0])
+			if err != nil {
+				return err
+			}
+			if err := a.writeMessage(output, run, func(w io.Writer) { fmt.Fprintln(w, a.runSummary(run)) }); err != nil {
+				return err
+			}
+			switch run.GetStatus() {
+			case integrationv1.SyncStatus_SYNC_STATUS_PARTIAL:
+				a.hint("Warning: the run was partial: %s. What synced is kept; the next sync retries the rest.", firstNonEmpty(run.GetError(), "no reason given"))
+			case integrationv1.SyncStatus_SYNC_STATUS_FAILED:
+				return fmt.Errorf("sync run %s failed: %s (see idpctl events %s)", run.GetId(), firstNonEmpty(run.GetError(), "no reason given"), quoteArg(args[0]))
+			case integrationv1.SyncStatus_SYNC_STATUS_CANCELLED:
+				return fmt.Errorf("sync run %s was cancelled%s", run.GetId(), suffix(": ", run.GetError()))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&wait, "wait", "w", false, "follow the run until it ends")
+	cmd.Flags().DurationVar(&timeout, "timeout", time.Hour, "with --wait: stop waiting after this long (0: no limit)")
+	addOutputFlag(cmd, &output)
+	return cmd
+}
+
+// maxPollFailures is how many polls in a row may find the control plane
+// unavailable before waiting gives up: a restart of the control plane
+// should not end a long watch.
+const maxPollFailures = 5
+
+// waitForRun polls the run every pollInterval until it ends, drawing
+// progress on stderr.
+func (a *app) waitForRun(ctx context.Context, c *clients, run syncRun, timeout time.Duration, integration string) (syncRun, error) {
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	p := &progress{w: a.stderr, terminal: a.isTerminal(a.stderr), start: a.now(), now: a.now}
+	defer p.end()
+	p.show(run)
+	ticker := time.NewTicker(a.pollInterval)
+	defer ticker.Stop()
+	failures := 0
+	for !runEnded(run) {
+		select {
+		case <-ctx.Done():
+			return nil, a.stoppedWaiting(ctx, run, timeout, integration)
+		case <-ticker.C:
+		}
+		resp, err := call(ctx, a, c.integrations.GetSyncRun, &integrationv1.GetSyncRunRequest{Id: run.GetId()})
+		switch {
+		case ctx.Err() != nil:
+			return nil, a.stoppedWaiting(ctx, run, timeout, integration)
+		case status.Code(err) == codes.Unavailable && failures < maxPollFailures:
+			failures++
+			continue
+		case err != nil:
+			return nil, err
+		}
+		failures = 0
+		run = resp.GetRun()
+		p.show(run)
+	}
+	return run, nil
+}
+
+func (a *app) stoppedWaiting(ctx context.Context, run syncRun, timeout time.Duration, integration string) error {
+	where := fmt.Sprintf("run %s is still %s and goes on (see idpctl runs %s)", run.GetId(), enumName(run.GetStatus(), "SYNC_STATUS_"), quoteArg(integration))
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("gave up waiting after %s (--timeout): %s", timeout, where)
+	}
+	return fmt.Errorf("stopped waiting: %s", where)
+}
+
+func runEnded(run syncRun) bool {
+	switch run.GetStatus() {
+	case integrationv1.SyncStatus_SYNC_STATUS_QUEUED, integrationv1.SyncStatus_SYNC_STATUS_RUNNING, integrationv1.SyncStatus_SYNC_STATUS_UNSPECIFIED:
+		return false
+	}
+	return true
+}
+
+// progress draws a run's progress: redrawn in place on a terminal, a new
+// line per status or phase change otherwise, so logs stay short.
+type progress struct {
+	w        io.Writer
+	terminal bool
+	start    time.Time
+	now      func() time.Time
+	last     string // status and phase last printed, off a terminal
+	width    int    // of the line on screen, on a terminal
+}
+
+func (p *progress) show(run syncRun) {
+	line := progressLine(run, p.now().Sub(p.start))
+	if p.terminal {
+		pad := max(p.width-len(line), 0)
+		fmt.Fprintf(p.w, "\r%s%s", line, strings.Repeat(" ", pad))
+		p.width = len(line)
+		return
+	}
+	key := run.GetStatus().String() + "/" + run.GetPhase()
+	if key != p.last {
+		fmt.Fprintln(p.w, line)
+		p.last = key
+	}
+}
+
+func (p *progress) end() {
+	if p.terminal && p.width > 0 {
+		fmt.Fprintln(p.w)
+		p.width = 0
+	}
+}
+
+func progressLine(run syncRun, elapsed time.Duration) string {
+	parts := []string{"run " + run.GetId(), enumName(run.GetStatus(), "SYNC_STATUS_")}
+	if run.GetStatus() == integrationv1.SyncStatus_SYNC_STATUS_QUEUED {
+		parts = append(parts, "waiting for a delegate")
+	} else {
+		if run.GetPhase() != "" {
+			parts = append(parts, "phase="+run.GetPhase())
+		}
+		repos := fmt.Sprint(run.GetRepositories())
+		if t := run.GetRepositoriesTotal(); t > 0 {
+			repos += fmt.Sprintf("/%d", t)
+		}
+		parts = append(parts, "repos="+repos)
+		if run.GetRepositoriesDone() > 0 {
+			parts = append(parts, fmt.Sprintf("done=%d", run.GetRepositoriesDone()))
+		}
+		parts = append(parts,
+			fmt.Sprintf("prs=%d", run.GetPullRequests()),
+			fmt.Sprintf("commits=%d", run.GetCommits()),
+			fmt.Sprintf("requests=%d", run.GetRequests()),
+			fmt.Sprintf("429s=%d", run.GetRateLimited()))
+	}
+	return strings.Join(parts, " ") + " (" + humanDuration(elapsed) + ")"
+}
+
+// runSummary is the one line printed when a watched run ends.
+func (a *app) runSummary(run syncRun) string {
+	took := ""
+	if d, ok := runDuration(run); ok {
+		took = " in " + humanDuration(d)
+	}
+	return fmt.Sprintf("Run %s %s%s: %d repositories, %d pull requests, %d commits; %d Bitbucket requests, %d rate-limited (429).",
+		run.GetId(), enumName(run.GetStatus(), "SYNC_STATUS_"), took,
+		run.GetRepositories(), run.GetPullRequests(), run.GetCommits(), run.GetRequests(), run.GetRateLimited())
+}
+
+// runDuration is from start (or queueing) to the end, for ended runs.
+func runDuration(run syncRun) (time.Duration, bool) {
+	from := run.GetStartedAt()
+	if from == nil {
+		from = run.GetQueuedAt()
+	}
+	if from == nil || run.GetFinishedAt() == nil {
+		return 0, false
+	}
+	return run.GetFinishedAt().AsTime().Sub(from.AsTime()), true
+}
+
+// runSummaryShort is a run's status and when it last changed, for lists.
+func (a *app) runSummaryShort(run syncRun) string {
+	if run == nil {
+		return "-"
+	}
+	at := run.GetFinishedAt()
+	if at == nil {
+		at = run.GetStartedAt()
+	}
+	if at == nil {
+		at = run.GetQueuedAt()
+	}
+	return enumName(run.GetStatus(), "SYNC_STATUS_") + " " + a.age(at)
+}
+
+func (a *app) runSummaryLong(run syncRun) string {
+	if run == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%s %s (%d repositories, %d pull requests, %d commits)%s",
+		run.GetId(), a.runSummaryShort(run), run.GetRepositories(), run.GetPullRequests(), run.GetCommits(), suffix(": ", run.GetError()))
+}
+
+func suffix(sep, s string) string {
+	if s == "" {
+		return ""
+	}
+	return sep + s
+}
+
+func (a *app) runsCommand() *cobra.Command {
+	var o listOptions
+	cmd := &cobra.Command{
+		Use:   "runs INTEGRATION",
+		Short: "List an integration's sync runs, newest first",
+		Long: `List an integration's sync runs, newest first: trigger, status, start and
+duration, records received per kind, Bitbucket requests made and how many were
+answered 429 (rate limited), and why a run failed or was partial.`,
+		Example: `  idpctl runs acme
+  idpctl runs acme -o json | jq '.items[0]'`,
+		Args: exactArgs("INTEGRATION"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			p, err := collect(cmd.Context(), a, &o, false, func(ctx context.Context, size int32, token string) ([]syncRun, string, int64, error) {
+				resp, err := c.integrations.ListSyncRuns(ctx, &integrationv1.ListSyncRunsRequest{Integration: args[0], PageSize: size, PageToken: token})
+				return resp.GetRuns(), resp.GetNextPageToken(), 0, err
+			})
+			if err != nil {
+				return about(integrationSubject, err)
+			}
+			count := func(f func(syncRun) int64) func(syncRun) string {
+				return func(r syncRun) string { return fmt.Sprint(f(r)) }
+			}
+			return writeList(a, &o, p, []column[syncRun]{
+				{"RUN", syncRun.GetId},
+				{"TRIGGER", func(r syncRun) string { return enumName(r.GetTrigger(), "SYNC_TRIGGER_") }},
+				{"STATUS", func(r syncRun) string { return enumName(r.GetStatus(), "SYNC_STATUS_") }},
+				{"STARTED", func(r syncRun) string { return a.age(r.GetStartedAt()) }},
+				{"DURATION", func(r syncRun) string {
+					if d, ok := runDuration(r); ok {
+						return humanDuration(d)
+					}
+					return "-"
+				}},
+				{"REPOS", count(syncRun.GetRepositories)},
+				{"PRS", count(syncRun.GetPullRequests)},
+				{"COMMITS", count(syncRun.GetCommits)},
+				{"REQUESTS", count(syncRun.GetRequests)},
+				{"429S", count(syncRun.GetRateLimited)},
+				{"ERROR", syncRun.GetError},
+			}, fmt.Sprintf("No sync runs yet. Start one with: idpctl sync %s --wait", quoteArg(args[0])))
+		},
+	}
+	addListFlags(cmd, &o)
+	return cmd
+}
