@@ -1,0 +1,189 @@
+// Command delegate is the part of Bitbucket Cloud catalog discovery that
+// runs in the customer's network: it dials out to the control plane over
+// gRPC, takes sync and connection-test tasks, calls Bitbucket within a
+// request budget, and uploads normalized records. See --help.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/catalog-discovery/bitbucket/delegate/internal/agent"
+	"github.com/catalog-discovery/bitbucket/delegate/internal/bitbucket"
+	"github.com/catalog-discovery/bitbucket/delegate/internal/clock"
+	"github.com/catalog-discovery/bitbucket/delegate/internal/config"
+	"github.com/catalog-discovery/bitbucket/delegate/internal/controlplane"
+	"github.com/catalog-discovery/bitbucket/delegate/internal/metrics"
+	"github.com/catalog-discovery/bitbucket/delegate/internal/proxy"
+	"github.com/catalog-discovery/bitbucket/delegate/internal/task"
+	"github.com/catalog-discovery/bitbucket/shared/buildinfo"
+	"github.com/catalog-discovery/bitbucket/shared/cli"
+	"github.com/catalog-discovery/bitbucket/shared/logging"
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	err := newCommand(os.Stderr).ExecuteContext(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "delegate:", err)
+	}
+	os.Exit(cli.ExitCode(err))
+}
+
+const longHelp = `The delegate runs in your network and is the only component that talks to
+Bitbucket Cloud. It dials out to the control plane over gRPC (port 443 or as
+given), long-polls for tasks, calls the Bitbucket REST API within a per-token
+request budget, and uploads normalized records.
+
+Every flag can also be set through the environment variable named in its
+help; a flag on the command line wins over the variable.
+
+Proxies (read once at start-up; the start-up log says which proxy serves
+which target, credentials redacted):
+  PROXY_HOST, PROXY_PORT, PROXY_SCHEME (http|https), PROXY_USER, PROXY_PASSWORD
+      Harness-style settings. When PROXY_HOST is set it is used for every
+      target and HTTPS_PROXY/HTTP_PROXY are ignored.
+  HTTPS_PROXY / https_proxy, HTTP_PROXY / http_proxy
+      Otherwise: HTTPS_PROXY for https targets (Bitbucket, the control plane),
+      HTTP_PROXY for http targets; lowercase wins over uppercase.
+  NO_PROXY / no_proxy
+      Hosts, .domains, IPs and CIDRs reached directly, in both cases.
+      localhost and loopback addresses are always reached directly.
+  PROXY_MANAGER=false
+      Connect to the control plane directly while Bitbucket uses the proxy.
+The control-plane connection tunnels through the proxy with HTTP CONNECT
+(Basic auth from the proxy URL or PROXY_USER/PROXY_PASSWORD).
+
+TLS: Bitbucket is verified against the system roots; SSL_CERT_FILE and
+SSL_CERT_DIR add a TLS-inspecting proxy's CA as usual. --ca-file adds CAs for
+the control plane.
+
+Exit codes: 0 after a clean shutdown (SIGTERM/SIGINT), 1 on failure,
+2 on invalid configuration.`
+
+func newCommand(stderr io.Writer) *cobra.Command {
+	var flags config.Flags
+	cmd := &cobra.Command{
+		Use:           "delegate",
+		Short:         "Bitbucket Cloud discovery delegate for the developer portal catalog",
+		Long:          longHelp,
+		Version:       buildinfo.Get().String(),
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := cli.ApplyEnv(cmd.Flags()); err != nil {
+				return err
+			}
+			cfg, err := flags.Validate()
+			if err != nil {
+				return err
+			}
+			return run(cmd.Context(), cfg, stderr)
+		},
+	}
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &cli.UsageError{Err: err} })
+	flags.Bind(cmd.Flags())
+	return cmd
+}
+
+func run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
+	secrets := &logging.Secrets{}
+	secrets.Add(cfg.Token)
+	px, err := proxy.FromEnv(os.Getenv)
+	if err != nil {
+		return cli.Usagef("proxy settings: %v", err)
+	}
+	secrets.Add(px.Secrets()...)
+	log, err := logging.New(stderr, cfg.Log, secrets)
+	if err != nil {
+		return cli.Usagef("%v", err)
+	}
+
+	info := buildinfo.Get()
+	cpProxy, cpProxyErr := px.ForControlPlane(cfg.ControlPlane)
+	bbURL, _ := url.Parse(agent.DefaultAPIBaseURL)
+	bbProxy, _ := px.ForURL(bbURL)
+	budget := bitbucket.DefaultBudget
+	if cfg.Budget.IsSet() {
+		budget = bitbucket.BudgetLimit{Requests: cfg.Budget.Requests, Window: cfg.Budget.Window}
+	}
+	transport := "tls"
+	if cfg.Insecure {
+		transport = "plaintext"
+	}
+	ev := log.Info().Str("version", info.Version).Str("go", info.GoVersion).
+		Str("control_plane", cfg.ControlPlane).Str("transport", transport).Str("account", cfg.Account).
+		Str("name", cfg.Name).Strs("tags", cfg.Tags).Int("concurrency", cfg.Concurrency).
+		Str("proxy_source", px.Source).Str("proxy_control_plane", logging.URL(cpProxy)).
+		Str("proxy_bitbucket", logging.URL(bbProxy)).
+		Str("request_budget", fmt.Sprintf("%d/%s", budget.Requests, budget.Window)).
+		Bool("request_budget_override", cfg.Budget.IsSet()).
+		Str("metrics", cfg.MetricsListen).Dur("shutdown_grace", cfg.ShutdownGrace)
+	if cpProxyErr != nil {
+		ev = ev.AnErr("proxy_error", cpProxyErr)
+	}
+	ev.Msg("delegate starting")
+	if cfg.Insecure {
+		log.Warn().Msg("INSECURE: --insecure is set; the control-plane connection is plaintext and the delegate token travels unencrypted. For local development only.")
+	}
+
+	m := metrics.New()
+	if cfg.MetricsListen != "" {
+		ln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		log.Info().Str("address", ln.Addr().String()).Msg("serving Prometheus metrics on /metrics")
+		go m.Serve(ctx, ln, log)
+	}
+
+	ua := "idp-delegate/" + info.Version
+	cp, err := controlplane.Dial(controlplane.DialConfig{
+		Address: cfg.ControlPlane, Account: cfg.Account, Token: cfg.Token, Insecure: cfg.Insecure,
+		CAFile: cfg.CAFile, Dial: px.DialContext, UserAgent: ua,
+	})
+	if err != nil {
+		return fmt.Errorf("control plane client: %w", err)
+	}
+	defer cp.Close()
+
+	seed := uint64(time.Now().UnixNano())
+	bb := bitbucket.New(bitbucket.Options{
+		Proxy:     px.ForRequest,
+		Budgets:   bitbucket.NewBudgets(clock.Real{}, budget, cfg.Budget.IsSet()),
+		Retry:     bitbucket.NewRetryPolicy(log, seed),
+		UserAgent: ua,
+		Log:       log,
+		Metrics:   m,
+	})
+	exec := &agent.Executor{
+		Bitbucket: bb, Proxy: px, Secrets: secrets,
+		Getenv: os.LookupEnv, ReadFile: os.ReadFile,
+	}
+	hostname, _ := os.Hostname()
+	a := agent.New(cp, exec.NewWork, agent.Config{
+		Registration: task.Registration{
+			Name: cfg.Name, Tags: cfg.Tags, Version: info.Version, Hostname: hostname, Concurrency: cfg.Concurrency,
+		},
+		ShutdownGrace: cfg.ShutdownGrace,
+		Seed:          seed,
+		Log:           log,
+		Metrics:       m,
+	})
+	if err := a.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		log.Error().Err(err).Msg("delegate stopped")
+		return err
+	}
+	return nil
+}

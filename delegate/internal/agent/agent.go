@@ -1,0 +1,259 @@
+// Package agent is the delegate's task loop, shaped after Temporal's and
+// Buildkite's workers: register; long-poll only while a slot is free; run
+// each task under a lease renewed every ~15-30 s with progress and a
+// checkpoint; stop work at once when the lease is lost or cancellation is
+// requested; complete with the outcome, retrying until the control plane
+// has it. On shutdown it stops polling, lets running tasks finish for most
+// of the grace period, then hands them back (RELEASED, with checkpoint).
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/catalog-discovery/bitbucket/delegate/internal/clock"
+	"github.com/catalog-discovery/bitbucket/delegate/internal/controlplane"
+	"github.com/catalog-discovery/bitbucket/delegate/internal/metrics"
+	"github.com/catalog-discovery/bitbucket/delegate/internal/task"
+	"github.com/catalog-discovery/bitbucket/delegate/internal/upload"
+	"github.com/rs/zerolog"
+)
+
+// ControlPlane is what the loop needs from the control plane;
+// *controlplane.Client implements it.
+type ControlPlane interface {
+	Register(ctx context.Context, r task.Registration) (task.Registered, error)
+	AcquireTask(ctx context.Context, delegateID string) (*task.Task, error)
+	RenewLease(ctx context.Context, taskID, lease string, p task.Progress, checkpoint []byte) (task.Renewal, error)
+	CompleteTask(ctx context.Context, c task.Completion) error
+	upload.Sender
+}
+
+// Work is the body of one task attempt.
+type Work interface {
+	// Run does the work; it returns when done or when ctx ends.
+	Run(ctx context.Context) Result
+	// Progress and Checkpoint are read for every lease renewal; the
+	// checkpoint covers acknowledged work only.
+	Progress() task.Progress
+	Checkpoint() []byte
+}
+
+// Result is how the work ended by itself.
+type Result struct {
+	Outcome        task.Outcome
+	Err            error
+	TestConnection *task.TestConnectionResult
+}
+
+// NewWork builds the work of a task; up receives its records.
+type NewWork func(t *task.Task, up *upload.Batcher, log zerolog.Logger) Work
+
+// Config configures the loop.
+type Config struct {
+	Registration  task.Registration
+	ShutdownGrace time.Duration
+	// MaxBackoff caps the pause between control-plane retries. Default 30 s.
+	MaxBackoff time.Duration
+	Upload     upload.Options
+	Clock      clock.Clock
+	Seed       uint64
+	Log        zerolog.Logger
+	Metrics    *metrics.Metrics
+}
+
+// Agent runs tasks from the control plane.
+type Agent struct {
+	cp      ControlPlane
+	newWork NewWork
+	cfg     Config
+	log     zerolog.Logger
+
+	rndMu sync.Mutex
+	rnd   *rand.Rand
+
+	reg task.Registered
+
+	// shutdown is closed when the release deadline passes: running work
+	// stops and hands its task back.
+	release chan struct{}
+}
+
+// New returns an agent.
+func New(cp ControlPlane, newWork NewWork, cfg Config) *Agent {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 30 * time.Second
+	}
+	if cfg.ShutdownGrace <= 0 {
+		cfg.ShutdownGrace = 30 * time.Second
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.New()
+	}
+	return &Agent{
+		cp: cp, newWork: newWork, cfg: cfg, log: cfg.Log,
+		rnd:     rand.New(rand.NewPCG(cfg.Seed, 0x5eed)),
+		release: make(chan struct{}),
+	}
+}
+
+var (
+	errLeaseLost       = errors.New("lease lost")
+	errCancelRequested = errors.New("cancellation requested")
+	errShuttingDown    = errors.New("delegate shutting down")
+)
+
+// Run registers and runs tasks until ctx ends (SIGTERM), then shuts down
+// gracefully within ShutdownGrace. It returns an error only when the
+// control plane rejects the delegate for good.
+func (a *Agent) Run(ctx context.Context) error {
+	if err := a.register(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	slots := make(chan struct{}, a.cfg.Registration.Concurrency)
+	var running sync.WaitGroup
+	err := a.poll(ctx, slots, &running)
+
+	// Shutdown: polling has stopped. Running tasks get two thirds of the
+	// grace period to finish, then are told to hand their tasks back with
+	// the rest.
+	done := make(chan struct{})
+	go func() { running.Wait(); close(done) }()
+	n := len(slots)
+	if n > 0 {
+		a.log.Info().Int("running", n).Dur("grace", a.cfg.ShutdownGrace).Msg("shutting down: polling stopped, waiting for running tasks")
+	}
+	finish := time.NewTimer(a.cfg.ShutdownGrace * 2 / 3)
+	defer finish.Stop()
+	select {
+	case <-done:
+	case <-finish.C:
+		a.log.Warn().Msg("shutting down: grace period nearly over, releasing running tasks")
+		close(a.release)
+		hard := time.NewTimer(a.cfg.ShutdownGrace / 3)
+		defer hard.Stop()
+		select {
+		case <-done:
+		case <-hard.C:
+			a.log.Error().Msg("shutting down: tasks did not release in time; their leases will expire and they will run again elsewhere")
+		}
+	}
+	a.log.Info().Msg("delegate stopped")
+	return err
+}
+
+// register retries until the control plane answers; a rejection is final.
+func (a *Agent) register(ctx context.Context) error {
+	for attempt := 0; ; attempt++ {
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		reg, err := a.cp.Register(cctx, a.cfg.Registration)
+		cancel()
+		if err == nil {
+			a.reg = reg
+			a.log.Info().Str("delegate_id", reg.DelegateID).Str("account", reg.AccountID).
+				Str("name", a.cfg.Registration.Name).Strs("tags", a.cfg.Registration.Tags).
+				Dur("renew_interval", a.renewInterval()).Msg("registered with the control plane")
+			return nil
+		}
+		if errors.Is(err, controlplane.ErrRejected) {
+			return fmt.Errorf("registering: %w (check --token and --account)", err)
+		}
+		if err := a.pause(ctx, attempt, "register", err); err != nil {
+			return err
+		}
+	}
+}
+
+// pause logs a control-plane failure and waits a jittered, capped backoff.
+func (a *Agent) pause(ctx context.Context, attempt int, what string, err error) error {
+	wait := a.backoff(attempt)
+	ev := a.log.Warn()
+	if attempt >= 3 {
+		ev = a.log.Error()
+	}
+	ev.Err(err).Str("call", what).Int("attempt", attempt+1).Dur("retry_in", wait).Msg("control plane unreachable or failing; retrying")
+	return a.cfg.Clock.Sleep(ctx, wait)
+}
+
+// backoff is exponential from 1 s, capped, with full jitter in its upper
+// half so that many delegates recovering from one outage do not return in
+// lockstep.
+func (a *Agent) backoff(attempt int) time.Duration {
+	d := a.cfg.MaxBackoff
+	if attempt < 16 && time.Second<<attempt < d {
+		d = time.Second << attempt
+	}
+	a.rndMu.Lock()
+	defer a.rndMu.Unlock()
+	return d/2 + time.Duration(a.rnd.Int64N(int64(d/2)+1))
+}
+
+func (a *Agent) jitter(d time.Duration, frac float64) time.Duration {
+	a.rndMu.Lock()
+	defer a.rndMu.Unlock()
+	return d - time.Duration(float64(d)*frac*a.rnd.Float64())
+}
+
+func (a *Agent) renewInterval() time.Duration {
+	d := a.reg.RenewInterval
+	if d <= 0 {
+		d = 20 * time.Second
+	}
+	return d
+}
+
+// poll long-polls while a slot is free, until ctx ends.
+func (a *Agent) poll(ctx context.Context, slots chan struct{}, running *sync.WaitGroup) error {
+	failures := 0
+	for {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil
+		}
+		hold := max(a.reg.PollHold, 50*time.Second)
+		pctx, cancel := context.WithTimeout(ctx, hold+20*time.Second)
+		t, err := a.cp.AcquireTask(pctx, a.reg.DelegateID)
+		cancel()
+		if err != nil || t == nil {
+			<-slots
+		}
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case errors.Is(err, controlplane.ErrNotRegistered):
+			a.log.Warn().Msg("the control plane no longer knows this delegate; registering again")
+			if err := a.register(ctx); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+		case errors.Is(err, controlplane.ErrRejected):
+			return fmt.Errorf("polling: %w", err)
+		case err != nil:
+			if err := a.pause(ctx, failures, "AcquireTask", err); err != nil {
+				return nil
+			}
+			failures++
+		case t == nil:
+			failures = 0
+		default:
+			failures = 0
+			running.Go(func() {
+				defer func() { <-slots }()
+				a.runTask(t)
+			})
+		}
+	}
+}

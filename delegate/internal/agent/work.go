@@ -1,0 +1,148 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync/atomic"
+
+	"github.com/catalog-discovery/bitbucket/delegate/internal/bitbucket"
+	"github.com/catalog-discovery/bitbucket/delegate/internal/proxy"
+	"github.com/catalog-discovery/bitbucket/delegate/internal/synctask"
+	"github.com/catalog-discovery/bitbucket/delegate/internal/task"
+	"github.com/catalog-discovery/bitbucket/delegate/internal/upload"
+	"github.com/catalog-discovery/bitbucket/shared/logging"
+	"github.com/rs/zerolog"
+)
+
+// DefaultAPIBaseURL is Bitbucket Cloud's API, used when a task names none.
+const DefaultAPIBaseURL = "https://api.bitbucket.org/2.0"
+
+// Executor builds the work of SYNC and TEST_CONNECTION tasks.
+type Executor struct {
+	Bitbucket *bitbucket.Client
+	Proxy     *proxy.Config
+	// Secrets receives every token resolved, so no log line shows it.
+	Secrets  *logging.Secrets
+	Getenv   func(string) (string, bool)
+	ReadFile func(string) ([]byte, error)
+	// Workers is the per-task repository concurrency.
+	Workers int
+}
+
+// NewWork implements NewWork.
+func (e *Executor) NewWork(t *task.Task, up *upload.Batcher, log zerolog.Logger) Work {
+	switch t.Type {
+	case task.TypeSync:
+		return &syncWork{e: e, t: t, up: up, log: log}
+	case task.TypeTestConnection:
+		return &testConnectionWork{e: e, t: t, log: log}
+	default:
+		return failedWork{err: fmt.Errorf("task type %d is not supported by this delegate version", t.Type)}
+	}
+}
+
+// session resolves the target's token and binds the Bitbucket client.
+func (e *Executor) session(target task.Target, log zerolog.Logger) (*bitbucket.Session, error) {
+	cred, err := bitbucket.ResolveToken(target.TokenRef, e.Getenv, e.ReadFile)
+	if err != nil {
+		return nil, err
+	}
+	e.Secrets.Add(cred.Token())
+	raw := target.APIBaseURL
+	if raw == "" {
+		raw = DefaultAPIBaseURL
+	}
+	base, err := url.Parse(raw)
+	if err != nil || (base.Scheme != "https" && base.Scheme != "http") || base.Host == "" {
+		return nil, fmt.Errorf("API base URL %q is not an http(s) URL", raw)
+	}
+	p, perr := e.Proxy.ForURL(base)
+	ev := log.Info().Str("workspace", target.Workspace).Str("api", base.Redacted()).Str("credential", cred.Key).
+		Str("proxy", logging.URL(p))
+	if perr != nil {
+		ev = ev.AnErr("proxy_error", perr)
+	}
+	ev.Msg("calling Bitbucket")
+	return e.Bitbucket.Session(base, cred), nil
+}
+
+type failedWork struct{ err error }
+
+func (w failedWork) Run(context.Context) Result {
+	return Result{Outcome: task.OutcomeFailed, Err: w.err}
+}
+func (failedWork) Progress() task.Progress { return task.Progress{} }
+func (failedWork) Checkpoint() []byte      { return nil }
+
+type syncWork struct {
+	e   *Executor
+	t   *task.Task
+	up  *upload.Batcher
+	log zerolog.Logger
+	run atomic.Pointer[synctask.Run]
+}
+
+func (w *syncWork) Run(ctx context.Context) Result {
+	if w.t.Sync == nil {
+		return Result{Outcome: task.OutcomeFailed, Err: errors.New("SYNC task without its sync payload")}
+	}
+	sess, err := w.e.session(w.t.Sync.Target, w.log)
+	if err != nil {
+		return Result{Outcome: task.OutcomeFailed, Err: err}
+	}
+	run := synctask.New(w.t, sess, w.up, w.e.Workers, w.log)
+	w.run.Store(run)
+	outcome, err := run.Execute(ctx)
+	return Result{Outcome: outcome, Err: err}
+}
+
+func (w *syncWork) Progress() task.Progress {
+	if r := w.run.Load(); r != nil {
+		return r.Progress()
+	}
+	return task.Progress{Phase: "starting"}
+}
+
+func (w *syncWork) Checkpoint() []byte {
+	if r := w.run.Load(); r != nil {
+		return r.Checkpoint()
+	}
+	return nil
+}
+
+type testConnectionWork struct {
+	e        *Executor
+	t        *task.Task
+	log      zerolog.Logger
+	requests atomic.Int64
+}
+
+func (w *testConnectionWork) Run(ctx context.Context) Result {
+	if w.t.TestConnection == nil {
+		return Result{Outcome: task.OutcomeFailed, Err: errors.New("TEST_CONNECTION task without its payload")}
+	}
+	target := w.t.TestConnection.Target
+	sess, err := w.e.session(target, w.log)
+	var re *bitbucket.ResolveError
+	switch {
+	case errors.As(err, &re):
+		// The verdict is "token not usable", not a failure of the check.
+		return Result{Outcome: task.OutcomeSucceeded, TestConnection: &task.TestConnectionResult{Message: re.Error()}}
+	case err != nil:
+		return Result{Outcome: task.OutcomeFailed, Err: err}
+	}
+	res, err := sess.CheckConnection(ctx, target.Workspace)
+	w.requests.Store(sess.Requests())
+	if err != nil {
+		return Result{Outcome: task.OutcomeFailed, Err: fmt.Errorf("checking the connection: %w", err)}
+	}
+	return Result{Outcome: task.OutcomeSucceeded, TestConnection: &res}
+}
+
+func (w *testConnectionWork) Progress() task.Progress {
+	return task.Progress{Phase: "test_connection", Requests: w.requests.Load()}
+}
+
+func (w *testConnectionWork) Checkpoint() []byte { return nil }
