@@ -3,6 +3,7 @@ package bitbucketmock
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -81,28 +82,26 @@ func encodeJSON(buf []byte, v any) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// plain marks the bytes a JSON string can hold as they are.
+var plain = func() (t [256]bool) {
+	for b := 0x20; b < 256; b++ {
+		t[b] = b != '"' && b != '\\'
+	}
+	return t
+}()
+
 // appendString writes s as a JSON string. Non-ASCII text is written as UTF-8,
 // as Bitbucket does; invalid UTF-8 (possible only in names given through the
 // control API) becomes U+FFFD rather than corrupting the document.
 func appendString(buf []byte, s string) []byte {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
 	buf = append(buf, '"')
 	start := 0
-	for i := 0; i < len(s); {
+	for i := 0; i < len(s); i++ {
 		b := s[i]
-		if b >= 0x20 && b != '"' && b != '\\' && b < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if b >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				buf = append(buf, s[start:i]...)
-				buf = append(buf, `\ufffd`...)
-				i += size
-				start = i
-				continue
-			}
-			i += size
+		if plain[b] {
 			continue
 		}
 		buf = append(buf, s[start:i]...)
@@ -118,8 +117,7 @@ func appendString(buf []byte, s string) []byte {
 		default:
 			buf = append(buf, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf])
 		}
-		i++
-		start = i
+		start = i + 1
 	}
 	buf = append(buf, s[start:]...)
 	return append(buf, '"')
