@@ -601,6 +601,7 @@ func TestAuth(t *testing.T) {
 		{"bearer", repoPath, "Bearer tok-full", 200, "", ""},
 		{"basic x-token-auth", repoPath, basic("x-token-auth", "tok-full"), 200, "", ""},
 		{"basic email", repoPath, basic("someone@example.com", "tok-full"), 200, "", ""},
+		{"access_token parameter", repoPath + "?access_token=tok-full", "", 200, "", ""},
 		{"basic other user", repoPath, basic("someone", "tok-full"), 401, msgBadToken, ""},
 		{"wrong token", repoPath, "Bearer nope", 401, msgBadToken, ""},
 		{"wrong basic password", repoPath, basic("x-token-auth", "nope"), 401, msgBadToken, ""},

@@ -17,12 +17,18 @@ type credential struct {
 	cloneUser string
 }
 
-// authenticate reads the Authorization header. A request without one is
-// anonymous (nil, true); one with unusable credentials is (nil, false).
+// authenticate reads the Authorization header, or the access_token query
+// parameter. A request with neither is anonymous (nil, true); one with
+// unusable credentials is (nil, false).
 func (s *Server) authenticate(r *http.Request) (*credential, bool) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		return nil, true
+		// OAuth-style tokens may also come as ?access_token= (API-FACTS §3).
+		tok := r.URL.Query().Get("access_token")
+		if tok == "" {
+			return nil, true
+		}
+		h = "Bearer " + tok
 	}
 	scheme, rest, _ := strings.Cut(h, " ")
 	rest = strings.TrimSpace(rest)
