@@ -192,13 +192,14 @@ func progressLine(run syncRun, elapsed time.Duration) string {
 		if run.GetPhase() != "" {
 			parts = append(parts, "phase="+run.GetPhase())
 		}
-		repos := fmt.Sprint(run.GetRepositories())
+		// Out of the workspace's total, once the listing has told it.
+		total := ""
 		if t := run.GetRepositoriesTotal(); t > 0 {
-			repos += fmt.Sprintf("/%d", t)
+			total = fmt.Sprintf("/%d", t)
 		}
-		parts = append(parts, "repos="+repos)
+		parts = append(parts, fmt.Sprintf("repos=%d%s", run.GetRepositories(), total))
 		if run.GetRepositoriesDone() > 0 {
-			parts = append(parts, fmt.Sprintf("done=%d", run.GetRepositoriesDone()))
+			parts = append(parts, fmt.Sprintf("done=%d%s", run.GetRepositoriesDone(), total))
 		}
 		parts = append(parts,
 			fmt.Sprintf("prs=%d", run.GetPullRequests()),
