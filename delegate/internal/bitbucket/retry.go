@@ -81,7 +81,7 @@ func (p *RetryPolicy) classify(resp *http.Response, err error) (bool, error) {
 		case errors.As(err, &se):
 			return false, nil // a definite answer (4xx); the handler's error stands
 		case errors.As(err, &de):
-			return de.Retryable, nil
+			return de.Retryable, err
 		case errors.As(err, &unknownAuthority), errors.As(err, &hostname), errors.As(err, &invalid):
 			return false, err // TLS trust problems do not heal by retrying
 		case errors.As(err, &ue) && ue.Err != nil && errors.Is(ue.Err, context.Canceled):
