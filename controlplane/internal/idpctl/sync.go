@@ -120,7 +120,7 @@ func (a *app) waitForRun(ctx context.Context, c *clients, run syncRun, timeout t
 		}
 		resp, err := call(ctx, a, c.integrations.GetSyncRun, &integrationv1.GetSyncRunRequest{Id: run.GetId()})
 		switch {
-		case ctx.Err() != nil:
+		case ctx.Err() != nil || pastDeadline(ctx):
 			return nil, a.stoppedWaiting(ctx, run, timeout, integration)
 		case status.Code(err) == codes.Unavailable && failures < maxPollFailures:
 			failures++
@@ -135,12 +135,20 @@ func (a *app) waitForRun(ctx context.Context, c *clients, run syncRun, timeout t
 	return run, nil
 }
 
+// pastDeadline is true once the wait's deadline passed, even before the
+// context says so: a call's own timer, set to the same deadline, can fire
+// first.
+func pastDeadline(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
+}
+
 func (a *app) stoppedWaiting(ctx context.Context, run syncRun, timeout time.Duration, integration string) error {
 	where := fmt.Sprintf("run %s is still %s and goes on (see idpctl runs %s)", run.GetId(), enumName(run.GetStatus(), "SYNC_STATUS_"), quoteArg(integration))
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("gave up waiting after %s (--timeout): %s", timeout, where)
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return fmt.Errorf("stopped waiting: %s", where)
 	}
-	return fmt.Errorf("stopped waiting: %s", where)
+	return fmt.Errorf("gave up waiting after %s (--timeout): %s", timeout, where)
 }
 
 func runEnded(run syncRun) bool {
