@@ -363,10 +363,12 @@ Correlation: INGESTED_PATH is a path into the ingested properties or the raw
 Bitbucket repository JSON, CATALOG_PATH a path into the entity YAML; equals is
 exact, contains means the ingested value contains the catalog value, ignoring
 case. Field mappings: NAME is the property under
-metadata.integration_properties.BitbucketCloud, PATH a path into the repository
-JSON; a bare NAME means NAME=NAME. Without field mappings the server's defaults
-apply (name, url, description, default_branch, project, is_private, visibility,
-tags).`
+metadata.integration_properties.BitbucketCloud (dots nest, e.g. project.key),
+PATH a path into the repository JSON; a bare NAME means NAME=NAME. Without
+field mappings the server's defaults apply (name, url, description,
+default_branch, project.key, project.name, is_private, uuid, full_name,
+language, created_on, updated_on). Field mappings replace the whole set: to add
+one, list the current ones ('idpctl integration get NAME') plus the new one.`
 
 func (a *app) integrationCreateCommand() *cobra.Command {
 	var f integrationFlags
@@ -566,11 +568,14 @@ func (a *app) integrationDetails(w io.Writer, in *integrationv1.Integration) {
 			d.add("Correlate", correlationString(r))
 		}
 	}
-	var fields []string
-	for _, m := range in.GetFieldMappings().GetMappings() {
-		fields = append(fields, m.GetName()+"="+m.GetPath())
+	// One line per rule and field, in the flags' syntax, so they can be
+	// copied into --correlate and --field.
+	if len(in.GetFieldMappings().GetMappings()) == 0 {
+		d.add("Field", "")
 	}
-	d.add("Fields", strings.Join(fields, ", "))
+	for _, m := range in.GetFieldMappings().GetMappings() {
+		d.add("Field", m.GetName()+"="+m.GetPath())
+	}
 	d.add("Secondary kinds", secondaryKindsName(in.GetSecondaryKinds().GetKinds()))
 	d.add("Frequency", frequencyName(in.GetUpdateFrequency()))
 	d.add("Start date", startDateString(in.GetStartDate()))
