@@ -83,7 +83,7 @@ func ParseToken(s string) (Token, error) {
 			}
 		}
 		if len(t.Scopes) == 0 {
-			return Token{}, fmt.Errorf("token %q... lists no scope after ':'", value[:min(4, len(value))])
+			return Token{}, errors.New("the token lists no scope after ':'") // never echo any of the secret
 		}
 	}
 	return t, nil
@@ -193,12 +193,12 @@ func joinKinds(kinds []FaultKind) string {
 // every run.
 type Faults struct {
 	// Rate is the fraction of API requests that get a fault, 0 to 1.
-	Rate float64 `json:"rate"`
+	Rate float64
 	// Kinds are drawn from uniformly; empty means DefaultFaultKinds.
-	Kinds []FaultKind `json:"kinds,omitempty"`
+	Kinds []FaultKind
 	// Delay is how long "slow" waits and "trickle" takes; 0 means
 	// DefaultFaultDelay.
-	Delay time.Duration `json:"delay,omitempty"`
+	Delay time.Duration
 }
 
 func (f Faults) validate() error {

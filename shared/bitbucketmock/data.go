@@ -133,7 +133,7 @@ func (s *Server) genRepo(i int) *repo {
 	empty := g.chance(1.0 / 20)
 	// Last activity is spread over the 400 days before the base time, so an
 	// incremental sync with an updated_on watermark has something to skip.
-	r.lastGenerated = s.base.Add(-time.Duration(g.intn(400*24))*time.Hour - g.seconds(3600))
+	r.lastGenerated = s.base.Add(-time.Duration(1+g.intn(400*24))*time.Hour - g.seconds(3600))
 	r.created = r.lastGenerated.Add(-time.Duration(30+g.intn(1000))*24*time.Hour - g.seconds(86400))
 	r.created = r.created.Add(time.Duration(g.intn(1_000_000)) * time.Microsecond)
 	if empty {

@@ -165,3 +165,39 @@ func TestParseFaultKindsAndTokens(t *testing.T) {
 		t.Fatalf("unknown scope: %v", err)
 	}
 }
+
+func TestTLSAndResetOverTLS(t *testing.T) {
+	t.Parallel()
+	s, err := New(Config{Seed: 1, Repos: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, certPEM, err := SelfSignedCert("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := s.ListenTLS("127.0.0.1:0", cert, certPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer run.Close()
+	if !strings.HasPrefix(run.URL, "https://") {
+		t.Fatalf("URL %s", run.URL)
+	}
+	if doc := getJSON(t, run, "/repositories/acme?pagelen=20"); !strings.HasPrefix(doc["values"].([]any)[0].(map[string]any)["links"].(map[string]any)["self"].(map[string]any)["href"].(string), "https://") {
+		t.Fatal("self links do not use https")
+	}
+	if err := run.FailNext(FaultReset); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, run.URL+"/repositories/acme?pagelen=20", nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := run.Client().Do(req)
+	if err == nil {
+		_, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	if err == nil {
+		t.Fatal("a reset over TLS read cleanly")
+	}
+}

@@ -30,18 +30,20 @@ const maxCachedLists = 64
 
 func (lc *listCache) get(version uint64, k listKey, build func() []int) []int {
 	lc.mu.Lock()
-	if lc.version != version || len(lc.entries) >= maxCachedLists {
-		lc.version = version
-		lc.entries = map[listKey][]int{}
+	if lc.version != version {
+		lc.version, lc.entries = version, map[listKey][]int{}
 	}
-	if idx, ok := lc.entries[k]; ok {
-		lc.mu.Unlock()
+	idx, ok := lc.entries[k]
+	lc.mu.Unlock()
+	if ok {
 		return idx
 	}
-	lc.mu.Unlock()
-	idx := build() // outside the lock: concurrent first requests may both build
+	idx = build() // outside the lock: concurrent first requests may both build
 	lc.mu.Lock()
 	if lc.version == version {
+		if len(lc.entries) >= maxCachedLists {
+			lc.entries = map[listKey][]int{}
+		}
 		lc.entries[k] = idx
 	}
 	lc.mu.Unlock()
@@ -223,23 +225,23 @@ func (s *Server) listPullRequests(c *call) reply {
 		}
 	}
 	// Newest first by default.
-	var trees []obj
+	var prs []*pullRequest
 	for id := r.pullRequestCount(); id >= 1; id-- {
-		pr, _ := s.pullRequest(r, id)
-		if slices.Contains(states, pr.state) {
-			trees = append(trees, s.renderPR(c.view, r, pr))
+		if pr, _ := s.pullRequest(r, id); slices.Contains(states, pr.state) {
+			prs = append(prs, pr)
 		}
 	}
+	tree := func(i int) obj { return s.renderPR(c.view, r, prs[i]) }
 	var sample obj
-	if len(trees) > 0 {
-		sample = trees[0]
+	if len(prs) > 0 && (c.r.URL.Query().Has("q") || c.r.URL.Query().Has("sort")) {
+		sample = tree(0)
 	}
 	q, sort, bad := c.queryParams(sample)
 	if bad != nil {
 		return *bad
 	}
-	idx := filterSort(seq(len(trees)), func(i int) obj { return trees[i] }, q, sort, false)
-	return c.listReply(len(idx), func(i int) obj { return trees[idx[i]] }, pg, prListHidden)
+	idx := filterSort(seq(len(prs)), tree, q, sort, false)
+	return c.listReply(len(idx), func(i int) obj { return tree(idx[i]) }, pg, prListHidden)
 }
 
 func seq(n int) []int {

@@ -26,6 +26,7 @@ type Running struct {
 	// CertPEM is the self-signed certificate when serving TLS, else nil.
 	CertPEM []byte
 
+	client   *http.Client
 	srv      *http.Server
 	done     chan struct{} // closed when Serve returns, with serveErr set
 	serveErr error
@@ -56,6 +57,12 @@ func (s *Server) listen(addr string, tc *tls.Config, certPEM []byte) (*Running, 
 		srv: &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second,
 			TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}},
 		done: make(chan struct{})}
+	run.client = &http.Client{}
+	if certPEM != nil {
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(certPEM)
+		run.client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	}
 	go func() {
 		run.serveErr = run.srv.Serve(ln)
 		close(run.done)
@@ -64,14 +71,7 @@ func (s *Server) listen(addr string, tc *tls.Config, certPEM []byte) (*Running, 
 }
 
 // Client returns an HTTP client that trusts the server's certificate.
-func (r *Running) Client() *http.Client {
-	if r.CertPEM == nil {
-		return &http.Client{}
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(r.CertPEM)
-	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
-}
+func (r *Running) Client() *http.Client { return r.client }
 
 // Shutdown stops accepting requests and waits for those in flight, until ctx
 // ends.

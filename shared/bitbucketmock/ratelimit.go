@@ -22,12 +22,13 @@ type window struct {
 }
 
 // take records a request by key at now. It reports whether the request is
-// allowed and how many requests the window holds, this one included.
-func (l *limiter) take(key string, now time.Time) (ok bool, used int) {
+// allowed, how many requests the window holds (this one included) and the
+// rate it applied.
+func (l *limiter) take(key string, now time.Time) (ok bool, used int, rate Rate) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.rate.Unlimited() {
-		return true, 0
+		return true, 0, l.rate
 	}
 	w := l.windows[key]
 	if w == nil {
@@ -40,11 +41,11 @@ func (l *limiter) take(key string, now time.Time) (ok bool, used int) {
 		w.n--
 	}
 	if w.n >= l.rate.N {
-		return false, w.n
+		return false, w.n, l.rate
 	}
 	w.at[(w.head+w.n)%len(w.at)] = t
 	w.n++
-	return true, w.n
+	return true, w.n, l.rate
 }
 
 // set changes the rate and forgets every window.

@@ -258,9 +258,9 @@ func (s *Server) serveAPI(e *endpoint, r *http.Request, fault FaultKind, credNam
 		*credName = cred.token.Name
 		key = "token:" + cred.token.Name
 	}
-	allowed, used := s.limiter.take(key, s.cfg.Clock())
+	allowed, used, rate := s.limiter.take(key, s.cfg.Clock())
 	header := http.Header{}
-	if rate := s.limiter.get(); cred != nil && cred.bearer && !rate.Unlimited() && strings.HasPrefix(r.URL.Path, "/2.0/repositories/") {
+	if cred != nil && cred.bearer && !rate.Unlimited() && strings.HasPrefix(r.URL.Path, "/2.0/repositories/") {
 		// Scaled rate-limit headers: access tokens on repository data only.
 		// NearLimit turns true under 20 % remaining.
 		header.Set("X-RateLimit-Limit", strconv.Itoa(rate.N))
@@ -289,13 +289,7 @@ func (s *Server) serveAPI(e *endpoint, r *http.Request, fault FaultKind, credNam
 	s.mu.RLock()
 	rep := e.serve(c)
 	s.mu.RUnlock()
-	if rep.header == nil {
-		rep.header = header
-	} else {
-		for k, v := range header {
-			rep.header[k] = v
-		}
-	}
+	rep.header = header
 	return rep
 }
 
