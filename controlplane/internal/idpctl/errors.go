@@ -86,7 +86,9 @@ func (a *app) describe(err error) string {
 	case codes.Unimplemented:
 		return fmt.Sprintf("the control plane at %s does not support this request (%s); is idpctl newer than the server?", a.serverLabel(), msg)
 	case codes.NotFound:
-		if s != nil && s.list != "" {
+		// Only when the missing thing is the subject: an unlink's NOT_FOUND
+		// may be about the repository, not the integration.
+		if s != nil && s.list != "" && strings.Contains(strings.ToLower(msg), s.noun) {
 			return fmt.Sprintf("%s (list them with `%s`)", msg, s.list)
 		}
 	case codes.PermissionDenied:

@@ -113,6 +113,9 @@ func TestReasonsSayWhatToDo(t *testing.T) {
 		{"GetIntegration", status.Error(codes.NotFound, `integration "acme" not found`),
 			[]string{"integration", "get", "acme"},
 			"Error: integration \"acme\" not found (list them with `idpctl integration list`)\n"},
+		{"UnlinkRepository", status.Error(codes.NotFound, `repository "x" not found`),
+			[]string{"unlink", "acme", "x"},
+			"Error: repository \"x\" not found\n"},
 	}
 	for _, tc := range cases {
 		h.fake.failNext(tc.method, tc.err)

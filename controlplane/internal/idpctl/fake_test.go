@@ -404,14 +404,14 @@ type harness struct {
 	now      func() time.Time
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T, opts ...grpc.ServerOption) *harness {
 	t.Helper()
 	f := &fakeServer{}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := grpc.NewServer(grpc.UnaryInterceptor(f.intercept))
+	s := grpc.NewServer(append(opts, grpc.UnaryInterceptor(f.intercept))...)
 	integrationv1.RegisterConnectorServiceServer(s, f)
 	integrationv1.RegisterIntegrationServiceServer(s, f)
 	integrationv1.RegisterDiscoveryServiceServer(s, f)
