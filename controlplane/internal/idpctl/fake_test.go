@@ -396,12 +396,12 @@ func ago(d time.Duration) *timestamppb.Timestamp { return timestamppb.New(testNo
 
 // harness runs idpctl against a fake server.
 type harness struct {
-	t        *testing.T
-	fake     *fakeServer
-	env      map[string]string
-	stdin    string
-	terminal bool
-	now      func() time.Time
+	t       *testing.T
+	fake    *fakeServer
+	env     map[string]string
+	stdin   string
+	columns int // stderr is a terminal this wide; 0: not a terminal
+	now     func() time.Time
 }
 
 func newHarness(t *testing.T, opts ...grpc.ServerOption) *harness {
@@ -438,7 +438,7 @@ func (h *harness) run(args ...string) result {
 	a.now = h.now
 	a.loc = time.UTC
 	a.pollInterval = time.Millisecond
-	a.isTerminal = func(io.Writer) bool { return h.terminal }
+	a.terminalWidth = func(io.Writer) int { return h.columns }
 	a.stdin = strings.NewReader(h.stdin)
 	code := a.run(context.Background(), args)
 	return result{code: code, stdout: out.String(), stderr: errOut.String()}

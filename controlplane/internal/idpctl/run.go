@@ -37,9 +37,9 @@ type app struct {
 	stdin          io.Reader
 	env            func(string) string
 	now            func() time.Time
-	loc            *time.Location // for times shown in full; tests pin it
-	pollInterval   time.Duration  // sync --wait; tests shorten it
-	isTerminal     func(io.Writer) bool
+	loc            *time.Location      // for times shown in full; tests pin it
+	pollInterval   time.Duration       // sync --wait; tests shorten it
+	terminalWidth  func(io.Writer) int // 0 when not a terminal
 
 	server         string
 	apiKey         string
@@ -63,20 +63,26 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, env func(
 
 func newApp(stdout, stderr io.Writer, env func(string) string) *app {
 	return &app{
-		stdout:       stdout,
-		stderr:       stderr,
-		stdin:        os.Stdin,
-		env:          env,
-		now:          time.Now,
-		loc:          time.Local,
-		pollInterval: time.Second,
-		isTerminal:   isTerminal,
+		stdout:        stdout,
+		stderr:        stderr,
+		stdin:         os.Stdin,
+		env:           env,
+		now:           time.Now,
+		loc:           time.Local,
+		pollInterval:  time.Second,
+		terminalWidth: terminalWidth,
 	}
 }
 
-func isTerminal(w io.Writer) bool {
+func terminalWidth(w io.Writer) int {
 	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return 0
+	}
+	if width, _, err := term.GetSize(int(f.Fd())); err == nil && width > 0 {
+		return width
+	}
+	return 80 // a terminal that does not say
 }
 
 func (a *app) run(ctx context.Context, args []string) int {

@@ -106,7 +106,7 @@ func (a *app) waitForRun(ctx context.Context, c *clients, run syncRun, timeout t
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	p := &progress{w: a.stderr, terminal: a.isTerminal(a.stderr), start: a.now(), now: a.now}
+	p := &progress{w: a.stderr, columns: a.terminalWidth(a.stderr), start: a.now(), now: a.now}
 	defer p.end()
 	p.show(run)
 	ticker := time.NewTicker(a.pollInterval)
@@ -162,17 +162,22 @@ func runEnded(run syncRun) bool {
 // progress draws a run's progress: redrawn in place on a terminal, a new
 // line per status or phase change otherwise, so logs stay short.
 type progress struct {
-	w        io.Writer
-	terminal bool
-	start    time.Time
-	now      func() time.Time
-	last     string // status and phase last printed, off a terminal
-	width    int    // of the line on screen, on a terminal
+	w       io.Writer
+	columns int // the terminal's width; 0 off a terminal
+	start   time.Time
+	now     func() time.Time
+	last    string // status and phase last printed, off a terminal
+	width   int    // of the line on screen, on a terminal
 }
 
 func (p *progress) show(run syncRun) {
 	line := progressLine(run, p.now().Sub(p.start))
-	if p.terminal {
+	if p.columns > 0 {
+		// A line that wrapped could not be redrawn with \r: keep it to
+		// one row (the line is ASCII, so bytes are columns).
+		if len(line) >= p.columns {
+			line = line[:p.columns-1]
+		}
 		pad := max(p.width-len(line), 0)
 		fmt.Fprintf(p.w, "\r%s%s", line, strings.Repeat(" ", pad))
 		p.width = len(line)
@@ -186,7 +191,7 @@ func (p *progress) show(run syncRun) {
 }
 
 func (p *progress) end() {
-	if p.terminal && p.width > 0 {
+	if p.columns > 0 && p.width > 0 {
 		fmt.Fprintln(p.w)
 		p.width = 0
 	}

@@ -69,7 +69,7 @@ func TestSyncWaitRedrawsOneLineOnATerminal(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	h.now = tickingClock()
-	h.terminal = true
+	h.columns = 200
 	h.fake.runScript = runScript(succeeded, "")
 	r := h.mustRun(0, "sync", "acme", "--wait")
 	frames := strings.Split(r.stderr, "\r")
@@ -86,6 +86,19 @@ func TestSyncWaitRedrawsOneLineOnATerminal(t *testing.T) {
 	}
 	if !strings.HasPrefix(frames[4], "run r-1 RUNNING phase=pull_requests repos=120/120 done=40/120 prs=200 commits=0 requests=30 429s=2 (") {
 		t.Errorf("frame = %q", frames[4])
+	}
+}
+
+func TestSyncWaitKeepsTheLineWithinTheTerminal(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.columns = 40
+	h.fake.runScript = runScript(succeeded, "")
+	r := h.mustRun(0, "sync", "acme", "--wait")
+	for _, frame := range strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\r")[1:] {
+		if len(frame) >= 40 {
+			t.Errorf("frame of %d columns on a 40-column terminal: %q", len(frame), frame)
+		}
 	}
 }
 
