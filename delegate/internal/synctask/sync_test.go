@@ -1,16 +1,15 @@
 package synctask_test
 
 import (
-	"fmt"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	pb "github.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/bitbucket"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/fakecontrol"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/testenv"
+	pb "github.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1"
 	"github.com/catalog-discovery/bitbucket/shared/bitbucketmock"
 	"github.com/google/go-cmp/cmp"
 )
@@ -292,4 +291,3 @@ func TestBudgetMatchedToTheLimitMeansNo429(t *testing.T) {
 	t.Logf("%d requests in %v, 0 rate limited", c.Requests, time.Since(start).Round(time.Millisecond))
 }
 
-var _ = fmt.Sprint

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	pb "github.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/agent"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/bitbucket"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/clock"
@@ -22,6 +21,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/delegate/internal/proxy"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/task"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/upload"
+	pb "github.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1"
 	"github.com/catalog-discovery/bitbucket/shared/logging"
 	"github.com/rs/zerolog"
 	"google.golang.org/protobuf/types/known/timestamppb"
