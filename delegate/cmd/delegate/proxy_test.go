@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	pb "github.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/testenv"
+	pb "github.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1"
 	"github.com/catalog-discovery/bitbucket/shared/bitbucketmock"
 )
 

@@ -290,4 +290,3 @@ func TestBudgetMatchedToTheLimitMeansNo429(t *testing.T) {
 	}
 	t.Logf("%d requests in %v, 0 rate limited", c.Requests, time.Since(start).Round(time.Millisecond))
 }
-
