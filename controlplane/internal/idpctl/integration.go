@@ -153,6 +153,13 @@ type integrationFlags struct {
 }
 
 func (f *integrationFlags) register(cmd *cobra.Command, create bool) {
+	// Defaults are the server's on create; an edit changes only what is given.
+	dflt := func(s string) string {
+		if create {
+			return s
+		}
+		return ""
+	}
 	fs := cmd.Flags()
 	fs.StringVarP(&f.file, "filename", "f", "", "YAML file of settings, keys named like the flags ('-' for stdin); flags override it")
 	fs.StringVar(&f.name, "name", "", "display name, unique in the account")
@@ -160,14 +167,18 @@ func (f *integrationFlags) register(cmd *cobra.Command, create bool) {
 	if create {
 		fs.StringVar(&f.workspace, "workspace", "", "workspace slug (default: the connector's)")
 	}
-	fs.StringVar(&f.behavior, "behavior", "", "register-and-merge (default), register or merge")
-	fs.StringVar(&f.kind, "kind", "", "catalog kind of imported entities (default Component)")
-	fs.StringVar(&f.typ, "type", "", "catalog type of registered entities (default service; none with --behavior merge)")
-	fs.StringArrayVar(&f.correlate, "correlate", nil, "correlation rule INGESTED_PATH=CATALOG_PATH[:equals|contains]; repeatable, all must hold (default name=name)")
+	fs.StringVar(&f.behavior, "behavior", "", "register-and-merge"+dflt(" (default)")+", register or merge")
+	fs.StringVar(&f.kind, "kind", "", "catalog kind of imported entities"+dflt(" (default Component)"))
+	fs.StringVar(&f.typ, "type", "", "catalog type of registered entities"+dflt(" (default service)")+"; none with --behavior merge")
+	fs.StringArrayVar(&f.correlate, "correlate", nil, "correlation rule INGESTED_PATH=CATALOG_PATH[:equals|contains]; repeatable, all must hold"+dflt(" (default name=name)"))
 	fs.BoolVar(&f.correlateIdentifier, "correlate-identifier", false, "no correlation rules: match the catalog identifier with the one derived from the slug")
-	fs.StringArrayVar(&f.fields, "field", nil, "field copied into entities, NAME=PATH into the Bitbucket repository JSON; repeatable, replaces the default set")
-	fs.StringVar(&f.secondaryKinds, "secondary-kinds", "", "pull-requests,commits (default both), or none; fixed at creation")
-	fs.StringVar(&f.frequency, "frequency", "", "sync every 30m, 1h, 3h (default), 6h, 12h or 1d")
+	fs.StringArrayVar(&f.fields, "field", nil, "field copied into entities, NAME=PATH into the Bitbucket repository JSON; repeatable, replaces the whole set")
+	if create {
+		fs.StringVar(&f.secondaryKinds, "secondary-kinds", "", "pull-requests,commits (default both), or none; fixed once created")
+	} else {
+		fs.StringVar(&f.secondaryKinds, "secondary-kinds", "", "fixed at creation: the server refuses a change")
+	}
+	fs.StringVar(&f.frequency, "frequency", "", "sync every 30m, 1h, 3h"+dflt(" (default)")+", 6h, 12h or 1d")
 	fs.StringVar(&f.startDate, "start-date", "", "fetch nothing older than this date, YYYY-MM-DD (none: no limit)")
 	fs.BoolVar(&f.autoImport, "auto-import", false, "import future discoveries with their recommended action")
 	addOutputFlag(cmd, &f.output)
