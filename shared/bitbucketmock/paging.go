@@ -60,7 +60,8 @@ func (c *call) pageURL(page string) string {
 // listReply serves page pg of a list-based collection of total items.
 // hidden names fields the default form of each item leaves out.
 func (c *call) listReply(total int, item func(i int) obj, pg pageReq, hidden []string) reply {
-	if pg.page > 1 && (pg.page-1)*pg.pagelen >= total {
+	// Compared in pages, not items: a huge page number must not overflow.
+	if pages := (total + pg.pagelen - 1) / pg.pagelen; pg.page > max(pages, 1) {
 		return errorReply(http.StatusBadRequest, msgInvalidPage)
 	}
 	lo := (pg.page - 1) * pg.pagelen
