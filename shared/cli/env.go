@@ -63,17 +63,25 @@ func BindEnv(fs *pflag.FlagSet, bindings map[string]string) {
 const envAnnotation = "cli_env"
 
 // ApplyEnv sets every flag bound by BindEnv that was not given on the
-// command line from its environment variable, if that is set. A value the
-// flag rejects is a usage error naming both the variable and the flag.
+// command line from the process environment. See ApplyEnvFrom.
 func ApplyEnv(fs *pflag.FlagSet) error {
+	return ApplyEnvFrom(fs, os.Getenv)
+}
+
+// ApplyEnvFrom sets every flag bound by BindEnv that was not given on the
+// command line from getenv; an empty value counts as unset. Taking the
+// lookup as a parameter lets a command run in-process (tests, embedding)
+// with an environment of its own. A value the flag rejects is a usage error
+// naming both the variable and the flag.
+func ApplyEnvFrom(fs *pflag.FlagSet, getenv func(string) string) error {
 	var err error
 	fs.VisitAll(func(f *pflag.Flag) {
 		envs := f.Annotations[envAnnotation]
 		if err != nil || f.Changed || len(envs) == 0 {
 			return
 		}
-		v, ok := os.LookupEnv(envs[0])
-		if !ok {
+		v := getenv(envs[0])
+		if v == "" {
 			return
 		}
 		if setErr := fs.Set(f.Name, v); setErr != nil {

@@ -44,3 +44,18 @@ func TestApplyEnvBadValueIsUsageError(t *testing.T) {
 		t.Fatal("exit code table wrong")
 	}
 }
+
+func TestApplyEnvFromUsesTheLookupAndSkipsEmpty(t *testing.T) {
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	server := fs.String("server", "def", "address")
+	key := fs.String("api-key", "k0", "key")
+	BindEnv(fs, map[string]string{"server": "T_SERVER", "api-key": "T_KEY"})
+	_ = fs.Parse(nil)
+	env := map[string]string{"T_SERVER": "cp:7443", "T_KEY": ""}
+	if err := ApplyEnvFrom(fs, func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if *server != "cp:7443" || *key != "k0" {
+		t.Fatalf("server=%q key=%q; want the lookup's server and the default key", *server, *key)
+	}
+}

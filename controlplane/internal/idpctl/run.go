@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 	"golang.org/x/term"
 	"google.golang.org/grpc"
 
@@ -20,9 +19,8 @@ import (
 // otherwise: the control plane's own --listen default.
 const DefaultServer = "127.0.0.1:7443"
 
-// envBindings ties global flags to environment variables. BindEnv puts
-// them in --help; app.applyEnv reads them through the injected lookup
-// (cli.ApplyEnv reads the process environment, which Run must not).
+// envBindings ties global flags to environment variables, read through the
+// injected lookup so that Run never depends on the process environment.
 var envBindings = map[string]string{
 	"server":  "IDP_SERVER",
 	"api-key": "IDP_API_KEY",
@@ -141,7 +139,7 @@ func (a *app) rootCommand() *cobra.Command {
 		RunE:          runGroup,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			fs := cmd.Root().PersistentFlags()
-			if err := a.applyEnv(fs); err != nil {
+			if err := cli.ApplyEnvFrom(fs, a.env); err != nil {
 				return err
 			}
 			a.tlsSet = fs.Changed("tls")
@@ -174,25 +172,6 @@ func (a *app) rootCommand() *cobra.Command {
 		a.versionCommand(),
 	)
 	return root
-}
-
-// applyEnv fills unset bound flags from the environment; an empty variable
-// counts as unset.
-func (a *app) applyEnv(fs *pflag.FlagSet) error {
-	for name, env := range envBindings {
-		f := fs.Lookup(name)
-		if f.Changed {
-			continue
-		}
-		v := a.env(env)
-		if v == "" {
-			continue
-		}
-		if err := fs.Set(name, v); err != nil {
-			return cli.Usagef("%s (for --%s): %v", env, name, err)
-		}
-	}
-	return nil
 }
 
 // group makes a command that only holds subcommands: alone it shows its
