@@ -44,8 +44,9 @@ func (e *ResolveError) Error() string {
 // space trimmed). Secrets never leave the delegate's network.
 func ResolveToken(ref string, getenv func(string) (string, bool), readFile func(string) ([]byte, error)) (Credential, error) {
 	kind, name, ok := strings.Cut(ref, ":")
-	if !ok || name == "" {
-		return Credential{}, &ResolveError{Ref: ref, Reason: "want env:NAME or file:/path"}
+	if !ok || name == "" || (kind != "env" && kind != "file") {
+		// Not echoed: a malformed reference is sometimes the token itself.
+		return Credential{}, &ResolveError{Ref: "(not shown)", Reason: "is not of the form env:NAME or file:/path"}
 	}
 	var token string
 	switch kind {
@@ -67,8 +68,6 @@ func ResolveToken(ref string, getenv func(string) (string, bool), readFile func(
 			return Credential{}, &ResolveError{Ref: ref, Reason: reason}
 		}
 		token = strings.TrimSpace(string(b))
-	default:
-		return Credential{}, &ResolveError{Ref: ref, Reason: fmt.Sprintf("unknown kind %q: want env:NAME or file:/path", kind)}
 	}
 	if token == "" {
 		return Credential{}, &ResolveError{Ref: ref, Reason: "resolves to an empty value"}

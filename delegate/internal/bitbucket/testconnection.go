@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/catalog-discovery/bitbucket/delegate/internal/task"
@@ -37,6 +38,10 @@ func (s *Session) CheckConnection(ctx context.Context, workspace string) (task.T
 		return c.finish(workspace), err
 	}
 	switch {
+	case slices.Contains(c.res.MissingScopes, ScopeRepositoriesRead):
+		// Pull requests: Read implies Repositories: Read, so it is missing
+		// too (and cannot be probed without a visible repository).
+		c.res.MissingScopes = append(c.res.MissingScopes, ScopePullRequestsRead)
 	case slug != "":
 		_, _, err = s.probe(ctx, s.endpoint(url.Values{"pagelen": {"1"}, "fields": {"values.id"}}, "repositories", workspace, slug, "pullrequests"))
 		if stop, err := c.apply(err, ScopePullRequestsRead); stop || err != nil {

@@ -1,0 +1,123 @@
+package bitbucket
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/catalog-discovery/bitbucket/delegate/internal/clock"
+)
+
+var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// sendAll takes n slots and returns the fake time each was granted at,
+// relative to the start.
+func sendAll(t *testing.T, b *Budget, clk *clock.Fake, n int) []time.Duration {
+	t.Helper()
+	start := clk.Now()
+	out := make([]time.Duration, n)
+	for i := range n {
+		if err := b.Wait(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		out[i] = clk.Now().Sub(start)
+	}
+	return out
+}
+
+func TestBudgetBurstsThenWaitsForTheWindow(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(epoch)
+	b := NewBudget(clk, BudgetLimit{Requests: 10, Window: 10 * time.Second}, true)
+	got := sendAll(t, b, clk, 25)
+	for i := range 10 {
+		if got[i] != 0 {
+			t.Fatalf("request %d waited %v inside the budget", i, got[i])
+		}
+	}
+	// The 11th waits for the first to leave the window (plus the margin).
+	if got[10] < 10*time.Second || got[10] > 11*time.Second {
+		t.Errorf("11th request at %v, want just after 10s", got[10])
+	}
+	// In any window of 10 s (plus margin) there are never more than 10.
+	for i := 10; i < len(got); i++ {
+		if got[i]-got[i-10] < 10*time.Second {
+			t.Fatalf("requests %d and %d only %v apart", i-10, i, got[i]-got[i-10])
+		}
+	}
+}
+
+func TestNearLimitPacesEvenly(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(epoch)
+	b := NewBudget(clk, BudgetLimit{Requests: 100, Window: 100 * time.Second}, true)
+	b.Observe(0, true)
+	got := sendAll(t, b, clk, 5)
+	for i := 1; i < len(got); i++ {
+		if d := got[i] - got[i-1]; d < time.Second {
+			t.Errorf("requests %d and %d %v apart, want the 1s pace", i-1, i, d)
+		}
+	}
+	b.Observe(0, false)
+	before := clk.Now()
+	sendAll(t, b, clk, 5)
+	if clk.Now() != before {
+		t.Errorf("still pacing after NearLimit cleared")
+	}
+}
+
+func TestRateLimitHeaderReplacesDefaultUnlessOverridden(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(epoch)
+	b := NewBudget(clk, DefaultBudget, false)
+	if !b.Observe(2500, false) || b.Limit().Requests != 2500 {
+		t.Errorf("limit %v after X-RateLimit-Limit 2500", b.Limit())
+	}
+	if b.Observe(2500, false) {
+		t.Error("an unchanged limit reported as a change")
+	}
+	o := NewBudget(clk, BudgetLimit{Requests: 60, Window: 10 * time.Second}, true)
+	if o.Observe(1000, false) || o.Limit().Requests != 60 {
+		t.Errorf("override changed by the header: %v", o.Limit())
+	}
+}
+
+func TestThrottledShrinksForOneWindow(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(epoch)
+	b := NewBudget(clk, BudgetLimit{Requests: 100, Window: time.Minute}, true)
+	sendAll(t, b, clk, 50)
+	b.Throttled()
+	if r := b.Remaining(); r != 0 {
+		t.Errorf("after a 429 with 50 sent, %d remain; want none (90%% of 50 = 45 < 50)", r)
+	}
+	clk.Advance(2 * time.Minute)
+	b.Observe(0, false)
+	if r := b.Remaining(); r != 100 {
+		t.Errorf("a window later %d remain, want the full 100", r)
+	}
+}
+
+func TestWaitHonoursCancellation(t *testing.T) {
+	t.Parallel()
+	b := NewBudget(clock.Real{}, BudgetLimit{Requests: 1, Window: time.Hour}, true)
+	if err := b.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := b.Wait(ctx); err != context.DeadlineExceeded {
+		t.Errorf("got %v, want the context's error", err)
+	}
+}
+
+func TestBudgetsShareOnePerCredential(t *testing.T) {
+	t.Parallel()
+	r := NewBudgets(clock.NewFake(epoch), DefaultBudget, false)
+	if r.For(NewCredential("a-token").Key) != r.For(NewCredential("a-token").Key) {
+		t.Error("same credential, different budgets")
+	}
+	if r.For(NewCredential("a-token").Key) == r.For(NewCredential("b-token").Key) {
+		t.Error("different credentials share a budget")
+	}
+}

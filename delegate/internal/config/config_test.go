@@ -1,0 +1,74 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParseBudget(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in      string
+		want    Budget
+		wantErr bool
+	}{
+		{"1000/h", Budget{1000, time.Hour}, false},
+		{"2500/1h", Budget{2500, time.Hour}, false},
+		{"60/10s", Budget{60, 10 * time.Second}, false},
+		{"50/m", Budget{50, time.Minute}, false},
+		{"1000", Budget{}, true},
+		{"0/h", Budget{}, true},
+		{"-5/h", Budget{}, true},
+		{"10/500ms", Budget{}, true},
+		{"x/h", Budget{}, true},
+		{"10/fortnight", Budget{}, true},
+	}
+	for _, tt := range tests {
+		got, err := ParseBudget(tt.in)
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("ParseBudget(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestValidateReadsTokenFileAndKeepsSettings(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(file, []byte("  s3cret-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := Flags{
+		ControlPlane: "cp.example.com:443", Account: "acct", TokenFile: file, Name: "dlg-1",
+		Tags: []string{"prod", " eu-west ", ""}, Concurrency: 3, RequestBudget: "60/10s",
+		MetricsListen: ":9464", ShutdownGrace: 20 * time.Second, LogLevel: "debug", LogFormat: "json",
+	}
+	got, err := f.Validate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		ControlPlane: "cp.example.com:443", Account: "acct", Token: "s3cret-token", Name: "dlg-1",
+		Tags: []string{"prod", "eu-west"}, Concurrency: 3, Budget: Budget{60, 10 * time.Second},
+		MetricsListen: ":9464", ShutdownGrace: 20 * time.Second,
+	}
+	want.Log.Level, want.Log.Format = "debug", "json"
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("config (-want +got):\n%s", diff)
+	}
+}
+
+func TestNameDefaultsToHostName(t *testing.T) {
+	t.Parallel()
+	f := Flags{ControlPlane: "cp:1", Account: "a", Token: "t", Concurrency: 1, ShutdownGrace: time.Second}
+	got, err := f.Validate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := os.Hostname(); got.Name != h {
+		t.Errorf("name %q, want the host name %q", got.Name, h)
+	}
+}
