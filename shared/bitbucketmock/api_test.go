@@ -348,6 +348,18 @@ func TestPayloadShapes(t *testing.T) {
 		}
 	})
 
+	t.Run("trailing slash", func(t *testing.T) {
+		t.Parallel()
+		with := getJSON(t, run, base+"/pullrequests/?state=MERGED")
+		without := getJSON(t, run, base+"/pullrequests?state=MERGED")
+		if with["size"] != without["size"] || len(values(with)) == 0 {
+			t.Fatalf("trailing slash: size %v, without %v", with["size"], without["size"])
+		}
+		if getJSON(t, run, base+"/")["slug"] != repo.Slug {
+			t.Fatal("repository with a trailing slash")
+		}
+	})
+
 	t.Run("not found bodies", func(t *testing.T) {
 		t.Parallel()
 		for path, msg := range map[string]string{

@@ -147,12 +147,27 @@ func (s *Server) routes() http.Handler {
 	}}))
 
 	root := http.NewServeMux()
-	root.Handle("/2.0/", api)
+	root.Handle("/2.0/", trimTrailingSlash(api))
 	root.Handle("/_mock/", s.controlRoutes())
 	root.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeReply(w, errorReply(http.StatusNotFound, "Resource not found; the API is under /2.0/ and the control API under /_mock/"))
 	})
 	return root
+}
+
+// trimTrailingSlash serves ".../pullrequests/" as ".../pullrequests":
+// Bitbucket accepts both, and some clients (atlassian-python-api) always
+// append the slash.
+func trimTrailingSlash(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; len(p) > len("/2.0/") && strings.HasSuffix(p, "/") {
+			r2 := r.Clone(r.Context())
+			r2.URL.Path = strings.TrimSuffix(p, "/")
+			r2.URL.RawPath = strings.TrimSuffix(r.URL.RawPath, "/")
+			r = r2
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // call is one API request being served.
