@@ -133,6 +133,9 @@ func (d *Delegate) Stop() error {
 // Done is closed when the delegate has stopped.
 func (d *Delegate) Done() <-chan struct{} { return d.done }
 
+// Nop is a logger that discards everything.
+func Nop() zerolog.Logger { return zerolog.Nop() }
+
 // FastRetry is the production retry policy with waits scaled down.
 func FastRetry(log zerolog.Logger) *bitbucket.RetryPolicy {
 	p := bitbucket.NewRetryPolicy(log, 7)

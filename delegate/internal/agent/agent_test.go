@@ -1,0 +1,227 @@
+package agent_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/catalog-discovery/bitbucket/delegate/internal/fakecontrol"
+	"github.com/catalog-discovery/bitbucket/delegate/internal/testenv"
+	"github.com/catalog-discovery/bitbucket/delegate/internal/upload"
+	pb "github.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1"
+	"github.com/catalog-discovery/bitbucket/shared/bitbucketmock"
+	"google.golang.org/grpc/codes"
+)
+
+func startMock(t *testing.T, cfg bitbucketmock.Config) *bitbucketmock.Running {
+	t.Helper()
+	cfg.Tokens = append(cfg.Tokens, bitbucketmock.Token{Name: "delegate", Value: testenv.BitbucketToken})
+	return bitbucketmock.Start(t, cfg)
+}
+
+func control(t *testing.T, lease time.Duration) *fakecontrol.Server {
+	return fakecontrol.New(t, fakecontrol.Options{Token: testenv.DelegateToken, Account: testenv.Account, LeaseDuration: lease})
+}
+
+func ctxFor(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func syncTask(m *bitbucketmock.Running) *pb.Task {
+	return testenv.SyncTask(m.URL, m.Workspace(), nil, nil, time.Time{})
+}
+
+func TestLeaseLostStopsWorkAtOnceAndTheNextAttemptFinishes(t *testing.T) {
+	t.Parallel()
+	m := startMock(t, bitbucketmock.Config{Seed: 1, Repos: 120, PRsPerRepo: 2, CommitsPerRepo: 2, Latency: 10 * time.Millisecond})
+	cp := control(t, 0)
+	logs := &testenv.SyncWriter{}
+	testenv.Start(t, cp, testenv.Options{Log: logs, Upload: uploadSmall()})
+	id := cp.Enqueue(syncTask(m))
+	ctx := ctxFor(t, 30*time.Second)
+	if err := cp.WaitFor(ctx, id, func(tk fakecontrol.Task) bool { return len(tk.Batches) > 0 }); err != nil {
+		t.Fatal(err)
+	}
+	cp.LoseLease(id)
+	done, err := cp.WaitDone(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk := cp.Task(id)
+	if done.GetOutcome() != pb.Outcome_OUTCOME_SUCCEEDED || tk.Attempt != 2 {
+		t.Fatalf("outcome %v after %d attempts: %s", done.GetOutcome(), tk.Attempt, done.GetError())
+	}
+	for _, c := range tk.Completions {
+		if c.GetLeaseToken() != tk.Lease && c.GetLeaseToken() != "lease-"+id+"-2" {
+			t.Errorf("completion with a lost lease: %v", c)
+		}
+	}
+	if !strings.Contains(logs.String(), "lease lost") {
+		t.Error("no log line says the lease was lost")
+	}
+	if got := cp.Count()["repository"]; got != 120 {
+		t.Errorf("%d repositories stored, want 120", got)
+	}
+}
+
+// uploadSmall makes batches small, so that a small workspace spans many.
+func uploadSmall() upload.Options { return upload.Options{MaxRecords: 50} }
+
+func TestCancellationStopsTheTaskAsCancelled(t *testing.T) {
+	t.Parallel()
+	m := startMock(t, bitbucketmock.Config{Seed: 2, Repos: 200, PRsPerRepo: 2, CommitsPerRepo: 2, Latency: 20 * time.Millisecond})
+	cp := control(t, 0)
+	testenv.Start(t, cp, testenv.Options{})
+	id := cp.Enqueue(syncTask(m))
+	ctx := ctxFor(t, 30*time.Second)
+	if err := cp.WaitFor(ctx, id, func(tk fakecontrol.Task) bool { return tk.Attempt == 1 }); err != nil {
+		t.Fatal(err)
+	}
+	cp.RequestCancel(id)
+	start := time.Now()
+	done, err := cp.WaitDone(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done.GetOutcome() != pb.Outcome_OUTCOME_CANCELLED {
+		t.Fatalf("outcome %v: %s", done.GetOutcome(), done.GetError())
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("cancellation took %v; it should act on the next renewal", took)
+	}
+}
+
+func TestControlPlaneOutagesAreRiddenOut(t *testing.T) {
+	t.Parallel()
+	m := startMock(t, bitbucketmock.Config{Seed: 3, Repos: 40, PRsPerRepo: 3, CommitsPerRepo: 3, Latency: 5 * time.Millisecond})
+	cp := control(t, 0)
+	cp.Stop() // down before the delegate starts
+	logs := &testenv.SyncWriter{}
+	testenv.Start(t, cp, testenv.Options{Log: logs, Upload: uploadSmall()})
+	time.Sleep(300 * time.Millisecond)
+	cp.Restart()
+	cp.FailNext("UploadRecords", codes.Unavailable, codes.Unavailable, codes.DeadlineExceeded)
+	cp.FailNext("CompleteTask", codes.Unavailable, codes.Unavailable)
+	cp.FailNext("RenewLease", codes.Unavailable)
+	id := cp.Enqueue(syncTask(m))
+	ctx := ctxFor(t, 30*time.Second)
+
+	// Drop every connection mid-sync: unacknowledged batches are resent.
+	if err := cp.WaitFor(ctx, id, func(tk fakecontrol.Task) bool { return len(tk.Batches) >= 2 }); err != nil {
+		t.Fatal(err)
+	}
+	cp.Stop()
+	time.Sleep(200 * time.Millisecond)
+	cp.Restart()
+
+	done, err := cp.WaitDone(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done.GetOutcome() != pb.Outcome_OUTCOME_SUCCEEDED {
+		t.Fatalf("outcome %v: %s", done.GetOutcome(), done.GetError())
+	}
+	if got := cp.Count()["repository"]; got != 40 {
+		t.Errorf("%d repositories stored, want 40", got)
+	}
+	if cp.Calls("CompleteTask") < 3 {
+		t.Errorf("CompleteTask called %d times; the two failures should have been retried", cp.Calls("CompleteTask"))
+	}
+	if !strings.Contains(logs.String(), "control plane unreachable or failing; retrying") {
+		t.Error("no log line says the control plane is unreachable")
+	}
+}
+
+func TestForgottenDelegateRegistersAgain(t *testing.T) {
+	t.Parallel()
+	cp := control(t, 0)
+	testenv.Start(t, cp, testenv.Options{})
+	ctx := ctxFor(t, 10*time.Second)
+	for len(cp.Registrations()) < 1 {
+		if ctx.Err() != nil {
+			t.Fatal("never registered")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cp.ForgetDelegates()
+	for len(cp.Registrations()) < 2 {
+		if ctx.Err() != nil {
+			t.Fatal("did not register again after the control plane forgot it")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestUnresolvableTokenFailsTheTaskNamingTheReference(t *testing.T) {
+	t.Parallel()
+	m := startMock(t, bitbucketmock.Config{Repos: 1})
+	cp := control(t, 0)
+	testenv.Start(t, cp, testenv.Options{})
+	tk := syncTask(m)
+	tk.Sync.Target.TokenRef = "env:NOT_SET_ANYWHERE"
+	_, done := testenv.Run(t, cp, tk, 10*time.Second)
+	if done.GetOutcome() != pb.Outcome_OUTCOME_FAILED || !strings.Contains(done.GetError(), `"env:NOT_SET_ANYWHERE"`) {
+		t.Errorf("got %v %q", done.GetOutcome(), done.GetError())
+	}
+}
+
+func TestTestConnectionTaskReportsMissingScopes(t *testing.T) {
+	t.Parallel()
+	m := startMock(t, bitbucketmock.Config{Repos: 2, PRsPerRepo: 1, CommitsPerRepo: 1})
+	cp := control(t, 0)
+	testenv.Start(t, cp, testenv.Options{})
+	_, done := testenv.Run(t, cp, &pb.Task{Type: pb.TaskType_TASK_TYPE_TEST_CONNECTION, TestConnection: &pb.TestConnectionTask{
+		ConnectorId: "c1",
+		Target:      &pb.BitbucketTarget{Workspace: m.Workspace(), ApiBaseUrl: m.URL, TokenRef: "env:" + testenv.TokenEnv},
+	}}, 10*time.Second)
+	r := done.GetTestConnection()
+	if done.GetOutcome() != pb.Outcome_OUTCOME_SUCCEEDED || !r.GetOk() || len(r.GetMissingScopes()) != 0 {
+		t.Errorf("got %v %v", done.GetOutcome(), r)
+	}
+
+	_, done = testenv.Run(t, cp, &pb.Task{Type: pb.TaskType_TASK_TYPE_TEST_CONNECTION, TestConnection: &pb.TestConnectionTask{
+		ConnectorId: "c2",
+		Target:      &pb.BitbucketTarget{Workspace: m.Workspace(), ApiBaseUrl: m.URL, TokenRef: "file:/nonexistent/token"},
+	}}, 10*time.Second)
+	r = done.GetTestConnection()
+	if r.GetOk() || r.GetTokenValid() || !strings.Contains(r.GetMessage(), "file:/nonexistent/token") {
+		t.Errorf("unresolvable reference: %v", r)
+	}
+}
+
+func TestMetricsAreExported(t *testing.T) {
+	t.Parallel()
+	m := startMock(t, bitbucketmock.Config{Repos: 3, PRsPerRepo: 1, CommitsPerRepo: 1})
+	cp := control(t, 0)
+	d := testenv.Start(t, cp, testenv.Options{})
+	testenv.Run(t, cp, syncTask(m), 10*time.Second)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go d.Metrics.Serve(ctxFor(t, 10*time.Second), ln, testenv.Nop())
+	resp, err := http.Get("http://" + ln.Addr().String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{
+		`idp_delegate_tasks_total{outcome="succeeded",type="sync"} 1`,
+		`idp_delegate_records_uploaded_total{kind="repository"} 3`,
+		`idp_delegate_bitbucket_requests_total{status="200"}`,
+		`idp_delegate_bitbucket_rate_limited_total 0`,
+		`idp_delegate_bitbucket_budget_remaining{credential=`,
+		`idp_delegate_upload_duration_seconds_count`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
