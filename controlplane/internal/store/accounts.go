@@ -36,7 +36,7 @@ func (db *DB) GetAccount(ctx context.Context, id string) (auth.Account, error) {
 	var created int64
 	err := db.queryRow(ctx, `SELECT created_at FROM accounts WHERE id = ?`, id).Scan(&created)
 	if errors.Is(err, sql.ErrNoRows) {
-		return auth.Account{}, notFound("account", id)
+		return auth.Account{}, NotFound("account", id)
 	}
 	if err != nil {
 		return auth.Account{}, err
@@ -92,7 +92,7 @@ func (db *DB) APIKeyByHash(ctx context.Context, hash string) (auth.APIKey, error
 	err := db.queryRow(ctx, `SELECT id, account_id, name, hash, permissions, created_at FROM api_keys WHERE hash = ?`, hash).
 		Scan(&k.ID, &k.AccountID, &k.Name, &k.Hash, &perms, &created)
 	if errors.Is(err, sql.ErrNoRows) {
-		return auth.APIKey{}, notFound("api key", "")
+		return auth.APIKey{}, NotFound("api key", "")
 	}
 	if err != nil {
 		return auth.APIKey{}, err
@@ -126,7 +126,7 @@ func (db *DB) DelegateTokenByHash(ctx context.Context, hash string) (auth.Delega
 	err := db.queryRow(ctx, `SELECT id, account_id, name, hash, created_at FROM delegate_tokens WHERE hash = ?`, hash).
 		Scan(&t.ID, &t.AccountID, &t.Name, &t.Hash, &created)
 	if errors.Is(err, sql.ErrNoRows) {
-		return auth.DelegateToken{}, notFound("delegate token", "")
+		return auth.DelegateToken{}, NotFound("delegate token", "")
 	}
 	t.CreatedAt = fromMicros(created)
 	return t, err
@@ -163,7 +163,7 @@ func (db *DB) GetDelegate(ctx context.Context, accountID, id string) (Delegate, 
 		FROM delegates WHERE account_id = ? AND id = ?`, accountID, id).
 		Scan(&d.ID, &d.AccountID, &d.Name, &tags, &d.Version, &d.Hostname, &d.Concurrency, &reg, &seen)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Delegate{}, notFound("delegate", id)
+		return Delegate{}, NotFound("delegate", id)
 	}
 	if err != nil {
 		return Delegate{}, err

@@ -46,7 +46,7 @@ func (db *DB) GetConnector(ctx context.Context, accountID, ref string) (integrat
 	c, err := scanConnector(db.queryRow(ctx, `SELECT `+connectorColumns+` FROM connectors
 		WHERE account_id = ? AND (id = ? OR name = ?) ORDER BY CASE WHEN id = ? THEN 0 ELSE 1 END LIMIT 1`, accountID, ref, ref, ref))
 	if errors.Is(err, sql.ErrNoRows) {
-		return c, notFound("connector", ref)
+		return c, NotFound("connector", ref)
 	}
 	return c, err
 }
@@ -54,7 +54,7 @@ func (db *DB) GetConnector(ctx context.Context, accountID, ref string) (integrat
 func getConnectorTx(ctx context.Context, tx *txn, accountID, id string) (integration.Connector, error) {
 	c, err := scanConnector(tx.queryRow(ctx, `SELECT `+connectorColumns+` FROM connectors WHERE account_id = ? AND id = ?`, accountID, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return c, notFound("connector", id)
+		return c, NotFound("connector", id)
 	}
 	return c, err
 }

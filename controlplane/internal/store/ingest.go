@@ -345,7 +345,7 @@ func scanRepository(row interface{ Scan(...any) error }) (Repository, error) {
 func (db *DB) GetRepository(ctx context.Context, integrationID, uuid string) (Repository, error) {
 	r, err := scanRepository(db.queryRow(ctx, repoSelect+` WHERE integration_id = ? AND uuid = ?`, integrationID, uuid))
 	if errors.Is(err, sql.ErrNoRows) {
-		return r, notFound("repository", uuid)
+		return r, NotFound("repository", uuid)
 	}
 	return r, err
 }

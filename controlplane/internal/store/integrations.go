@@ -110,7 +110,7 @@ func (db *DB) GetIntegration(ctx context.Context, accountID, ref string) (integr
 	in, err := scanIntegration(db.queryRow(ctx, `SELECT `+integrationColumns+` FROM integrations
 		WHERE account_id = ? AND (id = ? OR name = ?) ORDER BY CASE WHEN id = ? THEN 0 ELSE 1 END LIMIT 1`, accountID, ref, ref, ref))
 	if errors.Is(err, sql.ErrNoRows) {
-		return in, notFound("integration", ref)
+		return in, NotFound("integration", ref)
 	}
 	return in, err
 }
@@ -121,7 +121,7 @@ func lockIntegration(ctx context.Context, tx *txn, accountID, ref string) (integ
 		WHERE account_id = ? AND (id = ? OR name = ?) ORDER BY CASE WHEN id = ? THEN 0 ELSE 1 END LIMIT 1`+tx.d.lockRows(false),
 		accountID, ref, ref, ref))
 	if errors.Is(err, sql.ErrNoRows) {
-		return in, notFound("integration", ref)
+		return in, NotFound("integration", ref)
 	}
 	return in, err
 }

@@ -231,12 +231,12 @@ func TestScheduleSyncOnceAcrossReplicas(t *testing.T) {
 		if err != nil || len(due) != 1 {
 			t.Fatalf("due: %v, %v", due, err)
 		}
-		run, ok, err := db.ScheduleSync(f.ctx, due[0], now)
-		if err != nil || !ok || run.Trigger != tasks.Scheduled {
+		run, ok, joined, err := db.ScheduleSync(f.ctx, due[0], now)
+		if err != nil || !ok || joined || run.Trigger != tasks.Scheduled {
 			t.Fatalf("schedule: %+v %v %v", run, ok, err)
 		}
 		// A second replica holding the same stale view does nothing.
-		if _, ok, err := db.ScheduleSync(f.ctx, due[0], now); err != nil || ok {
+		if _, ok, _, err := db.ScheduleSync(f.ctx, due[0], now); err != nil || ok {
 			t.Fatalf("second schedule of the same due time: ok=%v %v", ok, err)
 		}
 		in, _ := db.GetIntegration(f.ctx, "acme", f.integ.ID)

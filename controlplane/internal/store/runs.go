@@ -113,11 +113,11 @@ func (db *DB) DueIntegrations(ctx context.Context, now time.Time, limit int) ([]
 // ScheduleSync moves a due integration's next sync one period past now and
 // queues a scheduled sync (or joins the active one). The move is a
 // compare-and-set on next_sync_at, so when several replicas see the same
-// due integration only one queues; the others get ok = false.
-func (db *DB) ScheduleSync(ctx context.Context, due integration.Integration, now time.Time) (tasks.SyncRun, bool, error) {
-	var run tasks.SyncRun
-	ok := false
-	err := db.tx(ctx, func(tx *txn) error {
+// due integration only one claims it; the others get claimed = false.
+// joined is true when the integration's active run was returned instead
+// of a new one.
+func (db *DB) ScheduleSync(ctx context.Context, due integration.Integration, now time.Time) (run tasks.SyncRun, claimed, joined bool, err error) {
+	err = db.tx(ctx, func(tx *txn) error {
 		next := now.Add(due.Frequency.Duration())
 		res, err := tx.exec(ctx, `UPDATE integrations SET next_sync_at = ? WHERE id = ? AND state = 'ENABLED' AND next_sync_at = ?`,
 			micros(next), due.ID, micros(due.NextSyncAt))
@@ -135,18 +135,18 @@ func (db *DB) ScheduleSync(ctx context.Context, due integration.Integration, now
 		if err != nil {
 			return err
 		}
-		run, _, err = queueSync(ctx, tx, SyncRequest{AccountID: in.AccountID, IntegrationID: in.ID, Trigger: tasks.Scheduled, Actor: "scheduler", Now: now}, in, conn)
-		ok = err == nil
+		run, joined, err = queueSync(ctx, tx, SyncRequest{AccountID: in.AccountID, IntegrationID: in.ID, Trigger: tasks.Scheduled, Actor: "scheduler", Now: now}, in, conn)
+		claimed = err == nil
 		return err
 	})
-	return run, ok, err
+	return run, claimed, joined, err
 }
 
 // GetSyncRun returns a run of the account. Errors: NotFound.
 func (db *DB) GetSyncRun(ctx context.Context, accountID, id string) (tasks.SyncRun, error) {
 	r, err := scanRun(db.queryRow(ctx, `SELECT `+runColumns+` FROM sync_runs WHERE account_id = ? AND id = ?`, accountID, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return r, notFound("sync run", id)
+		return r, NotFound("sync run", id)
 	}
 	return r, err
 }

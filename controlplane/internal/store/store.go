@@ -44,7 +44,7 @@ type Store interface {
 	// Scheduling and runs.
 	QueueSync(ctx context.Context, r SyncRequest) (run tasks.SyncRun, joined bool, err error)
 	DueIntegrations(ctx context.Context, now time.Time, limit int) ([]integration.Integration, error)
-	ScheduleSync(ctx context.Context, in integration.Integration, now time.Time) (tasks.SyncRun, bool, error)
+	ScheduleSync(ctx context.Context, due integration.Integration, now time.Time) (run tasks.SyncRun, claimed, joined bool, err error)
 	GetSyncRun(ctx context.Context, accountID, id string) (tasks.SyncRun, error)
 	ListSyncRuns(ctx context.Context, accountID, integrationID string, p Page) ([]tasks.SyncRun, string, error)
 	LastSyncRun(ctx context.Context, accountID, integrationID string) (tasks.SyncRun, bool, error)

@@ -58,7 +58,7 @@ func scanTask(row interface{ Scan(...any) error }) (tasks.Task, error) {
 func lockTask(ctx context.Context, tx *txn, accountID, id string) (tasks.Task, error) {
 	t, err := scanTask(tx.queryRow(ctx, `SELECT `+taskColumns+` FROM tasks WHERE account_id = ? AND id = ?`+tx.d.lockRows(false), accountID, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return t, notFound("task", id)
+		return t, NotFound("task", id)
 	}
 	return t, err
 }
@@ -74,7 +74,7 @@ func holds(t tasks.Task, token string) bool {
 func (db *DB) GetTask(ctx context.Context, accountID, id string) (tasks.Task, error) {
 	t, err := scanTask(db.queryRow(ctx, `SELECT `+taskColumns+` FROM tasks WHERE account_id = ? AND id = ?`, accountID, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return t, notFound("task", id)
+		return t, NotFound("task", id)
 	}
 	return t, err
 }

@@ -125,7 +125,7 @@ func placeholders(n int) string {
 	return "(" + strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + ")"
 }
 
-// notFound builds the NotFound fault for a missing resource.
-func notFound(what, ref string) error {
+// NotFound builds the NotFound fault for a missing resource.
+func NotFound(what, ref string) error {
 	return fault.New(fault.NotFound, "", "%s %q not found", what, ref).With(strings.ReplaceAll(what, " ", ""), ref)
 }

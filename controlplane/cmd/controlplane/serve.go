@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	healthgrpc "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/lease"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/manage"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/rpc"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/schedule"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
+	"github.com/catalog-discovery/bitbucket/shared/buildinfo"
+	"github.com/catalog-discovery/bitbucket/shared/cli"
+	"github.com/catalog-discovery/bitbucket/shared/logging"
+)
+
+// DefaultDB is the embedded database used when --db is not given.
+const DefaultDB = "sqlite://./idp.db"
+
+type serveOptions struct {
+	db, listen       string
+	tlsCert, tlsKey  string
+	logLevel         string
+	logFormat        string
+	grace            time.Duration
+	lease            lease.Config
+	scheduleInterval time.Duration
+}
+
+func serveCommand() *cobra.Command {
+	o := serveOptions{lease: lease.DefaultConfig}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the delegate and management gRPC APIs",
+		Long: `Serve the delegate and management gRPC APIs on --listen, with the
+grpc.health.v1 health service and server reflection. Pending database
+migrations are applied at start. SIGTERM or SIGINT stops accepting calls,
+ends waiting AcquireTask polls and lets running calls finish for up to
+--grace-period.
+
+Every flag can also be set with the environment variable named in its help.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return serve(cmd.Context(), o, cmd.ErrOrStderr()) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.db, "db", DefaultDB, "database: sqlite://PATH (embedded, created if missing) or postgres://USER@HOST:PORT/DB?sslmode=...")
+	f.StringVar(&o.listen, "listen", ":7070", "address to serve gRPC on, host:port")
+	f.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate chain for TLS; with --tls-key, serve TLS instead of plaintext")
+	f.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
+	f.StringVar(&o.logLevel, "log-level", "info", "log level: trace, debug (one line per RPC), info, warn, error")
+	f.StringVar(&o.logFormat, "log-format", logging.FormatAuto, "log format: json, console, or auto (console on a terminal, else json)")
+	f.DurationVar(&o.grace, "grace-period", 20*time.Second, "on SIGTERM, how long running calls may take to finish before they are cut")
+	f.DurationVar(&o.lease.LeaseDuration, "lease-duration", o.lease.LeaseDuration, "how long a task lease lasts unless renewed; an expired lease hands the task to another delegate")
+	f.DurationVar(&o.lease.RenewInterval, "renew-interval", o.lease.RenewInterval, "how often delegates are told to renew their leases (15s to 30s)")
+	f.DurationVar(&o.lease.PollHold, "poll-hold", o.lease.PollHold, "how long AcquireTask waits for work before answering with no task")
+	f.IntVar(&o.lease.MaxAttempts, "max-attempts", o.lease.MaxAttempts, "leases a task gets before it fails because delegates keep losing it")
+	f.DurationVar(&o.scheduleInterval, "schedule-interval", 15*time.Second, "how often due integrations are looked for")
+	bindEnv(cmd, map[string]string{
+		"db": "IDP_DB", "listen": "IDP_LISTEN", "tls-cert": "IDP_TLS_CERT", "tls-key": "IDP_TLS_KEY",
+		"log-level": "IDP_LOG_LEVEL", "log-format": "IDP_LOG_FORMAT", "grace-period": "IDP_GRACE_PERIOD",
+		"lease-duration": "IDP_LEASE_DURATION", "renew-interval": "IDP_RENEW_INTERVAL", "poll-hold": "IDP_POLL_HOLD",
+		"max-attempts": "IDP_MAX_ATTEMPTS", "schedule-interval": "IDP_SCHEDULE_INTERVAL",
+	})
+	return cmd
+}
+
+func (o serveOptions) validate() error {
+	switch {
+	case (o.tlsCert == "") != (o.tlsKey == ""):
+		return cli.Usagef("--tls-cert and --tls-key go together")
+	case o.lease.LeaseDuration < 10*time.Second:
+		return cli.Usagef("--lease-duration %v: at least 10s", o.lease.LeaseDuration)
+	case o.lease.RenewInterval <= 0 || o.lease.RenewInterval*2 > o.lease.LeaseDuration:
+		return cli.Usagef("--renew-interval %v: must be positive and at most half of --lease-duration (%v), so one lost renewal does not lose the lease", o.lease.RenewInterval, o.lease.LeaseDuration)
+	case o.lease.PollHold <= 0 || o.lease.PollHold > 5*time.Minute:
+		return cli.Usagef("--poll-hold %v: between 1s and 5m (delegates use a 70s deadline with the default 50s)", o.lease.PollHold)
+	case o.lease.MaxAttempts < 1:
+		return cli.Usagef("--max-attempts %d: at least 1", o.lease.MaxAttempts)
+	case o.grace < 0 || o.scheduleInterval <= 0:
+		return cli.Usagef("--grace-period must not be negative and --schedule-interval must be positive")
+	}
+	return nil
+}
+
+func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
+	secrets := &logging.Secrets{}
+	log, err := logging.New(stderr, logging.Config{Level: o.logLevel, Format: o.logFormat}, secrets)
+	if err != nil {
+		return cli.Usagef("%v", err)
+	}
+	var opts []grpc.ServerOption
+	if o.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+		if err != nil {
+			return cli.Usagef("TLS certificate: %v", err)
+		}
+		opts = append(opts, grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})))
+	}
+	log.Info().Str("version", buildinfo.Get().String()).Msg("control plane starting")
+	db, err := store.Open(ctx, o.db)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	lis, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.listen, err)
+	}
+
+	now := time.Now
+	leases := lease.New(db, o.lease, now, log, nopObserver{})
+	sched := schedule.New(db, now, log, leases.Queued)
+	sched.Interval = o.scheduleInterval
+	authn := &auth.Authenticator{Store: db, Seen: func(token string) { secrets.Add(token) }}
+	g, srv := rpc.NewServer(rpc.Deps{Store: db, Auth: authn, Tasks: leases, Manage: manage.New(db, leases, now, log), Now: now, Log: log}, opts...)
+
+	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBackground()
+	go leases.RunSweeper(bg)
+	go sched.Run(bg)
+
+	served := make(chan error, 1)
+	go func() { served <- g.Serve(lis) }()
+	log.Info().Str("addr", lis.Addr().String()).Str("db", db.Dialect()).Bool("tls", o.tlsCert != "").
+		Dur("lease", o.lease.LeaseDuration).Dur("poll_hold", o.lease.PollHold).Msg("control plane listening")
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info().Dur("grace_period", o.grace).Msg("stopping: no new calls; waiting for running calls")
+	srv.Health.Shutdown()
+	srv.Health.SetServingStatus("", healthgrpc.HealthCheckResponse_NOT_SERVING)
+	leases.Stop()
+	stopped := make(chan struct{})
+	go func() { g.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(o.grace):
+		log.Warn().Msg("grace period over; cutting the remaining calls")
+		g.Stop()
+	}
+	stopBackground()
+	log.Info().Msg("control plane stopped")
+	return nil
+}
+
+// nopObserver stands in until discovery subscribes to finished runs.
+type nopObserver struct{}
+
+func (nopObserver) SyncFinished(context.Context, tasks.SyncRun) error { return nil }

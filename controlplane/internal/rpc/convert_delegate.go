@@ -1,0 +1,144 @@
+package rpc
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	delegatev1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1"
+
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/ingest"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/lease"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
+)
+
+const leaseMaxCheckpoint = lease.MaxCheckpoint
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+// ts converts a time to a timestamp; the zero time is absent.
+func ts(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
+}
+
+// fromTS converts a timestamp; absent is the zero time.
+func fromTS(t *timestamppb.Timestamp) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.AsTime().UTC()
+}
+
+var secondaryKindsToProto = map[string]delegatev1.SecondaryKind{
+	"PULL_REQUESTS": delegatev1.SecondaryKind_SECONDARY_KIND_PULL_REQUESTS,
+	"COMMITS":       delegatev1.SecondaryKind_SECONDARY_KIND_COMMITS,
+}
+
+func targetToProto(t tasks.Target) *delegatev1.BitbucketTarget {
+	return &delegatev1.BitbucketTarget{Workspace: t.Workspace, ApiBaseUrl: t.APIBaseURL, TokenRef: t.TokenRef}
+}
+
+func taskToProto(a tasks.Assignment) *delegatev1.Task {
+	t := a.Task
+	out := &delegatev1.Task{Id: t.ID, LeaseToken: t.LeaseToken, LeaseExpiresAt: ts(t.LeaseExpiresAt), Attempt: int32(t.Attempt),
+		Checkpoint: t.Checkpoint, NextSequence: t.NextSequence()}
+	switch {
+	case a.Sync != nil:
+		p := a.Sync
+		out.Type = delegatev1.TaskType_TASK_TYPE_SYNC
+		s := &delegatev1.SyncTask{IntegrationId: p.IntegrationID, Target: targetToProto(p.Target), StartDate: ts(p.StartDate),
+			Limits: &delegatev1.SyncLimits{FirstSyncPerRepository: int32(p.Limits.FirstSyncPerRepository),
+				MaxPullRequestsPerSync: int32(p.Limits.MaxPullRequestsPerSync), MaxCommitsPerSync: int32(p.Limits.MaxCommitsPerSync)}}
+		for _, k := range p.SecondaryKinds {
+			s.SecondaryKinds = append(s.SecondaryKinds, secondaryKindsToProto[k])
+		}
+		for _, c := range p.Cursors {
+			s.Cursors = append(s.Cursors, cursorToProto(c))
+		}
+		out.Sync = s
+	case a.Test != nil:
+		out.Type = delegatev1.TaskType_TASK_TYPE_TEST_CONNECTION
+		out.TestConnection = &delegatev1.TestConnectionTask{ConnectorId: a.Test.ConnectorID, Target: targetToProto(a.Test.Target)}
+	}
+	return out
+}
+
+func cursorToProto(c ingest.Cursor) *delegatev1.RepositoryCursor {
+	return &delegatev1.RepositoryCursor{RepositoryUuid: c.RepositoryUUID, CommitsCheckedAtUpdatedOn: ts(c.CommitsCheckedAtUpdatedOn),
+		NewestCommitHash: c.NewestCommitHash, OldestCommitHash: c.OldestCommitHash, CommitsBackfilled: c.CommitsBackfilled,
+		NewestPullRequestUpdatedOn: ts(c.NewestPullRequestUpdatedOn), OldestPullRequestUpdatedOn: ts(c.OldestPullRequestUpdatedOn),
+		PullRequestsBackfilled: c.PullRequestsBackfilled}
+}
+
+func progressFromProto(p *delegatev1.Progress) *tasks.Progress {
+	if p == nil {
+		return nil
+	}
+	return &tasks.Progress{Phase: p.GetPhase(), Repositories: p.GetRepositories(), PullRequests: p.GetPullRequests(),
+		Commits: p.GetCommits(), Requests: p.GetRequests(), RateLimited: p.GetRateLimited(),
+		RepositoriesDone: p.GetRepositoriesDone(), RepositoriesTotal: p.GetRepositoriesTotal()}
+}
+
+// recordsFromProto translates a batch; a record with no kind set is
+// refused with INVALID_RECORD like any other bad record.
+func recordsFromProto(in []*delegatev1.Record) ([]ingest.Record, error) {
+	out := make([]ingest.Record, len(in))
+	for i, r := range in {
+		switch k := r.GetKind().(type) {
+		case *delegatev1.Record_Repository:
+			x := k.Repository
+			raw := ""
+			if x.GetRaw() != nil {
+				b, err := protojson.Marshal(x.GetRaw())
+				if err != nil {
+					return nil, invalidRecord(i, "repository.raw", "not representable as JSON: "+err.Error())
+				}
+				raw = string(b)
+			}
+			out[i].Repository = &ingest.Repository{UUID: x.GetUuid(), Slug: x.GetSlug(), Name: x.GetName(), FullName: x.GetFullName(),
+				Workspace: x.GetWorkspace(), ProjectKey: x.GetProjectKey(), ProjectName: x.GetProjectName(), Description: x.GetDescription(),
+				IsPrivate: x.GetIsPrivate(), Language: x.GetLanguage(), MainBranch: x.GetMainBranch(), HTMLURL: x.GetHtmlUrl(),
+				CloneHTTPSURL: x.GetCloneHttpsUrl(), CloneSSHURL: x.GetCloneSshUrl(), CreatedOn: fromTS(x.GetCreatedOn()),
+				UpdatedOn: fromTS(x.GetUpdatedOn()), SizeBytes: x.GetSizeBytes(), Raw: raw}
+		case *delegatev1.Record_PullRequest:
+			x := k.PullRequest
+			out[i].PullRequest = &ingest.PullRequest{RepositoryUUID: x.GetRepositoryUuid(), Number: x.GetId(), Title: x.GetTitle(),
+				State: x.GetState(), Draft: x.GetDraft(), Author: x.GetAuthor(), AuthorUUID: x.GetAuthorUuid(), SourceBranch: x.GetSourceBranch(),
+				DestinationBranch: x.GetDestinationBranch(), CreatedOn: fromTS(x.GetCreatedOn()), UpdatedOn: fromTS(x.GetUpdatedOn()),
+				MergeCommit: x.GetMergeCommit(), ClosedBy: x.GetClosedBy(), CommentCount: x.GetCommentCount(), TaskCount: x.GetTaskCount(),
+				HTMLURL: x.GetHtmlUrl()}
+		case *delegatev1.Record_Commit:
+			x := k.Commit
+			parents := x.GetParents()
+			if parents == nil {
+				parents = []string{}
+			}
+			out[i].Commit = &ingest.Commit{RepositoryUUID: x.GetRepositoryUuid(), Hash: x.GetHash(), Date: fromTS(x.GetDate()),
+				AuthorRaw: x.GetAuthorRaw(), AuthorUser: x.GetAuthorUser(), Message: x.GetMessage(), Parents: parents, HTMLURL: x.GetHtmlUrl()}
+		case *delegatev1.Record_Cursor:
+			x := k.Cursor
+			out[i].Cursor = &ingest.Cursor{RepositoryUUID: x.GetRepositoryUuid(), CommitsCheckedAtUpdatedOn: fromTS(x.GetCommitsCheckedAtUpdatedOn()),
+				NewestCommitHash: x.GetNewestCommitHash(), OldestCommitHash: x.GetOldestCommitHash(), CommitsBackfilled: x.GetCommitsBackfilled(),
+				NewestPullRequestUpdatedOn: fromTS(x.GetNewestPullRequestUpdatedOn()), OldestPullRequestUpdatedOn: fromTS(x.GetOldestPullRequestUpdatedOn()),
+				PullRequestsBackfilled: x.GetPullRequestsBackfilled()}
+		case *delegatev1.Record_ListingComplete:
+			out[i].ListingComplete = &ingest.ListingComplete{RepositoryCount: k.ListingComplete.GetRepositoryCount()}
+		default:
+			return nil, invalidRecord(i, "kind", "exactly one of repository, pull_request, commit, cursor or listing_complete must be set")
+		}
+	}
+	return out, nil
+}
+
+func invalidRecord(i int, field, problem string) error {
+	var v fault.Violations
+	v.Add(fmt.Sprintf("records[%d].%s", i, field), "%s", problem)
+	return v.Err(ingest.ReasonInvalidRecord, fmt.Sprintf("record %d is invalid; nothing of the batch was applied", i))
+}

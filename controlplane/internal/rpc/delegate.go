@@ -1,0 +1,144 @@
+package rpc
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	delegatev1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1"
+
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
+)
+
+type delegateServer struct {
+	delegatev1.UnimplementedDelegateServiceServer
+	s *Server
+}
+
+func (d *delegateServer) caller(ctx context.Context) Caller {
+	c, _ := CallerFrom(ctx)
+	return c
+}
+
+func (d *delegateServer) Register(ctx context.Context, req *delegatev1.RegisterRequest) (*delegatev1.RegisterResponse, error) {
+	c := d.caller(ctx)
+	var v fault.Violations
+	name := strings.TrimSpace(req.GetName())
+	if n := utf8.RuneCountInString(name); n == 0 || n > 128 {
+		v.Add("name", "required, 1 to 128 characters")
+	}
+	tags := make([]string, 0, len(req.GetTags()))
+	for i, t := range req.GetTags() {
+		if !integration.TagPattern().MatchString(t) {
+			v.Add("tags["+itoa(i)+"]", "%q is not a valid tag: use 1 to 64 of a-z 0-9 _ . -", t)
+		}
+		tags = append(tags, t)
+	}
+	if err := v.Err("", "invalid registration"); err != nil {
+		return nil, err
+	}
+	slices.Sort(tags)
+	conc := int(req.GetConcurrency())
+	if conc <= 0 {
+		conc = 1
+	}
+	now := d.s.Now().UTC()
+	dl, err := d.s.Store.RegisterDelegate(ctx, store.Delegate{ID: auth.NewID("dlg"), AccountID: c.AccountID, Name: name,
+		Tags: slices.Compact(tags), Version: req.GetVersion(), Hostname: req.GetHostname(), Concurrency: conc, RegisteredAt: now, LastSeenAt: now})
+	if err != nil {
+		return nil, err
+	}
+	d.s.log.Info().Str("account", c.AccountID).Str("delegate", dl.Name).Str("delegate_id", dl.ID).Strs("tags", dl.Tags).
+		Str("version", dl.Version).Msg("delegate registered")
+	cfg := d.s.Tasks.Config()
+	return &delegatev1.RegisterResponse{DelegateId: dl.ID, AccountId: c.AccountID,
+		RenewIntervalSeconds: int32(cfg.RenewInterval.Seconds()), PollHoldSeconds: int32(cfg.PollHold.Seconds())}, nil
+}
+
+func (d *delegateServer) AcquireTask(ctx context.Context, req *delegatev1.AcquireTaskRequest) (*delegatev1.AcquireTaskResponse, error) {
+	if req.GetDelegateId() == "" {
+		return nil, fault.InvalidField("delegate_id", "required: the id Register returned")
+	}
+	a, ok, err := d.s.Tasks.Acquire(ctx, d.caller(ctx).AccountID, req.GetDelegateId())
+	if err != nil || !ok {
+		return &delegatev1.AcquireTaskResponse{}, err
+	}
+	return &delegatev1.AcquireTaskResponse{Task: taskToProto(a)}, nil
+}
+
+func (d *delegateServer) RenewLease(ctx context.Context, req *delegatev1.RenewLeaseRequest) (*delegatev1.RenewLeaseResponse, error) {
+	if err := requireLease(req.GetTaskId(), req.GetLeaseToken()); err != nil {
+		return nil, err
+	}
+	res, err := d.s.Tasks.Renew(ctx, d.caller(ctx).AccountID, req.GetTaskId(), req.GetLeaseToken(), req.GetCheckpoint(), progressFromProto(req.GetProgress()))
+	if err != nil {
+		return nil, err
+	}
+	return &delegatev1.RenewLeaseResponse{LeaseExpiresAt: timestamppb.New(res.ExpiresAt), CancelRequested: res.CancelRequested}, nil
+}
+
+func (d *delegateServer) UploadRecords(ctx context.Context, req *delegatev1.UploadRecordsRequest) (*delegatev1.UploadRecordsResponse, error) {
+	if err := requireLease(req.GetTaskId(), req.GetLeaseToken()); err != nil {
+		return nil, err
+	}
+	records, err := recordsFromProto(req.GetRecords())
+	if err != nil {
+		return nil, err
+	}
+	res, err := d.s.Tasks.Upload(ctx, d.caller(ctx).AccountID, req.GetTaskId(), req.GetLeaseToken(), req.GetSequence(), records)
+	if err != nil {
+		return nil, err
+	}
+	return &delegatev1.UploadRecordsResponse{AcknowledgedSequence: res.Acknowledged, Duplicate: res.Duplicate}, nil
+}
+
+func (d *delegateServer) CompleteTask(ctx context.Context, req *delegatev1.CompleteTaskRequest) (*delegatev1.CompleteTaskResponse, error) {
+	if err := requireLease(req.GetTaskId(), req.GetLeaseToken()); err != nil {
+		return nil, err
+	}
+	outcome, ok := outcomes[req.GetOutcome()]
+	if !ok {
+		return nil, fault.InvalidField("outcome", "required: SUCCEEDED, PARTIAL, FAILED, CANCELLED or RELEASED")
+	}
+	if len(req.GetCheckpoint()) > leaseMaxCheckpoint {
+		return nil, fault.InvalidField("checkpoint", "at most %d bytes", leaseMaxCheckpoint)
+	}
+	var result *tasks.TestResult
+	if r := req.GetTestConnection(); r != nil {
+		result = &tasks.TestResult{OK: r.GetOk(), TokenValid: r.GetTokenValid(), WorkspaceReachable: r.GetWorkspaceReachable(),
+			MissingScopes: r.GetMissingScopes(), Message: r.GetMessage()}
+	}
+	_, err := d.s.Tasks.Complete(ctx, store.CompleteRequest{AccountID: d.caller(ctx).AccountID, TaskID: req.GetTaskId(),
+		LeaseToken: req.GetLeaseToken(), Outcome: outcome, Error: req.GetError(), Progress: progressFromProto(req.GetProgress()),
+		Result: result, Checkpoint: req.GetCheckpoint(), Actor: "delegate"})
+	if err != nil {
+		return nil, err
+	}
+	return &delegatev1.CompleteTaskResponse{}, nil
+}
+
+func requireLease(taskID, token string) error {
+	var v fault.Violations
+	if taskID == "" {
+		v.Add("task_id", "required")
+	}
+	if token == "" {
+		v.Add("lease_token", "required")
+	}
+	return v.Err("", "invalid request")
+}
+
+var outcomes = map[delegatev1.Outcome]tasks.Outcome{
+	delegatev1.Outcome_OUTCOME_SUCCEEDED: tasks.Succeeded,
+	delegatev1.Outcome_OUTCOME_PARTIAL:   tasks.Partial,
+	delegatev1.Outcome_OUTCOME_FAILED:    tasks.Failed,
+	delegatev1.Outcome_OUTCOME_CANCELLED: tasks.Cancelled,
+	delegatev1.Outcome_OUTCOME_RELEASED:  tasks.Released,
+}

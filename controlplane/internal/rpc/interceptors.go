@@ -1,0 +1,150 @@
+package rpc
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
+)
+
+// Metadata keys of authentication.
+const (
+	mdAuthorization = "authorization"
+	mdAccountID     = "x-account-id"
+)
+
+const (
+	delegateService = "/idp.delegate.v1.DelegateService/"
+	integrationPkg  = "/idp.integration.v1."
+	catalogService  = "/idp.catalog.v1.CatalogService/"
+)
+
+// publicPrefixes are services that need no credentials: health checks and
+// reflection, for load balancers and support tooling.
+var publicPrefixes = []string{"/grpc.health.v1.", "/grpc.reflection."}
+
+// catalogReads are the CatalogService methods that need only view rights;
+// every other catalog method needs edit rights.
+var catalogReads = map[string]bool{"GetEntity": true, "ListEntities": true, "GetEntityActivity": true}
+
+// requirement returns what a management method needs beyond a valid key.
+func requirement(fullMethod string) auth.Requirement {
+	switch {
+	case strings.HasPrefix(fullMethod, integrationPkg):
+		return auth.Requirement{Permission: auth.IntegrationEdit, Flag: auth.FlagAutoDiscovery}
+	case strings.HasPrefix(fullMethod, catalogService):
+		if catalogReads[strings.TrimPrefix(fullMethod, catalogService)] {
+			return auth.Requirement{Permission: auth.CatalogView}
+		}
+		return auth.Requirement{Permission: auth.CatalogEdit}
+	}
+	return auth.Requirement{}
+}
+
+// Caller is the authenticated principal of a call.
+type Caller struct {
+	AccountID string
+	// Actor names the caller in event logs: "key:<name>" or "delegate".
+	Actor string
+}
+
+type callerKey struct{}
+
+// CallerFrom returns the authenticated caller of ctx; ok is false for
+// public methods.
+func CallerFrom(ctx context.Context) (Caller, bool) {
+	c, ok := ctx.Value(callerKey{}).(Caller)
+	return c, ok
+}
+
+func isPublic(fullMethod string) bool {
+	for _, p := range publicPrefixes {
+		if strings.HasPrefix(fullMethod, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// authenticate resolves the caller of a method from its metadata.
+func (s *Server) authenticate(ctx context.Context, fullMethod string) (context.Context, error) {
+	if isPublic(fullMethod) {
+		return ctx, nil
+	}
+	md, _ := metadata.FromIncomingContext(ctx)
+	token, _ := auth.BearerToken(first(md, mdAuthorization))
+	if strings.HasPrefix(fullMethod, delegateService) {
+		t, err := s.auth.Delegate(ctx, strings.TrimSpace(first(md, mdAccountID)), token)
+		if err != nil {
+			return ctx, err
+		}
+		return context.WithValue(ctx, callerKey{}, Caller{AccountID: t.AccountID, Actor: "delegate"}), nil
+	}
+	k, err := s.auth.APIKey(ctx, token)
+	if err != nil {
+		return ctx, err
+	}
+	caller := Caller{AccountID: k.AccountID, Actor: "key:" + k.Name}
+	ctx = context.WithValue(ctx, callerKey{}, caller)
+	if err := s.auth.Authorize(ctx, k, requirement(fullMethod)); err != nil {
+		return ctx, err
+	}
+	return ctx, nil
+}
+
+func first(md metadata.MD, key string) string {
+	if v := md.Get(key); len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// unary authenticates, runs and logs every unary call, and turns domain
+// errors into statuses.
+func (s *Server) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	start := time.Now()
+	ctx, err := s.authenticate(ctx, info.FullMethod)
+	var resp any
+	if err == nil {
+		resp, err = handler(ctx, req)
+	}
+	st, internal := toStatus(err, domainOf(info.FullMethod))
+	s.logCall(ctx, info.FullMethod, st, err, internal, time.Since(start))
+	if st != nil {
+		return nil, st.Err()
+	}
+	return resp, nil
+}
+
+// stream serves only the public streaming services (health Watch and
+// reflection); every product RPC is unary.
+func (s *Server) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if !isPublic(info.FullMethod) {
+		return status.Error(codes.Unimplemented, "streaming is not offered for "+info.FullMethod)
+	}
+	return handler(srv, ss)
+}
+
+func (s *Server) logCall(ctx context.Context, method string, st *status.Status, err error, internal bool, d time.Duration) {
+	code := codes.OK
+	if st != nil {
+		code = st.Code()
+	}
+	var ev *zerolog.Event
+	if internal {
+		ev = s.log.Error().Err(err)
+	} else {
+		ev = s.log.Debug()
+	}
+	if c, ok := CallerFrom(ctx); ok {
+		ev = ev.Str("account", c.AccountID)
+	}
+	ev.Str("method", method).Str("code", code.String()).Dur("duration", d).Msg("rpc")
+}

@@ -1,0 +1,82 @@
+package rpc
+
+import (
+	"time"
+
+	"github.com/rs/zerolog"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthgrpc "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
+
+	catalogv1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/catalog/v1"
+	delegatev1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1"
+	integrationv1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/integration/v1"
+
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/lease"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/manage"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
+)
+
+// Deps are what the gRPC services are built from.
+type Deps struct {
+	Store  store.Store
+	Auth   *auth.Authenticator
+	Tasks  *lease.Service
+	Manage *manage.Service
+	Now    func() time.Time
+	Log    zerolog.Logger
+	// Discovery and Catalog are served when set; until then they answer
+	// Unimplemented (after authentication).
+	Discovery integrationv1.DiscoveryServiceServer
+	Catalog   catalogv1.CatalogServiceServer
+}
+
+// Server holds the state shared by the services.
+type Server struct {
+	Deps
+	auth   *auth.Authenticator
+	log    zerolog.Logger
+	Health *health.Server
+}
+
+// Keepalive enforcement matched to the delegate, which pings every 30 s
+// to keep proxies from dropping idle connections: pings up to every 20 s
+// are allowed, also between calls.
+var keepaliveEnforcement = keepalive.EnforcementPolicy{MinTime: 20 * time.Second, PermitWithoutStream: true}
+
+// MaxRecvMsgSize bounds one request: a record batch is kept under 4 MiB by
+// delegates; the margin covers encoding overhead.
+const MaxRecvMsgSize = 8 << 20
+
+// NewServer builds the gRPC server with every service, health and
+// reflection registered. Extra options (TLS credentials) are appended.
+func NewServer(d Deps, opts ...grpc.ServerOption) (*grpc.Server, *Server) {
+	s := &Server{Deps: d, auth: d.Auth, log: d.Log, Health: health.NewServer()}
+	base := []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(s.unary),
+		grpc.ChainStreamInterceptor(s.stream),
+		grpc.KeepaliveEnforcementPolicy(keepaliveEnforcement),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Minute, Timeout: 20 * time.Second}),
+		grpc.MaxRecvMsgSize(MaxRecvMsgSize),
+	}
+	g := grpc.NewServer(append(base, opts...)...)
+	delegatev1.RegisterDelegateServiceServer(g, &delegateServer{s: s})
+	integrationv1.RegisterConnectorServiceServer(g, &connectorServer{s: s})
+	integrationv1.RegisterIntegrationServiceServer(g, &integrationServer{s: s})
+	discovery := d.Discovery
+	if discovery == nil {
+		discovery = integrationv1.UnimplementedDiscoveryServiceServer{}
+	}
+	integrationv1.RegisterDiscoveryServiceServer(g, discovery)
+	catalog := d.Catalog
+	if catalog == nil {
+		catalog = catalogv1.UnimplementedCatalogServiceServer{}
+	}
+	catalogv1.RegisterCatalogServiceServer(g, catalog)
+	healthgrpc.RegisterHealthServer(g, s.Health)
+	reflection.Register(g)
+	return g, s
+}
