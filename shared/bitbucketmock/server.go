@@ -185,12 +185,27 @@ type reply struct {
 	contentType string
 	body        []byte
 	header      http.Header
+	buf         *[]byte // pooled storage of body, handed back once written
 }
 
 const jsonType = "application/json; charset=utf-8"
 
+// bodyPool recycles encoding buffers: a page of 100 repositories is 300 KB,
+// and growing a fresh buffer to that size for every page was most of the
+// garbage the server made.
+var bodyPool = sync.Pool{New: func() any { return new([]byte) }}
+
 func jsonReply(status int, v obj) reply {
-	return reply{status: status, contentType: jsonType, body: encodeJSON(make([]byte, 0, 512), v)}
+	buf := bodyPool.Get().(*[]byte)
+	*buf = encodeJSON((*buf)[:0], v)
+	return reply{status: status, contentType: jsonType, body: *buf, buf: buf}
+}
+
+// release returns the body's storage to the pool; the body is unusable after.
+func (r reply) release() {
+	if r.buf != nil && cap(*r.buf) <= 4<<20 {
+		bodyPool.Put(r.buf)
+	}
 }
 
 // errorReply builds Bitbucket's standard error envelope.
@@ -249,6 +264,7 @@ func (s *Server) apiHandler(e endpoint) http.Handler {
 		default:
 			writeReply(w, rep)
 		}
+		rep.release()
 		s.counters.record(e.name, credName, rep.status, fault)
 		s.cfg.Logger.Debug().Uint64("n", n).Str("method", r.Method).Str("path", r.URL.Path).
 			Str("query", loggableQuery(r)).Str("endpoint", e.name).Int("status", rep.status).
