@@ -28,7 +28,8 @@ type Config struct {
 	// Projects is the number of projects the repositories spread over;
 	// 0 means one per 50 repositories, at least one.
 	Projects int
-	// PRsPerRepo and CommitsPerRepo size every non-empty repository.
+	// PRsPerRepo and CommitsPerRepo size every non-empty repository
+	// (CommitsPerRepo 0 leaves every repository empty, without pull requests).
 	PRsPerRepo     int
 	CommitsPerRepo int
 	// Tokens are the credentials the server accepts; none means DefaultToken.

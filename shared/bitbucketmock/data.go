@@ -58,14 +58,13 @@ type pullRequest struct {
 	commentCount, taskCount   int
 }
 
-// commit is one commit of a repository: on the main branch (pr == 0, index
-// k counted from the oldest) or the head of a pull request's source branch.
+// commit is one commit of a repository, on the main branch or at the head
+// of a pull request's source branch (see commitRef).
 type commit struct {
 	hash, message, rawAuthor string
 	user                     *person // nil when the author matches no Bitbucket user
 	date                     time.Time
 	parent                   string // "" for the root commit
-	k, pr                    int
 }
 
 // generate builds the workspace, projects and repository metadata.
@@ -76,15 +75,15 @@ func (s *Server) generate() {
 	s.ws = workspace{slug: c.Workspace, uuid: wr.uuid(), name: titleCase(c.Workspace),
 		created: s.base.Add(-5*365*24*time.Hour - wr.seconds(86400*365))}
 	for i := range c.Projects {
-		pr := newRNG(seed, kindProject, uint64(i))
-		p := &project{key: projectKeys[i%len(projectKeys)], name: projectName[i%len(projectName)], uuid: pr.uuid()}
+		g := newRNG(seed, kindProject, uint64(i))
+		p := &project{key: projectKeys[i%len(projectKeys)], name: projectName[i%len(projectName)], uuid: g.uuid()}
 		if i >= len(projectKeys) {
 			p.key = fmt.Sprintf("%s%d", p.key, i/len(projectKeys))
 			p.name = fmt.Sprintf("%s %d", p.name, i/len(projectKeys))
 		}
 		p.description = "Repositories of the " + p.name + " team."
-		p.created = s.ws.created.Add(pr.seconds(86400 * 365))
-		p.updated = p.created.Add(pr.seconds(86400 * 365))
+		p.created = s.ws.created.Add(g.seconds(86400 * 365))
+		p.updated = p.created.Add(g.seconds(86400 * 365))
 		s.addProject(p)
 	}
 	s.repos = make([]*repo, 0, c.Repos)
@@ -192,7 +191,7 @@ func (s *Server) commitHash(r *repo, k int) string {
 // mainCommit is commit k (0 = oldest) of r's main branch.
 func (s *Server) mainCommit(r *repo, k int) commit {
 	g := newRNG(uint64(s.cfg.Seed), kindCommit, uint64(r.idx), uint64(k))
-	c := commit{hash: g.hash(), k: k, date: s.mainCommitDate(r, k)}
+	c := commit{hash: g.hash(), date: s.mainCommitDate(r, k)}
 	c.message = commitMessages[g.intn(len(commitMessages))]
 	if strings.Contains(c.message, "%s") {
 		c.message = fmt.Sprintf(c.message, r.slug)
@@ -242,7 +241,7 @@ func (s *Server) setAuthor(c *commit, g *rng) {
 // of the commit it targets.
 func (s *Server) branchHead(r *repo, pr *pullRequest) commit {
 	g := newRNG(uint64(s.cfg.Seed), kindBranchCommit, uint64(r.idx), uint64(pr.id))
-	c := commit{hash: g.hash(), pr: pr.id, k: -1, message: pr.title, date: pr.created.Add(-5 * time.Minute).Truncate(time.Second)}
+	c := commit{hash: g.hash(), message: pr.title, date: pr.created.Add(-5 * time.Minute).Truncate(time.Second)}
 	c.user = &pr.author
 	c.rawAuthor = fmt.Sprintf("%s <%s@example.com>", pr.author.displayName, pr.author.nickname)
 	c.parent = s.commitHash(r, pr.destIndex)

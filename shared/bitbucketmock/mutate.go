@@ -160,8 +160,8 @@ func (s *Server) AddRepo(spec RepoSpec) (RepoInfo, error) {
 	if !slugRe.MatchString(spec.Slug) {
 		return RepoInfo{}, fmt.Errorf("%w: slug %q: want lower-case letters, digits, '-', '_' or '.'", ErrInvalid, spec.Slug)
 	}
-	if spec.Commits < 0 {
-		return RepoInfo{}, fmt.Errorf("%w: commits %d is negative", ErrInvalid, spec.Commits)
+	if spec.Commits < 0 || spec.Commits > maxPush {
+		return RepoInfo{}, fmt.Errorf("%w: commits %d: want 0 to %d", ErrInvalid, spec.Commits, maxPush)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
