@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -122,6 +123,13 @@ func (o *options) config() (bitbucketmock.Config, error) {
 		if v < 0 {
 			return cfg, cli.Usagef("--%s %d: want 0 or more", name, v)
 		}
+	}
+	_, port, err := net.SplitHostPort(o.listen)
+	if err != nil {
+		return cfg, cli.Usagef("--listen %q: want host:port, e.g. 127.0.0.1:8990 or :0", o.listen)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return cfg, cli.Usagef("--listen %q: the port must be a number from 0 to 65535", o.listen)
 	}
 	rate, err := bitbucketmock.ParseRate(o.rateLimit)
 	if err != nil {

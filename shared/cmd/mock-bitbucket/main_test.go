@@ -47,6 +47,8 @@ func TestBadFlagsAreUsageErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"--repos", "many"}, "--repos"},
+		{[]string{"--listen", "localhost"}, "--listen"},
+		{[]string{"--listen", "127.0.0.1:http"}, "--listen"},
 		{[]string{"--repos", "-1"}, "--repos"},
 		{[]string{"--rate-limit", "fast"}, "--rate-limit"},
 		{[]string{"--faults", "418"}, "--faults"},
