@@ -28,6 +28,11 @@ type Config struct {
 	Format string // auto, json, console
 }
 
+// Timestamps carry sub-second precision: at 3 a.m. the order of a retry and
+// the failure it answers matters. zerolog keeps this setting in a global,
+// so it is set once here rather than by every New (which would race).
+func init() { zerolog.TimeFieldFormat = time.RFC3339Nano }
+
 // New builds a logger writing to w. Every line passes through secrets, so a
 // token registered there never reaches the output, whatever logged it.
 func New(w io.Writer, c Config, secrets *Secrets) (zerolog.Logger, error) {
@@ -53,7 +58,6 @@ func New(w io.Writer, c Config, secrets *Secrets) (zerolog.Logger, error) {
 	default:
 		return zerolog.Nop(), fmt.Errorf("log format %q: want one of auto, json, console", c.Format)
 	}
-	zerolog.TimeFieldFormat = time.RFC3339Nano
 	return zerolog.New(w).Level(level).With().Timestamp().Logger(), nil
 }
 
