@@ -12,11 +12,13 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
@@ -148,9 +150,19 @@ func Hash(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// NewID returns a random identifier with a short type prefix, e.g. "key_…".
+// idEncoding preserves byte order in string order, so ids sort by creation.
+var idEncoding = base32.HexEncoding.WithPadding(base32.NoPadding)
+
+var idCounter atomic.Uint32
+
+// NewID returns an identifier with a short type prefix, e.g. "run_…",
+// that sorts in creation order within a process (and roughly across
+// processes): 48 bits of wall-clock milliseconds, a 16-bit counter, then
+// 48 random bits. Lists ordered by a time column use it to break ties.
 func NewID(prefix string) string {
-	b := make([]byte, 10)
-	_, _ = rand.Read(b)
-	return prefix + "_" + strings.ToLower(tokenEncoding.EncodeToString(b))
+	var b [14]byte
+	ms := uint64(time.Now().UnixMilli())
+	binary.BigEndian.PutUint64(b[0:8], ms<<16|uint64(idCounter.Add(1)&0xffff))
+	_, _ = rand.Read(b[8:])
+	return prefix + "_" + strings.ToLower(idEncoding.EncodeToString(b[:]))
 }

@@ -116,12 +116,12 @@ func TestDelegateAuth(t *testing.T) {
 	_, otherToken := h.bootstrap("globex")
 	req := &delegatev1.RegisterRequest{Name: "d1"}
 	for name, ctx := range map[string]context.Context{
-		"no credentials":           t.Context(),
-		"no account":               as(t.Context(), "", h.delegate),
-		"unknown token":            as(t.Context(), h.account, "idp_dt_nope"),
-		"another account's token":  as(t.Context(), h.account, otherToken),
+		"no credentials":             t.Context(),
+		"no account":                 as(t.Context(), "", h.delegate),
+		"unknown token":              as(t.Context(), h.account, "idp_dt_nope"),
+		"another account's token":    as(t.Context(), h.account, otherToken),
 		"token claims wrong account": as(t.Context(), "globex", h.delegate),
-		"api key as delegate token": as(t.Context(), h.account, h.apiKey),
+		"api key as delegate token":  as(t.Context(), h.account, h.apiKey),
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := h.delegates.Register(ctx, req)

@@ -257,4 +257,3 @@ func wantViolation(t *testing.T, err error, field string) string {
 	t.Fatalf("no violation for %s in %v", field, err)
 	return ""
 }
-

@@ -2,21 +2,15 @@ package store
 
 import (
 	"context"
-	"fmt"
-	"sync/atomic"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
 )
-
-var eventSeq atomic.Uint32
 
 const eventColumns = `id, account_id, integration_id, occurred_at, type, message, actor, run_id, repository, error`
 
 func addEvent(ctx context.Context, tx *txn, e Event) error {
 	if e.ID == "" {
-		// Time-ordered ids keep events of one instant in insertion order
-		// when the log is read newest first.
-		e.ID = fmt.Sprintf("evt_%016x%08x_%s", micros(e.Time), eventSeq.Add(1), auth.NewID("")[1:])
+		e.ID = auth.NewID("evt") // sorts in insertion order among events of one instant
 	}
 	_, err := tx.exec(ctx, `INSERT INTO events (`+eventColumns+`) VALUES `+placeholders(10),
 		e.ID, e.AccountID, e.IntegrationID, micros(e.Time), string(e.Type), e.Message, e.Actor, e.RunID, e.Repository, e.Error)

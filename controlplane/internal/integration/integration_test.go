@@ -1,0 +1,227 @@
+package integration_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
+)
+
+var now = time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+
+// violations returns field -> description of an Invalid fault.
+func violations(t *testing.T, err error) map[string]string {
+	t.Helper()
+	f := fault.As(err)
+	if f == nil || f.Code != fault.Invalid {
+		t.Fatalf("got %v, want an invalid-argument fault", err)
+	}
+	out := map[string]string{}
+	for _, v := range f.Violations {
+		out[v.Field] = v.Description
+	}
+	return out
+}
+
+func TestNormalizeConnector(t *testing.T) {
+	t.Parallel()
+	valid := func() integration.Connector {
+		return integration.Connector{Name: "bb", URL: "https://bitbucket.org/Acme/payments", TokenRef: "env:BB_TOKEN"}
+	}
+	c := valid()
+	if err := integration.NormalizeConnector(&c); err != nil {
+		t.Fatal(err)
+	}
+	if c.Workspace != "acme" || c.Username != "x-token-auth" || c.APIBaseURL != integration.DefaultAPIBaseURL {
+		t.Fatalf("defaults: %+v", c)
+	}
+	tests := []struct {
+		name   string
+		change func(*integration.Connector)
+		field  string
+		says   string
+	}{
+		{"ssh scp-like url", func(c *integration.Connector) { c.URL = "git@bitbucket.org:acme/payments.git" }, "connector.url", "use the HTTPS URL"},
+		{"ssh url", func(c *integration.Connector) { c.URL = "ssh://git@bitbucket.org/acme/payments.git" }, "connector.url", "access token"},
+		{"no workspace", func(c *integration.Connector) { c.URL = "https://bitbucket.org/" }, "connector.url", "workspace"},
+		{"credentials in url", func(c *integration.Connector) { c.URL = "https://x:y@bitbucket.org/acme" }, "connector.url", "credentials"},
+		{"other username", func(c *integration.Connector) { c.Username = "alice" }, "connector.username", "x-token-auth"},
+		{"token value", func(c *integration.Connector) { c.TokenRef = "ATCTT3xFfGN0abc" }, "connector.token_ref", "never the token value"},
+		{"empty token ref", func(c *integration.Connector) { c.TokenRef = "" }, "connector.token_ref", "required"},
+		{"relative file ref", func(c *integration.Connector) { c.TokenRef = "file:token.txt" }, "connector.token_ref", "absolute"},
+		{"bad env ref", func(c *integration.Connector) { c.TokenRef = "env:1X" }, "connector.token_ref", "environment variable"},
+		{"bad api url", func(c *integration.Connector) { c.APIBaseURL = "ftp://x" }, "connector.api_base_url", "http(s)"},
+		{"bad selector", func(c *integration.Connector) { c.DelegateSelectors = []string{"ok", "Not OK"} }, "connector.delegate_selectors[1]", "selector"},
+		{"no name", func(c *integration.Connector) { c.Name = " " }, "connector.name", "required"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := valid()
+			tt.change(&c)
+			v := violations(t, integration.NormalizeConnector(&c))
+			if !strings.Contains(v[tt.field], tt.says) {
+				t.Fatalf("violations %v: want %s saying %q", v, tt.field, tt.says)
+			}
+			if strings.Contains(v[tt.field], "ATCTT3x") {
+				t.Fatal("the message echoes a token value")
+			}
+		})
+	}
+}
+
+var conn = integration.Connector{ID: "con_1", AccountID: "acme", Workspace: "acme"}
+
+func TestNewIntegrationDefaults(t *testing.T) {
+	t.Parallel()
+	in, err := integration.New(integration.Draft{Name: "main"}, conn, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := integration.Integration{AccountID: "acme", Name: "main", ConnectorID: "con_1", Workspace: "acme",
+		Behavior: integration.RegisterAndMerge, Kind: "Component", Type: "service", Correlation: integration.DefaultCorrelation(),
+		Fields: integration.DefaultFieldMappings(), SecondaryKinds: []integration.SecondaryKind{integration.PullRequests, integration.Commits},
+		Frequency: integration.Every3Hours, State: integration.Enabled, CreatedAt: now, UpdatedAt: now, NextSyncAt: now.Add(3 * time.Hour)}
+	if diff := cmp.Diff(want, in); diff != "" {
+		t.Fatalf("defaults (-want +got):\n%s", diff)
+	}
+	merge, err := integration.New(integration.Draft{Name: "m", Behavior: integration.Merge, Kind: "API"}, conn, now)
+	if err != nil || merge.Type != "" || merge.Kind != "API" {
+		t.Fatalf("merge: %+v, %v", merge, err)
+	}
+	none := []integration.SecondaryKind{}
+	repoOnly, err := integration.New(integration.Draft{Name: "r", SecondaryKinds: &none, Correlation: &[]integration.CorrelationRule{}}, conn, now)
+	if err != nil || len(repoOnly.SecondaryKinds) != 0 || len(repoOnly.Correlation) != 0 {
+		t.Fatalf("explicitly empty: %+v, %v", repoOnly, err)
+	}
+}
+
+func TestNewIntegrationRejects(t *testing.T) {
+	t.Parallel()
+	rules := func(r ...integration.CorrelationRule) *[]integration.CorrelationRule { return &r }
+	tests := []struct {
+		name  string
+		draft integration.Draft
+		field string
+	}{
+		{"type with merge", integration.Draft{Behavior: integration.Merge, Type: "service"}, "integration.type"},
+		{"unknown behavior", integration.Draft{Behavior: "SOMETIMES"}, "integration.behavior"},
+		{"bad kind", integration.Draft{Kind: "component kind"}, "integration.kind"},
+		{"bad type", integration.Draft{Type: "web service"}, "integration.type"},
+		{"unknown frequency", integration.Draft{Frequency: "2h"}, "integration.update_frequency"},
+		{"empty ingested path", integration.Draft{Correlation: rules(integration.CorrelationRule{CatalogPath: "name"})}, "integration.correlation.rules[0].ingested_path"},
+		{"malformed ingested path", integration.Draft{Correlation: rules(integration.CorrelationRule{IngestedPath: "project..key", CatalogPath: "name"})}, "integration.correlation.rules[0].ingested_path"},
+		{"malformed catalog path", integration.Draft{Correlation: rules(integration.CorrelationRule{IngestedPath: "name", CatalogPath: "metadata.tags."})}, "integration.correlation.rules[0].catalog_path"},
+		{"unknown operator", integration.Draft{Correlation: rules(integration.CorrelationRule{IngestedPath: "name", CatalogPath: "name", Operator: "LIKE"})}, "integration.correlation.rules[0].operator"},
+		{"duplicate rule", integration.Draft{Correlation: rules(integration.CorrelationRule{IngestedPath: "name", CatalogPath: "name"}, integration.CorrelationRule{IngestedPath: "name", CatalogPath: "name", Operator: integration.Equals})}, "integration.correlation.rules[1]"},
+		{"bad field name", integration.Draft{Fields: &[]integration.FieldMapping{{Name: "Default-Branch", Path: "mainbranch.name"}}}, "integration.field_mappings.mappings[0].name"},
+		{"duplicate field name", integration.Draft{Fields: &[]integration.FieldMapping{{Name: "a", Path: "x"}, {Name: "a", Path: "y"}}}, "integration.field_mappings.mappings[1].name"},
+		{"bad field path", integration.Draft{Fields: &[]integration.FieldMapping{{Name: "a", Path: ""}}}, "integration.field_mappings.mappings[0].path"},
+		{"unknown secondary kind", integration.Draft{SecondaryKinds: &[]integration.SecondaryKind{"ISSUES"}}, "integration.secondary_kinds.kinds[0]"},
+		{"duplicate secondary kind", integration.Draft{SecondaryKinds: &[]integration.SecondaryKind{integration.Commits, integration.Commits}}, "integration.secondary_kinds.kinds[1]"},
+		{"future start date", integration.Draft{StartDate: now.Add(time.Hour)}, "integration.start_date"},
+		{"bad workspace", integration.Draft{Workspace: "no spaces"}, "integration.workspace"},
+		{"long name", integration.Draft{Name: strings.Repeat("x", 129)}, "integration.name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if tt.draft.Name == "" {
+				tt.draft.Name = "main"
+			}
+			_, err := integration.New(tt.draft, conn, now)
+			if v := violations(t, err); v[tt.field] == "" {
+				t.Fatalf("violations %v: want one for %s", v, tt.field)
+			}
+		})
+	}
+	// Every bad field is reported at once.
+	_, err := integration.New(integration.Draft{Behavior: integration.Merge, Type: "x", Frequency: "2h"}, conn, now)
+	if v := violations(t, err); len(v) != 3 { // name, type, frequency
+		t.Fatalf("violations %v, want 3", v)
+	}
+}
+
+func TestApplyUpdate(t *testing.T) {
+	t.Parallel()
+	base := func() integration.Integration {
+		in, err := integration.New(integration.Draft{Name: "main"}, conn, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in
+	}
+	later := now.Add(time.Hour)
+
+	in := base()
+	other := integration.Connector{ID: "con_2"}
+	rules := []integration.CorrelationRule{{IngestedPath: "slug", CatalogPath: "identifier", Operator: integration.Contains}}
+	changed, err := integration.Apply(&in, integration.Changes{Mask: []string{"name", "connector", "correlation", "field_mappings"},
+		Draft: integration.Draft{Name: "renamed", Correlation: &rules, Fields: &[]integration.FieldMapping{{Name: "lang", Path: "language"}}}}, &other, later)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"name", "connector", "correlation", "field_mappings"}, changed); diff != "" {
+		t.Fatalf("changed (-want +got):\n%s", diff)
+	}
+	if in.Name != "renamed" || in.ConnectorID != "con_2" || !in.UpdatedAt.Equal(later) {
+		t.Fatalf("after update: %+v", in)
+	}
+
+	// Any change of the secondary kinds is refused, also dropping one.
+	for _, kinds := range [][]integration.SecondaryKind{{integration.Commits}, {}, {integration.PullRequests}} {
+		in := base()
+		_, err := integration.Apply(&in, integration.Changes{Mask: []string{"secondary_kinds"}, Draft: integration.Draft{SecondaryKinds: &kinds}}, nil, later)
+		if f := fault.As(err); f == nil || f.Code != fault.FailedPrecondition || f.Reason != integration.ReasonSecondaryKindsLocked {
+			t.Fatalf("secondary kinds %v: %v", kinds, err)
+		}
+	}
+	// Restating the same kinds is not a change.
+	in = base()
+	same := []integration.SecondaryKind{integration.Commits, integration.PullRequests}
+	if changed, err := integration.Apply(&in, integration.Changes{Mask: []string{"secondary_kinds"}, Draft: integration.Draft{SecondaryKinds: &same}}, nil, later); err != nil || changed != nil {
+		t.Fatalf("same kinds: %v, %v", changed, err)
+	}
+	// The workspace cannot change; unknown and empty masks are invalid.
+	in = base()
+	_, err = integration.Apply(&in, integration.Changes{Mask: []string{"workspace"}, Draft: integration.Draft{Workspace: "other"}}, nil, later)
+	if v := violations(t, err); v["integration.workspace"] == "" {
+		t.Fatalf("workspace change: %v", v)
+	}
+	_, err = integration.Apply(&in, integration.Changes{Mask: []string{"state"}}, nil, later)
+	if v := violations(t, err); v["update_mask"] == "" {
+		t.Fatalf("unknown mask: %v", v)
+	}
+	// Switching to Merge drops the type; giving a type with Merge is refused.
+	in = base()
+	if _, err := integration.Apply(&in, integration.Changes{Mask: []string{"behavior"}, Draft: integration.Draft{Behavior: integration.Merge}}, nil, later); err != nil || in.Type != "" {
+		t.Fatalf("to merge: %+v, %v", in, err)
+	}
+	_, err = integration.Apply(&in, integration.Changes{Mask: []string{"type"}, Draft: integration.Draft{Type: "service"}}, nil, later)
+	if v := violations(t, err); v["integration.type"] == "" {
+		t.Fatalf("type with merge: %v", v)
+	}
+	// A frequency change moves the next sync.
+	in = base()
+	if _, err := integration.Apply(&in, integration.Changes{Mask: []string{"update_frequency"}, Draft: integration.Draft{Frequency: integration.Every30Minutes}}, nil, later); err != nil ||
+		!in.NextSyncAt.Equal(later.Add(30*time.Minute)) {
+		t.Fatalf("frequency: %+v, %v", in.NextSyncAt, err)
+	}
+}
+
+func TestFrequencies(t *testing.T) {
+	t.Parallel()
+	want := map[integration.Frequency]time.Duration{"30m": 30 * time.Minute, "1h": time.Hour, "3h": 3 * time.Hour, "6h": 6 * time.Hour, "12h": 12 * time.Hour, "1d": 24 * time.Hour}
+	for f, d := range want {
+		if !f.Valid() || f.Duration() != d {
+			t.Errorf("%s: %v", f, f.Duration())
+		}
+	}
+	if integration.Frequency("2h").Valid() {
+		t.Error("2h accepted")
+	}
+}

@@ -1,0 +1,266 @@
+package rpc_test
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	delegatev1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1"
+	integrationv1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/integration/v1"
+
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/lease"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
+)
+
+func uuid(i int) string { return "{00000000-0000-0000-0000-" + pad(i) + "}" }
+
+func pad(i int) string {
+	s := strconv.Itoa(i)
+	for len(s) < 12 {
+		s = "0" + s
+	}
+	return s
+}
+
+func repoRecord(i int) *delegatev1.Record {
+	raw, _ := structpb.NewStruct(map[string]any{"uuid": uuid(i), "mainbranch": map[string]any{"name": "main"}})
+	return &delegatev1.Record{Kind: &delegatev1.Record_Repository{Repository: &delegatev1.Repository{
+		Uuid: uuid(i), Slug: "repo-" + strconv.Itoa(i), Name: "Repo " + strconv.Itoa(i), FullName: "acme/repo-" + strconv.Itoa(i), Raw: raw}}}
+}
+
+func TestAcquireWakesAtOnceWhenWorkIsQueued(t *testing.T) {
+	t.Parallel()
+	cfg := testLease
+	cfg.PollHold, cfg.Recheck = 20*time.Second, 10*time.Second
+	h := newHarness(t, cfg)
+	id := h.register("d1")
+	conn := h.createConnector("bb", "acme")
+
+	got := make(chan *delegatev1.Task, 1)
+	go func() {
+		res, err := h.delegates.AcquireTask(h.dlg(), &delegatev1.AcquireTaskRequest{DelegateId: id})
+		if err != nil {
+			t.Error(err)
+		}
+		got <- res.GetTask()
+	}()
+	time.Sleep(100 * time.Millisecond) // let the poll start waiting
+	start := time.Now()
+	created := h.createIntegration("main", conn.GetId())
+	select {
+	case task := <-got:
+		if waited := time.Since(start); waited > 2*time.Second {
+			t.Errorf("woke after %v", waited)
+		}
+		sync := task.GetSync()
+		if task.GetId() != created.GetFirstRun().GetId() && sync.GetIntegrationId() != created.GetIntegration().GetId() {
+			t.Fatalf("task %v", task)
+		}
+		if task.GetType() != delegatev1.TaskType_TASK_TYPE_SYNC || task.GetAttempt() != 1 || task.GetNextSequence() != 1 ||
+			sync.GetTarget().GetWorkspace() != "acme" || sync.GetTarget().GetTokenRef() != "env:BITBUCKET_TOKEN" ||
+			len(sync.GetSecondaryKinds()) != 2 || sync.GetLimits().GetMaxPullRequestsPerSync() != 5000 {
+			t.Fatalf("task %v", task)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("AcquireTask was not woken by the queued sync")
+	}
+}
+
+func TestAcquireReturnsEmptyAfterHold(t *testing.T) {
+	t.Parallel()
+	cfg := testLease
+	cfg.PollHold = 200 * time.Millisecond
+	h := newHarness(t, cfg)
+	id := h.register("d1")
+	if task := h.acquire(id); task != nil {
+		t.Fatalf("got %v, want no task", task)
+	}
+	_, err := h.delegates.AcquireTask(h.dlg(), &delegatev1.AcquireTaskRequest{DelegateId: "dlg_unknown"})
+	wantStatus(t, err, codes.NotFound, lease.ReasonDelegateNotRegistered)
+}
+
+func TestSelectorsRouteTasks(t *testing.T) {
+	t.Parallel()
+	cfg := testLease
+	cfg.PollHold = 200 * time.Millisecond
+	h := newHarness(t, cfg)
+	plain := h.register("plain")
+	eu := h.register("eu", "eu", "linux")
+	conn := h.createConnector("bb", "acme", "eu")
+	h.createIntegration("main", conn.GetId())
+	if task := h.acquire(plain); task != nil {
+		t.Fatalf("a delegate without the selector got %v", task)
+	}
+	if task := h.acquire(eu); task == nil {
+		t.Fatal("the delegate with the selector got nothing")
+	}
+}
+
+func TestLeaseExpiryTakeoverWithCheckpoint(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, testLease)
+	a, b := h.register("a"), h.register("b")
+	conn := h.createConnector("bb", "acme")
+	created := h.createIntegration("main", conn.GetId())
+	first := h.acquire(a)
+
+	up, err := h.delegates.UploadRecords(h.dlg(), &delegatev1.UploadRecordsRequest{TaskId: first.GetId(), LeaseToken: first.GetLeaseToken(),
+		Sequence: 1, Records: []*delegatev1.Record{repoRecord(1), repoRecord(2)}})
+	if err != nil || up.GetAcknowledgedSequence() != 1 || up.GetDuplicate() {
+		t.Fatalf("upload: %v, %v", up, err)
+	}
+	h.clock.Advance(30 * time.Second)
+	renew, err := h.delegates.RenewLease(h.dlg(), &delegatev1.RenewLeaseRequest{TaskId: first.GetId(), LeaseToken: first.GetLeaseToken(),
+		Checkpoint: []byte(`{"next":"page-3"}`), Progress: &delegatev1.Progress{Phase: "repositories", Requests: 3}})
+	if err != nil || !renew.GetLeaseExpiresAt().AsTime().Equal(h.clock.Now().Add(2*time.Minute)) {
+		t.Fatalf("renew: %v, %v", renew, err)
+	}
+	// Delegate a vanishes; its lease runs out.
+	h.clock.Advance(2*time.Minute + time.Second)
+	second := h.acquire(b)
+	if second.GetId() != first.GetId() || second.GetAttempt() != 2 || string(second.GetCheckpoint()) != `{"next":"page-3"}` ||
+		second.GetNextSequence() != 2 || second.GetLeaseToken() == first.GetLeaseToken() {
+		t.Fatalf("takeover: %v", second)
+	}
+	// a's token is stale everywhere.
+	_, err = h.delegates.RenewLease(h.dlg(), &delegatev1.RenewLeaseRequest{TaskId: first.GetId(), LeaseToken: first.GetLeaseToken()})
+	wantStatus(t, err, codes.FailedPrecondition, store.ReasonLeaseLost)
+	_, err = h.delegates.UploadRecords(h.dlg(), &delegatev1.UploadRecordsRequest{TaskId: first.GetId(), LeaseToken: first.GetLeaseToken(), Sequence: 2})
+	wantStatus(t, err, codes.FailedPrecondition, store.ReasonLeaseLost)
+	_, err = h.delegates.CompleteTask(h.dlg(), &delegatev1.CompleteTaskRequest{TaskId: first.GetId(), LeaseToken: first.GetLeaseToken(),
+		Outcome: delegatev1.Outcome_OUTCOME_SUCCEEDED})
+	wantStatus(t, err, codes.FailedPrecondition, store.ReasonLeaseLost)
+
+	run, err := h.integrations.GetSyncRun(h.mgmt(), &integrationv1.GetSyncRunRequest{Id: created.GetFirstRun().GetId()})
+	if err != nil || run.GetRun().GetAttempt() != 2 || run.GetRun().GetRepositories() != 2 || run.GetRun().GetDelegate() != "b" ||
+		run.GetRun().GetStatus() != integrationv1.SyncStatus_SYNC_STATUS_RUNNING {
+		t.Fatalf("run after takeover: %v, %v", run, err)
+	}
+}
+
+func TestUploadReplayGapAndInvalidRecords(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, testLease)
+	id := h.register("d1")
+	conn := h.createConnector("bb", "acme")
+	created := h.createIntegration("main", conn.GetId())
+	task := h.acquire(id)
+	upload := func(seq int64, records ...*delegatev1.Record) (*delegatev1.UploadRecordsResponse, error) {
+		return h.delegates.UploadRecords(h.dlg(), &delegatev1.UploadRecordsRequest{TaskId: task.GetId(), LeaseToken: task.GetLeaseToken(),
+			Sequence: seq, Records: records})
+	}
+	batch := []*delegatev1.Record{repoRecord(1), repoRecord(2), {Kind: &delegatev1.Record_PullRequest{PullRequest: &delegatev1.PullRequest{
+		RepositoryUuid: uuid(1), Id: 7, Title: "Add x", State: "OPEN"}}}}
+	for i, wantDup := range []bool{false, true, true} {
+		res, err := upload(1, batch...)
+		if err != nil || res.GetDuplicate() != wantDup || res.GetAcknowledgedSequence() != 1 {
+			t.Fatalf("upload %d: %v, %v", i, res, err)
+		}
+	}
+	_, err := upload(5, repoRecord(3))
+	info, _ := wantStatus(t, err, codes.OutOfRange, store.ReasonSequenceGap)
+	if info.GetMetadata()["expectedSequence"] != "2" {
+		t.Fatalf("metadata %v", info.GetMetadata())
+	}
+	_, err = upload(2, repoRecord(3), &delegatev1.Record{})
+	desc := wantViolation(t, err, "records[1].kind")
+	if desc == "" {
+		t.Fatal("no description")
+	}
+	bad := repoRecord(4)
+	bad.GetRepository().Uuid = "not-a-uuid"
+	_, err = upload(2, bad)
+	wantViolation(t, err, "records[0].repository.uuid")
+
+	run, _ := h.integrations.GetSyncRun(h.mgmt(), &integrationv1.GetSyncRunRequest{Id: created.GetFirstRun().GetId()})
+	if run.GetRun().GetRepositories() != 2 || run.GetRun().GetPullRequests() != 1 {
+		t.Fatalf("replays were counted: %v", run.GetRun())
+	}
+	repos, _, _ := h.db.ListRepositories(t.Context(), created.GetIntegration().GetId(), store.Page{})
+	if len(repos) != 2 || repos[0].Raw == "" || repos[0].Raw == "{}" {
+		t.Fatalf("repositories: %+v", repos)
+	}
+}
+
+func TestCompleteIsIdempotentAndNotifiesObserver(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, testLease)
+	id := h.register("d1")
+	conn := h.createConnector("bb", "acme")
+	created := h.createIntegration("main", conn.GetId())
+	task := h.acquire(id)
+	req := &delegatev1.CompleteTaskRequest{TaskId: task.GetId(), LeaseToken: task.GetLeaseToken(), Outcome: delegatev1.Outcome_OUTCOME_SUCCEEDED,
+		Progress: &delegatev1.Progress{Requests: 40, RateLimited: 2}}
+	for range 3 {
+		if _, err := h.delegates.CompleteTask(h.dlg(), req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case run := <-h.observed:
+		if run.ID != created.GetFirstRun().GetId() || run.Status != tasks.RunSuccess || run.Progress.Requests != 40 {
+			t.Fatalf("observed %+v", run)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("observer not called")
+	}
+	select {
+	case run := <-h.observed:
+		t.Fatalf("observer called again for a repeated completion: %+v", run)
+	default:
+	}
+	ev, err := h.integrations.ListEvents(h.mgmt(), &integrationv1.ListEventsRequest{Integration: "main"})
+	if err != nil || len(ev.GetEvents()) != 2 || ev.GetEvents()[0].GetType() != integrationv1.EventType_EVENT_TYPE_SYNC {
+		t.Fatalf("events: %v, %v", ev, err)
+	}
+	_, err = h.delegates.CompleteTask(h.dlg(), &delegatev1.CompleteTaskRequest{TaskId: task.GetId(), LeaseToken: task.GetLeaseToken()})
+	wantViolation(t, err, "outcome")
+}
+
+func TestReleaseRequeuesAtOnce(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, testLease)
+	a, b := h.register("a"), h.register("b")
+	conn := h.createConnector("bb", "acme")
+	h.createIntegration("main", conn.GetId())
+	first := h.acquire(a)
+	if _, err := h.delegates.CompleteTask(h.dlg(), &delegatev1.CompleteTaskRequest{TaskId: first.GetId(), LeaseToken: first.GetLeaseToken(),
+		Outcome: delegatev1.Outcome_OUTCOME_RELEASED, Checkpoint: []byte("cp")}); err != nil {
+		t.Fatal(err)
+	}
+	second := h.acquire(b)
+	if second.GetId() != first.GetId() || second.GetAttempt() != 2 || string(second.GetCheckpoint()) != "cp" {
+		t.Fatalf("after release: %v", second)
+	}
+}
+
+func TestSuspendCancelsRunningSync(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, testLease)
+	id := h.register("d1")
+	conn := h.createConnector("bb", "acme")
+	h.createIntegration("main", conn.GetId())
+	task := h.acquire(id)
+	sus, err := h.integrations.SuspendIntegration(h.mgmt(), &integrationv1.SuspendIntegrationRequest{Integration: "main"})
+	if err != nil || sus.GetIntegration().GetState() != integrationv1.IntegrationState_INTEGRATION_STATE_SUSPENDED || sus.GetIntegration().GetNextSyncAt() != nil {
+		t.Fatalf("suspend: %v, %v", sus, err)
+	}
+	renew, err := h.delegates.RenewLease(h.dlg(), &delegatev1.RenewLeaseRequest{TaskId: task.GetId(), LeaseToken: task.GetLeaseToken()})
+	if err != nil || !renew.GetCancelRequested() {
+		t.Fatalf("renew: %v, %v", renew, err)
+	}
+	if _, err := h.delegates.CompleteTask(h.dlg(), &delegatev1.CompleteTaskRequest{TaskId: task.GetId(), LeaseToken: task.GetLeaseToken(),
+		Outcome: delegatev1.Outcome_OUTCOME_CANCELLED}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = h.integrations.SyncIntegration(h.mgmt(), &integrationv1.SyncIntegrationRequest{Integration: "main"})
+	wantStatus(t, err, codes.FailedPrecondition, store.ReasonIntegrationSuspended)
+	res, err := h.integrations.ResumeIntegration(h.mgmt(), &integrationv1.ResumeIntegrationRequest{Integration: "main"})
+	if err != nil || res.GetIntegration().GetLastRun().GetStatus() != integrationv1.SyncStatus_SYNC_STATUS_QUEUED || res.GetIntegration().GetNextSyncAt() == nil {
+		t.Fatalf("resume: %v, %v", res, err)
+	}
+}
