@@ -69,7 +69,7 @@ func (s *syncBuffer) String() string {
 // harness is a real control plane on a loopback listener over a real
 // SQLite file, with one bootstrapped account.
 type harness struct {
-	t        *testing.T
+	t        testing.TB
 	db       *store.DB
 	clock    *clock
 	leases   *lease.Service
@@ -100,7 +100,7 @@ func (o observer) SyncFinished(_ context.Context, run tasks.SyncRun) error {
 	return nil
 }
 
-func newHarness(t *testing.T, cfg lease.Config) *harness {
+func newHarness(t testing.TB, cfg lease.Config) *harness {
 	t.Helper()
 	h := &harness{t: t, db: storetest.SQLite(t), clock: &clock{now: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)},
 		logs: &syncBuffer{}, account: "acme", observed: make(chan tasks.SyncRun, 16)}

@@ -26,7 +26,7 @@ type fixture struct {
 
 // newFixture creates an account with a connector and an enabled
 // integration whose first sync is queued.
-func newFixture(t *testing.T, db *store.DB, account string) *fixture {
+func newFixture(t testing.TB, db *store.DB, account string) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	f := &fixture{db: db, ctx: ctx, acct: account}
@@ -54,7 +54,7 @@ func newFixture(t *testing.T, db *store.DB, account string) *fixture {
 	return f
 }
 
-func (f *fixture) acquire(t *testing.T, now time.Time, tags ...string) (tasks.Task, bool) {
+func (f *fixture) acquire(t testing.TB, now time.Time, tags ...string) (tasks.Task, bool) {
 	t.Helper()
 	task, ok, err := f.db.AcquireTask(f.ctx, store.AcquireRequest{AccountID: f.acct, DelegateID: "d1", Delegate: "delegate-1",
 		Tags: tags, Now: now, LeaseFor: leaseFor})
@@ -64,7 +64,7 @@ func (f *fixture) acquire(t *testing.T, now time.Time, tags ...string) (tasks.Ta
 	return task, ok
 }
 
-func (f *fixture) mustAcquire(t *testing.T, now time.Time, tags ...string) tasks.Task {
+func (f *fixture) mustAcquire(t testing.TB, now time.Time, tags ...string) tasks.Task {
 	t.Helper()
 	task, ok := f.acquire(t, now, tags...)
 	if !ok {

@@ -1,0 +1,391 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalog"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+)
+
+// DiscoveryState is an integration's discovery bookkeeping (see
+// migrations/0002_discovery.sql).
+type DiscoveryState struct {
+	IntegrationID string
+	AccountID     string
+	// DirtyGen counts changes that can alter recommendations; ComputedGen
+	// is the count the last correlation run started from.
+	DirtyGen, ComputedGen int64
+	// ConfigHash is the fingerprint of the configuration the last run used.
+	ConfigHash string
+	ComputedAt time.Time
+	// AutoImportMark is the first_seen_at up to which repositories were
+	// considered for auto-import.
+	AutoImportMark time.Time
+	// Exists is false before the first correlation run.
+	Exists bool
+}
+
+// Fresh reports whether the stored recommendations reflect every change
+// and the configuration with fingerprint hash.
+func (s DiscoveryState) Fresh(hash string) bool {
+	return s.Exists && s.ComputedGen >= s.DirtyGen && s.ConfigHash == hash
+}
+
+// GetDiscoveryState returns an integration's bookkeeping; Exists is false
+// when there is none yet.
+func (db *DB) GetDiscoveryState(ctx context.Context, integrationID string) (DiscoveryState, error) {
+	s := DiscoveryState{IntegrationID: integrationID}
+	var computed, mark sql.NullInt64
+	err := db.queryRow(ctx, `SELECT account_id, dirty_gen, computed_gen, config_hash, computed_at, auto_import_mark
+		FROM discovery_state WHERE integration_id = ?`, integrationID).
+		Scan(&s.AccountID, &s.DirtyGen, &s.ComputedGen, &s.ConfigHash, &computed, &mark)
+	if errors.Is(err, sql.ErrNoRows) {
+		return s, nil
+	}
+	s.Exists = err == nil
+	s.ComputedAt, s.AutoImportMark = fromNullMicros(computed), fromNullMicros(mark)
+	return s, err
+}
+
+// ensureDiscoveryState creates an integration's bookkeeping row if missing.
+func ensureDiscoveryState(ctx context.Context, tx *txn, accountID, integrationID string) error {
+	_, err := tx.exec(ctx, `INSERT INTO discovery_state (integration_id, account_id, dirty_gen, computed_gen, config_hash)
+		VALUES (?, ?, 1, 0, '') ON CONFLICT (integration_id) DO NOTHING`, integrationID, accountID)
+	return err
+}
+
+// DiscoveryStates returns the bookkeeping of every integration, with
+// Exists false for those never correlated; the caller decides with Fresh
+// which need a correlation run.
+func (db *DB) DiscoveryStates(ctx context.Context) ([]DiscoveryState, error) {
+	rows, err := db.query(ctx, `SELECT i.id, i.account_id, COALESCE(d.dirty_gen, 0), COALESCE(d.computed_gen, 0),
+		COALESCE(d.config_hash, ''), d.computed_at, d.auto_import_mark, d.integration_id IS NOT NULL
+		FROM integrations i LEFT JOIN discovery_state d ON d.integration_id = i.id ORDER BY i.id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []DiscoveryState
+	for rows.Next() {
+		var s DiscoveryState
+		var computed, mark sql.NullInt64
+		if err := rows.Scan(&s.IntegrationID, &s.AccountID, &s.DirtyGen, &s.ComputedGen, &s.ConfigHash, &computed, &mark, &s.Exists); err != nil {
+			return nil, err
+		}
+		s.ComputedAt, s.AutoImportMark = fromNullMicros(computed), fromNullMicros(mark)
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// BeginCorrelation returns the generation a correlation run starts from,
+// creating the bookkeeping row if needed. Changes after this point bump
+// the generation past it, so the run's result is known to be stale.
+func (db *DB) BeginCorrelation(ctx context.Context, accountID, integrationID string) (int64, error) {
+	var gen int64
+	err := db.tx(ctx, func(tx *txn) error {
+		if err := ensureDiscoveryState(ctx, tx, accountID, integrationID); err != nil {
+			return err
+		}
+		return tx.queryRow(ctx, `SELECT dirty_gen FROM discovery_state WHERE integration_id = ?`, integrationID).Scan(&gen)
+	})
+	return gen, err
+}
+
+// UnimportedRepository is what correlation reads of a repository.
+type UnimportedRepository struct {
+	UUID, Slug, Name, FullName string
+	Raw                        string
+	FirstSeenAt                time.Time
+	DeletedAt                  time.Time
+	Unlinked                   bool
+}
+
+// UnimportedRepositories returns an integration's repositories that are
+// not linked to an entity, by uuid.
+func (db *DB) UnimportedRepositories(ctx context.Context, integrationID string) ([]UnimportedRepository, error) {
+	rows, err := db.query(ctx, `SELECT r.uuid, r.slug, r.name, r.full_name, r.raw, r.first_seen_at, r.deleted_at, rc.unlinked_at IS NOT NULL
+		FROM repositories r
+		LEFT JOIN repository_links l ON l.integration_id = r.integration_id AND l.repository_uuid = r.uuid
+		LEFT JOIN recommendations rc ON rc.integration_id = r.integration_id AND rc.repository_uuid = r.uuid
+		WHERE r.integration_id = ? AND l.entity_id IS NULL ORDER BY r.uuid`, integrationID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []UnimportedRepository
+	for rows.Next() {
+		var r UnimportedRepository
+		var first int64
+		var deleted sql.NullInt64
+		if err := rows.Scan(&r.UUID, &r.Slug, &r.Name, &r.FullName, &r.Raw, &first, &deleted, &r.Unlinked); err != nil {
+			return nil, err
+		}
+		r.FirstSeenAt, r.DeletedAt = fromMicros(first), fromNullMicros(deleted)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// CorrelationEntity is a catalog entity as correlation reads it.
+type CorrelationEntity struct {
+	ID     string
+	Entity *catalog.Entity
+}
+
+// CorrelationEntities returns the account's entities of kind (and type,
+// unless empty) that no repository of the integration is linked to: the
+// merge candidates. With whole, entities are parsed from their documents
+// (rules that read spec or metadata need that); otherwise they carry the
+// column fields only, which is much cheaper for 100,000 entities.
+func (db *DB) CorrelationEntities(ctx context.Context, accountID, integrationID, kind, typ string, whole bool) ([]CorrelationEntity, error) {
+	q := `SELECT ` + entityColumns + ` FROM entities e WHERE account_id = ? AND LOWER(kind) = LOWER(?)
+		AND NOT EXISTS (SELECT 1 FROM repository_links l WHERE l.integration_id = ? AND l.entity_id = e.id)`
+	args := []any{accountID, kind, integrationID}
+	if typ != "" {
+		q += ` AND LOWER(type) = LOWER(?)`
+		args = append(args, typ)
+	}
+	rows, err := db.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []CorrelationEntity
+	for rows.Next() {
+		s, err := scanEntity(rows, whole)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, CorrelationEntity{ID: s.ID, Entity: s.Entity})
+	}
+	return out, rows.Err()
+}
+
+// Recommendation is the stored outcome of correlating one repository.
+type Recommendation struct {
+	RepositoryUUID string
+	Action         catalog.Action // empty when nothing can be recommended
+	SuggestedID    string
+	Candidates     []StoredCandidate
+}
+
+// StoredCandidate is one entity a repository correlates with.
+type StoredCandidate struct {
+	EntityID     string `json:"entity_id"`
+	Exact        bool   `json:"exact"`
+	MatchedValue string `json:"matched_value,omitempty"`
+}
+
+// SaveRecommendations stores the outcome of a correlation run that started
+// at generation gen with the configuration fingerprint hash, atomically.
+// Unlink marks are kept.
+func (db *DB) SaveRecommendations(ctx context.Context, accountID, integrationID string, gen int64, hash string, recs []Recommendation, now time.Time) error {
+	return db.tx(ctx, func(tx *txn) error {
+		if err := ensureDiscoveryState(ctx, tx, accountID, integrationID); err != nil {
+			return err
+		}
+		rows := make([][]any, len(recs))
+		for i, r := range recs {
+			cands := r.Candidates
+			if cands == nil {
+				cands = []StoredCandidate{}
+			}
+			rows[i] = []any{integrationID, r.RepositoryUUID, string(r.Action), r.SuggestedID, toJSON(cands), nil, micros(now)}
+		}
+		a := applier{tx: tx, d: tx.d}
+		if err := a.upsert(ctx, "recommendations", recommendationCols, []string{"integration_id", "repository_uuid"},
+			[]string{"unlinked_at"}, rows); err != nil {
+			return err
+		}
+		_, err := tx.exec(ctx, `UPDATE discovery_state SET computed_gen = ?, config_hash = ?, computed_at = ?
+			WHERE integration_id = ? AND computed_gen <= ?`, gen, hash, micros(now), integrationID, gen)
+		return err
+	})
+}
+
+var recommendationCols = []string{"integration_id", "repository_uuid", "action", "suggested_entity_id", "candidates", "unlinked_at", "computed_at"}
+
+// AdvanceAutoImportMark records that repositories first seen up to mark
+// were considered for auto-import.
+func (db *DB) AdvanceAutoImportMark(ctx context.Context, accountID, integrationID string, mark time.Time) error {
+	return db.tx(ctx, func(tx *txn) error {
+		if err := ensureDiscoveryState(ctx, tx, accountID, integrationID); err != nil {
+			return err
+		}
+		_, err := tx.exec(ctx, `UPDATE discovery_state SET auto_import_mark = ? WHERE integration_id = ?
+			AND (auto_import_mark IS NULL OR auto_import_mark < ?)`, micros(mark), integrationID, micros(mark))
+		return err
+	})
+}
+
+// DiscoveredFilter narrows ListDiscovered.
+type DiscoveredFilter struct {
+	Search       string         // case-insensitive substring of the name or slug
+	Action       catalog.Action // only this recommendation, when set
+	UnlinkedOnly bool
+}
+
+// Discovered is a row of the Discovered list.
+type Discovered struct {
+	Repository
+	Recommendation
+	Unlinked bool
+}
+
+// ListDiscovered returns a page of an integration's repositories that are
+// not imported, by name, and how many match across all pages.
+func (db *DB) ListDiscovered(ctx context.Context, integrationID string, f DiscoveredFilter, p Page) ([]Discovered, string, int64, error) {
+	from := ` FROM repositories r
+		LEFT JOIN repository_links l ON l.integration_id = r.integration_id AND l.repository_uuid = r.uuid
+		LEFT JOIN recommendations rc ON rc.integration_id = r.integration_id AND rc.repository_uuid = r.uuid
+		WHERE r.integration_id = ? AND l.entity_id IS NULL`
+	args := []any{integrationID}
+	if f.Search != "" {
+		from += ` AND (LOWER(r.name) LIKE ? ESCAPE '\' OR LOWER(r.slug) LIKE ? ESCAPE '\')`
+		pat := likePattern(f.Search)
+		args = append(args, pat, pat)
+	}
+	if f.Action != "" {
+		from += ` AND rc.action = ?`
+		args = append(args, string(f.Action))
+	}
+	if f.UnlinkedOnly {
+		from += ` AND rc.unlinked_at IS NOT NULL`
+	}
+	var total int64
+	if err := db.queryRow(ctx, `SELECT COUNT(*)`+from, args...).Scan(&total); err != nil {
+		return nil, "", 0, err
+	}
+	if p.Token != "" {
+		k, err := decodeToken(p.Token, 2)
+		if err != nil {
+			return nil, "", 0, err
+		}
+		from += ` AND (r.name > ? OR (r.name = ? AND r.uuid > ?))`
+		args = append(args, k[0], k[0], k[1])
+	}
+	size := p.size(50)
+	rows, err := db.query(ctx, `SELECT `+repoColumns("r")+`, COALESCE(rc.action, ''), COALESCE(rc.suggested_entity_id, ''),
+		COALESCE(rc.candidates, '[]'), rc.unlinked_at IS NOT NULL`+from+` ORDER BY r.name, r.uuid LIMIT ?`, append(args, size+1)...)
+	if err != nil {
+		return nil, "", 0, err
+	}
+	defer rows.Close()
+	var out []Discovered
+	for rows.Next() {
+		var d Discovered
+		var action, cands string
+		var scanErr error
+		d.Repository, scanErr = scanRepository(scanAppend{rows, []any{&action, &d.SuggestedID, &cands, &d.Unlinked}})
+		if scanErr != nil {
+			return nil, "", 0, scanErr
+		}
+		d.RepositoryUUID, d.Action = d.UUID, catalog.Action(action)
+		if d.Candidates, err = fromJSON[[]StoredCandidate](cands); err != nil {
+			return nil, "", 0, err
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", 0, err
+	}
+	next := ""
+	if len(out) > size {
+		out = out[:size]
+		next = encodeToken(out[size-1].Name, out[size-1].UUID)
+	}
+	return out, next, total, nil
+}
+
+// scanAppend scans a row into a repository's columns followed by more.
+type scanAppend struct {
+	row  interface{ Scan(...any) error }
+	more []any
+}
+
+func (s scanAppend) Scan(dest ...any) error { return s.row.Scan(append(dest, s.more...)...) }
+
+// EntitiesByID returns the column fields of the given entities of an
+// account; ids not found are left out.
+func (db *DB) EntitiesByID(ctx context.Context, accountID string, ids []string) (map[string]StoredEntity, error) {
+	out := make(map[string]StoredEntity, len(ids))
+	for start := 0; start < len(ids); start += 500 {
+		chunk := ids[start:min(start+500, len(ids))]
+		args := []any{accountID}
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		rows, err := db.query(ctx, `SELECT `+entityColumns+` FROM entities WHERE account_id = ? AND id IN `+placeholders(len(chunk)), args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			s, err := scanEntity(rows, false)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[s.ID] = s
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// FindRepository resolves a repository reference of an integration: its
+// Bitbucket uuid (with or without braces), full name, slug or name, in that
+// order of preference. Errors: NotFound; FailedPrecondition
+// (AMBIGUOUS_REPOSITORY) when a name is shared.
+func (db *DB) FindRepository(ctx context.Context, integrationID, ref string) (Repository, error) {
+	ref = strings.TrimSpace(ref)
+	braced := ref
+	if ref != "" && !strings.HasPrefix(ref, "{") {
+		braced = "{" + ref + "}"
+	}
+	rows, err := db.query(ctx, repoSelect+` WHERE integration_id = ? AND (uuid = ? OR uuid = ? OR full_name = ? OR slug = ? OR name = ?)
+		ORDER BY CASE WHEN uuid = ? OR uuid = ? THEN 0 WHEN full_name = ? THEN 1 WHEN slug = ? THEN 2 ELSE 3 END, uuid LIMIT 3`,
+		integrationID, ref, braced, ref, ref, ref, ref, braced, ref, ref)
+	if err != nil {
+		return Repository{}, err
+	}
+	defer rows.Close()
+	var found []Repository
+	for rows.Next() {
+		r, err := scanRepository(rows)
+		if err != nil {
+			return r, err
+		}
+		found = append(found, r)
+	}
+	if err := rows.Err(); err != nil {
+		return Repository{}, err
+	}
+	switch {
+	case len(found) == 0 || ref == "":
+		return Repository{}, NotFound("repository", ref)
+	case len(found) > 1 && found[0].Name == ref && found[1].Name == ref && found[0].Slug != ref && found[0].FullName != ref:
+		return Repository{}, ambiguousRepository(ref, found)
+	}
+	return found[0], nil
+}
+
+// ReasonAmbiguousRepository: a repository name is shared; the slug, full
+// name or uuid is needed.
+const ReasonAmbiguousRepository = "AMBIGUOUS_REPOSITORY"
+
+func ambiguousRepository(ref string, found []Repository) error {
+	var names []string
+	for _, r := range found {
+		names = append(names, r.FullName)
+	}
+	return fault.New(fault.FailedPrecondition, ReasonAmbiguousRepository,
+		"repository name %q is shared by %s; give the slug, workspace/slug or uuid", ref, strings.Join(names, ", ")).With("repository", ref)
+}

@@ -1,0 +1,488 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalog"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/ingest"
+)
+
+// Reasons of import and unlink failures the store detects.
+const (
+	// ReasonAlreadyImported: the repository is linked already (register), or
+	// linked to another entity than the one named (merge).
+	ReasonAlreadyImported = "ALREADY_IMPORTED"
+	// ReasonEntityLinked: the merge target already feeds from another
+	// repository of the same integration.
+	ReasonEntityLinked = "ENTITY_LINKED"
+	// ReasonNotImported: unlink of a repository that is not linked.
+	ReasonNotImported = "NOT_IMPORTED"
+)
+
+// ImportRequest links one repository to a catalog entity, in one
+// transaction: either everything below happens or nothing does.
+type ImportRequest struct {
+	AccountID      string
+	IntegrationID  string
+	RepositoryUUID string
+	Action         catalog.Action
+	Automatic      bool
+	// New is the entity Register creates; TargetID the entity Merge links.
+	New      *catalog.Entity
+	TargetID string
+	// Apply adds the link and the ingested properties to the entity, inside
+	// the transaction, on its current state.
+	Apply func(*catalog.Entity) error
+	// PropsHash fingerprints the ingested properties Apply writes.
+	PropsHash string
+	Now       time.Time
+	// Event is recorded with the link; its time and ids are filled in.
+	Event Event
+}
+
+// ImportOutcome is what an import did.
+type ImportOutcome struct {
+	Entity StoredEntity
+	// Repeated is true when the repository was already linked to the
+	// merge target: nothing changed.
+	Repeated bool
+}
+
+// ImportRepository carries out an ImportRequest. Errors: NotFound (the
+// repository or the merge target); AlreadyExists (IDENTIFIER_TAKEN);
+// FailedPrecondition (ALREADY_IMPORTED, ENTITY_LINKED).
+func (db *DB) ImportRepository(ctx context.Context, r ImportRequest) (ImportOutcome, error) {
+	var out ImportOutcome
+	err := db.tx(ctx, func(tx *txn) error {
+		repo, err := lockRepository(ctx, tx, r.IntegrationID, r.RepositoryUUID)
+		if err != nil {
+			return err
+		}
+		var linked string
+		err = tx.queryRow(ctx, `SELECT entity_id FROM repository_links WHERE integration_id = ? AND repository_uuid = ?`,
+			r.IntegrationID, r.RepositoryUUID).Scan(&linked)
+		switch {
+		case err == nil && r.Action == catalog.ActionMerge && linked == r.TargetID:
+			out.Repeated = true
+			out.Entity, err = getEntityTx(ctx, tx, linked)
+			return err
+		case err == nil && r.Action == catalog.ActionMerge:
+			return fault.New(fault.FailedPrecondition, ReasonAlreadyImported,
+				"repository %s is already linked to entity %s; it cannot also be linked to %s (unlink it first)", repo.FullName, linked, r.TargetID).
+				With("repository", repo.FullName).With("entityId", linked)
+		case err == nil:
+			return fault.New(fault.FailedPrecondition, ReasonAlreadyImported,
+				"repository %s is already linked to entity %s; it cannot be registered again", repo.FullName, linked).
+				With("repository", repo.FullName).With("entityId", linked)
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		var e StoredEntity
+		switch r.Action {
+		case catalog.ActionRegister:
+			if err := r.Apply(r.New); err != nil {
+				return err
+			}
+			if e, err = insertEntity(ctx, tx, r.AccountID, r.New, r.Now); err != nil {
+				return err
+			}
+		case catalog.ActionMerge:
+			if e, err = getEntityTx(ctx, tx, r.TargetID); err != nil || e.AccountID != r.AccountID {
+				if err == nil {
+					err = NotFound("entity", r.TargetID)
+				}
+				return err
+			}
+			var other string
+			err := tx.queryRow(ctx, `SELECT r.full_name FROM repository_links l JOIN repositories r
+				ON r.integration_id = l.integration_id AND r.uuid = l.repository_uuid
+				WHERE l.integration_id = ? AND l.entity_id = ?`, r.IntegrationID, e.ID).Scan(&other)
+			if err == nil {
+				return fault.New(fault.FailedPrecondition, ReasonEntityLinked,
+					"entity %s already feeds from repository %s of this integration; unlink that one first", e.Entity.Identifier, other).
+					With("entityId", e.ID).With("repository", other)
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			if err := r.Apply(e.Entity); err != nil {
+				return err
+			}
+			if err := writeEntity(ctx, tx, e.ID, e.Entity, false, r.Now); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("import action %q", r.Action)
+		}
+		if _, err := tx.exec(ctx, `INSERT INTO repository_links (integration_id, repository_uuid, account_id, entity_id, action,
+			automatic, imported_at, props_hash) VALUES `+placeholders(8), r.IntegrationID, r.RepositoryUUID, r.AccountID, e.ID,
+			string(r.Action), r.Automatic, micros(r.Now), r.PropsHash); err != nil {
+			return err
+		}
+		if err := setSourceDeleted(ctx, tx, e.ID); err != nil {
+			return err
+		}
+		if e, err = getEntityTx(ctx, tx, e.ID); err != nil {
+			return err
+		}
+		if err := markKindStale(ctx, tx, r.AccountID, e.Entity.Kind); err != nil {
+			return err
+		}
+		if err := markIntegrationStale(ctx, tx, r.IntegrationID); err != nil {
+			return err
+		}
+		ev := r.Event
+		ev.AccountID, ev.IntegrationID, ev.Time, ev.Repository = r.AccountID, r.IntegrationID, r.Now, repo.FullName
+		if err := addEvent(ctx, tx, ev); err != nil {
+			return err
+		}
+		e.LinkedIntegrations, err = linkedIntegrations(ctx, tx, e.ID)
+		out.Entity = e
+		return err
+	})
+	return out, err
+}
+
+func lockRepository(ctx context.Context, tx *txn, integrationID, uuid string) (Repository, error) {
+	r, err := scanRepository(tx.queryRow(ctx, repoSelect+` WHERE integration_id = ? AND uuid = ?`+tx.d.lockRows(false), integrationID, uuid))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, NotFound("repository", uuid)
+	}
+	return r, err
+}
+
+// setSourceDeleted flags an entity when any repository linked to it is
+// deleted, and clears the flag otherwise.
+func setSourceDeleted(ctx context.Context, tx *txn, entityID string) error {
+	_, err := tx.exec(ctx, `UPDATE entities SET source_deleted = EXISTS (SELECT 1 FROM repository_links l JOIN repositories r
+		ON r.integration_id = l.integration_id AND r.uuid = l.repository_uuid WHERE l.entity_id = ? AND r.deleted_at IS NOT NULL)
+		WHERE id = ?`, entityID, entityID)
+	return err
+}
+
+// UnlinkRequest stops syncing a repository into its entity.
+type UnlinkRequest struct {
+	AccountID      string
+	IntegrationID  string
+	RepositoryUUID string
+	// Slot is the entity's link slot of the integration.
+	Slot  catalog.LinkKey
+	Actor string
+	Now   time.Time
+}
+
+// UnlinkRepository removes a repository's link: the entity loses the link
+// (its data stays), the repository returns to the Discovered list marked
+// unlinked, and the event is recorded. Errors: NotFound; FailedPrecondition
+// (NOT_IMPORTED).
+func (db *DB) UnlinkRepository(ctx context.Context, r UnlinkRequest) (StoredEntity, error) {
+	var out StoredEntity
+	err := db.tx(ctx, func(tx *txn) error {
+		repo, err := lockRepository(ctx, tx, r.IntegrationID, r.RepositoryUUID)
+		if err != nil {
+			return err
+		}
+		var entityID string
+		err = tx.queryRow(ctx, `SELECT entity_id FROM repository_links WHERE integration_id = ? AND repository_uuid = ?`,
+			r.IntegrationID, r.RepositoryUUID).Scan(&entityID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fault.New(fault.FailedPrecondition, ReasonNotImported, "repository %s is not imported; there is nothing to unlink", repo.FullName).
+				With("repository", repo.FullName)
+		}
+		if err != nil {
+			return err
+		}
+		if out, err = getEntityTx(ctx, tx, entityID); err != nil {
+			return err
+		}
+		out.Entity.Unlink(r.Slot)
+		if _, err := tx.exec(ctx, `DELETE FROM repository_links WHERE integration_id = ? AND repository_uuid = ?`,
+			r.IntegrationID, r.RepositoryUUID); err != nil {
+			return err
+		}
+		if err := writeEntity(ctx, tx, entityID, out.Entity, out.SourceDeleted, r.Now); err != nil {
+			return err
+		}
+		if err := setSourceDeleted(ctx, tx, entityID); err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, `INSERT INTO recommendations (`+strings.Join(recommendationCols, ", ")+`) VALUES `+placeholders(7)+`
+			ON CONFLICT (integration_id, repository_uuid) DO UPDATE SET unlinked_at = excluded.unlinked_at`,
+			r.IntegrationID, r.RepositoryUUID, "", "", "[]", micros(r.Now), micros(r.Now)); err != nil {
+			return err
+		}
+		if err := markKindStale(ctx, tx, r.AccountID, out.Entity.Kind); err != nil {
+			return err
+		}
+		if err := markIntegrationStale(ctx, tx, r.IntegrationID); err != nil {
+			return err
+		}
+		return addEvent(ctx, tx, Event{AccountID: r.AccountID, IntegrationID: r.IntegrationID, Time: r.Now, Type: EventUnlinked,
+			Actor: r.Actor, Repository: repo.FullName, Message: fmt.Sprintf("repository %s unlinked from %s %s; the entity and its data are kept",
+				repo.FullName, out.Entity.Kind, out.Entity.Identifier)})
+	})
+	return out, err
+}
+
+// Imported is a row of the Imported list.
+type Imported struct {
+	Repository
+	EntityID   string
+	Action     catalog.Action
+	Automatic  bool
+	ImportedAt time.Time
+	// Entity holds the column fields of the linked entity.
+	Entity StoredEntity
+}
+
+// ListImported returns a page of an integration's linked repositories by
+// name, and how many match across all pages. search is a case-insensitive
+// substring of the repository name.
+func (db *DB) ListImported(ctx context.Context, integrationID, search string, p Page) ([]Imported, string, int64, error) {
+	from := ` FROM repository_links l JOIN repositories r ON r.integration_id = l.integration_id AND r.uuid = l.repository_uuid
+		WHERE l.integration_id = ?`
+	args := []any{integrationID}
+	if search != "" {
+		from += ` AND (LOWER(r.name) LIKE ? ESCAPE '\' OR LOWER(r.slug) LIKE ? ESCAPE '\')`
+		pat := likePattern(search)
+		args = append(args, pat, pat)
+	}
+	var total int64
+	if err := db.queryRow(ctx, `SELECT COUNT(*)`+from, args...).Scan(&total); err != nil {
+		return nil, "", 0, err
+	}
+	if p.Token != "" {
+		k, err := decodeToken(p.Token, 2)
+		if err != nil {
+			return nil, "", 0, err
+		}
+		from += ` AND (r.name > ? OR (r.name = ? AND r.uuid > ?))`
+		args = append(args, k[0], k[0], k[1])
+	}
+	size := p.size(50)
+	rows, err := db.query(ctx, `SELECT `+repoColumns("r")+`, l.entity_id, l.action, l.automatic, l.imported_at`+from+
+		` ORDER BY r.name, r.uuid LIMIT ?`, append(args, size+1)...)
+	if err != nil {
+		return nil, "", 0, err
+	}
+	var out []Imported
+	for rows.Next() {
+		var im Imported
+		var action string
+		var at int64
+		var scanErr error
+		im.Repository, scanErr = scanRepository(scanAppend{rows, []any{&im.EntityID, &action, &im.Automatic, &at}})
+		if scanErr != nil {
+			rows.Close()
+			return nil, "", 0, scanErr
+		}
+		im.Action, im.ImportedAt = catalog.Action(action), fromMicros(at)
+		out = append(out, im)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, "", 0, err
+	}
+	next := ""
+	if len(out) > size {
+		out = out[:size]
+		next = encodeToken(out[size-1].Name, out[size-1].UUID)
+	}
+	ids := make([]string, len(out))
+	for i, im := range out {
+		ids[i] = im.EntityID
+	}
+	if len(ids) > 0 {
+		var accountID string
+		if err := db.queryRow(ctx, `SELECT account_id FROM integrations WHERE id = ?`, integrationID).Scan(&accountID); err != nil {
+			return nil, "", 0, err
+		}
+		ents, err := db.EntitiesByID(ctx, accountID, ids)
+		if err != nil {
+			return nil, "", 0, err
+		}
+		for i := range out {
+			out[i].Entity = ents[out[i].EntityID]
+		}
+	}
+	return out, next, total, nil
+}
+
+// repoColumns is the column list of repoSelect qualified by alias.
+func repoColumns(alias string) string {
+	cols := []string{"integration_id", "uuid", "account_id", "slug", "name", "full_name", "workspace", "project_key", "project_name",
+		"description", "is_private", "language", "main_branch", "html_url", "clone_https_url", "clone_ssh_url", "created_on",
+		"updated_on", "size_bytes", "raw", "first_seen_at", "updated_at", "last_seen_task_id", "deleted_at"}
+	return alias + "." + strings.Join(cols, ", "+alias+".")
+}
+
+// LinkedRepository is a linked repository as a refresh reads it.
+type LinkedRepository struct {
+	Repository
+	EntityID  string
+	PropsHash string
+}
+
+// LinkedRepositories returns an integration's linked repositories, by uuid.
+func (db *DB) LinkedRepositories(ctx context.Context, integrationID string) ([]LinkedRepository, error) {
+	rows, err := db.query(ctx, `SELECT `+repoColumns("r")+`, l.entity_id, l.props_hash FROM repository_links l
+		JOIN repositories r ON r.integration_id = l.integration_id AND r.uuid = l.repository_uuid
+		WHERE l.integration_id = ? ORDER BY r.uuid`, integrationID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []LinkedRepository
+	for rows.Next() {
+		var lr LinkedRepository
+		var err error
+		if lr.Repository, err = scanRepository(scanAppend{rows, []any{&lr.EntityID, &lr.PropsHash}}); err != nil {
+			return nil, err
+		}
+		out = append(out, lr)
+	}
+	return out, rows.Err()
+}
+
+// RefreshRequest rewrites the ingested properties of a linked entity.
+type RefreshRequest struct {
+	AccountID      string
+	IntegrationID  string
+	RepositoryUUID string
+	EntityID       string
+	PropsHash      string
+	Apply          func(*catalog.Entity) error
+	Now            time.Time
+}
+
+// RefreshLinkedEntity applies a refresh if the repository is still linked
+// to the entity (an unlink in between wins) and reports whether it was.
+func (db *DB) RefreshLinkedEntity(ctx context.Context, r RefreshRequest) (bool, error) {
+	done := false
+	err := db.tx(ctx, func(tx *txn) error {
+		var n int
+		if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM repository_links WHERE integration_id = ? AND repository_uuid = ? AND entity_id = ?`,
+			r.IntegrationID, r.RepositoryUUID, r.EntityID).Scan(&n); err != nil || n == 0 {
+			return err
+		}
+		e, err := getEntityTx(ctx, tx, r.EntityID)
+		if err != nil {
+			return err
+		}
+		if err := r.Apply(e.Entity); err != nil {
+			return err
+		}
+		if err := writeEntity(ctx, tx, e.ID, e.Entity, e.SourceDeleted, r.Now); err != nil {
+			return err
+		}
+		if err := setSourceDeleted(ctx, tx, e.ID); err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, `UPDATE repository_links SET props_hash = ? WHERE integration_id = ? AND repository_uuid = ?`,
+			r.PropsHash, r.IntegrationID, r.RepositoryUUID); err != nil {
+			return err
+		}
+		done = true
+		return markKindStale(ctx, tx, r.AccountID, e.Entity.Kind)
+	})
+	return done, err
+}
+
+// Activity is the development activity of an entity's linked repositories.
+type Activity struct {
+	Open, Merged, Declined int64
+	Commits                int64
+	RecentPullRequests     []ActivityPullRequest
+	RecentCommits          []ActivityCommit
+}
+
+// ActivityPullRequest is a pull request with its repository's full name.
+type ActivityPullRequest struct {
+	Repository string
+	ingest.PullRequest
+}
+
+// ActivityCommit is a commit with its repository's full name.
+type ActivityCommit struct {
+	Repository string
+	ingest.Commit
+}
+
+// EntityActivity sums the pull requests and commits of the repositories
+// linked to an entity and returns the latest limit of each, newest first.
+func (db *DB) EntityActivity(ctx context.Context, entityID string, limit int) (Activity, error) {
+	var a Activity
+	err := db.read(ctx, func(tx *txn) error {
+		const linked = ` JOIN repository_links l ON l.integration_id = x.integration_id AND l.repository_uuid = x.repository_uuid
+			JOIN repositories r ON r.integration_id = x.integration_id AND r.uuid = x.repository_uuid WHERE l.entity_id = ?`
+		rows, err := tx.query(ctx, `SELECT x.state, COUNT(*) FROM pull_requests x`+linked+` GROUP BY x.state`, entityID)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var state string
+			var n int64
+			if err := rows.Scan(&state, &n); err != nil {
+				rows.Close()
+				return err
+			}
+			switch state {
+			case "OPEN":
+				a.Open += n
+			case "MERGED":
+				a.Merged += n
+			case "DECLINED", "SUPERSEDED":
+				a.Declined += n
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM commits x`+linked, entityID).Scan(&a.Commits); err != nil {
+			return err
+		}
+		rows, err = tx.query(ctx, `SELECT r.full_name, x.repository_uuid, x.number, x.title, x.state, x.author, x.updated_on, x.html_url
+			FROM pull_requests x`+linked+` ORDER BY x.updated_on DESC, x.number DESC LIMIT ?`, entityID, limit)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var p ActivityPullRequest
+			var updated sql.NullInt64
+			if err := rows.Scan(&p.Repository, &p.RepositoryUUID, &p.Number, &p.Title, &p.State, &p.Author, &updated, &p.HTMLURL); err != nil {
+				rows.Close()
+				return err
+			}
+			p.UpdatedOn = fromNullMicros(updated)
+			a.RecentPullRequests = append(a.RecentPullRequests, p)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows, err = tx.query(ctx, `SELECT r.full_name, x.repository_uuid, x.hash, x.committed_at, x.author_raw, x.author_user, x.message,
+			x.html_url FROM commits x`+linked+` ORDER BY x.committed_at DESC, x.hash LIMIT ?`, entityID, limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var c ActivityCommit
+			var date sql.NullInt64
+			if err := rows.Scan(&c.Repository, &c.RepositoryUUID, &c.Hash, &date, &c.AuthorRaw, &c.AuthorUser, &c.Message, &c.HTMLURL); err != nil {
+				return err
+			}
+			c.Date = fromNullMicros(date)
+			a.RecentCommits = append(a.RecentCommits, c)
+		}
+		return rows.Err()
+	})
+	return a, err
+}
