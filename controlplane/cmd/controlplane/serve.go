@@ -122,7 +122,10 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	}
 
 	now := time.Now
-	leases := lease.New(db, o.lease, now, log, nopObserver{})
+	// Discovery subscribes to finished sync runs here (lease.SyncObserver),
+	// and registers its gRPC services through rpc.Deps below.
+	var observer lease.SyncObserver = nopObserver{}
+	leases := lease.New(db, o.lease, now, log, observer)
 	sched := schedule.New(db, now, log, leases.Queued)
 	sched.Interval = o.scheduleInterval
 	authn := &auth.Authenticator{Store: db, Seen: func(token string) { secrets.Add(token) }}
@@ -160,7 +163,7 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	return nil
 }
 
-// nopObserver stands in until discovery subscribes to finished runs.
+// nopObserver ignores finished runs until discovery subscribes to them.
 type nopObserver struct{}
 
 func (nopObserver) SyncFinished(context.Context, tasks.SyncRun) error { return nil }

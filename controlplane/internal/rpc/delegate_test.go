@@ -264,3 +264,62 @@ func TestSuspendCancelsRunningSync(t *testing.T) {
 		t.Fatalf("resume: %v, %v", res, err)
 	}
 }
+
+func TestDelegatesSeeOnlyTheirAccount(t *testing.T) {
+	t.Parallel()
+	cfg := testLease
+	cfg.PollHold = 200 * time.Millisecond
+	h := newHarness(t, cfg)
+	_, globexToken := h.bootstrap("globex")
+	globex := as(t.Context(), "globex", globexToken)
+	reg, err := h.delegates.Register(globex, &delegatev1.RegisterRequest{Name: "g1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.createConnector("bb", "acme")
+	h.createIntegration("main", "bb")
+	res, err := h.delegates.AcquireTask(globex, &delegatev1.AcquireTaskRequest{DelegateId: reg.GetDelegateId()})
+	if err != nil || res.GetTask() != nil {
+		t.Fatalf("globex delegate got %v, %v", res, err)
+	}
+	// An acme delegate id is unknown to globex.
+	acme := h.register("a1")
+	_, err = h.delegates.AcquireTask(globex, &delegatev1.AcquireTaskRequest{DelegateId: acme})
+	wantStatus(t, err, codes.NotFound, lease.ReasonDelegateNotRegistered)
+	task := h.acquire(acme)
+	_, err = h.delegates.UploadRecords(globex, &delegatev1.UploadRecordsRequest{TaskId: task.GetId(), LeaseToken: task.GetLeaseToken(),
+		Sequence: 1, Records: []*delegatev1.Record{repoRecord(1)}})
+	wantStatus(t, err, codes.FailedPrecondition, store.ReasonLeaseLost)
+}
+
+func TestSweeperHandsExpiredTaskToWaitingDelegate(t *testing.T) {
+	t.Parallel()
+	cfg := testLease
+	cfg.PollHold, cfg.Recheck = 20*time.Second, 10*time.Second
+	h := newHarness(t, cfg)
+	a, b := h.register("a"), h.register("b")
+	h.createConnector("bb", "acme")
+	h.createIntegration("main", "bb")
+	first := h.acquire(a)
+	got := make(chan *delegatev1.Task, 1)
+	go func() {
+		res, err := h.delegates.AcquireTask(h.dlg(), &delegatev1.AcquireTaskRequest{DelegateId: b})
+		if err != nil {
+			t.Error(err)
+		}
+		got <- res.GetTask()
+	}()
+	time.Sleep(100 * time.Millisecond)
+	h.clock.Advance(testLease.LeaseDuration)
+	if err := h.leases.Sweep(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case task := <-got:
+		if task.GetId() != first.GetId() || task.GetAttempt() != 2 {
+			t.Fatalf("got %v", task)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the waiting delegate was not woken by the sweep")
+	}
+}

@@ -389,3 +389,23 @@ func ambiguousRepository(ref string, found []Repository) error {
 	return fault.New(fault.FailedPrecondition, ReasonAmbiguousRepository,
 		"repository name %q is shared by %s; give the slug, workspace/slug or uuid", ref, strings.Join(names, ", ")).With("repository", ref)
 }
+
+// GetRecommendation returns the stored recommendation of a repository and
+// whether it was unlinked once; a repository never correlated has an empty
+// recommendation.
+func (db *DB) GetRecommendation(ctx context.Context, integrationID, uuid string) (Recommendation, bool, error) {
+	rec := Recommendation{RepositoryUUID: uuid}
+	var action, cands string
+	var unlinked bool
+	err := db.queryRow(ctx, `SELECT action, suggested_entity_id, candidates, unlinked_at IS NOT NULL FROM recommendations
+		WHERE integration_id = ? AND repository_uuid = ?`, integrationID, uuid).Scan(&action, &rec.SuggestedID, &cands, &unlinked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return rec, false, nil
+	}
+	if err != nil {
+		return rec, false, err
+	}
+	rec.Action = catalog.Action(action)
+	rec.Candidates, err = fromJSON[[]StoredCandidate](cands)
+	return rec, unlinked, err
+}

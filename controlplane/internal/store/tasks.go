@@ -95,55 +95,78 @@ const acquirePage = 100
 
 // AcquireTask leases the oldest queued task of the account whose
 // selectors the delegate's tags satisfy. ok is false when there is none.
-// On PostgreSQL candidate rows are claimed with FOR UPDATE SKIP LOCKED, so
-// replicas leasing at once pass each other instead of queueing.
+// Candidates are read without locks; the one picked is then claimed with
+// FOR UPDATE SKIP LOCKED on PostgreSQL, so replicas leasing at once pass
+// each other and only ever lock the row they take. (SQLite has a single
+// writer, so the claim cannot race there.)
 func (db *DB) AcquireTask(ctx context.Context, r AcquireRequest) (tasks.Task, bool, error) {
 	var leased tasks.Task
 	found := false
 	err := db.tx(ctx, func(tx *txn) error {
-		afterAt, afterID := int64(-1), ""
+		page := queuePage{afterAt: -1}
 		for {
-			rows, err := tx.query(ctx, `SELECT id, selectors, available_at FROM tasks
-				WHERE account_id = ? AND state = 'QUEUED' AND (available_at > ? OR (available_at = ? AND id > ?))
-				ORDER BY available_at, id LIMIT ?`+tx.d.lockRows(true), r.AccountID, afterAt, afterAt, afterID, acquirePage)
+			candidates, err := page.next(ctx, tx, r)
 			if err != nil {
 				return err
 			}
-			var pick string
-			n := 0
-			for rows.Next() {
-				var id, sel string
-				var at int64
-				if err := rows.Scan(&id, &sel, &at); err != nil {
-					rows.Close()
-					return err
+			for _, c := range candidates {
+				var id string
+				err := tx.queryRow(ctx, `SELECT id FROM tasks WHERE id = ? AND state = 'QUEUED'`+tx.d.lockRows(true), c).Scan(&id)
+				if errors.Is(err, sql.ErrNoRows) {
+					continue // taken by a concurrent acquirer
 				}
-				n++
-				afterAt, afterID = at, id
-				selectors, err := splitList(sel)
 				if err != nil {
-					rows.Close()
 					return err
 				}
-				if pick == "" && satisfies(r.Tags, selectors) {
-					pick = id
-				}
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
+				leased, err = lease(ctx, tx, r, id)
+				found = err == nil
 				return err
 			}
-			if pick != "" {
-				t, err := lease(ctx, tx, r, pick)
-				leased, found = t, err == nil
-				return err
-			}
-			if n < acquirePage {
+			if page.done {
 				return nil
 			}
 		}
 	})
 	return leased, found, err
+}
+
+// queuePage walks an account's queued tasks oldest first, a page at a time.
+type queuePage struct {
+	afterAt int64
+	afterID string
+	done    bool
+}
+
+// next returns the ids of the next page's tasks whose selectors the
+// delegate satisfies, in queue order.
+func (p *queuePage) next(ctx context.Context, tx *txn, r AcquireRequest) ([]string, error) {
+	rows, err := tx.query(ctx, `SELECT id, selectors, available_at FROM tasks
+		WHERE account_id = ? AND state = 'QUEUED' AND (available_at > ? OR (available_at = ? AND id > ?))
+		ORDER BY available_at, id LIMIT ?`, r.AccountID, p.afterAt, p.afterAt, p.afterID, acquirePage)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	n := 0
+	for rows.Next() {
+		var id, sel string
+		var at int64
+		if err := rows.Scan(&id, &sel, &at); err != nil {
+			return nil, err
+		}
+		n++
+		p.afterAt, p.afterID = at, id
+		selectors, err := splitList(sel)
+		if err != nil {
+			return nil, err
+		}
+		if satisfies(r.Tags, selectors) {
+			out = append(out, id)
+		}
+	}
+	p.done = n < acquirePage
+	return out, rows.Err()
 }
 
 // satisfies reports whether tags include every selector.

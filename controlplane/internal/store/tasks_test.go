@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -206,6 +207,50 @@ func TestTestConnectionResult(t *testing.T) {
 		}
 		if diff := cmp.Diff(verdict, got.Result); diff != "" {
 			t.Errorf("verdict (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestConcurrentAcquireNeverLeasesATaskTwice(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, "acme")
+		const tests = 30
+		for range tests {
+			if _, err := db.QueueTestConnection(f.ctx, f.conn, t0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		const workers = 6
+		got := make(chan string, tests+1)
+		errs := make(chan error, workers)
+		for w := range workers {
+			go func() {
+				for {
+					task, ok, err := db.AcquireTask(f.ctx, store.AcquireRequest{AccountID: "acme", DelegateID: fmt.Sprint("d", w), Now: t0, LeaseFor: leaseFor})
+					if err != nil || !ok {
+						errs <- err
+						return
+					}
+					got <- task.ID
+				}
+			}()
+		}
+		for range workers {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		close(got)
+		seen := map[string]bool{}
+		for id := range got {
+			if seen[id] {
+				t.Fatalf("task %s leased twice", id)
+			}
+			seen[id] = true
+		}
+		if len(seen) != tests+1 { // the tests and the first sync
+			t.Fatalf("leased %d tasks, want %d", len(seen), tests+1)
 		}
 	})
 }
