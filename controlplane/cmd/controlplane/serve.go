@@ -8,9 +8,11 @@ import (
 	"net"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
 	healthgrpc "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
@@ -135,6 +137,7 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	defer stopBackground()
 	go leases.RunSweeper(bg)
 	go sched.Run(bg)
+	go watchDatabase(bg, db, srv.Health, log)
 
 	served := make(chan error, 1)
 	go func() { served <- g.Serve(lis) }()
@@ -148,7 +151,6 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	}
 	log.Info().Dur("grace_period", o.grace).Msg("stopping: no new calls; waiting for running calls")
 	srv.Health.Shutdown()
-	srv.Health.SetServingStatus("", healthgrpc.HealthCheckResponse_NOT_SERVING)
 	leases.Stop()
 	stopped := make(chan struct{})
 	go func() { g.GracefulStop(); close(stopped) }()
@@ -161,6 +163,34 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	stopBackground()
 	log.Info().Msg("control plane stopped")
 	return nil
+}
+
+// watchDatabase reports NOT_SERVING on the health service while the
+// database does not answer, so load balancers and probes see an outage
+// the process itself cannot fix.
+func watchDatabase(ctx context.Context, db *store.DB, h *health.Server, log zerolog.Logger) {
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	healthy := true
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := db.Ping(pingCtx)
+		cancel()
+		switch {
+		case err != nil && healthy && ctx.Err() == nil:
+			log.Error().Err(err).Msg("database unreachable; health is NOT_SERVING")
+			h.SetServingStatus("", healthgrpc.HealthCheckResponse_NOT_SERVING)
+		case err == nil && !healthy:
+			log.Info().Msg("database reachable again; health is SERVING")
+			h.SetServingStatus("", healthgrpc.HealthCheckResponse_SERVING)
+		}
+		healthy = err == nil
+	}
 }
 
 // nopObserver ignores finished runs until discovery subscribes to them.

@@ -14,7 +14,6 @@ import (
 // CreateIntegration is "confirm and enable": it validates the draft,
 // stores the integration enabled and queues its first sync, atomically.
 func (s *Service) CreateIntegration(ctx context.Context, who Caller, d integration.Draft) (integration.Integration, tasks.SyncRun, error) {
-	var conn integration.Connector
 	if d.Connector == "" {
 		return integration.Integration{}, tasks.SyncRun{}, fault.InvalidField("integration.connector", "required: the id or name of a Bitbucket Cloud connector")
 	}

@@ -2,6 +2,8 @@ package rpc
 
 import (
 	"context"
+	"fmt"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -113,7 +115,7 @@ func (s *Server) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo,
 	ctx, err := s.authenticate(ctx, info.FullMethod)
 	var resp any
 	if err == nil {
-		resp, err = handler(ctx, req)
+		resp, err = s.call(ctx, req, info.FullMethod, handler)
 	}
 	st, internal := toStatus(err, domainOf(info.FullMethod))
 	s.logCall(ctx, info.FullMethod, st, err, internal, time.Since(start))
@@ -121,6 +123,18 @@ func (s *Server) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo,
 		return nil, st.Err()
 	}
 	return resp, nil
+}
+
+// call runs a handler, turning a panic into an internal error so one bad
+// request cannot take the control plane down.
+func (s *Server) call(ctx context.Context, req any, method string, handler grpc.UnaryHandler) (resp any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error().Str("method", method).Interface("panic", p).Bytes("stack", debug.Stack()).Msg("rpc handler panicked")
+			resp, err = nil, fmt.Errorf("panic in %s: %v", method, p)
+		}
+	}()
+	return handler(ctx, req)
 }
 
 // stream serves only the public streaming services (health Watch and

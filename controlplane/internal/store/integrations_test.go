@@ -1,7 +1,9 @@
 package store_test
 
 import (
+	"database/sql"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -248,4 +250,28 @@ func TestScheduleSyncOnceAcrossReplicas(t *testing.T) {
 			t.Fatalf("runs newest first: %+v, %v", runs, err)
 		}
 	})
+}
+
+func TestMigrationsRefuseANewerSchema(t *testing.T) {
+	t.Parallel()
+	path := "sqlite://" + t.TempDir() + "/idp.db"
+	db, err := store.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AddEvent(t.Context(), store.Event{}); err == nil {
+		t.Fatal("an event of no account was stored") // foreign keys are on
+	}
+	db.Close()
+	raw, err := sql.Open("sqlite", "file:"+strings.TrimPrefix(path, "sqlite://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	if _, err := store.Open(t.Context(), path); err == nil || !strings.Contains(err.Error(), "newer control plane") {
+		t.Fatalf("opening a newer schema: %v", err)
+	}
 }

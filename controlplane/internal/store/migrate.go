@@ -50,46 +50,45 @@ func migrations() ([]migration, error) {
 	return out, nil
 }
 
-// migrate applies every migration newer than the database, each in its own
-// transaction together with its schema_migrations row. On PostgreSQL an
-// advisory lock keeps replicas starting together from racing.
+// migrate applies every migration newer than the database in one
+// transaction: the schema moves from one version to another or not at
+// all. On PostgreSQL an advisory lock keeps replicas starting together
+// from racing; on SQLite the write lock taken at BEGIN does the same.
 func (db *DB) migrate(ctx context.Context) error {
 	all, err := migrations()
 	if err != nil {
 		return err
 	}
-	if _, err := db.sql.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
-	}
-	for _, m := range all {
-		err := db.tx(ctx, func(tx *txn) error {
-			if db.dialect.name() == "postgres" {
-				if _, err := tx.exec(ctx, `SELECT pg_advisory_xact_lock(727274)`); err != nil {
-					return err
-				}
+	return db.tx(ctx, func(tx *txn) error {
+		if db.dialect.name() == "postgres" {
+			if _, err := tx.exec(ctx, `SELECT pg_advisory_xact_lock(727274)`); err != nil {
+				return fmt.Errorf("migration lock: %w", err)
 			}
-			var n int
-			if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&n); err != nil {
-				return err
-			}
-			if n > 0 {
-				return nil
-			}
+		}
+		if _, err := tx.exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
+			return fmt.Errorf("create schema_migrations: %w", err)
+		}
+		var current int
+		if err := tx.queryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+			return err
+		}
+		if current > len(all) {
+			return fmt.Errorf("the database schema is at version %d but this binary knows only up to %d: run a newer control plane", current, len(all))
+		}
+		for _, m := range all[current:] {
 			for _, stmt := range splitStatements(m.sql) {
 				if _, err := tx.exec(ctx, stmt); err != nil {
-					return fmt.Errorf("%w\nin statement:\n%s", err, stmt)
+					return fmt.Errorf("migration %04d_%s: %w\nin statement:\n%s", m.version, m.name, err, stmt)
 				}
 			}
-			_, err := tx.exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-				m.version, m.name, micros(time.Now()))
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("migration %04d_%s: %w", m.version, m.name, err)
+			if _, err := tx.exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+				m.version, m.name, micros(time.Now())); err != nil {
+				return err
+			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // splitStatements splits a migration at semicolons that end a line; the
