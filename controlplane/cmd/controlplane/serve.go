@@ -57,7 +57,7 @@ Every flag can also be set with the environment variable named in its help.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.db, "db", DefaultDB, "database: sqlite://PATH (embedded, created if missing) or postgres://USER@HOST:PORT/DB?sslmode=...")
-	f.StringVar(&o.listen, "listen", ":7070", "address to serve gRPC on, host:port")
+	f.StringVar(&o.listen, "listen", ":7443", "address to serve gRPC on, host:port")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate chain for TLS; with --tls-key, serve TLS instead of plaintext")
 	f.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: trace, debug (one line per RPC), info, warn, error")
@@ -142,14 +142,14 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	served := make(chan error, 1)
 	go func() { served <- g.Serve(lis) }()
 	log.Info().Str("addr", lis.Addr().String()).Str("db", db.Dialect()).Bool("tls", o.tlsCert != "").
-		Dur("lease", o.lease.LeaseDuration).Dur("poll_hold", o.lease.PollHold).Msg("control plane listening")
+		Stringer("lease", o.lease.LeaseDuration).Stringer("poll_hold", o.lease.PollHold).Msg("control plane listening")
 
 	select {
 	case err := <-served:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info().Dur("grace_period", o.grace).Msg("stopping: no new calls; waiting for running calls")
+	log.Info().Stringer("grace_period", o.grace).Msg("stopping: no new calls; waiting for running calls")
 	srv.Health.Shutdown()
 	leases.Stop()
 	stopped := make(chan struct{})

@@ -160,5 +160,5 @@ func (s *Server) logCall(ctx context.Context, method string, st *status.Status, 
 	if c, ok := CallerFrom(ctx); ok {
 		ev = ev.Str("account", c.AccountID)
 	}
-	ev.Str("method", method).Str("code", code.String()).Dur("duration", d).Msg("rpc")
+	ev.Str("method", method).Str("code", code.String()).Float64("duration_ms", float64(d.Microseconds())/1000).Msg("rpc")
 }
