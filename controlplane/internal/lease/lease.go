@@ -245,7 +245,11 @@ func (s *Service) Sweep(ctx context.Context) error {
 			s.Queued(e.Task.AccountID)
 			continue
 		}
-		log.Msg("lease expired; task ended")
+		if e.Task.State == tasks.Queued {
+			log.Msg("connection test not taken by any delegate in time; failed")
+		} else {
+			log.Msg("lease expired; task ended")
+		}
 		s.finished.notify(e.Task.ID)
 		if e.Run != nil {
 			s.RunEnded(ctx, *e.Run)

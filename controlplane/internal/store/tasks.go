@@ -332,13 +332,45 @@ func finishTask(ctx context.Context, tx *txn, t tasks.Task, o tasks.Outcome, msg
 	return &run, nil
 }
 
+// TestConnectionTTL is how long a connection test waits for a delegate.
+// A user waits for its verdict, so an old test is failed rather than run
+// by a delegate that appears much later.
+const TestConnectionTTL = 10 * time.Minute
+
 // ExpireLeases handles leases that ran out before now: the task is queued
 // again (its checkpoint and sequence kept; the next lease is the next
 // attempt), or ended when it has had maxAttempts leases or its
-// cancellation was requested.
+// cancellation was requested. Connection tests no delegate took within
+// TestConnectionTTL fail.
 func (db *DB) ExpireLeases(ctx context.Context, now time.Time, maxAttempts int) ([]Expiry, error) {
 	var out []Expiry
 	err := db.tx(ctx, func(tx *txn) error {
+		stale, err := tx.query(ctx, `SELECT `+taskColumns+` FROM tasks WHERE type = 'TEST_CONNECTION' AND state = 'QUEUED'
+			AND available_at <= ? LIMIT 500`+tx.d.lockRows(true), micros(now.Add(-TestConnectionTTL)))
+		if err != nil {
+			return err
+		}
+		var tests []tasks.Task
+		for stale.Next() {
+			t, err := scanTask(stale)
+			if err != nil {
+				stale.Close()
+				return err
+			}
+			tests = append(tests, t)
+		}
+		stale.Close()
+		if err := stale.Err(); err != nil {
+			return err
+		}
+		for _, t := range tests {
+			msg := fmt.Sprintf("no delegate took the test within %v: check that a delegate of the account is running and has the connector's selectors", TestConnectionTTL)
+			if _, err := finishTask(ctx, tx, t, tasks.Failed, msg, nil, nil, "control plane", now); err != nil {
+				return err
+			}
+			out = append(out, Expiry{Task: t})
+		}
+
 		rows, err := tx.query(ctx, `SELECT `+taskColumns+` FROM tasks WHERE state = 'LEASED' AND lease_expires_at <= ?
 			ORDER BY lease_expires_at LIMIT 500`+tx.d.lockRows(true), micros(now))
 		if err != nil {

@@ -3,6 +3,7 @@ package store_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -251,6 +252,28 @@ func TestConcurrentAcquireNeverLeasesATaskTwice(t *testing.T) {
 		}
 		if len(seen) != tests+1 { // the tests and the first sync
 			t.Fatalf("leased %d tasks, want %d", len(seen), tests+1)
+		}
+	})
+}
+
+func TestUnclaimedConnectionTestFails(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, "acme")
+		test, err := db.QueueTestConnection(f.ctx, f.conn, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if exp, err := db.ExpireLeases(f.ctx, t0.Add(store.TestConnectionTTL-time.Second), 5); err != nil || len(exp) != 0 {
+			t.Fatalf("expired early: %+v, %v", exp, err)
+		}
+		exp, err := db.ExpireLeases(f.ctx, t0.Add(store.TestConnectionTTL), 5)
+		if err != nil || len(exp) != 1 || exp[0].Task.ID != test.ID || exp[0].Requeued {
+			t.Fatalf("expire: %+v, %v", exp, err)
+		}
+		got, _ := db.GetTask(f.ctx, "acme", test.ID)
+		if got.State != tasks.Done || got.Outcome != tasks.Failed || !strings.Contains(got.Error, "no delegate") {
+			t.Fatalf("test task: %+v", got)
 		}
 	})
 }
