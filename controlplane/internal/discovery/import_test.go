@@ -1,0 +1,397 @@
+package discovery_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalog"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalogsvc"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/discovery"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/ingest"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/store/storetest"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
+)
+
+func catalogKey(e store.StoredEntity) catalogsvc.Key { return catalogsvc.Key{Entity: e.ID} }
+
+type outcome struct {
+	OK     bool
+	Action catalog.Action
+	Entity string // identifier
+	Reason string
+}
+
+func outcomes(res []discovery.Result) []outcome {
+	out := make([]outcome, len(res))
+	for i, r := range res {
+		out[i] = outcome{OK: r.OK, Action: r.Action, Reason: r.Reason}
+		if r.Entity.Entity != nil {
+			out[i].Entity = r.Entity.Entity.Identifier
+		}
+	}
+	return out
+}
+
+func TestBulkImportWithOneBadItem(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, integration.Draft{})
+		taken := f.component("billing", "Billing service")
+		f.sync([]*ingest.Repository{repo(1, "orders"), repo(2, "billing"), repo(3, "inventory-api")})
+		res := f.importItems(
+			discovery.Item{Repository: "orders"},
+			discovery.Item{Repository: "acme/billing"},
+			discovery.Item{Repository: "{00000000-0000-0000-0000-000000000003}", Type: "library"},
+			discovery.Item{Repository: "no-such-repo"},
+		)
+		want := []outcome{
+			{OK: true, Action: catalog.ActionRegister, Entity: "orders"},
+			{Action: catalog.ActionRegister, Reason: store.ReasonIdentifierTaken},
+			{OK: true, Action: catalog.ActionRegister, Entity: "inventory_api"},
+			{Reason: "NOT_FOUND"},
+		}
+		if diff := cmp.Diff(want, outcomes(res)); diff != "" {
+			t.Fatalf("results (-want +got):\n%s", diff)
+		}
+		if !strings.Contains(res[1].Message, "merge repository acme/billing into it instead") {
+			t.Fatalf("the collision must suggest Merge: %s", res[1].Message)
+		}
+		// The failed item changed nothing: the entity holding the identifier
+		// is untouched and the repository is still discovered.
+		if got := f.get(taken.ID); len(got.Entity.Integrations) != 0 || len(got.Entity.IngestedProperties) != 0 || got.Entity.Name != "Billing service" {
+			t.Fatalf("entity changed by a failed import: %+v", got.Entity)
+		}
+		if _, ok := f.discovered()["acme/billing"]; !ok {
+			t.Fatal("billing is no longer discovered")
+		}
+		if got := f.get("inventory_api").Entity; got.Type != "library" || got.Owner != catalog.Unknown || got.Lifecycle != catalog.Unknown {
+			t.Fatalf("registered entity: type %q owner %q lifecycle %q", got.Type, got.Owner, got.Lifecycle)
+		}
+		imported := f.imported()
+		if len(imported) != 2 || imported["acme/orders"].Action != catalog.ActionRegister || imported["acme/orders"].Automatic {
+			t.Fatalf("imported: %+v", imported)
+		}
+		var failed []string
+		for _, e := range f.events() {
+			if e.Type == store.EventImportFailed {
+				failed = append(failed, e.Repository+" "+e.Error)
+			}
+		}
+		if diff := cmp.Diff([]string{"no-such-repo NOT_FOUND", "acme/billing IDENTIFIER_TAKEN"}, failed); diff != "" {
+			t.Fatalf("failure events, newest first (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestImportRefusesAlreadyLinkedAndWrongBehaviour(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, integration.Draft{})
+		f.component("orders", "orders")
+		other := f.component("other", "Other")
+		f.sync([]*ingest.Repository{repo(1, "orders"), repo(2, "ledger")})
+		res := f.importItems(discovery.Item{Repository: "orders"}) // recommended: Merge into orders
+		if diff := cmp.Diff([]outcome{{OK: true, Action: catalog.ActionMerge, Entity: "orders"}}, outcomes(res)); diff != "" {
+			t.Fatalf("(-want +got):\n%s", diff)
+		}
+		f.clock.Advance(time.Minute)
+		res = f.importItems(
+			discovery.Item{Repository: "orders", Action: catalog.ActionRegister},
+			discovery.Item{Repository: "orders", Target: other.ID},
+			discovery.Item{Repository: "orders", Target: "orders"}, // the same entity again: nothing changes
+			discovery.Item{Repository: "ledger", Target: "orders"},
+			discovery.Item{Repository: "ledger", Action: catalog.ActionMerge, Type: "library"},
+			discovery.Item{Repository: "ledger", Type: "not a type"},
+			discovery.Item{Repository: "ledger", Target: "nothing"},
+		)
+		want := []outcome{
+			{Action: catalog.ActionRegister, Reason: store.ReasonAlreadyImported},
+			{Action: catalog.ActionMerge, Reason: store.ReasonAlreadyImported},
+			{OK: true, Action: catalog.ActionMerge, Entity: "orders"},
+			{Action: catalog.ActionMerge, Reason: store.ReasonEntityLinked},
+			{Action: catalog.ActionMerge, Reason: discovery.ReasonInvalidType},
+			{Action: catalog.ActionRegister, Reason: discovery.ReasonInvalidType},
+			{Action: catalog.ActionMerge, Reason: discovery.ReasonInvalidTarget},
+		}
+		if diff := cmp.Diff(want, outcomes(res)); diff != "" {
+			t.Fatalf("(-want +got):\n%s", diff)
+		}
+		link := f.get("orders").Entity.Integrations[catalog.RepositoryLink(catalog.ScopeAccount, f.integ.ID)]
+		if link.Action != catalog.ActionMerge || !link.ImportedAt.Equal(t0.Add(time.Hour)) {
+			t.Fatalf("the first link's action and time are kept: %+v", link)
+		}
+	})
+	for _, tt := range []struct {
+		behavior integration.Behavior
+		item     discovery.Item
+	}{
+		{integration.Register, discovery.Item{Repository: "orders", Action: catalog.ActionMerge, Target: "orders"}},
+		{integration.Merge, discovery.Item{Repository: "orders", Action: catalog.ActionRegister}},
+	} {
+		t.Run(string(tt.behavior), func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, storetest.SQLite(t), integration.Draft{Behavior: tt.behavior})
+			f.component("orders", "orders")
+			f.sync([]*ingest.Repository{repo(1, "orders")})
+			if got := f.importItems(tt.item); got[0].Reason != discovery.ReasonActionNotAllowed {
+				t.Fatalf("%+v", got[0])
+			}
+		})
+	}
+}
+
+func TestMergeIsAdditiveAndTheYAMLShowsBothIngestedSections(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, integration.Draft{})
+		before := f.component("payments", "payments-api", "  system: money", "metadata:", "  description: Takes payments",
+			"  annotations:", "    pagerduty.com/service: P123")
+		f.sync([]*ingest.Repository{repo(1, "payments-api")})
+		if res := f.importItems(discovery.Item{Repository: "payments-api"}); !res[0].OK {
+			t.Fatalf("%+v", res[0])
+		}
+		got := f.get("payments")
+		doc, err := got.Entity.YAML()
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := catalog.Parse(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := "metadata.integration.account." + f.integ.ID + ".repository."
+		props := "metadata.integration_properties.BitbucketCloud."
+		for path, want := range map[string]string{
+			"name": "payments-api", "owner": "group:payments", "spec.lifecycle": "production", "spec.system": "money",
+			"metadata.description": "Takes payments", "metadata.annotations.pagerduty.com/service": "P123",
+			base + "entity_uuid": "{00000000-0000-0000-0000-000000000001}", base + "entity_action": "MERGE",
+			base + "imported_at": "2026-11-24T10:00:00Z",
+			props + "name":       "payments-api", props + "url": "https://bitbucket.org/acme/payments-api",
+			props + "description": "the payments-api repository", props + "default_branch": "main",
+			props + "project.key": "PAY", props + "project.name": "Payments", props + "is_private": "true",
+			props + "visibility": "private", props + "full_name": "acme/payments-api", props + "language": "go",
+		} {
+			if diff := cmp.Diff([]string{want}, e.Lookup(path)); diff != "" {
+				t.Errorf("%s (-want +got):\n%s\n%s", path, diff, doc)
+			}
+		}
+		if !got.Entity.UpdatedAt.After(before.Entity.UpdatedAt) || !got.Entity.CreatedAt.Equal(before.Entity.CreatedAt) {
+			t.Errorf("times: created %v → %v, updated %v → %v", before.Entity.CreatedAt, got.Entity.CreatedAt, before.Entity.UpdatedAt, got.Entity.UpdatedAt)
+		}
+		if diff := cmp.Diff([]string{f.integ.ID}, got.LinkedIntegrations); diff != "" {
+			t.Errorf("linked integrations (-want +got):\n%s", diff)
+		}
+		// A user update keeps the ingested sections.
+		if _, err := f.catalog.Update(f.ctx, acct, "apiVersion: harness.io/v1\nkind: Component\ntype: service\nidentifier: payments\nname: Payments\nspec:\n  lifecycle: deprecated\n"); err != nil {
+			t.Fatal(err)
+		}
+		if after := f.get("payments").Entity; len(after.Integrations) != 1 || after.IngestedProperties[discovery.Source]["name"] != "payments-api" {
+			t.Fatalf("ingested sections lost on update: %+v", after)
+		}
+	})
+}
+
+func TestAutoImportThenUnlinkThenSync(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, integration.Draft{AutoImport: true})
+		f.component("ledger", "ledger")
+		f.sync([]*ingest.Repository{repo(1, "orders"), repo(2, "ledger")})
+		imported := f.imported()
+		if len(imported) != 2 || !imported["acme/orders"].Automatic || imported["acme/orders"].Action != catalog.ActionRegister ||
+			imported["acme/ledger"].Action != catalog.ActionMerge || imported["acme/ledger"].Entity.Entity.Identifier != "ledger" {
+			t.Fatalf("after the first sync: %+v", imported)
+		}
+		if len(f.discovered()) != 0 {
+			t.Fatalf("discovered after auto-import: %v", f.discovered())
+		}
+
+		if _, err := f.svc.Unlink(f.ctx, acct, "key:test", f.integ.ID, "orders"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.Unlink(f.ctx, acct, "key:test", f.integ.ID, "orders"); store.ReasonNotImported != reasonOf(err) {
+			t.Fatalf("second unlink: %v", err)
+		}
+		d := f.discovered()["acme/orders"]
+		if !d.Unlinked || d.Action != catalog.ActionMerge || d.Suggested.Entity.Identifier != "orders" {
+			t.Fatalf("unlinked repository in Discovered: %+v", summarize(d))
+		}
+
+		// The next sync discovers a new repository and auto-imports it, but
+		// not the unlinked one.
+		f.sync([]*ingest.Repository{repo(1, "orders"), repo(2, "ledger"), repo(3, "search")})
+		imported = f.imported()
+		if _, ok := imported["acme/orders"]; ok || !imported["acme/search"].Automatic || len(imported) != 2 {
+			t.Fatalf("after the second sync: %+v", imported)
+		}
+		kept := f.get("orders").Entity
+		if len(kept.Integrations) != 0 || kept.IngestedProperties[discovery.Source]["name"] != "orders" {
+			t.Fatalf("the unlinked entity keeps its data and loses its link: %+v", kept)
+		}
+		var types []store.EventType
+		for _, e := range f.events() {
+			if e.Type != store.EventConfigChanged {
+				types = append(types, e.Type)
+			}
+		}
+		want := []store.EventType{store.EventAutoImported, store.EventSync, store.EventUnlinked,
+			store.EventAutoImported, store.EventAutoImported, store.EventSync}
+		if diff := cmp.Diff(want, types); diff != "" {
+			t.Fatalf("events, newest first (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestAutoImportTakesOnlyNewDiscoveries(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, integration.Draft{Behavior: integration.Merge})
+		f.component("search", "search")
+		f.sync([]*ingest.Repository{repo(1, "orders")})
+		in, err := f.svc.SetAutoImport(f.ctx, acct, "key:test", f.integ.ID, true)
+		if err != nil || !in.AutoImport {
+			t.Fatalf("set auto-import: %+v, %v", in, err)
+		}
+		// orders was waiting already; search is new and matches; ledger is
+		// new but under Merge has nothing to merge into.
+		f.sync([]*ingest.Repository{repo(1, "orders"), repo(2, "search"), repo(3, "ledger")})
+		imported := f.imported()
+		if len(imported) != 1 || imported["acme/search"].Action != catalog.ActionMerge {
+			t.Fatalf("imported: %+v", imported)
+		}
+		if d := f.discovered(); len(d) != 2 || d["acme/ledger"].Action != "" {
+			t.Fatalf("discovered: %+v", d)
+		}
+	})
+}
+
+func TestSyncKeepsLinkedEntitiesFresh(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, integration.Draft{})
+		a := repo(1, "orders")
+		f.sync([]*ingest.Repository{a})
+		if res := f.importItems(discovery.Item{Repository: "orders"}); !res[0].OK {
+			t.Fatalf("%+v", res[0])
+		}
+		props := func() map[string]any { return f.get("orders").Entity.IngestedProperties[discovery.Source] }
+
+		// Renamed, described, re-branched and made public in Bitbucket.
+		renamed := *a
+		renamed.Name, renamed.Slug, renamed.FullName = "Order Service", "order-service", "acme/order-service"
+		renamed.Description, renamed.MainBranch, renamed.IsPrivate = "Takes orders", "develop", false
+		renamed.Raw = rawJSON(&renamed)
+		f.sync([]*ingest.Repository{&renamed})
+		got := props()
+		for k, want := range map[string]any{"name": "Order Service", "full_name": "acme/order-service", "description": "Takes orders",
+			"default_branch": "develop", "visibility": "public", "is_private": false} {
+			if got[k] != want {
+				t.Errorf("%s = %v, want %v", k, got[k], want)
+			}
+		}
+		if e := f.get("orders").Entity; e.Name != "orders" || e.Description != "the orders repository" {
+			t.Errorf("the entity's own fields changed: name %q, description %q", e.Name, e.Description)
+		}
+
+		// Deleted in Bitbucket: flagged, not deleted.
+		f.sync(nil)
+		if e := f.get("orders"); e.Entity.IngestedProperties[discovery.Source]["deleted"] != true || !e.SourceDeleted {
+			t.Fatalf("deleted repository not flagged: %+v, source deleted %v", e.Entity.IngestedProperties, e.SourceDeleted)
+		}
+		if imp := f.imported()["acme/order-service"]; !imp.DeletedAt.After(t0) {
+			t.Fatalf("imported row of a deleted repository: %+v", imp)
+		}
+
+		// Back again, then suspended before the run's end is handled: the
+		// entity is left alone.
+		f.sync([]*ingest.Repository{&renamed})
+		if e := f.get("orders"); e.SourceDeleted || e.Entity.IngestedProperties[discovery.Source]["deleted"] != nil {
+			t.Fatal("a repository that came back is still flagged deleted")
+		}
+		again := renamed
+		again.Name = "Renamed while suspended"
+		again.Raw = rawJSON(&again)
+		f.syncThenSuspend([]*ingest.Repository{&again})
+		if got := props()["name"]; got != "Order Service" {
+			t.Fatalf("a suspended integration changed the entity: name %v", got)
+		}
+	})
+}
+
+// syncThenSuspend syncs repos, suspends the integration after the run ends
+// and before discovery hears of it.
+func (f *fixture) syncThenSuspend(repos []*ingest.Repository) {
+	f.t.Helper()
+	if _, _, err := f.db.QueueSync(f.ctx, store.SyncRequest{AccountID: acct, IntegrationID: f.integ.ID, Trigger: tasks.Manual, Now: f.clock.Now()}); err != nil {
+		f.t.Fatal(err)
+	}
+	task, _, err := f.db.AcquireTask(f.ctx, store.AcquireRequest{AccountID: acct, DelegateID: "d1", Now: f.clock.Now(), LeaseFor: time.Minute})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var records []ingest.Record
+	for _, r := range repos {
+		records = append(records, ingest.Record{Repository: r})
+	}
+	if _, err := f.db.ApplyBatch(f.ctx, store.BatchRequest{AccountID: acct, TaskID: task.ID, LeaseToken: task.LeaseToken, Sequence: 1,
+		Records: records, Now: f.clock.Now()}); err != nil {
+		f.t.Fatal(err)
+	}
+	res, err := f.db.CompleteTask(f.ctx, store.CompleteRequest{AccountID: acct, TaskID: task.ID, LeaseToken: task.LeaseToken,
+		Outcome: tasks.Succeeded, Now: f.clock.Now()})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if _, err := f.db.SuspendIntegration(f.ctx, acct, f.integ.ID, "key:test", f.clock.Now()); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := f.svc.SyncFinished(f.ctx, *res.Run); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func TestActivityOfALinkedEntity(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, integration.Draft{})
+		uuid := repo(1, "orders").UUID
+		pr := func(n int64, state string, age time.Duration) ingest.Record {
+			return ingest.Record{PullRequest: &ingest.PullRequest{RepositoryUUID: uuid, Number: n, Title: "change " + state, State: state,
+				Author: "Ada", UpdatedOn: t0.Add(-age)}}
+		}
+		commit := func(hash, msg string, age time.Duration) ingest.Record {
+			return ingest.Record{Commit: &ingest.Commit{RepositoryUUID: uuid, Hash: hash, Message: msg, AuthorRaw: "Ada <ada@example.com>",
+				AuthorUser: "Ada Lovelace", Parents: []string{}, Date: t0.Add(-age)}}
+		}
+		f.sync([]*ingest.Repository{repo(1, "orders"), repo(2, "other")}, pr(1, "MERGED", 3*time.Hour), pr(2, "OPEN", time.Hour),
+			pr(3, "OPEN", 2*time.Hour), pr(4, "DECLINED", 4*time.Hour), commit(strings.Repeat("a", 40), "first\n\nbody", 2*time.Hour), commit(strings.Repeat("b", 40), "second", time.Hour))
+		if res := f.importItems(discovery.Item{Repository: "orders"}); !res[0].OK {
+			t.Fatalf("%+v", res[0])
+		}
+		_, a, err := f.catalog.Activity(f.ctx, acct, catalogsvc.Key{Entity: "orders", Kind: "component"}, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var prs, commits []string
+		for _, p := range a.RecentPullRequests {
+			prs = append(prs, p.Repository+" "+p.Title)
+		}
+		for _, c := range a.RecentCommits {
+			commits = append(commits, c.Hash+" "+c.AuthorUser)
+		}
+		if a.Open != 2 || a.Merged != 1 || a.Declined != 1 || a.Commits != 2 {
+			t.Errorf("counts: %+v", a)
+		}
+		if diff := cmp.Diff([]string{"acme/orders change OPEN", "acme/orders change OPEN"}, prs); diff != "" {
+			t.Errorf("recent pull requests (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]string{strings.Repeat("b", 40) + " Ada Lovelace", strings.Repeat("a", 40) + " Ada Lovelace"}, commits); diff != "" {
+			t.Errorf("recent commits (-want +got):\n%s", diff)
+		}
+	})
+}

@@ -1,0 +1,114 @@
+package discovery
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"strconv"
+	"strings"
+
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
+)
+
+// Source is the key of Bitbucket's overlay under
+// metadata.integration_properties.
+const Source = "BitbucketCloud"
+
+// Derived property names: visibility is what users filter on, and
+// Bitbucket only sends is_private; deleted flags a repository that left
+// the workspace.
+const (
+	propVisibility = "visibility"
+	propDeleted    = "deleted"
+	propIsPrivate  = "is_private"
+)
+
+// decodeRaw reads a repository's raw JSON; a repository whose JSON does
+// not parse (it always does, coming from the store) has no raw fields.
+func decodeRaw(raw string) map[string]any {
+	var m map[string]any
+	if raw == "" || json.Unmarshal([]byte(raw), &m) != nil {
+		return map[string]any{}
+	}
+	return m
+}
+
+// Props maps a repository's raw JSON onto the ingested properties of its
+// entity: each field mapping copies the value at its path (typed: strings,
+// numbers, booleans, lists and objects as Bitbucket sent them) to its
+// name, where dots nest ("project.key" lands at project → key). A path
+// that finds nothing leaves the name out. visibility ("private" or
+// "public") is derived from is_private unless a mapping names it.
+func Props(fields []integration.FieldMapping, raw map[string]any) map[string]any {
+	props := map[string]any{}
+	mapped := map[string]bool{}
+	for _, f := range fields {
+		mapped[f.Name] = true
+		v, ok := valueAt(raw, f.Path)
+		if !ok {
+			continue
+		}
+		setPath(props, f.Name, v)
+	}
+	if !mapped[propVisibility] {
+		if private, ok := raw[propIsPrivate].(bool); ok {
+			props[propVisibility] = map[bool]string{true: "private", false: "public"}[private]
+		}
+	}
+	return props
+}
+
+// valueAt walks a dotted path of keys and list indexes; null and missing
+// values are not found.
+func valueAt(v any, path string) (any, bool) {
+	for seg := range strings.SplitSeq(path, ".") {
+		switch t := v.(type) {
+		case map[string]any:
+			v = t[seg]
+		case []any:
+			i, err := strconv.Atoi(seg)
+			if err != nil || i < 0 || i >= len(t) {
+				return nil, false
+			}
+			v = t[i]
+		default:
+			return nil, false
+		}
+	}
+	return v, v != nil
+}
+
+func setPath(m map[string]any, name string, v any) {
+	parts := strings.Split(name, ".")
+	for _, p := range parts[:len(parts)-1] {
+		child, ok := m[p].(map[string]any)
+		if !ok {
+			child = map[string]any{}
+			m[p] = child
+		}
+		m = child
+	}
+	m[parts[len(parts)-1]] = v
+}
+
+// propsHash fingerprints ingested properties, so that a sync rewrites only
+// entities whose repository changed. encoding/json sorts map keys, so
+// equal properties hash equally.
+func propsHash(props map[string]any) string {
+	b, _ := json.Marshal(props) // values come from decoded JSON
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// configHash fingerprints what recommendations depend on in an
+// integration's configuration: a change of any of it recomputes them.
+func configHash(in integration.Integration) string {
+	b, _ := json.Marshal(struct {
+		Behavior    integration.Behavior
+		Kind, Type  string
+		Correlation []integration.CorrelationRule
+		Fields      []integration.FieldMapping
+	}{in.Behavior, in.Kind, in.Type, in.Correlation, in.Fields})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
