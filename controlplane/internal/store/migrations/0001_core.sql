@@ -111,9 +111,10 @@ CREATE TABLE tasks (
     finished_at       BIGINT
 );
 -- Acquire scans an account's queued tasks oldest first; the sweeper scans
--- leases by expiry.
+-- leases by expiry and connection tests nobody took.
 CREATE INDEX tasks_queue ON tasks (account_id, state, available_at);
 CREATE INDEX tasks_leases ON tasks (lease_expires_at) WHERE state = 'LEASED';
+CREATE INDEX tasks_waiting_tests ON tasks (available_at) WHERE state = 'QUEUED' AND type = 'TEST_CONNECTION';
 
 CREATE TABLE sync_runs (
     id                  TEXT PRIMARY KEY,
