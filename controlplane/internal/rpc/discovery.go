@@ -1,0 +1,143 @@
+package rpc
+
+import (
+	"context"
+
+	integrationv1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/integration/v1"
+
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalog"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalogsvc"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/discovery"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/manage"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
+)
+
+// NewDiscoveryServer serves DiscoveryService with the discovery service;
+// manage supplies the last run shown with an integration.
+func NewDiscoveryServer(d *discovery.Service, m *manage.Service) integrationv1.DiscoveryServiceServer {
+	return &discoveryServer{d: d, m: m}
+}
+
+type discoveryServer struct {
+	integrationv1.UnimplementedDiscoveryServiceServer
+	d *discovery.Service
+	m *manage.Service
+}
+
+// Page sizes of the discovery lists.
+const (
+	discoveryPageDefault = 50
+	discoveryPageMax     = 1000
+)
+
+func discoveryPage(size int32, token string) store.Page {
+	switch {
+	case size <= 0:
+		size = discoveryPageDefault
+	case size > discoveryPageMax:
+		size = discoveryPageMax
+	}
+	return store.Page{Size: int(size), Token: token}
+}
+
+var importActions = map[integrationv1.ImportAction]catalog.Action{
+	integrationv1.ImportAction_IMPORT_ACTION_REGISTER: catalog.ActionRegister,
+	integrationv1.ImportAction_IMPORT_ACTION_MERGE:    catalog.ActionMerge,
+}
+
+var importActionsOut = reverse(importActions)
+
+func (s *discoveryServer) ListDiscovered(ctx context.Context, req *integrationv1.ListDiscoveredRequest) (*integrationv1.ListDiscoveredResponse, error) {
+	who := managementCaller(ctx)
+	f := store.DiscoveredFilter{Search: req.GetSearch(), Action: importActions[req.GetRecommendedAction()], UnlinkedOnly: req.GetUnlinkedOnly()}
+	_, rows, next, total, err := s.d.ListDiscovered(ctx, who.AccountID, req.GetIntegration(), f, discoveryPage(req.GetPageSize(), req.GetPageToken()))
+	if err != nil {
+		return nil, err
+	}
+	out := &integrationv1.ListDiscoveredResponse{NextPageToken: next, Total: total}
+	for _, r := range rows {
+		d := &integrationv1.DiscoveredRepository{RepositoryUuid: r.UUID, Name: r.Name, Slug: r.Slug, FullName: r.FullName,
+			ProjectKey: r.ProjectKey, RecommendedAction: importActionsOut[r.Action], Kind: r.Kind, Type: r.Type,
+			DetectedAt: ts(r.FirstSeenAt), Unlinked: r.Unlinked, Deleted: !r.DeletedAt.IsZero(), UpdatedOn: ts(r.UpdatedOn)}
+		if r.Suggested != nil {
+			d.SuggestedEntity = entityRef(*r.Suggested)
+		}
+		for _, m := range r.Matches {
+			d.Candidates = append(d.Candidates, &integrationv1.MatchCandidate{Entity: entityRef(m.Entity), Exact: m.Exact, MatchedValue: m.MatchedValue})
+		}
+		out.Repositories = append(out.Repositories, d)
+	}
+	return out, nil
+}
+
+func (s *discoveryServer) ImportRepositories(ctx context.Context, req *integrationv1.ImportRepositoriesRequest) (*integrationv1.ImportRepositoriesResponse, error) {
+	who := managementCaller(ctx)
+	items := make([]discovery.Item, len(req.GetItems()))
+	for i, it := range req.GetItems() {
+		items[i] = discovery.Item{Repository: it.GetRepository(), Action: importActions[it.GetAction()], Type: it.GetType(), Target: it.GetTargetEntity()}
+	}
+	res, err := s.d.Import(ctx, who.AccountID, who.Actor, req.GetIntegration(), items, req.GetAll())
+	if err != nil {
+		return nil, err
+	}
+	out := &integrationv1.ImportRepositoriesResponse{}
+	for _, r := range res {
+		ir := &integrationv1.ImportResult{Repository: r.Repository, Ok: r.OK, Action: importActionsOut[r.Action], Reason: r.Reason, Message: r.Message}
+		if r.OK {
+			ir.Entity = entityRef(r.Entity)
+		}
+		out.Results = append(out.Results, ir)
+	}
+	return out, nil
+}
+
+func (s *discoveryServer) SetAutoImport(ctx context.Context, req *integrationv1.SetAutoImportRequest) (*integrationv1.SetAutoImportResponse, error) {
+	who := managementCaller(ctx)
+	in, err := s.d.SetAutoImport(ctx, who.AccountID, who.Actor, req.GetIntegration(), req.GetEnabled())
+	if err != nil {
+		return nil, err
+	}
+	_, run, err := s.m.GetIntegration(ctx, who, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &integrationv1.SetAutoImportResponse{Integration: integrationToProto(in, run)}, nil
+}
+
+var importStatuses = map[catalog.Action]integrationv1.ImportStatus{
+	catalog.ActionRegister: integrationv1.ImportStatus_IMPORT_STATUS_REGISTERED,
+	catalog.ActionMerge:    integrationv1.ImportStatus_IMPORT_STATUS_MERGED,
+}
+
+func (s *discoveryServer) ListImported(ctx context.Context, req *integrationv1.ListImportedRequest) (*integrationv1.ListImportedResponse, error) {
+	who := managementCaller(ctx)
+	_, rows, next, total, err := s.d.ListImported(ctx, who.AccountID, req.GetIntegration(), req.GetSearch(),
+		discoveryPage(req.GetPageSize(), req.GetPageToken()))
+	if err != nil {
+		return nil, err
+	}
+	out := &integrationv1.ListImportedResponse{NextPageToken: next, Total: total}
+	for _, r := range rows {
+		out.Repositories = append(out.Repositories, &integrationv1.ImportedRepository{RepositoryUuid: r.UUID, Name: r.Name,
+			FullName: r.FullName, Status: importStatuses[r.Action], Entity: entityRef(r.Entity), ImportedAt: ts(r.ImportedAt),
+			Automatic: r.Automatic, Deleted: !r.DeletedAt.IsZero()})
+	}
+	return out, nil
+}
+
+func (s *discoveryServer) UnlinkRepository(ctx context.Context, req *integrationv1.UnlinkRepositoryRequest) (*integrationv1.UnlinkRepositoryResponse, error) {
+	who := managementCaller(ctx)
+	if _, err := s.d.Unlink(ctx, who.AccountID, who.Actor, req.GetIntegration(), req.GetRepository()); err != nil {
+		return nil, err
+	}
+	return &integrationv1.UnlinkRepositoryResponse{}, nil
+}
+
+// entityRef names a stored entity on the wire; nil for none.
+func entityRef(e store.StoredEntity) *integrationv1.EntityRef {
+	if e.Entity == nil {
+		return nil
+	}
+	return &integrationv1.EntityRef{Id: e.ID, Kind: e.Entity.Kind, Type: e.Entity.Type, Identifier: e.Entity.Identifier,
+		Name: e.Entity.Name, Scope: catalogsvc.ScopeNameOf(e.Entity)}
+}
