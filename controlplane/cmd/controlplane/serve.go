@@ -16,12 +16,13 @@ import (
 	healthgrpc "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalogsvc"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/discovery"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/lease"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/manage"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/rpc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/schedule"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
 	"github.com/catalog-discovery/bitbucket/shared/buildinfo"
 	"github.com/catalog-discovery/bitbucket/shared/cli"
 	"github.com/catalog-discovery/bitbucket/shared/logging"
@@ -124,19 +125,24 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	}
 
 	now := time.Now
-	// Discovery subscribes to finished sync runs here (lease.SyncObserver),
-	// and registers its gRPC services through rpc.Deps below.
-	var observer lease.SyncObserver = nopObserver{}
-	leases := lease.New(db, o.lease, now, log, observer)
+	// Discovery subscribes to finished sync runs (lease.SyncObserver) and
+	// recomputes stale recommendations after catalog changes.
+	disc := discovery.New(db, now, log)
+	entities := catalogsvc.New(db, now)
+	entities.Changed = disc.Notify
+	leases := lease.New(db, o.lease, now, log, disc)
 	sched := schedule.New(db, now, log, leases.Queued)
 	sched.Interval = o.scheduleInterval
 	authn := &auth.Authenticator{Store: db, Seen: func(token string) { secrets.Add(token) }}
-	g, srv := rpc.NewServer(rpc.Deps{Store: db, Auth: authn, Tasks: leases, Manage: manage.New(db, leases, now, log), Now: now, Log: log}, opts...)
+	mgr := manage.New(db, leases, now, log)
+	g, srv := rpc.NewServer(rpc.Deps{Store: db, Auth: authn, Tasks: leases, Manage: mgr, Now: now, Log: log,
+		Discovery: rpc.NewDiscoveryServer(disc, mgr), Catalog: rpc.NewCatalogServer(entities)}, opts...)
 
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
 	go leases.RunSweeper(bg)
 	go sched.Run(bg)
+	go disc.Run(bg, 30*time.Second)
 	go watchDatabase(bg, db, srv.Health, log)
 
 	served := make(chan error, 1)
@@ -192,8 +198,3 @@ func watchDatabase(ctx context.Context, db *store.DB, h *health.Server, log zero
 		healthy = err == nil
 	}
 }
-
-// nopObserver ignores finished runs until discovery subscribes to them.
-type nopObserver struct{}
-
-func (nopObserver) SyncFinished(context.Context, tasks.SyncRun) error { return nil }
