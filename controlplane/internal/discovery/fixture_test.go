@@ -44,7 +44,7 @@ func (c *clock) Advance(d time.Duration) {
 // fixture is an account with a Bitbucket integration of workspace acme,
 // the discovery service and the catalog service over a real database.
 type fixture struct {
-	t       *testing.T
+	t       testing.TB
 	ctx     context.Context
 	db      *store.DB
 	clock   *clock
@@ -58,7 +58,7 @@ const acct = "acme"
 
 // newFixture creates the account and an integration built from draft
 // (name and connector are filled in); its first sync is queued.
-func newFixture(t *testing.T, db *store.DB, draft integration.Draft) *fixture {
+func newFixture(t testing.TB, db *store.DB, draft integration.Draft) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	c := &clock{now: t0}

@@ -420,3 +420,51 @@ func markIntegrationStale(ctx context.Context, tx *txn, integrationID string) er
 // read runs fn in a transaction used for reading only: several queries
 // see one snapshot.
 func (db *DB) read(ctx context.Context, fn func(*txn) error) error { return db.tx(ctx, fn) }
+
+// CreateEntities stores many new entities in one transaction, for bulk
+// loads of an existing catalog: all are stored or, on the first collision
+// (IDENTIFIER_TAKEN), none. Recommendations of their kinds are marked stale.
+func (db *DB) CreateEntities(ctx context.Context, accountID string, list []*catalog.Entity, now time.Time) ([]string, error) {
+	ids := make([]string, len(list))
+	err := db.tx(ctx, func(tx *txn) error {
+		kinds := map[string]bool{}
+		rows := make([][]any, len(list))
+		for i, e := range list {
+			e.CreatedAt, e.UpdatedAt = now.UTC(), now.UTC()
+			doc, err := render(e)
+			if err != nil {
+				return fmt.Errorf("entity %d (%s): %w", i, e.Identifier, err)
+			}
+			ids[i] = auth.NewID("ent")
+			rows[i] = entityArgs(ids[i], accountID, e, doc, false)
+			kinds[e.Kind] = true
+		}
+		per := min(tx.d.maxParams()/17, 500)
+		for start := 0; start < len(rows); start += per {
+			chunk := rows[start:min(start+per, len(rows))]
+			var b strings.Builder
+			args := make([]any, 0, len(chunk)*17)
+			b.WriteString(`INSERT INTO entities (` + entityColumns + `) VALUES `)
+			for i, r := range chunk {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString(placeholders(17))
+				args = append(args, r...)
+			}
+			if _, err := tx.exec(ctx, b.String(), args...); err != nil {
+				if tx.d.isUniqueViolation(err) {
+					return fault.New(fault.AlreadyExists, ReasonIdentifierTaken, "an entity of the batch collides with an existing one or another of the batch")
+				}
+				return err
+			}
+		}
+		for k := range kinds {
+			if err := markKindStale(ctx, tx, accountID, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return ids, err
+}
