@@ -72,7 +72,7 @@ delegate_token="$(printf '%s' "$creds" | sed -n 's/.*"delegate_token": *"\([^"]*
 [ -n "$api_key" ] && [ -n "$delegate_token" ] || { echo "bootstrap printed no credentials: $creds" >&2; exit 1; }
 controlplane serve --db "$db" --listen "127.0.0.1:$cp_port" --log-format json >"$work/controlplane.log" 2>&1 &
 pids+=($!)
-wait_for "$work/controlplane.log" "serving"
+wait_for "$work/controlplane.log" "control plane listening"
 
 say "Starting a delegate (it resolves the Bitbucket token from its own environment)"
 BITBUCKET_TOKEN=mock-token delegate --control-plane "127.0.0.1:$cp_port" --insecure \
