@@ -106,8 +106,9 @@ say "Integration (confirm and enable: the first sync is queued at once)"
 run idpctl integration create --name "Bitbucket acme" --connector bitbucket-acme
 run idpctl sync "Bitbucket acme" --wait
 
-say "Discovered repositories (first 15)"
-run idpctl discovered list "Bitbucket acme" --page-size 15
+say "Discovered repositories (first 10), then those recommended for Merge"
+run idpctl discovered list "Bitbucket acme" --page-size 10
+run idpctl discovered list "Bitbucket acme" --action merge
 
 say "Import: register audit-api, merge shipping-service into the existing entity"
 run idpctl import "Bitbucket acme" audit-api
@@ -119,7 +120,10 @@ run idpctl imported list "Bitbucket acme"
 say "The merged entity, with metadata.integration and integration_properties.BitbucketCloud"
 run idpctl entity get shipping -o yaml
 
-say "Its development activity"
+say "A second sync: only what changed, plus the backfill of what the per-sync caps left"
+run idpctl sync "Bitbucket acme" --wait
+
+say "The merged entity's development activity"
 run idpctl entity activity shipping --limit 3
 
 say "Runs and events"

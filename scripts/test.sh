@@ -32,5 +32,13 @@ if [ -n "$(git status --porcelain -- proto/gen)" ]; then
   exit 1
 fi
 
+step "docs/cli-reference.md matches every command's --help"
+ref="$(mktemp)"
+bash scripts/cli-reference.sh "$ref" >/dev/null
+if ! diff -u docs/cli-reference.md "$ref"; then
+  echo "docs/cli-reference.md is stale; run scripts/cli-reference.sh and commit"; rm -f "$ref"; exit 1
+fi
+rm -f "$ref"
+
 step "go test -race work"
 go test -race -count=1 -timeout 30m "$@" work
