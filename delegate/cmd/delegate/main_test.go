@@ -48,7 +48,7 @@ type process struct {
 	err    error
 }
 
-func start(t *testing.T, env []string, args ...string) *process {
+func start(t testing.TB, env []string, args ...string) *process {
 	t.Helper()
 	p := &process{stderr: &testenv.SyncWriter{}, done: make(chan struct{})}
 	p.cmd = exec.Command(binary, args...)
@@ -142,13 +142,13 @@ func TestInvalidConfigurationExitsTwoNamingTheSetting(t *testing.T) {
 	}
 }
 
-func startMock(t *testing.T, cfg bitbucketmock.Config) *bitbucketmock.Running {
+func startMock(t testing.TB, cfg bitbucketmock.Config) *bitbucketmock.Running {
 	t.Helper()
 	cfg.Tokens = []bitbucketmock.Token{{Name: "delegate", Value: testenv.BitbucketToken}}
 	return bitbucketmock.Start(t, cfg)
 }
 
-func control(t *testing.T, lease time.Duration) *fakecontrol.Server {
+func control(t testing.TB, lease time.Duration) *fakecontrol.Server {
 	return fakecontrol.New(t, fakecontrol.Options{Token: testenv.DelegateToken, Account: testenv.Account, LeaseDuration: lease})
 }
 

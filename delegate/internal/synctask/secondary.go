@@ -114,8 +114,10 @@ func (r *Run) commitsOf(ctx context.Context, ws string, repo task.Repository, ha
 		if err != nil {
 			return err
 		}
-		cur.CommitsBackfilled = exhausted
-		cur.CommitsCheckedAtUpdatedOn = repo.UpdatedOn
+		if cur.NewestCommitHash != "" || exhausted {
+			cur.CommitsBackfilled = exhausted
+			cur.CommitsCheckedAtUpdatedOn = repo.UpdatedOn
+		}
 		return nil
 	}
 	if !cur.CommitsCheckedAtUpdatedOn.Equal(repo.UpdatedOn) {

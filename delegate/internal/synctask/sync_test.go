@@ -20,7 +20,9 @@ func startMock(t *testing.T, cfg bitbucketmock.Config) *bitbucketmock.Running {
 	return bitbucketmock.Start(t, cfg)
 }
 
-func startControl(t *testing.T) *fakecontrol.Server {
+func startControl(t *testing.T) *fakecontrol.Server { return startControlB(t) }
+
+func startControlB(t testing.TB) *fakecontrol.Server {
 	return fakecontrol.New(t, fakecontrol.Options{Token: testenv.DelegateToken, Account: testenv.Account})
 }
 

@@ -214,8 +214,8 @@ func (r *Run) list(ctx context.Context, ws string, secondaries bool, jobs chan<-
 // recorded and the sync goes on; the returned error is fatal to the sync.
 func (r *Run) repository(ctx context.Context, ws string, j job) error {
 	old, had := r.spec.Cursors[j.repo.UUID]
+	old.RepositoryUUID = j.repo.UUID
 	cur := old
-	cur.RepositoryUUID = j.repo.UUID
 	var errs []error
 	if r.spec.PullRequests {
 		if err := r.pullRequests(ctx, ws, j.repo, had, &cur); err != nil {
@@ -239,7 +239,7 @@ func (r *Run) repository(ctx context.Context, ws string, j job) error {
 		r.log.Info().Str("repository", j.repo.FullName).Msg("repository disappeared during the sync (404); skipped")
 		errs = nil
 	}
-	if !had || cur != old {
+	if cur != old {
 		if err := r.emit(ctx, task.Record{Cursor: &cur}); err != nil {
 			return err
 		}
