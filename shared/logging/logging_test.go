@@ -50,3 +50,28 @@ func TestURLRedactsPassword(t *testing.T) {
 		t.Fatalf("got %s", got)
 	}
 }
+
+func TestSecretsAreScrubbedInTheirEncodedForms(t *testing.T) {
+	var out bytes.Buffer
+	var secrets Secrets
+	const password = `p@ss "word"/x`
+	secrets.Add(password)
+	log, err := New(&out, Config{Format: FormatJSON}, &secrets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := &url.URL{Scheme: "http", User: url.UserPassword("alice", password), Host: "proxy.corp:3128"}
+	log.Error().Err(errors.New("proxyconnect tcp: dial " + proxy.String())).Msg("raw")
+	log.Info().Str("password", password).Msg("json-escaped")
+	log.Info().Msg("query " + url.QueryEscape(password))
+
+	got := out.String()
+	for _, leak := range []string{password, url.QueryEscape(password), `p@ss \"word\"/x`, "p%40ss"} {
+		if strings.Contains(got, leak) {
+			t.Errorf("leaked %q in:\n%s", leak, got)
+		}
+	}
+	if c := strings.Count(got, Redacted); c < 3 {
+		t.Errorf("want at least 3 redactions, got %d:\n%s", c, got)
+	}
+}

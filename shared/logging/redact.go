@@ -2,8 +2,10 @@ package logging
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"net/url"
+	"strings"
 	"sync"
 )
 
@@ -24,15 +26,36 @@ type Secrets struct {
 }
 
 // Add registers values to scrub. Short values are ignored (see minSecretLen).
+// Each value is also registered in the forms it takes when a library quotes
+// it: percent-encoded (in a proxy URL inside a dial error) and JSON-escaped
+// (inside a log field), so a password such as "p@ss\"word" cannot slip out
+// encoded.
 func (s *Secrets) Add(values ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, v := range values {
-		if len(v) < minSecretLen || s.hasLocked(v) {
+		if len(v) < minSecretLen {
 			continue
 		}
-		s.values = append(s.values, []byte(v))
+		for _, form := range encodings(v) {
+			if !s.hasLocked(form) {
+				s.values = append(s.values, []byte(form))
+			}
+		}
 	}
+}
+
+// encodings returns v and the encoded forms of it that differ from v.
+func encodings(v string) []string {
+	forms := []string{v}
+	userinfo := strings.TrimPrefix(url.UserPassword("u", v).String(), "u:")
+	quoted, _ := json.Marshal(v)
+	for _, f := range []string{userinfo, url.QueryEscape(v), url.PathEscape(v), string(quoted[1 : len(quoted)-1])} {
+		if f != v {
+			forms = append(forms, f)
+		}
+	}
+	return forms
 }
 
 func (s *Secrets) hasLocked(v string) bool {

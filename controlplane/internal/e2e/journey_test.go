@@ -99,10 +99,21 @@ func TestBinariesStartAndDelegatePolls(t *testing.T) {
 		t.Fatalf("health: %v %v; want SERVING", resp, err)
 	}
 
-	// With a 1 s poll hold, a polling delegate shows up as AcquireTask
-	// calls in the control plane's per-RPC debug log.
-	s.cp.waitOutput(regexp.MustCompile(`AcquireTask`), 15*time.Second)
-	s.cp.waitOutput(regexp.MustCompile(`(?s)AcquireTask.*AcquireTask`), 15*time.Second)
+	// With a 1 s poll hold, a polling delegate shows up as successful
+	// Register and repeated AcquireTask calls in the control plane's per-RPC
+	// debug log.
+	for _, want := range []struct {
+		method string
+		calls  int
+	}{{"/idp.delegate.v1.DelegateService/Register", 1}, {"/idp.delegate.v1.DelegateService/AcquireTask", 2}} {
+		deadline := time.Now().Add(15 * time.Second)
+		for okCalls(s.cp, want.method) < want.calls {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d successful %s calls logged, want %d", okCalls(s.cp, want.method), want.method, want.calls)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
 
 	if err := s.delegate.stop(); err != nil {
 		t.Errorf("delegate exit after SIGTERM: %v; want 0", err)
@@ -115,6 +126,17 @@ func TestBinariesStartAndDelegatePolls(t *testing.T) {
 			t.Errorf("%s logged the API key", p.name)
 		}
 	}
+}
+
+// okCalls counts the control plane's per-RPC log lines for method with code OK.
+func okCalls(cp *process, method string) int {
+	n := 0
+	for _, l := range cp.logLines() {
+		if l["message"] == "rpc" && l["method"] == method && l["code"] == "OK" {
+			n++
+		}
+	}
+	return n
 }
 
 // TestJourney walks the reference document's whole journey with idpctl
