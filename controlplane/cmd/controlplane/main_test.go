@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -23,6 +25,8 @@ import (
 
 	delegatev1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1"
 	integrationv1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/integration/v1"
+
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 )
 
 // binary is the controlplane binary built once for the process tests.
@@ -254,20 +258,74 @@ func TestCrashBetweenBatchesLosesNothingAcknowledged(t *testing.T) {
 	// duplicate and skipping ahead names the next expected sequence.
 	res, err := delegates.UploadRecords(dlg, &delegatev1.UploadRecordsRequest{TaskId: task.GetId(), LeaseToken: task.GetLeaseToken(),
 		Sequence: batches, Records: []*delegatev1.Record{repo(1)}})
-	if err != nil || !res.GetDuplicate() {
+	if err != nil || !res.GetDuplicate() || res.GetAcknowledgedSequence() != batches {
 		t.Fatalf("replay after restart: %v, %v", res, err)
 	}
 	_, err = delegates.UploadRecords(dlg, &delegatev1.UploadRecordsRequest{TaskId: task.GetId(), LeaseToken: task.GetLeaseToken(),
-		Sequence: batches + 2, Records: []*delegatev1.Record{repo(1)}})
-	st := status.Convert(err)
-	if st.Code() != codes.OutOfRange || !strings.Contains(st.Message(), fmt.Sprintf("next batch of this task is %d", batches+1)) {
-		t.Fatalf("gap after restart: %v", err)
+		Sequence: batches + 2, Records: []*delegatev1.Record{repo(2)}})
+	if info := errorInfo(err); status.Code(err) != codes.OutOfRange || info.GetReason() != store.ReasonSequenceGap ||
+		info.GetMetadata()["expectedSequence"] != fmt.Sprint(batches+1) {
+		t.Fatalf("gap after restart: %v (%v)", err, info)
 	}
 	res, err = delegates.UploadRecords(dlg, &delegatev1.UploadRecordsRequest{TaskId: task.GetId(), LeaseToken: task.GetLeaseToken(),
 		Sequence: batches + 1, Records: []*delegatev1.Record{repo(9999)}})
-	if err != nil || res.GetDuplicate() {
+	if err != nil || res.GetDuplicate() || res.GetAcknowledgedSequence() != batches+1 {
 		t.Fatalf("next batch after restart: %v, %v", res, err)
 	}
+
+	// The rows themselves: every repository of every acknowledged batch
+	// once, and nothing from the rejected replay or gap.
+	if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-srv.done; err != nil {
+		t.Fatalf("stop: %v\n%s", err, srv.logs)
+	}
+	want := map[string]int{repo(9999).GetRepository().GetUuid(): 1}
+	for seq := 1; seq <= batches; seq++ {
+		for i := range perBatch {
+			want[repo(seq*1000+i).GetRepository().GetUuid()] = 1
+		}
+	}
+	if got := storedRepositories(t, dsn, created.GetIntegration().GetId()); !maps.Equal(got, want) {
+		t.Fatalf("stored %d repositories, want %d (each once): %v", len(got), len(want), got)
+	}
+}
+
+// storedRepositories counts the stored repositories of an integration by
+// uuid, reading the database file directly.
+func storedRepositories(t *testing.T, dsn, integrationID string) map[string]int {
+	t.Helper()
+	db, err := store.Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	got := map[string]int{}
+	page := store.Page{Size: 500}
+	for {
+		repos, next, err := db.ListRepositories(t.Context(), integrationID, page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range repos {
+			got[r.UUID]++
+		}
+		if next == "" {
+			return got
+		}
+		page.Token = next
+	}
+}
+
+// errorInfo returns the ErrorInfo detail of a gRPC error, or nil.
+func errorInfo(err error) *errdetails.ErrorInfo {
+	for _, d := range status.Convert(err).Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			return info
+		}
+	}
+	return nil
 }
 
 func TestGracefulStopEndsWaitingPolls(t *testing.T) {
