@@ -6,7 +6,8 @@
 //   - A rule compares the value at an ingested path with the value at a
 //     catalog path. Equals is exact and case-sensitive. Contains holds when
 //     the ingested value contains the catalog value, ignoring case. A path
-//     that yields a list holds when any element does.
+//     that yields a list holds when any element does. An empty value
+//     matches nothing.
 //   - Several rules may be given; all must hold. The default is one rule,
 //     name equals name. With no rule at all, the entity's identifier must
 //     equal the identifier Register would derive from the repository slug,

@@ -81,7 +81,7 @@ func newRuleIndex(r Rule, targets []Target) ruleIndex {
 	ri := ruleIndex{Rule: r, values: make([][]string, len(targets))}
 	for i, t := range targets {
 		if t.Lookup != nil {
-			ri.values[i] = t.Lookup(r.CatalogPath)
+			ri.values[i] = nonEmpty(t.Lookup(r.CatalogPath))
 		}
 	}
 	switch r.Op {
@@ -111,6 +111,16 @@ func newRuleIndex(r Rule, targets []Target) ruleIndex {
 		ri.auto = newAutomaton(patterns)
 	}
 	return ri
+}
+
+// nonEmpty drops empty values: every text contains the empty string, so
+// an empty catalog value would match any repository; it matches none. The
+// lookup's slice is copied only when there is something to drop.
+func nonEmpty(vals []string) []string {
+	if !slices.Contains(vals, "") {
+		return vals
+	}
+	return slices.DeleteFunc(slices.Clone(vals), func(v string) bool { return v == "" })
 }
 
 // appendOnce appends target i unless it is already last: targets are added

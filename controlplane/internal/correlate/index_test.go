@@ -263,6 +263,54 @@ func TestMatch(t *testing.T) {
 	}
 }
 
+// TestEmptyCatalogValueNeverMatches covers a target whose lookup yields an
+// empty value (catalog entities drop them, other targets may not): it
+// matches nothing, whichever rule drives, as the automaton already treats it.
+func TestEmptyCatalogValueNeverMatches(t *testing.T) {
+	t.Parallel()
+	target := func(id string, vals map[string][]string) Target {
+		return Target{ID: id, Identifier: id, Kind: "Component", Type: "service",
+			Lookup: func(path string) []string { return vals[path] }}
+	}
+	ts := []Target{
+		target("empty", map[string][]string{"name": {"pay"}, "spec.team": {""}}),
+		target("full", map[string][]string{"name": {"pay"}, "spec.team": {"", "pay"}}),
+	}
+	for _, tc := range []struct {
+		name  string
+		rules []Rule
+		in    Ingested
+		want  []Candidate
+	}{
+		{
+			name:  "contains on its own",
+			rules: []Rule{{IngestedPath: "name", CatalogPath: "spec.team", Op: Contains}},
+			in:    repo("pay"),
+			want:  []Candidate{{TargetID: "full", Identifier: "full", Exact: true, MatchLen: 3}},
+		},
+		{
+			name: "contains checked on the candidates of an equals rule",
+			rules: []Rule{
+				{IngestedPath: "name", CatalogPath: "name", Op: Equals},
+				{IngestedPath: "name", CatalogPath: "spec.team", Op: Contains},
+			},
+			in:   repo("pay"),
+			want: []Candidate{{TargetID: "full", Identifier: "full", Exact: true, MatchLen: 6}},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ix, err := NewIndex(tc.rules, services, ts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, ix.Match(tc.in)); diff != "" {
+				t.Errorf("Match (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func TestNewIndexRejectsBadRules(t *testing.T) {
 	t.Parallel()
 	for _, r := range []Rule{

@@ -22,6 +22,9 @@ func bruteForce(rules []Rule, f Filter, ts []Target, in Ingested) []Candidate {
 		for _, r := range rules {
 			matched, whole, length := false, false, 0
 			for _, cv := range t.Lookup(r.CatalogPath) {
+				if cv == "" {
+					continue // an empty catalog value matches nothing
+				}
 				for _, iv := range in.Values(r.IngestedPath) {
 					var hit bool
 					if r.Op == Equals {
@@ -60,7 +63,7 @@ func bruteForce(rules []Rule, f Filter, ts []Target, in Ingested) []Candidate {
 func TestMatchAgainstBruteForce(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(7, 11))
-	words := []string{"pay", "payments", "api", "core", "Ledger", "web", "PAY", "svc", "a"}
+	words := []string{"pay", "payments", "api", "core", "Ledger", "web", "PAY", "svc", "a", ""}
 	word := func() string { return words[rng.IntN(len(words))] }
 	name := func() string {
 		parts := make([]string, 1+rng.IntN(3))
