@@ -19,7 +19,15 @@ type Candidate struct {
 	// match is a more specific one: payments-service-api contains both
 	// payments and payments-service, and the second is the better guess.
 	MatchLen int
+	// MatchedValue names what matched, for people reviewing a suggestion:
+	// for each rule, in rule order, the catalog value ranked best (a whole
+	// match first, then the longest), joined by ", "; the identifier for
+	// the no-rule fallback.
+	MatchedValue string
 }
+
+// matchedValueSep separates the values of several rules in MatchedValue.
+const matchedValueSep = ", "
 
 // rank orders candidates best first: exact before contains, then the
 // longest match, then by identifier and id so that the order never depends

@@ -167,13 +167,18 @@ func (ix *Index) Match(in Ingested) []Candidate {
 		c := Candidate{TargetID: ix.ids[t], Identifier: ix.identifiers[t], Exact: true}
 		ok := true
 		for i := range ix.rules {
-			matched, whole, n := ix.rules[i].check(t, qs[i])
+			value, whole, matched := ix.rules[i].check(t, qs[i])
 			if !matched {
 				ok = false
 				break
 			}
 			c.Exact = c.Exact && whole
-			c.MatchLen += n
+			c.MatchLen += len(value)
+			if i == 0 {
+				c.MatchedValue = value
+			} else {
+				c.MatchedValue += matchedValueSep + value
+			}
 		}
 		if ok {
 			out = append(out, c)
@@ -251,10 +256,10 @@ func union(lists [][]int32) []int32 {
 	return slices.Compact(all)
 }
 
-// check tests the rule on target t and reports, for its best matching
-// value (a whole match first, then the longest), whether it matched the
-// whole ingested value byte for byte and its length.
-func (r *ruleIndex) check(t int32, q query) (matched, whole bool, length int) {
+// check tests the rule on target t and returns its best matching catalog
+// value (a whole match first, then the longest) and whether that value
+// matched the whole ingested value byte for byte.
+func (r *ruleIndex) check(t int32, q query) (value string, whole, matched bool) {
 	for _, cv := range r.values[t] {
 		var hit, w bool
 		switch r.Op {
@@ -275,12 +280,12 @@ func (r *ruleIndex) check(t int32, q query) (matched, whole bool, length int) {
 		if !hit {
 			continue
 		}
-		if !matched || w && !whole || w == whole && len(cv) > length {
-			whole, length = w, len(cv)
+		if !matched || w && !whole || w == whole && len(cv) > len(value) {
+			value, whole = cv, w
 		}
 		matched = true
 	}
-	return matched, whole, length
+	return value, whole, matched
 }
 
 // matchIdentifier is the no-rule fallback: the entity's identifier equals
@@ -293,10 +298,11 @@ func (ix *Index) matchIdentifier(slug string) []Candidate {
 	var out []Candidate
 	for _, t := range ix.byIdentifier[strings.ToLower(derived)] {
 		out = append(out, Candidate{
-			TargetID:   ix.ids[t],
-			Identifier: ix.identifiers[t],
-			Exact:      ix.identifiers[t] == derived,
-			MatchLen:   len(ix.identifiers[t]),
+			TargetID:     ix.ids[t],
+			Identifier:   ix.identifiers[t],
+			Exact:        ix.identifiers[t] == derived,
+			MatchLen:     len(ix.identifiers[t]),
+			MatchedValue: ix.identifiers[t],
 		})
 	}
 	rank(out)

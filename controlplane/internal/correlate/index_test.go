@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalog"
@@ -47,9 +48,15 @@ func repo(name string) Ingested {
 	return Ingested{Props: map[string]any{"name": name}, Slug: name}
 }
 
-// c is a candidate as Match returns it for targets().
-func c(identifier string, exact bool, matchLen int) Candidate {
-	return Candidate{TargetID: "id-" + identifier, Identifier: identifier, Exact: exact, MatchLen: matchLen}
+// c is a candidate as Match returns it for targets(), having matched the
+// given catalog values, one per rule.
+func c(identifier string, exact bool, matched ...string) Candidate {
+	n := 0
+	for _, m := range matched {
+		n += len(m)
+	}
+	return Candidate{TargetID: "id-" + identifier, Identifier: identifier, Exact: exact, MatchLen: n,
+		MatchedValue: strings.Join(matched, ", ")}
 }
 
 var services = Filter{Kind: "Component", Type: "service"}
@@ -71,7 +78,7 @@ func TestMatch(t *testing.T) {
 				entity("a", "payments"), entity("b", "Payments"), entity("c", "payments-api"), entity("d", "payments "),
 			},
 			repo: repo("payments"),
-			want: []Candidate{c("a", true, 8)},
+			want: []Candidate{c("a", true, "payments")},
 		},
 		{
 			name:  "contains: the ingested value contains the catalog value, ignoring case",
@@ -81,7 +88,7 @@ func TestMatch(t *testing.T) {
 				entity("gw", "payments-service-api-gateway"), entity("ledger", "ledger"),
 			},
 			repo: repo("payments-service-api"),
-			want: []Candidate{c("svc", false, 16), c("pay", false, 8), c("api", false, 3)},
+			want: []Candidate{c("svc", false, "payments-service"), c("pay", false, "Payments"), c("api", false, "API")},
 		},
 		{
 			name:  "contains: a whole-value match is exact only when the bytes agree",
@@ -90,7 +97,7 @@ func TestMatch(t *testing.T) {
 				entity("upper", "PAYMENTS-API"), entity("same", "payments-api"), entity("pay", "payments"),
 			},
 			repo: repo("payments-api"),
-			want: []Candidate{c("same", true, 12), c("upper", false, 12), c("pay", false, 8)},
+			want: []Candidate{c("same", true, "payments-api"), c("upper", false, "PAYMENTS-API"), c("pay", false, "payments")},
 		},
 		{
 			name:     "contains: the catalog value does not contain the ingested one",
@@ -107,7 +114,7 @@ func TestMatch(t *testing.T) {
 				entity("c", "z", withTags("core", "team-payments")),
 			},
 			repo: repo("team-payments-core"),
-			want: []Candidate{c("c", false, 13), c("a", false, 8)},
+			want: []Candidate{c("c", false, "team-payments"), c("a", false, "Payments")},
 		},
 		{
 			name:  "equals on a list-valued catalog path and an annotation key with dots",
@@ -117,7 +124,7 @@ func TestMatch(t *testing.T) {
 				entity("b", "B", withAnnotation("bitbucket.org/repo-slug", "pay-web")),
 			},
 			repo: Ingested{Props: map[string]any{"slug": "pay-api"}},
-			want: []Candidate{c("a", true, 7)},
+			want: []Candidate{c("a", true, "pay-api")},
 		},
 		{
 			name: "all rules must hold",
@@ -131,7 +138,7 @@ func TestMatch(t *testing.T) {
 				entity("none", "payments"),
 			},
 			repo: Ingested{Props: map[string]any{"name": "payments", "project": map[string]any{"key": "PAY"}}},
-			want: []Candidate{c("right", true, 11)},
+			want: []Candidate{c("right", true, "payments", "PAY")},
 		},
 		{
 			name: "equals and contains together",
@@ -145,7 +152,7 @@ func TestMatch(t *testing.T) {
 				entity("c", "ledger", func(e *catalog.Entity) { e.Spec = map[string]any{"system": "PAY"} }),
 			},
 			repo: Ingested{Props: map[string]any{"name": "payments-api", "project": map[string]any{"key": "PAY"}}},
-			want: []Candidate{c("a", false, 11)},
+			want: []Candidate{c("a", false, "PAY", "payments")},
 		},
 		{
 			name:  "no rules: identifier equals the derived one, ignoring case",
@@ -154,7 +161,7 @@ func TestMatch(t *testing.T) {
 				entity("payments_api", "x"), entity("Payments_API", "y"), entity("payments_api_v2", "z"), entity("paymentsapi", "w"),
 			},
 			repo: repo("payments-api"),
-			want: []Candidate{c("payments_api", true, 12), c("Payments_API", false, 12)},
+			want: []Candidate{c("payments_api", true, "payments_api"), c("Payments_API", false, "Payments_API")},
 		},
 		{
 			name:     "no rules and no slug: nothing",
@@ -170,7 +177,7 @@ func TestMatch(t *testing.T) {
 				entity("a_long", "3", withTags("payments")), entity("whole", "4", withTags("payments-api")),
 			},
 			repo: repo("payments-api"),
-			want: []Candidate{c("whole", true, 12), c("a_long", false, 8), c("b_long", false, 8), c("z_short", false, 3)},
+			want: []Candidate{c("whole", true, "payments-api"), c("a_long", false, "payments"), c("b_long", false, "payments"), c("z_short", false, "pay")},
 		},
 		{
 			name:  "kind and type filter",
@@ -181,7 +188,7 @@ func TestMatch(t *testing.T) {
 				entity("api", "payments", withKindType("API", "openapi")),
 			},
 			repo: repo("payments"),
-			want: []Candidate{c("svc", true, 8)},
+			want: []Candidate{c("svc", true, "payments")},
 		},
 		{
 			name:   "merge filter: any type of the kind",
@@ -193,14 +200,14 @@ func TestMatch(t *testing.T) {
 				entity("api", "payments", withKindType("API", "openapi")),
 			},
 			repo: repo("payments"),
-			want: []Candidate{c("lib", true, 8), c("svc", true, 8)},
+			want: []Candidate{c("lib", true, "payments"), c("svc", true, "payments")},
 		},
 		{
 			name:     "ingested props are read before the raw repository",
 			rules:    DefaultRules(),
 			entities: []*catalog.Entity{entity("mapped", "mapped-name"), entity("raw", "raw-name")},
 			repo:     Ingested{Props: map[string]any{"name": "mapped-name"}, Raw: map[string]any{"name": "raw-name"}},
-			want:     []Candidate{c("mapped", true, 11)},
+			want:     []Candidate{c("mapped", true, "mapped-name")},
 		},
 		{
 			name:  "raw repository JSON reaches what the mapping left out",
@@ -212,14 +219,14 @@ func TestMatch(t *testing.T) {
 				Props: map[string]any{"name": "pay"},
 				Raw:   map[string]any{"links": map[string]any{"html": map[string]any{"href": "https://bitbucket.org/acme/pay"}}},
 			},
-			want: []Candidate{c("a", true, 30)},
+			want: []Candidate{c("a", true, "https://bitbucket.org/acme/pay")},
 		},
 		{
 			name:     "numbers and booleans compare in their text form",
 			rules:    []Rule{{IngestedPath: "is_private", CatalogPath: "metadata.annotations.private", Op: Equals}},
 			entities: []*catalog.Entity{entity("a", "A", withAnnotation("private", "true")), entity("b", "B", withAnnotation("private", "false"))},
 			repo:     Ingested{Props: map[string]any{"is_private": true}},
-			want:     []Candidate{c("a", true, 4)},
+			want:     []Candidate{c("a", true, "true")},
 		},
 		{
 			name:  "ingested entity properties are catalog values too",
@@ -228,7 +235,7 @@ func TestMatch(t *testing.T) {
 				e.IngestedProperties = map[string]map[string]any{"BitbucketCloud": {"uuid": "{u1}"}}
 			})},
 			repo: Ingested{Raw: map[string]any{"uuid": "{u1}"}},
-			want: []Candidate{c("a", true, 4)},
+			want: []Candidate{c("a", true, "{u1}")},
 		},
 		{
 			name:     "a rule without an ingested value cannot hold",
@@ -286,7 +293,7 @@ func TestEmptyCatalogValueNeverMatches(t *testing.T) {
 			name:  "contains on its own",
 			rules: []Rule{{IngestedPath: "name", CatalogPath: "spec.team", Op: Contains}},
 			in:    repo("pay"),
-			want:  []Candidate{{TargetID: "full", Identifier: "full", Exact: true, MatchLen: 3}},
+			want:  []Candidate{{TargetID: "full", Identifier: "full", Exact: true, MatchLen: 3, MatchedValue: "pay"}},
 		},
 		{
 			name: "contains checked on the candidates of an equals rule",
@@ -295,7 +302,7 @@ func TestEmptyCatalogValueNeverMatches(t *testing.T) {
 				{IngestedPath: "name", CatalogPath: "spec.team", Op: Contains},
 			},
 			in:   repo("pay"),
-			want: []Candidate{{TargetID: "full", Identifier: "full", Exact: true, MatchLen: 6}},
+			want: []Candidate{{TargetID: "full", Identifier: "full", Exact: true, MatchLen: 6, MatchedValue: "pay, pay"}},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

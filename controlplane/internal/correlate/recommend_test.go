@@ -10,7 +10,7 @@ import (
 
 func TestRecommend(t *testing.T) {
 	t.Parallel()
-	best, other := c("payments", true, 8), c("payments_old", false, 8)
+	best, other := c("payments", true, "payments"), c("payments_old", false, "payments")
 	ranked := []Candidate{best, other}
 	tests := []struct {
 		name       string

@@ -20,7 +20,7 @@ func bruteForce(rules []Rule, f Filter, ts []Target, in Ingested) []Candidate {
 		cand := Candidate{TargetID: t.ID, Identifier: t.Identifier, Exact: true}
 		ok := true
 		for _, r := range rules {
-			matched, whole, length := false, false, 0
+			matched, whole, best := false, false, ""
 			for _, cv := range t.Lookup(r.CatalogPath) {
 				if cv == "" {
 					continue // an empty catalog value matches nothing
@@ -36,8 +36,8 @@ func bruteForce(rules []Rule, f Filter, ts []Target, in Ingested) []Candidate {
 						continue
 					}
 					w := iv == cv
-					if !matched || w && !whole || w == whole && len(cv) > length {
-						whole, length = w, len(cv)
+					if !matched || w && !whole || w == whole && len(cv) > len(best) {
+						whole, best = w, cv
 					}
 					matched = true
 				}
@@ -47,7 +47,11 @@ func bruteForce(rules []Rule, f Filter, ts []Target, in Ingested) []Candidate {
 				break
 			}
 			cand.Exact = cand.Exact && whole
-			cand.MatchLen += length
+			cand.MatchLen += len(best)
+			if cand.MatchedValue != "" {
+				cand.MatchedValue += ", "
+			}
+			cand.MatchedValue += best
 		}
 		if ok {
 			out = append(out, cand)

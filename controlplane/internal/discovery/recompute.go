@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"strings"
 	"sync"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalog"
@@ -53,7 +52,6 @@ func (s *Service) recompute(ctx context.Context, in integration.Integration) (Re
 	rules := rulesOf(in.Correlation)
 
 	var ix *correlate.Index
-	var values map[string]*catalog.Entity
 	if behavior != correlate.BehaviorRegister {
 		filter := correlate.NewFilter(behavior, in.Kind, in.Type)
 		ents, err := s.store.CorrelationEntities(ctx, in.AccountID, in.ID, in.Kind, filter.Type, needsDocuments(rules))
@@ -62,10 +60,8 @@ func (s *Service) recompute(ctx context.Context, in integration.Integration) (Re
 		}
 		stats.Entities = len(ents)
 		targets := make([]correlate.Target, len(ents))
-		values = make(map[string]*catalog.Entity, len(ents))
 		for i, e := range ents {
 			targets[i] = correlate.EntityTarget(e.ID, e.Entity)
-			values[e.ID] = e.Entity
 		}
 		if ix, err = correlate.NewIndex(rules, filter, targets); err != nil {
 			return stats, fmt.Errorf("integration %s: %w", in.ID, err)
@@ -78,7 +74,7 @@ func (s *Service) recompute(ctx context.Context, in integration.Integration) (Re
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; i < len(repos); i += workers {
-				recs[i] = recommend(in, behavior, rules, ix, values, repos[i])
+				recs[i] = recommend(in, behavior, ix, repos[i])
 			}
 		})
 	}
@@ -100,14 +96,11 @@ func (s *Service) recompute(ctx context.Context, in integration.Integration) (Re
 }
 
 // recommend correlates one repository.
-func recommend(in integration.Integration, b correlate.Behavior, rules []correlate.Rule, ix *correlate.Index,
-	entities map[string]*catalog.Entity, r store.UnimportedRepository) store.Recommendation {
+func recommend(in integration.Integration, b correlate.Behavior, ix *correlate.Index, r store.UnimportedRepository) store.Recommendation {
 	out := store.Recommendation{RepositoryUUID: r.UUID}
 	var cands []correlate.Candidate
-	var ing correlate.Ingested
 	if ix != nil {
-		ing = ingested(in.Fields, r.Slug, r.Raw)
-		cands = ix.Match(ing)
+		cands = ix.Match(ingested(in.Fields, r.Slug, r.Raw))
 	}
 	rec := correlate.Recommend(b, cands)
 	out.Action = rec.Action
@@ -115,7 +108,7 @@ func recommend(in integration.Integration, b correlate.Behavior, rules []correla
 		out.SuggestedID = rec.Suggested.TargetID
 		for _, c := range cands[:min(len(cands), MaxCandidates)] {
 			out.Candidates = append(out.Candidates, store.StoredCandidate{EntityID: c.TargetID, Exact: c.Exact,
-				MatchedValue: matchedValue(rules, ing, entities[c.TargetID], c)})
+				MatchedValue: c.MatchedValue})
 		}
 	}
 	return out
@@ -125,38 +118,6 @@ func recommend(in integration.Integration, b correlate.Behavior, rules []correla
 func ingested(fields []integration.FieldMapping, slug, rawJSON string) correlate.Ingested {
 	raw := decodeRaw(rawJSON)
 	return correlate.Ingested{Props: Props(fields, raw), Raw: raw, Slug: slug}
-}
-
-// matchedValue names the catalog values a candidate matched: per rule the
-// value that matched whole, else the longest; the identifier for the
-// no-rule fallback.
-func matchedValue(rules []correlate.Rule, in correlate.Ingested, e *catalog.Entity, c correlate.Candidate) string {
-	if len(rules) == 0 || e == nil {
-		return c.Identifier
-	}
-	var parts []string
-	for _, r := range rules {
-		ing := in.Values(r.IngestedPath)
-		best, whole := "", false
-		for _, cv := range e.Lookup(r.CatalogPath) {
-			for _, iv := range ing {
-				var hit, w bool
-				switch r.Op {
-				case correlate.Equals:
-					hit, w = iv == cv, true
-				case correlate.Contains:
-					hit, w = strings.Contains(strings.ToLower(iv), strings.ToLower(cv)), iv == cv
-				}
-				if hit && (best == "" || w && !whole || w == whole && len(cv) > len(best)) {
-					best, whole = cv, w
-				}
-			}
-		}
-		if best != "" {
-			parts = append(parts, best)
-		}
-	}
-	return strings.Join(parts, ", ")
 }
 
 // columnPaths are the catalog paths the store's entity columns answer
