@@ -60,9 +60,12 @@ func entityArgs(id, accountID string, e *catalog.Entity, doc string, sourceDelet
 		e.Description, joinList(e.Tags), doc, sourceDeleted, micros(e.CreatedAt), micros(e.UpdatedAt)}
 }
 
+// scanEntityColumns reads a row of entityColumns into the column fields.
+func scanEntityColumns(row scanner) (StoredEntity, error) { return scanEntity(row, false) }
+
 // scanEntity reads a row of entityColumns; with whole, the entity is
 // parsed from its document, otherwise built from the columns.
-func scanEntity(row interface{ Scan(...any) error }, whole bool) (StoredEntity, error) {
+func scanEntity(row scanner, whole bool) (StoredEntity, error) {
 	var s StoredEntity
 	var e catalog.Entity
 	var scope, tags, doc string
@@ -248,21 +251,8 @@ func findEntity(ctx context.Context, tx *txn, accountID string, key EntityKey, l
 	if lock {
 		q += tx.d.lockRows(false)
 	}
-	rows, err := tx.query(ctx, q, args...)
+	found, err := queryAll(ctx, tx, q, args, scanEntityColumns)
 	if err != nil {
-		return StoredEntity{}, err
-	}
-	var found []StoredEntity
-	for rows.Next() {
-		s, err := scanEntity(rows, false)
-		if err != nil {
-			rows.Close()
-			return s, err
-		}
-		found = append(found, s)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return StoredEntity{}, err
 	}
 	switch {
@@ -289,20 +279,8 @@ func getEntityTx(ctx context.Context, tx *txn, id string) (StoredEntity, error) 
 }
 
 func linkedIntegrations(ctx context.Context, tx *txn, entityID string) ([]string, error) {
-	rows, err := tx.query(ctx, `SELECT DISTINCT integration_id FROM repository_links WHERE entity_id = ? ORDER BY integration_id`, entityID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, tx, `SELECT DISTINCT integration_id FROM repository_links WHERE entity_id = ? ORDER BY integration_id`,
+		[]any{entityID}, scanString)
 }
 
 // ListEntities returns a page of entities by kind, identifier and scope,
@@ -339,29 +317,10 @@ func (db *DB) ListEntities(ctx context.Context, accountID string, f EntityFilter
 		where += ` AND (kind > ? OR (kind = ? AND (identifier > ? OR (identifier = ? AND scope > ?))))`
 		args = append(args, k[0], k[0], k[1], k[1], k[2])
 	}
-	size := p.size(50)
-	rows, err := db.query(ctx, `SELECT `+entityColumns+` FROM entities`+where+` ORDER BY kind, identifier, scope LIMIT ?`, append(args, size+1)...)
+	out, next, err := listPage(ctx, db, `SELECT `+entityColumns+` FROM entities`+where+` ORDER BY kind, identifier, scope LIMIT ?`,
+		args, p.size(50), scanEntityColumns, func(s StoredEntity) string { return encodeToken(s.Entity.Kind, s.Entity.Identifier, s.Entity.Scope()) })
 	if err != nil {
 		return nil, "", 0, err
-	}
-	var out []StoredEntity
-	for rows.Next() {
-		s, err := scanEntity(rows, false)
-		if err != nil {
-			rows.Close()
-			return nil, "", 0, err
-		}
-		out = append(out, s)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, "", 0, err
-	}
-	next := ""
-	if len(out) > size {
-		out = out[:size]
-		last := out[size-1].Entity
-		next = encodeToken(last.Kind, last.Identifier, last.Scope())
 	}
 	if err := db.fillSourceLinks(ctx, out); err != nil {
 		return nil, "", 0, err

@@ -28,7 +28,7 @@ func (db *DB) CreateConnector(ctx context.Context, c integration.Connector) erro
 	return err
 }
 
-func scanConnector(row interface{ Scan(...any) error }) (integration.Connector, error) {
+func scanConnector(row scanner) (integration.Connector, error) {
 	var c integration.Connector
 	var sel string
 	var created int64
@@ -61,38 +61,12 @@ func getConnectorTx(ctx context.Context, tx *txn, accountID, id string) (integra
 
 // ListConnectors returns a page of connectors by name.
 func (db *DB) ListConnectors(ctx context.Context, accountID string, p Page) ([]integration.Connector, string, error) {
-	after := ""
-	if p.Token != "" {
-		parts, err := decodeToken(p.Token, 1)
-		if err != nil {
-			return nil, "", err
-		}
-		after = parts[0]
-	}
-	size := p.size(50)
-	rows, err := db.query(ctx, `SELECT `+connectorColumns+` FROM connectors WHERE account_id = ? AND name > ? ORDER BY name LIMIT ?`,
-		accountID, after, size+1)
+	after, err := afterKey(p)
 	if err != nil {
 		return nil, "", err
 	}
-	defer rows.Close()
-	var out []integration.Connector
-	for rows.Next() {
-		c, err := scanConnector(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
-	}
-	next := ""
-	if len(out) > size {
-		out = out[:size]
-		next = encodeToken(out[size-1].Name)
-	}
-	return out, next, nil
+	return listPage(ctx, db, `SELECT `+connectorColumns+` FROM connectors WHERE account_id = ? AND name > ? ORDER BY name LIMIT ?`,
+		[]any{accountID, after}, p.size(50), scanConnector, func(c integration.Connector) string { return encodeToken(c.Name) })
 }
 
 // DeleteConnector removes a connector no integration uses. Errors:

@@ -108,27 +108,18 @@ type UnimportedRepository struct {
 // UnimportedRepositories returns an integration's repositories that are
 // not linked to an entity, by uuid.
 func (db *DB) UnimportedRepositories(ctx context.Context, integrationID string) ([]UnimportedRepository, error) {
-	rows, err := db.query(ctx, `SELECT r.uuid, r.slug, r.name, r.full_name, r.raw, r.first_seen_at, r.deleted_at, rc.unlinked_at IS NOT NULL
+	return queryAll(ctx, db, `SELECT r.uuid, r.slug, r.name, r.full_name, r.raw, r.first_seen_at, r.deleted_at, rc.unlinked_at IS NOT NULL
 		FROM repositories r
 		LEFT JOIN repository_links l ON l.integration_id = r.integration_id AND l.repository_uuid = r.uuid
 		LEFT JOIN recommendations rc ON rc.integration_id = r.integration_id AND rc.repository_uuid = r.uuid
-		WHERE r.integration_id = ? AND l.entity_id IS NULL ORDER BY r.uuid`, integrationID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []UnimportedRepository
-	for rows.Next() {
+		WHERE r.integration_id = ? AND l.entity_id IS NULL ORDER BY r.uuid`, []any{integrationID}, func(row scanner) (UnimportedRepository, error) {
 		var r UnimportedRepository
 		var first int64
 		var deleted sql.NullInt64
-		if err := rows.Scan(&r.UUID, &r.Slug, &r.Name, &r.FullName, &r.Raw, &first, &deleted, &r.Unlinked); err != nil {
-			return nil, err
-		}
+		err := row.Scan(&r.UUID, &r.Slug, &r.Name, &r.FullName, &r.Raw, &first, &deleted, &r.Unlinked)
 		r.FirstSeenAt, r.DeletedAt = fromMicros(first), fromNullMicros(deleted)
-		out = append(out, r)
-	}
-	return out, rows.Err()
+		return r, err
+	})
 }
 
 // CorrelationEntity is a catalog entity as correlation reads it.
@@ -150,20 +141,10 @@ func (db *DB) CorrelationEntities(ctx context.Context, accountID, integrationID,
 		q += ` AND LOWER(type) = LOWER(?)`
 		args = append(args, typ)
 	}
-	rows, err := db.query(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []CorrelationEntity
-	for rows.Next() {
-		s, err := scanEntity(rows, whole)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, CorrelationEntity{ID: s.ID, Entity: s.Entity})
-	}
-	return out, rows.Err()
+	return queryAll(ctx, db, q, args, func(row scanner) (CorrelationEntity, error) {
+		s, err := scanEntity(row, whole)
+		return CorrelationEntity{ID: s.ID, Entity: s.Entity}, err
+	})
 }
 
 // Recommendation is the stored outcome of correlating one repository.
@@ -246,8 +227,8 @@ func (db *DB) ListDiscovered(ctx context.Context, integrationID string, f Discov
 		WHERE r.integration_id = ? AND l.entity_id IS NULL`
 	args := []any{integrationID}
 	if f.Search != "" {
-		from += ` AND (LOWER(r.name) LIKE ? ESCAPE '\' OR LOWER(r.slug) LIKE ? ESCAPE '\')`
 		pat := likePattern(f.Search)
+		from += repoSearch
 		args = append(args, pat, pat)
 	}
 	if f.Action != "" {
@@ -261,50 +242,31 @@ func (db *DB) ListDiscovered(ctx context.Context, integrationID string, f Discov
 	if err := db.queryRow(ctx, `SELECT COUNT(*)`+from, args...).Scan(&total); err != nil {
 		return nil, "", 0, err
 	}
-	if p.Token != "" {
-		k, err := decodeToken(p.Token, 2)
-		if err != nil {
-			return nil, "", 0, err
-		}
-		from += ` AND (r.name > ? OR (r.name = ? AND r.uuid > ?))`
-		args = append(args, k[0], k[0], k[1])
-	}
-	size := p.size(50)
-	rows, err := db.query(ctx, `SELECT `+repoColumns("r")+`, COALESCE(rc.action, ''), COALESCE(rc.suggested_entity_id, ''),
-		COALESCE(rc.candidates, '[]'), rc.unlinked_at IS NOT NULL`+from+` ORDER BY r.name, r.uuid LIMIT ?`, append(args, size+1)...)
+	cond, after, err := afterRepository(p)
 	if err != nil {
 		return nil, "", 0, err
 	}
-	defer rows.Close()
-	var out []Discovered
-	for rows.Next() {
-		var d Discovered
-		var action, cands string
-		var scanErr error
-		d.Repository, scanErr = scanRepository(scanAppend{rows, []any{&action, &d.SuggestedID, &cands, &d.Unlinked}})
-		if scanErr != nil {
-			return nil, "", 0, scanErr
-		}
-		d.RepositoryUUID, d.Action = d.UUID, catalog.Action(action)
-		if d.Candidates, err = fromJSON[[]StoredCandidate](cands); err != nil {
-			return nil, "", 0, err
-		}
-		out = append(out, d)
+	out, next, err := listPage(ctx, db, `SELECT `+repoColumns("r")+`, COALESCE(rc.action, ''), COALESCE(rc.suggested_entity_id, ''),
+		COALESCE(rc.candidates, '[]'), rc.unlinked_at IS NOT NULL`+from+cond+` ORDER BY r.name, r.uuid LIMIT ?`, append(args, after...), p.size(50),
+		scanDiscovered, func(d Discovered) string { return encodeToken(d.Name, d.UUID) })
+	return out, next, total, err
+}
+
+func scanDiscovered(row scanner) (Discovered, error) {
+	var d Discovered
+	var action, cands string
+	var err error
+	if d.Repository, err = scanRepository(scanAppend{row, []any{&action, &d.SuggestedID, &cands, &d.Unlinked}}); err != nil {
+		return d, err
 	}
-	if err := rows.Err(); err != nil {
-		return nil, "", 0, err
-	}
-	next := ""
-	if len(out) > size {
-		out = out[:size]
-		next = encodeToken(out[size-1].Name, out[size-1].UUID)
-	}
-	return out, next, total, nil
+	d.RepositoryUUID, d.Action = d.UUID, catalog.Action(action)
+	d.Candidates, err = fromJSON[[]StoredCandidate](cands)
+	return d, err
 }
 
 // scanAppend scans a row into a repository's columns followed by more.
 type scanAppend struct {
-	row  interface{ Scan(...any) error }
+	row  scanner
 	more []any
 }
 
@@ -320,21 +282,13 @@ func (db *DB) EntitiesByID(ctx context.Context, accountID string, ids []string) 
 		for _, id := range chunk {
 			args = append(args, id)
 		}
-		rows, err := db.query(ctx, `SELECT `+entityColumns+` FROM entities WHERE account_id = ? AND id IN `+placeholders(len(chunk)), args...)
+		found, err := queryAll(ctx, db, `SELECT `+entityColumns+` FROM entities WHERE account_id = ? AND id IN `+placeholders(len(chunk)),
+			args, scanEntityColumns)
 		if err != nil {
 			return nil, err
 		}
-		for rows.Next() {
-			s, err := scanEntity(rows, false)
-			if err != nil {
-				rows.Close()
-				return nil, err
-			}
+		for _, s := range found {
 			out[s.ID] = s
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
 		}
 	}
 	return out, nil
@@ -350,22 +304,10 @@ func (db *DB) FindRepository(ctx context.Context, integrationID, ref string) (Re
 	if ref != "" && !strings.HasPrefix(ref, "{") {
 		braced = "{" + ref + "}"
 	}
-	rows, err := db.query(ctx, repoSelect+` WHERE integration_id = ? AND (uuid = ? OR uuid = ? OR full_name = ? OR slug = ? OR name = ?)
+	found, err := queryAll(ctx, db, repoSelect+` WHERE integration_id = ? AND (uuid = ? OR uuid = ? OR full_name = ? OR slug = ? OR name = ?)
 		ORDER BY CASE WHEN uuid = ? OR uuid = ? THEN 0 WHEN full_name = ? THEN 1 WHEN slug = ? THEN 2 ELSE 3 END, uuid LIMIT 3`,
-		integrationID, ref, braced, ref, ref, ref, ref, braced, ref, ref)
+		[]any{integrationID, ref, braced, ref, ref, ref, ref, braced, ref, ref}, scanRepository)
 	if err != nil {
-		return Repository{}, err
-	}
-	defer rows.Close()
-	var found []Repository
-	for rows.Next() {
-		r, err := scanRepository(rows)
-		if err != nil {
-			return r, err
-		}
-		found = append(found, r)
-	}
-	if err := rows.Err(); err != nil {
 		return Repository{}, err
 	}
 	switch {

@@ -24,41 +24,20 @@ func (db *DB) AddEvent(ctx context.Context, e Event) error {
 
 // ListEvents returns an integration's events, newest first.
 func (db *DB) ListEvents(ctx context.Context, accountID, integrationID string, p Page) ([]Event, string, error) {
-	size := p.size(50)
-	q := `SELECT ` + eventColumns + ` FROM events WHERE account_id = ? AND integration_id = ?`
-	args := []any{accountID, integrationID}
-	if p.Token != "" {
-		t, id, err := timeKey(p.Token)
-		if err != nil {
-			return nil, "", err
-		}
-		q += ` AND (occurred_at < ? OR (occurred_at = ? AND id < ?))`
-		args = append(args, t, t, id)
-	}
-	rows, err := db.query(ctx, q+` ORDER BY occurred_at DESC, id DESC LIMIT ?`, append(args, size+1)...)
+	cond, after, err := olderThan(p, "occurred_at")
 	if err != nil {
 		return nil, "", err
 	}
-	defer rows.Close()
-	var out []Event
-	for rows.Next() {
-		var e Event
-		var t int64
-		var typ string
-		if err := rows.Scan(&e.ID, &e.AccountID, &e.IntegrationID, &t, &typ, &e.Message, &e.Actor, &e.RunID, &e.Repository, &e.Error); err != nil {
-			return nil, "", err
-		}
-		e.Time, e.Type = fromMicros(t), EventType(typ)
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
-	}
-	next := ""
-	if len(out) > size {
-		out = out[:size]
-		last := out[size-1]
-		next = timeToken(micros(last.Time), last.ID)
-	}
-	return out, next, nil
+	return listPage(ctx, db, `SELECT `+eventColumns+` FROM events WHERE account_id = ? AND integration_id = ?`+cond+
+		` ORDER BY occurred_at DESC, id DESC LIMIT ?`, append([]any{accountID, integrationID}, after...), p.size(50), scanEvent,
+		func(e Event) string { return timeToken(micros(e.Time), e.ID) })
+}
+
+func scanEvent(row scanner) (Event, error) {
+	var e Event
+	var t int64
+	var typ string
+	err := row.Scan(&e.ID, &e.AccountID, &e.IntegrationID, &t, &typ, &e.Message, &e.Actor, &e.RunID, &e.Repository, &e.Error)
+	e.Time, e.Type = fromMicros(t), EventType(typ)
+	return e, err
 }

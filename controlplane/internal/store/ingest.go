@@ -300,23 +300,12 @@ func (a *applier) upsertCursors(ctx context.Context, cursors []*ingest.Cursor) e
 // markDeleted marks the integration's repositories this task did not send
 // as deleted, after a complete listing.
 func (a *applier) markDeleted(ctx context.Context) error {
-	rows, err := a.tx.query(ctx, `SELECT full_name FROM repositories WHERE integration_id = ? AND deleted_at IS NULL
-		AND last_seen_task_id <> ? ORDER BY full_name`, a.task.IntegrationID, a.task.ID)
+	deleted, err := queryAll(ctx, a.tx, `SELECT full_name FROM repositories WHERE integration_id = ? AND deleted_at IS NULL
+		AND last_seen_task_id <> ? ORDER BY full_name`, []any{a.task.IntegrationID, a.task.ID}, scanString)
 	if err != nil {
 		return err
 	}
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			rows.Close()
-			return err
-		}
-		a.deleted = append(a.deleted, name)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
+	a.deleted = append(a.deleted, deleted...)
 	if len(a.deleted) == 0 {
 		return nil
 	}
@@ -329,7 +318,7 @@ const repoSelect = `SELECT integration_id, uuid, account_id, slug, name, full_na
 	is_private, language, main_branch, html_url, clone_https_url, clone_ssh_url, created_on, updated_on, size_bytes, raw,
 	first_seen_at, updated_at, last_seen_task_id, deleted_at FROM repositories`
 
-func scanRepository(row interface{ Scan(...any) error }) (Repository, error) {
+func scanRepository(row scanner) (Repository, error) {
 	var r Repository
 	var created, updated, deleted sql.NullInt64
 	var first, upd int64
@@ -353,110 +342,60 @@ func (db *DB) GetRepository(ctx context.Context, integrationID, uuid string) (Re
 // ListRepositories returns an integration's repositories (deleted ones
 // included, with DeletedAt set) by uuid.
 func (db *DB) ListRepositories(ctx context.Context, integrationID string, p Page) ([]Repository, string, error) {
-	after := ""
-	if p.Token != "" {
-		parts, err := decodeToken(p.Token, 1)
-		if err != nil {
-			return nil, "", err
-		}
-		after = parts[0]
-	}
-	size := p.size(50)
-	rows, err := db.query(ctx, repoSelect+` WHERE integration_id = ? AND uuid > ? ORDER BY uuid LIMIT ?`, integrationID, after, size+1)
+	after, err := afterKey(p)
 	if err != nil {
 		return nil, "", err
 	}
-	defer rows.Close()
-	var out []Repository
-	for rows.Next() {
-		r, err := scanRepository(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
-	}
-	next := ""
-	if len(out) > size {
-		out = out[:size]
-		next = encodeToken(out[size-1].UUID)
-	}
-	return out, next, nil
+	return listPage(ctx, db, repoSelect+` WHERE integration_id = ? AND uuid > ? ORDER BY uuid LIMIT ?`,
+		[]any{integrationID, after}, p.size(50), scanRepository, func(r Repository) string { return encodeToken(r.UUID) })
 }
 
 // ListPullRequests returns a repository's pull requests, most recently updated first.
 func (db *DB) ListPullRequests(ctx context.Context, integrationID, repoUUID string) ([]ingest.PullRequest, error) {
-	rows, err := db.query(ctx, `SELECT repository_uuid, number, title, state, draft, author, author_uuid, source_branch,
+	return queryAll(ctx, db, `SELECT repository_uuid, number, title, state, draft, author, author_uuid, source_branch,
 		destination_branch, created_on, updated_on, merge_commit, closed_by, comment_count, task_count, html_url
-		FROM pull_requests WHERE integration_id = ? AND repository_uuid = ? ORDER BY updated_on DESC, number DESC`, integrationID, repoUUID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []ingest.PullRequest
-	for rows.Next() {
-		var p ingest.PullRequest
-		var created, updated sql.NullInt64
-		if err := rows.Scan(&p.RepositoryUUID, &p.Number, &p.Title, &p.State, &p.Draft, &p.Author, &p.AuthorUUID, &p.SourceBranch,
-			&p.DestinationBranch, &created, &updated, &p.MergeCommit, &p.ClosedBy, &p.CommentCount, &p.TaskCount, &p.HTMLURL); err != nil {
-			return nil, err
-		}
-		p.CreatedOn, p.UpdatedOn = fromNullMicros(created), fromNullMicros(updated)
-		out = append(out, p)
-	}
-	return out, rows.Err()
+		FROM pull_requests WHERE integration_id = ? AND repository_uuid = ? ORDER BY updated_on DESC, number DESC`,
+		[]any{integrationID, repoUUID}, func(row scanner) (ingest.PullRequest, error) {
+			var p ingest.PullRequest
+			var created, updated sql.NullInt64
+			err := row.Scan(&p.RepositoryUUID, &p.Number, &p.Title, &p.State, &p.Draft, &p.Author, &p.AuthorUUID, &p.SourceBranch,
+				&p.DestinationBranch, &created, &updated, &p.MergeCommit, &p.ClosedBy, &p.CommentCount, &p.TaskCount, &p.HTMLURL)
+			p.CreatedOn, p.UpdatedOn = fromNullMicros(created), fromNullMicros(updated)
+			return p, err
+		})
 }
 
 // ListCommits returns a repository's commits, newest first.
 func (db *DB) ListCommits(ctx context.Context, integrationID, repoUUID string) ([]ingest.Commit, error) {
-	rows, err := db.query(ctx, `SELECT repository_uuid, hash, committed_at, author_raw, author_user, message, parents, html_url
-		FROM commits WHERE integration_id = ? AND repository_uuid = ? ORDER BY committed_at DESC, hash`, integrationID, repoUUID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []ingest.Commit
-	for rows.Next() {
-		var c ingest.Commit
-		var date sql.NullInt64
-		var parents string
-		if err := rows.Scan(&c.RepositoryUUID, &c.Hash, &date, &c.AuthorRaw, &c.AuthorUser, &c.Message, &parents, &c.HTMLURL); err != nil {
-			return nil, err
-		}
-		c.Date = fromNullMicros(date)
-		var err error
-		if c.Parents, err = splitList(parents); err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, db, `SELECT repository_uuid, hash, committed_at, author_raw, author_user, message, parents, html_url
+		FROM commits WHERE integration_id = ? AND repository_uuid = ? ORDER BY committed_at DESC, hash`,
+		[]any{integrationID, repoUUID}, func(row scanner) (ingest.Commit, error) {
+			var c ingest.Commit
+			var date sql.NullInt64
+			var parents string
+			if err := row.Scan(&c.RepositoryUUID, &c.Hash, &date, &c.AuthorRaw, &c.AuthorUser, &c.Message, &parents, &c.HTMLURL); err != nil {
+				return c, err
+			}
+			c.Date = fromNullMicros(date)
+			var err error
+			c.Parents, err = splitList(parents)
+			return c, err
+		})
 }
 
 // ListCursors returns every repository cursor of an integration, for the
 // next SYNC task. Cursors of deleted repositories are left out.
 func (db *DB) ListCursors(ctx context.Context, integrationID string) ([]ingest.Cursor, error) {
-	rows, err := db.query(ctx, `SELECT c.repository_uuid, c.commits_checked_at_updated_on, c.newest_commit_hash, c.oldest_commit_hash,
+	return queryAll(ctx, db, `SELECT c.repository_uuid, c.commits_checked_at_updated_on, c.newest_commit_hash, c.oldest_commit_hash,
 		c.commits_backfilled, c.newest_pr_updated_on, c.oldest_pr_updated_on, c.pull_requests_backfilled
 		FROM repository_cursors c JOIN repositories r ON r.integration_id = c.integration_id AND r.uuid = c.repository_uuid
-		WHERE c.integration_id = ? AND r.deleted_at IS NULL ORDER BY c.repository_uuid`, integrationID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []ingest.Cursor
-	for rows.Next() {
+		WHERE c.integration_id = ? AND r.deleted_at IS NULL ORDER BY c.repository_uuid`, []any{integrationID}, func(row scanner) (ingest.Cursor, error) {
 		var c ingest.Cursor
 		var checked, newest, oldest sql.NullInt64
-		if err := rows.Scan(&c.RepositoryUUID, &checked, &c.NewestCommitHash, &c.OldestCommitHash, &c.CommitsBackfilled,
-			&newest, &oldest, &c.PullRequestsBackfilled); err != nil {
-			return nil, err
-		}
+		err := row.Scan(&c.RepositoryUUID, &checked, &c.NewestCommitHash, &c.OldestCommitHash, &c.CommitsBackfilled,
+			&newest, &oldest, &c.PullRequestsBackfilled)
 		c.CommitsCheckedAtUpdatedOn = fromNullMicros(checked)
 		c.NewestPullRequestUpdatedOn, c.OldestPullRequestUpdatedOn = fromNullMicros(newest), fromNullMicros(oldest)
-		out = append(out, c)
-	}
-	return out, rows.Err()
+		return c, err
+	})
 }

@@ -29,7 +29,7 @@ func integrationArgs(in integration.Integration) []any {
 		nullMicros(in.StartDate), in.AutoImport, string(in.State), nullMicros(in.NextSyncAt), micros(in.CreatedAt), micros(in.UpdatedAt)}
 }
 
-func scanIntegration(row interface{ Scan(...any) error }) (integration.Integration, error) {
+func scanIntegration(row scanner) (integration.Integration, error) {
 	var in integration.Integration
 	var behavior, corr, fields, kinds, freq, state string
 	var start, next sql.NullInt64
@@ -128,38 +128,12 @@ func lockIntegration(ctx context.Context, tx *txn, accountID, ref string) (integ
 
 // ListIntegrations returns a page of integrations by name.
 func (db *DB) ListIntegrations(ctx context.Context, accountID string, p Page) ([]integration.Integration, string, error) {
-	after := ""
-	if p.Token != "" {
-		parts, err := decodeToken(p.Token, 1)
-		if err != nil {
-			return nil, "", err
-		}
-		after = parts[0]
-	}
-	size := p.size(50)
-	rows, err := db.query(ctx, `SELECT `+integrationColumns+` FROM integrations WHERE account_id = ? AND name > ? ORDER BY name LIMIT ?`,
-		accountID, after, size+1)
+	after, err := afterKey(p)
 	if err != nil {
 		return nil, "", err
 	}
-	defer rows.Close()
-	var out []integration.Integration
-	for rows.Next() {
-		in, err := scanIntegration(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, in)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
-	}
-	next := ""
-	if len(out) > size {
-		out = out[:size]
-		next = encodeToken(out[size-1].Name)
-	}
-	return out, next, nil
+	return listPage(ctx, db, `SELECT `+integrationColumns+` FROM integrations WHERE account_id = ? AND name > ? ORDER BY name LIMIT ?`,
+		[]any{accountID, after}, p.size(50), scanIntegration, func(in integration.Integration) string { return encodeToken(in.Name) })
 }
 
 // UpdateIntegration applies a change atomically and records a

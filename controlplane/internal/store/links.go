@@ -230,6 +230,16 @@ func (db *DB) UnlinkRepository(ctx context.Context, r UnlinkRequest) (StoredEnti
 	return out, err
 }
 
+func scanImported(row scanner) (Imported, error) {
+	var im Imported
+	var action string
+	var at int64
+	var err error
+	im.Repository, err = scanRepository(scanAppend{row, []any{&im.EntityID, &action, &im.Automatic, &at}})
+	im.Action, im.ImportedAt = catalog.Action(action), fromMicros(at)
+	return im, err
+}
+
 // Imported is a row of the Imported list.
 type Imported struct {
 	Repository
@@ -249,50 +259,22 @@ func (db *DB) ListImported(ctx context.Context, integrationID, search string, p 
 		WHERE l.integration_id = ?`
 	args := []any{integrationID}
 	if search != "" {
-		from += ` AND (LOWER(r.name) LIKE ? ESCAPE '\' OR LOWER(r.slug) LIKE ? ESCAPE '\')`
 		pat := likePattern(search)
+		from += repoSearch
 		args = append(args, pat, pat)
 	}
 	var total int64
 	if err := db.queryRow(ctx, `SELECT COUNT(*)`+from, args...).Scan(&total); err != nil {
 		return nil, "", 0, err
 	}
-	if p.Token != "" {
-		k, err := decodeToken(p.Token, 2)
-		if err != nil {
-			return nil, "", 0, err
-		}
-		from += ` AND (r.name > ? OR (r.name = ? AND r.uuid > ?))`
-		args = append(args, k[0], k[0], k[1])
-	}
-	size := p.size(50)
-	rows, err := db.query(ctx, `SELECT `+repoColumns("r")+`, l.entity_id, l.action, l.automatic, l.imported_at`+from+
-		` ORDER BY r.name, r.uuid LIMIT ?`, append(args, size+1)...)
+	cond, after, err := afterRepository(p)
 	if err != nil {
 		return nil, "", 0, err
 	}
-	var out []Imported
-	for rows.Next() {
-		var im Imported
-		var action string
-		var at int64
-		var scanErr error
-		im.Repository, scanErr = scanRepository(scanAppend{rows, []any{&im.EntityID, &action, &im.Automatic, &at}})
-		if scanErr != nil {
-			rows.Close()
-			return nil, "", 0, scanErr
-		}
-		im.Action, im.ImportedAt = catalog.Action(action), fromMicros(at)
-		out = append(out, im)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	out, next, err := listPage(ctx, db, `SELECT `+repoColumns("r")+`, l.entity_id, l.action, l.automatic, l.imported_at`+from+cond+
+		` ORDER BY r.name, r.uuid LIMIT ?`, append(args, after...), p.size(50), scanImported, func(im Imported) string { return encodeToken(im.Name, im.UUID) })
+	if err != nil {
 		return nil, "", 0, err
-	}
-	next := ""
-	if len(out) > size {
-		out = out[:size]
-		next = encodeToken(out[size-1].Name, out[size-1].UUID)
 	}
 	ids := make([]string, len(out))
 	for i, im := range out {
@@ -331,23 +313,14 @@ type LinkedRepository struct {
 
 // LinkedRepositories returns an integration's linked repositories, by uuid.
 func (db *DB) LinkedRepositories(ctx context.Context, integrationID string) ([]LinkedRepository, error) {
-	rows, err := db.query(ctx, `SELECT `+repoColumns("r")+`, l.entity_id, l.props_hash FROM repository_links l
+	return queryAll(ctx, db, `SELECT `+repoColumns("r")+`, l.entity_id, l.props_hash FROM repository_links l
 		JOIN repositories r ON r.integration_id = l.integration_id AND r.uuid = l.repository_uuid
-		WHERE l.integration_id = ? ORDER BY r.uuid`, integrationID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []LinkedRepository
-	for rows.Next() {
+		WHERE l.integration_id = ? ORDER BY r.uuid`, []any{integrationID}, func(row scanner) (LinkedRepository, error) {
 		var lr LinkedRepository
 		var err error
-		if lr.Repository, err = scanRepository(scanAppend{rows, []any{&lr.EntityID, &lr.PropsHash}}); err != nil {
-			return nil, err
-		}
-		out = append(out, lr)
-	}
-	return out, rows.Err()
+		lr.Repository, err = scanRepository(scanAppend{row, []any{&lr.EntityID, &lr.PropsHash}})
+		return lr, err
+	})
 }
 
 // RefreshRequest rewrites the ingested properties of a linked entity.
@@ -448,41 +421,28 @@ func (db *DB) EntityActivity(ctx context.Context, entityID string, limit int) (A
 		if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM commits x`+linked, entityID).Scan(&a.Commits); err != nil {
 			return err
 		}
-		rows, err = tx.query(ctx, `SELECT r.full_name, x.repository_uuid, x.number, x.title, x.state, x.author, x.updated_on, x.html_url
-			FROM pull_requests x`+linked+` ORDER BY x.updated_on DESC, x.number DESC LIMIT ?`, entityID, limit)
+		a.RecentPullRequests, err = queryAll(ctx, tx, `SELECT r.full_name, x.repository_uuid, x.number, x.title, x.state, x.author,
+			x.updated_on, x.html_url FROM pull_requests x`+linked+` ORDER BY x.updated_on DESC, x.number DESC LIMIT ?`,
+			[]any{entityID, limit}, func(row scanner) (ActivityPullRequest, error) {
+				var p ActivityPullRequest
+				var updated sql.NullInt64
+				err := row.Scan(&p.Repository, &p.RepositoryUUID, &p.Number, &p.Title, &p.State, &p.Author, &updated, &p.HTMLURL)
+				p.UpdatedOn = fromNullMicros(updated)
+				return p, err
+			})
 		if err != nil {
 			return err
 		}
-		for rows.Next() {
-			var p ActivityPullRequest
-			var updated sql.NullInt64
-			if err := rows.Scan(&p.Repository, &p.RepositoryUUID, &p.Number, &p.Title, &p.State, &p.Author, &updated, &p.HTMLURL); err != nil {
-				rows.Close()
-				return err
-			}
-			p.UpdatedOn = fromNullMicros(updated)
-			a.RecentPullRequests = append(a.RecentPullRequests, p)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		rows, err = tx.query(ctx, `SELECT r.full_name, x.repository_uuid, x.hash, x.committed_at, x.author_raw, x.author_user, x.message,
-			x.html_url FROM commits x`+linked+` ORDER BY x.committed_at DESC, x.hash LIMIT ?`, entityID, limit)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var c ActivityCommit
-			var date sql.NullInt64
-			if err := rows.Scan(&c.Repository, &c.RepositoryUUID, &c.Hash, &date, &c.AuthorRaw, &c.AuthorUser, &c.Message, &c.HTMLURL); err != nil {
-				return err
-			}
-			c.Date = fromNullMicros(date)
-			a.RecentCommits = append(a.RecentCommits, c)
-		}
-		return rows.Err()
+		a.RecentCommits, err = queryAll(ctx, tx, `SELECT r.full_name, x.repository_uuid, x.hash, x.committed_at, x.author_raw,
+			x.author_user, x.message, x.html_url FROM commits x`+linked+` ORDER BY x.committed_at DESC, x.hash LIMIT ?`,
+			[]any{entityID, limit}, func(row scanner) (ActivityCommit, error) {
+				var c ActivityCommit
+				var date sql.NullInt64
+				err := row.Scan(&c.Repository, &c.RepositoryUUID, &c.Hash, &date, &c.AuthorRaw, &c.AuthorUser, &c.Message, &c.HTMLURL)
+				c.Date = fromNullMicros(date)
+				return c, err
+			})
+		return err
 	})
 	return a, err
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"encoding/base64"
 	"strconv"
 	"strings"
@@ -38,3 +39,62 @@ func timeKey(tok string) (int64, string, error) {
 }
 
 func timeToken(t int64, id string) string { return encodeToken(strconv.FormatInt(t, 10), id) }
+
+// listPage reads one page of a keyset-paginated list. query must end in
+// "LIMIT ?": it is asked for one row more than size, which tells whether
+// another page follows; the next page's token is then key of the last row
+// returned, and empty otherwise.
+func listPage[T any](ctx context.Context, q querier, query string, args []any, size int,
+	scan func(scanner) (T, error), key func(T) string) ([]T, string, error) {
+	out, err := queryAll(ctx, q, query, append(args, size+1), scan)
+	if err != nil || len(out) <= size {
+		return out, "", err
+	}
+	out = out[:size]
+	return out, key(out[size-1]), nil
+}
+
+// afterKey is the key a page of a list ordered by one column starts after:
+// empty for the first page, which every key sorts after.
+func afterKey(p Page) (string, error) {
+	if p.Token == "" {
+		return "", nil
+	}
+	parts, err := decodeToken(p.Token, 1)
+	if err != nil {
+		return "", err
+	}
+	return parts[0], nil
+}
+
+// repoSearch narrows a query on repositories r to those whose name or slug
+// contains a likePattern, given twice.
+const repoSearch = ` AND (LOWER(r.name) LIKE ? ESCAPE '\' OR LOWER(r.slug) LIKE ? ESCAPE '\')`
+
+// afterRepository is the condition and arguments that continue a list of
+// repositories r ordered by (name, uuid) after the page's token; empty for
+// the first page.
+func afterRepository(p Page) (string, []any, error) {
+	if p.Token == "" {
+		return "", nil, nil
+	}
+	k, err := decodeToken(p.Token, 2)
+	if err != nil {
+		return "", nil, err
+	}
+	return ` AND (r.name > ? OR (r.name = ? AND r.uuid > ?))`, []any{k[0], k[0], k[1]}, nil
+}
+
+// olderThan is the condition and arguments that continue a newest-first
+// list ordered by (timeColumn DESC, id DESC) after the page's token; empty
+// for the first page.
+func olderThan(p Page, timeColumn string) (string, []any, error) {
+	if p.Token == "" {
+		return "", nil, nil
+	}
+	t, id, err := timeKey(p.Token)
+	if err != nil {
+		return "", nil, err
+	}
+	return ` AND (` + timeColumn + ` < ? OR (` + timeColumn + ` = ? AND id < ?))`, []any{t, t, id}, nil
+}

@@ -16,7 +16,7 @@ import (
 const runColumns = `id, account_id, integration_id, task_id, triggered_by, status, queued_at, started_at, finished_at, attempt,
 	delegate, error, phase, repositories, pull_requests, commits, requests, rate_limited, repositories_done, repositories_total`
 
-func scanRun(row interface{ Scan(...any) error }) (tasks.SyncRun, error) {
+func scanRun(row scanner) (tasks.SyncRun, error) {
 	var r tasks.SyncRun
 	var trigger, status string
 	var queued int64
@@ -93,21 +93,8 @@ func (db *DB) QueueSync(ctx context.Context, r SyncRequest) (tasks.SyncRun, bool
 
 // DueIntegrations returns enabled integrations whose next sync is due, oldest due first.
 func (db *DB) DueIntegrations(ctx context.Context, now time.Time, limit int) ([]integration.Integration, error) {
-	rows, err := db.query(ctx, `SELECT `+integrationColumns+` FROM integrations
-		WHERE state = 'ENABLED' AND next_sync_at <= ? ORDER BY next_sync_at LIMIT ?`, micros(now), limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []integration.Integration
-	for rows.Next() {
-		in, err := scanIntegration(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, in)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, db, `SELECT `+integrationColumns+` FROM integrations
+		WHERE state = 'ENABLED' AND next_sync_at <= ? ORDER BY next_sync_at LIMIT ?`, []any{micros(now), limit}, scanIntegration)
 }
 
 // ScheduleSync moves a due integration's next sync one period past now and
@@ -163,40 +150,13 @@ func (db *DB) LastSyncRun(ctx context.Context, accountID, integrationID string) 
 
 // ListSyncRuns returns an integration's runs, newest first.
 func (db *DB) ListSyncRuns(ctx context.Context, accountID, integrationID string, p Page) ([]tasks.SyncRun, string, error) {
-	size := p.size(20)
-	q := `SELECT ` + runColumns + ` FROM sync_runs WHERE account_id = ? AND integration_id = ?`
-	args := []any{accountID, integrationID}
-	if p.Token != "" {
-		t, id, err := timeKey(p.Token)
-		if err != nil {
-			return nil, "", err
-		}
-		q += ` AND (queued_at < ? OR (queued_at = ? AND id < ?))`
-		args = append(args, t, t, id)
-	}
-	rows, err := db.query(ctx, q+` ORDER BY queued_at DESC, id DESC LIMIT ?`, append(args, size+1)...)
+	cond, after, err := olderThan(p, "queued_at")
 	if err != nil {
 		return nil, "", err
 	}
-	defer rows.Close()
-	var out []tasks.SyncRun
-	for rows.Next() {
-		r, err := scanRun(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
-	}
-	next := ""
-	if len(out) > size {
-		out = out[:size]
-		last := out[size-1]
-		next = timeToken(micros(last.QueuedAt), last.ID)
-	}
-	return out, next, nil
+	return listPage(ctx, db, `SELECT `+runColumns+` FROM sync_runs WHERE account_id = ? AND integration_id = ?`+cond+
+		` ORDER BY queued_at DESC, id DESC LIMIT ?`, append([]any{accountID, integrationID}, after...), p.size(20), scanRun,
+		func(r tasks.SyncRun) string { return timeToken(micros(r.QueuedAt), r.ID) })
 }
 
 // syncSummary is the one-line message of a finished run's event.

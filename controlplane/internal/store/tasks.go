@@ -25,7 +25,7 @@ var ErrLeaseLost = fault.New(fault.FailedPrecondition, ReasonLeaseLost,
 const taskColumns = `id, account_id, type, integration_id, connector_id, run_id, selectors, state, attempt, lease_token,
 	lease_expires_at, delegate_id, checkpoint, last_sequence, cancel_requested, outcome, error, result, created_at, finished_at`
 
-func scanTask(row interface{ Scan(...any) error }) (tasks.Task, error) {
+func scanTask(row scanner) (tasks.Task, error) {
 	var t tasks.Task
 	var typ, sel, state, checkpoint, outcome, result string
 	var integ, conn, run, delegate sql.NullString
@@ -345,22 +345,9 @@ const TestConnectionTTL = 10 * time.Minute
 func (db *DB) ExpireLeases(ctx context.Context, now time.Time, maxAttempts int) ([]Expiry, error) {
 	var out []Expiry
 	err := db.tx(ctx, func(tx *txn) error {
-		stale, err := tx.query(ctx, `SELECT `+taskColumns+` FROM tasks WHERE type = 'TEST_CONNECTION' AND state = 'QUEUED'
-			AND available_at <= ? LIMIT 500`+tx.d.lockRows(true), micros(now.Add(-TestConnectionTTL)))
+		tests, err := queryAll(ctx, tx, `SELECT `+taskColumns+` FROM tasks WHERE type = 'TEST_CONNECTION' AND state = 'QUEUED'
+			AND available_at <= ? LIMIT 500`+tx.d.lockRows(true), []any{micros(now.Add(-TestConnectionTTL))}, scanTask)
 		if err != nil {
-			return err
-		}
-		var tests []tasks.Task
-		for stale.Next() {
-			t, err := scanTask(stale)
-			if err != nil {
-				stale.Close()
-				return err
-			}
-			tests = append(tests, t)
-		}
-		stale.Close()
-		if err := stale.Err(); err != nil {
 			return err
 		}
 		for _, t := range tests {
@@ -371,22 +358,9 @@ func (db *DB) ExpireLeases(ctx context.Context, now time.Time, maxAttempts int) 
 			out = append(out, Expiry{Task: t})
 		}
 
-		rows, err := tx.query(ctx, `SELECT `+taskColumns+` FROM tasks WHERE state = 'LEASED' AND lease_expires_at <= ?
-			ORDER BY lease_expires_at LIMIT 500`+tx.d.lockRows(true), micros(now))
+		expired, err := queryAll(ctx, tx, `SELECT `+taskColumns+` FROM tasks WHERE state = 'LEASED' AND lease_expires_at <= ?
+			ORDER BY lease_expires_at LIMIT 500`+tx.d.lockRows(true), []any{micros(now)}, scanTask)
 		if err != nil {
-			return err
-		}
-		var expired []tasks.Task
-		for rows.Next() {
-			t, err := scanTask(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			expired = append(expired, t)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		for _, t := range expired {

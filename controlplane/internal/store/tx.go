@@ -129,3 +129,37 @@ func placeholders(n int) string {
 func NotFound(what, ref string) error {
 	return fault.New(fault.NotFound, "", "%s %q not found", what, ref).With(strings.ReplaceAll(what, " ", ""), ref)
 }
+
+// scanner is a row being read: *sql.Row, *sql.Rows or a wrapper of either.
+type scanner interface{ Scan(dest ...any) error }
+
+// scanString reads a row of one text column.
+func scanString(row scanner) (string, error) {
+	var s string
+	err := row.Scan(&s)
+	return s, err
+}
+
+// querier runs reads: the database, or a transaction.
+type querier interface {
+	query(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+}
+
+// queryAll runs a query and scans every row it returns. The rows are
+// closed when it returns, so the caller may write in the same transaction.
+func queryAll[T any](ctx context.Context, q querier, query string, args []any, scan func(scanner) (T, error)) ([]T, error) {
+	rows, err := q.query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
