@@ -43,8 +43,12 @@ type Server struct {
 }
 
 // Keepalive enforcement matched to the delegate, which pings every 30 s
+// (keepalive.ClientParameters.Time in delegate/internal/controlplane/client.go)
 // to keep proxies from dropping idle connections: pings up to every 20 s
-// are allowed, also between calls.
+// are allowed, also between calls. MinTime must stay below the delegate's
+// interval: a client that pings more often than MinTime gets a GOAWAY with
+// ENHANCE_YOUR_CALM and its connection closed, so lowering the delegate's
+// interval to 20 s or less means lowering MinTime here first.
 var keepaliveEnforcement = keepalive.EnforcementPolicy{MinTime: 20 * time.Second, PermitWithoutStream: true}
 
 // MaxRecvMsgSize bounds one request: a record batch is kept under 4 MiB by
