@@ -10,6 +10,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalog"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalogsvc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/discovery"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/ingest"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
@@ -243,6 +244,39 @@ func TestAutoImportThenUnlinkThenSync(t *testing.T) {
 			store.EventAutoImported, store.EventAutoImported, store.EventSync}
 		if diff := cmp.Diff(want, types); diff != "" {
 			t.Fatalf("events, newest first (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestDeletingALinkedEntityReturnsItsRepositories: the catalog service's
+// delete unlinks the entity's repositories, which are Discovered again and
+// correlate without it.
+func TestDeletingALinkedEntityReturnsItsRepositories(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, integration.Draft{})
+		ledger := f.component("ledger", "ledger")
+		f.sync([]*ingest.Repository{repo(1, "orders"), repo(2, "ledger")})
+		if res := f.importItems(discovery.Item{Repository: "ledger"}, discovery.Item{Repository: "orders"}); !res[0].OK || !res[1].OK {
+			t.Fatalf("import: %+v", res)
+		}
+		if len(f.discovered()) != 0 {
+			t.Fatalf("discovered after import: %v", f.discovered())
+		}
+		deleted, err := f.catalog.Delete(f.ctx, acct, catalogKey(ledger))
+		if err != nil || deleted.ID != ledger.ID {
+			t.Fatalf("delete: %+v, %v", deleted, err)
+		}
+		imported := f.imported()
+		if _, ok := imported["acme/ledger"]; ok || len(imported) != 1 {
+			t.Fatalf("imported after the delete: %+v", imported)
+		}
+		d, ok := f.discovered()["acme/ledger"]
+		if !ok || d.Action != catalog.ActionRegister || len(d.Matches) != 0 {
+			t.Fatalf("ledger after its entity was deleted: %+v (listed %v)", summarize(d), ok)
+		}
+		if _, err := f.catalog.Get(f.ctx, acct, catalogKey(ledger)); fault.CodeOf(err) != fault.NotFound {
+			t.Fatalf("get the deleted entity: %v", err)
 		}
 	})
 }
