@@ -57,7 +57,7 @@ func (a *Agent) runTask(t *task.Task) {
 	case errors.Is(res.Err, controlplane.ErrLeaseLost):
 		stop(nil)
 		<-renewed
-		log.Warn().Msg("task abandoned: the control plane refused an upload because the lease is lost")
+		log.Warn().Err(res.Err).Msg("task abandoned: lease lost (the control plane refused an upload); another attempt will resume from the last checkpoint")
 		m.Tasks.WithLabelValues(t.Type.String(), "lease_lost").Inc()
 		return
 	}

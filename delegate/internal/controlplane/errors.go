@@ -33,9 +33,14 @@ func (e *SequenceGapError) Error() string {
 }
 
 // Transient reports whether err is worth retrying after a pause: the
-// control plane or the network between us failed, not our request.
+// control plane or the network between us failed, not our request. The
+// semantic errors above are never transient.
 func Transient(err error) bool {
-	switch status.Code(err) {
+	st, ok := status.FromError(err)
+	if !ok {
+		return false
+	}
+	switch st.Code() {
 	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Aborted, codes.Internal, codes.Unknown:
 		return true
 	}
