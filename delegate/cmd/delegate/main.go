@@ -180,6 +180,7 @@ func run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 		Seed:          seed,
 		Log:           log,
 		Metrics:       m,
+		Secrets:       secrets,
 	})
 	if err := a.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		log.Error().Err(err).Msg("delegate stopped")

@@ -20,6 +20,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/delegate/internal/metrics"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/task"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/upload"
+	"github.com/catalog-discovery/bitbucket/shared/logging"
 	"github.com/rs/zerolog"
 )
 
@@ -62,8 +63,11 @@ type Config struct {
 	Upload     upload.Options
 	Clock      clock.Clock
 	Seed       uint64
-	Log        zerolog.Logger
-	Metrics    *metrics.Metrics
+	// Secrets scrubs error messages before they leave for the control
+	// plane, as the log writer scrubs log lines.
+	Secrets *logging.Secrets
+	Log     zerolog.Logger
+	Metrics *metrics.Metrics
 }
 
 // Agent runs tasks from the control plane.
@@ -93,6 +97,9 @@ func New(cp ControlPlane, newWork NewWork, cfg Config) *Agent {
 	}
 	if cfg.ShutdownGrace <= 0 {
 		cfg.ShutdownGrace = 30 * time.Second
+	}
+	if cfg.Secrets == nil {
+		cfg.Secrets = &logging.Secrets{}
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = metrics.New()

@@ -67,7 +67,7 @@ func (a *Agent) runTask(t *task.Task) {
 		Progress: work.Progress(), TestConnection: res.TestConnection,
 	}
 	if res.Err != nil {
-		done.Error = res.Err.Error()
+		done.Error = a.cfg.Secrets.ScrubString(res.Err.Error())
 	}
 	if res.Outcome == task.OutcomeReleased {
 		done.Checkpoint = work.Checkpoint()

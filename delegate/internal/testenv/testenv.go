@@ -110,7 +110,7 @@ func Start(t testing.TB, cp *fakecontrol.Server, o Options) *Delegate {
 	a := agent.New(client, exec.NewWork, agent.Config{
 		Registration:  task.Registration{Name: "test-delegate", Version: "test", Concurrency: o.Concurrency},
 		ShutdownGrace: o.Grace, MaxBackoff: 200 * time.Millisecond, Upload: up,
-		Seed: 1, Log: log, Metrics: m,
+		Seed: 1, Log: log, Metrics: m, Secrets: secrets,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &Delegate{Metrics: m, Secrets: secrets, cancel: cancel, done: make(chan struct{})}
