@@ -27,6 +27,7 @@ const (
 // stack is one running product: the mock Bitbucket, the control plane on
 // SQLite and one delegate, all real binaries on loopback.
 type stack struct {
+	db           string // the control plane's database DSN, for admin commands
 	mockURL      string // ends in /2.0
 	controlURL   string // the mock's control API, ends in /_mock
 	cpAddr       string
@@ -47,6 +48,7 @@ func startStack(t *testing.T) *stack {
 	s.controlURL = strings.TrimSuffix(s.mockURL, "/2.0") + "/_mock"
 
 	db := "sqlite://" + filepath.Join(dir, "idp.db")
+	s.db = db
 	out, err := runBinary("controlplane", "admin", "bootstrap", "--db", db, "--account", "e2e", "-o", "json")
 	if err != nil {
 		t.Fatalf("bootstrap: %v\n%s", err, out)
@@ -126,6 +128,43 @@ func TestBinariesStartAndDelegatePolls(t *testing.T) {
 			t.Errorf("%s logged the API key", p.name)
 		}
 	}
+}
+
+// TestAccessErrorsSayWhatToDo checks, through the real binaries, that a
+// missing permission and a disabled feature flag are refused with messages
+// that name them and say what to do, and exit 1.
+func TestAccessErrorsSayWhatToDo(t *testing.T) {
+	s := startStack(t)
+
+	out, err := runBinary("controlplane", "admin", "api-key", "create", "--db", s.db, "--account", "e2e",
+		"--name", "catalog-reader", "--permission", "IDP_CATALOG_VIEW", "-o", "json")
+	if err != nil {
+		t.Fatalf("api-key create: %v\n%s", err, out)
+	}
+	var key struct {
+		APIKey string `json:"api_key"`
+	}
+	if err := json.Unmarshal(out, &key); err != nil || key.APIKey == "" {
+		t.Fatalf("api-key create -o json printed %s (%v)", out, err)
+	}
+	reader := cli{t: t, server: s.cpAddr, apiKey: key.APIKey}
+	reader.ok("entity", "list")
+	if msg := reader.fails(1, "integration", "list"); !strings.Contains(msg, "IDP_INTEGRATION_EDIT") || !strings.Contains(msg, "IDP_INTEGRATION") {
+		t.Errorf("missing permission message: %s", msg)
+	}
+	if msg := (cli{t: t, server: s.cpAddr, apiKey: "idp_ak_wrong"}).fails(1, "integration", "list"); !strings.Contains(msg, "--api-key") {
+		t.Errorf("wrong key message does not point at --api-key: %s", msg)
+	}
+
+	if out, err := runBinary("controlplane", "admin", "feature-flag", "set", "--db", s.db, "--account", "e2e",
+		"--flag", "IDP_CATALOG_CD_AUTO_DISCOVERY", "--enabled=false"); err != nil {
+		t.Fatalf("feature-flag set: %v\n%s", err, out)
+	}
+	msg := s.cli.fails(1, "integration", "list")
+	if !strings.Contains(msg, "IDP_CATALOG_CD_AUTO_DISCOVERY") || !strings.Contains(msg, "feature-flag set") {
+		t.Errorf("feature flag message: %s", msg)
+	}
+	s.cli.fails(2, "integration", "create", "--name", "x", "--connector", "bb", "--correlate", "no-equals-sign")
 }
 
 // okCalls counts the control plane's per-RPC log lines for method with code OK.
