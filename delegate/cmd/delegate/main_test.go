@@ -152,8 +152,9 @@ func control(t testing.TB, lease time.Duration) *fakecontrol.Server {
 	return fakecontrol.New(t, fakecontrol.Options{Token: testenv.DelegateToken, Account: testenv.Account, LeaseDuration: lease})
 }
 
-// reference runs a clean in-process sync of the same workspace.
-func reference(t *testing.T, cfg bitbucketmock.Config) map[string]*pb.Record {
+// reference runs a clean in-process sync of the same workspace and returns
+// the records stored and the Bitbucket requests it took.
+func reference(t *testing.T, cfg bitbucketmock.Config) (map[string]*pb.Record, int) {
 	t.Helper()
 	cfg.Latency = 0
 	m := startMock(t, cfg)
@@ -163,7 +164,7 @@ func reference(t *testing.T, cfg bitbucketmock.Config) map[string]*pb.Record {
 	if done.GetOutcome() != pb.Outcome_OUTCOME_SUCCEEDED {
 		t.Fatalf("reference sync: %v %s", done.GetOutcome(), done.GetError())
 	}
-	return cp.Records()
+	return cp.Records(), m.Counters().Requests
 }
 
 func checkpointOf(t fakecontrol.Task) map[string]any {
@@ -175,7 +176,7 @@ func checkpointOf(t fakecontrol.Task) map[string]any {
 func TestKilledMidSyncLosesNothingAndDuplicatesNothing(t *testing.T) {
 	t.Parallel()
 	cfg := bitbucketmock.Config{Seed: 99, Repos: 220, PRsPerRepo: 4, CommitsPerRepo: 6, Latency: 15 * time.Millisecond}
-	want := reference(t, cfg)
+	want, cleanRequests := reference(t, cfg)
 	m := startMock(t, cfg)
 	cp := control(t, 2*time.Second)
 	id := cp.Enqueue(testenv.SyncTask(m.URL, m.Workspace(), nil, nil, time.Time{}))
@@ -199,6 +200,7 @@ func TestKilledMidSyncLosesNothingAndDuplicatesNothing(t *testing.T) {
 		t.Fatal("the sync finished before the kill; make the workspace larger")
 	}
 	batchesBefore := len(killed.Batches)
+	requestsBefore := m.Counters().Requests
 
 	second := start(t, delegateEnv(cp, "IDP_DELEGATE_NAME=proc-2"))
 	done, err := cp.WaitDone(ctx, id)
@@ -228,14 +230,17 @@ func TestKilledMidSyncLosesNothingAndDuplicatesNothing(t *testing.T) {
 			t.Fatalf("batch sequences not consecutive: %v", seqs)
 		}
 	}
-	// The resume skipped what was stored: fewer listing requests than twice
-	// the full listing would take.
-	t.Logf("attempts %d, batches before kill %d, after %d, mock requests %d (clean run needs about %d)",
-		final.Attempt, batchesBefore, len(final.Batches), m.Counters().Requests, 1+3+cfg.Repos*2)
+	// The resume skipped what the checkpoint says is stored: the second
+	// attempt needed fewer Bitbucket requests than a clean run.
+	resumed := m.Counters().Requests - requestsBefore
+	if resumed >= cleanRequests {
+		t.Errorf("the resumed attempt made %d Bitbucket requests, a clean run %d; it should skip stored work", resumed, cleanRequests)
+	}
+	t.Logf("attempts %d, batches before kill %d, after %d, requests before kill %d, resumed %d, clean run %d",
+		final.Attempt, batchesBefore, len(final.Batches), requestsBefore, resumed, cleanRequests)
 	for _, p := range []*process{first, second} {
 		assertNoSecrets(t, p.stderr.String())
 	}
-	_ = second
 }
 
 func keys(recs map[string]*pb.Record) []string {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/delegate/internal/upload"
 	pb "github.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1"
 	"github.com/catalog-discovery/bitbucket/shared/bitbucketmock"
+	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc/codes"
 )
 
@@ -99,7 +101,8 @@ func TestCancellationStopsTheTaskAsCancelled(t *testing.T) {
 
 func TestControlPlaneOutagesAreRiddenOut(t *testing.T) {
 	t.Parallel()
-	m := startMock(t, bitbucketmock.Config{Seed: 3, Repos: 40, PRsPerRepo: 3, CommitsPerRepo: 3, Latency: 5 * time.Millisecond})
+	cfg := bitbucketmock.Config{Seed: 3, Repos: 40, PRsPerRepo: 3, CommitsPerRepo: 3, Latency: 5 * time.Millisecond}
+	m := startMock(t, cfg)
 	cp := control(t, 0)
 	cp.Stop() // down before the delegate starts
 	logs := &testenv.SyncWriter{}
@@ -127,8 +130,21 @@ func TestControlPlaneOutagesAreRiddenOut(t *testing.T) {
 	if done.GetOutcome() != pb.Outcome_OUTCOME_SUCCEEDED {
 		t.Fatalf("outcome %v: %s", done.GetOutcome(), done.GetError())
 	}
-	if got := cp.Count()["repository"]; got != 40 {
-		t.Errorf("%d repositories stored, want 40", got)
+	// The same records as a clean run of the same workspace, each applied
+	// exactly once: batches resent across the outages were acknowledged as
+	// duplicates, not written again.
+	want := cleanRun(t, cfg)
+	got := cp.Records()
+	if diff := cmp.Diff(identities(want), identities(got)); diff != "" {
+		t.Errorf("records after the outages differ from a clean run (-clean +outages):\n%s", diff)
+	}
+	if n := cp.Count(); n["repository"] != 40 || n["pull_request"] == 0 || n["commit"] == 0 {
+		t.Errorf("stored %v, want 40 repositories with their pull requests and commits", n)
+	}
+	for id, n := range cp.Applied() {
+		if n != 1 {
+			t.Errorf("%s applied %d times, want once", id, n)
+		}
 	}
 	if cp.Calls("CompleteTask") < 3 {
 		t.Errorf("CompleteTask called %d times; the two failures should have been retried", cp.Calls("CompleteTask"))
@@ -136,6 +152,33 @@ func TestControlPlaneOutagesAreRiddenOut(t *testing.T) {
 	if !strings.Contains(logs.String(), "control plane unreachable or failing; retrying") {
 		t.Error("no log line says the control plane is unreachable")
 	}
+}
+
+// cleanRun syncs the workspace cfg describes once, without faults, and
+// returns what the control plane stored.
+func cleanRun(t *testing.T, cfg bitbucketmock.Config) map[string]*pb.Record {
+	t.Helper()
+	cfg.Latency = 0
+	m := startMock(t, cfg)
+	cp := control(t, 0)
+	testenv.Start(t, cp, testenv.Options{})
+	_, done := testenv.Run(t, cp, syncTask(m), 30*time.Second)
+	if done.GetOutcome() != pb.Outcome_OUTCOME_SUCCEEDED {
+		t.Fatalf("clean run: %v %s", done.GetOutcome(), done.GetError())
+	}
+	return cp.Records()
+}
+
+// identities lists the repositories, pull requests and commits stored.
+func identities(recs map[string]*pb.Record) []string {
+	var out []string
+	for id, r := range recs {
+		if r.GetRepository() != nil || r.GetPullRequest() != nil || r.GetCommit() != nil {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func TestForgottenDelegateRegistersAgain(t *testing.T) {
