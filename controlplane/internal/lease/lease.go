@@ -116,9 +116,16 @@ func (s *Service) Acquire(ctx context.Context, accountID, delegateID string) (ta
 			return tasks.Assignment{}, false, err
 		}
 		if ok {
+			a, err := s.assignment(ctx, t)
+			if ctx.Err() != nil {
+				// The caller is gone (the delegate cancelled the poll or is
+				// shutting down): the answer cannot be delivered, so the task
+				// must not wait out a lease nobody holds.
+				s.returnLease(ctx, t)
+				return tasks.Assignment{}, false, ctx.Err()
+			}
 			s.log.Info().Str("account", accountID).Str("task", t.ID).Str("type", string(t.Type)).Str("delegate", d.Name).
 				Int("attempt", t.Attempt).Time("lease_expires_at", t.LeaseExpiresAt).Msg("task leased")
-			a, err := s.assignment(ctx, t)
 			return a, err == nil, err
 		}
 		select {
@@ -132,6 +139,22 @@ func (s *Service) Acquire(ctx context.Context, accountID, delegateID string) (ta
 			return tasks.Assignment{}, false, ctx.Err()
 		}
 	}
+}
+
+// returnLease hands back a task leased for a caller that went away, at
+// once and without counting the attempt. On failure the lease simply
+// expires, as it would after a crash.
+func (s *Service) returnLease(ctx context.Context, t tasks.Task) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := s.store.ReturnLease(ctx, t.AccountID, t.ID, t.LeaseToken); err != nil {
+		s.log.Warn().Err(err).Str("account", t.AccountID).Str("task", t.ID).
+			Msg("task leased as the delegate's poll was cancelled and could not be handed back; its lease will expire")
+		return
+	}
+	s.Queued(t.AccountID)
+	s.log.Info().Str("account", t.AccountID).Str("task", t.ID).Int("attempt", t.Attempt).
+		Msg("task leased as the delegate's poll was cancelled; handed back without counting the attempt")
 }
 
 // assignment builds the payload of a leased task from the current

@@ -1,11 +1,15 @@
 package rpc_test
 
 import (
+	"context"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	delegatev1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1"
@@ -321,5 +325,75 @@ func TestSweeperHandsExpiredTaskToWaitingDelegate(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the waiting delegate was not woken by the sweep")
+	}
+}
+
+// leaseThenWait leases the first task for real, then holds the answer
+// until the caller's context ends: the delegate cancels its poll just as
+// a task is leased for it.
+type leaseThenWait struct {
+	store.Store
+	once   sync.Once
+	leased chan struct{}
+}
+
+func (s *leaseThenWait) AcquireTask(ctx context.Context, r store.AcquireRequest) (tasks.Task, bool, error) {
+	t, ok, err := s.Store.AcquireTask(ctx, r)
+	if ok && err == nil {
+		s.once.Do(func() {
+			close(s.leased)
+			<-ctx.Done()
+		})
+	}
+	return t, ok, err
+}
+
+func TestTaskLeasedForACancelledPollIsHandedBackAtOnce(t *testing.T) {
+	t.Parallel()
+	race := &leaseThenWait{leased: make(chan struct{})}
+	h := newHarnessWith(t, testLease, func(db store.Store) store.Store { race.Store = db; return race })
+	id := h.register("d1")
+	first := h.createIntegration("main", h.createConnector("bb", "acme").GetId()).GetFirstRun()
+	run, err := h.db.GetSyncRun(t.Context(), h.account, first.GetId())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(h.dlg())
+	polled := make(chan error, 1)
+	go func() {
+		_, err := h.delegates.AcquireTask(ctx, &delegatev1.AcquireTaskRequest{DelegateId: id})
+		polled <- err
+	}()
+	<-race.leased
+	cancel()
+	if err := <-polled; status.Code(err) != codes.Canceled {
+		t.Fatalf("cancelled poll: %v", err)
+	}
+	// The server notices the cancellation just after the client does.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		tk, err := h.db.GetTask(t.Context(), h.account, run.TaskID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tk.State == tasks.Queued {
+			if tk.Attempt != 0 {
+				t.Fatalf("handed back with attempt %d, want 0: the undelivered lease must not count", tk.Attempt)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("task still %s after the poll was cancelled; it would wait out its lease", tk.State)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(h.logs.String(), "handed back without counting the attempt") {
+		t.Error("no log line says the task was handed back")
+	}
+	// The next poll gets it as its first attempt, well before any expiry.
+	got := h.acquire(id)
+	if got.GetId() != run.TaskID || got.GetAttempt() != 1 {
+		t.Fatalf("next poll got %v, want the task as attempt 1", got)
 	}
 }

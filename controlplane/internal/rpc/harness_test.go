@@ -102,6 +102,13 @@ func (o observer) SyncFinished(_ context.Context, run tasks.SyncRun) error {
 
 func newHarness(t testing.TB, cfg lease.Config) *harness {
 	t.Helper()
+	return newHarnessWith(t, cfg, nil)
+}
+
+// newHarnessWith is newHarness with the lease service's store wrapped by
+// wrap, to inject races deterministically.
+func newHarnessWith(t testing.TB, cfg lease.Config, wrap func(store.Store) store.Store) *harness {
+	t.Helper()
 	h := &harness{t: t, db: storetest.SQLite(t), clock: &clock{now: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)},
 		logs: &syncBuffer{}, account: "acme", observed: make(chan tasks.SyncRun, 16)}
 	secrets := &logging.Secrets{}
@@ -111,7 +118,11 @@ func newHarness(t testing.TB, cfg lease.Config) *harness {
 	}
 	ctx := context.Background()
 	h.apiKey, h.delegate = h.bootstrap(h.account)
-	h.leases = lease.New(h.db, cfg, h.clock.Now, log, observer(h.observed))
+	var leaseStore store.Store = h.db
+	if wrap != nil {
+		leaseStore = wrap(h.db)
+	}
+	h.leases = lease.New(leaseStore, cfg, h.clock.Now, log, observer(h.observed))
 	authn := &auth.Authenticator{Store: h.db, Seen: func(tok string) { secrets.Add(tok) }}
 	g, _ := rpc.NewServer(rpc.Deps{Store: h.db, Auth: authn, Tasks: h.leases, Manage: manage.New(h.db, h.leases, h.clock.Now, log),
 		Now: h.clock.Now, Log: log})

@@ -55,6 +55,7 @@ type Store interface {
 	AcquireTask(ctx context.Context, r AcquireRequest) (tasks.Task, bool, error)
 	RenewLease(ctx context.Context, r RenewRequest) (RenewResult, error)
 	CompleteTask(ctx context.Context, r CompleteRequest) (CompleteResult, error)
+	ReturnLease(ctx context.Context, accountID, taskID, token string) error
 	ExpireLeases(ctx context.Context, now time.Time, maxAttempts int) ([]Expiry, error)
 
 	// Ingest.

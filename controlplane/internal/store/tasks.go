@@ -238,6 +238,39 @@ func updateRunProgress(ctx context.Context, tx *txn, runID string, p *tasks.Prog
 	return err
 }
 
+// ReturnLease undoes a lease whose task never reached its delegate (the
+// AcquireTask caller went away before the answer could be sent): the task
+// is queued again where it stood, and the attempt does not count, since
+// no delegate ever ran it. Errors: FailedPrecondition (LEASE_LOST) when
+// the lease is no longer held.
+func (db *DB) ReturnLease(ctx context.Context, accountID, taskID, token string) error {
+	return db.tx(ctx, func(tx *txn) error {
+		t, err := lockTask(ctx, tx, accountID, taskID)
+		if fault.CodeOf(err) == fault.NotFound {
+			return ErrLeaseLost
+		}
+		if err != nil {
+			return err
+		}
+		if !holds(t, token) {
+			return ErrLeaseLost
+		}
+		if _, err := tx.exec(ctx, `UPDATE tasks SET state = 'QUEUED', attempt = attempt - 1, lease_token = '', lease_expires_at = NULL,
+			delegate_id = NULL WHERE id = ?`, t.ID); err != nil {
+			return err
+		}
+		if t.RunID == "" {
+			return nil
+		}
+		if t.Attempt > 1 {
+			_, err = tx.exec(ctx, `UPDATE sync_runs SET status = 'QUEUED', attempt = ? WHERE id = ?`, t.Attempt-1, t.RunID)
+			return err
+		}
+		_, err = tx.exec(ctx, `UPDATE sync_runs SET status = 'QUEUED', attempt = 0, started_at = NULL, delegate = '' WHERE id = ?`, t.RunID)
+		return err
+	})
+}
+
 // CompleteTask records a task's outcome. Completing again with the same
 // token changes nothing and succeeds (Repeated). Released hands the task
 // back: it is queued again at once with its checkpoint, and the next lease

@@ -185,6 +185,32 @@ func TestCompleteIsIdempotentAndReleaseRequeues(t *testing.T) {
 	})
 }
 
+func TestReturnedLeaseDoesNotCountAsAnAttempt(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, "acme")
+		undelivered := f.mustAcquire(t, t0)
+		if err := db.ReturnLease(f.ctx, "acme", undelivered.ID, undelivered.LeaseToken); err != nil {
+			t.Fatalf("return: %v", err)
+		}
+		if err := db.ReturnLease(f.ctx, "acme", undelivered.ID, undelivered.LeaseToken); !errors.Is(err, store.ErrLeaseLost) {
+			t.Fatalf("second return: %v, want lease lost", err)
+		}
+		run, err := db.GetSyncRun(f.ctx, "acme", f.run.ID)
+		if err != nil || run.Status != tasks.RunQueued || run.Attempt != 0 || !run.StartedAt.IsZero() || run.Delegate != "" {
+			t.Fatalf("run after return: %+v, %v", run, err)
+		}
+		if _, err := db.RenewLease(f.ctx, store.RenewRequest{AccountID: "acme", TaskID: undelivered.ID, LeaseToken: undelivered.LeaseToken,
+			Now: t0, LeaseFor: leaseFor}); !errors.Is(err, store.ErrLeaseLost) {
+			t.Fatalf("renew with the returned lease: %v", err)
+		}
+		got := f.mustAcquire(t, t0.Add(time.Second))
+		if got.ID != undelivered.ID || got.Attempt != 1 || got.LeaseToken == undelivered.LeaseToken {
+			t.Fatalf("acquired after return: %+v", got)
+		}
+	})
+}
+
 func TestTestConnectionResult(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {

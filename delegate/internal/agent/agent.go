@@ -236,6 +236,14 @@ func (a *Agent) poll(ctx context.Context, slots chan struct{}, running *sync.Wai
 			<-slots
 		}
 		switch {
+		case t != nil && ctx.Err() != nil:
+			// Shutdown began as the task arrived. It is leased to us, so
+			// hand it back now rather than leave it until the lease expires.
+			running.Go(func() {
+				defer func() { <-slots }()
+				a.handBack(t)
+			})
+			return nil
 		case ctx.Err() != nil:
 			return nil
 		case errors.Is(err, controlplane.ErrNotRegistered):

@@ -10,12 +10,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/catalog-discovery/bitbucket/delegate/internal/agent"
+	"github.com/catalog-discovery/bitbucket/delegate/internal/controlplane"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/fakecontrol"
+	"github.com/catalog-discovery/bitbucket/delegate/internal/task"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/testenv"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/upload"
 	pb "github.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1"
 	"github.com/catalog-discovery/bitbucket/shared/bitbucketmock"
 	"github.com/google/go-cmp/cmp"
+	"github.com/rs/zerolog"
 	"google.golang.org/grpc/codes"
 )
 
@@ -273,5 +277,56 @@ func TestMetricsAreExported(t *testing.T) {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+}
+
+// cancelOnTask stops the delegate (as SIGTERM would) the moment a task
+// arrives: the task is leased, but shutdown has begun.
+type cancelOnTask struct {
+	agent.ControlPlane
+	stop context.CancelFunc
+}
+
+func (c *cancelOnTask) AcquireTask(ctx context.Context, delegateID string) (*task.Task, error) {
+	t, err := c.ControlPlane.AcquireTask(ctx, delegateID)
+	if t != nil {
+		c.stop()
+	}
+	return t, err
+}
+
+func TestTaskArrivingAtShutdownIsReleasedWithItsCheckpoint(t *testing.T) {
+	t.Parallel()
+	cp := control(t, time.Minute) // far beyond the test: only a release frees the task
+	id := cp.Enqueue(&pb.Task{Type: pb.TaskType_TASK_TYPE_SYNC, Sync: &pb.SyncTask{IntegrationId: "int-1"}})
+	cp.SetCheckpoint(id, []byte(`{"v":1,"listed":7}`))
+	client, err := controlplane.Dial(controlplane.DialConfig{Address: cp.Addr(), Account: testenv.Account, Token: testenv.DelegateToken, Insecure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	started := false
+	a := agent.New(&cancelOnTask{ControlPlane: client, stop: stop}, func(*task.Task, *upload.Batcher, zerolog.Logger) agent.Work {
+		started = true
+		return nil
+	}, agent.Config{Registration: task.Registration{Name: "d", Concurrency: 1}, ShutdownGrace: 3 * time.Second, MaxBackoff: 100 * time.Millisecond})
+	if err := a.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if started {
+		t.Error("the task was started after shutdown began")
+	}
+	tk := cp.Task(id)
+	if len(tk.Completions) != 1 {
+		t.Fatalf("completions %v, want one release", tk.Completions)
+	}
+	c := tk.Completions[0]
+	if c.GetOutcome() != pb.Outcome_OUTCOME_RELEASED || c.GetLeaseToken() != "lease-"+id+"-1" || string(c.GetCheckpoint()) != `{"v":1,"listed":7}` {
+		t.Errorf("completion %v, want RELEASED of attempt 1 with the checkpoint it came with", c)
+	}
+	if tk.Leased {
+		t.Error("the task is still leased; it would wait for the lease to expire")
 	}
 }

@@ -97,6 +97,16 @@ func (a *Agent) runTask(t *task.Task) {
 	m.Tasks.WithLabelValues(t.Type.String(), res.Outcome.String()).Inc()
 }
 
+// handBack releases a task received but never started, with the
+// checkpoint it came with, so that the next attempt resumes from there.
+func (a *Agent) handBack(t *task.Task) {
+	log := a.log.With().Str("task_id", t.ID).Str("task_type", t.Type.String()).Int("attempt", t.Attempt).Logger()
+	log.Info().Msg("task received as the delegate is shutting down; releasing it unstarted")
+	a.complete(task.Completion{TaskID: t.ID, LeaseToken: t.LeaseToken, Outcome: task.OutcomeReleased,
+		Error: errShuttingDown.Error(), Checkpoint: t.Checkpoint}, log)
+	a.cfg.Metrics.Tasks.WithLabelValues(t.Type.String(), task.OutcomeReleased.String()).Inc()
+}
+
 // renew extends the lease until ctx ends, reporting progress and the
 // checkpoint. It stops the work (through stop) when the lease is lost or
 // cancellation is requested, and treats a lease it could not renew before

@@ -231,6 +231,14 @@ func (s *Server) LoseLease(id string) {
 	s.requeueLocked(s.tasks[id])
 }
 
+// SetCheckpoint stores a checkpoint for the task, as an earlier attempt's
+// renewal would have.
+func (s *Server) SetCheckpoint(id string, checkpoint []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tasks[id].Checkpoint = checkpoint
+}
+
 // RequestCancel sets cancel_requested for the task.
 func (s *Server) RequestCancel(id string) {
 	s.mu.Lock()
