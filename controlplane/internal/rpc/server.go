@@ -52,7 +52,10 @@ type Server struct {
 var keepaliveEnforcement = keepalive.EnforcementPolicy{MinTime: 20 * time.Second, PermitWithoutStream: true}
 
 // MaxRecvMsgSize bounds one request: a record batch is kept under 4 MiB by
-// delegates; the margin covers encoding overhead.
+// delegates; the margin covers encoding overhead. Sending keeps grpc's
+// default (no practical limit): a SYNC task carries every repository
+// cursor, several MiB for a large workspace, and the delegate raises its
+// receive limit to match.
 const MaxRecvMsgSize = 8 << 20
 
 // NewServer builds the gRPC server with every service, health and

@@ -29,6 +29,10 @@ type DialConfig struct {
 	UserAgent string
 }
 
+// MaxReceive is the largest message the delegate accepts from the
+// control plane.
+const MaxReceive = 64 << 20
+
 // Client calls the DelegateService.
 type Client struct {
 	conn *grpc.ClientConn
@@ -63,6 +67,10 @@ func Dial(c DialConfig) (*Client, error) {
 		// control plane permits them every 30 s, even without a stream.
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.WithUserAgent(c.UserAgent),
+		// A SYNC task carries every repository's cursor: about 3.4 MB at
+		// 20,000 repositories, close to grpc's 4 MiB default. 64 MiB leaves
+		// room for workspaces many times that size.
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxReceive)),
 	}
 	if c.Dial != nil {
 		opts = append(opts, grpc.WithContextDialer(c.Dial))
