@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -81,6 +82,9 @@ func translate(err error) error {
 		return fmt.Errorf("%w (%s): %s", ErrRejected, st.Code(), st.Message())
 	case st.Code() == codes.InvalidArgument && reason == "INVALID_RECORD":
 		return fmt.Errorf("%w: %s", ErrInvalidRecord, st.Message())
+	case st.Code() == codes.Unavailable && strings.Contains(st.Message(), "x509: "):
+		// Still transient (the certificate may be replaced), but say what to do.
+		return fmt.Errorf("%w (the control plane's TLS certificate is not trusted: set --ca-file to the CA that signed it)", err)
 	}
 	return err
 }

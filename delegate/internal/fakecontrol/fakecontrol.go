@@ -12,6 +12,7 @@ package fakecontrol
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"strconv"
@@ -24,6 +25,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -43,6 +45,8 @@ type Options struct {
 	PollHold time.Duration
 	// Addr to listen on; default 127.0.0.1:0.
 	Addr string
+	// TLS, when set, makes the server speak TLS only.
+	TLS *tls.Config
 }
 
 // Task is the fake's view of a task.
@@ -116,7 +120,11 @@ func (s *Server) start(addr string) error {
 	if err != nil {
 		return err
 	}
-	srv := grpc.NewServer(grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}))
+	opts := []grpc.ServerOption{grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true})}
+	if s.opts.TLS != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(s.opts.TLS)))
+	}
+	srv := grpc.NewServer(opts...)
 	pb.RegisterDelegateServiceServer(srv, &service{s: s})
 	s.mu.Lock()
 	s.lis, s.srv, s.addr = lis, srv, lis.Addr().String()
