@@ -9,11 +9,11 @@ import (
 	"time"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalog"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/ingest"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store/storetest"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
+	"github.com/catalog-discovery/bitbucket/shared/record"
 )
 
 const (
@@ -56,7 +56,7 @@ func benchSetup(b *testing.B) *fixture {
 		if err != nil || !ok {
 			b.Fatal(ok, err)
 		}
-		var batch []ingest.Record
+		var batch []record.Record
 		seq := int64(0)
 		flush := func() {
 			seq++
@@ -77,7 +77,7 @@ func benchSetup(b *testing.B) *fixture {
 				name = fmt.Sprintf("zz-unknown-%d", i)
 			}
 			r := repo(i+1, strings.ReplaceAll(name, " ", "-"))
-			batch = append(batch, ingest.Record{Repository: r})
+			batch = append(batch, record.Record{Repository: r})
 			if len(batch) == 2000 {
 				flush()
 			}

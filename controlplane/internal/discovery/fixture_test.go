@@ -15,10 +15,10 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalogsvc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/discovery"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/ingest"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
+	"github.com/catalog-discovery/bitbucket/shared/record"
 )
 
 var t0 = time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
@@ -86,16 +86,16 @@ func newFixture(t testing.TB, db *store.DB, draft integration.Draft) *fixture {
 
 // repo is a Bitbucket repository as the delegate uploads it, with a raw
 // JSON shaped like the API's.
-func repo(n int, slug string) *ingest.Repository {
+func repo(n int, slug string) *record.Repository {
 	uuid := fmt.Sprintf("{00000000-0000-0000-0000-%012d}", n)
-	r := &ingest.Repository{UUID: uuid, Slug: slug, Name: slug, FullName: "acme/" + slug, Workspace: "acme", ProjectKey: "PAY",
+	r := &record.Repository{UUID: uuid, Slug: slug, Name: slug, FullName: "acme/" + slug, Workspace: "acme", ProjectKey: "PAY",
 		ProjectName: "Payments", Description: "the " + slug + " repository", IsPrivate: true, Language: "go", MainBranch: "main",
 		HTMLURL: "https://bitbucket.org/acme/" + slug, CreatedOn: t0.Add(-720 * time.Hour), UpdatedOn: t0.Add(-time.Hour)}
 	r.Raw = rawJSON(r)
 	return r
 }
 
-func rawJSON(r *ingest.Repository) string {
+func rawJSON(r *record.Repository) json.RawMessage {
 	b, _ := json.Marshal(map[string]any{
 		"type": "repository", "uuid": r.UUID, "slug": r.Slug, "name": r.Name, "full_name": r.FullName,
 		"description": r.Description, "is_private": r.IsPrivate, "language": r.Language,
@@ -104,12 +104,12 @@ func rawJSON(r *ingest.Repository) string {
 		"links":      map[string]any{"html": map[string]any{"href": r.HTMLURL}},
 		"created_on": r.CreatedOn.Format(time.RFC3339), "updated_on": r.UpdatedOn.Format(time.RFC3339),
 	})
-	return string(b)
+	return b
 }
 
 // sync runs one complete sync that lists exactly repos (plus records) and
 // reports it finished to the discovery service, as the lease service does.
-func (f *fixture) sync(repos []*ingest.Repository, extra ...ingest.Record) tasks.SyncRun {
+func (f *fixture) sync(repos []*record.Repository, extra ...record.Record) tasks.SyncRun {
 	f.t.Helper()
 	ctx := f.ctx
 	if !f.queued {
@@ -123,12 +123,12 @@ func (f *fixture) sync(repos []*ingest.Repository, extra ...ingest.Record) tasks
 	if err != nil || !ok {
 		f.t.Fatalf("acquire: %v, %v", ok, err)
 	}
-	var records []ingest.Record
+	var records []record.Record
 	for _, r := range repos {
-		records = append(records, ingest.Record{Repository: r})
+		records = append(records, record.Record{Repository: r})
 	}
 	records = append(records, extra...)
-	records = append(records, ingest.Record{ListingComplete: &ingest.ListingComplete{RepositoryCount: int64(len(repos))}})
+	records = append(records, record.Record{ListingComplete: &record.ListingComplete{RepositoryCount: int64(len(repos))}})
 	if _, err := f.db.ApplyBatch(ctx, store.BatchRequest{AccountID: acct, TaskID: task.ID, LeaseToken: task.LeaseToken, Sequence: 1,
 		Records: records, Now: f.clock.Now()}); err != nil {
 		f.t.Fatal(err)

@@ -11,11 +11,11 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalogsvc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/discovery"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/ingest"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store/storetest"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
+	"github.com/catalog-discovery/bitbucket/shared/record"
 )
 
 func catalogKey(e store.StoredEntity) catalogsvc.Key { return catalogsvc.Key{Entity: e.ID} }
@@ -43,7 +43,7 @@ func TestBulkImportWithOneBadItem(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, integration.Draft{})
 		taken := f.component("billing", "Billing service")
-		f.sync([]*ingest.Repository{repo(1, "orders"), repo(2, "billing"), repo(3, "inventory-api")})
+		f.sync([]*record.Repository{repo(1, "orders"), repo(2, "billing"), repo(3, "inventory-api")})
 		res := f.importItems(
 			discovery.Item{Repository: "orders"},
 			discovery.Item{Repository: "acme/billing"},
@@ -95,7 +95,7 @@ func TestImportRefusesAlreadyLinkedAndWrongBehaviour(t *testing.T) {
 		f := newFixture(t, db, integration.Draft{})
 		f.component("orders", "orders")
 		other := f.component("other", "Other")
-		f.sync([]*ingest.Repository{repo(1, "orders"), repo(2, "ledger")})
+		f.sync([]*record.Repository{repo(1, "orders"), repo(2, "ledger")})
 		res := f.importItems(discovery.Item{Repository: "orders"}) // recommended: Merge into orders
 		if diff := cmp.Diff([]outcome{{OK: true, Action: catalog.ActionMerge, Entity: "orders"}}, outcomes(res)); diff != "" {
 			t.Fatalf("(-want +got):\n%s", diff)
@@ -138,7 +138,7 @@ func TestImportRefusesAlreadyLinkedAndWrongBehaviour(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, storetest.SQLite(t), integration.Draft{Behavior: tt.behavior})
 			f.component("orders", "orders")
-			f.sync([]*ingest.Repository{repo(1, "orders")})
+			f.sync([]*record.Repository{repo(1, "orders")})
 			if got := f.importItems(tt.item); got[0].Reason != discovery.ReasonActionNotAllowed {
 				t.Fatalf("%+v", got[0])
 			}
@@ -152,7 +152,7 @@ func TestMergeIsAdditiveAndTheYAMLShowsBothIngestedSections(t *testing.T) {
 		f := newFixture(t, db, integration.Draft{})
 		before := f.component("payments", "payments-api", "  system: money", "metadata:", "  description: Takes payments",
 			"  annotations:", "    pagerduty.com/service: P123")
-		f.sync([]*ingest.Repository{repo(1, "payments-api")})
+		f.sync([]*record.Repository{repo(1, "payments-api")})
 		if res := f.importItems(discovery.Item{Repository: "payments-api"}); !res[0].OK {
 			t.Fatalf("%+v", res[0])
 		}
@@ -202,7 +202,7 @@ func TestAutoImportThenUnlinkThenSync(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, integration.Draft{AutoImport: true})
 		f.component("ledger", "ledger")
-		f.sync([]*ingest.Repository{repo(1, "orders"), repo(2, "ledger")})
+		f.sync([]*record.Repository{repo(1, "orders"), repo(2, "ledger")})
 		imported := f.imported()
 		if len(imported) != 2 || !imported["acme/orders"].Automatic || imported["acme/orders"].Action != catalog.ActionRegister ||
 			imported["acme/ledger"].Action != catalog.ActionMerge || imported["acme/ledger"].Entity.Entity.Identifier != "ledger" {
@@ -225,7 +225,7 @@ func TestAutoImportThenUnlinkThenSync(t *testing.T) {
 
 		// The next sync discovers a new repository and auto-imports it, but
 		// not the unlinked one.
-		f.sync([]*ingest.Repository{repo(1, "orders"), repo(2, "ledger"), repo(3, "search")})
+		f.sync([]*record.Repository{repo(1, "orders"), repo(2, "ledger"), repo(3, "search")})
 		imported = f.imported()
 		if _, ok := imported["acme/orders"]; ok || !imported["acme/search"].Automatic || len(imported) != 2 {
 			t.Fatalf("after the second sync: %+v", imported)
@@ -256,7 +256,7 @@ func TestDeletingALinkedEntityReturnsItsRepositories(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, integration.Draft{})
 		ledger := f.component("ledger", "ledger")
-		f.sync([]*ingest.Repository{repo(1, "orders"), repo(2, "ledger")})
+		f.sync([]*record.Repository{repo(1, "orders"), repo(2, "ledger")})
 		if res := f.importItems(discovery.Item{Repository: "ledger"}, discovery.Item{Repository: "orders"}); !res[0].OK || !res[1].OK {
 			t.Fatalf("import: %+v", res)
 		}
@@ -286,14 +286,14 @@ func TestAutoImportTakesOnlyNewDiscoveries(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, integration.Draft{Behavior: integration.Merge})
 		f.component("search", "search")
-		f.sync([]*ingest.Repository{repo(1, "orders")})
+		f.sync([]*record.Repository{repo(1, "orders")})
 		in, err := f.svc.SetAutoImport(f.ctx, acct, "key:test", f.integ.ID, true)
 		if err != nil || !in.AutoImport {
 			t.Fatalf("set auto-import: %+v, %v", in, err)
 		}
 		// orders was waiting already; search is new and matches; ledger is
 		// new but under Merge has nothing to merge into.
-		f.sync([]*ingest.Repository{repo(1, "orders"), repo(2, "search"), repo(3, "ledger")})
+		f.sync([]*record.Repository{repo(1, "orders"), repo(2, "search"), repo(3, "ledger")})
 		imported := f.imported()
 		if len(imported) != 1 || imported["acme/search"].Action != catalog.ActionMerge {
 			t.Fatalf("imported: %+v", imported)
@@ -309,7 +309,7 @@ func TestSyncKeepsLinkedEntitiesFresh(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, integration.Draft{})
 		a := repo(1, "orders")
-		f.sync([]*ingest.Repository{a})
+		f.sync([]*record.Repository{a})
 		if res := f.importItems(discovery.Item{Repository: "orders"}); !res[0].OK {
 			t.Fatalf("%+v", res[0])
 		}
@@ -320,7 +320,7 @@ func TestSyncKeepsLinkedEntitiesFresh(t *testing.T) {
 		renamed.Name, renamed.Slug, renamed.FullName = "Order Service", "order-service", "acme/order-service"
 		renamed.Description, renamed.MainBranch, renamed.IsPrivate = "Takes orders", "develop", false
 		renamed.Raw = rawJSON(&renamed)
-		f.sync([]*ingest.Repository{&renamed})
+		f.sync([]*record.Repository{&renamed})
 		got := props()
 		for k, want := range map[string]any{"name": "Order Service", "full_name": "acme/order-service", "description": "Takes orders",
 			"default_branch": "develop", "visibility": "public", "is_private": false} {
@@ -343,14 +343,14 @@ func TestSyncKeepsLinkedEntitiesFresh(t *testing.T) {
 
 		// Back again, then suspended before the run's end is handled: the
 		// entity is left alone.
-		f.sync([]*ingest.Repository{&renamed})
+		f.sync([]*record.Repository{&renamed})
 		if e := f.get("orders"); e.SourceDeleted || e.Entity.IngestedProperties[discovery.Source]["deleted"] != nil {
 			t.Fatal("a repository that came back is still flagged deleted")
 		}
 		again := renamed
 		again.Name = "Renamed while suspended"
 		again.Raw = rawJSON(&again)
-		f.syncThenSuspend([]*ingest.Repository{&again})
+		f.syncThenSuspend([]*record.Repository{&again})
 		if got := props()["name"]; got != "Order Service" {
 			t.Fatalf("a suspended integration changed the entity: name %v", got)
 		}
@@ -359,7 +359,7 @@ func TestSyncKeepsLinkedEntitiesFresh(t *testing.T) {
 
 // syncThenSuspend syncs repos, suspends the integration after the run ends
 // and before discovery hears of it.
-func (f *fixture) syncThenSuspend(repos []*ingest.Repository) {
+func (f *fixture) syncThenSuspend(repos []*record.Repository) {
 	f.t.Helper()
 	if _, _, err := f.db.QueueSync(f.ctx, store.SyncRequest{AccountID: acct, IntegrationID: f.integ.ID, Trigger: tasks.Manual, Now: f.clock.Now()}); err != nil {
 		f.t.Fatal(err)
@@ -368,9 +368,9 @@ func (f *fixture) syncThenSuspend(repos []*ingest.Repository) {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	var records []ingest.Record
+	var records []record.Record
 	for _, r := range repos {
-		records = append(records, ingest.Record{Repository: r})
+		records = append(records, record.Record{Repository: r})
 	}
 	if _, err := f.db.ApplyBatch(f.ctx, store.BatchRequest{AccountID: acct, TaskID: task.ID, LeaseToken: task.LeaseToken, Sequence: 1,
 		Records: records, Now: f.clock.Now()}); err != nil {
@@ -394,15 +394,15 @@ func TestActivityOfALinkedEntity(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, integration.Draft{})
 		uuid := repo(1, "orders").UUID
-		pr := func(n int64, state string, age time.Duration) ingest.Record {
-			return ingest.Record{PullRequest: &ingest.PullRequest{RepositoryUUID: uuid, Number: n, Title: "change " + state, State: state,
+		pr := func(n int64, state string, age time.Duration) record.Record {
+			return record.Record{PullRequest: &record.PullRequest{RepositoryUUID: uuid, ID: n, Title: "change " + state, State: state,
 				Author: "Ada", UpdatedOn: t0.Add(-age)}}
 		}
-		commit := func(hash, msg string, age time.Duration) ingest.Record {
-			return ingest.Record{Commit: &ingest.Commit{RepositoryUUID: uuid, Hash: hash, Message: msg, AuthorRaw: "Ada <ada@example.com>",
+		commit := func(hash, msg string, age time.Duration) record.Record {
+			return record.Record{Commit: &record.Commit{RepositoryUUID: uuid, Hash: hash, Message: msg, AuthorRaw: "Ada <ada@example.com>",
 				AuthorUser: "Ada Lovelace", Parents: []string{}, Date: t0.Add(-age)}}
 		}
-		f.sync([]*ingest.Repository{repo(1, "orders"), repo(2, "other")}, pr(1, "MERGED", 3*time.Hour), pr(2, "OPEN", time.Hour),
+		f.sync([]*record.Repository{repo(1, "orders"), repo(2, "other")}, pr(1, "MERGED", 3*time.Hour), pr(2, "OPEN", time.Hour),
 			pr(3, "OPEN", 2*time.Hour), pr(4, "DECLINED", 4*time.Hour), commit(strings.Repeat("a", 40), "first\n\nbody", 2*time.Hour), commit(strings.Repeat("b", 40), "second", time.Hour))
 		if res := f.importItems(discovery.Item{Repository: "orders"}); !res[0].OK {
 			t.Fatalf("%+v", res[0])

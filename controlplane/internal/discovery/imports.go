@@ -190,7 +190,7 @@ func (s *Service) link(ctx context.Context, in integration.Integration, actor st
 		return store.ImportOutcome{}, action, fault.New(fault.Invalid, "", "unknown import action %q", action)
 	}
 
-	raw := decodeRaw(repo.Raw)
+	raw := decodeRaw(string(repo.Raw))
 	props := Props(in.Fields, raw)
 	now := s.now().UTC()
 	key := slot(in)

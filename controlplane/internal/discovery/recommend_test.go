@@ -7,10 +7,10 @@ import (
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalog"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/discovery"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/ingest"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store/storetest"
+	"github.com/catalog-discovery/bitbucket/shared/record"
 )
 
 // summary is what a test compares of a Discovered row.
@@ -69,7 +69,7 @@ func TestRecommendationsFollowTheBehaviour(t *testing.T) {
 				f := newFixture(t, db, integration.Draft{Behavior: tt.behavior})
 				f.component("payments", "payments-api")
 				f.entity("apiVersion: harness.io/v1", "kind: API", "type: openapi", "identifier: billing_api", "name: billing")
-				f.sync([]*ingest.Repository{repo(1, "payments-api"), repo(2, "billing")})
+				f.sync([]*record.Repository{repo(1, "payments-api"), repo(2, "billing")})
 				got := map[string]summary{}
 				for name, d := range f.discovered() {
 					got[name] = summarize(d)
@@ -91,7 +91,7 @@ func TestCorrelationContainsOnStringsAndLists(t *testing.T) {
 		f.component("pay_service", "Pay service", "metadata:", "  tags: [other, Payments-Service]")
 		f.component("exact", "Exact", "metadata:", "  tags: [payments-service-api]")
 		f.component("unrelated", "Unrelated", "metadata:", "  tags: [ledger]")
-		f.sync([]*ingest.Repository{repo(1, "payments-service-api"), repo(2, "search")})
+		f.sync([]*record.Repository{repo(1, "payments-service-api"), repo(2, "search")})
 		d := f.discovered()
 		want := summary{Action: catalog.ActionMerge, Suggested: "exact", Kind: "Component", Type: "service",
 			Candidates: []string{"exact", "~pay_service", "~pay"}, Matched: []string{"payments-service-api", "Payments-Service", "payments"}}
@@ -112,7 +112,7 @@ func TestCorrelationRulesMustAllHold(t *testing.T) {
 			integration.CorrelationRule{IngestedPath: "project.key", CatalogPath: "metadata.annotations.bitbucket.org/project-key"})})
 		f.component("orders_pay", "orders", "metadata:", "  annotations:", "    bitbucket.org/project-key: PAY")
 		f.component("orders_ops", "orders", "metadata:", "  annotations:", "    bitbucket.org/project-key: OPS")
-		f.sync([]*ingest.Repository{repo(1, "orders-api")})
+		f.sync([]*record.Repository{repo(1, "orders-api")})
 		got := summarize(f.discovered()["acme/orders-api"])
 		want := summary{Action: catalog.ActionMerge, Suggested: "orders_pay", Candidates: []string{"~orders_pay"},
 			Matched: []string{"orders, PAY"}, Kind: "Component", Type: "service"}
@@ -127,7 +127,7 @@ func TestNoRulesMatchTheIdentifierIgnoringCase(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, integration.Draft{Correlation: rules()})
 		f.component("Payments_API", "something else")
-		f.sync([]*ingest.Repository{repo(1, "payments-api")})
+		f.sync([]*record.Repository{repo(1, "payments-api")})
 		got := summarize(f.discovered()["acme/payments-api"])
 		if got.Action != catalog.ActionMerge || got.Suggested != "Payments_API" {
 			t.Fatalf("identifier fallback: %+v", got)
@@ -139,7 +139,7 @@ func TestRecommendationsFollowCatalogAndRuleChanges(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, integration.Draft{})
-		f.sync([]*ingest.Repository{repo(1, "orders-api")})
+		f.sync([]*record.Repository{repo(1, "orders-api")})
 		action := func() catalog.Action { return f.discovered()["acme/orders-api"].Action }
 		if got := action(); got != catalog.ActionRegister {
 			t.Fatalf("before any entity: %s", got)
@@ -180,7 +180,7 @@ func TestRecommendationsFollowCatalogAndRuleChanges(t *testing.T) {
 func TestBackgroundRefreshRecomputesStaleIntegrations(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, storetest.SQLite(t), integration.Draft{})
-	f.sync([]*ingest.Repository{repo(1, "orders")})
+	f.sync([]*record.Repository{repo(1, "orders")})
 	f.component("orders", "orders")
 	st, err := f.db.GetDiscoveryState(f.ctx, f.integ.ID)
 	if err != nil || st.ComputedGen >= st.DirtyGen {

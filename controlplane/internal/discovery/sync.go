@@ -54,7 +54,7 @@ func (s *Service) refreshLinked(ctx context.Context, in integration.Integration)
 	var stats RefreshStats
 	stats.Linked = len(linked)
 	for _, lr := range linked {
-		props := Props(in.Fields, decodeRaw(lr.Raw))
+		props := Props(in.Fields, decodeRaw(string(lr.Raw)))
 		if !lr.DeletedAt.IsZero() {
 			props[propDeleted] = true
 		}

@@ -1,3 +1,6 @@
+// Package ingest checks the records delegates upload (see shared/record)
+// before the store applies a batch. A batch is applied atomically and
+// exactly once; see store.ApplyBatch.
 package ingest
 
 import (
@@ -5,6 +8,7 @@ import (
 	"regexp"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+	"github.com/catalog-discovery/bitbucket/shared/record"
 )
 
 // ReasonInvalidRecord is the reason of a batch refused for a bad record.
@@ -17,7 +21,7 @@ var (
 
 // Validate checks every record of a batch and names the first bad record's
 // field, e.g. "records[3].pull_request.id".
-func Validate(records []Record) error {
+func Validate(records []record.Record) error {
 	for i, r := range records {
 		if field, problem := check(r); problem != "" {
 			name := fmt.Sprintf("records[%d]%s", i, field)
@@ -29,7 +33,7 @@ func Validate(records []Record) error {
 	return nil
 }
 
-func check(r Record) (string, string) {
+func check(r record.Record) (string, string) {
 	set := 0
 	for _, b := range []bool{r.Repository != nil, r.PullRequest != nil, r.Commit != nil, r.Cursor != nil, r.ListingComplete != nil} {
 		if b {
@@ -55,7 +59,7 @@ func check(r Record) (string, string) {
 		switch {
 		case !uuidPattern.MatchString(x.RepositoryUUID):
 			return ".pull_request.repository_uuid", "must be a braced Bitbucket uuid"
-		case x.Number <= 0:
+		case x.ID <= 0:
 			return ".pull_request.id", "must be positive"
 		}
 	case r.Commit != nil:

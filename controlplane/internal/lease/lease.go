@@ -9,9 +9,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/ingest"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
+	"github.com/catalog-discovery/bitbucket/shared/record"
 )
 
 // Config holds the timings of the task protocol.
@@ -206,7 +206,7 @@ func (s *Service) Renew(ctx context.Context, accountID, taskID, token string, ch
 }
 
 // Upload applies one record batch.
-func (s *Service) Upload(ctx context.Context, accountID, taskID, token string, seq int64, records []ingest.Record) (store.BatchResult, error) {
+func (s *Service) Upload(ctx context.Context, accountID, taskID, token string, seq int64, records []record.Record) (store.BatchResult, error) {
 	res, err := s.store.ApplyBatch(ctx, store.BatchRequest{AccountID: accountID, TaskID: taskID, LeaseToken: token,
 		Sequence: seq, Records: records, Now: s.now()})
 	if err != nil {

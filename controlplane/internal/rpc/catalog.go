@@ -84,7 +84,7 @@ func (s *catalogServer) GetEntityActivity(ctx context.Context, req *catalogv1.Ge
 	out := &catalogv1.GetEntityActivityResponse{Entity: pe, OpenPullRequests: a.Open, MergedPullRequests: a.Merged,
 		DeclinedPullRequests: a.Declined, Commits: a.Commits}
 	for _, p := range a.RecentPullRequests {
-		out.RecentPullRequests = append(out.RecentPullRequests, &catalogv1.PullRequestSummary{Repository: p.Repository, Id: p.Number,
+		out.RecentPullRequests = append(out.RecentPullRequests, &catalogv1.PullRequestSummary{Repository: p.Repository, Id: p.ID,
 			Title: p.Title, State: p.State, Author: p.Author, UpdatedOn: ts(p.UpdatedOn), HtmlUrl: p.HTMLURL})
 	}
 	for _, c := range a.RecentCommits {

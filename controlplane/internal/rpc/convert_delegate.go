@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	delegatev1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1"
+	"github.com/catalog-discovery/bitbucket/shared/record"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/ingest"
@@ -70,7 +72,7 @@ func taskToProto(a tasks.Assignment) *delegatev1.Task {
 	return out
 }
 
-func cursorToProto(c ingest.Cursor) *delegatev1.RepositoryCursor {
+func cursorToProto(c record.Cursor) *delegatev1.RepositoryCursor {
 	return &delegatev1.RepositoryCursor{RepositoryUuid: c.RepositoryUUID, CommitsCheckedAtUpdatedOn: ts(c.CommitsCheckedAtUpdatedOn),
 		NewestCommitHash: c.NewestCommitHash, OldestCommitHash: c.OldestCommitHash, CommitsBackfilled: c.CommitsBackfilled,
 		NewestPullRequestUpdatedOn: ts(c.NewestPullRequestUpdatedOn), OldestPullRequestUpdatedOn: ts(c.OldestPullRequestUpdatedOn),
@@ -88,28 +90,28 @@ func progressFromProto(p *delegatev1.Progress) *tasks.Progress {
 
 // recordsFromProto translates a batch; a record with no kind set is
 // refused with INVALID_RECORD like any other bad record.
-func recordsFromProto(in []*delegatev1.Record) ([]ingest.Record, error) {
-	out := make([]ingest.Record, len(in))
+func recordsFromProto(in []*delegatev1.Record) ([]record.Record, error) {
+	out := make([]record.Record, len(in))
 	for i, r := range in {
 		switch k := r.GetKind().(type) {
 		case *delegatev1.Record_Repository:
 			x := k.Repository
-			raw := ""
+			var raw json.RawMessage
 			if x.GetRaw() != nil {
 				b, err := protojson.Marshal(x.GetRaw())
 				if err != nil {
 					return nil, invalidRecord(i, "repository.raw", "not representable as JSON: "+err.Error())
 				}
-				raw = string(b)
+				raw = b
 			}
-			out[i].Repository = &ingest.Repository{UUID: x.GetUuid(), Slug: x.GetSlug(), Name: x.GetName(), FullName: x.GetFullName(),
+			out[i].Repository = &record.Repository{UUID: x.GetUuid(), Slug: x.GetSlug(), Name: x.GetName(), FullName: x.GetFullName(),
 				Workspace: x.GetWorkspace(), ProjectKey: x.GetProjectKey(), ProjectName: x.GetProjectName(), Description: x.GetDescription(),
 				IsPrivate: x.GetIsPrivate(), Language: x.GetLanguage(), MainBranch: x.GetMainBranch(), HTMLURL: x.GetHtmlUrl(),
 				CloneHTTPSURL: x.GetCloneHttpsUrl(), CloneSSHURL: x.GetCloneSshUrl(), CreatedOn: fromTS(x.GetCreatedOn()),
 				UpdatedOn: fromTS(x.GetUpdatedOn()), SizeBytes: x.GetSizeBytes(), Raw: raw}
 		case *delegatev1.Record_PullRequest:
 			x := k.PullRequest
-			out[i].PullRequest = &ingest.PullRequest{RepositoryUUID: x.GetRepositoryUuid(), Number: x.GetId(), Title: x.GetTitle(),
+			out[i].PullRequest = &record.PullRequest{RepositoryUUID: x.GetRepositoryUuid(), ID: x.GetId(), Title: x.GetTitle(),
 				State: x.GetState(), Draft: x.GetDraft(), Author: x.GetAuthor(), AuthorUUID: x.GetAuthorUuid(), SourceBranch: x.GetSourceBranch(),
 				DestinationBranch: x.GetDestinationBranch(), CreatedOn: fromTS(x.GetCreatedOn()), UpdatedOn: fromTS(x.GetUpdatedOn()),
 				MergeCommit: x.GetMergeCommit(), ClosedBy: x.GetClosedBy(), CommentCount: x.GetCommentCount(), TaskCount: x.GetTaskCount(),
@@ -120,16 +122,16 @@ func recordsFromProto(in []*delegatev1.Record) ([]ingest.Record, error) {
 			if parents == nil {
 				parents = []string{}
 			}
-			out[i].Commit = &ingest.Commit{RepositoryUUID: x.GetRepositoryUuid(), Hash: x.GetHash(), Date: fromTS(x.GetDate()),
+			out[i].Commit = &record.Commit{RepositoryUUID: x.GetRepositoryUuid(), Hash: x.GetHash(), Date: fromTS(x.GetDate()),
 				AuthorRaw: x.GetAuthorRaw(), AuthorUser: x.GetAuthorUser(), Message: x.GetMessage(), Parents: parents, HTMLURL: x.GetHtmlUrl()}
 		case *delegatev1.Record_Cursor:
 			x := k.Cursor
-			out[i].Cursor = &ingest.Cursor{RepositoryUUID: x.GetRepositoryUuid(), CommitsCheckedAtUpdatedOn: fromTS(x.GetCommitsCheckedAtUpdatedOn()),
+			out[i].Cursor = &record.Cursor{RepositoryUUID: x.GetRepositoryUuid(), CommitsCheckedAtUpdatedOn: fromTS(x.GetCommitsCheckedAtUpdatedOn()),
 				NewestCommitHash: x.GetNewestCommitHash(), OldestCommitHash: x.GetOldestCommitHash(), CommitsBackfilled: x.GetCommitsBackfilled(),
 				NewestPullRequestUpdatedOn: fromTS(x.GetNewestPullRequestUpdatedOn()), OldestPullRequestUpdatedOn: fromTS(x.GetOldestPullRequestUpdatedOn()),
 				PullRequestsBackfilled: x.GetPullRequestsBackfilled()}
 		case *delegatev1.Record_ListingComplete:
-			out[i].ListingComplete = &ingest.ListingComplete{RepositoryCount: k.ListingComplete.GetRepositoryCount()}
+			out[i].ListingComplete = &record.ListingComplete{RepositoryCount: k.ListingComplete.GetRepositoryCount()}
 		default:
 			return nil, invalidRecord(i, "kind", "exactly one of repository, pull_request, commit, cursor or listing_complete must be set")
 		}

@@ -185,7 +185,7 @@ func TestUploadReplayGapAndInvalidRecords(t *testing.T) {
 		t.Fatalf("replays were counted: %v", run.GetRun())
 	}
 	repos, _, _ := h.db.ListRepositories(t.Context(), created.GetIntegration().GetId(), store.Page{})
-	if len(repos) != 2 || repos[0].Raw == "" || repos[0].Raw == "{}" {
+	if len(repos) != 2 || len(repos[0].Raw) == 0 || string(repos[0].Raw) == "{}" {
 		t.Fatalf("repositories: %+v", repos)
 	}
 }

@@ -2,6 +2,7 @@ package rpc_test
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"strings"
 	"testing"
@@ -14,11 +15,11 @@ import (
 
 	catalogv1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/catalog/v1"
 	integrationv1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/integration/v1"
+	"github.com/catalog-discovery/bitbucket/shared/record"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalogsvc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/discovery"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/ingest"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/lease"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/manage"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/rpc"
@@ -63,19 +64,19 @@ func newDiscoveryHarness(t *testing.T) (*harness, *discovery.Service) {
 
 // syncRepos completes the integration's queued sync with repos through the
 // lease service, which reports the run to discovery.
-func (h *harness) syncRepos(integrationID string, repos ...*ingest.Repository) {
+func (h *harness) syncRepos(integrationID string, repos ...*record.Repository) {
 	h.t.Helper()
 	ctx := context.Background()
 	task, ok, err := h.db.AcquireTask(ctx, store.AcquireRequest{AccountID: h.account, DelegateID: "d1", Delegate: "d1", Now: h.clock.Now(), LeaseFor: time.Minute})
 	if err != nil || !ok || task.IntegrationID != integrationID {
 		h.t.Fatalf("acquire: %v %v", ok, err)
 	}
-	records := []ingest.Record{}
+	records := []record.Record{}
 	for _, r := range repos {
-		records = append(records, ingest.Record{Repository: r})
+		records = append(records, record.Record{Repository: r})
 	}
 	if _, err := h.db.ApplyBatch(ctx, store.BatchRequest{AccountID: h.account, TaskID: task.ID, LeaseToken: task.LeaseToken, Sequence: 1,
-		Records: append(records, ingest.Record{ListingComplete: &ingest.ListingComplete{RepositoryCount: int64(len(repos))}}), Now: h.clock.Now()}); err != nil {
+		Records: append(records, record.Record{ListingComplete: &record.ListingComplete{RepositoryCount: int64(len(repos))}}), Now: h.clock.Now()}); err != nil {
 		h.t.Fatal(err)
 	}
 	if _, err := h.leases.Complete(ctx, store.CompleteRequest{AccountID: h.account, TaskID: task.ID, LeaseToken: task.LeaseToken,
@@ -84,10 +85,10 @@ func (h *harness) syncRepos(integrationID string, repos ...*ingest.Repository) {
 	}
 }
 
-func bbRepo(n int, slug string) *ingest.Repository {
+func bbRepo(n int, slug string) *record.Repository {
 	uuid := "{00000000-0000-0000-0000-00000000000" + string(rune('0'+n)) + "}"
-	return &ingest.Repository{UUID: uuid, Slug: slug, Name: slug, FullName: "acme/" + slug, Workspace: "acme",
-		Raw: `{"uuid":"` + uuid + `","name":"` + slug + `","is_private":true,"mainbranch":{"name":"main"},"links":{"html":{"href":"https://bitbucket.org/acme/` + slug + `"}}}`}
+	return &record.Repository{UUID: uuid, Slug: slug, Name: slug, FullName: "acme/" + slug, Workspace: "acme",
+		Raw: json.RawMessage(`{"uuid":"` + uuid + `","name":"` + slug + `","is_private":true,"mainbranch":{"name":"main"},"links":{"html":{"href":"https://bitbucket.org/acme/` + slug + `"}}}`)}
 }
 
 const paymentsYAML = "apiVersion: harness.io/v1\nkind: Component\ntype: service\nidentifier: payments\nname: payments-api\nowner: group:pay\nspec:\n  lifecycle: production\n"

@@ -1,14 +1,15 @@
 package store_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/ingest"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store/storetest"
+	"github.com/catalog-discovery/bitbucket/shared/record"
 )
 
 // Shape of the benchmarked sync: a large workspace's first sync, capped
@@ -37,29 +38,29 @@ func rawRepository(i int) string {
 // syncRecords builds the records of one sync, in upload order:
 // repositories, then pull requests and commits with their cursors, then
 // the end of the listing.
-func syncRecords() []ingest.Record {
-	out := make([]ingest.Record, 0, benchRepos+benchPRs+benchCommits+1)
+func syncRecords() []record.Record {
+	out := make([]record.Record, 0, benchRepos+benchPRs+benchCommits+1)
 	for i := range benchRepos {
 		r := repo(i)
-		r.Raw = rawRepository(i)
+		r.Raw = json.RawMessage(rawRepository(i))
 		r.Description = "Handles a part of the payment flow."
-		out = append(out, ingest.Record{Repository: r})
+		out = append(out, record.Record{Repository: r})
 	}
 	for i := range benchPRs {
-		out = append(out, ingest.Record{PullRequest: &ingest.PullRequest{RepositoryUUID: repoUUID(i % 100), Number: int64(i + 1),
+		out = append(out, record.Record{PullRequest: &record.PullRequest{RepositoryUUID: repoUUID(i % 100), ID: int64(i + 1),
 			Title: "Improve retry handling in the payment client", State: "MERGED", Author: "Dana", SourceBranch: "feature/x",
 			DestinationBranch: "main", CreatedOn: t0, UpdatedOn: t0.Add(time.Duration(i) * time.Minute), MergeCommit: "0123456789ab",
 			HTMLURL: "https://bitbucket.org/acme/x/pull-requests/1"}})
 	}
 	for i := range benchCommits {
-		out = append(out, ingest.Record{Commit: &ingest.Commit{RepositoryUUID: repoUUID(i % 100), Hash: hash(i), Date: t0,
+		out = append(out, record.Record{Commit: &record.Commit{RepositoryUUID: repoUUID(i % 100), Hash: hash(i), Date: t0,
 			AuthorRaw: "Dana <dana@acme.example>", Message: "Fix flaky test in the ledger", Parents: []string{hash(i + 1)},
 			HTMLURL: "https://bitbucket.org/acme/x/commits/abc"}})
 	}
 	for i := range 100 {
-		out = append(out, ingest.Record{Cursor: &ingest.Cursor{RepositoryUUID: repoUUID(i), NewestCommitHash: hash(i), NewestPullRequestUpdatedOn: t0}})
+		out = append(out, record.Record{Cursor: &record.Cursor{RepositoryUUID: repoUUID(i), NewestCommitHash: hash(i), NewestPullRequestUpdatedOn: t0}})
 	}
-	return append(out, ingest.Record{ListingComplete: &ingest.ListingComplete{RepositoryCount: benchRepos}})
+	return append(out, record.Record{ListingComplete: &record.ListingComplete{RepositoryCount: benchRepos}})
 }
 
 // BenchmarkIngestSync applies one whole sync (20,000 repositories, 5,000

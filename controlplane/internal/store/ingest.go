@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/ingest"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
+	"github.com/catalog-discovery/bitbucket/shared/record"
 )
 
 // ReasonSequenceGap is the reason of a batch that skips ahead.
@@ -88,15 +90,15 @@ type applier struct {
 	deleted             []string
 }
 
-func (a *applier) apply(ctx context.Context, records []ingest.Record) error {
+func (a *applier) apply(ctx context.Context, records []record.Record) error {
 	a.known = map[string]bool{}
 	// Records apply in order, but consecutive records of one kind are
 	// written together; a kind change flushes what came before, so a pull
 	// request always follows its repository's upsert.
-	var repos []*ingest.Repository
-	var prs []*ingest.PullRequest
-	var commits []*ingest.Commit
-	var cursors []*ingest.Cursor
+	var repos []*record.Repository
+	var prs []*record.PullRequest
+	var commits []*record.Commit
+	var cursors []*record.Cursor
 	flush := func() error {
 		if err := a.upsertRepositories(ctx, repos); err != nil {
 			return err
@@ -207,7 +209,7 @@ var repositoryCols = []string{"integration_id", "uuid", "account_id", "slug", "n
 	"project_name", "description", "is_private", "language", "main_branch", "html_url", "clone_https_url", "clone_ssh_url",
 	"created_on", "updated_on", "size_bytes", "raw", "first_seen_at", "updated_at", "last_seen_task_id", "deleted_at"}
 
-func (a *applier) upsertRepositories(ctx context.Context, repos []*ingest.Repository) error {
+func (a *applier) upsertRepositories(ctx context.Context, repos []*record.Repository) error {
 	rows := make([][]any, 0, len(repos))
 	seen := map[string]int{}
 	for _, r := range repos {
@@ -228,24 +230,24 @@ func (a *applier) upsertRepositories(ctx context.Context, repos []*ingest.Reposi
 	return a.upsert(ctx, "repositories", repositoryCols, []string{"integration_id", "uuid"}, []string{"first_seen_at"}, rows)
 }
 
-func rawOrEmpty(raw string) string {
-	if raw == "" {
+func rawOrEmpty(raw json.RawMessage) string {
+	if len(raw) == 0 {
 		return "{}"
 	}
-	return raw
+	return string(raw)
 }
 
 var pullRequestCols = []string{"integration_id", "repository_uuid", "number", "title", "state", "draft", "author", "author_uuid",
 	"source_branch", "destination_branch", "created_on", "updated_on", "merge_commit", "closed_by", "comment_count", "task_count", "html_url"}
 
-func (a *applier) upsertPullRequests(ctx context.Context, prs []*ingest.PullRequest) error {
+func (a *applier) upsertPullRequests(ctx context.Context, prs []*record.PullRequest) error {
 	rows := make([][]any, 0, len(prs))
 	seen := map[[2]any]int{}
 	for _, p := range prs {
-		row := []any{a.task.IntegrationID, p.RepositoryUUID, p.Number, p.Title, p.State, p.Draft, p.Author, p.AuthorUUID,
+		row := []any{a.task.IntegrationID, p.RepositoryUUID, p.ID, p.Title, p.State, p.Draft, p.Author, p.AuthorUUID,
 			p.SourceBranch, p.DestinationBranch, nullMicros(p.CreatedOn), nullMicros(p.UpdatedOn), p.MergeCommit, p.ClosedBy,
 			p.CommentCount, p.TaskCount, p.HTMLURL}
-		k := [2]any{p.RepositoryUUID, p.Number}
+		k := [2]any{p.RepositoryUUID, p.ID}
 		if i, dup := seen[k]; dup {
 			rows[i] = row
 			continue
@@ -259,7 +261,7 @@ func (a *applier) upsertPullRequests(ctx context.Context, prs []*ingest.PullRequ
 
 var commitCols = []string{"integration_id", "repository_uuid", "hash", "committed_at", "author_raw", "author_user", "message", "parents", "html_url"}
 
-func (a *applier) upsertCommits(ctx context.Context, commits []*ingest.Commit) error {
+func (a *applier) upsertCommits(ctx context.Context, commits []*record.Commit) error {
 	rows := make([][]any, 0, len(commits))
 	seen := map[[2]string]int{}
 	for _, c := range commits {
@@ -280,7 +282,7 @@ func (a *applier) upsertCommits(ctx context.Context, commits []*ingest.Commit) e
 var cursorCols = []string{"integration_id", "repository_uuid", "commits_checked_at_updated_on", "newest_commit_hash",
 	"oldest_commit_hash", "commits_backfilled", "newest_pr_updated_on", "oldest_pr_updated_on", "pull_requests_backfilled", "updated_at"}
 
-func (a *applier) upsertCursors(ctx context.Context, cursors []*ingest.Cursor) error {
+func (a *applier) upsertCursors(ctx context.Context, cursors []*record.Cursor) error {
 	rows := make([][]any, 0, len(cursors))
 	seen := map[string]int{}
 	for _, c := range cursors {
@@ -322,9 +324,11 @@ func scanRepository(row scanner) (Repository, error) {
 	var r Repository
 	var created, updated, deleted sql.NullInt64
 	var first, upd int64
+	var raw string
 	err := row.Scan(&r.IntegrationID, &r.UUID, &r.AccountID, &r.Slug, &r.Name, &r.FullName, &r.Workspace, &r.ProjectKey,
 		&r.ProjectName, &r.Description, &r.IsPrivate, &r.Language, &r.MainBranch, &r.HTMLURL, &r.CloneHTTPSURL, &r.CloneSSHURL,
-		&created, &updated, &r.SizeBytes, &r.Raw, &first, &upd, &r.LastSeenTaskID, &deleted)
+		&created, &updated, &r.SizeBytes, &raw, &first, &upd, &r.LastSeenTaskID, &deleted)
+	r.Raw = json.RawMessage(raw)
 	r.CreatedOn, r.UpdatedOn, r.DeletedAt = fromNullMicros(created), fromNullMicros(updated), fromNullMicros(deleted)
 	r.FirstSeenAt, r.UpdatedAt = fromMicros(first), fromMicros(upd)
 	return r, err
@@ -351,14 +355,14 @@ func (db *DB) ListRepositories(ctx context.Context, integrationID string, p Page
 }
 
 // ListPullRequests returns a repository's pull requests, most recently updated first.
-func (db *DB) ListPullRequests(ctx context.Context, integrationID, repoUUID string) ([]ingest.PullRequest, error) {
+func (db *DB) ListPullRequests(ctx context.Context, integrationID, repoUUID string) ([]record.PullRequest, error) {
 	return queryAll(ctx, db, `SELECT repository_uuid, number, title, state, draft, author, author_uuid, source_branch,
 		destination_branch, created_on, updated_on, merge_commit, closed_by, comment_count, task_count, html_url
 		FROM pull_requests WHERE integration_id = ? AND repository_uuid = ? ORDER BY updated_on DESC, number DESC`,
-		[]any{integrationID, repoUUID}, func(row scanner) (ingest.PullRequest, error) {
-			var p ingest.PullRequest
+		[]any{integrationID, repoUUID}, func(row scanner) (record.PullRequest, error) {
+			var p record.PullRequest
 			var created, updated sql.NullInt64
-			err := row.Scan(&p.RepositoryUUID, &p.Number, &p.Title, &p.State, &p.Draft, &p.Author, &p.AuthorUUID, &p.SourceBranch,
+			err := row.Scan(&p.RepositoryUUID, &p.ID, &p.Title, &p.State, &p.Draft, &p.Author, &p.AuthorUUID, &p.SourceBranch,
 				&p.DestinationBranch, &created, &updated, &p.MergeCommit, &p.ClosedBy, &p.CommentCount, &p.TaskCount, &p.HTMLURL)
 			p.CreatedOn, p.UpdatedOn = fromNullMicros(created), fromNullMicros(updated)
 			return p, err
@@ -366,11 +370,11 @@ func (db *DB) ListPullRequests(ctx context.Context, integrationID, repoUUID stri
 }
 
 // ListCommits returns a repository's commits, newest first.
-func (db *DB) ListCommits(ctx context.Context, integrationID, repoUUID string) ([]ingest.Commit, error) {
+func (db *DB) ListCommits(ctx context.Context, integrationID, repoUUID string) ([]record.Commit, error) {
 	return queryAll(ctx, db, `SELECT repository_uuid, hash, committed_at, author_raw, author_user, message, parents, html_url
 		FROM commits WHERE integration_id = ? AND repository_uuid = ? ORDER BY committed_at DESC, hash`,
-		[]any{integrationID, repoUUID}, func(row scanner) (ingest.Commit, error) {
-			var c ingest.Commit
+		[]any{integrationID, repoUUID}, func(row scanner) (record.Commit, error) {
+			var c record.Commit
 			var date sql.NullInt64
 			var parents string
 			if err := row.Scan(&c.RepositoryUUID, &c.Hash, &date, &c.AuthorRaw, &c.AuthorUser, &c.Message, &parents, &c.HTMLURL); err != nil {
@@ -385,12 +389,12 @@ func (db *DB) ListCommits(ctx context.Context, integrationID, repoUUID string) (
 
 // ListCursors returns every repository cursor of an integration, for the
 // next SYNC task. Cursors of deleted repositories are left out.
-func (db *DB) ListCursors(ctx context.Context, integrationID string) ([]ingest.Cursor, error) {
+func (db *DB) ListCursors(ctx context.Context, integrationID string) ([]record.Cursor, error) {
 	return queryAll(ctx, db, `SELECT c.repository_uuid, c.commits_checked_at_updated_on, c.newest_commit_hash, c.oldest_commit_hash,
 		c.commits_backfilled, c.newest_pr_updated_on, c.oldest_pr_updated_on, c.pull_requests_backfilled
 		FROM repository_cursors c JOIN repositories r ON r.integration_id = c.integration_id AND r.uuid = c.repository_uuid
-		WHERE c.integration_id = ? AND r.deleted_at IS NULL ORDER BY c.repository_uuid`, []any{integrationID}, func(row scanner) (ingest.Cursor, error) {
-		var c ingest.Cursor
+		WHERE c.integration_id = ? AND r.deleted_at IS NULL ORDER BY c.repository_uuid`, []any{integrationID}, func(row scanner) (record.Cursor, error) {
+		var c record.Cursor
 		var checked, newest, oldest sql.NullInt64
 		err := row.Scan(&c.RepositoryUUID, &checked, &c.NewestCommitHash, &c.OldestCommitHash, &c.CommitsBackfilled,
 			&newest, &oldest, &c.PullRequestsBackfilled)

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -12,20 +13,21 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store/storetest"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
+	"github.com/catalog-discovery/bitbucket/shared/record"
 )
 
 func repoUUID(i int) string { return fmt.Sprintf("{00000000-0000-0000-0000-%012d}", i) }
 
-func repo(i int) *ingest.Repository {
-	return &ingest.Repository{UUID: repoUUID(i), Slug: fmt.Sprintf("repo-%d", i), Name: fmt.Sprintf("Repo %d", i),
+func repo(i int) *record.Repository {
+	return &record.Repository{UUID: repoUUID(i), Slug: fmt.Sprintf("repo-%d", i), Name: fmt.Sprintf("Repo %d", i),
 		FullName: fmt.Sprintf("acme/repo-%d", i), Workspace: "acme", ProjectKey: "PAY", MainBranch: "main",
-		UpdatedOn: t0.Add(-time.Duration(i) * time.Hour), Raw: fmt.Sprintf(`{"uuid":%q,"mainbranch":{"name":"main"}}`, repoUUID(i))}
+		UpdatedOn: t0.Add(-time.Duration(i) * time.Hour), Raw: json.RawMessage(fmt.Sprintf(`{"uuid":%q,"mainbranch":{"name":"main"}}`, repoUUID(i)))}
 }
 
-func repoRecords(from, to int) []ingest.Record {
-	var out []ingest.Record
+func repoRecords(from, to int) []record.Record {
+	var out []record.Record
 	for i := from; i < to; i++ {
-		out = append(out, ingest.Record{Repository: repo(i)})
+		out = append(out, record.Record{Repository: repo(i)})
 	}
 	return out
 }
@@ -37,14 +39,14 @@ func TestApplyBatchExactlyOnce(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, "acme")
 		task := f.mustAcquire(t, t0)
-		batch := func(seq int64, records []ingest.Record) (store.BatchResult, error) {
+		batch := func(seq int64, records []record.Record) (store.BatchResult, error) {
 			return db.ApplyBatch(f.ctx, store.BatchRequest{AccountID: "acme", TaskID: task.ID, LeaseToken: task.LeaseToken,
 				Sequence: seq, Records: records, Now: t0})
 		}
 		one := append(repoRecords(0, 2),
-			ingest.Record{PullRequest: &ingest.PullRequest{RepositoryUUID: repoUUID(0), Number: 1, Title: "first", State: "OPEN", UpdatedOn: t0}},
-			ingest.Record{Commit: &ingest.Commit{RepositoryUUID: repoUUID(0), Hash: hash(1), Message: "init", Parents: []string{}, Date: t0}},
-			ingest.Record{Cursor: &ingest.Cursor{RepositoryUUID: repoUUID(0), NewestCommitHash: hash(1), CommitsBackfilled: true}},
+			record.Record{PullRequest: &record.PullRequest{RepositoryUUID: repoUUID(0), ID: 1, Title: "first", State: "OPEN", UpdatedOn: t0}},
+			record.Record{Commit: &record.Commit{RepositoryUUID: repoUUID(0), Hash: hash(1), Message: "init", Parents: []string{}, Date: t0}},
+			record.Record{Cursor: &record.Cursor{RepositoryUUID: repoUUID(0), NewestCommitHash: hash(1), CommitsBackfilled: true}},
 		)
 		if res, err := batch(1, one); err != nil || res.Duplicate || res.Acknowledged != 1 {
 			t.Fatalf("batch 1: %+v, %v", res, err)
@@ -59,7 +61,7 @@ func TestApplyBatchExactlyOnce(t *testing.T) {
 			t.Fatalf("gap: %v", err)
 		}
 		// An invalid record refuses the whole batch, naming the record.
-		bad := append(repoRecords(2, 3), ingest.Record{PullRequest: &ingest.PullRequest{RepositoryUUID: repoUUID(99), Number: 1}})
+		bad := append(repoRecords(2, 3), record.Record{PullRequest: &record.PullRequest{RepositoryUUID: repoUUID(99), ID: 1}})
 		_, err = batch(2, bad)
 		if fe := fault.As(err); fe == nil || fe.Code != fault.Invalid || fe.Reason != ingest.ReasonInvalidRecord ||
 			fe.Violations[0].Field != "records[1].pull_request.repository_uuid" {
@@ -71,11 +73,11 @@ func TestApplyBatchExactlyOnce(t *testing.T) {
 		// A rename updates, never duplicates.
 		renamed := repo(0)
 		renamed.Slug, renamed.Name, renamed.FullName = "payments", "Payments", "acme/payments"
-		if _, err := batch(2, []ingest.Record{{Repository: renamed}}); err != nil {
+		if _, err := batch(2, []record.Record{{Repository: renamed}}); err != nil {
 			t.Fatal(err)
 		}
 		repos, _, err := db.ListRepositories(f.ctx, f.integ.ID, store.Page{})
-		if err != nil || len(repos) != 2 || repos[0].Name != "Payments" || repos[0].Raw == "" || !repos[0].FirstSeenAt.Equal(t0) {
+		if err != nil || len(repos) != 2 || repos[0].Name != "Payments" || len(repos[0].Raw) == 0 || !repos[0].FirstSeenAt.Equal(t0) {
 			t.Fatalf("repositories: %+v, %v", repos, err)
 		}
 		prs, _ := db.ListPullRequests(f.ctx, f.integ.ID, repoUUID(0))
@@ -99,7 +101,7 @@ func TestCompleteListingMarksMissingRepositoriesDeleted(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, "acme")
-		sync := func(now time.Time, records []ingest.Record) store.BatchResult {
+		sync := func(now time.Time, records []record.Record) store.BatchResult {
 			t.Helper()
 			task := f.mustAcquire(t, now)
 			res, err := db.ApplyBatch(f.ctx, store.BatchRequest{AccountID: "acme", TaskID: task.ID, LeaseToken: task.LeaseToken,
@@ -116,11 +118,11 @@ func TestCompleteListingMarksMissingRepositoriesDeleted(t *testing.T) {
 			}
 			return res
 		}
-		end := ingest.Record{ListingComplete: &ingest.ListingComplete{RepositoryCount: 3}}
+		end := record.Record{ListingComplete: &record.ListingComplete{RepositoryCount: 3}}
 		sync(t0, append(repoRecords(0, 3), end))
 		// Repo 1 disappears; a partial listing (no end marker) deletes nothing.
 		sync(t0.Add(time.Hour), repoRecords(0, 1))
-		res := sync(t0.Add(2*time.Hour), append(repoRecords(0, 1), ingest.Record{Repository: repo(2)}, end))
+		res := sync(t0.Add(2*time.Hour), append(repoRecords(0, 1), record.Record{Repository: repo(2)}, end))
 		if diff := cmp.Diff([]string{"acme/repo-1"}, res.Deleted); diff != "" {
 			t.Fatalf("deleted (-want +got):\n%s", diff)
 		}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalog"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/ingest"
+	"github.com/catalog-discovery/bitbucket/shared/record"
 )
 
 // Reasons of import and unlink failures the store detects.
@@ -378,13 +378,13 @@ type Activity struct {
 // ActivityPullRequest is a pull request with its repository's full name.
 type ActivityPullRequest struct {
 	Repository string
-	ingest.PullRequest
+	record.PullRequest
 }
 
 // ActivityCommit is a commit with its repository's full name.
 type ActivityCommit struct {
 	Repository string
-	ingest.Commit
+	record.Commit
 }
 
 // EntityActivity sums the pull requests and commits of the repositories
@@ -426,7 +426,7 @@ func (db *DB) EntityActivity(ctx context.Context, entityID string, limit int) (A
 			[]any{entityID, limit}, func(row scanner) (ActivityPullRequest, error) {
 				var p ActivityPullRequest
 				var updated sql.NullInt64
-				err := row.Scan(&p.Repository, &p.RepositoryUUID, &p.Number, &p.Title, &p.State, &p.Author, &updated, &p.HTMLURL)
+				err := row.Scan(&p.Repository, &p.RepositoryUUID, &p.ID, &p.Title, &p.State, &p.Author, &updated, &p.HTMLURL)
 				p.UpdatedOn = fromNullMicros(updated)
 				return p, err
 			})

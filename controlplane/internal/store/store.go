@@ -5,9 +5,9 @@ import (
 	"time"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/ingest"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
+	"github.com/catalog-discovery/bitbucket/shared/record"
 )
 
 // Store is everything the control plane persists. Every method is safe for
@@ -62,9 +62,9 @@ type Store interface {
 	ApplyBatch(ctx context.Context, r BatchRequest) (BatchResult, error)
 	ListRepositories(ctx context.Context, integrationID string, p Page) ([]Repository, string, error)
 	GetRepository(ctx context.Context, integrationID, uuid string) (Repository, error)
-	ListPullRequests(ctx context.Context, integrationID, repositoryUUID string) ([]ingest.PullRequest, error)
-	ListCommits(ctx context.Context, integrationID, repositoryUUID string) ([]ingest.Commit, error)
-	ListCursors(ctx context.Context, integrationID string) ([]ingest.Cursor, error)
+	ListPullRequests(ctx context.Context, integrationID, repositoryUUID string) ([]record.PullRequest, error)
+	ListCommits(ctx context.Context, integrationID, repositoryUUID string) ([]record.Commit, error)
+	ListCursors(ctx context.Context, integrationID string) ([]record.Cursor, error)
 
 	// Events.
 	AddEvent(ctx context.Context, e Event) error
@@ -197,7 +197,7 @@ type BatchRequest struct {
 	TaskID     string
 	LeaseToken string
 	Sequence   int64
-	Records    []ingest.Record
+	Records    []record.Record
 	Now        time.Time
 }
 
@@ -211,7 +211,7 @@ type BatchResult struct {
 
 // Repository is a stored repository with its bookkeeping.
 type Repository struct {
-	ingest.Repository
+	record.Repository
 	IntegrationID  string
 	AccountID      string
 	FirstSeenAt    time.Time

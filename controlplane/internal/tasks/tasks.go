@@ -6,7 +6,7 @@ package tasks
 import (
 	"time"
 
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/ingest"
+	"github.com/catalog-discovery/bitbucket/shared/record"
 )
 
 // Type is what a task asks a delegate to do.
@@ -156,7 +156,7 @@ type SyncPayload struct {
 	SecondaryKinds []string // PULL_REQUESTS, COMMITS
 	Limits         Limits
 	StartDate      time.Time
-	Cursors        []ingest.Cursor
+	Cursors        []record.Cursor
 }
 
 // TestPayload is what a TEST_CONNECTION task tells the delegate.

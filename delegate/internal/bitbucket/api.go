@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/catalog-discovery/bitbucket/delegate/internal/task"
+	"github.com/catalog-discovery/bitbucket/shared/record"
 )
 
 // Page sizes: the largest each endpoint accepts (pull requests reject more
@@ -87,7 +87,7 @@ func (s *Session) RepositoriesURL(workspace string, from time.Time) string {
 type RepositoryPage struct {
 	Next         string
 	Size         int64 // -1 when Bitbucket did not say
-	Repositories []task.Repository
+	Repositories []record.Repository
 }
 
 // Repositories fetches one page of the listing at u.
@@ -98,7 +98,7 @@ func (s *Session) Repositories(ctx context.Context, u, workspace string) (Reposi
 		if err != nil {
 			return err
 		}
-		page = RepositoryPage{Next: next, Size: size, Repositories: make([]task.Repository, 0, len(values))}
+		page = RepositoryPage{Next: next, Size: size, Repositories: make([]record.Repository, 0, len(values))}
 		for i, v := range values {
 			r, err := s.decodeRepository(i, v, workspace)
 			if err != nil {
@@ -158,15 +158,15 @@ func (s *Session) PullRequestsURL(q PullRequestQuery) string {
 }
 
 // PullRequests fetches one page of pull requests at u.
-func (s *Session) PullRequests(ctx context.Context, u, repoUUID string) ([]task.PullRequest, string, error) {
-	var out []task.PullRequest
+func (s *Session) PullRequests(ctx context.Context, u, repoUUID string) ([]record.PullRequest, string, error) {
+	var out []record.PullRequest
 	var next string
 	err := s.get(ctx, u, func(_ http.Header, body []byte) error {
 		n, _, values, err := s.decodeEnvelope(body)
 		if err != nil {
 			return err
 		}
-		out, next = make([]task.PullRequest, 0, len(values)), n
+		out, next = make([]record.PullRequest, 0, len(values)), n
 		for i, v := range values {
 			pr, err := decodePullRequest(i, v, repoUUID)
 			if err != nil {
@@ -189,15 +189,15 @@ func (s *Session) CommitsURL(workspace, slug, revision string, want int) string 
 }
 
 // Commits fetches one page of commits at u.
-func (s *Session) Commits(ctx context.Context, u, repoUUID string) ([]task.Commit, string, error) {
-	var out []task.Commit
+func (s *Session) Commits(ctx context.Context, u, repoUUID string) ([]record.Commit, string, error) {
+	var out []record.Commit
 	var next string
 	err := s.get(ctx, u, func(_ http.Header, body []byte) error {
 		n, _, values, err := s.decodeEnvelope(body)
 		if err != nil {
 			return err
 		}
-		out, next = make([]task.Commit, 0, len(values)), n
+		out, next = make([]record.Commit, 0, len(values)), n
 		for i, v := range values {
 			c, err := decodeCommit(i, v, repoUUID)
 			if err != nil {

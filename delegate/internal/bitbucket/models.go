@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/catalog-discovery/bitbucket/delegate/internal/task"
+	"github.com/catalog-discovery/bitbucket/shared/record"
 )
 
 // Limits on what one item may carry: a record must fit comfortably in an
@@ -145,18 +145,18 @@ type repositoryJSON struct {
 	Size      int64     `json:"size"`
 }
 
-func (s *Session) decodeRepository(i int, raw json.RawMessage, workspace string) (task.Repository, error) {
+func (s *Session) decodeRepository(i int, raw json.RawMessage, workspace string) (record.Repository, error) {
 	var j repositoryJSON
 	if err := decodeItem(i, raw, &j); err != nil {
-		return task.Repository{}, err
+		return record.Repository{}, err
 	}
 	if err := required(i, map[string]string{"uuid": j.UUID, "slug": j.Slug, "name": j.Name}); err != nil {
-		return task.Repository{}, err
+		return record.Repository{}, err
 	}
 	if err := checkFields(i, map[string]string{"description": j.Description, "name": j.Name, "slug": j.Slug}); err != nil {
-		return task.Repository{}, err
+		return record.Repository{}, err
 	}
-	r := task.Repository{
+	r := record.Repository{
 		UUID: j.UUID, Slug: j.Slug, Name: j.Name, FullName: j.FullName, Workspace: workspace,
 		Description: j.Description, IsPrivate: j.IsPrivate, Language: strings.ToLower(j.Language),
 		HTMLURL: j.Links.HTML.Href, CreatedOn: j.CreatedOn, UpdatedOn: j.UpdatedOn, SizeBytes: j.Size,
@@ -227,21 +227,21 @@ func (e endpoint) branch() string {
 	return e.Branch.Name
 }
 
-func decodePullRequest(i int, raw json.RawMessage, repoUUID string) (task.PullRequest, error) {
+func decodePullRequest(i int, raw json.RawMessage, repoUUID string) (record.PullRequest, error) {
 	var j pullRequestJSON
 	if err := decodeItem(i, raw, &j); err != nil {
-		return task.PullRequest{}, err
+		return record.PullRequest{}, err
 	}
 	if j.ID <= 0 {
-		return task.PullRequest{}, &DecodeError{Err: fmt.Errorf("values[%d] has no positive id", i), Retryable: true}
+		return record.PullRequest{}, &DecodeError{Err: fmt.Errorf("values[%d] has no positive id", i), Retryable: true}
 	}
 	if j.UpdatedOn.IsZero() {
-		return task.PullRequest{}, &DecodeError{Err: fmt.Errorf("values[%d] has no updated_on", i), Retryable: true}
+		return record.PullRequest{}, &DecodeError{Err: fmt.Errorf("values[%d] has no updated_on", i), Retryable: true}
 	}
 	if err := checkFields(i, map[string]string{"title": j.Title}); err != nil {
-		return task.PullRequest{}, err
+		return record.PullRequest{}, err
 	}
-	pr := task.PullRequest{
+	pr := record.PullRequest{
 		RepositoryUUID: repoUUID, ID: j.ID, Title: j.Title, State: j.State, Draft: j.Draft,
 		SourceBranch: j.Source.branch(), DestinationBranch: j.Destination.branch(),
 		CreatedOn: j.CreatedOn, UpdatedOn: j.UpdatedOn, CommentCount: j.CommentCount, TaskCount: j.TaskCount,
@@ -275,18 +275,18 @@ type commitJSON struct {
 	} `json:"links"`
 }
 
-func decodeCommit(i int, raw json.RawMessage, repoUUID string) (task.Commit, error) {
+func decodeCommit(i int, raw json.RawMessage, repoUUID string) (record.Commit, error) {
 	var j commitJSON
 	if err := decodeItem(i, raw, &j); err != nil {
-		return task.Commit{}, err
+		return record.Commit{}, err
 	}
 	if err := required(i, map[string]string{"hash": j.Hash}); err != nil {
-		return task.Commit{}, err
+		return record.Commit{}, err
 	}
 	if err := checkFields(i, map[string]string{"message": j.Message, "hash": j.Hash}); err != nil {
-		return task.Commit{}, err
+		return record.Commit{}, err
 	}
-	c := task.Commit{RepositoryUUID: repoUUID, Hash: j.Hash, Date: j.Date, Message: j.Message, HTMLURL: j.Links.HTML.Href}
+	c := record.Commit{RepositoryUUID: repoUUID, Hash: j.Hash, Date: j.Date, Message: j.Message, HTMLURL: j.Links.HTML.Href}
 	if j.Author != nil {
 		c.AuthorRaw = j.Author.Raw
 		if j.Author.User != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/catalog-discovery/bitbucket/delegate/internal/task"
 	pb "github.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1"
+	"github.com/catalog-discovery/bitbucket/shared/record"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -51,7 +52,7 @@ func taskFromWire(t *pb.Task) *task.Task {
 				MaxPullRequestsPerSync: int(s.GetLimits().GetMaxPullRequestsPerSync()),
 				MaxCommitsPerSync:      int(s.GetLimits().GetMaxCommitsPerSync()),
 			}.WithDefaults(),
-			Cursors: make(map[string]task.Cursor, len(s.GetCursors())),
+			Cursors: make(map[string]record.Cursor, len(s.GetCursors())),
 		}
 		for _, k := range s.GetSecondaryKinds() {
 			switch k {
@@ -79,8 +80,8 @@ func targetFromWire(t *pb.BitbucketTarget) task.Target {
 	return task.Target{Workspace: t.GetWorkspace(), APIBaseURL: t.GetApiBaseUrl(), TokenRef: t.GetTokenRef()}
 }
 
-func cursorFromWire(c *pb.RepositoryCursor) task.Cursor {
-	return task.Cursor{
+func cursorFromWire(c *pb.RepositoryCursor) record.Cursor {
+	return record.Cursor{
 		RepositoryUUID:             c.GetRepositoryUuid(),
 		CommitsCheckedAtUpdatedOn:  fromTS(c.GetCommitsCheckedAtUpdatedOn()),
 		NewestCommitHash:           c.GetNewestCommitHash(),
@@ -94,7 +95,7 @@ func cursorFromWire(c *pb.RepositoryCursor) task.Cursor {
 
 // CursorToWire translates a cursor; exported for the fake control plane,
 // which hands cursors back in later tasks.
-func CursorToWire(c task.Cursor) *pb.RepositoryCursor {
+func CursorToWire(c record.Cursor) *pb.RepositoryCursor {
 	return &pb.RepositoryCursor{
 		RepositoryUuid:             c.RepositoryUUID,
 		CommitsCheckedAtUpdatedOn:  ts(c.CommitsCheckedAtUpdatedOn),
@@ -138,7 +139,7 @@ func (e EncodedRecord) Size() int { return e.size }
 func (e EncodedRecord) Kind() string { return e.kind }
 
 // Encode translates a record for upload.
-func Encode(r task.Record) (EncodedRecord, error) {
+func Encode(r record.Record) (EncodedRecord, error) {
 	m := &pb.Record{}
 	switch {
 	case r.Repository != nil:

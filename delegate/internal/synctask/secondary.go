@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"github.com/catalog-discovery/bitbucket/delegate/internal/bitbucket"
-	"github.com/catalog-discovery/bitbucket/delegate/internal/task"
+	"github.com/catalog-discovery/bitbucket/shared/record"
 )
 
 // pullRequests fetches a repository's pull requests and moves its cursor
@@ -14,13 +14,13 @@ import (
 //   - later: what is new, oldest first (above the newest fetched), then the
 //     backfill, newest first (below the oldest fetched), until the start
 //     date or the end.
-func (r *Run) pullRequests(ctx context.Context, ws string, repo task.Repository, had bool, cur *task.Cursor) error {
+func (r *Run) pullRequests(ctx context.Context, ws string, repo record.Repository, had bool, cur *record.Cursor) error {
 	since := r.spec.StartDate
 	if !had || cur.NewestPullRequestUpdatedOn.IsZero() {
 		want := r.limits.FirstSyncPerRepository
 		first := true
 		exhausted, err := r.pagePullRequests(ctx, bitbucket.PullRequestQuery{Workspace: ws, Slug: repo.Slug, Since: since}, repo.UUID, want,
-			func(prs []task.PullRequest) {
+			func(prs []record.PullRequest) {
 				if first {
 					cur.NewestPullRequestUpdatedOn = prs[0].UpdatedOn
 					first = false
@@ -34,12 +34,12 @@ func (r *Run) pullRequests(ctx context.Context, ws string, repo task.Repository,
 		return nil
 	}
 	_, err := r.pagePullRequests(ctx, bitbucket.PullRequestQuery{Workspace: ws, Slug: repo.Slug, After: cur.NewestPullRequestUpdatedOn, Since: since, Ascending: true}, repo.UUID, -1,
-		func(prs []task.PullRequest) { cur.NewestPullRequestUpdatedOn = prs[len(prs)-1].UpdatedOn })
+		func(prs []record.PullRequest) { cur.NewestPullRequestUpdatedOn = prs[len(prs)-1].UpdatedOn })
 	if err != nil || cur.PullRequestsBackfilled {
 		return err
 	}
 	exhausted, err := r.pagePullRequests(ctx, bitbucket.PullRequestQuery{Workspace: ws, Slug: repo.Slug, Before: cur.OldestPullRequestUpdatedOn, Since: since}, repo.UUID, -1,
-		func(prs []task.PullRequest) { cur.OldestPullRequestUpdatedOn = prs[len(prs)-1].UpdatedOn })
+		func(prs []record.PullRequest) { cur.OldestPullRequestUpdatedOn = prs[len(prs)-1].UpdatedOn })
 	if err != nil {
 		return err
 	}
@@ -50,7 +50,7 @@ func (r *Run) pullRequests(ctx context.Context, ws string, repo task.Repository,
 // pagePullRequests pages through a query, taking at most want items (-1:
 // no limit) within the per-sync cap, and calls moved after each page's
 // records are queued. exhausted means the query has nothing more.
-func (r *Run) pagePullRequests(ctx context.Context, q bitbucket.PullRequestQuery, repoUUID string, want int, moved func([]task.PullRequest)) (exhausted bool, err error) {
+func (r *Run) pagePullRequests(ctx context.Context, q bitbucket.PullRequestQuery, repoUUID string, want int, moved func([]record.PullRequest)) (exhausted bool, err error) {
 	taken := 0
 	q.Want = r.prs.remaining()
 	if want >= 0 {
@@ -71,7 +71,7 @@ func (r *Run) pagePullRequests(ctx context.Context, q bitbucket.PullRequestQuery
 		}
 		n = r.prs.take(n)
 		for i := range prs[:n] {
-			if err := r.emit(ctx, task.Record{PullRequest: &prs[i]}); err != nil {
+			if err := r.emit(ctx, record.Record{PullRequest: &prs[i]}); err != nil {
 				return false, err
 			}
 		}
@@ -95,7 +95,7 @@ func (r *Run) pagePullRequests(ctx context.Context, q bitbucket.PullRequestQuery
 //     that is reached, so a cap never leaves a hole);
 //   - then the backfill below the oldest fetched, until the start date or
 //     the first commit.
-func (r *Run) commitsOf(ctx context.Context, ws string, repo task.Repository, had bool, cur *task.Cursor) error {
+func (r *Run) commitsOf(ctx context.Context, ws string, repo record.Repository, had bool, cur *record.Cursor) error {
 	if repo.MainBranch == "" {
 		return nil // an empty repository has no commits
 	}
@@ -104,7 +104,7 @@ func (r *Run) commitsOf(ctx context.Context, ws string, repo task.Repository, ha
 		exhausted, err := r.pageCommits(ctx, commitWalk{
 			url:  r.session.CommitsURL(ws, repo.Slug, repo.MainBranch, min(want, r.commits.remaining())),
 			repo: repo.UUID, want: want,
-			moved: func(cs []task.Commit) {
+			moved: func(cs []record.Commit) {
 				if cur.NewestCommitHash == "" {
 					cur.NewestCommitHash = cs[0].Hash
 				}
@@ -125,7 +125,7 @@ func (r *Run) commitsOf(ctx context.Context, ws string, repo task.Repository, ha
 		exhausted, err := r.pageCommits(ctx, commitWalk{
 			url:  r.session.CommitsURL(ws, repo.Slug, repo.MainBranch, min(bitbucket.CommitPageLen, r.commits.remaining())),
 			repo: repo.UUID, want: -1, stopAt: cur.NewestCommitHash,
-			moved: func(cs []task.Commit) {
+			moved: func(cs []record.Commit) {
 				if top == "" {
 					top = cs[0].Hash
 				}
@@ -147,7 +147,7 @@ func (r *Run) commitsOf(ctx context.Context, ws string, repo task.Repository, ha
 	exhausted, err := r.pageCommits(ctx, commitWalk{
 		url:  r.session.CommitsURL(ws, repo.Slug, cur.OldestCommitHash, min(bitbucket.CommitPageLen, r.commits.remaining()+1)),
 		repo: repo.UUID, want: -1, skip: cur.OldestCommitHash,
-		moved: func(cs []task.Commit) { cur.OldestCommitHash = cs[len(cs)-1].Hash },
+		moved: func(cs []record.Commit) { cur.OldestCommitHash = cs[len(cs)-1].Hash },
 	})
 	if err != nil {
 		return err
@@ -167,7 +167,7 @@ type commitWalk struct {
 	// skip is a hash fetched before that the listing starts with.
 	skip string
 	// moved is called with each page's commits once they are queued.
-	moved func([]task.Commit)
+	moved func([]record.Commit)
 }
 
 // pageCommits walks w. exhausted means nothing more is to be had there:
@@ -203,7 +203,7 @@ func (r *Run) pageCommits(ctx context.Context, w commitWalk) (exhausted bool, er
 		}
 		n = r.commits.take(n)
 		for i := range keep[:n] {
-			if err := r.emit(ctx, task.Record{Commit: &keep[i]}); err != nil {
+			if err := r.emit(ctx, record.Record{Commit: &keep[i]}); err != nil {
 				return false, err
 			}
 		}

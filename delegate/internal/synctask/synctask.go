@@ -19,6 +19,7 @@ import (
 
 	"github.com/catalog-discovery/bitbucket/delegate/internal/bitbucket"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/task"
+	"github.com/catalog-discovery/bitbucket/shared/record"
 	"github.com/rs/zerolog"
 )
 
@@ -26,7 +27,7 @@ var errUnknownVersion = errors.New("checkpoint of an unknown version")
 
 // Sink receives the records; *upload.Batcher implements it.
 type Sink interface {
-	Add(ctx context.Context, r task.Record) error
+	Add(ctx context.Context, r record.Record) error
 	// Position is the batch holding the last record added.
 	Position() int64
 	// Acked is the last batch the control plane stored.
@@ -143,7 +144,7 @@ func (r *Run) Execute(ctx context.Context) (task.Outcome, error) {
 func (r *Run) finish(ctx context.Context, count int64, listErr error) (task.Outcome, error) {
 	r.phase.Store("finishing")
 	if listErr == nil {
-		if err := r.sink.Add(ctx, task.Record{ListingComplete: &task.ListingComplete{RepositoryCount: count}}); err != nil {
+		if err := r.sink.Add(ctx, record.Record{ListingComplete: &record.ListingComplete{RepositoryCount: count}}); err != nil {
 			return task.OutcomeFailed, err
 		}
 	}
@@ -164,7 +165,7 @@ func (r *Run) finish(ctx context.Context, count int64, listErr error) (task.Outc
 }
 
 type job struct {
-	repo task.Repository
+	repo record.Repository
 	page *trackedPage
 }
 
@@ -184,7 +185,7 @@ func (r *Run) list(ctx context.Context, ws string, secondaries bool, jobs chan<-
 		for i := range page.Repositories {
 			repo := &page.Repositories[i]
 			keys[i] = repoKey{uuid: repo.UUID, created: repo.CreatedOn}
-			if err := r.sink.Add(ctx, task.Record{Repository: repo}); err != nil {
+			if err := r.sink.Add(ctx, record.Record{Repository: repo}); err != nil {
 				return err
 			}
 		}
@@ -240,7 +241,7 @@ func (r *Run) repository(ctx context.Context, ws string, j job) error {
 		errs = nil
 	}
 	if cur != old {
-		if err := r.emit(ctx, task.Record{Cursor: &cur}); err != nil {
+		if err := r.emit(ctx, record.Record{Cursor: &cur}); err != nil {
 			return err
 		}
 	}
@@ -266,7 +267,7 @@ type uploadError struct{ err error }
 func (e *uploadError) Error() string { return e.err.Error() }
 func (e *uploadError) Unwrap() error { return e.err }
 
-func (r *Run) emit(ctx context.Context, rec task.Record) error {
+func (r *Run) emit(ctx context.Context, rec record.Record) error {
 	if err := r.sink.Add(ctx, rec); err != nil {
 		return &uploadError{err: err}
 	}

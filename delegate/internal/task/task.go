@@ -1,11 +1,13 @@
 // Package task holds the delegate's domain vocabulary: the work a control
-// plane hands out, the records a sync produces and how a task ends. It is
-// free of wire types; internal/controlplane translates to and from them.
+// plane hands out and how a task ends (the records a sync produces are in
+// shared/record). It is free of wire types; internal/controlplane
+// translates to and from them.
 package task
 
 import (
-	"encoding/json"
 	"time"
+
+	"github.com/catalog-discovery/bitbucket/shared/record"
 )
 
 // Type says what a task asks the delegate to do.
@@ -62,7 +64,7 @@ type Sync struct {
 	// StartDate, when not zero, is the oldest date fetched.
 	StartDate time.Time
 	// Cursors by repository uuid.
-	Cursors map[string]Cursor
+	Cursors map[string]record.Cursor
 }
 
 // Limits cap how much one sync fetches.
@@ -96,106 +98,6 @@ func (l Limits) WithDefaults() Limits {
 type TestConnection struct {
 	ConnectorID string
 	Target      Target
-}
-
-// Cursor records how far one repository's secondary kinds have been
-// fetched; see the RepositoryCursor message for the meaning of each field.
-type Cursor struct {
-	RepositoryUUID             string
-	CommitsCheckedAtUpdatedOn  time.Time
-	NewestCommitHash           string
-	OldestCommitHash           string
-	CommitsBackfilled          bool
-	NewestPullRequestUpdatedOn time.Time
-	OldestPullRequestUpdatedOn time.Time
-	PullRequestsBackfilled     bool
-}
-
-// Record is one normalized item of a sync; exactly one field is set.
-type Record struct {
-	Repository      *Repository
-	PullRequest     *PullRequest
-	Commit          *Commit
-	Cursor          *Cursor
-	ListingComplete *ListingComplete
-}
-
-// Kind names the record's kind, for counters and logs.
-func (r Record) Kind() string {
-	switch {
-	case r.Repository != nil:
-		return "repository"
-	case r.PullRequest != nil:
-		return "pull_request"
-	case r.Commit != nil:
-		return "commit"
-	case r.Cursor != nil:
-		return "cursor"
-	case r.ListingComplete != nil:
-		return "listing_complete"
-	default:
-		return "empty"
-	}
-}
-
-// Repository is a Bitbucket repository, identified by its uuid.
-type Repository struct {
-	UUID          string
-	Slug          string
-	Name          string
-	FullName      string
-	Workspace     string
-	ProjectKey    string
-	ProjectName   string
-	Description   string
-	IsPrivate     bool
-	Language      string
-	MainBranch    string
-	HTMLURL       string
-	CloneHTTPSURL string
-	CloneSSHURL   string
-	CreatedOn     time.Time
-	UpdatedOn     time.Time
-	SizeBytes     int64
-	// Raw is the repository object as Bitbucket returned it.
-	Raw json.RawMessage
-}
-
-// PullRequest is a pull request of a repository.
-type PullRequest struct {
-	RepositoryUUID    string
-	ID                int64
-	Title             string
-	State             string
-	Draft             bool
-	Author            string
-	AuthorUUID        string
-	SourceBranch      string
-	DestinationBranch string
-	CreatedOn         time.Time
-	UpdatedOn         time.Time
-	MergeCommit       string
-	ClosedBy          string
-	CommentCount      int32
-	TaskCount         int32
-	HTMLURL           string
-}
-
-// Commit is a commit on a repository's main branch.
-type Commit struct {
-	RepositoryUUID string
-	Hash           string
-	Date           time.Time
-	AuthorRaw      string
-	AuthorUser     string
-	Message        string
-	Parents        []string
-	HTMLURL        string
-}
-
-// ListingComplete marks the end of a complete repository listing.
-type ListingComplete struct {
-	RepositoryCount int64
 }
 
 // Progress counts what a sync did; see the Progress message.

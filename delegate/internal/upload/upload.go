@@ -20,7 +20,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/delegate/internal/clock"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/controlplane"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/metrics"
-	"github.com/catalog-discovery/bitbucket/delegate/internal/task"
+	"github.com/catalog-discovery/bitbucket/shared/record"
 	"github.com/rs/zerolog"
 )
 
@@ -119,7 +119,7 @@ func (b *Batcher) notifyLocked() {
 // Add queues a record. It blocks while MaxInFlight batches await their
 // acknowledgement, and returns the upload's terminal error (for example
 // the lease was lost) once there is one.
-func (b *Batcher) Add(ctx context.Context, r task.Record) error {
+func (b *Batcher) Add(ctx context.Context, r record.Record) error {
 	enc, err := controlplane.Encode(r)
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/delegate/internal/task"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/upload"
 	pb "github.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1"
+	"github.com/catalog-discovery/bitbucket/shared/record"
 	"google.golang.org/grpc/codes"
 )
 
@@ -38,8 +39,8 @@ func leased(t *testing.T) (*fakecontrol.Server, *controlplane.Client, *task.Task
 	return cp, c, tk
 }
 
-func repo(i int) task.Record {
-	return task.Record{Repository: &task.Repository{UUID: fmt.Sprintf("{%d}", i), Slug: "s", Name: "n"}}
+func repo(i int) record.Record {
+	return record.Record{Repository: &record.Repository{UUID: fmt.Sprintf("{%d}", i), Slug: "s", Name: "n"}}
 }
 
 func opts() upload.Options {

@@ -1,20 +1,40 @@
-// Package ingest defines the normalized records delegates upload
-// (repositories, pull requests, commits, per-repository cursors and the
-// end-of-listing marker) and checks them before the store applies a batch.
-// A batch is applied atomically and exactly once; see store.ApplyBatch.
-package ingest
+// Package record holds the normalized Bitbucket records a sync produces:
+// repositories, pull requests, commits, per-repository cursors and the
+// end-of-listing marker. The delegate builds them from Bitbucket's API and
+// the control plane stores them; each side translates them to and from the
+// wire at its edge.
+package record
 
 import (
+	"encoding/json"
 	"time"
 )
 
-// Record is one uploaded item; exactly one field is set.
+// Record is one normalized item of a sync; exactly one field is set.
 type Record struct {
 	Repository      *Repository
 	PullRequest     *PullRequest
 	Commit          *Commit
 	Cursor          *Cursor
 	ListingComplete *ListingComplete
+}
+
+// Kind names the record's kind, for counters and logs.
+func (r Record) Kind() string {
+	switch {
+	case r.Repository != nil:
+		return "repository"
+	case r.PullRequest != nil:
+		return "pull_request"
+	case r.Commit != nil:
+		return "commit"
+	case r.Cursor != nil:
+		return "cursor"
+	case r.ListingComplete != nil:
+		return "listing_complete"
+	default:
+		return "empty"
+	}
 }
 
 // Repository is a Bitbucket repository; UUID is its identity, so a rename
@@ -37,15 +57,16 @@ type Repository struct {
 	CreatedOn     time.Time
 	UpdatedOn     time.Time
 	SizeBytes     int64
-	// Raw is the repository object as Bitbucket returned it, as JSON text,
-	// for field mappings and correlation rules.
-	Raw string
+	// Raw is the repository object as Bitbucket returned it, for field
+	// mappings and correlation rules.
+	Raw json.RawMessage
 }
 
-// PullRequest is a pull request of a repository.
+// PullRequest is a pull request of a repository. ID is its number within
+// the repository, as Bitbucket names it.
 type PullRequest struct {
 	RepositoryUUID    string
-	Number            int64
+	ID                int64
 	Title             string
 	State             string
 	Draft             bool
@@ -62,7 +83,7 @@ type PullRequest struct {
 	HTMLURL           string
 }
 
-// Commit is a main-branch commit of a repository.
+// Commit is a commit on a repository's main branch.
 type Commit struct {
 	RepositoryUUID string
 	Hash           string
@@ -74,8 +95,9 @@ type Commit struct {
 	HTMLURL        string
 }
 
-// Cursor records how far the secondary kinds of one repository have been
-// fetched; the next SYNC task carries it back to the delegate.
+// Cursor records how far one repository's secondary kinds have been
+// fetched; the next SYNC task carries it back to the delegate. See the
+// RepositoryCursor message for the meaning of each field.
 type Cursor struct {
 	RepositoryUUID             string
 	CommitsCheckedAtUpdatedOn  time.Time
