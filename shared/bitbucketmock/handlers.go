@@ -334,7 +334,7 @@ func (s *Server) listBranches(c *call) reply {
 		trees = append(trees, s.renderBranch(c.view, r, pr.sourceBranch, s.branchHead(r, pr)))
 	}
 	slices.SortStableFunc(trees, func(a, b obj) int { return compareValues(a[0].val, b[0].val) })
-	return c.refList(trees)
+	return c.treeList(trees, true)
 }
 
 func (s *Server) listTags(c *call) reply {
@@ -348,11 +348,13 @@ func (s *Server) listTags(c *call) reply {
 	}
 	// "git tag --list" order: lexical, so v1.10.0 sorts before v1.2.0.
 	slices.SortStableFunc(trees, func(a, b obj) int { return compareValues(a[0].val, b[0].val) })
-	return c.refList(trees)
+	return c.treeList(trees, true)
 }
 
-// refList pages branches or tags; sort=name is natural (v9 before v10).
-func (c *call) refList(trees []obj) reply {
+// treeList answers a list of rendered objects, paged, filtered by q= and
+// sorted by sort=. With nameNatural (branches and tags), sort=name is
+// natural: v9 before v10.
+func (c *call) treeList(trees []obj, nameNatural bool) reply {
 	pg, bad := c.pageParams(defaultPagelen, maxPagelen, true)
 	if bad != nil {
 		return *bad
@@ -365,7 +367,7 @@ func (c *call) refList(trees []obj) reply {
 	if bad != nil {
 		return *bad
 	}
-	natural := sort != nil && len(sort.path) == 1 && sort.path[0] == "name"
+	natural := nameNatural && sort != nil && len(sort.path) == 1 && sort.path[0] == "name"
 	idx := filterSort(seq(len(trees)), func(i int) obj { return trees[i] }, q, sort, natural)
 	return c.listReply(len(idx), func(i int) obj { return trees[idx[i]] }, pg, nil)
 }
@@ -388,24 +390,11 @@ func (s *Server) listProjects(c *call) reply {
 	if c.cred == nil {
 		return c.denyAnonymous()
 	}
-	pg, bad := c.pageParams(defaultPagelen, maxPagelen, true)
-	if bad != nil {
-		return *bad
-	}
 	trees := make([]obj, len(s.projects))
 	for i, p := range s.projects {
 		trees[i] = s.renderProject(c.view, p, true)
 	}
-	var sample obj
-	if len(trees) > 0 {
-		sample = trees[0]
-	}
-	q, sort, bad := c.queryParams(sample)
-	if bad != nil {
-		return *bad
-	}
-	idx := filterSort(seq(len(trees)), func(i int) obj { return trees[i] }, q, sort, false)
-	return c.listReply(len(idx), func(i int) obj { return trees[idx[i]] }, pg, nil)
+	return c.treeList(trees, false)
 }
 
 func (s *Server) getProject(c *call) reply {

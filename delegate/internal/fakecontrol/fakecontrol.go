@@ -485,62 +485,69 @@ func (s *Server) leasedLocked(id, lease string) (*Task, error) {
 	return t, nil
 }
 
-func (v *service) RenewLease(ctx context.Context, req *pb.RenewLeaseRequest) (*pb.RenewLeaseResponse, error) {
-	if err := v.auth(ctx, "RenewLease"); err != nil {
-		return nil, err
+// underLease authenticates a call made under a task's lease and runs fn
+// with the server locked on the task whose lease it is.
+func (v *service) underLease(ctx context.Context, method, taskID, lease string, fn func(s *Server, t *Task) error) error {
+	if err := v.auth(ctx, method); err != nil {
+		return err
 	}
 	s := v.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, err := s.leasedLocked(req.GetTaskId(), req.GetLeaseToken())
+	t, err := s.leasedLocked(taskID, lease)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if len(req.GetCheckpoint()) > 64<<10 {
-		return nil, status.Error(codes.InvalidArgument, "checkpoint over 64 KiB")
-	}
-	t.Renewals = append(t.Renewals, req)
-	if len(req.GetCheckpoint()) > 0 {
-		t.Checkpoint = req.GetCheckpoint()
-	}
-	t.LeaseExpires = time.Now().Add(s.opts.LeaseDuration)
-	s.notifyLocked()
-	return &pb.RenewLeaseResponse{LeaseExpiresAt: timestamppb.New(t.LeaseExpires), CancelRequested: t.Cancel}, nil
+	return fn(s, t)
+}
+
+func (v *service) RenewLease(ctx context.Context, req *pb.RenewLeaseRequest) (*pb.RenewLeaseResponse, error) {
+	var resp *pb.RenewLeaseResponse
+	err := v.underLease(ctx, "RenewLease", req.GetTaskId(), req.GetLeaseToken(), func(s *Server, t *Task) error {
+		if len(req.GetCheckpoint()) > 64<<10 {
+			return status.Error(codes.InvalidArgument, "checkpoint over 64 KiB")
+		}
+		t.Renewals = append(t.Renewals, req)
+		if len(req.GetCheckpoint()) > 0 {
+			t.Checkpoint = req.GetCheckpoint()
+		}
+		t.LeaseExpires = time.Now().Add(s.opts.LeaseDuration)
+		s.notifyLocked()
+		resp = &pb.RenewLeaseResponse{LeaseExpiresAt: timestamppb.New(t.LeaseExpires), CancelRequested: t.Cancel}
+		return nil
+	})
+	return resp, err
 }
 
 func (v *service) UploadRecords(ctx context.Context, req *pb.UploadRecordsRequest) (*pb.UploadRecordsResponse, error) {
-	if err := v.auth(ctx, "UploadRecords"); err != nil {
-		return nil, err
-	}
-	s := v.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, err := s.leasedLocked(req.GetTaskId(), req.GetLeaseToken())
-	if err != nil {
-		return nil, err
-	}
-	seq := req.GetSequence()
-	switch {
-	case seq < t.NextSequence:
-		return &pb.UploadRecordsResponse{AcknowledgedSequence: seq, Duplicate: true}, nil
-	case seq > t.NextSequence:
-		return nil, withInfo(codes.OutOfRange, "SEQUENCE_GAP", "sequence skips ahead",
-			map[string]string{"expectedSequence": strconv.FormatInt(t.NextSequence, 10)})
-	}
-	for i, r := range req.GetRecords() {
-		if Identity(r) == "" {
-			return nil, withInfo(codes.InvalidArgument, "INVALID_RECORD", fmt.Sprintf("records[%d]: no kind set", i), nil)
+	var resp *pb.UploadRecordsResponse
+	err := v.underLease(ctx, "UploadRecords", req.GetTaskId(), req.GetLeaseToken(), func(s *Server, t *Task) error {
+		seq := req.GetSequence()
+		switch {
+		case seq < t.NextSequence:
+			resp = &pb.UploadRecordsResponse{AcknowledgedSequence: seq, Duplicate: true}
+			return nil
+		case seq > t.NextSequence:
+			return withInfo(codes.OutOfRange, "SEQUENCE_GAP", "sequence skips ahead",
+				map[string]string{"expectedSequence": strconv.FormatInt(t.NextSequence, 10)})
 		}
-	}
-	for _, r := range req.GetRecords() {
-		id := Identity(r)
-		s.store[id] = r
-		s.applied[id]++
-	}
-	t.Batches[seq] = req.GetRecords()
-	t.NextSequence++
-	s.notifyLocked()
-	return &pb.UploadRecordsResponse{AcknowledgedSequence: seq}, nil
+		for i, r := range req.GetRecords() {
+			if Identity(r) == "" {
+				return withInfo(codes.InvalidArgument, "INVALID_RECORD", fmt.Sprintf("records[%d]: no kind set", i), nil)
+			}
+		}
+		for _, r := range req.GetRecords() {
+			id := Identity(r)
+			s.store[id] = r
+			s.applied[id]++
+		}
+		t.Batches[seq] = req.GetRecords()
+		t.NextSequence++
+		s.notifyLocked()
+		resp = &pb.UploadRecordsResponse{AcknowledgedSequence: seq}
+		return nil
+	})
+	return resp, err
 }
 
 func (v *service) CompleteTask(ctx context.Context, req *pb.CompleteTaskRequest) (*pb.CompleteTaskResponse, error) {
