@@ -30,10 +30,7 @@ func (db *DB) ApplyBatch(ctx context.Context, r BatchRequest) (BatchResult, erro
 	}
 	var res BatchResult
 	err := db.tx(ctx, func(tx *txn) error {
-		t, err := lockTask(ctx, tx, r.AccountID, r.TaskID)
-		if fault.CodeOf(err) == fault.NotFound {
-			return ErrLeaseLost
-		}
+		t, err := lockDelegateTask(ctx, tx, r.AccountID, r.TaskID)
 		if err != nil {
 			return err
 		}

@@ -63,6 +63,18 @@ func lockTask(ctx context.Context, tx *txn, accountID, id string) (tasks.Task, e
 	return t, err
 }
 
+// lockDelegateTask locks a task a delegate names in a lease-fenced call.
+// A task the delegate's account does not have is reported as a lost lease,
+// the same answer as for a task another delegate took over, so a delegate
+// learns nothing about tasks that are not its own.
+func lockDelegateTask(ctx context.Context, tx *txn, accountID, id string) (tasks.Task, error) {
+	t, err := lockTask(ctx, tx, accountID, id)
+	if fault.CodeOf(err) == fault.NotFound {
+		return t, ErrLeaseLost
+	}
+	return t, err
+}
+
 // holds reports whether token is the current lease of a leased task. An
 // expired lease nobody has taken over yet is still held: the delegate may
 // renew it late.
@@ -202,10 +214,7 @@ func lease(ctx context.Context, tx *txn, r AcquireRequest, id string) (tasks.Tas
 func (db *DB) RenewLease(ctx context.Context, r RenewRequest) (RenewResult, error) {
 	var res RenewResult
 	err := db.tx(ctx, func(tx *txn) error {
-		t, err := lockTask(ctx, tx, r.AccountID, r.TaskID)
-		if fault.CodeOf(err) == fault.NotFound {
-			return ErrLeaseLost
-		}
+		t, err := lockDelegateTask(ctx, tx, r.AccountID, r.TaskID)
 		if err != nil {
 			return err
 		}
@@ -284,10 +293,7 @@ func (db *DB) CompleteTask(ctx context.Context, r CompleteRequest) (CompleteResu
 	}
 	var res CompleteResult
 	err := db.tx(ctx, func(tx *txn) error {
-		t, err := lockTask(ctx, tx, r.AccountID, r.TaskID)
-		if fault.CodeOf(err) == fault.NotFound {
-			return ErrLeaseLost
-		}
+		t, err := lockDelegateTask(ctx, tx, r.AccountID, r.TaskID)
 		if err != nil {
 			return err
 		}
