@@ -271,7 +271,19 @@ func findEntity(ctx context.Context, tx *txn, accountID string, key EntityKey, l
 }
 
 func getEntityTx(ctx context.Context, tx *txn, id string) (StoredEntity, error) {
-	s, err := scanEntity(tx.queryRow(ctx, `SELECT `+entityColumns+` FROM entities WHERE id = ?`, id), true)
+	return readEntity(ctx, tx, id, "")
+}
+
+// lockEntity reads an entity and locks its row until the transaction ends.
+// Every read-modify-write of an entity's document starts with it, so a
+// concurrent writer waits and then reads the result instead of having its
+// change overwritten.
+func lockEntity(ctx context.Context, tx *txn, id string) (StoredEntity, error) {
+	return readEntity(ctx, tx, id, tx.d.lockRows(false))
+}
+
+func readEntity(ctx context.Context, tx *txn, id, lock string) (StoredEntity, error) {
+	s, err := scanEntity(tx.queryRow(ctx, `SELECT `+entityColumns+` FROM entities WHERE id = ?`+lock, id), true)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, NotFound("entity", id)
 	}

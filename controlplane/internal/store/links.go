@@ -93,7 +93,7 @@ func (db *DB) ImportRepository(ctx context.Context, r ImportRequest) (ImportOutc
 				return err
 			}
 		case catalog.ActionMerge:
-			if e, err = getEntityTx(ctx, tx, r.TargetID); err != nil || e.AccountID != r.AccountID {
+			if e, err = lockEntity(ctx, tx, r.TargetID); err != nil || e.AccountID != r.AccountID {
 				if err == nil {
 					err = NotFound("entity", r.TargetID)
 				}
@@ -198,7 +198,7 @@ func (db *DB) UnlinkRepository(ctx context.Context, r UnlinkRequest) (StoredEnti
 		if err != nil {
 			return err
 		}
-		if out, err = getEntityTx(ctx, tx, entityID); err != nil {
+		if out, err = lockEntity(ctx, tx, entityID); err != nil {
 			return err
 		}
 		out.Entity.Unlink(r.Slot)
@@ -339,13 +339,18 @@ type RefreshRequest struct {
 func (db *DB) RefreshLinkedEntity(ctx context.Context, r RefreshRequest) (bool, error) {
 	done := false
 	err := db.tx(ctx, func(tx *txn) error {
+		// The entity is locked before the link is checked, so an unlink
+		// that commits while this waits for the lock is seen.
+		e, err := lockEntity(ctx, tx, r.EntityID)
+		if fault.CodeOf(err) == fault.NotFound {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
 		var n int
 		if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM repository_links WHERE integration_id = ? AND repository_uuid = ? AND entity_id = ?`,
 			r.IntegrationID, r.RepositoryUUID, r.EntityID).Scan(&n); err != nil || n == 0 {
-			return err
-		}
-		e, err := getEntityTx(ctx, tx, r.EntityID)
-		if err != nil {
 			return err
 		}
 		if err := r.Apply(e.Entity); err != nil {
