@@ -219,7 +219,8 @@ func (db *DB) SuspendIntegration(ctx context.Context, accountID, ref, actor stri
 }
 
 // ResumeIntegration re-enables an integration, restarts its schedule and
-// queues a sync at once.
+// queues a sync at once, or lets a sync still running since the suspend
+// continue.
 func (db *DB) ResumeIntegration(ctx context.Context, accountID, ref, actor string, now time.Time) (StateChange, error) {
 	var sc StateChange
 	err := db.tx(ctx, func(tx *txn) error {
@@ -244,6 +245,18 @@ func (db *DB) ResumeIntegration(ctx context.Context, accountID, ref, actor strin
 		conn, err := getConnectorTx(ctx, tx, accountID, in.ConnectorID)
 		if err != nil {
 			return err
+		}
+		// A sync the suspend asked to stop may still hold its lease. The
+		// resume withdraws the request, so the run continues; joining it
+		// while the request stood would end it CANCELLED with nothing
+		// queued until the next scheduled sync.
+		if active, ok, err := activeRun(ctx, tx, in.ID); err != nil {
+			return err
+		} else if ok {
+			if _, err := tx.exec(ctx, `UPDATE tasks SET cancel_requested = ? WHERE id = ? AND state = ?`,
+				false, active.TaskID, string(tasks.Leased)); err != nil {
+				return err
+			}
 		}
 		run, _, err := queueSync(ctx, tx, SyncRequest{AccountID: accountID, IntegrationID: in.ID, Trigger: tasks.Manual, Actor: actor, Now: now}, in, conn)
 		sc.Queued = &run

@@ -275,3 +275,28 @@ func TestMigrationsRefuseANewerSchema(t *testing.T) {
 		t.Fatalf("opening a newer schema: %v", err)
 	}
 }
+
+func TestResumeRightAfterSuspendLetsTheRunningSyncFinish(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, "acme")
+		task := f.mustAcquire(t, t0)
+		if _, err := db.SuspendIntegration(f.ctx, "acme", f.integ.ID, "", t0); err != nil {
+			t.Fatal(err)
+		}
+		sc, err := db.ResumeIntegration(f.ctx, "acme", f.integ.ID, "", t0.Add(time.Second))
+		if err != nil || sc.Queued == nil || sc.Queued.ID != f.run.ID {
+			t.Fatalf("resume: %+v, %v; want it to join run %s", sc, err, f.run.ID)
+		}
+		res, err := db.RenewLease(f.ctx, store.RenewRequest{AccountID: "acme", TaskID: task.ID, LeaseToken: task.LeaseToken,
+			Now: t0.Add(2 * time.Second), LeaseFor: leaseFor})
+		if err != nil || res.CancelRequested {
+			t.Fatalf("renew after resume: %+v, %v; the suspend's cancel request should be withdrawn", res, err)
+		}
+		done, err := db.CompleteTask(f.ctx, store.CompleteRequest{AccountID: "acme", TaskID: task.ID, LeaseToken: task.LeaseToken,
+			Outcome: tasks.Succeeded, Now: t0.Add(time.Minute)})
+		if err != nil || done.Run == nil || done.Run.ID != f.run.ID || done.Run.Status != tasks.RunSuccess {
+			t.Fatalf("complete: %+v, %v", done, err)
+		}
+	})
+}
