@@ -228,11 +228,14 @@ func (s *Service) Complete(ctx context.Context, r store.CompleteRequest) (store.
 	if err != nil || res.Repeated {
 		return res, err
 	}
-	s.log.Info().Str("account", r.AccountID).Str("task", r.TaskID).Str("outcome", string(r.Outcome)).Str("error", r.Error).Msg("task completed")
-	if r.Outcome == tasks.Released {
+	if res.Task.State != tasks.Done {
+		s.log.Info().Str("account", r.AccountID).Str("task", r.TaskID).Msg("task released; queued again")
 		s.Queued(r.AccountID)
 		return res, nil
 	}
+	// A release of a task asked to stop ends it: log what was stored.
+	s.log.Info().Str("account", r.AccountID).Str("task", r.TaskID).Str("outcome", string(res.Task.Outcome)).
+		Str("error", res.Task.Error).Msg("task completed")
 	s.finished.notify(r.TaskID)
 	if res.Run != nil {
 		s.RunEnded(ctx, *res.Run)

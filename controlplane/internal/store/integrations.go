@@ -205,7 +205,7 @@ func (db *DB) SuspendIntegration(ctx context.Context, accountID, ref, actor stri
 			return err
 		}
 		if t.State == tasks.Queued {
-			ended, err := finishTask(ctx, tx, t, tasks.Cancelled, "cancelled: the integration was suspended", nil, nil, actor, now)
+			ended, err := finishTask(ctx, tx, t, tasks.Cancelled, cancelledBySuspend, nil, nil, actor, now)
 			if err != nil {
 				return err
 			}

@@ -283,7 +283,8 @@ func (db *DB) ReturnLease(ctx context.Context, accountID, taskID, token string) 
 // CompleteTask records a task's outcome. Completing again with the same
 // token changes nothing and succeeds (Repeated). Released hands the task
 // back: it is queued again at once with its checkpoint, and the next lease
-// is a new attempt. Errors: FailedPrecondition (LEASE_LOST); Invalid for
+// is a new attempt; a task whose cancellation was requested ends CANCELLED
+// instead. Errors: FailedPrecondition (LEASE_LOST); Invalid for
 // an unknown outcome.
 func (db *DB) CompleteTask(ctx context.Context, r CompleteRequest) (CompleteResult, error) {
 	switch r.Outcome {
@@ -304,6 +305,10 @@ func (db *DB) CompleteTask(ctx context.Context, r CompleteRequest) (CompleteResu
 				return nil
 			}
 			return ErrLeaseLost
+		}
+		if r.Outcome == tasks.Released && t.CancelRequested {
+			// Queued again, it would run although it was asked to stop.
+			r.Outcome, r.Error = tasks.Cancelled, cancelledBySuspend
 		}
 		if r.Outcome == tasks.Released {
 			cp := encodeBytes(r.Checkpoint)
@@ -336,6 +341,9 @@ func (db *DB) CompleteTask(ctx context.Context, r CompleteRequest) (CompleteResu
 	})
 	return res, err
 }
+
+// cancelledBySuspend ends a task whose cancellation the suspend requested.
+const cancelledBySuspend = "cancelled: the integration was suspended"
 
 // finishTask ends a task with an outcome and, for a sync, ends its run
 // and logs the SYNC event. It returns the run, or nil for other tasks.
@@ -406,7 +414,7 @@ func (db *DB) ExpireLeases(ctx context.Context, now time.Time, maxAttempts int) 
 			e := Expiry{Task: t}
 			switch {
 			case t.CancelRequested:
-				e.Run, err = finishTask(ctx, tx, t, tasks.Cancelled, "cancelled: the integration was suspended", nil, nil, "control plane", now)
+				e.Run, err = finishTask(ctx, tx, t, tasks.Cancelled, cancelledBySuspend, nil, nil, "control plane", now)
 			case t.Attempt >= maxAttempts:
 				msg := fmt.Sprintf("the delegate stopped renewing the lease %d times; giving up", t.Attempt)
 				e.Run, err = finishTask(ctx, tx, t, tasks.Failed, msg, nil, nil, "control plane", now)

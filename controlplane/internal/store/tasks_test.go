@@ -185,6 +185,29 @@ func TestCompleteIsIdempotentAndReleaseRequeues(t *testing.T) {
 	})
 }
 
+func TestReleaseOfATaskAskedToStopCancelsIt(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, "acme")
+		task := f.mustAcquire(t, t0)
+		if _, err := db.SuspendIntegration(f.ctx, "acme", f.integ.ID, "", t0); err != nil {
+			t.Fatal(err)
+		}
+		rel := store.CompleteRequest{AccountID: "acme", TaskID: task.ID, LeaseToken: task.LeaseToken, Outcome: tasks.Released,
+			Checkpoint: []byte("cp-1"), Now: t0.Add(time.Second)}
+		res, err := db.CompleteTask(f.ctx, rel)
+		if err != nil || res.Run == nil || res.Run.Status != tasks.RunCancelled || res.Task.State != tasks.Done {
+			t.Fatalf("release after suspend: %+v, %v; want the run cancelled", res, err)
+		}
+		if again, err := db.CompleteTask(f.ctx, rel); err != nil || !again.Repeated {
+			t.Fatalf("repeated release: %+v, %v", again, err)
+		}
+		if _, ok := f.acquire(t, t0.Add(time.Minute)); ok {
+			t.Fatal("a task asked to stop was handed out again")
+		}
+	})
+}
+
 func TestReturnedLeaseDoesNotCountAsAnAttempt(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
