@@ -121,12 +121,18 @@ func (s *Service) Acquire(ctx context.Context, accountID, delegateID string) (ta
 				// The caller is gone (the delegate cancelled the poll or is
 				// shutting down): the answer cannot be delivered, so the task
 				// must not wait out a lease nobody holds.
-				s.returnLease(ctx, t)
+				s.returnLease(ctx, t, "the delegate's poll was cancelled")
 				return tasks.Assignment{}, false, ctx.Err()
+			}
+			if err != nil {
+				// No delegate got the task, so the attempt must not count
+				// and the next poll may take it at once.
+				s.returnLease(ctx, t, "its assignment could not be built: "+err.Error())
+				return tasks.Assignment{}, false, err
 			}
 			s.log.Info().Str("account", accountID).Str("task", t.ID).Str("type", string(t.Type)).Str("delegate", d.Name).
 				Int("attempt", t.Attempt).Time("lease_expires_at", t.LeaseExpiresAt).Msg("task leased")
-			return a, err == nil, err
+			return a, true, nil
 		}
 		select {
 		case <-wake:
@@ -141,20 +147,20 @@ func (s *Service) Acquire(ctx context.Context, accountID, delegateID string) (ta
 	}
 }
 
-// returnLease hands back a task leased for a caller that went away, at
-// once and without counting the attempt. On failure the lease simply
-// expires, as it would after a crash.
-func (s *Service) returnLease(ctx context.Context, t tasks.Task) {
+// returnLease hands back a task leased but never delivered (why says
+// why), at once and without counting the attempt. On failure the lease
+// simply expires, as it would after a crash.
+func (s *Service) returnLease(ctx context.Context, t tasks.Task, why string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := s.store.ReturnLease(ctx, t.AccountID, t.ID, t.LeaseToken); err != nil {
-		s.log.Warn().Err(err).Str("account", t.AccountID).Str("task", t.ID).
-			Msg("task leased as the delegate's poll was cancelled and could not be handed back; its lease will expire")
+		s.log.Warn().Err(err).Str("account", t.AccountID).Str("task", t.ID).Str("why", why).
+			Msg("task leased but not delivered could not be handed back; its lease will expire")
 		return
 	}
 	s.Queued(t.AccountID)
-	s.log.Info().Str("account", t.AccountID).Str("task", t.ID).Int("attempt", t.Attempt).
-		Msg("task leased as the delegate's poll was cancelled; handed back without counting the attempt")
+	s.log.Info().Str("account", t.AccountID).Str("task", t.ID).Int("attempt", t.Attempt).Str("why", why).
+		Msg("task leased but not delivered; handed back without counting the attempt")
 }
 
 // assignment builds the payload of a leased task from the current

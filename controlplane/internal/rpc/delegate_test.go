@@ -2,9 +2,11 @@ package rpc_test
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/lease"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
+	"github.com/catalog-discovery/bitbucket/shared/record"
 )
 
 func uuid(i int) string { return "{00000000-0000-0000-0000-" + pad(i) + "}" }
@@ -392,6 +395,43 @@ func TestTaskLeasedForACancelledPollIsHandedBackAtOnce(t *testing.T) {
 		t.Error("no log line says the task was handed back")
 	}
 	// The next poll gets it as its first attempt, well before any expiry.
+	got := h.acquire(id)
+	if got.GetId() != run.TaskID || got.GetAttempt() != 1 {
+		t.Fatalf("next poll got %v, want the task as attempt 1", got)
+	}
+}
+
+// failCursorsOnce fails the first ListCursors, as a database hiccup while
+// the SYNC payload of a just-leased task is built.
+type failCursorsOnce struct {
+	store.Store
+	failed atomic.Bool
+}
+
+func (s *failCursorsOnce) ListCursors(ctx context.Context, integrationID string) ([]record.Cursor, error) {
+	if s.failed.CompareAndSwap(false, true) {
+		return nil, errors.New("connection reset by peer")
+	}
+	return s.Store.ListCursors(ctx, integrationID)
+}
+
+func TestTaskWhoseAssignmentFailsIsHandedBackAtOnce(t *testing.T) {
+	t.Parallel()
+	flaky := &failCursorsOnce{}
+	h := newHarnessWith(t, testLease, func(db store.Store) store.Store { flaky.Store = db; return flaky })
+	id := h.register("d1")
+	first := h.createIntegration("main", h.createConnector("bb", "acme").GetId()).GetFirstRun()
+	run, err := h.db.GetSyncRun(t.Context(), h.account, first.GetId())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.delegates.AcquireTask(h.dlg(), &delegatev1.AcquireTaskRequest{DelegateId: id}); err == nil {
+		t.Fatal("poll succeeded although its payload could not be built")
+	}
+	tk, err := h.db.GetTask(t.Context(), h.account, run.TaskID)
+	if err != nil || tk.State != tasks.Queued || tk.Attempt != 0 {
+		t.Fatalf("task after the failed assignment: %s attempt %d, %v; want it queued with no attempt counted", tk.State, tk.Attempt, err)
+	}
 	got := h.acquire(id)
 	if got.GetId() != run.TaskID || got.GetAttempt() != 1 {
 		t.Fatalf("next poll got %v, want the task as attempt 1", got)
