@@ -23,7 +23,7 @@ func BenchmarkPeakMemory20kRepositories(b *testing.B) {
 		Tokens: []bitbucketmock.Token{{Name: "delegate", Value: testenv.BitbucketToken}}})
 	for b.Loop() {
 		cp := control(b, 0)
-		p := start(b, delegateEnv(cp, "IDP_LOG_LEVEL=info", "IDP_REQUEST_BUDGET=100000000/h"))
+		p := start(b, delegateEnv(cp, allowAPI(m.URL), "IDP_LOG_LEVEL=info", "IDP_REQUEST_BUDGET=100000000/h"))
 		id := cp.Enqueue(testenv.SyncTask(m.URL, m.Workspace(), nil, nil, time.Time{}))
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		began := time.Now()

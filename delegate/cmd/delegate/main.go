@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/catalog-discovery/bitbucket/delegate/internal/access"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/agent"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/bitbucket"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/clock"
@@ -63,6 +64,12 @@ which target, credentials redacted):
       Connect to the control plane directly while Bitbucket uses the proxy.
 The control-plane connection tunnels through the proxy with HTTP CONNECT
 (Basic auth from the proxy URL or PROXY_USER/PROXY_PASSWORD).
+
+Access: the control plane names the API base URL and the token reference of
+each task; the delegate decides whether to use them. A task whose API host is
+not in --allowed-api-hosts, or whose token reference matches no pattern of
+--allowed-token-refs, fails with a message naming the host or reference and
+the setting. https is required unless the operator listed the host.
 
 TLS: Bitbucket is verified against the system roots; SSL_CERT_FILE and
 SSL_CERT_DIR add a TLS-inspecting proxy's CA as usual. --ca-file adds CAs for
@@ -129,7 +136,8 @@ func run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 		Str("proxy_bitbucket", logging.URL(bbProxy)).
 		Str("request_budget", fmt.Sprintf("%d/%s", budget.Requests, budget.Window)).
 		Bool("request_budget_override", cfg.Budget.IsSet()).
-		Str("metrics", cfg.MetricsListen).Dur("shutdown_grace", cfg.ShutdownGrace)
+		Str("metrics", cfg.MetricsListen).Dur("shutdown_grace", cfg.ShutdownGrace).
+		Stringers("allowed_api_hosts", hostStringers(cfg.Access.Hosts)).Strs("allowed_token_refs", cfg.Access.TokenRefs)
 	if cpProxyErr != nil {
 		ev = ev.AnErr("proxy_error", cpProxyErr)
 	}
@@ -168,7 +176,7 @@ func run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 		Metrics:   m,
 	})
 	exec := &agent.Executor{
-		Bitbucket: bb, Proxy: px, Secrets: secrets,
+		Bitbucket: bb, Proxy: px, Secrets: secrets, Access: cfg.Access,
 		Getenv: os.LookupEnv, ReadFile: os.ReadFile,
 	}
 	hostname, _ := os.Hostname()
@@ -187,4 +195,12 @@ func run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+func hostStringers(hosts []access.Host) []fmt.Stringer {
+	out := make([]fmt.Stringer, len(hosts))
+	for i, h := range hosts {
+		out[i] = h
+	}
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -98,6 +99,16 @@ func delegateEnv(cp *fakecontrol.Server, extra ...string) []string {
 	}, extra...)
 }
 
+// allowAPI lets the delegate call the mock at apiURL: the operator lists
+// the mock's host:port, as the demo does.
+func allowAPI(apiURL string) string {
+	u, err := url.Parse(apiURL)
+	if err != nil {
+		panic(err)
+	}
+	return "IDP_ALLOWED_API_HOSTS=" + u.Host
+}
+
 func TestInvalidConfigurationExitsTwoNamingTheSetting(t *testing.T) {
 	t.Parallel()
 	base := []string{"--control-plane", "cp.example:443", "--account", "a1", "--token", "t0k3n"}
@@ -120,6 +131,8 @@ func TestInvalidConfigurationExitsTwoNamingTheSetting(t *testing.T) {
 		{"bad log level", append(base, "--log-level", "loud"), nil, "log level \"loud\""},
 		{"proxy port without host", base, []string{"PROXY_PORT=3128"}, "PROXY_PORT is set but PROXY_HOST is not"},
 		{"socks proxy", base, []string{"HTTPS_PROXY=socks5://p:1080"}, "HTTPS_PROXY: scheme \"socks5\" is not supported"},
+		{"bad api host", append(base, "--allowed-api-hosts", "https://api.bitbucket.org"), nil, "--allowed-api-hosts (IDP_ALLOWED_API_HOSTS) want host[:port]"},
+		{"bad token ref pattern", base, []string{"IDP_ALLOWED_TOKEN_REFS=BITBUCKET_*"}, "--allowed-token-refs (IDP_ALLOWED_TOKEN_REFS) pattern \"BITBUCKET_*\" must start with env: or file:"},
 		{"unknown flag", []string{"--frobnicate"}, nil, "unknown flag: --frobnicate"},
 	}
 	for _, tt := range tests {
@@ -181,7 +194,7 @@ func TestKilledMidSyncLosesNothingAndDuplicatesNothing(t *testing.T) {
 	cp := control(t, 2*time.Second)
 	id := cp.Enqueue(testenv.SyncTask(m.URL, m.Workspace(), nil, nil, time.Time{}))
 
-	first := start(t, delegateEnv(cp))
+	first := start(t, delegateEnv(cp, allowAPI(m.URL)))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	// Kill it once a checkpoint records stored progress, mid-sync.
@@ -202,7 +215,7 @@ func TestKilledMidSyncLosesNothingAndDuplicatesNothing(t *testing.T) {
 	batchesBefore := len(killed.Batches)
 	requestsBefore := m.Counters().Requests
 
-	second := start(t, delegateEnv(cp, "IDP_DELEGATE_NAME=proc-2"))
+	second := start(t, delegateEnv(cp, allowAPI(m.URL), "IDP_DELEGATE_NAME=proc-2"))
 	done, err := cp.WaitDone(ctx, id)
 	if err != nil {
 		t.Fatal(err)
@@ -270,7 +283,7 @@ func TestSIGTERMReleasesTheTaskAndExitsZero(t *testing.T) {
 	m := startMock(t, cfg)
 	cp := control(t, 30*time.Second)
 	id := cp.Enqueue(testenv.SyncTask(m.URL, m.Workspace(), nil, nil, time.Time{}))
-	p := start(t, delegateEnv(cp, "IDP_SHUTDOWN_GRACE=3s"))
+	p := start(t, delegateEnv(cp, allowAPI(m.URL), "IDP_SHUTDOWN_GRACE=3s"))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := cp.WaitFor(ctx, id, func(tk fakecontrol.Task) bool { return len(tk.Batches) > 0 }); err != nil {
@@ -300,7 +313,7 @@ func TestSIGTERMReleasesTheTaskAndExitsZero(t *testing.T) {
 		}
 	}
 	// Another delegate picks it up where the release left it.
-	next := start(t, delegateEnv(cp, "IDP_DELEGATE_NAME=proc-2"))
+	next := start(t, delegateEnv(cp, allowAPI(m.URL), "IDP_DELEGATE_NAME=proc-2"))
 	if err := cp.WaitFor(ctx, id, func(tk fakecontrol.Task) bool { return tk.Attempt >= 2 && len(tk.Renewals) > 0 }); err != nil {
 		t.Fatal(err)
 	}

@@ -148,7 +148,7 @@ func TestBitbucketAndControlPlaneGoThroughARealProxy(t *testing.T) {
 
 	sync := func(name string, env ...string) *process {
 		t.Helper()
-		env = append(delegateEnv(cp, env...), "IDP_CONTROL_PLANE="+cpAddr, "IDP_DELEGATE_NAME="+name, "SSL_CERT_FILE="+caFile)
+		env = append(delegateEnv(cp, env...), "IDP_CONTROL_PLANE="+cpAddr, "IDP_DELEGATE_NAME="+name, "SSL_CERT_FILE="+caFile, allowAPI(apiURL))
 		p := start(t, env)
 		id := cp.Enqueue(testenv.SyncTask(apiURL, mock.Workspace(), nil, nil, time.Time{}))
 		done, err := cp.WaitDone(ctx, id)

@@ -5,11 +5,14 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/catalog-discovery/bitbucket/delegate/internal/access"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/agent"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/controlplane"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/fakecontrol"
@@ -216,6 +219,59 @@ func TestUnresolvableTokenFailsTheTaskNamingTheReference(t *testing.T) {
 	if done.GetOutcome() != pb.Outcome_OUTCOME_FAILED || !strings.Contains(done.GetError(), `"env:NOT_SET_ANYWHERE"`) {
 		t.Errorf("got %v %q", done.GetOutcome(), done.GetError())
 	}
+}
+
+// The control plane names the host and the token reference, but cannot
+// make the delegate send one of its host's secrets to a host of its
+// choosing: both are the delegate operator's decision.
+func TestTasksCannotSendHostSecretsElsewhere(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int64
+	attacker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.WriteHeader(http.StatusNotFound)
+	}))
+	t.Cleanup(attacker.Close)
+	host := strings.TrimPrefix(attacker.URL, "http://")
+
+	tests := []struct {
+		name     string
+		policy   access.Policy
+		tokenRef string
+		want     string
+	}{
+		{"host not listed", access.Default(), "env:" + testenv.TokenEnv,
+			`API host "` + host + `" is not allowed on this delegate: add it to --allowed-api-hosts (IDP_ALLOWED_API_HOSTS)`},
+		{"the delegate's own token", testenv.LoopbackAccess(), "env:IDP_DELEGATE_TOKEN",
+			`token reference "env:IDP_DELEGATE_TOKEN" names one of the delegate's own settings and is always refused`},
+		{"a service-account token", testenv.LoopbackAccess(), "file:/var/run/secrets/kubernetes.io/serviceaccount/token",
+			`token reference "file:/var/run/secrets/kubernetes.io/serviceaccount/token" is not allowed on this delegate: it matches no pattern of --allowed-token-refs (IDP_ALLOWED_TOKEN_REFS)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cp := control(t, 0)
+			testenv.Start(t, cp, testenv.Options{Access: &tt.policy})
+			target := &pb.BitbucketTarget{Workspace: "acme", ApiBaseUrl: attacker.URL + "/", TokenRef: tt.tokenRef}
+			_, done := testenv.Run(t, cp, &pb.Task{Type: pb.TaskType_TASK_TYPE_SYNC, Sync: &pb.SyncTask{IntegrationId: "i", Target: target}}, 10*time.Second)
+			if done.GetOutcome() != pb.Outcome_OUTCOME_FAILED || !strings.Contains(done.GetError(), tt.want) {
+				t.Errorf("sync: got %v %q, want failed with %q", done.GetOutcome(), done.GetError(), tt.want)
+			}
+			_, done = testenv.Run(t, cp, &pb.Task{Type: pb.TaskType_TASK_TYPE_TEST_CONNECTION,
+				TestConnection: &pb.TestConnectionTask{ConnectorId: "c", Target: target}}, 10*time.Second)
+			if r := done.GetTestConnection(); r.GetOk() || !strings.Contains(r.GetMessage(), tt.want) {
+				t.Errorf("test connection: got %v %v, want a verdict saying %q", done.GetOutcome(), r, tt.want)
+			}
+			if strings.Contains(done.GetError()+done.GetTestConnection().GetMessage(), testenv.DelegateToken) {
+				t.Error("a secret's value is in the task's result")
+			}
+		})
+	}
+	t.Cleanup(func() { // after the parallel subtests
+		if n := hits.Load(); n != 0 {
+			t.Errorf("the refused host received %d requests", n)
+		}
+	})
 }
 
 func TestTestConnectionTaskReportsMissingScopes(t *testing.T) {

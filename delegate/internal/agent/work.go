@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"sync/atomic"
 
+	"github.com/catalog-discovery/bitbucket/delegate/internal/access"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/bitbucket"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/proxy"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/synctask"
@@ -23,6 +24,9 @@ const DefaultAPIBaseURL = "https://api.bitbucket.org/2.0"
 type Executor struct {
 	Bitbucket *bitbucket.Client
 	Proxy     *proxy.Config
+	// Access is what a task may make the delegate use; the zero value
+	// allows nothing.
+	Access access.Policy
 	// Secrets receives every token resolved, so no log line shows it.
 	Secrets  *logging.Secrets
 	Getenv   func(string) (string, bool)
@@ -43,13 +47,10 @@ func (e *Executor) NewWork(t *task.Task, up *upload.Batcher, log zerolog.Logger)
 	}
 }
 
-// session resolves the target's token and binds the Bitbucket client.
+// session checks what the task asks to use against the delegate's access
+// policy, resolves the target's token and binds the Bitbucket client. The
+// checks come first: a refused reference is never read.
 func (e *Executor) session(target task.Target, log zerolog.Logger) (*bitbucket.Session, error) {
-	cred, err := bitbucket.ResolveToken(target.TokenRef, e.Getenv, e.ReadFile)
-	if err != nil {
-		return nil, err
-	}
-	e.Secrets.Add(cred.Token())
 	raw := target.APIBaseURL
 	if raw == "" {
 		raw = DefaultAPIBaseURL
@@ -58,6 +59,17 @@ func (e *Executor) session(target task.Target, log zerolog.Logger) (*bitbucket.S
 	if err != nil || (base.Scheme != "https" && base.Scheme != "http") || base.Host == "" {
 		return nil, fmt.Errorf("API base URL %q is not an http(s) URL", raw)
 	}
+	if err := e.Access.CheckAPIBaseURL(base); err != nil {
+		return nil, err
+	}
+	if err := e.Access.CheckTokenRef(target.TokenRef); err != nil {
+		return nil, err
+	}
+	cred, err := bitbucket.ResolveToken(target.TokenRef, e.Getenv, e.ReadFile)
+	if err != nil {
+		return nil, err
+	}
+	e.Secrets.Add(cred.Token())
 	p, perr := e.Proxy.ForURL(base)
 	ev := log.Info().Str("workspace", target.Workspace).Str("api", base.Redacted()).Str("credential", cred.Key).
 		Str("proxy", logging.URL(p))
@@ -126,10 +138,12 @@ func (w *testConnectionWork) Run(ctx context.Context) Result {
 	target := w.t.TestConnection.Target
 	sess, err := w.e.session(target, w.log)
 	var re *bitbucket.ResolveError
+	var ae *access.RefusedError
 	switch {
-	case errors.As(err, &re):
-		// The verdict is "token not usable", not a failure of the check.
-		return Result{Outcome: task.OutcomeSucceeded, TestConnection: &task.TestConnectionResult{Message: re.Error()}}
+	case errors.As(err, &re), errors.As(err, &ae):
+		// The verdict is "this delegate cannot use the connector", not a
+		// failure of the check.
+		return Result{Outcome: task.OutcomeSucceeded, TestConnection: &task.TestConnectionResult{Message: err.Error()}}
 	case err != nil:
 		return Result{Outcome: task.OutcomeFailed, Err: err}
 	}

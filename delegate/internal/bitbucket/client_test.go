@@ -7,8 +7,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -139,6 +141,31 @@ func TestResolveTokenNamesTheReferenceNotTheValue(t *testing.T) {
 		_, err := ResolveToken(ref, getenv, readFile)
 		if err == nil || !strings.Contains(err.Error(), `"`+ref+`"`) {
 			t.Errorf("%s: %v, want an error naming the reference", ref, err)
+		}
+	}
+	// Why a file cannot be used (missing, forbidden, empty, a directory)
+	// is not told: the message would map the delegate's file system.
+	files := func(p string) ([]byte, error) {
+		switch p {
+		case "/a":
+			return nil, &os.PathError{Op: "open", Path: p, Err: os.ErrNotExist}
+		case "/b":
+			return nil, &os.PathError{Op: "open", Path: p, Err: os.ErrPermission}
+		case "/c":
+			return []byte(" \n"), nil
+		}
+		return nil, &os.PathError{Op: "read", Path: p, Err: syscall.EISDIR}
+	}
+	for _, ref := range []string{"file:/a", "file:/b", "file:/c", "file:/d"} {
+		_, err := ResolveToken(ref, getenv, files)
+		if want := fmt.Sprintf("token reference %q: is not readable on the delegate", ref); err == nil || err.Error() != want {
+			t.Errorf("%s: %v, want %q", ref, err, want)
+		}
+	}
+	for _, ref := range []string{"env:MISSING", "env:EMPTY"} {
+		_, err := ResolveToken(ref, getenv, files)
+		if want := fmt.Sprintf("token reference %q: is not set on the delegate", ref); err == nil || err.Error() != want {
+			t.Errorf("%s: %v, want %q", ref, err, want)
 		}
 	}
 	// A malformed reference may be a pasted token: it is not echoed.

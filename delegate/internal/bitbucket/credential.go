@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"strings"
 )
 
@@ -41,7 +40,10 @@ func (e *ResolveError) Error() string {
 
 // ResolveToken resolves a task's token reference on this machine: env:NAME
 // reads an environment variable, file:/path reads a file (surrounding white
-// space trimmed). Secrets never leave the delegate's network.
+// space trimmed). Secrets never leave the delegate's network. Whether the
+// task may use the reference is access.Policy's decision, made before.
+// A failure says only "not set" or "not readable": whether a file exists,
+// or what stopped it being read, is none of the control plane's business.
 func ResolveToken(ref string, getenv func(string) (string, bool), readFile func(string) ([]byte, error)) (Credential, error) {
 	kind, name, ok := strings.Cut(ref, ":")
 	if !ok || name == "" || (kind != "env" && kind != "file") {
@@ -51,26 +53,17 @@ func ResolveToken(ref string, getenv func(string) (string, bool), readFile func(
 	var token string
 	switch kind {
 	case "env":
-		v, set := getenv(name)
-		if !set {
-			return Credential{}, &ResolveError{Ref: ref, Reason: "environment variable is not set on the delegate"}
-		}
+		v, _ := getenv(name)
 		token = strings.TrimSpace(v)
+		if token == "" {
+			return Credential{}, &ResolveError{Ref: ref, Reason: "is not set on the delegate"}
+		}
 	case "file":
 		b, err := readFile(name)
-		if err != nil {
-			reason := "cannot be read on the delegate"
-			if os.IsNotExist(err) {
-				reason = "file does not exist on the delegate"
-			} else if os.IsPermission(err) {
-				reason = "file is not readable by the delegate (permission denied)"
-			}
-			return Credential{}, &ResolveError{Ref: ref, Reason: reason}
-		}
 		token = strings.TrimSpace(string(b))
-	}
-	if token == "" {
-		return Credential{}, &ResolveError{Ref: ref, Reason: "resolves to an empty value"}
+		if err != nil || token == "" {
+			return Credential{}, &ResolveError{Ref: ref, Reason: "is not readable on the delegate"}
+		}
 	}
 	return NewCredential(token), nil
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/catalog-discovery/bitbucket/delegate/internal/access"
 	"github.com/catalog-discovery/bitbucket/shared/cli"
 	"github.com/catalog-discovery/bitbucket/shared/logging"
 	"github.com/spf13/pflag"
@@ -32,6 +33,8 @@ type Config struct {
 	MetricsListen string
 	ShutdownGrace time.Duration
 	Log           logging.Config
+	// Access is what tasks may make the delegate use.
+	Access access.Policy
 }
 
 // Budget is a request budget override: Requests per Window.
@@ -66,6 +69,8 @@ type Flags struct {
 	ShutdownGrace time.Duration
 	LogLevel      string
 	LogFormat     string
+	APIHosts      []string
+	TokenRefs     []string
 }
 
 // Env names the environment variable of each flag.
@@ -84,6 +89,9 @@ var Env = map[string]string{
 	"shutdown-grace": "IDP_SHUTDOWN_GRACE",
 	"log-level":      "IDP_LOG_LEVEL",
 	"log-format":     "IDP_LOG_FORMAT",
+
+	"allowed-api-hosts":  "IDP_ALLOWED_API_HOSTS",
+	"allowed-token-refs": "IDP_ALLOWED_TOKEN_REFS",
 }
 
 // Bind defines the flags on fs and ties each to its environment variable.
@@ -102,6 +110,8 @@ func (f *Flags) Bind(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.ShutdownGrace, "shutdown-grace", 30*time.Second, "on SIGTERM, time to finish or hand back running tasks before exiting")
 	fs.StringVar(&f.LogLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
 	fs.StringVar(&f.LogFormat, "log-format", logging.FormatAuto, "log format: auto, json, console")
+	fs.StringSliceVar(&f.APIHosts, "allowed-api-hosts", nil, "Bitbucket API hosts tasks may call, comma-separated HOST[:PORT] (no port: the scheme's default). Hosts given here may also be called over plain http, e.g. a local mock at 127.0.0.1:8990 (default api.bitbucket.org, https only)")
+	fs.StringSliceVar(&f.TokenRefs, "allowed-token-refs", access.DefaultTokenRefs, "token references tasks may resolve, comma-separated patterns of env:NAME or file:/path where * matches any characters. References to the delegate's own settings (env:IDP_*, proxy variables, --token-file) are always refused")
 	cli.BindEnv(fs, Env)
 }
 
@@ -166,10 +176,48 @@ func (f *Flags) Validate() (Config, error) {
 	if c.ShutdownGrace < time.Second {
 		return Config{}, usage("shutdown-grace", "must be at least 1s, got %s", c.ShutdownGrace)
 	}
+	if c.Access, err = accessPolicy(f); err != nil {
+		return Config{}, err
+	}
 	if _, err := logging.New(nopWriter{}, c.Log, nil); err != nil {
 		return Config{}, cli.Usagef("%v", err)
 	}
 	return c, nil
+}
+
+// accessPolicy builds what tasks may use. Hosts the operator lists are
+// trusted over plain http too; the built-in default is https only.
+func accessPolicy(f *Flags) (access.Policy, error) {
+	p := access.Default()
+	p.Reserved = []string{f.TokenFile}
+	var hosts []access.Host
+	for _, v := range f.APIHosts {
+		if strings.TrimSpace(v) == "" {
+			continue
+		}
+		h, err := access.ParseHost(v)
+		if err != nil {
+			return access.Policy{}, usage("allowed-api-hosts", "%v", err)
+		}
+		hosts = append(hosts, h)
+	}
+	if len(hosts) > 0 {
+		p.Hosts, p.PlainHTTP = hosts, true
+	}
+	var refs []string
+	for _, v := range f.TokenRefs {
+		if v = strings.TrimSpace(v); v == "" {
+			continue
+		}
+		if err := access.CheckTokenRefPattern(v); err != nil {
+			return access.Policy{}, usage("allowed-token-refs", "%v", err)
+		}
+		refs = append(refs, v)
+	}
+	if len(refs) > 0 {
+		p.TokenRefs = refs
+	}
+	return p, nil
 }
 
 type nopWriter struct{}

@@ -3,9 +3,11 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/catalog-discovery/bitbucket/delegate/internal/access"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -54,6 +56,7 @@ func TestValidateReadsTokenFileAndKeepsSettings(t *testing.T) {
 		ControlPlane: "cp.example.com:443", Account: "acct", Token: "s3cret-token", Name: "dlg-1",
 		Tags: []string{"prod", "eu-west"}, Concurrency: 3, Budget: Budget{60, 10 * time.Second},
 		MetricsListen: ":9464", ShutdownGrace: 20 * time.Second,
+		Access: access.Policy{Hosts: access.DefaultHosts, TokenRefs: access.DefaultTokenRefs, Reserved: []string{file}},
 	}
 	want.Log.Level, want.Log.Format = "debug", "json"
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -70,5 +73,44 @@ func TestNameDefaultsToHostName(t *testing.T) {
 	}
 	if h, _ := os.Hostname(); got.Name != h {
 		t.Errorf("name %q, want the host name %q", got.Name, h)
+	}
+}
+
+func TestAccessSettings(t *testing.T) {
+	t.Parallel()
+	base := Flags{ControlPlane: "cp:1", Account: "a", Token: "t", Name: "n", Concurrency: 1, ShutdownGrace: time.Second}
+	f := base
+	f.APIHosts = []string{"api.bitbucket.org", " 127.0.0.1:8990"}
+	f.TokenRefs = []string{"env:BB_*", "file:/secrets/*"}
+	got, err := f.Validate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := access.Policy{
+		Hosts:     []access.Host{{Name: "api.bitbucket.org"}, {Name: "127.0.0.1", Port: "8990"}},
+		PlainHTTP: true, TokenRefs: []string{"env:BB_*", "file:/secrets/*"}, Reserved: []string{""},
+	}
+	if diff := cmp.Diff(want, got.Access); diff != "" {
+		t.Errorf("access (-want +got):\n%s", diff)
+	}
+	for _, bad := range []struct {
+		hosts, refs []string
+		want        string
+	}{
+		{[]string{"https://api.bitbucket.org"}, nil, "--allowed-api-hosts (IDP_ALLOWED_API_HOSTS) want host[:port]"},
+		{nil, []string{"BITBUCKET_*"}, "--allowed-token-refs (IDP_ALLOWED_TOKEN_REFS) pattern \"BITBUCKET_*\" must start with env: or file:"},
+		{nil, []string{"file:secrets/*"}, "must name an absolute path"},
+	} {
+		f := base
+		f.APIHosts, f.TokenRefs = bad.hosts, bad.refs
+		if _, err := f.Validate(); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%v %v: got %v, want %q", bad.hosts, bad.refs, err, bad.want)
+		}
+	}
+	// Refusals name the setting by the names this package binds.
+	for flag, setting := range map[string]string{"allowed-api-hosts": access.HostsSetting, "allowed-token-refs": access.TokenRefsSetting} {
+		if want := "--" + flag + " (" + Env[flag] + ")"; want != setting {
+			t.Errorf("access names %s, the flag is %s", setting, want)
+		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/catalog-discovery/bitbucket/delegate/internal/access"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/agent"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/bitbucket"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/clock"
@@ -32,7 +33,7 @@ const (
 	DelegateToken  = "dlg-0123456789-secret-delegate-token"
 	Account        = "acct-1"
 	BitbucketToken = "bbt-9876543210-secret-bitbucket-token"
-	TokenEnv       = "IDP_TEST_BITBUCKET_TOKEN"
+	TokenEnv       = "BITBUCKET_TEST_TOKEN"
 )
 
 // Options tune an in-process delegate.
@@ -45,6 +46,18 @@ type Options struct {
 	Log io.Writer
 	// Upload overrides batch sizes.
 	Upload upload.Options
+	// Access overrides what tasks may use; nil: the default token
+	// references and the loopback mock on any port.
+	Access *access.Policy
+}
+
+// LoopbackAccess is the default policy with the mock's loopback host, on
+// any port, allowed over http.
+func LoopbackAccess() access.Policy {
+	p := access.Default()
+	p.Hosts = []access.Host{{Name: "127.0.0.1", Port: "*"}}
+	p.PlainHTTP = true
+	return p
 }
 
 // Delegate is a running in-process delegate.
@@ -95,11 +108,19 @@ func Start(t testing.TB, cp *fakecontrol.Server, o Options) *Delegate {
 		Proxy: px.ForRequest, Budgets: bitbucket.NewBudgets(clock.Real{}, budget, override),
 		Retry: retry, AttemptTimeout: 5 * time.Second, Log: log, Metrics: m,
 	})
+	policy := LoopbackAccess()
+	if o.Access != nil {
+		policy = *o.Access
+	}
 	exec := &agent.Executor{
-		Bitbucket: bb, Proxy: px, Secrets: secrets, Workers: o.Workers,
+		Bitbucket: bb, Proxy: px, Secrets: secrets, Workers: o.Workers, Access: policy,
+		// The environment of a real delegate: its own token is there too.
 		Getenv: func(k string) (string, bool) {
-			if k == TokenEnv {
+			switch k {
+			case TokenEnv:
 				return BitbucketToken, true
+			case "IDP_DELEGATE_TOKEN":
+				return DelegateToken, true
 			}
 			return "", false
 		},
