@@ -164,11 +164,23 @@ type StoredCandidate struct {
 
 // SaveRecommendations stores the outcome of a correlation run that started
 // at generation gen with the configuration fingerprint hash, atomically.
-// Unlink marks are kept.
+// Unlink marks are kept. When a run that started from a newer generation
+// has saved already (another replica, or a slower run finishing late),
+// nothing is written: its result is the fresher one.
 func (db *DB) SaveRecommendations(ctx context.Context, accountID, integrationID string, gen int64, hash string, recs []Recommendation, now time.Time) error {
 	return db.tx(ctx, func(tx *txn) error {
 		if err := ensureDiscoveryState(ctx, tx, accountID, integrationID); err != nil {
 			return err
+		}
+		// The lock orders concurrent saves, so the check and the write
+		// below are one step.
+		var saved int64
+		if err := tx.queryRow(ctx, `SELECT computed_gen FROM discovery_state WHERE integration_id = ?`+tx.d.lockRows(false),
+			integrationID).Scan(&saved); err != nil {
+			return err
+		}
+		if saved > gen {
+			return nil
 		}
 		rows := make([][]any, len(recs))
 		for i, r := range recs {
@@ -184,7 +196,7 @@ func (db *DB) SaveRecommendations(ctx context.Context, accountID, integrationID 
 			return err
 		}
 		_, err := tx.exec(ctx, `UPDATE discovery_state SET computed_gen = ?, config_hash = ?, computed_at = ?
-			WHERE integration_id = ? AND computed_gen <= ?`, gen, hash, micros(now), integrationID, gen)
+			WHERE integration_id = ?`, gen, hash, micros(now), integrationID)
 		return err
 	})
 }
