@@ -1,11 +1,15 @@
 package discovery_test
 
 import (
+	"context"
+	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/rs/zerolog"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalog"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalogsvc"
@@ -426,6 +430,87 @@ func TestActivityOfALinkedEntity(t *testing.T) {
 		}
 		if diff := cmp.Diff([]string{strings.Repeat("b", 40) + " Ada Lovelace", strings.Repeat("a", 40) + " Ada Lovelace"}, commits); diff != "" {
 			t.Errorf("recent commits (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// failingImports fails the imports of chosen repositories: fail returns
+// the error of the n-th attempt (from 1), or nil to let it through.
+type failingImports struct {
+	*store.DB
+	mu       sync.Mutex
+	attempts map[string]int
+	fail     map[string]func(n int) error
+}
+
+func (s *failingImports) ImportRepository(ctx context.Context, r store.ImportRequest) (store.ImportOutcome, error) {
+	s.mu.Lock()
+	s.attempts[r.RepositoryUUID]++
+	n := s.attempts[r.RepositoryUUID]
+	s.mu.Unlock()
+	if fail := s.fail[r.RepositoryUUID]; fail != nil {
+		if err := fail(n); err != nil {
+			return store.ImportOutcome{}, err
+		}
+	}
+	return s.DB.ImportRepository(ctx, r)
+}
+
+func TestAutoImportRetriesTransientFailuresOnly(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, integration.Draft{AutoImport: true})
+		orders, ledger, search := repo(1, "orders"), repo(2, "ledger"), repo(3, "search")
+		deadlock := errors.New("deadlock detected (SQLSTATE 40P01)")
+		flaky := &failingImports{DB: db, attempts: map[string]int{}, fail: map[string]func(int) error{
+			// Fails once, as a deadlock would.
+			orders.UUID: func(n int) error {
+				if n == 1 {
+					return deadlock
+				}
+				return nil
+			},
+			// Fails for good.
+			ledger.UUID: func(int) error {
+				return fault.New(fault.AlreadyExists, store.ReasonIdentifierTaken, "a Component with identifier ledger already exists")
+			},
+			// Fails transiently every time.
+			search.UUID: func(int) error { return deadlock },
+		}}
+		f.svc = discovery.New(flaky, f.clock.Now, zerolog.Nop())
+		all := []*record.Repository{orders, ledger, search}
+
+		failures := func() map[string]int {
+			out := map[string]int{}
+			for _, e := range f.events() {
+				if e.Type == store.EventImportFailed {
+					out[e.Repository]++
+				}
+			}
+			return out
+		}
+		f.sync(all)
+		if len(f.imported()) != 0 {
+			t.Fatalf("imported after the first sync: %v", f.imported())
+		}
+		if diff := cmp.Diff(map[string]int{"acme/ledger": 1}, failures()); diff != "" {
+			t.Fatalf("IMPORT_FAILED events after the first sync (-want +got):\n%s", diff)
+		}
+
+		// The next sync retries orders, which now succeeds, but not ledger.
+		f.sync(all)
+		if im := f.imported(); len(im) != 1 || !im["acme/orders"].Automatic {
+			t.Fatalf("imported after the second sync: %v", im)
+		}
+		for i := 0; i < 5; i++ {
+			f.sync(all)
+		}
+		want := map[string]int{orders.UUID: 2, ledger.UUID: 1, search.UUID: 5}
+		if diff := cmp.Diff(want, flaky.attempts); diff != "" {
+			t.Errorf("import attempts (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(map[string]int{"acme/ledger": 1, "acme/search": 1}, failures()); diff != "" {
+			t.Errorf("IMPORT_FAILED events, one per final failure (-want +got):\n%s", diff)
 		}
 	})
 }

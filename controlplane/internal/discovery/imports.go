@@ -49,7 +49,14 @@ type Result struct {
 	Entity     store.StoredEntity
 	Reason     string // UPPER_SNAKE, when not OK
 	Message    string // when not OK: what went wrong and what to do
+
+	fullName string // the repository's full name once found
 }
+
+// Transient reports whether a failed item may succeed when tried again
+// unchanged: the control plane failed (a database error, a deadlock, a
+// call cut short), not the item.
+func (r Result) Transient() bool { return !r.OK && r.Reason == ReasonInternal }
 
 // Import imports the items, or with all every discovered repository that
 // has a recommendation and was never unlinked (deleted repositories
@@ -78,6 +85,7 @@ func (s *Service) Import(ctx context.Context, accountID, actor, integrationRef s
 			return nil, err
 		}
 		out[i] = s.importOne(ctx, in, actor, it, false)
+		s.recordFailure(ctx, in, actor, out[i], false)
 	}
 	return out, nil
 }
@@ -104,17 +112,15 @@ func (s *Service) allItems(ctx context.Context, in integration.Integration) ([]I
 	}
 }
 
-// importOne imports one item and records its failure, if any, in the
-// event log.
+// importOne imports one item.
 func (s *Service) importOne(ctx context.Context, in integration.Integration, actor string, it Item, automatic bool) Result {
-	res := Result{Repository: it.Repository, Action: it.Action}
-	repoName := it.Repository
+	res := Result{Repository: it.Repository, Action: it.Action, fullName: it.Repository}
 	err := func() error {
 		repo, err := s.store.FindRepository(ctx, in.ID, it.Repository)
 		if err != nil {
 			return err
 		}
-		repoName = repo.FullName
+		res.fullName = repo.FullName
 		out, action, err := s.link(ctx, in, actor, repo, it, automatic)
 		res.Action = action
 		res.Entity = out.Entity
@@ -132,19 +138,26 @@ func (s *Service) importOne(ctx context.Context, in integration.Integration, act
 		res.Reason = cmpOr(f.Reason, strings.ToUpper(strings.ReplaceAll(f.Code.String(), " ", "_")))
 		res.Message = f.Error()
 	} else {
-		s.log.Error().Err(err).Str("integration", in.ID).Str("repository", repoName).Msg("import failed")
+		s.log.Error().Err(err).Str("integration", in.ID).Str("repository", res.fullName).Msg("import failed")
 		res.Reason, res.Message = ReasonInternal, "internal error; the control plane log has the details"
+	}
+	return res
+}
+
+// recordFailure records a failed item in the event log.
+func (s *Service) recordFailure(ctx context.Context, in integration.Integration, actor string, res Result, automatic bool) {
+	if res.OK {
+		return
 	}
 	typ := "import"
 	if automatic {
 		typ = "automatic import"
 	}
 	if evErr := s.store.AddEvent(ctx, store.Event{AccountID: in.AccountID, IntegrationID: in.ID, Time: s.now(), Type: store.EventImportFailed,
-		Actor: actor, Repository: repoName, Error: res.Reason,
-		Message: fmt.Sprintf("%s of %s failed: %s", typ, repoName, res.Message)}); evErr != nil {
+		Actor: actor, Repository: res.fullName, Error: res.Reason,
+		Message: fmt.Sprintf("%s of %s failed: %s", typ, res.fullName, res.Message)}); evErr != nil {
 		s.log.Error().Err(evErr).Str("integration", in.ID).Msg("recording an import failure failed")
 	}
-	return res
 }
 
 func cmpOr(a, b string) string {

@@ -26,6 +26,8 @@ type Store interface {
 	CorrelationEntities(ctx context.Context, accountID, integrationID, kind, typ string, whole bool) ([]store.CorrelationEntity, error)
 	SaveRecommendations(ctx context.Context, accountID, integrationID string, gen int64, hash string, recs []store.Recommendation, now time.Time) error
 	AdvanceAutoImportMark(ctx context.Context, accountID, integrationID string, mark time.Time) error
+	AutoImportRetries(ctx context.Context, integrationID string) (map[string]int, error)
+	SetAutoImportRetry(ctx context.Context, integrationID, uuid string, attempts int, now time.Time) error
 	ListDiscovered(ctx context.Context, integrationID string, f store.DiscoveredFilter, p store.Page) ([]store.Discovered, string, int64, error)
 	EntitiesByID(ctx context.Context, accountID string, ids []string) (map[string]store.StoredEntity, error)
 	FindRepository(ctx context.Context, integrationID, ref string) (store.Repository, error)

@@ -79,10 +79,18 @@ func (s *Service) refreshLinked(ctx context.Context, in integration.Integration)
 	return nil
 }
 
+// autoImportAttempts is how many times a repository's automatic import
+// may fail for a transient reason before auto-import gives up on it.
+const autoImportAttempts = 5
+
 // autoImport imports, when auto-import is on, the repositories first seen
 // after the integration's watermark that were never unlinked, with their
 // recommended action; the watermark then moves past every repository seen,
-// whether auto-import is on or not.
+// whether auto-import is on or not. A repository whose import failed for a
+// transient reason (Result.Transient) is kept for retry and tried again
+// after the next syncs, up to autoImportAttempts times; one that failed
+// for good (IDENTIFIER_TAKEN, NO_MATCH, ...) is not. Each failure is
+// logged as IMPORT_FAILED once, when it is final.
 func (s *Service) autoImport(ctx context.Context, in integration.Integration) error {
 	st, err := s.store.GetDiscoveryState(ctx, in.ID)
 	if err != nil {
@@ -92,36 +100,65 @@ func (s *Service) autoImport(ctx context.Context, in integration.Integration) er
 	if err != nil {
 		return err
 	}
+	retries, err := s.store.AutoImportRetries(ctx, in.ID)
+	if err != nil {
+		return err
+	}
 	var mark time.Time
-	imported, failed := 0, 0
+	imported, failed, retry := 0, 0, 0
 	for _, r := range repos {
 		if r.FirstSeenAt.After(mark) {
 			mark = r.FirstSeenAt
 		}
-		if !in.AutoImport || !r.FirstSeenAt.After(st.AutoImportMark) || r.Unlinked || !r.DeletedAt.IsZero() {
+		attempts, retrying := retries[r.UUID]
+		if !retrying && !r.FirstSeenAt.After(st.AutoImportMark) {
 			continue
 		}
-		rec, _, err := s.store.GetRecommendation(ctx, in.ID, r.UUID)
+		attempts++
+		res, tried, err := s.autoImportOne(ctx, in, r)
 		if err != nil {
 			return err
 		}
-		if rec.Action == "" {
-			continue // under Merge with no match: a person picks the entity
-		}
-		if res := s.importOne(ctx, in, ActorAutoImport, Item{Repository: r.UUID}, true); res.OK {
+		switch {
+		case tried && res.OK:
 			imported++
-		} else {
+		case tried && res.Transient() && attempts < autoImportAttempts:
+			retry++
+			if err := s.store.SetAutoImportRetry(ctx, in.ID, r.UUID, attempts, s.now().UTC()); err != nil {
+				return err
+			}
+			continue
+		case tried:
 			failed++
+			s.recordFailure(ctx, in, ActorAutoImport, res, true)
+		}
+		if retrying {
+			if err := s.store.SetAutoImportRetry(ctx, in.ID, r.UUID, 0, s.now().UTC()); err != nil {
+				return err
+			}
 		}
 	}
-	if imported+failed > 0 {
+	if imported+failed+retry > 0 {
 		s.log.Info().Str("account", in.AccountID).Str("integration", in.ID).Int("imported", imported).Int("failed", failed).
-			Msg("auto-import done")
+			Int("retry", retry).Msg("auto-import done")
 	}
 	if mark.IsZero() {
 		return nil
 	}
 	return s.store.AdvanceAutoImportMark(ctx, in.AccountID, in.ID, mark)
+}
+
+// autoImportOne imports one candidate of autoImport, unless it is not to be
+// imported automatically (tried is false then).
+func (s *Service) autoImportOne(ctx context.Context, in integration.Integration, r store.UnimportedRepository) (Result, bool, error) {
+	if !in.AutoImport || r.Unlinked || !r.DeletedAt.IsZero() {
+		return Result{}, false, nil
+	}
+	rec, _, err := s.store.GetRecommendation(ctx, in.ID, r.UUID)
+	if err != nil || rec.Action == "" {
+		return Result{}, false, err // under Merge with no match: a person picks the entity
+	}
+	return s.importOne(ctx, in, ActorAutoImport, Item{Repository: r.UUID}, true), true, nil
 }
 
 // SetAutoImport turns auto-import on or off; the change is recorded as a

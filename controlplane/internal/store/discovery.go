@@ -216,6 +216,47 @@ func (db *DB) AdvanceAutoImportMark(ctx context.Context, accountID, integrationI
 	})
 }
 
+// AutoImportRetries returns the repositories of an integration whose
+// automatic import failed for a transient reason, with how many times.
+func (db *DB) AutoImportRetries(ctx context.Context, integrationID string) (map[string]int, error) {
+	type retry struct {
+		uuid     string
+		attempts int
+	}
+	rows, err := queryAll(ctx, db, `SELECT repository_uuid, attempts FROM auto_import_retries WHERE integration_id = ?`,
+		[]any{integrationID}, func(row scanner) (retry, error) {
+			var r retry
+			err := row.Scan(&r.uuid, &r.attempts)
+			return r, err
+		})
+	out := make(map[string]int, len(rows))
+	for _, r := range rows {
+		out[r.uuid] = r.attempts
+	}
+	return out, err
+}
+
+// SetAutoImportRetry records that a repository's automatic import failed
+// for a transient reason for the attempts-th time; attempts 0 removes the
+// record (imported, failed for good, or no longer a candidate).
+func (db *DB) SetAutoImportRetry(ctx context.Context, integrationID, uuid string, attempts int, now time.Time) error {
+	return db.tx(ctx, func(tx *txn) error {
+		if attempts == 0 {
+			return clearAutoImportRetry(ctx, tx, integrationID, uuid)
+		}
+		_, err := tx.exec(ctx, `INSERT INTO auto_import_retries (integration_id, repository_uuid, attempts, last_failed_at)
+			VALUES (?, ?, ?, ?) ON CONFLICT (integration_id, repository_uuid)
+			DO UPDATE SET attempts = excluded.attempts, last_failed_at = excluded.last_failed_at`,
+			integrationID, uuid, attempts, micros(now))
+		return err
+	})
+}
+
+func clearAutoImportRetry(ctx context.Context, tx *txn, integrationID, uuid string) error {
+	_, err := tx.exec(ctx, `DELETE FROM auto_import_retries WHERE integration_id = ? AND repository_uuid = ?`, integrationID, uuid)
+	return err
+}
+
 // DiscoveredFilter narrows ListDiscovered.
 type DiscoveredFilter struct {
 	Search       string         // case-insensitive substring of the name or slug

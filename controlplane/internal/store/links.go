@@ -128,6 +128,9 @@ func (db *DB) ImportRepository(ctx context.Context, r ImportRequest) (ImportOutc
 		if err := setSourceDeleted(ctx, tx, e.ID); err != nil {
 			return err
 		}
+		if err := clearAutoImportRetry(ctx, tx, r.IntegrationID, r.RepositoryUUID); err != nil {
+			return err
+		}
 		if e, err = getEntityTx(ctx, tx, e.ID); err != nil {
 			return err
 		}
