@@ -320,6 +320,15 @@ func (s *Server) Cursors() []*pb.RepositoryCursor {
 	return out
 }
 
+// SetCursor replaces a repository's stored cursor, to stage a state the
+// next sync must cope with (a branch force-pushed under it).
+func (s *Server) SetCursor(c *pb.RepositoryCursor) {
+	rec := &pb.Record{Kind: &pb.Record_Cursor{Cursor: c}}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.store[Identity(rec)] = rec
+}
+
 // Count returns how many stored records of each kind there are.
 func (s *Server) Count() map[string]int {
 	s.mu.Lock()

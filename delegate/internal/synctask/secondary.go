@@ -7,14 +7,17 @@ import (
 	"github.com/catalog-discovery/bitbucket/shared/record"
 )
 
-// pullRequests fetches a repository's pull requests and moves its cursor
-// after every page, so that the cursor always covers one contiguous range
-// of updated_on, whatever cuts the fetch short:
+// A repository's secondary kinds are fetched in two passes sharing the
+// per-sync caps: first what is new (or the first-sync snapshot) for every
+// repository, then the backfill of older history. A large backfill thus
+// never takes the cap that another repository's new work needs.
+
+// newPullRequests fetches a repository's pull requests for the first pass
+// and moves its cursor after every page, so that the cursor always covers
+// one contiguous range of updated_on, whatever cuts the fetch short:
 //   - first sync: the newest FirstSyncPerRepository, newest first;
-//   - later: what is new, oldest first (above the newest fetched), then the
-//     backfill, newest first (below the oldest fetched), until the start
-//     date or the end.
-func (r *Run) pullRequests(ctx context.Context, ws string, repo record.Repository, had bool, cur *record.Cursor) error {
+//   - later: what is new, oldest first (above the newest fetched).
+func (r *Run) newPullRequests(ctx context.Context, ws string, repo record.Repository, had bool, cur *record.Cursor) error {
 	since := r.spec.StartDate
 	if !had || cur.NewestPullRequestUpdatedOn.IsZero() {
 		want := r.limits.FirstSyncPerRepository
@@ -35,16 +38,26 @@ func (r *Run) pullRequests(ctx context.Context, ws string, repo record.Repositor
 	}
 	_, err := r.pagePullRequests(ctx, bitbucket.PullRequestQuery{Workspace: ws, Slug: repo.Slug, After: cur.NewestPullRequestUpdatedOn, Since: since, Ascending: true}, repo.UUID, -1,
 		func(prs []record.PullRequest) { cur.NewestPullRequestUpdatedOn = prs[len(prs)-1].UpdatedOn })
-	if err != nil || cur.PullRequestsBackfilled {
-		return err
+	return err
+}
+
+// backfillPullRequests fetches, newest first, the pull requests below the
+// oldest fetched, until the start date or the end.
+func (r *Run) backfillPullRequests(ctx context.Context, ws string, repo record.Repository, cur *record.Cursor) error {
+	if cur.PullRequestsBackfilled || cur.OldestPullRequestUpdatedOn.IsZero() {
+		return nil
 	}
-	exhausted, err := r.pagePullRequests(ctx, bitbucket.PullRequestQuery{Workspace: ws, Slug: repo.Slug, Before: cur.OldestPullRequestUpdatedOn, Since: since}, repo.UUID, -1,
+	exhausted, err := r.pagePullRequests(ctx, bitbucket.PullRequestQuery{Workspace: ws, Slug: repo.Slug, Before: cur.OldestPullRequestUpdatedOn, Since: r.spec.StartDate}, repo.UUID, -1,
 		func(prs []record.PullRequest) { cur.OldestPullRequestUpdatedOn = prs[len(prs)-1].UpdatedOn })
 	if err != nil {
 		return err
 	}
 	cur.PullRequestsBackfilled = exhausted
 	return nil
+}
+
+func (r *Run) pullRequestsNeedBackfill(cur record.Cursor) bool {
+	return r.spec.PullRequests && !cur.PullRequestsBackfilled && !cur.OldestPullRequestUpdatedOn.IsZero()
 }
 
 // pagePullRequests pages through a query, taking at most want items (-1:
@@ -87,21 +100,29 @@ func (r *Run) pagePullRequests(ctx context.Context, q bitbucket.PullRequestQuery
 	return true, nil
 }
 
-// commitsOf fetches a repository's main-branch commits. Commits can only
-// be listed newest first, so:
+// maxNewCommitSearch bounds the first pass's walk down to the newest
+// commit fetched before. A force-push can remove that commit from the
+// branch, and a burst of pushes can bury it deep; either way the walk must
+// end, and what it did not reach becomes backfill.
+const maxNewCommitSearch = 10 * bitbucket.CommitPageLen
+
+// newCommits fetches a repository's main-branch commits for the first
+// pass. Commits can only be listed newest first, so:
 //   - first sync: the newest FirstSyncPerRepository;
 //   - later, unless updated_on has not moved since the last check: new
-//     commits down to the newest fetched (the cursor's top moves only once
-//     that is reached, so a cap never leaves a hole);
-//   - then the backfill below the oldest fetched, until the start date or
-//     the first commit.
-func (r *Run) commitsOf(ctx context.Context, ws string, repo record.Repository, had bool, cur *record.Cursor) error {
+//     commits down to the newest fetched before (stopAt). Reaching it just
+//     moves the cursor's top. Otherwise (a cap or maxNewCommitSearch cut
+//     the walk, or a force-push removed stopAt) the commits just fetched
+//     become the cursor's range and everything below them the backfill:
+//     progress is kept, at the price of fetching again, once, what was
+//     stored below the gap.
+func (r *Run) newCommits(ctx context.Context, ws string, repo record.Repository, had bool, cur *record.Cursor) error {
 	if repo.MainBranch == "" {
 		return nil // an empty repository has no commits
 	}
 	if !had || cur.NewestCommitHash == "" {
 		want := r.limits.FirstSyncPerRepository
-		exhausted, err := r.pageCommits(ctx, commitWalk{
+		end, err := r.pageCommits(ctx, commitWalk{
 			url:  r.session.CommitsURL(ws, repo.Slug, repo.MainBranch, min(want, r.commits.remaining())),
 			repo: repo.UUID, want: want,
 			moved: func(cs []record.Commit) {
@@ -114,37 +135,55 @@ func (r *Run) commitsOf(ctx context.Context, ws string, repo record.Repository, 
 		if err != nil {
 			return err
 		}
-		if cur.NewestCommitHash != "" || exhausted {
-			cur.CommitsBackfilled = exhausted
+		if cur.NewestCommitHash != "" || end == walkHistoryEnd {
+			cur.CommitsBackfilled = end == walkHistoryEnd
 			cur.CommitsCheckedAtUpdatedOn = repo.UpdatedOn
 		}
 		return nil
 	}
-	if !cur.CommitsCheckedAtUpdatedOn.Equal(repo.UpdatedOn) {
-		var top string
-		exhausted, err := r.pageCommits(ctx, commitWalk{
-			url:  r.session.CommitsURL(ws, repo.Slug, repo.MainBranch, min(bitbucket.CommitPageLen, r.commits.remaining())),
-			repo: repo.UUID, want: -1, stopAt: cur.NewestCommitHash,
-			moved: func(cs []record.Commit) {
-				if top == "" {
-					top = cs[0].Hash
-				}
-			},
-		})
-		if err != nil {
-			return err
-		}
-		if exhausted {
-			if top != "" {
-				cur.NewestCommitHash = top
+	if cur.CommitsCheckedAtUpdatedOn.Equal(repo.UpdatedOn) {
+		return nil
+	}
+	var top, last string
+	end, err := r.pageCommits(ctx, commitWalk{
+		url:  r.session.CommitsURL(ws, repo.Slug, repo.MainBranch, min(bitbucket.CommitPageLen, r.commits.remaining())),
+		repo: repo.UUID, want: maxNewCommitSearch, stopAt: cur.NewestCommitHash,
+		moved: func(cs []record.Commit) {
+			if top == "" {
+				top = cs[0].Hash
 			}
-			cur.CommitsCheckedAtUpdatedOn = repo.UpdatedOn
-		}
+			last = cs[len(cs)-1].Hash
+		},
+	})
+	if err != nil {
+		return err
 	}
-	if cur.CommitsBackfilled || cur.OldestCommitHash == "" {
+	switch {
+	case end == walkStopped:
+		if top != "" {
+			cur.NewestCommitHash = top
+		}
+	case top == "":
+		if end == walkCapped {
+			return nil // nothing taken: the next sync tries again
+		}
+		// stopAt is gone and nothing above the start date is left.
+		cur.NewestCommitHash, cur.OldestCommitHash, cur.CommitsBackfilled = "", "", true
+	default:
+		cur.NewestCommitHash, cur.OldestCommitHash = top, last
+		cur.CommitsBackfilled = end == walkHistoryEnd
+	}
+	cur.CommitsCheckedAtUpdatedOn = repo.UpdatedOn
+	return nil
+}
+
+// backfillCommits fetches the commits below the oldest fetched, until the
+// start date or the first commit.
+func (r *Run) backfillCommits(ctx context.Context, ws string, repo record.Repository, cur *record.Cursor) error {
+	if !r.commitsNeedBackfill(repo, *cur) {
 		return nil
 	}
-	exhausted, err := r.pageCommits(ctx, commitWalk{
+	end, err := r.pageCommits(ctx, commitWalk{
 		url:  r.session.CommitsURL(ws, repo.Slug, cur.OldestCommitHash, min(bitbucket.CommitPageLen, r.commits.remaining()+1)),
 		repo: repo.UUID, want: -1, skip: cur.OldestCommitHash,
 		moved: func(cs []record.Commit) { cur.OldestCommitHash = cs[len(cs)-1].Hash },
@@ -152,8 +191,12 @@ func (r *Run) commitsOf(ctx context.Context, ws string, repo record.Repository, 
 	if err != nil {
 		return err
 	}
-	cur.CommitsBackfilled = exhausted
+	cur.CommitsBackfilled = end == walkHistoryEnd
 	return nil
+}
+
+func (r *Run) commitsNeedBackfill(repo record.Repository, cur record.Cursor) bool {
+	return r.spec.Commits && repo.MainBranch != "" && !cur.CommitsBackfilled && cur.OldestCommitHash != ""
 }
 
 // commitWalk is one newest-first pass over a commit listing.
@@ -170,30 +213,49 @@ type commitWalk struct {
 	moved func([]record.Commit)
 }
 
-// pageCommits walks w. exhausted means nothing more is to be had there:
-// the end of history, the start date or stopAt was reached; it is false
-// when a limit cut the walk.
-func (r *Run) pageCommits(ctx context.Context, w commitWalk) (exhausted bool, err error) {
+// walkEnd says why a commit walk ended.
+type walkEnd int
+
+const (
+	// walkHistoryEnd: nothing more is to be had there (the first commit,
+	// or a whole page older than the start date).
+	walkHistoryEnd walkEnd = iota
+	// walkStopped: stopAt was reached.
+	walkStopped
+	// walkCapped: the per-sync cap or the walk's want cut it.
+	walkCapped
+)
+
+// pageCommits walks w. Commits dated before the start date are skipped,
+// not taken as the end: after a merge or a rebase an older-dated commit
+// can sit above newer ones. A whole page of them is taken as the end.
+func (r *Run) pageCommits(ctx context.Context, w commitWalk) (walkEnd, error) {
 	taken := 0
 	since := r.spec.StartDate
 	u := w.url
 	for u != "" {
-		if r.commits.remaining() == 0 {
-			return false, nil
+		if r.commits.remaining() == 0 || w.want >= 0 && taken >= w.want {
+			return walkCapped, nil
 		}
 		commits, next, err := r.session.Commits(ctx, u, w.repo)
 		if err != nil {
-			return false, err
+			return walkCapped, err
 		}
-		end := false
+		stopped := false
 		keep := commits[:0]
+		listed, old := 0, 0
 		for _, c := range commits {
 			if c.Hash == w.skip {
 				continue
 			}
-			if c.Hash == w.stopAt || (!since.IsZero() && c.Date.Before(since)) {
-				end = true
+			if c.Hash == w.stopAt {
+				stopped = true
 				break
+			}
+			listed++
+			if !since.IsZero() && c.Date.Before(since) {
+				old++
+				continue
 			}
 			keep = append(keep, c)
 		}
@@ -204,7 +266,7 @@ func (r *Run) pageCommits(ctx context.Context, w commitWalk) (exhausted bool, er
 		n = r.commits.take(n)
 		for i := range keep[:n] {
 			if err := r.emit(ctx, record.Record{Commit: &keep[i]}); err != nil {
-				return false, err
+				return walkCapped, err
 			}
 		}
 		if n > 0 {
@@ -213,13 +275,15 @@ func (r *Run) pageCommits(ctx context.Context, w commitWalk) (exhausted bool, er
 		taken += n
 		switch {
 		case n < len(keep):
-			return false, nil // a limit cut this page
-		case end:
-			return true, nil
-		case w.want >= 0 && taken >= w.want:
-			return next == "", nil
+			return walkCapped, nil // a limit cut this page
+		case stopped:
+			return walkStopped, nil
+		case listed > 0 && old == listed:
+			return walkHistoryEnd, nil // a whole page before the start date
+		case w.want >= 0 && taken >= w.want && next != "":
+			return walkCapped, nil
 		}
 		u = next
 	}
-	return true, nil
+	return walkHistoryEnd, nil
 }

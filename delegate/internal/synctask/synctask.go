@@ -3,9 +3,11 @@
 // enabled secondary kinds (pull requests, main-branch commits) of each
 // repository with bounded concurrency, all under the credential's one
 // request budget. Per-repository cursors from the task make later syncs
-// fetch only what is new and backfill what a cap cut off; a checkpoint
+// fetch only what is new and backfill what a cap cut off: what is new for
+// every repository first, the backfill in a second pass. A checkpoint
 // lets another attempt resume where this one stopped. Memory stays flat:
-// nothing holds more than a few pages.
+// nothing holds more than a few pages, and the second pass's backlog (a
+// few identifiers per repository) no more entries than the caps left.
 package synctask
 
 import (
@@ -59,6 +61,9 @@ type Run struct {
 	mu       sync.Mutex
 	failures []string
 	failed   int
+	// backlog holds the repositories whose backfill waits for the second
+	// pass; it never grows beyond what the caps left could serve.
+	backlog []job
 }
 
 // New prepares an attempt of t. An unreadable checkpoint is logged and
@@ -133,10 +138,53 @@ func (r *Run) Execute(ctx context.Context) (task.Outcome, error) {
 	if err := context.Cause(ctx); err != nil {
 		return task.OutcomeFailed, err
 	}
+	if err := r.backfill(ctx, ws); err != nil {
+		return task.OutcomeFailed, err
+	}
 	if listErr != nil {
 		return r.finish(ctx, 0, listErr)
 	}
 	return r.finish(ctx, r.listed.Load(), nil)
+}
+
+// backfill runs the second pass over the backlog, with the caps the first
+// pass left.
+func (r *Run) backfill(ctx context.Context, ws string) error {
+	r.mu.Lock()
+	backlog := r.backlog
+	r.backlog = nil
+	r.mu.Unlock()
+	if len(backlog) == 0 {
+		return nil
+	}
+	r.phase.Store("backfill")
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	jobs := make(chan job)
+	var wg sync.WaitGroup
+	for range r.workers {
+		wg.Go(func() {
+			for j := range jobs {
+				if err := r.backfillRepository(ctx, ws, j); err != nil {
+					cancel(err)
+				}
+			}
+		})
+	}
+feed:
+	for _, j := range backlog {
+		if r.prs.remaining() == 0 && r.commits.remaining() == 0 {
+			break
+		}
+		select {
+		case jobs <- j:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	return context.Cause(ctx)
 }
 
 // finish sends the end marker after a complete listing, waits for every
@@ -167,6 +215,8 @@ func (r *Run) finish(ctx context.Context, count int64, listErr error) (task.Outc
 type job struct {
 	repo record.Repository
 	page *trackedPage
+	// cur is the cursor after the first pass (backlog jobs only).
+	cur record.Cursor
 }
 
 // list streams the repository pages and hands each repository to the
@@ -210,54 +260,100 @@ func (r *Run) list(ctx context.Context, ws string, secondaries bool, jobs chan<-
 	return nil
 }
 
-// repository fetches one repository's secondary kinds and sends its new
-// cursor after the records it covers. A failure of this repository is
-// recorded and the sync goes on; the returned error is fatal to the sync.
+// repository runs the first pass of one repository's secondary kinds (what
+// is new, or the first-sync snapshot), sends its new cursor after the
+// records it covers and queues its backfill for the second pass. A failure
+// of this repository is recorded and the sync goes on; the returned error
+// is fatal to the sync.
 func (r *Run) repository(ctx context.Context, ws string, j job) error {
 	old, had := r.spec.Cursors[j.repo.UUID]
 	old.RepositoryUUID = j.repo.UUID
 	cur := old
 	var errs []error
 	if r.spec.PullRequests {
-		if err := r.pullRequests(ctx, ws, j.repo, had, &cur); err != nil {
+		if err := r.newPullRequests(ctx, ws, j.repo, had, &cur); err != nil {
 			errs = append(errs, fmt.Errorf("pull requests: %w", err))
 		}
 	}
 	if r.spec.Commits {
-		if err := r.commitsOf(ctx, ws, j.repo, had, &cur); err != nil {
+		if err := r.newCommits(ctx, ws, j.repo, had, &cur); err != nil {
 			errs = append(errs, fmt.Errorf("commits: %w", err))
 		}
 	}
+	ok, err := r.settle(ctx, j.repo, old, cur, errs)
+	if err != nil {
+		return err
+	}
+	r.track.repoDone(j.page, j.repo.UUID, r.sink.Position())
+	r.done.Add(1)
+	// A first sync takes the snapshot only; the backfill starts with the
+	// next one.
+	if ok && had && (r.pullRequestsNeedBackfill(cur) || r.commitsNeedBackfill(j.repo, cur)) {
+		r.queueBackfill(j.repo, cur)
+	}
+	return nil
+}
+
+// queueBackfill keeps what the second pass needs of a repository, unless
+// the caps left could not serve one more repository anyway.
+func (r *Run) queueBackfill(repo record.Repository, cur record.Cursor) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.backlog) >= r.prs.remaining()+r.commits.remaining() {
+		return
+	}
+	r.backlog = append(r.backlog, job{repo: record.Repository{
+		UUID: repo.UUID, Slug: repo.Slug, FullName: repo.FullName, MainBranch: repo.MainBranch, UpdatedOn: repo.UpdatedOn,
+	}, cur: cur})
+}
+
+// backfillRepository runs the second pass of one repository.
+func (r *Run) backfillRepository(ctx context.Context, ws string, j job) error {
+	cur := j.cur
+	var errs []error
+	if err := r.backfillPullRequests(ctx, ws, j.repo, &cur); err != nil {
+		errs = append(errs, fmt.Errorf("pull requests: %w", err))
+	}
+	if err := r.backfillCommits(ctx, ws, j.repo, &cur); err != nil {
+		errs = append(errs, fmt.Errorf("commits: %w", err))
+	}
+	_, err := r.settle(ctx, j.repo, j.cur, cur, errs)
+	return err
+}
+
+// settle ends a pass over one repository: it sends the cursor if it moved
+// and records a failure. ok is false when the repository failed or is gone.
+func (r *Run) settle(ctx context.Context, repo record.Repository, old, cur record.Cursor, errs []error) (ok bool, _ error) {
 	if ctx.Err() != nil {
-		return context.Cause(ctx)
+		return false, context.Cause(ctx)
 	}
 	for _, err := range errs {
 		if fatal(err) {
-			return err
+			return false, err
 		}
 	}
-	if gone(errs) {
-		r.log.Info().Str("repository", j.repo.FullName).Msg("repository disappeared during the sync (404); skipped")
+	gone := gone(errs)
+	if gone {
+		r.log.Info().Str("repository", repo.FullName).Msg("repository disappeared during the sync (404); skipped")
 		errs = nil
 	}
 	if cur != old {
 		if err := r.emit(ctx, record.Record{Cursor: &cur}); err != nil {
-			return err
+			return false, err
 		}
 	}
-	r.track.repoDone(j.page, j.repo.UUID, r.sink.Position())
-	r.done.Add(1)
 	if len(errs) > 0 {
 		err := errors.Join(errs...)
-		r.log.Warn().Err(err).Str("repository", j.repo.FullName).Msg("repository incomplete")
+		r.log.Warn().Err(err).Str("repository", repo.FullName).Msg("repository incomplete")
 		r.mu.Lock()
 		r.failed++
 		if len(r.failures) < 3 {
-			r.failures = append(r.failures, j.repo.FullName+": "+err.Error())
+			r.failures = append(r.failures, repo.FullName+": "+err.Error())
 		}
 		r.mu.Unlock()
+		return false, nil
 	}
-	return nil
+	return !gone, nil
 }
 
 // uploadError wraps a failure to hand a record to the uploader: the lease
