@@ -4,8 +4,11 @@
 package ingest
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 	"github.com/catalog-discovery/bitbucket/shared/record"
@@ -18,6 +21,92 @@ var (
 	uuidPattern = regexp.MustCompile(`^\{[0-9a-fA-F-]{1,64}\}$`)
 	hashPattern = regexp.MustCompile(`^[0-9a-f]{40}$`)
 )
+
+// Normalize makes the text of every record storable, in place: NUL bytes
+// are removed and invalid UTF-8 is replaced by U+FFFD, in every string and
+// in the raw repository JSON. PostgreSQL refuses both in TEXT (SQLSTATE
+// 22021), and Bitbucket does return them, e.g. a NUL pasted into a commit
+// message. Refusing such a record would refuse its batch on every retry
+// and stop the sync for good, so the record is kept without the bytes
+// nobody can read anyway.
+func Normalize(records []record.Record) {
+	for _, r := range records {
+		switch {
+		case r.Repository != nil:
+			x := r.Repository
+			cleanAll(&x.UUID, &x.Slug, &x.Name, &x.FullName, &x.Workspace, &x.ProjectKey, &x.ProjectName, &x.Description,
+				&x.Language, &x.MainBranch, &x.HTMLURL, &x.CloneHTTPSURL, &x.CloneSSHURL)
+			x.Raw = cleanJSON(x.Raw)
+		case r.PullRequest != nil:
+			x := r.PullRequest
+			cleanAll(&x.RepositoryUUID, &x.Title, &x.State, &x.Author, &x.AuthorUUID, &x.SourceBranch, &x.DestinationBranch,
+				&x.MergeCommit, &x.ClosedBy, &x.HTMLURL)
+		case r.Commit != nil:
+			x := r.Commit
+			cleanAll(&x.RepositoryUUID, &x.Hash, &x.AuthorRaw, &x.AuthorUser, &x.Message, &x.HTMLURL)
+			for i := range x.Parents {
+				cleanAll(&x.Parents[i])
+			}
+		case r.Cursor != nil:
+			x := r.Cursor
+			cleanAll(&x.RepositoryUUID, &x.NewestCommitHash, &x.OldestCommitHash)
+		}
+	}
+}
+
+func cleanAll(ss ...*string) {
+	for _, s := range ss {
+		*s = clean(*s)
+	}
+}
+
+func clean(s string) string {
+	if strings.IndexByte(s, 0) >= 0 {
+		s = strings.ReplaceAll(s, "\x00", "")
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
+
+// cleanJSON cleans raw JSON: its bytes as text, and the strings it holds,
+// where a NUL may hide as the escape \u0000 and come back when decoded.
+func cleanJSON(raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 {
+		return raw
+	}
+	out := json.RawMessage(clean(string(raw)))
+	if !bytes.Contains(out, []byte(`\u0000`)) {
+		return out
+	}
+	var v any
+	d := json.NewDecoder(bytes.NewReader(out))
+	d.UseNumber()
+	if err := d.Decode(&v); err != nil {
+		return out
+	}
+	b, err := json.Marshal(cleanValue(v))
+	if err != nil {
+		return out
+	}
+	return b
+}
+
+func cleanValue(v any) any {
+	switch x := v.(type) {
+	case string:
+		return clean(x)
+	case []any:
+		for i := range x {
+			x[i] = cleanValue(x[i])
+		}
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[clean(k)] = cleanValue(e)
+		}
+		return m
+	}
+	return v
+}
 
 // Validate checks every record of a batch and names the first bad record's
 // field, e.g. "records[3].pull_request.id".

@@ -21,6 +21,10 @@ type dialect interface {
 	// maxParams is the most bind parameters one statement may carry.
 	maxParams() int
 	isUniqueViolation(err error) bool
+	// dataException reports whether err is the database refusing a value
+	// (a character it cannot store, a value too large), with its code:
+	// the same statement fails again however often it is retried.
+	dataException(err error) (string, bool)
 }
 
 type sqliteDialect struct{}
@@ -35,6 +39,14 @@ func (sqliteDialect) isUniqueViolation(err error) bool {
 		return false
 	}
 	return e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+}
+
+func (sqliteDialect) dataException(err error) (string, bool) {
+	var e *sqlite.Error
+	if errors.As(err, &e) && (e.Code() == sqlite3.SQLITE_TOOBIG || e.Code() == sqlite3.SQLITE_MISMATCH) {
+		return sqlite.ErrorCodeString[e.Code()], true
+	}
+	return "", false
 }
 
 type postgresDialect struct{}
@@ -73,4 +85,14 @@ func (postgresDialect) maxParams() int { return 65535 }
 func (postgresDialect) isUniqueViolation(err error) bool {
 	var e *pgconn.PgError
 	return errors.As(err, &e) && e.Code == "23505"
+}
+
+// dataException is SQLSTATE class 22, e.g. 22021 for a NUL byte or invalid
+// UTF-8 in text, 22001 for a value too long, 22003 for a number out of range.
+func (postgresDialect) dataException(err error) (string, bool) {
+	var e *pgconn.PgError
+	if errors.As(err, &e) && strings.HasPrefix(e.Code, "22") {
+		return e.Code, true
+	}
+	return "", false
 }

@@ -23,7 +23,9 @@ const ReasonSequenceGap = "SEQUENCE_GAP"
 // together. A batch at or below the last acknowledged sequence is
 // acknowledged again without being applied. Errors: FailedPrecondition
 // (LEASE_LOST); OutOfRange (SEQUENCE_GAP, metadata expectedSequence);
-// Invalid (INVALID_RECORD) with nothing applied.
+// Invalid (INVALID_RECORD) with nothing applied, also when the database
+// refuses a value of the batch. Records are normalized first (see
+// ingest.Normalize).
 func (db *DB) ApplyBatch(ctx context.Context, r BatchRequest) (BatchResult, error) {
 	if r.Sequence < 1 {
 		return BatchResult{}, fault.InvalidField("sequence", "must be 1 or more")
@@ -45,11 +47,18 @@ func (db *DB) ApplyBatch(ctx context.Context, r BatchRequest) (BatchResult, erro
 			return fault.New(fault.OutOfRange, ReasonSequenceGap, "batch %d skips ahead: the next batch of this task is %d", r.Sequence, expected).
 				With("expectedSequence", fmt.Sprint(expected))
 		}
+		ingest.Normalize(r.Records)
 		if err := ingest.Validate(r.Records); err != nil {
 			return err
 		}
 		a := applier{tx: tx, d: db.dialect, task: t, now: micros(r.Now)}
 		if err := a.apply(ctx, r.Records); err != nil {
+			if code, ok := db.dialect.dataException(err); ok {
+				// Retrying cannot help: the same batch fails the same way.
+				return fault.New(fault.Invalid, ingest.ReasonInvalidRecord,
+					"the %s database refused a value of batch %d (%v); nothing of the batch was applied", db.dialect.name(), r.Sequence, err).
+					With("sqlState", code)
+			}
 			return err
 		}
 		if _, err := tx.exec(ctx, `UPDATE tasks SET last_sequence = ? WHERE id = ?`, r.Sequence, t.ID); err != nil {

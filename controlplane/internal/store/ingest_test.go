@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"testing"
@@ -166,4 +167,38 @@ func TestReopenKeepsDataAndSkipsAppliedMigrations(t *testing.T) {
 	if _, err := db.GetIntegration(t.Context(), "acme", f.integ.ID); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestApplyBatchStoresTextWithNULAndInvalidUTF8(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, "acme")
+		task := f.mustAcquire(t, t0)
+		r := repo(0)
+		r.Description = "pay\x00ments \xff"
+		r.Raw = json.RawMessage(`{"uuid":"` + repoUUID(0) + `","description":"pay\u0000ments","big":12345678901234567890}`)
+		records := []record.Record{{Repository: r},
+			{PullRequest: &record.PullRequest{RepositoryUUID: repoUUID(0), ID: 1, Title: "fix\x00 it", State: "OPEN", UpdatedOn: t0}},
+			{Commit: &record.Commit{RepositoryUUID: repoUUID(0), Hash: hash(1), Message: "init\x00ial\n", Parents: []string{}, Date: t0}},
+		}
+		if _, err := db.ApplyBatch(f.ctx, store.BatchRequest{AccountID: "acme", TaskID: task.ID, LeaseToken: task.LeaseToken,
+			Sequence: 1, Records: records, Now: t0}); err != nil {
+			t.Fatalf("batch with NUL bytes: %v", err)
+		}
+		got, err := db.GetRepository(f.ctx, f.integ.ID, repoUUID(0))
+		if err != nil || got.Description != "payments \uFFFD" {
+			t.Fatalf("description %q, %v", got.Description, err)
+		}
+		var raw map[string]any
+		dec := json.NewDecoder(bytes.NewReader(got.Raw))
+		dec.UseNumber()
+		if err := dec.Decode(&raw); err != nil || raw["description"] != "payments" || raw["big"] != json.Number("12345678901234567890") {
+			t.Fatalf("raw %s, %v", got.Raw, err)
+		}
+		prs, _ := db.ListPullRequests(f.ctx, f.integ.ID, repoUUID(0))
+		commits, _ := db.ListCommits(f.ctx, f.integ.ID, repoUUID(0))
+		if len(prs) != 1 || prs[0].Title != "fix it" || len(commits) != 1 || commits[0].Message != "initial\n" {
+			t.Fatalf("prs %+v commits %+v", prs, commits)
+		}
+	})
 }
