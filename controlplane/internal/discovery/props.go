@@ -11,7 +11,9 @@ import (
 )
 
 // Source is the key of Bitbucket's overlay under
-// metadata.integration_properties.
+// metadata.integration_properties. There is one per entity, so an entity
+// is linked by one integration at most: a merge into an entity another
+// integration feeds fails with ENTITY_LINKED.
 const Source = "BitbucketCloud"
 
 // Derived property names: visibility is what users filter on, and

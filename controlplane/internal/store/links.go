@@ -19,7 +19,8 @@ const (
 	// linked to another entity than the one named (merge).
 	ReasonAlreadyImported = "ALREADY_IMPORTED"
 	// ReasonEntityLinked: the merge target already feeds from another
-	// repository of the same integration.
+	// repository, of the same integration or of another one (an entity
+	// holds the ingested data of one integration).
 	ReasonEntityLinked = "ENTITY_LINKED"
 	// ReasonNotImported: unlink of a repository that is not linked.
 	ReasonNotImported = "NOT_IMPORTED"
@@ -99,16 +100,27 @@ func (db *DB) ImportRepository(ctx context.Context, r ImportRequest) (ImportOutc
 				}
 				return err
 			}
-			var other string
-			err := tx.queryRow(ctx, `SELECT r.full_name FROM repository_links l JOIN repositories r
-				ON r.integration_id = l.integration_id AND r.uuid = l.repository_uuid
-				WHERE l.integration_id = ? AND l.entity_id = ?`, r.IntegrationID, e.ID).Scan(&other)
-			if err == nil {
+			// Read after the entity lock, so a concurrent merge into the same
+			// entity is seen.
+			var otherID, otherName, other string
+			err := tx.queryRow(ctx, `SELECT l.integration_id, i.name, r.full_name FROM repository_links l
+				JOIN repositories r ON r.integration_id = l.integration_id AND r.uuid = l.repository_uuid
+				JOIN integrations i ON i.id = l.integration_id
+				WHERE l.entity_id = ? ORDER BY CASE WHEN l.integration_id = ? THEN 0 ELSE 1 END, l.integration_id LIMIT 1`,
+				e.ID, r.IntegrationID).Scan(&otherID, &otherName, &other)
+			switch {
+			case err == nil && otherID == r.IntegrationID:
 				return fault.New(fault.FailedPrecondition, ReasonEntityLinked,
 					"entity %s already feeds from repository %s of this integration; unlink that one first", e.Entity.Identifier, other).
 					With("entityId", e.ID).With("repository", other)
-			}
-			if !errors.Is(err, sql.ErrNoRows) {
+			case err == nil:
+				// The ingested data of an entity is one overlay per source, so
+				// two integrations would overwrite each other on every sync.
+				return fault.New(fault.FailedPrecondition, ReasonEntityLinked,
+					"entity %s already feeds from repository %s of integration %s; an entity takes the data of one integration: unlink the repository in %s first",
+					e.Entity.Identifier, other, otherName, otherName).
+					With("entityId", e.ID).With("repository", other).With("integrationId", otherID)
+			case !errors.Is(err, sql.ErrNoRows):
 				return err
 			}
 			if err := r.Apply(e.Entity); err != nil {

@@ -2,12 +2,18 @@ package store_test
 
 import (
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalog"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store/storetest"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
 )
 
 // withRepositories stores repositories 0..n-1 of the fixture's integration.
@@ -105,6 +111,67 @@ func TestEntityWritesDoNotLoseConcurrentEdits(t *testing.T) {
 		}
 		if got.Entity.IngestedProperties["BitbucketCloud"]["repository"] != "acme/repo-0" {
 			t.Errorf("refresh lost: %v", got.Entity.IngestedProperties)
+		}
+	})
+}
+
+func TestMergeRefusesAnEntityAnotherIntegrationFeeds(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, "acme")
+		f.withRepositories(t, 1)
+		draft, err := integration.New(integration.Draft{Name: "beta"}, f.conn, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		draft.ID, draft.Workspace = auth.NewID("int"), "beta"
+		if _, err := db.CreateIntegration(f.ctx, draft, store.SyncRequest{AccountID: f.acct, Trigger: tasks.Manual, Now: t0}); err != nil {
+			t.Fatal(err)
+		}
+		beta := &fixture{db: db, ctx: f.ctx, acct: f.acct}
+		beta.withRepositories(t, 1)
+		ent := f.createEntity(t, "payments")
+
+		// Both integrations merge a repository into the entity at once:
+		// one wins, the other is refused naming it.
+		names := map[string]string{f.integ.ID: f.integ.Name, draft.ID: draft.Name}
+		errs := map[string]error{}
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for id := range names {
+			wg.Go(func() {
+				_, err := db.ImportRepository(f.ctx, store.ImportRequest{AccountID: f.acct, IntegrationID: id,
+					RepositoryUUID: repoUUID(0), Action: catalog.ActionMerge, TargetID: ent.ID, Now: t0,
+					Event: store.Event{Type: store.EventImported},
+					Apply: func(e *catalog.Entity) error {
+						return e.Link(catalog.RepositoryLink(catalog.ScopeAccount, id),
+							catalog.Link{EntityUUID: repoUUID(0), Action: catalog.ActionMerge, ImportedAt: t0})
+					}})
+				mu.Lock()
+				errs[id] = err
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		var won, lost string
+		for id, err := range errs {
+			if err == nil {
+				won = id
+			} else {
+				lost = id
+			}
+		}
+		if won == "" || lost == "" {
+			t.Fatalf("want one merge to win and one to be refused: %v", errs)
+		}
+		fe := fault.As(errs[lost])
+		if fe == nil || fe.Reason != store.ReasonEntityLinked || fe.Metadata["integrationId"] != won ||
+			!strings.Contains(fe.Message, "integration "+names[won]) || !strings.Contains(fe.Message, "acme/repo-0") {
+			t.Fatalf("refused merge: %v", errs[lost])
+		}
+		got, err := db.GetEntity(f.ctx, f.acct, store.EntityKey{Ref: ent.ID})
+		if err != nil || !slices.Equal(got.LinkedIntegrations, []string{won}) || len(got.Entity.Integrations) != 1 {
+			t.Fatalf("entity after the merges: %+v, %v", got, err)
 		}
 	})
 }

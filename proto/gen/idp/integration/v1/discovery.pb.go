@@ -751,7 +751,11 @@ type ImportResult struct {
 	// The linked entity.
 	Entity *EntityRef `protobuf:"bytes,4,opt,name=entity,proto3" json:"entity,omitempty"`
 	// UPPER_SNAKE reason when not ok, e.g. IDENTIFIER_TAKEN, ALREADY_IMPORTED,
-	// NO_MATCH, NOT_FOUND, ACTION_NOT_ALLOWED, INVALID_TYPE.
+	// NO_MATCH, NOT_FOUND, ACTION_NOT_ALLOWED, INVALID_TYPE, ENTITY_LINKED.
+	// ENTITY_LINKED: the merge target already feeds from another repository,
+	// of this integration or of another one. An entity holds the ingested
+	// data of one integration, so the message names the repository and its
+	// integration; unlink it there first.
 	Reason string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
 	// What went wrong and what to do, when not ok.
 	Message       string `protobuf:"bytes,6,opt,name=message,proto3" json:"message,omitempty"`
