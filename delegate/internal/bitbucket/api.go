@@ -114,9 +114,11 @@ func (s *Session) Repositories(ctx context.Context, u, workspace string) (Reposi
 // PullRequestQuery selects pull requests of one repository.
 type PullRequestQuery struct {
 	Workspace, Slug string
-	// After and Before bound updated_on exclusively; Since inclusively
-	// (the start date). Zero values do not bound.
-	After, Before, Since time.Time
+	// From and Until bound updated_on inclusively, and so does Since (the
+	// start date). Zero values do not bound. The bounds are inclusive
+	// because pull requests can share an updated_on: a cursor at that
+	// value must not skip the ones a cap left out.
+	From, Until, Since time.Time
 	// Ascending sorts oldest first, for fetching what is new above a cursor
 	// without leaving holes when a cap cuts the listing.
 	Ascending bool
@@ -132,11 +134,11 @@ func bbqlTime(t time.Time) string {
 // PullRequestsURL is the first page of a pull request query.
 func (s *Session) PullRequestsURL(q PullRequestQuery) string {
 	var conds []string
-	if !q.After.IsZero() {
-		conds = append(conds, "updated_on > "+bbqlTime(q.After))
+	if !q.From.IsZero() {
+		conds = append(conds, "updated_on >= "+bbqlTime(q.From))
 	}
-	if !q.Before.IsZero() {
-		conds = append(conds, "updated_on < "+bbqlTime(q.Before))
+	if !q.Until.IsZero() {
+		conds = append(conds, "updated_on <= "+bbqlTime(q.Until))
 	}
 	if !q.Since.IsZero() {
 		conds = append(conds, "updated_on >= "+bbqlTime(q.Since))

@@ -2,6 +2,7 @@ package synctask
 
 import (
 	"context"
+	"time"
 
 	"github.com/catalog-discovery/bitbucket/delegate/internal/bitbucket"
 	"github.com/catalog-discovery/bitbucket/shared/record"
@@ -12,43 +13,58 @@ import (
 // repository, then the backfill of older history. A large backfill thus
 // never takes the cap that another repository's new work needs.
 
+// Pull request cursors hold an updated_on up to which every pull request
+// is stored (Newest from above, Oldest from below). Pull requests can share
+// an updated_on, so a cursor only moves past a value once every pull
+// request with it is taken: when a cap cuts a run of equal values, the
+// cursor stays at the value before, and the next sync takes the run again
+// (duplicates are upserts). Queries include the cursor's value, and pull
+// requests exactly at it are known stored and skipped, so a repository
+// with nothing new uploads nothing.
+
 // newPullRequests fetches a repository's pull requests for the first pass
-// and moves its cursor after every page, so that the cursor always covers
-// one contiguous range of updated_on, whatever cuts the fetch short:
+// and moves its cursor after every page:
 //   - first sync: the newest FirstSyncPerRepository, newest first;
-//   - later: what is new, oldest first (above the newest fetched).
+//   - later: what is new, oldest first, from the cursor's Newest on.
 func (r *Run) newPullRequests(ctx context.Context, ws string, repo record.Repository, had bool, cur *record.Cursor) error {
 	since := r.spec.StartDate
 	if !had || cur.NewestPullRequestUpdatedOn.IsZero() {
-		want := r.limits.FirstSyncPerRepository
-		first := true
-		exhausted, err := r.pagePullRequests(ctx, bitbucket.PullRequestQuery{Workspace: ws, Slug: repo.Slug, Since: since}, repo.UUID, want,
-			func(prs []record.PullRequest) {
-				if first {
-					cur.NewestPullRequestUpdatedOn = prs[0].UpdatedOn
-					first = false
-				}
-				cur.OldestPullRequestUpdatedOn = prs[len(prs)-1].UpdatedOn
-			})
+		exhausted, err := r.pagePullRequests(ctx, prWalk{
+			query: bitbucket.PullRequestQuery{Workspace: ws, Slug: repo.Slug, Since: since},
+			repo:  repo.UUID, want: r.limits.FirstSyncPerRepository,
+			first: func(newest time.Time) { cur.NewestPullRequestUpdatedOn = newest },
+			moved: func(oldest time.Time) { cur.OldestPullRequestUpdatedOn = oldest },
+		})
 		if err != nil {
 			return err
+		}
+		if cur.OldestPullRequestUpdatedOn.IsZero() {
+			// The run of equal values at the top was cut: the top is all
+			// the cursor can claim.
+			cur.OldestPullRequestUpdatedOn = cur.NewestPullRequestUpdatedOn
 		}
 		cur.PullRequestsBackfilled = exhausted
 		return nil
 	}
-	_, err := r.pagePullRequests(ctx, bitbucket.PullRequestQuery{Workspace: ws, Slug: repo.Slug, After: cur.NewestPullRequestUpdatedOn, Since: since, Ascending: true}, repo.UUID, -1,
-		func(prs []record.PullRequest) { cur.NewestPullRequestUpdatedOn = prs[len(prs)-1].UpdatedOn })
+	_, err := r.pagePullRequests(ctx, prWalk{
+		query: bitbucket.PullRequestQuery{Workspace: ws, Slug: repo.Slug, From: cur.NewestPullRequestUpdatedOn, Since: since, Ascending: true},
+		repo:  repo.UUID, want: -1, stored: cur.NewestPullRequestUpdatedOn,
+		moved: func(newest time.Time) { cur.NewestPullRequestUpdatedOn = newest },
+	})
 	return err
 }
 
 // backfillPullRequests fetches, newest first, the pull requests below the
 // oldest fetched, until the start date or the end.
 func (r *Run) backfillPullRequests(ctx context.Context, ws string, repo record.Repository, cur *record.Cursor) error {
-	if cur.PullRequestsBackfilled || cur.OldestPullRequestUpdatedOn.IsZero() {
+	if !r.pullRequestsNeedBackfill(*cur) {
 		return nil
 	}
-	exhausted, err := r.pagePullRequests(ctx, bitbucket.PullRequestQuery{Workspace: ws, Slug: repo.Slug, Before: cur.OldestPullRequestUpdatedOn, Since: r.spec.StartDate}, repo.UUID, -1,
-		func(prs []record.PullRequest) { cur.OldestPullRequestUpdatedOn = prs[len(prs)-1].UpdatedOn })
+	exhausted, err := r.pagePullRequests(ctx, prWalk{
+		query: bitbucket.PullRequestQuery{Workspace: ws, Slug: repo.Slug, Until: cur.OldestPullRequestUpdatedOn, Since: r.spec.StartDate},
+		repo:  repo.UUID, want: -1, stored: cur.OldestPullRequestUpdatedOn,
+		moved: func(oldest time.Time) { cur.OldestPullRequestUpdatedOn = oldest },
+	})
 	if err != nil {
 		return err
 	}
@@ -60,44 +76,86 @@ func (r *Run) pullRequestsNeedBackfill(cur record.Cursor) bool {
 	return r.spec.PullRequests && !cur.PullRequestsBackfilled && !cur.OldestPullRequestUpdatedOn.IsZero()
 }
 
-// pagePullRequests pages through a query, taking at most want items (-1:
-// no limit) within the per-sync cap, and calls moved after each page's
-// records are queued. exhausted means the query has nothing more.
-func (r *Run) pagePullRequests(ctx context.Context, q bitbucket.PullRequestQuery, repoUUID string, want int, moved func([]record.PullRequest)) (exhausted bool, err error) {
+// prWalk is one pass over a pull request query.
+type prWalk struct {
+	query bitbucket.PullRequestQuery
+	repo  string
+	// want caps the pull requests taken (-1: no cap beyond the per-sync one).
+	want int
+	// stored is the cursor value the query starts at: pull requests with
+	// exactly that updated_on are stored already.
+	stored time.Time
+	// first, if set, is called with the first updated_on taken.
+	first func(time.Time)
+	// moved is called, once the records are queued, with each new value
+	// up to which every pull request of the walk is taken.
+	moved func(time.Time)
+}
+
+// pagePullRequests walks w within the per-sync cap. exhausted means the
+// query has nothing more.
+func (r *Run) pagePullRequests(ctx context.Context, w prWalk) (exhausted bool, err error) {
 	taken := 0
-	q.Want = r.prs.remaining()
-	if want >= 0 {
-		q.Want = min(q.Want, want)
+	var last time.Time // updated_on of the last pull request taken
+	w.query.Want = r.prs.remaining()
+	if w.want >= 0 {
+		w.query.Want = min(w.query.Want, w.want)
 	}
-	u := r.session.PullRequestsURL(q)
+	u := r.session.PullRequestsURL(w.query)
 	for u != "" {
-		if r.prs.remaining() == 0 || (want >= 0 && taken >= want) {
+		if r.prs.remaining() == 0 || (w.want >= 0 && taken >= w.want) {
 			return false, nil
 		}
-		prs, next, err := r.session.PullRequests(ctx, u, repoUUID)
+		prs, next, err := r.session.PullRequests(ctx, u, w.repo)
 		if err != nil {
 			return false, err
 		}
-		n := len(prs)
-		if want >= 0 {
-			n = min(n, want-taken)
-		}
-		n = r.prs.take(n)
-		for i := range prs[:n] {
-			if err := r.emit(ctx, record.Record{PullRequest: &prs[i]}); err != nil {
-				return false, err
+		fresh := prs[:0]
+		for _, pr := range prs {
+			if !pr.UpdatedOn.Equal(w.stored) {
+				fresh = append(fresh, pr)
 			}
 		}
-		if n > 0 {
-			moved(prs[:n])
+		n := len(fresh)
+		if w.want >= 0 {
+			n = min(n, w.want-taken)
+		}
+		n = r.prs.take(n)
+		complete := last // every pull request up to it is taken
+		for i := range fresh[:n] {
+			if err := r.emit(ctx, record.Record{PullRequest: &fresh[i]}); err != nil {
+				return false, err
+			}
+			if taken == 0 && i == 0 && w.first != nil {
+				w.first(fresh[i].UpdatedOn)
+			}
+			if !last.IsZero() && !fresh[i].UpdatedOn.Equal(last) {
+				complete = last
+			}
+			last = fresh[i].UpdatedOn
 		}
 		taken += n
-		if n < len(prs) {
+		if n < len(fresh) {
+			if !fresh[n].UpdatedOn.Equal(last) {
+				complete = last
+			}
+			r.movePR(w, complete)
 			return false, nil
 		}
+		if next == "" {
+			r.movePR(w, last)
+			return true, nil
+		}
+		r.movePR(w, complete)
 		u = next
 	}
 	return true, nil
+}
+
+func (r *Run) movePR(w prWalk, to time.Time) {
+	if !to.IsZero() {
+		w.moved(to)
+	}
 }
 
 // maxNewCommitSearch bounds the first pass's walk down to the newest
