@@ -28,7 +28,10 @@ type BudgetLimit struct {
 // X-RateLimit-NearLimit: true switches from bursting to even pacing
 // (window/limit between requests). A 429 means someone else uses the same
 // credential: the effective limit shrinks to 90% of what this delegate sent
-// in the window, for one window.
+// in the window, for one window, but never below a tenth of the limit. The
+// floor matters right after start, when little has been sent: a 429 then
+// says nothing about this delegate's share, and shrinking to what was sent
+// would pace the next requests minutes apart.
 type Budget struct {
 	clk      clock.Clock
 	override bool
@@ -120,9 +123,14 @@ func (b *Budget) Throttled() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := b.clk.Now()
-	b.shrunk = max(1, min(b.effectiveLocked(now), len(b.sent))*9/10)
+	b.shrunk = max(b.floorLocked(), min(b.effectiveLocked(now), len(b.sent))*9/10)
 	b.shrunkUntil = now.Add(b.limit.Window)
 	b.near = true
+}
+
+// floorLocked is the least a 429 shrinks the limit to.
+func (b *Budget) floorLocked() int {
+	return max(1, b.limit.Requests/10)
 }
 
 // Remaining is the number of requests that could be sent now.

@@ -98,6 +98,33 @@ func TestThrottledShrinksForOneWindow(t *testing.T) {
 	}
 }
 
+// A 429 right after start, with few requests sent, must not leave the
+// delegate with a handful of requests an hour.
+func TestThrottledEarlyKeepsATenthOfTheLimit(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(epoch)
+	b := NewBudget(clk, BudgetLimit{Requests: 1000, Window: time.Hour}, false)
+	sendAll(t, b, clk, 3)
+	b.Throttled()
+	if r := b.Remaining(); r != 100-3 {
+		t.Errorf("after an early 429, %d remain; want the floor of 100 less the 3 sent", r)
+	}
+	// Paced evenly at the floor: a request every 36 s, not one an hour.
+	got := append([]time.Duration{0}, sendAll(t, b, clk, 10)...)
+	for i := 1; i < len(got); i++ {
+		if d := got[i] - got[i-1]; d > 37*time.Second {
+			t.Fatalf("requests %d and %d %v apart after an early 429; want at most the 36s pace", i-1, i, d)
+		}
+	}
+	// Repeated 429s shrink it no further than the floor.
+	for range 5 {
+		b.Throttled()
+	}
+	if r := b.Remaining(); r < 100-13 {
+		t.Errorf("after repeated 429s %d remain, want the floor of 100 less the 13 sent", r)
+	}
+}
+
 func TestWaitHonoursCancellation(t *testing.T) {
 	t.Parallel()
 	b := NewBudget(clock.Real{}, BudgetLimit{Requests: 1, Window: time.Hour}, true)
