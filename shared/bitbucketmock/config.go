@@ -99,6 +99,11 @@ type Rate struct {
 // Unlimited reports whether r imposes no limit.
 func (r Rate) Unlimited() bool { return r.N <= 0 || r.Per <= 0 }
 
+// PerHour is the limit expressed per hour, as X-RateLimit-Limit states it.
+func (r Rate) PerHour() int64 {
+	return int64(float64(r.N) * float64(time.Hour) / float64(r.Per))
+}
+
 // String renders r the way ParseRate reads it.
 func (r Rate) String() string {
 	if r.Unlimited() {

@@ -293,8 +293,11 @@ func (s *Server) serveAPI(e *endpoint, r *http.Request, fault FaultKind, credNam
 	header := http.Header{}
 	if cred != nil && cred.bearer && !rate.Unlimited() && strings.HasPrefix(r.URL.Path, "/2.0/repositories/") {
 		// Scaled rate-limit headers: access tokens on repository data only.
+		// Bitbucket's limit is per hour, and clients read it so; a window
+		// scaled down for tests reports its hourly equivalent, so a client
+		// that paces itself by the header stays within the real window.
 		// NearLimit turns true under 20 % remaining.
-		header.Set("X-RateLimit-Limit", strconv.Itoa(rate.N))
+		header.Set("X-RateLimit-Limit", strconv.FormatInt(rate.PerHour(), 10))
 		header.Set("X-RateLimit-Resource", "api")
 		header.Set("X-RateLimit-NearLimit", strconv.FormatBool(float64(rate.N-used) < 0.2*float64(rate.N)))
 	}

@@ -29,9 +29,14 @@ type Config struct {
 }
 
 // Timestamps carry sub-second precision: at 3 a.m. the order of a retry and
-// the failure it answers matters. zerolog keeps this setting in a global,
-// so it is set once here rather than by every New (which would race).
-func init() { zerolog.TimeFieldFormat = time.RFC3339Nano }
+// the failure it answers matters. Durations are logged in seconds, the unit
+// a reader assumes for a bare number ("retry_in": 1.5), not zerolog's
+// default milliseconds. zerolog keeps these settings in globals, so they
+// are set once here rather than by every New (which would race).
+func init() {
+	zerolog.TimeFieldFormat = time.RFC3339Nano
+	zerolog.DurationFieldUnit = time.Second
+}
 
 // New builds a logger writing to w. Every line passes through secrets, so a
 // token registered there never reaches the output, whatever logged it.

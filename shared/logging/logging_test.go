@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSecretsNeverReachOutput(t *testing.T) {
@@ -73,5 +74,17 @@ func TestSecretsAreScrubbedInTheirEncodedForms(t *testing.T) {
 	}
 	if c := strings.Count(got, Redacted); c < 3 {
 		t.Errorf("want at least 3 redactions, got %d:\n%s", c, got)
+	}
+}
+
+func TestDurationsAreSeconds(t *testing.T) {
+	var out bytes.Buffer
+	log, err := New(&out, Config{Format: FormatJSON}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info().Dur("retry_in", 1500*time.Millisecond).Msg("x")
+	if !strings.Contains(out.String(), `"retry_in":1.5`) {
+		t.Fatalf("duration not in seconds: %s", out.String())
 	}
 }
