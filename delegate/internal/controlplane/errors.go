@@ -35,14 +35,18 @@ func (e *SequenceGapError) Error() string {
 
 // Transient reports whether err is worth retrying after a pause: the
 // control plane or the network between us failed, not our request. The
-// semantic errors above are never transient.
+// semantic errors above are never transient, and neither is
+// ResourceExhausted: the control plane sets no quotas, so it means a
+// message larger than gRPC accepts, which the same message will be again.
+// Callers still bound their retries: a server failing on one request every
+// time looks transient too.
 func Transient(err error) bool {
 	st, ok := status.FromError(err)
 	if !ok {
 		return false
 	}
 	switch st.Code() {
-	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Aborted, codes.Internal, codes.Unknown:
+	case codes.Unavailable, codes.DeadlineExceeded, codes.Aborted, codes.Internal, codes.Unknown:
 		return true
 	}
 	return false

@@ -9,6 +9,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/delegate/internal/bitbucket"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/fakecontrol"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/testenv"
+	"github.com/catalog-discovery/bitbucket/delegate/internal/upload"
 	pb "github.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1"
 	"github.com/catalog-discovery/bitbucket/shared/bitbucketmock"
 	"github.com/google/go-cmp/cmp"
@@ -291,4 +292,24 @@ func TestBudgetMatchedToTheLimitMeansNo429(t *testing.T) {
 		t.Errorf("test too small to exercise pacing: %d requests in %v", c.Requests, time.Since(start))
 	}
 	t.Logf("%d requests in %v, 0 rate limited", c.Requests, time.Since(start).Round(time.Millisecond))
+}
+
+// A record too large to upload ends the sync as partial, naming the
+// record, instead of a batch the control plane refuses over and over; no
+// listing-complete marker is sent, so no repository is taken as deleted.
+func TestARecordTooLargeToUploadEndsThePartialSyncNamingIt(t *testing.T) {
+	t.Parallel()
+	m := startMock(t, bitbucketmock.Config{Seed: 35, Repos: 3, PRsPerRepo: 2, CommitsPerRepo: 2})
+	cp := startControl(t)
+	testenv.Start(t, cp, testenv.Options{Upload: upload.Options{MaxBytes: 900}})
+	_, done := testenv.Run(t, cp, testenv.SyncTask(m.URL, m.Workspace(), nil, nil, time.Time{}), 30*time.Second)
+	if done.GetOutcome() != pb.Outcome_OUTCOME_FAILED && done.GetOutcome() != pb.Outcome_OUTCOME_PARTIAL {
+		t.Fatalf("outcome %v: %s", done.GetOutcome(), done.GetError())
+	}
+	if !strings.Contains(done.GetError(), "bytes encoded, more than the 900 a record batch may carry") || !strings.Contains(done.GetError(), "repository "+m.Workspace()+"/") {
+		t.Errorf("error %q does not name the record and the limit", done.GetError())
+	}
+	if n := cp.Count()["listing_complete"]; n != 0 {
+		t.Error("a listing-complete marker was sent though a repository was not")
+	}
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/catalog-discovery/bitbucket/delegate/internal/bitbucket"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/task"
+	"github.com/catalog-discovery/bitbucket/delegate/internal/upload"
 	"github.com/catalog-discovery/bitbucket/shared/record"
 	"github.com/rs/zerolog"
 )
@@ -363,11 +364,20 @@ type uploadError struct{ err error }
 func (e *uploadError) Error() string { return e.err.Error() }
 func (e *uploadError) Unwrap() error { return e.err }
 
+// emit hands a record to the uploader. A record too large to upload is
+// its repository's failure (the sync ends partial, naming it), not the
+// sync's.
 func (r *Run) emit(ctx context.Context, rec record.Record) error {
-	if err := r.sink.Add(ctx, rec); err != nil {
+	err := r.sink.Add(ctx, rec)
+	var tooLarge *upload.RecordTooLargeError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &tooLarge):
+		return err
+	default:
 		return &uploadError{err: err}
 	}
-	return nil
 }
 
 // fatal errors end the whole sync: the upload failed, or the token stopped

@@ -6,7 +6,9 @@
 // control plane applies them in order and would reject a batch that
 // overtook its predecessor as a gap. An unacknowledged batch is resent
 // after any transient failure; the control plane's per-sequence
-// idempotence makes the resend harmless.
+// idempotence makes the resend harmless. A batch the control plane keeps
+// failing on is given up after RetryFor, which fails the task: a batch
+// that can never be stored must not keep the run going forever.
 package upload
 
 import (
@@ -14,6 +16,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,6 +40,9 @@ type Options struct {
 	MaxInFlight int // closed batches awaiting acknowledgement; default 4
 	// RetryBase and RetryMax bound the pause before a resend.
 	RetryBase, RetryMax time.Duration
+	// RetryFor bounds how long one batch is resent after transient
+	// failures before the upload gives up. Default 5 min.
+	RetryFor time.Duration
 	// CallTimeout bounds one UploadRecords call. Default 30 s.
 	CallTimeout time.Duration
 	Clock       clock.Clock
@@ -59,6 +66,9 @@ func (o *Options) defaults() {
 	}
 	if o.RetryMax <= 0 {
 		o.RetryMax = 10 * time.Second
+	}
+	if o.RetryFor <= 0 {
+		o.RetryFor = 5 * time.Minute
 	}
 	if o.CallTimeout <= 0 {
 		o.CallTimeout = 30 * time.Second
@@ -116,13 +126,55 @@ func (b *Batcher) notifyLocked() {
 	b.changed = make(chan struct{})
 }
 
+// RecordTooLargeError says one record is larger than a batch may be: no
+// batch could carry it, so it is refused before anything is sent. The
+// upload goes on.
+type RecordTooLargeError struct {
+	Record   string
+	Size     int
+	MaxBytes int
+}
+
+func (e *RecordTooLargeError) Error() string {
+	return fmt.Sprintf("%s is %d bytes encoded, more than the %d a record batch may carry; it is not uploaded", e.Record, e.Size, e.MaxBytes)
+}
+
+// BatchError says the control plane refused a batch, or did not store it
+// within RetryFor of transient failures.
+type BatchError struct {
+	Sequence int64
+	Records  int
+	Kinds    map[string]int64
+	Tried    time.Duration
+	Err      error
+}
+
+func (e *BatchError) Error() string {
+	kinds := make([]string, 0, len(e.Kinds))
+	for k, n := range e.Kinds {
+		kinds = append(kinds, fmt.Sprintf("%d %s", n, k))
+	}
+	slices.Sort(kinds)
+	what := fmt.Sprintf("record batch %d (%d records: %s)", e.Sequence, e.Records, strings.Join(kinds, ", "))
+	if e.Tried == 0 {
+		return fmt.Sprintf("the control plane refused %s: %v", what, e.Err)
+	}
+	return fmt.Sprintf("the control plane did not store %s after resending it for %s: %v", what, e.Tried.Round(time.Second), e.Err)
+}
+
+func (e *BatchError) Unwrap() error { return e.Err }
+
 // Add queues a record. It blocks while MaxInFlight batches await their
 // acknowledgement, and returns the upload's terminal error (for example
-// the lease was lost) once there is one.
+// the lease was lost) once there is one, or a *RecordTooLargeError for a
+// record no batch can carry.
 func (b *Batcher) Add(ctx context.Context, r record.Record) error {
 	enc, err := controlplane.Encode(r)
 	if err != nil {
 		return err
+	}
+	if enc.Size() > b.opts.MaxBytes {
+		return &RecordTooLargeError{Record: describe(r), Size: enc.Size(), MaxBytes: b.opts.MaxBytes}
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -263,9 +315,26 @@ func (b *Batcher) fail(err error) {
 	b.notifyLocked()
 }
 
+// describe names a record for a message.
+func describe(r record.Record) string {
+	switch {
+	case r.Repository != nil:
+		return fmt.Sprintf("repository %s %s", r.Repository.FullName, r.Repository.UUID)
+	case r.PullRequest != nil:
+		return fmt.Sprintf("pull request %d of repository %s", r.PullRequest.ID, r.PullRequest.RepositoryUUID)
+	case r.Commit != nil:
+		return fmt.Sprintf("commit %s of repository %s", r.Commit.Hash, r.Commit.RepositoryUUID)
+	case r.Cursor != nil:
+		return "cursor of repository " + r.Cursor.RepositoryUUID
+	default:
+		return "the " + r.Kind() + " record"
+	}
+}
+
 // deliver sends one batch until it is acknowledged or a failure is final.
 func (b *Batcher) deliver(ctx context.Context, bt *batch) error {
 	start := b.opts.Clock.Now()
+	var failing time.Time // since when the transient failures last
 	for attempt := 0; ; attempt++ {
 		cctx, cancel := context.WithTimeout(ctx, b.opts.CallTimeout)
 		dup, err := b.sender.UploadRecords(cctx, b.taskID, b.lease, bt.seq, bt.records)
@@ -286,8 +355,17 @@ func (b *Batcher) deliver(ctx context.Context, bt *batch) error {
 			return fmt.Errorf("control plane expects batch %d but the oldest unacknowledged batch is %d: %w", gap.Expected, bt.seq, err)
 		case ctx.Err() != nil:
 			return ctx.Err()
-		case !controlplane.Transient(err):
+		case errors.Is(err, controlplane.ErrLeaseLost), errors.Is(err, controlplane.ErrRejected):
 			return err
+		case !controlplane.Transient(err):
+			return &BatchError{Sequence: bt.seq, Records: len(bt.records), Kinds: bt.kinds, Err: err}
+		}
+		now := b.opts.Clock.Now()
+		if failing.IsZero() {
+			failing = now
+		}
+		if tried := now.Sub(failing); tried >= b.opts.RetryFor {
+			return &BatchError{Sequence: bt.seq, Records: len(bt.records), Kinds: bt.kinds, Tried: tried, Err: err}
 		}
 		wait := b.backoff(attempt)
 		ev := b.opts.Log.Debug()

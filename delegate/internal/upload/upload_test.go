@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/catalog-discovery/bitbucket/delegate/internal/clock"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/controlplane"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/fakecontrol"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/task"
@@ -15,6 +17,7 @@ import (
 	pb "github.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1"
 	"github.com/catalog-discovery/bitbucket/shared/record"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // leased registers with a fake control plane and takes one task.
@@ -117,5 +120,92 @@ func TestAGapOrALostLeaseStopsTheUpload(t *testing.T) {
 	}
 	if err := lost.Add(ctx, repo(2)); !errors.Is(err, controlplane.ErrLeaseLost) {
 		t.Errorf("Add after the loss: %v, want ErrLeaseLost", err)
+	}
+}
+
+// failingSender fails every call with one status.
+type failingSender struct {
+	err   error
+	calls atomic.Int64
+}
+
+func (s *failingSender) UploadRecords(context.Context, string, string, int64, []controlplane.EncodedRecord) (bool, error) {
+	s.calls.Add(1)
+	return false, s.err
+}
+
+// A batch the control plane fails on every time (a poison batch) is given
+// up after RetryFor, naming the batch and the server's error, instead of
+// keeping the task running forever.
+func TestABatchThatAlwaysFailsIsGivenUp(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	s := &failingSender{err: status.Error(codes.Internal, "cannot store record 3: constraint violated")}
+	o := opts()
+	o.Clock, o.RetryBase, o.RetryMax, o.RetryFor = clk, time.Second, 30*time.Second, 3*time.Minute
+	b := upload.New(s, "t1", "l1", 7, o)
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = b.Add(ctx, repo(1))
+	err := b.Flush(ctx)
+	want := "the control plane did not store record batch 7 (1 records: 1 repository) after resending it for 3m"
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "constraint violated") {
+		t.Fatalf("got %v, want an error containing %q and the server's message", err, want)
+	}
+	if slept := clk.Slept(); slept < 3*time.Minute || slept > 4*time.Minute {
+		t.Errorf("gave up after %v of backoff, want about 3m", slept)
+	}
+	if n := s.calls.Load(); n < 5 {
+		t.Errorf("only %d attempts; the batch should be resent with backoff first", n)
+	}
+}
+
+// ResourceExhausted means the message is larger than gRPC accepts; the same
+// batch will be again, so it is not resent.
+func TestResourceExhaustedIsFinal(t *testing.T) {
+	t.Parallel()
+	s := &failingSender{err: status.Error(codes.ResourceExhausted, "grpc: received message larger than max (5000000 vs. 4194304)")}
+	b := upload.New(s, "t1", "l1", 1, opts())
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = b.Add(ctx, repo(1))
+	err := b.Flush(ctx)
+	if err == nil || !strings.Contains(err.Error(), "the control plane refused record batch 1") || !strings.Contains(err.Error(), "larger than max") {
+		t.Errorf("got %v", err)
+	}
+	if n := s.calls.Load(); n != 1 {
+		t.Errorf("%d attempts, want 1", n)
+	}
+}
+
+// A record larger than a batch may be is refused before anything is sent,
+// naming it; the records around it are uploaded.
+func TestARecordTooLargeForABatchIsRefusedAlone(t *testing.T) {
+	t.Parallel()
+	cp, c, tk := leased(t)
+	ctx := context.Background()
+	o := opts()
+	o.MaxBytes = 64 << 10
+	b := upload.New(c, tk.ID, tk.LeaseToken, tk.NextSequence, o)
+	defer b.Close()
+	huge := record.Record{Commit: &record.Commit{RepositoryUUID: "{r}", Hash: "abc123", Message: strings.Repeat("x", 100<<10)}}
+	if err := b.Add(ctx, repo(1)); err != nil {
+		t.Fatal(err)
+	}
+	var tooLarge *upload.RecordTooLargeError
+	err := b.Add(ctx, huge)
+	if !errors.As(err, &tooLarge) || !strings.Contains(err.Error(), "commit abc123 of repository {r}") {
+		t.Fatalf("got %v, want a RecordTooLargeError naming the commit", err)
+	}
+	if err := b.Add(ctx, repo(2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := cp.Count()["repository"]; n != 2 {
+		t.Errorf("%d repositories stored, want the 2 around the refused commit", n)
 	}
 }
