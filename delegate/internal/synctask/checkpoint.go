@@ -29,6 +29,11 @@ type checkpoint struct {
 	// PullRequests and Commits already taken from the per-sync caps.
 	PullRequests int64 `json:"pull_requests,omitempty"`
 	Commits      int64 `json:"commits,omitempty"`
+	// Expected is the workspace's repository count when the listing began
+	// (0: not known yet); Unverified says the listing was found to differ
+	// from it. See Run.verify.
+	Expected   int64 `json:"expected,omitempty"`
+	Unverified bool  `json:"unverified,omitempty"`
 }
 
 const checkpointVersion = 1
@@ -58,10 +63,14 @@ type tracker struct {
 	carried  map[string]bool
 	pages    []*trackedPage
 	finished bool
+
+	expected   int64
+	unverified bool
 }
 
 func newTracker(from checkpoint) *tracker {
-	t := &tracker{after: from.After, listed: from.Listed, carried: map[string]bool{}}
+	t := &tracker{after: from.After, listed: from.Listed, carried: map[string]bool{},
+		expected: from.Expected, unverified: from.Unverified}
 	for _, u := range from.Done {
 		t.carried[u] = true
 	}
@@ -89,10 +98,24 @@ func (t *tracker) wasDone(uuid string) bool {
 	return t.carried[uuid]
 }
 
-func (t *tracker) listingFinished() {
+// listingFinished marks the listing done; verified is whether it can be
+// trusted to hold every repository.
+func (t *tracker) listingFinished(verified bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.finished = true
+	t.unverified = t.unverified || !verified
+}
+
+// expect records the repository count the listing began with, unless an
+// earlier attempt did.
+func (t *tracker) expect(n int64) int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.expected == 0 {
+		t.expected = n
+	}
+	return t.expected
 }
 
 // snapshot folds every page stored up to acked into the resume key and
@@ -114,6 +137,7 @@ func (t *tracker) snapshot(acked, pullRequests, commits int64) checkpoint {
 	cp := checkpoint{
 		Version: checkpointVersion, After: t.after, Listed: t.listed,
 		Complete: t.finished && len(t.pages) == 0, PullRequests: pullRequests, Commits: commits,
+		Expected: t.expected, Unverified: t.unverified,
 	}
 	cp.Done = append(cp.Done, t.tie...)
 	for u := range t.carried {

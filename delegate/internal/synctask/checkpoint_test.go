@@ -38,8 +38,9 @@ func TestCheckpointClaimsOnlyAcknowledgedWork(t *testing.T) {
 		t.Errorf("acked 3 (-want +got):\n%s", diff)
 	}
 	tr.repoDone(p2, "d", 4)
-	tr.listingFinished()
-	want = checkpoint{Version: 1, After: at(4), Listed: 4, Done: []string{"e"}, Complete: true}
+	tr.expect(5)
+	tr.listingFinished(false)
+	want = checkpoint{Version: 1, After: at(4), Listed: 4, Done: []string{"e"}, Complete: true, Expected: 5, Unverified: true}
 	if diff := cmp.Diff(want, tr.snapshot(4, 0, 0), sort); diff != "" {
 		t.Errorf("acked 4 (-want +got):\n%s", diff)
 	}

@@ -116,7 +116,7 @@ func (r *Run) Checkpoint() []byte {
 func (r *Run) Execute(ctx context.Context) (task.Outcome, error) {
 	ws := r.spec.Target.Workspace
 	if r.resume.Complete {
-		return r.finish(ctx, r.resume.Listed, nil)
+		return r.finish(ctx, r.resume.Listed, !r.resume.Unverified, nil)
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -133,7 +133,7 @@ func (r *Run) Execute(ctx context.Context) (task.Outcome, error) {
 			}
 		})
 	}
-	listErr := r.list(ctx, ws, secondaries, jobs)
+	verified, listErr := r.list(ctx, ws, secondaries, jobs)
 	close(jobs)
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil {
@@ -143,9 +143,9 @@ func (r *Run) Execute(ctx context.Context) (task.Outcome, error) {
 		return task.OutcomeFailed, err
 	}
 	if listErr != nil {
-		return r.finish(ctx, 0, listErr)
+		return r.finish(ctx, 0, false, listErr)
 	}
-	return r.finish(ctx, r.listed.Load(), nil)
+	return r.finish(ctx, r.listed.Load(), verified, nil)
 }
 
 // backfill runs the second pass over the backlog, with the caps the first
@@ -188,11 +188,11 @@ feed:
 	return context.Cause(ctx)
 }
 
-// finish sends the end marker after a complete listing, waits for every
-// acknowledgement and picks the outcome.
-func (r *Run) finish(ctx context.Context, count int64, listErr error) (task.Outcome, error) {
+// finish sends the end marker after a complete and verified listing, waits
+// for every acknowledgement and picks the outcome.
+func (r *Run) finish(ctx context.Context, count int64, verified bool, listErr error) (task.Outcome, error) {
 	r.phase.Store("finishing")
-	if listErr == nil {
+	if listErr == nil && verified {
 		if err := r.sink.Add(ctx, record.Record{ListingComplete: &record.ListingComplete{RepositoryCount: count}}); err != nil {
 			return task.OutcomeFailed, err
 		}
@@ -222,22 +222,30 @@ type job struct {
 
 // list streams the repository pages and hands each repository to the
 // workers; the bounded jobs channel keeps the listing from running ahead.
-func (r *Run) list(ctx context.Context, ws string, secondaries bool, jobs chan<- job) error {
+// verified says the listing can be trusted to hold every repository (see
+// verify).
+func (r *Run) list(ctx context.Context, ws string, secondaries bool, jobs chan<- job) (verified bool, _ error) {
 	u := r.session.RepositoriesURL(ws, r.resume.After)
+	first, last := int64(-1), int64(-1)
 	for u != "" {
 		page, err := r.session.Repositories(ctx, u, ws)
 		if err != nil {
-			return err
+			return false, err
 		}
-		if page.Size >= 0 && r.total.Load() == 0 {
-			r.total.Store(r.resume.Listed + page.Size)
+		if first < 0 {
+			first = page.Size
+			if page.Size >= 0 {
+				r.total.Store(r.resume.Listed + page.Size)
+				r.track.expect(r.resume.Listed + page.Size)
+			}
 		}
+		last = page.Size
 		keys := make([]repoKey, len(page.Repositories))
 		for i := range page.Repositories {
 			repo := &page.Repositories[i]
 			keys[i] = repoKey{uuid: repo.UUID, created: repo.CreatedOn}
 			if err := r.sink.Add(ctx, record.Record{Repository: repo}); err != nil {
-				return err
+				return false, err
 			}
 		}
 		tp := r.track.addPage(keys, r.sink.Position())
@@ -251,14 +259,39 @@ func (r *Run) list(ctx context.Context, ws string, secondaries bool, jobs chan<-
 			select {
 			case jobs <- job{repo: repo, page: tp}:
 			case <-ctx.Done():
-				return context.Cause(ctx)
+				return false, context.Cause(ctx)
 			}
 		}
 		u = page.Next
 	}
-	r.track.listingFinished()
+	verified = r.verify(first, last)
+	r.track.listingFinished(verified)
 	r.phase.Store("secondary")
-	return nil
+	return verified, nil
+}
+
+// verify reports whether the listing holds every repository. Its pages
+// follow page-number links, so a repository deleted meanwhile on an
+// earlier page shifts the rest and one is skipped; the listing-complete
+// marker would then have the control plane delete a live repository. So
+// the count Bitbucket reported when the listing began (in this attempt or
+// the first one), the count on its last page and the count received must
+// agree. A repository created meanwhile also makes them differ; that costs
+// only the marker of one sync.
+func (r *Run) verify(firstSize, lastSize int64) bool {
+	if firstSize < 0 || lastSize < 0 {
+		r.log.Info().Msg("Bitbucket did not report the repository count; not marking the listing complete, so no repository is taken as deleted this sync")
+		return false
+	}
+	expected := r.track.expect(r.resume.Listed + firstSize)
+	atEnd := r.resume.Listed + lastSize
+	received := r.listed.Load()
+	if expected != atEnd || received != atEnd {
+		r.log.Info().Int64("count_at_start", expected).Int64("count_at_end", atEnd).Int64("received", received).
+			Msg("the workspace's repositories changed during the listing; not marking it complete, so no repository is taken as deleted this sync")
+		return false
+	}
+	return true
 }
 
 // repository runs the first pass of one repository's secondary kinds (what
