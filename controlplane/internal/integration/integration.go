@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalog"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 )
 
@@ -168,7 +169,6 @@ type Draft struct {
 }
 
 var (
-	kindPattern      = regexp.MustCompile(`^[A-Z][A-Za-z0-9]{0,62}$`)
 	typePattern      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
 	fieldNamePattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}(\.[a-z][a-z0-9_]{0,63})*$`)
 	// A path segment of the ingested JSON: a key or a list index.
@@ -250,8 +250,12 @@ func (in *Integration) check(v *fault.Violations) {
 	default:
 		v.Add("integration.behavior", "unknown behavior %q: want REGISTER_AND_MERGE, REGISTER or MERGE", in.Behavior)
 	}
-	if !kindPattern.MatchString(in.Kind) {
-		v.Add("integration.kind", "%q is not a catalog kind (e.g. Component, API, Resource)", in.Kind)
+	// The kind is checked against the catalog's own list, so that an
+	// integration never stores a kind every import would then refuse.
+	if canon, ok := catalog.CanonicalKind(in.Kind); ok {
+		in.Kind = canon
+	} else {
+		v.Add("integration.kind", "unknown kind %q; want one of %s", in.Kind, strings.Join(catalog.Kinds(), ", "))
 	}
 	switch {
 	case in.Behavior == Merge && in.Type != "":

@@ -1,6 +1,7 @@
 package integration_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -223,5 +224,30 @@ func TestFrequencies(t *testing.T) {
 	}
 	if integration.Frequency("2h").Valid() {
 		t.Error("2h accepted")
+	}
+}
+
+// An integration's kind is one the catalog accepts, so that imports cannot
+// fail later on a kind the integration was allowed to store.
+func TestIntegrationKindIsACatalogKind(t *testing.T) {
+	t.Parallel()
+	_, err := integration.New(integration.Draft{Name: "w", Kind: "Widget"}, conn, now)
+	desc := violations(t, err)["integration.kind"]
+	if !strings.Contains(desc, `"Widget"`) || !strings.Contains(desc, "Component, API, Resource") {
+		t.Fatalf("kind violation %q: want the kind and the valid kinds", desc)
+	}
+
+	in, err := integration.New(integration.Draft{Name: "c", Kind: "component"}, conn, now)
+	if err != nil || in.Kind != "Component" {
+		t.Fatalf("kind component: %q, %v; want the canonical Component", in.Kind, err)
+	}
+
+	_, err = integration.Apply(&in, integration.Changes{Mask: []string{"kind"}, Draft: integration.Draft{Kind: "Widget"}}, nil, now)
+	if v := violations(t, err); v["integration.kind"] == "" {
+		t.Fatalf("update to Widget: violations %v, want integration.kind", v)
+	}
+	changed, err := integration.Apply(&in, integration.Changes{Mask: []string{"kind"}, Draft: integration.Draft{Kind: "api"}}, nil, now)
+	if err != nil || in.Kind != "API" || !slices.Equal(changed, []string{"kind"}) {
+		t.Fatalf("update to api: kind %q, changed %v, %v; want API", in.Kind, changed, err)
 	}
 }
