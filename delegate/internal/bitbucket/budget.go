@@ -43,12 +43,32 @@ type Budget struct {
 	near        bool
 	sent        []time.Time // send times within the window, oldest first
 	last        time.Time
+	warnedUntil time.Time // end of the long wait last reported by LongWait
 }
+
+// longWait is how long a request may wait for the budget before the wait is
+// worth a warning: past it, a sync looks stalled to whoever watches it.
+const longWait = 30 * time.Second
 
 // NewBudget returns a budget of limit; override makes it ignore
 // X-RateLimit-Limit.
 func NewBudget(clk clock.Clock, limit BudgetLimit, override bool) *Budget {
 	return &Budget{clk: clk, limit: limit, override: override}
+}
+
+// LongWait reports, once per episode, that the next request will wait more
+// than longWait for the budget, and until when. Callers log it: otherwise a
+// sync paced by an exhausted budget just looks frozen.
+func (b *Budget) LongWait() (until time.Time, report bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.clk.Now()
+	wait := b.delayLocked(now)
+	if wait < longWait || now.Before(b.warnedUntil) {
+		return time.Time{}, false
+	}
+	b.warnedUntil = now.Add(wait)
+	return b.warnedUntil, true
 }
 
 // margin is added to the window because the server stamps a request when it

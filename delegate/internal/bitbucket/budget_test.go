@@ -148,3 +148,24 @@ func TestBudgetsShareOnePerCredential(t *testing.T) {
 		t.Error("different credentials share a budget")
 	}
 }
+
+func TestLongWaitIsReportedOncePerEpisode(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(epoch)
+	b := NewBudget(clk, BudgetLimit{Requests: 5, Window: time.Hour}, true)
+	if _, report := b.LongWait(); report {
+		t.Fatal("a fresh budget reported a long wait")
+	}
+	sendAll(t, b, clk, 5)
+	until, report := b.LongWait()
+	if !report || until.Sub(clk.Now()) < 59*time.Minute {
+		t.Fatalf("exhausted budget: report=%v until %v; want a report of about an hour", report, until.Sub(clk.Now()))
+	}
+	if _, again := b.LongWait(); again {
+		t.Fatal("the same long wait was reported twice")
+	}
+	clk.Advance(2 * time.Hour) // the window has passed: budget free again
+	if _, report := b.LongWait(); report {
+		t.Fatal("a refilled budget reported a long wait")
+	}
+}

@@ -174,6 +174,12 @@ func (t *budgetTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if s == nil {
 		return nil, errors.New("bitbucket: request without a session")
 	}
+	if until, ok := s.budget.LongWait(); ok {
+		lim := s.budget.Limit()
+		t.opts.Log.Warn().Str("credential", s.cred.Key).Int("budget_requests", lim.Requests).
+			Stringer("budget_window", lim.Window).Time("next_request_at", until).
+			Msg("request budget for this Bitbucket credential is used up; requests wait for it (raise it with --request-budget if Bitbucket allows more)")
+	}
 	if err := s.budget.Wait(req.Context()); err != nil {
 		return nil, err
 	}
@@ -193,7 +199,7 @@ func (t *budgetTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	limit, _ := strconv.Atoi(resp.Header.Get("X-RateLimit-Limit"))
 	if s.budget.Observe(limit, resp.Header.Get("X-RateLimit-NearLimit") == "true") {
-		t.opts.Log.Info().Str("credential", s.cred.Key).Int("limit_per_window", limit).
+		t.opts.Log.Info().Str("credential", s.cred.Key).Int("limit_per_hour", limit).
 			Msg("Bitbucket reported its rate limit; request budget adjusted")
 	}
 	if resp.StatusCode == http.StatusTooManyRequests {
