@@ -37,11 +37,12 @@ type Connector struct {
 const (
 	TokenUsername     = "x-token-auth"
 	DefaultAPIBaseURL = "https://api.bitbucket.org/2.0"
+	bitbucketHost     = "bitbucket.org"
 )
 
 var (
-	envRefPattern = regexp.MustCompile(`^env:[A-Za-z_][A-Za-z0-9_]*$`)
-	tagPattern    = regexp.MustCompile(`^[a-z0-9_.-]{1,64}$`)
+	envNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	tagPattern     = regexp.MustCompile(`^[a-z0-9_.-]{1,64}$`)
 	// scp-like SSH address: git@bitbucket.org:acme/repo.git
 	scpPattern       = regexp.MustCompile(`^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:`)
 	workspacePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,99}$`)
@@ -112,11 +113,16 @@ func workspaceFromURL(raw string) (string, string) {
 	if err != nil || u.Host == "" {
 		return "", "not a URL: want https://bitbucket.org/<workspace>"
 	}
-	if u.Scheme != "https" && u.Scheme != "http" {
-		return "", "scheme " + u.Scheme + " is not supported: use HTTPS, e.g. https://bitbucket.org/<workspace>"
+	if u.Scheme != "https" {
+		return "", "must use https, e.g. https://bitbucket.org/<workspace>: Bitbucket Cloud is only served over HTTPS"
 	}
 	if u.User != nil {
 		return "", "must not contain credentials: put the token behind token_ref"
+	}
+	// The URL only names the workspace; where the delegate calls is
+	// api_base_url, so a mock server never needs another host here.
+	if host := strings.ToLower(u.Host); host != bitbucketHost && host != "www."+bitbucketHost {
+		return "", "must be a Bitbucket Cloud workspace or repository URL, e.g. https://bitbucket.org/<workspace>; " + u.Host + " is not Bitbucket Cloud"
 	}
 	first, _, _ := strings.Cut(strings.Trim(u.Path, "/"), "/")
 	ws := strings.ToLower(first)
@@ -131,8 +137,12 @@ func checkTokenRef(ref string) string {
 	case ref == "":
 		return "required: env:NAME or file:/absolute/path naming where the delegate finds the access token"
 	case strings.HasPrefix(ref, "env:"):
-		if !envRefPattern.MatchString(ref) {
-			return "env: reference must name an environment variable, e.g. env:BITBUCKET_TOKEN"
+		// Never echo the name either: a malformed one is often the token.
+		switch name := strings.TrimPrefix(ref, "env:"); {
+		case !envNamePattern.MatchString(name):
+			return "env: reference must name an environment variable (letters, digits and _, not starting with a digit), e.g. env:BITBUCKET_TOKEN"
+		case looksLikeToken(name):
+			return "env: reference looks like the access token itself, not the name of an environment variable; set the token in the delegate's environment and give its name, e.g. env:BITBUCKET_TOKEN (and revoke the token if it was shared)"
 		}
 	case strings.HasPrefix(ref, "file:"):
 		if p := strings.TrimPrefix(ref, "file:"); !strings.HasPrefix(p, "/") || len(p) < 2 {
@@ -143,6 +153,29 @@ func checkTokenRef(ref string) string {
 		return "must be a reference (env:NAME or file:/absolute/path), never the token value; the delegate resolves it locally"
 	}
 	return ""
+}
+
+// tokenPrefixes start Atlassian tokens: workspace, project and repository
+// access tokens (ATCTT), app passwords (ATBB) and API tokens (ATATT).
+var tokenPrefixes = []string{"ATCTT", "ATBB", "ATATT"}
+
+// looksLikeToken reports whether an otherwise valid environment variable
+// name is more likely a pasted secret: it starts like an Atlassian token,
+// or it has a long run mixing lower case, upper case and digits, where
+// variable names are short upper-case words joined by underscores.
+func looksLikeToken(name string) bool {
+	for _, p := range tokenPrefixes {
+		if rest, ok := strings.CutPrefix(name, p); ok && len(rest) >= 8 && !strings.HasPrefix(rest, "_") {
+			return true
+		}
+	}
+	for word := range strings.SplitSeq(name, "_") {
+		if len(word) >= 24 && strings.ContainsAny(word, "abcdefghijklmnopqrstuvwxyz") &&
+			strings.ContainsAny(word, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") && strings.ContainsAny(word, "0123456789") {
+			return true
+		}
+	}
+	return false
 }
 
 func checkName(v *fault.Violations, field, name string) {

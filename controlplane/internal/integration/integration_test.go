@@ -55,6 +55,13 @@ func TestNormalizeConnector(t *testing.T) {
 		{"empty token ref", func(c *integration.Connector) { c.TokenRef = "" }, "connector.token_ref", "required"},
 		{"relative file ref", func(c *integration.Connector) { c.TokenRef = "file:token.txt" }, "connector.token_ref", "absolute"},
 		{"bad env ref", func(c *integration.Connector) { c.TokenRef = "env:1X" }, "connector.token_ref", "environment variable"},
+		{"token after env:", func(c *integration.Connector) { c.TokenRef = "env:ATCTT3xFfGN0abcdEFGH1234" }, "connector.token_ref", "looks like the access token"},
+		{"app password after env:", func(c *integration.Connector) { c.TokenRef = "env:ATBB7qLmNpR2sT9vWx" }, "connector.token_ref", "looks like the access token"},
+		{"random secret after env:", func(c *integration.Connector) { c.TokenRef = "env:x9Kq2LmZpR7tVw4YbN8cDf3Hj6" }, "connector.token_ref", "looks like the access token"},
+		{"token with dashes after env:", func(c *integration.Connector) { c.TokenRef = "env:ATCTT3x-FfGN0=" }, "connector.token_ref", "environment variable"},
+		{"plain http url", func(c *integration.Connector) { c.URL = "http://bitbucket.org/acme" }, "connector.url", "must use https"},
+		{"github url", func(c *integration.Connector) { c.URL = "https://github.com/acme" }, "connector.url", "Bitbucket Cloud workspace or repository URL"},
+		{"bitbucket server url", func(c *integration.Connector) { c.URL = "https://bitbucket.example.com/acme" }, "connector.url", "Bitbucket Cloud"},
 		{"bad api url", func(c *integration.Connector) { c.APIBaseURL = "ftp://x" }, "connector.api_base_url", "http(s)"},
 		{"bad selector", func(c *integration.Connector) { c.DelegateSelectors = []string{"ok", "Not OK"} }, "connector.delegate_selectors[1]", "selector"},
 		{"no name", func(c *integration.Connector) { c.Name = " " }, "connector.name", "required"},
@@ -68,10 +75,24 @@ func TestNormalizeConnector(t *testing.T) {
 			if !strings.Contains(v[tt.field], tt.says) {
 				t.Fatalf("violations %v: want %s saying %q", v, tt.field, tt.says)
 			}
-			if strings.Contains(v[tt.field], "ATCTT3x") {
+			if strings.Contains(v[tt.field], "ATCTT3x") || strings.Contains(v[tt.field], "ATBB7") || strings.Contains(v[tt.field], "x9Kq") {
 				t.Fatal("the message echoes a token value")
 			}
 		})
+	}
+}
+
+// Ordinary variable names and a mock API base URL stay valid.
+func TestNormalizeConnectorAccepts(t *testing.T) {
+	t.Parallel()
+	for _, c := range []integration.Connector{
+		{Name: "a", URL: "https://bitbucket.org/acme", TokenRef: "env:BITBUCKET_WORKSPACE_ACCESS_TOKEN_PRODUCTION"},
+		{Name: "b", URL: "https://www.bitbucket.org/acme/repo", TokenRef: "env:ATBB_TOKEN", APIBaseURL: "http://127.0.0.1:8089/2.0"},
+		{Name: "c", URL: "https://bitbucket.org/acme", TokenRef: "env:bb_token_2", APIBaseURL: "https://mock.internal/2.0"},
+	} {
+		if err := integration.NormalizeConnector(&c); err != nil {
+			t.Errorf("%s: %v", c.Name, err)
+		}
 	}
 }
 
