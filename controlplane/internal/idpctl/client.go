@@ -36,6 +36,11 @@ func (a *app) client() (*clients, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Every management call needs a key; without one the call could only
+	// come back Unauthenticated, so say so before dialling.
+	if strings.TrimSpace(a.apiKey) == "" {
+		return nil, cli.Usagef("no API key given: pass --api-key KEY or set IDP_API_KEY")
+	}
 	transport := insecure.NewCredentials()
 	if useTLS {
 		// InsecureSkipVerify only with --insecure, whose help says what it costs.

@@ -71,7 +71,7 @@ func TestConnectorCreateShowsFieldViolations(t *testing.T) {
 	h := newHarness(t)
 	h.fake.failNext("CreateConnector", badRequest(t, "connector.username", "must be x-token-auth (a workspace access token)",
 		"connector.url", "SSH URLs are not supported: use the HTTPS URL"))
-	r := h.mustRun(1, "connector", "create", "--name", "x", "--url", "git@bitbucket.org:acme/repo.git", "--username", "me", "--token-ref", "env:T")
+	r := h.mustRun(2, "connector", "create", "--name", "x", "--url", "git@bitbucket.org:acme/repo.git", "--username", "me", "--token-ref", "env:T")
 	want := "Error: invalid connector:\n  --username: must be x-token-auth (a workspace access token)\n  --url: SSH URLs are not supported: use the HTTPS URL\n"
 	if r.stderr != want {
 		t.Errorf("stderr = %q, want %q", r.stderr, want)

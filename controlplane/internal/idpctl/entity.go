@@ -17,6 +17,15 @@ import (
 // so they stay as they are (no flag mapping).
 var entitySubject = &subject{noun: "entity", list: "idpctl entity list"}
 
+// entityKeySubject is for the requests that find entities by flags
+// (get, list, activity, delete): their fields are the flags'.
+var entityKeySubject = &subject{
+	noun:     "entity",
+	prefixes: []string{"key."},
+	flags:    map[string]string{"kind": "--kind", "scope": "--scope", "type": "--type", "search": "--search"},
+	list:     "idpctl entity list",
+}
+
 type entity = *catalogv1.Entity
 
 func (a *app) entityCommand() *cobra.Command {
@@ -163,7 +172,7 @@ func (a *app) entityListCommand() *cobra.Command {
 				return resp.GetEntities(), resp.GetNextPageToken(), resp.GetTotal(), err
 			})
 			if err != nil {
-				return about(entitySubject, err)
+				return about(entityKeySubject, err)
 			}
 			empty := "No catalog entities. Create one with: idpctl entity create -f FILE, or import repositories with: idpctl import"
 			if kind != "" || typ != "" || scope != "" || search != "" {
@@ -222,7 +231,7 @@ Entity, whose yaml field holds the same YAML.`,
 			}
 			resp, err := call(cmd.Context(), a, c.catalog.GetEntity, &catalogv1.GetEntityRequest{Key: k.key(args[0])})
 			if err != nil {
-				return about(entitySubject, err)
+				return about(entityKeySubject, err)
 			}
 			e := resp.GetEntity()
 			if output == formatYAML {
@@ -283,7 +292,7 @@ titles, and the most recent main-branch commits with their hashes.`,
 			}
 			resp, err := call(cmd.Context(), a, c.catalog.GetEntityActivity, &catalogv1.GetEntityActivityRequest{Key: k.key(args[0]), Limit: limit})
 			if err != nil {
-				return about(entitySubject, err)
+				return about(entityKeySubject, err)
 			}
 			return a.writeMessage(output, resp, func(w io.Writer) { a.activityTable(w, resp) })
 		},
@@ -349,7 +358,7 @@ func (a *app) entityDeleteCommand() *cobra.Command {
 				return err
 			}
 			if _, err := call(cmd.Context(), a, c.catalog.DeleteEntity, &catalogv1.DeleteEntityRequest{Key: k.key(args[0])}); err != nil {
-				return about(entitySubject, err)
+				return about(entityKeySubject, err)
 			}
 			fmt.Fprintf(a.stdout, "Entity %s deleted.\n", args[0])
 			return nil

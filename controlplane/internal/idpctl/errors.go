@@ -75,9 +75,6 @@ func (a *app) describe(err error) string {
 	case codes.Unavailable:
 		return a.describeUnavailable(msg)
 	case codes.Unauthenticated:
-		if a.apiKey == "" {
-			return "no API key given: pass --api-key KEY or set IDP_API_KEY"
-		}
 		return fmt.Sprintf("the control plane rejected the API key (%s): check --api-key or IDP_API_KEY", msg)
 	case codes.DeadlineExceeded:
 		return fmt.Sprintf("the control plane at %s did not answer within %s (raise --request-timeout if it is just slow)", a.serverLabel(), a.requestTimeout)

@@ -64,7 +64,7 @@ func TestFieldViolationsNameTheFlags(t *testing.T) {
 		"integration.field_mappings.mappings[0].name", "must be snake_case",
 		"integration.update_frequency", "unknown frequency",
 		"integration.something_new", "is wrong"))
-	r := h.mustRun(1, "integration", "create", "--name", "acme", "--connector", "bb", "--behavior", "merge", "--type", "service",
+	r := h.mustRun(2, "integration", "create", "--name", "acme", "--connector", "bb", "--behavior", "merge", "--type", "service",
 		"--correlate", "name=name", "--correlate", "slug=metadata..tags", "--field", "Name=name")
 	want := `Error: invalid integration:
   --type: must be empty when behavior is merge
@@ -80,7 +80,7 @@ func TestFieldViolationsNameTheFlags(t *testing.T) {
 	// Entity YAML violations name YAML paths, which stay as they are.
 	h.fake.failNext("CreateEntity", badRequest(t, "spec.lifecycle", "required for a Component (line 7)"))
 	h.stdin = "kind: Component\n"
-	r = h.mustRun(1, "entity", "create", "-f", "-")
+	r = h.mustRun(2, "entity", "create", "-f", "-")
 	if want := "Error: invalid entity:\n  spec.lifecycle: required for a Component (line 7)\n"; r.stderr != want {
 		t.Errorf("stderr = %q\nwant     %q", r.stderr, want)
 	}
@@ -128,20 +128,46 @@ func TestReasonsSayWhatToDo(t *testing.T) {
 func TestUnauthenticatedMentionsTheAPIKey(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	h.fake.failNext("ListConnectors", status.Error(codes.Unauthenticated, "missing API key"))
+	// No key at all is a usage error, found before any call.
 	delete(h.env, "IDP_API_KEY")
-	if r := h.mustRun(1, "connector", "list"); r.stderr != "Error: no API key given: pass --api-key KEY or set IDP_API_KEY\n" {
+	if r := h.mustRun(2, "connector", "list"); !strings.HasPrefix(r.stderr, "Error: no API key given: pass --api-key KEY or set IDP_API_KEY\n") {
 		t.Errorf("stderr = %q", r.stderr)
 	}
-	if auth := h.fake.allCalls()[0].auth; auth != "" {
-		t.Errorf("authorization sent without a key: %q", auth)
+	if calls := h.fake.allCalls(); len(calls) != 0 {
+		t.Errorf("called the server without a key: %v", calls)
 	}
 	h.fake.failNext("ListConnectors", status.Error(codes.Unauthenticated, "unknown API key"))
 	if r := h.mustRun(1, "connector", "list", "--api-key", "wrong"); r.stderr != "Error: the control plane rejected the API key (unknown API key): check --api-key or IDP_API_KEY\n" {
 		t.Errorf("stderr = %q", r.stderr)
 	}
-	if auth := h.fake.allCalls()[1].auth; auth != "Bearer wrong" {
+	if auth := h.fake.allCalls()[0].auth; auth != "Bearer wrong" {
 		t.Errorf("authorization = %q, want Bearer wrong", auth)
+	}
+}
+
+// A bad --scope reaches the server, which names the request field; the
+// error names the flag, and exits 2 like any rejected input.
+func TestEntityKeyViolationsNameTheFlags(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.fake.failNext("GetEntity", badRequest(t, "key.scope", `"bogus" is not a scope`))
+	r := h.mustRun(2, "entity", "get", "payments", "--scope", "bogus")
+	if want := "Error: invalid entity:\n  --scope: \"bogus\" is not a scope\n"; r.stderr != want {
+		t.Errorf("stderr = %q, want %q", r.stderr, want)
+	}
+}
+
+func TestRequestTimeoutMustBePositive(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	for _, v := range []string{"0s", "-5s"} {
+		r := h.mustRun(2, "connector", "list", "--request-timeout", v)
+		if !strings.Contains(r.stderr, "--request-timeout must be positive") {
+			t.Errorf("--request-timeout %s: stderr = %q", v, r.stderr)
+		}
+	}
+	if calls := h.fake.allCalls(); len(calls) != 0 {
+		t.Errorf("called the server: %v", calls)
 	}
 }
 

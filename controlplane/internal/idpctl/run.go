@@ -11,6 +11,8 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/catalog-discovery/bitbucket/shared/cli"
 )
@@ -100,6 +102,12 @@ func (a *app) run(ctx context.Context, args []string) int {
 	if code == cli.ExitUsage && cmd != nil {
 		fmt.Fprintf(a.stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
 	}
+	// A value the server rejects is the user's input, like a bad flag: a
+	// script retrying on 1 must not retry it. The server's message already
+	// names the flag, so no pointer to --help.
+	if status.Code(err) == codes.InvalidArgument {
+		code = cli.ExitUsage
+	}
 	return code
 }
 
@@ -126,7 +134,7 @@ names, every field present, enums by name, 64-bit integers as strings, lists as
 structure as JSON). Hints and progress go to stderr, so stdout stays parseable.
 
 Exit codes: 0 done, 1 failed (server error, failed test, sync or import),
-2 usage error (bad flags or arguments).`
+2 usage error (bad flags, arguments or values the server rejects).`
 
 func (a *app) rootCommand() *cobra.Command {
 	root := &cobra.Command{
@@ -143,6 +151,9 @@ func (a *app) rootCommand() *cobra.Command {
 				return err
 			}
 			a.tlsSet = fs.Changed("tls")
+			if a.requestTimeout <= 0 {
+				return cli.Usagef("--request-timeout must be positive, e.g. 30s; got %s", a.requestTimeout)
+			}
 			return nil
 		},
 	}
