@@ -130,8 +130,8 @@ the default because that is how a local control plane listens; --tls or
 
 Output: -o table (default, for people), json (stable, for scripts: proto field
 names, every field present, enums by name, 64-bit integers as strings, lists as
-{"items": [...], "next_page_token": "...", "total": N}) or yaml (the same
-structure as JSON). Hints and progress go to stderr, so stdout stays parseable.
+{"items": [...], "next_page_token": "..."} with "total": N where the server
+counts it) or yaml (the same structure as JSON). Hints and progress go to stderr, so stdout stays parseable.
 
 Exit codes: 0 done, 1 failed (server error, failed test, sync or import),
 2 usage error (bad flags, arguments or values the server rejects).`
