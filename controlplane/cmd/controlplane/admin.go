@@ -58,8 +58,20 @@ func (a *adminFlags) check() error {
 	return nil
 }
 
-func (a *adminFlags) open(ctx context.Context) (*store.DB, error) {
-	return store.Open(ctx, a.db)
+// open opens --db and, for a person reading text output, says on stderr
+// which database that is and whether it was just created, so that a typo
+// in --db is seen. JSON output is for scripts, which often merge stderr
+// into what they parse, so it stays quiet.
+func (a *adminFlags) open(ctx context.Context, stderr io.Writer) (*store.DB, error) {
+	db, err := store.Open(ctx, a.db)
+	if err != nil || a.output == "json" {
+		return db, err
+	}
+	fmt.Fprintf(stderr, "database: %s %s\n", db.Dialect(), db.Location())
+	if db.Created() {
+		fmt.Fprintf(stderr, "warning: created a new, empty database at %s (check --db if you expected existing data)\n", db.Location())
+	}
+	return db, nil
 }
 
 // issued holds new secrets, shown once.
@@ -101,7 +113,7 @@ and delegate token (the old ones stay valid).`,
 				return err
 			}
 			ctx := cmd.Context()
-			db, err := a.open(ctx)
+			db, err := a.open(ctx, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -184,7 +196,7 @@ func featureFlagCommand() *cobra.Command {
 			if !cmd.Flags().Changed("enabled") {
 				return cli.Usagef("--enabled is required: --enabled=true or --enabled=false")
 			}
-			db, err := a.open(cmd.Context())
+			db, err := a.open(cmd.Context(), cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -233,7 +245,7 @@ func apiKeyCommand() *cobra.Command {
 					list = append(list, perm)
 				}
 			}
-			db, err := a.open(cmd.Context())
+			db, err := a.open(cmd.Context(), cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -278,7 +290,7 @@ func delegateTokenCommand() *cobra.Command {
 			if err := a.check(); err != nil {
 				return err
 			}
-			db, err := a.open(cmd.Context())
+			db, err := a.open(cmd.Context(), cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}

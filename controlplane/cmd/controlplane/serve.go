@@ -119,6 +119,7 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 		return err
 	}
 	defer db.Close()
+	logDatabase(log, db)
 	lis, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.listen, err)
@@ -169,6 +170,15 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	stopBackground()
 	log.Info().Msg("control plane stopped")
 	return nil
+}
+
+// logDatabase says which database is served, and warns when it was just
+// created: with an existing installation that means --db has a typo.
+func logDatabase(log zerolog.Logger, db *store.DB) {
+	log.Info().Str("db", db.Dialect()).Str("location", db.Location()).Msg("database opened")
+	if db.Created() {
+		log.Warn().Str("path", db.Location()).Msgf("created a new, empty database at %s (check --db if you expected existing data)", db.Location())
+	}
 }
 
 // watchDatabase reports NOT_SERVING on the health service while the

@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -18,6 +20,10 @@ import (
 type DB struct {
 	sql     *sql.DB
 	dialect dialect
+	// location and created let the binaries say which database they use,
+	// so that a mistyped --db is seen rather than silently served.
+	location string
+	created  bool
 }
 
 var _ Store = (*DB)(nil)
@@ -53,6 +59,12 @@ func open(dsn string) (*DB, error) {
 		if path == "" {
 			return nil, fmt.Errorf("database %q: sqlite:// needs a file path, e.g. sqlite://./idp.db", dsn)
 		}
+		_, statErr := os.Stat(path)
+		created := errors.Is(statErr, fs.ErrNotExist)
+		location := path
+		if abs, err := filepath.Abs(path); err == nil {
+			location = abs
+		}
 		if dir := filepath.Dir(path); dir != "." {
 			if err := os.MkdirAll(dir, 0o750); err != nil {
 				return nil, fmt.Errorf("database directory: %w", err)
@@ -77,7 +89,7 @@ func open(dsn string) (*DB, error) {
 		// SQLITE_BUSY errors.
 		s.SetMaxOpenConns(1)
 		s.SetConnMaxLifetime(0)
-		return &DB{sql: s, dialect: sqliteDialect{}}, nil
+		return &DB{sql: s, dialect: sqliteDialect{}, location: location, created: created}, nil
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		s, err := sql.Open("pgx", dsn)
 		if err != nil {
@@ -86,7 +98,7 @@ func open(dsn string) (*DB, error) {
 		s.SetMaxOpenConns(20)
 		s.SetMaxIdleConns(10)
 		s.SetConnMaxIdleTime(5 * time.Minute)
-		return &DB{sql: s, dialect: postgresDialect{}}, nil
+		return &DB{sql: s, dialect: postgresDialect{}, location: postgresLocation(dsn)}, nil
 	default:
 		return nil, fmt.Errorf("database %q: want sqlite://PATH or postgres://USER@HOST:PORT/DB", redactDSN(dsn))
 	}
@@ -103,6 +115,24 @@ func redactDSN(dsn string) string {
 	}
 	return u.String()
 }
+
+// postgresLocation is host:port/database of a PostgreSQL DSN, without the
+// user or password.
+func postgresLocation(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "postgres"
+	}
+	return u.Host + "/" + strings.TrimPrefix(u.Path, "/")
+}
+
+// Location says where the database is, safe to log: the absolute file path
+// of SQLite, host:port/database of PostgreSQL.
+func (db *DB) Location() string { return db.location }
+
+// Created reports whether Open created a new, empty SQLite file, which
+// with an existing installation usually means a mistyped path.
+func (db *DB) Created() bool { return db.created }
 
 // Dialect names the database kind: "sqlite" or "postgres".
 func (db *DB) Dialect() string { return db.dialect.name() }
