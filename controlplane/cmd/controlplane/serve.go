@@ -65,9 +65,9 @@ Every flag can also be set with the environment variable named in its help.`,
 	f.StringVar(&o.logFormat, "log-format", logging.FormatAuto, "log format: json, console, or auto (console on a terminal, else json)")
 	f.DurationVar(&o.grace, "grace-period", 20*time.Second, "on SIGTERM, how long running calls may take to finish before they are cut")
 	f.DurationVar(&o.lease.LeaseDuration, "lease-duration", o.lease.LeaseDuration, "how long a task lease lasts unless renewed; an expired lease hands the task to another delegate")
-	f.DurationVar(&o.lease.RenewInterval, "renew-interval", o.lease.RenewInterval, "how often delegates are told to renew their leases (15s to 30s)")
-	f.DurationVar(&o.lease.PollHold, "poll-hold", o.lease.PollHold, "how long AcquireTask waits for work before answering with no task")
-	f.IntVar(&o.lease.MaxAttempts, "max-attempts", o.lease.MaxAttempts, "leases a task gets before it fails because delegates keep losing it")
+	f.DurationVar(&o.lease.RenewInterval, "renew-interval", o.lease.RenewInterval, "how often delegates are told to renew their leases: 15s to 30s, at most a third of --lease-duration")
+	f.DurationVar(&o.lease.PollHold, "poll-hold", o.lease.PollHold, "how long AcquireTask waits for work before answering with no task: 1s to 5m")
+	f.IntVar(&o.lease.MaxAttempts, "max-attempts", o.lease.MaxAttempts, "leases a task gets before it fails because delegates keep losing it (at least 1)")
 	f.DurationVar(&o.scheduleInterval, "schedule-interval", 15*time.Second, "how often due integrations are looked for")
 	bindEnv(cmd, map[string]string{
 		"db": "IDP_DB", "listen": "IDP_LISTEN", "tls-cert": "IDP_TLS_CERT", "tls-key": "IDP_TLS_KEY",
@@ -78,20 +78,36 @@ Every flag can also be set with the environment variable named in its help.`,
 	return cmd
 }
 
+// Bounds of the serve flags. Renewal and poll hold reach delegates in whole
+// seconds; the poll hold stays under the idle timeout of common proxies
+// and load balancers, which would otherwise cut waiting polls.
+const (
+	minRenewInterval = 15 * time.Second
+	maxRenewInterval = 30 * time.Second
+	minLeaseDuration = 10 * time.Second
+	maxPollHold      = 5 * time.Minute
+	minSchedule      = time.Second
+)
+
 func (o serveOptions) validate() error {
+	l := o.lease
 	switch {
 	case (o.tlsCert == "") != (o.tlsKey == ""):
 		return cli.Usagef("--tls-cert and --tls-key go together")
-	case o.lease.LeaseDuration < 10*time.Second:
-		return cli.Usagef("--lease-duration %v: at least 10s", o.lease.LeaseDuration)
-	case o.lease.RenewInterval <= 0 || o.lease.RenewInterval*2 > o.lease.LeaseDuration:
-		return cli.Usagef("--renew-interval %v: must be positive and at most half of --lease-duration (%v), so one lost renewal does not lose the lease", o.lease.RenewInterval, o.lease.LeaseDuration)
-	case o.lease.PollHold <= 0 || o.lease.PollHold > 5*time.Minute:
-		return cli.Usagef("--poll-hold %v: between 1s and 5m (delegates use a 70s deadline with the default 50s)", o.lease.PollHold)
-	case o.lease.MaxAttempts < 1:
-		return cli.Usagef("--max-attempts %d: at least 1", o.lease.MaxAttempts)
-	case o.grace < 0 || o.scheduleInterval <= 0:
-		return cli.Usagef("--grace-period must not be negative and --schedule-interval must be positive")
+	case l.LeaseDuration < minLeaseDuration:
+		return cli.Usagef("--lease-duration %v: at least %v", l.LeaseDuration, minLeaseDuration)
+	case l.RenewInterval < minRenewInterval || l.RenewInterval > maxRenewInterval || l.RenewInterval%time.Second != 0:
+		return cli.Usagef("--renew-interval %v: whole seconds from %v to %v; more often loads the database with renewals, less often risks losing leases", l.RenewInterval, minRenewInterval, maxRenewInterval)
+	case l.RenewInterval*3 > l.LeaseDuration:
+		return cli.Usagef("--renew-interval %v: at most a third of --lease-duration (%v), so a lease survives two lost renewals; raise --lease-duration", l.RenewInterval, l.LeaseDuration)
+	case l.PollHold < time.Second || l.PollHold > maxPollHold || l.PollHold%time.Second != 0:
+		return cli.Usagef("--poll-hold %v: whole seconds from 1s to %v; proxies and load balancers often cut connections idle longer", l.PollHold, maxPollHold)
+	case l.MaxAttempts < 1:
+		return cli.Usagef("--max-attempts %d: at least 1", l.MaxAttempts)
+	case o.grace < 0:
+		return cli.Usagef("--grace-period %v: must not be negative", o.grace)
+	case o.scheduleInterval < minSchedule:
+		return cli.Usagef("--schedule-interval %v: at least %v", o.scheduleInterval, minSchedule)
 	}
 	return nil
 }
