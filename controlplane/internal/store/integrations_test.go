@@ -166,6 +166,7 @@ func TestSuspendResume(t *testing.T) {
 		if err != nil || !sc.Changed || len(sc.Ended) != 1 || sc.Ended[0].Status != tasks.RunCancelled {
 			t.Fatalf("suspend: %+v, %v", sc, err)
 		}
+		queuedErr := sc.Ended[0].Error
 		if !sc.Integration.NextSyncAt.IsZero() || sc.Integration.State != integration.Suspended {
 			t.Fatalf("suspended integration: %+v", sc.Integration)
 		}
@@ -198,9 +199,13 @@ func TestSuspendResume(t *testing.T) {
 			t.Fatalf("renew after suspend: %+v, %v", res, err)
 		}
 		done, err := db.CompleteTask(f.ctx, store.CompleteRequest{AccountID: "acme", TaskID: task.ID, LeaseToken: task.LeaseToken,
-			Outcome: tasks.Cancelled, Now: resumeAt})
+			Outcome: tasks.Cancelled, Error: "cancellation requested", Now: resumeAt})
 		if err != nil || done.Run == nil || done.Run.Status != tasks.RunCancelled {
 			t.Fatalf("complete cancelled: %+v, %v", done, err)
+		}
+		// The run says why it stopped, not the delegate's wording.
+		if done.Run.Error != "cancelled: the integration was suspended" || queuedErr != done.Run.Error {
+			t.Fatalf("cancelled run errors %q (running) and %q (queued), want the suspend named", done.Run.Error, queuedErr)
 		}
 		events, _, _ := db.ListEvents(f.ctx, "acme", f.integ.ID, store.Page{Size: 100})
 		var types []store.EventType

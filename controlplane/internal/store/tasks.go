@@ -306,8 +306,10 @@ func (db *DB) CompleteTask(ctx context.Context, r CompleteRequest) (CompleteResu
 			}
 			return ErrLeaseLost
 		}
-		if r.Outcome == tasks.Released && t.CancelRequested {
-			// Queued again, it would run although it was asked to stop.
+		if t.CancelRequested && (r.Outcome == tasks.Released || r.Outcome == tasks.Cancelled) {
+			// Queued again, a released task would run although it was asked
+			// to stop. Either way the user is told why it stopped, not the
+			// delegate's "cancellation requested".
 			r.Outcome, r.Error = tasks.Cancelled, cancelledBySuspend
 		}
 		if r.Outcome == tasks.Released {

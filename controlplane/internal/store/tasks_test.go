@@ -199,6 +199,9 @@ func TestReleaseOfATaskAskedToStopCancelsIt(t *testing.T) {
 		if err != nil || res.Run == nil || res.Run.Status != tasks.RunCancelled || res.Task.State != tasks.Done {
 			t.Fatalf("release after suspend: %+v, %v; want the run cancelled", res, err)
 		}
+		if res.Run.Error != "cancelled: the integration was suspended" {
+			t.Fatalf("run error %q, want the suspend named", res.Run.Error)
+		}
 		if again, err := db.CompleteTask(f.ctx, rel); err != nil || !again.Repeated {
 			t.Fatalf("repeated release: %+v, %v", again, err)
 		}
