@@ -449,9 +449,11 @@ correlation, fields, frequency, start date and auto-import can change; a
 correlation change recomputes the recommendations of repositories not yet
 imported. The workspace and the secondary kinds are fixed at creation.
 
---correlate and --field replace the whole list. --type "" clears the type
-(needed to switch to --behavior merge); --start-date none removes the start
-date; --auto-import=false turns auto-import off.
+--correlate and --field replace the whole list. A behavior change never
+changes the type by itself: switching to --behavior merge needs --type ""
+(which clears the type), switching away from merge needs a --type.
+--start-date none removes the start date; --auto-import=false turns
+auto-import off.
 
 ` + integrationFileHelp,
 		Example: `  idpctl integration edit acme --name "Bitbucket Acme" --frequency 1h

@@ -259,7 +259,9 @@ func (in *Integration) check(v *fault.Violations) {
 	}
 	switch {
 	case in.Behavior == Merge && in.Type != "":
-		v.Add("integration.type", "must be empty with behavior MERGE: merged entities keep their own type")
+		v.Add("integration.type", "must be empty with behavior MERGE: merged entities keep their own type; clear it in the same change")
+	case in.Behavior != Merge && in.Type == "":
+		v.Add("integration.type", "required with behavior %s: the type of registered entities (e.g. %s, library, website)", in.Behavior, DefaultType)
 	case in.Behavior != Merge && !typePattern.MatchString(in.Type):
 		v.Add("integration.type", "%q is not a valid type (e.g. service, library, website)", in.Type)
 	}

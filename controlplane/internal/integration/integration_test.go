@@ -218,10 +218,29 @@ func TestApplyUpdate(t *testing.T) {
 	if v := violations(t, err); v["update_mask"] == "" {
 		t.Fatalf("unknown mask: %v", v)
 	}
-	// Switching to Merge drops the type; giving a type with Merge is refused.
+	// Switching to or from Merge states the type in the same change: a
+	// behaviour change alone never changes the type, so what changed is
+	// what was asked for.
 	in = base()
-	if _, err := integration.Apply(&in, integration.Changes{Mask: []string{"behavior"}, Draft: integration.Draft{Behavior: integration.Merge}}, nil, later); err != nil || in.Type != "" {
-		t.Fatalf("to merge: %+v, %v", in, err)
+	_, err = integration.Apply(&in, integration.Changes{Mask: []string{"behavior"}, Draft: integration.Draft{Behavior: integration.Merge}}, nil, later)
+	if v := violations(t, err); v["integration.type"] == "" || in.Type != "service" {
+		t.Fatalf("to merge keeping the type: %v, type %q", v, in.Type)
+	}
+	changed, err = integration.Apply(&in, integration.Changes{Mask: []string{"behavior", "type"}, Draft: integration.Draft{Behavior: integration.Merge}}, nil, later)
+	if err != nil || in.Type != "" || !slices.Equal(changed, []string{"behavior", "type"}) {
+		t.Fatalf("to merge clearing the type: changed %v, type %q, %v", changed, in.Type, err)
+	}
+	_, err = integration.Apply(&in, integration.Changes{Mask: []string{"behavior"}, Draft: integration.Draft{Behavior: integration.Register}}, nil, later)
+	if v := violations(t, err); !strings.Contains(v["integration.type"], "required with behavior REGISTER") {
+		t.Fatalf("from merge without a type: %v", v)
+	}
+	changed, err = integration.Apply(&in, integration.Changes{Mask: []string{"behavior", "type"}, Draft: integration.Draft{Behavior: integration.Register, Type: "library"}}, nil, later)
+	if err != nil || in.Type != "library" || !slices.Equal(changed, []string{"behavior", "type"}) {
+		t.Fatalf("from merge with a type: changed %v, type %q, %v", changed, in.Type, err)
+	}
+	in = base()
+	if _, err := integration.Apply(&in, integration.Changes{Mask: []string{"behavior", "type"}, Draft: integration.Draft{Behavior: integration.Merge}}, nil, later); err != nil {
+		t.Fatal(err)
 	}
 	_, err = integration.Apply(&in, integration.Changes{Mask: []string{"type"}, Draft: integration.Draft{Type: "service"}}, nil, later)
 	if v := violations(t, err); v["integration.type"] == "" {

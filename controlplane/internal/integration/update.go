@@ -104,16 +104,9 @@ func Apply(in *Integration, ch Changes, connector *Connector, now time.Time) ([]
 			v.Add("update_mask", "%q cannot be updated: updatable fields are %s", f, strings.Join(updatable, ", "))
 		}
 	}
-	// Changing behaviour to Merge drops a type the user did not restate;
-	// leaving Merge restores the default type.
-	if slices.Contains(ch.Mask, FieldBehavior) && !slices.Contains(ch.Mask, FieldType) {
-		switch {
-		case next.Behavior == Merge:
-			next.Type = ""
-		case next.Type == "":
-			next.Type = DefaultType
-		}
-	}
+	// A behaviour change never changes the type on its own: switching to
+	// or from Merge states the type in the same change, so that what the
+	// user asked for, what changed and the event all name the same fields.
 	next.check(&v)
 	if err := v.Err("", "invalid integration update"); err != nil {
 		return nil, err
