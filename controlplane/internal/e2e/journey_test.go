@@ -210,7 +210,7 @@ spec:
 `))
 
 	// Connector: SSH is refused with the reason, HTTPS works and tests OK.
-	errOut := c.fails(1, "connector", "create", "--name", "ssh", "--url", "git@bitbucket.org:acme/x.git", "--token-ref", "env:BITBUCKET_TOKEN")
+	errOut := c.fails(2, "connector", "create", "--name", "ssh", "--url", "git@bitbucket.org:acme/x.git", "--token-ref", "env:BITBUCKET_TOKEN")
 	if !strings.Contains(strings.ToLower(errOut), "http") {
 		t.Errorf("SSH connector error does not say to use HTTP: %s", errOut)
 	}
