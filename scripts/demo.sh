@@ -20,7 +20,8 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/idp-demo.XXXXXX")"
 bin="$work/bin"
 pids=()
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
+say() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 
 cleanup() {
