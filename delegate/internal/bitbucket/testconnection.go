@@ -72,7 +72,9 @@ func (c *connectionCheck) apply(err error, scope string) (stop bool, _ error) {
 	}
 	switch {
 	case se.Code == http.StatusUnauthorized:
-		c.res.TokenValid = false
+		// Nothing is reachable with a rejected token; saying the workspace
+		// is would send users looking in the wrong place.
+		c.res.TokenValid, c.res.WorkspaceReachable = false, false
 		return true, nil
 	case se.Code == http.StatusNotFound:
 		c.res.WorkspaceReachable = false

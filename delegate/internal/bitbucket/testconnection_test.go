@@ -41,7 +41,7 @@ func TestCheckConnectionNamesEachMissingScope(t *testing.T) {
 		{"none of them", "tok-account", "acme", task.TestConnectionResult{TokenValid: true, WorkspaceReachable: true,
 			MissingScopes: []string{bitbucket.ScopeRepositoriesRead, bitbucket.ScopeProjectsRead, bitbucket.ScopePullRequestsRead},
 			Message:       "the token lacks scopes: Repositories: Read, Projects: Read, Pull requests: Read"}},
-		{"bad token", "tok-unknown", "acme", task.TestConnectionResult{WorkspaceReachable: true,
+		{"bad token", "tok-unknown", "acme", task.TestConnectionResult{
 			Message: "Bitbucket rejected the token (401): it is invalid, expired or revoked"}},
 		{"unknown workspace", "tok-all-scopes", "nope", task.TestConnectionResult{TokenValid: true,
 			Message: `workspace "nope" does not exist or the token cannot see it`}},
