@@ -11,7 +11,7 @@ import (
 type credential struct {
 	token *Token
 	// bearer is true for "Authorization: Bearer", the way access tokens are
-	// used; only those get the X-RateLimit-* headers (API-FACTS §4).
+	// used; only those get the X-RateLimit-* headers.
 	bearer bool
 	// cloneUser is the user name Bitbucket embeds in https clone links.
 	cloneUser string
@@ -23,7 +23,7 @@ type credential struct {
 func (s *Server) authenticate(r *http.Request) (*credential, bool) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		// OAuth-style tokens may also come as ?access_token= (API-FACTS §3).
+		// OAuth-style tokens may also come as ?access_token=.
 		tok := r.URL.Query().Get("access_token")
 		if tok == "" {
 			return nil, true
@@ -48,7 +48,7 @@ func (s *Server) authenticate(r *http.Request) (*credential, bool) {
 			return nil, false
 		}
 		// Access tokens take the literal user x-token-auth; API tokens take
-		// the account's email address (API-FACTS §3).
+		// the account's email address.
 		switch {
 		case user == "x-token-auth":
 			return &credential{token: t, cloneUser: user}, true
@@ -60,7 +60,7 @@ func (s *Server) authenticate(r *http.Request) (*credential, bool) {
 	return nil, false
 }
 
-// Scope implications for access tokens and OAuth (API-FACTS §3): project and
+// Scope implications for access tokens and OAuth: project and
 // pullrequest both imply repository, and every write or admin scope implies
 // its read scope. API-token scopes (read:*:bitbucket) imply nothing.
 var impliedBy = map[string][]string{

@@ -11,7 +11,7 @@ import (
 	"unicode"
 )
 
-// BBQL, the filter language of the q parameter (API-FACTS §1.3): comparisons
+// BBQL, the filter language of the q parameter: comparisons
 // of a field path with a literal, joined by AND and OR, with parentheses.
 // Fields are paths into the item's JSON ("project.key"); a path through an
 // array matches if any element does. Keywords are case-insensitive.

@@ -239,7 +239,7 @@ func (f Faults) delay() time.Duration {
 // slugRe is what Bitbucket allows in workspace and repository slugs.
 var slugRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
 
-// knownScopes are the scope names Bitbucket grants, both styles (API-FACTS §3).
+// knownScopes are the scope names Bitbucket grants, both styles.
 var knownScopes = []string{
 	"account", "account:write", "project", "project:admin", "repository", "repository:write",
 	"repository:admin", "repository:delete", "pullrequest", "pullrequest:write", "webhook",

@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// Partial responses (the fields parameter, API-FACTS §1.4). Items of the
+// Partial responses (the fields parameter). Items of the
 // comma-separated list are applied in order:
 //   - "-a.b" removes a field from the response;
 //   - "+a.b" adds a field from the full representation, which has fields the

@@ -66,7 +66,7 @@ func (r *rng) hash() string {
 }
 
 // Timestamps: objects carry microseconds and an explicit +00:00 offset;
-// commit dates carry whole seconds (API-FACTS §2). The fixed width also makes
+// commit dates carry whole seconds. The fixed width also makes
 // timestamps sort lexically in time order.
 func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000+00:00") }
 

@@ -110,7 +110,7 @@ func knownField(sample obj, path []string) bool {
 func (c *call) denyAnonymous() reply { return errorReply(c.ep.anonStatus, msgAccessDenied) }
 
 // workspaceOK checks the {workspace} path segment: the slug or the braced
-// UUID, and for repository URLs also "{}" (API-FACTS §1).
+// UUID, and for repository URLs also "{}".
 func (c *call) workspaceOK(allowEmpty bool) *reply {
 	w := c.r.PathValue("workspace")
 	if strings.EqualFold(w, c.s.ws.slug) || strings.EqualFold(w, c.s.ws.uuid) || (allowEmpty && w == "{}") {

@@ -8,7 +8,7 @@ import (
 	"strconv"
 )
 
-// Page sizes (API-FACTS §1.2): 10 by default and at most 100, except pull
+// Page sizes: 10 by default and at most 100, except pull
 // requests (at most 50) and commits (30 by default). Above the maximum, or
 // not a number, is a 400 "Invalid pagelen"; pagelen=0 is accepted and means
 // the default.

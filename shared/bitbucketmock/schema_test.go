@@ -45,7 +45,7 @@ func loadSchemas(t testing.TB) *schemaSet {
 
 // liveExtras are fields the live API returns that the spec's closed objects
 // (additionalProperties: false) do not declare. Each is in a recorded
-// response quoted in API-FACTS §2 or §3.1.
+// response of the live API published in Atlassian's documentation.
 var liveExtras = []struct {
 	def     string   // definition
 	path    []string // property path inside the allOf branch that declares properties

@@ -213,7 +213,7 @@ func errorReply(status int, message string) reply {
 	return jsonReply(status, obj{{"type", "error"}, {"error", obj{{"message", message}}}})
 }
 
-// Messages of the real error bodies (API-FACTS §3.1).
+// Messages of the real error bodies.
 const (
 	msgBadToken      = "Token is invalid, expired, or not supported for this endpoint."
 	msgMissingScope  = "Your credentials lack one or more required privilege scopes."

@@ -6,9 +6,8 @@ clone.
 
     python3 extract_definitions.py SWAGGER_JSON > bitbucket-cloud-definitions.json
 
-SWAGGER_JSON is https://api.bitbucket.org/swagger.json; the team keeps a copy at
-shared/bitbucket-cloud/bitbucket-cloud-api-v2.0-swagger.json (x-revision
-d1f13d6672dd).
+SWAGGER_JSON is a download of https://api.bitbucket.org/swagger.json (the
+committed extract came from x-revision d1f13d6672dd).
 """
 import json
 import sys
