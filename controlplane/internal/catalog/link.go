@@ -73,10 +73,10 @@ func (e *Entity) Link(k LinkKey, l Link) error {
 
 // Unlink removes the link in slot k and reports whether there was one.
 //
-// The ingested properties stay: DESIGN §4 and the reference's documentation
-// say unlinking stops sync and keeps the entity "and its existing data
-// intact". (The reference's code also deletes integration_properties; we
-// follow the documented behaviour, which users read.) Removing the link
+// The ingested properties stay: unlinking stops sync and keeps the entity
+// "and its existing data intact", as Harness IDP documents it (its code also
+// deletes integration_properties; we follow the documented behaviour, which
+// is what users read). Removing the link
 // rather than marking it frees the record: it shows as discovered again, is
 // never auto-imported again (the control plane remembers the unlink), and a
 // later import is a new first link.

@@ -2,7 +2,8 @@
 // matches, so that the Discovered list can recommend Merge (into a suggested
 // entity) or Register.
 //
-// Semantics follow the reference product, extended where it falls short:
+// Semantics follow Harness IDP's catalog auto-discovery, extended where it
+// falls short:
 //   - A rule compares the value at an ingested path with the value at a
 //     catalog path. Equals is exact and case-sensitive. Contains holds when
 //     the ingested value contains the catalog value, ignoring case. A path

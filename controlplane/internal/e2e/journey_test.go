@@ -180,7 +180,7 @@ func okCalls(cp *process, method string) int {
 	return n
 }
 
-// TestJourney walks the reference document's whole journey with idpctl
+// TestJourney walks the user's whole journey with idpctl
 // against the real binaries, checking every printed result.
 func TestJourney(t *testing.T) {
 	s := startStack(t)
