@@ -71,6 +71,19 @@ func (b *Budget) LongWait() (until time.Time, report bool) {
 	return b.warnedUntil, true
 }
 
+// StalledUntil reports until when the next request would wait, if that is
+// longer than longWait; the zero time otherwise. Progress reports show it,
+// so a sync paced by an exhausted budget does not look frozen.
+func (b *Budget) StalledUntil() time.Time {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.clk.Now()
+	if wait := b.delayLocked(now); wait >= longWait {
+		return now.Add(wait)
+	}
+	return time.Time{}
+}
+
 // margin is added to the window because the server stamps a request when it
 // arrives, a little after we stamp it when we send it.
 func (b *Budget) margin() time.Duration {

@@ -169,3 +169,18 @@ func TestLongWaitIsReportedOncePerEpisode(t *testing.T) {
 		t.Fatal("a refilled budget reported a long wait")
 	}
 }
+
+func TestStalledUntilOnlyForLongWaits(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(epoch)
+	b := NewBudget(clk, BudgetLimit{Requests: 3, Window: 10 * time.Second}, true)
+	sendAll(t, b, clk, 3)
+	if got := b.StalledUntil(); !got.IsZero() {
+		t.Fatalf("a 10 s wait reported as a stall until %v", got)
+	}
+	b = NewBudget(clk, BudgetLimit{Requests: 3, Window: time.Hour}, true)
+	sendAll(t, b, clk, 3)
+	if got := b.StalledUntil(); got.Sub(clk.Now()) < 59*time.Minute {
+		t.Fatalf("an exhausted hourly budget stalls until %v, want about an hour from now", got.Sub(clk.Now()))
+	}
+}

@@ -110,6 +110,10 @@ func (c *Client) Session(base *url.URL, cred Credential) *Session {
 	return &Session{c: c, base: base, cred: cred, budget: c.opts.Budgets.For(cred.Key)}
 }
 
+// BudgetStalledUntil reports until when this credential's budget holds the
+// next request back, when that is a long wait (see Budget.StalledUntil).
+func (s *Session) BudgetStalledUntil() time.Time { return s.budget.StalledUntil() }
+
 // Requests reports the HTTP requests made so far, retries included.
 func (s *Session) Requests() int64 { return s.requests.Load() }
 

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/catalog-discovery/bitbucket/delegate/internal/bitbucket"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/task"
@@ -94,8 +95,12 @@ func New(t *task.Task, session *bitbucket.Session, sink Sink, workers int, log z
 
 // Progress reports counters for lease renewals and completion.
 func (r *Run) Progress() task.Progress {
+	phase := r.phase.Load().(string)
+	if until := r.session.BudgetStalledUntil(); !until.IsZero() {
+		phase += ", waiting for the Bitbucket request budget until " + until.UTC().Format(time.RFC3339)
+	}
 	return task.Progress{
-		Phase:             r.phase.Load().(string),
+		Phase:             phase,
 		Repositories:      r.listed.Load(),
 		PullRequests:      r.prs.used.Load(),
 		Commits:           r.commits.used.Load(),
