@@ -68,6 +68,7 @@ var impliedBy = map[string][]string{
 	"pullrequest": {"pullrequest", "pullrequest:write"},
 	"project":     {"project", "project:admin"},
 	"account":     {"account", "account:write"},
+	"webhook":     {"webhook"},
 }
 
 // apiTokenScope is the API-token name of each access-token scope an endpoint

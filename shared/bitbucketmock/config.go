@@ -38,6 +38,8 @@ type Config struct {
 	RateLimit Rate
 	// Faults makes a fraction of API requests fail; see Faults.
 	Faults Faults
+	// Deliveries tunes webhook deliveries (drop switch, timeout, retry delay).
+	Deliveries DeliveryConfig
 	// Latency is added to every API request (not to the control API).
 	Latency time.Duration
 	// Clock supplies "now" for mutations and the rate-limit window; default
@@ -59,6 +61,9 @@ type Token struct {
 	// (project, repository, pullrequest, account, ...) or the API-token ones
 	// (read:repository:bitbucket, ...). Empty means DefaultScopes.
 	Scopes []string
+	// NotOwner makes the token act as a member that is not a workspace
+	// owner: it may read repositories but not manage workspace webhooks.
+	NotOwner bool
 }
 
 // DefaultScopes are what a catalog discovery token needs.
@@ -246,7 +251,8 @@ var knownScopes = []string{
 	"pipeline", "pipeline:write", "pipeline:variable", "runner", "runner:write",
 	"read:repository:bitbucket", "write:repository:bitbucket", "read:pullrequest:bitbucket",
 	"write:pullrequest:bitbucket", "read:project:bitbucket", "read:workspace:bitbucket",
-	"read:user:bitbucket", "read:account",
+	"read:user:bitbucket", "read:account", "read:webhook:bitbucket", "write:webhook:bitbucket",
+	"delete:webhook:bitbucket",
 }
 
 // withDefaults validates c and fills its defaults.
@@ -300,6 +306,9 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("rate limit %d/%v is negative", c.RateLimit.N, c.RateLimit.Per)
 	}
 	if err := c.Faults.validate(); err != nil {
+		return c, err
+	}
+	if err := c.Deliveries.validate(); err != nil {
 		return c, err
 	}
 	if c.Latency < 0 {

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -17,7 +18,8 @@ func TestConformance(t *testing.T) {
 	schemas := loadSchemas(t)
 	clock := newFakeClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	run := Start(t, Config{Seed: 7, Repos: 40, PRsPerRepo: 6, CommitsPerRepo: 25, Clock: clock.Now,
-		Tokens: []Token{{Value: testToken}, {Name: "admin", Value: "admin-token", Scopes: []string{"account", "project", "pullrequest"}}}})
+		Tokens: []Token{{Value: testToken}, {Name: "admin", Value: "admin-token", Scopes: []string{"account", "project", "pullrequest"}},
+			hookToken, {Name: "member", Value: "member-token", Scopes: hookToken.Scopes, NotOwner: true}}})
 	mutateEverything(t, run, clock)
 
 	check := func(def, path string) map[string]any {
@@ -60,6 +62,33 @@ func TestConformance(t *testing.T) {
 			check("paginated_changeset", base+"/commits/"+info.MainBranch+"?pagelen=100")
 			hash := values(commits)[0]["hash"].(string)
 			check("commit", base+"/commit/"+hash)
+		}
+	}
+
+	hook := createHook(t, run, `{"url": "https://r.example/x", "description": "catalog", "secret": "s", "events": ["repo:push", "pullrequest:fulfilled"]}`)
+	for _, e := range schemas.validate("webhook_subscription", hook) {
+		t.Errorf("POST hooks: %s", e)
+	}
+	createHook(t, run, `{"url": "https://r.example/y", "events": ["repo:created"], "active": false}`)
+	for _, path := range []string{"/workspaces/acme/hooks", "/workspaces/acme/hooks/" + url.PathEscape(hook["uuid"].(string))} {
+		def := map[bool]string{true: "paginated_webhook_subscriptions", false: "webhook_subscription"}[strings.HasSuffix(path, "hooks")]
+		doc := decodeBody(t, request(t, run, path, "Bearer "+hookToken.Value).body)
+		for _, e := range schemas.validate(def, doc) {
+			t.Errorf("GET %s (%s): %s", path, def, e)
+		}
+	}
+	for _, tc := range []struct{ method, token, body string }{
+		{"POST", hookToken.Value, `{"url": "nope", "events": ["nope"]}`},
+		{"POST", hookToken.Value, `[]`},
+		{"POST", testToken, `{"url": "https://r.example/z", "events": ["repo:push"]}`},
+		{"GET", "member-token", ""},
+	} {
+		r := send(t, run, tc.method, "/workspaces/acme/hooks", "Bearer "+tc.token, tc.body)
+		if r.status/100 != 4 {
+			t.Errorf("%s hooks as %s: status %d", tc.method, tc.token, r.status)
+		}
+		for _, e := range schemas.validate("error", decodeBody(t, r.body)) {
+			t.Errorf("%s hooks as %s (error): %s", tc.method, tc.token, e)
 		}
 	}
 

@@ -1,6 +1,8 @@
 package bitbucketmock
 
 import (
+	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,6 +29,13 @@ GET    /_mock/repos/{repo}/pullrequests               list pull requests, all st
 POST   /_mock/repos/{repo}/pullrequests               open: {"title", "description", "source_branch", "draft"}
 POST   /_mock/repos/{repo}/pullrequests/{id}/merge    merge (pushes a merge commit)
 POST   /_mock/repos/{repo}/pullrequests/{id}/decline  decline
+POST   /_mock/repos/{repo}/pullrequests/{id}/update   edit: {"title", "description"}
+POST   /_mock/repos/{repo}/pullrequests/{id}/approve  approve
+POST   /_mock/repos/{repo}/pullrequests/{id}/comments comment: {"text"}
+GET    /_mock/hooks                                   list workspace webhooks (secrets never shown)
+GET    /_mock/deliveries                              delivery settings
+PUT    /_mock/deliveries                              {"drop": 0.5, "timeout": "10s", "retry_delay": "1s"}
+POST   /_mock/deliveries/flush                        wait for deliveries in flight: {"timeout": "30s"}
 POST   /_mock/projects                                add a project: {"key", "name"}
 GET    /_mock/counters                                request counters
 POST   /_mock/counters/reset                          zero the counters
@@ -36,6 +45,29 @@ POST   /_mock/faults/next                             fail the next requests: {"
 GET    /_mock/rate-limit                              {"limit": "1000/h"}
 PUT    /_mock/rate-limit                              {"limit": "50/10s"} ("off" for none)
 `
+
+// deliveriesWire is DeliveryConfig with human durations.
+type deliveriesWire struct {
+	Drop       float64 `json:"drop"`
+	Timeout    string  `json:"timeout,omitempty"`
+	RetryDelay string  `json:"retry_delay,omitempty"`
+}
+
+func toDeliveriesWire(d DeliveryConfig) deliveriesWire {
+	return deliveriesWire{Drop: d.Drop, Timeout: d.Timeout.String(), RetryDelay: d.RetryDelay.String()}
+}
+
+// parseDuration reads an optional duration field of a control request.
+func parseDuration(field, s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %s: %v", ErrInvalid, field, err)
+	}
+	return d, nil
+}
 
 // faultsWire is Faults with a human duration.
 type faultsWire struct {
@@ -103,17 +135,74 @@ func (s *Server) controlRoutes() http.Handler {
 			writeControl(w, info, err)
 		}
 	})
-	for action, f := range map[string]func(string, int) (PRInfo, error){"merge": s.MergePR, "decline": s.DeclinePR} {
+	prAction := func(action string, f func(r *http.Request, ref string, id int) (PRInfo, error)) {
 		m.HandleFunc("POST /_mock/repos/{repo}/pullrequests/{id}/"+action, func(w http.ResponseWriter, r *http.Request) {
 			id, err := strconv.Atoi(r.PathValue("id"))
 			if err != nil {
 				writeControl(w, nil, fmt.Errorf("%w: pull request id %q", ErrInvalid, r.PathValue("id")))
 				return
 			}
-			info, err := f(r.PathValue("repo"), id)
+			info, err := f(r, r.PathValue("repo"), id)
 			writeControl(w, info, err)
 		})
 	}
+	prAction("update", func(r *http.Request, ref string, id int) (PRInfo, error) {
+		var edit PREdit
+		if err := readBody(r, &edit); err != nil {
+			return PRInfo{}, err
+		}
+		return s.UpdatePR(ref, id, edit)
+	})
+	prAction("approve", func(_ *http.Request, ref string, id int) (PRInfo, error) { return s.ApprovePR(ref, id) })
+	prAction("comments", func(r *http.Request, ref string, id int) (PRInfo, error) {
+		var body struct {
+			Text string `json:"text"`
+		}
+		if err := readBody(r, &body); err != nil {
+			return PRInfo{}, err
+		}
+		return s.CommentPR(ref, id, body.Text)
+	})
+	prAction("merge", func(_ *http.Request, ref string, id int) (PRInfo, error) { return s.MergePR(ref, id) })
+	prAction("decline", func(_ *http.Request, ref string, id int) (PRInfo, error) { return s.DeclinePR(ref, id) })
+	m.HandleFunc("GET /_mock/hooks", func(w http.ResponseWriter, _ *http.Request) { writeControl(w, s.Hooks(), nil) })
+	m.HandleFunc("GET /_mock/deliveries", func(w http.ResponseWriter, _ *http.Request) {
+		writeControl(w, toDeliveriesWire(s.Deliveries()), nil)
+	})
+	m.HandleFunc("PUT /_mock/deliveries", func(w http.ResponseWriter, r *http.Request) {
+		var body deliveriesWire
+		if !decode(w, r, &body) {
+			return
+		}
+		cfg := DeliveryConfig{Drop: body.Drop, Sleep: s.Deliveries().Sleep}
+		var err error
+		if cfg.Timeout, err = parseDuration("timeout", body.Timeout); err == nil {
+			if cfg.RetryDelay, err = parseDuration("retry_delay", body.RetryDelay); err == nil {
+				err = s.SetDeliveries(cfg)
+			}
+		}
+		writeControl(w, toDeliveriesWire(s.Deliveries()), err)
+	})
+	m.HandleFunc("POST /_mock/deliveries/flush", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Timeout string `json:"timeout"`
+		}
+		if r.ContentLength != 0 && !decode(w, r, &body) {
+			return
+		}
+		timeout, err := parseDuration("timeout", body.Timeout)
+		if err != nil {
+			writeControl(w, nil, err)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), cmp.Or(timeout, 30*time.Second))
+		defer cancel()
+		if err := s.FlushDeliveries(ctx); err != nil {
+			writeControl(w, nil, fmt.Errorf("%w: %v", ErrTimeout, err))
+			return
+		}
+		writeControl(w, s.Counters().Deliveries, nil)
+	})
 	m.HandleFunc("POST /_mock/projects", func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
 			Key  string `json:"key"`
@@ -188,13 +277,20 @@ func (s *Server) controlRoutes() http.Handler {
 // decode reads a JSON request body; on failure it answers 400 and reports
 // false.
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		writeControl(w, nil, fmt.Errorf("%w: request body: %v", ErrInvalid, err))
+	if err := readBody(r, v); err != nil {
+		writeControl(w, nil, err)
 		return false
 	}
 	return true
+}
+
+func readBody(r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: request body: %v", ErrInvalid, err)
+	}
+	return nil
 }
 
 // controlStatus is the one table from control errors to HTTP statuses.
@@ -206,6 +302,8 @@ func controlStatus(err error) int {
 		return http.StatusBadRequest
 	case errors.Is(err, ErrConflict):
 		return http.StatusConflict
+	case errors.Is(err, ErrTimeout):
+		return http.StatusGatewayTimeout
 	}
 	return http.StatusInternalServerError
 }

@@ -9,7 +9,9 @@ import (
 // ResetCounters, so tests and benchmarks can assert exactly how many calls a
 // client made. Endpoint names: repositories, repository, projects, project,
 // pullrequests, pullrequest, pullrequest_commits, commits, commit, branches,
-// tags, workspace, user, unknown. The control API is not counted.
+// tags, workspace, user, hooks, hook, hook_create, hook_update, hook_delete,
+// unknown. The control API is not counted; webhook deliveries are counted
+// apart, in Deliveries.
 type Counters struct {
 	Requests         int                    `json:"requests"`
 	ByEndpoint       map[string]int         `json:"by_endpoint"`
@@ -20,6 +22,8 @@ type Counters struct {
 	RateLimited int `json:"rate_limited"`
 	// Faults counts injected faults by kind.
 	Faults map[FaultKind]int `json:"faults"`
+	// Deliveries counts webhook deliveries.
+	Deliveries DeliveryCounters `json:"deliveries"`
 }
 
 type counterSet struct {
@@ -29,7 +33,18 @@ type counterSet struct {
 
 func newCounters() Counters {
 	return Counters{ByEndpoint: map[string]int{}, ByStatus: map[int]int{},
-		ByEndpointStatus: map[string]map[int]int{}, ByCredential: map[string]int{}, Faults: map[FaultKind]int{}}
+		ByEndpointStatus: map[string]map[int]int{}, ByCredential: map[string]int{}, Faults: map[FaultKind]int{},
+		Deliveries: DeliveryCounters{ByEvent: map[string]int{}}}
+}
+
+// delivery counts a delivery of event ("" for none) and applies f.
+func (cs *counterSet) delivery(event string, f func(*DeliveryCounters)) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if event != "" {
+		cs.c.Deliveries.ByEvent[event]++
+	}
+	f(&cs.c.Deliveries)
 }
 
 func (cs *counterSet) record(endpoint, cred string, status int, fault FaultKind) {
@@ -60,6 +75,7 @@ func (cs *counterSet) snapshot() Counters {
 	out.ByStatus = maps.Clone(cs.c.ByStatus)
 	out.ByCredential = maps.Clone(cs.c.ByCredential)
 	out.Faults = maps.Clone(cs.c.Faults)
+	out.Deliveries.ByEvent = maps.Clone(cs.c.Deliveries.ByEvent)
 	out.ByEndpointStatus = make(map[string]map[int]int, len(cs.c.ByEndpointStatus))
 	for k, v := range cs.c.ByEndpointStatus {
 		out.ByEndpointStatus[k] = maps.Clone(v)

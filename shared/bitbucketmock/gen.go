@@ -19,6 +19,9 @@ const (
 	kindPerson
 	kindFault
 	kindPageToken
+	kindHook
+	kindDelivery
+	kindComment
 )
 
 type rng struct{ s uint64 }

@@ -63,6 +63,9 @@ func (s *Server) listen(addr string, tc *tls.Config, certPEM []byte) (*Running, 
 		pool.AppendCertsFromPEM(certPEM)
 		run.client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
 	}
+	s.deliveries.mu.Lock()
+	s.deliveries.apiBase = run.URL
+	s.deliveries.mu.Unlock()
 	go func() {
 		run.serveErr = run.srv.Serve(ln)
 		close(run.done)
@@ -74,8 +77,9 @@ func (s *Server) listen(addr string, tc *tls.Config, certPEM []byte) (*Running, 
 func (r *Running) Client() *http.Client { return r.client }
 
 // Shutdown stops accepting requests and waits for those in flight, until ctx
-// ends.
+// ends; webhook deliveries still in flight are abandoned.
 func (r *Running) Shutdown(ctx context.Context) error {
+	r.deliveries.stop()
 	err := r.srv.Shutdown(ctx)
 	<-r.done
 	if !errors.Is(r.serveErr, http.ErrServerClosed) {
@@ -84,8 +88,10 @@ func (r *Running) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// Close stops the server at once, dropping requests in flight.
+// Close stops the server at once, dropping requests and webhook deliveries
+// in flight.
 func (r *Running) Close() error {
+	r.deliveries.stop()
 	err := r.srv.Close()
 	<-r.done
 	return err

@@ -4,15 +4,17 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"time"
 )
 
 // Errors of the control operations, mapped to HTTP statuses by the control
-// API (404, 400 and 409).
+// API (404, 400, 409 and, for a flush that times out, 504).
 var (
 	ErrNotFound = errors.New("not found")
 	ErrInvalid  = errors.New("invalid")
 	ErrConflict = errors.New("conflict")
+	ErrTimeout  = errors.New("timed out")
 )
 
 // RepoSpec describes a repository to add.
@@ -181,7 +183,11 @@ func (s *Server) AddRepo(spec RepoSpec) (RepoInfo, error) {
 		project: p, private: !spec.Public, forkPolicy: "no_public_forks", created: now, updated: now,
 		lastGenerated: now, nextPR: 1}
 	s.index(r)
-	s.push(r, spec.Commits, now)
+	s.emitRepo("repo:created", r, nil)
+	if spec.Commits > 0 {
+		s.push(r, spec.Commits, now)
+		s.emitPush(r, 0)
+	}
 	s.version++
 	return s.repoInfo(r), nil
 }
@@ -226,9 +232,13 @@ func (s *Server) RenameRepo(ref, name string) (RepoInfo, error) {
 		if other := s.bySlug[slug]; other != nil && other != r {
 			return fmt.Errorf("%w: repository %s exists", ErrConflict, slug)
 		}
+		oldName, oldFull := r.name, r.fullName(s.ws.slug)
 		delete(s.bySlug, r.slug)
 		r.name, r.slug, r.updated = name, slug, now
 		s.bySlug[slug] = r
+		s.emitRepo("repo:updated", r, func(view) obj {
+			return obj{{"changes", obj{{"name", change(oldName, r.name)}, {"full_name", change(oldFull, r.fullName(s.ws.slug))}}}}
+		})
 		return nil
 	})
 }
@@ -240,7 +250,11 @@ func (s *Server) MoveRepo(ref, projectKey string) (RepoInfo, error) {
 		if p == nil {
 			return fmt.Errorf("project %q: %w", projectKey, ErrNotFound)
 		}
+		old := r.project
 		r.project, r.updated = p, now
+		s.emitRepo("repo:updated", r, func(v view) obj {
+			return obj{{"changes", obj{{"project", change(s.renderProject(v, old, false), s.renderProject(v, p, false))}}}}
+		})
 		return nil
 	})
 }
@@ -251,6 +265,7 @@ func (s *Server) DeleteRepo(ref string) error {
 		r.deleted = true
 		delete(s.bySlug, r.slug)
 		delete(s.byUUID, r.uuid)
+		s.emitRepo("repo:deleted", r, nil)
 		return nil
 	})
 	return err
@@ -266,7 +281,9 @@ func (s *Server) PushCommits(ref string, n int) (RepoInfo, error) {
 		return RepoInfo{}, fmt.Errorf("%w: push between 1 and %d commits, not %d", ErrInvalid, maxPush, n)
 	}
 	return s.mutateRepo(ref, func(r *repo, now time.Time) error {
+		from := r.commitCount()
 		s.push(r, n, now)
+		s.emitPush(r, from)
 		return nil
 	})
 }
@@ -294,6 +311,7 @@ func (s *Server) OpenPR(ref string, spec PRSpec) (PRInfo, error) {
 		}
 		r.prs[id] = pr
 		r.nextPR++
+		s.emitPR("pullrequest:created", r, pr, &pr.author, nil)
 		info = prInfo(pr)
 		return nil
 	})
@@ -314,16 +332,21 @@ func (s *Server) closePR(ref string, id int, state string) (PRInfo, error) {
 		pr.state, pr.updated = state, now
 		closer := s.people[id%len(s.people)]
 		pr.closedBy = &closer
-		if state == "MERGED" {
-			// Merging pushes a merge commit to the main branch.
-			s.push(r, 1, now)
-			pr.mergeIndex = r.commitCount() - 1
-			pr.closeSource = true
-		}
 		if r.prs == nil {
 			r.prs = map[int]*pullRequest{}
 		}
 		r.prs[id] = pr
+		if state == "MERGED" {
+			// Merging pushes a merge commit to the main branch.
+			from := r.commitCount()
+			s.push(r, 1, now)
+			pr.mergeIndex = r.commitCount() - 1
+			pr.closeSource = true
+			s.emitPR("pullrequest:fulfilled", r, pr, &closer, nil)
+			s.emitPush(r, from)
+		} else {
+			s.emitPR("pullrequest:rejected", r, pr, &closer, nil)
+		}
 		info = prInfo(pr)
 		return nil
 	})
@@ -335,3 +358,101 @@ func (s *Server) MergePR(ref string, id int) (PRInfo, error) { return s.closePR(
 
 // DeclinePR declines an open pull request.
 func (s *Server) DeclinePR(ref string, id int) (PRInfo, error) { return s.closePR(ref, id, "DECLINED") }
+
+// mutatePR runs f on an open pull request under the write lock and stores
+// the result.
+func (s *Server) mutatePR(ref string, id int, f func(r *repo, pr *pullRequest, now time.Time) error) (PRInfo, error) {
+	var info PRInfo
+	_, err := s.mutateRepo(ref, func(r *repo, now time.Time) error {
+		pr, ok := s.pullRequest(r, id)
+		if !ok {
+			return fmt.Errorf("pull request %d: %w", id, ErrNotFound)
+		}
+		if pr.state != "OPEN" {
+			return fmt.Errorf("%w: pull request %d is %s", ErrConflict, id, pr.state)
+		}
+		if err := f(r, pr, now); err != nil {
+			return err
+		}
+		if r.prs == nil {
+			r.prs = map[int]*pullRequest{}
+		}
+		r.prs[id] = pr
+		info = prInfo(pr)
+		return nil
+	})
+	return info, err
+}
+
+// PREdit changes an open pull request; nil fields stay as they are.
+type PREdit struct {
+	Title       *string `json:"title,omitempty"`
+	Description *string `json:"description,omitempty"`
+}
+
+// UpdatePR edits an open pull request's title or description. It moves the
+// pull request's updated_on, not the repository's.
+func (s *Server) UpdatePR(ref string, id int, edit PREdit) (PRInfo, error) {
+	if edit.Title != nil && *edit.Title == "" {
+		return PRInfo{}, fmt.Errorf("%w: the title is empty", ErrInvalid)
+	}
+	return s.mutatePR(ref, id, func(r *repo, pr *pullRequest, now time.Time) error {
+		if edit.Title != nil {
+			pr.title = *edit.Title
+		}
+		if edit.Description != nil {
+			pr.description = *edit.Description
+		}
+		pr.updated = now
+		s.emitPR("pullrequest:updated", r, pr, &pr.author, nil)
+		return nil
+	})
+}
+
+// ApprovePR records an approval by the first reviewer who has not approved
+// yet, or else by a new reviewer. It moves the pull request's updated_on,
+// not the repository's.
+func (s *Server) ApprovePR(ref string, id int) (PRInfo, error) {
+	return s.mutatePR(ref, id, func(r *repo, pr *pullRequest, now time.Time) error {
+		pr.reviewers, pr.approved = slices.Clone(pr.reviewers), slices.Clone(pr.approved)
+		i := slices.Index(pr.approved, false)
+		if i < 0 {
+			for _, p := range s.people {
+				if p.uuid != pr.author.uuid && !slices.ContainsFunc(pr.reviewers, func(q person) bool { return q.uuid == p.uuid }) {
+					pr.reviewers, pr.approved = append(pr.reviewers, p), append(pr.approved, false)
+					i = len(pr.reviewers) - 1
+					break
+				}
+			}
+		}
+		if i < 0 {
+			return fmt.Errorf("%w: pull request %d is approved by everyone", ErrConflict, id)
+		}
+		pr.approved[i], pr.updated = true, now
+		approver := pr.reviewers[i]
+		s.emitPR("pullrequest:approved", r, pr, &approver, func(v view) obj {
+			return obj{{"approval", obj{{"date", stamp(now)}, {"user", s.renderUser(v, &approver)}}}}
+		})
+		return nil
+	})
+}
+
+// CommentPR adds a comment to an open pull request. It moves the pull
+// request's updated_on to the comment's time, not the repository's.
+func (s *Server) CommentPR(ref string, id int, text string) (PRInfo, error) {
+	if text == "" {
+		return PRInfo{}, fmt.Errorf("%w: the comment is empty", ErrInvalid)
+	}
+	return s.mutatePR(ref, id, func(r *repo, pr *pullRequest, now time.Time) error {
+		s.comments++
+		g := newRNG(uint64(s.cfg.Seed), kindComment)
+		commentID := int(g.next()%100_000_000) + s.comments
+		who := s.people[(id+pr.commentCount)%len(s.people)]
+		pr.commentCount++
+		pr.updated = now
+		s.emitPR("pullrequest:comment_created", r, pr, &who, func(v view) obj {
+			return obj{{"comment", s.renderComment(v, r, pr, commentID, text, &who, now)}}
+		})
+		return nil
+	})
+}

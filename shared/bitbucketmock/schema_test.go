@@ -68,6 +68,9 @@ var liveExtras = []struct {
 		"required": map[string]any{"type": "array", "items": str()},
 		"granted":  map[string]any{"type": "array", "items": str()},
 	}, "additionalProperties": false}, true},
+	// 400 for an invalid form: fields maps each field to its messages, as in
+	// the standardized error response of the spec's own narrative.
+	{"error", []string{"error"}, []string{"fields"}, map[string]any{"type": "object", "additionalProperties": true}, false},
 }
 
 func linkSchema() map[string]any { return map[string]any{"$ref": "#/definitions/link"} }

@@ -26,7 +26,11 @@ type Server struct {
 	bySlug       map[string]*repo
 	byUUID       map[string]*repo
 	version      uint64
+	comments     int // pull request comments added
 	cache        listCache
+
+	hooks      hookStore
+	deliveries deliveryState
 
 	limiter  limiter
 	faults   faultState
@@ -48,6 +52,7 @@ func New(cfg Config) (*Server, error) {
 	s.limiter.set(cfg.RateLimit)
 	s.faults.cfg = cfg.Faults
 	s.counters.c = newCounters()
+	s.deliveries.init(cfg.Deliveries)
 	s.cache.entries = map[listKey][]int{}
 	s.generate()
 	s.handler = s.routes()
@@ -122,12 +127,13 @@ type endpoint struct {
 
 func (s *Server) routes() http.Handler {
 	api := http.NewServeMux()
-	add := func(pattern string, e endpoint) {
+	addMethod := func(method, pattern string, e endpoint) {
 		if e.anonStatus == 0 {
 			e.anonStatus = http.StatusForbidden
 		}
-		api.Handle("GET /2.0"+pattern, s.apiHandler(e))
+		api.Handle(method+" /2.0"+pattern, s.apiHandler(e))
 	}
+	add := func(pattern string, e endpoint) { addMethod(http.MethodGet, pattern, e) }
 	add("/repositories/{workspace}", endpoint{name: "repositories", scope: "repository", serve: s.listRepositories})
 	add("/repositories/{workspace}/{repo}", endpoint{name: "repository", scope: "repository", serve: s.getRepository})
 	add("/repositories/{workspace}/{repo}/pullrequests", endpoint{name: "pullrequests", scope: "pullrequest", anonStatus: 401, serve: s.listPullRequests})
@@ -142,6 +148,13 @@ func (s *Server) routes() http.Handler {
 	add("/workspaces/{workspace}/projects", endpoint{name: "projects", scope: "project", serve: s.listProjects})
 	add("/workspaces/{workspace}/projects/{key}", endpoint{name: "project", scope: "project", serve: s.getProject})
 	add("/user", endpoint{name: "user", scope: "account", anonStatus: 401, serve: s.getUser})
+	// Hook endpoints check their scopes themselves: they depend on the
+	// method and on the events subscribed to.
+	add("/workspaces/{workspace}/hooks", endpoint{name: "hooks", serve: s.listHooks})
+	addMethod(http.MethodPost, "/workspaces/{workspace}/hooks", endpoint{name: "hook_create", serve: s.createHook})
+	add("/workspaces/{workspace}/hooks/{uid}", endpoint{name: "hook", serve: s.getHook})
+	addMethod(http.MethodPut, "/workspaces/{workspace}/hooks/{uid}", endpoint{name: "hook_update", serve: s.updateHook})
+	addMethod(http.MethodDelete, "/workspaces/{workspace}/hooks/{uid}", endpoint{name: "hook_delete", serve: s.deleteHook})
 	api.Handle("/2.0/", s.apiHandler(endpoint{name: "unknown", anonStatus: 404, serve: func(*call) reply {
 		return errorReply(http.StatusNotFound, "Resource not found")
 	}}))
@@ -218,6 +231,7 @@ const (
 	msgBadToken      = "Token is invalid, expired, or not supported for this endpoint."
 	msgMissingScope  = "Your credentials lack one or more required privilege scopes."
 	msgAccessDenied  = "Access denied. You must have write or admin access."
+	msgForbidden     = "Forbidden"
 	msgRateLimited   = "Rate limit for this resource has been exceeded"
 	msgInvalidPage   = "Invalid page"
 	msgInvalidPagLen = "Invalid pagelen"
@@ -228,7 +242,9 @@ func setHeaders(w http.ResponseWriter, rep reply) {
 	for k, v := range rep.header {
 		h[k] = v
 	}
-	h.Set("Content-Type", rep.contentType)
+	if rep.contentType != "" {
+		h.Set("Content-Type", rep.contentType)
+	}
 	h.Set("Cache-Control", "no-cache, no-store")
 }
 
@@ -311,10 +327,7 @@ func (s *Server) serveAPI(e *endpoint, r *http.Request, fault FaultKind, credNam
 			header.Set("X-Accepted-OAuth-Scopes", e.scope)
 		}
 		if need := missingScope(cred.token, e.scope); need != "" {
-			rep := jsonReply(http.StatusForbidden, obj{{"type", "error"}, {"error", obj{
-				{"message", msgMissingScope},
-				{"detail", obj{{"required", []any{need}}, {"granted", stringsToAny(cred.token.Scopes)}}},
-			}}})
+			rep := scopeError([]string{need}, cred.token.Scopes)
 			rep.header = header
 			return rep
 		}
@@ -323,8 +336,20 @@ func (s *Server) serveAPI(e *endpoint, r *http.Request, fault FaultKind, credNam
 	s.mu.RLock()
 	rep := e.serve(c)
 	s.mu.RUnlock()
+	for k, v := range rep.header {
+		header[k] = v
+	}
 	rep.header = header
 	return rep
+}
+
+// scopeError is the 403 for a credential lacking scopes: it names what the
+// endpoint requires and what the credential was granted.
+func scopeError(required, granted []string) reply {
+	return jsonReply(http.StatusForbidden, obj{{"type", "error"}, {"error", obj{
+		{"message", msgMissingScope},
+		{"detail", obj{{"required", stringsToAny(required)}, {"granted", stringsToAny(granted)}}},
+	}}})
 }
 
 func stringsToAny(ss []string) []any {

@@ -16,6 +16,7 @@ ROOTS = [
     "paginated_repositories", "repository", "paginated_projects", "project",
     "paginated_pullrequests", "pullrequest", "paginated_changeset", "commit",
     "paginated_tags", "paginated_branches", "workspace", "user", "error",
+    "paginated_webhook_subscriptions", "webhook_subscription",
 ]
 
 
