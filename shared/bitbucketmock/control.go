@@ -25,6 +25,7 @@ DELETE /_mock/repos/{repo}                            delete
 POST   /_mock/repos/{repo}/rename                     {"name"}; the slug follows the name
 POST   /_mock/repos/{repo}/move                       {"project_key"}
 POST   /_mock/repos/{repo}/commits                    push: {"count"}
+POST   /_mock/repos/{repo}/force-push                 rewrite: {"drop", "count"} (drop the newest, push count new)
 GET    /_mock/repos/{repo}/pullrequests               list pull requests, all states
 POST   /_mock/repos/{repo}/pullrequests               open: {"title", "description", "source_branch", "draft"}
 POST   /_mock/repos/{repo}/pullrequests/{id}/merge    merge (pushes a merge commit)
@@ -121,6 +122,16 @@ func (s *Server) controlRoutes() http.Handler {
 		}
 		if decode(w, r, &body) {
 			info, err := s.PushCommits(r.PathValue("repo"), body.Count)
+			writeControl(w, info, err)
+		}
+	})
+	m.HandleFunc("POST /_mock/repos/{repo}/force-push", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Drop  int `json:"drop"`
+			Count int `json:"count"`
+		}
+		if decode(w, r, &body) {
+			info, err := s.ForcePush(r.PathValue("repo"), body.Drop, body.Count)
 			writeControl(w, info, err)
 		}
 	})

@@ -33,7 +33,8 @@ type repo struct {
 	private, hasIssues, hasWiki, deleted bool
 	size                                 int
 	baseCommits                          int         // generated commits on the main branch
-	pushed                               []time.Time // dates of commits pushed since, oldest first
+	pushed                               []pushedCommit // commits pushed since, oldest first
+	forced                               int            // force pushes so far
 	basePRs                              int         // generated pull requests, ids 1..basePRs
 	nextPR                               int
 	prs                                  map[int]*pullRequest // pull requests opened or changed since
@@ -42,6 +43,14 @@ type repo struct {
 func (r *repo) fullName(ws string) string { return ws + "/" + r.slug }
 
 func (r *repo) commitCount() int { return r.baseCommits + len(r.pushed) }
+
+// pushedCommit is a commit pushed through the control API. gen is the number
+// of force pushes before it, so a commit rewritten at the same position gets
+// another hash.
+type pushedCommit struct {
+	date time.Time
+	gen  int
+}
 
 type pullRequest struct {
 	id                        int
@@ -183,14 +192,24 @@ func (r *repo) indexAt(t time.Time) int {
 	return min(max(k, 0), r.baseCommits-1)
 }
 
+// commitRNG seeds main commit k of r.
+func (s *Server) commitRNG(r *repo, k int) rng {
+	if k >= r.baseCommits {
+		if gen := r.pushed[k-r.baseCommits].gen; gen > 0 {
+			return newRNG(uint64(s.cfg.Seed), kindCommit, uint64(r.idx), uint64(k), 2, uint64(gen))
+		}
+	}
+	return newRNG(uint64(s.cfg.Seed), kindCommit, uint64(r.idx), uint64(k))
+}
+
 func (s *Server) commitHash(r *repo, k int) string {
-	g := newRNG(uint64(s.cfg.Seed), kindCommit, uint64(r.idx), uint64(k))
+	g := s.commitRNG(r, k)
 	return g.hash()
 }
 
 // mainCommit is commit k (0 = oldest) of r's main branch.
 func (s *Server) mainCommit(r *repo, k int) commit {
-	g := newRNG(uint64(s.cfg.Seed), kindCommit, uint64(r.idx), uint64(k))
+	g := s.commitRNG(r, k)
 	c := commit{hash: g.hash(), date: s.mainCommitDate(r, k)}
 	c.message = commitMessages[g.intn(len(commitMessages))]
 	if strings.Contains(c.message, "%s") {
@@ -211,7 +230,7 @@ func (s *Server) mainCommit(r *repo, k int) commit {
 // pushed ones have the date they were pushed.
 func (s *Server) mainCommitDate(r *repo, k int) time.Time {
 	if k >= r.baseCommits {
-		return r.pushed[k-r.baseCommits]
+		return r.pushed[k-r.baseCommits].date
 	}
 	if k == r.baseCommits-1 {
 		return r.lastGenerated

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -14,6 +15,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -421,6 +423,72 @@ func TestPushPayloads(t *testing.T) {
 			t.Fatalf("%s: old head %v, want %s", tc.name, dig(ch, "old", "target", "hash"), prevHead)
 		}
 	}
+}
+
+func TestForcePush(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock(time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC))
+	run := Start(t, Config{Seed: 9, Repos: 1, CommitsPerRepo: 3, Clock: clock.Now, Tokens: []Token{hookToken, {Value: testToken}},
+		Deliveries: DeliveryConfig{Sleep: (&sleeps{}).sleep}})
+	rc := newReceiver(t, "", nil)
+	createHook(t, run, hookBody(rc.srv.URL, "", true, "repo:push"))
+	slug := run.Repos()[0].Slug
+	if _, err := run.PushCommits(slug, 4); err != nil {
+		t.Fatal(err)
+	}
+	log := func() []any { return hashes(map[string]any{"values": anySlice(walk(t, run, "/repositories/acme/"+slug+"/commits?pagelen=100"))}) }
+	before := log()
+	clock.Advance(time.Hour)
+	info, err := run.ForcePush(slug, 2, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := log()
+	if len(after) != len(before)+1 || !slices.Equal(after[3:], before[2:]) || slices.Contains(after[:3], before[0]) || slices.Contains(after[:3], before[1]) {
+		t.Fatalf("history after dropping 2 and pushing 3:\n%v\nbefore:\n%v", after, before)
+	}
+	if !info.UpdatedOn.Equal(clock.Now()) {
+		t.Fatalf("a force push leaves updated_on at %v", info.UpdatedOn)
+	}
+	for _, gone := range before[:2] {
+		if r := get(t, run, "/repositories/acme/"+slug+"/commit/"+gone.(string)); r.status != 404 {
+			t.Fatalf("dropped commit %s: %d", gone, r.status)
+		}
+	}
+	flush(t, run)
+	var forced []map[string]any // deliveries arrive in any order
+	for _, d := range rc.deliveries() {
+		if ch := dig(d.body, "push", "changes").([]any)[0].(map[string]any); ch["forced"] == true {
+			forced = append(forced, ch)
+		}
+	}
+	if len(forced) != 1 {
+		t.Fatalf("%d forced pushes delivered, want 1", len(forced))
+	}
+	ch := forced[0]
+	commits := ch["commits"].([]any)
+	if ch["created"] != false || ch["truncated"] != false || len(commits) != 3 || dig(ch, "old", "target", "hash") != before[0] ||
+		dig(ch, "new", "target", "hash") != after[0] || dig(commits[2], "hash") != after[2] {
+		t.Fatalf("forced push change: created %v, truncated %v, %d commits, old %v, new %v",
+			ch["created"], ch["truncated"], len(commits), dig(ch, "old", "target", "hash"), dig(ch, "new", "target", "hash"))
+	}
+	for _, tc := range []struct{ drop, count int }{{0, 1}, {6, 1}, {1, -1}} {
+		if _, err := run.ForcePush(slug, tc.drop, tc.count); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("drop %d push %d: %v", tc.drop, tc.count, err)
+		}
+	}
+	var e map[string]string
+	if s := control(t, run, "POST", "/repos/"+slug+"/force-push", `{"drop": 99, "count": 1}`, &e); s != 400 || !strings.Contains(e["error"], "can be dropped") {
+		t.Fatalf("control: %d %v", s, e)
+	}
+}
+
+func anySlice(ms []map[string]any) []any {
+	out := make([]any, len(ms))
+	for i, m := range ms {
+		out[i] = m
+	}
+	return out
 }
 
 func TestDropSwitch(t *testing.T) {

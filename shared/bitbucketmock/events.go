@@ -61,20 +61,20 @@ func (s *Server) emitRepo(event string, r *repo, extra func(v view) obj) {
 // change is the {"new", "old"} pair of a repo:updated payload.
 func change(old, new any) obj { return obj{{"new", new}, {"old", old}} }
 
-// emitPush sends the repo:push for the commits from index from (exclusive
-// of older ones) to the head of r's main branch. from is 0 when the branch
-// was just created.
-func (s *Server) emitPush(r *repo, from int) {
+// emitPush sends the repo:push that moved r's main branch from old (nil
+// when the push created the branch) to its head, adding the commits from
+// index from on.
+func (s *Server) emitPush(r *repo, from int, old *commit, forced bool) {
 	s.emit("repo:push", func(v view) obj {
 		head := r.commitCount() - 1
 		full := r.fullName(s.ws.slug)
 		api := v.api + "/repositories/" + full
 		newHead := s.mainCommit(r, head)
-		var old any
+		var oldRef any
 		oldHash := ""
-		if from > 0 {
-			oldHash = s.commitHash(r, from-1)
-			old = s.renderBranch(v, r, r.mainbranch, s.mainCommit(r, from-1))
+		if old != nil {
+			oldHash = old.hash
+			oldRef = s.renderBranch(v, r, r.mainbranch, *old)
 		}
 		commits := []any{}
 		for k := head; k >= from && len(commits) < maxPushCommits; k-- {
@@ -87,11 +87,11 @@ func (s *Server) emitPush(r *repo, from int) {
 			commitsLink += "&exclude=" + oldHash
 		}
 		ch := obj{
-			{"old", old},
+			{"old", oldRef},
 			{"new", s.renderBranch(v, r, r.mainbranch, newHead)},
 			{"truncated", head-from+1 > maxPushCommits},
-			{"created", from == 0},
-			{"forced", false},
+			{"created", old == nil},
+			{"forced", forced},
 			{"closed", false},
 			{"links", obj{
 				{"commits", link(commitsLink)},

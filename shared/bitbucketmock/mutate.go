@@ -186,7 +186,7 @@ func (s *Server) AddRepo(spec RepoSpec) (RepoInfo, error) {
 	s.emitRepo("repo:created", r, nil)
 	if spec.Commits > 0 {
 		s.push(r, spec.Commits, now)
-		s.emitPush(r, 0)
+		s.emitPush(r, 0, nil, false)
 	}
 	s.version++
 	return s.repoInfo(r), nil
@@ -201,7 +201,7 @@ func (s *Server) push(r *repo, n int, now time.Time) {
 		r.mainbranch = "main"
 	}
 	for range n {
-		r.pushed = append(r.pushed, now)
+		r.pushed = append(r.pushed, pushedCommit{date: now, gen: r.forced})
 	}
 	r.updated = now
 }
@@ -271,6 +271,45 @@ func (s *Server) DeleteRepo(ref string) error {
 	return err
 }
 
+// head is r's main-branch head, nil while r is empty.
+func (s *Server) head(r *repo) *commit {
+	if r.commitCount() == 0 {
+		return nil
+	}
+	c := s.mainCommit(r, r.commitCount()-1)
+	return &c
+}
+
+// ForcePush rewrites the main branch: it drops its newest drop commits and
+// pushes count new ones in their place, as "git push --force" does. Only
+// commits pushed through the control API can be dropped, and none that a
+// pull request targets or merged through, and at least one commit stays. It
+// moves the repository's updated_on.
+func (s *Server) ForcePush(ref string, drop, count int) (RepoInfo, error) {
+	if drop < 1 || count < 0 || count > maxPush {
+		return RepoInfo{}, fmt.Errorf("%w: force push: drop at least 1 commit and push 0 to %d, not drop %d and push %d", ErrInvalid, maxPush, drop, count)
+	}
+	return s.mutateRepo(ref, func(r *repo, now time.Time) error {
+		floor := max(r.baseCommits, 1) // the oldest droppable index
+		for _, pr := range r.prs {
+			floor = max(floor, pr.destIndex+1, pr.mergeIndex+1)
+		}
+		if r.commitCount()-drop < floor {
+			return fmt.Errorf("%w: force push: only %d commits of %s can be dropped", ErrInvalid, max(r.commitCount()-floor, 0), r.slug)
+		}
+		old := s.head(r)
+		r.pushed = r.pushed[:len(r.pushed)-drop]
+		r.forced++
+		from := r.commitCount()
+		for range count {
+			r.pushed = append(r.pushed, pushedCommit{date: now, gen: r.forced})
+		}
+		r.updated = now
+		s.emitPush(r, from, old, true)
+		return nil
+	})
+}
+
 // maxPush bounds one push, so a typo in a control request cannot eat memory.
 const maxPush = 100_000
 
@@ -282,8 +321,9 @@ func (s *Server) PushCommits(ref string, n int) (RepoInfo, error) {
 	}
 	return s.mutateRepo(ref, func(r *repo, now time.Time) error {
 		from := r.commitCount()
+		old := s.head(r)
 		s.push(r, n, now)
-		s.emitPush(r, from)
+		s.emitPush(r, from, old, false)
 		return nil
 	})
 }
@@ -339,11 +379,12 @@ func (s *Server) closePR(ref string, id int, state string) (PRInfo, error) {
 		if state == "MERGED" {
 			// Merging pushes a merge commit to the main branch.
 			from := r.commitCount()
+			old := s.head(r)
 			s.push(r, 1, now)
 			pr.mergeIndex = r.commitCount() - 1
 			pr.closeSource = true
 			s.emitPR("pullrequest:fulfilled", r, pr, &closer, nil)
-			s.emitPush(r, from)
+			s.emitPush(r, from, old, false)
 		} else {
 			s.emitPR("pullrequest:rejected", r, pr, &closer, nil)
 		}
