@@ -32,10 +32,10 @@ type repo struct {
 	lastGenerated                        time.Time // date of the newest generated commit
 	private, hasIssues, hasWiki, deleted bool
 	size                                 int
-	baseCommits                          int         // generated commits on the main branch
+	baseCommits                          int            // generated commits on the main branch
 	pushed                               []pushedCommit // commits pushed since, oldest first
 	forced                               int            // force pushes so far
-	basePRs                              int         // generated pull requests, ids 1..basePRs
+	basePRs                              int            // generated pull requests, ids 1..basePRs
 	nextPR                               int
 	prs                                  map[int]*pullRequest // pull requests opened or changed since
 }

@@ -436,7 +436,9 @@ func TestForcePush(t *testing.T) {
 	if _, err := run.PushCommits(slug, 4); err != nil {
 		t.Fatal(err)
 	}
-	log := func() []any { return hashes(map[string]any{"values": anySlice(walk(t, run, "/repositories/acme/"+slug+"/commits?pagelen=100"))}) }
+	log := func() []any {
+		return hashes(map[string]any{"values": anySlice(walk(t, run, "/repositories/acme/"+slug+"/commits?pagelen=100"))})
+	}
 	before := log()
 	clock.Advance(time.Hour)
 	info, err := run.ForcePush(slug, 2, 3)
