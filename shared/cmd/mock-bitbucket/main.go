@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -39,8 +40,10 @@ type options struct {
 	seed                                             int64
 	repos, projects, prsPerRepo, commitsPerRepo      int
 	tokens                                           tokenFlag
-	faultRate                                        float64
+	notOwners                                        []string
+	faultRate, dropDeliveries                        float64
 	faultDelay, latency                              time.Duration
+	deliveryTimeout, deliveryRetryDelay              time.Duration
 	log                                              logging.Config
 }
 
@@ -50,6 +53,8 @@ real pagination, BBQL filtering, partial responses, auth errors and rate
 limiting. The API is under /2.0/; a control API under /_mock/ adds, renames,
 moves and deletes repositories, pushes commits, opens, merges and declines
 pull requests, and reads request counters (GET /_mock/ lists its routes).
+Workspace webhooks (/2.0/workspaces/{workspace}/hooks) receive signed
+deliveries of every change, retried on 5xx and timeouts.
 
 Every flag can also be set by the environment variable named in its help.
 Per-request log lines are at debug level (--log-level debug).`
@@ -92,6 +97,10 @@ func newCommand(stdout, stderr io.Writer) *cobra.Command {
 	fs.IntVar(&o.prsPerRepo, "prs-per-repo", 10, "pull requests per non-empty repository (open, merged, declined, superseded)")
 	fs.IntVar(&o.commitsPerRepo, "commits-per-repo", 30, "commits on the main branch of each non-empty repository")
 	fs.Var(&o.tokens, "token", "accepted token as TOKEN[:scope,scope], repeatable; scopes default to project,repository,pullrequest (default mock-token)")
+	fs.StringSliceVar(&o.notOwners, "not-owner", nil, "name of a token (token-1, token-2, ... in --token order) that is not a workspace owner: it may not manage webhooks; repeatable")
+	fs.Float64Var(&o.dropDeliveries, "drop-deliveries", 0, "fraction (0 to 1) of webhook deliveries never sent, drawn from --seed")
+	fs.DurationVar(&o.deliveryTimeout, "delivery-timeout", bitbucketmock.DefaultDeliveryTimeout, "how long a webhook receiver has to answer one attempt")
+	fs.DurationVar(&o.deliveryRetryDelay, "delivery-retry-delay", bitbucketmock.DefaultDeliveryRetryDelay, "wait before each of the two retries of a failed delivery")
 	fs.StringVar(&o.rateLimit, "rate-limit", "off", "requests per credential per rolling window, e.g. 1000/h or 50/10s; past it 429")
 	fs.Float64Var(&o.faultRate, "fault-rate", 0, "fraction (0 to 1) of API requests that get a fault from --faults")
 	fs.StringVar(&o.faults, "faults", "500,502,503", "faults to draw from: "+strings.Join(kindNames(), ","))
@@ -153,6 +162,27 @@ func (o *options) config() (bitbucketmock.Config, error) {
 		return cfg, cli.Usagef("--tls-cert-out needs --tls")
 	}
 	cfg.Faults = bitbucketmock.Faults{Rate: o.faultRate, Kinds: kinds, Delay: o.faultDelay}
+	if o.dropDeliveries < 0 || o.dropDeliveries > 1 {
+		return cfg, cli.Usagef("--drop-deliveries %v: want a fraction between 0 and 1", o.dropDeliveries)
+	}
+	if o.deliveryTimeout <= 0 {
+		return cfg, cli.Usagef("--delivery-timeout %v: want more than 0", o.deliveryTimeout)
+	}
+	if o.deliveryRetryDelay <= 0 {
+		return cfg, cli.Usagef("--delivery-retry-delay %v: want more than 0", o.deliveryRetryDelay)
+	}
+	cfg.Deliveries = bitbucketmock.DeliveryConfig{Drop: o.dropDeliveries, Timeout: o.deliveryTimeout, RetryDelay: o.deliveryRetryDelay}
+	if len(cfg.Tokens) == 0 && len(o.notOwners) > 0 {
+		cfg.Tokens = []bitbucketmock.Token{bitbucketmock.DefaultToken}
+	}
+	cfg.Tokens = slices.Clone(cfg.Tokens)
+	for _, name := range o.notOwners {
+		i := slices.IndexFunc(cfg.Tokens, func(t bitbucketmock.Token) bool { return tokenName(t, cfg.Tokens) == name })
+		if i < 0 {
+			return cfg, cli.Usagef("--not-owner %q: no such token; tokens are named token-1, token-2, ... in --token order, and the default token default", name)
+		}
+		cfg.Tokens[i].NotOwner = true
+	}
 	return cfg, nil
 }
 
@@ -202,6 +232,15 @@ func run(ctx context.Context, o options, cfg bitbucketmock.Config, stdout, stder
 	}
 	log.Info().Msg("stopped")
 	return nil
+}
+
+// tokenName is the name Config gives t among tokens: its own, else
+// token-N by position.
+func tokenName(t bitbucketmock.Token, tokens []bitbucketmock.Token) string {
+	if t.Name != "" {
+		return t.Name
+	}
+	return fmt.Sprintf("token-%d", slices.IndexFunc(tokens, func(u bitbucketmock.Token) bool { return u.Value == t.Value })+1)
 }
 
 // certHosts names the certificate after the listen host and the loopback

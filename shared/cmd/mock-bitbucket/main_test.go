@@ -61,6 +61,10 @@ func TestBadFlagsAreUsageErrors(t *testing.T) {
 		{[]string{"--token", "abc:repositories"}, "repositories"},
 		{[]string{"--log-level", "loud"}, "log level"},
 		{[]string{"serve"}, "unexpected argument"},
+		{[]string{"--drop-deliveries", "1.5"}, "--drop-deliveries"},
+		{[]string{"--delivery-timeout", "0s"}, "--delivery-timeout"},
+		{[]string{"--delivery-retry-delay", "-1s"}, "--delivery-retry-delay"},
+		{[]string{"--token", "a", "--not-owner", "token-2"}, "--not-owner"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			cmd := newCommand(io.Discard, io.Discard)
@@ -95,6 +99,7 @@ func TestHelpNamesEveryFlagAndVariable(t *testing.T) {
 	}
 	for _, want := range []string{"--listen", "--tls", "--tls-cert-out", "--workspace", "--seed", "--repos", "--prs-per-repo",
 		"--commits-per-repo", "--token", "--rate-limit", "--fault-rate", "--faults", "--latency", "--log-level", "--log-format",
+		"--not-owner", "--drop-deliveries", "--delivery-timeout", "--delivery-retry-delay", "MOCK_BITBUCKET_DROP_DELIVERIES",
 		"MOCK_BITBUCKET_LISTEN", "MOCK_BITBUCKET_TOKEN", "1000/h", "50/10s"} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("--help lacks %q", want)
@@ -157,6 +162,63 @@ func TestServesUntilCancelled(t *testing.T) {
 	if strings.Contains(log, "secret-value") {
 		t.Fatalf("the token reached the log: %s", log)
 	}
+}
+
+func TestWebhookFlags(t *testing.T) {
+	url, _ := start(t, "--repos", "2", "--commits-per-repo", "3", "--token", "owner-token:repository,pullrequest,webhook",
+		"--token", "member-token:repository,pullrequest,webhook", "--not-owner", "token-2", "--drop-deliveries", "1")
+	hook := `{"url": "http://127.0.0.1:9/hook", "events": ["repo:push"]}`
+	for token, want := range map[string]int{"owner-token": 201, "member-token": 403} {
+		req, _ := http.NewRequest(http.MethodPost, url+"/workspaces/acme/hooks", strings.NewReader(hook))
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("%s creates a hook: %d, want %d", token, resp.StatusCode, want)
+		}
+	}
+	control := strings.TrimSuffix(url, "/2.0") + "/_mock"
+	var repos []struct {
+		Slug string `json:"slug"`
+	}
+	getJSON(t, control+"/repos", &repos)
+	post(t, control+"/repos/"+repos[0].Slug+"/commits", `{"count": 1}`)
+	var flushed struct {
+		Attempts int `json:"attempts"`
+		Dropped  int `json:"dropped"`
+	}
+	if err := json.Unmarshal(post(t, control+"/deliveries/flush", ""), &flushed); err != nil || flushed.Dropped != 1 || flushed.Attempts != 0 {
+		t.Fatalf("--drop-deliveries 1: %+v %v", flushed, err)
+	}
+}
+
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func post(t *testing.T, url, body string) []byte {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("POST %s: %d %s %v", url, resp.StatusCode, b, err)
+	}
+	return b
 }
 
 func TestTLS(t *testing.T) {
