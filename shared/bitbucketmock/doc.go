@@ -17,4 +17,9 @@
 // move, delete repositories; push commits; open, merge, decline pull requests)
 // and read request counters through methods on Server or the HTTP control API
 // under /_mock/ on the same port.
+//
+// Workspace webhooks are managed through the API with Bitbucket's scope and
+// owner rules, and every change made through the control API is delivered
+// to the hooks subscribed to it, signed, retried and droppable as Bitbucket
+// delivers events (deliver.go, events.go).
 package bitbucketmock

@@ -300,9 +300,13 @@ func (c *call) readHookForm() (hookForm, *reply) {
 	return form, nil
 }
 
+// formEvents are the events a form subscribes to, for the scope check;
+// applyHookForm reports a missing or invalid list.
 func formEvents(form hookForm) []string {
 	var events []string
-	_ = json.Unmarshal(form["events"], &events) // invalid lists are reported by applyHookForm
+	if raw, ok := form["events"]; ok {
+		_ = json.Unmarshal(raw, &events)
+	}
 	return events
 }
 
@@ -346,15 +350,12 @@ func (s *Server) listHooks(c *call) reply {
 }
 
 func (s *Server) createHook(c *call) reply {
-	form, bad := c.readHookForm()
-	if bad != nil {
-		if b := c.hookCall(nil); b != nil {
-			return *b
-		}
-		return *bad
-	}
+	form, badForm := c.readHookForm()
 	if bad := c.hookCall(formEvents(form)); bad != nil {
 		return *bad
+	}
+	if badForm != nil {
+		return *badForm
 	}
 	s.hooks.mu.Lock()
 	defer s.hooks.mu.Unlock()
@@ -389,15 +390,12 @@ func (s *Server) getHook(c *call) reply {
 }
 
 func (s *Server) updateHook(c *call) reply {
-	form, bad := c.readHookForm()
-	if bad != nil {
-		if b := c.hookCall(nil); b != nil {
-			return *b
-		}
-		return *bad
-	}
+	form, badForm := c.readHookForm()
 	if bad := c.hookCall(formEvents(form)); bad != nil {
 		return *bad
+	}
+	if badForm != nil {
+		return *badForm
 	}
 	s.hooks.mu.Lock()
 	defer s.hooks.mu.Unlock()
