@@ -1,6 +1,11 @@
 package bitbucketmock
 
-import "testing"
+import (
+	"encoding/json"
+	"reflect"
+	"slices"
+	"testing"
+)
 
 // The query and fields languages come straight from clients: whatever they
 // hold, parsing and applying them must not panic.
@@ -34,6 +39,39 @@ func FuzzFields(f *testing.F) {
 		sample := fuzzSample()
 		if out, err := selectFields(sample, sample, s); err == nil {
 			encodeJSON(nil, out)
+		}
+	})
+}
+
+// A hook form comes straight from clients too: whatever it holds, applying
+// it must not panic, an invalid form must change nothing, and a valid one
+// must leave a hook that can be delivered to.
+func FuzzHookForm(f *testing.F) {
+	for _, s := range []string{`{"url": "https://r.example/x", "events": ["repo:push"]}`, `{"secret": null}`,
+		`{"url": 1, "events": [1]}`, `{"events": []}`, `{"active": null, "description": 3}`, `{"url": "http://[::1]:80/x"}`} {
+		f.Add(s, true)
+		f.Add(s, false)
+	}
+	f.Fuzz(func(t *testing.T, body string, create bool) {
+		var form hookForm
+		if json.Unmarshal([]byte(body), &form) != nil {
+			return
+		}
+		h := hook{url: "https://before.example/", events: []string{"repo:push"}, active: true}
+		before := h
+		if errs := applyHookForm(&h, form, create); len(errs) > 0 {
+			if !reflect.DeepEqual(h, before) {
+				t.Fatalf("an invalid form changed the hook: %+v", h)
+			}
+			return
+		}
+		if !validHookURL(h.url) || len(h.events) == 0 || len([]rune(h.secret)) > maxHookSecret {
+			t.Fatalf("a valid form left %+v", h)
+		}
+		for _, e := range h.events {
+			if !slices.Contains(hookEvents, e) {
+				t.Fatalf("event %q accepted", e)
+			}
 		}
 	})
 }
