@@ -20,6 +20,8 @@ const controlIndex = `Mock Bitbucket control API (JSON bodies; errors are {"erro
 
 GET    /_mock/repos                                   list repositories
 POST   /_mock/repos                                   add: {"name", "slug", "project_key", "description", "public", "commits"}
+POST   /_mock/repos/transfer-in                       a repository arrives from another workspace: {"from", "name", ...}
+POST   /_mock/repos/{repo}/transfer                   hand over to another workspace: {"to"}
 GET    /_mock/repos/{repo}                            one repository ({repo} is a slug or a {uuid})
 DELETE /_mock/repos/{repo}                            delete
 POST   /_mock/repos/{repo}/rename                     {"name"}; the slug follows the name
@@ -89,6 +91,24 @@ func (s *Server) controlRoutes() http.Handler {
 		if decode(w, r, &spec) {
 			info, err := s.AddRepo(spec)
 			writeControl(w, info, err)
+		}
+	})
+	m.HandleFunc("POST /_mock/repos/transfer-in", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			RepoSpec
+			From string `json:"from"`
+		}
+		if decode(w, r, &body) {
+			info, err := s.TransferIn(body.RepoSpec, body.From)
+			writeControl(w, info, err)
+		}
+	})
+	m.HandleFunc("POST /_mock/repos/{repo}/transfer", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			To string `json:"to"`
+		}
+		if decode(w, r, &body) {
+			writeControl(w, map[string]string{"transferred_to": body.To}, s.TransferOut(r.PathValue("repo"), body.To))
 		}
 	})
 	m.HandleFunc("GET /_mock/repos/{repo}", func(w http.ResponseWriter, r *http.Request) {

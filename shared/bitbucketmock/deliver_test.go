@@ -597,3 +597,43 @@ func TestDeliveryControlAPI(t *testing.T) {
 		t.Fatalf("after reset: %+v", reset.Deliveries)
 	}
 }
+
+func TestTransfers(t *testing.T) {
+	t.Parallel()
+	run := Start(t, Config{Seed: 10, Repos: 2, CommitsPerRepo: 2, Tokens: []Token{hookToken, {Value: testToken}},
+		Deliveries: DeliveryConfig{Sleep: (&sleeps{}).sleep}})
+	rc := newReceiver(t, "", nil)
+	createHook(t, run, hookBody(rc.srv.URL, "", true, "repo:created", "repo:deleted", "repo:transfer", "repo:push"))
+
+	var in RepoInfo
+	if s := control(t, run, "POST", "/repos/transfer-in", `{"from": "globex", "name": "moved-in", "commits": 3}`, &in); s != 200 || in.Commits != 3 {
+		t.Fatalf("transfer in: %d %+v", s, in)
+	}
+	if got := getJSON(t, run, "/repositories/acme/moved-in"); got["uuid"] != in.UUID {
+		t.Fatalf("the transferred repository is not served: %v", got["uuid"])
+	}
+	out := run.Repos()[0]
+	if s := control(t, run, "POST", "/repos/"+out.Slug+"/transfer", `{"to": "initech"}`, nil); s != 200 {
+		t.Fatalf("transfer out: %d", s)
+	}
+	if r := get(t, run, "/repositories/acme/"+out.Slug); r.status != 404 {
+		t.Fatalf("a repository transferred out: %d", r.status)
+	}
+	for _, body := range []string{`{"from": "acme", "name": "x"}`, `{"from": "Not A Slug", "name": "x"}`} {
+		if s := control(t, run, "POST", "/repos/transfer-in", body, nil); s != 400 {
+			t.Fatalf("transfer in %s: %d", body, s)
+		}
+	}
+	if s := control(t, run, "POST", "/repos/"+run.Repos()[0].Slug+"/transfer", `{"to": "acme"}`, nil); s != 400 {
+		t.Fatalf("transfer to the same workspace: %d", s)
+	}
+	flush(t, run)
+	if got := rc.events(); !maps.Equal(got, map[string]int{"repo:transfer": 1}) {
+		t.Fatalf("deliveries %v: a transfer in is one repo:transfer, a transfer out none", got)
+	}
+	p := rc.of("repo:transfer")[0]
+	if dig(p, "previous_owner", "username") != "globex" || dig(p, "previous_owner", "type") != "team" ||
+		dig(p, "repository", "full_name") != "acme/moved-in" {
+		t.Fatalf("repo:transfer payload: previous_owner %v, repository %v", p["previous_owner"], dig(p, "repository", "full_name"))
+	}
+}

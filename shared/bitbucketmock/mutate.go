@@ -150,6 +150,54 @@ func (s *Server) AddProject(key, name string) error {
 
 // AddRepo creates a repository, as of the injected clock.
 func (s *Server) AddRepo(spec RepoSpec) (RepoInfo, error) {
+	return s.addRepo(spec, func(r *repo) {
+		s.emitRepo("repo:created", r, nil)
+		if r.commitCount() > 0 {
+			s.emitPush(r, 0, nil, false)
+		}
+	})
+}
+
+// TransferIn brings a repository over from another workspace, as of the
+// injected clock: it appears with its commits, and hooks get a
+// repo:transfer naming the workspace it came from.
+func (s *Server) TransferIn(spec RepoSpec, from string) (RepoInfo, error) {
+	if !slugRe.MatchString(from) || from == s.ws.slug {
+		return RepoInfo{}, fmt.Errorf("%w: the workspace a repository is transferred from must be another workspace slug, not %q", ErrInvalid, from)
+	}
+	return s.addRepo(spec, func(r *repo) {
+		s.emitRepo("repo:transfer", r, func(v view) obj {
+			g := newRNG(uint64(s.cfg.Seed), kindWorkspace, hashString(from))
+			return obj{{"previous_owner", obj{
+				{"display_name", titleCase(from)},
+				{"links", obj{{"self", link(v.api + "/workspaces/" + from)}, {"html", link(v.web + "/" + from + "/")}}},
+				{"type", "team"},
+				{"uuid", g.uuid()},
+				{"username", from},
+			}}}
+		})
+	})
+}
+
+// TransferOut hands a repository over to another workspace: the API then
+// answers 404 for it, as for a deleted one, but this workspace's hooks get
+// no event, since the repository now belongs to the other workspace.
+func (s *Server) TransferOut(ref, to string) error {
+	if !slugRe.MatchString(to) || to == s.ws.slug {
+		return fmt.Errorf("%w: a repository is transferred to another workspace slug, not %q", ErrInvalid, to)
+	}
+	_, err := s.mutateRepo(ref, func(r *repo, _ time.Time) error {
+		r.deleted = true
+		delete(s.bySlug, r.slug)
+		delete(s.byUUID, r.uuid)
+		return nil
+	})
+	return err
+}
+
+// addRepo creates a repository and its commits, then has announce send its
+// events.
+func (s *Server) addRepo(spec RepoSpec, announce func(*repo)) (RepoInfo, error) {
 	if spec.Name == "" && spec.Slug == "" {
 		return RepoInfo{}, fmt.Errorf("%w: a repository needs a name", ErrInvalid)
 	}
@@ -183,11 +231,8 @@ func (s *Server) AddRepo(spec RepoSpec) (RepoInfo, error) {
 		project: p, private: !spec.Public, forkPolicy: "no_public_forks", created: now, updated: now,
 		lastGenerated: now, nextPR: 1}
 	s.index(r)
-	s.emitRepo("repo:created", r, nil)
-	if spec.Commits > 0 {
-		s.push(r, spec.Commits, now)
-		s.emitPush(r, 0, nil, false)
-	}
+	s.push(r, spec.Commits, now)
+	announce(r)
 	s.version++
 	return s.repoInfo(r), nil
 }
