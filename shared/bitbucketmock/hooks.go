@@ -123,7 +123,7 @@ const (
 func applyHookForm(h *hook, form hookForm, create bool) fieldErrors {
 	errs := fieldErrors{}
 	next := *h
-	str := func(field string) (string, bool, bool) { // value, present, null
+	str := func(field string) (string, bool, bool) { // value, given as a string, given as null
 		raw, ok := form[field]
 		if !ok {
 			return "", false, false
