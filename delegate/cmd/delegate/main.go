@@ -19,7 +19,6 @@ import (
 	"github.com/catalog-discovery/bitbucket/delegate/internal/access"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/agent"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/bitbucket"
-	"github.com/catalog-discovery/bitbucket/delegate/internal/clock"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/config"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/controlplane"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/metrics"
@@ -27,6 +26,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/delegate/internal/task"
 	"github.com/catalog-discovery/bitbucket/shared/buildinfo"
 	"github.com/catalog-discovery/bitbucket/shared/cli"
+	"github.com/catalog-discovery/bitbucket/shared/clock"
 	"github.com/catalog-discovery/bitbucket/shared/logging"
 	"github.com/spf13/cobra"
 )

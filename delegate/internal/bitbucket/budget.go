@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/catalog-discovery/bitbucket/delegate/internal/clock"
+	"github.com/catalog-discovery/bitbucket/shared/clock"
 )
 
 // DefaultBudget is Bitbucket's documented limit for repository data with an

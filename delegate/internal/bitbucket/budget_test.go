@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/catalog-discovery/bitbucket/delegate/internal/clock"
+	"github.com/catalog-discovery/bitbucket/shared/clock"
 )
 
 var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

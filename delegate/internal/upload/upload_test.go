@@ -9,12 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/catalog-discovery/bitbucket/delegate/internal/clock"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/controlplane"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/fakecontrol"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/task"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/upload"
 	pb "github.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1"
+	"github.com/catalog-discovery/bitbucket/shared/clock"
 	"github.com/catalog-discovery/bitbucket/shared/record"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
