@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -135,7 +136,7 @@ func (s *Service) importOne(ctx context.Context, in integration.Integration, act
 		return res
 	}
 	if f := fault.As(err); f != nil && f.Code != fault.Internal {
-		res.Reason = cmpOr(f.Reason, strings.ToUpper(strings.ReplaceAll(f.Code.String(), " ", "_")))
+		res.Reason = cmp.Or(f.Reason, strings.ToUpper(strings.ReplaceAll(f.Code.String(), " ", "_")))
 		res.Message = f.Error()
 	} else {
 		s.log.Error().Err(err).Str("integration", in.ID).Str("repository", res.fullName).Msg("import failed")
@@ -158,13 +159,6 @@ func (s *Service) recordFailure(ctx context.Context, in integration.Integration,
 		Message: fmt.Sprintf("%s of %s failed: %s", typ, res.fullName, res.Message)}); evErr != nil {
 		s.log.Error().Err(evErr).Str("integration", in.ID).Msg("recording an import failure failed")
 	}
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // typePattern is the rule of a catalog type, as integrations use it.
@@ -245,7 +239,7 @@ func (s *Service) link(ctx context.Context, in integration.Integration, actor st
 		return out, action, err
 	}
 
-	ref := cmpOr(it.Target, rec.SuggestedID)
+	ref := cmp.Or(it.Target, rec.SuggestedID)
 	if ref == "" {
 		return store.ImportOutcome{}, action, fault.New(fault.FailedPrecondition, ReasonNoMatch,
 			"no catalog entity matches repository %s; name the entity to merge it into", repo.FullName)

@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"regexp"
@@ -179,7 +180,7 @@ func (f *Flags) Validate() (Config, error) {
 	if c.Access, err = accessPolicy(f); err != nil {
 		return Config{}, err
 	}
-	if _, err := logging.New(nopWriter{}, c.Log, nil); err != nil {
+	if _, err := logging.New(io.Discard, c.Log, nil); err != nil {
 		return Config{}, cli.Usagef("%v", err)
 	}
 	return c, nil
@@ -219,10 +220,6 @@ func accessPolicy(f *Flags) (access.Policy, error) {
 	}
 	return p, nil
 }
-
-type nopWriter struct{}
-
-func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }
 
 func usage(flag, format string, args ...any) error {
 	return cli.Usagef("--%s (%s) %s", flag, Env[flag], fmt.Sprintf(format, args...))
