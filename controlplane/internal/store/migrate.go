@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -77,7 +76,11 @@ func (db *DB) migrate(ctx context.Context) error {
 			return fmt.Errorf("the database schema is at version %d but this binary knows only up to %d: run a newer control plane", current, len(all))
 		}
 		for _, m := range all[current:] {
-			for _, stmt := range splitStatements(m.sql) {
+			stmts, err := splitStatements(m.sql)
+			if err != nil {
+				return fmt.Errorf("migration %04d_%s: %w", m.version, m.name, err)
+			}
+			for _, stmt := range stmts {
 				if _, err := tx.exec(ctx, stmt); err != nil {
 					return fmt.Errorf("migration %04d_%s: %w\nin statement:\n%s", m.version, m.name, err, stmt)
 				}
@@ -89,27 +92,4 @@ func (db *DB) migrate(ctx context.Context) error {
 		}
 		return nil
 	})
-}
-
-// splitStatements splits a migration at semicolons that end a line; the
-// files hold no procedural code, so that is enough.
-func splitStatements(src string) []string {
-	var out []string
-	var cur strings.Builder
-	for line := range strings.SplitSeq(src, "\n") {
-		trimmed := strings.TrimSpace(line)
-		if strings.HasPrefix(trimmed, "--") || trimmed == "" {
-			continue
-		}
-		cur.WriteString(line)
-		cur.WriteByte('\n')
-		if strings.HasSuffix(trimmed, ";") {
-			out = append(out, strings.TrimSpace(cur.String()))
-			cur.Reset()
-		}
-	}
-	if s := strings.TrimSpace(cur.String()); s != "" {
-		out = append(out, s)
-	}
-	return out
 }
