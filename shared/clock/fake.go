@@ -119,6 +119,10 @@ func (f *Fake) Advance(d time.Duration) {
 	}
 }
 
+// Set moves the fake time forward to t, as Advance does; a t before the
+// current time is ignored, since time does not run backwards.
+func (f *Fake) Set(t time.Time) { f.Advance(t.Sub(f.Now())) }
+
 // Slept reports the total time advanced so far.
 func (f *Fake) Slept() time.Duration {
 	f.mu.Lock()

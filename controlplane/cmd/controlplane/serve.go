@@ -25,6 +25,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/shared/buildinfo"
 	"github.com/catalog-discovery/bitbucket/shared/cli"
+	"github.com/catalog-discovery/bitbucket/shared/clock"
 	"github.com/catalog-discovery/bitbucket/shared/logging"
 )
 
@@ -141,7 +142,7 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 		return fmt.Errorf("listen on %s: %w", o.listen, err)
 	}
 
-	now := time.Now
+	now := clock.Real{}
 	// Discovery subscribes to finished sync runs (lease.SyncObserver) and
 	// recomputes stale recommendations after catalog changes.
 	disc := discovery.New(db, now, log)
@@ -152,7 +153,7 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	sched.Interval = o.scheduleInterval
 	authn := &auth.Authenticator{Store: db, Seen: func(token string) { secrets.Add(token) }}
 	mgr := manage.New(db, leases, now, log)
-	g, srv := rpc.NewServer(rpc.Deps{Store: db, Auth: authn, Tasks: leases, Manage: mgr, Now: now, Log: log,
+	g, srv := rpc.NewServer(rpc.Deps{Store: db, Auth: authn, Tasks: leases, Manage: mgr, Now: now.Now, Log: log,
 		Discovery: rpc.NewDiscoveryServer(disc, mgr), Catalog: rpc.NewCatalogServer(entities)}, opts...)
 
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,28 +17,11 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
+	"github.com/catalog-discovery/bitbucket/shared/clock"
 	"github.com/catalog-discovery/bitbucket/shared/record"
 )
 
 var t0 = time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
-
-// clock is an injected clock tests move by hand.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // fixture is an account with a Bitbucket integration of workspace acme,
 // the discovery service and the catalog service over a real database.
@@ -47,7 +29,7 @@ type fixture struct {
 	t       testing.TB
 	ctx     context.Context
 	db      *store.DB
-	clock   *clock
+	clock   *clock.Fake
 	svc     *discovery.Service
 	catalog *catalogsvc.Service
 	integ   integration.Integration
@@ -61,8 +43,8 @@ const acct = "acme"
 func newFixture(t testing.TB, db *store.DB, draft integration.Draft) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	c := &clock{now: t0}
-	f := &fixture{t: t, ctx: ctx, db: db, clock: c, svc: discovery.New(db, c.Now, zerolog.Nop()), catalog: catalogsvc.New(db, c.Now)}
+	c := clock.NewFake(t0)
+	f := &fixture{t: t, ctx: ctx, db: db, clock: c, svc: discovery.New(db, c, zerolog.Nop()), catalog: catalogsvc.New(db, c)}
 	if err := db.CreateAccount(ctx, auth.Account{ID: acct, CreatedAt: t0}, []auth.Flag{auth.FlagAutoDiscovery}); err != nil {
 		t.Fatal(err)
 	}

@@ -477,7 +477,7 @@ func TestAutoImportRetriesTransientFailuresOnly(t *testing.T) {
 			// Fails transiently every time.
 			search.UUID: func(int) error { return deadlock },
 		}}
-		f.svc = discovery.New(flaky, f.clock.Now, zerolog.Nop())
+		f.svc = discovery.New(flaky, f.clock, zerolog.Nop())
 		all := []*record.Repository{orders, ledger, search}
 
 		failures := func() map[string]int {

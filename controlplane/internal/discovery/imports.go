@@ -154,7 +154,7 @@ func (s *Service) recordFailure(ctx context.Context, in integration.Integration,
 	if automatic {
 		typ = "automatic import"
 	}
-	if evErr := s.store.AddEvent(ctx, store.Event{AccountID: in.AccountID, IntegrationID: in.ID, Time: s.now(), Type: store.EventImportFailed,
+	if evErr := s.store.AddEvent(ctx, store.Event{AccountID: in.AccountID, IntegrationID: in.ID, Time: s.clock.Now(), Type: store.EventImportFailed,
 		Actor: actor, Repository: res.fullName, Error: res.Reason,
 		Message: fmt.Sprintf("%s of %s failed: %s", typ, res.fullName, res.Message)}); evErr != nil {
 		s.log.Error().Err(evErr).Str("integration", in.ID).Msg("recording an import failure failed")
@@ -199,7 +199,7 @@ func (s *Service) link(ctx context.Context, in integration.Integration, actor st
 
 	raw := decodeRaw(string(repo.Raw))
 	props := Props(in.Fields, raw)
-	now := s.now().UTC()
+	now := s.clock.Now().UTC()
 	key := slot(in)
 	req := store.ImportRequest{AccountID: in.AccountID, IntegrationID: in.ID, RepositoryUUID: repo.UUID, Action: action,
 		Automatic: automatic, PropsHash: propsHash(props), Now: now,

@@ -87,7 +87,7 @@ func (s *Service) recompute(ctx context.Context, in integration.Integration) (Re
 			stats.Register++
 		}
 	}
-	if err := s.store.SaveRecommendations(ctx, in.AccountID, in.ID, gen, configHash(in), recs, s.now()); err != nil {
+	if err := s.store.SaveRecommendations(ctx, in.AccountID, in.ID, gen, configHash(in), recs, s.clock.Now()); err != nil {
 		return stats, err
 	}
 	s.log.Debug().Str("account", in.AccountID).Str("integration", in.ID).Int("repositories", stats.Repositories).

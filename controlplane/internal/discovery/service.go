@@ -11,6 +11,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
+	"github.com/catalog-discovery/bitbucket/shared/clock"
 )
 
 // Store is what discovery needs of the store.
@@ -47,7 +48,7 @@ var _ Store = (*store.DB)(nil)
 // concurrent use.
 type Service struct {
 	store Store
-	now   func() time.Time
+	clock clock.Clock
 	log   zerolog.Logger
 
 	// running serialises correlation runs of one integration within this
@@ -59,9 +60,9 @@ type Service struct {
 	wake chan struct{}
 }
 
-// New builds the service; now is the clock (time.Now in production).
-func New(s Store, now func() time.Time, log zerolog.Logger) *Service {
-	return &Service{store: s, now: now, log: log, running: map[string]*sync.Mutex{}, wake: make(chan struct{}, 1)}
+// New builds the service; clk is the clock (clock.Real in production).
+func New(s Store, clk clock.Clock, log zerolog.Logger) *Service {
+	return &Service{store: s, clock: clk, log: log, running: map[string]*sync.Mutex{}, wake: make(chan struct{}, 1)}
 }
 
 // Actors named in the event log for work nobody asked for by hand.
@@ -101,13 +102,13 @@ func (s *Service) Notify() {
 // Run recomputes stale recommendations in the background, when notified
 // and every interval, until ctx ends, so that readers rarely wait.
 func (s *Service) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
+	t := s.clock.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-t.C():
 		case <-s.wake:
 		}
 		if err := s.RefreshStale(ctx); err != nil && ctx.Err() == nil {

@@ -63,7 +63,7 @@ func (s *Service) refreshLinked(ctx context.Context, in integration.Integration)
 			continue
 		}
 		done, err := s.store.RefreshLinkedEntity(ctx, store.RefreshRequest{AccountID: in.AccountID, IntegrationID: in.ID,
-			RepositoryUUID: lr.UUID, EntityID: lr.EntityID, PropsHash: hash, Now: s.now().UTC(),
+			RepositoryUUID: lr.UUID, EntityID: lr.EntityID, PropsHash: hash, Now: s.clock.Now().UTC(),
 			Apply: func(e *catalog.Entity) error { return e.SetIngested(Source, props) }})
 		if err != nil {
 			return err
@@ -124,7 +124,7 @@ func (s *Service) autoImport(ctx context.Context, in integration.Integration) er
 			imported++
 		case tried && res.Transient() && attempts < autoImportAttempts:
 			retry++
-			if err := s.store.SetAutoImportRetry(ctx, in.ID, r.UUID, attempts, s.now().UTC()); err != nil {
+			if err := s.store.SetAutoImportRetry(ctx, in.ID, r.UUID, attempts, s.clock.Now().UTC()); err != nil {
 				return err
 			}
 			continue
@@ -133,7 +133,7 @@ func (s *Service) autoImport(ctx context.Context, in integration.Integration) er
 			s.recordFailure(ctx, in, ActorAutoImport, res, true)
 		}
 		if retrying {
-			if err := s.store.SetAutoImportRetry(ctx, in.ID, r.UUID, 0, s.now().UTC()); err != nil {
+			if err := s.store.SetAutoImportRetry(ctx, in.ID, r.UUID, 0, s.clock.Now().UTC()); err != nil {
 				return err
 			}
 		}
@@ -164,13 +164,13 @@ func (s *Service) autoImportOne(ctx context.Context, in integration.Integration,
 // SetAutoImport turns auto-import on or off; the change is recorded as a
 // configuration change.
 func (s *Service) SetAutoImport(ctx context.Context, accountID, actor, integrationRef string, enabled bool) (integration.Integration, error) {
-	return s.store.UpdateIntegration(ctx, accountID, integrationRef, store.IntegrationChange{Actor: actor, Now: s.now().UTC(),
+	return s.store.UpdateIntegration(ctx, accountID, integrationRef, store.IntegrationChange{Actor: actor, Now: s.clock.Now().UTC(),
 		Apply: func(in *integration.Integration) ([]string, error) {
 			if in.AutoImport == enabled {
 				return nil, nil
 			}
 			in.AutoImport = enabled
-			in.UpdatedAt = s.now().UTC()
+			in.UpdatedAt = s.clock.Now().UTC()
 			return []string{integration.FieldAutoImport}, nil
 		}})
 }
@@ -189,7 +189,7 @@ func (s *Service) Unlink(ctx context.Context, accountID, actor, integrationRef, 
 		return store.StoredEntity{}, err
 	}
 	e, err := s.store.UnlinkRepository(ctx, store.UnlinkRequest{AccountID: accountID, IntegrationID: in.ID, RepositoryUUID: repo.UUID,
-		Slot: slot(in), Actor: actor, Now: s.now().UTC()})
+		Slot: slot(in), Actor: actor, Now: s.clock.Now().UTC()})
 	if err == nil {
 		s.log.Info().Str("account", accountID).Str("integration", in.ID).Str("repository", repo.FullName).Str("entity", e.ID).Msg("repository unlinked")
 	}

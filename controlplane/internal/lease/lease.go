@@ -11,6 +11,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
+	"github.com/catalog-discovery/bitbucket/shared/clock"
 	"github.com/catalog-discovery/bitbucket/shared/record"
 )
 
@@ -62,7 +63,7 @@ type SyncObserver interface {
 type Service struct {
 	store    store.Store
 	cfg      Config
-	now      func() time.Time
+	clock    clock.Clock
 	log      zerolog.Logger
 	observer SyncObserver
 	queued   *broadcast // by account: a task became available
@@ -71,9 +72,9 @@ type Service struct {
 	stopOnce sync.Once
 }
 
-// New builds the service; now is the clock (time.Now in production).
-func New(s store.Store, cfg Config, now func() time.Time, log zerolog.Logger, observer SyncObserver) *Service {
-	return &Service{store: s, cfg: cfg, now: now, log: log, observer: observer, queued: newBroadcast(), finished: newBroadcast(),
+// New builds the service; clk is the clock (clock.Real in production).
+func New(s store.Store, cfg Config, clk clock.Clock, log zerolog.Logger, observer SyncObserver) *Service {
+	return &Service{store: s, cfg: cfg, clock: clk, log: log, observer: observer, queued: newBroadcast(), finished: newBroadcast(),
 		stopping: make(chan struct{})}
 }
 
@@ -101,9 +102,9 @@ func (s *Service) Acquire(ctx context.Context, accountID, delegateID string) (ta
 	if err != nil {
 		return tasks.Assignment{}, false, err
 	}
-	hold := time.NewTimer(s.cfg.PollHold)
+	hold := s.clock.NewTimer(s.cfg.PollHold)
 	defer hold.Stop()
-	recheck := time.NewTicker(s.cfg.Recheck)
+	recheck := s.clock.NewTicker(s.cfg.Recheck)
 	defer recheck.Stop()
 	for {
 		wake := s.queued.wait(accountID)
@@ -111,7 +112,7 @@ func (s *Service) Acquire(ctx context.Context, accountID, delegateID string) (ta
 			return tasks.Assignment{}, false, err
 		}
 		t, ok, err := s.store.AcquireTask(ctx, store.AcquireRequest{AccountID: accountID, DelegateID: d.ID, Delegate: d.Name,
-			Tags: d.Tags, Now: s.now(), LeaseFor: s.cfg.LeaseDuration})
+			Tags: d.Tags, Now: s.clock.Now(), LeaseFor: s.cfg.LeaseDuration})
 		if err != nil {
 			return tasks.Assignment{}, false, err
 		}
@@ -136,8 +137,8 @@ func (s *Service) Acquire(ctx context.Context, accountID, delegateID string) (ta
 		}
 		select {
 		case <-wake:
-		case <-recheck.C:
-		case <-hold.C:
+		case <-recheck.C():
+		case <-hold.C():
 			return tasks.Assignment{}, false, nil
 		case <-s.stopping:
 			return tasks.Assignment{}, false, nil
@@ -204,7 +205,7 @@ func (s *Service) Renew(ctx context.Context, accountID, taskID, token string, ch
 		return store.RenewResult{}, fault.InvalidField("checkpoint", "at most %d bytes, got %d", MaxCheckpoint, len(checkpoint))
 	}
 	res, err := s.store.RenewLease(ctx, store.RenewRequest{AccountID: accountID, TaskID: taskID, LeaseToken: token,
-		Now: s.now(), LeaseFor: s.cfg.LeaseDuration, Checkpoint: checkpoint, Progress: p})
+		Now: s.clock.Now(), LeaseFor: s.cfg.LeaseDuration, Checkpoint: checkpoint, Progress: p})
 	if errors.Is(err, store.ErrLeaseLost) {
 		s.log.Info().Str("account", accountID).Str("task", taskID).Msg("renewal refused: lease lost")
 	}
@@ -214,7 +215,7 @@ func (s *Service) Renew(ctx context.Context, accountID, taskID, token string, ch
 // Upload applies one record batch.
 func (s *Service) Upload(ctx context.Context, accountID, taskID, token string, seq int64, records []record.Record) (store.BatchResult, error) {
 	res, err := s.store.ApplyBatch(ctx, store.BatchRequest{AccountID: accountID, TaskID: taskID, LeaseToken: token,
-		Sequence: seq, Records: records, Now: s.now()})
+		Sequence: seq, Records: records, Now: s.clock.Now()})
 	if err != nil {
 		return res, err
 	}
@@ -229,7 +230,7 @@ func (s *Service) Upload(ctx context.Context, accountID, taskID, token string, s
 
 // Complete ends or releases a task.
 func (s *Service) Complete(ctx context.Context, r store.CompleteRequest) (store.CompleteResult, error) {
-	r.Now = s.now()
+	r.Now = s.clock.Now()
 	res, err := s.store.CompleteTask(ctx, r)
 	if err != nil || res.Repeated {
 		return res, err
@@ -266,7 +267,7 @@ func (s *Service) RunEnded(ctx context.Context, run tasks.SyncRun) {
 // Sweep handles expired leases now: requeues their tasks (waking the
 // account's delegates) or ends them.
 func (s *Service) Sweep(ctx context.Context) error {
-	expired, err := s.store.ExpireLeases(ctx, s.now(), s.cfg.MaxAttempts)
+	expired, err := s.store.ExpireLeases(ctx, s.clock.Now(), s.cfg.MaxAttempts)
 	if err != nil {
 		return err
 	}
@@ -292,13 +293,13 @@ func (s *Service) Sweep(ctx context.Context) error {
 
 // RunSweeper sweeps expired leases every SweepInterval until ctx ends.
 func (s *Service) RunSweeper(ctx context.Context) {
-	t := time.NewTicker(s.cfg.SweepInterval)
+	t := s.clock.NewTicker(s.cfg.SweepInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-t.C():
 			if err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error().Err(err).Msg("lease sweep failed")
 			}
@@ -309,7 +310,7 @@ func (s *Service) RunSweeper(ctx context.Context) {
 // WaitTask waits until a task is done or ctx ends, and returns it as it
 // stands then.
 func (s *Service) WaitTask(ctx context.Context, accountID, taskID string) (tasks.Task, error) {
-	recheck := time.NewTicker(s.cfg.Recheck)
+	recheck := s.clock.NewTicker(s.cfg.Recheck)
 	defer recheck.Stop()
 	for {
 		done := s.finished.wait(taskID)
@@ -319,7 +320,7 @@ func (s *Service) WaitTask(ctx context.Context, accountID, taskID string) (tasks
 		}
 		select {
 		case <-done:
-		case <-recheck.C:
+		case <-recheck.C():
 		case <-ctx.Done():
 			return t, nil
 		}

@@ -21,7 +21,7 @@ func (s *Service) CreateIntegration(ctx context.Context, who Caller, d integrati
 	if err != nil {
 		return integration.Integration{}, tasks.SyncRun{}, err
 	}
-	now := s.now().UTC()
+	now := s.clock.Now().UTC()
 	in, err := integration.New(d, conn, now)
 	if err != nil {
 		return in, tasks.SyncRun{}, err
@@ -68,7 +68,7 @@ func (s *Service) UpdateIntegration(ctx context.Context, who Caller, ref string,
 		}
 		conn = &c
 	}
-	now := s.now().UTC()
+	now := s.clock.Now().UTC()
 	in, err := s.store.UpdateIntegration(ctx, who.AccountID, ref, store.IntegrationChange{Actor: who.Actor, Now: now,
 		Apply: func(in *integration.Integration) ([]string, error) { return integration.Apply(in, ch, conn, now) }})
 	if err == nil {
@@ -80,7 +80,7 @@ func (s *Service) UpdateIntegration(ctx context.Context, who Caller, ref string,
 // SuspendIntegration stops syncing: a queued sync is cancelled, a running
 // one is asked to stop, nothing is scheduled.
 func (s *Service) SuspendIntegration(ctx context.Context, who Caller, ref string) (integration.Integration, error) {
-	sc, err := s.store.SuspendIntegration(ctx, who.AccountID, ref, who.Actor, s.now().UTC())
+	sc, err := s.store.SuspendIntegration(ctx, who.AccountID, ref, who.Actor, s.clock.Now().UTC())
 	if err != nil {
 		return sc.Integration, err
 	}
@@ -95,7 +95,7 @@ func (s *Service) SuspendIntegration(ctx context.Context, who Caller, ref string
 
 // ResumeIntegration restarts the schedule and queues a sync at once.
 func (s *Service) ResumeIntegration(ctx context.Context, who Caller, ref string) (integration.Integration, error) {
-	sc, err := s.store.ResumeIntegration(ctx, who.AccountID, ref, who.Actor, s.now().UTC())
+	sc, err := s.store.ResumeIntegration(ctx, who.AccountID, ref, who.Actor, s.clock.Now().UTC())
 	if err != nil {
 		return sc.Integration, err
 	}
@@ -110,7 +110,7 @@ func (s *Service) ResumeIntegration(ctx context.Context, who Caller, ref string)
 // SyncNow queues a sync, or returns the active one (joined).
 func (s *Service) SyncNow(ctx context.Context, who Caller, ref string) (tasks.SyncRun, bool, error) {
 	run, joined, err := s.store.QueueSync(ctx, store.SyncRequest{AccountID: who.AccountID, IntegrationID: ref, Trigger: tasks.Manual,
-		Actor: who.Actor, Now: s.now().UTC()})
+		Actor: who.Actor, Now: s.clock.Now().UTC()})
 	if err != nil {
 		return run, joined, err
 	}

@@ -7,7 +7,6 @@ package manage
 
 import (
 	"context"
-	"time"
 
 	"github.com/rs/zerolog"
 
@@ -16,19 +15,20 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/lease"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
+	"github.com/catalog-discovery/bitbucket/shared/clock"
 )
 
 // Service is the management API's behaviour.
 type Service struct {
 	store store.Store
 	tasks *lease.Service
-	now   func() time.Time
+	clock clock.Clock
 	log   zerolog.Logger
 }
 
 // New builds the service.
-func New(s store.Store, t *lease.Service, now func() time.Time, log zerolog.Logger) *Service {
-	return &Service{store: s, tasks: t, now: now, log: log}
+func New(s store.Store, t *lease.Service, clk clock.Clock, log zerolog.Logger) *Service {
+	return &Service{store: s, tasks: t, clock: clk, log: log}
 }
 
 // Caller is who makes a management call: their account and, for the
@@ -43,7 +43,7 @@ func (s *Service) CreateConnector(ctx context.Context, who Caller, c integration
 	if err := integration.NormalizeConnector(&c); err != nil {
 		return c, err
 	}
-	c.ID, c.AccountID, c.CreatedAt = auth.NewID("con"), who.AccountID, s.now().UTC()
+	c.ID, c.AccountID, c.CreatedAt = auth.NewID("con"), who.AccountID, s.clock.Now().UTC()
 	if err := s.store.CreateConnector(ctx, c); err != nil {
 		return c, err
 	}
@@ -73,7 +73,7 @@ func (s *Service) TestConnector(ctx context.Context, who Caller, ref string, wai
 	if err != nil {
 		return tasks.Task{}, err
 	}
-	t, err := s.store.QueueTestConnection(ctx, c, s.now())
+	t, err := s.store.QueueTestConnection(ctx, c, s.clock.Now())
 	if err != nil {
 		return t, err
 	}

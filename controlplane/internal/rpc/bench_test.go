@@ -42,7 +42,7 @@ func BenchmarkAcquireLatency(b *testing.B) {
 				Outcome: delegatev1.Outcome_OUTCOME_SUCCEEDED})
 			got <- time.Now()
 		}()
-		time.Sleep(20 * time.Millisecond) // the delegate is waiting
+		h.pollWaiting()
 		start := time.Now()
 		if _, err := h.integrations.SyncIntegration(h.mgmt(), &integrationv1.SyncIntegrationRequest{Integration: "main"}); err != nil {
 			b.Fatal(err)

@@ -26,6 +26,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store/storetest"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
+	"github.com/catalog-discovery/bitbucket/shared/clock"
 	"github.com/catalog-discovery/bitbucket/shared/logging"
 )
 
@@ -33,16 +34,16 @@ import (
 // the discovery and catalog services, with discovery as the sync observer.
 func newDiscoveryHarness(t *testing.T) (*harness, *discovery.Service) {
 	t.Helper()
-	h := &harness{t: t, db: storetest.SQLite(t), clock: &clock{now: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)}, logs: &syncBuffer{}, account: "acme"}
+	h := &harness{t: t, db: storetest.SQLite(t), clock: clock.NewFake(time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)), logs: &syncBuffer{}, account: "acme"}
 	log, err := logging.New(h.logs, logging.Config{Level: "debug", Format: logging.FormatJSON}, &logging.Secrets{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.apiKey, h.delegate = h.bootstrap(h.account)
-	disc := discovery.New(h.db, h.clock.Now, log)
-	entities := catalogsvc.New(h.db, h.clock.Now)
-	h.leases = lease.New(h.db, testLease, h.clock.Now, log, disc)
-	mgr := manage.New(h.db, h.leases, h.clock.Now, log)
+	disc := discovery.New(h.db, h.clock, log)
+	entities := catalogsvc.New(h.db, h.clock)
+	h.leases = lease.New(h.db, testLease, h.clock, log, disc)
+	mgr := manage.New(h.db, h.leases, h.clock, log)
 	g, _ := rpc.NewServer(rpc.Deps{Store: h.db, Auth: &auth.Authenticator{Store: h.db}, Tasks: h.leases, Manage: mgr, Now: h.clock.Now, Log: log,
 		Discovery: rpc.NewDiscoveryServer(disc, mgr), Catalog: rpc.NewCatalogServer(entities)})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")

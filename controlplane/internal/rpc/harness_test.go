@@ -26,27 +26,9 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store/storetest"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
+	"github.com/catalog-discovery/bitbucket/shared/clock"
 	"github.com/catalog-discovery/bitbucket/shared/logging"
 )
-
-// clock is a settable clock: lease expiry is tested by moving it, never
-// by sleeping.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // syncBuffer is a log sink safe for the server's goroutines.
 type syncBuffer struct {
@@ -71,7 +53,7 @@ func (s *syncBuffer) String() string {
 type harness struct {
 	t        testing.TB
 	db       *store.DB
-	clock    *clock
+	clock    *clock.Fake
 	leases   *lease.Service
 	conn     *grpc.ClientConn
 	logs     *syncBuffer
@@ -87,7 +69,9 @@ type harness struct {
 	observed     chan tasks.SyncRun
 }
 
-var testLease = lease.Config{LeaseDuration: 2 * time.Minute, RenewInterval: 20 * time.Second, PollHold: 3 * time.Second,
+// testLease answers a poll with nothing at once (a hold of zero on the fake
+// clock); tests of waiting polls set a hold and move the clock.
+var testLease = lease.Config{LeaseDuration: 2 * time.Minute, RenewInterval: 20 * time.Second, PollHold: 0,
 	Recheck: time.Second, SweepInterval: time.Hour, MaxAttempts: 5, Limits: tasks.DefaultLimits}
 
 type observer chan tasks.SyncRun
@@ -109,7 +93,7 @@ func newHarness(t testing.TB, cfg lease.Config) *harness {
 // wrap, to inject races deterministically.
 func newHarnessWith(t testing.TB, cfg lease.Config, wrap func(store.Store) store.Store) *harness {
 	t.Helper()
-	h := &harness{t: t, db: storetest.SQLite(t), clock: &clock{now: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)},
+	h := &harness{t: t, db: storetest.SQLite(t), clock: clock.NewFake(time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)),
 		logs: &syncBuffer{}, account: "acme", observed: make(chan tasks.SyncRun, 16)}
 	secrets := &logging.Secrets{}
 	log, err := logging.New(h.logs, logging.Config{Level: "debug", Format: logging.FormatJSON}, secrets)
@@ -122,9 +106,9 @@ func newHarnessWith(t testing.TB, cfg lease.Config, wrap func(store.Store) store
 	if wrap != nil {
 		leaseStore = wrap(h.db)
 	}
-	h.leases = lease.New(leaseStore, cfg, h.clock.Now, log, observer(h.observed))
+	h.leases = lease.New(leaseStore, cfg, h.clock, log, observer(h.observed))
 	authn := &auth.Authenticator{Store: h.db, Seen: func(tok string) { secrets.Add(tok) }}
-	g, _ := rpc.NewServer(rpc.Deps{Store: h.db, Auth: authn, Tasks: h.leases, Manage: manage.New(h.db, h.leases, h.clock.Now, log),
+	g, _ := rpc.NewServer(rpc.Deps{Store: h.db, Auth: authn, Tasks: h.leases, Manage: manage.New(h.db, h.leases, h.clock, log),
 		Now: h.clock.Now, Log: log})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -199,6 +183,17 @@ func (h *harness) register(name string, tags ...string) string {
 		h.t.Fatal(err)
 	}
 	return res.GetDelegateId()
+}
+
+// pollWaiting returns once an AcquireTask is waiting: its hold timer and
+// recheck ticker are on the clock.
+func (h *harness) pollWaiting() {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.clock.WaitForWaiters(ctx, 2); err != nil {
+		h.t.Fatal("no AcquireTask is waiting:", err)
+	}
 }
 
 func (h *harness) acquire(delegateID string) *delegatev1.Task {
