@@ -45,9 +45,6 @@ var DefaultConfig = Config{
 	Limits:        tasks.DefaultLimits,
 }
 
-// MaxCheckpoint is the largest checkpoint a delegate may store.
-const MaxCheckpoint = 64 << 10
-
 // Reasons of task protocol failures.
 const ReasonDelegateNotRegistered = "DELEGATE_NOT_REGISTERED"
 
@@ -201,12 +198,9 @@ func (s *Service) assignment(ctx context.Context, t tasks.Task) (tasks.Assignmen
 // Renew extends a lease and stores progress and checkpoint. Errors:
 // FailedPrecondition (LEASE_LOST); Invalid for an oversized checkpoint.
 func (s *Service) Renew(ctx context.Context, accountID, taskID, token string, checkpoint []byte, p *tasks.Progress) (store.RenewResult, error) {
-	if len(checkpoint) > MaxCheckpoint {
-		return store.RenewResult{}, fault.InvalidField("checkpoint", "at most %d bytes, got %d", MaxCheckpoint, len(checkpoint))
-	}
 	res, err := s.store.RenewLease(ctx, store.RenewRequest{AccountID: accountID, TaskID: taskID, LeaseToken: token,
 		Now: s.clock.Now(), LeaseFor: s.cfg.LeaseDuration, Checkpoint: checkpoint, Progress: p})
-	if errors.Is(err, store.ErrLeaseLost) {
+	if errors.Is(err, tasks.ErrLeaseLost) {
 		s.log.Info().Str("account", accountID).Str("task", taskID).Msg("renewal refused: lease lost")
 	}
 	return res, err

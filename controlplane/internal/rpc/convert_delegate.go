@@ -14,11 +14,8 @@ import (
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/ingest"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/lease"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
 )
-
-const leaseMaxCheckpoint = lease.MaxCheckpoint
 
 func itoa(i int) string { return strconv.Itoa(i) }
 

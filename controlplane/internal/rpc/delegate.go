@@ -103,13 +103,7 @@ func (d *delegateServer) CompleteTask(ctx context.Context, req *delegatev1.Compl
 	if err := requireLease(req.GetTaskId(), req.GetLeaseToken()); err != nil {
 		return nil, err
 	}
-	outcome, ok := outcomes[req.GetOutcome()]
-	if !ok {
-		return nil, fault.InvalidField("outcome", "required: SUCCEEDED, PARTIAL, FAILED, CANCELLED or RELEASED")
-	}
-	if len(req.GetCheckpoint()) > leaseMaxCheckpoint {
-		return nil, fault.InvalidField("checkpoint", "at most %d bytes", leaseMaxCheckpoint)
-	}
+	outcome := outcomes[req.GetOutcome()] // "" for an unknown value: refused by the task state machine
 	var result *tasks.TestResult
 	if r := req.GetTestConnection(); r != nil {
 		result = &tasks.TestResult{OK: r.GetOk(), TokenValid: r.GetTokenValid(), WorkspaceReachable: r.GetWorkspaceReachable(),

@@ -127,12 +127,12 @@ func TestLeaseExpiryTakeoverWithCheckpoint(t *testing.T) {
 	}
 	// a's token is stale everywhere.
 	_, err = h.delegates.RenewLease(h.dlg(), &delegatev1.RenewLeaseRequest{TaskId: first.GetId(), LeaseToken: first.GetLeaseToken()})
-	wantStatus(t, err, codes.FailedPrecondition, store.ReasonLeaseLost)
+	wantStatus(t, err, codes.FailedPrecondition, tasks.ReasonLeaseLost)
 	_, err = h.delegates.UploadRecords(h.dlg(), &delegatev1.UploadRecordsRequest{TaskId: first.GetId(), LeaseToken: first.GetLeaseToken(), Sequence: 2})
-	wantStatus(t, err, codes.FailedPrecondition, store.ReasonLeaseLost)
+	wantStatus(t, err, codes.FailedPrecondition, tasks.ReasonLeaseLost)
 	_, err = h.delegates.CompleteTask(h.dlg(), &delegatev1.CompleteTaskRequest{TaskId: first.GetId(), LeaseToken: first.GetLeaseToken(),
 		Outcome: delegatev1.Outcome_OUTCOME_SUCCEEDED})
-	wantStatus(t, err, codes.FailedPrecondition, store.ReasonLeaseLost)
+	wantStatus(t, err, codes.FailedPrecondition, tasks.ReasonLeaseLost)
 
 	run, err := h.integrations.GetSyncRun(h.mgmt(), &integrationv1.GetSyncRunRequest{Id: created.GetFirstRun().GetId()})
 	if err != nil || run.GetRun().GetAttempt() != 2 || run.GetRun().GetRepositories() != 2 || run.GetRun().GetDelegate() != "b" ||
@@ -286,7 +286,7 @@ func TestDelegatesSeeOnlyTheirAccount(t *testing.T) {
 	task := h.acquire(acme)
 	_, err = h.delegates.UploadRecords(globex, &delegatev1.UploadRecordsRequest{TaskId: task.GetId(), LeaseToken: task.GetLeaseToken(),
 		Sequence: 1, Records: []*delegatev1.Record{repoRecord(1)}})
-	wantStatus(t, err, codes.FailedPrecondition, store.ReasonLeaseLost)
+	wantStatus(t, err, codes.FailedPrecondition, tasks.ReasonLeaseLost)
 }
 
 func TestSweeperHandsExpiredTaskToWaitingDelegate(t *testing.T) {

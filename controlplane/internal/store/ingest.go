@@ -36,8 +36,8 @@ func (db *DB) ApplyBatch(ctx context.Context, r BatchRequest) (BatchResult, erro
 		if err != nil {
 			return err
 		}
-		if !holds(t, r.LeaseToken) || t.IntegrationID == "" {
-			return ErrLeaseLost
+		if !t.HeldBy(r.LeaseToken) || t.IntegrationID == "" {
+			return tasks.ErrLeaseLost
 		}
 		switch expected := t.LastSequence + 1; {
 		case r.Sequence < expected:

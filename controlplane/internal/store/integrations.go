@@ -204,15 +204,14 @@ func (db *DB) SuspendIntegration(ctx context.Context, accountID, ref, actor stri
 		if err != nil {
 			return err
 		}
-		if t.State == tasks.Queued {
-			ended, err := finishTask(ctx, tx, t, tasks.Cancelled, cancelledBySuspend, nil, nil, actor, now)
-			if err != nil {
-				return err
-			}
-			sc.Ended = append(sc.Ended, *ended)
-			return nil
+		tr, err := tasks.Next(t, tasks.Event{Kind: tasks.Suspend, Now: now})
+		if err != nil {
+			return err
 		}
-		_, err = tx.exec(ctx, `UPDATE tasks SET cancel_requested = ? WHERE id = ?`, true, t.ID)
+		ended, err := saveTransition(ctx, tx, tr, now, taskWrite{Actor: actor})
+		if ended != nil {
+			sc.Ended = append(sc.Ended, *ended)
+		}
 		return err
 	})
 	return sc, err
