@@ -292,7 +292,9 @@ func TestDelegatesSeeOnlyTheirAccount(t *testing.T) {
 func TestSweeperHandsExpiredTaskToWaitingDelegate(t *testing.T) {
 	t.Parallel()
 	cfg := testLease
-	cfg.PollHold, cfg.Recheck = 20*time.Second, 10*time.Second
+	// The hold outlasts the lease, so moving the clock past the lease does
+	// not end the waiting poll; only the sweep's wake-up can answer it.
+	cfg.PollHold, cfg.Recheck = time.Hour, time.Hour
 	h := newHarness(t, cfg)
 	a, b := h.register("a"), h.register("b")
 	h.createConnector("bb", "acme")
