@@ -151,9 +151,6 @@ func (d *Delegate) Stop() error {
 	return d.err
 }
 
-// Done is closed when the delegate has stopped.
-func (d *Delegate) Done() <-chan struct{} { return d.done }
-
 // Nop is a logger that discards everything.
 func Nop() zerolog.Logger { return zerolog.Nop() }
 
