@@ -66,6 +66,29 @@ func newFixture(t testing.TB, db *store.DB, draft integration.Draft) *fixture {
 	return f
 }
 
+// sibling creates a second integration, named name, of the same account
+// on another workspace; the fixture it returns shares the database, clock
+// and services, and its first sync is queued.
+func (f *fixture) sibling(name, workspace string) *fixture {
+	f.t.Helper()
+	conn := integration.Connector{ID: auth.NewID("con"), AccountID: acct, Name: name, URL: "https://bitbucket.org/" + workspace,
+		Username: "x-token-auth", TokenRef: "env:BB_TOKEN", APIBaseURL: integration.DefaultAPIBaseURL, Workspace: workspace, CreatedAt: t0}
+	if err := f.db.CreateConnector(f.ctx, conn); err != nil {
+		f.t.Fatal(err)
+	}
+	in, err := integration.New(integration.Draft{Name: name}, conn, f.clock.Now())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	in.ID = auth.NewID("int")
+	if _, err := f.db.CreateIntegration(f.ctx, in, store.SyncRequest{AccountID: acct, Trigger: tasks.Manual, Actor: "test", Now: f.clock.Now()}); err != nil {
+		f.t.Fatal(err)
+	}
+	g := *f
+	g.integ, g.queued = in, true
+	return &g
+}
+
 // repo is a Bitbucket repository as the delegate uploads it, with a raw
 // JSON shaped like the API's.
 func repo(n int, slug string) *record.Repository {

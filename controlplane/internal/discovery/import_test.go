@@ -15,6 +15,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalogsvc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/discovery"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/imports"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store/storetest"
@@ -50,7 +51,7 @@ func TestBulkImportWithOneBadItem(t *testing.T) {
 		f.sync([]*record.Repository{repo(1, "orders"), repo(2, "billing"), repo(3, "inventory-api")})
 		res := f.importItems(
 			discovery.Item{Repository: "orders"},
-			discovery.Item{Repository: "acme/billing"},
+			discovery.Item{Repository: "acme/billing", Action: catalog.ActionRegister},
 			discovery.Item{Repository: "{00000000-0000-0000-0000-000000000003}", Type: "library"},
 			discovery.Item{Repository: "no-such-repo"},
 		)
@@ -71,8 +72,14 @@ func TestBulkImportWithOneBadItem(t *testing.T) {
 		if got := f.get(taken.ID); len(got.Entity.Integrations) != 0 || len(got.Entity.IngestedProperties) != 0 || got.Entity.Name != "Billing service" {
 			t.Fatalf("entity changed by a failed import: %+v", got.Entity)
 		}
-		if _, ok := f.discovered()["acme/billing"]; !ok {
+		billing, ok := f.discovered()["acme/billing"]
+		if !ok {
 			t.Fatal("billing is no longer discovered")
+		}
+		// Register would collide, so it is not recommended, and the note
+		// says why.
+		if billing.Action != "" || !strings.Contains(billing.Note, "identifier billing") {
+			t.Fatalf("billing: recommended %q, note %q", billing.Action, billing.Note)
 		}
 		if got := f.get("inventory_api").Entity; got.Type != "library" || got.Owner != catalog.Unknown || got.Lifecycle != catalog.Unknown {
 			t.Fatalf("registered entity: type %q owner %q lifecycle %q", got.Type, got.Owner, got.Lifecycle)
@@ -89,6 +96,69 @@ func TestBulkImportWithOneBadItem(t *testing.T) {
 		}
 		if diff := cmp.Diff([]string{"no-such-repo NOT_FOUND", "acme/billing IDENTIFIER_TAKEN"}, failed); diff != "" {
 			t.Fatalf("failure events, newest first (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// An entity takes the data of one integration: the Discovered list of
+// another integration never recommends merging into it, says why, and an
+// import that followed the recommendation the user saw before that says
+// what it did instead.
+func TestRecommendationSkipsEntitiesOtherIntegrationsFeed(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, integration.Draft{})
+		f.component("orders", "orders")
+		f.sync([]*record.Repository{repo(1, "orders"), repo(2, "orders-service")})
+		seen := f.discovered()["acme/orders"]
+		if seen.Action != catalog.ActionMerge || seen.Suggested == nil || seen.Suggested.Entity.Identifier != "orders" || seen.Note != "" {
+			t.Fatalf("before: %s into %v, note %q", seen.Action, seen.Suggested, seen.Note)
+		}
+
+		// Another integration links its own orders repository to the entity.
+		g := f.sibling("legacy", "legacy")
+		other := repo(3, "orders")
+		other.FullName, other.Workspace = "legacy/orders", "legacy"
+		g.sync([]*record.Repository{other})
+		if res := g.importItems(discovery.Item{Repository: "legacy/orders"}); !res[0].OK || res[0].Action != catalog.ActionMerge {
+			t.Fatalf("legacy import: %+v", res[0])
+		}
+
+		// Merge into orders would now fail, and Register cannot create
+		// another orders: nothing is recommended, and the note says why.
+		now := f.discovered()["acme/orders"]
+		if now.Action != "" || now.Suggested != nil {
+			t.Fatalf("after: recommended %s into %v, want nothing", now.Action, now.Suggested)
+		}
+		for _, s := range []string{"orders", "legacy/orders", "integration legacy", "unlink that repository in legacy first"} {
+			if !strings.Contains(now.Note, s) {
+				t.Errorf("note %q does not say %q", now.Note, s)
+			}
+		}
+		res := f.importItems(discovery.Item{Repository: "acme/orders", SeenAction: catalog.ActionMerge, SeenTarget: "orders"})
+		if res[0].OK || res[0].Reason != imports.ReasonNoMatch || !strings.Contains(res[0].Message, "legacy/orders") {
+			t.Fatalf("import as seen: %+v", res[0])
+		}
+
+		// A caller that saw another recommendation than the current one
+		// (Merge into orders for orders-service, which is Register now) is
+		// told what was done instead, and why.
+		if d := f.discovered()["acme/orders-service"]; d.Action != catalog.ActionRegister {
+			t.Fatalf("orders-service: %s", d.Action)
+		}
+		res = f.importItems(discovery.Item{Repository: "acme/orders-service", SeenAction: catalog.ActionMerge, SeenTarget: "orders"})
+		if !res[0].OK || res[0].Action != catalog.ActionRegister {
+			t.Fatalf("orders-service import: %+v", res[0])
+		}
+		if !strings.Contains(res[0].Notice, "registered as orders_service") || !strings.Contains(res[0].Notice, "changed from MERGE into orders") {
+			t.Fatalf("notice %q", res[0].Notice)
+		}
+		// As seen: no notice.
+		f.component("billing", "billing")
+		f.sync([]*record.Repository{repo(1, "orders"), repo(4, "billing")})
+		res = f.importItems(discovery.Item{Repository: "acme/billing", SeenAction: catalog.ActionMerge, SeenTarget: "billing"})
+		if !res[0].OK || res[0].Action != catalog.ActionMerge || res[0].Notice != "" {
+			t.Fatalf("billing import: %+v", res[0])
 		}
 	})
 }
@@ -115,13 +185,13 @@ func TestImportRefusesAlreadyLinkedAndWrongBehaviour(t *testing.T) {
 			discovery.Item{Repository: "ledger", Target: "nothing"},
 		)
 		want := []outcome{
-			{Action: catalog.ActionRegister, Reason: store.ReasonAlreadyImported},
-			{Action: catalog.ActionMerge, Reason: store.ReasonAlreadyImported},
+			{Action: catalog.ActionRegister, Reason: imports.ReasonAlreadyImported},
+			{Action: catalog.ActionMerge, Reason: imports.ReasonAlreadyImported},
 			{OK: true, Action: catalog.ActionMerge, Entity: "orders"},
-			{Action: catalog.ActionMerge, Reason: store.ReasonEntityLinked},
-			{Action: catalog.ActionMerge, Reason: discovery.ReasonInvalidType},
-			{Action: catalog.ActionRegister, Reason: discovery.ReasonInvalidType},
-			{Action: catalog.ActionMerge, Reason: discovery.ReasonInvalidTarget},
+			{Action: catalog.ActionMerge, Reason: imports.ReasonEntityLinked},
+			{Action: catalog.ActionMerge, Reason: imports.ReasonInvalidType},
+			{Action: catalog.ActionRegister, Reason: imports.ReasonInvalidType},
+			{Action: catalog.ActionMerge, Reason: imports.ReasonInvalidTarget},
 		}
 		if diff := cmp.Diff(want, outcomes(res)); diff != "" {
 			t.Fatalf("(-want +got):\n%s", diff)
@@ -143,7 +213,7 @@ func TestImportRefusesAlreadyLinkedAndWrongBehaviour(t *testing.T) {
 			f := newFixture(t, storetest.SQLite(t), integration.Draft{Behavior: tt.behavior})
 			f.component("orders", "orders")
 			f.sync([]*record.Repository{repo(1, "orders")})
-			if got := f.importItems(tt.item); got[0].Reason != discovery.ReasonActionNotAllowed {
+			if got := f.importItems(tt.item); got[0].Reason != imports.ReasonActionNotAllowed {
 				t.Fatalf("%+v", got[0])
 			}
 		})
@@ -219,7 +289,7 @@ func TestAutoImportThenUnlinkThenSync(t *testing.T) {
 		if _, err := f.svc.Unlink(f.ctx, acct, "key:test", f.integ.ID, "orders"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.svc.Unlink(f.ctx, acct, "key:test", f.integ.ID, "orders"); store.ReasonNotImported != reasonOf(err) {
+		if _, err := f.svc.Unlink(f.ctx, acct, "key:test", f.integ.ID, "orders"); imports.ReasonNotImported != reasonOf(err) {
 			t.Fatalf("second unlink: %v", err)
 		}
 		d := f.discovered()["acme/orders"]

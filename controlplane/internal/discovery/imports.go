@@ -5,29 +5,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalog"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/imports"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 )
 
-// Reasons of import items that fail, beside the store's
-// (IDENTIFIER_TAKEN, ALREADY_IMPORTED, ENTITY_LINKED, NOT_FOUND).
-const (
-	// ReasonNoMatch: Merge without a target, and no entity matches.
-	ReasonNoMatch = "NO_MATCH"
-	// ReasonActionNotAllowed: the integration's behaviour forbids the action.
-	ReasonActionNotAllowed = "ACTION_NOT_ALLOWED"
-	// ReasonInvalidType: a type that is not valid, or given with Merge.
-	ReasonInvalidType = "INVALID_TYPE"
-	// ReasonInvalidTarget: the merge target is not of the integration's kind.
-	ReasonInvalidTarget = "INVALID_TARGET"
-	// ReasonInternal: the item failed for a reason in the control plane.
-	ReasonInternal = "INTERNAL"
-)
+// ReasonInternal is the reason of an import item that failed for a reason
+// in the control plane; the import rules' reasons are in package imports.
+const ReasonInternal = "INTERNAL"
 
 // Item is one repository to import.
 type Item struct {
@@ -40,6 +29,11 @@ type Item struct {
 	// Target is the id or identifier of the entity to merge into instead
 	// of the suggested one.
 	Target string
+	// SeenAction and SeenTarget are the recommendation the user saw, when
+	// the caller knows it: the result's Notice says so when the import
+	// followed a recommendation that changed since.
+	SeenAction catalog.Action
+	SeenTarget string
 }
 
 // Result is the outcome of one item.
@@ -50,6 +44,9 @@ type Result struct {
 	Entity     store.StoredEntity
 	Reason     string // UPPER_SNAKE, when not OK
 	Message    string // when not OK: what went wrong and what to do
+	// Notice says what was done and why, when OK and that differs from
+	// what the user saw (Item.SeenAction).
+	Notice string
 
 	fullName string // the repository's full name once found
 }
@@ -122,9 +119,8 @@ func (s *Service) importOne(ctx context.Context, in integration.Integration, act
 			return err
 		}
 		res.fullName = repo.FullName
-		out, action, err := s.link(ctx, in, actor, repo, it, automatic)
-		res.Action = action
-		res.Entity = out.Entity
+		out, action, notice, err := s.link(ctx, in, actor, repo, it, automatic)
+		res.Action, res.Entity, res.Notice = action, out.Entity, notice
 		return err
 	}()
 	if err == nil {
@@ -161,41 +157,21 @@ func (s *Service) recordFailure(ctx context.Context, in integration.Integration,
 	}
 }
 
-// typePattern is the rule of a catalog type, as integrations use it.
-var typePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
-
-// link decides the action and the target of one repository and imports it.
-func (s *Service) link(ctx context.Context, in integration.Integration, actor string, repo store.Repository, it Item, automatic bool) (store.ImportOutcome, catalog.Action, error) {
+// link decides the action and the target of one repository with
+// imports.Decide and imports it; notice says what differs from what the
+// user saw.
+func (s *Service) link(ctx context.Context, in integration.Integration, actor string, repo store.Repository, it Item, automatic bool) (store.ImportOutcome, catalog.Action, string, error) {
 	rec, _, err := s.store.GetRecommendation(ctx, in.ID, repo.UUID)
 	if err != nil {
-		return store.ImportOutcome{}, "", err
+		return store.ImportOutcome{}, "", "", err
 	}
-	action := it.Action
-	if action == "" {
-		action = rec.Action
-		if it.Target != "" {
-			action = catalog.ActionMerge
-		}
+	ask := imports.Request{Behavior: in.Behavior, Repository: repo.FullName, Action: it.Action, Type: it.Type, Target: it.Target,
+		Recommended: rec.Action, Suggested: rec.SuggestedID, Note: rec.Note, SeenAction: it.SeenAction, SeenTarget: it.SeenTarget}
+	plan, err := imports.Decide(ask)
+	if err != nil {
+		return store.ImportOutcome{}, plan.Action, "", err
 	}
-	switch {
-	case action == "":
-		return store.ImportOutcome{}, "", fault.New(fault.FailedPrecondition, ReasonNoMatch,
-			"no catalog entity matches repository %s and behaviour MERGE does not register; choose an entity to merge into", repo.FullName)
-	case action == catalog.ActionRegister && in.Behavior == integration.Merge:
-		return store.ImportOutcome{}, action, fault.New(fault.FailedPrecondition, ReasonActionNotAllowed,
-			"the integration's behaviour is MERGE: repositories are linked to existing entities, not registered")
-	case action == catalog.ActionMerge && in.Behavior == integration.Register:
-		return store.ImportOutcome{}, action, fault.New(fault.FailedPrecondition, ReasonActionNotAllowed,
-			"the integration's behaviour is REGISTER: repositories become new entities and are not merged")
-	case action == catalog.ActionMerge && it.Type != "":
-		return store.ImportOutcome{}, action, fault.New(fault.Invalid, ReasonInvalidType,
-			"a type applies to Register only; a merged entity keeps its own type")
-	case it.Type != "" && !typePattern.MatchString(it.Type):
-		return store.ImportOutcome{}, action, fault.New(fault.Invalid, ReasonInvalidType,
-			"%q is not a valid type (e.g. service, library, website)", it.Type)
-	case action != catalog.ActionRegister && action != catalog.ActionMerge:
-		return store.ImportOutcome{}, action, fault.New(fault.Invalid, "", "unknown import action %q", action)
-	}
+	action := plan.Action
 
 	raw := decodeRaw(string(repo.Raw))
 	props := Props(in.Fields, raw)
@@ -206,7 +182,7 @@ func (s *Service) link(ctx context.Context, in integration.Integration, actor st
 		Apply: func(e *catalog.Entity) error {
 			if err := e.Link(key, catalog.Link{EntityUUID: repo.UUID, Action: action, ImportedAt: now}); err != nil {
 				if errors.Is(err, catalog.ErrAlreadyLinked) {
-					return fault.New(fault.FailedPrecondition, store.ReasonEntityLinked, "%v", err)
+					return imports.SlotTaken(err)
 				}
 				return err
 			}
@@ -225,41 +201,42 @@ func (s *Service) link(ctx context.Context, in integration.Integration, actor st
 		e, err := catalog.NewFromRepository(catalog.RegisterTemplate{Kind: in.Kind, Type: typ, Slug: repo.Slug, Name: repo.Name,
 			Description: repo.Description, Owner: stringProp(props, "owner"), Lifecycle: stringProp(props, "lifecycle")})
 		if err != nil {
-			return store.ImportOutcome{}, action, invalidEntity(err)
+			return store.ImportOutcome{}, action, "", invalidEntity(err)
 		}
 		req.New = e
 		req.Event = store.Event{Type: evType, Actor: actor,
 			Message: fmt.Sprintf("repository %s %s: registered as %s %s", repo.FullName, how, e.Kind, e.Identifier)}
 		out, err := s.store.ImportRepository(ctx, req)
 		if f := fault.As(err); f != nil && f.Reason == store.ReasonIdentifierTaken {
-			return out, action, fault.New(fault.AlreadyExists, store.ReasonIdentifierTaken,
+			return out, action, "", fault.New(fault.AlreadyExists, store.ReasonIdentifierTaken,
 				"a %s with identifier %s already exists; merge repository %s into it instead (action MERGE, target %s)",
 				e.Kind, e.Identifier, repo.FullName, e.Identifier).With("identifier", e.Identifier)
 		}
-		return out, action, err
+		if err != nil {
+			return out, action, "", err
+		}
+		return out, action, imports.Notice(ask, plan, out.Entity.ID, e.Identifier), nil
 	}
 
-	ref := cmp.Or(it.Target, rec.SuggestedID)
-	if ref == "" {
-		return store.ImportOutcome{}, action, fault.New(fault.FailedPrecondition, ReasonNoMatch,
-			"no catalog entity matches repository %s; name the entity to merge it into", repo.FullName)
-	}
-	target, err := s.store.GetEntity(ctx, in.AccountID, store.EntityKey{Ref: ref, Kind: in.Kind})
+	target, err := s.store.GetEntity(ctx, in.AccountID, store.EntityKey{Ref: plan.Target, Kind: in.Kind})
 	if fault.CodeOf(err) == fault.NotFound {
-		return store.ImportOutcome{}, action, fault.New(fault.NotFound, ReasonInvalidTarget,
-			"no %s %q to merge repository %s into", in.Kind, ref, repo.FullName).With("target", ref)
+		return store.ImportOutcome{}, action, "", fault.New(fault.NotFound, imports.ReasonInvalidTarget,
+			"no %s %q to merge repository %s into", in.Kind, plan.Target, repo.FullName).With("target", plan.Target)
 	}
 	if err != nil {
-		return store.ImportOutcome{}, action, err
+		return store.ImportOutcome{}, action, "", err
 	}
 	req.TargetID = target.ID
 	req.Event = store.Event{Type: evType, Actor: actor, Message: fmt.Sprintf("repository %s %s: merged into %s %s",
 		repo.FullName, how, target.Entity.Kind, target.Entity.Identifier)}
 	out, err := s.store.ImportRepository(ctx, req)
-	if err == nil && !out.Repeated {
+	if err != nil {
+		return out, action, "", err
+	}
+	if !out.Repeated {
 		s.log.Info().Str("integration", in.ID).Str("repository", repo.FullName).Str("entity", out.Entity.ID).Msg("repository merged")
 	}
-	return out, action, err
+	return out, action, imports.Notice(ask, plan, target.ID, target.Entity.Identifier), nil
 }
 
 // stringProp returns a mapped property as text, for owner and lifecycle.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalog"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/correlate"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/imports"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 )
@@ -52,7 +53,15 @@ func (s *Service) recompute(ctx context.Context, in integration.Integration) (Re
 	rules := rulesOf(in.Correlation)
 
 	var ix *correlate.Index
+	var feeds map[string]catalog.Feed
+	taken, err := s.store.EntityIdentifiers(ctx, in.AccountID, canonicalKind(in.Kind), catalog.ScopeKey("", ""))
+	if err != nil {
+		return stats, err
+	}
 	if behavior != correlate.BehaviorRegister {
+		if feeds, err = s.store.EntityFeeds(ctx, in.AccountID, in.ID, in.Kind); err != nil {
+			return stats, err
+		}
 		filter := correlate.NewFilter(behavior, in.Kind, in.Type)
 		ents, err := s.store.CorrelationEntities(ctx, in.AccountID, in.ID, in.Kind, filter.Type, needsDocuments(rules))
 		if err != nil {
@@ -74,7 +83,7 @@ func (s *Service) recompute(ctx context.Context, in integration.Integration) (Re
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; i < len(repos); i += workers {
-				recs[i] = recommend(in, behavior, ix, repos[i])
+				recs[i] = recommend(in, behavior, ix, feeds, taken, repos[i])
 			}
 		})
 	}
@@ -95,15 +104,22 @@ func (s *Service) recompute(ctx context.Context, in integration.Integration) (Re
 	return stats, nil
 }
 
-// recommend correlates one repository.
-func recommend(in integration.Integration, b correlate.Behavior, ix *correlate.Index, r store.UnimportedRepository) store.Recommendation {
+// recommend correlates one repository; feeds are the entities other
+// integrations feed, which a merge cannot take, and taken the identifiers
+// Register cannot create.
+func recommend(in integration.Integration, b correlate.Behavior, ix *correlate.Index, feeds map[string]catalog.Feed, taken map[string]bool,
+	r store.UnimportedRepository) store.Recommendation {
 	out := store.Recommendation{RepositoryUUID: r.UUID}
 	var cands []correlate.Candidate
 	if ix != nil {
 		cands = ix.Match(ingested(in.Fields, r.Slug, r.Raw))
 	}
-	rec := correlate.Recommend(b, cands)
-	out.Action = rec.Action
+	registerTaken := ""
+	if id := catalog.IdentifierFromSlug(r.Slug); taken[id] {
+		registerTaken = id
+	}
+	rec := imports.Recommend(b, cands, feeds, registerTaken)
+	out.Action, out.Note = rec.Action, rec.Note
 	if rec.Action == catalog.ActionMerge {
 		out.SuggestedID = rec.Suggested.TargetID
 		for _, c := range cands[:min(len(cands), MaxCandidates)] {
@@ -134,6 +150,14 @@ func needsDocuments(rules []correlate.Rule) bool {
 		}
 	}
 	return false
+}
+
+// canonicalKind is the kind as entities store it.
+func canonicalKind(kind string) string {
+	if canon, ok := catalog.CanonicalKind(kind); ok {
+		return canon
+	}
+	return kind
 }
 
 func behaviorOf(b integration.Behavior) correlate.Behavior {

@@ -34,6 +34,8 @@ type Store interface {
 	FindRepository(ctx context.Context, integrationID, ref string) (store.Repository, error)
 	GetEntity(ctx context.Context, accountID string, key store.EntityKey) (store.StoredEntity, error)
 	GetRecommendation(ctx context.Context, integrationID, uuid string) (store.Recommendation, bool, error)
+	EntityFeeds(ctx context.Context, accountID, integrationID, kind string) (map[string]catalog.Feed, error)
+	EntityIdentifiers(ctx context.Context, accountID, kind, scope string) (map[string]bool, error)
 
 	ImportRepository(ctx context.Context, r store.ImportRequest) (store.ImportOutcome, error)
 	UnlinkRepository(ctx context.Context, r store.UnlinkRequest) (store.StoredEntity, error)

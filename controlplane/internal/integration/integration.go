@@ -168,6 +168,10 @@ type Draft struct {
 	AutoImport     bool
 }
 
+// ValidType reports whether t is a valid catalog type for an integration
+// to register entities as (e.g. service, library, website).
+func ValidType(t string) bool { return typePattern.MatchString(t) }
+
 var (
 	typePattern      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
 	fieldNamePattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}(\.[a-z][a-z0-9_]{0,63})*$`)

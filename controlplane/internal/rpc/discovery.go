@@ -58,7 +58,8 @@ func (s *discoveryServer) ListDiscovered(ctx context.Context, req *integrationv1
 	for _, r := range rows {
 		d := &integrationv1.DiscoveredRepository{RepositoryUuid: r.UUID, Name: r.Name, Slug: r.Slug, FullName: r.FullName,
 			ProjectKey: r.ProjectKey, RecommendedAction: importActionsOut[r.Action], Kind: r.Kind, Type: r.Type,
-			DetectedAt: ts(r.FirstSeenAt), Unlinked: r.Unlinked, Deleted: !r.DeletedAt.IsZero(), UpdatedOn: ts(r.UpdatedOn)}
+			DetectedAt: ts(r.FirstSeenAt), Unlinked: r.Unlinked, Deleted: !r.DeletedAt.IsZero(), UpdatedOn: ts(r.UpdatedOn),
+			RecommendationNote: r.Note}
 		if r.Suggested != nil {
 			d.SuggestedEntity = entityRef(*r.Suggested)
 		}
@@ -74,7 +75,8 @@ func (s *discoveryServer) ImportRepositories(ctx context.Context, req *integrati
 	who := managementCaller(ctx)
 	items := make([]discovery.Item, len(req.GetItems()))
 	for i, it := range req.GetItems() {
-		items[i] = discovery.Item{Repository: it.GetRepository(), Action: importActions[it.GetAction()], Type: it.GetType(), Target: it.GetTargetEntity()}
+		items[i] = discovery.Item{Repository: it.GetRepository(), Action: importActions[it.GetAction()], Type: it.GetType(), Target: it.GetTargetEntity(),
+			SeenAction: importActions[it.GetSeenAction()], SeenTarget: it.GetSeenTargetEntity()}
 	}
 	res, err := s.d.Import(ctx, who.AccountID, who.Actor, req.GetIntegration(), items, req.GetAll())
 	if err != nil {
@@ -82,7 +84,8 @@ func (s *discoveryServer) ImportRepositories(ctx context.Context, req *integrati
 	}
 	out := &integrationv1.ImportRepositoriesResponse{}
 	for _, r := range res {
-		ir := &integrationv1.ImportResult{Repository: r.Repository, Ok: r.OK, Action: importActionsOut[r.Action], Reason: r.Reason, Message: r.Message}
+		ir := &integrationv1.ImportResult{Repository: r.Repository, Ok: r.OK, Action: importActionsOut[r.Action], Reason: r.Reason, Message: r.Message,
+			Notice: r.Notice}
 		if r.OK {
 			ir.Entity = entityRef(r.Entity)
 		}

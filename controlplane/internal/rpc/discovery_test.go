@@ -20,6 +20,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalogsvc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/discovery"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/imports"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/lease"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/manage"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/rpc"
@@ -171,17 +172,20 @@ func TestDiscoveryJourneyOverGRPC(t *testing.T) {
 	type row struct {
 		Name, Suggested string
 		Action          integrationv1.ImportAction
+		Note            bool
 	}
 	var rows []row
 	for _, r := range disc.GetRepositories() {
-		rows = append(rows, row{r.GetName(), r.GetSuggestedEntity().GetIdentifier(), r.GetRecommendedAction()})
+		rows = append(rows, row{r.GetName(), r.GetSuggestedEntity().GetIdentifier(), r.GetRecommendedAction(), r.GetRecommendationNote() != ""})
 		if r.GetDetectedAt() == nil || r.GetKind() != "Component" || r.GetType() != "service" {
 			t.Errorf("row %v", r)
 		}
 	}
-	want := []row{{"orders", "", integrationv1.ImportAction_IMPORT_ACTION_REGISTER},
-		{"payments", "", integrationv1.ImportAction_IMPORT_ACTION_REGISTER},
-		{"payments-api", "payments", integrationv1.ImportAction_IMPORT_ACTION_MERGE}}
+	// Register cannot create payments, whose identifier is taken: nothing is
+	// recommended, and the note says why.
+	want := []row{{"orders", "", integrationv1.ImportAction_IMPORT_ACTION_REGISTER, false},
+		{"payments", "", integrationv1.ImportAction_IMPORT_ACTION_UNSPECIFIED, true},
+		{"payments-api", "payments", integrationv1.ImportAction_IMPORT_ACTION_MERGE, false}}
 	if diff := cmp.Diff(want, rows); diff != "" || disc.GetTotal() != 3 {
 		t.Fatalf("discovered (-want +got):\n%s", diff)
 	}
@@ -192,7 +196,7 @@ func TestDiscoveryJourneyOverGRPC(t *testing.T) {
 	}
 
 	res, err := h.discovery.ImportRepositories(ctx, &integrationv1.ImportRepositoriesRequest{Integration: "main", Items: []*integrationv1.ImportItem{
-		{Repository: "payments-api"}, {Repository: "orders"}, {Repository: "payments"}}})
+		{Repository: "payments-api"}, {Repository: "orders"}, {Repository: "payments", Action: integrationv1.ImportAction_IMPORT_ACTION_REGISTER}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +236,7 @@ func TestDiscoveryJourneyOverGRPC(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = h.discovery.UnlinkRepository(ctx, &integrationv1.UnlinkRepositoryRequest{Integration: "main", Repository: "acme/payments-api"})
-	wantStatus(t, err, codes.FailedPrecondition, store.ReasonNotImported)
+	wantStatus(t, err, codes.FailedPrecondition, imports.ReasonNotImported)
 	unlinked, err := h.discovery.ListDiscovered(ctx, &integrationv1.ListDiscoveredRequest{Integration: "main", UnlinkedOnly: true})
 	if err != nil || len(unlinked.GetRepositories()) != 1 || !unlinked.GetRepositories()[0].GetUnlinked() {
 		t.Fatalf("unlinked: %v, %v", unlinked, err)

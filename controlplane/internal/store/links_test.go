@@ -10,6 +10,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalog"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/imports"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store/storetest"
@@ -165,7 +166,7 @@ func TestMergeRefusesAnEntityAnotherIntegrationFeeds(t *testing.T) {
 			t.Fatalf("want one merge to win and one to be refused: %v", errs)
 		}
 		fe := fault.As(errs[lost])
-		if fe == nil || fe.Reason != store.ReasonEntityLinked || fe.Metadata["integrationId"] != won ||
+		if fe == nil || fe.Reason != imports.ReasonEntityLinked || fe.Metadata["integrationId"] != won ||
 			!strings.Contains(fe.Message, "integration "+names[won]) || !strings.Contains(fe.Message, "acme/repo-0") {
 			t.Fatalf("refused merge: %v", errs[lost])
 		}
