@@ -70,7 +70,7 @@ func startStack(t *testing.T) *stack {
 	// environment; the control plane only ever sees "env:BITBUCKET_TOKEN".
 	mockHost := strings.TrimSuffix(strings.TrimPrefix(s.mockURL, "http://"), "/2.0")
 	s.delegate = start(t, "delegate", []string{"BITBUCKET_TOKEN=" + bitbucketTK},
-		"--control-plane", s.cpAddr, "--insecure", "--account", "e2e", "--token", creds.DelegateToken,
+		"--control-plane", s.cpAddr, "--tls=false", "--account", "e2e", "--token", creds.DelegateToken,
 		"--allowed-api-hosts", mockHost,
 		"--name", "e2e-delegate", "--log-level", "debug", "--log-format", "json")
 	s.delegate.waitOutput(regexp.MustCompile(`registered with the control plane`), 30*time.Second)

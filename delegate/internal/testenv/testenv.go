@@ -93,7 +93,7 @@ func Start(t testing.TB, cp *fakecontrol.Server, o Options) *Delegate {
 		t.Fatal(err)
 	}
 	client, err := controlplane.Dial(controlplane.DialConfig{
-		Address: cp.Addr(), Account: Account, Token: DelegateToken, Insecure: true, Dial: px.DialContext,
+		Address: cp.Addr(), Account: Account, Token: DelegateToken, Plaintext: true, Dial: px.DialContext,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -24,7 +24,7 @@ import (
 func leased(t *testing.T) (*fakecontrol.Server, *controlplane.Client, *task.Task) {
 	t.Helper()
 	cp := fakecontrol.New(t, fakecontrol.Options{Token: "tok-upload-test", Account: "a"})
-	c, err := controlplane.Dial(controlplane.DialConfig{Address: cp.Addr(), Account: "a", Token: "tok-upload-test", Insecure: true})
+	c, err := controlplane.Dial(controlplane.DialConfig{Address: cp.Addr(), Account: "a", Token: "tok-upload-test", Plaintext: true})
 	if err != nil {
 		t.Fatal(err)
 	}
