@@ -141,10 +141,11 @@ func TestWaitHonoursCancellation(t *testing.T) {
 func TestBudgetsShareOnePerCredential(t *testing.T) {
 	t.Parallel()
 	r := NewBudgets(clock.NewFake(epoch), DefaultBudget, false)
-	if r.For(NewCredential("a-token").Key) != r.For(NewCredential("a-token").Key) {
+	first, again, other := r.For(NewCredential("a-token").Key), r.For(NewCredential("a-token").Key), r.For(NewCredential("b-token").Key)
+	if first != again {
 		t.Error("same credential, different budgets")
 	}
-	if r.For(NewCredential("a-token").Key) == r.For(NewCredential("b-token").Key) {
+	if first == other {
 		t.Error("different credentials share a budget")
 	}
 }
