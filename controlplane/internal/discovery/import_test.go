@@ -251,7 +251,7 @@ func TestMergeIsAdditiveAndTheYAMLShowsBothIngestedSections(t *testing.T) {
 			props + "project.key": "PAY", props + "project.name": "Payments", props + "is_private": "true",
 			props + "visibility": "private", props + "full_name": "acme/payments-api", props + "language": "go",
 		} {
-			if diff := cmp.Diff([]string{want}, e.Lookup(path)); diff != "" {
+			if diff := cmp.Diff([]string{want}, e.Lookup(catalog.MustParsePath(path))); diff != "" {
 				t.Errorf("%s (-want +got):\n%s\n%s", path, diff, doc)
 			}
 		}

@@ -4,9 +4,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"strconv"
 	"strings"
 
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalog"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 )
 
@@ -36,7 +36,8 @@ func decodeRaw(raw string) map[string]any {
 }
 
 // Props maps a repository's raw JSON onto the ingested properties of its
-// entity: each field mapping copies the value at its path (typed: strings,
+// entity: each field mapping copies the value at its path (a catalog.Path;
+// typed: strings,
 // numbers, booleans, lists and objects as Bitbucket sent them) to its
 // name, where dots nest ("project.key" lands at project → key). A path
 // that finds nothing leaves the name out. visibility ("private" or
@@ -46,7 +47,11 @@ func Props(fields []integration.FieldMapping, raw map[string]any) map[string]any
 	mapped := map[string]bool{}
 	for _, f := range fields {
 		mapped[f.Name] = true
-		v, ok := valueAt(raw, f.Path)
+		path, err := catalog.ParsePath(f.Path)
+		if err != nil {
+			continue // refused when the integration was saved
+		}
+		v, ok := path.Value(raw)
 		if !ok {
 			continue
 		}
@@ -58,26 +63,6 @@ func Props(fields []integration.FieldMapping, raw map[string]any) map[string]any
 		}
 	}
 	return props
-}
-
-// valueAt walks a dotted path of keys and list indexes; null and missing
-// values are not found.
-func valueAt(v any, path string) (any, bool) {
-	for seg := range strings.SplitSeq(path, ".") {
-		switch t := v.(type) {
-		case map[string]any:
-			v = t[seg]
-		case []any:
-			i, err := strconv.Atoi(seg)
-			if err != nil || i < 0 || i >= len(t) {
-				return nil, false
-			}
-			v = t[i]
-		default:
-			return nil, false
-		}
-	}
-	return v, v != nil
 }
 
 func setPath(m map[string]any, name string, v any) {
