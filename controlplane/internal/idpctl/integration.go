@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -35,23 +36,11 @@ var integrationSubject = &subject{
 // alternatives: at most one of them may be given.
 var integrationSettings = []integrationSetting{
 	{key: "name", field: "name", kind: textValue,
-		help: "display name, unique in the account",
-		apply: func(in *integrationv1.Integration, v settingValue) error {
-			in.Name = v.text
-			return nil
-		}},
+		help: "display name, unique in the account"},
 	{key: "connector", field: "connector", kind: textValue,
-		help: "connector (id or name)",
-		apply: func(in *integrationv1.Integration, v settingValue) error {
-			in.Connector = v.text
-			return nil
-		}},
+		help: "connector (id or name)"},
 	{key: "workspace", field: "workspace", kind: textValue, createOnly: true,
-		help: "workspace slug (default: the connector's)",
-		apply: func(in *integrationv1.Integration, v settingValue) error {
-			in.Workspace = v.text
-			return nil
-		}},
+		help: "workspace slug (default: the connector's)"},
 	{key: "behavior", field: "behavior", kind: textValue,
 		help:     "register-and-merge (default), register or merge",
 		editHelp: "register-and-merge, register or merge",
@@ -61,18 +50,10 @@ var integrationSettings = []integrationSetting{
 		}},
 	{key: "kind", field: "kind", kind: textValue,
 		help:     "catalog kind of imported entities (default Component)",
-		editHelp: "catalog kind of imported entities",
-		apply: func(in *integrationv1.Integration, v settingValue) error {
-			in.Kind = v.text
-			return nil
-		}},
+		editHelp: "catalog kind of imported entities"},
 	{key: "type", field: "type", kind: textValue,
 		help:     "catalog type of registered entities (default service); none with --behavior merge",
-		editHelp: "catalog type of registered entities; none with --behavior merge",
-		apply: func(in *integrationv1.Integration, v settingValue) error {
-			in.Type = v.text
-			return nil
-		}},
+		editHelp: "catalog type of registered entities; none with --behavior merge"},
 	{key: "correlate", field: "correlation", kind: listValue,
 		help:     "correlation rule INGESTED_PATH=CATALOG_PATH[:equals|contains]; repeatable, all must hold (default name=name)",
 		editHelp: "correlation rule INGESTED_PATH=CATALOG_PATH[:equals|contains]; repeatable, all must hold",
@@ -119,11 +100,7 @@ var integrationSettings = []integrationSetting{
 			return err
 		}},
 	{key: "auto-import", field: "auto_import", kind: boolValue,
-		help: "import future discoveries with their recommended action",
-		apply: func(in *integrationv1.Integration, v settingValue) error {
-			in.AutoImport = v.on
-			return nil
-		}},
+		help: "import future discoveries with their recommended action"},
 }
 
 // integrationSetting is one setting of create and edit.
@@ -135,8 +112,27 @@ type integrationSetting struct {
 	editHelp   string // the flag's help on edit, when it differs
 	createOnly bool   // no flag on edit
 	// apply sets the field from a value given; its error names the rule
-	// broken, and the caller names the flag or key.
+	// broken, and the caller names the flag or key. Without apply, the
+	// value is the field's, as given (a string or a bool).
 	apply func(in *integrationv1.Integration, v settingValue) error
+}
+
+// set applies the setting's value to in.
+func (st *integrationSetting) set(in *integrationv1.Integration, v settingValue) error {
+	if st.apply != nil {
+		return st.apply(in, v)
+	}
+	m := in.ProtoReflect()
+	fd := m.Descriptor().Fields().ByName(protoreflect.Name(st.field))
+	switch st.kind {
+	case textValue:
+		m.Set(fd, protoreflect.ValueOfString(v.text))
+	case boolValue:
+		m.Set(fd, protoreflect.ValueOfBool(v.on))
+	default:
+		return fmt.Errorf("setting %s has no apply", st.key)
+	}
+	return nil
 }
 
 // settingValue is a setting's value as given; kind says which part is set.
@@ -414,7 +410,7 @@ func (s *integrationSpec) build() (*integrationv1.Integration, []string, error) 
 		if !ok {
 			continue
 		}
-		if err := st.apply(in, v); err != nil {
+		if err := st.set(in, v); err != nil {
 			return nil, nil, cli.Usagef("invalid %s: %v", s.origin[st.key], err)
 		}
 		mask = append(mask, st.field)

@@ -124,8 +124,9 @@ func buildSettings(t *testing.T, create bool, args ...string) (*integrationv1.In
 }
 
 // TestIntegrationSettingsTable checks what the table promises: unique
-// keys, and fields that exist in the Integration message in its field
-// order, so update_masks are valid and ordered.
+// keys; fields that exist in the Integration message, in its field order,
+// so update_masks are valid and ordered; and a string or bool field for
+// every setting that takes its value as given.
 func TestIntegrationSettingsTable(t *testing.T) {
 	t.Parallel()
 	fields := (&integrationv1.Integration{}).ProtoReflect().Descriptor().Fields()
@@ -145,6 +146,12 @@ func TestIntegrationSettingsTable(t *testing.T) {
 			t.Errorf("%s: field %q is out of the message's order", st.key, st.field)
 		}
 		last = fd.Index()
+		if st.apply == nil {
+			want := map[valueKind]protoreflect.Kind{textValue: protoreflect.StringKind, boolValue: protoreflect.BoolKind}[st.kind]
+			if fd.Kind() != want || fd.IsList() {
+				t.Errorf("%s: without apply, a %v field cannot take the value as given", st.key, fd.Kind())
+			}
+		}
 		if integrationSubject.flags[st.field] == "" {
 			t.Errorf("%s: errors about %q name no flag", st.key, st.field)
 		}
