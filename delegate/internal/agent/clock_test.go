@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/catalog-discovery/bitbucket/delegate/internal/agent"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/controlplane"
@@ -20,11 +22,19 @@ import (
 // fake clock.
 type heldControlPlane struct {
 	mu          sync.Mutex
+	unreachable int // Register calls to fail before one succeeds
+	registers   int
 	handedOut   bool
 	completions []task.Completion
 }
 
 func (h *heldControlPlane) Register(context.Context, task.Registration) (task.Registered, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.registers++
+	if h.registers <= h.unreachable {
+		return task.Registered{}, status.Error(codes.Unavailable, "connection refused")
+	}
 	return task.Registered{DelegateID: "d-1", AccountID: "acme", RenewInterval: time.Minute}, nil
 }
 
@@ -137,5 +147,46 @@ func TestShutdownGraceRunsOnTheClock(t *testing.T) {
 		} else if len(completions) != 1 || completions[0].Outcome != task.OutcomeReleased || string(completions[0].Checkpoint) != `{"v":1}` {
 			t.Errorf("completions %+v, want one RELEASED with the checkpoint", completions)
 		}
+	}
+}
+
+// TestRegistrationBacksOffOnTheClock: an unreachable control plane is
+// retried with capped, jittered, growing pauses, all taken on the injected
+// clock, so eight failures cost the test no real time.
+func TestRegistrationBacksOffOnTheClock(t *testing.T) {
+	t.Parallel()
+	const failures = 8
+	cp := &heldControlPlane{unreachable: failures, handedOut: true}
+	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	a := agent.New(cp, func(*task.Task, *upload.Batcher, zerolog.Logger) agent.Work { return nil },
+		agent.Config{Registration: task.Registration{Name: "d", Concurrency: 1}, MaxBackoff: 30 * time.Second, Clock: clk, Seed: 3})
+	ctx, shutdown := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- a.Run(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		cp.mu.Lock()
+		registered := cp.registers > failures
+		cp.mu.Unlock()
+		if registered {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the agent did not register after the control plane came back")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	shutdown()
+	if err := <-ran; err != nil {
+		t.Fatal(err)
+	}
+	// Pauses of 1, 2, 4, 8, 16, 30, 30, 30 s at most, each at least half.
+	lo, hi := time.Duration(0), time.Duration(0)
+	for attempt := range failures {
+		c := min(time.Second<<attempt, 30*time.Second)
+		lo, hi = lo+c/2, hi+c
+	}
+	if slept := clk.Slept(); slept < lo || slept > hi {
+		t.Errorf("waited %v on the clock over %d failures, want within [%v, %v]", slept, failures, lo, hi)
 	}
 }
