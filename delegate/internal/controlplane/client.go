@@ -19,9 +19,9 @@ import (
 
 // DialConfig says how to reach the control plane.
 type DialConfig struct {
-	Address  string // host:port
-	Account  string
-	Token    string
+	Address string // host:port
+	Account string
+	Token   string
 	// Plaintext dials without TLS (--tls=false), for a local development
 	// control plane only.
 	Plaintext bool
