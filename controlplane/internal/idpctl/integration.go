@@ -318,8 +318,8 @@ func (a *app) loadIntegrationSpec(path string) (*integrationSpec, error) {
 	for key := range spec.origin {
 		spec.origin[key] = key + " in " + path
 	}
-	if a, b, ok := spec.alternatives(); ok {
-		return nil, cli.Usagef("%s: give %s or %s, not both", path, a, b)
+	if first, second, ok := spec.alternatives(); ok {
+		return nil, cli.Usagef("%s: give %s or %s, not both", path, first, second)
 	}
 	return spec, nil
 }
@@ -383,8 +383,8 @@ func (a *app) integrationSpec(cmd *cobra.Command, f *integrationFlags) (*integra
 		}
 		flags.values[st.key] = v
 	}
-	if a, b, ok := flags.alternatives(); ok {
-		return nil, cli.Usagef("give --%s or --%s, not both", a, b)
+	if first, second, ok := flags.alternatives(); ok {
+		return nil, cli.Usagef("give --%s or --%s, not both", first, second)
 	}
 	for key, v := range flags.values {
 		field := settingByKey(key).field
