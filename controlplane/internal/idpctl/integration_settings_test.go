@@ -169,12 +169,17 @@ func TestIntegrationSettingsAlternatives(t *testing.T) {
 	if len(in.GetCorrelation().GetRules()) != 1 || !cmp.Equal(mask, []string{"correlation"}) {
 		t.Errorf("--correlate over the file's correlate-identifier: %v, mask %v", in, mask)
 	}
-	// Twice in one file is an error, not a silent choice.
+	// Alternatives given as flags together are an error, not a silent choice.
+	h := newHarness(t)
+	r := h.mustRun(2, "integration", "edit", "acme", "--correlate-identifier", "--correlate", "name=name")
+	if !strings.HasPrefix(r.stderr, "Error: give --correlate or --correlate-identifier, not both\n") {
+		t.Errorf("both alternatives as flags: stderr = %q", r.stderr)
+	}
+	// So is one key twice in a file.
 	if err := os.WriteFile(file, []byte("kind: API\nkind: Component\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	h := newHarness(t)
-	r := h.mustRun(2, "integration", "edit", "acme", "-f", file)
+	r = h.mustRun(2, "integration", "edit", "acme", "-f", file)
 	if want := "Error: " + file + ": unmarshal errors:\n  line 2: kind is given twice\n"; !strings.HasPrefix(r.stderr, want) {
 		t.Errorf("stderr = %q, want prefix %q", r.stderr, want)
 	}
