@@ -50,8 +50,9 @@ func (s *Service) GetIntegration(ctx context.Context, who Caller, ref string) (i
 	return in, &run, nil
 }
 
-// ListIntegrations pages through integrations by name.
-func (s *Service) ListIntegrations(ctx context.Context, who Caller, p store.Page) ([]integration.Integration, string, error) {
+// ListIntegrations pages through integrations by name, each with its last
+// run, in one query per page.
+func (s *Service) ListIntegrations(ctx context.Context, who Caller, p store.Page) ([]store.IntegrationWithRun, string, error) {
 	return s.store.ListIntegrations(ctx, who.AccountID, p)
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -53,6 +54,8 @@ func (s *syncBuffer) String() string {
 type harness struct {
 	t        testing.TB
 	db       *store.DB
+	// statements counts what the store sends to the database.
+	statements *atomic.Int64
 	clock    *clock.Fake
 	leases   *lease.Service
 	conn     *grpc.ClientConn
@@ -93,8 +96,10 @@ func newHarness(t testing.TB, cfg lease.Config) *harness {
 // wrap, to inject races deterministically.
 func newHarnessWith(t testing.TB, cfg lease.Config, wrap func(store.Store) store.Store) *harness {
 	t.Helper()
-	h := &harness{t: t, db: storetest.SQLite(t), clock: clock.NewFake(time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)),
-		logs: &syncBuffer{}, account: "acme", observed: make(chan tasks.SyncRun, 16)}
+	statements := &atomic.Int64{}
+	h := &harness{t: t, db: storetest.SQLite(t, store.CountStatements(statements)), statements: statements,
+		clock: clock.NewFake(time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)), logs: &syncBuffer{}, account: "acme",
+		observed: make(chan tasks.SyncRun, 16)}
 	secrets := &logging.Secrets{}
 	log, err := logging.New(h.logs, logging.Config{Level: "debug", Format: logging.FormatJSON}, secrets)
 	if err != nil {

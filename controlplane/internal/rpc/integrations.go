@@ -44,11 +44,7 @@ func (i *integrationServer) ListIntegrations(ctx context.Context, req *integrati
 	}
 	out := &integrationv1.ListIntegrationsResponse{NextPageToken: next}
 	for _, in := range list {
-		_, run, err := i.s.Manage.GetIntegration(ctx, who, in.ID)
-		if err != nil {
-			return nil, err
-		}
-		out.Integrations = append(out.Integrations, integrationToProto(in, run))
+		out.Integrations = append(out.Integrations, integrationToProto(in.Integration, in.LastRun))
 	}
 	return out, nil
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
@@ -302,6 +304,51 @@ func TestResumeRightAfterSuspendLetsTheRunningSyncFinish(t *testing.T) {
 			Outcome: tasks.Succeeded, Now: t0.Add(time.Minute)})
 		if err != nil || done.Run == nil || done.Run.ID != f.run.ID || done.Run.Status != tasks.RunSuccess {
 			t.Fatalf("complete: %+v, %v", done, err)
+		}
+	})
+}
+
+// The list carries each integration's last run, the newest, exactly as
+// LastSyncRun reads it.
+func TestListIntegrationsCarriesTheLastRun(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, "acme")
+		first := f.mustAcquire(t, t0)
+		if _, err := db.CompleteTask(f.ctx, store.CompleteRequest{AccountID: "acme", TaskID: first.ID, LeaseToken: first.LeaseToken,
+			Outcome: tasks.Failed, Error: "boom", Now: t0.Add(time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+		second, _, err := db.QueueSync(f.ctx, store.SyncRequest{AccountID: "acme", IntegrationID: f.integ.ID, Trigger: tasks.Manual, Now: t0.Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		never := f.integ
+		never.ID, never.Name, never.Workspace = auth.NewID("int"), "never", "never"
+		conn := f.conn
+		conn.ID, conn.Name, conn.Workspace = auth.NewID("con"), "never", "never"
+		if err := db.CreateConnector(f.ctx, conn); err != nil {
+			t.Fatal(err)
+		}
+		never.ConnectorID = conn.ID
+		if _, err := db.CreateIntegration(f.ctx, never, store.SyncRequest{AccountID: "acme", Trigger: tasks.Manual, Now: t0}); err != nil {
+			t.Fatal(err)
+		}
+		list, _, err := db.ListIntegrations(f.ctx, "acme", store.Page{})
+		if err != nil || len(list) != 2 {
+			t.Fatalf("list: %d, %v", len(list), err)
+		}
+		for _, in := range list {
+			want, ok, err := db.LastSyncRun(f.ctx, "acme", in.ID)
+			if err != nil || !ok || in.LastRun == nil {
+				t.Fatalf("%s: last run %v, listed %v, %v", in.Name, ok, in.LastRun, err)
+			}
+			if diff := cmp.Diff(want, *in.LastRun); diff != "" {
+				t.Errorf("%s: listed last run (-LastSyncRun +list):\n%s", in.Name, diff)
+			}
+		}
+		if list[0].LastRun.ID != second.ID || list[0].LastRun.Status != tasks.RunQueued {
+			t.Errorf("main's last run %+v, want the second, queued", list[0].LastRun)
 		}
 	})
 }

@@ -18,16 +18,25 @@ const runColumns = `id, account_id, integration_id, task_id, triggered_by, statu
 
 func scanRun(row scanner) (tasks.SyncRun, error) {
 	var r tasks.SyncRun
+	dest, finish := runFields(&r)
+	err := row.Scan(dest...)
+	finish()
+	return r, err
+}
+
+// runFields returns the scan destinations of runColumns for r, and what
+// fills r from them once scanned.
+func runFields(r *tasks.SyncRun) ([]any, func()) {
 	var trigger, status string
 	var queued int64
 	var started, finished sql.NullInt64
 	p := &r.Progress
-	err := row.Scan(&r.ID, &r.AccountID, &r.IntegrationID, &r.TaskID, &trigger, &status, &queued, &started, &finished, &r.Attempt,
-		&r.Delegate, &r.Error, &p.Phase, &p.Repositories, &p.PullRequests, &p.Commits, &p.Requests, &p.RateLimited,
-		&p.RepositoriesDone, &p.RepositoriesTotal)
-	r.Trigger, r.Status = tasks.Trigger(trigger), tasks.RunStatus(status)
-	r.QueuedAt, r.StartedAt, r.FinishedAt = fromMicros(queued), fromNullMicros(started), fromNullMicros(finished)
-	return r, err
+	return []any{&r.ID, &r.AccountID, &r.IntegrationID, &r.TaskID, &trigger, &status, &queued, &started, &finished, &r.Attempt,
+			&r.Delegate, &r.Error, &p.Phase, &p.Repositories, &p.PullRequests, &p.Commits, &p.Requests, &p.RateLimited,
+			&p.RepositoriesDone, &p.RepositoriesTotal}, func() {
+			r.Trigger, r.Status = tasks.Trigger(trigger), tasks.RunStatus(status)
+			r.QueuedAt, r.StartedAt, r.FinishedAt = fromMicros(queued), fromNullMicros(started), fromNullMicros(finished)
+		}
 }
 
 func getRunTx(ctx context.Context, tx *txn, id string) (tasks.SyncRun, error) {

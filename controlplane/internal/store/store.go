@@ -36,7 +36,7 @@ type Store interface {
 	// Integrations. Create also records the event and queues the first sync.
 	CreateIntegration(ctx context.Context, in integration.Integration, first SyncRequest) (tasks.SyncRun, error)
 	GetIntegration(ctx context.Context, accountID, idOrName string) (integration.Integration, error)
-	ListIntegrations(ctx context.Context, accountID string, p Page) ([]integration.Integration, string, error)
+	ListIntegrations(ctx context.Context, accountID string, p Page) ([]IntegrationWithRun, string, error)
 	UpdateIntegration(ctx context.Context, accountID, idOrName string, change IntegrationChange) (integration.Integration, error)
 	SuspendIntegration(ctx context.Context, accountID, idOrName, actor string, now time.Time) (StateChange, error)
 	ResumeIntegration(ctx context.Context, accountID, idOrName, actor string, now time.Time) (StateChange, error)
