@@ -52,17 +52,17 @@ func (s *syncBuffer) String() string {
 // harness is a real control plane on a loopback listener over a real
 // SQLite file, with one bootstrapped account.
 type harness struct {
-	t        testing.TB
-	db       *store.DB
+	t  testing.TB
+	db *store.DB
 	// statements counts what the store sends to the database.
 	statements *atomic.Int64
-	clock    *clock.Fake
-	leases   *lease.Service
-	conn     *grpc.ClientConn
-	logs     *syncBuffer
-	account  string
-	apiKey   string
-	delegate string // delegate token
+	clock      *clock.Fake
+	leases     *lease.Service
+	conn       *grpc.ClientConn
+	logs       *syncBuffer
+	account    string
+	apiKey     string
+	delegate   string // delegate token
 
 	delegates    delegatev1.DelegateServiceClient
 	connectors   integrationv1.ConnectorServiceClient
