@@ -9,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/ingest"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
 	"github.com/catalog-discovery/bitbucket/shared/clock"
@@ -206,8 +207,14 @@ func (s *Service) Renew(ctx context.Context, accountID, taskID, token string, ch
 	return res, err
 }
 
-// Upload applies one record batch.
+// Upload checks one record batch (ingest.Normalize and ingest.Validate)
+// and applies it. Errors: Invalid (INVALID_RECORD) naming the record, and
+// those of store.ApplyBatch.
 func (s *Service) Upload(ctx context.Context, accountID, taskID, token string, seq int64, records []record.Record) (store.BatchResult, error) {
+	ingest.Normalize(records)
+	if err := ingest.Validate(records); err != nil {
+		return store.BatchResult{}, err
+	}
 	res, err := s.store.ApplyBatch(ctx, store.BatchRequest{AccountID: accountID, TaskID: taskID, LeaseToken: token,
 		Sequence: seq, Records: records, Now: s.clock.Now()})
 	if err != nil {

@@ -181,6 +181,7 @@ func TestApplyBatchStoresTextWithNULAndInvalidUTF8(t *testing.T) {
 			{PullRequest: &record.PullRequest{RepositoryUUID: repoUUID(0), ID: 1, Title: "fix\x00 it", State: "OPEN", UpdatedOn: t0}},
 			{Commit: &record.Commit{RepositoryUUID: repoUUID(0), Hash: hash(1), Message: "init\x00ial\n", Parents: []string{}, Date: t0}},
 		}
+		ingest.Normalize(records) // as the task protocol does before the store
 		if _, err := db.ApplyBatch(f.ctx, store.BatchRequest{AccountID: "acme", TaskID: task.ID, LeaseToken: task.LeaseToken,
 			Sequence: 1, Records: records, Now: t0}); err != nil {
 			t.Fatalf("batch with NUL bytes: %v", err)
