@@ -24,22 +24,6 @@ type discoveryServer struct {
 	m *manage.Service
 }
 
-// Page sizes of the discovery lists.
-const (
-	discoveryPageDefault = 50
-	discoveryPageMax     = 1000
-)
-
-func discoveryPage(size int32, token string) store.Page {
-	switch {
-	case size <= 0:
-		size = discoveryPageDefault
-	case size > discoveryPageMax:
-		size = discoveryPageMax
-	}
-	return store.Page{Size: int(size), Token: token}
-}
-
 var importActions = map[integrationv1.ImportAction]catalog.Action{
 	integrationv1.ImportAction_IMPORT_ACTION_REGISTER: catalog.ActionRegister,
 	integrationv1.ImportAction_IMPORT_ACTION_MERGE:    catalog.ActionMerge,
@@ -50,7 +34,7 @@ var importActionsOut = reverse(importActions)
 func (s *discoveryServer) ListDiscovered(ctx context.Context, req *integrationv1.ListDiscoveredRequest) (*integrationv1.ListDiscoveredResponse, error) {
 	who := managementCaller(ctx)
 	f := store.DiscoveredFilter{Search: req.GetSearch(), Action: importActions[req.GetRecommendedAction()], UnlinkedOnly: req.GetUnlinkedOnly()}
-	_, rows, next, total, err := s.d.ListDiscovered(ctx, who.AccountID, req.GetIntegration(), f, discoveryPage(req.GetPageSize(), req.GetPageToken()))
+	_, rows, next, total, err := s.d.ListDiscovered(ctx, who.AccountID, req.GetIntegration(), f, page(req.GetPageSize(), req.GetPageToken()))
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +99,7 @@ var importStatuses = map[catalog.Action]integrationv1.ImportStatus{
 func (s *discoveryServer) ListImported(ctx context.Context, req *integrationv1.ListImportedRequest) (*integrationv1.ListImportedResponse, error) {
 	who := managementCaller(ctx)
 	_, rows, next, total, err := s.d.ListImported(ctx, who.AccountID, req.GetIntegration(), req.GetSearch(),
-		discoveryPage(req.GetPageSize(), req.GetPageToken()))
+		page(req.GetPageSize(), req.GetPageToken()))
 	if err != nil {
 		return nil, err
 	}

@@ -8,7 +8,6 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/manage"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 )
 
 type integrationServer struct {
@@ -38,7 +37,7 @@ func (i *integrationServer) GetIntegration(ctx context.Context, req *integration
 
 func (i *integrationServer) ListIntegrations(ctx context.Context, req *integrationv1.ListIntegrationsRequest) (*integrationv1.ListIntegrationsResponse, error) {
 	who := managementCaller(ctx)
-	list, next, err := i.s.Manage.ListIntegrations(ctx, who, store.Page{Size: int(req.GetPageSize()), Token: req.GetPageToken()})
+	list, next, err := i.s.Manage.ListIntegrations(ctx, who, page(req.GetPageSize(), req.GetPageToken()))
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +112,7 @@ func (i *integrationServer) GetSyncRun(ctx context.Context, req *integrationv1.G
 
 func (i *integrationServer) ListSyncRuns(ctx context.Context, req *integrationv1.ListSyncRunsRequest) (*integrationv1.ListSyncRunsResponse, error) {
 	runs, next, err := i.s.Manage.ListSyncRuns(ctx, managementCaller(ctx), req.GetIntegration(),
-		store.Page{Size: int(req.GetPageSize()), Token: req.GetPageToken()})
+		page(req.GetPageSize(), req.GetPageToken()))
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +125,7 @@ func (i *integrationServer) ListSyncRuns(ctx context.Context, req *integrationv1
 
 func (i *integrationServer) ListEvents(ctx context.Context, req *integrationv1.ListEventsRequest) (*integrationv1.ListEventsResponse, error) {
 	events, next, err := i.s.Manage.ListEvents(ctx, managementCaller(ctx), req.GetIntegration(),
-		store.Page{Size: int(req.GetPageSize()), Token: req.GetPageToken()})
+		page(req.GetPageSize(), req.GetPageToken()))
 	if err != nil {
 		return nil, err
 	}
