@@ -3,17 +3,23 @@ package lease
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rs/zerolog"
 
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/ingest"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
 	"github.com/catalog-discovery/bitbucket/shared/clock"
 	"github.com/catalog-discovery/bitbucket/shared/record"
+	"github.com/catalog-discovery/bitbucket/shared/tag"
 )
 
 // Config holds the timings of the task protocol.
@@ -74,6 +80,45 @@ type Service struct {
 func New(s store.Store, cfg Config, clk clock.Clock, log zerolog.Logger, observer SyncObserver) *Service {
 	return &Service{store: s, cfg: cfg, clock: clk, log: log, observer: observer, queued: newBroadcast(), finished: newBroadcast(),
 		stopping: make(chan struct{})}
+}
+
+// Registration is what a delegate says about itself when it registers.
+type Registration struct {
+	Name        string
+	Tags        []string
+	Version     string
+	Hostname    string
+	Concurrency int // 0 or less means 1
+}
+
+// Register records a delegate of the account under a new id. Errors:
+// Invalid naming the bad fields (name, tags[i]).
+func (s *Service) Register(ctx context.Context, accountID string, r Registration) (store.Delegate, error) {
+	var v fault.Violations
+	name := strings.TrimSpace(r.Name)
+	if n := utf8.RuneCountInString(name); n == 0 || n > 128 {
+		v.Add("name", "required, 1 to 128 characters")
+	}
+	tags := make([]string, 0, len(r.Tags))
+	for i, t := range r.Tags {
+		if !tag.Valid(t) {
+			v.Add(fmt.Sprintf("tags[%d]", i), "%q is not a valid tag: %s", t, tag.Rule)
+		}
+		tags = append(tags, t)
+	}
+	if err := v.Err("", "invalid registration"); err != nil {
+		return store.Delegate{}, err
+	}
+	slices.Sort(tags)
+	now := s.clock.Now().UTC()
+	d, err := s.store.RegisterDelegate(ctx, store.Delegate{ID: auth.NewID("dlg"), AccountID: accountID, Name: name,
+		Tags: slices.Compact(tags), Version: r.Version, Hostname: r.Hostname, Concurrency: max(r.Concurrency, 1), RegisteredAt: now, LastSeenAt: now})
+	if err != nil {
+		return d, err
+	}
+	s.log.Info().Str("account", accountID).Str("delegate", d.Name).Str("delegate_id", d.ID).Strs("tags", d.Tags).
+		Str("version", d.Version).Msg("delegate registered")
+	return d, nil
 }
 
 // Stop ends every waiting AcquireTask at once with no task, so a graceful
