@@ -429,3 +429,31 @@ func TestTaskWhoseAssignmentFailsIsHandedBackAtOnce(t *testing.T) {
 		t.Fatalf("next poll got %v, want the task as attempt 1", got)
 	}
 }
+
+func TestRegisterNamesBadFields(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, testLease)
+	for _, tc := range []struct {
+		req   *delegatev1.RegisterRequest
+		field string
+	}{
+		{&delegatev1.RegisterRequest{Name: "  "}, "name"},
+		{&delegatev1.RegisterRequest{Name: strings.Repeat("n", 129)}, "name"},
+		{&delegatev1.RegisterRequest{Name: "d", Tags: []string{"eu", "Not A Tag"}}, "tags[1]"},
+		{&delegatev1.RegisterRequest{Name: "d", Tags: []string{strings.Repeat("t", 65)}}, "tags[0]"},
+	} {
+		_, err := h.delegates.Register(h.dlg(), tc.req)
+		if desc := wantViolation(t, err, tc.field); desc == "" {
+			t.Errorf("%s: no description", tc.field)
+		}
+	}
+	// Tags are sorted and deduplicated; concurrency defaults to 1.
+	res, err := h.delegates.Register(h.dlg(), &delegatev1.RegisterRequest{Name: " d1 ", Tags: []string{"linux", "eu", "linux"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := h.db.GetDelegate(t.Context(), h.account, res.GetDelegateId())
+	if err != nil || d.Name != "d1" || strings.Join(d.Tags, ",") != "eu,linux" || d.Concurrency != 1 {
+		t.Fatalf("registered %+v, %v", d, err)
+	}
+}
