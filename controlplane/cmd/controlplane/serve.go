@@ -17,9 +17,9 @@ import (
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalogsvc"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/discovery"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/lease"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/manage"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/discoverysvc"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/dispatch"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/integrationsvc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/rpc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/schedule"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
@@ -38,12 +38,12 @@ type serveOptions struct {
 	logLevel         string
 	logFormat        string
 	grace            time.Duration
-	lease            lease.Config
+	lease            dispatch.Config
 	scheduleInterval time.Duration
 }
 
 func serveCommand() *cobra.Command {
-	o := serveOptions{lease: lease.DefaultConfig}
+	o := serveOptions{lease: dispatch.DefaultConfig}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the delegate and management gRPC APIs",
@@ -143,16 +143,16 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	}
 
 	now := clock.Real{}
-	// Discovery subscribes to finished sync runs (lease.SyncObserver) and
+	// Discovery subscribes to finished sync runs (dispatch.SyncObserver) and
 	// recomputes stale recommendations after catalog changes.
-	disc := discovery.New(db, now, log)
+	disc := discoverysvc.New(db, now, log)
 	entities := catalogsvc.New(db, now)
 	entities.Changed = disc.Notify
-	leases := lease.New(db, o.lease, now, log, disc)
+	leases := dispatch.New(db, o.lease, now, log, disc)
 	sched := schedule.New(db, now, log, leases.Queued)
 	sched.Interval = o.scheduleInterval
 	authn := &auth.Authenticator{Store: db, Seen: func(token string) { secrets.Add(token) }}
-	mgr := manage.New(db, leases, now, log)
+	mgr := integrationsvc.New(db, leases, now, log)
 	g, srv := rpc.NewServer(rpc.Deps{Store: db, Auth: authn, Tasks: leases, Manage: mgr, Now: now.Now, Log: log,
 		Discovery: rpc.NewDiscoveryServer(disc, mgr), Catalog: rpc.NewCatalogServer(entities)}, opts...)
 

@@ -10,7 +10,7 @@ import (
 	delegatev1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1"
 	integrationv1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/integration/v1"
 
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/ids"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
@@ -69,7 +69,7 @@ func (h *harness) addIntegrations(n int) {
 	ctx, now := context.Background(), h.clock.Now()
 	for i := range n {
 		ws := fmt.Sprintf("ws-%04d", i)
-		conn := integration.Connector{ID: auth.NewID("con"), AccountID: h.account, Name: ws, URL: "https://bitbucket.org/" + ws,
+		conn := integration.Connector{ID: ids.New("con"), AccountID: h.account, Name: ws, URL: "https://bitbucket.org/" + ws,
 			Username: "x-token-auth", TokenRef: "env:BB_TOKEN", APIBaseURL: integration.DefaultAPIBaseURL, Workspace: ws, CreatedAt: now}
 		if err := h.db.CreateConnector(ctx, conn); err != nil {
 			h.t.Fatal(err)
@@ -78,7 +78,7 @@ func (h *harness) addIntegrations(n int) {
 		if err != nil {
 			h.t.Fatal(err)
 		}
-		in.ID = auth.NewID("int")
+		in.ID = ids.New("int")
 		if _, err := h.db.CreateIntegration(ctx, in, store.SyncRequest{AccountID: h.account, Trigger: tasks.Manual, Actor: "test", Now: now}); err != nil {
 			h.t.Fatal(err)
 		}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/manage"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/integrationsvc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
 )
 
@@ -17,9 +17,9 @@ type connectorServer struct {
 	s *Server
 }
 
-func managementCaller(ctx context.Context) manage.Caller {
+func managementCaller(ctx context.Context) integrationsvc.Caller {
 	c, _ := CallerFrom(ctx)
-	return manage.Caller{AccountID: c.AccountID, Actor: c.Actor}
+	return integrationsvc.Caller{AccountID: c.AccountID, Actor: c.Actor}
 }
 
 func connectorToProto(c integration.Connector) *integrationv1.Connector {

@@ -7,8 +7,8 @@ import (
 
 	delegatev1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1"
 
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/dispatch"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/lease"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
 )
@@ -25,7 +25,7 @@ func (d *delegateServer) caller(ctx context.Context) Caller {
 
 func (d *delegateServer) Register(ctx context.Context, req *delegatev1.RegisterRequest) (*delegatev1.RegisterResponse, error) {
 	c := d.caller(ctx)
-	dl, err := d.s.Tasks.Register(ctx, c.AccountID, lease.Registration{Name: req.GetName(), Tags: req.GetTags(), Version: req.GetVersion(),
+	dl, err := d.s.Tasks.Register(ctx, c.AccountID, dispatch.Registration{Name: req.GetName(), Tags: req.GetTags(), Version: req.GetVersion(),
 		Hostname: req.GetHostname(), Concurrency: int(req.GetConcurrency())})
 	if err != nil {
 		return nil, err

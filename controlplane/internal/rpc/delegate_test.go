@@ -17,7 +17,7 @@ import (
 	delegatev1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1"
 	integrationv1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/integration/v1"
 
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/lease"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/dispatch"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
 	"github.com/catalog-discovery/bitbucket/shared/record"
@@ -81,7 +81,7 @@ func TestAcquireReturnsEmptyAfterHold(t *testing.T) {
 		t.Fatalf("got %v, want no task", task)
 	}
 	_, err := h.delegates.AcquireTask(h.dlg(), &delegatev1.AcquireTaskRequest{DelegateId: "dlg_unknown"})
-	wantStatus(t, err, codes.NotFound, lease.ReasonDelegateNotRegistered)
+	wantStatus(t, err, codes.NotFound, dispatch.ReasonDelegateNotRegistered)
 }
 
 func TestSelectorsRouteTasks(t *testing.T) {
@@ -282,7 +282,7 @@ func TestDelegatesSeeOnlyTheirAccount(t *testing.T) {
 	// An acme delegate id is unknown to globex.
 	acme := h.register("a1")
 	_, err = h.delegates.AcquireTask(globex, &delegatev1.AcquireTaskRequest{DelegateId: acme})
-	wantStatus(t, err, codes.NotFound, lease.ReasonDelegateNotRegistered)
+	wantStatus(t, err, codes.NotFound, dispatch.ReasonDelegateNotRegistered)
 	task := h.acquire(acme)
 	_, err = h.delegates.UploadRecords(globex, &delegatev1.UploadRecordsRequest{TaskId: task.GetId(), LeaseToken: task.GetLeaseToken(),
 		Sequence: 1, Records: []*delegatev1.Record{repoRecord(1)}})

@@ -7,21 +7,21 @@ import (
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalog"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalogsvc"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/discovery"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/manage"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/discoverysvc"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/integrationsvc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 )
 
 // NewDiscoveryServer serves DiscoveryService with the discovery service;
 // manage supplies the last run shown with an integration.
-func NewDiscoveryServer(d *discovery.Service, m *manage.Service) integrationv1.DiscoveryServiceServer {
+func NewDiscoveryServer(d *discoverysvc.Service, m *integrationsvc.Service) integrationv1.DiscoveryServiceServer {
 	return &discoveryServer{d: d, m: m}
 }
 
 type discoveryServer struct {
 	integrationv1.UnimplementedDiscoveryServiceServer
-	d *discovery.Service
-	m *manage.Service
+	d *discoverysvc.Service
+	m *integrationsvc.Service
 }
 
 var importActions = map[integrationv1.ImportAction]catalog.Action{
@@ -57,9 +57,9 @@ func (s *discoveryServer) ListDiscovered(ctx context.Context, req *integrationv1
 
 func (s *discoveryServer) ImportRepositories(ctx context.Context, req *integrationv1.ImportRepositoriesRequest) (*integrationv1.ImportRepositoriesResponse, error) {
 	who := managementCaller(ctx)
-	items := make([]discovery.Item, len(req.GetItems()))
+	items := make([]discoverysvc.Item, len(req.GetItems()))
 	for i, it := range req.GetItems() {
-		items[i] = discovery.Item{Repository: it.GetRepository(), Action: importActions[it.GetAction()], Type: it.GetType(), Target: it.GetTargetEntity(),
+		items[i] = discoverysvc.Item{Repository: it.GetRepository(), Action: importActions[it.GetAction()], Type: it.GetType(), Target: it.GetTargetEntity(),
 			SeenAction: importActions[it.GetSeenAction()], SeenTarget: it.GetSeenTargetEntity()}
 	}
 	res, err := s.d.Import(ctx, who.AccountID, who.Actor, req.GetIntegration(), items, req.GetAll())

@@ -19,10 +19,10 @@ import (
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalogsvc"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/discovery"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/discoverysvc"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/dispatch"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/imports"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/lease"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/manage"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/integrationsvc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/rpc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store/storetest"
@@ -33,7 +33,7 @@ import (
 
 // newDiscoveryHarness is a control plane on a loopback listener serving
 // the discovery and catalog services, with discovery as the sync observer.
-func newDiscoveryHarness(t *testing.T) (*harness, *discovery.Service) {
+func newDiscoveryHarness(t *testing.T) (*harness, *discoverysvc.Service) {
 	t.Helper()
 	h := &harness{t: t, db: storetest.SQLite(t), clock: clock.NewFake(time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)), logs: &syncBuffer{}, account: "acme"}
 	log, err := logging.New(h.logs, logging.Config{Level: "debug", Format: logging.FormatJSON}, &logging.Secrets{})
@@ -41,10 +41,10 @@ func newDiscoveryHarness(t *testing.T) (*harness, *discovery.Service) {
 		t.Fatal(err)
 	}
 	h.apiKey, h.delegate = h.bootstrap(h.account)
-	disc := discovery.New(h.db, h.clock, log)
+	disc := discoverysvc.New(h.db, h.clock, log)
 	entities := catalogsvc.New(h.db, h.clock)
-	h.leases = lease.New(h.db, testLease, h.clock, log, disc)
-	mgr := manage.New(h.db, h.leases, h.clock, log)
+	h.leases = dispatch.New(h.db, testLease, h.clock, log, disc)
+	mgr := integrationsvc.New(h.db, h.leases, h.clock, log)
 	g, _ := rpc.NewServer(rpc.Deps{Store: h.db, Auth: &auth.Authenticator{Store: h.db}, Tasks: h.leases, Manage: mgr, Now: h.clock.Now, Log: log,
 		Discovery: rpc.NewDiscoveryServer(disc, mgr), Catalog: rpc.NewCatalogServer(entities)})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -65,7 +65,7 @@ func newDiscoveryHarness(t *testing.T) (*harness, *discovery.Service) {
 }
 
 // syncRepos completes the integration's queued sync with repos through the
-// lease service, which reports the run to discovery.
+// dispatch service, which reports the run to discovery.
 func (h *harness) syncRepos(integrationID string, repos ...*record.Repository) {
 	h.t.Helper()
 	ctx := context.Background()

@@ -21,8 +21,9 @@ import (
 	integrationv1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/integration/v1"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/lease"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/manage"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/dispatch"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/ids"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/integrationsvc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/rpc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store/storetest"
@@ -57,7 +58,7 @@ type harness struct {
 	// statements counts what the store sends to the database.
 	statements *atomic.Int64
 	clock      *clock.Fake
-	leases     *lease.Service
+	leases     *dispatch.Service
 	conn       *grpc.ClientConn
 	logs       *syncBuffer
 	account    string
@@ -74,7 +75,7 @@ type harness struct {
 
 // testLease answers a poll with nothing at once (a hold of zero on the fake
 // clock); tests of waiting polls set a hold and move the clock.
-var testLease = lease.Config{LeaseDuration: 2 * time.Minute, RenewInterval: 20 * time.Second, PollHold: 0,
+var testLease = dispatch.Config{LeaseDuration: 2 * time.Minute, RenewInterval: 20 * time.Second, PollHold: 0,
 	Recheck: time.Second, SweepInterval: time.Hour, MaxAttempts: 5, Limits: tasks.DefaultLimits}
 
 type observer chan tasks.SyncRun
@@ -87,14 +88,14 @@ func (o observer) SyncFinished(_ context.Context, run tasks.SyncRun) error {
 	return nil
 }
 
-func newHarness(t testing.TB, cfg lease.Config) *harness {
+func newHarness(t testing.TB, cfg dispatch.Config) *harness {
 	t.Helper()
 	return newHarnessWith(t, cfg, nil)
 }
 
-// newHarnessWith is newHarness with the lease service's store wrapped by
+// newHarnessWith is newHarness with the dispatch service's store wrapped by
 // wrap, to inject races deterministically.
-func newHarnessWith(t testing.TB, cfg lease.Config, wrap func(store.Store) store.Store) *harness {
+func newHarnessWith(t testing.TB, cfg dispatch.Config, wrap func(store.Store) store.Store) *harness {
 	t.Helper()
 	statements := &atomic.Int64{}
 	h := &harness{t: t, db: storetest.SQLite(t, store.CountStatements(statements)), statements: statements,
@@ -111,9 +112,9 @@ func newHarnessWith(t testing.TB, cfg lease.Config, wrap func(store.Store) store
 	if wrap != nil {
 		leaseStore = wrap(h.db)
 	}
-	h.leases = lease.New(leaseStore, cfg, h.clock, log, observer(h.observed))
+	h.leases = dispatch.New(leaseStore, cfg, h.clock, log, observer(h.observed))
 	authn := &auth.Authenticator{Store: h.db, Seen: func(tok string) { secrets.Add(tok) }}
-	g, _ := rpc.NewServer(rpc.Deps{Store: h.db, Auth: authn, Tasks: h.leases, Manage: manage.New(h.db, h.leases, h.clock, log),
+	g, _ := rpc.NewServer(rpc.Deps{Store: h.db, Auth: authn, Tasks: h.leases, Manage: integrationsvc.New(h.db, h.leases, h.clock, log),
 		Now: h.clock.Now, Log: log})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -149,7 +150,7 @@ func (h *harness) bootstrap(account string) (apiKey, delegateToken string) {
 func (h *harness) key(account string, perms ...auth.Permission) string {
 	h.t.Helper()
 	tok := auth.NewToken(auth.APIKeyPrefix)
-	if err := h.db.CreateAPIKey(context.Background(), auth.APIKey{ID: auth.NewID("key"), AccountID: account, Name: "test",
+	if err := h.db.CreateAPIKey(context.Background(), auth.APIKey{ID: ids.New("key"), AccountID: account, Name: "test",
 		Hash: auth.Hash(tok), Permissions: perms, CreatedAt: h.clock.Now()}); err != nil {
 		h.t.Fatal(err)
 	}
@@ -159,7 +160,7 @@ func (h *harness) key(account string, perms ...auth.Permission) string {
 func (h *harness) delegateToken(account string) string {
 	h.t.Helper()
 	tok := auth.NewToken(auth.DelegateTokenPrefix)
-	if err := h.db.CreateDelegateToken(context.Background(), auth.DelegateToken{ID: auth.NewID("dt"), AccountID: account,
+	if err := h.db.CreateDelegateToken(context.Background(), auth.DelegateToken{ID: ids.New("dt"), AccountID: account,
 		Name: "d", Hash: auth.Hash(tok), CreatedAt: h.clock.Now()}); err != nil {
 		h.t.Fatal(err)
 	}

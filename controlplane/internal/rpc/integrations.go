@@ -7,7 +7,7 @@ import (
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/manage"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/integrationsvc"
 )
 
 type integrationServer struct {
@@ -66,7 +66,7 @@ func (i *integrationServer) UpdateIntegration(ctx context.Context, req *integrat
 	return &integrationv1.UpdateIntegrationResponse{Integration: integrationToProto(in, run)}, nil
 }
 
-func (i *integrationServer) withRun(ctx context.Context, who manage.Caller, in integration.Integration) (*integrationv1.Integration, error) {
+func (i *integrationServer) withRun(ctx context.Context, who integrationsvc.Caller, in integration.Integration) (*integrationv1.Integration, error) {
 	_, run, err := i.s.Manage.GetIntegration(ctx, who, in.ID)
 	if err != nil {
 		return nil, err

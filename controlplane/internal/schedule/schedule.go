@@ -22,7 +22,7 @@ type Scheduler struct {
 	store store.Store
 	clock clock.Clock
 	log   zerolog.Logger
-	// queued is told which account got new work (lease.Service.Queued).
+	// queued is told which account got new work (dispatch.Service.Queued).
 	queued func(accountID string)
 	// Interval is how often Run looks for due integrations.
 	Interval time.Duration

@@ -9,8 +9,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/ids"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store/storetest"
@@ -22,7 +22,7 @@ func TestConnectors(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, "acme")
 		dup := f.conn
-		dup.ID = auth.NewID("con")
+		dup.ID = ids.New("con")
 		if err := db.CreateConnector(f.ctx, dup); fault.As(err) == nil || fault.As(err).Reason != store.ReasonConnectorNameTaken {
 			t.Fatalf("duplicate name: %v", err)
 		}
@@ -40,7 +40,7 @@ func TestConnectors(t *testing.T) {
 			t.Fatalf("deleting a connector in use: %v", err)
 		}
 		spare := f.conn
-		spare.ID, spare.Name = auth.NewID("con"), "spare"
+		spare.ID, spare.Name = ids.New("con"), "spare"
 		if err := db.CreateConnector(f.ctx, spare); err != nil {
 			t.Fatal(err)
 		}
@@ -69,7 +69,7 @@ func TestIntegrationUniqueness(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		second.ID = auth.NewID("int")
+		second.ID = ids.New("int")
 		_, err = db.CreateIntegration(f.ctx, second, store.SyncRequest{AccountID: "acme", Trigger: tasks.Manual, Now: t0})
 		if fe := fault.As(err); fe == nil || fe.Code != fault.AlreadyExists || fe.Reason != store.ReasonWorkspaceIntegrated {
 			t.Fatalf("second integration on one workspace: %v", err)
@@ -88,7 +88,7 @@ func TestIntegrationUniqueness(t *testing.T) {
 		// Another account may integrate the same workspace.
 		g := newFixture(t, db, "globex")
 		other := g.conn
-		other.ID, other.Name, other.Workspace = auth.NewID("con"), "acme-ws", "acme"
+		other.ID, other.Name, other.Workspace = ids.New("con"), "acme-ws", "acme"
 		if err := db.CreateConnector(f.ctx, other); err != nil {
 			t.Fatal(err)
 		}
@@ -96,7 +96,7 @@ func TestIntegrationUniqueness(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		in.ID = auth.NewID("int")
+		in.ID = ids.New("int")
 		if _, err := db.CreateIntegration(f.ctx, in, store.SyncRequest{AccountID: "globex", Trigger: tasks.Manual, Now: t0}); err != nil {
 			t.Fatalf("same workspace in another account: %v", err)
 		}
@@ -324,9 +324,9 @@ func TestListIntegrationsCarriesTheLastRun(t *testing.T) {
 			t.Fatal(err)
 		}
 		never := f.integ
-		never.ID, never.Name, never.Workspace = auth.NewID("int"), "never", "never"
+		never.ID, never.Name, never.Workspace = ids.New("int"), "never", "never"
 		conn := f.conn
-		conn.ID, conn.Name, conn.Workspace = auth.NewID("con"), "never", "never"
+		conn.ID, conn.Name, conn.Workspace = ids.New("con"), "never", "never"
 		if err := db.CreateConnector(f.ctx, conn); err != nil {
 			t.Fatal(err)
 		}

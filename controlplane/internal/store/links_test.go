@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalog"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/ids"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/imports"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
@@ -125,7 +125,7 @@ func TestMergeRefusesAnEntityAnotherIntegrationFeeds(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		draft.ID, draft.Workspace = auth.NewID("int"), "beta"
+		draft.ID, draft.Workspace = ids.New("int"), "beta"
 		if _, err := db.CreateIntegration(f.ctx, draft, store.SyncRequest{AccountID: f.acct, Trigger: tasks.Manual, Now: t0}); err != nil {
 			t.Fatal(err)
 		}

@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/ids"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
 )
@@ -58,7 +58,7 @@ func queueSync(ctx context.Context, tx *txn, r SyncRequest, in integration.Integ
 	if run, ok, err := activeRun(ctx, tx, in.ID); err != nil || ok {
 		return run, ok, err
 	}
-	taskID, runID := auth.NewID("task"), auth.NewID("run")
+	taskID, runID := ids.New("task"), ids.New("run")
 	now := micros(r.Now)
 	if _, err := tx.exec(ctx, `INSERT INTO tasks (id, account_id, type, integration_id, connector_id, run_id, selectors, state, attempt,
 		lease_token, checkpoint, last_sequence, cancel_requested, outcome, error, result, available_at, created_at)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/ids"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
 )
@@ -79,7 +80,7 @@ func (db *DB) GetTask(ctx context.Context, accountID, id string) (tasks.Task, er
 
 // QueueTestConnection queues a TEST_CONNECTION task for a connector.
 func (db *DB) QueueTestConnection(ctx context.Context, c integration.Connector, now time.Time) (tasks.Task, error) {
-	t := tasks.Task{ID: auth.NewID("test"), AccountID: c.AccountID, Type: tasks.TestConnection, ConnectorID: c.ID,
+	t := tasks.Task{ID: ids.New("test"), AccountID: c.AccountID, Type: tasks.TestConnection, ConnectorID: c.ID,
 		Selectors: c.DelegateSelectors, State: tasks.Queued, CreatedAt: fromMicros(micros(now)), AvailableAt: fromMicros(micros(now))}
 	_, err := db.exec(ctx, `INSERT INTO tasks (id, account_id, type, integration_id, connector_id, run_id, selectors, state, attempt,
 		lease_token, checkpoint, last_sequence, cancel_requested, outcome, error, result, available_at, created_at)

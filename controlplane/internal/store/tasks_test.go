@@ -9,8 +9,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/ids"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store/storetest"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
@@ -22,7 +22,7 @@ func TestAcquireRespectsSelectorsAndAccounts(t *testing.T) {
 		f := newFixture(t, db, "acme")
 		g := newFixture(t, db, "globex")
 		picky := f.conn
-		picky.ID, picky.Name, picky.DelegateSelectors = auth.NewID("con"), "picky", []string{"eu", "prod"}
+		picky.ID, picky.Name, picky.DelegateSelectors = ids.New("con"), "picky", []string{"eu", "prod"}
 		if err := db.CreateConnector(f.ctx, picky); err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,6 @@
 // Package tasks holds the work handed to delegates: tasks and their
 // leases, outcomes, progress, sync runs and connection tests, and the state
-// machine (Next) that decides every change of a task's state. The lease
+// machine (Next) that decides every change of a task's state. The dispatch
 // package drives the protocol; the store saves what Next decides.
 package tasks
 

@@ -1,4 +1,4 @@
-package discovery_test
+package discoverysvc_test
 
 import (
 	"context"
@@ -12,8 +12,9 @@ import (
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalogsvc"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/discovery"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/discoverysvc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/ids"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
@@ -30,7 +31,7 @@ type fixture struct {
 	ctx     context.Context
 	db      *store.DB
 	clock   *clock.Fake
-	svc     *discovery.Service
+	svc     *discoverysvc.Service
 	catalog *catalogsvc.Service
 	integ   integration.Integration
 	queued  bool // a sync run is queued
@@ -44,11 +45,11 @@ func newFixture(t testing.TB, db *store.DB, draft integration.Draft) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	c := clock.NewFake(t0)
-	f := &fixture{t: t, ctx: ctx, db: db, clock: c, svc: discovery.New(db, c, zerolog.Nop()), catalog: catalogsvc.New(db, c)}
+	f := &fixture{t: t, ctx: ctx, db: db, clock: c, svc: discoverysvc.New(db, c, zerolog.Nop()), catalog: catalogsvc.New(db, c)}
 	if err := db.CreateAccount(ctx, auth.Account{ID: acct, CreatedAt: t0}, []auth.Flag{auth.FlagAutoDiscovery}); err != nil {
 		t.Fatal(err)
 	}
-	conn := integration.Connector{ID: auth.NewID("con"), AccountID: acct, Name: "bb", URL: "https://bitbucket.org/acme",
+	conn := integration.Connector{ID: ids.New("con"), AccountID: acct, Name: "bb", URL: "https://bitbucket.org/acme",
 		Username: "x-token-auth", TokenRef: "env:BB_TOKEN", APIBaseURL: integration.DefaultAPIBaseURL, Workspace: "acme", CreatedAt: t0}
 	if err := db.CreateConnector(ctx, conn); err != nil {
 		t.Fatal(err)
@@ -58,7 +59,7 @@ func newFixture(t testing.TB, db *store.DB, draft integration.Draft) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in.ID = auth.NewID("int")
+	in.ID = ids.New("int")
 	if _, err := db.CreateIntegration(ctx, in, store.SyncRequest{AccountID: acct, Trigger: tasks.Manual, Actor: "test", Now: t0}); err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +72,7 @@ func newFixture(t testing.TB, db *store.DB, draft integration.Draft) *fixture {
 // and services, and its first sync is queued.
 func (f *fixture) sibling(name, workspace string) *fixture {
 	f.t.Helper()
-	conn := integration.Connector{ID: auth.NewID("con"), AccountID: acct, Name: name, URL: "https://bitbucket.org/" + workspace,
+	conn := integration.Connector{ID: ids.New("con"), AccountID: acct, Name: name, URL: "https://bitbucket.org/" + workspace,
 		Username: "x-token-auth", TokenRef: "env:BB_TOKEN", APIBaseURL: integration.DefaultAPIBaseURL, Workspace: workspace, CreatedAt: t0}
 	if err := f.db.CreateConnector(f.ctx, conn); err != nil {
 		f.t.Fatal(err)
@@ -80,7 +81,7 @@ func (f *fixture) sibling(name, workspace string) *fixture {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	in.ID = auth.NewID("int")
+	in.ID = ids.New("int")
 	if _, err := f.db.CreateIntegration(f.ctx, in, store.SyncRequest{AccountID: acct, Trigger: tasks.Manual, Actor: "test", Now: f.clock.Now()}); err != nil {
 		f.t.Fatal(err)
 	}
@@ -113,7 +114,7 @@ func rawJSON(r *record.Repository) json.RawMessage {
 }
 
 // sync runs one complete sync that lists exactly repos (plus records) and
-// reports it finished to the discovery service, as the lease service does.
+// reports it finished to the discovery service, as the dispatch service does.
 func (f *fixture) sync(repos []*record.Repository, extra ...record.Record) tasks.SyncRun {
 	f.t.Helper()
 	ctx := f.ctx
@@ -168,20 +169,20 @@ func (f *fixture) component(identifier, name string, more ...string) store.Store
 }
 
 // discovered lists every discovered repository by full name.
-func (f *fixture) discovered() map[string]discovery.Discovered {
+func (f *fixture) discovered() map[string]discoverysvc.Discovered {
 	f.t.Helper()
 	_, rows, _, _, err := f.svc.ListDiscovered(f.ctx, acct, f.integ.ID, store.DiscoveredFilter{}, store.Page{Size: 500})
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	out := map[string]discovery.Discovered{}
+	out := map[string]discoverysvc.Discovered{}
 	for _, r := range rows {
 		out[r.FullName] = r
 	}
 	return out
 }
 
-func (f *fixture) importItems(items ...discovery.Item) []discovery.Result {
+func (f *fixture) importItems(items ...discoverysvc.Item) []discoverysvc.Result {
 	f.t.Helper()
 	res, err := f.svc.Import(f.ctx, acct, "key:test", f.integ.ID, items, false)
 	if err != nil {

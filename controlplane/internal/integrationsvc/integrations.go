@@ -1,11 +1,11 @@
-package manage
+package integrationsvc
 
 import (
 	"context"
 	"slices"
 
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/ids"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
@@ -26,7 +26,7 @@ func (s *Service) CreateIntegration(ctx context.Context, who Caller, d integrati
 	if err != nil {
 		return in, tasks.SyncRun{}, err
 	}
-	in.ID = auth.NewID("int")
+	in.ID = ids.New("int")
 	run, err := s.store.CreateIntegration(ctx, in, store.SyncRequest{AccountID: who.AccountID, Trigger: tasks.Manual, Actor: who.Actor, Now: now})
 	if err != nil {
 		return in, run, err

@@ -1,4 +1,4 @@
-package discovery_test
+package discoverysvc_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalog"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalogsvc"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/discovery"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/discoverysvc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/imports"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
@@ -32,7 +32,7 @@ type outcome struct {
 	Reason string
 }
 
-func outcomes(res []discovery.Result) []outcome {
+func outcomes(res []discoverysvc.Result) []outcome {
 	out := make([]outcome, len(res))
 	for i, r := range res {
 		out[i] = outcome{OK: r.OK, Action: r.Action, Reason: r.Reason}
@@ -50,10 +50,10 @@ func TestBulkImportWithOneBadItem(t *testing.T) {
 		taken := f.component("billing", "Billing service")
 		f.sync([]*record.Repository{repo(1, "orders"), repo(2, "billing"), repo(3, "inventory-api")})
 		res := f.importItems(
-			discovery.Item{Repository: "orders"},
-			discovery.Item{Repository: "acme/billing", Action: catalog.ActionRegister},
-			discovery.Item{Repository: "{00000000-0000-0000-0000-000000000003}", Type: "library"},
-			discovery.Item{Repository: "no-such-repo"},
+			discoverysvc.Item{Repository: "orders"},
+			discoverysvc.Item{Repository: "acme/billing", Action: catalog.ActionRegister},
+			discoverysvc.Item{Repository: "{00000000-0000-0000-0000-000000000003}", Type: "library"},
+			discoverysvc.Item{Repository: "no-such-repo"},
 		)
 		want := []outcome{
 			{OK: true, Action: catalog.ActionRegister, Entity: "orders"},
@@ -120,7 +120,7 @@ func TestRecommendationSkipsEntitiesOtherIntegrationsFeed(t *testing.T) {
 		other := repo(3, "orders")
 		other.FullName, other.Workspace = "legacy/orders", "legacy"
 		g.sync([]*record.Repository{other})
-		if res := g.importItems(discovery.Item{Repository: "legacy/orders"}); !res[0].OK || res[0].Action != catalog.ActionMerge {
+		if res := g.importItems(discoverysvc.Item{Repository: "legacy/orders"}); !res[0].OK || res[0].Action != catalog.ActionMerge {
 			t.Fatalf("legacy import: %+v", res[0])
 		}
 
@@ -135,7 +135,7 @@ func TestRecommendationSkipsEntitiesOtherIntegrationsFeed(t *testing.T) {
 				t.Errorf("note %q does not say %q", now.Note, s)
 			}
 		}
-		res := f.importItems(discovery.Item{Repository: "acme/orders", SeenAction: catalog.ActionMerge, SeenTarget: "orders"})
+		res := f.importItems(discoverysvc.Item{Repository: "acme/orders", SeenAction: catalog.ActionMerge, SeenTarget: "orders"})
 		if res[0].OK || res[0].Reason != imports.ReasonNoMatch || !strings.Contains(res[0].Message, "legacy/orders") {
 			t.Fatalf("import as seen: %+v", res[0])
 		}
@@ -146,7 +146,7 @@ func TestRecommendationSkipsEntitiesOtherIntegrationsFeed(t *testing.T) {
 		if d := f.discovered()["acme/orders-service"]; d.Action != catalog.ActionRegister {
 			t.Fatalf("orders-service: %s", d.Action)
 		}
-		res = f.importItems(discovery.Item{Repository: "acme/orders-service", SeenAction: catalog.ActionMerge, SeenTarget: "orders"})
+		res = f.importItems(discoverysvc.Item{Repository: "acme/orders-service", SeenAction: catalog.ActionMerge, SeenTarget: "orders"})
 		if !res[0].OK || res[0].Action != catalog.ActionRegister {
 			t.Fatalf("orders-service import: %+v", res[0])
 		}
@@ -156,7 +156,7 @@ func TestRecommendationSkipsEntitiesOtherIntegrationsFeed(t *testing.T) {
 		// As seen: no notice.
 		f.component("billing", "billing")
 		f.sync([]*record.Repository{repo(1, "orders"), repo(4, "billing")})
-		res = f.importItems(discovery.Item{Repository: "acme/billing", SeenAction: catalog.ActionMerge, SeenTarget: "billing"})
+		res = f.importItems(discoverysvc.Item{Repository: "acme/billing", SeenAction: catalog.ActionMerge, SeenTarget: "billing"})
 		if !res[0].OK || res[0].Action != catalog.ActionMerge || res[0].Notice != "" {
 			t.Fatalf("billing import: %+v", res[0])
 		}
@@ -170,19 +170,19 @@ func TestImportRefusesAlreadyLinkedAndWrongBehaviour(t *testing.T) {
 		f.component("orders", "orders")
 		other := f.component("other", "Other")
 		f.sync([]*record.Repository{repo(1, "orders"), repo(2, "ledger")})
-		res := f.importItems(discovery.Item{Repository: "orders"}) // recommended: Merge into orders
+		res := f.importItems(discoverysvc.Item{Repository: "orders"}) // recommended: Merge into orders
 		if diff := cmp.Diff([]outcome{{OK: true, Action: catalog.ActionMerge, Entity: "orders"}}, outcomes(res)); diff != "" {
 			t.Fatalf("(-want +got):\n%s", diff)
 		}
 		f.clock.Advance(time.Minute)
 		res = f.importItems(
-			discovery.Item{Repository: "orders", Action: catalog.ActionRegister},
-			discovery.Item{Repository: "orders", Target: other.ID},
-			discovery.Item{Repository: "orders", Target: "orders"}, // the same entity again: nothing changes
-			discovery.Item{Repository: "ledger", Target: "orders"},
-			discovery.Item{Repository: "ledger", Action: catalog.ActionMerge, Type: "library"},
-			discovery.Item{Repository: "ledger", Type: "not a type"},
-			discovery.Item{Repository: "ledger", Target: "nothing"},
+			discoverysvc.Item{Repository: "orders", Action: catalog.ActionRegister},
+			discoverysvc.Item{Repository: "orders", Target: other.ID},
+			discoverysvc.Item{Repository: "orders", Target: "orders"}, // the same entity again: nothing changes
+			discoverysvc.Item{Repository: "ledger", Target: "orders"},
+			discoverysvc.Item{Repository: "ledger", Action: catalog.ActionMerge, Type: "library"},
+			discoverysvc.Item{Repository: "ledger", Type: "not a type"},
+			discoverysvc.Item{Repository: "ledger", Target: "nothing"},
 		)
 		want := []outcome{
 			{Action: catalog.ActionRegister, Reason: imports.ReasonAlreadyImported},
@@ -203,10 +203,10 @@ func TestImportRefusesAlreadyLinkedAndWrongBehaviour(t *testing.T) {
 	})
 	for _, tt := range []struct {
 		behavior integration.Behavior
-		item     discovery.Item
+		item     discoverysvc.Item
 	}{
-		{integration.Register, discovery.Item{Repository: "orders", Action: catalog.ActionMerge, Target: "orders"}},
-		{integration.Merge, discovery.Item{Repository: "orders", Action: catalog.ActionRegister}},
+		{integration.Register, discoverysvc.Item{Repository: "orders", Action: catalog.ActionMerge, Target: "orders"}},
+		{integration.Merge, discoverysvc.Item{Repository: "orders", Action: catalog.ActionRegister}},
 	} {
 		t.Run(string(tt.behavior), func(t *testing.T) {
 			t.Parallel()
@@ -227,7 +227,7 @@ func TestMergeIsAdditiveAndTheYAMLShowsBothIngestedSections(t *testing.T) {
 		before := f.component("payments", "payments-api", "  system: money", "metadata:", "  description: Takes payments",
 			"  annotations:", "    pagerduty.com/service: P123")
 		f.sync([]*record.Repository{repo(1, "payments-api")})
-		if res := f.importItems(discovery.Item{Repository: "payments-api"}); !res[0].OK {
+		if res := f.importItems(discoverysvc.Item{Repository: "payments-api"}); !res[0].OK {
 			t.Fatalf("%+v", res[0])
 		}
 		got := f.get("payments")
@@ -265,7 +265,7 @@ func TestMergeIsAdditiveAndTheYAMLShowsBothIngestedSections(t *testing.T) {
 		if _, err := f.catalog.Update(f.ctx, acct, "apiVersion: harness.io/v1\nkind: Component\ntype: service\nidentifier: payments\nname: Payments\nspec:\n  lifecycle: deprecated\n"); err != nil {
 			t.Fatal(err)
 		}
-		if after := f.get("payments").Entity; len(after.Integrations) != 1 || after.IngestedProperties[discovery.Source]["name"] != "payments-api" {
+		if after := f.get("payments").Entity; len(after.Integrations) != 1 || after.IngestedProperties[discoverysvc.Source]["name"] != "payments-api" {
 			t.Fatalf("ingested sections lost on update: %+v", after)
 		}
 	})
@@ -305,7 +305,7 @@ func TestAutoImportThenUnlinkThenSync(t *testing.T) {
 			t.Fatalf("after the second sync: %+v", imported)
 		}
 		kept := f.get("orders").Entity
-		if len(kept.Integrations) != 0 || kept.IngestedProperties[discovery.Source]["name"] != "orders" {
+		if len(kept.Integrations) != 0 || kept.IngestedProperties[discoverysvc.Source]["name"] != "orders" {
 			t.Fatalf("the unlinked entity keeps its data and loses its link: %+v", kept)
 		}
 		var types []store.EventType
@@ -331,7 +331,7 @@ func TestDeletingALinkedEntityReturnsItsRepositories(t *testing.T) {
 		f := newFixture(t, db, integration.Draft{})
 		ledger := f.component("ledger", "ledger")
 		f.sync([]*record.Repository{repo(1, "orders"), repo(2, "ledger")})
-		if res := f.importItems(discovery.Item{Repository: "ledger"}, discovery.Item{Repository: "orders"}); !res[0].OK || !res[1].OK {
+		if res := f.importItems(discoverysvc.Item{Repository: "ledger"}, discoverysvc.Item{Repository: "orders"}); !res[0].OK || !res[1].OK {
 			t.Fatalf("import: %+v", res)
 		}
 		if len(f.discovered()) != 0 {
@@ -384,10 +384,10 @@ func TestSyncKeepsLinkedEntitiesFresh(t *testing.T) {
 		f := newFixture(t, db, integration.Draft{})
 		a := repo(1, "orders")
 		f.sync([]*record.Repository{a})
-		if res := f.importItems(discovery.Item{Repository: "orders"}); !res[0].OK {
+		if res := f.importItems(discoverysvc.Item{Repository: "orders"}); !res[0].OK {
 			t.Fatalf("%+v", res[0])
 		}
-		props := func() map[string]any { return f.get("orders").Entity.IngestedProperties[discovery.Source] }
+		props := func() map[string]any { return f.get("orders").Entity.IngestedProperties[discoverysvc.Source] }
 
 		// Renamed, described, re-branched and made public in Bitbucket.
 		renamed := *a
@@ -408,7 +408,7 @@ func TestSyncKeepsLinkedEntitiesFresh(t *testing.T) {
 
 		// Deleted in Bitbucket: flagged, not deleted.
 		f.sync(nil)
-		if e := f.get("orders"); e.Entity.IngestedProperties[discovery.Source]["deleted"] != true || !e.SourceDeleted {
+		if e := f.get("orders"); e.Entity.IngestedProperties[discoverysvc.Source]["deleted"] != true || !e.SourceDeleted {
 			t.Fatalf("deleted repository not flagged: %+v, source deleted %v", e.Entity.IngestedProperties, e.SourceDeleted)
 		}
 		if imp := f.imported()["acme/order-service"]; !imp.DeletedAt.After(t0) {
@@ -418,7 +418,7 @@ func TestSyncKeepsLinkedEntitiesFresh(t *testing.T) {
 		// Back again, then suspended before the run's end is handled: the
 		// entity is left alone.
 		f.sync([]*record.Repository{&renamed})
-		if e := f.get("orders"); e.SourceDeleted || e.Entity.IngestedProperties[discovery.Source]["deleted"] != nil {
+		if e := f.get("orders"); e.SourceDeleted || e.Entity.IngestedProperties[discoverysvc.Source]["deleted"] != nil {
 			t.Fatal("a repository that came back is still flagged deleted")
 		}
 		again := renamed
@@ -478,7 +478,7 @@ func TestActivityOfALinkedEntity(t *testing.T) {
 		}
 		f.sync([]*record.Repository{repo(1, "orders"), repo(2, "other")}, pr(1, "MERGED", 3*time.Hour), pr(2, "OPEN", time.Hour),
 			pr(3, "OPEN", 2*time.Hour), pr(4, "DECLINED", 4*time.Hour), commit(strings.Repeat("a", 40), "first\n\nbody", 2*time.Hour), commit(strings.Repeat("b", 40), "second", time.Hour))
-		if res := f.importItems(discovery.Item{Repository: "orders"}); !res[0].OK {
+		if res := f.importItems(discoverysvc.Item{Repository: "orders"}); !res[0].OK {
 			t.Fatalf("%+v", res[0])
 		}
 		_, a, err := f.catalog.Activity(f.ctx, acct, catalogsvc.Key{Entity: "orders", Kind: "component"}, 2)
@@ -547,7 +547,7 @@ func TestAutoImportRetriesTransientFailuresOnly(t *testing.T) {
 			// Fails transiently every time.
 			search.UUID: func(int) error { return deadlock },
 		}}
-		f.svc = discovery.New(flaky, f.clock, zerolog.Nop())
+		f.svc = discoverysvc.New(flaky, f.clock, zerolog.Nop())
 		all := []*record.Repository{orders, ledger, search}
 
 		failures := func() map[string]int {

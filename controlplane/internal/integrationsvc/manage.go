@@ -1,18 +1,18 @@
-// Package manage carries out the management API: connectors, integrations
-// and their runs and events. It validates with the integration package,
-// persists with the store (one transaction per change) and wakes delegates
-// through the lease service when it queues work. Authentication and
+// Package integrationsvc carries out the integration API: connectors,
+// integrations and their runs and events. It validates with the integration
+// package, persists with the store (one transaction per change) and wakes
+// delegates through the dispatch service when it queues work. Authentication and
 // authorization happen before a call gets here (see the rpc package).
-package manage
+package integrationsvc
 
 import (
 	"context"
 
 	"github.com/rs/zerolog"
 
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/dispatch"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/ids"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/lease"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
 	"github.com/catalog-discovery/bitbucket/shared/clock"
@@ -21,13 +21,13 @@ import (
 // Service is the management API's behaviour.
 type Service struct {
 	store store.Store
-	tasks *lease.Service
+	tasks *dispatch.Service
 	clock clock.Clock
 	log   zerolog.Logger
 }
 
 // New builds the service.
-func New(s store.Store, t *lease.Service, clk clock.Clock, log zerolog.Logger) *Service {
+func New(s store.Store, t *dispatch.Service, clk clock.Clock, log zerolog.Logger) *Service {
 	return &Service{store: s, tasks: t, clock: clk, log: log}
 }
 
@@ -43,7 +43,7 @@ func (s *Service) CreateConnector(ctx context.Context, who Caller, c integration
 	if err := integration.NormalizeConnector(&c); err != nil {
 		return c, err
 	}
-	c.ID, c.AccountID, c.CreatedAt = auth.NewID("con"), who.AccountID, s.clock.Now().UTC()
+	c.ID, c.AccountID, c.CreatedAt = ids.New("con"), who.AccountID, s.clock.Now().UTC()
 	if err := s.store.CreateConnector(ctx, c); err != nil {
 		return c, err
 	}

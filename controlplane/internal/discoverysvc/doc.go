@@ -1,4 +1,4 @@
-// Package discovery is the user's journey from a synced workspace to the
+// Package discoverysvc is the user's journey from a synced workspace to the
 // catalog: recommendations for every repository not yet imported, the
 // Discovered and Imported lists, Register and Merge imports (one, bulk or
 // automatic), unlink, and keeping linked entities fresh after each sync.
@@ -32,4 +32,4 @@
 // the toggle is about future discoveries, and "import all" covers the
 // backlog. A repository without a recommendation (under Merge, no match)
 // waits for a person.
-package discovery
+package discoverysvc

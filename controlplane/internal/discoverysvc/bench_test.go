@@ -1,4 +1,4 @@
-package discovery_test
+package discoverysvc_test
 
 import (
 	"fmt"

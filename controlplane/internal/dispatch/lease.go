@@ -1,4 +1,4 @@
-package lease
+package dispatch
 
 import (
 	"context"
@@ -12,8 +12,8 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/ids"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/ingest"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
@@ -111,7 +111,7 @@ func (s *Service) Register(ctx context.Context, accountID string, r Registration
 	}
 	slices.Sort(tags)
 	now := s.clock.Now().UTC()
-	d, err := s.store.RegisterDelegate(ctx, store.Delegate{ID: auth.NewID("dlg"), AccountID: accountID, Name: name,
+	d, err := s.store.RegisterDelegate(ctx, store.Delegate{ID: ids.New("dlg"), AccountID: accountID, Name: name,
 		Tags: slices.Compact(tags), Version: r.Version, Hostname: r.Hostname, Concurrency: max(r.Concurrency, 1), RegisteredAt: now, LastSeenAt: now})
 	if err != nil {
 		return d, err

@@ -1,4 +1,4 @@
-package discovery
+package discoverysvc
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
 )
 
-// SyncFinished is the lease service's SyncObserver: after every run of an
+// SyncFinished is the dispatch service's SyncObserver: after every run of an
 // enabled integration it refreshes the linked entities, recomputes the
 // recommendations and auto-imports what the run discovered. A suspended
 // integration changes nothing: suspend means no sync updates reach the

@@ -1,4 +1,4 @@
-package discovery_test
+package discoverysvc_test
 
 import (
 	"testing"
@@ -6,7 +6,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalog"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/discovery"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/discoverysvc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store/storetest"
@@ -22,7 +22,7 @@ type summary struct {
 	Kind, Type string
 }
 
-func summarize(d discovery.Discovered) summary {
+func summarize(d discoverysvc.Discovered) summary {
 	s := summary{Action: d.Action, Kind: d.Kind, Type: d.Type}
 	if d.Suggested != nil {
 		s.Suggested = d.Suggested.Entity.Identifier
