@@ -178,6 +178,9 @@ func (s *sqlSplitter) word() error {
 	if !s.hasBody() {
 		return nil
 	}
+	if start > 0 && s.src[start-1] == '.' {
+		return nil // a column, as in NEW.begin, not a keyword
+	}
 	switch w {
 	case "BEGIN", "CASE":
 		s.depth++

@@ -45,6 +45,8 @@ func TestSplitStatements(t *testing.T) {
 			[]string{"CREATE TEMP TRIGGER IF NOT EXISTS t BEFORE DELETE ON a WHEN CASE WHEN 1 THEN 1 END BEGIN SELECT 1; END;", "SELECT 2;"}},
 		{"begin atomic", "CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT 2; END; SELECT 3;",
 			[]string{"CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT 2; END;", "SELECT 3;"}},
+		{"a column named begin is no keyword", "CREATE TRIGGER t BEFORE UPDATE ON a FOR EACH ROW WHEN (NEW.begin > 0) EXECUTE FUNCTION f(); SELECT 1;",
+			[]string{"CREATE TRIGGER t BEFORE UPDATE ON a FOR EACH ROW WHEN (NEW.begin > 0) EXECUTE FUNCTION f();", "SELECT 1;"}},
 		{"a table named trigger has no body", "CREATE TABLE trigger (begin INT); SELECT 1;", []string{"CREATE TABLE trigger (begin INT);", "SELECT 1;"}},
 		{"transaction keywords outside a body", "BEGIN; SELECT 1; END;", []string{"BEGIN;", "SELECT 1;", "END;"}},
 	}
