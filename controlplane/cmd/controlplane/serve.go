@@ -153,7 +153,7 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	sched.Interval = o.scheduleInterval
 	authn := &auth.Authenticator{Store: db, Seen: func(token string) { secrets.Add(token) }}
 	mgr := integrationsvc.New(db, leases, clk, log)
-	g, srv := rpc.NewServer(rpc.Deps{Store: db, Auth: authn, Tasks: leases, Manage: mgr, Now: clk.Now, Log: log,
+	g, srv := rpc.NewServer(rpc.Deps{Store: db, Auth: authn, Tasks: leases, Manage: mgr, Log: log,
 		Discovery: rpc.NewDiscoveryServer(disc, mgr), Catalog: rpc.NewCatalogServer(entities)}, opts...)
 
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))

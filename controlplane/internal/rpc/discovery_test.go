@@ -45,7 +45,7 @@ func newDiscoveryHarness(t *testing.T) (*harness, *discoverysvc.Service) {
 	entities := catalogsvc.New(h.db, h.clock)
 	h.leases = dispatch.New(h.db, testLease, h.clock, log, disc)
 	mgr := integrationsvc.New(h.db, h.leases, h.clock, log)
-	g, _ := rpc.NewServer(rpc.Deps{Store: h.db, Auth: &auth.Authenticator{Store: h.db}, Tasks: h.leases, Manage: mgr, Now: h.clock.Now, Log: log,
+	g, _ := rpc.NewServer(rpc.Deps{Store: h.db, Auth: &auth.Authenticator{Store: h.db}, Tasks: h.leases, Manage: mgr, Log: log,
 		Discovery: rpc.NewDiscoveryServer(disc, mgr), Catalog: rpc.NewCatalogServer(entities)})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -115,7 +115,7 @@ func newHarnessWith(t testing.TB, cfg dispatch.Config, wrap func(store.Store) st
 	h.leases = dispatch.New(leaseStore, cfg, h.clock, log, observer(h.observed))
 	authn := &auth.Authenticator{Store: h.db, Seen: func(tok string) { secrets.Add(tok) }}
 	g, _ := rpc.NewServer(rpc.Deps{Store: h.db, Auth: authn, Tasks: h.leases, Manage: integrationsvc.New(h.db, h.leases, h.clock, log),
-		Now: h.clock.Now, Log: log})
+		Log: log})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

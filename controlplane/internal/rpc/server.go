@@ -26,7 +26,6 @@ type Deps struct {
 	Auth   *auth.Authenticator
 	Tasks  *dispatch.Service
 	Manage *integrationsvc.Service
-	Now    func() time.Time
 	Log    zerolog.Logger
 	// Discovery and Catalog are served when set; until then they answer
 	// Unimplemented (after authentication).
