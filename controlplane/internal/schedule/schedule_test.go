@@ -13,6 +13,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/schedule"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/store/storetest"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
 	"github.com/catalog-discovery/bitbucket/shared/clock"
 )
@@ -135,5 +136,42 @@ func TestSuspendedIntegrationsAreNotScheduled(t *testing.T) {
 	s := schedule.New(db, clk, zerolog.Nop(), func(string) {})
 	if n, err := s.Tick(t.Context()); err != nil || n != 0 {
 		t.Fatalf("queued %d, %v", n, err)
+	}
+}
+
+// Run ticks on the injected clock: at once, then every Interval, with no
+// sleeping in between.
+func TestRunTicksOnTheClock(t *testing.T) {
+	t.Parallel()
+	db := storetest.SQLite(t)
+	setup(t, db, integration.EveryHour)
+	finishActive(t, db, t0.Add(time.Minute))
+	clk := clock.NewFake(t0.Add(30 * time.Minute))
+	queued := make(chan string, 4)
+	s := schedule.New(db, clk, zerolog.Nop(), func(a string) { queued <- a })
+	s.Interval = 10 * time.Minute
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	wait, stop := context.WithTimeout(t.Context(), 10*time.Second)
+	defer stop()
+	if err := clk.WaitForWaiters(wait, 1); err != nil {
+		t.Fatal("Run is not waiting on the clock:", err)
+	}
+	select {
+	case a := <-queued:
+		t.Fatalf("queued for %s before the hour", a)
+	default:
+	}
+	clk.Advance(30 * time.Minute) // the hour: the next tick finds the sync due
+	select {
+	case a := <-queued:
+		if a != "acme" {
+			t.Fatalf("queued for %s", a)
+		}
+	case <-wait.Done():
+		t.Fatal("Run did not queue the due sync after the clock reached the hour")
 	}
 }
