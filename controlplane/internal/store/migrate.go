@@ -76,14 +76,8 @@ func (db *DB) migrate(ctx context.Context) error {
 			return fmt.Errorf("the database schema is at version %d but this binary knows only up to %d: run a newer control plane", current, len(all))
 		}
 		for _, m := range all[current:] {
-			stmts, err := splitStatements(m.sql)
-			if err != nil {
+			if err := tx.runScript(ctx, m.sql); err != nil {
 				return fmt.Errorf("migration %04d_%s: %w", m.version, m.name, err)
-			}
-			for _, stmt := range stmts {
-				if _, err := tx.exec(ctx, stmt); err != nil {
-					return fmt.Errorf("migration %04d_%s: %w\nin statement:\n%s", m.version, m.name, err, stmt)
-				}
 			}
 			if _, err := tx.exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
 				m.version, m.name, micros(time.Now())); err != nil {
@@ -92,4 +86,20 @@ func (db *DB) migrate(ctx context.Context) error {
 		}
 		return nil
 	})
+}
+
+// runScript runs the statements of a migration as written. They take no
+// parameters, so a ? in them (in a string, a comment, or PostgreSQL's jsonb
+// operator) is not rebound as a placeholder.
+func (t *txn) runScript(ctx context.Context, src string) error {
+	stmts, err := splitStatements(src)
+	if err != nil {
+		return err
+	}
+	for _, stmt := range stmts {
+		if _, err := t.tx.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("%w\nin statement:\n%s", err, stmt)
+		}
+	}
+	return nil
 }

@@ -1,8 +1,6 @@
 package store
 
 import (
-	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -99,53 +97,5 @@ func TestMigrationsSplit(t *testing.T) {
 				t.Errorf("%04d_%s: statement without its semicolon:\n%s", m.version, m.name, s)
 			}
 		}
-	}
-}
-
-// TestSplitProceduralRunsOnSQLite runs a trigger with a multi-statement
-// body, split as a migration would be, on a real SQLite database.
-func TestSplitProceduralRunsOnSQLite(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	db, err := Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "idp.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	stmts, err := splitStatements(`
-CREATE TABLE split_a (x INTEGER, note TEXT);
-CREATE TABLE split_log (msg TEXT);
--- a body with statements of its own; the semicolons inside must not split it
-CREATE TRIGGER split_a_log AFTER INSERT ON split_a BEGIN
-  INSERT INTO split_log VALUES ('inserted; ' || NEW.note);
-  INSERT INTO split_log VALUES (CASE WHEN NEW.x > 0 THEN 'positive' ELSE 'not positive' END);
-END;
-INSERT INTO split_a VALUES (1, 'a ''quoted''; note');
-`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(stmts) != 4 {
-		t.Fatalf("%d statements, want 4: %q", len(stmts), stmts)
-	}
-	err = db.tx(ctx, func(tx *txn) error {
-		for _, s := range stmts {
-			if _, err := tx.exec(ctx, s); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n int
-	if err := db.tx(ctx, func(tx *txn) error {
-		return tx.queryRow(ctx, `SELECT COUNT(*) FROM split_log WHERE msg IN ('inserted; a ''quoted''; note', 'positive')`).Scan(&n)
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if n != 2 {
-		t.Errorf("the trigger logged %d of 2 rows", n)
 	}
 }
