@@ -38,6 +38,10 @@ func TestLookup(t *testing.T) {
 		{"metadata.integration.account.bb_acme.repository.entity_action", []string{"MERGE"}},
 		{"metadata.integration.account.bb_acme.repository.imported_at", []string{"2026-11-24T10:00:00Z"}},
 		{"x-team-notes", []string{"keep me"}},
+		// List indexes, as in correlation rules and field mappings.
+		{"metadata.tags.1", []string{"payments"}},
+		{"metadata.links.0.url", []string{"https://bitbucket.org/acme/payments-api"}},
+		{"metadata.links.2.url", nil},
 		// Mappings, missing keys and paths through scalars yield nothing.
 		{"spec", nil},
 		{"metadata.annotations", nil},
