@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,7 +36,9 @@ import (
 // the discovery and catalog services, with discovery as the sync observer.
 func newDiscoveryHarness(t *testing.T) (*harness, *discoverysvc.Service) {
 	t.Helper()
-	h := &harness{t: t, db: storetest.SQLite(t), clock: clock.NewFake(time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)), logs: &syncBuffer{}, account: "acme"}
+	statements := &atomic.Int64{}
+	h := &harness{t: t, db: storetest.SQLite(t, store.CountStatements(statements)), statements: statements,
+		clock: clock.NewFake(time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)), logs: &syncBuffer{}, account: "acme"}
 	log, err := logging.New(h.logs, logging.Config{Level: "debug", Format: logging.FormatJSON}, &logging.Secrets{})
 	if err != nil {
 		t.Fatal(err)
