@@ -78,6 +78,6 @@ func (s *Service) ListImported(ctx context.Context, accountID, integrationRef, s
 	if err != nil {
 		return in, nil, "", 0, err
 	}
-	rows, next, total, err := s.store.ListImported(ctx, in.ID, search, p)
+	rows, next, total, err := s.store.ListImported(ctx, in.AccountID, in.ID, search, p)
 	return in, rows, next, total, err
 }

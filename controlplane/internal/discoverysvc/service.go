@@ -39,7 +39,7 @@ type Store interface {
 
 	ImportRepository(ctx context.Context, r store.ImportRequest) (store.ImportOutcome, error)
 	UnlinkRepository(ctx context.Context, r store.UnlinkRequest) (store.StoredEntity, error)
-	ListImported(ctx context.Context, integrationID, search string, p store.Page) ([]store.Imported, string, int64, error)
+	ListImported(ctx context.Context, accountID, integrationID, search string, p store.Page) ([]store.Imported, string, int64, error)
 	LinkedRepositories(ctx context.Context, integrationID string) ([]store.LinkedRepository, error)
 	RefreshLinkedEntity(ctx context.Context, r store.RefreshRequest) (bool, error)
 }

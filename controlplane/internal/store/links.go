@@ -303,7 +303,7 @@ type Imported struct {
 // ListImported returns a page of an integration's linked repositories by
 // name, and how many match across all pages. search is a case-insensitive
 // substring of the repository name.
-func (db *DB) ListImported(ctx context.Context, integrationID, search string, p Page) ([]Imported, string, int64, error) {
+func (db *DB) ListImported(ctx context.Context, accountID, integrationID, search string, p Page) ([]Imported, string, int64, error) {
 	from := ` FROM repository_links l JOIN repositories r ON r.integration_id = l.integration_id AND r.uuid = l.repository_uuid
 		WHERE l.integration_id = ?`
 	args := []any{integrationID}
@@ -330,10 +330,6 @@ func (db *DB) ListImported(ctx context.Context, integrationID, search string, p 
 		ids[i] = im.EntityID
 	}
 	if len(ids) > 0 {
-		var accountID string
-		if err := db.queryRow(ctx, `SELECT account_id FROM integrations WHERE id = ?`, integrationID).Scan(&accountID); err != nil {
-			return nil, "", 0, err
-		}
 		ents, err := db.EntitiesByID(ctx, accountID, ids)
 		if err != nil {
 			return nil, "", 0, err
