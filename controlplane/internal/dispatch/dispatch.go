@@ -252,10 +252,13 @@ func (s *Service) Renew(ctx context.Context, accountID, taskID, token string, ch
 	return res, err
 }
 
-// Upload checks one record batch (ingest.Normalize and ingest.Validate)
-// and applies it. Errors: Invalid (INVALID_RECORD) naming the record, and
-// those of store.ApplyBatch.
+// Upload checks one record batch (its sequence, then ingest.Normalize and
+// ingest.Validate) and applies it. Errors: Invalid naming the sequence or
+// the record (INVALID_RECORD), and those of store.ApplyBatch.
 func (s *Service) Upload(ctx context.Context, accountID, taskID, token string, seq int64, records []record.Record) (store.BatchResult, error) {
+	if err := tasks.ValidSequence(seq); err != nil {
+		return store.BatchResult{}, err
+	}
 	ingest.Normalize(records)
 	if err := ingest.Validate(records); err != nil {
 		return store.BatchResult{}, err

@@ -161,7 +161,7 @@ func TestUploadReplayGapAndInvalidRecords(t *testing.T) {
 		}
 	}
 	_, err := upload(5, repoRecord(3))
-	info, _ := wantStatus(t, err, codes.OutOfRange, store.ReasonSequenceGap)
+	info, _ := wantStatus(t, err, codes.OutOfRange, tasks.ReasonSequenceGap)
 	if info.GetMetadata()["expectedSequence"] != "2" {
 		t.Fatalf("metadata %v", info.GetMetadata())
 	}

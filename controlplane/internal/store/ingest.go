@@ -15,8 +15,6 @@ import (
 	"github.com/catalog-discovery/bitbucket/shared/record"
 )
 
-// ReasonSequenceGap is the reason of a batch that skips ahead.
-const ReasonSequenceGap = "SEQUENCE_GAP"
 
 // ApplyBatch applies one record batch of a task atomically and exactly
 // once: the batch, the task's sequence and the run's counters commit
@@ -28,25 +26,19 @@ const ReasonSequenceGap = "SEQUENCE_GAP"
 // batch. The caller has normalized and validated the records already (see
 // package ingest).
 func (db *DB) ApplyBatch(ctx context.Context, r BatchRequest) (BatchResult, error) {
-	if r.Sequence < 1 {
-		return BatchResult{}, fault.InvalidField("sequence", "must be 1 or more")
-	}
 	var res BatchResult
 	err := db.tx(ctx, func(tx *txn) error {
 		t, err := lockDelegateTask(ctx, tx, r.AccountID, r.TaskID)
 		if err != nil {
 			return err
 		}
-		if !t.HeldBy(r.LeaseToken) || t.IntegrationID == "" {
-			return tasks.ErrLeaseLost
+		replay, err := t.Batch(r.LeaseToken, r.Sequence)
+		if err != nil {
+			return err
 		}
-		switch expected := t.LastSequence + 1; {
-		case r.Sequence < expected:
+		if replay {
 			res = BatchResult{Acknowledged: r.Sequence, Duplicate: true}
 			return nil
-		case r.Sequence > expected:
-			return fault.New(fault.OutOfRange, ReasonSequenceGap, "batch %d skips ahead: the next batch of this task is %d", r.Sequence, expected).
-				With("expectedSequence", fmt.Sprint(expected))
 		}
 		a := applier{tx: tx, d: db.dialect, task: t, now: micros(r.Now)}
 		if err := a.apply(ctx, r.Records); err != nil {

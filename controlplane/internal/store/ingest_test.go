@@ -58,7 +58,7 @@ func TestApplyBatchExactlyOnce(t *testing.T) {
 		}
 		// A gap is refused with the expected sequence.
 		_, err := batch(3, repoRecords(5, 6))
-		if fe := fault.As(err); fe == nil || fe.Code != fault.OutOfRange || fe.Reason != store.ReasonSequenceGap || fe.Metadata["expectedSequence"] != "2" {
+		if fe := fault.As(err); fe == nil || fe.Code != fault.OutOfRange || fe.Reason != tasks.ReasonSequenceGap || fe.Metadata["expectedSequence"] != "2" {
 			t.Fatalf("gap: %v", err)
 		}
 		// An invalid record refuses the whole batch, naming the record.

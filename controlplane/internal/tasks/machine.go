@@ -15,6 +15,9 @@ const ReasonLeaseLost = "LEASE_LOST"
 var ErrLeaseLost = fault.New(fault.FailedPrecondition, ReasonLeaseLost,
 	"the lease is not held: it expired and was taken over, the task ended, or the token is wrong; stop work on this task")
 
+// ReasonSequenceGap is the reason of a record batch that skips ahead.
+const ReasonSequenceGap = "SEQUENCE_GAP"
+
 // MaxCheckpoint is the largest checkpoint a delegate may store.
 const MaxCheckpoint = 64 << 10
 
@@ -145,6 +148,37 @@ func Next(t Task, e Event) (Transition, error) {
 		return Transition{Change: ChangeNone, Task: t}, nil
 	}
 	return Transition{}, fmt.Errorf("tasks: unknown event %d", e.Kind)
+}
+
+// Batch decides what record batch seq of a lease-holding upload is: the
+// next one, to apply; or a replay of one acknowledged already (replay, to
+// acknowledge again without applying). Errors: FailedPrecondition
+// (LEASE_LOST) when token does not hold the lease of a sync; OutOfRange
+// (SEQUENCE_GAP, metadata expectedSequence) for a batch that skips ahead;
+// Invalid for a sequence below 1.
+func (t Task) Batch(token string, seq int64) (replay bool, err error) {
+	if err := ValidSequence(seq); err != nil {
+		return false, err
+	}
+	if !t.HeldBy(token) || t.Type != Sync {
+		return false, ErrLeaseLost
+	}
+	switch next := t.NextSequence(); {
+	case seq < next:
+		return true, nil
+	case seq > next:
+		return false, fault.New(fault.OutOfRange, ReasonSequenceGap, "batch %d skips ahead: the next batch of this task is %d", seq, next).
+			With("expectedSequence", fmt.Sprint(next))
+	}
+	return false, nil
+}
+
+// ValidSequence refuses a record batch number below 1.
+func ValidSequence(seq int64) error {
+	if seq < 1 {
+		return fault.InvalidField("sequence", "must be 1 or more")
+	}
+	return nil
 }
 
 // ValidOutcome reports whether a delegate may complete a task with o.

@@ -167,3 +167,44 @@ func TestValidOutcome(t *testing.T) {
 		}
 	}
 }
+
+func TestBatch(t *testing.T) {
+	held := with(leased(), func(t *Task) { t.LastSequence = 3 })
+	test := with(held, func(t *Task) { t.Type, t.RunID = TestConnection, "" })
+	tests := []struct {
+		name   string
+		task   Task
+		token  string
+		seq    int64
+		replay bool
+		err    string // reason or field
+	}{
+		{"the next batch", held, "lt_a", 4, false, ""},
+		{"a replay", held, "lt_a", 3, true, ""},
+		{"an old replay", held, "lt_a", 1, true, ""},
+		{"a gap", held, "lt_a", 6, false, ReasonSequenceGap},
+		{"another token", held, "lt_b", 4, false, ReasonLeaseLost},
+		{"a task not leased", with(held, func(t *Task) { t.State = Queued }), "lt_a", 4, false, ReasonLeaseLost},
+		{"a connection test takes no records", test, "lt_a", 4, false, ReasonLeaseLost},
+		{"sequence zero", held, "lt_a", 0, false, "sequence"},
+		{"a negative sequence", held, "lt_a", -1, false, "sequence"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			replay, err := tt.task.Batch(tt.token, tt.seq)
+			if tt.err == "" {
+				if err != nil || replay != tt.replay {
+					t.Fatalf("replay %v, %v; want %v", replay, err, tt.replay)
+				}
+				return
+			}
+			f := fault.As(err)
+			if f == nil || (f.Reason != tt.err && (len(f.Violations) == 0 || f.Violations[0].Field != tt.err)) {
+				t.Fatalf("err = %v, want a refusal naming %s", err, tt.err)
+			}
+			if tt.err == ReasonSequenceGap && f.Metadata["expectedSequence"] != "4" {
+				t.Errorf("metadata %v", f.Metadata)
+			}
+		})
+	}
+}
