@@ -15,7 +15,6 @@ import (
 	"github.com/catalog-discovery/bitbucket/shared/record"
 )
 
-
 // ApplyBatch applies one record batch of a task atomically and exactly
 // once: the batch, the task's sequence and the run's counters commit
 // together. A batch at or below the last acknowledged sequence is
