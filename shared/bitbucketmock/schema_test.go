@@ -117,7 +117,7 @@ func (s *schemaSet) allowLiveExtras(t testing.TB) {
 			if (props[f] != nil) != e.replace {
 				t.Fatalf("live extra %s.%s.%s: declared by the spec is %v, want %v", e.def, strings.Join(e.path, "."), f, props[f] != nil, e.replace)
 			}
-			props[f] = e.schema
+			props[f] = copySchema(t, e.schema) // allowNulls rewrites it in place
 		}
 	}
 }
@@ -137,6 +137,20 @@ func (s *schemaSet) allowScpCloneLinks(t testing.TB) {
 		t.Fatalf("repository links.clone[].href: the spec's schema is %v, want a string of format uri", href)
 	}
 	delete(href, "format")
+}
+
+// copySchema returns a deep copy of schema, so that tests running at once
+// never share one.
+func copySchema(t testing.TB, schema map[string]any) map[string]any {
+	b, err := json.Marshal(schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]any
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // declaringProperties returns the properties of the (allOf branch of the)
