@@ -76,7 +76,7 @@ pids+=($!)
 wait_for "$work/controlplane.log" "control plane listening"
 
 say "Starting a delegate (it resolves the Bitbucket token from its own environment and calls only the hosts it allows)"
-BITBUCKET_TOKEN=mock-token delegate --control-plane "127.0.0.1:$cp_port" --insecure \
+BITBUCKET_TOKEN=mock-token delegate --control-plane "127.0.0.1:$cp_port" --tls=false \
   --account demo --token "$delegate_token" --name demo-delegate --allowed-api-hosts "127.0.0.1:$mock_port" \
   --log-format json >"$work/delegate.log" 2>&1 &
 pids+=($!)

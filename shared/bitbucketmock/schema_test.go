@@ -2,20 +2,21 @@ package bitbucketmock
 
 import (
 	"encoding/json"
-	"fmt"
+	"errors"
 	"os"
-	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 )
 
-// A validator for the subset of Swagger 2.0 schemas Bitbucket's definitions
-// use: type, properties, items, allOf, $ref, additionalProperties, required,
-// enum, pattern and format date-time. allOf branches are checked one by one,
-// as JSON Schema does, so a closed branch rejects fields it does not declare.
+// The conformance test validates responses against Bitbucket's Swagger 2.0
+// definitions (JSON Schema draft 4 underneath) with a JSON Schema validator.
+// allOf branches are checked one by one, as JSON Schema does, so a closed
+// branch rejects fields it does not declare.
 //
 // Swagger 2.0 cannot say "nullable", yet the live API sends null for absent
 // embedded objects (mainbranch, parent, merge_commit, closed_by); null is
@@ -23,7 +24,8 @@ import (
 // nowhere else.
 
 type schemaSet struct {
-	defs map[string]map[string]any
+	defs     map[string]map[string]any
+	compiled map[string]*jsonschema.Schema
 }
 
 func loadSchemas(t testing.TB) *schemaSet {
@@ -38,10 +40,31 @@ func loadSchemas(t testing.TB) *schemaSet {
 	if err := json.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
 	}
-	s := &schemaSet{defs: doc.Definitions}
+	s := &schemaSet{defs: doc.Definitions, compiled: map[string]*jsonschema.Schema{}}
 	s.allowLiveExtras(t)
+	s.allowScpCloneLinks(t)
+	s.allowNulls()
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft4)
+	c.AssertFormat()
+	defs := map[string]any{}
+	for name, def := range s.defs {
+		defs[name] = def
+	}
+	if err := c.AddResource(schemaURL, map[string]any{"definitions": defs}); err != nil {
+		t.Fatal(err)
+	}
+	for name := range s.defs {
+		sch, err := c.Compile(schemaURL + "#/definitions/" + name)
+		if err != nil {
+			t.Fatalf("definition %s: %v", name, err)
+		}
+		s.compiled[name] = sch
+	}
 	return s
 }
+
+const schemaURL = "https://api.bitbucket.org/swagger.json"
 
 // liveExtras are fields the live API returns that the spec's closed objects
 // (additionalProperties: false) do not declare. Each is in a recorded
@@ -97,9 +120,40 @@ func (s *schemaSet) allowLiveExtras(t testing.TB) {
 			if (props[f] != nil) != e.replace {
 				t.Fatalf("live extra %s.%s.%s: declared by the spec is %v, want %v", e.def, strings.Join(e.path, "."), f, props[f] != nil, e.replace)
 			}
-			props[f] = e.schema
+			props[f] = copySchema(t, e.schema) // allowNulls rewrites it in place
 		}
 	}
+}
+
+// allowScpCloneLinks drops format: uri from the href of a repository's
+// clone links: the live API's ssh clone link is scp-style
+// (git@bitbucket.org:acme/repo.git), which is no URI. Every other link
+// keeps the format.
+func (s *schemaSet) allowScpCloneLinks(t testing.TB) {
+	node := any(declaringProperties(s.defs["repository"]))
+	for _, k := range []string{"links", "properties", "clone", "items", "properties", "href"} {
+		m, _ := node.(map[string]any)
+		node = m[k]
+	}
+	href, _ := node.(map[string]any)
+	if href["format"] != "uri" {
+		t.Fatalf("repository links.clone[].href: the spec's schema is %v, want a string of format uri", href)
+	}
+	delete(href, "format")
+}
+
+// copySchema returns a deep copy of schema, so that tests running at once
+// never share one.
+func copySchema(t testing.TB, schema map[string]any) map[string]any {
+	b, err := json.Marshal(schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]any
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // declaringProperties returns the properties of the (allOf branch of the)
@@ -118,119 +172,89 @@ func declaringProperties(def map[string]any) map[string]any {
 
 func asSlice(v any) []any { s, _ := v.([]any); return s }
 
+// allowNulls lets every property or array item whose schema is an object,
+// or a $ref to one, be null as well; and null in an enum be valid despite
+// the enum's type, as Swagger 2.0 means it.
+func (s *schemaSet) allowNulls() {
+	nullable := func(schema any) any {
+		m, ok := schema.(map[string]any)
+		if !ok || !s.isObjectSchema(m) {
+			return schema
+		}
+		return map[string]any{"anyOf": []any{map[string]any{"type": "null"}, m}}
+	}
+	var walk func(node any)
+	walk = func(node any) {
+		switch n := node.(type) {
+		case map[string]any:
+			if typ, ok := n["type"].(string); ok && slices.Contains(asSlice(n["enum"]), nil) {
+				n["type"] = []any{typ, "null"}
+			}
+			if props, ok := n["properties"].(map[string]any); ok {
+				for k, p := range props {
+					walk(p)
+					props[k] = nullable(p)
+				}
+			}
+			if items, ok := n["items"]; ok {
+				walk(items)
+				n["items"] = nullable(items)
+			}
+			for _, b := range asSlice(n["allOf"]) {
+				walk(b)
+			}
+			if ap, ok := n["additionalProperties"].(map[string]any); ok {
+				walk(ap)
+			}
+		}
+	}
+	for _, def := range s.defs {
+		walk(def)
+	}
+}
+
+// isObjectSchema reports whether schema, through its $refs, is an object:
+// typed so, or made of allOf branches.
+func (s *schemaSet) isObjectSchema(schema map[string]any) bool {
+	for range len(s.defs) + 1 {
+		ref, ok := schema["$ref"].(string)
+		if !ok {
+			break
+		}
+		schema = s.defs[strings.TrimPrefix(ref, "#/definitions/")]
+	}
+	_, hasAllOf := schema["allOf"]
+	return schema["type"] == "object" || hasAllOf
+}
+
 // validate checks doc (decoded with encoding/json) against definition name
-// and returns every violation, each with its JSON path.
+// and returns every violation, each with its JSON pointer.
 func (s *schemaSet) validate(name string, doc any) []string {
+	sch := s.compiled[name]
+	if sch == nil {
+		return []string{"no definition " + name}
+	}
+	var ve *jsonschema.ValidationError
+	if err := sch.Validate(doc); err == nil {
+		return nil
+	} else if !errors.As(err, &ve) {
+		return []string{err.Error()}
+	}
 	var errs []string
-	s.check(map[string]any{"$ref": "#/definitions/" + name}, doc, "$", &errs)
+	var leaves func(e *jsonschema.ValidationError)
+	leaves = func(e *jsonschema.ValidationError) {
+		if len(e.Causes) == 0 {
+			errs = append(errs, "/"+strings.Join(e.InstanceLocation, "/")+": "+e.ErrorKind.LocalizedString(english))
+		}
+		for _, c := range e.Causes {
+			leaves(c)
+		}
+	}
+	leaves(ve)
 	return errs
 }
 
-func (s *schemaSet) resolve(schema map[string]any) map[string]any {
-	for {
-		ref, ok := schema["$ref"].(string)
-		if !ok {
-			return schema
-		}
-		schema = s.defs[strings.TrimPrefix(ref, "#/definitions/")]
-		if schema == nil {
-			panic("unknown $ref " + ref)
-		}
-	}
-}
-
-func (s *schemaSet) isObjectSchema(schema map[string]any) bool {
-	schema = s.resolve(schema)
-	if schema["type"] == "object" {
-		return true
-	}
-	_, hasAllOf := schema["allOf"]
-	return hasAllOf
-}
-
-func (s *schemaSet) check(schema map[string]any, v any, path string, errs *[]string) {
-	fail := func(format string, args ...any) { *errs = append(*errs, path+": "+fmt.Sprintf(format, args...)) }
-	if v == nil {
-		if s.isObjectSchema(schema) {
-			return
-		}
-		if enum := asSlice(s.resolve(schema)["enum"]); slices.Contains(enum, nil) {
-			return
-		}
-		fail("null where the schema wants %v", s.resolve(schema)["type"])
-		return
-	}
-	schema = s.resolve(schema)
-	for _, b := range asSlice(schema["allOf"]) {
-		s.check(b.(map[string]any), v, path, errs)
-	}
-	switch schema["type"] {
-	case "object":
-		o, ok := v.(map[string]any)
-		if !ok {
-			fail("want an object, got %T", v)
-			return
-		}
-		props, _ := schema["properties"].(map[string]any)
-		keys := make([]string, 0, len(o))
-		for k := range o {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			if ps, ok := props[k].(map[string]any); ok {
-				s.check(ps, o[k], path+"."+k, errs)
-			} else if schema["additionalProperties"] == false {
-				fail("field %q is not in the schema", k)
-			}
-		}
-		for _, r := range asSlice(schema["required"]) {
-			if _, ok := o[r.(string)]; !ok {
-				fail("required field %q missing", r)
-			}
-		}
-	case "array":
-		a, ok := v.([]any)
-		if !ok {
-			fail("want an array, got %T", v)
-			return
-		}
-		if items, ok := schema["items"].(map[string]any); ok {
-			for i, e := range a {
-				s.check(items, e, fmt.Sprintf("%s[%d]", path, i), errs)
-			}
-		}
-	case "string":
-		str, ok := v.(string)
-		if !ok {
-			fail("want a string, got %T", v)
-			return
-		}
-		if schema["format"] == "date-time" {
-			if _, err := time.Parse(time.RFC3339Nano, str); err != nil {
-				fail("not a date-time: %q", str)
-			}
-		}
-		if p, ok := schema["pattern"].(string); ok && !regexp.MustCompile(p).MatchString(str) {
-			fail("%q does not match %s", str, p)
-		}
-	case "integer":
-		if f, ok := v.(float64); !ok || f != float64(int64(f)) {
-			fail("want an integer, got %v", v)
-		}
-	case "number":
-		if _, ok := v.(float64); !ok {
-			fail("want a number, got %T", v)
-		}
-	case "boolean":
-		if _, ok := v.(bool); !ok {
-			fail("want a boolean, got %T", v)
-		}
-	}
-	if enum := asSlice(schema["enum"]); enum != nil && !slices.Contains(enum, v) {
-		fail("%v is not one of %v", v, enum)
-	}
-}
+var english = message.NewPrinter(language.English)
 
 // The validator must be able to fail, or the conformance test proves nothing.
 func TestSchemaValidatorCatchesViolations(t *testing.T) {
@@ -245,19 +269,27 @@ func TestSchemaValidatorCatchesViolations(t *testing.T) {
 		fresh := getJSON(t, run, "/repositories/acme?pagelen=1")
 		return fresh["values"].([]any)[0].(map[string]any)
 	}
+	// What the live API sends and Swagger cannot say stays valid.
+	r := repo()
+	r["mainbranch"], r["parent"] = nil, nil
+	if errs := schemas.validate("repository", r); len(errs) > 0 {
+		t.Fatalf("a repository without main branch or parent must validate: %v", errs)
+	}
 	for _, tc := range []struct {
 		name   string
 		spoil  func(map[string]any)
 		wantIn string
 	}{
-		{"wrong type", func(r map[string]any) { r["is_private"] = "yes" }, "$.is_private: want a boolean"},
-		{"integer as string", func(r map[string]any) { r["size"] = "12" }, "$.size: want an integer"},
-		{"unknown link", func(r map[string]any) { r["links"].(map[string]any)["bogus"] = map[string]any{} }, `field "bogus" is not in the schema`},
-		{"missing type", func(r map[string]any) { delete(r, "type") }, `required field "type" missing`},
-		{"enum", func(r map[string]any) { r["scm"] = "hg" }, "hg is not one of"},
-		{"date-time", func(r map[string]any) { r["created_on"] = "yesterday" }, "not a date-time"},
-		{"null string", func(r map[string]any) { r["name"] = nil }, "$.name: null"},
-		{"nested ref", func(r map[string]any) { r["project"].(map[string]any)["key"] = 7.0 }, "$.project.key: want a string"},
+		{"wrong type", func(r map[string]any) { r["is_private"] = "yes" }, "/is_private: got string, want boolean"},
+		{"integer as string", func(r map[string]any) { r["size"] = "12" }, "/size: got string, want integer"},
+		{"fraction as integer", func(r map[string]any) { r["size"] = 1.5 }, "/size: got number, want integer"},
+		{"unknown link", func(r map[string]any) { r["links"].(map[string]any)["bogus"] = map[string]any{} }, "/links: additional properties 'bogus' not allowed"},
+		{"missing type", func(r map[string]any) { delete(r, "type") }, "/: missing property 'type'"},
+		{"enum", func(r map[string]any) { r["scm"] = "hg" }, "/scm: value must be 'git'"},
+		{"date-time", func(r map[string]any) { r["created_on"] = "yesterday" }, "/created_on: 'yesterday' is not valid date-time"},
+		{"null string", func(r map[string]any) { r["name"] = nil }, "/name: got null, want string"},
+		{"nested ref", func(r map[string]any) { r["project"].(map[string]any)["key"] = 7.0 }, "/project/key: got number, want string"},
+		{"object where an array belongs", func(r map[string]any) { r["links"].(map[string]any)["clone"] = map[string]any{} }, "/links/clone: got object, want array"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := repo()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/ids"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/shared/cli"
 )
@@ -86,13 +87,13 @@ type issued struct {
 
 func newAPIKey(ctx context.Context, db store.Store, account, name string, perms []auth.Permission, now time.Time) (string, error) {
 	token := auth.NewToken(auth.APIKeyPrefix)
-	return token, db.CreateAPIKey(ctx, auth.APIKey{ID: auth.NewID("key"), AccountID: account, Name: name, Hash: auth.Hash(token),
+	return token, db.CreateAPIKey(ctx, auth.APIKey{ID: ids.New("key"), AccountID: account, Name: name, Hash: auth.Hash(token),
 		Permissions: perms, CreatedAt: now})
 }
 
 func newDelegateToken(ctx context.Context, db store.Store, account, name string, now time.Time) (string, error) {
 	token := auth.NewToken(auth.DelegateTokenPrefix)
-	return token, db.CreateDelegateToken(ctx, auth.DelegateToken{ID: auth.NewID("dt"), AccountID: account, Name: name,
+	return token, db.CreateDelegateToken(ctx, auth.DelegateToken{ID: ids.New("dt"), AccountID: account, Name: name,
 		Hash: auth.Hash(token), CreatedAt: now})
 }
 

@@ -27,6 +27,7 @@ import (
 	integrationv1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/integration/v1"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
 )
 
 // binary is the controlplane binary built once for the process tests.
@@ -263,7 +264,7 @@ func TestCrashBetweenBatchesLosesNothingAcknowledged(t *testing.T) {
 	}
 	_, err = delegates.UploadRecords(dlg, &delegatev1.UploadRecordsRequest{TaskId: task.GetId(), LeaseToken: task.GetLeaseToken(),
 		Sequence: batches + 2, Records: []*delegatev1.Record{repo(2)}})
-	if info := errorInfo(err); status.Code(err) != codes.OutOfRange || info.GetReason() != store.ReasonSequenceGap ||
+	if info := errorInfo(err); status.Code(err) != codes.OutOfRange || info.GetReason() != tasks.ReasonSequenceGap ||
 		info.GetMetadata()["expectedSequence"] != fmt.Sprint(batches+1) {
 		t.Fatalf("gap after restart: %v (%v)", err, info)
 	}

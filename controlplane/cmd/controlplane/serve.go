@@ -17,14 +17,15 @@ import (
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalogsvc"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/discovery"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/lease"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/manage"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/discoverysvc"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/dispatch"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/integrationsvc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/rpc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/schedule"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/shared/buildinfo"
 	"github.com/catalog-discovery/bitbucket/shared/cli"
+	"github.com/catalog-discovery/bitbucket/shared/clock"
 	"github.com/catalog-discovery/bitbucket/shared/logging"
 )
 
@@ -37,12 +38,12 @@ type serveOptions struct {
 	logLevel         string
 	logFormat        string
 	grace            time.Duration
-	lease            lease.Config
+	lease            dispatch.Config
 	scheduleInterval time.Duration
 }
 
 func serveCommand() *cobra.Command {
-	o := serveOptions{lease: lease.DefaultConfig}
+	o := serveOptions{lease: dispatch.DefaultConfig}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the delegate and management gRPC APIs",
@@ -141,18 +142,18 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 		return fmt.Errorf("listen on %s: %w", o.listen, err)
 	}
 
-	now := time.Now
-	// Discovery subscribes to finished sync runs (lease.SyncObserver) and
+	clk := clock.Real{}
+	// Discovery subscribes to finished sync runs (dispatch.SyncObserver) and
 	// recomputes stale recommendations after catalog changes.
-	disc := discovery.New(db, now, log)
-	entities := catalogsvc.New(db, now)
+	disc := discoverysvc.New(db, clk, log)
+	entities := catalogsvc.New(db, clk)
 	entities.Changed = disc.Notify
-	leases := lease.New(db, o.lease, now, log, disc)
-	sched := schedule.New(db, now, log, leases.Queued)
+	leases := dispatch.New(db, o.lease, clk, log, disc)
+	sched := schedule.New(db, clk, log, leases.Queued)
 	sched.Interval = o.scheduleInterval
 	authn := &auth.Authenticator{Store: db, Seen: func(token string) { secrets.Add(token) }}
-	mgr := manage.New(db, leases, now, log)
-	g, srv := rpc.NewServer(rpc.Deps{Store: db, Auth: authn, Tasks: leases, Manage: mgr, Now: now, Log: log,
+	mgr := integrationsvc.New(db, leases, clk, log)
+	g, srv := rpc.NewServer(rpc.Deps{Store: db, Auth: authn, Tasks: leases, Manage: mgr, Log: log,
 		Discovery: rpc.NewDiscoveryServer(disc, mgr), Catalog: rpc.NewCatalogServer(entities)}, opts...)
 
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
@@ -160,7 +161,7 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	go leases.RunSweeper(bg)
 	go sched.Run(bg)
 	go disc.Run(bg, 30*time.Second)
-	go watchDatabase(bg, db, srv.Health, log)
+	go watchDatabase(bg, clk, db, srv.Health, log)
 
 	served := make(chan error, 1)
 	go func() { served <- g.Serve(lis) }()
@@ -176,10 +177,12 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	srv.Health.Shutdown()
 	leases.Stop()
 	stopped := make(chan struct{})
+	grace, release := clock.After(clk, o.grace)
+	defer release()
 	go func() { g.GracefulStop(); close(stopped) }()
 	select {
 	case <-stopped:
-	case <-time.After(o.grace):
+	case <-grace:
 		log.Warn().Msg("grace period over; cutting the remaining calls")
 		g.Stop()
 	}
@@ -200,15 +203,15 @@ func logDatabase(log zerolog.Logger, db *store.DB) {
 // watchDatabase reports NOT_SERVING on the health service while the
 // database does not answer, so load balancers and probes see an outage
 // the process itself cannot fix.
-func watchDatabase(ctx context.Context, db *store.DB, h *health.Server, log zerolog.Logger) {
-	t := time.NewTicker(10 * time.Second)
+func watchDatabase(ctx context.Context, clk clock.Clock, db *store.DB, h *health.Server, log zerolog.Logger) {
+	t := clk.NewTicker(10 * time.Second)
 	defer t.Stop()
 	healthy := true
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-t.C():
 		}
 		pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err := db.Ping(pingCtx)

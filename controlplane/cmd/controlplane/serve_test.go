@@ -5,14 +5,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/lease"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/dispatch"
 	"github.com/catalog-discovery/bitbucket/shared/cli"
 )
 
 func TestServeFlagBounds(t *testing.T) {
 	t.Parallel()
 	valid := func() serveOptions {
-		return serveOptions{lease: lease.DefaultConfig, grace: 20 * time.Second, scheduleInterval: 15 * time.Second}
+		return serveOptions{lease: dispatch.DefaultConfig, grace: 20 * time.Second, scheduleInterval: 15 * time.Second}
 	}
 	if err := valid().validate(); err != nil {
 		t.Fatalf("defaults: %v", err)

@@ -12,13 +12,11 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
-	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"regexp"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
@@ -148,21 +146,4 @@ func NewToken(prefix string) string {
 func Hash(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:])
-}
-
-// idEncoding preserves byte order in string order, so ids sort by creation.
-var idEncoding = base32.HexEncoding.WithPadding(base32.NoPadding)
-
-var idCounter atomic.Uint32
-
-// NewID returns an identifier with a short type prefix, e.g. "run_…",
-// that sorts in creation order within a process (and roughly across
-// processes): 48 bits of wall-clock milliseconds, a 16-bit counter, then
-// 48 random bits. Lists ordered by a time column use it to break ties.
-func NewID(prefix string) string {
-	var b [14]byte
-	ms := uint64(time.Now().UnixMilli())
-	binary.BigEndian.PutUint64(b[0:8], ms<<16|uint64(idCounter.Add(1)&0xffff))
-	_, _ = rand.Read(b[8:])
-	return prefix + "_" + strings.ToLower(idEncoding.EncodeToString(b[:]))
 }

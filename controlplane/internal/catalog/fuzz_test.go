@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 )
 
@@ -38,5 +39,37 @@ func FuzzParse(f *testing.F) {
 		if !bytes.Equal(first, second) {
 			t.Fatalf("rendering is not stable:\n%s\n---\n%s", first, second)
 		}
+	})
+}
+
+// FuzzPath checks that the one path parser never panics, that what it
+// accepts reads back as given, and that reading any accepted path from a
+// tree with lists, dotted keys and scalars never panics and agrees between
+// Values and Value.
+func FuzzPath(f *testing.F) {
+	for _, s := range []string{"name", "links.clone.0.href", "links.clone.href", "metadata.annotations.bitbucket.org/repo-slug",
+		"a..b", ".", "0", "list.999999999999", "deep.0.1", " x", "x\x00y", "é.ü"} {
+		f.Add(s)
+	}
+	tree := map[string]any{
+		"name": "payments", "a": map[string]any{"b": "short", "b.c": "long"}, "a.b": "whole",
+		"list":  []any{map[string]any{"k": 1}, "scalar", nil, []any{"x"}},
+		"deep":  []any{[]any{"p", "q"}, []any{"r"}},
+		"links": map[string]any{"clone": []any{map[string]any{"href": "h0"}, map[string]any{"href": "h1"}}},
+		"tags":  []string{"t0", ""},
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := ParsePath(s)
+		if err != nil {
+			return
+		}
+		if p.String() != s || strings.Join(p.Segments(), ".") != s {
+			t.Fatalf("ParsePath(%q) reads back as %q", s, p.String())
+		}
+		vals := p.Values(tree)
+		if _, ok := p.Value(tree); !ok && len(vals) > 0 {
+			t.Fatalf("Values(%q) = %v but Value found nothing", s, vals)
+		}
+		_, _ = ParseCatalogPath(s)
 	})
 }

@@ -149,3 +149,11 @@ func checkLink(p *problems, k LinkKey, l Link, line lineFunc) {
 		p.add(fieldName(at("imported_at")...), line(at("imported_at")...), "required, as an RFC 3339 time")
 	}
 }
+
+// Feed names the repository that feeds an entity: an entity takes the
+// ingested data of one integration.
+type Feed struct {
+	IntegrationID   string `json:"integration_id"`
+	IntegrationName string `json:"integration_name"`
+	Repository      string `json:"repository"` // full name
+}

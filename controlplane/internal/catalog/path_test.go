@@ -38,6 +38,10 @@ func TestLookup(t *testing.T) {
 		{"metadata.integration.account.bb_acme.repository.entity_action", []string{"MERGE"}},
 		{"metadata.integration.account.bb_acme.repository.imported_at", []string{"2026-11-24T10:00:00Z"}},
 		{"x-team-notes", []string{"keep me"}},
+		// List indexes, as in correlation rules and field mappings.
+		{"metadata.tags.1", []string{"payments"}},
+		{"metadata.links.0.url", []string{"https://bitbucket.org/acme/payments-api"}},
+		{"metadata.links.2.url", nil},
 		// Mappings, missing keys and paths through scalars yield nothing.
 		{"spec", nil},
 		{"metadata.annotations", nil},
@@ -48,13 +52,13 @@ func TestLookup(t *testing.T) {
 		{"projectIdentifier.x", nil},
 	}
 	for _, tc := range tests {
-		if diff := cmp.Diff(tc.want, e.Lookup(tc.path)); diff != "" {
+		if diff := cmp.Diff(tc.want, e.Lookup(MustParsePath(tc.path))); diff != "" {
 			t.Errorf("Lookup(%q) (-want +got):\n%s", tc.path, diff)
 		}
 	}
 }
 
-func TestResolveKeysWithDots(t *testing.T) {
+func TestPathValuesKeysWithDotsAndIndexes(t *testing.T) {
 	t.Parallel()
 	tree := map[string]any{
 		"a":     map[string]any{"b": "short", "b.c": "long"},
@@ -85,25 +89,100 @@ func TestResolveKeysWithDots(t *testing.T) {
 		{"num", []string{"42"}},
 		{"a", nil},
 		{"nope", nil},
+		// A segment of digits selects a list element, everywhere.
+		{"list.1.k", []string{"2.5"}},
+		{"list.3", []string{"scalar"}},
+		{"list.9.k", nil},
+		{"deep.0", []string{"p", "q"}},
+		{"deep.1.0", []string{"r"}},
+		{"deep.0.1", []string{"q"}},
+		{"typed.0", []string{"s1"}},
+		{"typed.1", nil},
+		{"typed.2", nil},
 	}
 	for _, tc := range tests {
-		if diff := cmp.Diff(tc.want, Resolve(tree, tc.path)); diff != "" {
-			t.Errorf("Resolve(%q) (-want +got):\n%s", tc.path, diff)
+		if diff := cmp.Diff(tc.want, MustParsePath(tc.path).Values(tree)); diff != "" {
+			t.Errorf("Values(%q) (-want +got):\n%s", tc.path, diff)
 		}
 	}
 }
 
-func TestValidateCatalogPath(t *testing.T) {
+func TestPathValue(t *testing.T) {
+	t.Parallel()
+	repo := map[string]any{
+		"name":       "payments",
+		"is_private": true,
+		"size":       json.Number("1024"),
+		"project":    map[string]any{"key": "PAY", "name": "Payments"},
+		"links": map[string]any{
+			"html":  map[string]any{"href": "https://bitbucket.org/acme/payments"},
+			"clone": []any{map[string]any{"name": "https", "href": "https://x@bitbucket.org/acme/payments.git"}, map[string]any{"name": "ssh", "href": "git@bitbucket.org:acme/payments.git"}},
+		},
+		"parent": nil,
+	}
+	tests := []struct {
+		path string
+		want any
+		ok   bool
+	}{
+		{"name", "payments", true},
+		{"is_private", true, true},
+		{"size", json.Number("1024"), true},
+		{"project", map[string]any{"key": "PAY", "name": "Payments"}, true},
+		{"project.key", "PAY", true},
+		{"links.html.href", "https://bitbucket.org/acme/payments", true},
+		{"links.clone.0.href", "https://x@bitbucket.org/acme/payments.git", true},
+		{"links.clone.1.name", "ssh", true},
+		{"links.clone.href", []any{"https://x@bitbucket.org/acme/payments.git", "git@bitbucket.org:acme/payments.git"}, true},
+		{"links.clone.2.href", nil, false},
+		{"parent", nil, false},
+		{"no.such.path", nil, false},
+		{"name.first", nil, false},
+	}
+	for _, tc := range tests {
+		got, ok := MustParsePath(tc.path).Value(repo)
+		if ok != tc.ok {
+			t.Errorf("Value(%q) found = %v, want %v", tc.path, ok, tc.ok)
+		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("Value(%q) (-want +got):\n%s", tc.path, diff)
+		}
+		// Values and Value agree on what a path reaches.
+		if vals := MustParsePath(tc.path).Values(repo); (len(vals) > 0) != tc.ok && tc.path != "project" {
+			t.Errorf("Values(%q) = %v, but Value found = %v", tc.path, vals, tc.ok)
+		}
+	}
+}
+
+func TestParsePath(t *testing.T) {
+	t.Parallel()
+	for _, p := range []string{"name", "links.clone.0.href", "metadata.annotations.bitbucket.org/repo-slug", "a.0.b.12"} {
+		got, err := ParsePath(p)
+		if err != nil || got.String() != p {
+			t.Errorf("ParsePath(%q) = %v, %v", p, got, err)
+		}
+	}
+	for _, p := range []string{"", ".name", "name.", "a..b", " name", "na\x01me", "a. b", string(make([]byte, MaxPathLen+1))} {
+		if _, err := ParsePath(p); err == nil {
+			t.Errorf("ParsePath(%q) accepted", p)
+		}
+	}
+	if (Path{}).Values(map[string]any{"": "x"}) != nil {
+		t.Error("the zero Path found something")
+	}
+}
+
+func TestParseCatalogPath(t *testing.T) {
 	t.Parallel()
 	valid := []string{
 		"name", "identifier", "owner", "type", "kind", "orgIdentifier", "projectIdentifier",
 		"spec.lifecycle", "metadata.description", "metadata.tags",
 		"metadata.annotations.bitbucket.org/repo-slug",
-		"metadata.integration_properties.BitbucketCloud.project.key",
+		"metadata.integration_properties.BitbucketCloud.project.key", "metadata.links.0.url",
 	}
 	for _, p := range valid {
-		if err := ValidateCatalogPath(p); err != nil {
-			t.Errorf("ValidateCatalogPath(%q) = %v", p, err)
+		if _, err := ParseCatalogPath(p); err != nil {
+			t.Errorf("ParseCatalogPath(%q) = %v", p, err)
 		}
 	}
 	invalid := []string{
@@ -112,8 +191,8 @@ func TestValidateCatalogPath(t *testing.T) {
 		"metadata." + string(make([]byte, MaxPathLen)),
 	}
 	for _, p := range invalid {
-		if err := ValidateCatalogPath(p); err == nil {
-			t.Errorf("ValidateCatalogPath(%q) accepted", p)
+		if _, err := ParseCatalogPath(p); err == nil {
+			t.Errorf("ParseCatalogPath(%q) accepted", p)
 		}
 	}
 }

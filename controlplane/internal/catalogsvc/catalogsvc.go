@@ -15,6 +15,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalog"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
+	"github.com/catalog-discovery/bitbucket/shared/clock"
 )
 
 // Store is what the catalog service needs of the store.
@@ -32,14 +33,14 @@ var _ Store = (*store.DB)(nil)
 // Service is the catalog API's behaviour.
 type Service struct {
 	store Store
-	now   func() time.Time
+	clock clock.Clock
 	// Changed is called after every change of an entity; discovery uses it
 	// to recompute stale recommendations promptly. May be nil.
 	Changed func()
 }
 
-// New builds the service; now is the clock.
-func New(s Store, now func() time.Time) *Service { return &Service{store: s, now: now} }
+// New builds the service; clk is the clock.
+func New(s Store, clk clock.Clock) *Service { return &Service{store: s, clock: clk} }
 
 // Key names an entity: an id or identifier, and optionally its kind and
 // its scope in API form ("account", "org/<org>", "org/<org>/project/<p>").
@@ -75,7 +76,7 @@ func (s *Service) Create(ctx context.Context, accountID, yaml string) (store.Sto
 		return store.StoredEntity{}, err
 	}
 	e.Integrations, e.IngestedProperties = nil, nil
-	out, err := s.store.CreateEntity(ctx, accountID, e, s.now())
+	out, err := s.store.CreateEntity(ctx, accountID, e, s.clock.Now())
 	if err == nil {
 		s.changed()
 	}
@@ -98,7 +99,7 @@ func (s *Service) Update(ctx context.Context, accountID, yaml string) (store.Sto
 		}
 		e.Integrations, e.IngestedProperties, e.CreatedAt = cur.Integrations, cur.IngestedProperties, cur.CreatedAt
 		return e, nil
-	}, s.now())
+	}, s.clock.Now())
 	if err == nil {
 		s.changed()
 	}

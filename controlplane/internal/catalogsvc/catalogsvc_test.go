@@ -14,6 +14,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store/storetest"
+	"github.com/catalog-discovery/bitbucket/shared/clock"
 )
 
 var t0 = time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
@@ -27,7 +28,7 @@ func newService(t *testing.T, db *store.DB) (svc *catalogsvc.Service, changes *i
 	if err := db.CreateAccount(context.Background(), auth.Account{ID: acct, CreatedAt: t0}, nil); err != nil {
 		t.Fatal(err)
 	}
-	svc = catalogsvc.New(db, func() time.Time { return t0 })
+	svc = catalogsvc.New(db, clock.NewFake(t0))
 	changes = new(int)
 	svc.Changed = func() { *changes++ }
 	return svc, changes

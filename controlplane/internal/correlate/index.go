@@ -26,7 +26,8 @@ type Index struct {
 // candidates for it without visiting every entity.
 type ruleIndex struct {
 	Rule
-	values [][]string // by target: the values at the rule's catalog path
+	ingested, catalog catalog.Path // the rule's paths, parsed
+	values            [][]string   // by target: the values at the rule's catalog path
 
 	equal map[string][]int32 // Equals: value → targets holding it
 
@@ -45,10 +46,13 @@ const directCheckLimit = 64
 // are validated here too, so that a bad stored rule fails the run instead of
 // silently matching nothing.
 func NewIndex(rules []Rule, f Filter, targets []Target) (*Index, error) {
+	parsed := make([]ruleIndex, len(rules))
 	for i, r := range rules {
-		if err := r.Validate(); err != nil {
+		ing, cat, err := r.parse()
+		if err != nil {
 			return nil, fmt.Errorf("correlation rule %d: %w", i+1, err)
 		}
+		parsed[i] = ruleIndex{Rule: r, ingested: ing, catalog: cat}
 	}
 	if len(targets) > math.MaxInt32 {
 		return nil, errors.New("too many catalog entities for one correlation index")
@@ -70,18 +74,20 @@ func NewIndex(rules []Rule, f Filter, targets []Target) (*Index, error) {
 		}
 		return ix, nil
 	}
-	ix.rules = make([]ruleIndex, len(rules))
-	for i, r := range rules {
-		ix.rules[i] = newRuleIndex(r, kept)
+	ix.rules = parsed
+	for i := range ix.rules {
+		ix.rules[i].build(kept)
 	}
 	return ix, nil
 }
 
-func newRuleIndex(r Rule, targets []Target) ruleIndex {
-	ri := ruleIndex{Rule: r, values: make([][]string, len(targets))}
+// build indexes the targets' values at the rule's catalog path.
+func (ri *ruleIndex) build(targets []Target) {
+	r := ri.Rule
+	ri.values = make([][]string, len(targets))
 	for i, t := range targets {
 		if t.Lookup != nil {
-			ri.values[i] = nonEmpty(t.Lookup(r.CatalogPath))
+			ri.values[i] = nonEmpty(t.Lookup(ri.catalog))
 		}
 	}
 	switch r.Op {
@@ -110,7 +116,6 @@ func newRuleIndex(r Rule, targets []Target) ruleIndex {
 		}
 		ri.auto = newAutomaton(patterns)
 	}
-	return ri
 }
 
 // nonEmpty drops empty values: every text contains the empty string, so
@@ -150,7 +155,7 @@ func (ix *Index) Match(in Ingested) []Candidate {
 	qs := make([]query, len(ix.rules))
 	for i := range ix.rules {
 		r := &ix.rules[i]
-		vals := distinct(in.Values(r.IngestedPath))
+		vals := distinct(in.Values(r.ingested))
 		if len(vals) == 0 {
 			return nil // a rule with nothing to compare cannot hold
 		}

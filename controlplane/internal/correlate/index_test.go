@@ -277,7 +277,7 @@ func TestEmptyCatalogValueNeverMatches(t *testing.T) {
 	t.Parallel()
 	target := func(id string, vals map[string][]string) Target {
 		return Target{ID: id, Identifier: id, Kind: "Component", Type: "service",
-			Lookup: func(path string) []string { return vals[path] }}
+			Lookup: func(path catalog.Path) []string { return vals[path.String()] }}
 	}
 	ts := []Target{
 		target("empty", map[string][]string{"name": {"pay"}, "spec.team": {""}}),

@@ -15,13 +15,13 @@ type Ingested struct {
 	Slug string
 }
 
-// Values resolves an ingested path (catalog path syntax, see catalog.Resolve)
-// in Props first and, when that yields nothing, in Raw: the mapped name is
-// what users see, and the raw JSON reaches what the mapping left out.
-// Numbers and booleans come back in their text form (42, true).
-func (in Ingested) Values(path string) []string {
-	if v := catalog.Resolve(in.Props, path); len(v) > 0 {
+// Values resolves an ingested path (see catalog.Path) in Props first and,
+// when that yields nothing, in Raw: the mapped name is what users see, and
+// the raw JSON reaches what the mapping left out. Numbers and booleans come
+// back in their text form (42, true).
+func (in Ingested) Values(path catalog.Path) []string {
+	if v := path.Values(in.Props); len(v) > 0 {
 		return v
 	}
-	return catalog.Resolve(in.Raw, path)
+	return path.Values(in.Raw)
 }

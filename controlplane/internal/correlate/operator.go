@@ -69,22 +69,24 @@ type RuleError struct {
 func (e *RuleError) Error() string { return e.Field + ": " + e.Err.Error() }
 func (e *RuleError) Unwrap() error { return e.Err }
 
-// Validate checks a rule's syntax when an integration is created or edited.
-// Whether the paths lead anywhere depends on the data, and is not checked.
-func (r Rule) Validate() error {
-	if err := ValidateIngestedPath(r.IngestedPath); err != nil {
-		return &RuleError{Field: "ingestedPath", Err: err}
+// parse checks a rule's syntax and returns its parsed paths. Whether the
+// ingested path can match the repository data is the integration's check
+// (integration.Validate); here only the syntax is checked.
+func (r Rule) parse() (ingested, cat catalog.Path, err error) {
+	if ingested, err = catalog.ParsePath(r.IngestedPath); err != nil {
+		return ingested, cat, &RuleError{Field: "ingestedPath", Err: err}
 	}
-	if err := catalog.ValidateCatalogPath(r.CatalogPath); err != nil {
-		return &RuleError{Field: "catalogPath", Err: err}
+	if cat, err = catalog.ParseCatalogPath(r.CatalogPath); err != nil {
+		return ingested, cat, &RuleError{Field: "catalogPath", Err: err}
 	}
 	if r.Op != Equals && r.Op != Contains {
-		return &RuleError{Field: "operator", Err: fmt.Errorf("unknown operator %v: want equals or contains", r.Op)}
+		return ingested, cat, &RuleError{Field: "operator", Err: fmt.Errorf("unknown operator %v: want equals or contains", r.Op)}
 	}
-	return nil
+	return ingested, cat, nil
 }
 
-// ValidateIngestedPath checks the syntax of a path into ingested data. It is
-// the catalog's path syntax (catalog.ValidatePath); any root is allowed,
-// since a field path may point anywhere in the repository JSON.
-func ValidateIngestedPath(path string) error { return catalog.ValidatePath(path) }
+// Validate checks a rule's syntax.
+func (r Rule) Validate() error {
+	_, _, err := r.parse()
+	return err
+}

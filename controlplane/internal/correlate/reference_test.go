@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalog"
 )
 
 // bruteForce is the specification of Match written the slow way: every
@@ -21,11 +23,11 @@ func bruteForce(rules []Rule, f Filter, ts []Target, in Ingested) []Candidate {
 		ok := true
 		for _, r := range rules {
 			matched, whole, best := false, false, ""
-			for _, cv := range t.Lookup(r.CatalogPath) {
+			for _, cv := range t.Lookup(catalog.MustParsePath(r.CatalogPath)) {
 				if cv == "" {
 					continue // an empty catalog value matches nothing
 				}
-				for _, iv := range in.Values(r.IngestedPath) {
+				for _, iv := range in.Values(catalog.MustParsePath(r.IngestedPath)) {
 					var hit bool
 					if r.Op == Equals {
 						hit = iv == cv
@@ -101,7 +103,7 @@ func TestMatchAgainstBruteForce(t *testing.T) {
 			ts = append(ts, Target{
 				ID: fmt.Sprintf("t%03d", i), Identifier: fmt.Sprintf("e%d", rng.IntN(300)),
 				Kind: "Component", Type: typ,
-				Lookup: func(path string) []string { return d[path] },
+				Lookup: func(path catalog.Path) []string { return d[path.String()] },
 			})
 		}
 		var rules []Rule

@@ -14,7 +14,7 @@ type Target struct {
 	Type       string
 	// Lookup resolves a catalog path to the entity's values; a nil Lookup
 	// has none, and the entity can match only through the no-rule fallback.
-	Lookup func(path string) []string
+	Lookup func(path catalog.Path) []string
 }
 
 // EntityTarget makes a target of a catalog entity; its values are what the

@@ -70,7 +70,7 @@ func startStack(t *testing.T) *stack {
 	// environment; the control plane only ever sees "env:BITBUCKET_TOKEN".
 	mockHost := strings.TrimSuffix(strings.TrimPrefix(s.mockURL, "http://"), "/2.0")
 	s.delegate = start(t, "delegate", []string{"BITBUCKET_TOKEN=" + bitbucketTK},
-		"--control-plane", s.cpAddr, "--insecure", "--account", "e2e", "--token", creds.DelegateToken,
+		"--control-plane", s.cpAddr, "--tls=false", "--account", "e2e", "--token", creds.DelegateToken,
 		"--allowed-api-hosts", mockHost,
 		"--name", "e2e-delegate", "--log-level", "debug", "--log-format", "json")
 	s.delegate.waitOutput(regexp.MustCompile(`registered with the control plane`), 30*time.Second)
@@ -284,6 +284,32 @@ spec:
 			t.Errorf("%v recommended %v after the Contains edit, want Merge", r["name"], r["recommended_action"])
 		}
 	}
+	// One path syntax everywhere: a list index in a correlation rule
+	// reaches the repository's first clone link, and a field mapping to a
+	// path the repository JSON cannot have is refused, naming the field.
+	c.ok("entity", "create", "-f", writeFile(t, dir, "clone-probe.yaml", `apiVersion: harness.io/v1
+kind: Component
+type: service
+identifier: clone_probe
+name: clone-probe
+owner: group:platform
+spec:
+  lifecycle: production
+metadata:
+  annotations:
+    bitbucket.org/repo-clone: bitbucket.org/acme/audit-api.git
+`))
+	c.ok("integration", "edit", integration, "--correlate", "links.clone.0.href=metadata.annotations.bitbucket.org/repo-clone:contains")
+	probed := find(t, listAll(t, c, "discovered", "list", integration), "slug", "audit-api")
+	if probed["recommended_action"] != "IMPORT_ACTION_MERGE" || path(probed, "suggested_entity", "identifier") != "clone_probe" {
+		t.Errorf("audit-api by its clone link: %v; want Merge into clone_probe", probed)
+	}
+	errOut = c.fails(2, "integration", "edit", integration, "--field", "x=no.such.path")
+	if !strings.Contains(errOut, "--field #1") || !strings.Contains(errOut, "no.such.path") || !strings.Contains(errOut, "can never match") {
+		t.Errorf("unmatchable field path error: %s", errOut)
+	}
+	c.ok("entity", "delete", "clone_probe")
+
 	// Secondary kinds are locked after creation.
 	errOut = c.fails(1, "integration", "edit", integration, "--secondary-kinds", "commits")
 	if !strings.Contains(errOut, "secondary kinds") {

@@ -3,9 +3,7 @@ package idpctl
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"net"
-	"os"
 	"strings"
 
 	"google.golang.org/grpc"
@@ -16,6 +14,7 @@ import (
 	integrationv1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/integration/v1"
 	"github.com/catalog-discovery/bitbucket/shared/buildinfo"
 	"github.com/catalog-discovery/bitbucket/shared/cli"
+	"github.com/catalog-discovery/bitbucket/shared/tlstrust"
 )
 
 // clients are the management services, all over one connection.
@@ -44,18 +43,11 @@ func (a *app) client() (*clients, error) {
 	transport := insecure.NewCredentials()
 	if useTLS {
 		// InsecureSkipVerify only with --insecure, whose help says what it costs.
-		cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: a.insecure}
-		if a.caFile != "" {
-			pem, err := os.ReadFile(a.caFile)
-			if err != nil {
-				return nil, cli.Usagef("--ca-file: %v", err)
-			}
-			cfg.RootCAs = x509.NewCertPool()
-			if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-				return nil, cli.Usagef("--ca-file: %s holds no PEM certificate", a.caFile)
-			}
+		roots, err := tlstrust.Roots(a.caFile)
+		if err != nil {
+			return nil, cli.Usagef("--ca-file: %v", err)
 		}
-		transport = credentials.NewTLS(cfg)
+		transport = credentials.NewTLS(&tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots, InsecureSkipVerify: a.insecure})
 	} else if a.apiKey != "" && !isLoopback(hostOf(target)) {
 		a.hint("Warning: sending the API key to %s without TLS (--tls=false).", target)
 	}

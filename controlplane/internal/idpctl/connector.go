@@ -1,6 +1,7 @@
 package idpctl
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -319,7 +320,7 @@ func (a *app) reportConnectorTest(connector string, t *integrationv1.ConnectorTe
 	}
 	switch t.GetStatus() {
 	case integrationv1.ConnectorTestStatus_CONNECTOR_TEST_STATUS_FAILED:
-		return fmt.Errorf("connector test failed: %s", firstNonEmpty(t.GetMessage(), "see above"))
+		return fmt.Errorf("connector test failed: %s", cmp.Or(t.GetMessage(), "see above"))
 	case integrationv1.ConnectorTestStatus_CONNECTOR_TEST_STATUS_SUCCEEDED:
 		return nil
 	}
@@ -338,13 +339,4 @@ func enumName(e fmt.Stringer, prefix string) string {
 		return "-"
 	}
 	return s
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }

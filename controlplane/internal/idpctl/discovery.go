@@ -79,7 +79,8 @@ suggested match. When several catalog entities match, the best is suggested
 				{"TYPE", discovered.GetType},
 				{"DETECTED", func(r discovered) string { return a.age(r.GetDetectedAt()) }},
 				{"NOTE", func(r discovered) string {
-					return notes(note{r.GetUnlinked(), "unlinked"}, note{r.GetDeleted(), "deleted in Bitbucket"})
+					return notes(note{r.GetUnlinked(), "unlinked"}, note{r.GetDeleted(), "deleted in Bitbucket"},
+						note{r.GetRecommendationNote() != "", r.GetRecommendationNote()})
 				}},
 			}, empty)
 		},
@@ -198,7 +199,7 @@ printed per repository, and idpctl exits 1 when any failed.`,
 				}
 				t := newTable(w, "REPOSITORY", "RESULT", "ENTITY", "REASON")
 				for _, r := range results {
-					reason := ""
+					reason := r.GetNotice() // what was done instead of what was seen
 					if !r.GetOk() {
 						reason = r.GetReason() + suffix(": ", r.GetMessage())
 					}

@@ -295,16 +295,6 @@ func parseImportAction(s string) (integrationv1.ImportAction, error) {
 	return 0, fmt.Errorf("%q is not an action; want register or merge", s)
 }
 
-func importActionName(a integrationv1.ImportAction) string {
-	switch a {
-	case integrationv1.ImportAction_IMPORT_ACTION_REGISTER:
-		return "register"
-	case integrationv1.ImportAction_IMPORT_ACTION_MERGE:
-		return "merge"
-	}
-	return "-"
-}
-
 func parseOnOff(s string) (bool, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "on", "true", "yes":

@@ -2,7 +2,9 @@ package idpctl
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,7 +12,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -21,62 +25,178 @@ import (
 var integrationSubject = &subject{
 	noun:     "integration",
 	prefixes: []string{"integration.", "changes."},
-	flags: map[string]string{
-		"name":             "--name",
-		"connector":        "--connector",
-		"workspace":        "--workspace",
-		"behavior":         "--behavior",
-		"kind":             "--kind",
-		"type":             "--type",
-		"correlation":      "--correlate",
-		"field_mappings":   "--field",
-		"secondary_kinds":  "--secondary-kinds",
-		"update_frequency": "--frequency",
-		"start_date":       "--start-date",
-		"auto_import":      "--auto-import",
-	},
-	list: "idpctl integration list",
+	flags:    integrationSettingFlags(),
+	list:     "idpctl integration list",
 }
 
-// integrationSpec is an integration's settings in the flags' vocabulary;
-// a -f file has the same keys as the flags. nil means not given, which is
-// what an edit's update_mask is made from.
-type integrationSpec struct {
-	Name                *string     `yaml:"name"`
-	Connector           *string     `yaml:"connector"`
-	Workspace           *string     `yaml:"workspace"`
-	Behavior            *string     `yaml:"behavior"`
-	Kind                *string     `yaml:"kind"`
-	Type                *string     `yaml:"type"`
-	Correlate           *[]string   `yaml:"correlate"`
-	CorrelateIdentifier *bool       `yaml:"correlate-identifier"`
-	Field               *[]string   `yaml:"field"`
-	SecondaryKinds      *stringList `yaml:"secondary-kinds"`
-	Frequency           *string     `yaml:"frequency"`
-	StartDate           *string     `yaml:"start-date"`
-	AutoImport          *bool       `yaml:"auto-import"`
-
-	// origin says where each key's value came from, for error messages.
-	origin map[string]string
+// integrationSettings are the settings of create and edit, in the
+// Integration message's field order (the order of an update_mask). Each
+// entry is the whole of a setting: its flag, its -f file key, the field it
+// sets and how its value is read. Settings that set the same field are
+// alternatives: at most one of them may be given.
+var integrationSettings = []integrationSetting{
+	{key: "name", field: "name", kind: textValue,
+		help: "display name, unique in the account"},
+	{key: "connector", field: "connector", kind: textValue,
+		help: "connector (id or name)"},
+	{key: "workspace", field: "workspace", kind: textValue, createOnly: true,
+		help: "workspace slug (default: the connector's)"},
+	{key: "behavior", field: "behavior", kind: textValue,
+		help:     "register-and-merge (default), register or merge",
+		editHelp: "register-and-merge, register or merge",
+		apply: func(in *integrationv1.Integration, v settingValue) (err error) {
+			in.Behavior, err = parseBehavior(v.text)
+			return err
+		}},
+	{key: "kind", field: "kind", kind: textValue,
+		help:     "catalog kind of imported entities (default Component)",
+		editHelp: "catalog kind of imported entities"},
+	{key: "type", field: "type", kind: textValue,
+		help:     "catalog type of registered entities (default service); none with --behavior merge",
+		editHelp: "catalog type of registered entities; none with --behavior merge"},
+	{key: "correlate", field: "correlation", kind: listValue,
+		help:     "correlation rule INGESTED_PATH=CATALOG_PATH[:equals|contains]; repeatable, all must hold (default name=name)",
+		editHelp: "correlation rule INGESTED_PATH=CATALOG_PATH[:equals|contains]; repeatable, all must hold",
+		apply: func(in *integrationv1.Integration, v settingValue) error {
+			rules, err := parseCorrelations(v.list)
+			in.Correlation = &integrationv1.CorrelationRules{Rules: rules}
+			return err
+		}},
+	{key: "correlate-identifier", field: "correlation", kind: boolValue,
+		help: "no correlation rules: match the catalog identifier with the one derived from the slug",
+		apply: func(in *integrationv1.Integration, v settingValue) error {
+			if !v.on {
+				return errors.New("only true makes sense; to go back to the default rule give correlate name=name")
+			}
+			in.Correlation = &integrationv1.CorrelationRules{}
+			return nil
+		}},
+	{key: "field", field: "field_mappings", kind: listValue,
+		help: "field copied into entities, NAME=PATH into the Bitbucket repository JSON; repeatable, replaces the whole set",
+		apply: func(in *integrationv1.Integration, v settingValue) error {
+			fields, err := parseFields(v.list)
+			in.FieldMappings = &integrationv1.FieldMappings{Mappings: fields}
+			return err
+		}},
+	{key: "secondary-kinds", field: "secondary_kinds", kind: commaListValue,
+		help:     "pull-requests,commits (default both), or none; fixed once created",
+		editHelp: "fixed at creation: the server refuses a change",
+		apply: func(in *integrationv1.Integration, v settingValue) error {
+			kinds, err := parseSecondaryKinds(v.list)
+			in.SecondaryKinds = &integrationv1.SecondaryKinds{Kinds: kinds}
+			return err
+		}},
+	{key: "frequency", field: "update_frequency", kind: textValue,
+		help:     "sync every 30m, 1h, 3h (default), 6h, 12h or 1d",
+		editHelp: "sync every 30m, 1h, 3h, 6h, 12h or 1d",
+		apply: func(in *integrationv1.Integration, v settingValue) (err error) {
+			in.UpdateFrequency, err = parseFrequency(v.text)
+			return err
+		}},
+	{key: "start-date", field: "start_date", kind: textValue,
+		help: "fetch nothing older than this date, YYYY-MM-DD (none: no limit)",
+		apply: func(in *integrationv1.Integration, v settingValue) (err error) {
+			in.StartDate, err = parseStartDate(v.text)
+			return err
+		}},
+	{key: "auto-import", field: "auto_import", kind: boolValue,
+		help: "import future discoveries with their recommended action"},
 }
 
-const specKeys = "name, connector, workspace, behavior, kind, type, correlate, correlate-identifier, field, secondary-kinds, frequency, start-date, auto-import"
+// integrationSetting is one setting of create and edit.
+type integrationSetting struct {
+	key        string // the flag's name and the -f file's key
+	field      string // the Integration field set: update_mask path and BadRequest field
+	kind       valueKind
+	help       string // the flag's help on create
+	editHelp   string // the flag's help on edit, when it differs
+	createOnly bool   // no flag on edit
+	// apply sets the field from a value given; its error names the rule
+	// broken, and the caller names the flag or key. Without apply, the
+	// value is the field's, as given (a string or a bool).
+	apply func(in *integrationv1.Integration, v settingValue) error
+}
 
-// stringList is a YAML list of strings that may also be written as one
-// comma-separated string, like the flag.
-type stringList []string
-
-func (l *stringList) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind == yaml.ScalarNode {
-		*l = splitList(n.Value)
-		return nil
+// set applies the setting's value to in.
+func (st *integrationSetting) set(in *integrationv1.Integration, v settingValue) error {
+	if st.apply != nil {
+		return st.apply(in, v)
 	}
-	var list []string
-	if err := n.Decode(&list); err != nil {
-		return err
+	m := in.ProtoReflect()
+	fd := m.Descriptor().Fields().ByName(protoreflect.Name(st.field))
+	switch st.kind {
+	case textValue:
+		m.Set(fd, protoreflect.ValueOfString(v.text))
+	case boolValue:
+		m.Set(fd, protoreflect.ValueOfBool(v.on))
+	default:
+		return fmt.Errorf("setting %s has no apply", st.key)
 	}
-	*l = list
 	return nil
+}
+
+// settingValue is a setting's value as given; kind says which part is set.
+type settingValue struct {
+	text string   // textValue
+	list []string // listValue and commaListValue
+	on   bool     // boolValue
+}
+
+// valueKind is how a setting is written as a flag and in a -f file.
+type valueKind int
+
+const (
+	textValue      valueKind = iota // --flag TEXT; key: text
+	listValue                       // --flag A --flag B; key: [A, B]
+	commaListValue                  // --flag A,B; key: [A, B] or key: A, B
+	boolValue                       // --flag[=false]; key: true|false
+)
+
+func (k valueKind) addFlag(fs *pflag.FlagSet, name, help string) {
+	switch k {
+	case textValue, commaListValue:
+		fs.String(name, "", help)
+	case listValue:
+		fs.StringArray(name, nil, help)
+	case boolValue:
+		fs.Bool(name, false, help)
+	}
+}
+
+func (k valueKind) fromFlag(fs *pflag.FlagSet, name string) (settingValue, error) {
+	var v settingValue
+	var err error
+	switch k {
+	case textValue:
+		v.text, err = fs.GetString(name)
+	case commaListValue:
+		var s string
+		s, err = fs.GetString(name)
+		v.list = splitList(s)
+	case listValue:
+		v.list, err = fs.GetStringArray(name)
+	case boolValue:
+		v.on, err = fs.GetBool(name)
+	}
+	return v, err
+}
+
+func (k valueKind) fromYAML(n *yaml.Node) (settingValue, error) {
+	var v settingValue
+	switch k {
+	case textValue:
+		return v, n.Decode(&v.text)
+	case commaListValue:
+		if n.Kind == yaml.ScalarNode {
+			v.list = splitList(n.Value)
+			return v, nil
+		}
+		return v, n.Decode(&v.list)
+	case listValue:
+		return v, n.Decode(&v.list)
+	default:
+		return v, n.Decode(&v.on)
+	}
 }
 
 func splitList(s string) []string {
@@ -89,8 +209,97 @@ func splitList(s string) []string {
 	return out
 }
 
-// loadIntegrationSpec reads a -f file ("-" is stdin). Unknown keys are
-// errors: a misspelt key silently ignored would change nothing.
+func settingByKey(key string) *integrationSetting {
+	for i := range integrationSettings {
+		if integrationSettings[i].key == key {
+			return &integrationSettings[i]
+		}
+	}
+	return nil
+}
+
+// integrationSettingFlags maps each field to the flag that sets it, for
+// errors about fields; of alternatives, the first.
+func integrationSettingFlags() map[string]string {
+	flags := map[string]string{}
+	for _, st := range integrationSettings {
+		if _, ok := flags[st.field]; !ok {
+			flags[st.field] = "--" + st.key
+		}
+	}
+	return flags
+}
+
+// specKeys lists the -f file's keys for error messages.
+var specKeys = func() string {
+	keys := make([]string, len(integrationSettings))
+	for i, st := range integrationSettings {
+		keys[i] = st.key
+	}
+	return strings.Join(keys, ", ")
+}()
+
+// integrationSpec is the settings given, from a -f file and the flags.
+// A setting not given is absent, which is what an edit's update_mask is
+// made from.
+type integrationSpec struct {
+	values map[string]settingValue // by setting key
+	origin map[string]string       // by setting key: where the value came from, for errors
+}
+
+func newIntegrationSpec() *integrationSpec {
+	return &integrationSpec{values: map[string]settingValue{}, origin: map[string]string{}}
+}
+
+// given reports whether the setting for field was given, under any key.
+func (s *integrationSpec) given(field string) bool {
+	for key := range s.values {
+		if settingByKey(key).field == field {
+			return true
+		}
+	}
+	return false
+}
+
+// UnmarshalYAML reads a -f file: a mapping of setting keys. Unknown keys
+// are errors, since a misspelt key silently ignored would change nothing.
+func (s *integrationSpec) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: want a mapping of settings (the keys are %s)", n.Line, specKeys)}}
+	}
+	var errs []string
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		st := settingByKey(k.Value)
+		switch {
+		case st == nil:
+			errs = append(errs, fmt.Sprintf("line %d: field %s is not a setting (the keys are %s)", k.Line, k.Value, specKeys))
+			continue
+		case s.origin[st.key] != "":
+			errs = append(errs, fmt.Sprintf("line %d: %s is given twice", k.Line, k.Value))
+			continue
+		}
+		value, err := st.kind.fromYAML(v)
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			errs = append(errs, te.Errors...)
+			continue
+		} else if err != nil {
+			return err
+		}
+		s.values[st.key] = value
+		s.origin[st.key] = st.key
+	}
+	if len(errs) > 0 {
+		return &yaml.TypeError{Errors: errs}
+	}
+	return nil
+}
+
+// loadIntegrationSpec reads a -f file ("-" is stdin).
 func (a *app) loadIntegrationSpec(path string) (*integrationSpec, error) {
 	var data []byte
 	var err error
@@ -102,92 +311,60 @@ func (a *app) loadIntegrationSpec(path string) (*integrationSpec, error) {
 	if err != nil {
 		return nil, cli.Usagef("-f: %v", err)
 	}
-	spec := &integrationSpec{origin: map[string]string{}}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(spec); err != nil && err != io.EOF {
-		msg := strings.ReplaceAll(err.Error(), "not found in type idpctl.integrationSpec", "is not a setting (the keys are "+specKeys+")")
-		return nil, cli.Usagef("%s: %s", path, strings.TrimPrefix(msg, "yaml: "))
+	spec := newIntegrationSpec()
+	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(spec); err != nil && err != io.EOF {
+		return nil, cli.Usagef("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
-	for _, key := range spec.keys() {
+	for key := range spec.origin {
 		spec.origin[key] = key + " in " + path
 	}
-	if spec.Correlate != nil && spec.CorrelateIdentifier != nil {
-		return nil, cli.Usagef("%s: give correlate or correlate-identifier, not both", path)
+	if first, second, ok := spec.alternatives(); ok {
+		return nil, cli.Usagef("%s: give %s or %s, not both", path, first, second)
 	}
 	return spec, nil
 }
 
-// keys lists the settings given, in the file's key names.
-func (s *integrationSpec) keys() []string {
-	var keys []string
-	add := func(given bool, key string) {
-		if given {
-			keys = append(keys, key)
+// alternatives reports two settings given that set the same field, in
+// the table's order.
+func (s *integrationSpec) alternatives() (first, second string, ok bool) {
+	byField := map[string]string{}
+	for _, st := range integrationSettings {
+		if _, given := s.values[st.key]; !given {
+			continue
 		}
+		if other, ok := byField[st.field]; ok {
+			return other, st.key, true
+		}
+		byField[st.field] = st.key
 	}
-	add(s.Name != nil, "name")
-	add(s.Connector != nil, "connector")
-	add(s.Workspace != nil, "workspace")
-	add(s.Behavior != nil, "behavior")
-	add(s.Kind != nil, "kind")
-	add(s.Type != nil, "type")
-	add(s.Correlate != nil, "correlate")
-	add(s.CorrelateIdentifier != nil, "correlate-identifier")
-	add(s.Field != nil, "field")
-	add(s.SecondaryKinds != nil, "secondary-kinds")
-	add(s.Frequency != nil, "frequency")
-	add(s.StartDate != nil, "start-date")
-	add(s.AutoImport != nil, "auto-import")
-	return keys
+	return "", "", false
 }
 
-// integrationFlags are the settings flags of create and edit.
+// integrationFlags are the flags of create and edit besides the settings,
+// which are read from the command's flag set by name.
 type integrationFlags struct {
-	file                                                       string
-	name, connector, workspace, behavior, kind, typ, frequency string
-	startDate, secondaryKinds                                  string
-	correlate, fields                                          []string
-	correlateIdentifier, autoImport                            bool
-	output                                                     outputFormat
+	file   string
+	output outputFormat
 }
 
 func (f *integrationFlags) register(cmd *cobra.Command, create bool) {
-	// Defaults are the server's on create; an edit changes only what is given.
-	dflt := func(s string) string {
-		if create {
-			return s
-		}
-		return ""
-	}
 	fs := cmd.Flags()
 	fs.StringVarP(&f.file, "filename", "f", "", "YAML file of settings, keys named like the flags ('-' for stdin); flags override it")
-	fs.StringVar(&f.name, "name", "", "display name, unique in the account")
-	fs.StringVar(&f.connector, "connector", "", "connector (id or name)")
-	if create {
-		fs.StringVar(&f.workspace, "workspace", "", "workspace slug (default: the connector's)")
+	for _, st := range integrationSettings {
+		switch {
+		case create:
+			st.kind.addFlag(fs, st.key, st.help)
+		case !st.createOnly:
+			st.kind.addFlag(fs, st.key, cmp.Or(st.editHelp, st.help))
+		}
 	}
-	fs.StringVar(&f.behavior, "behavior", "", "register-and-merge"+dflt(" (default)")+", register or merge")
-	fs.StringVar(&f.kind, "kind", "", "catalog kind of imported entities"+dflt(" (default Component)"))
-	fs.StringVar(&f.typ, "type", "", "catalog type of registered entities"+dflt(" (default service)")+"; none with --behavior merge")
-	fs.StringArrayVar(&f.correlate, "correlate", nil, "correlation rule INGESTED_PATH=CATALOG_PATH[:equals|contains]; repeatable, all must hold"+dflt(" (default name=name)"))
-	fs.BoolVar(&f.correlateIdentifier, "correlate-identifier", false, "no correlation rules: match the catalog identifier with the one derived from the slug")
-	fs.StringArrayVar(&f.fields, "field", nil, "field copied into entities, NAME=PATH into the Bitbucket repository JSON; repeatable, replaces the whole set")
-	if create {
-		fs.StringVar(&f.secondaryKinds, "secondary-kinds", "", "pull-requests,commits (default both), or none; fixed once created")
-	} else {
-		fs.StringVar(&f.secondaryKinds, "secondary-kinds", "", "fixed at creation: the server refuses a change")
-	}
-	fs.StringVar(&f.frequency, "frequency", "", "sync every 30m, 1h, 3h"+dflt(" (default)")+", 6h, 12h or 1d")
-	fs.StringVar(&f.startDate, "start-date", "", "fetch nothing older than this date, YYYY-MM-DD (none: no limit)")
-	fs.BoolVar(&f.autoImport, "auto-import", false, "import future discoveries with their recommended action")
 	addOutputFlag(cmd, &f.output)
 }
 
-// spec merges the -f file and the flags; a flag given replaces the file's
-// value of the same key.
+// integrationSpec merges the -f file and the flags; a flag given replaces
+// the file's value of the same setting and of its alternatives.
 func (a *app) integrationSpec(cmd *cobra.Command, f *integrationFlags) (*integrationSpec, error) {
-	spec := &integrationSpec{origin: map[string]string{}}
+	spec := newIntegrationSpec()
 	if f.file != "" {
 		var err error
 		if spec, err = a.loadIntegrationSpec(f.file); err != nil {
@@ -195,43 +372,30 @@ func (a *app) integrationSpec(cmd *cobra.Command, f *integrationFlags) (*integra
 		}
 	}
 	fs := cmd.Flags()
-	str := func(flag string, dst **string, v string) {
-		if fs.Changed(flag) {
-			*dst = &v
-			spec.origin[flag] = "--" + flag
+	flags := newIntegrationSpec()
+	for _, st := range integrationSettings {
+		if !fs.Changed(st.key) {
+			continue
 		}
+		v, err := st.kind.fromFlag(fs, st.key)
+		if err != nil {
+			return nil, err
+		}
+		flags.values[st.key] = v
 	}
-	str("name", &spec.Name, f.name)
-	str("connector", &spec.Connector, f.connector)
-	str("workspace", &spec.Workspace, f.workspace)
-	str("behavior", &spec.Behavior, f.behavior)
-	str("kind", &spec.Kind, f.kind)
-	str("type", &spec.Type, f.typ)
-	str("frequency", &spec.Frequency, f.frequency)
-	str("start-date", &spec.StartDate, f.startDate)
-	if fs.Changed("correlate") && fs.Changed("correlate-identifier") {
-		return nil, cli.Usagef("give --correlate or --correlate-identifier, not both")
+	if first, second, ok := flags.alternatives(); ok {
+		return nil, cli.Usagef("give --%s or --%s, not both", first, second)
 	}
-	if fs.Changed("correlate") {
-		spec.Correlate, spec.CorrelateIdentifier = &f.correlate, nil
-		spec.origin["correlate"] = "--correlate"
-	}
-	if fs.Changed("correlate-identifier") {
-		spec.Correlate, spec.CorrelateIdentifier = nil, &f.correlateIdentifier
-		spec.origin["correlate-identifier"] = "--correlate-identifier"
-	}
-	if fs.Changed("field") {
-		spec.Field = &f.fields
-		spec.origin["field"] = "--field"
-	}
-	if fs.Changed("secondary-kinds") {
-		l := stringList(splitList(f.secondaryKinds))
-		spec.SecondaryKinds = &l
-		spec.origin["secondary-kinds"] = "--secondary-kinds"
-	}
-	if fs.Changed("auto-import") {
-		spec.AutoImport = &f.autoImport
-		spec.origin["auto-import"] = "--auto-import"
+	for key, v := range flags.values {
+		field := settingByKey(key).field
+		for k := range spec.values {
+			if settingByKey(k).field == field {
+				delete(spec.values, k)
+				delete(spec.origin, k)
+			}
+		}
+		spec.values[key] = v
+		spec.origin[key] = "--" + key
 	}
 	return spec, nil
 }
@@ -241,87 +405,15 @@ func (a *app) integrationSpec(cmd *cobra.Command, f *integrationFlags) (*integra
 func (s *integrationSpec) build() (*integrationv1.Integration, []string, error) {
 	in := &integrationv1.Integration{}
 	var mask []string
-	bad := func(key string, err error) error {
-		return cli.Usagef("invalid %s: %v", s.origin[key], err)
-	}
-	if s.Name != nil {
-		in.Name = *s.Name
-		mask = append(mask, "name")
-	}
-	if s.Connector != nil {
-		in.Connector = *s.Connector
-		mask = append(mask, "connector")
-	}
-	if s.Workspace != nil {
-		in.Workspace = *s.Workspace
-		mask = append(mask, "workspace")
-	}
-	if s.Behavior != nil {
-		b, err := parseBehavior(*s.Behavior)
-		if err != nil {
-			return nil, nil, bad("behavior", err)
+	for _, st := range integrationSettings {
+		v, ok := s.values[st.key]
+		if !ok {
+			continue
 		}
-		in.Behavior = b
-		mask = append(mask, "behavior")
-	}
-	if s.Kind != nil {
-		in.Kind = *s.Kind
-		mask = append(mask, "kind")
-	}
-	if s.Type != nil {
-		in.Type = *s.Type
-		mask = append(mask, "type")
-	}
-	switch {
-	case s.Correlate != nil:
-		rules, err := parseCorrelations(*s.Correlate)
-		if err != nil {
-			return nil, nil, bad("correlate", err)
+		if err := st.set(in, v); err != nil {
+			return nil, nil, cli.Usagef("invalid %s: %v", s.origin[st.key], err)
 		}
-		in.Correlation = &integrationv1.CorrelationRules{Rules: rules}
-		mask = append(mask, "correlation")
-	case s.CorrelateIdentifier != nil:
-		if !*s.CorrelateIdentifier {
-			return nil, nil, cli.Usagef("invalid %s: only true makes sense; to go back to the default rule give correlate name=name", s.origin["correlate-identifier"])
-		}
-		in.Correlation = &integrationv1.CorrelationRules{}
-		mask = append(mask, "correlation")
-	}
-	if s.Field != nil {
-		fields, err := parseFields(*s.Field)
-		if err != nil {
-			return nil, nil, bad("field", err)
-		}
-		in.FieldMappings = &integrationv1.FieldMappings{Mappings: fields}
-		mask = append(mask, "field_mappings")
-	}
-	if s.SecondaryKinds != nil {
-		kinds, err := parseSecondaryKinds(*s.SecondaryKinds)
-		if err != nil {
-			return nil, nil, bad("secondary-kinds", err)
-		}
-		in.SecondaryKinds = &integrationv1.SecondaryKinds{Kinds: kinds}
-		mask = append(mask, "secondary_kinds")
-	}
-	if s.Frequency != nil {
-		fr, err := parseFrequency(*s.Frequency)
-		if err != nil {
-			return nil, nil, bad("frequency", err)
-		}
-		in.UpdateFrequency = fr
-		mask = append(mask, "update_frequency")
-	}
-	if s.StartDate != nil {
-		ts, err := parseStartDate(*s.StartDate)
-		if err != nil {
-			return nil, nil, bad("start-date", err)
-		}
-		in.StartDate = ts
-		mask = append(mask, "start_date")
-	}
-	if s.AutoImport != nil {
-		in.AutoImport = *s.AutoImport
-		mask = append(mask, "auto_import")
+		mask = append(mask, st.field)
 	}
 	return in, mask, nil
 }
@@ -340,8 +432,8 @@ IDP_INTEGRATION.`,
 		a.integrationListCommand(),
 		a.integrationGetCommand(),
 		a.integrationEditCommand(),
-		a.integrationStateCommand("suspend"),
-		a.integrationStateCommand("resume"),
+		a.integrationSuspendCommand(),
+		a.integrationResumeCommand(),
 		a.syncCommand(), // also at the top level; here for those who look for it
 	)
 	cmd.Aliases = []string{"integrations"}
@@ -406,11 +498,10 @@ one integration per account. Secondary kinds cannot be changed afterwards.
 			if err != nil {
 				return err
 			}
-			if spec.Name == nil || *spec.Name == "" {
-				return cli.Usagef("--name is required (or name: in the -f file)")
-			}
-			if spec.Connector == nil || *spec.Connector == "" {
-				return cli.Usagef("--connector is required (or connector: in the -f file)")
+			for _, key := range []string{"name", "connector"} {
+				if spec.values[key].text == "" {
+					return cli.Usagef("--%s is required (or %s: in the -f file)", key, key)
+				}
 			}
 			in, _, err := spec.build()
 			if err != nil {
@@ -488,7 +579,7 @@ auto-import off.
 			got := resp.GetIntegration()
 			return a.writeMessage(f.output, got, func(w io.Writer) {
 				fmt.Fprintf(w, "Integration %q updated: %s.\n", got.GetName(), strings.Join(mask, ", "))
-				if spec.Correlate != nil || spec.CorrelateIdentifier != nil {
+				if spec.given("correlation") {
 					a.hint("Recommendations of repositories not yet imported are recomputed: idpctl discovered list %s", quoteArg(got.GetName()))
 				}
 			})
@@ -612,16 +703,43 @@ func startDateString(ts *timestamppb.Timestamp) string {
 	return t.Format(time.RFC3339)
 }
 
-// integrationStateCommand builds suspend and resume, which differ only in
-// the RPC and the words.
-func (a *app) integrationStateCommand(verb string) *cobra.Command {
+func (a *app) integrationSuspendCommand() *cobra.Command {
+	return a.integrationStateCommand("suspend INTEGRATION",
+		"Suspend discovery and sync updates; imported entities stay",
+		"  idpctl integration suspend acme",
+		func(ctx context.Context, c *clients, ref string) (*integrationv1.Integration, error) {
+			resp, err := call(ctx, a, c.integrations.SuspendIntegration, &integrationv1.SuspendIntegrationRequest{Integration: ref})
+			return resp.GetIntegration(), err
+		},
+		func(w io.Writer, in *integrationv1.Integration) {
+			fmt.Fprintf(w, "Integration %q suspended: no discovery and no sync updates; imported entities stay as they are.\n", in.GetName())
+			a.hint("Resume it with: idpctl integration resume %s", quoteArg(in.GetName()))
+		})
+}
+
+func (a *app) integrationResumeCommand() *cobra.Command {
+	return a.integrationStateCommand("resume INTEGRATION",
+		"Resume a suspended integration; a sync starts at once",
+		"  idpctl integration resume acme",
+		func(ctx context.Context, c *clients, ref string) (*integrationv1.Integration, error) {
+			resp, err := call(ctx, a, c.integrations.ResumeIntegration, &integrationv1.ResumeIntegrationRequest{Integration: ref})
+			return resp.GetIntegration(), err
+		},
+		func(w io.Writer, in *integrationv1.Integration) {
+			fmt.Fprintf(w, "Integration %q resumed; a sync is queued.\n", in.GetName())
+			a.hint("Follow it: idpctl sync %s --wait", quoteArg(in.GetName()))
+		})
+}
+
+// integrationStateCommand is what suspend and resume share: one
+// integration argument, one call that returns it, and a report of it.
+func (a *app) integrationStateCommand(use, short, example string,
+	change func(ctx context.Context, c *clients, ref string) (*integrationv1.Integration, error),
+	report func(w io.Writer, in *integrationv1.Integration),
+) *cobra.Command {
 	var output outputFormat
-	short, example := "Suspend discovery and sync updates; imported entities stay", "  idpctl integration suspend acme"
-	if verb == "resume" {
-		short, example = "Resume a suspended integration; a sync starts at once", "  idpctl integration resume acme"
-	}
 	cmd := &cobra.Command{
-		Use:     verb + " INTEGRATION",
+		Use:     use,
 		Short:   short,
 		Example: example,
 		Args:    exactArgs("INTEGRATION"),
@@ -630,29 +748,11 @@ func (a *app) integrationStateCommand(verb string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var in *integrationv1.Integration
-			if verb == "suspend" {
-				resp, err := call(cmd.Context(), a, c.integrations.SuspendIntegration, &integrationv1.SuspendIntegrationRequest{Integration: args[0]})
-				if err != nil {
-					return about(integrationSubject, err)
-				}
-				in = resp.GetIntegration()
-			} else {
-				resp, err := call(cmd.Context(), a, c.integrations.ResumeIntegration, &integrationv1.ResumeIntegrationRequest{Integration: args[0]})
-				if err != nil {
-					return about(integrationSubject, err)
-				}
-				in = resp.GetIntegration()
+			in, err := change(cmd.Context(), c, args[0])
+			if err != nil {
+				return about(integrationSubject, err)
 			}
-			return a.writeMessage(output, in, func(w io.Writer) {
-				if verb == "suspend" {
-					fmt.Fprintf(w, "Integration %q suspended: no discovery and no sync updates; imported entities stay as they are.\n", in.GetName())
-					a.hint("Resume it with: idpctl integration resume %s", quoteArg(in.GetName()))
-					return
-				}
-				fmt.Fprintf(w, "Integration %q resumed; a sync is queued.\n", in.GetName())
-				a.hint("Follow it: idpctl sync %s --wait", quoteArg(in.GetName()))
-			})
+			return a.writeMessage(output, in, func(w io.Writer) { report(w, in) })
 		},
 	}
 	addOutputFlag(cmd, &output)

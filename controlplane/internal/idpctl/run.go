@@ -126,7 +126,8 @@ The usual flow:
 Connection: --server HOST:PORT (default ` + DefaultServer + `). TLS is used unless
 the server is on this machine (localhost, 127.0.0.0/8, ::1), where plaintext is
 the default because that is how a local control plane listens; --tls or
---tls=false decides explicitly, --ca-file trusts a private CA.
+--tls=false decides explicitly, --ca-file trusts a private CA as well as the
+system's, --insecure skips verifying the certificate (testing only).
 
 Output: -o table (default, for people), json (stable, for scripts: proto field
 names, every field present, enums by name, 64-bit integers as strings, lists as

@@ -1,6 +1,7 @@
 package idpctl
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -78,9 +79,9 @@ first (the run itself goes on).`,
 			}
 			switch run.GetStatus() {
 			case integrationv1.SyncStatus_SYNC_STATUS_PARTIAL:
-				a.hint("Warning: the run was partial: %s. What synced is kept; the next sync retries the rest.", firstNonEmpty(run.GetError(), "no reason given"))
+				a.hint("Warning: the run was partial: %s. What synced is kept; the next sync retries the rest.", cmp.Or(run.GetError(), "no reason given"))
 			case integrationv1.SyncStatus_SYNC_STATUS_FAILED:
-				return fmt.Errorf("sync run %s failed: %s (see idpctl events %s)", run.GetId(), firstNonEmpty(run.GetError(), "no reason given"), quoteArg(args[0]))
+				return fmt.Errorf("sync run %s failed: %s (see idpctl events %s)", run.GetId(), cmp.Or(run.GetError(), "no reason given"), quoteArg(args[0]))
 			case integrationv1.SyncStatus_SYNC_STATUS_CANCELLED:
 				return fmt.Errorf("sync run %s was cancelled%s", run.GetId(), suffix(": ", run.GetError()))
 			}

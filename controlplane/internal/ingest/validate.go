@@ -1,6 +1,6 @@
-// Package ingest checks the records delegates upload (see shared/record)
-// before the store applies a batch. A batch is applied atomically and
-// exactly once; see store.ApplyBatch.
+// Package ingest checks the records delegates upload (see shared/record):
+// the task protocol normalizes and validates every batch before the store
+// applies it, atomically and exactly once (store.ApplyBatch).
 package ingest
 
 import (

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+	"github.com/catalog-discovery/bitbucket/shared/tag"
 )
 
 // Connector says where and as whom a delegate calls Bitbucket Cloud. It
@@ -42,14 +43,10 @@ const (
 
 var (
 	envNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	tagPattern     = regexp.MustCompile(`^[a-z0-9_.-]{1,64}$`)
 	// scp-like SSH address: git@bitbucket.org:acme/repo.git
 	scpPattern       = regexp.MustCompile(`^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:`)
 	workspacePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,99}$`)
 )
-
-// TagPattern is the shape of a delegate tag and of a connector selector.
-func TagPattern() *regexp.Regexp { return tagPattern }
 
 // NormalizeConnector fills a connector's defaults and checks every field,
 // returning an Invalid fault with one violation per bad field.
@@ -88,8 +85,8 @@ func NormalizeConnector(c *Connector) error {
 	sel := make([]string, 0, len(c.DelegateSelectors))
 	for i, s := range c.DelegateSelectors {
 		s = strings.TrimSpace(s)
-		if !tagPattern.MatchString(s) {
-			v.Add(indexed("connector.delegate_selectors", i), "%q is not a valid selector: use 1 to 64 of a-z 0-9 _ . -", s)
+		if !tag.Valid(s) {
+			v.Add(indexed("connector.delegate_selectors", i), "%q is not a valid selector: %s", s, tag.Rule)
 			continue
 		}
 		sel = append(sel, s)

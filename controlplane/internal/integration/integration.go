@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
@@ -168,14 +167,13 @@ type Draft struct {
 	AutoImport     bool
 }
 
+// ValidType reports whether t is a valid catalog type for an integration
+// to register entities as (e.g. service, library, website).
+func ValidType(t string) bool { return typePattern.MatchString(t) }
+
 var (
 	typePattern      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
 	fieldNamePattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}(\.[a-z][a-z0-9_]{0,63})*$`)
-	// A path segment of the ingested JSON: a key or a list index.
-	jsonSegmentPattern = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_-]*|[0-9]+)$`)
-	// A catalog YAML path may reach annotation keys such as
-	// "bitbucket.org/repo-slug", so '/' and '.' are allowed inside it.
-	catalogPathPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_./-]*$`)
 )
 
 // New builds an enabled integration from a draft, filling defaults and
@@ -265,6 +263,11 @@ func (in *Integration) check(v *fault.Violations) {
 	case in.Behavior != Merge && !typePattern.MatchString(in.Type):
 		v.Add("integration.type", "%q is not a valid type (e.g. service, library, website)", in.Type)
 	}
+	names := make([]string, 0, len(in.Fields)+1)
+	for _, m := range in.Fields {
+		names = append(names, m.Name)
+	}
+	names = append(names, "visibility") // derived from is_private
 	seen := map[CorrelationRule]bool{}
 	for i := range in.Correlation {
 		r := &in.Correlation[i]
@@ -272,7 +275,7 @@ func (in *Integration) check(v *fault.Violations) {
 		if r.Operator == "" {
 			r.Operator = Equals
 		}
-		if problem := checkJSONPath(r.IngestedPath); problem != "" {
+		if problem := checkIngestedPath(r.IngestedPath, names); problem != "" {
 			v.Add(field+".ingested_path", "%s", problem)
 		}
 		if problem := checkCatalogPath(r.CatalogPath); problem != "" {
@@ -286,16 +289,16 @@ func (in *Integration) check(v *fault.Violations) {
 		}
 		seen[*r] = true
 	}
-	names := map[string]bool{}
+	mapped := map[string]bool{}
 	for i, m := range in.Fields {
 		field := indexed("integration.field_mappings.mappings", i)
 		if !fieldNamePattern.MatchString(m.Name) {
 			v.Add(field+".name", "%q is not a snake_case property name (dots nest, e.g. project.key)", m.Name)
-		} else if names[m.Name] {
+		} else if mapped[m.Name] {
 			v.Add(field+".name", "duplicate name %q", m.Name)
 		}
-		names[m.Name] = true
-		if problem := checkJSONPath(m.Path); problem != "" {
+		mapped[m.Name] = true
+		if problem := checkRepositoryPath(m.Path); problem != "" {
 			v.Add(field+".path", "%s", problem)
 		}
 	}
@@ -323,34 +326,6 @@ func sortedKinds(kinds []SecondaryKind) []SecondaryKind {
 		return slices.Index(AllSecondaryKinds, a) - slices.Index(AllSecondaryKinds, b)
 	})
 	return out
-}
-
-func checkJSONPath(p string) string {
-	if p == "" {
-		return "required"
-	}
-	if len(p) > 256 {
-		return "at most 256 characters"
-	}
-	for seg := range strings.SplitSeq(p, ".") {
-		if !jsonSegmentPattern.MatchString(seg) {
-			return fmt.Sprintf("%q is not a dotted path such as name, project.key or links.html.href", p)
-		}
-	}
-	return ""
-}
-
-func checkCatalogPath(p string) string {
-	if p == "" {
-		return "required"
-	}
-	if len(p) > 256 {
-		return "at most 256 characters"
-	}
-	if !catalogPathPattern.MatchString(p) || strings.Contains(p, "..") || strings.HasSuffix(p, ".") || strings.HasSuffix(p, "/") {
-		return fmt.Sprintf("%q is not a catalog YAML path such as name, identifier, metadata.tags or metadata.annotations.bitbucket.org/repo-slug", p)
-	}
-	return ""
 }
 
 func indexed(field string, i int) string { return field + "[" + strconv.Itoa(i) + "]" }

@@ -143,6 +143,13 @@ func TestNewIntegrationRejects(t *testing.T) {
 		{"bad field name", integration.Draft{Fields: &[]integration.FieldMapping{{Name: "Default-Branch", Path: "mainbranch.name"}}}, "integration.field_mappings.mappings[0].name"},
 		{"duplicate field name", integration.Draft{Fields: &[]integration.FieldMapping{{Name: "a", Path: "x"}, {Name: "a", Path: "y"}}}, "integration.field_mappings.mappings[1].name"},
 		{"bad field path", integration.Draft{Fields: &[]integration.FieldMapping{{Name: "a", Path: ""}}}, "integration.field_mappings.mappings[0].path"},
+		{"unmatchable field path", integration.Draft{Fields: &[]integration.FieldMapping{{Name: "x", Path: "no.such.path"}}}, "integration.field_mappings.mappings[0].path"},
+		{"field path through a scalar", integration.Draft{Fields: &[]integration.FieldMapping{{Name: "x", Path: "name.first"}}}, "integration.field_mappings.mappings[0].path"},
+		{"field path to an object with known fields", integration.Draft{Fields: &[]integration.FieldMapping{{Name: "x", Path: "links.html"}}}, "integration.field_mappings.mappings[0].path"},
+		{"field path to an unknown link field", integration.Draft{Fields: &[]integration.FieldMapping{{Name: "x", Path: "links.clone.0.url"}}}, "integration.field_mappings.mappings[0].path"},
+		{"unmatchable ingested path", integration.Draft{Correlation: rules(integration.CorrelationRule{IngestedPath: "no.such.path", CatalogPath: "name"})}, "integration.correlation.rules[0].ingested_path"},
+		{"ingested path into a prefix of a mapped name", integration.Draft{Fields: &[]integration.FieldMapping{{Name: "team.name", Path: "project.name"}},
+			Correlation: rules(integration.CorrelationRule{IngestedPath: "team.lead", CatalogPath: "name"})}, "integration.correlation.rules[0].ingested_path"},
 		{"unknown secondary kind", integration.Draft{SecondaryKinds: &[]integration.SecondaryKind{"ISSUES"}}, "integration.secondary_kinds.kinds[0]"},
 		{"duplicate secondary kind", integration.Draft{SecondaryKinds: &[]integration.SecondaryKind{integration.Commits, integration.Commits}}, "integration.secondary_kinds.kinds[1]"},
 		{"future start date", integration.Draft{StartDate: now.Add(time.Hour)}, "integration.start_date"},
@@ -165,6 +172,30 @@ func TestNewIntegrationRejects(t *testing.T) {
 	_, err := integration.New(integration.Draft{Behavior: integration.Merge, Type: "x", Frequency: "2h"}, conn, now)
 	if v := violations(t, err); len(v) != 3 { // name, type, frequency
 		t.Fatalf("violations %v, want 3", v)
+	}
+}
+
+// Paths are read by one parser (catalog.ParsePath) and checked against the
+// repository JSON; list indexes are accepted wherever a list is.
+func TestNewIntegrationAcceptsPaths(t *testing.T) {
+	t.Parallel()
+	fields := []integration.FieldMapping{
+		{Name: "clone_https", Path: "links.clone.0.href"}, {Name: "clone_links", Path: "links.clone.href"},
+		{Name: "project.key", Path: "project.key"}, {Name: "owner_name", Path: "owner.display_name"},
+		{Name: "branch", Path: "mainbranch.name"}, {Name: "project_all", Path: "project"},
+	}
+	ruleList := []integration.CorrelationRule{
+		{IngestedPath: "links.clone.0.href", CatalogPath: "metadata.annotations.bitbucket.org/repo-clone", Operator: integration.Contains},
+		{IngestedPath: "project.key", CatalogPath: "metadata.links.0.url"},
+		{IngestedPath: "project_all.name", CatalogPath: "spec.system"},
+		{IngestedPath: "visibility", CatalogPath: "metadata.tags"},
+	}
+	in, err := integration.New(integration.Draft{Name: "main", Fields: &fields, Correlation: &ruleList}, conn, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(in.Fields) != len(fields) || len(in.Correlation) != len(ruleList) {
+		t.Fatalf("kept %d fields and %d rules", len(in.Fields), len(in.Correlation))
 	}
 }
 

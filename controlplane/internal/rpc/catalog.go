@@ -50,7 +50,7 @@ func (s *catalogServer) GetEntity(ctx context.Context, req *catalogv1.GetEntityR
 func (s *catalogServer) ListEntities(ctx context.Context, req *catalogv1.ListEntitiesRequest) (*catalogv1.ListEntitiesResponse, error) {
 	list, next, total, err := s.c.List(ctx, managementCaller(ctx).AccountID,
 		catalogsvc.Filter{Kind: req.GetKind(), Type: req.GetType(), Scope: req.GetScope(), Search: req.GetSearch()},
-		discoveryPage(req.GetPageSize(), req.GetPageToken()))
+		page(req.GetPageSize(), req.GetPageToken()))
 	if err != nil {
 		return nil, err
 	}

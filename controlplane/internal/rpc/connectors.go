@@ -8,8 +8,7 @@ import (
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/manage"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/integrationsvc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
 )
 
@@ -18,9 +17,9 @@ type connectorServer struct {
 	s *Server
 }
 
-func managementCaller(ctx context.Context) manage.Caller {
+func managementCaller(ctx context.Context) integrationsvc.Caller {
 	c, _ := CallerFrom(ctx)
-	return manage.Caller{AccountID: c.AccountID, Actor: c.Actor}
+	return integrationsvc.Caller{AccountID: c.AccountID, Actor: c.Actor}
 }
 
 func connectorToProto(c integration.Connector) *integrationv1.Connector {
@@ -50,7 +49,7 @@ func (c *connectorServer) GetConnector(ctx context.Context, req *integrationv1.G
 }
 
 func (c *connectorServer) ListConnectors(ctx context.Context, req *integrationv1.ListConnectorsRequest) (*integrationv1.ListConnectorsResponse, error) {
-	list, next, err := c.s.Manage.ListConnectors(ctx, managementCaller(ctx), store.Page{Size: int(req.GetPageSize()), Token: req.GetPageToken()})
+	list, next, err := c.s.Manage.ListConnectors(ctx, managementCaller(ctx), page(req.GetPageSize(), req.GetPageToken()))
 	if err != nil {
 		return nil, err
 	}

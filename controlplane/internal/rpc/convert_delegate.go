@@ -14,13 +14,15 @@ import (
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/ingest"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/lease"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
 )
 
-const leaseMaxCheckpoint = lease.MaxCheckpoint
-
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// page is the page a list request asks for; the store applies the
+// list's default size and the one cap, store.MaxPageSize.
+func page(size int32, token string) store.Page { return store.Page{Size: int(size), Token: token} }
 
 // ts converts a time to a timestamp; the zero time is absent.
 func ts(t time.Time) *timestamppb.Timestamp {

@@ -2,17 +2,13 @@ package rpc
 
 import (
 	"context"
-	"slices"
-	"strings"
-	"unicode/utf8"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	delegatev1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1"
 
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/dispatch"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
 )
@@ -29,34 +25,11 @@ func (d *delegateServer) caller(ctx context.Context) Caller {
 
 func (d *delegateServer) Register(ctx context.Context, req *delegatev1.RegisterRequest) (*delegatev1.RegisterResponse, error) {
 	c := d.caller(ctx)
-	var v fault.Violations
-	name := strings.TrimSpace(req.GetName())
-	if n := utf8.RuneCountInString(name); n == 0 || n > 128 {
-		v.Add("name", "required, 1 to 128 characters")
-	}
-	tags := make([]string, 0, len(req.GetTags()))
-	for i, t := range req.GetTags() {
-		if !integration.TagPattern().MatchString(t) {
-			v.Add("tags["+itoa(i)+"]", "%q is not a valid tag: use 1 to 64 of a-z 0-9 _ . -", t)
-		}
-		tags = append(tags, t)
-	}
-	if err := v.Err("", "invalid registration"); err != nil {
-		return nil, err
-	}
-	slices.Sort(tags)
-	conc := int(req.GetConcurrency())
-	if conc <= 0 {
-		conc = 1
-	}
-	now := d.s.Now().UTC()
-	dl, err := d.s.Store.RegisterDelegate(ctx, store.Delegate{ID: auth.NewID("dlg"), AccountID: c.AccountID, Name: name,
-		Tags: slices.Compact(tags), Version: req.GetVersion(), Hostname: req.GetHostname(), Concurrency: conc, RegisteredAt: now, LastSeenAt: now})
+	dl, err := d.s.Tasks.Register(ctx, c.AccountID, dispatch.Registration{Name: req.GetName(), Tags: req.GetTags(), Version: req.GetVersion(),
+		Hostname: req.GetHostname(), Concurrency: int(req.GetConcurrency())})
 	if err != nil {
 		return nil, err
 	}
-	d.s.log.Info().Str("account", c.AccountID).Str("delegate", dl.Name).Str("delegate_id", dl.ID).Strs("tags", dl.Tags).
-		Str("version", dl.Version).Msg("delegate registered")
 	cfg := d.s.Tasks.Config()
 	return &delegatev1.RegisterResponse{DelegateId: dl.ID, AccountId: c.AccountID,
 		RenewIntervalSeconds: int32(cfg.RenewInterval.Seconds()), PollHoldSeconds: int32(cfg.PollHold.Seconds())}, nil
@@ -103,13 +76,7 @@ func (d *delegateServer) CompleteTask(ctx context.Context, req *delegatev1.Compl
 	if err := requireLease(req.GetTaskId(), req.GetLeaseToken()); err != nil {
 		return nil, err
 	}
-	outcome, ok := outcomes[req.GetOutcome()]
-	if !ok {
-		return nil, fault.InvalidField("outcome", "required: SUCCEEDED, PARTIAL, FAILED, CANCELLED or RELEASED")
-	}
-	if len(req.GetCheckpoint()) > leaseMaxCheckpoint {
-		return nil, fault.InvalidField("checkpoint", "at most %d bytes", leaseMaxCheckpoint)
-	}
+	outcome := outcomes[req.GetOutcome()] // "" for an unknown value: refused by the task state machine
 	var result *tasks.TestResult
 	if r := req.GetTestConnection(); r != nil {
 		result = &tasks.TestResult{OK: r.GetOk(), TokenValid: r.GetTokenValid(), WorkspaceReachable: r.GetWorkspaceReachable(),

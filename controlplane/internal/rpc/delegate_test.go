@@ -17,7 +17,7 @@ import (
 	delegatev1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1"
 	integrationv1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/integration/v1"
 
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/lease"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/dispatch"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
 	"github.com/catalog-discovery/bitbucket/shared/record"
@@ -55,14 +55,10 @@ func TestAcquireWakesAtOnceWhenWorkIsQueued(t *testing.T) {
 		}
 		got <- res.GetTask()
 	}()
-	time.Sleep(100 * time.Millisecond) // let the poll start waiting
-	start := time.Now()
+	h.pollWaiting()
 	created := h.createIntegration("main", conn.GetId())
 	select {
 	case task := <-got:
-		if waited := time.Since(start); waited > 2*time.Second {
-			t.Errorf("woke after %v", waited)
-		}
 		sync := task.GetSync()
 		if task.GetId() != created.GetFirstRun().GetId() && sync.GetIntegrationId() != created.GetIntegration().GetId() {
 			t.Fatalf("task %v", task)
@@ -79,22 +75,18 @@ func TestAcquireWakesAtOnceWhenWorkIsQueued(t *testing.T) {
 
 func TestAcquireReturnsEmptyAfterHold(t *testing.T) {
 	t.Parallel()
-	cfg := testLease
-	cfg.PollHold = 200 * time.Millisecond
-	h := newHarness(t, cfg)
+	h := newHarness(t, testLease)
 	id := h.register("d1")
 	if task := h.acquire(id); task != nil {
 		t.Fatalf("got %v, want no task", task)
 	}
 	_, err := h.delegates.AcquireTask(h.dlg(), &delegatev1.AcquireTaskRequest{DelegateId: "dlg_unknown"})
-	wantStatus(t, err, codes.NotFound, lease.ReasonDelegateNotRegistered)
+	wantStatus(t, err, codes.NotFound, dispatch.ReasonDelegateNotRegistered)
 }
 
 func TestSelectorsRouteTasks(t *testing.T) {
 	t.Parallel()
-	cfg := testLease
-	cfg.PollHold = 200 * time.Millisecond
-	h := newHarness(t, cfg)
+	h := newHarness(t, testLease)
 	plain := h.register("plain")
 	eu := h.register("eu", "eu", "linux")
 	conn := h.createConnector("bb", "acme", "eu")
@@ -135,12 +127,12 @@ func TestLeaseExpiryTakeoverWithCheckpoint(t *testing.T) {
 	}
 	// a's token is stale everywhere.
 	_, err = h.delegates.RenewLease(h.dlg(), &delegatev1.RenewLeaseRequest{TaskId: first.GetId(), LeaseToken: first.GetLeaseToken()})
-	wantStatus(t, err, codes.FailedPrecondition, store.ReasonLeaseLost)
+	wantStatus(t, err, codes.FailedPrecondition, tasks.ReasonLeaseLost)
 	_, err = h.delegates.UploadRecords(h.dlg(), &delegatev1.UploadRecordsRequest{TaskId: first.GetId(), LeaseToken: first.GetLeaseToken(), Sequence: 2})
-	wantStatus(t, err, codes.FailedPrecondition, store.ReasonLeaseLost)
+	wantStatus(t, err, codes.FailedPrecondition, tasks.ReasonLeaseLost)
 	_, err = h.delegates.CompleteTask(h.dlg(), &delegatev1.CompleteTaskRequest{TaskId: first.GetId(), LeaseToken: first.GetLeaseToken(),
 		Outcome: delegatev1.Outcome_OUTCOME_SUCCEEDED})
-	wantStatus(t, err, codes.FailedPrecondition, store.ReasonLeaseLost)
+	wantStatus(t, err, codes.FailedPrecondition, tasks.ReasonLeaseLost)
 
 	run, err := h.integrations.GetSyncRun(h.mgmt(), &integrationv1.GetSyncRunRequest{Id: created.GetFirstRun().GetId()})
 	if err != nil || run.GetRun().GetAttempt() != 2 || run.GetRun().GetRepositories() != 2 || run.GetRun().GetDelegate() != "b" ||
@@ -169,7 +161,7 @@ func TestUploadReplayGapAndInvalidRecords(t *testing.T) {
 		}
 	}
 	_, err := upload(5, repoRecord(3))
-	info, _ := wantStatus(t, err, codes.OutOfRange, store.ReasonSequenceGap)
+	info, _ := wantStatus(t, err, codes.OutOfRange, tasks.ReasonSequenceGap)
 	if info.GetMetadata()["expectedSequence"] != "2" {
 		t.Fatalf("metadata %v", info.GetMetadata())
 	}
@@ -274,9 +266,7 @@ func TestSuspendCancelsRunningSync(t *testing.T) {
 
 func TestDelegatesSeeOnlyTheirAccount(t *testing.T) {
 	t.Parallel()
-	cfg := testLease
-	cfg.PollHold = 200 * time.Millisecond
-	h := newHarness(t, cfg)
+	h := newHarness(t, testLease)
 	_, globexToken := h.bootstrap("globex")
 	globex := as(t.Context(), "globex", globexToken)
 	reg, err := h.delegates.Register(globex, &delegatev1.RegisterRequest{Name: "g1"})
@@ -292,17 +282,19 @@ func TestDelegatesSeeOnlyTheirAccount(t *testing.T) {
 	// An acme delegate id is unknown to globex.
 	acme := h.register("a1")
 	_, err = h.delegates.AcquireTask(globex, &delegatev1.AcquireTaskRequest{DelegateId: acme})
-	wantStatus(t, err, codes.NotFound, lease.ReasonDelegateNotRegistered)
+	wantStatus(t, err, codes.NotFound, dispatch.ReasonDelegateNotRegistered)
 	task := h.acquire(acme)
 	_, err = h.delegates.UploadRecords(globex, &delegatev1.UploadRecordsRequest{TaskId: task.GetId(), LeaseToken: task.GetLeaseToken(),
 		Sequence: 1, Records: []*delegatev1.Record{repoRecord(1)}})
-	wantStatus(t, err, codes.FailedPrecondition, store.ReasonLeaseLost)
+	wantStatus(t, err, codes.FailedPrecondition, tasks.ReasonLeaseLost)
 }
 
 func TestSweeperHandsExpiredTaskToWaitingDelegate(t *testing.T) {
 	t.Parallel()
 	cfg := testLease
-	cfg.PollHold, cfg.Recheck = 20*time.Second, 10*time.Second
+	// The hold outlasts the lease, so moving the clock past the lease does
+	// not end the waiting poll; only the sweep's wake-up can answer it.
+	cfg.PollHold, cfg.Recheck = time.Hour, time.Hour
 	h := newHarness(t, cfg)
 	a, b := h.register("a"), h.register("b")
 	h.createConnector("bb", "acme")
@@ -316,7 +308,7 @@ func TestSweeperHandsExpiredTaskToWaitingDelegate(t *testing.T) {
 		}
 		got <- res.GetTask()
 	}()
-	time.Sleep(100 * time.Millisecond)
+	h.pollWaiting()
 	h.clock.Advance(testLease.LeaseDuration)
 	if err := h.leases.Sweep(t.Context()); err != nil {
 		t.Fatal(err)
@@ -435,5 +427,33 @@ func TestTaskWhoseAssignmentFailsIsHandedBackAtOnce(t *testing.T) {
 	got := h.acquire(id)
 	if got.GetId() != run.TaskID || got.GetAttempt() != 1 {
 		t.Fatalf("next poll got %v, want the task as attempt 1", got)
+	}
+}
+
+func TestRegisterNamesBadFields(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, testLease)
+	for _, tc := range []struct {
+		req   *delegatev1.RegisterRequest
+		field string
+	}{
+		{&delegatev1.RegisterRequest{Name: "  "}, "name"},
+		{&delegatev1.RegisterRequest{Name: strings.Repeat("n", 129)}, "name"},
+		{&delegatev1.RegisterRequest{Name: "d", Tags: []string{"eu", "Not A Tag"}}, "tags[1]"},
+		{&delegatev1.RegisterRequest{Name: "d", Tags: []string{strings.Repeat("t", 65)}}, "tags[0]"},
+	} {
+		_, err := h.delegates.Register(h.dlg(), tc.req)
+		if desc := wantViolation(t, err, tc.field); desc == "" {
+			t.Errorf("%s: no description", tc.field)
+		}
+	}
+	// Tags are sorted and deduplicated; concurrency defaults to 1.
+	res, err := h.delegates.Register(h.dlg(), &delegatev1.RegisterRequest{Name: " d1 ", Tags: []string{"linux", "eu", "linux"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := h.db.GetDelegate(t.Context(), h.account, res.GetDelegateId())
+	if err != nil || d.Name != "d1" || strings.Join(d.Tags, ",") != "eu,linux" || d.Concurrency != 1 {
+		t.Fatalf("registered %+v, %v", d, err)
 	}
 }

@@ -7,37 +7,21 @@ import (
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalog"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalogsvc"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/discovery"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/manage"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/discoverysvc"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/integrationsvc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 )
 
 // NewDiscoveryServer serves DiscoveryService with the discovery service;
 // manage supplies the last run shown with an integration.
-func NewDiscoveryServer(d *discovery.Service, m *manage.Service) integrationv1.DiscoveryServiceServer {
+func NewDiscoveryServer(d *discoverysvc.Service, m *integrationsvc.Service) integrationv1.DiscoveryServiceServer {
 	return &discoveryServer{d: d, m: m}
 }
 
 type discoveryServer struct {
 	integrationv1.UnimplementedDiscoveryServiceServer
-	d *discovery.Service
-	m *manage.Service
-}
-
-// Page sizes of the discovery lists.
-const (
-	discoveryPageDefault = 50
-	discoveryPageMax     = 1000
-)
-
-func discoveryPage(size int32, token string) store.Page {
-	switch {
-	case size <= 0:
-		size = discoveryPageDefault
-	case size > discoveryPageMax:
-		size = discoveryPageMax
-	}
-	return store.Page{Size: int(size), Token: token}
+	d *discoverysvc.Service
+	m *integrationsvc.Service
 }
 
 var importActions = map[integrationv1.ImportAction]catalog.Action{
@@ -50,7 +34,7 @@ var importActionsOut = reverse(importActions)
 func (s *discoveryServer) ListDiscovered(ctx context.Context, req *integrationv1.ListDiscoveredRequest) (*integrationv1.ListDiscoveredResponse, error) {
 	who := managementCaller(ctx)
 	f := store.DiscoveredFilter{Search: req.GetSearch(), Action: importActions[req.GetRecommendedAction()], UnlinkedOnly: req.GetUnlinkedOnly()}
-	_, rows, next, total, err := s.d.ListDiscovered(ctx, who.AccountID, req.GetIntegration(), f, discoveryPage(req.GetPageSize(), req.GetPageToken()))
+	_, rows, next, total, err := s.d.ListDiscovered(ctx, who.AccountID, req.GetIntegration(), f, page(req.GetPageSize(), req.GetPageToken()))
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +42,8 @@ func (s *discoveryServer) ListDiscovered(ctx context.Context, req *integrationv1
 	for _, r := range rows {
 		d := &integrationv1.DiscoveredRepository{RepositoryUuid: r.UUID, Name: r.Name, Slug: r.Slug, FullName: r.FullName,
 			ProjectKey: r.ProjectKey, RecommendedAction: importActionsOut[r.Action], Kind: r.Kind, Type: r.Type,
-			DetectedAt: ts(r.FirstSeenAt), Unlinked: r.Unlinked, Deleted: !r.DeletedAt.IsZero(), UpdatedOn: ts(r.UpdatedOn)}
+			DetectedAt: ts(r.FirstSeenAt), Unlinked: r.Unlinked, Deleted: !r.DeletedAt.IsZero(), UpdatedOn: ts(r.UpdatedOn),
+			RecommendationNote: r.Note}
 		if r.Suggested != nil {
 			d.SuggestedEntity = entityRef(*r.Suggested)
 		}
@@ -72,9 +57,10 @@ func (s *discoveryServer) ListDiscovered(ctx context.Context, req *integrationv1
 
 func (s *discoveryServer) ImportRepositories(ctx context.Context, req *integrationv1.ImportRepositoriesRequest) (*integrationv1.ImportRepositoriesResponse, error) {
 	who := managementCaller(ctx)
-	items := make([]discovery.Item, len(req.GetItems()))
+	items := make([]discoverysvc.Item, len(req.GetItems()))
 	for i, it := range req.GetItems() {
-		items[i] = discovery.Item{Repository: it.GetRepository(), Action: importActions[it.GetAction()], Type: it.GetType(), Target: it.GetTargetEntity()}
+		items[i] = discoverysvc.Item{Repository: it.GetRepository(), Action: importActions[it.GetAction()], Type: it.GetType(), Target: it.GetTargetEntity(),
+			SeenAction: importActions[it.GetSeenAction()], SeenTarget: it.GetSeenTargetEntity()}
 	}
 	res, err := s.d.Import(ctx, who.AccountID, who.Actor, req.GetIntegration(), items, req.GetAll())
 	if err != nil {
@@ -82,7 +68,8 @@ func (s *discoveryServer) ImportRepositories(ctx context.Context, req *integrati
 	}
 	out := &integrationv1.ImportRepositoriesResponse{}
 	for _, r := range res {
-		ir := &integrationv1.ImportResult{Repository: r.Repository, Ok: r.OK, Action: importActionsOut[r.Action], Reason: r.Reason, Message: r.Message}
+		ir := &integrationv1.ImportResult{Repository: r.Repository, Ok: r.OK, Action: importActionsOut[r.Action], Reason: r.Reason, Message: r.Message,
+			Notice: r.Notice}
 		if r.OK {
 			ir.Entity = entityRef(r.Entity)
 		}
@@ -112,7 +99,7 @@ var importStatuses = map[catalog.Action]integrationv1.ImportStatus{
 func (s *discoveryServer) ListImported(ctx context.Context, req *integrationv1.ListImportedRequest) (*integrationv1.ListImportedResponse, error) {
 	who := managementCaller(ctx)
 	_, rows, next, total, err := s.d.ListImported(ctx, who.AccountID, req.GetIntegration(), req.GetSearch(),
-		discoveryPage(req.GetPageSize(), req.GetPageToken()))
+		page(req.GetPageSize(), req.GetPageToken()))
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,31 +20,35 @@ import (
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalogsvc"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/discovery"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/lease"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/manage"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/discoverysvc"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/dispatch"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/imports"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/integrationsvc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/rpc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store/storetest"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
+	"github.com/catalog-discovery/bitbucket/shared/clock"
 	"github.com/catalog-discovery/bitbucket/shared/logging"
 )
 
 // newDiscoveryHarness is a control plane on a loopback listener serving
 // the discovery and catalog services, with discovery as the sync observer.
-func newDiscoveryHarness(t *testing.T) (*harness, *discovery.Service) {
+func newDiscoveryHarness(t *testing.T) (*harness, *discoverysvc.Service) {
 	t.Helper()
-	h := &harness{t: t, db: storetest.SQLite(t), clock: &clock{now: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)}, logs: &syncBuffer{}, account: "acme"}
+	statements := &atomic.Int64{}
+	h := &harness{t: t, db: storetest.SQLite(t, store.CountStatements(statements)), statements: statements,
+		clock: clock.NewFake(time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)), logs: &syncBuffer{}, account: "acme"}
 	log, err := logging.New(h.logs, logging.Config{Level: "debug", Format: logging.FormatJSON}, &logging.Secrets{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.apiKey, h.delegate = h.bootstrap(h.account)
-	disc := discovery.New(h.db, h.clock.Now, log)
-	entities := catalogsvc.New(h.db, h.clock.Now)
-	h.leases = lease.New(h.db, testLease, h.clock.Now, log, disc)
-	mgr := manage.New(h.db, h.leases, h.clock.Now, log)
-	g, _ := rpc.NewServer(rpc.Deps{Store: h.db, Auth: &auth.Authenticator{Store: h.db}, Tasks: h.leases, Manage: mgr, Now: h.clock.Now, Log: log,
+	disc := discoverysvc.New(h.db, h.clock, log)
+	entities := catalogsvc.New(h.db, h.clock)
+	h.leases = dispatch.New(h.db, testLease, h.clock, log, disc)
+	mgr := integrationsvc.New(h.db, h.leases, h.clock, log)
+	g, _ := rpc.NewServer(rpc.Deps{Store: h.db, Auth: &auth.Authenticator{Store: h.db}, Tasks: h.leases, Manage: mgr, Log: log,
 		Discovery: rpc.NewDiscoveryServer(disc, mgr), Catalog: rpc.NewCatalogServer(entities)})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -63,7 +68,7 @@ func newDiscoveryHarness(t *testing.T) (*harness, *discovery.Service) {
 }
 
 // syncRepos completes the integration's queued sync with repos through the
-// lease service, which reports the run to discovery.
+// dispatch service, which reports the run to discovery.
 func (h *harness) syncRepos(integrationID string, repos ...*record.Repository) {
 	h.t.Helper()
 	ctx := context.Background()
@@ -170,17 +175,20 @@ func TestDiscoveryJourneyOverGRPC(t *testing.T) {
 	type row struct {
 		Name, Suggested string
 		Action          integrationv1.ImportAction
+		Note            bool
 	}
 	var rows []row
 	for _, r := range disc.GetRepositories() {
-		rows = append(rows, row{r.GetName(), r.GetSuggestedEntity().GetIdentifier(), r.GetRecommendedAction()})
+		rows = append(rows, row{r.GetName(), r.GetSuggestedEntity().GetIdentifier(), r.GetRecommendedAction(), r.GetRecommendationNote() != ""})
 		if r.GetDetectedAt() == nil || r.GetKind() != "Component" || r.GetType() != "service" {
 			t.Errorf("row %v", r)
 		}
 	}
-	want := []row{{"orders", "", integrationv1.ImportAction_IMPORT_ACTION_REGISTER},
-		{"payments", "", integrationv1.ImportAction_IMPORT_ACTION_REGISTER},
-		{"payments-api", "payments", integrationv1.ImportAction_IMPORT_ACTION_MERGE}}
+	// Register cannot create payments, whose identifier is taken: nothing is
+	// recommended, and the note says why.
+	want := []row{{"orders", "", integrationv1.ImportAction_IMPORT_ACTION_REGISTER, false},
+		{"payments", "", integrationv1.ImportAction_IMPORT_ACTION_UNSPECIFIED, true},
+		{"payments-api", "payments", integrationv1.ImportAction_IMPORT_ACTION_MERGE, false}}
 	if diff := cmp.Diff(want, rows); diff != "" || disc.GetTotal() != 3 {
 		t.Fatalf("discovered (-want +got):\n%s", diff)
 	}
@@ -191,7 +199,7 @@ func TestDiscoveryJourneyOverGRPC(t *testing.T) {
 	}
 
 	res, err := h.discovery.ImportRepositories(ctx, &integrationv1.ImportRepositoriesRequest{Integration: "main", Items: []*integrationv1.ImportItem{
-		{Repository: "payments-api"}, {Repository: "orders"}, {Repository: "payments"}}})
+		{Repository: "payments-api"}, {Repository: "orders"}, {Repository: "payments", Action: integrationv1.ImportAction_IMPORT_ACTION_REGISTER}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +239,7 @@ func TestDiscoveryJourneyOverGRPC(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = h.discovery.UnlinkRepository(ctx, &integrationv1.UnlinkRepositoryRequest{Integration: "main", Repository: "acme/payments-api"})
-	wantStatus(t, err, codes.FailedPrecondition, store.ReasonNotImported)
+	wantStatus(t, err, codes.FailedPrecondition, imports.ReasonNotImported)
 	unlinked, err := h.discovery.ListDiscovered(ctx, &integrationv1.ListDiscoveredRequest{Integration: "main", UnlinkedOnly: true})
 	if err != nil || len(unlinked.GetRepositories()) != 1 || !unlinked.GetRepositories()[0].GetUnlinked() {
 		t.Fatalf("unlinked: %v, %v", unlinked, err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,33 +21,16 @@ import (
 	integrationv1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/integration/v1"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/lease"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/manage"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/dispatch"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/ids"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/integrationsvc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/rpc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store/storetest"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
+	"github.com/catalog-discovery/bitbucket/shared/clock"
 	"github.com/catalog-discovery/bitbucket/shared/logging"
 )
-
-// clock is a settable clock: lease expiry is tested by moving it, never
-// by sleeping.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // syncBuffer is a log sink safe for the server's goroutines.
 type syncBuffer struct {
@@ -69,15 +53,17 @@ func (s *syncBuffer) String() string {
 // harness is a real control plane on a loopback listener over a real
 // SQLite file, with one bootstrapped account.
 type harness struct {
-	t        testing.TB
-	db       *store.DB
-	clock    *clock
-	leases   *lease.Service
-	conn     *grpc.ClientConn
-	logs     *syncBuffer
-	account  string
-	apiKey   string
-	delegate string // delegate token
+	t  testing.TB
+	db *store.DB
+	// statements counts what the store sends to the database.
+	statements *atomic.Int64
+	clock      *clock.Fake
+	leases     *dispatch.Service
+	conn       *grpc.ClientConn
+	logs       *syncBuffer
+	account    string
+	apiKey     string
+	delegate   string // delegate token
 
 	delegates    delegatev1.DelegateServiceClient
 	connectors   integrationv1.ConnectorServiceClient
@@ -87,7 +73,9 @@ type harness struct {
 	observed     chan tasks.SyncRun
 }
 
-var testLease = lease.Config{LeaseDuration: 2 * time.Minute, RenewInterval: 20 * time.Second, PollHold: 3 * time.Second,
+// testLease answers a poll with nothing at once (a hold of zero on the fake
+// clock); tests of waiting polls set a hold and move the clock.
+var testLease = dispatch.Config{LeaseDuration: 2 * time.Minute, RenewInterval: 20 * time.Second, PollHold: 0,
 	Recheck: time.Second, SweepInterval: time.Hour, MaxAttempts: 5, Limits: tasks.DefaultLimits}
 
 type observer chan tasks.SyncRun
@@ -100,17 +88,19 @@ func (o observer) SyncFinished(_ context.Context, run tasks.SyncRun) error {
 	return nil
 }
 
-func newHarness(t testing.TB, cfg lease.Config) *harness {
+func newHarness(t testing.TB, cfg dispatch.Config) *harness {
 	t.Helper()
 	return newHarnessWith(t, cfg, nil)
 }
 
-// newHarnessWith is newHarness with the lease service's store wrapped by
+// newHarnessWith is newHarness with the dispatch service's store wrapped by
 // wrap, to inject races deterministically.
-func newHarnessWith(t testing.TB, cfg lease.Config, wrap func(store.Store) store.Store) *harness {
+func newHarnessWith(t testing.TB, cfg dispatch.Config, wrap func(store.Store) store.Store) *harness {
 	t.Helper()
-	h := &harness{t: t, db: storetest.SQLite(t), clock: &clock{now: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)},
-		logs: &syncBuffer{}, account: "acme", observed: make(chan tasks.SyncRun, 16)}
+	statements := &atomic.Int64{}
+	h := &harness{t: t, db: storetest.SQLite(t, store.CountStatements(statements)), statements: statements,
+		clock: clock.NewFake(time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)), logs: &syncBuffer{}, account: "acme",
+		observed: make(chan tasks.SyncRun, 16)}
 	secrets := &logging.Secrets{}
 	log, err := logging.New(h.logs, logging.Config{Level: "debug", Format: logging.FormatJSON}, secrets)
 	if err != nil {
@@ -122,10 +112,10 @@ func newHarnessWith(t testing.TB, cfg lease.Config, wrap func(store.Store) store
 	if wrap != nil {
 		leaseStore = wrap(h.db)
 	}
-	h.leases = lease.New(leaseStore, cfg, h.clock.Now, log, observer(h.observed))
+	h.leases = dispatch.New(leaseStore, cfg, h.clock, log, observer(h.observed))
 	authn := &auth.Authenticator{Store: h.db, Seen: func(tok string) { secrets.Add(tok) }}
-	g, _ := rpc.NewServer(rpc.Deps{Store: h.db, Auth: authn, Tasks: h.leases, Manage: manage.New(h.db, h.leases, h.clock.Now, log),
-		Now: h.clock.Now, Log: log})
+	g, _ := rpc.NewServer(rpc.Deps{Store: h.db, Auth: authn, Tasks: h.leases, Manage: integrationsvc.New(h.db, h.leases, h.clock, log),
+		Log: log})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -160,7 +150,7 @@ func (h *harness) bootstrap(account string) (apiKey, delegateToken string) {
 func (h *harness) key(account string, perms ...auth.Permission) string {
 	h.t.Helper()
 	tok := auth.NewToken(auth.APIKeyPrefix)
-	if err := h.db.CreateAPIKey(context.Background(), auth.APIKey{ID: auth.NewID("key"), AccountID: account, Name: "test",
+	if err := h.db.CreateAPIKey(context.Background(), auth.APIKey{ID: ids.New("key"), AccountID: account, Name: "test",
 		Hash: auth.Hash(tok), Permissions: perms, CreatedAt: h.clock.Now()}); err != nil {
 		h.t.Fatal(err)
 	}
@@ -170,7 +160,7 @@ func (h *harness) key(account string, perms ...auth.Permission) string {
 func (h *harness) delegateToken(account string) string {
 	h.t.Helper()
 	tok := auth.NewToken(auth.DelegateTokenPrefix)
-	if err := h.db.CreateDelegateToken(context.Background(), auth.DelegateToken{ID: auth.NewID("dt"), AccountID: account,
+	if err := h.db.CreateDelegateToken(context.Background(), auth.DelegateToken{ID: ids.New("dt"), AccountID: account,
 		Name: "d", Hash: auth.Hash(tok), CreatedAt: h.clock.Now()}); err != nil {
 		h.t.Fatal(err)
 	}
@@ -199,6 +189,17 @@ func (h *harness) register(name string, tags ...string) string {
 		h.t.Fatal(err)
 	}
 	return res.GetDelegateId()
+}
+
+// pollWaiting returns once an AcquireTask is waiting: its hold timer and
+// recheck ticker are on the clock.
+func (h *harness) pollWaiting() {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.clock.WaitForWaiters(ctx, 2); err != nil {
+		h.t.Fatal("no AcquireTask is waiting:", err)
+	}
 }
 
 func (h *harness) acquire(delegateID string) *delegatev1.Task {

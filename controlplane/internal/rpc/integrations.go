@@ -7,8 +7,7 @@ import (
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/manage"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/integrationsvc"
 )
 
 type integrationServer struct {
@@ -38,17 +37,13 @@ func (i *integrationServer) GetIntegration(ctx context.Context, req *integration
 
 func (i *integrationServer) ListIntegrations(ctx context.Context, req *integrationv1.ListIntegrationsRequest) (*integrationv1.ListIntegrationsResponse, error) {
 	who := managementCaller(ctx)
-	list, next, err := i.s.Manage.ListIntegrations(ctx, who, store.Page{Size: int(req.GetPageSize()), Token: req.GetPageToken()})
+	list, next, err := i.s.Manage.ListIntegrations(ctx, who, page(req.GetPageSize(), req.GetPageToken()))
 	if err != nil {
 		return nil, err
 	}
 	out := &integrationv1.ListIntegrationsResponse{NextPageToken: next}
 	for _, in := range list {
-		_, run, err := i.s.Manage.GetIntegration(ctx, who, in.ID)
-		if err != nil {
-			return nil, err
-		}
-		out.Integrations = append(out.Integrations, integrationToProto(in, run))
+		out.Integrations = append(out.Integrations, integrationToProto(in.Integration, in.LastRun))
 	}
 	return out, nil
 }
@@ -71,7 +66,7 @@ func (i *integrationServer) UpdateIntegration(ctx context.Context, req *integrat
 	return &integrationv1.UpdateIntegrationResponse{Integration: integrationToProto(in, run)}, nil
 }
 
-func (i *integrationServer) withRun(ctx context.Context, who manage.Caller, in integration.Integration) (*integrationv1.Integration, error) {
+func (i *integrationServer) withRun(ctx context.Context, who integrationsvc.Caller, in integration.Integration) (*integrationv1.Integration, error) {
 	_, run, err := i.s.Manage.GetIntegration(ctx, who, in.ID)
 	if err != nil {
 		return nil, err
@@ -117,7 +112,7 @@ func (i *integrationServer) GetSyncRun(ctx context.Context, req *integrationv1.G
 
 func (i *integrationServer) ListSyncRuns(ctx context.Context, req *integrationv1.ListSyncRunsRequest) (*integrationv1.ListSyncRunsResponse, error) {
 	runs, next, err := i.s.Manage.ListSyncRuns(ctx, managementCaller(ctx), req.GetIntegration(),
-		store.Page{Size: int(req.GetPageSize()), Token: req.GetPageToken()})
+		page(req.GetPageSize(), req.GetPageToken()))
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +125,7 @@ func (i *integrationServer) ListSyncRuns(ctx context.Context, req *integrationv1
 
 func (i *integrationServer) ListEvents(ctx context.Context, req *integrationv1.ListEventsRequest) (*integrationv1.ListEventsResponse, error) {
 	events, next, err := i.s.Manage.ListEvents(ctx, managementCaller(ctx), req.GetIntegration(),
-		store.Page{Size: int(req.GetPageSize()), Token: req.GetPageToken()})
+		page(req.GetPageSize(), req.GetPageToken()))
 	if err != nil {
 		return nil, err
 	}

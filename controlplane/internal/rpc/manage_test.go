@@ -145,7 +145,9 @@ func TestSyncNowJoinsActiveRun(t *testing.T) {
 
 func TestTestConnectorReportsDelegateVerdict(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, testLease)
+	cfg := testLease
+	cfg.PollHold = time.Minute // the poll waits for the test to be queued
+	h := newHarness(t, cfg)
 	id := h.register("d1")
 	h.createConnector("bb", "acme")
 	go func() {

@@ -15,8 +15,8 @@ import (
 	integrationv1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/integration/v1"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/lease"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/manage"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/dispatch"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/integrationsvc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 )
 
@@ -24,9 +24,8 @@ import (
 type Deps struct {
 	Store  store.Store
 	Auth   *auth.Authenticator
-	Tasks  *lease.Service
-	Manage *manage.Service
-	Now    func() time.Time
+	Tasks  *dispatch.Service
+	Manage *integrationsvc.Service
 	Log    zerolog.Logger
 	// Discovery and Catalog are served when set; until then they answer
 	// Unimplemented (after authentication).

@@ -14,22 +14,23 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
+	"github.com/catalog-discovery/bitbucket/shared/clock"
 )
 
 // Scheduler queues due syncs.
 type Scheduler struct {
 	store store.Store
-	now   func() time.Time
+	clock clock.Clock
 	log   zerolog.Logger
-	// queued is told which account got new work (lease.Service.Queued).
+	// queued is told which account got new work (dispatch.Service.Queued).
 	queued func(accountID string)
 	// Interval is how often Run looks for due integrations.
 	Interval time.Duration
 }
 
-// New builds a scheduler; now is the clock.
-func New(s store.Store, now func() time.Time, log zerolog.Logger, queued func(accountID string)) *Scheduler {
-	return &Scheduler{store: s, now: now, log: log, queued: queued, Interval: 15 * time.Second}
+// New builds a scheduler; clk is the clock.
+func New(s store.Store, clk clock.Clock, log zerolog.Logger, queued func(accountID string)) *Scheduler {
+	return &Scheduler{store: s, clock: clk, log: log, queued: queued, Interval: 15 * time.Second}
 }
 
 // batch is how many due integrations one Tick handles per query.
@@ -39,7 +40,7 @@ const batch = 100
 // new runs it queued.
 func (s *Scheduler) Tick(ctx context.Context) (int, error) {
 	queued := 0
-	now := s.now().UTC()
+	now := s.clock.Now().UTC()
 	for {
 		due, err := s.store.DueIntegrations(ctx, now, batch)
 		if err != nil {
@@ -70,7 +71,7 @@ func (s *Scheduler) Tick(ctx context.Context) (int, error) {
 
 // Run ticks every Interval until ctx ends.
 func (s *Scheduler) Run(ctx context.Context) {
-	t := time.NewTicker(s.Interval)
+	t := s.clock.NewTicker(s.Interval)
 	defer t.Stop()
 	for {
 		if _, err := s.Tick(ctx); err != nil && ctx.Err() == nil {
@@ -79,7 +80,7 @@ func (s *Scheduler) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-t.C():
 		}
 	}
 }

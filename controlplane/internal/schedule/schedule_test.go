@@ -13,14 +13,12 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/schedule"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/store/storetest"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
+	"github.com/catalog-discovery/bitbucket/shared/clock"
 )
 
 var t0 = time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
-
-type clock struct{ now time.Time }
-
-func (c *clock) Now() time.Time { return c.now }
 
 type wakes struct {
 	mu       sync.Mutex
@@ -73,8 +71,8 @@ func TestSchedulerQueuesEveryFrequencyAndSurvivesRestart(t *testing.T) {
 	}
 	setup(t, db, integration.EveryHour)
 	finishActive(t, db, t0.Add(time.Minute))
-	clk, w := &clock{now: t0.Add(30 * time.Minute)}, &wakes{}
-	s := schedule.New(db, clk.Now, zerolog.Nop(), w.queued)
+	clk, w := clock.NewFake(t0.Add(30*time.Minute)), &wakes{}
+	s := schedule.New(db, clk, zerolog.Nop(), w.queued)
 	tick := func() int {
 		t.Helper()
 		n, err := s.Tick(t.Context())
@@ -86,7 +84,7 @@ func TestSchedulerQueuesEveryFrequencyAndSurvivesRestart(t *testing.T) {
 	if n := tick(); n != 0 {
 		t.Fatalf("queued %d before the hour", n)
 	}
-	clk.now = t0.Add(time.Hour)
+	clk.Set(t0.Add(time.Hour))
 	if n := tick(); n != 1 || len(w.accounts) != 1 {
 		t.Fatalf("queued %d at the hour (wakes %v)", n, w.accounts)
 	}
@@ -94,11 +92,11 @@ func TestSchedulerQueuesEveryFrequencyAndSurvivesRestart(t *testing.T) {
 		t.Fatalf("queued %d twice for one due time", n)
 	}
 	// The run is still active an hour later: the scheduled sync joins it.
-	clk.now = t0.Add(2 * time.Hour)
+	clk.Set(t0.Add(2 * time.Hour))
 	if n := tick(); n != 0 {
 		t.Fatalf("queued %d while a run is active", n)
 	}
-	finishActive(t, db, clk.now)
+	finishActive(t, db, clk.Now())
 
 	// Restart: a new store and scheduler on the same file, after downtime
 	// spanning several periods, queue exactly one sync.
@@ -108,14 +106,14 @@ func TestSchedulerQueuesEveryFrequencyAndSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	clk.now = t0.Add(7 * time.Hour)
-	s = schedule.New(db, clk.Now, zerolog.Nop(), w.queued)
+	clk.Set(t0.Add(7 * time.Hour))
+	s = schedule.New(db, clk, zerolog.Nop(), w.queued)
 	if n := tick(); n != 1 {
 		t.Fatalf("after restart queued %d, want 1", n)
 	}
 	in, err := db.GetIntegration(t.Context(), "acme", "int_1")
-	if err != nil || !in.NextSyncAt.Equal(clk.now.Add(time.Hour)) {
-		t.Fatalf("next sync at %v, want %v (%v)", in.NextSyncAt, clk.now.Add(time.Hour), err)
+	if err != nil || !in.NextSyncAt.Equal(clk.Now().Add(time.Hour)) {
+		t.Fatalf("next sync at %v, want %v (%v)", in.NextSyncAt, clk.Now().Add(time.Hour), err)
 	}
 	runs, _, _ := db.ListSyncRuns(t.Context(), "acme", "int_1", store.Page{})
 	if len(runs) != 3 || runs[0].Trigger != tasks.Scheduled || runs[2].Trigger != tasks.Manual {
@@ -134,9 +132,46 @@ func TestSuspendedIntegrationsAreNotScheduled(t *testing.T) {
 	if _, err := db.SuspendIntegration(t.Context(), "acme", "int_1", "test", t0); err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{now: t0.Add(24 * time.Hour)}
-	s := schedule.New(db, clk.Now, zerolog.Nop(), func(string) {})
+	clk := clock.NewFake(t0.Add(24 * time.Hour))
+	s := schedule.New(db, clk, zerolog.Nop(), func(string) {})
 	if n, err := s.Tick(t.Context()); err != nil || n != 0 {
 		t.Fatalf("queued %d, %v", n, err)
+	}
+}
+
+// Run ticks on the injected clock: at once, then every Interval, with no
+// sleeping in between.
+func TestRunTicksOnTheClock(t *testing.T) {
+	t.Parallel()
+	db := storetest.SQLite(t)
+	setup(t, db, integration.EveryHour)
+	finishActive(t, db, t0.Add(time.Minute))
+	clk := clock.NewFake(t0.Add(30 * time.Minute))
+	queued := make(chan string, 4)
+	s := schedule.New(db, clk, zerolog.Nop(), func(a string) { queued <- a })
+	s.Interval = 10 * time.Minute
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	wait, stop := context.WithTimeout(t.Context(), 10*time.Second)
+	defer stop()
+	if err := clk.WaitForWaiters(wait, 1); err != nil {
+		t.Fatal("Run is not waiting on the clock:", err)
+	}
+	select {
+	case a := <-queued:
+		t.Fatalf("queued for %s before the hour", a)
+	default:
+	}
+	clk.Advance(30 * time.Minute) // the hour: the next tick finds the sync due
+	select {
+	case a := <-queued:
+		if a != "acme" {
+			t.Fatalf("queued for %s", a)
+		}
+	case <-wait.Done():
+		t.Fatal("Run did not queue the due sync after the clock reached the hour")
 	}
 }

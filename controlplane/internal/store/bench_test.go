@@ -70,7 +70,7 @@ func BenchmarkIngestSync(b *testing.B) {
 	records := syncRecords()
 	for _, d := range []struct {
 		name string
-		open func(testing.TB) *store.DB
+		open func(testing.TB, ...store.Option) *store.DB
 	}{{"sqlite", storetest.SQLite}, {"postgres", storetest.Postgres}} {
 		b.Run(d.name, func(b *testing.B) {
 			var elapsed time.Duration

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalog"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/ids"
 )
 
 // Reasons of catalog failures.
@@ -139,7 +139,7 @@ func insertEntity(ctx context.Context, tx *txn, accountID string, e *catalog.Ent
 	if err != nil {
 		return StoredEntity{}, err
 	}
-	id := auth.NewID("ent")
+	id := ids.New("ent")
 	if _, err := tx.exec(ctx, `INSERT INTO entities (`+entityColumns+`) VALUES `+placeholders(17), entityArgs(id, accountID, e, doc, false)...); err != nil {
 		if tx.d.isUniqueViolation(err) {
 			return StoredEntity{}, identifierTaken(e)
@@ -396,7 +396,7 @@ func (db *DB) read(ctx context.Context, fn func(*txn) error) error { return db.t
 // loads of an existing catalog: all are stored or, on the first collision
 // (IDENTIFIER_TAKEN), none. Recommendations of their kinds are marked stale.
 func (db *DB) CreateEntities(ctx context.Context, accountID string, list []*catalog.Entity, now time.Time) ([]string, error) {
-	ids := make([]string, len(list))
+	out := make([]string, len(list))
 	err := db.tx(ctx, func(tx *txn) error {
 		kinds := map[string]bool{}
 		rows := make([][]any, len(list))
@@ -406,8 +406,8 @@ func (db *DB) CreateEntities(ctx context.Context, accountID string, list []*cata
 			if err != nil {
 				return fmt.Errorf("entity %d (%s): %w", i, e.Identifier, err)
 			}
-			ids[i] = auth.NewID("ent")
-			rows[i] = entityArgs(ids[i], accountID, e, doc, false)
+			out[i] = ids.New("ent")
+			rows[i] = entityArgs(out[i], accountID, e, doc, false)
 			kinds[e.Kind] = true
 		}
 		per := min(tx.d.maxParams()/17, 500)
@@ -437,5 +437,5 @@ func (db *DB) CreateEntities(ctx context.Context, accountID string, list []*cata
 		}
 		return nil
 	})
-	return ids, err
+	return out, err
 }

@@ -153,6 +153,8 @@ type Recommendation struct {
 	Action         catalog.Action // empty when nothing can be recommended
 	SuggestedID    string
 	Candidates     []StoredCandidate
+	// Note says why, when the recommendation is not the obvious one.
+	Note string
 }
 
 // StoredCandidate is one entity a repository correlates with.
@@ -188,7 +190,7 @@ func (db *DB) SaveRecommendations(ctx context.Context, accountID, integrationID 
 			if cands == nil {
 				cands = []StoredCandidate{}
 			}
-			rows[i] = []any{integrationID, r.RepositoryUUID, string(r.Action), r.SuggestedID, toJSON(cands), nil, micros(now)}
+			rows[i] = []any{integrationID, r.RepositoryUUID, string(r.Action), r.SuggestedID, toJSON(cands), nil, micros(now), r.Note}
 		}
 		a := applier{tx: tx, d: tx.d}
 		if err := a.upsert(ctx, "recommendations", recommendationCols, []string{"integration_id", "repository_uuid"},
@@ -201,7 +203,7 @@ func (db *DB) SaveRecommendations(ctx context.Context, accountID, integrationID 
 	})
 }
 
-var recommendationCols = []string{"integration_id", "repository_uuid", "action", "suggested_entity_id", "candidates", "unlinked_at", "computed_at"}
+var recommendationCols = []string{"integration_id", "repository_uuid", "action", "suggested_entity_id", "candidates", "unlinked_at", "computed_at", "note"}
 
 // AdvanceAutoImportMark records that repositories first seen up to mark
 // were considered for auto-import.
@@ -300,7 +302,7 @@ func (db *DB) ListDiscovered(ctx context.Context, integrationID string, f Discov
 		return nil, "", 0, err
 	}
 	out, next, err := listPage(ctx, db, `SELECT `+repoColumns("r")+`, COALESCE(rc.action, ''), COALESCE(rc.suggested_entity_id, ''),
-		COALESCE(rc.candidates, '[]'), rc.unlinked_at IS NOT NULL`+from+cond+` ORDER BY r.name, r.uuid LIMIT ?`, append(args, after...), p.size(50),
+		COALESCE(rc.candidates, '[]'), rc.unlinked_at IS NOT NULL, COALESCE(rc.note, '')`+from+cond+` ORDER BY r.name, r.uuid LIMIT ?`, append(args, after...), p.size(50),
 		scanDiscovered, func(d Discovered) string { return encodeToken(d.Name, d.UUID) })
 	return out, next, total, err
 }
@@ -309,7 +311,7 @@ func scanDiscovered(row scanner) (Discovered, error) {
 	var d Discovered
 	var action, cands string
 	var err error
-	if d.Repository, err = scanRepository(scanAppend{row, []any{&action, &d.SuggestedID, &cands, &d.Unlinked}}); err != nil {
+	if d.Repository, err = scanRepository(scanAppend{row, []any{&action, &d.SuggestedID, &cands, &d.Unlinked, &d.Note}}); err != nil {
 		return d, err
 	}
 	d.RepositoryUUID, d.Action = d.UUID, catalog.Action(action)
@@ -392,8 +394,8 @@ func (db *DB) GetRecommendation(ctx context.Context, integrationID, uuid string)
 	rec := Recommendation{RepositoryUUID: uuid}
 	var action, cands string
 	var unlinked bool
-	err := db.queryRow(ctx, `SELECT action, suggested_entity_id, candidates, unlinked_at IS NOT NULL FROM recommendations
-		WHERE integration_id = ? AND repository_uuid = ?`, integrationID, uuid).Scan(&action, &rec.SuggestedID, &cands, &unlinked)
+	err := db.queryRow(ctx, `SELECT action, suggested_entity_id, candidates, unlinked_at IS NOT NULL, note FROM recommendations
+		WHERE integration_id = ? AND repository_uuid = ?`, integrationID, uuid).Scan(&action, &rec.SuggestedID, &cands, &unlinked, &rec.Note)
 	if errors.Is(err, sql.ErrNoRows) {
 		return rec, false, nil
 	}

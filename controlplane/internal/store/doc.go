@@ -10,7 +10,10 @@
 //
 // Writes that belong together run in one transaction (see DB.tx): a crash
 // never leaves half an integration, half a queued sync or half a record
-// batch.
+// batch. The store decides nothing of its own: where a decision depends on
+// rows read under lock (a task's lease, the links of an entity), it calls
+// the pure rule (tasks.Next, imports.Check) inside the transaction and
+// saves what the rule decided.
 //
 // Migrations are the files migrations/NNNN_name.sql, applied in order at
 // Open and recorded in schema_migrations. To change the schema add the next

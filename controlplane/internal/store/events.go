@@ -3,14 +3,14 @@ package store
 import (
 	"context"
 
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/ids"
 )
 
 const eventColumns = `id, account_id, integration_id, occurred_at, type, message, actor, run_id, repository, error`
 
 func addEvent(ctx context.Context, tx *txn, e Event) error {
 	if e.ID == "" {
-		e.ID = auth.NewID("evt") // sorts in insertion order among events of one instant
+		e.ID = ids.New("evt") // sorts in insertion order among events of one instant
 	}
 	_, err := tx.exec(ctx, `INSERT INTO events (`+eventColumns+`) VALUES `+placeholders(10),
 		e.ID, e.AccountID, e.IntegrationID, micros(e.Time), string(e.Type), e.Message, e.Actor, e.RunID, e.Repository, e.Error)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/ids"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
@@ -33,7 +34,7 @@ func newFixture(t testing.TB, db *store.DB, account string) *fixture {
 	if err := db.CreateAccount(ctx, auth.Account{ID: account, CreatedAt: t0}, []auth.Flag{auth.FlagAutoDiscovery}); err != nil {
 		t.Fatal(err)
 	}
-	f.conn = integration.Connector{ID: auth.NewID("con"), AccountID: account, Name: "bb", URL: "https://bitbucket.org/" + account,
+	f.conn = integration.Connector{ID: ids.New("con"), AccountID: account, Name: "bb", URL: "https://bitbucket.org/" + account,
 		Username: "x-token-auth", TokenRef: "env:BB_TOKEN", APIBaseURL: integration.DefaultAPIBaseURL, Workspace: account, CreatedAt: t0}
 	if err := db.CreateConnector(ctx, f.conn); err != nil {
 		t.Fatal(err)
@@ -42,7 +43,7 @@ func newFixture(t testing.TB, db *store.DB, account string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in.ID = auth.NewID("int")
+	in.ID = ids.New("int")
 	f.run, err = db.CreateIntegration(ctx, in, store.SyncRequest{AccountID: account, Trigger: tasks.Manual, Actor: "test", Now: t0})
 	if err != nil {
 		t.Fatal(err)

@@ -15,41 +15,29 @@ import (
 	"github.com/catalog-discovery/bitbucket/shared/record"
 )
 
-// ReasonSequenceGap is the reason of a batch that skips ahead.
-const ReasonSequenceGap = "SEQUENCE_GAP"
-
 // ApplyBatch applies one record batch of a task atomically and exactly
 // once: the batch, the task's sequence and the run's counters commit
 // together. A batch at or below the last acknowledged sequence is
 // acknowledged again without being applied. Errors: FailedPrecondition
 // (LEASE_LOST); OutOfRange (SEQUENCE_GAP, metadata expectedSequence);
-// Invalid (INVALID_RECORD) with nothing applied, also when the database
-// refuses a value of the batch. Records are normalized first (see
-// ingest.Normalize).
+// Invalid (INVALID_RECORD) with nothing applied, for a record about a
+// repository never uploaded or when the database refuses a value of the
+// batch. The caller has normalized and validated the records already (see
+// package ingest).
 func (db *DB) ApplyBatch(ctx context.Context, r BatchRequest) (BatchResult, error) {
-	if r.Sequence < 1 {
-		return BatchResult{}, fault.InvalidField("sequence", "must be 1 or more")
-	}
 	var res BatchResult
 	err := db.tx(ctx, func(tx *txn) error {
 		t, err := lockDelegateTask(ctx, tx, r.AccountID, r.TaskID)
 		if err != nil {
 			return err
 		}
-		if !holds(t, r.LeaseToken) || t.IntegrationID == "" {
-			return ErrLeaseLost
+		replay, err := t.Batch(r.LeaseToken, r.Sequence)
+		if err != nil {
+			return err
 		}
-		switch expected := t.LastSequence + 1; {
-		case r.Sequence < expected:
+		if replay {
 			res = BatchResult{Acknowledged: r.Sequence, Duplicate: true}
 			return nil
-		case r.Sequence > expected:
-			return fault.New(fault.OutOfRange, ReasonSequenceGap, "batch %d skips ahead: the next batch of this task is %d", r.Sequence, expected).
-				With("expectedSequence", fmt.Sprint(expected))
-		}
-		ingest.Normalize(r.Records)
-		if err := ingest.Validate(r.Records); err != nil {
-			return err
 		}
 		a := applier{tx: tx, d: db.dialect, task: t, now: micros(r.Now)}
 		if err := a.apply(ctx, r.Records); err != nil {

@@ -58,7 +58,7 @@ func TestApplyBatchExactlyOnce(t *testing.T) {
 		}
 		// A gap is refused with the expected sequence.
 		_, err := batch(3, repoRecords(5, 6))
-		if fe := fault.As(err); fe == nil || fe.Code != fault.OutOfRange || fe.Reason != store.ReasonSequenceGap || fe.Metadata["expectedSequence"] != "2" {
+		if fe := fault.As(err); fe == nil || fe.Code != fault.OutOfRange || fe.Reason != tasks.ReasonSequenceGap || fe.Metadata["expectedSequence"] != "2" {
 			t.Fatalf("gap: %v", err)
 		}
 		// An invalid record refuses the whole batch, naming the record.
@@ -181,6 +181,7 @@ func TestApplyBatchStoresTextWithNULAndInvalidUTF8(t *testing.T) {
 			{PullRequest: &record.PullRequest{RepositoryUUID: repoUUID(0), ID: 1, Title: "fix\x00 it", State: "OPEN", UpdatedOn: t0}},
 			{Commit: &record.Commit{RepositoryUUID: repoUUID(0), Hash: hash(1), Message: "init\x00ial\n", Parents: []string{}, Date: t0}},
 		}
+		ingest.Normalize(records) // as the task protocol does before the store
 		if _, err := db.ApplyBatch(f.ctx, store.BatchRequest{AccountID: "acme", TaskID: task.ID, LeaseToken: task.LeaseToken,
 			Sequence: 1, Records: records, Now: t0}); err != nil {
 			t.Fatalf("batch with NUL bytes: %v", err)

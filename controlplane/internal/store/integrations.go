@@ -126,14 +126,54 @@ func lockIntegration(ctx context.Context, tx *txn, accountID, ref string) (integ
 	return in, err
 }
 
-// ListIntegrations returns a page of integrations by name.
-func (db *DB) ListIntegrations(ctx context.Context, accountID string, p Page) ([]integration.Integration, string, error) {
+// IntegrationWithRun is an integration and its last sync run, if any.
+type IntegrationWithRun struct {
+	integration.Integration
+	LastRun *tasks.SyncRun
+}
+
+// integrationColumnsOfI are integrationColumns of the integration joined as i.
+var integrationColumnsOfI = "i." + strings.ReplaceAll(strings.Join(strings.Fields(integrationColumns), " "), ", ", ", i.")
+
+// lastRunColumns are runColumns of the last run joined as r, which the
+// LEFT JOIN leaves NULL for an integration that never ran.
+const lastRunColumns = `r.id, COALESCE(r.account_id, ''), COALESCE(r.integration_id, ''), COALESCE(r.task_id, ''),
+	COALESCE(r.triggered_by, ''), COALESCE(r.status, ''), COALESCE(r.queued_at, 0), r.started_at, r.finished_at, COALESCE(r.attempt, 0),
+	COALESCE(r.delegate, ''), COALESCE(r.error, ''), COALESCE(r.phase, ''), COALESCE(r.repositories, 0), COALESCE(r.pull_requests, 0),
+	COALESCE(r.commits, 0), COALESCE(r.requests, 0), COALESCE(r.rate_limited, 0), COALESCE(r.repositories_done, 0),
+	COALESCE(r.repositories_total, 0)`
+
+// ListIntegrations returns a page of integrations by name, each with its
+// last sync run, in one query.
+func (db *DB) ListIntegrations(ctx context.Context, accountID string, p Page) ([]IntegrationWithRun, string, error) {
 	after, err := afterKey(p)
 	if err != nil {
 		return nil, "", err
 	}
-	return listPage(ctx, db, `SELECT `+integrationColumns+` FROM integrations WHERE account_id = ? AND name > ? ORDER BY name LIMIT ?`,
-		[]any{accountID, after}, p.size(50), scanIntegration, func(in integration.Integration) string { return encodeToken(in.Name) })
+	return listPage(ctx, db, `SELECT `+integrationColumnsOfI+`, `+lastRunColumns+` FROM integrations i
+		LEFT JOIN sync_runs r ON r.id = (SELECT id FROM sync_runs WHERE account_id = i.account_id AND integration_id = i.id
+			ORDER BY queued_at DESC, id DESC LIMIT 1)
+		WHERE i.account_id = ? AND i.name > ? ORDER BY i.name LIMIT ?`,
+		[]any{accountID, after}, p.size(50), scanIntegrationWithRun, func(in IntegrationWithRun) string { return encodeToken(in.Name) })
+}
+
+func scanIntegrationWithRun(row scanner) (IntegrationWithRun, error) {
+	var out IntegrationWithRun
+	var run tasks.SyncRun
+	var runID sql.NullString
+	dest, finish := runFields(&run)
+	dest[0] = &runID
+	in, err := scanIntegration(scanAppend{row, dest})
+	if err != nil {
+		return out, err
+	}
+	out.Integration = in
+	if runID.Valid {
+		finish()
+		run.ID = runID.String
+		out.LastRun = &run
+	}
+	return out, nil
 }
 
 // UpdateIntegration applies a change atomically and records a
@@ -204,15 +244,14 @@ func (db *DB) SuspendIntegration(ctx context.Context, accountID, ref, actor stri
 		if err != nil {
 			return err
 		}
-		if t.State == tasks.Queued {
-			ended, err := finishTask(ctx, tx, t, tasks.Cancelled, cancelledBySuspend, nil, nil, actor, now)
-			if err != nil {
-				return err
-			}
-			sc.Ended = append(sc.Ended, *ended)
-			return nil
+		tr, err := tasks.Next(t, tasks.Event{Kind: tasks.Suspend, Now: now})
+		if err != nil {
+			return err
 		}
-		_, err = tx.exec(ctx, `UPDATE tasks SET cancel_requested = ? WHERE id = ?`, true, t.ID)
+		ended, err := saveTransition(ctx, tx, tr, now, taskWrite{Actor: actor})
+		if ended != nil {
+			sc.Ended = append(sc.Ended, *ended)
+		}
 		return err
 	})
 	return sc, err

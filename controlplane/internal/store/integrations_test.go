@@ -7,8 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/ids"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store/storetest"
@@ -20,7 +22,7 @@ func TestConnectors(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, "acme")
 		dup := f.conn
-		dup.ID = auth.NewID("con")
+		dup.ID = ids.New("con")
 		if err := db.CreateConnector(f.ctx, dup); fault.As(err) == nil || fault.As(err).Reason != store.ReasonConnectorNameTaken {
 			t.Fatalf("duplicate name: %v", err)
 		}
@@ -38,7 +40,7 @@ func TestConnectors(t *testing.T) {
 			t.Fatalf("deleting a connector in use: %v", err)
 		}
 		spare := f.conn
-		spare.ID, spare.Name = auth.NewID("con"), "spare"
+		spare.ID, spare.Name = ids.New("con"), "spare"
 		if err := db.CreateConnector(f.ctx, spare); err != nil {
 			t.Fatal(err)
 		}
@@ -67,7 +69,7 @@ func TestIntegrationUniqueness(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		second.ID = auth.NewID("int")
+		second.ID = ids.New("int")
 		_, err = db.CreateIntegration(f.ctx, second, store.SyncRequest{AccountID: "acme", Trigger: tasks.Manual, Now: t0})
 		if fe := fault.As(err); fe == nil || fe.Code != fault.AlreadyExists || fe.Reason != store.ReasonWorkspaceIntegrated {
 			t.Fatalf("second integration on one workspace: %v", err)
@@ -86,7 +88,7 @@ func TestIntegrationUniqueness(t *testing.T) {
 		// Another account may integrate the same workspace.
 		g := newFixture(t, db, "globex")
 		other := g.conn
-		other.ID, other.Name, other.Workspace = auth.NewID("con"), "acme-ws", "acme"
+		other.ID, other.Name, other.Workspace = ids.New("con"), "acme-ws", "acme"
 		if err := db.CreateConnector(f.ctx, other); err != nil {
 			t.Fatal(err)
 		}
@@ -94,7 +96,7 @@ func TestIntegrationUniqueness(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		in.ID = auth.NewID("int")
+		in.ID = ids.New("int")
 		if _, err := db.CreateIntegration(f.ctx, in, store.SyncRequest{AccountID: "globex", Trigger: tasks.Manual, Now: t0}); err != nil {
 			t.Fatalf("same workspace in another account: %v", err)
 		}
@@ -302,6 +304,51 @@ func TestResumeRightAfterSuspendLetsTheRunningSyncFinish(t *testing.T) {
 			Outcome: tasks.Succeeded, Now: t0.Add(time.Minute)})
 		if err != nil || done.Run == nil || done.Run.ID != f.run.ID || done.Run.Status != tasks.RunSuccess {
 			t.Fatalf("complete: %+v, %v", done, err)
+		}
+	})
+}
+
+// The list carries each integration's last run, the newest, exactly as
+// LastSyncRun reads it.
+func TestListIntegrationsCarriesTheLastRun(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, "acme")
+		first := f.mustAcquire(t, t0)
+		if _, err := db.CompleteTask(f.ctx, store.CompleteRequest{AccountID: "acme", TaskID: first.ID, LeaseToken: first.LeaseToken,
+			Outcome: tasks.Failed, Error: "boom", Now: t0.Add(time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+		second, _, err := db.QueueSync(f.ctx, store.SyncRequest{AccountID: "acme", IntegrationID: f.integ.ID, Trigger: tasks.Manual, Now: t0.Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		never := f.integ
+		never.ID, never.Name, never.Workspace = ids.New("int"), "never", "never"
+		conn := f.conn
+		conn.ID, conn.Name, conn.Workspace = ids.New("con"), "never", "never"
+		if err := db.CreateConnector(f.ctx, conn); err != nil {
+			t.Fatal(err)
+		}
+		never.ConnectorID = conn.ID
+		if _, err := db.CreateIntegration(f.ctx, never, store.SyncRequest{AccountID: "acme", Trigger: tasks.Manual, Now: t0}); err != nil {
+			t.Fatal(err)
+		}
+		list, _, err := db.ListIntegrations(f.ctx, "acme", store.Page{})
+		if err != nil || len(list) != 2 {
+			t.Fatalf("list: %d, %v", len(list), err)
+		}
+		for _, in := range list {
+			want, ok, err := db.LastSyncRun(f.ctx, "acme", in.ID)
+			if err != nil || !ok || in.LastRun == nil {
+				t.Fatalf("%s: last run %v, listed %v, %v", in.Name, ok, in.LastRun, err)
+			}
+			if diff := cmp.Diff(want, *in.LastRun); diff != "" {
+				t.Errorf("%s: listed last run (-LastSyncRun +list):\n%s", in.Name, diff)
+			}
+		}
+		if list[0].LastRun.ID != second.ID || list[0].LastRun.Status != tasks.RunQueued {
+			t.Errorf("main's last run %+v, want the second, queued", list[0].LastRun)
 		}
 	})
 }

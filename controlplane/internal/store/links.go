@@ -10,20 +10,8 @@ import (
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalog"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/imports"
 	"github.com/catalog-discovery/bitbucket/shared/record"
-)
-
-// Reasons of import and unlink failures the store detects.
-const (
-	// ReasonAlreadyImported: the repository is linked already (register), or
-	// linked to another entity than the one named (merge).
-	ReasonAlreadyImported = "ALREADY_IMPORTED"
-	// ReasonEntityLinked: the merge target already feeds from another
-	// repository, of the same integration or of another one (an entity
-	// holds the ingested data of one integration).
-	ReasonEntityLinked = "ENTITY_LINKED"
-	// ReasonNotImported: unlink of a repository that is not linked.
-	ReasonNotImported = "NOT_IMPORTED"
 )
 
 // ImportRequest links one repository to a catalog entity, in one
@@ -65,26 +53,36 @@ func (db *DB) ImportRepository(ctx context.Context, r ImportRequest) (ImportOutc
 		if err != nil {
 			return err
 		}
-		var linked string
+		facts := imports.Facts{IntegrationID: r.IntegrationID, Repository: repo.FullName, Action: r.Action, TargetID: r.TargetID}
 		err = tx.queryRow(ctx, `SELECT entity_id FROM repository_links WHERE integration_id = ? AND repository_uuid = ?`,
-			r.IntegrationID, r.RepositoryUUID).Scan(&linked)
-		switch {
-		case err == nil && r.Action == catalog.ActionMerge && linked == r.TargetID:
-			out.Repeated = true
-			out.Entity, err = getEntityTx(ctx, tx, linked)
-			return err
-		case err == nil && r.Action == catalog.ActionMerge:
-			return fault.New(fault.FailedPrecondition, ReasonAlreadyImported,
-				"repository %s is already linked to entity %s; it cannot also be linked to %s (unlink it first)", repo.FullName, linked, r.TargetID).
-				With("repository", repo.FullName).With("entityId", linked)
-		case err == nil:
-			return fault.New(fault.FailedPrecondition, ReasonAlreadyImported,
-				"repository %s is already linked to entity %s; it cannot be registered again", repo.FullName, linked).
-				With("repository", repo.FullName).With("entityId", linked)
-		case !errors.Is(err, sql.ErrNoRows):
+			r.IntegrationID, r.RepositoryUUID).Scan(&facts.Linked)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
 		var e StoredEntity
+		if facts.Linked == "" && r.Action == catalog.ActionMerge {
+			if e, err = lockEntity(ctx, tx, r.TargetID); err != nil || e.AccountID != r.AccountID {
+				if err == nil {
+					err = NotFound("entity", r.TargetID)
+				}
+				return err
+			}
+			// Read after the entity lock, so a concurrent merge into the same
+			// entity is seen.
+			facts.TargetIdentifier = e.Entity.Identifier
+			if facts.TargetFeed, err = entityFeed(ctx, tx, e.ID, r.IntegrationID); err != nil {
+				return err
+			}
+		}
+		repeated, err := imports.Check(facts)
+		if err != nil {
+			return err
+		}
+		if repeated {
+			out.Repeated = true
+			out.Entity, err = getEntityTx(ctx, tx, facts.Linked)
+			return err
+		}
 		switch r.Action {
 		case catalog.ActionRegister:
 			if err := r.Apply(r.New); err != nil {
@@ -94,35 +92,6 @@ func (db *DB) ImportRepository(ctx context.Context, r ImportRequest) (ImportOutc
 				return err
 			}
 		case catalog.ActionMerge:
-			if e, err = lockEntity(ctx, tx, r.TargetID); err != nil || e.AccountID != r.AccountID {
-				if err == nil {
-					err = NotFound("entity", r.TargetID)
-				}
-				return err
-			}
-			// Read after the entity lock, so a concurrent merge into the same
-			// entity is seen.
-			var otherID, otherName, other string
-			err := tx.queryRow(ctx, `SELECT l.integration_id, i.name, r.full_name FROM repository_links l
-				JOIN repositories r ON r.integration_id = l.integration_id AND r.uuid = l.repository_uuid
-				JOIN integrations i ON i.id = l.integration_id
-				WHERE l.entity_id = ? ORDER BY CASE WHEN l.integration_id = ? THEN 0 ELSE 1 END, l.integration_id LIMIT 1`,
-				e.ID, r.IntegrationID).Scan(&otherID, &otherName, &other)
-			switch {
-			case err == nil && otherID == r.IntegrationID:
-				return fault.New(fault.FailedPrecondition, ReasonEntityLinked,
-					"entity %s already feeds from repository %s of this integration; unlink that one first", e.Entity.Identifier, other).
-					With("entityId", e.ID).With("repository", other)
-			case err == nil:
-				// The ingested data of an entity is one overlay per source, so
-				// two integrations would overwrite each other on every sync.
-				return fault.New(fault.FailedPrecondition, ReasonEntityLinked,
-					"entity %s already feeds from repository %s of integration %s; an entity takes the data of one integration: unlink the repository in %s first",
-					e.Entity.Identifier, other, otherName, otherName).
-					With("entityId", e.ID).With("repository", other).With("integrationId", otherID)
-			case !errors.Is(err, sql.ErrNoRows):
-				return err
-			}
 			if err := r.Apply(e.Entity); err != nil {
 				return err
 			}
@@ -162,6 +131,72 @@ func (db *DB) ImportRepository(ctx context.Context, r ImportRequest) (ImportOutc
 		return err
 	})
 	return out, err
+}
+
+// entityFeed returns what feeds an entity already, the integration
+// integrationID first, or nil when no repository is linked to it.
+func entityFeed(ctx context.Context, tx *txn, entityID, integrationID string) (*catalog.Feed, error) {
+	var f catalog.Feed
+	err := tx.queryRow(ctx, `SELECT l.integration_id, i.name, r.full_name FROM repository_links l
+		JOIN repositories r ON r.integration_id = l.integration_id AND r.uuid = l.repository_uuid
+		JOIN integrations i ON i.id = l.integration_id
+		WHERE l.entity_id = ? ORDER BY CASE WHEN l.integration_id = ? THEN 0 ELSE 1 END, l.integration_id LIMIT 1`,
+		entityID, integrationID).Scan(&f.IntegrationID, &f.IntegrationName, &f.Repository)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &f, nil
+}
+
+// EntityFeeds returns, by entity id, what feeds the account's entities of
+// kind that repositories of other integrations than integrationID are
+// linked to: the entities a merge from integrationID cannot take.
+func (db *DB) EntityFeeds(ctx context.Context, accountID, integrationID, kind string) (map[string]catalog.Feed, error) {
+	type fed struct {
+		entityID string
+		feed     catalog.Feed
+	}
+	rows, err := queryAll(ctx, db, `SELECT l.entity_id, l.integration_id, i.name, r.full_name FROM repository_links l
+		JOIN entities e ON e.id = l.entity_id
+		JOIN repositories r ON r.integration_id = l.integration_id AND r.uuid = l.repository_uuid
+		JOIN integrations i ON i.id = l.integration_id
+		WHERE l.account_id = ? AND l.integration_id <> ? AND LOWER(e.kind) = LOWER(?) ORDER BY l.entity_id, l.integration_id`,
+		[]any{accountID, integrationID, kind}, func(row scanner) (fed, error) {
+			var f fed
+			err := row.Scan(&f.entityID, &f.feed.IntegrationID, &f.feed.IntegrationName, &f.feed.Repository)
+			return f, err
+		})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]catalog.Feed, len(rows))
+	for _, f := range rows {
+		if _, ok := out[f.entityID]; !ok {
+			out[f.entityID] = f.feed
+		}
+	}
+	return out, nil
+}
+
+// EntityIdentifiers returns the identifiers the account's entities of kind
+// take in a scope (a catalog scope key): those Register cannot create.
+func (db *DB) EntityIdentifiers(ctx context.Context, accountID, kind, scope string) (map[string]bool, error) {
+	ids, err := queryAll(ctx, db, `SELECT identifier FROM entities WHERE account_id = ? AND kind = ? AND scope = ?`,
+		[]any{accountID, kind, scope}, func(row scanner) (string, error) {
+			var id string
+			return id, row.Scan(&id)
+		})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		out[id] = true
+	}
+	return out, nil
 }
 
 func lockRepository(ctx context.Context, tx *txn, integrationID, uuid string) (Repository, error) {
@@ -207,8 +242,7 @@ func (db *DB) UnlinkRepository(ctx context.Context, r UnlinkRequest) (StoredEnti
 		err = tx.queryRow(ctx, `SELECT entity_id FROM repository_links WHERE integration_id = ? AND repository_uuid = ?`,
 			r.IntegrationID, r.RepositoryUUID).Scan(&entityID)
 		if errors.Is(err, sql.ErrNoRows) {
-			return fault.New(fault.FailedPrecondition, ReasonNotImported, "repository %s is not imported; there is nothing to unlink", repo.FullName).
-				With("repository", repo.FullName)
+			return imports.NotImported(repo.FullName)
 		}
 		if err != nil {
 			return err
@@ -227,9 +261,9 @@ func (db *DB) UnlinkRepository(ctx context.Context, r UnlinkRequest) (StoredEnti
 		if err := setSourceDeleted(ctx, tx, entityID); err != nil {
 			return err
 		}
-		if _, err := tx.exec(ctx, `INSERT INTO recommendations (`+strings.Join(recommendationCols, ", ")+`) VALUES `+placeholders(7)+`
+		if _, err := tx.exec(ctx, `INSERT INTO recommendations (`+strings.Join(recommendationCols, ", ")+`) VALUES `+placeholders(8)+`
 			ON CONFLICT (integration_id, repository_uuid) DO UPDATE SET unlinked_at = excluded.unlinked_at`,
-			r.IntegrationID, r.RepositoryUUID, "", "", "[]", micros(r.Now), micros(r.Now)); err != nil {
+			r.IntegrationID, r.RepositoryUUID, "", "", "[]", micros(r.Now), micros(r.Now), ""); err != nil {
 			return err
 		}
 		if err := markKindStale(ctx, tx, r.AccountID, out.Entity.Kind); err != nil {
@@ -269,7 +303,7 @@ type Imported struct {
 // ListImported returns a page of an integration's linked repositories by
 // name, and how many match across all pages. search is a case-insensitive
 // substring of the repository name.
-func (db *DB) ListImported(ctx context.Context, integrationID, search string, p Page) ([]Imported, string, int64, error) {
+func (db *DB) ListImported(ctx context.Context, accountID, integrationID, search string, p Page) ([]Imported, string, int64, error) {
 	from := ` FROM repository_links l JOIN repositories r ON r.integration_id = l.integration_id AND r.uuid = l.repository_uuid
 		WHERE l.integration_id = ?`
 	args := []any{integrationID}
@@ -296,10 +330,6 @@ func (db *DB) ListImported(ctx context.Context, integrationID, search string, p 
 		ids[i] = im.EntityID
 	}
 	if len(ids) > 0 {
-		var accountID string
-		if err := db.queryRow(ctx, `SELECT account_id FROM integrations WHERE id = ?`, integrationID).Scan(&accountID); err != nil {
-			return nil, "", 0, err
-		}
 		ents, err := db.EntitiesByID(ctx, accountID, ids)
 		if err != nil {
 			return nil, "", 0, err

@@ -7,9 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalog"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/ids"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/imports"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store/storetest"
@@ -124,7 +125,7 @@ func TestMergeRefusesAnEntityAnotherIntegrationFeeds(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		draft.ID, draft.Workspace = auth.NewID("int"), "beta"
+		draft.ID, draft.Workspace = ids.New("int"), "beta"
 		if _, err := db.CreateIntegration(f.ctx, draft, store.SyncRequest{AccountID: f.acct, Trigger: tasks.Manual, Now: t0}); err != nil {
 			t.Fatal(err)
 		}
@@ -165,7 +166,7 @@ func TestMergeRefusesAnEntityAnotherIntegrationFeeds(t *testing.T) {
 			t.Fatalf("want one merge to win and one to be refused: %v", errs)
 		}
 		fe := fault.As(errs[lost])
-		if fe == nil || fe.Reason != store.ReasonEntityLinked || fe.Metadata["integrationId"] != won ||
+		if fe == nil || fe.Reason != imports.ReasonEntityLinked || fe.Metadata["integrationId"] != won ||
 			!strings.Contains(fe.Message, "integration "+names[won]) || !strings.Contains(fe.Message, "acme/repo-0") {
 			t.Fatalf("refused merge: %v", errs[lost])
 		}

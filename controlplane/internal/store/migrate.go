@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -77,10 +76,8 @@ func (db *DB) migrate(ctx context.Context) error {
 			return fmt.Errorf("the database schema is at version %d but this binary knows only up to %d: run a newer control plane", current, len(all))
 		}
 		for _, m := range all[current:] {
-			for _, stmt := range splitStatements(m.sql) {
-				if _, err := tx.exec(ctx, stmt); err != nil {
-					return fmt.Errorf("migration %04d_%s: %w\nin statement:\n%s", m.version, m.name, err, stmt)
-				}
+			if err := tx.runScript(ctx, m.sql); err != nil {
+				return fmt.Errorf("migration %04d_%s: %w", m.version, m.name, err)
 			}
 			if _, err := tx.exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
 				m.version, m.name, micros(time.Now())); err != nil {
@@ -91,25 +88,18 @@ func (db *DB) migrate(ctx context.Context) error {
 	})
 }
 
-// splitStatements splits a migration at semicolons that end a line; the
-// files hold no procedural code, so that is enough.
-func splitStatements(src string) []string {
-	var out []string
-	var cur strings.Builder
-	for line := range strings.SplitSeq(src, "\n") {
-		trimmed := strings.TrimSpace(line)
-		if strings.HasPrefix(trimmed, "--") || trimmed == "" {
-			continue
-		}
-		cur.WriteString(line)
-		cur.WriteByte('\n')
-		if strings.HasSuffix(trimmed, ";") {
-			out = append(out, strings.TrimSpace(cur.String()))
-			cur.Reset()
+// runScript runs the statements of a migration as written. They take no
+// parameters, so a ? in them (in a string, a comment, or PostgreSQL's jsonb
+// operator) is not rebound as a placeholder.
+func (t *txn) runScript(ctx context.Context, src string) error {
+	stmts, err := splitStatements(src)
+	if err != nil {
+		return err
+	}
+	for _, stmt := range stmts {
+		if _, err := t.tx.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("%w\nin statement:\n%s", err, stmt)
 		}
 	}
-	if s := strings.TrimSpace(cur.String()); s != "" {
-		out = append(out, s)
-	}
-	return out
+	return nil
 }

@@ -33,8 +33,12 @@ var _ Store = (*DB)(nil)
 //
 //	sqlite://./idp.db, sqlite:///var/lib/idp/idp.db   (file created if missing)
 //	postgres://user@host:5432/db?sslmode=disable      (also postgresql://)
-func Open(ctx context.Context, dsn string) (*DB, error) {
-	db, err := open(dsn)
+func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	db, err := open(dsn, o)
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +53,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	return db, nil
 }
 
-func open(dsn string) (*DB, error) {
+func open(dsn string, o options) (*DB, error) {
 	switch {
 	case strings.HasPrefix(dsn, "sqlite://"):
 		path := strings.TrimPrefix(dsn, "sqlite://")
@@ -80,7 +84,7 @@ func open(dsn string) (*DB, error) {
 		q.Add("_pragma", "busy_timeout(10000)")
 		q.Add("_pragma", "foreign_keys(1)")
 		q.Set("_txlock", "immediate")
-		s, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+		s, err := openSQL("sqlite", "file:"+path+"?"+q.Encode(), o)
 		if err != nil {
 			return nil, err
 		}
@@ -91,7 +95,7 @@ func open(dsn string) (*DB, error) {
 		s.SetConnMaxLifetime(0)
 		return &DB{sql: s, dialect: sqliteDialect{}, location: location, created: created}, nil
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		s, err := sql.Open("pgx", dsn)
+		s, err := openSQL("pgx", dsn, o)
 		if err != nil {
 			return nil, fmt.Errorf("database: %w", err)
 		}

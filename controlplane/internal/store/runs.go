@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/ids"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
 )
@@ -18,16 +18,25 @@ const runColumns = `id, account_id, integration_id, task_id, triggered_by, statu
 
 func scanRun(row scanner) (tasks.SyncRun, error) {
 	var r tasks.SyncRun
+	dest, finish := runFields(&r)
+	err := row.Scan(dest...)
+	finish()
+	return r, err
+}
+
+// runFields returns the scan destinations of runColumns for r, and what
+// fills r from them once scanned.
+func runFields(r *tasks.SyncRun) ([]any, func()) {
 	var trigger, status string
 	var queued int64
 	var started, finished sql.NullInt64
 	p := &r.Progress
-	err := row.Scan(&r.ID, &r.AccountID, &r.IntegrationID, &r.TaskID, &trigger, &status, &queued, &started, &finished, &r.Attempt,
-		&r.Delegate, &r.Error, &p.Phase, &p.Repositories, &p.PullRequests, &p.Commits, &p.Requests, &p.RateLimited,
-		&p.RepositoriesDone, &p.RepositoriesTotal)
-	r.Trigger, r.Status = tasks.Trigger(trigger), tasks.RunStatus(status)
-	r.QueuedAt, r.StartedAt, r.FinishedAt = fromMicros(queued), fromNullMicros(started), fromNullMicros(finished)
-	return r, err
+	return []any{&r.ID, &r.AccountID, &r.IntegrationID, &r.TaskID, &trigger, &status, &queued, &started, &finished, &r.Attempt,
+			&r.Delegate, &r.Error, &p.Phase, &p.Repositories, &p.PullRequests, &p.Commits, &p.Requests, &p.RateLimited,
+			&p.RepositoriesDone, &p.RepositoriesTotal}, func() {
+			r.Trigger, r.Status = tasks.Trigger(trigger), tasks.RunStatus(status)
+			r.QueuedAt, r.StartedAt, r.FinishedAt = fromMicros(queued), fromNullMicros(started), fromNullMicros(finished)
+		}
 }
 
 func getRunTx(ctx context.Context, tx *txn, id string) (tasks.SyncRun, error) {
@@ -49,7 +58,7 @@ func queueSync(ctx context.Context, tx *txn, r SyncRequest, in integration.Integ
 	if run, ok, err := activeRun(ctx, tx, in.ID); err != nil || ok {
 		return run, ok, err
 	}
-	taskID, runID := auth.NewID("task"), auth.NewID("run")
+	taskID, runID := ids.New("task"), ids.New("run")
 	now := micros(r.Now)
 	if _, err := tx.exec(ctx, `INSERT INTO tasks (id, account_id, type, integration_id, connector_id, run_id, selectors, state, attempt,
 		lease_token, checkpoint, last_sequence, cancel_requested, outcome, error, result, available_at, created_at)

@@ -36,7 +36,7 @@ type Store interface {
 	// Integrations. Create also records the event and queues the first sync.
 	CreateIntegration(ctx context.Context, in integration.Integration, first SyncRequest) (tasks.SyncRun, error)
 	GetIntegration(ctx context.Context, accountID, idOrName string) (integration.Integration, error)
-	ListIntegrations(ctx context.Context, accountID string, p Page) ([]integration.Integration, string, error)
+	ListIntegrations(ctx context.Context, accountID string, p Page) ([]IntegrationWithRun, string, error)
 	UpdateIntegration(ctx context.Context, accountID, idOrName string, change IntegrationChange) (integration.Integration, error)
 	SuspendIntegration(ctx context.Context, accountID, idOrName, actor string, now time.Time) (StateChange, error)
 	ResumeIntegration(ctx context.Context, accountID, idOrName, actor string, now time.Time) (StateChange, error)
@@ -74,9 +74,13 @@ type Store interface {
 	Close() error
 }
 
+// MaxPageSize is the most items one page of any list holds; a larger page
+// size asks for this many. It is the one page cap of the API.
+const MaxPageSize = 500
+
 // Page asks for one page of a list.
 type Page struct {
-	Size  int    // clamped to [1, 500]; 0 means 50
+	Size  int    // clamped to [1, MaxPageSize]; 0 or less means the list's default
 	Token string // from the previous page; empty for the first
 }
 
@@ -84,8 +88,8 @@ func (p Page) size(def int) int {
 	switch {
 	case p.Size <= 0:
 		return def
-	case p.Size > 500:
-		return 500
+	case p.Size > MaxPageSize:
+		return MaxPageSize
 	}
 	return p.Size
 }

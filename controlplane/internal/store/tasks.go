@@ -10,35 +10,29 @@ import (
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/ids"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
 )
 
-// ReasonLeaseLost is the reason of a call whose lease token is not the
-// task's current one.
-const ReasonLeaseLost = "LEASE_LOST"
-
-// ErrLeaseLost is the fault of a stale lease token; match with errors.Is.
-var ErrLeaseLost = fault.New(fault.FailedPrecondition, ReasonLeaseLost,
-	"the lease is not held: it expired and was taken over, the task ended, or the token is wrong; stop work on this task")
-
 const taskColumns = `id, account_id, type, integration_id, connector_id, run_id, selectors, state, attempt, lease_token,
-	lease_expires_at, delegate_id, checkpoint, last_sequence, cancel_requested, outcome, error, result, created_at, finished_at`
+	lease_expires_at, delegate_id, checkpoint, last_sequence, cancel_requested, outcome, error, result, created_at, available_at, finished_at`
 
 func scanTask(row scanner) (tasks.Task, error) {
 	var t tasks.Task
 	var typ, sel, state, checkpoint, outcome, result string
 	var integ, conn, run, delegate sql.NullString
 	var expires, finished sql.NullInt64
-	var created int64
+	var created, available int64
 	err := row.Scan(&t.ID, &t.AccountID, &typ, &integ, &conn, &run, &sel, &state, &t.Attempt, &t.LeaseToken,
-		&expires, &delegate, &checkpoint, &t.LastSequence, &t.CancelRequested, &outcome, &t.Error, &result, &created, &finished)
+		&expires, &delegate, &checkpoint, &t.LastSequence, &t.CancelRequested, &outcome, &t.Error, &result, &created, &available, &finished)
 	if err != nil {
 		return t, err
 	}
 	t.Type, t.State, t.Outcome = tasks.Type(typ), tasks.State(state), tasks.Outcome(outcome)
 	t.IntegrationID, t.ConnectorID, t.RunID, t.DelegateID = integ.String, conn.String, run.String, delegate.String
 	t.LeaseExpiresAt, t.CreatedAt, t.FinishedAt = fromNullMicros(expires), fromMicros(created), fromNullMicros(finished)
+	t.AvailableAt = fromMicros(available)
 	if t.Selectors, err = splitList(sel); err != nil {
 		return t, err
 	}
@@ -70,16 +64,9 @@ func lockTask(ctx context.Context, tx *txn, accountID, id string) (tasks.Task, e
 func lockDelegateTask(ctx context.Context, tx *txn, accountID, id string) (tasks.Task, error) {
 	t, err := lockTask(ctx, tx, accountID, id)
 	if fault.CodeOf(err) == fault.NotFound {
-		return t, ErrLeaseLost
+		return t, tasks.ErrLeaseLost
 	}
 	return t, err
-}
-
-// holds reports whether token is the current lease of a leased task. An
-// expired lease nobody has taken over yet is still held: the delegate may
-// renew it late.
-func holds(t tasks.Task, token string) bool {
-	return t.State == tasks.Leased && token != "" && t.LeaseToken == token
 }
 
 // GetTask returns a task of the account. Errors: NotFound.
@@ -93,8 +80,8 @@ func (db *DB) GetTask(ctx context.Context, accountID, id string) (tasks.Task, er
 
 // QueueTestConnection queues a TEST_CONNECTION task for a connector.
 func (db *DB) QueueTestConnection(ctx context.Context, c integration.Connector, now time.Time) (tasks.Task, error) {
-	t := tasks.Task{ID: auth.NewID("test"), AccountID: c.AccountID, Type: tasks.TestConnection, ConnectorID: c.ID,
-		Selectors: c.DelegateSelectors, State: tasks.Queued, CreatedAt: fromMicros(micros(now))}
+	t := tasks.Task{ID: ids.New("test"), AccountID: c.AccountID, Type: tasks.TestConnection, ConnectorID: c.ID,
+		Selectors: c.DelegateSelectors, State: tasks.Queued, CreatedAt: fromMicros(micros(now)), AvailableAt: fromMicros(micros(now))}
 	_, err := db.exec(ctx, `INSERT INTO tasks (id, account_id, type, integration_id, connector_id, run_id, selectors, state, attempt,
 		lease_token, checkpoint, last_sequence, cancel_requested, outcome, error, result, available_at, created_at)
 		VALUES (?, ?, ?, NULL, ?, NULL, ?, ?, 0, '', '', 0, ?, '', '', '', ?, ?)`,
@@ -192,25 +179,78 @@ func satisfies(tags, selectors []string) bool {
 }
 
 func lease(ctx context.Context, tx *txn, r AcquireRequest, id string) (tasks.Task, error) {
-	token := auth.NewToken("lt_")
-	expires := r.Now.Add(r.LeaseFor)
-	if _, err := tx.exec(ctx, `UPDATE tasks SET state = 'LEASED', attempt = attempt + 1, lease_token = ?, lease_expires_at = ?,
-		delegate_id = ? WHERE id = ?`, token, micros(expires), r.DelegateID, id); err != nil {
-		return tasks.Task{}, err
-	}
 	t, err := lockTask(ctx, tx, r.AccountID, id)
 	if err != nil {
 		return t, err
 	}
-	if t.RunID != "" {
-		_, err = tx.exec(ctx, `UPDATE sync_runs SET status = 'RUNNING', started_at = COALESCE(started_at, ?), attempt = ?, delegate = ?
-			WHERE id = ?`, micros(r.Now), t.Attempt, r.Delegate, t.RunID)
+	tr, err := tasks.Next(t, tasks.Event{Kind: tasks.Acquire, Now: r.Now, Token: auth.NewToken("lt_"), LeaseFor: r.LeaseFor,
+		DelegateID: r.DelegateID})
+	if err != nil {
+		return t, err
 	}
-	return t, err
+	_, err = saveTransition(ctx, tx, tr, r.Now, taskWrite{Delegate: r.Delegate})
+	return tr.Task, err
+}
+
+// taskWrite is what a change of a task stores besides the task itself.
+type taskWrite struct {
+	Progress *tasks.Progress
+	Result   *tasks.TestResult
+	Actor    string // who ended the task, on the SYNC event
+	Delegate string // name of the delegate leasing the task, on the run
+}
+
+// saveTransition writes what tasks.Next decided, within the caller's
+// transaction. It returns the task's sync run when the task finished.
+func saveTransition(ctx context.Context, tx *txn, tr tasks.Transition, now time.Time, w taskWrite) (*tasks.SyncRun, error) {
+	t := tr.Task
+	var err error
+	switch tr.Change {
+	case tasks.ChangeNone, tasks.ChangeRepeated:
+		return nil, nil
+	case tasks.ChangeLeased:
+		if _, err = tx.exec(ctx, `UPDATE tasks SET state = ?, attempt = ?, lease_token = ?, lease_expires_at = ?, delegate_id = ?
+			WHERE id = ?`, string(t.State), t.Attempt, t.LeaseToken, micros(t.LeaseExpiresAt), t.DelegateID, t.ID); err == nil && t.RunID != "" {
+			_, err = tx.exec(ctx, `UPDATE sync_runs SET status = ?, started_at = COALESCE(started_at, ?), attempt = ?, delegate = ?
+				WHERE id = ?`, string(tr.Run), micros(now), t.Attempt, w.Delegate, t.RunID)
+		}
+	case tasks.ChangeRenewed:
+		if _, err = tx.exec(ctx, `UPDATE tasks SET lease_expires_at = ?, checkpoint = ? WHERE id = ?`,
+			micros(t.LeaseExpiresAt), encodeBytes(t.Checkpoint), t.ID); err == nil {
+			err = updateRunProgress(ctx, tx, t.RunID, w.Progress)
+		}
+	case tasks.ChangeRequeued:
+		if _, err = tx.exec(ctx, `UPDATE tasks SET state = ?, lease_token = ?, lease_expires_at = NULL, delegate_id = NULL, checkpoint = ?,
+			available_at = ? WHERE id = ?`, string(t.State), t.LeaseToken, encodeBytes(t.Checkpoint), micros(t.AvailableAt), t.ID); err == nil {
+			err = updateRunProgress(ctx, tx, t.RunID, w.Progress)
+		}
+		if err == nil && t.RunID != "" {
+			_, err = tx.exec(ctx, `UPDATE sync_runs SET status = ? WHERE id = ?`, string(tr.Run), t.RunID)
+		}
+	case tasks.ChangeReturned:
+		if _, err = tx.exec(ctx, `UPDATE tasks SET state = ?, attempt = ?, lease_token = '', lease_expires_at = NULL, delegate_id = NULL
+			WHERE id = ?`, string(t.State), t.Attempt, t.ID); err != nil || t.RunID == "" {
+			break
+		}
+		if t.Attempt > 0 {
+			_, err = tx.exec(ctx, `UPDATE sync_runs SET status = ?, attempt = ? WHERE id = ?`, string(tr.Run), t.Attempt, t.RunID)
+		} else {
+			_, err = tx.exec(ctx, `UPDATE sync_runs SET status = ?, attempt = 0, started_at = NULL, delegate = '' WHERE id = ?`,
+				string(tr.Run), t.RunID)
+		}
+	case tasks.ChangeCancelRequested:
+		_, err = tx.exec(ctx, `UPDATE tasks SET cancel_requested = ? WHERE id = ?`, true, t.ID)
+	case tasks.ChangeFinished:
+		return finishTask(ctx, tx, tr, w)
+	default:
+		err = fmt.Errorf("store: unknown task change %d", tr.Change)
+	}
+	return nil, err
 }
 
 // RenewLease extends a held lease and stores the checkpoint and progress.
-// Errors: FailedPrecondition (LEASE_LOST).
+// Errors: FailedPrecondition (LEASE_LOST); Invalid for an oversized
+// checkpoint.
 func (db *DB) RenewLease(ctx context.Context, r RenewRequest) (RenewResult, error) {
 	var res RenewResult
 	err := db.tx(ctx, func(tx *txn) error {
@@ -218,20 +258,14 @@ func (db *DB) RenewLease(ctx context.Context, r RenewRequest) (RenewResult, erro
 		if err != nil {
 			return err
 		}
-		if !holds(t, r.LeaseToken) {
-			return ErrLeaseLost
-		}
-		res = RenewResult{ExpiresAt: fromMicros(micros(r.Now.Add(r.LeaseFor))), CancelRequested: t.CancelRequested}
-		q := `UPDATE tasks SET lease_expires_at = ?`
-		args := []any{micros(res.ExpiresAt)}
-		if len(r.Checkpoint) > 0 {
-			q += `, checkpoint = ?`
-			args = append(args, encodeBytes(r.Checkpoint))
-		}
-		if _, err := tx.exec(ctx, q+` WHERE id = ?`, append(args, t.ID)...); err != nil {
+		tr, err := tasks.Next(t, tasks.Event{Kind: tasks.Renew, Now: r.Now, Token: r.LeaseToken, LeaseFor: r.LeaseFor, Checkpoint: r.Checkpoint})
+		if err != nil {
 			return err
 		}
-		return updateRunProgress(ctx, tx, t.RunID, r.Progress)
+		tr.Task.LeaseExpiresAt = fromMicros(micros(tr.Task.LeaseExpiresAt))
+		res = RenewResult{ExpiresAt: tr.Task.LeaseExpiresAt, CancelRequested: t.CancelRequested}
+		_, err = saveTransition(ctx, tx, tr, r.Now, taskWrite{Progress: r.Progress})
+		return err
 	})
 	return res, err
 }
@@ -254,43 +288,26 @@ func updateRunProgress(ctx context.Context, tx *txn, runID string, p *tasks.Prog
 // the lease is no longer held.
 func (db *DB) ReturnLease(ctx context.Context, accountID, taskID, token string) error {
 	return db.tx(ctx, func(tx *txn) error {
-		t, err := lockTask(ctx, tx, accountID, taskID)
-		if fault.CodeOf(err) == fault.NotFound {
-			return ErrLeaseLost
-		}
+		t, err := lockDelegateTask(ctx, tx, accountID, taskID)
 		if err != nil {
 			return err
 		}
-		if !holds(t, token) {
-			return ErrLeaseLost
-		}
-		if _, err := tx.exec(ctx, `UPDATE tasks SET state = 'QUEUED', attempt = attempt - 1, lease_token = '', lease_expires_at = NULL,
-			delegate_id = NULL WHERE id = ?`, t.ID); err != nil {
+		tr, err := tasks.Next(t, tasks.Event{Kind: tasks.Return, Token: token})
+		if err != nil {
 			return err
 		}
-		if t.RunID == "" {
-			return nil
-		}
-		if t.Attempt > 1 {
-			_, err = tx.exec(ctx, `UPDATE sync_runs SET status = 'QUEUED', attempt = ? WHERE id = ?`, t.Attempt-1, t.RunID)
-			return err
-		}
-		_, err = tx.exec(ctx, `UPDATE sync_runs SET status = 'QUEUED', attempt = 0, started_at = NULL, delegate = '' WHERE id = ?`, t.RunID)
+		_, err = saveTransition(ctx, tx, tr, time.Time{}, taskWrite{})
 		return err
 	})
 }
 
-// CompleteTask records a task's outcome. Completing again with the same
-// token changes nothing and succeeds (Repeated). Released hands the task
-// back: it is queued again at once with its checkpoint, and the next lease
-// is a new attempt; a task whose cancellation was requested ends CANCELLED
-// instead. Errors: FailedPrecondition (LEASE_LOST); Invalid for
-// an unknown outcome.
+// CompleteTask records a task's outcome as tasks.Next decides it.
+// Completing again with the same token changes nothing and succeeds
+// (Repeated). Errors: FailedPrecondition (LEASE_LOST); Invalid for an
+// unknown outcome or an oversized checkpoint.
 func (db *DB) CompleteTask(ctx context.Context, r CompleteRequest) (CompleteResult, error) {
-	switch r.Outcome {
-	case tasks.Succeeded, tasks.Partial, tasks.Failed, tasks.Cancelled, tasks.Released:
-	default:
-		return CompleteResult{}, fault.InvalidField("outcome", "required: SUCCEEDED, PARTIAL, FAILED, CANCELLED or RELEASED")
+	if err := tasks.ValidOutcome(r.Outcome); err != nil {
+		return CompleteResult{}, err
 	}
 	var res CompleteResult
 	err := db.tx(ctx, func(tx *txn) error {
@@ -298,76 +315,41 @@ func (db *DB) CompleteTask(ctx context.Context, r CompleteRequest) (CompleteResu
 		if err != nil {
 			return err
 		}
-		if !holds(t, r.LeaseToken) {
-			// A retry of a completion (or release) that went through.
-			if r.LeaseToken != "" && t.LeaseToken == r.LeaseToken && t.State != tasks.Leased {
-				res = CompleteResult{Task: t, Repeated: true}
-				return nil
-			}
-			return ErrLeaseLost
-		}
-		if t.CancelRequested && (r.Outcome == tasks.Released || r.Outcome == tasks.Cancelled) {
-			// Queued again, a released task would run although it was asked
-			// to stop. Either way the user is told why it stopped, not the
-			// delegate's "cancellation requested".
-			r.Outcome, r.Error = tasks.Cancelled, cancelledBySuspend
-		}
-		if r.Outcome == tasks.Released {
-			cp := encodeBytes(r.Checkpoint)
-			if len(r.Checkpoint) == 0 {
-				cp = encodeBytes(t.Checkpoint)
-			}
-			if _, err := tx.exec(ctx, `UPDATE tasks SET state = 'QUEUED', lease_expires_at = NULL, delegate_id = NULL, checkpoint = ?,
-				available_at = ? WHERE id = ?`, cp, micros(r.Now), t.ID); err != nil {
-				return err
-			}
-			if err := updateRunProgress(ctx, tx, t.RunID, r.Progress); err != nil {
-				return err
-			}
-			if t.RunID != "" {
-				if _, err := tx.exec(ctx, `UPDATE sync_runs SET status = 'QUEUED' WHERE id = ?`, t.RunID); err != nil {
-					return err
-				}
-			}
-			t.State = tasks.Queued
-			res.Task = t
-			return nil
-		}
-		run, err := finishTask(ctx, tx, t, r.Outcome, r.Error, r.Progress, r.Result, r.Actor, r.Now)
+		tr, err := tasks.Next(t, tasks.Event{Kind: tasks.Complete, Now: r.Now, Token: r.LeaseToken, Outcome: r.Outcome, Error: r.Error,
+			Checkpoint: r.Checkpoint})
 		if err != nil {
 			return err
 		}
-		t.State, t.Outcome, t.Error, t.Result = tasks.Done, r.Outcome, r.Error, r.Result
-		res = CompleteResult{Task: t, Run: run}
-		return nil
+		if tr.Change == tasks.ChangeFinished {
+			tr.Task.Result = r.Result
+		}
+		run, err := saveTransition(ctx, tx, tr, r.Now, taskWrite{Progress: r.Progress, Result: r.Result, Actor: r.Actor})
+		res = CompleteResult{Task: tr.Task, Run: run, Repeated: tr.Change == tasks.ChangeRepeated}
+		return err
 	})
 	return res, err
 }
 
-// cancelledBySuspend ends a task whose cancellation the suspend requested.
-const cancelledBySuspend = "cancelled: the integration was suspended"
-
-// finishTask ends a task with an outcome and, for a sync, ends its run
-// and logs the SYNC event. It returns the run, or nil for other tasks.
-func finishTask(ctx context.Context, tx *txn, t tasks.Task, o tasks.Outcome, msg string, p *tasks.Progress,
-	result *tasks.TestResult, actor string, now time.Time) (*tasks.SyncRun, error) {
+// finishTask ends a task as decided and, for a sync, ends its run and logs
+// the SYNC event. It returns the run, or nil for other tasks.
+func finishTask(ctx context.Context, tx *txn, tr tasks.Transition, w taskWrite) (*tasks.SyncRun, error) {
+	t, now := tr.Task, tr.Task.FinishedAt
 	res := ""
-	if result != nil {
-		res = toJSON(result)
+	if w.Result != nil {
+		res = toJSON(w.Result)
 	}
-	if _, err := tx.exec(ctx, `UPDATE tasks SET state = 'DONE', outcome = ?, error = ?, result = ?, lease_expires_at = NULL,
-		finished_at = ? WHERE id = ?`, string(o), msg, res, micros(now), t.ID); err != nil {
+	if _, err := tx.exec(ctx, `UPDATE tasks SET state = ?, outcome = ?, error = ?, result = ?, lease_token = ?, lease_expires_at = NULL,
+		finished_at = ? WHERE id = ?`, string(t.State), string(t.Outcome), t.Error, res, t.LeaseToken, micros(now), t.ID); err != nil {
 		return nil, err
 	}
 	if t.RunID == "" {
 		return nil, nil
 	}
-	if err := updateRunProgress(ctx, tx, t.RunID, p); err != nil {
+	if err := updateRunProgress(ctx, tx, t.RunID, w.Progress); err != nil {
 		return nil, err
 	}
-	status := tasks.RunStatusOf(o)
 	if _, err := tx.exec(ctx, `UPDATE sync_runs SET status = ?, error = ?, finished_at = ? WHERE id = ?`,
-		string(status), msg, micros(now), t.RunID); err != nil {
+		string(tr.Run), t.Error, micros(now), t.RunID); err != nil {
 		return nil, err
 	}
 	run, err := getRunTx(ctx, tx, t.RunID)
@@ -375,66 +357,42 @@ func finishTask(ctx context.Context, tx *txn, t tasks.Task, o tasks.Outcome, msg
 		return nil, err
 	}
 	if err := addEvent(ctx, tx, Event{AccountID: t.AccountID, IntegrationID: t.IntegrationID, Time: now, Type: EventSync,
-		Actor: actor, RunID: run.ID, Message: syncSummary(run), Error: msg}); err != nil {
+		Actor: w.Actor, RunID: run.ID, Message: syncSummary(run), Error: t.Error}); err != nil {
 		return nil, err
 	}
 	return &run, nil
 }
 
-// TestConnectionTTL is how long a connection test waits for a delegate.
-// A user waits for its verdict, so an old test is failed rather than run
-// by a delegate that appears much later.
-const TestConnectionTTL = 10 * time.Minute
-
-// ExpireLeases handles leases that ran out before now: the task is queued
-// again (its checkpoint and sequence kept; the next lease is the next
-// attempt), or ended when it has had maxAttempts leases or its
-// cancellation was requested. Connection tests no delegate took within
-// TestConnectionTTL fail.
+// ExpireLeases applies the Expire event at now to every task it may
+// change: leases that ran out before now, and connection tests no delegate
+// took within tasks.TestConnectionTTL. At most 500 of each kind are
+// handled per call.
 func (db *DB) ExpireLeases(ctx context.Context, now time.Time, maxAttempts int) ([]Expiry, error) {
 	var out []Expiry
 	err := db.tx(ctx, func(tx *txn) error {
 		tests, err := queryAll(ctx, tx, `SELECT `+taskColumns+` FROM tasks WHERE type = 'TEST_CONNECTION' AND state = 'QUEUED'
-			AND available_at <= ? LIMIT 500`+tx.d.lockRows(true), []any{micros(now.Add(-TestConnectionTTL))}, scanTask)
+			AND available_at <= ? LIMIT 500`+tx.d.lockRows(true), []any{micros(now.Add(-tasks.TestConnectionTTL))}, scanTask)
 		if err != nil {
 			return err
 		}
-		for _, t := range tests {
-			msg := fmt.Sprintf("no delegate took the test within %v: check that a delegate of the account is running and has the connector's selectors", TestConnectionTTL)
-			if _, err := finishTask(ctx, tx, t, tasks.Failed, msg, nil, nil, "control plane", now); err != nil {
-				return err
-			}
-			out = append(out, Expiry{Task: t})
-		}
-
 		expired, err := queryAll(ctx, tx, `SELECT `+taskColumns+` FROM tasks WHERE state = 'LEASED' AND lease_expires_at <= ?
 			ORDER BY lease_expires_at LIMIT 500`+tx.d.lockRows(true), []any{micros(now)}, scanTask)
 		if err != nil {
 			return err
 		}
-		for _, t := range expired {
-			e := Expiry{Task: t}
-			switch {
-			case t.CancelRequested:
-				e.Run, err = finishTask(ctx, tx, t, tasks.Cancelled, cancelledBySuspend, nil, nil, "control plane", now)
-			case t.Attempt >= maxAttempts:
-				msg := fmt.Sprintf("the delegate stopped renewing the lease %d times; giving up", t.Attempt)
-				e.Run, err = finishTask(ctx, tx, t, tasks.Failed, msg, nil, nil, "control plane", now)
-			default:
-				e.Requeued = true
-				if _, err = tx.exec(ctx, `UPDATE tasks SET state = 'QUEUED', lease_token = '', lease_expires_at = NULL, delegate_id = NULL,
-					available_at = ? WHERE id = ?`, micros(now), t.ID); err == nil && t.RunID != "" {
-					_, err = tx.exec(ctx, `UPDATE sync_runs SET status = 'QUEUED' WHERE id = ?`, t.RunID)
-				}
-			}
-			if err == nil && !e.Requeued {
-				// The lost delegate's token must not pass as a repeated completion.
-				_, err = tx.exec(ctx, `UPDATE tasks SET lease_token = '' WHERE id = ?`, t.ID)
-			}
+		for _, t := range append(tests, expired...) {
+			tr, err := tasks.Next(t, tasks.Event{Kind: tasks.Expire, Now: now, MaxAttempts: maxAttempts})
 			if err != nil {
 				return err
 			}
-			out = append(out, e)
+			if tr.Change == tasks.ChangeNone {
+				continue
+			}
+			run, err := saveTransition(ctx, tx, tr, now, taskWrite{Actor: "control plane"})
+			if err != nil {
+				return err
+			}
+			out = append(out, Expiry{Task: t, Requeued: tr.Change == tasks.ChangeRequeued, Run: run})
 		}
 		return nil
 	})

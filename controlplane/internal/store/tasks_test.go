@@ -9,8 +9,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/ids"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store/storetest"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
@@ -22,7 +22,7 @@ func TestAcquireRespectsSelectorsAndAccounts(t *testing.T) {
 		f := newFixture(t, db, "acme")
 		g := newFixture(t, db, "globex")
 		picky := f.conn
-		picky.ID, picky.Name, picky.DelegateSelectors = auth.NewID("con"), "picky", []string{"eu", "prod"}
+		picky.ID, picky.Name, picky.DelegateSelectors = ids.New("con"), "picky", []string{"eu", "prod"}
 		if err := db.CreateConnector(f.ctx, picky); err != nil {
 			t.Fatal(err)
 		}
@@ -51,7 +51,7 @@ func TestAcquireRespectsSelectorsAndAccounts(t *testing.T) {
 			t.Fatalf("globex task visible to acme: %v", err)
 		}
 		_, err = db.RenewLease(f.ctx, store.RenewRequest{AccountID: "acme", TaskID: other.ID, LeaseToken: other.LeaseToken, Now: t0, LeaseFor: leaseFor})
-		if !errors.Is(err, store.ErrLeaseLost) {
+		if !errors.Is(err, tasks.ErrLeaseLost) {
 			t.Fatalf("renew of another account's task: %v", err)
 		}
 		run, err := db.GetSyncRun(f.ctx, "acme", f.run.ID)
@@ -100,7 +100,7 @@ func TestLeaseExpiryHandsCheckpointToNextAttempt(t *testing.T) {
 		_, err = db.CompleteTask(f.ctx, store.CompleteRequest{AccountID: "acme", TaskID: first.ID, LeaseToken: first.LeaseToken, Outcome: tasks.Succeeded, Now: expiredAt})
 		stale = append(stale, err)
 		for i, err := range stale {
-			if !errors.Is(err, store.ErrLeaseLost) {
+			if !errors.Is(err, tasks.ErrLeaseLost) {
 				t.Errorf("stale call %d: %v, want LEASE_LOST", i, err)
 			}
 		}
@@ -170,7 +170,7 @@ func TestCompleteIsIdempotentAndReleaseRequeues(t *testing.T) {
 			t.Fatalf("repeated complete: %+v, %v", again, err)
 		}
 		if _, err := db.CompleteTask(f.ctx, store.CompleteRequest{AccountID: "acme", TaskID: second.ID, LeaseToken: first.LeaseToken,
-			Outcome: tasks.Succeeded, Now: t0}); !errors.Is(err, store.ErrLeaseLost) {
+			Outcome: tasks.Succeeded, Now: t0}); !errors.Is(err, tasks.ErrLeaseLost) {
 			t.Fatalf("complete with the first attempt's token: %v", err)
 		}
 		events, _, _ := db.ListEvents(f.ctx, "acme", f.integ.ID, store.Page{})
@@ -219,7 +219,7 @@ func TestReturnedLeaseDoesNotCountAsAnAttempt(t *testing.T) {
 		if err := db.ReturnLease(f.ctx, "acme", undelivered.ID, undelivered.LeaseToken); err != nil {
 			t.Fatalf("return: %v", err)
 		}
-		if err := db.ReturnLease(f.ctx, "acme", undelivered.ID, undelivered.LeaseToken); !errors.Is(err, store.ErrLeaseLost) {
+		if err := db.ReturnLease(f.ctx, "acme", undelivered.ID, undelivered.LeaseToken); !errors.Is(err, tasks.ErrLeaseLost) {
 			t.Fatalf("second return: %v, want lease lost", err)
 		}
 		run, err := db.GetSyncRun(f.ctx, "acme", f.run.ID)
@@ -227,7 +227,7 @@ func TestReturnedLeaseDoesNotCountAsAnAttempt(t *testing.T) {
 			t.Fatalf("run after return: %+v, %v", run, err)
 		}
 		if _, err := db.RenewLease(f.ctx, store.RenewRequest{AccountID: "acme", TaskID: undelivered.ID, LeaseToken: undelivered.LeaseToken,
-			Now: t0, LeaseFor: leaseFor}); !errors.Is(err, store.ErrLeaseLost) {
+			Now: t0, LeaseFor: leaseFor}); !errors.Is(err, tasks.ErrLeaseLost) {
 			t.Fatalf("renew with the returned lease: %v", err)
 		}
 		got := f.mustAcquire(t, t0.Add(time.Second))
@@ -316,10 +316,10 @@ func TestUnclaimedConnectionTestFails(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if exp, err := db.ExpireLeases(f.ctx, t0.Add(store.TestConnectionTTL-time.Second), 5); err != nil || len(exp) != 0 {
+		if exp, err := db.ExpireLeases(f.ctx, t0.Add(tasks.TestConnectionTTL-time.Second), 5); err != nil || len(exp) != 0 {
 			t.Fatalf("expired early: %+v, %v", exp, err)
 		}
-		exp, err := db.ExpireLeases(f.ctx, t0.Add(store.TestConnectionTTL), 5)
+		exp, err := db.ExpireLeases(f.ctx, t0.Add(tasks.TestConnectionTTL), 5)
 		if err != nil || len(exp) != 1 || exp[0].Task.ID != test.ID || exp[0].Requeued {
 			t.Fatalf("expire: %+v, %v", exp, err)
 		}

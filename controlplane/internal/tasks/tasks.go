@@ -1,6 +1,7 @@
-// Package tasks holds the vocabulary of work handed to delegates: tasks and
-// their leases, outcomes, progress, sync runs and connection tests. The
-// lease package moves tasks through their states; the store persists them.
+// Package tasks holds the work handed to delegates: tasks and their
+// leases, outcomes, progress, sync runs and connection tests, and the state
+// machine (Next) that decides every change of a task's state. The dispatch
+// package drives the protocol; the store saves what Next decides.
 package tasks
 
 import (
@@ -63,6 +64,7 @@ type Task struct {
 	Error           string
 	Result          *TestResult // TEST_CONNECTION, once done
 	CreatedAt       time.Time
+	AvailableAt     time.Time // when it was last queued
 	FinishedAt      time.Time
 }
 

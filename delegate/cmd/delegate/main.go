@@ -19,7 +19,6 @@ import (
 	"github.com/catalog-discovery/bitbucket/delegate/internal/access"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/agent"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/bitbucket"
-	"github.com/catalog-discovery/bitbucket/delegate/internal/clock"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/config"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/controlplane"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/metrics"
@@ -27,6 +26,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/delegate/internal/task"
 	"github.com/catalog-discovery/bitbucket/shared/buildinfo"
 	"github.com/catalog-discovery/bitbucket/shared/cli"
+	"github.com/catalog-discovery/bitbucket/shared/clock"
 	"github.com/catalog-discovery/bitbucket/shared/logging"
 	"github.com/spf13/cobra"
 )
@@ -126,7 +126,7 @@ func run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 		budget = bitbucket.BudgetLimit{Requests: cfg.Budget.Requests, Window: cfg.Budget.Window}
 	}
 	transport := "tls"
-	if cfg.Insecure {
+	if cfg.Plaintext {
 		transport = "plaintext"
 	}
 	ev := log.Info().Str("version", info.Version).Str("go", info.GoVersion).
@@ -142,8 +142,8 @@ func run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 		ev = ev.AnErr("proxy_error", cpProxyErr)
 	}
 	ev.Msg("delegate starting")
-	if cfg.Insecure {
-		log.Warn().Msg("INSECURE: --insecure is set; the control-plane connection is plaintext and the delegate token travels unencrypted. For local development only.")
+	if cfg.Plaintext {
+		log.Warn().Msg("INSECURE: --tls=false is set; the control-plane connection is plaintext and the delegate token travels unencrypted. For local development only.")
 	}
 
 	m := metrics.New()
@@ -158,7 +158,7 @@ func run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 
 	ua := "idp-delegate/" + info.Version
 	cp, err := controlplane.Dial(controlplane.DialConfig{
-		Address: cfg.ControlPlane, Account: cfg.Account, Token: cfg.Token, Insecure: cfg.Insecure,
+		Address: cfg.ControlPlane, Account: cfg.Account, Token: cfg.Token, Plaintext: cfg.Plaintext,
 		CAFile: cfg.CAFile, Dial: px.DialContext, UserAgent: ua,
 	})
 	if err != nil {

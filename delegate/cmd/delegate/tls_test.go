@@ -70,7 +70,7 @@ func TestTLSToTheControlPlaneTrustsTheGivenCA(t *testing.T) {
 	server, caFile := selfSignedCA(t)
 	cp := fakecontrol.New(t, fakecontrol.Options{Token: testenv.DelegateToken, Account: testenv.Account, TLS: server})
 
-	trusted := start(t, delegateEnv(cp, "IDP_INSECURE=false", "IDP_CA_FILE="+caFile))
+	trusted := start(t, delegateEnv(cp, "IDP_TLS=true", "IDP_CA_FILE="+caFile))
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	for len(cp.Registrations()) == 0 {
@@ -80,7 +80,7 @@ func TestTLSToTheControlPlaneTrustsTheGivenCA(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 
-	untrusted := start(t, delegateEnv(cp, "IDP_INSECURE=false", "IDP_DELEGATE_NAME=no-ca"))
+	untrusted := start(t, delegateEnv(cp, "IDP_TLS=true", "IDP_DELEGATE_NAME=no-ca"))
 	for _, want := range []string{"x509: certificate signed by unknown authority", "set --ca-file to the CA that signed it"} {
 		for !strings.Contains(untrusted.stderr.String(), want) {
 			if ctx.Err() != nil {

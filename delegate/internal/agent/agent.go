@@ -11,15 +11,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"time"
 
-	"github.com/catalog-discovery/bitbucket/delegate/internal/clock"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/controlplane"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/metrics"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/task"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/upload"
+	"github.com/catalog-discovery/bitbucket/shared/backoff"
+	"github.com/catalog-discovery/bitbucket/shared/clock"
 	"github.com/catalog-discovery/bitbucket/shared/logging"
 	"github.com/rs/zerolog"
 )
@@ -77,8 +77,7 @@ type Agent struct {
 	cfg     Config
 	log     zerolog.Logger
 
-	rndMu sync.Mutex
-	rnd   *rand.Rand
+	jitter *backoff.Source
 
 	reg task.Registered
 
@@ -106,7 +105,7 @@ func New(cp ControlPlane, newWork NewWork, cfg Config) *Agent {
 	}
 	return &Agent{
 		cp: cp, newWork: newWork, cfg: cfg, log: cfg.Log,
-		rnd:     rand.New(rand.NewPCG(cfg.Seed, 0x5eed)),
+		jitter:  backoff.New(cfg.Seed),
 		release: make(chan struct{}),
 	}
 }
@@ -140,18 +139,18 @@ func (a *Agent) Run(ctx context.Context) error {
 	if n > 0 {
 		a.log.Info().Int("running", n).Dur("grace", a.cfg.ShutdownGrace).Msg("shutting down: polling stopped, waiting for running tasks")
 	}
-	finish := time.NewTimer(a.cfg.ShutdownGrace * 2 / 3)
-	defer finish.Stop()
+	finish, stopFinish := clock.After(a.cfg.Clock, a.cfg.ShutdownGrace*2/3)
+	defer stopFinish()
 	select {
 	case <-done:
-	case <-finish.C:
+	case <-finish:
 		a.log.Warn().Msg("shutting down: grace period nearly over, releasing running tasks")
 		close(a.release)
-		hard := time.NewTimer(a.cfg.ShutdownGrace / 3)
-		defer hard.Stop()
+		hard, stopHard := clock.After(a.cfg.Clock, a.cfg.ShutdownGrace/3)
+		defer stopHard()
 		select {
 		case <-done:
-		case <-hard.C:
+		case <-hard:
 			a.log.Error().Msg("shutting down: tasks did not release in time; their leases will expire and they will run again elsewhere")
 		}
 	}
@@ -192,23 +191,10 @@ func (a *Agent) pause(ctx context.Context, attempt int, what string, err error) 
 	return a.cfg.Clock.Sleep(ctx, wait)
 }
 
-// backoff is exponential from 1 s, capped, with full jitter in its upper
-// half so that many delegates recovering from one outage do not return in
-// lockstep.
+// backoff is exponential from 1 s, capped, with jitter so that many
+// delegates recovering from one outage do not return in lockstep.
 func (a *Agent) backoff(attempt int) time.Duration {
-	d := a.cfg.MaxBackoff
-	if attempt < 16 && time.Second<<attempt < d {
-		d = time.Second << attempt
-	}
-	a.rndMu.Lock()
-	defer a.rndMu.Unlock()
-	return d/2 + time.Duration(a.rnd.Int64N(int64(d/2)+1))
-}
-
-func (a *Agent) jitter(d time.Duration, frac float64) time.Duration {
-	a.rndMu.Lock()
-	defer a.rndMu.Unlock()
-	return d - time.Duration(float64(d)*frac*a.rnd.Float64())
+	return a.jitter.Delay(time.Second, a.cfg.MaxBackoff, attempt)
 }
 
 func (a *Agent) renewInterval() time.Duration {

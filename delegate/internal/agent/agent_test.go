@@ -356,7 +356,7 @@ func TestTaskArrivingAtShutdownIsReleasedWithItsCheckpoint(t *testing.T) {
 	cp := control(t, time.Minute) // far beyond the test: only a release frees the task
 	id := cp.Enqueue(&pb.Task{Type: pb.TaskType_TASK_TYPE_SYNC, Sync: &pb.SyncTask{IntegrationId: "int-1"}})
 	cp.SetCheckpoint(id, []byte(`{"v":1,"listed":7}`))
-	client, err := controlplane.Dial(controlplane.DialConfig{Address: cp.Addr(), Account: testenv.Account, Token: testenv.DelegateToken, Insecure: true})
+	client, err := controlplane.Dial(controlplane.DialConfig{Address: cp.Addr(), Account: testenv.Account, Token: testenv.DelegateToken, Plaintext: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/delegate/internal/controlplane"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/task"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/upload"
+	"github.com/catalog-discovery/bitbucket/shared/clock"
 	"github.com/rs/zerolog"
 )
 
@@ -114,7 +115,7 @@ func (a *Agent) handBack(t *task.Task) {
 func (a *Agent) renew(ctx context.Context, t *task.Task, work Work, stop context.CancelCauseFunc) {
 	interval := a.renewInterval()
 	expires := t.LeaseExpiresAt
-	next := a.jitter(interval, 0.2)
+	next := a.jitter.Shorten(interval, 0.2)
 	failures := 0
 	for {
 		if err := a.cfg.Clock.Sleep(ctx, next); err != nil {
@@ -129,7 +130,7 @@ func (a *Agent) renew(ctx context.Context, t *task.Task, work Work, stop context
 		case err == nil:
 			failures = 0
 			expires = r.LeaseExpiresAt
-			next = a.jitter(interval, 0.2)
+			next = a.jitter.Shorten(interval, 0.2)
 			if r.CancelRequested {
 				a.log.Warn().Str("task_id", t.ID).Msg("cancellation requested by the control plane; stopping the task")
 				stop(errCancelRequested)
@@ -165,8 +166,10 @@ func (a *Agent) complete(done task.Completion, log zerolog.Logger) bool {
 		select {
 		case <-a.release:
 			// Leave a moment for the call in flight, then give up.
+			grace, stop := clock.After(a.cfg.Clock, a.cfg.ShutdownGrace/4)
+			defer stop()
 			select {
-			case <-time.After(a.cfg.ShutdownGrace / 4):
+			case <-grace:
 				cancel()
 			case <-ctx.Done():
 			}

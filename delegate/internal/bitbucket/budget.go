@@ -2,10 +2,11 @@ package bitbucket
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
-	"github.com/catalog-discovery/bitbucket/delegate/internal/clock"
+	"github.com/catalog-discovery/bitbucket/shared/clock"
 )
 
 // DefaultBudget is Bitbucket's documented limit for repository data with an
@@ -41,7 +42,7 @@ type Budget struct {
 	shrunk      int
 	shrunkUntil time.Time
 	near        bool
-	sent        []time.Time // send times within the window, oldest first
+	sent        []time.Time // send or answer times within the window, oldest first
 	last        time.Time
 	warnedUntil time.Time // end of the long wait last reported by LongWait
 }
@@ -85,14 +86,16 @@ func (b *Budget) StalledUntil() time.Time {
 }
 
 // margin is added to the window because the server stamps a request when it
-// arrives, a little after we stamp it when we send it.
+// arrives, a little after we stamp it when we send it. Answered closes the
+// rest of that gap once the answer is in.
 func (b *Budget) margin() time.Duration {
 	m := b.limit.Window / 100
 	return min(max(m, 50*time.Millisecond), time.Minute)
 }
 
-// Wait blocks until a request may be sent, and counts it as sent.
-func (b *Budget) Wait(ctx context.Context) error {
+// Wait blocks until a request may be sent, and counts it as sent at the
+// time it returns; give that time to Answered once the request is done.
+func (b *Budget) Wait(ctx context.Context) (time.Time, error) {
 	for {
 		b.mu.Lock()
 		now := b.clk.Now()
@@ -101,13 +104,28 @@ func (b *Budget) Wait(ctx context.Context) error {
 			b.sent = append(b.sent, now)
 			b.last = now
 			b.mu.Unlock()
-			return nil
+			return now, nil
 		}
 		b.mu.Unlock()
 		if err := b.clk.Sleep(ctx, wait); err != nil {
-			return err
+			return time.Time{}, err
 		}
 	}
+}
+
+// Answered counts the request Wait let through at sent from now on, when
+// its answer (or failure) came back. The server counts it from when it
+// arrived, which is no later than that; counted from the send alone, a
+// request held up on its way by more than the margin would let a later one
+// reach the server while it is still inside the server's window.
+func (b *Budget) Answered(sent time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.clk.Now()
+	if i := slices.Index(b.sent, sent); i >= 0 {
+		b.sent = slices.Delete(b.sent, i, i+1)
+	}
+	b.sent = append(b.sent, now) // every other time is from before now
 }
 
 func (b *Budget) delayLocked(now time.Time) time.Duration {

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/catalog-discovery/bitbucket/delegate/internal/clock"
+	"github.com/catalog-discovery/bitbucket/shared/clock"
 )
 
 var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -17,7 +17,7 @@ func sendAll(t *testing.T, b *Budget, clk *clock.Fake, n int) []time.Duration {
 	start := clk.Now()
 	out := make([]time.Duration, n)
 	for i := range n {
-		if err := b.Wait(context.Background()); err != nil {
+		if _, err := b.Wait(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		out[i] = clk.Now().Sub(start)
@@ -128,12 +128,12 @@ func TestThrottledEarlyKeepsATenthOfTheLimit(t *testing.T) {
 func TestWaitHonoursCancellation(t *testing.T) {
 	t.Parallel()
 	b := NewBudget(clock.Real{}, BudgetLimit{Requests: 1, Window: time.Hour}, true)
-	if err := b.Wait(context.Background()); err != nil {
+	if _, err := b.Wait(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	if err := b.Wait(ctx); err != context.DeadlineExceeded {
+	if _, err := b.Wait(ctx); err != context.DeadlineExceeded {
 		t.Errorf("got %v, want the context's error", err)
 	}
 }
@@ -141,10 +141,11 @@ func TestWaitHonoursCancellation(t *testing.T) {
 func TestBudgetsShareOnePerCredential(t *testing.T) {
 	t.Parallel()
 	r := NewBudgets(clock.NewFake(epoch), DefaultBudget, false)
-	if r.For(NewCredential("a-token").Key) != r.For(NewCredential("a-token").Key) {
+	first, again, other := r.For(NewCredential("a-token").Key), r.For(NewCredential("a-token").Key), r.For(NewCredential("b-token").Key)
+	if first != again {
 		t.Error("same credential, different budgets")
 	}
-	if r.For(NewCredential("a-token").Key) == r.For(NewCredential("b-token").Key) {
+	if first == other {
 		t.Error("different credentials share a budget")
 	}
 }
@@ -182,5 +183,41 @@ func TestStalledUntilOnlyForLongWaits(t *testing.T) {
 	sendAll(t, b, clk, 3)
 	if got := b.StalledUntil(); got.Sub(clk.Now()) < 59*time.Minute {
 		t.Fatalf("an exhausted hourly budget stalls until %v, want about an hour from now", got.Sub(clk.Now()))
+	}
+}
+
+// TestASlowAnswerHoldsItsSlotFromTheAnswer: the server counts a request
+// from its arrival, which can be as late as its answer; so a slot is free
+// again a window after the answer, not after the send.
+func TestASlowAnswerHoldsItsSlotFromTheAnswer(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(epoch)
+	b := NewBudget(clk, BudgetLimit{Requests: 2, Window: 10 * time.Second}, true)
+	first, err := b.Wait(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := b.Wait(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Answered(second)
+	clk.Advance(3 * time.Second) // the first request's answer is slow
+	b.Answered(first)
+	start := clk.Now()
+	sendAll(t, b, clk, 2)
+	// The third waits for the second's window; the fourth for the first's,
+	// counted from its answer 3s after the send.
+	if waited := clk.Now().Sub(start); waited < 10*time.Second || waited > 11*time.Second {
+		t.Errorf("the fourth request went %v after the slow answer, want just after the 10s window", waited)
+	}
+	if b.Remaining() != 0 {
+		t.Errorf("remaining %d, want 0", b.Remaining())
+	}
+	// An answer for a request already out of the window still counts from now.
+	clk.Advance(time.Minute)
+	b.Answered(first)
+	if b.Remaining() != 1 {
+		t.Errorf("remaining %d after a late answer, want 1", b.Remaining())
 	}
 }

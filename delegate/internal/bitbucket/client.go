@@ -184,11 +184,13 @@ func (t *budgetTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			Stringer("budget_window", lim.Window).Time("next_request_at", until).
 			Msg("request budget for this Bitbucket credential is used up; requests wait for it (raise it with --request-budget if Bitbucket allows more)")
 	}
-	if err := s.budget.Wait(req.Context()); err != nil {
+	sent, err := s.budget.Wait(req.Context())
+	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(req.Context(), t.opts.AttemptTimeout)
 	resp, err := t.next.RoundTrip(req.WithContext(ctx))
+	s.budget.Answered(sent)
 	s.requests.Add(1)
 	m := t.opts.Metrics
 	if err != nil {

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/catalog-discovery/bitbucket/delegate/internal/clock"
+	"github.com/catalog-discovery/bitbucket/shared/clock"
 	"github.com/rs/zerolog"
 )
 

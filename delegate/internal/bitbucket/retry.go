@@ -5,14 +5,14 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/catalog-discovery/bitbucket/shared/backoff"
 )
 
 // RetryPolicy is the one place that decides whether a Bitbucket request is
@@ -32,8 +32,7 @@ type RetryPolicy struct {
 
 	Log zerolog.Logger
 
-	mu  sync.Mutex
-	rnd *rand.Rand
+	jitter *backoff.Source
 }
 
 // NewRetryPolicy returns the production policy; seed makes jitter
@@ -45,7 +44,7 @@ func NewRetryPolicy(log zerolog.Logger, seed uint64) *RetryPolicy {
 		Max:           2 * time.Minute,
 		Attempts:      8,
 		Log:           log,
-		rnd:           rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		jitter:        backoff.New(seed),
 	}
 }
 
@@ -116,12 +115,5 @@ func (p *RetryPolicy) Backoff(_, _ time.Duration, attempt int, resp *http.Respon
 			base = p.RateLimitBase
 		}
 	}
-	d := p.Max
-	if attempt < 30 && base<<attempt > 0 && base<<attempt < p.Max {
-		d = base << attempt
-	}
-	p.mu.Lock()
-	j := time.Duration(p.rnd.Int64N(int64(d/2) + 1))
-	p.mu.Unlock()
-	return d/2 + j
+	return p.jitter.Delay(base, p.Max, attempt)
 }

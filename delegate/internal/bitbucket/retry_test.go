@@ -27,6 +27,9 @@ func TestBackoffGrowsWithJitterAndCap(t *testing.T) {
 			t.Errorf("429 attempt %d: %v outside [%v, %v]", attempt, d, full/2, full)
 		}
 	}
+	if d := p.Backoff(0, 0, 1<<40, resp429); d < p.Max/2 || d > p.Max {
+		t.Errorf("a huge attempt waited %v, want within [%v, %v]", d, p.Max/2, p.Max)
+	}
 	// Same seed, same waits.
 	a, b := NewRetryPolicy(zerolog.Nop(), 9), NewRetryPolicy(zerolog.Nop(), 9)
 	for i := range 5 {

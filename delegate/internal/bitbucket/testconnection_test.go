@@ -6,9 +6,9 @@ import (
 	"testing"
 
 	"github.com/catalog-discovery/bitbucket/delegate/internal/bitbucket"
-	"github.com/catalog-discovery/bitbucket/delegate/internal/clock"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/task"
 	"github.com/catalog-discovery/bitbucket/shared/bitbucketmock"
+	"github.com/catalog-discovery/bitbucket/shared/clock"
 	"github.com/google/go-cmp/cmp"
 	"github.com/rs/zerolog"
 )

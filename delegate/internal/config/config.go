@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"regexp"
@@ -27,7 +28,7 @@ type Config struct {
 	Name          string
 	Tags          []string
 	CAFile        string
-	Insecure      bool
+	Plaintext     bool // --tls=false
 	Concurrency   int
 	Budget        Budget // zero means: learn from Bitbucket, default 1,000/h
 	MetricsListen string
@@ -55,13 +56,15 @@ func (b Budget) String() string {
 
 // Flags holds the raw flag values before validation.
 type Flags struct {
-	ControlPlane  string
-	Account       string
-	Token         string
-	TokenFile     string
-	Name          string
-	Tags          []string
-	CAFile        string
+	ControlPlane string
+	Account      string
+	Token        string
+	TokenFile    string
+	Name         string
+	Tags         []string
+	CAFile       string
+	TLS          bool
+	// Insecure is the retired --insecure, refused with what to use instead.
 	Insecure      bool
 	Concurrency   int
 	RequestBudget string
@@ -82,6 +85,7 @@ var Env = map[string]string{
 	"name":           "IDP_DELEGATE_NAME",
 	"tags":           "IDP_DELEGATE_TAGS",
 	"ca-file":        "IDP_CA_FILE",
+	"tls":            "IDP_TLS",
 	"insecure":       "IDP_INSECURE",
 	"concurrency":    "IDP_CONCURRENCY",
 	"request-budget": "IDP_REQUEST_BUDGET",
@@ -102,8 +106,10 @@ func (f *Flags) Bind(fs *pflag.FlagSet) {
 	fs.StringVar(&f.TokenFile, "token-file", "", "file holding the delegate token, e.g. a mounted secret")
 	fs.StringVar(&f.Name, "name", "", "delegate name, unique in the account (default: the host name)")
 	fs.StringSliceVar(&f.Tags, "tags", nil, "comma-separated tags matched against connector delegate selectors")
-	fs.StringVar(&f.CAFile, "ca-file", "", "PEM file of extra CAs trusted for the control plane's TLS certificate")
-	fs.BoolVar(&f.Insecure, "insecure", false, "plaintext gRPC to the control plane: for local development only, never in production")
+	fs.StringVar(&f.CAFile, "ca-file", "", "PEM file of extra CAs trusted for the control plane's TLS certificate, besides the system's")
+	fs.BoolVar(&f.TLS, "tls", true, "TLS to the control plane; --tls=false is plaintext gRPC, for local development only, never in production")
+	fs.BoolVar(&f.Insecure, "insecure", false, "retired: --tls=false is plaintext")
+	_ = fs.MarkHidden("insecure")
 	fs.IntVar(&f.Concurrency, "concurrency", 2, "tasks run at once")
 	fs.StringVar(&f.RequestBudget, "request-budget", "", "Bitbucket requests allowed per credential, N/h (e.g. 1000/h); also N/10s, N/m. Default: 1000/h, or what Bitbucket's X-RateLimit-Limit says")
 	fs.StringVar(&f.MetricsListen, "metrics-listen", "", "address to serve Prometheus metrics on, e.g. :9464 (off when empty)")
@@ -123,7 +129,7 @@ func (f *Flags) Validate() (Config, error) {
 	c := Config{
 		Account:       strings.TrimSpace(f.Account),
 		CAFile:        f.CAFile,
-		Insecure:      f.Insecure,
+		Plaintext:     !f.TLS,
 		Concurrency:   f.Concurrency,
 		MetricsListen: f.MetricsListen,
 		ShutdownGrace: f.ShutdownGrace,
@@ -152,8 +158,14 @@ func (f *Flags) Validate() (Config, error) {
 		}
 		c.Tags = append(c.Tags, t)
 	}
-	if c.Insecure && c.CAFile != "" {
-		return Config{}, usage("ca-file", "has no effect with --insecure (plaintext); drop one of them")
+	if f.Insecure {
+		// It meant plaintext here and "TLS without verifying the
+		// certificate" in idpctl; the delegate offers only the first, by
+		// the name idpctl uses for it.
+		return Config{}, usage("insecure", "no longer exists: for plaintext gRPC to a local development control plane use --tls=false (IDP_TLS=false); to trust a private CA use --ca-file")
+	}
+	if c.Plaintext && c.CAFile != "" {
+		return Config{}, usage("ca-file", "has no effect with --tls=false (plaintext); drop one of them")
 	}
 	if c.CAFile != "" {
 		if _, err := os.Stat(c.CAFile); err != nil {
@@ -179,7 +191,7 @@ func (f *Flags) Validate() (Config, error) {
 	if c.Access, err = accessPolicy(f); err != nil {
 		return Config{}, err
 	}
-	if _, err := logging.New(nopWriter{}, c.Log, nil); err != nil {
+	if _, err := logging.New(io.Discard, c.Log, nil); err != nil {
 		return Config{}, cli.Usagef("%v", err)
 	}
 	return c, nil
@@ -219,10 +231,6 @@ func accessPolicy(f *Flags) (access.Policy, error) {
 	}
 	return p, nil
 }
-
-type nopWriter struct{}
-
-func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }
 
 func usage(flag, format string, args ...any) error {
 	return cli.Usagef("--%s (%s) %s", flag, Env[flag], fmt.Sprintf(format, args...))

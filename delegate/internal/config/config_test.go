@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/catalog-discovery/bitbucket/delegate/internal/access"
+	"github.com/catalog-discovery/bitbucket/shared/cli"
 	"github.com/google/go-cmp/cmp"
+	"github.com/spf13/pflag"
 )
 
 func TestParseBudget(t *testing.T) {
@@ -44,7 +46,7 @@ func TestValidateReadsTokenFileAndKeepsSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := Flags{
-		ControlPlane: "cp.example.com:443", Account: "acct", TokenFile: file, Name: "dlg-1",
+		ControlPlane: "cp.example.com:443", Account: "acct", TokenFile: file, Name: "dlg-1", TLS: true,
 		Tags: []string{"prod", " eu-west ", ""}, Concurrency: 3, RequestBudget: "60/10s",
 		MetricsListen: ":9464", ShutdownGrace: 20 * time.Second, LogLevel: "debug", LogFormat: "json",
 	}
@@ -112,5 +114,54 @@ func TestAccessSettings(t *testing.T) {
 		if want := "--" + flag + " (" + Env[flag] + ")"; want != setting {
 			t.Errorf("access names %s, the flag is %s", setting, want)
 		}
+	}
+}
+
+// TestTLSFlag: TLS unless --tls=false; the retired --insecure, which meant
+// plaintext here and TLS without verification in idpctl, is refused from
+// the flag and the environment alike, naming what to use instead.
+func TestTLSFlag(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		args      []string
+		env       map[string]string
+		plaintext bool
+		err       string
+	}{
+		{nil, nil, false, ""},
+		{[]string{"--tls"}, nil, false, ""},
+		{[]string{"--tls=false"}, nil, true, ""},
+		{nil, map[string]string{"IDP_TLS": "false"}, true, ""},
+		{[]string{"--insecure"}, nil, false, "--insecure (IDP_INSECURE) no longer exists: for plaintext gRPC to a local development control plane use --tls=false (IDP_TLS=false)"},
+		{nil, map[string]string{"IDP_INSECURE": "true"}, false, "--insecure (IDP_INSECURE) no longer exists"},
+		{nil, map[string]string{"IDP_INSECURE": "false"}, false, ""},
+		{[]string{"--tls=false", "--ca-file", "/etc/hostname"}, nil, false, "--ca-file (IDP_CA_FILE) has no effect with --tls=false (plaintext)"},
+	}
+	for _, tc := range cases {
+		fs := pflag.NewFlagSet("delegate", pflag.ContinueOnError)
+		var f Flags
+		f.Bind(fs)
+		if err := fs.Parse(append([]string{"--control-plane", "cp:1", "--account", "a", "--token", "t"}, tc.args...)); err != nil {
+			t.Fatal(err)
+		}
+		if err := cli.ApplyEnvFrom(fs, func(k string) string { return tc.env[k] }); err != nil {
+			t.Fatal(err)
+		}
+		got, err := f.Validate()
+		switch {
+		case tc.err != "":
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%v %v: error %v, want %q", tc.args, tc.env, err, tc.err)
+			}
+		case err != nil:
+			t.Errorf("%v %v: %v", tc.args, tc.env, err)
+		case got.Plaintext != tc.plaintext:
+			t.Errorf("%v %v: plaintext %v, want %v", tc.args, tc.env, got.Plaintext, tc.plaintext)
+		}
+	}
+	fs := pflag.NewFlagSet("delegate", pflag.ContinueOnError)
+	(&Flags{}).Bind(fs)
+	if !fs.Lookup("insecure").Hidden {
+		t.Error("--insecure is still shown in the help")
 	}
 }

@@ -3,10 +3,8 @@ package controlplane
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net"
-	"os"
 	"time"
 
 	"github.com/catalog-discovery/bitbucket/delegate/internal/task"
@@ -15,15 +13,21 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
+
+	"github.com/catalog-discovery/bitbucket/shared/tlstrust"
 )
 
 // DialConfig says how to reach the control plane.
 type DialConfig struct {
-	Address  string // host:port
-	Account  string
-	Token    string
-	Insecure bool
-	CAFile   string
+	Address string // host:port
+	Account string
+	Token   string
+	// Plaintext dials without TLS (--tls=false), for a local development
+	// control plane only.
+	Plaintext bool
+	// CAFile adds CAs to the system roots for the control plane's
+	// certificate.
+	CAFile string
 	// Dial opens the TCP connection (directly or through the proxy).
 	Dial      func(ctx context.Context, addr string) (net.Conn, error)
 	UserAgent string
@@ -42,27 +46,18 @@ type Client struct {
 // Dial creates the client. No I/O happens until the first call.
 func Dial(c DialConfig) (*Client, error) {
 	var tc credentials.TransportCredentials
-	if c.Insecure {
+	if c.Plaintext {
 		tc = insecure.NewCredentials()
 	} else {
-		pool, err := x509.SystemCertPool()
+		pool, err := tlstrust.Roots(c.CAFile)
 		if err != nil {
-			pool = x509.NewCertPool()
-		}
-		if c.CAFile != "" {
-			pem, err := os.ReadFile(c.CAFile)
-			if err != nil {
-				return nil, fmt.Errorf("CA file: %w", err)
-			}
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("CA file %s holds no PEM certificate", c.CAFile)
-			}
+			return nil, fmt.Errorf("CA file: %w", err)
 		}
 		tc = credentials.NewTLS(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})
 	}
 	opts := []grpc.DialOption{
 		grpc.WithTransportCredentials(tc),
-		grpc.WithPerRPCCredentials(bearer{token: c.Token, account: c.Account, requireTLS: !c.Insecure}),
+		grpc.WithPerRPCCredentials(bearer{token: c.Token, account: c.Account, requireTLS: !c.Plaintext}),
 		// Pings keep idle proxy tunnels open and notice dead ones; the
 		// control plane permits them every 30 s, even without a stream.
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),

@@ -38,7 +38,7 @@ func TestSyncTaskWithTensOfThousandsOfCursorsIsReceived(t *testing.T) {
 	}
 	cp.Enqueue(tk)
 
-	c, err := controlplane.Dial(controlplane.DialConfig{Address: cp.Addr(), Account: account, Token: token, Insecure: true})
+	c, err := controlplane.Dial(controlplane.DialConfig{Address: cp.Addr(), Account: account, Token: token, Plaintext: true})
 	if err != nil {
 		t.Fatal(err)
 	}

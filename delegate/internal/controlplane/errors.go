@@ -90,7 +90,7 @@ func translate(err error) error {
 		// Still transient (the certificate may be replaced), but say what to do.
 		return fmt.Errorf("%w (the control plane's TLS certificate is not trusted: set --ca-file to the CA that signed it)", err)
 	case st.Code() == codes.Unavailable && strings.Contains(st.Message(), "first record does not look like a TLS handshake"):
-		return fmt.Errorf("%w (the control plane answers in plaintext on this address: check --control-plane, or use --insecure for a local development control plane)", err)
+		return fmt.Errorf("%w (the control plane answers in plaintext on this address: check --control-plane, or use --tls=false for a local development control plane)", err)
 	}
 	return err
 }

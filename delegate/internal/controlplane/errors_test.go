@@ -15,7 +15,7 @@ func TestTransportErrorsSayWhatToDo(t *testing.T) {
 		raw, hint string
 	}{
 		{"connection error: desc = \"transport: authentication handshake failed: tls: failed to verify certificate: x509: certificate signed by unknown authority\"", "set --ca-file"},
-		{"connection error: desc = \"transport: authentication handshake failed: tls: first record does not look like a TLS handshake\"", "--insecure"},
+		{"connection error: desc = \"transport: authentication handshake failed: tls: first record does not look like a TLS handshake\"", "--tls=false"},
 	} {
 		got := translate(status.Error(codes.Unavailable, tc.raw))
 		if !strings.Contains(got.Error(), tc.hint) || !strings.Contains(got.Error(), tc.raw) {

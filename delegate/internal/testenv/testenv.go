@@ -15,7 +15,6 @@ import (
 	"github.com/catalog-discovery/bitbucket/delegate/internal/access"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/agent"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/bitbucket"
-	"github.com/catalog-discovery/bitbucket/delegate/internal/clock"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/controlplane"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/fakecontrol"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/metrics"
@@ -23,6 +22,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/delegate/internal/task"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/upload"
 	pb "github.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1"
+	"github.com/catalog-discovery/bitbucket/shared/clock"
 	"github.com/catalog-discovery/bitbucket/shared/logging"
 	"github.com/rs/zerolog"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -93,7 +93,7 @@ func Start(t testing.TB, cp *fakecontrol.Server, o Options) *Delegate {
 		t.Fatal(err)
 	}
 	client, err := controlplane.Dial(controlplane.DialConfig{
-		Address: cp.Addr(), Account: Account, Token: DelegateToken, Insecure: true, Dial: px.DialContext,
+		Address: cp.Addr(), Account: Account, Token: DelegateToken, Plaintext: true, Dial: px.DialContext,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -150,9 +150,6 @@ func (d *Delegate) Stop() error {
 	<-d.done
 	return d.err
 }
-
-// Done is closed when the delegate has stopped.
-func (d *Delegate) Done() <-chan struct{} { return d.done }
 
 // Nop is a logger that discards everything.
 func Nop() zerolog.Logger { return zerolog.Nop() }

@@ -15,15 +15,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/catalog-discovery/bitbucket/delegate/internal/clock"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/controlplane"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/metrics"
+	"github.com/catalog-discovery/bitbucket/shared/backoff"
+	"github.com/catalog-discovery/bitbucket/shared/clock"
 	"github.com/catalog-discovery/bitbucket/shared/record"
 	"github.com/rs/zerolog"
 )
@@ -90,7 +90,7 @@ type Batcher struct {
 	taskID      string
 	lease       string
 	opts        Options
-	rnd         *rand.Rand
+	jitter      *backoff.Source
 	stopSending context.CancelFunc
 	sendingDone chan struct{}
 
@@ -112,7 +112,7 @@ func New(sender Sender, taskID, lease string, firstSeq int64, opts Options) *Bat
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &Batcher{
 		sender: sender, taskID: taskID, lease: lease, opts: opts,
-		rnd:         rand.New(rand.NewPCG(opts.Seed, uint64(firstSeq))),
+		jitter:      backoff.New(opts.Seed ^ uint64(firstSeq)),
 		stopSending: cancel, sendingDone: make(chan struct{}),
 		changed: make(chan struct{}), nextSeq: firstSeq, acked: firstSeq - 1,
 		uploaded: map[string]int64{},
@@ -367,7 +367,7 @@ func (b *Batcher) deliver(ctx context.Context, bt *batch) error {
 		if tried := now.Sub(failing); tried >= b.opts.RetryFor {
 			return &BatchError{Sequence: bt.seq, Records: len(bt.records), Kinds: bt.kinds, Tried: tried, Err: err}
 		}
-		wait := b.backoff(attempt)
+		wait := b.jitter.Delay(b.opts.RetryBase, b.opts.RetryMax, attempt)
 		ev := b.opts.Log.Debug()
 		if attempt == 2 {
 			ev = b.opts.Log.Warn()
@@ -377,16 +377,6 @@ func (b *Batcher) deliver(ctx context.Context, bt *batch) error {
 			return err
 		}
 	}
-}
-
-func (b *Batcher) backoff(attempt int) time.Duration {
-	d := b.opts.RetryMax
-	if attempt < 20 && b.opts.RetryBase<<attempt < b.opts.RetryMax {
-		d = b.opts.RetryBase << attempt
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return d/2 + time.Duration(b.rnd.Int64N(int64(d/2)+1))
 }
 
 // ack marks every queued batch up to seq as stored.

@@ -9,12 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/catalog-discovery/bitbucket/delegate/internal/clock"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/controlplane"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/fakecontrol"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/task"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/upload"
 	pb "github.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1"
+	"github.com/catalog-discovery/bitbucket/shared/clock"
 	"github.com/catalog-discovery/bitbucket/shared/record"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -24,7 +24,7 @@ import (
 func leased(t *testing.T) (*fakecontrol.Server, *controlplane.Client, *task.Task) {
 	t.Helper()
 	cp := fakecontrol.New(t, fakecontrol.Options{Token: "tok-upload-test", Account: "a"})
-	c, err := controlplane.Dial(controlplane.DialConfig{Address: cp.Addr(), Account: "a", Token: "tok-upload-test", Insecure: true})
+	c, err := controlplane.Dial(controlplane.DialConfig{Address: cp.Addr(), Account: "a", Token: "tok-upload-test", Plaintext: true})
 	if err != nil {
 		t.Fatal(err)
 	}

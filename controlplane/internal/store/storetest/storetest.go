@@ -33,9 +33,9 @@ func Each(t *testing.T, fn func(t *testing.T, db *store.DB)) {
 }
 
 // SQLite opens a fresh SQLite database file in a temporary directory.
-func SQLite(t testing.TB) *store.DB {
+func SQLite(t testing.TB, opts ...store.Option) *store.DB {
 	t.Helper()
-	db, err := store.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "idp.db"))
+	db, err := store.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "idp.db"), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func SQLite(t testing.TB) *store.DB {
 // Postgres opens the PostgreSQL database of IDP_TEST_POSTGRES_DSN in a
 // schema of its own, dropped at the end of the test; it skips the test
 // when the variable is unset.
-func Postgres(t testing.TB) *store.DB {
+func Postgres(t testing.TB, opts ...store.Option) *store.DB {
 	t.Helper()
 	dsn := os.Getenv("IDP_TEST_POSTGRES_DSN")
 	if dsn == "" {
@@ -81,7 +81,7 @@ func Postgres(t testing.TB) *store.DB {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	db, err := store.Open(context.Background(), u.String())
+	db, err := store.Open(context.Background(), u.String(), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

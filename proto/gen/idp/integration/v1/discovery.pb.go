@@ -314,9 +314,13 @@ type DiscoveredRepository struct {
 	// True when it disappeared from Bitbucket.
 	Deleted bool `protobuf:"varint,13,opt,name=deleted,proto3" json:"deleted,omitempty"`
 	// Repository updated_on in Bitbucket.
-	UpdatedOn     *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=updated_on,json=updatedOn,proto3" json:"updated_on,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	UpdatedOn *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=updated_on,json=updatedOn,proto3" json:"updated_on,omitempty"`
+	// Why the recommendation is what it is when it is not the obvious one:
+	// Register offered because the matching entity already feeds from another
+	// integration, or no recommendation and what to do. Empty otherwise.
+	RecommendationNote string `protobuf:"bytes,15,opt,name=recommendation_note,json=recommendationNote,proto3" json:"recommendation_note,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *DiscoveredRepository) Reset() {
@@ -445,6 +449,13 @@ func (x *DiscoveredRepository) GetUpdatedOn() *timestamppb.Timestamp {
 		return x.UpdatedOn
 	}
 	return nil
+}
+
+func (x *DiscoveredRepository) GetRecommendationNote() string {
+	if x != nil {
+		return x.RecommendationNote
+	}
+	return ""
 }
 
 // ListDiscoveredRequest filters and pages the Discovered list.
@@ -612,9 +623,16 @@ type ImportItem struct {
 	// Register only: type of the new entity instead of the integration's.
 	Type string `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`
 	// Merge only: entity id or identifier to link to instead of the suggestion.
-	TargetEntity  string `protobuf:"bytes,4,opt,name=target_entity,json=targetEntity,proto3" json:"target_entity,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	TargetEntity string `protobuf:"bytes,4,opt,name=target_entity,json=targetEntity,proto3" json:"target_entity,omitempty"`
+	// The recommended action the caller showed the user, when action is left
+	// unspecified: if the recommendation changed since, the result says what
+	// was done instead and why (ImportResult.notice).
+	SeenAction ImportAction `protobuf:"varint,5,opt,name=seen_action,json=seenAction,proto3,enum=idp.integration.v1.ImportAction" json:"seen_action,omitempty"`
+	// The suggested entity (id or identifier) the caller showed with a Merge
+	// recommendation, for the same comparison.
+	SeenTargetEntity string `protobuf:"bytes,6,opt,name=seen_target_entity,json=seenTargetEntity,proto3" json:"seen_target_entity,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *ImportItem) Reset() {
@@ -671,6 +689,20 @@ func (x *ImportItem) GetType() string {
 func (x *ImportItem) GetTargetEntity() string {
 	if x != nil {
 		return x.TargetEntity
+	}
+	return ""
+}
+
+func (x *ImportItem) GetSeenAction() ImportAction {
+	if x != nil {
+		return x.SeenAction
+	}
+	return ImportAction_IMPORT_ACTION_UNSPECIFIED
+}
+
+func (x *ImportItem) GetSeenTargetEntity() string {
+	if x != nil {
+		return x.SeenTargetEntity
 	}
 	return ""
 }
@@ -758,7 +790,10 @@ type ImportResult struct {
 	// integration; unlink it there first.
 	Reason string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
 	// What went wrong and what to do, when not ok.
-	Message       string `protobuf:"bytes,6,opt,name=message,proto3" json:"message,omitempty"`
+	Message string `protobuf:"bytes,6,opt,name=message,proto3" json:"message,omitempty"`
+	// Set when the import did something other than what the caller saw
+	// (seen_action, seen_target_entity): what was done and why it differs.
+	Notice        string `protobuf:"bytes,7,opt,name=notice,proto3" json:"notice,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -831,6 +866,13 @@ func (x *ImportResult) GetReason() string {
 func (x *ImportResult) GetMessage() string {
 	if x != nil {
 		return x.Message
+	}
+	return ""
+}
+
+func (x *ImportResult) GetNotice() string {
+	if x != nil {
+		return x.Notice
 	}
 	return ""
 }
@@ -1337,7 +1379,7 @@ const file_idp_integration_v1_discovery_proto_rawDesc = "" +
 	"\x0eMatchCandidate\x125\n" +
 	"\x06entity\x18\x01 \x01(\v2\x1d.idp.integration.v1.EntityRefR\x06entity\x12\x14\n" +
 	"\x05exact\x18\x02 \x01(\bR\x05exact\x12#\n" +
-	"\rmatched_value\x18\x03 \x01(\tR\fmatchedValue\"\xda\x04\n" +
+	"\rmatched_value\x18\x03 \x01(\tR\fmatchedValue\"\x8b\x05\n" +
 	"\x14DiscoveredRepository\x12'\n" +
 	"\x0frepository_uuid\x18\x01 \x01(\tR\x0erepositoryUuid\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
@@ -1358,7 +1400,8 @@ const file_idp_integration_v1_discovery_proto_rawDesc = "" +
 	"\bunlinked\x18\f \x01(\bR\bunlinked\x12\x18\n" +
 	"\adeleted\x18\r \x01(\bR\adeleted\x129\n" +
 	"\n" +
-	"updated_on\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedOn\"\x83\x02\n" +
+	"updated_on\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedOn\x12/\n" +
+	"\x13recommendation_note\x18\x0f \x01(\tR\x12recommendationNote\"\x83\x02\n" +
 	"\x15ListDiscoveredRequest\x12 \n" +
 	"\vintegration\x18\x01 \x01(\tR\vintegration\x12\x16\n" +
 	"\x06search\x18\x02 \x01(\tR\x06search\x12O\n" +
@@ -1370,7 +1413,7 @@ const file_idp_integration_v1_discovery_proto_rawDesc = "" +
 	"\x16ListDiscoveredResponse\x12L\n" +
 	"\frepositories\x18\x01 \x03(\v2(.idp.integration.v1.DiscoveredRepositoryR\frepositories\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x14\n" +
-	"\x05total\x18\x03 \x01(\x03R\x05total\"\x9f\x01\n" +
+	"\x05total\x18\x03 \x01(\x03R\x05total\"\x90\x02\n" +
 	"\n" +
 	"ImportItem\x12\x1e\n" +
 	"\n" +
@@ -1378,11 +1421,14 @@ const file_idp_integration_v1_discovery_proto_rawDesc = "" +
 	"repository\x128\n" +
 	"\x06action\x18\x02 \x01(\x0e2 .idp.integration.v1.ImportActionR\x06action\x12\x12\n" +
 	"\x04type\x18\x03 \x01(\tR\x04type\x12#\n" +
-	"\rtarget_entity\x18\x04 \x01(\tR\ftargetEntity\"\x85\x01\n" +
+	"\rtarget_entity\x18\x04 \x01(\tR\ftargetEntity\x12A\n" +
+	"\vseen_action\x18\x05 \x01(\x0e2 .idp.integration.v1.ImportActionR\n" +
+	"seenAction\x12,\n" +
+	"\x12seen_target_entity\x18\x06 \x01(\tR\x10seenTargetEntity\"\x85\x01\n" +
 	"\x19ImportRepositoriesRequest\x12 \n" +
 	"\vintegration\x18\x01 \x01(\tR\vintegration\x124\n" +
 	"\x05items\x18\x02 \x03(\v2\x1e.idp.integration.v1.ImportItemR\x05items\x12\x10\n" +
-	"\x03all\x18\x03 \x01(\bR\x03all\"\xe1\x01\n" +
+	"\x03all\x18\x03 \x01(\bR\x03all\"\xf9\x01\n" +
 	"\fImportResult\x12\x1e\n" +
 	"\n" +
 	"repository\x18\x01 \x01(\tR\n" +
@@ -1391,7 +1437,8 @@ const file_idp_integration_v1_discovery_proto_rawDesc = "" +
 	"\x06action\x18\x03 \x01(\x0e2 .idp.integration.v1.ImportActionR\x06action\x125\n" +
 	"\x06entity\x18\x04 \x01(\v2\x1d.idp.integration.v1.EntityRefR\x06entity\x12\x16\n" +
 	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x18\n" +
-	"\amessage\x18\x06 \x01(\tR\amessage\"X\n" +
+	"\amessage\x18\x06 \x01(\tR\amessage\x12\x16\n" +
+	"\x06notice\x18\a \x01(\tR\x06notice\"X\n" +
 	"\x1aImportRepositoriesResponse\x12:\n" +
 	"\aresults\x18\x01 \x03(\v2 .idp.integration.v1.ImportResultR\aresults\"R\n" +
 	"\x14SetAutoImportRequest\x12 \n" +
@@ -1487,30 +1534,31 @@ var file_idp_integration_v1_discovery_proto_depIdxs = []int32{
 	0,  // 6: idp.integration.v1.ListDiscoveredRequest.recommended_action:type_name -> idp.integration.v1.ImportAction
 	4,  // 7: idp.integration.v1.ListDiscoveredResponse.repositories:type_name -> idp.integration.v1.DiscoveredRepository
 	0,  // 8: idp.integration.v1.ImportItem.action:type_name -> idp.integration.v1.ImportAction
-	7,  // 9: idp.integration.v1.ImportRepositoriesRequest.items:type_name -> idp.integration.v1.ImportItem
-	0,  // 10: idp.integration.v1.ImportResult.action:type_name -> idp.integration.v1.ImportAction
-	2,  // 11: idp.integration.v1.ImportResult.entity:type_name -> idp.integration.v1.EntityRef
-	9,  // 12: idp.integration.v1.ImportRepositoriesResponse.results:type_name -> idp.integration.v1.ImportResult
-	19, // 13: idp.integration.v1.SetAutoImportResponse.integration:type_name -> idp.integration.v1.Integration
-	1,  // 14: idp.integration.v1.ImportedRepository.status:type_name -> idp.integration.v1.ImportStatus
-	2,  // 15: idp.integration.v1.ImportedRepository.entity:type_name -> idp.integration.v1.EntityRef
-	18, // 16: idp.integration.v1.ImportedRepository.imported_at:type_name -> google.protobuf.Timestamp
-	13, // 17: idp.integration.v1.ListImportedResponse.repositories:type_name -> idp.integration.v1.ImportedRepository
-	5,  // 18: idp.integration.v1.DiscoveryService.ListDiscovered:input_type -> idp.integration.v1.ListDiscoveredRequest
-	8,  // 19: idp.integration.v1.DiscoveryService.ImportRepositories:input_type -> idp.integration.v1.ImportRepositoriesRequest
-	11, // 20: idp.integration.v1.DiscoveryService.SetAutoImport:input_type -> idp.integration.v1.SetAutoImportRequest
-	14, // 21: idp.integration.v1.DiscoveryService.ListImported:input_type -> idp.integration.v1.ListImportedRequest
-	16, // 22: idp.integration.v1.DiscoveryService.UnlinkRepository:input_type -> idp.integration.v1.UnlinkRepositoryRequest
-	6,  // 23: idp.integration.v1.DiscoveryService.ListDiscovered:output_type -> idp.integration.v1.ListDiscoveredResponse
-	10, // 24: idp.integration.v1.DiscoveryService.ImportRepositories:output_type -> idp.integration.v1.ImportRepositoriesResponse
-	12, // 25: idp.integration.v1.DiscoveryService.SetAutoImport:output_type -> idp.integration.v1.SetAutoImportResponse
-	15, // 26: idp.integration.v1.DiscoveryService.ListImported:output_type -> idp.integration.v1.ListImportedResponse
-	17, // 27: idp.integration.v1.DiscoveryService.UnlinkRepository:output_type -> idp.integration.v1.UnlinkRepositoryResponse
-	23, // [23:28] is the sub-list for method output_type
-	18, // [18:23] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	0,  // 9: idp.integration.v1.ImportItem.seen_action:type_name -> idp.integration.v1.ImportAction
+	7,  // 10: idp.integration.v1.ImportRepositoriesRequest.items:type_name -> idp.integration.v1.ImportItem
+	0,  // 11: idp.integration.v1.ImportResult.action:type_name -> idp.integration.v1.ImportAction
+	2,  // 12: idp.integration.v1.ImportResult.entity:type_name -> idp.integration.v1.EntityRef
+	9,  // 13: idp.integration.v1.ImportRepositoriesResponse.results:type_name -> idp.integration.v1.ImportResult
+	19, // 14: idp.integration.v1.SetAutoImportResponse.integration:type_name -> idp.integration.v1.Integration
+	1,  // 15: idp.integration.v1.ImportedRepository.status:type_name -> idp.integration.v1.ImportStatus
+	2,  // 16: idp.integration.v1.ImportedRepository.entity:type_name -> idp.integration.v1.EntityRef
+	18, // 17: idp.integration.v1.ImportedRepository.imported_at:type_name -> google.protobuf.Timestamp
+	13, // 18: idp.integration.v1.ListImportedResponse.repositories:type_name -> idp.integration.v1.ImportedRepository
+	5,  // 19: idp.integration.v1.DiscoveryService.ListDiscovered:input_type -> idp.integration.v1.ListDiscoveredRequest
+	8,  // 20: idp.integration.v1.DiscoveryService.ImportRepositories:input_type -> idp.integration.v1.ImportRepositoriesRequest
+	11, // 21: idp.integration.v1.DiscoveryService.SetAutoImport:input_type -> idp.integration.v1.SetAutoImportRequest
+	14, // 22: idp.integration.v1.DiscoveryService.ListImported:input_type -> idp.integration.v1.ListImportedRequest
+	16, // 23: idp.integration.v1.DiscoveryService.UnlinkRepository:input_type -> idp.integration.v1.UnlinkRepositoryRequest
+	6,  // 24: idp.integration.v1.DiscoveryService.ListDiscovered:output_type -> idp.integration.v1.ListDiscoveredResponse
+	10, // 25: idp.integration.v1.DiscoveryService.ImportRepositories:output_type -> idp.integration.v1.ImportRepositoriesResponse
+	12, // 26: idp.integration.v1.DiscoveryService.SetAutoImport:output_type -> idp.integration.v1.SetAutoImportResponse
+	15, // 27: idp.integration.v1.DiscoveryService.ListImported:output_type -> idp.integration.v1.ListImportedResponse
+	17, // 28: idp.integration.v1.DiscoveryService.UnlinkRepository:output_type -> idp.integration.v1.UnlinkRepositoryResponse
+	24, // [24:29] is the sub-list for method output_type
+	19, // [19:24] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_idp_integration_v1_discovery_proto_init() }

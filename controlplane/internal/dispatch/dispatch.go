@@ -1,0 +1,377 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/rs/zerolog"
+
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/ids"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/ingest"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
+	"github.com/catalog-discovery/bitbucket/shared/clock"
+	"github.com/catalog-discovery/bitbucket/shared/record"
+	"github.com/catalog-discovery/bitbucket/shared/tag"
+)
+
+// Config holds the timings of the task protocol.
+type Config struct {
+	// LeaseDuration is how long a lease lasts unless renewed.
+	LeaseDuration time.Duration
+	// RenewInterval is how often delegates are told to renew.
+	RenewInterval time.Duration
+	// PollHold is how long AcquireTask waits for work.
+	PollHold time.Duration
+	// Recheck is how often a waiting AcquireTask looks at the store even
+	// without a wake-up, so tasks queued by another replica are found.
+	Recheck time.Duration
+	// SweepInterval is how often expired leases are looked for.
+	SweepInterval time.Duration
+	// MaxAttempts is how many leases a task gets before it fails.
+	MaxAttempts int
+	// Limits are the caps every SYNC task carries.
+	Limits tasks.Limits
+}
+
+// DefaultConfig is what production uses.
+var DefaultConfig = Config{
+	LeaseDuration: 2 * time.Minute,
+	RenewInterval: 20 * time.Second,
+	PollHold:      50 * time.Second,
+	Recheck:       5 * time.Second,
+	SweepInterval: 15 * time.Second,
+	MaxAttempts:   5,
+	Limits:        tasks.DefaultLimits,
+}
+
+// Reasons of task protocol failures.
+const ReasonDelegateNotRegistered = "DELEGATE_NOT_REGISTERED"
+
+// SyncObserver learns about every sync run that ended (succeeded, partial,
+// failed or cancelled), after its final state is stored. Discovery hangs
+// off this: it recomputes recommendations and auto-imports from what the
+// run ingested. An error is logged; the run's outcome stands.
+type SyncObserver interface {
+	SyncFinished(ctx context.Context, run tasks.SyncRun) error
+}
+
+// Service runs the task protocol for all accounts.
+type Service struct {
+	store    store.Store
+	cfg      Config
+	clock    clock.Clock
+	log      zerolog.Logger
+	observer SyncObserver
+	queued   *broadcast // by account: a task became available
+	finished *broadcast // by task id: a task ended
+	stopping chan struct{}
+	stopOnce sync.Once
+}
+
+// New builds the service; clk is the clock (clock.Real in production).
+func New(s store.Store, cfg Config, clk clock.Clock, log zerolog.Logger, observer SyncObserver) *Service {
+	return &Service{store: s, cfg: cfg, clock: clk, log: log, observer: observer, queued: newBroadcast(), finished: newBroadcast(),
+		stopping: make(chan struct{})}
+}
+
+// Registration is what a delegate says about itself when it registers.
+type Registration struct {
+	Name        string
+	Tags        []string
+	Version     string
+	Hostname    string
+	Concurrency int // 0 or less means 1
+}
+
+// Register records a delegate of the account under a new id. Errors:
+// Invalid naming the bad fields (name, tags[i]).
+func (s *Service) Register(ctx context.Context, accountID string, r Registration) (store.Delegate, error) {
+	var v fault.Violations
+	name := strings.TrimSpace(r.Name)
+	if n := utf8.RuneCountInString(name); n == 0 || n > 128 {
+		v.Add("name", "required, 1 to 128 characters")
+	}
+	tags := make([]string, 0, len(r.Tags))
+	for i, t := range r.Tags {
+		if !tag.Valid(t) {
+			v.Add(fmt.Sprintf("tags[%d]", i), "%q is not a valid tag: %s", t, tag.Rule)
+		}
+		tags = append(tags, t)
+	}
+	if err := v.Err("", "invalid registration"); err != nil {
+		return store.Delegate{}, err
+	}
+	slices.Sort(tags)
+	now := s.clock.Now().UTC()
+	d, err := s.store.RegisterDelegate(ctx, store.Delegate{ID: ids.New("dlg"), AccountID: accountID, Name: name,
+		Tags: slices.Compact(tags), Version: r.Version, Hostname: r.Hostname, Concurrency: max(r.Concurrency, 1), RegisteredAt: now, LastSeenAt: now})
+	if err != nil {
+		return d, err
+	}
+	s.log.Info().Str("account", accountID).Str("delegate", d.Name).Str("delegate_id", d.ID).Strs("tags", d.Tags).
+		Str("version", d.Version).Msg("delegate registered")
+	return d, nil
+}
+
+// Stop ends every waiting AcquireTask at once with no task, so a graceful
+// server stop is not held up by long polls; delegates poll again, on
+// another replica or after the restart.
+func (s *Service) Stop() { s.stopOnce.Do(func() { close(s.stopping) }) }
+
+// Config returns the service's timings.
+func (s *Service) Config() Config { return s.cfg }
+
+// Queued wakes the delegates of an account waiting in AcquireTask; call it
+// after queuing a task.
+func (s *Service) Queued(accountID string) { s.queued.notify(accountID) }
+
+// Acquire long-polls for a task the delegate may run: it returns as soon
+// as one is leased, or ok = false after the poll hold. Errors: NotFound
+// (DELEGATE_NOT_REGISTERED).
+func (s *Service) Acquire(ctx context.Context, accountID, delegateID string) (tasks.Assignment, bool, error) {
+	d, err := s.store.GetDelegate(ctx, accountID, delegateID)
+	if fault.CodeOf(err) == fault.NotFound {
+		return tasks.Assignment{}, false, fault.New(fault.NotFound, ReasonDelegateNotRegistered,
+			"delegate %q is not registered with account %s; call Register again", delegateID, accountID).With("delegateId", delegateID)
+	}
+	if err != nil {
+		return tasks.Assignment{}, false, err
+	}
+	hold := s.clock.NewTimer(s.cfg.PollHold)
+	defer hold.Stop()
+	recheck := s.clock.NewTicker(s.cfg.Recheck)
+	defer recheck.Stop()
+	for {
+		wake := s.queued.wait(accountID)
+		if err := s.Sweep(ctx); err != nil {
+			return tasks.Assignment{}, false, err
+		}
+		t, ok, err := s.store.AcquireTask(ctx, store.AcquireRequest{AccountID: accountID, DelegateID: d.ID, Delegate: d.Name,
+			Tags: d.Tags, Now: s.clock.Now(), LeaseFor: s.cfg.LeaseDuration})
+		if err != nil {
+			return tasks.Assignment{}, false, err
+		}
+		if ok {
+			a, err := s.assignment(ctx, t)
+			if ctx.Err() != nil {
+				// The caller is gone (the delegate cancelled the poll or is
+				// shutting down): the answer cannot be delivered, so the task
+				// must not wait out a lease nobody holds.
+				s.returnLease(ctx, t, "the delegate's poll was cancelled")
+				return tasks.Assignment{}, false, ctx.Err()
+			}
+			if err != nil {
+				// No delegate got the task, so the attempt must not count
+				// and the next poll may take it at once.
+				s.returnLease(ctx, t, "its assignment could not be built: "+err.Error())
+				return tasks.Assignment{}, false, err
+			}
+			s.log.Info().Str("account", accountID).Str("task", t.ID).Str("type", string(t.Type)).Str("delegate", d.Name).
+				Int("attempt", t.Attempt).Time("lease_expires_at", t.LeaseExpiresAt).Msg("task leased")
+			return a, true, nil
+		}
+		select {
+		case <-wake:
+		case <-recheck.C():
+		case <-hold.C():
+			return tasks.Assignment{}, false, nil
+		case <-s.stopping:
+			return tasks.Assignment{}, false, nil
+		case <-ctx.Done():
+			return tasks.Assignment{}, false, ctx.Err()
+		}
+	}
+}
+
+// returnLease hands back a task leased but never delivered (why says
+// why), at once and without counting the attempt. On failure the lease
+// simply expires, as it would after a crash.
+func (s *Service) returnLease(ctx context.Context, t tasks.Task, why string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := s.store.ReturnLease(ctx, t.AccountID, t.ID, t.LeaseToken); err != nil {
+		s.log.Warn().Err(err).Str("account", t.AccountID).Str("task", t.ID).Str("why", why).
+			Msg("task leased but not delivered could not be handed back; its lease will expire")
+		return
+	}
+	s.Queued(t.AccountID)
+	s.log.Info().Str("account", t.AccountID).Str("task", t.ID).Int("attempt", t.Attempt).Str("why", why).
+		Msg("task leased but not delivered; handed back without counting the attempt")
+}
+
+// assignment builds the payload of a leased task from the current
+// configuration and cursors.
+func (s *Service) assignment(ctx context.Context, t tasks.Task) (tasks.Assignment, error) {
+	a := tasks.Assignment{Task: t}
+	switch t.Type {
+	case tasks.Sync:
+		in, err := s.store.GetIntegration(ctx, t.AccountID, t.IntegrationID)
+		if err != nil {
+			return a, err
+		}
+		c, err := s.store.GetConnector(ctx, t.AccountID, in.ConnectorID)
+		if err != nil {
+			return a, err
+		}
+		cursors, err := s.store.ListCursors(ctx, in.ID)
+		if err != nil {
+			return a, err
+		}
+		kinds := make([]string, len(in.SecondaryKinds))
+		for i, k := range in.SecondaryKinds {
+			kinds[i] = string(k)
+		}
+		a.Sync = &tasks.SyncPayload{IntegrationID: in.ID, SecondaryKinds: kinds, Limits: s.cfg.Limits, StartDate: in.StartDate,
+			Cursors: cursors, Target: tasks.Target{Workspace: in.Workspace, APIBaseURL: c.APIBaseURL, TokenRef: c.TokenRef}}
+	case tasks.TestConnection:
+		c, err := s.store.GetConnector(ctx, t.AccountID, t.ConnectorID)
+		if err != nil {
+			return a, err
+		}
+		a.Test = &tasks.TestPayload{ConnectorID: c.ID, Target: tasks.Target{Workspace: c.Workspace, APIBaseURL: c.APIBaseURL, TokenRef: c.TokenRef}}
+	}
+	return a, nil
+}
+
+// Renew extends a lease and stores progress and checkpoint. Errors:
+// FailedPrecondition (LEASE_LOST); Invalid for an oversized checkpoint.
+func (s *Service) Renew(ctx context.Context, accountID, taskID, token string, checkpoint []byte, p *tasks.Progress) (store.RenewResult, error) {
+	res, err := s.store.RenewLease(ctx, store.RenewRequest{AccountID: accountID, TaskID: taskID, LeaseToken: token,
+		Now: s.clock.Now(), LeaseFor: s.cfg.LeaseDuration, Checkpoint: checkpoint, Progress: p})
+	if errors.Is(err, tasks.ErrLeaseLost) {
+		s.log.Info().Str("account", accountID).Str("task", taskID).Msg("renewal refused: lease lost")
+	}
+	return res, err
+}
+
+// Upload checks one record batch (its sequence, then ingest.Normalize and
+// ingest.Validate) and applies it. Errors: Invalid naming the sequence or
+// the record (INVALID_RECORD), and those of store.ApplyBatch.
+func (s *Service) Upload(ctx context.Context, accountID, taskID, token string, seq int64, records []record.Record) (store.BatchResult, error) {
+	if err := tasks.ValidSequence(seq); err != nil {
+		return store.BatchResult{}, err
+	}
+	ingest.Normalize(records)
+	if err := ingest.Validate(records); err != nil {
+		return store.BatchResult{}, err
+	}
+	res, err := s.store.ApplyBatch(ctx, store.BatchRequest{AccountID: accountID, TaskID: taskID, LeaseToken: token,
+		Sequence: seq, Records: records, Now: s.clock.Now()})
+	if err != nil {
+		return res, err
+	}
+	ev := s.log.Debug()
+	if len(res.Deleted) > 0 {
+		ev = s.log.Info().Strs("deleted", res.Deleted)
+	}
+	ev.Str("account", accountID).Str("task", taskID).Int64("sequence", seq).Int("records", len(records)).
+		Bool("duplicate", res.Duplicate).Msg("record batch acknowledged")
+	return res, nil
+}
+
+// Complete ends or releases a task.
+func (s *Service) Complete(ctx context.Context, r store.CompleteRequest) (store.CompleteResult, error) {
+	r.Now = s.clock.Now()
+	res, err := s.store.CompleteTask(ctx, r)
+	if err != nil || res.Repeated {
+		return res, err
+	}
+	if res.Task.State != tasks.Done {
+		s.log.Info().Str("account", r.AccountID).Str("task", r.TaskID).Msg("task released; queued again")
+		s.Queued(r.AccountID)
+		return res, nil
+	}
+	// A release of a task asked to stop ends it: log what was stored.
+	s.log.Info().Str("account", r.AccountID).Str("task", r.TaskID).Str("outcome", string(res.Task.Outcome)).
+		Str("error", res.Task.Error).Msg("task completed")
+	s.finished.notify(r.TaskID)
+	if res.Run != nil {
+		s.RunEnded(ctx, *res.Run)
+	}
+	return res, nil
+}
+
+// RunEnded reports a finished run to the observer.
+func (s *Service) RunEnded(ctx context.Context, run tasks.SyncRun) {
+	s.log.Info().Str("account", run.AccountID).Str("integration", run.IntegrationID).Str("run", run.ID).
+		Str("status", string(run.Status)).Int64("repositories", run.Progress.Repositories).
+		Int64("pull_requests", run.Progress.PullRequests).Int64("commits", run.Progress.Commits).Msg("sync run finished")
+	s.finished.notify(run.TaskID)
+	if s.observer == nil {
+		return
+	}
+	if err := s.observer.SyncFinished(ctx, run); err != nil {
+		s.log.Error().Err(err).Str("run", run.ID).Msg("sync observer failed")
+	}
+}
+
+// Sweep handles expired leases now: requeues their tasks (waking the
+// account's delegates) or ends them.
+func (s *Service) Sweep(ctx context.Context) error {
+	expired, err := s.store.ExpireLeases(ctx, s.clock.Now(), s.cfg.MaxAttempts)
+	if err != nil {
+		return err
+	}
+	for _, e := range expired {
+		log := s.log.Info().Str("account", e.Task.AccountID).Str("task", e.Task.ID).Int("attempt", e.Task.Attempt).Str("delegate_id", e.Task.DelegateID)
+		if e.Requeued {
+			log.Msg("lease expired; task queued for another delegate")
+			s.Queued(e.Task.AccountID)
+			continue
+		}
+		if e.Task.State == tasks.Queued {
+			log.Msg("connection test not taken by any delegate in time; failed")
+		} else {
+			log.Msg("lease expired; task ended")
+		}
+		s.finished.notify(e.Task.ID)
+		if e.Run != nil {
+			s.RunEnded(ctx, *e.Run)
+		}
+	}
+	return nil
+}
+
+// RunSweeper sweeps expired leases every SweepInterval until ctx ends.
+func (s *Service) RunSweeper(ctx context.Context) {
+	t := s.clock.NewTicker(s.cfg.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C():
+			if err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error().Err(err).Msg("lease sweep failed")
+			}
+		}
+	}
+}
+
+// WaitTask waits until a task is done or ctx ends, and returns it as it
+// stands then.
+func (s *Service) WaitTask(ctx context.Context, accountID, taskID string) (tasks.Task, error) {
+	recheck := s.clock.NewTicker(s.cfg.Recheck)
+	defer recheck.Stop()
+	for {
+		done := s.finished.wait(taskID)
+		t, err := s.store.GetTask(ctx, accountID, taskID)
+		if err != nil || t.State == tasks.Done {
+			return t, err
+		}
+		select {
+		case <-done:
+		case <-recheck.C():
+		case <-ctx.Done():
+			return t, nil
+		}
+	}
+}
