@@ -30,6 +30,8 @@ import (
 	"strings"
 
 	"golang.org/x/net/http/httpproxy"
+
+	"github.com/catalog-discovery/bitbucket/shared/clock"
 )
 
 // Config is the proxy configuration read from the environment.
@@ -38,9 +40,13 @@ type Config struct {
 	Source string
 	// ControlPlaneDirect is PROXY_MANAGER=false.
 	ControlPlaneDirect bool
+	// Clock times how long a proxy that refused the credentials is left
+	// alone (AuthRetryAfter); nil is the wall clock.
+	Clock clock.Clock
 
 	env      httpproxy.Config
 	proxyFor func(*url.URL) (*url.URL, error)
+	gate     authGate
 }
 
 // FromEnv reads the proxy variables through getenv (os.Getenv in
