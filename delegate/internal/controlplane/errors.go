@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/catalog-discovery/bitbucket/delegate/internal/proxy"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -23,6 +24,18 @@ var (
 	// ErrInvalidRecord: a batch was refused as invalid; nothing of it applied.
 	ErrInvalidRecord = errors.New("record rejected")
 )
+
+// proxyRefusedError is a call that failed because the proxy refused the
+// delegate's credentials: errors.As finds the *proxy.AuthError, and the
+// gRPC status (UNAVAILABLE, so Transient) stays underneath; its message is
+// the refusal's alone, without gRPC's wrapping.
+type proxyRefusedError struct {
+	refusal *proxy.AuthError
+	status  error
+}
+
+func (e *proxyRefusedError) Error() string   { return e.refusal.Error() }
+func (e *proxyRefusedError) Unwrap() []error { return []error{e.refusal, e.status} }
 
 // SequenceGapError says the control plane expects another batch number.
 type SequenceGapError struct {
