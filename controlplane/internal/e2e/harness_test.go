@@ -176,6 +176,7 @@ type cli struct {
 	t      *testing.T
 	server string
 	apiKey string
+	env    []string // more environment, after the server and key
 }
 
 // run runs idpctl and returns stdout, stderr and the exit code.
@@ -184,7 +185,7 @@ func (c cli) run(args ...string) (string, string, int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "idpctl"), args...)
-	cmd.Env = append(os.Environ(), "IDP_SERVER="+c.server, "IDP_API_KEY="+c.apiKey)
+	cmd.Env = append(append(os.Environ(), "IDP_SERVER="+c.server, "IDP_API_KEY="+c.apiKey), c.env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
