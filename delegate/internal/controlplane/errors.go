@@ -102,6 +102,8 @@ func translate(err error) error {
 	case st.Code() == codes.Unavailable && strings.Contains(st.Message(), "x509: "):
 		// Still transient (the certificate may be replaced), but say what to do.
 		return fmt.Errorf("%w (the control plane's TLS certificate is not trusted: set --ca-file to the CA that signed it)", err)
+	case st.Code() == codes.Unavailable && strings.Contains(st.Message(), "missing selected ALPN property"):
+		return fmt.Errorf("%w (the TLS peer does not speak HTTP/2, as gRPC needs: usually a TLS-inspecting proxy; exempt the control plane's host from inspection or reach it directly with NO_PROXY)", err)
 	case st.Code() == codes.Unavailable && strings.Contains(st.Message(), "first record does not look like a TLS handshake"):
 		return fmt.Errorf("%w (the control plane answers in plaintext on this address: check --control-plane, or use --tls=false for a local development control plane)", err)
 	}
