@@ -28,20 +28,33 @@ const (
 	idleCuts  = 3
 )
 
-// TestDelegateBehindSquid runs the real control plane, delegate and mock
-// Bitbucket behind a real squid with Basic auth that closes idle CONNECT
-// tunnels: idle polls are cut and polled again without a warning, a task
-// queued while idle is picked up at once, and a wrong proxy password fails
-// fast with one clear message, for the control plane and for Bitbucket.
-func TestDelegateBehindSquid(t *testing.T) {
-	sq := startSquid(t, squidIdle)
+// proxyStack is the real control plane (TLS, on SQLite) and mock Bitbucket,
+// reached by the host names that proxy rules do not send direct, for
+// delegates started behind a squid.
+type proxyStack struct {
+	t        *testing.T
+	sq       *squid
+	apiHost  string // the mock's host:port, by name
+	cpAddr   string // the control plane's host:port, by name
+	cpPort   string
+	certFile string
+	token    string // delegate token
+	cp       *process
+	cli      cli
+}
+
+// startProxyStack starts squid closing tunnels idle for idle, the mock,
+// and the control plane with extra serve flags, and creates a connector.
+func startProxyStack(t *testing.T, idle time.Duration, serveFlags ...string) *proxyStack {
+	t.Helper()
+	s := &proxyStack{t: t, sq: startSquid(t, idle)}
 	dir := t.TempDir()
 
 	mock := start(t, "mock-bitbucket", nil, "--listen", "127.0.0.1:0", "--workspace", workspace,
 		"--repos", "5", "--prs-per-repo", "2", "--commits-per-repo", "2", "--token", bitbucketTK, "--log-format", "json")
 	mockURL := mock.waitOutput(regexp.MustCompile(`mock Bitbucket Cloud API: (\S+)`), 30*time.Second)
 	_, mockPort, _ := net.SplitHostPort(strings.TrimSuffix(strings.TrimPrefix(mockURL, "http://"), "/2.0"))
-	apiHost := net.JoinHostPort(bitbucketHost, mockPort)
+	s.apiHost = net.JoinHostPort(bitbucketHost, mockPort)
 
 	db := "sqlite://" + filepath.Join(dir, "idp.db")
 	out, err := runBinary("controlplane", "admin", "bootstrap", "--db", db, "--account", "e2e", "-o", "json")
@@ -55,23 +68,50 @@ func TestDelegateBehindSquid(t *testing.T) {
 	if err := json.Unmarshal(out, &creds); err != nil {
 		t.Fatalf("bootstrap printed %s: %v", out, err)
 	}
+	s.token = creds.DelegateToken
 	// TLS inside the tunnel, as in production (the proxy sees only the
 	// CONNECT), with the control plane's certificate trusted by --ca-file.
-	certFile, keyFile := writeCert(t, dir, controlPlaneHost)
-	cp := start(t, "controlplane", nil, "serve", "--db", db, "--listen", "127.0.0.1:0", "--log-format", "json",
-		"--tls-cert", certFile, "--tls-key", keyFile)
-	cpAddr := cp.waitOutput(regexp.MustCompile(`"addr":"([^"]+)"[^\n]*control plane listening`), 60*time.Second)
-	_, cpPort, _ := net.SplitHostPort(cpAddr)
-	c := cli{t: t, server: cpAddr, apiKey: creds.APIKey, env: []string{"IDP_CA_FILE=" + certFile, "IDP_SERVER=" + net.JoinHostPort(controlPlaneHost, cpPort)}}
-	c.ok("connector", "create", "--name", "bb", "--workspace", workspace, "--token-ref", "env:BITBUCKET_TOKEN",
-		"--api-url", "http://"+apiHost+"/2.0")
+	var keyFile string
+	s.certFile, keyFile = writeCert(t, dir, controlPlaneHost)
+	s.cp = start(t, "controlplane", nil, append([]string{"serve", "--db", db, "--listen", "127.0.0.1:0", "--log-format", "json",
+		"--tls-cert", s.certFile, "--tls-key", keyFile}, serveFlags...)...)
+	listening := s.cp.waitOutput(regexp.MustCompile(`"addr":"([^"]+)"[^\n]*control plane listening`), 60*time.Second)
+	_, s.cpPort, _ = net.SplitHostPort(listening)
+	s.cpAddr = net.JoinHostPort(controlPlaneHost, s.cpPort)
+	s.cli = cli{t: t, server: s.cpAddr, apiKey: creds.APIKey, env: []string{"IDP_CA_FILE=" + s.certFile}}
+	s.cli.ok("connector", "create", "--name", "bb", "--workspace", workspace, "--token-ref", "env:BITBUCKET_TOKEN",
+		"--api-url", "http://"+s.apiHost+"/2.0")
+	return s
+}
 
+// delegate starts a delegate named name with more environment (the proxy
+// settings) and flags, logging at debug level.
+func (s *proxyStack) delegate(name string, env []string, flags ...string) *process {
+	s.t.Helper()
+	env = append(env, "BITBUCKET_TOKEN="+bitbucketTK)
+	return start(s.t, "delegate", env, append([]string{"--control-plane", s.cpAddr, "--ca-file", s.certFile,
+		"--account", "e2e", "--token", s.token, "--name", name, "--allowed-api-hosts", s.apiHost,
+		"--log-level", "debug", "--log-format", "json"}, flags...)...)
+}
+
+// proxied is the environment sending every target through the squid, with
+// the given password.
+func (s *proxyStack) proxied(password string) []string {
+	return []string{"HTTPS_PROXY=" + s.sq.url(password), "HTTP_PROXY=" + s.sq.url(password)}
+}
+
+// TestDelegateBehindSquid runs the real control plane, delegate and mock
+// Bitbucket behind a real squid with Basic auth that closes idle CONNECT
+// tunnels: idle polls are cut and polled again without a warning, a task
+// queued while idle is picked up at once, and a wrong proxy password fails
+// fast with one clear message, for the control plane and for Bitbucket.
+func TestDelegateBehindSquid(t *testing.T) {
+	t.Parallel()
+	s := startProxyStack(t, squidIdle)
+	sq, c, apiHost, cpPort := s.sq, s.cli, s.apiHost, s.cpPort
 	delegate := func(name string, env ...string) *process {
 		t.Helper()
-		env = append(env, "BITBUCKET_TOKEN="+bitbucketTK)
-		return start(t, "delegate", env, "--control-plane", net.JoinHostPort(controlPlaneHost, cpPort), "--ca-file", certFile,
-			"--account", "e2e", "--token", creds.DelegateToken, "--name", name, "--allowed-api-hosts", apiHost,
-			"--poll-hold", pollHold, "--log-level", "debug", "--log-format", "json")
+		return s.delegate(name, env, "--poll-hold", pollHold)
 	}
 
 	// 1. Idle behind the proxy: every poll is cut, quietly.
@@ -228,4 +268,36 @@ func writeCert(t *testing.T, dir, host string) (certFile, keyFile string) {
 		t.Fatal(err)
 	}
 	return certFile, keyFile
+}
+
+// TestKeepaliveHoldsATunnelOpenBehindSquid: behind a squid that closes
+// tunnels idle for 12 s, a delegate pinging every 10 s (which the control
+// plane permits with --keepalive-min-time 10s) keeps its tunnel through a
+// 20 s poll, while one with the default 30 s keepalive has its polls cut.
+func TestKeepaliveHoldsATunnelOpenBehindSquid(t *testing.T) {
+	t.Parallel()
+	s := startProxyStack(t, 12*time.Second, "--keepalive-min-time", "10s", "--log-level", "debug")
+	pinging := s.delegate("pinging", s.proxied(s.sq.password), "--keepalive", "10s", "--poll-hold", "20s")
+	quiet := s.delegate("quiet", s.proxied(s.sq.password), "--poll-hold", "20s")
+	pinging.waitOutput(regexp.MustCompile(`registered with the control plane`), 30*time.Second)
+
+	// A poll answered after its full 20 s hold can only be the pinging
+	// delegate's: the quiet one's are cut at 12 s.
+	const acquire = "/idp.delegate.v1.DelegateService/AcquireTask"
+	deadline := time.Now().Add(60 * time.Second)
+	for okCalls(s.cp, acquire) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no poll was answered after its hold within 60s")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	waitCount(t, quiet, "long poll cut before the hold ended", 1, 30*time.Second)
+	for _, l := range pinging.logLines() {
+		if msg, _ := l["message"].(string); strings.HasPrefix(msg, "long poll cut") {
+			t.Errorf("the pinging delegate's poll was cut: %v", l)
+		}
+	}
+	if noisy := append(atLevel(pinging, "warn", "error"), atLevel(quiet, "warn", "error")...); len(noisy) > 0 {
+		t.Errorf("warnings or errors:\n%s", strings.Join(noisy, "\n"))
+	}
 }
