@@ -171,6 +171,27 @@ func (p *process) logLines() []map[string]any {
 	return lines
 }
 
+// credentials are what `controlplane admin bootstrap` prints.
+type credentials struct {
+	APIKey        string `json:"api_key"`
+	DelegateToken string `json:"delegate_token"`
+}
+
+// bootstrap creates account e2e in the database db and returns its
+// credentials.
+func bootstrap(t *testing.T, db string) credentials {
+	t.Helper()
+	out, err := runBinary("controlplane", "admin", "bootstrap", "--db", db, "--account", "e2e", "-o", "json")
+	if err != nil {
+		t.Fatalf("bootstrap: %v\n%s", err, out)
+	}
+	var creds credentials
+	if err := json.Unmarshal(out, &creds); err != nil || creds.APIKey == "" || creds.DelegateToken == "" {
+		t.Fatalf("bootstrap -o json printed %s (%v); want api_key and delegate_token", out, err)
+	}
+	return creds
+}
+
 // cli runs idpctl against one control plane.
 type cli struct {
 	t      *testing.T

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"net"
@@ -57,17 +56,7 @@ func startProxyStack(t *testing.T, idle time.Duration, serveFlags ...string) *pr
 	s.apiHost = net.JoinHostPort(bitbucketHost, mockPort)
 
 	db := "sqlite://" + filepath.Join(dir, "idp.db")
-	out, err := runBinary("controlplane", "admin", "bootstrap", "--db", db, "--account", "e2e", "-o", "json")
-	if err != nil {
-		t.Fatalf("bootstrap: %v\n%s", err, out)
-	}
-	var creds struct {
-		APIKey        string `json:"api_key"`
-		DelegateToken string `json:"delegate_token"`
-	}
-	if err := json.Unmarshal(out, &creds); err != nil {
-		t.Fatalf("bootstrap printed %s: %v", out, err)
-	}
+	creds := bootstrap(t, db)
 	s.token = creds.DelegateToken
 	// TLS inside the tunnel, as in production (the proxy sees only the
 	// CONNECT), with the control plane's certificate trusted by --ca-file.

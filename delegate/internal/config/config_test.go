@@ -139,24 +139,8 @@ func TestTLSFlag(t *testing.T) {
 		{[]string{"--tls=false", "--ca-file", "/etc/hostname"}, nil, false, "--ca-file (IDP_CA_FILE) has no effect with --tls=false (plaintext)"},
 	}
 	for _, tc := range cases {
-		fs := pflag.NewFlagSet("delegate", pflag.ContinueOnError)
-		var f Flags
-		f.Bind(fs)
-		if err := fs.Parse(append([]string{"--control-plane", "cp:1", "--account", "a", "--token", "t"}, tc.args...)); err != nil {
-			t.Fatal(err)
-		}
-		if err := cli.ApplyEnvFrom(fs, func(k string) string { return tc.env[k] }); err != nil {
-			t.Fatal(err)
-		}
-		got, err := f.Validate()
-		switch {
-		case tc.err != "":
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("%v %v: error %v, want %q", tc.args, tc.env, err, tc.err)
-			}
-		case err != nil:
-			t.Errorf("%v %v: %v", tc.args, tc.env, err)
-		case got.Plaintext != tc.plaintext:
+		got, err := validate(t, tc.args, tc.env)
+		if valid(t, tc.args, tc.env, err, tc.err) && got.Plaintext != tc.plaintext {
 			t.Errorf("%v %v: plaintext %v, want %v", tc.args, tc.env, got.Plaintext, tc.plaintext)
 		}
 	}
@@ -189,25 +173,43 @@ func TestKeepaliveAndPollHold(t *testing.T) {
 		{nil, map[string]string{"IDP_POLL_HOLD": "301s"}, 0, 0, "--poll-hold (IDP_POLL_HOLD) must be 0"},
 	}
 	for _, tc := range cases {
-		fs := pflag.NewFlagSet("delegate", pflag.ContinueOnError)
-		var f Flags
-		f.Bind(fs)
-		if err := fs.Parse(append([]string{"--control-plane", "cp:1", "--account", "a", "--token", "t"}, tc.args...)); err != nil {
-			t.Fatal(err)
-		}
-		if err := cli.ApplyEnvFrom(fs, func(k string) string { return tc.env[k] }); err != nil {
-			t.Fatal(err)
-		}
-		got, err := f.Validate()
-		switch {
-		case tc.err != "":
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("%v %v: error %v, want %q", tc.args, tc.env, err, tc.err)
-			}
-		case err != nil:
-			t.Errorf("%v %v: %v", tc.args, tc.env, err)
-		case got.Keepalive != tc.keepalive || got.PollHold != tc.pollHold:
+		got, err := validate(t, tc.args, tc.env)
+		if valid(t, tc.args, tc.env, err, tc.err) && (got.Keepalive != tc.keepalive || got.PollHold != tc.pollHold) {
 			t.Errorf("%v %v: keepalive %v, poll hold %v; want %v, %v", tc.args, tc.env, got.Keepalive, got.PollHold, tc.keepalive, tc.pollHold)
 		}
 	}
+}
+
+// validate binds the flags, parses the required ones and args, applies
+// env as the environment and validates.
+func validate(t *testing.T, args []string, env map[string]string) (Config, error) {
+	t.Helper()
+	fs := pflag.NewFlagSet("delegate", pflag.ContinueOnError)
+	var f Flags
+	f.Bind(fs)
+	if err := fs.Parse(append([]string{"--control-plane", "cp:1", "--account", "a", "--token", "t"}, args...)); err != nil {
+		t.Fatal(err)
+	}
+	if err := cli.ApplyEnvFrom(fs, func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	return f.Validate()
+}
+
+// valid checks err against want (a part of the message, or "" for no
+// error) and reports whether the settings were valid, so that the caller
+// compares the Config.
+func valid(t *testing.T, args []string, env map[string]string, err error, want string) bool {
+	t.Helper()
+	switch {
+	case want != "":
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%v %v: error %v, want %q", args, env, err, want)
+		}
+		return false
+	case err != nil:
+		t.Errorf("%v %v: %v", args, env, err)
+		return false
+	}
+	return true
 }
