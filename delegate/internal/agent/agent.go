@@ -330,7 +330,7 @@ func (a *Agent) poll(ctx context.Context, slots chan struct{}, running *sync.Wai
 				Msg("long poll cut before the hold ended (a proxy or load balancer closing an idle connection); polling again at once")
 			if cuts == cutsBeforeHint && !hinted {
 				hinted = true
-				a.log.Info().Dur("open", open).Dur("poll_hold", hold).
+				a.log.Info().Err(err).Dur("open", open).Dur("poll_hold", hold).
 					Msgf("%d long polls in a row were cut after about %s; if a proxy closes idle connections, set --poll-hold below its idle timeout to save the reconnects", cuts, open.Round(time.Second))
 			}
 		case err != nil:
