@@ -19,6 +19,9 @@
 //     reached directly.
 //  4. PROXY_MANAGER=false sends the control-plane connection direct while
 //     Bitbucket still uses the proxy (Harness's switch of the same name).
+//
+// A proxy that refuses the credentials (407) is reported as an *AuthError
+// naming it, password redacted; nobody retries that at once (AuthRetryAfter).
 package proxy
 
 import (
