@@ -4,8 +4,9 @@
 #
 # PostgreSQL-backed tests run when IDP_TEST_POSTGRES_DSN is set (for example
 # postgres://postgres@127.0.0.1:5432/test?sslmode=disable) and skip otherwise.
-# The proxy test runs when tinyproxy is installed; IDP_REQUIRE_PROXY_TEST=1
-# turns its absence into a failure (.ci/run sets both).
+# The proxy tests run when tinyproxy and squid are installed;
+# IDP_REQUIRE_PROXY_TEST=1 turns their absence into a failure (.ci/run sets
+# both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -44,8 +44,16 @@ func TestNewRejectsBadSettings(t *testing.T) {
 
 func TestURLRedactsPassword(t *testing.T) {
 	u, _ := url.Parse("http://alice:hunter22@proxy.corp:3128")
-	if got := URL(u); got != "http://alice:%5BREDACTED%5D@proxy.corp:3128" && got != "http://alice:[REDACTED]@proxy.corp:3128" {
+	if got := URL(u); got != "http://alice:[REDACTED]@proxy.corp:3128" {
 		t.Fatalf("got %s", got)
+	}
+	u, _ = url.Parse("http://dom%5Cal%40ce:p%40ss@proxy.corp:3128/x")
+	if got := URL(u); got != `http://dom%5Cal%40ce:[REDACTED]@proxy.corp:3128/x` {
+		t.Fatalf("escaped user name: got %s", got)
+	}
+	u, _ = url.Parse("http://alice@proxy.corp:3128")
+	if got := URL(u); got != "http://alice@proxy.corp:3128" {
+		t.Fatalf("no password: got %s", got)
 	}
 	if got := URL(nil); got != "direct" {
 		t.Fatalf("got %s", got)

@@ -103,16 +103,23 @@ func (w *scrubWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// URL renders u with any password replaced, for log lines about proxies and
-// endpoints. A nil URL renders as "direct".
+// URL renders u with any password replaced by Redacted, written as is
+// (http://alice:[REDACTED]@proxy:3128, not percent-encoded), for log lines
+// and messages about proxies and endpoints. A nil URL renders as "direct".
 func URL(u *url.URL) string {
 	if u == nil {
 		return "direct"
 	}
-	if _, has := u.User.Password(); has {
-		c := *u
-		c.User = url.UserPassword(u.User.Username(), Redacted)
-		return c.String()
+	if _, has := u.User.Password(); !has {
+		return u.String()
 	}
-	return u.String()
+	c := *u
+	c.User = url.User(u.User.Username())
+	s := c.String()
+	// The user info ends at the first "@" after the scheme: the user name
+	// is percent-encoded, so it holds none.
+	if i := strings.Index(s, "@"); i >= 0 {
+		return s[:i] + ":" + Redacted + s[i:]
+	}
+	return s
 }

@@ -40,6 +40,7 @@ type serveOptions struct {
 	grace            time.Duration
 	lease            dispatch.Config
 	scheduleInterval time.Duration
+	keepaliveMinTime time.Duration
 }
 
 func serveCommand() *cobra.Command {
@@ -67,7 +68,8 @@ Every flag can also be set with the environment variable named in its help.`,
 	f.DurationVar(&o.grace, "grace-period", 20*time.Second, "on SIGTERM, how long running calls may take to finish before they are cut")
 	f.DurationVar(&o.lease.LeaseDuration, "lease-duration", o.lease.LeaseDuration, "how long a task lease lasts unless renewed; an expired lease hands the task to another delegate")
 	f.DurationVar(&o.lease.RenewInterval, "renew-interval", o.lease.RenewInterval, "how often delegates are told to renew their leases: 15s to 30s, at most a third of --lease-duration")
-	f.DurationVar(&o.lease.PollHold, "poll-hold", o.lease.PollHold, "how long AcquireTask waits for work before answering with no task: 1s to 5m")
+	f.DurationVar(&o.lease.PollHold, "poll-hold", o.lease.PollHold, "how long AcquireTask waits for work before answering with no task: 1s to 5m; delegates may ask for less (their --poll-hold)")
+	f.DurationVar(&o.keepaliveMinTime, "keepalive-min-time", rpc.DefaultKeepaliveMinTime, "shortest interval between keepalive pings a client may send (10s to 5m); a client pinging more often is disconnected. Delegates pinging more often (their --keepalive) refuse to start, so lower this first")
 	f.IntVar(&o.lease.MaxAttempts, "max-attempts", o.lease.MaxAttempts, "leases a task gets before it fails because delegates keep losing it (at least 1)")
 	f.DurationVar(&o.scheduleInterval, "schedule-interval", 15*time.Second, "how often due integrations are looked for")
 	bindEnv(cmd, map[string]string{
@@ -75,6 +77,7 @@ Every flag can also be set with the environment variable named in its help.`,
 		"log-level": "IDP_LOG_LEVEL", "log-format": "IDP_LOG_FORMAT", "grace-period": "IDP_GRACE_PERIOD",
 		"lease-duration": "IDP_LEASE_DURATION", "renew-interval": "IDP_RENEW_INTERVAL", "poll-hold": "IDP_POLL_HOLD",
 		"max-attempts": "IDP_MAX_ATTEMPTS", "schedule-interval": "IDP_SCHEDULE_INTERVAL",
+		"keepalive-min-time": "IDP_KEEPALIVE_MIN_TIME",
 	})
 	return cmd
 }
@@ -88,6 +91,9 @@ const (
 	minLeaseDuration = 10 * time.Second
 	maxPollHold      = 5 * time.Minute
 	minSchedule      = time.Second
+	// grpc-go clients never ping more often than every 10 s.
+	minKeepaliveMinTime = 10 * time.Second
+	maxKeepaliveMinTime = 5 * time.Minute
 )
 
 func (o serveOptions) validate() error {
@@ -109,6 +115,8 @@ func (o serveOptions) validate() error {
 		return cli.Usagef("--grace-period %v: must not be negative", o.grace)
 	case o.scheduleInterval < minSchedule:
 		return cli.Usagef("--schedule-interval %v: at least %v", o.scheduleInterval, minSchedule)
+	case o.keepaliveMinTime < minKeepaliveMinTime || o.keepaliveMinTime > maxKeepaliveMinTime || o.keepaliveMinTime%time.Second != 0:
+		return cli.Usagef("--keepalive-min-time %v: whole seconds from %v to %v", o.keepaliveMinTime, minKeepaliveMinTime, maxKeepaliveMinTime)
 	}
 	return nil
 }
@@ -154,7 +162,7 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	authn := &auth.Authenticator{Store: db, Seen: func(token string) { secrets.Add(token) }}
 	mgr := integrationsvc.New(db, leases, clk, log)
 	g, srv := rpc.NewServer(rpc.Deps{Store: db, Auth: authn, Tasks: leases, Manage: mgr, Log: log,
-		Discovery: rpc.NewDiscoveryServer(disc, mgr), Catalog: rpc.NewCatalogServer(entities)}, opts...)
+		Discovery: rpc.NewDiscoveryServer(disc, mgr), Catalog: rpc.NewCatalogServer(entities), KeepaliveMinTime: o.keepaliveMinTime}, opts...)
 
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
@@ -166,7 +174,8 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	served := make(chan error, 1)
 	go func() { served <- g.Serve(lis) }()
 	log.Info().Str("addr", lis.Addr().String()).Str("db", db.Dialect()).Bool("tls", o.tlsCert != "").
-		Stringer("lease", o.lease.LeaseDuration).Stringer("poll_hold", o.lease.PollHold).Msg("control plane listening")
+		Stringer("lease", o.lease.LeaseDuration).Stringer("poll_hold", o.lease.PollHold).
+		Stringer("keepalive_min_time", o.keepaliveMinTime).Msg("control plane listening")
 
 	select {
 	case err := <-served:

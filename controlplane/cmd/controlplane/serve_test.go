@@ -12,7 +12,8 @@ import (
 func TestServeFlagBounds(t *testing.T) {
 	t.Parallel()
 	valid := func() serveOptions {
-		return serveOptions{lease: dispatch.DefaultConfig, grace: 20 * time.Second, scheduleInterval: 15 * time.Second}
+		return serveOptions{lease: dispatch.DefaultConfig, grace: 20 * time.Second, scheduleInterval: 15 * time.Second,
+			keepaliveMinTime: 20 * time.Second}
 	}
 	if err := valid().validate(); err != nil {
 		t.Fatalf("defaults: %v", err)
@@ -32,6 +33,9 @@ func TestServeFlagBounds(t *testing.T) {
 		{"--max-attempts", func(o *serveOptions) { o.lease.MaxAttempts = 0 }},
 		{"--grace-period", func(o *serveOptions) { o.grace = -time.Second }},
 		{"--schedule-interval", func(o *serveOptions) { o.scheduleInterval = 100 * time.Millisecond }},
+		{"--keepalive-min-time", func(o *serveOptions) { o.keepaliveMinTime = 9 * time.Second }},
+		{"--keepalive-min-time", func(o *serveOptions) { o.keepaliveMinTime = 6 * time.Minute }},
+		{"--keepalive-min-time", func(o *serveOptions) { o.keepaliveMinTime = 12500 * time.Millisecond }},
 	}
 	for _, tt := range tests {
 		o := valid()
@@ -44,6 +48,7 @@ func TestServeFlagBounds(t *testing.T) {
 	// The edges of the ranges are allowed.
 	o := valid()
 	o.lease.RenewInterval, o.lease.LeaseDuration, o.lease.PollHold = 15*time.Second, 45*time.Second, 5*time.Minute
+	o.keepaliveMinTime = 10 * time.Second
 	if err := o.validate(); err != nil {
 		t.Errorf("edges: %v", err)
 	}

@@ -28,7 +28,8 @@ type Config struct {
 	LeaseDuration time.Duration
 	// RenewInterval is how often delegates are told to renew.
 	RenewInterval time.Duration
-	// PollHold is how long AcquireTask waits for work.
+	// PollHold is how long AcquireTask waits for work, at most: a delegate
+	// behind a proxy that cuts idle connections may ask for less.
 	PollHold time.Duration
 	// Recheck is how often a waiting AcquireTask looks at the store even
 	// without a wake-up, so tasks queued by another replica are found.
@@ -133,10 +134,19 @@ func (s *Service) Config() Config { return s.cfg }
 // after queuing a task.
 func (s *Service) Queued(accountID string) { s.queued.notify(accountID) }
 
+// Hold is how long a poll asking for requested waits: requested, bounded
+// by PollHold; zero (or less) asks for PollHold.
+func (c Config) Hold(requested time.Duration) time.Duration {
+	if requested <= 0 {
+		return c.PollHold
+	}
+	return min(requested, c.PollHold)
+}
+
 // Acquire long-polls for a task the delegate may run: it returns as soon
-// as one is leased, or ok = false after the poll hold. Errors: NotFound
-// (DELEGATE_NOT_REGISTERED).
-func (s *Service) Acquire(ctx context.Context, accountID, delegateID string) (tasks.Assignment, bool, error) {
+// as one is leased, or ok = false after the poll hold (Config.Hold of
+// hold). Errors: NotFound (DELEGATE_NOT_REGISTERED).
+func (s *Service) Acquire(ctx context.Context, accountID, delegateID string, hold time.Duration) (tasks.Assignment, bool, error) {
 	d, err := s.store.GetDelegate(ctx, accountID, delegateID)
 	if fault.CodeOf(err) == fault.NotFound {
 		return tasks.Assignment{}, false, fault.New(fault.NotFound, ReasonDelegateNotRegistered,
@@ -145,8 +155,8 @@ func (s *Service) Acquire(ctx context.Context, accountID, delegateID string) (ta
 	if err != nil {
 		return tasks.Assignment{}, false, err
 	}
-	hold := s.clock.NewTimer(s.cfg.PollHold)
-	defer hold.Stop()
+	timeout := s.clock.NewTimer(s.cfg.Hold(hold))
+	defer timeout.Stop()
 	recheck := s.clock.NewTicker(s.cfg.Recheck)
 	defer recheck.Stop()
 	for {
@@ -181,7 +191,7 @@ func (s *Service) Acquire(ctx context.Context, accountID, delegateID string) (ta
 		select {
 		case <-wake:
 		case <-recheck.C():
-		case <-hold.C():
+		case <-timeout.C():
 			return tasks.Assignment{}, false, nil
 		case <-s.stopping:
 			return tasks.Assignment{}, false, nil

@@ -171,11 +171,33 @@ func (p *process) logLines() []map[string]any {
 	return lines
 }
 
+// credentials are what `controlplane admin bootstrap` prints.
+type credentials struct {
+	APIKey        string `json:"api_key"`
+	DelegateToken string `json:"delegate_token"`
+}
+
+// bootstrap creates account e2e in the database db and returns its
+// credentials.
+func bootstrap(t *testing.T, db string) credentials {
+	t.Helper()
+	out, err := runBinary("controlplane", "admin", "bootstrap", "--db", db, "--account", "e2e", "-o", "json")
+	if err != nil {
+		t.Fatalf("bootstrap: %v\n%s", err, out)
+	}
+	var creds credentials
+	if err := json.Unmarshal(out, &creds); err != nil || creds.APIKey == "" || creds.DelegateToken == "" {
+		t.Fatalf("bootstrap -o json printed %s (%v); want api_key and delegate_token", out, err)
+	}
+	return creds
+}
+
 // cli runs idpctl against one control plane.
 type cli struct {
 	t      *testing.T
 	server string
 	apiKey string
+	env    []string // more environment, after the server and key
 }
 
 // run runs idpctl and returns stdout, stderr and the exit code.
@@ -184,7 +206,7 @@ func (c cli) run(args ...string) (string, string, int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "idpctl"), args...)
-	cmd.Env = append(os.Environ(), "IDP_SERVER="+c.server, "IDP_API_KEY="+c.apiKey)
+	cmd.Env = append(append(os.Environ(), "IDP_SERVER="+c.server, "IDP_API_KEY="+c.apiKey), c.env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

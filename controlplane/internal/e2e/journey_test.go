@@ -49,17 +49,7 @@ func startStack(t *testing.T) *stack {
 
 	db := "sqlite://" + filepath.Join(dir, "idp.db")
 	s.db = db
-	out, err := runBinary("controlplane", "admin", "bootstrap", "--db", db, "--account", "e2e", "-o", "json")
-	if err != nil {
-		t.Fatalf("bootstrap: %v\n%s", err, out)
-	}
-	var creds struct {
-		APIKey        string `json:"api_key"`
-		DelegateToken string `json:"delegate_token"`
-	}
-	if err := json.Unmarshal(out, &creds); err != nil || creds.APIKey == "" || creds.DelegateToken == "" {
-		t.Fatalf("bootstrap -o json printed %s (%v); want api_key and delegate_token", out, err)
-	}
+	creds := bootstrap(t, db)
 	s.apiKey = creds.APIKey
 
 	s.cp = start(t, "controlplane", nil, "serve", "--db", db, "--listen", "127.0.0.1:0",

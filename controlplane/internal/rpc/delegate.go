@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"context"
+	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -32,14 +33,19 @@ func (d *delegateServer) Register(ctx context.Context, req *delegatev1.RegisterR
 	}
 	cfg := d.s.Tasks.Config()
 	return &delegatev1.RegisterResponse{DelegateId: dl.ID, AccountId: c.AccountID,
-		RenewIntervalSeconds: int32(cfg.RenewInterval.Seconds()), PollHoldSeconds: int32(cfg.PollHold.Seconds())}, nil
+		RenewIntervalSeconds: int32(cfg.RenewInterval.Seconds()), PollHoldSeconds: int32(cfg.PollHold.Seconds()),
+		KeepaliveMinTimeSeconds: int32(d.s.keepaliveMinTime().Seconds())}, nil
 }
 
 func (d *delegateServer) AcquireTask(ctx context.Context, req *delegatev1.AcquireTaskRequest) (*delegatev1.AcquireTaskResponse, error) {
 	if req.GetDelegateId() == "" {
 		return nil, fault.InvalidField("delegate_id", "required: the id Register returned")
 	}
-	a, ok, err := d.s.Tasks.Acquire(ctx, d.caller(ctx).AccountID, req.GetDelegateId())
+	if req.GetPollHoldSeconds() < 0 {
+		return nil, fault.InvalidField("poll_hold_seconds", "must not be negative, got %d (0 asks for the server's hold)", req.GetPollHoldSeconds())
+	}
+	hold := time.Duration(req.GetPollHoldSeconds()) * time.Second
+	a, ok, err := d.s.Tasks.Acquire(ctx, d.caller(ctx).AccountID, req.GetDelegateId(), hold)
 	if err != nil || !ok {
 		return &delegatev1.AcquireTaskResponse{}, err
 	}

@@ -3,6 +3,7 @@ package rpc_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -82,6 +83,62 @@ func TestAcquireReturnsEmptyAfterHold(t *testing.T) {
 	}
 	_, err := h.delegates.AcquireTask(h.dlg(), &delegatev1.AcquireTaskRequest{DelegateId: "dlg_unknown"})
 	wantStatus(t, err, codes.NotFound, dispatch.ReasonDelegateNotRegistered)
+}
+
+// TestAcquireHoldsAsLongAsTheDelegateAsksWithinTheServersHold: a delegate
+// behind a proxy that cuts idle tunnels asks for a shorter hold; the
+// server's --poll-hold stays the maximum, and zero means the server's.
+func TestAcquireHoldsAsLongAsTheDelegateAsksWithinTheServersHold(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		server, requested, want time.Duration
+	}{
+		{time.Hour, 5 * time.Second, 5 * time.Second},
+		{10 * time.Second, 2 * time.Hour, 10 * time.Second},
+		{10 * time.Second, 0, 10 * time.Second},
+	}
+	for _, tt := range tests {
+		cfg := testLease
+		cfg.PollHold, cfg.Recheck = tt.server, 24*time.Hour
+		h := newHarness(t, cfg)
+		id := h.register("d1")
+		answered := make(chan error, 1)
+		go func() {
+			res, err := h.delegates.AcquireTask(h.dlg(), &delegatev1.AcquireTaskRequest{DelegateId: id,
+				PollHoldSeconds: int32(tt.requested / time.Second)})
+			if err == nil && res.GetTask() != nil {
+				err = fmt.Errorf("got task %v, want none", res.GetTask())
+			}
+			answered <- err
+		}()
+		h.pollWaiting()
+		h.clock.Advance(tt.want - time.Second)
+		if n := h.clock.Waiters(); n != 2 {
+			t.Fatalf("server %v, requested %v: %d timers left a second before the hold of %v ended, want the hold and the recheck",
+				tt.server, tt.requested, n, tt.want)
+		}
+		h.clock.Advance(time.Second)
+		select {
+		case err := <-answered:
+			if err != nil {
+				t.Errorf("server %v, requested %v: %v", tt.server, tt.requested, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("server %v, requested %v: no answer after a hold of %v", tt.server, tt.requested, tt.want)
+		}
+	}
+
+	h := newHarness(t, testLease)
+	id := h.register("d1")
+	_, err := h.delegates.AcquireTask(h.dlg(), &delegatev1.AcquireTaskRequest{DelegateId: id, PollHoldSeconds: -1})
+	_, br := wantStatus(t, err, codes.InvalidArgument, "")
+	if v := br.GetFieldViolations(); len(v) != 1 || v[0].GetField() != "poll_hold_seconds" {
+		t.Errorf("violations %v, want one naming poll_hold_seconds", v)
+	}
+	res, err := h.delegates.Register(h.dlg(), &delegatev1.RegisterRequest{Name: "d1", Concurrency: 1})
+	if err != nil || res.GetKeepaliveMinTimeSeconds() != 20 {
+		t.Errorf("Register: %v, keepalive_min_time_seconds %d; want 20 (the default enforcement)", err, res.GetKeepaliveMinTimeSeconds())
+	}
 }
 
 func TestSelectorsRouteTasks(t *testing.T) {

@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"cmp"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -27,6 +28,9 @@ type Deps struct {
 	Tasks  *dispatch.Service
 	Manage *integrationsvc.Service
 	Log    zerolog.Logger
+	// KeepaliveMinTime is the shortest interval between client pings
+	// permitted; zero means DefaultKeepaliveMinTime.
+	KeepaliveMinTime time.Duration
 	// Discovery and Catalog are served when set; until then they answer
 	// Unimplemented (after authentication).
 	Discovery integrationv1.DiscoveryServiceServer
@@ -41,14 +45,19 @@ type Server struct {
 	Health *health.Server
 }
 
-// Keepalive enforcement matched to the delegate, which pings every 30 s
-// (keepalive.ClientParameters.Time in delegate/internal/controlplane/client.go)
-// to keep proxies from dropping idle connections: pings up to every 20 s
-// are allowed, also between calls. MinTime must stay below the delegate's
-// interval: a client that pings more often than MinTime gets a GOAWAY with
-// ENHANCE_YOUR_CALM and its connection closed, so lowering the delegate's
-// interval to 20 s or less means lowering MinTime here first.
-var keepaliveEnforcement = keepalive.EnforcementPolicy{MinTime: 20 * time.Second, PermitWithoutStream: true}
+// DefaultKeepaliveMinTime is the default keepalive enforcement, matched to
+// the delegate, which pings every 30 s by default (its --keepalive) to keep
+// proxies from dropping idle connections: pings up to every 20 s are
+// allowed, also between calls. A client that pings more often gets a GOAWAY
+// with ENHANCE_YOUR_CALM and its connection closed, so delegates pinging
+// more often than this need a lower --keepalive-min-time here first;
+// Register tells delegates the value so that they can refuse to start with
+// a setting that would be cut.
+const DefaultKeepaliveMinTime = 20 * time.Second
+
+func (s *Server) keepaliveMinTime() time.Duration {
+	return cmp.Or(s.KeepaliveMinTime, DefaultKeepaliveMinTime)
+}
 
 // MaxRecvMsgSize bounds one request: a record batch is kept under 4 MiB by
 // delegates; the margin covers encoding overhead. Sending keeps grpc's
@@ -64,7 +73,7 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*grpc.Server, *Server) {
 	base := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(s.unary),
 		grpc.ChainStreamInterceptor(s.stream),
-		grpc.KeepaliveEnforcementPolicy(keepaliveEnforcement),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: s.keepaliveMinTime(), PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Minute, Timeout: 20 * time.Second}),
 		grpc.MaxRecvMsgSize(MaxRecvMsgSize),
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/shared/cli"
 	"github.com/catalog-discovery/bitbucket/shared/clock"
 	"github.com/catalog-discovery/bitbucket/shared/logging"
+	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 )
 
@@ -64,6 +65,17 @@ which target, credentials redacted):
       Connect to the control plane directly while Bitbucket uses the proxy.
 The control-plane connection tunnels through the proxy with HTTP CONNECT
 (Basic auth from the proxy URL or PROXY_USER/PROXY_PASSWORD).
+
+Proxies that close idle connections (squid's read_timeout, often 15 s to a
+few minutes) cut the delegate's long polls. A poll cut after it was open a
+while is routine: the delegate polls again at once and logs it at debug.
+To avoid the cuts, set --poll-hold below the proxy's idle timeout, or
+--keepalive below it so that pings keep the connection busy (the control
+plane must permit pings that often: its --keepalive-min-time, default 20s).
+A proxy answering 407 (credentials refused) is not retried: the task fails
+at once naming the proxy and the status, and the control-plane connection
+logs it once and asks that proxy again only every 10 minutes, so that a
+directory account is not locked out.
 
 Access: the control plane names the API base URL and the token reference of
 each task; the delegate decides whether to use them. A task whose API host is
@@ -119,8 +131,6 @@ func run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 
 	info := buildinfo.Get()
 	cpProxy, cpProxyErr := px.ForControlPlane(cfg.ControlPlane)
-	bbURL, _ := url.Parse(agent.DefaultAPIBaseURL)
-	bbProxy, _ := px.ForURL(bbURL)
 	budget := bitbucket.DefaultBudget
 	if cfg.Budget.IsSet() {
 		budget = bitbucket.BudgetLimit{Requests: cfg.Budget.Requests, Window: cfg.Budget.Window}
@@ -133,7 +143,8 @@ func run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 		Str("control_plane", cfg.ControlPlane).Str("transport", transport).Str("account", cfg.Account).
 		Str("name", cfg.Name).Strs("tags", cfg.Tags).Int("concurrency", cfg.Concurrency).
 		Str("proxy_source", px.Source).Str("proxy_control_plane", logging.URL(cpProxy)).
-		Str("proxy_bitbucket", logging.URL(bbProxy)).
+		Dict("proxy_bitbucket", bitbucketProxies(px, cfg.Access)).
+		Dur("keepalive", cfg.Keepalive).Str("poll_hold", pollHold(cfg.PollHold)).
 		Str("request_budget", fmt.Sprintf("%d/%s", budget.Requests, budget.Window)).
 		Bool("request_budget_override", cfg.Budget.IsSet()).
 		Str("metrics", cfg.MetricsListen).Dur("shutdown_grace", cfg.ShutdownGrace).
@@ -159,7 +170,7 @@ func run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 	ua := "idp-delegate/" + info.Version
 	cp, err := controlplane.Dial(controlplane.DialConfig{
 		Address: cfg.ControlPlane, Account: cfg.Account, Token: cfg.Token, Plaintext: cfg.Plaintext,
-		CAFile: cfg.CAFile, Dial: px.DialContext, UserAgent: ua,
+		CAFile: cfg.CAFile, Dial: px.DialContext, UserAgent: ua, Keepalive: cfg.Keepalive,
 	})
 	if err != nil {
 		return fmt.Errorf("control plane client: %w", err)
@@ -185,6 +196,8 @@ func run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 			Name: cfg.Name, Tags: cfg.Tags, Version: info.Version, Hostname: hostname, Concurrency: cfg.Concurrency,
 		},
 		ShutdownGrace: cfg.ShutdownGrace,
+		PollHold:      cfg.PollHold,
+		Keepalive:     cfg.Keepalive,
 		Seed:          seed,
 		Log:           log,
 		Metrics:       m,
@@ -195,6 +208,41 @@ func run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// bitbucketProxies says which proxy serves each Bitbucket API host tasks
+// may call, after NO_PROXY, over https and (for hosts the operator listed)
+// http.
+func bitbucketProxies(px *proxy.Config, policy access.Policy) *zerolog.Event {
+	d := zerolog.Dict()
+	schemes := []string{"https"}
+	if policy.PlainHTTP {
+		schemes = append(schemes, "http")
+	}
+	for _, h := range policy.Hosts {
+		host := h.Name
+		if h.Port != "" && h.Port != "*" {
+			host = net.JoinHostPort(h.Name, h.Port)
+		}
+		for _, scheme := range schemes {
+			u := &url.URL{Scheme: scheme, Host: host}
+			via, err := px.ForURL(u)
+			if err != nil {
+				d = d.Str(u.String(), "error: "+err.Error())
+				continue
+			}
+			d = d.Str(u.String(), logging.URL(via))
+		}
+	}
+	return d
+}
+
+// pollHold describes --poll-hold for the start-up log.
+func pollHold(d time.Duration) string {
+	if d == 0 {
+		return "the control plane's"
+	}
+	return d.String()
 }
 
 func hostStringers(hosts []access.Host) []fmt.Stringer {

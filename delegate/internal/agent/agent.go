@@ -12,10 +12,12 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/catalog-discovery/bitbucket/delegate/internal/controlplane"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/metrics"
+	"github.com/catalog-discovery/bitbucket/delegate/internal/proxy"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/task"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/upload"
 	"github.com/catalog-discovery/bitbucket/shared/backoff"
@@ -28,7 +30,7 @@ import (
 // *controlplane.Client implements it.
 type ControlPlane interface {
 	Register(ctx context.Context, r task.Registration) (task.Registered, error)
-	AcquireTask(ctx context.Context, delegateID string) (*task.Task, error)
+	AcquireTask(ctx context.Context, delegateID string, hold time.Duration) (*task.Task, error)
 	RenewLease(ctx context.Context, taskID, lease string, p task.Progress, checkpoint []byte) (task.Renewal, error)
 	CompleteTask(ctx context.Context, c task.Completion) error
 	upload.Sender
@@ -60,9 +62,16 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// MaxBackoff caps the pause between control-plane retries. Default 30 s.
 	MaxBackoff time.Duration
-	Upload     upload.Options
-	Clock      clock.Clock
-	Seed       uint64
+	// PollHold is the poll hold asked of the control plane, to stay under
+	// the idle timeout of a proxy in between; zero takes the control
+	// plane's.
+	PollHold time.Duration
+	// Keepalive is the client's ping interval; registration fails when the
+	// control plane permits no pings that often. Zero skips the check.
+	Keepalive time.Duration
+	Upload    upload.Options
+	Clock     clock.Clock
+	Seed      uint64
 	// Secrets scrubs error messages before they leave for the control
 	// plane, as the log writer scrubs log lines.
 	Secrets *logging.Secrets
@@ -80,6 +89,10 @@ type Agent struct {
 	jitter *backoff.Source
 
 	reg task.Registered
+
+	// refusalLogged is set once a proxy's refusal of the credentials was
+	// logged, and cleared when the control plane answers again.
+	refusalLogged atomic.Bool
 
 	// shutdown is closed when the release deadline passes: running work
 	// stops and hands its task back.
@@ -165,10 +178,16 @@ func (a *Agent) register(ctx context.Context) error {
 		reg, err := a.cp.Register(cctx, a.cfg.Registration)
 		cancel()
 		if err == nil {
+			a.answered()
+			if ka, least := a.cfg.Keepalive, reg.KeepaliveMinTime; ka > 0 && ka < least {
+				return fmt.Errorf("--keepalive %s is shorter than the control plane permits (%s): it would close the connection for pinging too often (GOAWAY too_many_pings); raise --keepalive or lower the control plane's --keepalive-min-time", ka, least)
+			}
 			a.reg = reg
 			a.log.Info().Str("delegate_id", reg.DelegateID).Str("account", reg.AccountID).
 				Str("name", a.cfg.Registration.Name).Strs("tags", a.cfg.Registration.Tags).
-				Dur("renew_interval", a.renewInterval()).Msg("registered with the control plane")
+				Dur("renew_interval", a.renewInterval()).Dur("poll_hold", a.pollHold()).
+				Dur("poll_hold_control_plane", reg.PollHold).Dur("keepalive", a.cfg.Keepalive).
+				Dur("keepalive_min_control_plane", reg.KeepaliveMinTime).Msg("registered with the control plane")
 			return nil
 		}
 		if errors.Is(err, controlplane.ErrRejected) {
@@ -181,14 +200,33 @@ func (a *Agent) register(ctx context.Context) error {
 }
 
 // pause logs a control-plane failure and waits a jittered, capped backoff.
+// A proxy refusing the credentials is logged once, at error: the dialer
+// does not ask that proxy again for a while (proxy.AuthRetryAfter), so the
+// retries in between fail at once without reaching it.
 func (a *Agent) pause(ctx context.Context, attempt int, what string, err error) error {
 	wait := a.backoff(attempt)
-	ev := a.log.Warn()
-	if attempt >= 3 {
-		ev = a.log.Error()
+	var refused *proxy.AuthError
+	switch {
+	case errors.As(err, &refused) && !a.refusalLogged.Swap(true):
+		a.log.Error().Str("error", refused.Error()).Str("call", what).
+			Msg("the proxy refused the delegate's credentials; the control plane cannot be reached until it accepts them")
+	case errors.As(err, &refused):
+		a.log.Debug().Str("error", refused.Error()).Str("call", what).Dur("retry_in", wait).Msg("the proxy still refuses the delegate's credentials")
+	default:
+		ev := a.log.Warn()
+		if attempt >= 3 {
+			ev = a.log.Error()
+		}
+		ev.Err(err).Str("call", what).Int("attempt", attempt+1).Dur("retry_in", wait).Msg("control plane unreachable or failing; retrying")
 	}
-	ev.Err(err).Str("call", what).Int("attempt", attempt+1).Dur("retry_in", wait).Msg("control plane unreachable or failing; retrying")
 	return a.cfg.Clock.Sleep(ctx, wait)
+}
+
+// answered notes that the control plane answered a call.
+func (a *Agent) answered() {
+	if a.refusalLogged.Swap(false) {
+		a.log.Info().Msg("the control plane is reachable again")
+	}
 }
 
 // backoff is exponential from 1 s, capped, with jitter so that many
@@ -205,18 +243,61 @@ func (a *Agent) renewInterval() time.Duration {
 	return d
 }
 
-// poll long-polls while a slot is free, until ctx ends.
+// pollHold is how long a poll is held: what the delegate asks for, within
+// what the control plane allows.
+func (a *Agent) pollHold() time.Duration {
+	hold := a.reg.PollHold
+	if hold <= 0 {
+		hold = defaultPollHold // a control plane that does not say
+	}
+	if a.cfg.PollHold > 0 {
+		hold = min(hold, a.cfg.PollHold)
+	}
+	return hold
+}
+
+const (
+	defaultPollHold = 50 * time.Second
+	// pollGrace is how much longer than the hold a poll may take before the
+	// delegate gives up on the answer.
+	pollGrace = 20 * time.Second
+	// cutAfter is how long a poll must have been open for its failure to
+	// count as a cut connection rather than a failing control plane:
+	// proxies and load balancers close idle connections after 15 s or more,
+	// while a control plane that is down refuses at once.
+	cutAfter = 5 * time.Second
+	// cutsBeforeHint is how many polls in a row must be cut before the
+	// delegate suggests a shorter poll hold.
+	cutsBeforeHint = 3
+)
+
+// cut reports whether a poll that failed with err after being open for
+// open was cut by something in between rather than refused: routine behind
+// a proxy that closes idle connections, so it is retried at once.
+func (a *Agent) cut(err error, open time.Duration) bool {
+	var refused *proxy.AuthError
+	if errors.As(err, &refused) || !controlplane.Transient(err) && !errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	return open >= min(cutAfter, a.pollHold()/2)
+}
+
+// poll long-polls while a slot is free, until ctx ends. A poll cut after
+// being open a while is polled again at once; only failures that come
+// back fast count toward warnings and backoff.
 func (a *Agent) poll(ctx context.Context, slots chan struct{}, running *sync.WaitGroup) error {
-	failures := 0
+	failures, cuts, hinted := 0, 0, false
 	for {
 		select {
 		case slots <- struct{}{}:
 		case <-ctx.Done():
 			return nil
 		}
-		hold := max(a.reg.PollHold, 50*time.Second)
-		pctx, cancel := context.WithTimeout(ctx, hold+20*time.Second)
-		t, err := a.cp.AcquireTask(pctx, a.reg.DelegateID)
+		hold := a.pollHold()
+		pctx, cancel := context.WithTimeout(ctx, hold+pollGrace)
+		start := a.cfg.Clock.Now()
+		t, err := a.cp.AcquireTask(pctx, a.reg.DelegateID, a.cfg.PollHold)
+		open := a.cfg.Clock.Now().Sub(start)
 		cancel()
 		if err != nil || t == nil {
 			<-slots
@@ -242,15 +323,28 @@ func (a *Agent) poll(ctx context.Context, slots chan struct{}, running *sync.Wai
 			}
 		case errors.Is(err, controlplane.ErrRejected):
 			return fmt.Errorf("polling: %w", err)
+		case err != nil && a.cut(err, open):
+			failures = 0
+			cuts++
+			a.log.Debug().Err(err).Dur("open", open).Dur("poll_hold", hold).
+				Msg("long poll cut before the hold ended (a proxy or load balancer closing an idle connection); polling again at once")
+			if cuts == cutsBeforeHint && !hinted {
+				hinted = true
+				a.log.Info().Err(err).Dur("open", open).Dur("poll_hold", hold).
+					Msgf("%d long polls in a row were cut after about %s; if a proxy closes idle connections, set --poll-hold below its idle timeout to save the reconnects", cuts, open.Round(time.Second))
+			}
 		case err != nil:
+			cuts = 0
 			if err := a.pause(ctx, failures, "AcquireTask", err); err != nil {
 				return nil
 			}
 			failures++
 		case t == nil:
-			failures = 0
+			failures, cuts = 0, 0
+			a.answered()
 		default:
-			failures = 0
+			failures, cuts = 0, 0
+			a.answered()
 			running.Go(func() {
 				defer func() { <-slots }()
 				a.runTask(t)

@@ -343,8 +343,8 @@ type cancelOnTask struct {
 	stop context.CancelFunc
 }
 
-func (c *cancelOnTask) AcquireTask(ctx context.Context, delegateID string) (*task.Task, error) {
-	t, err := c.ControlPlane.AcquireTask(ctx, delegateID)
+func (c *cancelOnTask) AcquireTask(ctx context.Context, delegateID string, hold time.Duration) (*task.Task, error) {
+	t, err := c.ControlPlane.AcquireTask(ctx, delegateID, hold)
 	if t != nil {
 		c.stop()
 	}

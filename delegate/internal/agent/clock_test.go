@@ -38,7 +38,7 @@ func (h *heldControlPlane) Register(context.Context, task.Registration) (task.Re
 	return task.Registered{DelegateID: "d-1", AccountID: "acme", RenewInterval: time.Minute}, nil
 }
 
-func (h *heldControlPlane) AcquireTask(ctx context.Context, _ string) (*task.Task, error) {
+func (h *heldControlPlane) AcquireTask(ctx context.Context, _ string, _ time.Duration) (*task.Task, error) {
 	h.mu.Lock()
 	first := !h.handedOut
 	h.handedOut = true

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/catalog-discovery/bitbucket/delegate/internal/metrics"
+	"github.com/catalog-discovery/bitbucket/delegate/internal/proxy"
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/rs/zerolog"
 )
@@ -64,6 +65,15 @@ func New(opts Options) *Client {
 		TLSHandshakeTimeout:   15 * time.Second,
 		ResponseHeaderTimeout: 45 * time.Second,
 		ExpectContinueTimeout: time.Second,
+		// A proxy refusing the credentials fails the request for good
+		// (see proxyRefusal), naming the proxy, instead of with net/http's
+		// bare status text.
+		OnProxyConnectResponse: func(_ context.Context, p *url.URL, req *http.Request, resp *http.Response) error {
+			if resp.StatusCode == http.StatusProxyAuthRequired {
+				return proxy.NewAuthError(p, resp.Status, req.Host)
+			}
+			return nil
+		},
 	}
 	rc := &retryablehttp.Client{
 		HTTPClient:   &http.Client{Transport: &budgetTransport{next: tr, opts: &opts}},
@@ -84,6 +94,10 @@ func giveUp(resp *http.Response, err error, attempts int) (*http.Response, error
 	}
 	if err == nil {
 		err = errors.New("no response")
+	}
+	var refused *proxy.AuthError
+	if errors.As(err, &refused) {
+		return nil, refused // it says all there is; the request URL adds nothing
 	}
 	var se *StatusError
 	if attempts > 1 && !errors.As(err, &se) {
@@ -203,6 +217,11 @@ func (t *budgetTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if m != nil {
 		m.Requests.WithLabelValues(strconv.Itoa(resp.StatusCode)).Inc()
 	}
+	if err := t.proxyRefusal(req, resp); err != nil {
+		resp.Body.Close()
+		cancel()
+		return nil, err
+	}
 	limit, _ := strconv.Atoi(resp.Header.Get("X-RateLimit-Limit"))
 	if s.budget.Observe(limit, resp.Header.Get("X-RateLimit-NearLimit") == "true") {
 		t.opts.Log.Info().Str("credential", s.cred.Key).Int("limit_per_hour", limit).
@@ -222,6 +241,20 @@ func (t *budgetTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
 	return resp, nil
+}
+
+// proxyRefusal turns a 407 from the proxy of a plain-http request (which
+// the proxy answers itself, without a tunnel) into the *proxy.AuthError that
+// a refused CONNECT gives.
+func (t *budgetTransport) proxyRefusal(req *http.Request, resp *http.Response) error {
+	if resp.StatusCode != http.StatusProxyAuthRequired || t.opts.Proxy == nil {
+		return nil
+	}
+	p, err := t.opts.Proxy(req)
+	if err != nil || p == nil {
+		return nil
+	}
+	return proxy.NewAuthError(p, resp.Status, req.URL.Host)
 }
 
 // cancelBody releases the attempt's timeout when the body is closed.

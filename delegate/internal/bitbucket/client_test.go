@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/catalog-discovery/bitbucket/delegate/internal/proxy"
 	"github.com/catalog-discovery/bitbucket/shared/clock"
 	"github.com/rs/zerolog"
 )
@@ -174,5 +175,47 @@ func TestResolveTokenNamesTheReferenceNotTheValue(t *testing.T) {
 		if err == nil || strings.Contains(err.Error(), ref) {
 			t.Errorf("%s: %v, want an error that does not echo it", ref, err)
 		}
+	}
+}
+
+// TestProxyRefusingTheCredentialsIsNotRetried: a 407 from the proxy, to a
+// CONNECT (https API) or to a proxied request (http API), ends the request
+// at once with an error naming the proxy, its password redacted, and the
+// status; retrying would only lock the proxy account.
+func TestProxyRefusingTheCredentialsIsNotRetried(t *testing.T) {
+	t.Parallel()
+	for _, scheme := range []string{"https", "http"} {
+		t.Run(scheme, func(t *testing.T) {
+			t.Parallel()
+			var asked atomic.Int64
+			px := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				asked.Add(1)
+				w.Header().Set("Proxy-Authenticate", `Basic realm="corp"`)
+				w.WriteHeader(http.StatusProxyAuthRequired)
+			}))
+			t.Cleanup(px.Close)
+			pxURL, _ := url.Parse(px.URL)
+			pxURL.User = url.UserPassword("svc-delegate", "wr0ng-pa55")
+			p := NewRetryPolicy(zerolog.Nop(), 1)
+			p.Base, p.Max = time.Millisecond, 5*time.Millisecond
+			c := New(Options{Budgets: NewBudgets(clock.Real{}, DefaultBudget, false), Retry: p,
+				Proxy: func(*http.Request) (*url.URL, error) { return pxURL, nil }})
+			base, _ := url.Parse(scheme + "://api.example.test/2.0")
+			s := c.Session(base, NewCredential("unit-test-token"))
+
+			_, err := s.Repositories(context.Background(), s.RepositoriesURL("ws", time.Time{}), "ws")
+			var refused *proxy.AuthError
+			if !errors.As(err, &refused) {
+				t.Fatalf("got %v, want a *proxy.AuthError", err)
+			}
+			want := "proxy http://svc-delegate:[REDACTED]@" + pxURL.Host + " refused the delegate's credentials for api.example.test"
+			if msg := err.Error(); !strings.HasPrefix(msg, want) || !strings.Contains(msg, "407 Proxy Authentication Required") ||
+				strings.Contains(msg, "wr0ng-pa55") {
+				t.Errorf("message %q, want it to start %q, give the status and hold no password", msg, want)
+			}
+			if n := asked.Load(); n != 1 {
+				t.Errorf("the proxy was asked %d times, want once", n)
+			}
+		})
 	}
 }

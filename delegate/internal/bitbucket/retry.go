@@ -12,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/catalog-discovery/bitbucket/delegate/internal/proxy"
 	"github.com/catalog-discovery/bitbucket/shared/backoff"
 )
 
@@ -52,7 +53,7 @@ var errRateLimited = errors.New("rate limited (429)")
 
 // CheckRetry is go-retryablehttp's CheckRetry: retry connection errors,
 // 5xx (except 501), 429 and pages that came back garbled; never after the
-// caller gave up.
+// caller gave up, and never a proxy's 407.
 func (p *RetryPolicy) CheckRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	if ctx.Err() != nil {
 		return false, ctx.Err()
@@ -76,7 +77,10 @@ func (p *RetryPolicy) classify(resp *http.Response, err error) (bool, error) {
 		var unknownAuthority x509.UnknownAuthorityError
 		var hostname x509.HostnameError
 		var invalid x509.CertificateInvalidError
+		var refused *proxy.AuthError
 		switch {
+		case errors.As(err, &refused):
+			return false, err // the same credentials get the same 407, and lock accounts
 		case errors.As(err, &se):
 			return false, nil // a definite answer (4xx); the handler's error stands
 		case errors.As(err, &de):

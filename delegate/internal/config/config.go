@@ -33,7 +33,13 @@ type Config struct {
 	Budget        Budget // zero means: learn from Bitbucket, default 1,000/h
 	MetricsListen string
 	ShutdownGrace time.Duration
-	Log           logging.Config
+	// Keepalive is how long the control-plane connection may be idle
+	// before the delegate pings.
+	Keepalive time.Duration
+	// PollHold is the poll hold asked of the control plane; zero takes
+	// the control plane's.
+	PollHold time.Duration
+	Log      logging.Config
 	// Access is what tasks may make the delegate use.
 	Access access.Policy
 }
@@ -70,6 +76,8 @@ type Flags struct {
 	RequestBudget string
 	MetricsListen string
 	ShutdownGrace time.Duration
+	Keepalive     time.Duration
+	PollHold      time.Duration
 	LogLevel      string
 	LogFormat     string
 	APIHosts      []string
@@ -91,6 +99,8 @@ var Env = map[string]string{
 	"request-budget": "IDP_REQUEST_BUDGET",
 	"metrics-listen": "IDP_METRICS_LISTEN",
 	"shutdown-grace": "IDP_SHUTDOWN_GRACE",
+	"keepalive":      "IDP_KEEPALIVE",
+	"poll-hold":      "IDP_POLL_HOLD",
 	"log-level":      "IDP_LOG_LEVEL",
 	"log-format":     "IDP_LOG_FORMAT",
 
@@ -114,6 +124,8 @@ func (f *Flags) Bind(fs *pflag.FlagSet) {
 	fs.StringVar(&f.RequestBudget, "request-budget", "", "Bitbucket requests allowed per credential, N/h (e.g. 1000/h); also N/10s, N/m. Default: 1000/h, or what Bitbucket's X-RateLimit-Limit says")
 	fs.StringVar(&f.MetricsListen, "metrics-listen", "", "address to serve Prometheus metrics on, e.g. :9464 (off when empty)")
 	fs.DurationVar(&f.ShutdownGrace, "shutdown-grace", 30*time.Second, "on SIGTERM, time to finish or hand back running tasks before exiting")
+	fs.DurationVar(&f.Keepalive, "keepalive", DefaultKeepalive, "ping the control plane after this long without traffic, to keep proxies and load balancers from closing an idle connection: 10s to 5m. The control plane permits pings down to its --keepalive-min-time (default 20s) and closes connections that ping more often; the delegate stops at registration if this is shorter")
+	fs.DurationVar(&f.PollHold, "poll-hold", 0, "longest time a poll for tasks waits open, 1s to 5m in whole seconds: set it below the idle timeout of a proxy that cuts idle connections. The control plane's --poll-hold (default 50s) is the maximum; 0 uses it")
 	fs.StringVar(&f.LogLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
 	fs.StringVar(&f.LogFormat, "log-format", logging.FormatAuto, "log format: auto, json, console")
 	fs.StringSliceVar(&f.APIHosts, "allowed-api-hosts", nil, "Bitbucket API hosts tasks may call, comma-separated HOST[:PORT] (no port: the scheme's default). Hosts given here may also be called over plain http, e.g. a local mock at 127.0.0.1:8990 (default api.bitbucket.org, https only)")
@@ -122,6 +134,15 @@ func (f *Flags) Bind(fs *pflag.FlagSet) {
 }
 
 var tagPattern = regexp.MustCompile(`^[a-z0-9_.-]{1,64}$`)
+
+// Bounds of --keepalive and --poll-hold. gRPC raises a shorter ping
+// interval to 10 s; the control plane holds a poll at most 5 minutes.
+const (
+	DefaultKeepalive = 30 * time.Second
+	MinKeepalive     = 10 * time.Second
+	MaxKeepalive     = 5 * time.Minute
+	MaxPollHold      = 5 * time.Minute
+)
 
 // Validate checks the flags and returns the Config, or a cli usage error
 // naming the first bad setting.
@@ -133,6 +154,8 @@ func (f *Flags) Validate() (Config, error) {
 		Concurrency:   f.Concurrency,
 		MetricsListen: f.MetricsListen,
 		ShutdownGrace: f.ShutdownGrace,
+		Keepalive:     f.Keepalive,
+		PollHold:      f.PollHold,
 		Log:           logging.Config{Level: f.LogLevel, Format: f.LogFormat},
 	}
 	var err error
@@ -187,6 +210,12 @@ func (f *Flags) Validate() (Config, error) {
 	}
 	if c.ShutdownGrace < time.Second {
 		return Config{}, usage("shutdown-grace", "must be at least 1s, got %s", c.ShutdownGrace)
+	}
+	if c.Keepalive < MinKeepalive || c.Keepalive > MaxKeepalive {
+		return Config{}, usage("keepalive", "must be from %s to %s, got %s (gRPC pings no more often than every %s)", MinKeepalive, MaxKeepalive, c.Keepalive, MinKeepalive)
+	}
+	if c.PollHold != 0 && (c.PollHold < time.Second || c.PollHold > MaxPollHold || c.PollHold%time.Second != 0) {
+		return Config{}, usage("poll-hold", "must be 0 (the control plane's) or whole seconds from 1s to %s, got %s", MaxPollHold, c.PollHold)
 	}
 	if c.Access, err = accessPolicy(f); err != nil {
 		return Config{}, err

@@ -49,6 +49,7 @@ func TestValidateReadsTokenFileAndKeepsSettings(t *testing.T) {
 		ControlPlane: "cp.example.com:443", Account: "acct", TokenFile: file, Name: "dlg-1", TLS: true,
 		Tags: []string{"prod", " eu-west ", ""}, Concurrency: 3, RequestBudget: "60/10s",
 		MetricsListen: ":9464", ShutdownGrace: 20 * time.Second, LogLevel: "debug", LogFormat: "json",
+		Keepalive: 15 * time.Second, PollHold: 12 * time.Second,
 	}
 	got, err := f.Validate()
 	if err != nil {
@@ -57,7 +58,7 @@ func TestValidateReadsTokenFileAndKeepsSettings(t *testing.T) {
 	want := Config{
 		ControlPlane: "cp.example.com:443", Account: "acct", Token: "s3cret-token", Name: "dlg-1",
 		Tags: []string{"prod", "eu-west"}, Concurrency: 3, Budget: Budget{60, 10 * time.Second},
-		MetricsListen: ":9464", ShutdownGrace: 20 * time.Second,
+		MetricsListen: ":9464", ShutdownGrace: 20 * time.Second, Keepalive: 15 * time.Second, PollHold: 12 * time.Second,
 		Access: access.Policy{Hosts: access.DefaultHosts, TokenRefs: access.DefaultTokenRefs, Reserved: []string{file}},
 	}
 	want.Log.Level, want.Log.Format = "debug", "json"
@@ -68,7 +69,7 @@ func TestValidateReadsTokenFileAndKeepsSettings(t *testing.T) {
 
 func TestNameDefaultsToHostName(t *testing.T) {
 	t.Parallel()
-	f := Flags{ControlPlane: "cp:1", Account: "a", Token: "t", Concurrency: 1, ShutdownGrace: time.Second}
+	f := Flags{ControlPlane: "cp:1", Account: "a", Token: "t", Concurrency: 1, ShutdownGrace: time.Second, Keepalive: DefaultKeepalive}
 	got, err := f.Validate()
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +81,7 @@ func TestNameDefaultsToHostName(t *testing.T) {
 
 func TestAccessSettings(t *testing.T) {
 	t.Parallel()
-	base := Flags{ControlPlane: "cp:1", Account: "a", Token: "t", Name: "n", Concurrency: 1, ShutdownGrace: time.Second}
+	base := Flags{ControlPlane: "cp:1", Account: "a", Token: "t", Name: "n", Concurrency: 1, ShutdownGrace: time.Second, Keepalive: DefaultKeepalive}
 	f := base
 	f.APIHosts = []string{"api.bitbucket.org", " 127.0.0.1:8990"}
 	f.TokenRefs = []string{"env:BB_*", "file:/secrets/*"}
@@ -138,24 +139,8 @@ func TestTLSFlag(t *testing.T) {
 		{[]string{"--tls=false", "--ca-file", "/etc/hostname"}, nil, false, "--ca-file (IDP_CA_FILE) has no effect with --tls=false (plaintext)"},
 	}
 	for _, tc := range cases {
-		fs := pflag.NewFlagSet("delegate", pflag.ContinueOnError)
-		var f Flags
-		f.Bind(fs)
-		if err := fs.Parse(append([]string{"--control-plane", "cp:1", "--account", "a", "--token", "t"}, tc.args...)); err != nil {
-			t.Fatal(err)
-		}
-		if err := cli.ApplyEnvFrom(fs, func(k string) string { return tc.env[k] }); err != nil {
-			t.Fatal(err)
-		}
-		got, err := f.Validate()
-		switch {
-		case tc.err != "":
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("%v %v: error %v, want %q", tc.args, tc.env, err, tc.err)
-			}
-		case err != nil:
-			t.Errorf("%v %v: %v", tc.args, tc.env, err)
-		case got.Plaintext != tc.plaintext:
+		got, err := validate(t, tc.args, tc.env)
+		if valid(t, tc.args, tc.env, err, tc.err) && got.Plaintext != tc.plaintext {
 			t.Errorf("%v %v: plaintext %v, want %v", tc.args, tc.env, got.Plaintext, tc.plaintext)
 		}
 	}
@@ -164,4 +149,67 @@ func TestTLSFlag(t *testing.T) {
 	if !fs.Lookup("insecure").Hidden {
 		t.Error("--insecure is still shown in the help")
 	}
+}
+
+// TestKeepaliveAndPollHold: the defaults are 30 s of keepalive and the
+// control plane's poll hold; out-of-range values are refused naming the
+// flag, its variable and the range.
+func TestKeepaliveAndPollHold(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		args      []string
+		env       map[string]string
+		keepalive time.Duration
+		pollHold  time.Duration
+		err       string
+	}{
+		{nil, nil, 30 * time.Second, 0, ""},
+		{[]string{"--keepalive", "10s", "--poll-hold", "12s"}, nil, 10 * time.Second, 12 * time.Second, ""},
+		{nil, map[string]string{"IDP_KEEPALIVE": "5m", "IDP_POLL_HOLD": "5m"}, 5 * time.Minute, 5 * time.Minute, ""},
+		{[]string{"--keepalive", "9s"}, nil, 0, 0, "--keepalive (IDP_KEEPALIVE) must be from 10s to 5m0s, got 9s"},
+		{nil, map[string]string{"IDP_KEEPALIVE": "6m"}, 0, 0, "--keepalive (IDP_KEEPALIVE) must be from 10s to 5m0s"},
+		{[]string{"--poll-hold", "1500ms"}, nil, 0, 0, "--poll-hold (IDP_POLL_HOLD) must be 0 (the control plane's) or whole seconds from 1s to 5m0s, got 1.5s"},
+		{[]string{"--poll-hold", "-1s"}, nil, 0, 0, "--poll-hold (IDP_POLL_HOLD) must be 0"},
+		{nil, map[string]string{"IDP_POLL_HOLD": "301s"}, 0, 0, "--poll-hold (IDP_POLL_HOLD) must be 0"},
+	}
+	for _, tc := range cases {
+		got, err := validate(t, tc.args, tc.env)
+		if valid(t, tc.args, tc.env, err, tc.err) && (got.Keepalive != tc.keepalive || got.PollHold != tc.pollHold) {
+			t.Errorf("%v %v: keepalive %v, poll hold %v; want %v, %v", tc.args, tc.env, got.Keepalive, got.PollHold, tc.keepalive, tc.pollHold)
+		}
+	}
+}
+
+// validate binds the flags, parses the required ones and args, applies
+// env as the environment and validates.
+func validate(t *testing.T, args []string, env map[string]string) (Config, error) {
+	t.Helper()
+	fs := pflag.NewFlagSet("delegate", pflag.ContinueOnError)
+	var f Flags
+	f.Bind(fs)
+	if err := fs.Parse(append([]string{"--control-plane", "cp:1", "--account", "a", "--token", "t"}, args...)); err != nil {
+		t.Fatal(err)
+	}
+	if err := cli.ApplyEnvFrom(fs, func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	return f.Validate()
+}
+
+// valid checks err against want (a part of the message, or "" for no
+// error) and reports whether the settings were valid, so that the caller
+// compares the Config.
+func valid(t *testing.T, args []string, env map[string]string, err error, want string) bool {
+	t.Helper()
+	switch {
+	case want != "":
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%v %v: error %v, want %q", args, env, err, want)
+		}
+		return false
+	case err != nil:
+		t.Errorf("%v %v: %v", args, env, err)
+		return false
+	}
+	return true
 }

@@ -3,16 +3,21 @@ package controlplane
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
+	"sync/atomic"
 	"time"
 
+	"github.com/catalog-discovery/bitbucket/delegate/internal/proxy"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/task"
 	pb "github.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/status"
 
 	"github.com/catalog-discovery/bitbucket/shared/tlstrust"
 )
@@ -31,6 +36,9 @@ type DialConfig struct {
 	// Dial opens the TCP connection (directly or through the proxy).
 	Dial      func(ctx context.Context, addr string) (net.Conn, error)
 	UserAgent string
+	// Keepalive is how long the connection may be idle before the client
+	// pings (--keepalive); zero sends no pings.
+	Keepalive time.Duration
 }
 
 // MaxReceive is the largest message the delegate accepts from the
@@ -41,6 +49,9 @@ const MaxReceive = 64 << 20
 type Client struct {
 	conn *grpc.ClientConn
 	svc  pb.DelegateServiceClient
+	// refused is the proxy's refusal of the last dial, nil once a dial
+	// got through: gRPC reports a failed dial only as text.
+	refused atomic.Pointer[proxy.AuthError]
 }
 
 // Dial creates the client. No I/O happens until the first call.
@@ -55,20 +66,36 @@ func Dial(c DialConfig) (*Client, error) {
 		}
 		tc = credentials.NewTLS(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})
 	}
+	ka := keepalive.ClientParameters{Time: c.Keepalive, Timeout: 10 * time.Second, PermitWithoutStream: true}
+	if c.Keepalive <= 0 {
+		ka = keepalive.ClientParameters{} // gRPC's default: no pings
+	}
 	opts := []grpc.DialOption{
 		grpc.WithTransportCredentials(tc),
 		grpc.WithPerRPCCredentials(bearer{token: c.Token, account: c.Account, requireTLS: !c.Plaintext}),
 		// Pings keep idle proxy tunnels open and notice dead ones; the
-		// control plane permits them every 30 s, even without a stream.
-		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),
+		// control plane permits them down to its --keepalive-min-time,
+		// even without a stream.
+		grpc.WithKeepaliveParams(ka),
 		grpc.WithUserAgent(c.UserAgent),
 		// A SYNC task carries every repository's cursor: about 3.4 MB at
 		// 20,000 repositories, close to grpc's 4 MiB default. 64 MiB leaves
 		// room for workspaces many times that size.
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxReceive)),
 	}
+	client := &Client{}
 	if c.Dial != nil {
-		opts = append(opts, grpc.WithContextDialer(c.Dial))
+		opts = append(opts, grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+			conn, err := c.Dial(ctx, addr)
+			var refused *proxy.AuthError
+			switch {
+			case errors.As(err, &refused):
+				client.refused.Store(refused)
+			case err == nil:
+				client.refused.Store(nil)
+			}
+			return conn, err
+		}))
 	}
 	// passthrough: the dialer gets the host name as given, so the proxy
 	// resolves it (corporate networks often cannot).
@@ -76,7 +103,18 @@ func Dial(c DialConfig) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{conn: conn, svc: pb.NewDelegateServiceClient(conn)}, nil
+	client.conn, client.svc = conn, pb.NewDelegateServiceClient(conn)
+	return client, nil
+}
+
+// translate is the package's translate, plus the proxy's refusal when a
+// call failed because the last dial was refused.
+func (c *Client) translate(err error) error {
+	err = translate(err)
+	if r := c.refused.Load(); r != nil && status.Code(err) == codes.Unavailable {
+		return &proxyRefusedError{refusal: r, status: err}
+	}
+	return err
 }
 
 // Close closes the connection.
@@ -99,21 +137,23 @@ func (c *Client) Register(ctx context.Context, r task.Registration) (task.Regist
 		Name: r.Name, Tags: r.Tags, Version: r.Version, Hostname: r.Hostname, Concurrency: int32(r.Concurrency),
 	})
 	if err != nil {
-		return task.Registered{}, translate(err)
+		return task.Registered{}, c.translate(err)
 	}
 	return task.Registered{
-		DelegateID:    resp.GetDelegateId(),
-		AccountID:     resp.GetAccountId(),
-		RenewInterval: time.Duration(resp.GetRenewIntervalSeconds()) * time.Second,
-		PollHold:      time.Duration(resp.GetPollHoldSeconds()) * time.Second,
+		DelegateID:       resp.GetDelegateId(),
+		AccountID:        resp.GetAccountId(),
+		RenewInterval:    time.Duration(resp.GetRenewIntervalSeconds()) * time.Second,
+		PollHold:         time.Duration(resp.GetPollHoldSeconds()) * time.Second,
+		KeepaliveMinTime: time.Duration(resp.GetKeepaliveMinTimeSeconds()) * time.Second,
 	}, nil
 }
 
-// AcquireTask long-polls for a task; nil means none came within the hold.
-func (c *Client) AcquireTask(ctx context.Context, delegateID string) (*task.Task, error) {
-	resp, err := c.svc.AcquireTask(ctx, &pb.AcquireTaskRequest{DelegateId: delegateID})
+// AcquireTask long-polls for a task; nil means none came within the hold:
+// hold, or the control plane's when hold is zero or longer.
+func (c *Client) AcquireTask(ctx context.Context, delegateID string, hold time.Duration) (*task.Task, error) {
+	resp, err := c.svc.AcquireTask(ctx, &pb.AcquireTaskRequest{DelegateId: delegateID, PollHoldSeconds: int32(hold / time.Second)})
 	if err != nil {
-		return nil, translate(err)
+		return nil, c.translate(err)
 	}
 	if resp.GetTask() == nil {
 		return nil, nil
@@ -127,7 +167,7 @@ func (c *Client) RenewLease(ctx context.Context, taskID, lease string, p task.Pr
 		TaskId: taskID, LeaseToken: lease, Progress: progressToWire(p), Checkpoint: checkpoint,
 	})
 	if err != nil {
-		return task.Renewal{}, translate(err)
+		return task.Renewal{}, c.translate(err)
 	}
 	return task.Renewal{LeaseExpiresAt: fromTS(resp.GetLeaseExpiresAt()), CancelRequested: resp.GetCancelRequested()}, nil
 }
@@ -140,7 +180,7 @@ func (c *Client) UploadRecords(ctx context.Context, taskID, lease string, seq in
 	}
 	resp, err := c.svc.UploadRecords(ctx, &pb.UploadRecordsRequest{TaskId: taskID, LeaseToken: lease, Sequence: seq, Records: msgs})
 	if err != nil {
-		return false, translate(err)
+		return false, c.translate(err)
 	}
 	if resp.GetAcknowledgedSequence() != seq {
 		return false, fmt.Errorf("control plane acknowledged batch %d for batch %d", resp.GetAcknowledgedSequence(), seq)
@@ -161,5 +201,5 @@ func (c *Client) CompleteTask(ctx context.Context, done task.Completion) error {
 		}
 	}
 	_, err := c.svc.CompleteTask(ctx, req)
-	return translate(err)
+	return c.translate(err)
 }

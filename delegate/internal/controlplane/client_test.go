@@ -2,12 +2,16 @@ package controlplane_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/catalog-discovery/bitbucket/delegate/internal/controlplane"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/fakecontrol"
+	"github.com/catalog-discovery/bitbucket/delegate/internal/proxy"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/task"
 	pb "github.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1"
 	"google.golang.org/protobuf/proto"
@@ -49,7 +53,7 @@ func TestSyncTaskWithTensOfThousandsOfCursorsIsReceived(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := c.AcquireTask(ctx, reg.DelegateID)
+	got, err := c.AcquireTask(ctx, reg.DelegateID, 0)
 	if err != nil {
 		t.Fatalf("acquiring a large task: %v", err)
 	}
@@ -58,5 +62,31 @@ func TestSyncTaskWithTensOfThousandsOfCursorsIsReceived(t *testing.T) {
 	}
 	if len(got.Sync.Cursors) != n {
 		t.Errorf("got %d cursors, want %d", len(got.Sync.Cursors), n)
+	}
+}
+
+// TestProxyRefusalReachesTheCaller: gRPC reports a failed dial only as
+// text; the client hands the caller the proxy's refusal itself, still a
+// transient failure, with the refusal's message alone.
+func TestProxyRefusalReachesTheCaller(t *testing.T) {
+	t.Parallel()
+	refusal := &proxy.AuthError{Proxy: "http://svc:[REDACTED]@proxy.corp:3128", Status: "407 Proxy Authentication Required",
+		Target: "cp.example.com:443"}
+	var dials atomic.Int64
+	c, err := controlplane.Dial(controlplane.DialConfig{Address: "cp.example.com:443", Account: account, Token: token, Plaintext: true,
+		Dial: func(context.Context, string) (net.Conn, error) { dials.Add(1); return nil, refusal }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = c.Register(ctx, task.Registration{Name: "d", Concurrency: 1})
+	var got *proxy.AuthError
+	if !errors.As(err, &got) || got != refusal || err.Error() != refusal.Error() || !controlplane.Transient(err) {
+		t.Errorf("got %v (transient %v), want the refusal itself, transient", err, controlplane.Transient(err))
+	}
+	if dials.Load() == 0 {
+		t.Error("the dialer was never called")
 	}
 }

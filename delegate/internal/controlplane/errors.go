@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/catalog-discovery/bitbucket/delegate/internal/proxy"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -23,6 +24,18 @@ var (
 	// ErrInvalidRecord: a batch was refused as invalid; nothing of it applied.
 	ErrInvalidRecord = errors.New("record rejected")
 )
+
+// proxyRefusedError is a call that failed because the proxy refused the
+// delegate's credentials: errors.As finds the *proxy.AuthError, and the
+// gRPC status (UNAVAILABLE, so Transient) stays underneath; its message is
+// the refusal's alone, without gRPC's wrapping.
+type proxyRefusedError struct {
+	refusal *proxy.AuthError
+	status  error
+}
+
+func (e *proxyRefusedError) Error() string   { return e.refusal.Error() }
+func (e *proxyRefusedError) Unwrap() []error { return []error{e.refusal, e.status} }
 
 // SequenceGapError says the control plane expects another batch number.
 type SequenceGapError struct {
@@ -89,6 +102,8 @@ func translate(err error) error {
 	case st.Code() == codes.Unavailable && strings.Contains(st.Message(), "x509: "):
 		// Still transient (the certificate may be replaced), but say what to do.
 		return fmt.Errorf("%w (the control plane's TLS certificate is not trusted: set --ca-file to the CA that signed it)", err)
+	case st.Code() == codes.Unavailable && strings.Contains(st.Message(), "missing selected ALPN property"):
+		return fmt.Errorf("%w (the TLS peer does not speak HTTP/2, as gRPC needs: usually a TLS-inspecting proxy; exempt the control plane's host from inspection or reach it directly with NO_PROXY)", err)
 	case st.Code() == codes.Unavailable && strings.Contains(st.Message(), "first record does not look like a TLS handshake"):
 		return fmt.Errorf("%w (the control plane answers in plaintext on this address: check --control-plane, or use --tls=false for a local development control plane)", err)
 	}

@@ -16,6 +16,7 @@ func TestTransportErrorsSayWhatToDo(t *testing.T) {
 	}{
 		{"connection error: desc = \"transport: authentication handshake failed: tls: failed to verify certificate: x509: certificate signed by unknown authority\"", "set --ca-file"},
 		{"connection error: desc = \"transport: authentication handshake failed: tls: first record does not look like a TLS handshake\"", "--tls=false"},
+		{"connection error: desc = \"transport: authentication handshake failed: credentials: cannot check peer: missing selected ALPN property\"", "exempt the control plane's host from inspection"},
 	} {
 		got := translate(status.Error(codes.Unavailable, tc.raw))
 		if !strings.Contains(got.Error(), tc.hint) || !strings.Contains(got.Error(), tc.raw) {

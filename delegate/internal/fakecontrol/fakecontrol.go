@@ -440,7 +440,11 @@ func (v *service) AcquireTask(ctx context.Context, req *pb.AcquireTaskRequest) (
 		return nil, err
 	}
 	s := v.s
-	deadline := time.Now().Add(s.opts.PollHold)
+	hold := s.opts.PollHold
+	if r := time.Duration(req.GetPollHoldSeconds()) * time.Second; r > 0 {
+		hold = min(hold, r) // as the control plane: the delegate may ask for less
+	}
+	deadline := time.Now().Add(hold)
 	for {
 		s.mu.Lock()
 		known := false

@@ -5,12 +5,14 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
 	"time"
 
+	"github.com/catalog-discovery/bitbucket/shared/clock"
 	"github.com/catalog-discovery/bitbucket/shared/logging"
 )
 
@@ -18,6 +20,11 @@ import (
 // or through an HTTP CONNECT tunnel when ForControlPlane names a proxy.
 // The host name is sent to the proxy unresolved, because corporate networks
 // often cannot resolve external names themselves.
+//
+// A proxy that refuses the credentials (407) fails the dial with an
+// *AuthError, and is not asked again for AuthRetryAfter: until then every
+// dial fails at once with the same error, without contacting the proxy,
+// however often gRPC reconnects.
 func (c *Config) DialContext(ctx context.Context, addr string) (net.Conn, error) {
 	p, err := c.ForControlPlane(addr)
 	if err != nil {
@@ -27,7 +34,22 @@ func (c *Config) DialContext(ctx context.Context, addr string) (net.Conn, error)
 	if p == nil {
 		return d.DialContext(ctx, "tcp", addr)
 	}
-	return dialConnect(ctx, &d, p, addr)
+	clk := c.Clock
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	if held := c.gate.check(clk.Now()); held != nil {
+		return nil, held
+	}
+	conn, err := dialConnect(ctx, &d, p, addr)
+	var refused *AuthError
+	switch {
+	case errors.As(err, &refused):
+		c.gate.refused(refused, clk)
+	case err == nil:
+		c.gate.accepted()
+	}
+	return conn, err
 }
 
 func dialConnect(ctx context.Context, d *net.Dialer, p *url.URL, addr string) (_ net.Conn, err error) {
@@ -80,6 +102,9 @@ func dialConnect(ctx context.Context, d *net.Dialer, p *url.URL, addr string) (_
 		return nil, fmt.Errorf("CONNECT %s via proxy %s: reading reply: %w", addr, logging.URL(p), err)
 	}
 	resp.Body.Close()
+	if resp.StatusCode == http.StatusProxyAuthRequired {
+		return nil, NewAuthError(p, resp.Status, addr)
+	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("CONNECT %s via proxy %s: proxy answered %s", addr, logging.URL(p), resp.Status)
 	}

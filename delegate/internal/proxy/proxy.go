@@ -19,6 +19,9 @@
 //     reached directly.
 //  4. PROXY_MANAGER=false sends the control-plane connection direct while
 //     Bitbucket still uses the proxy (Harness's switch of the same name).
+//
+// A proxy that refuses the credentials (407) is reported as an *AuthError
+// naming it, password redacted; nobody retries that at once (AuthRetryAfter).
 package proxy
 
 import (
@@ -30,6 +33,8 @@ import (
 	"strings"
 
 	"golang.org/x/net/http/httpproxy"
+
+	"github.com/catalog-discovery/bitbucket/shared/clock"
 )
 
 // Config is the proxy configuration read from the environment.
@@ -38,9 +43,13 @@ type Config struct {
 	Source string
 	// ControlPlaneDirect is PROXY_MANAGER=false.
 	ControlPlaneDirect bool
+	// Clock times how long a proxy that refused the credentials is left
+	// alone (AuthRetryAfter); nil is the wall clock.
+	Clock clock.Clock
 
 	env      httpproxy.Config
 	proxyFor func(*url.URL) (*url.URL, error)
+	gate     authGate
 }
 
 // FromEnv reads the proxy variables through getenv (os.Getenv in

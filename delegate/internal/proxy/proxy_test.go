@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/base64"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/catalog-discovery/bitbucket/shared/clock"
 )
 
 func env(kv ...string) func(string) string {
@@ -198,5 +201,73 @@ func TestDialContextTunnelsWithBasicAuth(t *testing.T) {
 	_, err = dialConnect(ctx, &net.Dialer{}, &url.URL{Scheme: "http", Host: proxyAddr, User: url.UserPassword("alice", "wrong")}, target)
 	if err == nil || !strings.Contains(err.Error(), "407") || strings.Contains(err.Error(), "wrong") {
 		t.Errorf("bad credentials: got %v, want a 407 error without the password", err)
+	}
+}
+
+// TestRefusedCredentialsHoldDialsBack: after a 407 the proxy is not asked
+// again until AuthRetryAfter has passed on the clock, however often the
+// connection is dialled; the error names the proxy (password redacted) and
+// the status.
+func TestRefusedCredentialsHoldDialsBack(t *testing.T) {
+	t.Parallel()
+	proxyAddr, seen := connectProxy(t, "alice", "s3cret")
+	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	c, err := FromEnv(env("HTTPS_PROXY", "http://alice:wr0ng-pass@"+proxyAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Clock = clk
+	// Not loopback, so the proxy rules send it through the proxy; the proxy
+	// refuses before resolving it.
+	const target = "controlplane.example.test:443"
+	dial := func() *AuthError {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		conn, err := c.DialContext(ctx, target)
+		var refused *AuthError
+		if !errors.As(err, &refused) {
+			if conn != nil {
+				conn.Close()
+			}
+			t.Fatalf("got %v, want an *AuthError", err)
+		}
+		return refused
+	}
+	asked := func() int {
+		n := 0
+		for {
+			select {
+			case <-seen:
+				n++
+			default:
+				return n
+			}
+		}
+	}
+
+	first := dial()
+	want := "proxy http://alice:[REDACTED]@" + proxyAddr + " refused the delegate's credentials for " + target + ": 407 Proxy Authentication Required"
+	if msg := first.Error(); !strings.HasPrefix(msg, want) || strings.Contains(msg, "wr0ng-pass") {
+		t.Errorf("message %q, want it to start %q and hold no password", msg, want)
+	}
+	if n := asked(); n != 1 {
+		t.Fatalf("the proxy was asked %d times, want 1", n)
+	}
+	for range 5 {
+		held := dial()
+		if !held.RetryAt.Equal(clk.Now().Add(AuthRetryAfter)) || !strings.Contains(held.Error(), "not asking this proxy again before") {
+			t.Errorf("held dial: %v, want the refusal with the time of the next attempt", held)
+		}
+	}
+	clk.Advance(AuthRetryAfter - time.Second)
+	dial()
+	if n := asked(); n != 0 {
+		t.Fatalf("the proxy was asked %d more times before %v had passed", n, AuthRetryAfter)
+	}
+	clk.Advance(time.Second)
+	dial()
+	if n := asked(); n != 1 {
+		t.Fatalf("the proxy was asked %d times once %v had passed, want 1", n, AuthRetryAfter)
 	}
 }

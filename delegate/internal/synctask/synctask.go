@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/catalog-discovery/bitbucket/delegate/internal/bitbucket"
+	"github.com/catalog-discovery/bitbucket/delegate/internal/proxy"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/task"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/upload"
 	"github.com/catalog-discovery/bitbucket/shared/record"
@@ -418,13 +419,14 @@ func (r *Run) emit(ctx context.Context, rec record.Record) error {
 	}
 }
 
-// fatal errors end the whole sync: the upload failed, or the token stopped
-// working. Anything else (a 5xx or connection error after retries, a bad
+// fatal errors end the whole sync: the upload failed, the token stopped
+// working, or the proxy refused the delegate's credentials. Anything else (a 5xx or connection error after retries, a bad
 // page) is this repository's problem only.
 func fatal(err error) bool {
 	var ue *uploadError
 	var se *bitbucket.StatusError
-	return errors.As(err, &ue) || errors.As(err, &se) && se.Code == http.StatusUnauthorized
+	var refused *proxy.AuthError
+	return errors.As(err, &ue) || errors.As(err, &se) && se.Code == http.StatusUnauthorized || errors.As(err, &refused)
 }
 
 func gone(errs []error) bool {

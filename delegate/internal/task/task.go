@@ -176,7 +176,11 @@ type Registered struct {
 	DelegateID    string
 	AccountID     string
 	RenewInterval time.Duration
-	PollHold      time.Duration
+	// PollHold is the longest the control plane holds a poll.
+	PollHold time.Duration
+	// KeepaliveMinTime is the shortest ping interval the control plane
+	// permits; zero when it does not say.
+	KeepaliveMinTime time.Duration
 }
 
 // Renewal is the control plane's answer to a lease renewal.

@@ -35,7 +35,7 @@ func leased(t *testing.T) (*fakecontrol.Server, *controlplane.Client, *task.Task
 		t.Fatal(err)
 	}
 	cp.Enqueue(&pb.Task{Type: pb.TaskType_TASK_TYPE_SYNC, Sync: &pb.SyncTask{}})
-	tk, err := c.AcquireTask(ctx, reg.DelegateID)
+	tk, err := c.AcquireTask(ctx, reg.DelegateID, 0)
 	if err != nil || tk == nil {
 		t.Fatalf("acquire: %v %v", tk, err)
 	}

@@ -129,10 +129,15 @@ type RegisterResponse struct {
 	AccountId string `protobuf:"bytes,2,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
 	// How often to renew a lease, in seconds (15 to 30).
 	RenewIntervalSeconds int32 `protobuf:"varint,3,opt,name=renew_interval_seconds,json=renewIntervalSeconds,proto3" json:"renew_interval_seconds,omitempty"`
-	// How long the server holds an AcquireTask call, in seconds.
+	// How long the server holds an AcquireTask call, in seconds, at most: a
+	// request may ask for less (AcquireTaskRequest.poll_hold_seconds).
 	PollHoldSeconds int32 `protobuf:"varint,4,opt,name=poll_hold_seconds,json=pollHoldSeconds,proto3" json:"poll_hold_seconds,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The shortest interval between keepalive pings the server permits, in
+	// seconds. A client that pings more often has its connection closed
+	// (GOAWAY, too_many_pings). 0 when the server does not say.
+	KeepaliveMinTimeSeconds int32 `protobuf:"varint,5,opt,name=keepalive_min_time_seconds,json=keepaliveMinTimeSeconds,proto3" json:"keepalive_min_time_seconds,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
 }
 
 func (x *RegisterResponse) Reset() {
@@ -193,13 +198,26 @@ func (x *RegisterResponse) GetPollHoldSeconds() int32 {
 	return 0
 }
 
+func (x *RegisterResponse) GetKeepaliveMinTimeSeconds() int32 {
+	if x != nil {
+		return x.KeepaliveMinTimeSeconds
+	}
+	return 0
+}
+
 // AcquireTaskRequest asks for one task.
 type AcquireTaskRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// From RegisterResponse.
-	DelegateId    string `protobuf:"bytes,1,opt,name=delegate_id,json=delegateId,proto3" json:"delegate_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	DelegateId string `protobuf:"bytes,1,opt,name=delegate_id,json=delegateId,proto3" json:"delegate_id,omitempty"`
+	// How long to hold the call without a task, in seconds, so that it
+	// answers before a proxy between the delegate and the server cuts an idle
+	// connection. 0 means the server's hold (RegisterResponse.
+	// poll_hold_seconds); a longer one is shortened to it. Must not be
+	// negative.
+	PollHoldSeconds int32 `protobuf:"varint,2,opt,name=poll_hold_seconds,json=pollHoldSeconds,proto3" json:"poll_hold_seconds,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *AcquireTaskRequest) Reset() {
@@ -237,6 +255,13 @@ func (x *AcquireTaskRequest) GetDelegateId() string {
 		return x.DelegateId
 	}
 	return ""
+}
+
+func (x *AcquireTaskRequest) GetPollHoldSeconds() int32 {
+	if x != nil {
+		return x.PollHoldSeconds
+	}
+	return 0
 }
 
 // AcquireTaskResponse holds a task, or nothing when the poll timed out.
@@ -692,17 +717,19 @@ const file_idp_delegate_v1_delegate_service_proto_rawDesc = "" +
 	"\x04tags\x18\x02 \x03(\tR\x04tags\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\tR\aversion\x12\x1a\n" +
 	"\bhostname\x18\x04 \x01(\tR\bhostname\x12 \n" +
-	"\vconcurrency\x18\x05 \x01(\x05R\vconcurrency\"\xb4\x01\n" +
+	"\vconcurrency\x18\x05 \x01(\x05R\vconcurrency\"\xf1\x01\n" +
 	"\x10RegisterResponse\x12\x1f\n" +
 	"\vdelegate_id\x18\x01 \x01(\tR\n" +
 	"delegateId\x12\x1d\n" +
 	"\n" +
 	"account_id\x18\x02 \x01(\tR\taccountId\x124\n" +
 	"\x16renew_interval_seconds\x18\x03 \x01(\x05R\x14renewIntervalSeconds\x12*\n" +
-	"\x11poll_hold_seconds\x18\x04 \x01(\x05R\x0fpollHoldSeconds\"5\n" +
+	"\x11poll_hold_seconds\x18\x04 \x01(\x05R\x0fpollHoldSeconds\x12;\n" +
+	"\x1akeepalive_min_time_seconds\x18\x05 \x01(\x05R\x17keepaliveMinTimeSeconds\"a\n" +
 	"\x12AcquireTaskRequest\x12\x1f\n" +
 	"\vdelegate_id\x18\x01 \x01(\tR\n" +
-	"delegateId\"@\n" +
+	"delegateId\x12*\n" +
+	"\x11poll_hold_seconds\x18\x02 \x01(\x05R\x0fpollHoldSeconds\"@\n" +
 	"\x13AcquireTaskResponse\x12)\n" +
 	"\x04task\x18\x01 \x01(\v2\x15.idp.delegate.v1.TaskR\x04task\"\xa4\x01\n" +
 	"\x11RenewLeaseRequest\x12\x17\n" +

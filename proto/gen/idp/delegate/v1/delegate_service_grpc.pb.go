@@ -58,9 +58,10 @@ type DelegateServiceClient interface {
 	Register(ctx context.Context, in *RegisterRequest, opts ...grpc.CallOption) (*RegisterResponse, error)
 	// AcquireTask long-polls for one task. The server holds the call until a
 	// task this delegate may run (its tags satisfy the connector's selectors)
-	// is queued, or about 50 seconds pass, and then returns an empty response
-	// (no task). Clients should use a deadline of at least 70 seconds. A
-	// delegate calls it only while it has a free slot.
+	// is queued, or the poll hold passes (RegisterResponse.poll_hold_seconds,
+	// or the shorter hold the request asks for), and then returns an empty
+	// response (no task). Clients should use a deadline of the hold plus about
+	// 20 seconds. A delegate calls it only while it has a free slot.
 	// Errors: NOT_FOUND (reason DELEGATE_NOT_REGISTERED) when delegate_id is
 	// unknown: register again.
 	AcquireTask(ctx context.Context, in *AcquireTaskRequest, opts ...grpc.CallOption) (*AcquireTaskResponse, error)
@@ -165,9 +166,10 @@ type DelegateServiceServer interface {
 	Register(context.Context, *RegisterRequest) (*RegisterResponse, error)
 	// AcquireTask long-polls for one task. The server holds the call until a
 	// task this delegate may run (its tags satisfy the connector's selectors)
-	// is queued, or about 50 seconds pass, and then returns an empty response
-	// (no task). Clients should use a deadline of at least 70 seconds. A
-	// delegate calls it only while it has a free slot.
+	// is queued, or the poll hold passes (RegisterResponse.poll_hold_seconds,
+	// or the shorter hold the request asks for), and then returns an empty
+	// response (no task). Clients should use a deadline of the hold plus about
+	// 20 seconds. A delegate calls it only while it has a free slot.
 	// Errors: NOT_FOUND (reason DELEGATE_NOT_REGISTERED) when delegate_id is
 	// unknown: register again.
 	AcquireTask(context.Context, *AcquireTaskRequest) (*AcquireTaskResponse, error)
