@@ -27,7 +27,7 @@ func (s *Service) CreateIntegration(ctx context.Context, who Caller, d integrati
 		return in, tasks.SyncRun{}, err
 	}
 	in.ID = ids.New("int")
-	run, err := s.store.CreateIntegration(ctx, in, store.SyncRequest{AccountID: who.AccountID, Trigger: tasks.Manual, Actor: who.Actor, Now: now})
+	run, err := s.store.CreateIntegration(ctx, in, store.SyncRequest{AccountID: who.AccountID, Trigger: tasks.Created, Actor: who.Actor, Now: now})
 	if err != nil {
 		return in, run, err
 	}

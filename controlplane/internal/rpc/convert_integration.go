@@ -50,6 +50,9 @@ var runStatuses = map[tasks.RunStatus]integrationv1.SyncStatus{
 var triggers = map[tasks.Trigger]integrationv1.SyncTrigger{
 	tasks.Scheduled: integrationv1.SyncTrigger_SYNC_TRIGGER_SCHEDULED,
 	tasks.Manual:    integrationv1.SyncTrigger_SYNC_TRIGGER_MANUAL,
+	tasks.Created:   integrationv1.SyncTrigger_SYNC_TRIGGER_CREATED,
+	tasks.Resumed:   integrationv1.SyncTrigger_SYNC_TRIGGER_RESUMED,
+	tasks.Webhook:   integrationv1.SyncTrigger_SYNC_TRIGGER_WEBHOOK,
 }
 
 var eventTypes = map[store.EventType]integrationv1.EventType{

@@ -2,6 +2,7 @@ package rpc_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -182,5 +183,52 @@ func TestTestConnectorReportsDelegateVerdict(t *testing.T) {
 	res, err = h.connectors.TestConnector(h.mgmt(), &integrationv1.TestConnectorRequest{Connector: "bb"})
 	if err != nil || res.GetTest().GetStatus() != integrationv1.ConnectorTestStatus_CONNECTOR_TEST_STATUS_PENDING {
 		t.Fatalf("pending: %v, %v", res, err)
+	}
+}
+
+// TestRunsRecordTheirTrigger drives every path that queues a sync through
+// the API and checks the trigger each run carries (the schedule's is
+// checked in package schedule).
+func TestRunsRecordTheirTrigger(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, testLease)
+	id := h.register("d1")
+	conn := h.createConnector("bb", "acme")
+	created := h.createIntegration("main", conn.GetId())
+	if got := created.GetFirstRun().GetTrigger(); got != integrationv1.SyncTrigger_SYNC_TRIGGER_CREATED {
+		t.Fatalf("first run trigger %v, want CREATED", got)
+	}
+	finish := func() {
+		t.Helper()
+		task := h.acquire(id)
+		if _, err := h.delegates.CompleteTask(h.dlg(), &delegatev1.CompleteTaskRequest{TaskId: task.GetId(), LeaseToken: task.GetLeaseToken(),
+			Outcome: delegatev1.Outcome_OUTCOME_SUCCEEDED}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	finish()
+	if _, err := h.integrations.SyncIntegration(h.mgmt(), &integrationv1.SyncIntegrationRequest{Integration: "main"}); err != nil {
+		t.Fatal(err)
+	}
+	finish()
+	if _, err := h.integrations.SuspendIntegration(h.mgmt(), &integrationv1.SuspendIntegrationRequest{Integration: "main"}); err != nil {
+		t.Fatal(err)
+	}
+	resumed, err := h.integrations.ResumeIntegration(h.mgmt(), &integrationv1.ResumeIntegrationRequest{Integration: "main"})
+	if err != nil || resumed.GetIntegration().GetLastRun().GetTrigger() != integrationv1.SyncTrigger_SYNC_TRIGGER_RESUMED {
+		t.Fatalf("resume: %v, %v", resumed, err)
+	}
+	runs, err := h.integrations.ListSyncRuns(h.mgmt(), &integrationv1.ListSyncRunsRequest{Integration: "main"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []integrationv1.SyncTrigger
+	for _, r := range runs.GetRuns() {
+		got = append(got, r.GetTrigger())
+	}
+	want := []integrationv1.SyncTrigger{integrationv1.SyncTrigger_SYNC_TRIGGER_RESUMED, integrationv1.SyncTrigger_SYNC_TRIGGER_MANUAL,
+		integrationv1.SyncTrigger_SYNC_TRIGGER_CREATED}
+	if !slices.Equal(got, want) {
+		t.Fatalf("triggers newest first: %v, want %v", got, want)
 	}
 }

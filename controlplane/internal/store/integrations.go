@@ -297,7 +297,7 @@ func (db *DB) ResumeIntegration(ctx context.Context, accountID, ref, actor strin
 				return err
 			}
 		}
-		run, _, err := queueSync(ctx, tx, SyncRequest{AccountID: accountID, IntegrationID: in.ID, Trigger: tasks.Manual, Actor: actor, Now: now}, in, conn)
+		run, _, err := queueSync(ctx, tx, SyncRequest{AccountID: accountID, IntegrationID: in.ID, Trigger: tasks.Resumed, Actor: actor, Now: now}, in, conn)
 		sc.Queued = &run
 		return err
 	})

@@ -95,11 +95,19 @@ type TestResult struct {
 // Trigger is what started a sync run.
 type Trigger string
 
-// Sync triggers.
+// Sync triggers. Webhook is reserved for syncs started by Bitbucket
+// webhooks; nothing queues it yet.
 const (
-	Scheduled Trigger = "SCHEDULED"
-	Manual    Trigger = "MANUAL"
+	Created   Trigger = "CREATED"   // the first sync, queued by creating the integration
+	Manual    Trigger = "MANUAL"    // "sync now"
+	Scheduled Trigger = "SCHEDULED" // the integration's schedule
+	Resumed   Trigger = "RESUMED"   // the catch-up sync queued by resuming a suspended integration
+	Webhook   Trigger = "WEBHOOK"
 )
+
+// Triggers lists every trigger, so that per-trigger metrics and views
+// start at zero for each.
+var Triggers = []Trigger{Created, Manual, Scheduled, Resumed, Webhook}
 
 // RunStatus is where a sync run is.
 type RunStatus string

@@ -317,8 +317,14 @@ const (
 	SyncTrigger_SYNC_TRIGGER_UNSPECIFIED SyncTrigger = 0
 	// The schedule.
 	SyncTrigger_SYNC_TRIGGER_SCHEDULED SyncTrigger = 1
-	// A user ("sync now", create, resume).
+	// A user's "sync now".
 	SyncTrigger_SYNC_TRIGGER_MANUAL SyncTrigger = 2
+	// The first sync, queued when the integration was created.
+	SyncTrigger_SYNC_TRIGGER_CREATED SyncTrigger = 3
+	// The catch-up sync queued when a suspended integration was resumed.
+	SyncTrigger_SYNC_TRIGGER_RESUMED SyncTrigger = 4
+	// A Bitbucket webhook (reserved: no sync is started by webhooks yet).
+	SyncTrigger_SYNC_TRIGGER_WEBHOOK SyncTrigger = 5
 )
 
 // Enum value maps for SyncTrigger.
@@ -327,11 +333,17 @@ var (
 		0: "SYNC_TRIGGER_UNSPECIFIED",
 		1: "SYNC_TRIGGER_SCHEDULED",
 		2: "SYNC_TRIGGER_MANUAL",
+		3: "SYNC_TRIGGER_CREATED",
+		4: "SYNC_TRIGGER_RESUMED",
+		5: "SYNC_TRIGGER_WEBHOOK",
 	}
 	SyncTrigger_value = map[string]int32{
 		"SYNC_TRIGGER_UNSPECIFIED": 0,
 		"SYNC_TRIGGER_SCHEDULED":   1,
 		"SYNC_TRIGGER_MANUAL":      2,
+		"SYNC_TRIGGER_CREATED":     3,
+		"SYNC_TRIGGER_RESUMED":     4,
+		"SYNC_TRIGGER_WEBHOOK":     5,
 	}
 )
 
@@ -2469,11 +2481,14 @@ const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"\x10IntegrationState\x12!\n" +
 	"\x1dINTEGRATION_STATE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19INTEGRATION_STATE_ENABLED\x10\x01\x12\x1f\n" +
-	"\x1bINTEGRATION_STATE_SUSPENDED\x10\x02*`\n" +
+	"\x1bINTEGRATION_STATE_SUSPENDED\x10\x02*\xae\x01\n" +
 	"\vSyncTrigger\x12\x1c\n" +
 	"\x18SYNC_TRIGGER_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16SYNC_TRIGGER_SCHEDULED\x10\x01\x12\x17\n" +
-	"\x13SYNC_TRIGGER_MANUAL\x10\x02*\xbf\x01\n" +
+	"\x13SYNC_TRIGGER_MANUAL\x10\x02\x12\x18\n" +
+	"\x14SYNC_TRIGGER_CREATED\x10\x03\x12\x18\n" +
+	"\x14SYNC_TRIGGER_RESUMED\x10\x04\x12\x18\n" +
+	"\x14SYNC_TRIGGER_WEBHOOK\x10\x05*\xbf\x01\n" +
 	"\n" +
 	"SyncStatus\x12\x1b\n" +
 	"\x17SYNC_STATUS_UNSPECIFIED\x10\x00\x12\x16\n" +
