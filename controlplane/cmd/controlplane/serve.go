@@ -20,6 +20,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/discoverysvc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/dispatch"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integrationsvc"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/metrics"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/rpc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/schedule"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
@@ -34,6 +35,7 @@ const DefaultDB = "sqlite://./idp.db"
 
 type serveOptions struct {
 	db, listen       string
+	metricsListen    string
 	tlsCert, tlsKey  string
 	logLevel         string
 	logFormat        string
@@ -61,6 +63,7 @@ Every flag can also be set with the environment variable named in its help.`,
 	f := cmd.Flags()
 	f.StringVar(&o.db, "db", DefaultDB, "database: sqlite://PATH (embedded, created if missing) or postgres://USER@HOST:PORT/DB?sslmode=...")
 	f.StringVar(&o.listen, "listen", ":7443", "address to serve gRPC on, host:port")
+	f.StringVar(&o.metricsListen, "metrics-listen", "", "address to serve Prometheus metrics on (plain HTTP, GET /metrics), e.g. 127.0.0.1:9464; off when empty. The metrics hold no secrets or identifiers, but keep the address off public networks")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate chain for TLS; with --tls-key, serve TLS instead of plaintext")
 	f.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: trace, debug (one line per RPC), info, warn, error")
@@ -73,7 +76,7 @@ Every flag can also be set with the environment variable named in its help.`,
 	f.IntVar(&o.lease.MaxAttempts, "max-attempts", o.lease.MaxAttempts, "leases a task gets before it fails because delegates keep losing it (at least 1)")
 	f.DurationVar(&o.scheduleInterval, "schedule-interval", 15*time.Second, "how often due integrations are looked for")
 	bindEnv(cmd, map[string]string{
-		"db": "IDP_DB", "listen": "IDP_LISTEN", "tls-cert": "IDP_TLS_CERT", "tls-key": "IDP_TLS_KEY",
+		"db": "IDP_DB", "listen": "IDP_LISTEN", "metrics-listen": "IDP_METRICS_LISTEN", "tls-cert": "IDP_TLS_CERT", "tls-key": "IDP_TLS_KEY",
 		"log-level": "IDP_LOG_LEVEL", "log-format": "IDP_LOG_FORMAT", "grace-period": "IDP_GRACE_PERIOD",
 		"lease-duration": "IDP_LEASE_DURATION", "renew-interval": "IDP_RENEW_INTERVAL", "poll-hold": "IDP_POLL_HOLD",
 		"max-attempts": "IDP_MAX_ATTEMPTS", "schedule-interval": "IDP_SCHEDULE_INTERVAL",
@@ -98,6 +101,11 @@ const (
 
 func (o serveOptions) validate() error {
 	l := o.lease
+	if o.metricsListen != "" {
+		if _, _, err := net.SplitHostPort(o.metricsListen); err != nil {
+			return cli.Usagef("--metrics-listen %q: want HOST:PORT or :PORT: %v", o.metricsListen, err)
+		}
+	}
 	switch {
 	case (o.tlsCert == "") != (o.tlsKey == ""):
 		return cli.Usagef("--tls-cert and --tls-key go together")
@@ -157,12 +165,23 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	entities := catalogsvc.New(db, clk)
 	entities.Changed = disc.Notify
 	leases := dispatch.New(db, o.lease, clk, log, disc)
+	var meter *metrics.Metrics
+	var metricsLis net.Listener
+	if o.metricsListen != "" {
+		meter = metrics.New()
+		meter.Observe(db, clk, o.lease.ConnectedWindow())
+		leases.Measure(meter)
+		if metricsLis, err = net.Listen("tcp", o.metricsListen); err != nil {
+			lis.Close()
+			return fmt.Errorf("metrics listener on %s: %w", o.metricsListen, err)
+		}
+	}
 	sched := schedule.New(db, clk, log, leases.Queued)
 	sched.Interval = o.scheduleInterval
 	authn := &auth.Authenticator{Store: db, Seen: func(token string) { secrets.Add(token) }}
 	mgr := integrationsvc.New(db, leases, clk, log)
 	g, srv := rpc.NewServer(rpc.Deps{Store: db, Auth: authn, Tasks: leases, Manage: mgr, Log: log,
-		Discovery: rpc.NewDiscoveryServer(disc, mgr), Catalog: rpc.NewCatalogServer(entities), KeepaliveMinTime: o.keepaliveMinTime}, opts...)
+		Discovery: rpc.NewDiscoveryServer(disc, mgr), Catalog: rpc.NewCatalogServer(entities), KeepaliveMinTime: o.keepaliveMinTime, Metrics: meter}, opts...)
 
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
@@ -170,6 +189,10 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	go sched.Run(bg)
 	go disc.Run(bg, 30*time.Second)
 	go watchDatabase(bg, clk, db, srv.Health, log)
+	if metricsLis != nil {
+		go meter.Serve(bg, metricsLis, log)
+		log.Info().Str("addr", metricsLis.Addr().String()).Msg("serving Prometheus metrics on /metrics")
+	}
 
 	served := make(chan error, 1)
 	go func() { served <- g.Serve(lis) }()

@@ -36,6 +36,8 @@ func TestServeFlagBounds(t *testing.T) {
 		{"--keepalive-min-time", func(o *serveOptions) { o.keepaliveMinTime = 9 * time.Second }},
 		{"--keepalive-min-time", func(o *serveOptions) { o.keepaliveMinTime = 6 * time.Minute }},
 		{"--keepalive-min-time", func(o *serveOptions) { o.keepaliveMinTime = 12500 * time.Millisecond }},
+		{"--metrics-listen", func(o *serveOptions) { o.metricsListen = "9464" }},
+		{"--metrics-listen", func(o *serveOptions) { o.metricsListen = "localhost" }},
 	}
 	for _, tt := range tests {
 		o := valid()
@@ -49,6 +51,7 @@ func TestServeFlagBounds(t *testing.T) {
 	o := valid()
 	o.lease.RenewInterval, o.lease.LeaseDuration, o.lease.PollHold = 15*time.Second, 45*time.Second, 5*time.Minute
 	o.keepaliveMinTime = 10 * time.Second
+	o.metricsListen = ":9464"
 	if err := o.validate(); err != nil {
 		t.Errorf("edges: %v", err)
 	}

@@ -33,7 +33,7 @@ var layers = map[string]string{
 	"internal/dispatch": service, "internal/integrationsvc": service, "internal/catalogsvc": service,
 	"internal/discoverysvc": service, "internal/schedule": service,
 
-	"internal/rpc": edge, "internal/idpctl": edge, "internal/e2e": edge, "cmd/controlplane": edge, "cmd/idpctl": edge,
+	"internal/rpc": edge, "internal/idpctl": edge, "internal/e2e": edge, "internal/metrics": edge, "cmd/controlplane": edge, "cmd/idpctl": edge,
 
 	"internal/architecture": check,
 }

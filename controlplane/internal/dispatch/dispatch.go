@@ -71,6 +71,7 @@ type Service struct {
 	clock    clock.Clock
 	log      zerolog.Logger
 	observer SyncObserver
+	meter    Meter
 	queued   *broadcast // by account: a task became available
 	finished *broadcast // by task id: a task ended
 	stopping chan struct{}
@@ -79,7 +80,7 @@ type Service struct {
 
 // New builds the service; clk is the clock (clock.Real in production).
 func New(s store.Store, cfg Config, clk clock.Clock, log zerolog.Logger, observer SyncObserver) *Service {
-	return &Service{store: s, cfg: cfg, clock: clk, log: log, observer: observer, queued: newBroadcast(), finished: newBroadcast(),
+	return &Service{store: s, cfg: cfg, clock: clk, log: log, observer: observer, meter: noMeter{}, queued: newBroadcast(), finished: newBroadcast(),
 		stopping: make(chan struct{})}
 }
 
@@ -134,6 +135,12 @@ func (s *Service) Config() Config { return s.cfg }
 // after queuing a task.
 func (s *Service) Queued(accountID string) { s.queued.notify(accountID) }
 
+// ConnectedWindow is how recently a delegate must have polled or renewed a
+// lease to count as connected: a waiting delegate polls again at least
+// every PollHold, a busy one renews every RenewInterval; twice the longer
+// of the two allows for one call lost or late.
+func (c Config) ConnectedWindow() time.Duration { return 2 * max(c.PollHold, c.RenewInterval) }
+
 // Hold is how long a poll asking for requested waits: requested, bounded
 // by PollHold; zero (or less) asks for PollHold.
 func (c Config) Hold(requested time.Duration) time.Duration {
@@ -153,6 +160,9 @@ func (s *Service) Acquire(ctx context.Context, accountID, delegateID string, hol
 			"delegate %q is not registered with account %s; call Register again", delegateID, accountID).With("delegateId", delegateID)
 	}
 	if err != nil {
+		return tasks.Assignment{}, false, err
+	}
+	if err := s.store.DelegateSeen(ctx, accountID, d.ID, s.clock.Now()); err != nil {
 		return tasks.Assignment{}, false, err
 	}
 	timeout := s.clock.NewTimer(s.cfg.Hold(hold))
@@ -186,6 +196,7 @@ func (s *Service) Acquire(ctx context.Context, accountID, delegateID string, hol
 			}
 			s.log.Info().Str("account", accountID).Str("task", t.ID).Str("type", string(t.Type)).Str("delegate", d.Name).
 				Int("attempt", t.Attempt).Time("lease_expires_at", t.LeaseExpiresAt).Msg("task leased")
+			s.meter.Leased(t, s.clock.Now().Sub(t.AvailableAt))
 			return a, true, nil
 		}
 		select {
@@ -259,6 +270,12 @@ func (s *Service) Renew(ctx context.Context, accountID, taskID, token string, ch
 	if errors.Is(err, tasks.ErrLeaseLost) {
 		s.log.Info().Str("account", accountID).Str("task", taskID).Msg("renewal refused: lease lost")
 	}
+	if err == nil {
+		// A delegate busy with tasks does not poll: its renewals show it is there.
+		if err := s.store.TaskDelegateSeen(ctx, accountID, taskID, s.clock.Now()); err != nil {
+			s.log.Warn().Err(err).Str("account", accountID).Str("task", taskID).Msg("could not record when the delegate was last seen")
+		}
+	}
 	return res, err
 }
 
@@ -266,18 +283,12 @@ func (s *Service) Renew(ctx context.Context, accountID, taskID, token string, ch
 // ingest.Validate) and applies it. Errors: Invalid naming the sequence or
 // the record (INVALID_RECORD), and those of store.ApplyBatch.
 func (s *Service) Upload(ctx context.Context, accountID, taskID, token string, seq int64, records []record.Record) (store.BatchResult, error) {
-	if err := tasks.ValidSequence(seq); err != nil {
-		return store.BatchResult{}, err
-	}
-	ingest.Normalize(records)
-	if err := ingest.Validate(records); err != nil {
-		return store.BatchResult{}, err
-	}
-	res, err := s.store.ApplyBatch(ctx, store.BatchRequest{AccountID: accountID, TaskID: taskID, LeaseToken: token,
-		Sequence: seq, Records: records, Now: s.clock.Now()})
+	res, err := s.upload(ctx, accountID, taskID, token, seq, records)
 	if err != nil {
+		s.meter.BatchRejected()
 		return res, err
 	}
+	s.meter.BatchApplied(records, res.Duplicate)
 	ev := s.log.Debug()
 	if len(res.Deleted) > 0 {
 		ev = s.log.Info().Strs("deleted", res.Deleted)
@@ -285,6 +296,18 @@ func (s *Service) Upload(ctx context.Context, accountID, taskID, token string, s
 	ev.Str("account", accountID).Str("task", taskID).Int64("sequence", seq).Int("records", len(records)).
 		Bool("duplicate", res.Duplicate).Msg("record batch acknowledged")
 	return res, nil
+}
+
+func (s *Service) upload(ctx context.Context, accountID, taskID, token string, seq int64, records []record.Record) (store.BatchResult, error) {
+	if err := tasks.ValidSequence(seq); err != nil {
+		return store.BatchResult{}, err
+	}
+	ingest.Normalize(records)
+	if err := ingest.Validate(records); err != nil {
+		return store.BatchResult{}, err
+	}
+	return s.store.ApplyBatch(ctx, store.BatchRequest{AccountID: accountID, TaskID: taskID, LeaseToken: token,
+		Sequence: seq, Records: records, Now: s.clock.Now()})
 }
 
 // Complete ends or releases a task.
@@ -315,6 +338,7 @@ func (s *Service) RunEnded(ctx context.Context, run tasks.SyncRun) {
 		Str("status", string(run.Status)).Int64("repositories", run.Progress.Repositories).
 		Int64("pull_requests", run.Progress.PullRequests).Int64("commits", run.Progress.Commits).Msg("sync run finished")
 	s.finished.notify(run.TaskID)
+	s.meter.RunEnded(run)
 	if s.observer == nil {
 		return
 	}
@@ -331,6 +355,9 @@ func (s *Service) Sweep(ctx context.Context) error {
 		return err
 	}
 	for _, e := range expired {
+		if e.Task.State != tasks.Queued { // a queued one is a connection test nobody took
+			s.meter.LeaseExpired(e.Task, e.Requeued)
+		}
 		log := s.log.Info().Str("account", e.Task.AccountID).Str("task", e.Task.ID).Int("attempt", e.Task.Attempt).Str("delegate_id", e.Task.DelegateID)
 		if e.Requeued {
 			log.Msg("lease expired; task queued for another delegate")

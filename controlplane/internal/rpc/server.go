@@ -18,6 +18,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/dispatch"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integrationsvc"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/metrics"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 )
 
@@ -35,6 +36,8 @@ type Deps struct {
 	// Unimplemented (after authentication).
 	Discovery integrationv1.DiscoveryServiceServer
 	Catalog   catalogv1.CatalogServiceServer
+	// Metrics, when set, counts and times every call.
+	Metrics *metrics.Metrics
 }
 
 // Server holds the state shared by the services.
@@ -70,8 +73,12 @@ const MaxRecvMsgSize = 8 << 20
 // reflection registered. Extra options (TLS credentials) are appended.
 func NewServer(d Deps, opts ...grpc.ServerOption) (*grpc.Server, *Server) {
 	s := &Server{Deps: d, auth: d.Auth, log: d.Log, Health: health.NewServer()}
+	var unary []grpc.UnaryServerInterceptor
+	if d.Metrics != nil {
+		unary = append(unary, d.Metrics.UnaryInterceptor)
+	}
 	base := []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(s.unary),
+		grpc.ChainUnaryInterceptor(append(unary, s.unary)...),
 		grpc.ChainStreamInterceptor(s.stream),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: s.keepaliveMinTime(), PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Minute, Timeout: 20 * time.Second}),

@@ -26,6 +26,8 @@ type Store interface {
 	// Delegates.
 	RegisterDelegate(ctx context.Context, d Delegate) (Delegate, error)
 	GetDelegate(ctx context.Context, accountID, id string) (Delegate, error)
+	DelegateSeen(ctx context.Context, accountID, delegateID string, now time.Time) error
+	TaskDelegateSeen(ctx context.Context, accountID, taskID string, now time.Time) error
 
 	// Connectors.
 	CreateConnector(ctx context.Context, c integration.Connector) error
