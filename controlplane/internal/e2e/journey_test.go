@@ -36,7 +36,8 @@ type stack struct {
 	cli          cli
 }
 
-func startStack(t *testing.T) *stack {
+// startStack starts the stack; cpArgs are more flags of controlplane serve.
+func startStack(t *testing.T, cpArgs ...string) *stack {
 	t.Helper()
 	dir := t.TempDir()
 	s := &stack{}
@@ -52,8 +53,8 @@ func startStack(t *testing.T) *stack {
 	creds := bootstrap(t, db)
 	s.apiKey = creds.APIKey
 
-	s.cp = start(t, "controlplane", nil, "serve", "--db", db, "--listen", "127.0.0.1:0",
-		"--poll-hold", "1s", "--schedule-interval", "1s", "--log-level", "debug", "--log-format", "json")
+	s.cp = start(t, "controlplane", nil, append([]string{"serve", "--db", db, "--listen", "127.0.0.1:0",
+		"--poll-hold", "1s", "--schedule-interval", "1s", "--log-level", "debug", "--log-format", "json"}, cpArgs...)...)
 	s.cpAddr = s.cp.waitOutput(regexp.MustCompile(`"addr":"([^"]+)"[^\n]*control plane listening`), 60*time.Second)
 
 	// The delegate resolves the connector's token reference from its own
