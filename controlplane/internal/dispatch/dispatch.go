@@ -280,10 +280,11 @@ func (s *Service) Renew(ctx context.Context, accountID, taskID, token string, ch
 }
 
 // Upload checks one record batch (its sequence, then ingest.Normalize and
-// ingest.Validate) and applies it. Errors: Invalid naming the sequence or
+// ingest.Validate) and applies it, with the sync's progress when the
+// delegate sent it (nil: none). Errors: Invalid naming the sequence or
 // the record (INVALID_RECORD), and those of store.ApplyBatch.
-func (s *Service) Upload(ctx context.Context, accountID, taskID, token string, seq int64, records []record.Record) (store.BatchResult, error) {
-	res, err := s.upload(ctx, accountID, taskID, token, seq, records)
+func (s *Service) Upload(ctx context.Context, accountID, taskID, token string, seq int64, records []record.Record, p *tasks.Progress) (store.BatchResult, error) {
+	res, err := s.upload(ctx, accountID, taskID, token, seq, records, p)
 	if err != nil {
 		s.meter.BatchRejected()
 		return res, err
@@ -298,7 +299,7 @@ func (s *Service) Upload(ctx context.Context, accountID, taskID, token string, s
 	return res, nil
 }
 
-func (s *Service) upload(ctx context.Context, accountID, taskID, token string, seq int64, records []record.Record) (store.BatchResult, error) {
+func (s *Service) upload(ctx context.Context, accountID, taskID, token string, seq int64, records []record.Record, p *tasks.Progress) (store.BatchResult, error) {
 	if err := tasks.ValidSequence(seq); err != nil {
 		return store.BatchResult{}, err
 	}
@@ -307,7 +308,7 @@ func (s *Service) upload(ctx context.Context, accountID, taskID, token string, s
 		return store.BatchResult{}, err
 	}
 	return s.store.ApplyBatch(ctx, store.BatchRequest{AccountID: accountID, TaskID: taskID, LeaseToken: token,
-		Sequence: seq, Records: records, Now: s.clock.Now()})
+		Sequence: seq, Records: records, Progress: p, Now: s.clock.Now()})
 }
 
 // Complete ends or releases a task.

@@ -71,7 +71,8 @@ func (d *delegateServer) UploadRecords(ctx context.Context, req *delegatev1.Uplo
 	if err != nil {
 		return nil, err
 	}
-	res, err := d.s.Tasks.Upload(ctx, d.caller(ctx).AccountID, req.GetTaskId(), req.GetLeaseToken(), req.GetSequence(), records)
+	res, err := d.s.Tasks.Upload(ctx, d.caller(ctx).AccountID, req.GetTaskId(), req.GetLeaseToken(), req.GetSequence(), records,
+		progressFromProto(req.GetProgress()))
 	if err != nil {
 		return nil, err
 	}

@@ -514,3 +514,42 @@ func TestRegisterNamesBadFields(t *testing.T) {
 		t.Fatalf("registered %+v, %v", d, err)
 	}
 }
+
+// A batch's progress shows on the run at once, not only at the next lease
+// renewal; a batch without progress leaves what is stored.
+func TestUploadedProgressShowsOnTheRunAtOnce(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, testLease)
+	id := h.register("d1")
+	conn := h.createConnector("bb", "acme")
+	created := h.createIntegration("main", conn.GetId())
+	task := h.acquire(id)
+	upload := func(seq int64, p *delegatev1.Progress, records ...*delegatev1.Record) {
+		t.Helper()
+		if _, err := h.delegates.UploadRecords(h.dlg(), &delegatev1.UploadRecordsRequest{TaskId: task.GetId(), LeaseToken: task.GetLeaseToken(),
+			Sequence: seq, Records: records, Progress: p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := func() *integrationv1.SyncRun {
+		t.Helper()
+		res, err := h.integrations.GetSyncRun(h.mgmt(), &integrationv1.GetSyncRunRequest{Id: created.GetFirstRun().GetId()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.GetRun()
+	}
+	upload(1, &delegatev1.Progress{Phase: "repositories", Requests: 3, RateLimited: 1, RepositoriesTotal: 40,
+		Repositories: 999}, repoRecord(1), repoRecord(2))
+	r := run()
+	if r.GetRequests() != 3 || r.GetRateLimited() != 1 || r.GetPhase() != "repositories" || r.GetRepositoriesTotal() != 40 {
+		t.Fatalf("after a batch with progress: %v", r)
+	}
+	if r.GetRepositories() != 2 {
+		t.Fatalf("repositories %d: counted from the records, not taken from the progress", r.GetRepositories())
+	}
+	upload(2, nil, repoRecord(3))
+	if r := run(); r.GetRequests() != 3 || r.GetRepositories() != 3 {
+		t.Fatalf("after a batch without progress: %v", r)
+	}
+}

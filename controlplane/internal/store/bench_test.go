@@ -9,6 +9,7 @@ import (
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store/storetest"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
 	"github.com/catalog-discovery/bitbucket/shared/record"
 )
 
@@ -65,44 +66,58 @@ func syncRecords() []record.Record {
 
 // BenchmarkIngestSync applies one whole sync (20,000 repositories, 5,000
 // pull requests, 5,000 commits) through ApplyBatch, batch by batch, each
-// batch one durable transaction, and reports records per second.
+// batch one durable transaction, and reports records per second: with the
+// delegate's progress on every batch, as delegates send it, and without.
 func BenchmarkIngestSync(b *testing.B) {
 	records := syncRecords()
 	for _, d := range []struct {
 		name string
 		open func(testing.TB, ...store.Option) *store.DB
 	}{{"sqlite", storetest.SQLite}, {"postgres", storetest.Postgres}} {
-		b.Run(d.name, func(b *testing.B) {
-			var elapsed time.Duration
-			for i := 0; i < b.N; i++ {
-				b.StopTimer()
-				db := d.open(b)
-				f := newFixture(b, db, "acme")
-				task, ok, err := db.AcquireTask(f.ctx, store.AcquireRequest{AccountID: f.acct, DelegateID: "d", Now: t0, LeaseFor: time.Hour})
-				if err != nil || !ok {
-					b.Fatal(ok, err)
-				}
-				b.StartTimer()
-				start := time.Now()
-				seq := int64(0)
-				for from := 0; from < len(records); from += benchBatchSize {
-					seq++
-					if _, err := db.ApplyBatch(f.ctx, store.BatchRequest{AccountID: f.acct, TaskID: task.ID, LeaseToken: task.LeaseToken,
-						Sequence: seq, Records: records[from:min(from+benchBatchSize, len(records))], Now: t0}); err != nil {
-						b.Fatal(err)
-					}
-				}
-				elapsed += time.Since(start)
-				b.StopTimer()
-				run, _ := db.GetSyncRun(f.ctx, f.acct, task.RunID)
-				if run.Progress.Repositories != benchRepos || run.Progress.PullRequests != benchPRs || run.Progress.Commits != benchCommits {
-					b.Fatalf("counts %+v", run.Progress)
-				}
-				db.Close()
-				b.StartTimer()
-			}
-			b.ReportMetric(float64(len(records)*b.N)/elapsed.Seconds(), "records/s")
-			b.ReportMetric(elapsed.Seconds()/float64(b.N), "s/sync")
-		})
+		for _, withProgress := range []bool{false, true} {
+			b.Run(fmt.Sprintf("%s/progress=%t", d.name, withProgress), func(b *testing.B) {
+				benchIngestSync(b, d.open, records, withProgress)
+			})
+		}
 	}
+}
+
+func benchIngestSync(b *testing.B, open func(testing.TB, ...store.Option) *store.DB, records []record.Record, withProgress bool) {
+	var elapsed time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		db := open(b)
+		f := newFixture(b, db, "acme")
+		task, ok, err := db.AcquireTask(f.ctx, store.AcquireRequest{AccountID: f.acct, DelegateID: "d", Now: t0, LeaseFor: time.Hour})
+		if err != nil || !ok {
+			b.Fatal(ok, err)
+		}
+		b.StartTimer()
+		start := time.Now()
+		seq := int64(0)
+		for from := 0; from < len(records); from += benchBatchSize {
+			seq++
+			var p *tasks.Progress
+			if withProgress {
+				p = &tasks.Progress{Phase: "repositories", Requests: seq * 5, RateLimited: seq / 10, RepositoriesTotal: benchRepos}
+			}
+			if _, err := db.ApplyBatch(f.ctx, store.BatchRequest{AccountID: f.acct, TaskID: task.ID, LeaseToken: task.LeaseToken,
+				Sequence: seq, Records: records[from:min(from+benchBatchSize, len(records))], Progress: p, Now: t0}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		elapsed += time.Since(start)
+		b.StopTimer()
+		run, _ := db.GetSyncRun(f.ctx, f.acct, task.RunID)
+		if run.Progress.Repositories != benchRepos || run.Progress.PullRequests != benchPRs || run.Progress.Commits != benchCommits {
+			b.Fatalf("counts %+v", run.Progress)
+		}
+		if withProgress && run.Progress.Requests != seq*5 {
+			b.Fatalf("requests %d, want the last batch's %d", run.Progress.Requests, seq*5)
+		}
+		db.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(len(records)*b.N)/elapsed.Seconds(), "records/s")
+	b.ReportMetric(elapsed.Seconds()/float64(b.N), "s/sync")
 }

@@ -53,8 +53,15 @@ func (db *DB) ApplyBatch(ctx context.Context, r BatchRequest) (BatchResult, erro
 			return err
 		}
 		if t.RunID != "" {
-			if _, err := tx.exec(ctx, `UPDATE sync_runs SET repositories = repositories + ?, pull_requests = pull_requests + ?,
-				commits = commits + ? WHERE id = ?`, a.repos, a.prs, a.commits, t.RunID); err != nil {
+			// The delegate's progress rides on the same statement: the run's
+			// counters are current at every batch at no extra cost.
+			q := `UPDATE sync_runs SET repositories = repositories + ?, pull_requests = pull_requests + ?, commits = commits + ?`
+			args := []any{a.repos, a.prs, a.commits}
+			if p := r.Progress; p != nil {
+				q += `, phase = ?, requests = ?, rate_limited = ?, repositories_done = ?, repositories_total = ?`
+				args = append(args, p.Phase, p.Requests, p.RateLimited, p.RepositoriesDone, p.RepositoriesTotal)
+			}
+			if _, err := tx.exec(ctx, q+` WHERE id = ?`, append(args, t.RunID)...); err != nil {
 				return err
 			}
 		}

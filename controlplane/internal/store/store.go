@@ -204,7 +204,10 @@ type BatchRequest struct {
 	LeaseToken string
 	Sequence   int64
 	Records    []record.Record
-	Now        time.Time
+	// Progress is the sync's progress as the delegate sent it with the
+	// batch; stored like a renewal's (record counts excepted). Optional.
+	Progress *tasks.Progress
+	Now      time.Time
 }
 
 // BatchResult acknowledges a batch.

@@ -62,7 +62,7 @@ func (h *heldControlPlane) CompleteTask(_ context.Context, c task.Completion) er
 	return nil
 }
 
-func (h *heldControlPlane) UploadRecords(context.Context, string, string, int64, []controlplane.EncodedRecord) (bool, error) {
+func (h *heldControlPlane) UploadRecords(context.Context, string, string, int64, []controlplane.EncodedRecord, *task.Progress) (bool, error) {
 	return false, nil
 }
 

@@ -25,6 +25,7 @@ func (a *Agent) runTask(t *task.Task) {
 	up := upload.New(a.cp, t.ID, t.LeaseToken, t.NextSequence, uopts)
 	defer up.Close()
 	work := a.newWork(t, up, log)
+	up.ReportProgress(work.Progress)
 	log.Info().Int64("next_sequence", t.NextSequence).Bool("resumed", len(t.Checkpoint) > 0).Msg("task started")
 
 	ctx, stop := context.WithCancelCause(context.Background())

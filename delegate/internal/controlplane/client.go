@@ -172,13 +172,18 @@ func (c *Client) RenewLease(ctx context.Context, taskID, lease string, p task.Pr
 	return task.Renewal{LeaseExpiresAt: fromTS(resp.GetLeaseExpiresAt()), CancelRequested: resp.GetCancelRequested()}, nil
 }
 
-// UploadRecords sends one batch; duplicate means it had been applied before.
-func (c *Client) UploadRecords(ctx context.Context, taskID, lease string, seq int64, recs []EncodedRecord) (duplicate bool, err error) {
+// UploadRecords sends one batch, with the task's progress when p is not
+// nil; duplicate means it had been applied before.
+func (c *Client) UploadRecords(ctx context.Context, taskID, lease string, seq int64, recs []EncodedRecord, p *task.Progress) (duplicate bool, err error) {
 	msgs := make([]*pb.Record, len(recs))
 	for i, r := range recs {
 		msgs[i] = r.m
 	}
-	resp, err := c.svc.UploadRecords(ctx, &pb.UploadRecordsRequest{TaskId: taskID, LeaseToken: lease, Sequence: seq, Records: msgs})
+	req := &pb.UploadRecordsRequest{TaskId: taskID, LeaseToken: lease, Sequence: seq, Records: msgs}
+	if p != nil {
+		req.Progress = progressToWire(*p)
+	}
+	resp, err := c.svc.UploadRecords(ctx, req)
 	if err != nil {
 		return false, c.translate(err)
 	}

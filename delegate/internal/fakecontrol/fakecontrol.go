@@ -64,7 +64,9 @@ type Task struct {
 	Completions  []*pb.CompleteTaskRequest
 	Renewals     []*pb.RenewLeaseRequest
 	Batches      map[int64][]*pb.Record
-	Attempts     []string // delegate id per attempt
+	// BatchProgress is the progress each applied batch carried (nil: none).
+	BatchProgress map[int64]*pb.Progress
+	Attempts      []string // delegate id per attempt
 }
 
 // Server is the fake control plane.
@@ -176,7 +178,8 @@ func (s *Server) Enqueue(t *pb.Task) string {
 	defer s.mu.Unlock()
 	s.nextID++
 	id := fmt.Sprintf("task-%d", s.nextID)
-	s.tasks[id] = &Task{ID: id, Template: proto.Clone(t).(*pb.Task), NextSequence: 1, Batches: map[int64][]*pb.Record{}}
+	s.tasks[id] = &Task{ID: id, Template: proto.Clone(t).(*pb.Task), NextSequence: 1, Batches: map[int64][]*pb.Record{},
+		BatchProgress: map[int64]*pb.Progress{}}
 	s.queue = append(s.queue, id)
 	s.notifyLocked()
 	return id
@@ -555,6 +558,7 @@ func (v *service) UploadRecords(ctx context.Context, req *pb.UploadRecordsReques
 			s.applied[id]++
 		}
 		t.Batches[seq] = req.GetRecords()
+		t.BatchProgress[seq] = req.GetProgress()
 		t.NextSequence++
 		s.notifyLocked()
 		resp = &pb.UploadRecordsResponse{AcknowledgedSequence: seq}

@@ -313,3 +313,37 @@ func TestARecordTooLargeToUploadEndsThePartialSyncNamingIt(t *testing.T) {
 		t.Error("a listing-complete marker was sent though a repository was not")
 	}
 }
+
+// Every batch carries the sync's progress as it stood when the batch was
+// closed, so the control plane's run counters move with the records: the
+// Bitbucket requests made so far only grow from batch to batch, and the
+// last batch knows every repository.
+func TestEveryBatchCarriesTheProgress(t *testing.T) {
+	t.Parallel()
+	m := startMock(t, bitbucketmock.Config{Seed: 7, Repos: 12, PRsPerRepo: 6, CommitsPerRepo: 10})
+	cp := startControl(t)
+	testenv.Start(t, cp, testenv.Options{Upload: upload.Options{MaxRecords: 20}})
+
+	id, done := testenv.Run(t, cp, testenv.SyncTask(m.URL, m.Workspace(), nil, nil, time.Time{}), 30*time.Second)
+	if done.GetOutcome() != pb.Outcome_OUTCOME_SUCCEEDED {
+		t.Fatalf("sync: %v %s", done.GetOutcome(), done.GetError())
+	}
+	task := cp.Task(id)
+	if len(task.Batches) < 5 {
+		t.Fatalf("%d batches; the test needs several", len(task.Batches))
+	}
+	var requests int64
+	for seq := int64(1); seq <= int64(len(task.Batches)); seq++ {
+		p := task.BatchProgress[seq]
+		if p == nil {
+			t.Fatalf("batch %d carried no progress", seq)
+		}
+		if p.GetRequests() <= 0 || p.GetRequests() < requests {
+			t.Errorf("batch %d: %d requests after %d in the batch before; want a positive, growing count", seq, p.GetRequests(), requests)
+		}
+		requests = p.GetRequests()
+	}
+	if requests > done.GetProgress().GetRequests() {
+		t.Errorf("batches reported %d requests, the completion %d", requests, done.GetProgress().GetRequests())
+	}
+}

@@ -22,15 +22,17 @@ import (
 
 	"github.com/catalog-discovery/bitbucket/delegate/internal/controlplane"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/metrics"
+	"github.com/catalog-discovery/bitbucket/delegate/internal/task"
 	"github.com/catalog-discovery/bitbucket/shared/backoff"
 	"github.com/catalog-discovery/bitbucket/shared/clock"
 	"github.com/catalog-discovery/bitbucket/shared/record"
 	"github.com/rs/zerolog"
 )
 
-// Sender delivers one batch; *controlplane.Client implements it.
+// Sender delivers one batch, with the task's progress when p is not nil;
+// *controlplane.Client implements it.
 type Sender interface {
-	UploadRecords(ctx context.Context, taskID, lease string, seq int64, recs []controlplane.EncodedRecord) (duplicate bool, err error)
+	UploadRecords(ctx context.Context, taskID, lease string, seq int64, recs []controlplane.EncodedRecord, p *task.Progress) (duplicate bool, err error)
 }
 
 // Options tune a Batcher.
@@ -79,9 +81,10 @@ func (o *Options) defaults() {
 }
 
 type batch struct {
-	seq     int64
-	records []controlplane.EncodedRecord
-	kinds   map[string]int64
+	seq      int64
+	records  []controlplane.EncodedRecord
+	kinds    map[string]int64
+	progress *task.Progress // when the batch was closed; resends carry the same
 }
 
 // Batcher uploads the records of one task attempt.
@@ -103,6 +106,7 @@ type Batcher struct {
 	acked     int64
 	uploaded  map[string]int64
 	err       error
+	progress  func() task.Progress
 }
 
 // New starts a Batcher whose first batch is firstSeq (Task.NextSequence).
@@ -119,6 +123,15 @@ func New(sender Sender, taskID, lease string, firstSeq int64, opts Options) *Bat
 	}
 	go b.send(ctx)
 	return b
+}
+
+// ReportProgress makes every batch carry the task's progress (read by
+// progress when the batch is closed), so the run's counters on the control
+// plane move with the records instead of only at lease renewals.
+func (b *Batcher) ReportProgress(progress func() task.Progress) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.progress = progress
 }
 
 func (b *Batcher) notifyLocked() {
@@ -205,6 +218,10 @@ func (b *Batcher) closeOpenLocked(ctx context.Context) error {
 	}
 	if b.err != nil {
 		return b.err
+	}
+	if b.progress != nil {
+		p := b.progress()
+		b.open.progress = &p
 	}
 	b.queue = append(b.queue, b.open)
 	b.open, b.openBytes = nil, 0
@@ -337,7 +354,7 @@ func (b *Batcher) deliver(ctx context.Context, bt *batch) error {
 	var failing time.Time // since when the transient failures last
 	for attempt := 0; ; attempt++ {
 		cctx, cancel := context.WithTimeout(ctx, b.opts.CallTimeout)
-		dup, err := b.sender.UploadRecords(cctx, b.taskID, b.lease, bt.seq, bt.records)
+		dup, err := b.sender.UploadRecords(cctx, b.taskID, b.lease, bt.seq, bt.records, bt.progress)
 		cancel()
 		var gap *controlplane.SequenceGapError
 		switch {

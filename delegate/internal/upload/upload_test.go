@@ -129,7 +129,7 @@ type failingSender struct {
 	calls atomic.Int64
 }
 
-func (s *failingSender) UploadRecords(context.Context, string, string, int64, []controlplane.EncodedRecord) (bool, error) {
+func (s *failingSender) UploadRecords(context.Context, string, string, int64, []controlplane.EncodedRecord, *task.Progress) (bool, error) {
 	s.calls.Add(1)
 	return false, s.err
 }

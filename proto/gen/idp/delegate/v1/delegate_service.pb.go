@@ -451,7 +451,11 @@ type UploadRecordsRequest struct {
 	// Batch number, starting at Task.next_sequence; consecutive.
 	Sequence int64 `protobuf:"varint,3,opt,name=sequence,proto3" json:"sequence,omitempty"`
 	// The records, applied in order. Keep a batch under 4 MiB encoded.
-	Records       []*Record `protobuf:"bytes,4,rep,name=records,proto3" json:"records,omitempty"`
+	Records []*Record `protobuf:"bytes,4,rep,name=records,proto3" json:"records,omitempty"`
+	// The task's progress when the batch was closed, stored with the batch
+	// (record counts excepted: those are counted from the records), so the
+	// run's counters stay current between lease renewals. Optional.
+	Progress      *Progress `protobuf:"bytes,5,opt,name=progress,proto3" json:"progress,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -510,6 +514,13 @@ func (x *UploadRecordsRequest) GetSequence() int64 {
 func (x *UploadRecordsRequest) GetRecords() []*Record {
 	if x != nil {
 		return x.Records
+	}
+	return nil
+}
+
+func (x *UploadRecordsRequest) GetProgress() *Progress {
+	if x != nil {
+		return x.Progress
 	}
 	return nil
 }
@@ -742,13 +753,14 @@ const file_idp_delegate_v1_delegate_service_proto_rawDesc = "" +
 	"checkpoint\"\x85\x01\n" +
 	"\x12RenewLeaseResponse\x12D\n" +
 	"\x10lease_expires_at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x0eleaseExpiresAt\x12)\n" +
-	"\x10cancel_requested\x18\x02 \x01(\bR\x0fcancelRequested\"\x9f\x01\n" +
+	"\x10cancel_requested\x18\x02 \x01(\bR\x0fcancelRequested\"\xd6\x01\n" +
 	"\x14UploadRecordsRequest\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x1f\n" +
 	"\vlease_token\x18\x02 \x01(\tR\n" +
 	"leaseToken\x12\x1a\n" +
 	"\bsequence\x18\x03 \x01(\x03R\bsequence\x121\n" +
-	"\arecords\x18\x04 \x03(\v2\x17.idp.delegate.v1.RecordR\arecords\"j\n" +
+	"\arecords\x18\x04 \x03(\v2\x17.idp.delegate.v1.RecordR\arecords\x125\n" +
+	"\bprogress\x18\x05 \x01(\v2\x19.idp.delegate.v1.ProgressR\bprogress\"j\n" +
 	"\x15UploadRecordsResponse\x123\n" +
 	"\x15acknowledged_sequence\x18\x01 \x01(\x03R\x14acknowledgedSequence\x12\x1c\n" +
 	"\tduplicate\x18\x02 \x01(\bR\tduplicate\"\xc0\x02\n" +
@@ -809,24 +821,25 @@ var file_idp_delegate_v1_delegate_service_proto_depIdxs = []int32{
 	11, // 1: idp.delegate.v1.RenewLeaseRequest.progress:type_name -> idp.delegate.v1.Progress
 	12, // 2: idp.delegate.v1.RenewLeaseResponse.lease_expires_at:type_name -> google.protobuf.Timestamp
 	13, // 3: idp.delegate.v1.UploadRecordsRequest.records:type_name -> idp.delegate.v1.Record
-	14, // 4: idp.delegate.v1.CompleteTaskRequest.outcome:type_name -> idp.delegate.v1.Outcome
-	11, // 5: idp.delegate.v1.CompleteTaskRequest.progress:type_name -> idp.delegate.v1.Progress
-	15, // 6: idp.delegate.v1.CompleteTaskRequest.test_connection:type_name -> idp.delegate.v1.TestConnectionResult
-	0,  // 7: idp.delegate.v1.DelegateService.Register:input_type -> idp.delegate.v1.RegisterRequest
-	2,  // 8: idp.delegate.v1.DelegateService.AcquireTask:input_type -> idp.delegate.v1.AcquireTaskRequest
-	4,  // 9: idp.delegate.v1.DelegateService.RenewLease:input_type -> idp.delegate.v1.RenewLeaseRequest
-	6,  // 10: idp.delegate.v1.DelegateService.UploadRecords:input_type -> idp.delegate.v1.UploadRecordsRequest
-	8,  // 11: idp.delegate.v1.DelegateService.CompleteTask:input_type -> idp.delegate.v1.CompleteTaskRequest
-	1,  // 12: idp.delegate.v1.DelegateService.Register:output_type -> idp.delegate.v1.RegisterResponse
-	3,  // 13: idp.delegate.v1.DelegateService.AcquireTask:output_type -> idp.delegate.v1.AcquireTaskResponse
-	5,  // 14: idp.delegate.v1.DelegateService.RenewLease:output_type -> idp.delegate.v1.RenewLeaseResponse
-	7,  // 15: idp.delegate.v1.DelegateService.UploadRecords:output_type -> idp.delegate.v1.UploadRecordsResponse
-	9,  // 16: idp.delegate.v1.DelegateService.CompleteTask:output_type -> idp.delegate.v1.CompleteTaskResponse
-	12, // [12:17] is the sub-list for method output_type
-	7,  // [7:12] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	11, // 4: idp.delegate.v1.UploadRecordsRequest.progress:type_name -> idp.delegate.v1.Progress
+	14, // 5: idp.delegate.v1.CompleteTaskRequest.outcome:type_name -> idp.delegate.v1.Outcome
+	11, // 6: idp.delegate.v1.CompleteTaskRequest.progress:type_name -> idp.delegate.v1.Progress
+	15, // 7: idp.delegate.v1.CompleteTaskRequest.test_connection:type_name -> idp.delegate.v1.TestConnectionResult
+	0,  // 8: idp.delegate.v1.DelegateService.Register:input_type -> idp.delegate.v1.RegisterRequest
+	2,  // 9: idp.delegate.v1.DelegateService.AcquireTask:input_type -> idp.delegate.v1.AcquireTaskRequest
+	4,  // 10: idp.delegate.v1.DelegateService.RenewLease:input_type -> idp.delegate.v1.RenewLeaseRequest
+	6,  // 11: idp.delegate.v1.DelegateService.UploadRecords:input_type -> idp.delegate.v1.UploadRecordsRequest
+	8,  // 12: idp.delegate.v1.DelegateService.CompleteTask:input_type -> idp.delegate.v1.CompleteTaskRequest
+	1,  // 13: idp.delegate.v1.DelegateService.Register:output_type -> idp.delegate.v1.RegisterResponse
+	3,  // 14: idp.delegate.v1.DelegateService.AcquireTask:output_type -> idp.delegate.v1.AcquireTaskResponse
+	5,  // 15: idp.delegate.v1.DelegateService.RenewLease:output_type -> idp.delegate.v1.RenewLeaseResponse
+	7,  // 16: idp.delegate.v1.DelegateService.UploadRecords:output_type -> idp.delegate.v1.UploadRecordsResponse
+	9,  // 17: idp.delegate.v1.DelegateService.CompleteTask:output_type -> idp.delegate.v1.CompleteTaskResponse
+	13, // [13:18] is the sub-list for method output_type
+	8,  // [8:13] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_idp_delegate_v1_delegate_service_proto_init() }
