@@ -7,5 +7,6 @@
 // task's state is decided by tasks.Next and saved by the store in the same
 // transaction. Record batches are normalized and checked (package ingest)
 // before the store applies them, and every sync run that ends is reported
-// to the SyncObserver. All waits run on the injected clock.
+// to the SyncObserver. A Meter (the server's metrics) learns of leases,
+// expiries, batches and ended runs. All waits run on the injected clock.
 package dispatch

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
 
@@ -27,4 +28,18 @@ func (m *Metrics) UnaryInterceptor(ctx context.Context, req any, info *grpc.Unar
 func splitMethod(full string) (service, method string) {
 	service, method, _ = strings.Cut(strings.TrimPrefix(full, "/"), "/")
 	return service, method
+}
+
+// InitRPCs creates the series of every unary method g serves, at zero, so
+// that rates and ratios exist before the first call of each.
+func (m *Metrics) InitRPCs(g *grpc.Server) {
+	for service, info := range g.GetServiceInfo() {
+		for _, method := range info.Methods {
+			if method.IsClientStream || method.IsServerStream {
+				continue
+			}
+			m.rpcs.WithLabelValues(service, method.Name, codes.OK.String())
+			m.rpcDuration.WithLabelValues(service, method.Name)
+		}
+	}
 }

@@ -100,5 +100,8 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*grpc.Server, *Server) {
 	catalogv1.RegisterCatalogServiceServer(g, catalog)
 	healthgrpc.RegisterHealthServer(g, s.Health)
 	reflection.Register(g)
+	if d.Metrics != nil {
+		d.Metrics.InitRPCs(g)
+	}
 	return g, s
 }
