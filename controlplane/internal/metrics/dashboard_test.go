@@ -28,11 +28,15 @@ type fakeCounts struct {
 	err       error
 }
 
-func (f fakeCounts) CountActiveTasks(context.Context) ([]store.TaskCount, error) { return f.tasks, f.err }
+func (f fakeCounts) CountActiveTasks(context.Context) ([]store.TaskCount, error) {
+	return f.tasks, f.err
+}
 func (f fakeCounts) DelegatesSeenSince(context.Context, time.Time) (int64, error) {
 	return f.delegates, f.err
 }
-func (f fakeCounts) PoolStats() sql.DBStats { return sql.DBStats{MaxOpenConnections: 4, Idle: 1, InUse: 2} }
+func (f fakeCounts) PoolStats() sql.DBStats {
+	return sql.DBStats{MaxOpenConnections: 4, Idle: 1, InUse: 2}
+}
 
 // families returns every family the control plane exports and the labels
 // of each, with a series in each vector (the webhook family has none in
