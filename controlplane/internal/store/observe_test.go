@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store/storetest"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
+	"github.com/catalog-discovery/bitbucket/shared/record"
 )
 
 func TestCountActiveTasksLeavesFinishedOut(t *testing.T) {
@@ -100,4 +102,32 @@ func TestDelegatesSeenByPollsAndRenewals(t *testing.T) {
 			t.Fatalf("touched through another account: %d seen, want 0", n)
 		}
 	})
+}
+
+// The progress a batch carries is stored by the statement that counts the
+// batch's records: it costs no extra round trip.
+func TestBatchProgressCostsNoStatement(t *testing.T) {
+	t.Parallel()
+	var n atomic.Int64
+	db := storetest.SQLite(t, store.CountStatements(&n))
+	f := newFixture(t, db, "acme")
+	task := f.mustAcquire(t, t0)
+	apply := func(seq int64, p *tasks.Progress) int64 {
+		t.Helper()
+		before := n.Load()
+		if _, err := db.ApplyBatch(f.ctx, store.BatchRequest{AccountID: f.acct, TaskID: task.ID, LeaseToken: task.LeaseToken, Sequence: seq,
+			Records: []record.Record{{Repository: repo(int(seq))}}, Progress: p, Now: t0}); err != nil {
+			t.Fatal(err)
+		}
+		return n.Load() - before
+	}
+	without := apply(1, nil)
+	with := apply(2, &tasks.Progress{Phase: "repositories", Requests: 9, RateLimited: 2})
+	if with != without {
+		t.Errorf("a batch with progress took %d statements, without %d", with, without)
+	}
+	run, err := db.GetSyncRun(f.ctx, f.acct, task.RunID)
+	if err != nil || run.Progress.Requests != 9 || run.Progress.RateLimited != 2 || run.Progress.Repositories != 2 {
+		t.Fatalf("run after the batches: %+v, %v", run.Progress, err)
+	}
 }
