@@ -39,12 +39,19 @@ type stack struct {
 // startStack starts the stack; cpArgs are more flags of controlplane serve.
 func startStack(t *testing.T, cpArgs ...string) *stack {
 	t.Helper()
+	return startStackWith(t, nil, cpArgs)
+}
+
+// startStackWith starts the stack with more flags of mock-bitbucket and of
+// controlplane serve.
+func startStackWith(t *testing.T, mockArgs, cpArgs []string) *stack {
+	t.Helper()
 	dir := t.TempDir()
 	s := &stack{}
 
-	mock := start(t, "mock-bitbucket", nil, "--listen", "127.0.0.1:0", "--workspace", workspace,
+	mock := start(t, "mock-bitbucket", nil, append([]string{"--listen", "127.0.0.1:0", "--workspace", workspace,
 		"--repos", itoa(repoCount), "--prs-per-repo", "6", "--commits-per-repo", "8",
-		"--token", bitbucketTK, "--log-format", "json")
+		"--token", bitbucketTK, "--log-format", "json"}, mockArgs...)...)
 	s.mockURL = mock.waitOutput(regexp.MustCompile(`mock Bitbucket Cloud API: (\S+)`), 30*time.Second)
 	s.controlURL = strings.TrimSuffix(s.mockURL, "/2.0") + "/_mock"
 
