@@ -1,0 +1,80 @@
+package synctask_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/catalog-discovery/bitbucket/shared/clock"
+)
+
+// lockstep is one fake clock for the delegate's request budget and the mock
+// Bitbucket's rate limiter, so that a test of the two against each other
+// counts fake time on both sides instead of racing real time, which a
+// loaded machine stretches at random.
+//
+// A budget that waits sleeps on a timer instead of moving the clock itself;
+// drive moves it, and only when every request the budget let through has
+// reached the mock. A request granted just before a step arrives at most one
+// step later, so stepping by less than the budget's margin (the allowance
+// for the trip from delegate to server) keeps what the mock sees within what
+// the budget allowed, however the goroutines are scheduled.
+type lockstep struct{ *clock.Fake }
+
+func newLockstep() lockstep {
+	return lockstep{clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))}
+}
+
+// Sleep waits until drive carries the clock d further, or ctx is done.
+func (l lockstep) Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	tm := l.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-tm.C():
+		return nil
+	}
+}
+
+// lockstepStep is how far drive moves the clock at a time: below the
+// budget's smallest margin (50 ms).
+const lockstepStep = 10 * time.Millisecond
+
+// drive moves the clock by lockstepStep whenever something waits on it and
+// granted() equals received(), until ctx is done.
+func (l lockstep) drive(ctx context.Context, granted, received func() int64) {
+	poll := time.NewTicker(200 * time.Microsecond)
+	defer poll.Stop()
+	for {
+		if err := l.WaitForWaiters(ctx, 1); err != nil {
+			return
+		}
+		if granted() == received() {
+			l.Advance(lockstepStep)
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-poll.C:
+		}
+	}
+}
+
+// startLockstep runs drive until the test ends.
+func startLockstep(t *testing.T, l lockstep, granted, received func() int64) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		l.drive(ctx, granted, received)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+}
