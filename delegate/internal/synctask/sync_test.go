@@ -3,6 +3,7 @@ package synctask_test
 import (
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -223,7 +224,12 @@ func TestStartDateBoundsSecondaryKinds(t *testing.T) {
 func TestFaultsStillDeliverTheSameRecords(t *testing.T) {
 	t.Parallel()
 	cfg := bitbucketmock.Config{Seed: 11, Repos: 12, PRsPerRepo: 8, CommitsPerRepo: 15}
-	m := startMock(t, cfg)
+	faulty := cfg
+	// The limiter's window counts requests, not real time: of any 16 in a
+	// row, at most 15 go through, however slowly a loaded machine sends
+	// them, so 429s happen on every run.
+	faulty.Clock = perRequest(500 * time.Millisecond / 16)
+	m := startMock(t, faulty)
 	cp := startControl(t)
 	testenv.Start(t, cp, testenv.Options{Budget: bitbucket.BudgetLimit{Requests: 1000, Window: time.Second}})
 	if err := m.SetFaults(bitbucketmock.Faults{Rate: 0.25, Kinds: []bitbucketmock.FaultKind{
@@ -253,13 +259,24 @@ func TestFaultsStillDeliverTheSameRecords(t *testing.T) {
 	clean := startMock(t, cfg)
 	cp2 := startControl(t)
 	testenv.Start(t, cp2, testenv.Options{})
-	testenv.Run(t, cp2, testenv.SyncTask(clean.URL, clean.Workspace(), nil, nil, time.Time{}), 30*time.Second)
+	if _, done := testenv.Run(t, cp2, testenv.SyncTask(clean.URL, clean.Workspace(), nil, nil, time.Time{}), 30*time.Second); done.GetOutcome() != pb.Outcome_OUTCOME_SUCCEEDED {
+		t.Fatalf("clean sync: %v %s", done.GetOutcome(), done.GetError())
+	}
 	if diff := cmp.Diff(ids(cp2.Records()), ids(cp.Records())); diff != "" {
 		t.Errorf("records with faults differ from a clean run (-clean +faulty):\n%s", diff)
 	}
 	if diff := cmp.Diff(truth(t, m), cp.Count()); diff != "" {
 		t.Errorf("records by kind (-want +got):\n%s", diff)
 	}
+}
+
+// perRequest is a clock for the mock that moves step every time it is
+// read. The mock reads it once for each request its rate limiter sees, so a
+// window of Per holds Per/step requests whatever their real timing.
+func perRequest(step time.Duration) func() time.Time {
+	var n atomic.Int64
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	return func() time.Time { return base.Add(time.Duration(n.Add(1)) * step) }
 }
 
 func ids(recs map[string]*pb.Record) []string {
