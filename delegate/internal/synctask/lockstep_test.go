@@ -5,7 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/catalog-discovery/bitbucket/delegate/internal/metrics"
 	"github.com/catalog-discovery/bitbucket/shared/clock"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // lockstep is one fake clock for the delegate's request budget and the mock
@@ -15,10 +18,11 @@ import (
 //
 // A budget that waits sleeps on a timer instead of moving the clock itself;
 // drive moves it, and only when every request the budget let through has
-// reached the mock. A request granted just before a step arrives at most one
-// step later, so stepping by less than the budget's margin (the allowance
-// for the trip from delegate to server) keeps what the mock sees within what
-// the budget allowed, however the goroutines are scheduled.
+// come back (the mock stamps a request before it answers). A request
+// granted just before a step reaches the mock at most one step later, so
+// stepping by less than the budget's margin (the allowance for the trip
+// from delegate to server) keeps what the mock sees within what the budget
+// allowed, however the goroutines are scheduled.
 type lockstep struct{ *clock.Fake }
 
 func newLockstep() lockstep {
@@ -45,15 +49,15 @@ func (l lockstep) Sleep(ctx context.Context, d time.Duration) error {
 const lockstepStep = 10 * time.Millisecond
 
 // drive moves the clock by lockstepStep whenever something waits on it and
-// granted() equals received(), until ctx is done.
-func (l lockstep) drive(ctx context.Context, granted, received func() int64) {
+// granted() equals returned(), until ctx is done.
+func (l lockstep) drive(ctx context.Context, granted, returned func() int64) {
 	poll := time.NewTicker(200 * time.Microsecond)
 	defer poll.Stop()
 	for {
 		if err := l.WaitForWaiters(ctx, 1); err != nil {
 			return
 		}
-		if granted() == received() {
+		if granted() == returned() {
 			l.Advance(lockstepStep)
 			continue
 		}
@@ -66,15 +70,36 @@ func (l lockstep) drive(ctx context.Context, granted, received func() int64) {
 }
 
 // startLockstep runs drive until the test ends.
-func startLockstep(t *testing.T, l lockstep, granted, received func() int64) {
+func startLockstep(t *testing.T, l lockstep, granted, returned func() int64) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		l.drive(ctx, granted, received)
+		l.drive(ctx, granted, returned)
 	}()
 	t.Cleanup(func() {
 		cancel()
 		<-done
 	})
+}
+
+// returned counts the Bitbucket requests the delegate made that came back,
+// answered or failed, from its metrics.
+func returned(m *metrics.Metrics) func() int64 {
+	return func() int64 {
+		ch := make(chan prometheus.Metric)
+		go func() {
+			m.Requests.Collect(ch)
+			close(ch)
+		}()
+		var n float64
+		for c := range ch {
+			var d dto.Metric
+			if err := c.Write(&d); err != nil {
+				panic(err) // a counter always writes
+			}
+			n += d.GetCounter().GetValue()
+		}
+		return int64(n)
+	}
 }

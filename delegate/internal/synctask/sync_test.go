@@ -297,9 +297,11 @@ func syncOnLockstep(t *testing.T, budget bitbucket.BudgetLimit) (*pb.CompleteTas
 	clk := newLockstep()
 	m := startMock(t, bitbucketmock.Config{Seed: 5, Repos: 30, PRsPerRepo: 3, CommitsPerRepo: 5,
 		RateLimit: bitbucketmock.Rate{N: 20, Per: time.Second}, Clock: clk.Now})
-	cp := startControl(t)
+	// A lease that outlives any stall of a loaded machine: a lost lease
+	// would abandon requests on their way, and reach the mock late.
+	cp := fakecontrol.New(t, fakecontrol.Options{Token: testenv.DelegateToken, Account: testenv.Account, LeaseDuration: time.Minute})
 	d := testenv.Start(t, cp, testenv.Options{Budget: budget, Workers: 8, Clock: clk})
-	startLockstep(t, clk, d.Budgets.Granted, func() int64 { return int64(m.Counters().Requests) })
+	startLockstep(t, clk, d.Budgets.Granted, returned(d.Metrics))
 	start := clk.Now()
 	_, done := testenv.Run(t, cp, testenv.SyncTask(m.URL, m.Workspace(), nil, nil, time.Time{}), 60*time.Second)
 	return done, m.Counters(), clk.Now().Sub(start)
