@@ -28,6 +28,13 @@ func startControlB(t testing.TB) *fakecontrol.Server {
 	return fakecontrol.New(t, fakecontrol.Options{Token: testenv.DelegateToken, Account: testenv.Account})
 }
 
+// startOneAttemptControl is a fake control plane whose leases outlive any
+// stall of a loaded machine, for tests that count the requests of one
+// attempt: a lost lease would start another.
+func startOneAttemptControl(t *testing.T) *fakecontrol.Server {
+	return fakecontrol.New(t, fakecontrol.Options{Token: testenv.DelegateToken, Account: testenv.Account, LeaseDuration: time.Minute})
+}
+
 // truth is what the mock holds that a sync should deliver, by kind.
 func truth(t *testing.T, m *bitbucketmock.Running) map[string]int {
 	t.Helper()
@@ -230,7 +237,7 @@ func TestFaultsStillDeliverTheSameRecords(t *testing.T) {
 	// them, so 429s happen on every run.
 	faulty.Clock = perRequest(500 * time.Millisecond / 16)
 	m := startMock(t, faulty)
-	cp := startControl(t)
+	cp := startOneAttemptControl(t) // progress counts the 429s of one attempt
 	testenv.Start(t, cp, testenv.Options{Budget: bitbucket.BudgetLimit{Requests: 1000, Window: time.Second}})
 	if err := m.SetFaults(bitbucketmock.Faults{Rate: 0.25, Kinds: []bitbucketmock.FaultKind{
 		bitbucketmock.Fault500, bitbucketmock.Fault502, bitbucketmock.Fault503, bitbucketmock.FaultReset,
@@ -297,9 +304,7 @@ func syncOnLockstep(t *testing.T, budget bitbucket.BudgetLimit) (*pb.CompleteTas
 	clk := newLockstep()
 	m := startMock(t, bitbucketmock.Config{Seed: 5, Repos: 30, PRsPerRepo: 3, CommitsPerRepo: 5,
 		RateLimit: bitbucketmock.Rate{N: 20, Per: time.Second}, Clock: clk.Now})
-	// A lease that outlives any stall of a loaded machine: a lost lease
-	// would abandon requests on their way, and reach the mock late.
-	cp := fakecontrol.New(t, fakecontrol.Options{Token: testenv.DelegateToken, Account: testenv.Account, LeaseDuration: time.Minute})
+	cp := startOneAttemptControl(t) // a lost lease abandons requests on their way
 	d := testenv.Start(t, cp, testenv.Options{Budget: budget, Workers: 8, Clock: clk})
 	startLockstep(t, clk, d.Budgets.Granted, returned(d.Metrics))
 	start := clk.Now()
