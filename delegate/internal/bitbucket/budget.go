@@ -178,8 +178,8 @@ func (b *Budget) Remaining() int {
 }
 
 // Granted reports how many requests the budget has let through since it
-// was made; with the server's count of requests received, it tells whether
-// any request is between the two.
+// was made; against the requests that came back, it tells whether any is
+// still on its way.
 func (b *Budget) Granted() int64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -22,7 +22,10 @@ import (
 // granted just before a step reaches the mock at most one step later, so
 // stepping by less than the budget's margin (the allowance for the trip
 // from delegate to server) keeps what the mock sees within what the budget
-// allowed, however the goroutines are scheduled.
+// allowed, however the goroutines are scheduled. (A request abandoned on
+// its way, by a lost lease or the attempt timeout, comes back before it
+// reaches the mock; the tests hold leases long enough that only a stall of
+// more than the 5 s attempt timeout could do that.)
 type lockstep struct{ *clock.Fake }
 
 func newLockstep() lockstep {
