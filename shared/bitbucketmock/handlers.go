@@ -18,6 +18,7 @@ type listCache struct {
 	mu      sync.Mutex
 	version uint64
 	entries map[listKey][]int
+	builds  int // passes over the repositories, so tests can count them
 }
 
 type listKey struct {
@@ -40,6 +41,7 @@ func (lc *listCache) get(version uint64, k listKey, build func() []int) []int {
 	}
 	idx = build() // outside the lock: concurrent first requests may both build
 	lc.mu.Lock()
+	lc.builds++
 	if lc.version == version {
 		if len(lc.entries) >= maxCachedLists {
 			lc.entries = map[listKey][]int{}

@@ -45,6 +45,7 @@ type Budget struct {
 	sent        []time.Time // send or answer times within the window, oldest first
 	last        time.Time
 	warnedUntil time.Time // end of the long wait last reported by LongWait
+	granted     int64     // requests let through since the budget was made
 }
 
 // longWait is how long a request may wait for the budget before the wait is
@@ -103,6 +104,7 @@ func (b *Budget) Wait(ctx context.Context) (time.Time, error) {
 		if wait <= 0 {
 			b.sent = append(b.sent, now)
 			b.last = now
+			b.granted++
 			b.mu.Unlock()
 			return now, nil
 		}
@@ -193,6 +195,15 @@ func (b *Budget) Remaining() int {
 	return max(0, b.effectiveLocked(now)-len(b.sent))
 }
 
+// Granted reports how many requests the budget has let through since it
+// was made; against the requests that came back, it tells whether any is
+// still on its way.
+func (b *Budget) Granted() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.granted
+}
+
 // Limit returns the current limit.
 func (b *Budget) Limit() BudgetLimit {
 	b.mu.Lock()
@@ -215,6 +226,18 @@ type Budgets struct {
 // makes them ignore X-RateLimit-Limit (the user set --request-budget).
 func NewBudgets(clk clock.Clock, limit BudgetLimit, override bool) *Budgets {
 	return &Budgets{clk: clk, limit: limit, override: override, m: map[string]*Budget{}}
+}
+
+// Granted reports how many requests the budgets of every credential have
+// let through.
+func (r *Budgets) Granted() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var n int64
+	for _, b := range r.m {
+		n += b.Granted()
+	}
+	return n
 }
 
 // For returns the budget of a credential key.

@@ -150,6 +150,25 @@ func TestBudgetsShareOnePerCredential(t *testing.T) {
 	}
 }
 
+// Granted counts the requests let through, not those that asked: a wait
+// cut short by its context is not a request sent.
+func TestGrantedCountsRequestsLetThrough(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(epoch)
+	r := NewBudgets(clk, BudgetLimit{Requests: 3, Window: time.Minute}, true)
+	a, b := r.For(NewCredential("a-token").Key), r.For(NewCredential("b-token").Key)
+	sendAll(t, a, clk, 6) // the last three wait for the window, which they fill
+	sendAll(t, b, clk, 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := a.Wait(ctx); err == nil {
+		t.Fatal("a wait with a done context went through a full budget")
+	}
+	if a.Granted() != 6 || b.Granted() != 2 || r.Granted() != 8 {
+		t.Errorf("granted %d and %d, %d in all; want 6 and 2, 8 in all", a.Granted(), b.Granted(), r.Granted())
+	}
+}
+
 func TestLongWaitIsReportedOncePerEpisode(t *testing.T) {
 	t.Parallel()
 	clk := clock.NewFake(epoch)

@@ -3,6 +3,7 @@ package synctask_test
 import (
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,6 +26,13 @@ func startControl(t *testing.T) *fakecontrol.Server { return startControlB(t) }
 
 func startControlB(t testing.TB) *fakecontrol.Server {
 	return fakecontrol.New(t, fakecontrol.Options{Token: testenv.DelegateToken, Account: testenv.Account})
+}
+
+// startOneAttemptControl is a fake control plane whose leases outlive any
+// stall of a loaded machine, for tests that count the requests of one
+// attempt: a lost lease would start another.
+func startOneAttemptControl(t *testing.T) *fakecontrol.Server {
+	return fakecontrol.New(t, fakecontrol.Options{Token: testenv.DelegateToken, Account: testenv.Account, LeaseDuration: time.Minute})
 }
 
 // truth is what the mock holds that a sync should deliver, by kind.
@@ -223,8 +231,13 @@ func TestStartDateBoundsSecondaryKinds(t *testing.T) {
 func TestFaultsStillDeliverTheSameRecords(t *testing.T) {
 	t.Parallel()
 	cfg := bitbucketmock.Config{Seed: 11, Repos: 12, PRsPerRepo: 8, CommitsPerRepo: 15}
-	m := startMock(t, cfg)
-	cp := startControl(t)
+	faulty := cfg
+	// The limiter's window counts requests, not real time: of any 16 in a
+	// row, at most 15 go through, however slowly a loaded machine sends
+	// them, so 429s happen on every run.
+	faulty.Clock = perRequest(500 * time.Millisecond / 16)
+	m := startMock(t, faulty)
+	cp := startOneAttemptControl(t) // progress counts the 429s of one attempt
 	testenv.Start(t, cp, testenv.Options{Budget: bitbucket.BudgetLimit{Requests: 1000, Window: time.Second}})
 	if err := m.SetFaults(bitbucketmock.Faults{Rate: 0.25, Kinds: []bitbucketmock.FaultKind{
 		bitbucketmock.Fault500, bitbucketmock.Fault502, bitbucketmock.Fault503, bitbucketmock.FaultReset,
@@ -253,13 +266,24 @@ func TestFaultsStillDeliverTheSameRecords(t *testing.T) {
 	clean := startMock(t, cfg)
 	cp2 := startControl(t)
 	testenv.Start(t, cp2, testenv.Options{})
-	testenv.Run(t, cp2, testenv.SyncTask(clean.URL, clean.Workspace(), nil, nil, time.Time{}), 30*time.Second)
+	if _, done := testenv.Run(t, cp2, testenv.SyncTask(clean.URL, clean.Workspace(), nil, nil, time.Time{}), 30*time.Second); done.GetOutcome() != pb.Outcome_OUTCOME_SUCCEEDED {
+		t.Fatalf("clean sync: %v %s", done.GetOutcome(), done.GetError())
+	}
 	if diff := cmp.Diff(ids(cp2.Records()), ids(cp.Records())); diff != "" {
 		t.Errorf("records with faults differ from a clean run (-clean +faulty):\n%s", diff)
 	}
 	if diff := cmp.Diff(truth(t, m), cp.Count()); diff != "" {
 		t.Errorf("records by kind (-want +got):\n%s", diff)
 	}
+}
+
+// perRequest is a clock for the mock that moves step every time it is
+// read. The mock reads it once for each request its rate limiter sees, so a
+// window of Per holds Per/step requests whatever their real timing.
+func perRequest(step time.Duration) func() time.Time {
+	var n atomic.Int64
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	return func() time.Time { return base.Add(time.Duration(n.Add(1)) * step) }
 }
 
 func ids(recs map[string]*pb.Record) []string {
@@ -271,27 +295,51 @@ func ids(recs map[string]*pb.Record) []string {
 	return out
 }
 
+// syncOnLockstep syncs a workspace from a mock limited to 20 requests a
+// second, with the delegate's budget set to budget, both on one lockstep
+// clock. It returns how the sync ended, the mock's counters and the fake
+// time the sync took.
+func syncOnLockstep(t *testing.T, budget bitbucket.BudgetLimit) (*pb.CompleteTaskRequest, bitbucketmock.Counters, time.Duration) {
+	t.Helper()
+	clk := newLockstep()
+	m := startMock(t, bitbucketmock.Config{Seed: 5, Repos: 30, PRsPerRepo: 3, CommitsPerRepo: 5,
+		RateLimit: bitbucketmock.Rate{N: 20, Per: time.Second}, Clock: clk.Now})
+	cp := startOneAttemptControl(t) // a lost lease abandons requests on their way
+	d := testenv.Start(t, cp, testenv.Options{Budget: budget, Workers: 8, Clock: clk})
+	startLockstep(t, clk, d.Budgets.Granted, returned(d.Metrics))
+	start := clk.Now()
+	_, done := testenv.Run(t, cp, testenv.SyncTask(m.URL, m.Workspace(), nil, nil, time.Time{}), 60*time.Second)
+	return done, m.Counters(), clk.Now().Sub(start)
+}
+
 func TestBudgetMatchedToTheLimitMeansNo429(t *testing.T) {
 	t.Parallel()
-	m := startMock(t, bitbucketmock.Config{Seed: 5, Repos: 30, PRsPerRepo: 3, CommitsPerRepo: 5,
-		RateLimit: bitbucketmock.Rate{N: 20, Per: time.Second}})
-	cp := startControl(t)
-	testenv.Start(t, cp, testenv.Options{Budget: bitbucket.BudgetLimit{Requests: 20, Window: time.Second}, Workers: 8})
-	start := time.Now()
-	_, done := testenv.Run(t, cp, testenv.SyncTask(m.URL, m.Workspace(), nil, nil, time.Time{}), 60*time.Second)
+	done, c, took := syncOnLockstep(t, bitbucket.BudgetLimit{Requests: 20, Window: time.Second})
 	if done.GetOutcome() != pb.Outcome_OUTCOME_SUCCEEDED {
 		t.Fatalf("sync: %v %s", done.GetOutcome(), done.GetError())
 	}
-	c := m.Counters()
 	if c.RateLimited != 0 {
-		t.Errorf("%d responses were 429 with the budget matched to the limit", c.RateLimited)
+		t.Errorf("%d of %d responses were 429 with the budget matched to the limit", c.RateLimited, c.Requests)
 	}
 	// The budget, not luck, kept us under: the sync needed more than one
-	// window's worth of requests.
-	if c.Requests <= 20 || time.Since(start) < time.Second {
-		t.Errorf("test too small to exercise pacing: %d requests in %v", c.Requests, time.Since(start))
+	// window's worth of requests, and requests waited a window for it
+	// (only the budget waits on this clock).
+	if c.Requests <= 20 || took < time.Second {
+		t.Errorf("test too small to exercise pacing: %d requests in %v", c.Requests, took)
 	}
-	t.Logf("%d requests in %v, 0 rate limited", c.Requests, time.Since(start).Round(time.Millisecond))
+}
+
+// The same harness catches a budget that does not match the limit, so the
+// test above passes because of the budget and not because 429s cannot
+// happen on the lockstep clock. How the sync ends is beside the point: the
+// mock's window clears only as the lockstep clock moves, and it moves only
+// while the budget makes requests wait, not while retries back off.
+func TestBudgetAboveTheLimitGets429(t *testing.T) {
+	t.Parallel()
+	_, c, _ := syncOnLockstep(t, bitbucket.BudgetLimit{Requests: 1000, Window: time.Second})
+	if c.RateLimited == 0 {
+		t.Errorf("no 429 in %d requests with a budget of 1000/s against a limit of 20/s", c.Requests)
+	}
 }
 
 // A record too large to upload ends the sync as partial, naming the

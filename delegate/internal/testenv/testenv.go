@@ -38,7 +38,9 @@ const (
 
 // Options tune an in-process delegate.
 type Options struct {
-	Budget      bitbucket.BudgetLimit // zero: 1000/h learned from headers
+	Budget bitbucket.BudgetLimit // zero: 1000/h learned from headers
+	// Clock drives the request budgets; nil: the wall clock.
+	Clock       clock.Clock
 	Concurrency int
 	Workers     int
 	Grace       time.Duration
@@ -63,6 +65,7 @@ func LoopbackAccess() access.Policy {
 // Delegate is a running in-process delegate.
 type Delegate struct {
 	Metrics *metrics.Metrics
+	Budgets *bitbucket.Budgets
 	Secrets *logging.Secrets
 	cancel  context.CancelFunc
 	done    chan struct{}
@@ -103,9 +106,14 @@ func Start(t testing.TB, cp *fakecontrol.Server, o Options) *Delegate {
 	if o.Budget.Requests > 0 {
 		budget, override = o.Budget, true
 	}
+	clk := o.Clock
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	budgets := bitbucket.NewBudgets(clk, budget, override)
 	retry := FastRetry(log)
 	bb := bitbucket.New(bitbucket.Options{
-		Proxy: px.ForRequest, Budgets: bitbucket.NewBudgets(clock.Real{}, budget, override),
+		Proxy: px.ForRequest, Budgets: budgets,
 		Retry: retry, AttemptTimeout: 5 * time.Second, Log: log, Metrics: m,
 	})
 	policy := LoopbackAccess()
@@ -134,7 +142,7 @@ func Start(t testing.TB, cp *fakecontrol.Server, o Options) *Delegate {
 		Seed: 1, Log: log, Metrics: m, Secrets: secrets,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &Delegate{Metrics: m, Secrets: secrets, cancel: cancel, done: make(chan struct{})}
+	d := &Delegate{Metrics: m, Budgets: budgets, Secrets: secrets, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(d.done)
 		d.err = a.Run(ctx)
