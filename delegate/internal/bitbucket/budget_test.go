@@ -161,7 +161,7 @@ func TestGrantedCountsRequestsLetThrough(t *testing.T) {
 	sendAll(t, b, clk, 2)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := a.Wait(ctx); err == nil {
+	if _, err := a.Wait(ctx); err == nil {
 		t.Fatal("a wait with a done context went through a full budget")
 	}
 	if a.Granted() != 6 || b.Granted() != 2 || r.Granted() != 8 {
