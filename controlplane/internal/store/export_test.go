@@ -15,12 +15,6 @@ func RunScript(ctx context.Context, db *DB, src string) error {
 // DialectName names db's SQL dialect: "sqlite" or "postgres".
 func DialectName(db *DB) string { return db.dialect.name() }
 
-// DSN is the data source db was opened with.
-func DSN(db *DB) string { return db.dsn }
-
-// WakeChannel is the channel db's transactions notify on PostgreSQL.
-func WakeChannel(db *DB) string { return db.channel }
-
 // WakeIn sends w in a transaction that commits when fail is nil and rolls
 // back with fail otherwise.
 func WakeIn(ctx context.Context, db *DB, w Wake, fail error) error {

@@ -103,21 +103,26 @@ func (l *listening) expectNoWake(t *testing.T, db *store.DB, key string) {
 	}
 }
 
-// second opens another store on db's database and schema: another replica.
-func second(t *testing.T, db *store.DB) *store.DB {
+// replicas opens two stores on one fresh PostgreSQL schema, as two
+// replicas do.
+func replicas(t *testing.T) (*store.DB, *store.DB) {
 	t.Helper()
-	other, err := store.Open(context.Background(), store.DSN(db))
-	if err != nil {
-		t.Fatal(err)
+	dsn := storetest.PostgresDSN(t)
+	var dbs [2]*store.DB
+	for i := range dbs {
+		db, err := store.Open(context.Background(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		dbs[i] = db
 	}
-	t.Cleanup(func() { other.Close() })
-	return other
+	return dbs[0], dbs[1]
 }
 
 func TestWakesReachOtherReplicasOnlyWhenCommitted(t *testing.T) {
 	t.Parallel()
-	a := storetest.Postgres(t)
-	b := second(t, a)
+	a, b := replicas(t)
 	l := listen(t, b, clock.Real{})
 
 	f := newFixture(t, a, "acme") // queues the first sync
@@ -158,8 +163,7 @@ func TestWakesReachOtherReplicasOnlyWhenCommitted(t *testing.T) {
 
 func TestListenerReconnectsAfterItsConnectionIsKilled(t *testing.T) {
 	t.Parallel()
-	a := storetest.Postgres(t)
-	b := second(t, a)
+	a, b := replicas(t)
 	clk := clock.NewFake(t0)
 	l := listen(t, b, clk)
 
