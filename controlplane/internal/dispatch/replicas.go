@@ -39,10 +39,10 @@ func (s *Service) Listen(ctx context.Context, w Wakes, jitter *backoff.Source) e
 			case store.ListenRetryFailed:
 				s.log.Debug().Err(err).Msg("replica listener: reconnection failed; retrying")
 			case store.ListenReconnected:
+				s.log.Info().Msg("listening for the other replicas' tasks again")
 				// What other replicas sent meanwhile is lost: look again.
 				s.queued.notifyAll()
 				s.finished.notifyAll()
-				s.log.Info().Msg("listening for the other replicas' tasks again")
 			}
 		}})
 }

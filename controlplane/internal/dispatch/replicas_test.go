@@ -1,7 +1,11 @@
 package dispatch_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -128,5 +132,113 @@ func TestReplicasWakeEachOther(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("a task completed on replica B did not wake the wait on replica A")
+	}
+}
+
+// scripted is a listener that reports the states it is sent, then waits
+// for the context.
+type scripted struct{ states chan store.ListenState }
+
+func (s scripted) Listen(ctx context.Context, l store.Listener) error {
+	for {
+		select {
+		case st := <-s.states:
+			l.State(st, errors.New("connection reset by peer"))
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// syncLog is a log sink safe for concurrent writers.
+type syncLog struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncLog) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncLog) lines() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Split(strings.TrimSpace(s.b.String()), "\n")
+}
+
+func TestListenerStateIsLoggedOnceAndAReconnectionLooksAgain(t *testing.T) {
+	t.Parallel()
+	db := storetest.SQLite(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logs := &syncLog{}
+	clk := clock.NewFake(time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC))
+	s := dispatch.New(db, dispatch.DefaultConfig, clk, zerolog.New(logs).Level(zerolog.InfoLevel), nil)
+	defer s.Stop()
+	states := make(chan store.ListenState)
+	go func() { _ = s.Listen(ctx, scripted{states}, backoff.New(1)) }()
+
+	if err := db.CreateAccount(ctx, auth.Account{ID: "acme", CreatedAt: clk.Now()}, nil); err != nil {
+		t.Fatal(err)
+	}
+	conn := integration.Connector{ID: ids.New("con"), AccountID: "acme", Name: "bb", URL: "https://bitbucket.org/acme",
+		Username: "x-token-auth", TokenRef: "env:BB_TOKEN", APIBaseURL: integration.DefaultAPIBaseURL, Workspace: "acme", CreatedAt: clk.Now()}
+	if err := db.CreateConnector(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.Register(ctx, "acme", dispatch.Registration{Name: "d1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	states <- store.ListenConnected
+	states <- store.ListenLost
+	for range 3 {
+		states <- store.ListenRetryFailed
+	}
+
+	// A poll waits; a task is queued where no wake-up reaches it (another
+	// replica, while the listener was down). The reconnection looks again.
+	got := make(chan bool, 1)
+	go func() {
+		_, ok, _ := s.Acquire(ctx, "acme", d.ID, time.Minute)
+		got <- ok
+	}()
+	waitCtx, cancelWait := context.WithTimeout(ctx, 10*time.Second)
+	defer cancelWait()
+	if err := clk.WaitForWaiters(waitCtx, 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.QueueTestConnection(ctx, conn, clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	states <- store.ListenReconnected
+	select {
+	case ok := <-got:
+		if !ok {
+			t.Fatal("the poll ended without the task")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the reconnection did not make the waiting poll look again")
+	}
+
+	var listener []string
+	for _, l := range logs.lines() {
+		if strings.Contains(l, "replicas' tasks") || strings.Contains(l, "replicas' queued") {
+			listener = append(listener, l)
+		}
+	}
+	want := []string{`"level":"info"`, `"level":"warn"`, `"level":"info"`}
+	if len(listener) != len(want) {
+		t.Fatalf("listener log lines:\n%s\nwant connected, lost and reconnected once each", strings.Join(listener, "\n"))
+	}
+	for i, l := range listener {
+		if !strings.Contains(l, want[i]) {
+			t.Errorf("line %d %s, want %s", i, l, want[i])
+		}
+	}
+	if !strings.Contains(listener[1], "connection reset by peer") {
+		t.Errorf("the lost line does not say why: %s", listener[1])
 	}
 }
