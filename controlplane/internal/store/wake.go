@@ -96,7 +96,7 @@ type Listener struct {
 	State func(ListenState, error)
 }
 
-// Reconnection delays: from about half a second, doubling, to 30 s at most.
+// Reconnection delays: the first within a second, then doubling, 30 s at most.
 const (
 	listenRetryBase  = time.Second
 	listenRetryLimit = 30 * time.Second
