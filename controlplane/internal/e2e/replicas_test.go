@@ -265,7 +265,9 @@ func kill9(t *testing.T, p *process) {
 // while the only delegate polls replica B, and prints how long each waited
 // between queued (A's clock) and leased (B's clock). Without the wake-up
 // between replicas the delegate would find each at B's next re-check, up
-// to 5 s later. Run with -v to see the figures (controlplane/BENCHMARKS.md).
+// to 5 s later. Then it times connection tests asked of A and run by the
+// delegate on B, which A answers when B's completion wakes it. Run with -v
+// to see the figures (controlplane/BENCHMARKS.md).
 func TestReplicasPickUpEachOthersTasksAtOnce(t *testing.T) {
 	t.Parallel()
 	const syncs = 30
@@ -302,6 +304,32 @@ func TestReplicasPickUpEachOthersTasksAtOnce(t *testing.T) {
 	// Far above what a wake-up takes, far below the 5 s re-check.
 	if p99 >= 2*time.Second {
 		t.Errorf("p99 pickup %v: tasks queued on another replica wait for the re-check", p99)
+	}
+
+	// A connection test asked of A waits there until the delegate on B
+	// completes it: both ways across replicas, as A's log times the call.
+	const tests = 10
+	for range tests {
+		var test map[string]any
+		a.json(&test, "connector", "test", "bb")
+		if test["status"] != "CONNECTOR_TEST_STATUS_SUCCEEDED" {
+			t.Fatalf("connector test: %v", test)
+		}
+	}
+	var calls []time.Duration
+	for _, l := range r.cps["A"].logLines() {
+		if l["message"] == "rpc" && l["method"] == "/idp.integration.v1.ConnectorService/TestConnector" && l["code"] == "OK" {
+			calls = append(calls, time.Duration(l["duration_ms"].(float64)*float64(time.Millisecond)))
+		}
+	}
+	if len(calls) != tests {
+		t.Fatalf("%d TestConnector calls logged by A, want %d", len(calls), tests)
+	}
+	slices.Sort(calls)
+	t.Logf("connection test through A run by the delegate on B, over %d calls: p50 %v, max %v", tests, percentile(calls, 50).Round(100*time.Microsecond),
+		calls[len(calls)-1].Round(100*time.Microsecond))
+	if calls[len(calls)-1] >= 2*time.Second {
+		t.Errorf("a connection test took %v: A waited for its re-check to see the end", calls[len(calls)-1])
 	}
 }
 
