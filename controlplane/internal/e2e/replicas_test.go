@@ -387,8 +387,10 @@ func TestSyncSurvivesAReplicaKilledMidSync(t *testing.T) {
 	if len(runs) != 1 {
 		t.Fatalf("%d sync runs, want the one: %+v", len(runs), runs)
 	}
-	if got.status != "SUCCESS" || !got.finished.After(killedAt) {
-		t.Fatalf("run after the kill at %v: %+v, want SUCCESS after it", killedAt, got)
+	// Finished after the kill, by the same delegate: it carried on through
+	// the surviving replica rather than leaving the task to another.
+	if got.status != "SUCCESS" || !got.finished.After(killedAt) || got.delegate != running.delegate {
+		t.Fatalf("run after the kill at %v: %+v, want SUCCESS after it, by %s", killedAt, got, running.delegate)
 	}
 	if got.repos != want.repos || got.prs != want.prs || got.commits != want.commits {
 		t.Errorf("run counters repos=%d prs=%d commits=%d, clean run repos=%d prs=%d commits=%d",
