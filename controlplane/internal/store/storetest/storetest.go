@@ -64,7 +64,7 @@ func PostgresDSN(t testing.TB) string {
 	t.Helper()
 	dsn := os.Getenv("IDP_TEST_POSTGRES_DSN")
 	if dsn == "" {
-		t.Skip("set IDP_TEST_POSTGRES_DSN=postgres://... to run the PostgreSQL conformance suite")
+		t.Skip("set IDP_TEST_POSTGRES_DSN=postgres://... to run the tests on PostgreSQL")
 	}
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
