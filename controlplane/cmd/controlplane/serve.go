@@ -24,6 +24,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/rpc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/schedule"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
+	"github.com/catalog-discovery/bitbucket/shared/backoff"
 	"github.com/catalog-discovery/bitbucket/shared/buildinfo"
 	"github.com/catalog-discovery/bitbucket/shared/cli"
 	"github.com/catalog-discovery/bitbucket/shared/clock"
@@ -186,6 +187,12 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
 	go leases.RunSweeper(bg)
+	// Replicas on one PostgreSQL wake each other's polls at once.
+	go func() {
+		if err := leases.Listen(bg, db, backoff.New(uint64(time.Now().UnixNano()))); err != nil {
+			log.Error().Err(err).Msg("not listening for the other replicas' tasks; polls find them at the re-check")
+		}
+	}()
 	go sched.Run(bg)
 	go disc.Run(bg, 30*time.Second)
 	go watchDatabase(bg, clk, db, srv.Health, log)

@@ -33,3 +33,13 @@ func (b *broadcast) notify(key string) {
 		delete(b.ch, key)
 	}
 }
+
+// notifyAll wakes every waiter, of every key.
+func (b *broadcast) notifyAll() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for key, c := range b.ch {
+		close(c)
+		delete(b.ch, key)
+	}
+}

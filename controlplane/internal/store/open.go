@@ -24,6 +24,9 @@ type DB struct {
 	// so that a mistyped --db is seen rather than silently served.
 	location string
 	created  bool
+	// dsn and channel let Listen open a connection of its own and listen
+	// where transactions notify (PostgreSQL only).
+	dsn, channel string
 }
 
 var _ Store = (*DB)(nil)
@@ -49,6 +52,14 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 	if err := db.migrate(ctx); err != nil {
 		db.sql.Close()
 		return nil, err
+	}
+	if db.dsn != "" {
+		var schema string
+		if err := db.sql.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+			db.sql.Close()
+			return nil, fmt.Errorf("read the current schema: %w", err)
+		}
+		db.channel = wakeChannel(schema)
 	}
 	return db, nil
 }
@@ -102,7 +113,7 @@ func open(dsn string, o options) (*DB, error) {
 		s.SetMaxOpenConns(20)
 		s.SetMaxIdleConns(10)
 		s.SetConnMaxIdleTime(5 * time.Minute)
-		return &DB{sql: s, dialect: postgresDialect{}, location: postgresLocation(dsn)}, nil
+		return &DB{sql: s, dialect: postgresDialect{}, location: postgresLocation(dsn), dsn: dsn}, nil
 	default:
 		return nil, fmt.Errorf("database %q: want sqlite://PATH or postgres://USER@HOST:PORT/DB", redactDSN(dsn))
 	}

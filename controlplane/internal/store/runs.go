@@ -72,7 +72,7 @@ func queueSync(ctx context.Context, tx *txn, r SyncRequest, in integration.Integ
 		run.ID, run.AccountID, run.IntegrationID, run.TaskID, string(run.Trigger), string(run.Status), now); err != nil {
 		return tasks.SyncRun{}, false, err
 	}
-	return run, false, nil
+	return run, false, tx.wake(ctx, Wake{Kind: WakeQueued, Key: in.AccountID})
 }
 
 // QueueSync queues a sync now, or joins the active one. Errors: NotFound;

@@ -82,10 +82,15 @@ func (db *DB) GetTask(ctx context.Context, accountID, id string) (tasks.Task, er
 func (db *DB) QueueTestConnection(ctx context.Context, c integration.Connector, now time.Time) (tasks.Task, error) {
 	t := tasks.Task{ID: ids.New("test"), AccountID: c.AccountID, Type: tasks.TestConnection, ConnectorID: c.ID,
 		Selectors: c.DelegateSelectors, State: tasks.Queued, CreatedAt: fromMicros(micros(now)), AvailableAt: fromMicros(micros(now))}
-	_, err := db.exec(ctx, `INSERT INTO tasks (id, account_id, type, integration_id, connector_id, run_id, selectors, state, attempt,
-		lease_token, checkpoint, last_sequence, cancel_requested, outcome, error, result, available_at, created_at)
-		VALUES (?, ?, ?, NULL, ?, NULL, ?, ?, 0, '', '', 0, ?, '', '', '', ?, ?)`,
-		t.ID, t.AccountID, string(t.Type), t.ConnectorID, joinList(t.Selectors), string(t.State), false, micros(now), micros(now))
+	err := db.tx(ctx, func(tx *txn) error {
+		if _, err := tx.exec(ctx, `INSERT INTO tasks (id, account_id, type, integration_id, connector_id, run_id, selectors, state, attempt,
+			lease_token, checkpoint, last_sequence, cancel_requested, outcome, error, result, available_at, created_at)
+			VALUES (?, ?, ?, NULL, ?, NULL, ?, ?, 0, '', '', 0, ?, '', '', '', ?, ?)`,
+			t.ID, t.AccountID, string(t.Type), t.ConnectorID, joinList(t.Selectors), string(t.State), false, micros(now), micros(now)); err != nil {
+			return err
+		}
+		return tx.wake(ctx, Wake{Kind: WakeQueued, Key: t.AccountID})
+	})
 	return t, err
 }
 
@@ -245,6 +250,9 @@ func saveTransition(ctx context.Context, tx *txn, tr tasks.Transition, now time.
 	default:
 		err = fmt.Errorf("store: unknown task change %d", tr.Change)
 	}
+	if err == nil && (tr.Change == tasks.ChangeRequeued || tr.Change == tasks.ChangeReturned) {
+		err = tx.wake(ctx, Wake{Kind: WakeQueued, Key: t.AccountID})
+	}
 	return nil, err
 }
 
@@ -340,6 +348,9 @@ func finishTask(ctx context.Context, tx *txn, tr tasks.Transition, w taskWrite) 
 	}
 	if _, err := tx.exec(ctx, `UPDATE tasks SET state = ?, outcome = ?, error = ?, result = ?, lease_token = ?, lease_expires_at = NULL,
 		finished_at = ? WHERE id = ?`, string(t.State), string(t.Outcome), t.Error, res, t.LeaseToken, micros(now), t.ID); err != nil {
+		return nil, err
+	}
+	if err := tx.wake(ctx, Wake{Kind: WakeEnded, Key: t.ID}); err != nil {
 		return nil, err
 	}
 	if t.RunID == "" {

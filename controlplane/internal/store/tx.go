@@ -14,8 +14,9 @@ import (
 
 // txn is a transaction that rebinds placeholders for its dialect.
 type txn struct {
-	tx *sql.Tx
-	d  dialect
+	tx      *sql.Tx
+	d       dialect
+	channel string // of wake-ups, on PostgreSQL
 }
 
 func (t *txn) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
@@ -36,7 +37,7 @@ func (db *DB) tx(ctx context.Context, fn func(*txn) error) error {
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	t := &txn{tx: sqlTx, d: db.dialect}
+	t := &txn{tx: sqlTx, d: db.dialect, channel: db.channel}
 	if err := fn(t); err != nil {
 		_ = sqlTx.Rollback()
 		return err

@@ -48,9 +48,23 @@ func SQLite(t testing.TB, opts ...store.Option) *store.DB {
 // when the variable is unset.
 func Postgres(t testing.TB, opts ...store.Option) *store.DB {
 	t.Helper()
+	db, err := store.Open(context.Background(), PostgresDSN(t), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// PostgresDSN makes a schema of its own on the PostgreSQL database of
+// IDP_TEST_POSTGRES_DSN, dropped at the end of the test, and returns the
+// DSN that uses it: replicas of a test open it each. It skips the test
+// when the variable is unset.
+func PostgresDSN(t testing.TB) string {
+	t.Helper()
 	dsn := os.Getenv("IDP_TEST_POSTGRES_DSN")
 	if dsn == "" {
-		t.Skip("set IDP_TEST_POSTGRES_DSN=postgres://... to run the PostgreSQL conformance suite")
+		t.Skip("set IDP_TEST_POSTGRES_DSN=postgres://... to run the tests on PostgreSQL")
 	}
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
@@ -81,10 +95,5 @@ func Postgres(t testing.TB, opts ...store.Option) *store.DB {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	db, err := store.Open(context.Background(), u.String(), opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
+	return u.String()
 }
