@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/delegate/internal/access"
 	"github.com/catalog-discovery/bitbucket/shared/cli"
 	"github.com/catalog-discovery/bitbucket/shared/logging"
+	"github.com/catalog-discovery/bitbucket/shared/tag"
 	"github.com/spf13/pflag"
 )
 
@@ -133,8 +133,6 @@ func (f *Flags) Bind(fs *pflag.FlagSet) {
 	cli.BindEnv(fs, Env)
 }
 
-var tagPattern = regexp.MustCompile(`^[a-z0-9_.-]{1,64}$`)
-
 // Bounds of --keepalive and --poll-hold. gRPC raises a shorter ping
 // interval to 10 s; the control plane holds a poll at most 5 minutes.
 const (
@@ -176,8 +174,8 @@ func (f *Flags) Validate() (Config, error) {
 		if t == "" {
 			continue
 		}
-		if !tagPattern.MatchString(t) {
-			return Config{}, usage("tags", "tag %q must be 1 to 64 of a-z 0-9 _ . -", t)
+		if !tag.Valid(t) {
+			return Config{}, usage("tags", "tag %q: %s", t, tag.Rule)
 		}
 		c.Tags = append(c.Tags, t)
 	}
