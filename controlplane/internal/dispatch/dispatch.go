@@ -92,8 +92,15 @@ type Registration struct {
 	Concurrency int // 0 or less means 1
 }
 
-// Register records a delegate of the account under a new id. Errors:
-// Invalid naming the bad fields (name, tags[i]).
+// Register records a delegate of the account: under a new id, or under
+// its id when the account already has a delegate of that name. The
+// identity of a delegate is its account (the token it authenticates with)
+// and its name: registering again means the process restarted, so the
+// tasks still leased to it are reclaimed at once (tasks.Reclaim) and its
+// next poll resumes them from their checkpoints under new lease tokens,
+// instead of waiting for the leases to expire. Two running processes must
+// therefore not share a name: each registration fences off the other's
+// work. Errors: Invalid naming the bad fields (name, tags[i]).
 func (s *Service) Register(ctx context.Context, accountID string, r Registration) (store.Delegate, error) {
 	var v fault.Violations
 	name := strings.TrimSpace(r.Name)
@@ -112,13 +119,16 @@ func (s *Service) Register(ctx context.Context, accountID string, r Registration
 	}
 	slices.Sort(tags)
 	now := s.clock.Now().UTC()
-	d, err := s.store.RegisterDelegate(ctx, store.Delegate{ID: ids.New("dlg"), AccountID: accountID, Name: name,
-		Tags: slices.Compact(tags), Version: r.Version, Hostname: r.Hostname, Concurrency: max(r.Concurrency, 1), RegisteredAt: now, LastSeenAt: now})
+	d, reclaimed, err := s.store.RegisterDelegate(ctx, store.Delegate{ID: ids.New("dlg"), AccountID: accountID, Name: name,
+		Tags: slices.Compact(tags), Version: r.Version, Hostname: r.Hostname, Concurrency: max(r.Concurrency, 1), RegisteredAt: now, LastSeenAt: now},
+		s.cfg.MaxAttempts)
 	if err != nil {
 		return d, err
 	}
 	s.log.Info().Str("account", accountID).Str("delegate", d.Name).Str("delegate_id", d.ID).Strs("tags", d.Tags).
-		Str("version", d.Version).Msg("delegate registered")
+		Str("version", d.Version).Int("reclaimed", len(reclaimed)).Msg("delegate registered")
+	s.ended(ctx, reclaimed, "the delegate registered again: lease reclaimed; task queued for it at once",
+		"the delegate registered again: lease reclaimed; task ended")
 	return d, nil
 }
 
@@ -330,24 +340,31 @@ func (s *Service) Sweep(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.ended(ctx, expired, "lease expired; task queued for another delegate", "lease expired; task ended")
+	return nil
+}
+
+// ended reports leases that expired or were reclaimed: a requeued task
+// wakes the account's delegates (requeued is the log message), an ended
+// one finishes its run (done).
+func (s *Service) ended(ctx context.Context, expired []store.Expiry, requeued, done string) {
 	for _, e := range expired {
 		log := s.log.Info().Str("account", e.Task.AccountID).Str("task", e.Task.ID).Int("attempt", e.Task.Attempt).Str("delegate_id", e.Task.DelegateID)
 		if e.Requeued {
-			log.Msg("lease expired; task queued for another delegate")
+			log.Msg(requeued)
 			s.Queued(e.Task.AccountID)
 			continue
 		}
 		if e.Task.State == tasks.Queued {
 			log.Msg("connection test not taken by any delegate in time; failed")
 		} else {
-			log.Msg("lease expired; task ended")
+			log.Msg(done)
 		}
 		s.finished.notify(e.Task.ID)
 		if e.Run != nil {
 			s.RunEnded(ctx, *e.Run)
 		}
 	}
-	return nil
 }
 
 // RunSweeper sweeps expired leases every SweepInterval until ctx ends.

@@ -24,7 +24,7 @@ type Store interface {
 	DelegateTokenByHash(ctx context.Context, hash string) (auth.DelegateToken, error)
 
 	// Delegates.
-	RegisterDelegate(ctx context.Context, d Delegate) (Delegate, error)
+	RegisterDelegate(ctx context.Context, d Delegate, maxAttempts int) (Delegate, []Expiry, error)
 	GetDelegate(ctx context.Context, accountID, id string) (Delegate, error)
 
 	// Connectors.
@@ -186,7 +186,8 @@ type CompleteResult struct {
 	Repeated bool
 }
 
-// Expiry is a lease that ran out.
+// Expiry is a lease that ran out, or one reclaimed from a delegate that
+// registered again.
 type Expiry struct {
 	Task tasks.Task
 	// Requeued is true when the task is available again; false when it
