@@ -211,8 +211,10 @@ func saveTransition(ctx context.Context, tx *txn, tr tasks.Transition, now time.
 	case tasks.ChangeLeased:
 		if _, err = tx.exec(ctx, `UPDATE tasks SET state = ?, attempt = ?, lease_token = ?, lease_expires_at = ?, delegate_id = ?
 			WHERE id = ?`, string(t.State), t.Attempt, t.LeaseToken, micros(t.LeaseExpiresAt), t.DelegateID, t.ID); err == nil && t.RunID != "" {
-			_, err = tx.exec(ctx, `UPDATE sync_runs SET status = ?, started_at = COALESCE(started_at, ?), attempt = ?, delegate = ?
-				WHERE id = ?`, string(tr.Run), micros(now), t.Attempt, w.Delegate, t.RunID)
+			// A new attempt reports its Bitbucket requests from 0: those of
+			// the attempts before it are kept as the base.
+			_, err = tx.exec(ctx, `UPDATE sync_runs SET status = ?, started_at = COALESCE(started_at, ?), attempt = ?, delegate = ?,
+				requests_before = requests, rate_limited_before = rate_limited WHERE id = ?`, string(tr.Run), micros(now), t.Attempt, w.Delegate, t.RunID)
 		}
 	case tasks.ChangeRenewed:
 		if _, err = tx.exec(ctx, `UPDATE tasks SET lease_expires_at = ?, checkpoint = ? WHERE id = ?`,
@@ -271,12 +273,15 @@ func (db *DB) RenewLease(ctx context.Context, r RenewRequest) (RenewResult, erro
 }
 
 // updateRunProgress stores what the delegate reports. Record counts are
-// not taken from it: they are counted as batches are applied.
+// not taken from it: they are counted as batches are applied. Requests
+// and rate-limited responses are the attempt's, added to those of the
+// attempts before it.
 func updateRunProgress(ctx context.Context, tx *txn, runID string, p *tasks.Progress) error {
 	if runID == "" || p == nil {
 		return nil
 	}
-	_, err := tx.exec(ctx, `UPDATE sync_runs SET phase = ?, requests = ?, rate_limited = ?, repositories_done = ?, repositories_total = ?
+	_, err := tx.exec(ctx, `UPDATE sync_runs SET phase = ?, requests = requests_before + ?, rate_limited = rate_limited_before + ?,
+		repositories_done = ?, repositories_total = ?
 		WHERE id = ?`, p.Phase, p.Requests, p.RateLimited, p.RepositoriesDone, p.RepositoriesTotal, runID)
 	return err
 }
