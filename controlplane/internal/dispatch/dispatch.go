@@ -17,6 +17,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/ingest"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
+	"github.com/catalog-discovery/bitbucket/shared/backoff"
 	"github.com/catalog-discovery/bitbucket/shared/clock"
 	"github.com/catalog-discovery/bitbucket/shared/record"
 	"github.com/catalog-discovery/bitbucket/shared/tag"
@@ -59,7 +60,9 @@ const ReasonDelegateNotRegistered = "DELEGATE_NOT_REGISTERED"
 // SyncObserver learns about every sync run that ended (succeeded, partial,
 // failed or cancelled), after its final state is stored. Discovery hangs
 // off this: it recomputes recommendations and auto-imports from what the
-// run ingested. An error is logged; the run's outcome stands.
+// run ingested. The call is the run's follow-up, recorded with the run's
+// end and carried out at least once (see RunFollowUps): an error is
+// logged and retried with backoff; the run's outcome stands.
 type SyncObserver interface {
 	SyncFinished(ctx context.Context, run tasks.SyncRun) error
 }
@@ -73,14 +76,20 @@ type Service struct {
 	observer SyncObserver
 	queued   *broadcast // by account: a task became available
 	finished *broadcast // by task id: a task ended
+	jitter   *backoff.Source
 	stopping chan struct{}
 	stopOnce sync.Once
+
+	// BeforeFollowUp, when set, is called after a run's end is stored and
+	// before its follow-up runs. Production leaves it nil; crash tests set
+	// it to stop the process in that window (see cmd/controlplane).
+	BeforeFollowUp func(tasks.SyncRun)
 }
 
 // New builds the service; clk is the clock (clock.Real in production).
 func New(s store.Store, cfg Config, clk clock.Clock, log zerolog.Logger, observer SyncObserver) *Service {
 	return &Service{store: s, cfg: cfg, clock: clk, log: log, observer: observer, queued: newBroadcast(), finished: newBroadcast(),
-		stopping: make(chan struct{})}
+		jitter: backoff.New(uint64(clk.Now().UnixNano())), stopping: make(chan struct{})}
 }
 
 // Registration is what a delegate says about itself when it registers.
@@ -319,18 +328,17 @@ func (s *Service) Complete(ctx context.Context, r store.CompleteRequest) (store.
 	return res, nil
 }
 
-// RunEnded reports a finished run to the observer.
+// RunEnded reports a finished run and carries out its follow-up (the
+// observer's work), unless another caller holds it.
 func (s *Service) RunEnded(ctx context.Context, run tasks.SyncRun) {
 	s.log.Info().Str("account", run.AccountID).Str("integration", run.IntegrationID).Str("run", run.ID).
 		Str("status", string(run.Status)).Int64("repositories", run.Progress.Repositories).
 		Int64("pull_requests", run.Progress.PullRequests).Int64("commits", run.Progress.Commits).Msg("sync run finished")
 	s.finished.notify(run.TaskID)
-	if s.observer == nil {
-		return
+	if s.BeforeFollowUp != nil {
+		s.BeforeFollowUp(run)
 	}
-	if err := s.observer.SyncFinished(ctx, run); err != nil {
-		s.log.Error().Err(err).Str("run", run.ID).Msg("sync observer failed")
-	}
+	s.followUp(ctx, run.ID)
 }
 
 // Sweep handles expired leases now: requeues their tasks (waking the

@@ -58,6 +58,11 @@ type Store interface {
 	ReturnLease(ctx context.Context, accountID, taskID, token string) error
 	ExpireLeases(ctx context.Context, now time.Time, maxAttempts int) ([]Expiry, error)
 
+	// Work that follows a finished sync run, written when it ends.
+	ClaimFollowUp(ctx context.Context, runID string, now time.Time, leaseFor time.Duration) (FollowUp, bool, error)
+	FinishFollowUp(ctx context.Context, id string) error
+	FailFollowUp(ctx context.Context, f FollowUp, retryAt time.Time, e Event) error
+
 	// Ingest.
 	ApplyBatch(ctx context.Context, r BatchRequest) (BatchResult, error)
 	ListRepositories(ctx context.Context, integrationID string, p Page) ([]Repository, string, error)
@@ -239,6 +244,7 @@ const (
 	EventUnlinked          EventType = "UNLINKED"
 	EventImportFailed      EventType = "IMPORT_FAILED"
 	EventRepositoryDeleted EventType = "REPOSITORY_DELETED"
+	EventFollowUpFailed    EventType = "FOLLOW_UP_FAILED"
 )
 
 // Event is one entry of an integration's log.

@@ -335,8 +335,9 @@ func (db *DB) CompleteTask(ctx context.Context, r CompleteRequest) (CompleteResu
 	return res, err
 }
 
-// finishTask ends a task as decided and, for a sync, ends its run and logs
-// the SYNC event. It returns the run, or nil for other tasks.
+// finishTask ends a task as decided and, for a sync, ends its run, records
+// the run's follow-up and logs the SYNC event. It returns the run, or nil
+// for other tasks.
 func finishTask(ctx context.Context, tx *txn, tr tasks.Transition, w taskWrite) (*tasks.SyncRun, error) {
 	t, now := tr.Task, tr.Task.FinishedAt
 	res := ""
@@ -359,6 +360,9 @@ func finishTask(ctx context.Context, tx *txn, tr tasks.Transition, w taskWrite) 
 	}
 	run, err := getRunTx(ctx, tx, t.RunID)
 	if err != nil {
+		return nil, err
+	}
+	if err := addFollowUp(ctx, tx, run, now); err != nil {
 		return nil, err
 	}
 	if err := addEvent(ctx, tx, Event{AccountID: t.AccountID, IntegrationID: t.IntegrationID, Time: now, Type: EventSync,
