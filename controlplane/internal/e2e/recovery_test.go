@@ -233,7 +233,7 @@ func sameRecords(t *testing.T, want, got stored, wantHost, gotHost string) {
 }
 
 // TestDelegateKilledMidSyncResumesAtOnce kills a delegate with SIGKILL
-// after its first lease renewal stored a checkpoint, and starts it again
+// after a lease renewal stored a checkpoint, and starts it again
 // under the same name at once: the control plane hands the running task
 // back to the new process (no wait for the two-minute lease), which
 // resumes from the checkpoint and finishes the run within seconds, with
@@ -266,11 +266,10 @@ func TestDelegateKilledMidSyncResumesAtOnce(t *testing.T) {
 		c = cli{t: t, server: addr, apiKey: creds.APIKey}
 		createIntegration(t, c, mockURL)
 		started := time.Now()
-		for deadline := time.Now().Add(time.Minute); okCalls(cp, "/idp.delegate.v1.DelegateService/RenewLease") == 0; time.Sleep(100 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatal("the delegate did not renew its lease within a minute")
-			}
-		}
+		// Kill it once a record batch is stored and a renewal after it has
+		// stored the checkpoint that covers it.
+		waitCalls(t, cp, "UploadRecords", 1)
+		waitCalls(t, cp, "RenewLease", okCalls(cp, "/idp.delegate.v1.DelegateService/RenewLease")+1)
 		if run := lastRun(t, c); run["status"] != "SYNC_STATUS_RUNNING" {
 			t.Fatalf("the sync ended before the delegate could be killed (make the mock slower): %v", run)
 		}
@@ -279,13 +278,19 @@ func TestDelegateKilledMidSyncResumesAtOnce(t *testing.T) {
 		}
 		<-d.done
 		killed := time.Now()
-		startDelegate(t, addr, creds.DelegateToken, mockHost, "crashy")
+		again := startDelegate(t, addr, creds.DelegateToken, mockHost, "crashy")
 		cp.waitOutput(regexp.MustCompile(`"attempt":2[,}][^\n]*"message":"task leased"`), 10*time.Second)
 		resumed := time.Since(killed)
+		// The new process got the checkpoint the renewal stored, and goes
+		// on after the batches the killed one had uploaded.
+		next := again.waitOutput(regexp.MustCompile(`"next_sequence":(\d+),"resumed":true[^\n]*"message":"task started"`), 10*time.Second)
+		if next == "1" {
+			t.Errorf("the resumed attempt starts at batch 1: nothing of the killed attempt was kept")
+		}
 		run := waitRunEnd(t, c, 3*time.Minute)
 		took := time.Since(killed)
-		fmt.Printf("e2e recovery (%s): delegate killed mid-sync %.1fs into the run and restarted; task leased again %.2fs and run ended %s %.1fs after the kill (lease 2m0s; mock latency 1s)\n",
-			filepath.Base(t.Name()), killed.Sub(started).Seconds(), resumed.Seconds(), run["status"], took.Seconds())
+		fmt.Printf("e2e recovery (%s): delegate killed mid-sync %.1fs into the run and restarted; task leased again %.2fs after the kill, resumed at batch %s; run ended %s %.1fs after the kill (lease 2m0s; mock latency 1s)\n",
+			filepath.Base(t.Name()), killed.Sub(started).Seconds(), resumed.Seconds(), next, run["status"], took.Seconds())
 		if run["status"] != "SYNC_STATUS_SUCCESS" || run["attempt"] != float64(2) {
 			t.Fatalf("recovered run: %v; want SUCCESS at attempt 2", run)
 		}
@@ -301,6 +306,17 @@ func TestDelegateKilledMidSyncResumesAtOnce(t *testing.T) {
 		}
 		sameRecords(t, readStored(t, cleanDB), readStored(t, db), cleanHost, mockHost)
 	})
+}
+
+// waitCalls waits until the control plane has logged n successful calls
+// of the delegate method.
+func waitCalls(t *testing.T, cp *process, method string, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); okCalls(cp, "/idp.delegate.v1.DelegateService/"+method) < n; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d successful %s calls within a minute, want %d", okCalls(cp, "/idp.delegate.v1.DelegateService/"+method), method, n)
+		}
+	}
 }
 
 // TestControlPlaneKilledAfterCompletionStillAutoImports stops the control
