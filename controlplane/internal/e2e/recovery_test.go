@@ -347,7 +347,7 @@ func TestControlPlaneKilledAfterCompletionStillAutoImports(t *testing.T) {
 			t.Fatalf("after the crash: run %s, %d imported; want SUCCESS and nothing imported yet", before.run.Status, before.imported)
 		}
 		restarted := time.Now()
-		startControlPlane(t, db, addr)
+		cp, _ = startControlPlane(t, db, addr)
 		for {
 			var list map[string]any
 			c.json(&list, "imported", "list", integration, "--all-pages")
@@ -367,6 +367,9 @@ func TestControlPlaneKilledAfterCompletionStillAutoImports(t *testing.T) {
 		if !has(items(t, events), "type", "EVENT_TYPE_AUTO_IMPORTED") {
 			t.Error("no AUTO_IMPORTED event")
 		}
+		// The delegate never got an answer to its completion: it sends it
+		// again to the restarted control plane, which accepts the repeat.
+		waitCalls(t, cp, "CompleteTask", 1)
 	})
 }
 
