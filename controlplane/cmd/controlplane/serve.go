@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -24,6 +25,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/rpc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/schedule"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
 	"github.com/catalog-discovery/bitbucket/shared/backoff"
 	"github.com/catalog-discovery/bitbucket/shared/buildinfo"
 	"github.com/catalog-discovery/bitbucket/shared/cli"
@@ -130,6 +132,16 @@ func (o serveOptions) validate() error {
 	return nil
 }
 
+// exitBeforeFollowUpEnv, set to 1, makes the process exit (status
+// exitBeforeFollowUpCode) right after the first sync run's end is stored
+// and before its follow-up runs: the one crash window the follow-up table
+// exists for, made deterministic for the crash tests. It is for tests
+// only; nothing else reads it.
+const (
+	exitBeforeFollowUpEnv  = "IDP_TEST_EXIT_BEFORE_FOLLOW_UP"
+	exitBeforeFollowUpCode = 75
+)
+
 func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	if err := o.validate(); err != nil {
 		return err
@@ -177,6 +189,13 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 			return fmt.Errorf("metrics listener on %s: %w", o.metricsListen, err)
 		}
 	}
+	if os.Getenv(exitBeforeFollowUpEnv) == "1" {
+		log.Warn().Str("env", exitBeforeFollowUpEnv).Msg("crash test mode: the process exits after the first sync run ends, before its follow-up")
+		leases.BeforeFollowUp = func(run tasks.SyncRun) {
+			log.Warn().Str("run", run.ID).Msg("crash test mode: exiting before the run's follow-up")
+			os.Exit(exitBeforeFollowUpCode)
+		}
+	}
 	sched := schedule.New(db, clk, log, leases.Queued)
 	sched.Interval = o.scheduleInterval
 	authn := &auth.Authenticator{Store: db, Seen: func(token string) { secrets.Add(token) }}
@@ -193,6 +212,7 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 			log.Error().Err(err).Msg("not listening for the other replicas' tasks; polls find them at the re-check")
 		}
 	}()
+	go leases.RunFollowUps(bg)
 	go sched.Run(bg)
 	go disc.Run(bg, 30*time.Second)
 	go watchDatabase(bg, clk, db, srv.Health, log)

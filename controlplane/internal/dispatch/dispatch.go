@@ -17,6 +17,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/ingest"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
+	"github.com/catalog-discovery/bitbucket/shared/backoff"
 	"github.com/catalog-discovery/bitbucket/shared/clock"
 	"github.com/catalog-discovery/bitbucket/shared/record"
 	"github.com/catalog-discovery/bitbucket/shared/tag"
@@ -59,7 +60,9 @@ const ReasonDelegateNotRegistered = "DELEGATE_NOT_REGISTERED"
 // SyncObserver learns about every sync run that ended (succeeded, partial,
 // failed or cancelled), after its final state is stored. Discovery hangs
 // off this: it recomputes recommendations and auto-imports from what the
-// run ingested. An error is logged; the run's outcome stands.
+// run ingested. The call is the run's follow-up, recorded with the run's
+// end and carried out at least once (see RunFollowUps): an error is
+// logged and retried with backoff; the run's outcome stands.
 type SyncObserver interface {
 	SyncFinished(ctx context.Context, run tasks.SyncRun) error
 }
@@ -74,14 +77,20 @@ type Service struct {
 	meter    Meter
 	queued   *broadcast // by account: a task became available
 	finished *broadcast // by task id: a task ended
+	jitter   *backoff.Source
 	stopping chan struct{}
 	stopOnce sync.Once
+
+	// BeforeFollowUp, when set, is called after a run's end is stored and
+	// before its follow-up runs. Production leaves it nil; crash tests set
+	// it to stop the process in that window (see cmd/controlplane).
+	BeforeFollowUp func(tasks.SyncRun)
 }
 
 // New builds the service; clk is the clock (clock.Real in production).
 func New(s store.Store, cfg Config, clk clock.Clock, log zerolog.Logger, observer SyncObserver) *Service {
 	return &Service{store: s, cfg: cfg, clock: clk, log: log, observer: observer, meter: noMeter{}, queued: newBroadcast(), finished: newBroadcast(),
-		stopping: make(chan struct{})}
+		jitter: backoff.New(uint64(clk.Now().UnixNano())), stopping: make(chan struct{})}
 }
 
 // Registration is what a delegate says about itself when it registers.
@@ -93,8 +102,15 @@ type Registration struct {
 	Concurrency int // 0 or less means 1
 }
 
-// Register records a delegate of the account under a new id. Errors:
-// Invalid naming the bad fields (name, tags[i]).
+// Register records a delegate of the account: under a new id, or under
+// its id when the account already has a delegate of that name. The
+// identity of a delegate is its account (the token it authenticates with)
+// and its name: registering again means the process restarted, so the
+// tasks still leased to it are reclaimed at once (tasks.Reclaim) and its
+// next poll resumes them from their checkpoints under new lease tokens,
+// instead of waiting for the leases to expire. Two running processes must
+// therefore not share a name: each registration fences off the other's
+// work. Errors: Invalid naming the bad fields (name, tags[i]).
 func (s *Service) Register(ctx context.Context, accountID string, r Registration) (store.Delegate, error) {
 	var v fault.Violations
 	name := strings.TrimSpace(r.Name)
@@ -113,13 +129,16 @@ func (s *Service) Register(ctx context.Context, accountID string, r Registration
 	}
 	slices.Sort(tags)
 	now := s.clock.Now().UTC()
-	d, err := s.store.RegisterDelegate(ctx, store.Delegate{ID: ids.New("dlg"), AccountID: accountID, Name: name,
-		Tags: slices.Compact(tags), Version: r.Version, Hostname: r.Hostname, Concurrency: max(r.Concurrency, 1), RegisteredAt: now, LastSeenAt: now})
+	d, reclaimed, err := s.store.RegisterDelegate(ctx, store.Delegate{ID: ids.New("dlg"), AccountID: accountID, Name: name,
+		Tags: slices.Compact(tags), Version: r.Version, Hostname: r.Hostname, Concurrency: max(r.Concurrency, 1), RegisteredAt: now, LastSeenAt: now},
+		s.cfg.MaxAttempts)
 	if err != nil {
 		return d, err
 	}
 	s.log.Info().Str("account", accountID).Str("delegate", d.Name).Str("delegate_id", d.ID).Strs("tags", d.Tags).
-		Str("version", d.Version).Msg("delegate registered")
+		Str("version", d.Version).Int("reclaimed", len(reclaimed)).Msg("delegate registered")
+	s.ended(ctx, reclaimed, "the delegate registered again: lease reclaimed; task queued for it at once",
+		"the delegate registered again: lease reclaimed; task ended")
 	return d, nil
 }
 
@@ -333,19 +352,18 @@ func (s *Service) Complete(ctx context.Context, r store.CompleteRequest) (store.
 	return res, nil
 }
 
-// RunEnded reports a finished run to the observer.
+// RunEnded reports a finished run and carries out its follow-up (the
+// observer's work), unless another caller holds it.
 func (s *Service) RunEnded(ctx context.Context, run tasks.SyncRun) {
 	s.log.Info().Str("account", run.AccountID).Str("integration", run.IntegrationID).Str("run", run.ID).
 		Str("status", string(run.Status)).Int64("repositories", run.Progress.Repositories).
 		Int64("pull_requests", run.Progress.PullRequests).Int64("commits", run.Progress.Commits).Msg("sync run finished")
 	s.finished.notify(run.TaskID)
 	s.meter.RunEnded(run)
-	if s.observer == nil {
-		return
+	if s.BeforeFollowUp != nil {
+		s.BeforeFollowUp(run)
 	}
-	if err := s.observer.SyncFinished(ctx, run); err != nil {
-		s.log.Error().Err(err).Str("run", run.ID).Msg("sync observer failed")
-	}
+	s.followUp(ctx, run.ID)
 }
 
 // Sweep handles expired leases now: requeues their tasks (waking the
@@ -355,27 +373,34 @@ func (s *Service) Sweep(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.ended(ctx, expired, "lease expired; task queued for another delegate", "lease expired; task ended")
+	return nil
+}
+
+// ended reports leases that expired or were reclaimed: a requeued task
+// wakes the account's delegates (requeued is the log message), an ended
+// one finishes its run (done).
+func (s *Service) ended(ctx context.Context, expired []store.Expiry, requeued, done string) {
 	for _, e := range expired {
 		if e.Task.State != tasks.Queued { // a queued one is a connection test nobody took
 			s.meter.LeaseExpired(e.Task, e.Requeued)
 		}
 		log := s.log.Info().Str("account", e.Task.AccountID).Str("task", e.Task.ID).Int("attempt", e.Task.Attempt).Str("delegate_id", e.Task.DelegateID)
 		if e.Requeued {
-			log.Msg("lease expired; task queued for another delegate")
+			log.Msg(requeued)
 			s.Queued(e.Task.AccountID)
 			continue
 		}
 		if e.Task.State == tasks.Queued {
 			log.Msg("connection test not taken by any delegate in time; failed")
 		} else {
-			log.Msg("lease expired; task ended")
+			log.Msg(done)
 		}
 		s.finished.notify(e.Task.ID)
 		if e.Run != nil {
 			s.RunEnded(ctx, *e.Run)
 		}
 	}
-	return nil
 }
 
 // RunSweeper sweeps expired leases every SweepInterval until ctx ends.

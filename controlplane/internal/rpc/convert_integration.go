@@ -65,6 +65,7 @@ var eventTypes = map[store.EventType]integrationv1.EventType{
 	store.EventUnlinked:          integrationv1.EventType_EVENT_TYPE_UNLINKED,
 	store.EventImportFailed:      integrationv1.EventType_EVENT_TYPE_IMPORT_FAILED,
 	store.EventRepositoryDeleted: integrationv1.EventType_EVENT_TYPE_REPOSITORY_DELETED,
+	store.EventFollowUpFailed:    integrationv1.EventType_EVENT_TYPE_FOLLOW_UP_FAILED,
 }
 
 // lookup maps a wire enum; a value this build does not know becomes a

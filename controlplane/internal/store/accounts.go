@@ -9,6 +9,7 @@ import (
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
 )
 
 // CreateAccount creates an account with the given flags switched on.
@@ -133,9 +134,17 @@ func (db *DB) DelegateTokenByHash(ctx context.Context, hash string) (auth.Delega
 }
 
 // RegisterDelegate creates a delegate or, when one of the account already
-// has the name, updates it and keeps its id.
-func (db *DB) RegisterDelegate(ctx context.Context, d Delegate) (Delegate, error) {
+// has the name, updates it and keeps its id. A delegate is one process
+// per account and name: registering again means the process restarted, so
+// in the same transaction every task still leased to it is reclaimed
+// (tasks.Reclaim, with maxAttempts): queued again at once with its
+// checkpoint and without its old lease token, or ended when its attempts
+// are spent. Reclaimed lists those tasks as they were before, with the
+// runs that ended.
+func (db *DB) RegisterDelegate(ctx context.Context, d Delegate, maxAttempts int) (Delegate, []Expiry, error) {
+	var reclaimed []Expiry
 	err := db.tx(ctx, func(tx *txn) error {
+		reclaimed = nil
 		_, err := tx.exec(ctx, `INSERT INTO delegates (id, account_id, name, tags, version, hostname, concurrency, registered_at, last_seen_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (account_id, name) DO UPDATE SET tags = excluded.tags, version = excluded.version,
@@ -149,9 +158,29 @@ func (db *DB) RegisterDelegate(ctx context.Context, d Delegate) (Delegate, error
 			return err
 		}
 		d.RegisteredAt = fromMicros(reg)
+		held, err := queryAll(ctx, tx, `SELECT `+taskColumns+` FROM tasks WHERE account_id = ? AND delegate_id = ? AND state = 'LEASED'
+			ORDER BY available_at, id`+tx.d.lockRows(false), []any{d.AccountID, d.ID}, scanTask)
+		if err != nil {
+			return err
+		}
+		now := d.LastSeenAt
+		for _, t := range held {
+			tr, err := tasks.Next(t, tasks.Event{Kind: tasks.Reclaim, Now: now, DelegateID: d.ID, MaxAttempts: maxAttempts})
+			if err != nil {
+				return err
+			}
+			if tr.Change == tasks.ChangeNone {
+				continue
+			}
+			run, err := saveTransition(ctx, tx, tr, now, taskWrite{Actor: "control plane"})
+			if err != nil {
+				return err
+			}
+			reclaimed = append(reclaimed, Expiry{Task: t, Requeued: tr.Change == tasks.ChangeRequeued, Run: run})
+		}
 		return nil
 	})
-	return d, err
+	return d, reclaimed, err
 }
 
 // GetDelegate returns a delegate of the account. Errors: NotFound.

@@ -76,13 +76,13 @@ func TestRegisterDelegateKeepsID(t *testing.T) {
 		if err := db.CreateAccount(ctx, auth.Account{ID: "acme", CreatedAt: t0}, nil); err != nil {
 			t.Fatal(err)
 		}
-		first, err := db.RegisterDelegate(ctx, store.Delegate{ID: "dlg_a", AccountID: "acme", Name: "d1", Tags: []string{"x"},
-			Version: "1", Concurrency: 2, RegisteredAt: t0, LastSeenAt: t0})
+		first, _, err := db.RegisterDelegate(ctx, store.Delegate{ID: "dlg_a", AccountID: "acme", Name: "d1", Tags: []string{"x"},
+			Version: "1", Concurrency: 2, RegisteredAt: t0, LastSeenAt: t0}, 5)
 		if err != nil {
 			t.Fatal(err)
 		}
-		again, err := db.RegisterDelegate(ctx, store.Delegate{ID: "dlg_b", AccountID: "acme", Name: "d1", Tags: []string{"y", "z"},
-			Version: "2", Concurrency: 4, RegisteredAt: t0.Add(1), LastSeenAt: t0.Add(1)})
+		again, _, err := db.RegisterDelegate(ctx, store.Delegate{ID: "dlg_b", AccountID: "acme", Name: "d1", Tags: []string{"y", "z"},
+			Version: "2", Concurrency: 4, RegisteredAt: t0.Add(1), LastSeenAt: t0.Add(1)}, 5)
 		if err != nil {
 			t.Fatal(err)
 		}

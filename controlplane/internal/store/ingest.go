@@ -226,7 +226,9 @@ func (a *applier) upsertRepositories(ctx context.Context, repos []*record.Reposi
 		seen[r.UUID] = len(rows)
 		rows = append(rows, row)
 	}
-	a.repos += int64(len(repos))
+	if err := a.count(ctx, &a.repos, "repositories", []string{"uuid"}, rows); err != nil {
+		return err
+	}
 	// first_seen_at is kept on update: it is the discovery time.
 	return a.upsert(ctx, "repositories", repositoryCols, []string{"integration_id", "uuid"}, []string{"first_seen_at"}, rows)
 }
@@ -239,7 +241,8 @@ func rawOrEmpty(raw json.RawMessage) string {
 }
 
 var pullRequestCols = []string{"integration_id", "repository_uuid", "number", "title", "state", "draft", "author", "author_uuid",
-	"source_branch", "destination_branch", "created_on", "updated_on", "merge_commit", "closed_by", "comment_count", "task_count", "html_url"}
+	"source_branch", "destination_branch", "created_on", "updated_on", "merge_commit", "closed_by", "comment_count", "task_count", "html_url",
+	"last_seen_task_id"}
 
 func (a *applier) upsertPullRequests(ctx context.Context, prs []*record.PullRequest) error {
 	rows := make([][]any, 0, len(prs))
@@ -247,7 +250,7 @@ func (a *applier) upsertPullRequests(ctx context.Context, prs []*record.PullRequ
 	for _, p := range prs {
 		row := []any{a.task.IntegrationID, p.RepositoryUUID, p.ID, p.Title, p.State, p.Draft, p.Author, p.AuthorUUID,
 			p.SourceBranch, p.DestinationBranch, nullMicros(p.CreatedOn), nullMicros(p.UpdatedOn), p.MergeCommit, p.ClosedBy,
-			p.CommentCount, p.TaskCount, p.HTMLURL}
+			p.CommentCount, p.TaskCount, p.HTMLURL, a.task.ID}
 		k := [2]any{p.RepositoryUUID, p.ID}
 		if i, dup := seen[k]; dup {
 			rows[i] = row
@@ -256,18 +259,21 @@ func (a *applier) upsertPullRequests(ctx context.Context, prs []*record.PullRequ
 		seen[k] = len(rows)
 		rows = append(rows, row)
 	}
-	a.prs += int64(len(prs))
+	if err := a.count(ctx, &a.prs, "pull_requests", []string{"repository_uuid", "number"}, rows); err != nil {
+		return err
+	}
 	return a.upsert(ctx, "pull_requests", pullRequestCols, []string{"integration_id", "repository_uuid", "number"}, nil, rows)
 }
 
-var commitCols = []string{"integration_id", "repository_uuid", "hash", "committed_at", "author_raw", "author_user", "message", "parents", "html_url"}
+var commitCols = []string{"integration_id", "repository_uuid", "hash", "committed_at", "author_raw", "author_user", "message", "parents", "html_url",
+	"last_seen_task_id"}
 
 func (a *applier) upsertCommits(ctx context.Context, commits []*record.Commit) error {
 	rows := make([][]any, 0, len(commits))
 	seen := map[[2]string]int{}
 	for _, c := range commits {
 		row := []any{a.task.IntegrationID, c.RepositoryUUID, c.Hash, nullMicros(c.Date), c.AuthorRaw, c.AuthorUser, c.Message,
-			joinList(c.Parents), c.HTMLURL}
+			joinList(c.Parents), c.HTMLURL, a.task.ID}
 		k := [2]string{c.RepositoryUUID, c.Hash}
 		if i, dup := seen[k]; dup {
 			rows[i] = row
@@ -276,8 +282,42 @@ func (a *applier) upsertCommits(ctx context.Context, commits []*record.Commit) e
 		seen[k] = len(rows)
 		rows = append(rows, row)
 	}
-	a.commits += int64(len(commits))
+	if err := a.count(ctx, &a.commits, "commits", []string{"repository_uuid", "hash"}, rows); err != nil {
+		return err
+	}
 	return a.upsert(ctx, "commits", commitCols, []string{"integration_id", "repository_uuid", "hash"}, nil, rows)
+}
+
+// countChunk is how many keys one counting statement looks up.
+const countChunk = 200
+
+// count adds to n how many of rows this task has not stored before, so a
+// record a resumed attempt sends again counts once in its run. rows are
+// upsert rows of table: integration_id, then the key columns. Call it
+// before the rows are written: a row this task stored already carries its
+// id in last_seen_task_id.
+func (a *applier) count(ctx context.Context, n *int64, table string, key []string, rows [][]any) error {
+	var match []string
+	for _, k := range key {
+		match = append(match, k+" = ?")
+	}
+	one := "(" + strings.Join(match, " AND ") + ")"
+	for start := 0; start < len(rows); start += countChunk {
+		chunk := rows[start:min(start+countChunk, len(rows))]
+		args := []any{a.task.IntegrationID, a.task.ID}
+		conds := make([]string, len(chunk))
+		for i, r := range chunk {
+			conds[i] = one
+			args = append(args, r[1:1+len(key)]...)
+		}
+		var stored int64
+		if err := a.tx.queryRow(ctx, `SELECT COUNT(*) FROM `+table+` WHERE integration_id = ? AND last_seen_task_id = ? AND (`+
+			strings.Join(conds, " OR ")+`)`, args...).Scan(&stored); err != nil {
+			return fmt.Errorf("count %s: %w", table, err)
+		}
+		*n += int64(len(chunk)) - stored
+	}
+	return nil
 }
 
 var cursorCols = []string{"integration_id", "repository_uuid", "commits_checked_at_updated_on", "newest_commit_hash",

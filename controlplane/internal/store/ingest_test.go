@@ -87,8 +87,9 @@ func TestApplyBatchExactlyOnce(t *testing.T) {
 		if len(prs) != 1 || len(commits) != 1 || len(cursors) != 1 || cursors[0].NewestCommitHash != hash(1) || !cursors[0].CommitsBackfilled {
 			t.Fatalf("prs %+v commits %+v cursors %+v", prs, commits, cursors)
 		}
+		// The renamed repository counts once.
 		run, _ := db.GetSyncRun(f.ctx, "acme", f.run.ID)
-		if diff := cmp.Diff(tasks.Progress{Repositories: 3, PullRequests: 1, Commits: 1}, run.Progress); diff != "" {
+		if diff := cmp.Diff(tasks.Progress{Repositories: 2, PullRequests: 1, Commits: 1}, run.Progress); diff != "" {
 			t.Errorf("run counts (-want +got):\n%s", diff)
 		}
 		reread, _ := db.GetTask(f.ctx, "acme", task.ID)
@@ -202,4 +203,94 @@ func TestApplyBatchStoresTextWithNULAndInvalidUTF8(t *testing.T) {
 			t.Fatalf("prs %+v commits %+v", prs, commits)
 		}
 	})
+}
+
+// TestRunCountersAcrossAttempts resumes a run in every way a lease changes
+// hands (the delegate registers again, releases, or lets the lease
+// expire); the second attempt sends part of the first's records again and
+// reports its requests from 0. The run counts each record once and adds
+// the attempts' requests.
+func TestRunCountersAcrossAttempts(t *testing.T) {
+	t.Parallel()
+	pr := func(repo, n int) record.Record {
+		return record.Record{PullRequest: &record.PullRequest{RepositoryUUID: repoUUID(repo), ID: int64(n), Title: "pr", State: "OPEN", UpdatedOn: t0}}
+	}
+	commit := func(repo, n int) record.Record {
+		return record.Record{Commit: &record.Commit{RepositoryUUID: repoUUID(repo), Hash: hash(n), Message: "m", Parents: []string{}, Date: t0}}
+	}
+	handOver := map[string]func(t *testing.T, f *fixture, task tasks.Task, at time.Time) time.Time{
+		"registers again": func(t *testing.T, f *fixture, task tasks.Task, at time.Time) time.Time {
+			f.register(t, at, 5)
+			return at
+		},
+		"releases": func(t *testing.T, f *fixture, task tasks.Task, at time.Time) time.Time {
+			if _, err := f.db.CompleteTask(f.ctx, store.CompleteRequest{AccountID: f.acct, TaskID: task.ID, LeaseToken: task.LeaseToken,
+				Outcome: tasks.Released, Now: at, Progress: &tasks.Progress{Requests: 12, RateLimited: 2}}); err != nil {
+				t.Fatal(err)
+			}
+			return at
+		},
+		"lets the lease expire": func(t *testing.T, f *fixture, task tasks.Task, at time.Time) time.Time {
+			at = at.Add(leaseFor)
+			if exp, err := f.db.ExpireLeases(f.ctx, at, 5); err != nil || len(exp) != 1 {
+				t.Fatalf("expire: %+v, %v", exp, err)
+			}
+			return at
+		},
+	}
+	for name, hand := range handOver {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			storetest.Each(t, func(t *testing.T, db *store.DB) {
+				f := newFixture(t, db, "acme")
+				upload := func(task tasks.Task, seq int64, at time.Time, records []record.Record) {
+					t.Helper()
+					if _, err := db.ApplyBatch(f.ctx, store.BatchRequest{AccountID: "acme", TaskID: task.ID, LeaseToken: task.LeaseToken,
+						Sequence: seq, Records: records, Now: at}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				first := f.mustAcquire(t, t0)
+				upload(first, 1, t0, append(repoRecords(0, 4), pr(0, 1), pr(0, 2), commit(0, 1)))
+				at := t0.Add(10 * time.Second)
+				if _, err := db.RenewLease(f.ctx, store.RenewRequest{AccountID: "acme", TaskID: first.ID, LeaseToken: first.LeaseToken,
+					Now: at, LeaseFor: leaseFor, Progress: &tasks.Progress{Requests: 12, RateLimited: 2}}); err != nil {
+					t.Fatal(err)
+				}
+				at = hand(t, f, first, at)
+				second := f.mustAcquire(t, at)
+				if second.Attempt != 2 {
+					t.Fatalf("second attempt is %d", second.Attempt)
+				}
+				// Resumed from its checkpoint, the attempt lists repositories 2..5
+				// again and sends pull request 2 and commit 1 once more.
+				upload(second, second.NextSequence(), at, append(repoRecords(2, 6), pr(0, 2), pr(0, 3), commit(0, 1), commit(0, 2)))
+				if _, err := db.CompleteTask(f.ctx, store.CompleteRequest{AccountID: "acme", TaskID: second.ID, LeaseToken: second.LeaseToken,
+					Outcome: tasks.Succeeded, Now: at, Progress: &tasks.Progress{Phase: "done", Requests: 5, RateLimited: 1,
+						RepositoriesDone: 6, RepositoriesTotal: 6}}); err != nil {
+					t.Fatal(err)
+				}
+				run, err := db.GetSyncRun(f.ctx, "acme", f.run.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := tasks.Progress{Phase: "done", Repositories: 6, PullRequests: 3, Commits: 2, Requests: 17, RateLimited: 3,
+					RepositoriesDone: 6, RepositoriesTotal: 6}
+				if diff := cmp.Diff(want, run.Progress); diff != "" || run.Status != tasks.RunSuccess || run.Attempt != 2 {
+					t.Errorf("run %s attempt %d, counters (-want +got):\n%s", run.Status, run.Attempt, diff)
+				}
+				// A later run counts what it sends afresh.
+				next, _, err := db.QueueSync(f.ctx, store.SyncRequest{AccountID: "acme", IntegrationID: f.integ.ID, Trigger: tasks.Manual, Now: at})
+				if err != nil {
+					t.Fatal(err)
+				}
+				third := f.mustAcquire(t, at)
+				upload(third, 1, at, append(repoRecords(0, 2), pr(0, 1)))
+				got, _ := db.GetSyncRun(f.ctx, "acme", next.ID)
+				if got.Progress.Repositories != 2 || got.Progress.PullRequests != 1 || got.Progress.Requests != 0 {
+					t.Errorf("next run counts %+v", got.Progress)
+				}
+			})
+		})
+	}
 }

@@ -24,7 +24,7 @@ type Store interface {
 	DelegateTokenByHash(ctx context.Context, hash string) (auth.DelegateToken, error)
 
 	// Delegates.
-	RegisterDelegate(ctx context.Context, d Delegate) (Delegate, error)
+	RegisterDelegate(ctx context.Context, d Delegate, maxAttempts int) (Delegate, []Expiry, error)
 	GetDelegate(ctx context.Context, accountID, id string) (Delegate, error)
 	DelegateSeen(ctx context.Context, accountID, delegateID string, now time.Time) error
 	TaskDelegateSeen(ctx context.Context, accountID, taskID string, now time.Time) error
@@ -59,6 +59,11 @@ type Store interface {
 	CompleteTask(ctx context.Context, r CompleteRequest) (CompleteResult, error)
 	ReturnLease(ctx context.Context, accountID, taskID, token string) error
 	ExpireLeases(ctx context.Context, now time.Time, maxAttempts int) ([]Expiry, error)
+
+	// Work that follows a finished sync run, written when it ends.
+	ClaimFollowUp(ctx context.Context, runID string, now time.Time, leaseFor time.Duration) (FollowUp, bool, error)
+	FinishFollowUp(ctx context.Context, id string) error
+	FailFollowUp(ctx context.Context, f FollowUp, retryAt time.Time, e Event) error
 
 	// Ingest.
 	ApplyBatch(ctx context.Context, r BatchRequest) (BatchResult, error)
@@ -188,7 +193,8 @@ type CompleteResult struct {
 	Repeated bool
 }
 
-// Expiry is a lease that ran out.
+// Expiry is a lease that ran out, or one reclaimed from a delegate that
+// registered again.
 type Expiry struct {
 	Task tasks.Task
 	// Requeued is true when the task is available again; false when it
@@ -243,6 +249,7 @@ const (
 	EventUnlinked          EventType = "UNLINKED"
 	EventImportFailed      EventType = "IMPORT_FAILED"
 	EventRepositoryDeleted EventType = "REPOSITORY_DELETED"
+	EventFollowUpFailed    EventType = "FOLLOW_UP_FAILED"
 )
 
 // Event is one entry of an integration's log.

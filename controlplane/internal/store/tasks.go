@@ -216,8 +216,10 @@ func saveTransition(ctx context.Context, tx *txn, tr tasks.Transition, now time.
 	case tasks.ChangeLeased:
 		if _, err = tx.exec(ctx, `UPDATE tasks SET state = ?, attempt = ?, lease_token = ?, lease_expires_at = ?, delegate_id = ?
 			WHERE id = ?`, string(t.State), t.Attempt, t.LeaseToken, micros(t.LeaseExpiresAt), t.DelegateID, t.ID); err == nil && t.RunID != "" {
-			_, err = tx.exec(ctx, `UPDATE sync_runs SET status = ?, started_at = COALESCE(started_at, ?), attempt = ?, delegate = ?
-				WHERE id = ?`, string(tr.Run), micros(now), t.Attempt, w.Delegate, t.RunID)
+			// A new attempt reports its Bitbucket requests from 0: those of
+			// the attempts before it are kept as the base.
+			_, err = tx.exec(ctx, `UPDATE sync_runs SET status = ?, started_at = COALESCE(started_at, ?), attempt = ?, delegate = ?,
+				requests_before = requests, rate_limited_before = rate_limited WHERE id = ?`, string(tr.Run), micros(now), t.Attempt, w.Delegate, t.RunID)
 		}
 	case tasks.ChangeRenewed:
 		if _, err = tx.exec(ctx, `UPDATE tasks SET lease_expires_at = ?, checkpoint = ? WHERE id = ?`,
@@ -279,12 +281,15 @@ func (db *DB) RenewLease(ctx context.Context, r RenewRequest) (RenewResult, erro
 }
 
 // updateRunProgress stores what the delegate reports. Record counts are
-// not taken from it: they are counted as batches are applied.
+// not taken from it: they are counted as batches are applied. Requests
+// and rate-limited responses are the attempt's, added to those of the
+// attempts before it.
 func updateRunProgress(ctx context.Context, tx *txn, runID string, p *tasks.Progress) error {
 	if runID == "" || p == nil {
 		return nil
 	}
-	_, err := tx.exec(ctx, `UPDATE sync_runs SET phase = ?, requests = ?, rate_limited = ?, repositories_done = ?, repositories_total = ?
+	_, err := tx.exec(ctx, `UPDATE sync_runs SET phase = ?, requests = requests_before + ?, rate_limited = rate_limited_before + ?,
+		repositories_done = ?, repositories_total = ?
 		WHERE id = ?`, p.Phase, p.Requests, p.RateLimited, p.RepositoriesDone, p.RepositoriesTotal, runID)
 	return err
 }
@@ -338,8 +343,9 @@ func (db *DB) CompleteTask(ctx context.Context, r CompleteRequest) (CompleteResu
 	return res, err
 }
 
-// finishTask ends a task as decided and, for a sync, ends its run and logs
-// the SYNC event. It returns the run, or nil for other tasks.
+// finishTask ends a task as decided and, for a sync, ends its run, records
+// the run's follow-up and logs the SYNC event. It returns the run, or nil
+// for other tasks.
 func finishTask(ctx context.Context, tx *txn, tr tasks.Transition, w taskWrite) (*tasks.SyncRun, error) {
 	t, now := tr.Task, tr.Task.FinishedAt
 	res := ""
@@ -365,6 +371,9 @@ func finishTask(ctx context.Context, tx *txn, tr tasks.Transition, w taskWrite) 
 	}
 	run, err := getRunTx(ctx, tx, t.RunID)
 	if err != nil {
+		return nil, err
+	}
+	if err := addFollowUp(ctx, tx, run, now); err != nil {
 		return nil, err
 	}
 	if err := addEvent(ctx, tx, Event{AccountID: t.AccountID, IntegrationID: t.IntegrationID, Time: now, Type: EventSync,

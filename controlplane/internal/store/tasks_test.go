@@ -111,6 +111,111 @@ func TestLeaseExpiryHandsCheckpointToNextAttempt(t *testing.T) {
 	})
 }
 
+// register registers the fixture's delegate (id d1, as acquire uses) at
+// now, returning what it reclaimed.
+func (f *fixture) register(t testing.TB, now time.Time, maxAttempts int) []store.Expiry {
+	t.Helper()
+	d, reclaimed, err := f.db.RegisterDelegate(f.ctx, store.Delegate{ID: "d1", AccountID: f.acct, Name: "delegate-1",
+		Version: "1", Concurrency: 1, RegisteredAt: now, LastSeenAt: now}, maxAttempts)
+	if err != nil || d.ID != "d1" {
+		t.Fatalf("register: %+v, %v", d, err)
+	}
+	return reclaimed
+}
+
+func TestRegisterAgainReclaimsLeases(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, "acme")
+		if got := f.register(t, t0, 5); len(got) != 0 {
+			t.Fatalf("first registration reclaimed %+v", got)
+		}
+		// Another delegate's lease is not touched by d1's registration.
+		other, err := db.QueueTestConnection(f.ctx, f.conn, t0.Add(time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := f.mustAcquire(t, t0)
+		otherLease, ok, err := db.AcquireTask(f.ctx, store.AcquireRequest{AccountID: "acme", DelegateID: "d2", Delegate: "delegate-2",
+			Now: t0, LeaseFor: leaseFor})
+		if err != nil || !ok || otherLease.ID != other.ID {
+			t.Fatalf("d2 acquired %+v, %v, %v", otherLease, ok, err)
+		}
+		at := t0.Add(20 * time.Second)
+		if _, err := db.RenewLease(f.ctx, store.RenewRequest{AccountID: "acme", TaskID: first.ID, LeaseToken: first.LeaseToken,
+			Now: at, LeaseFor: leaseFor, Checkpoint: []byte("page=2")}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ApplyBatch(f.ctx, store.BatchRequest{AccountID: "acme", TaskID: first.ID, LeaseToken: first.LeaseToken,
+			Sequence: 1, Records: repoRecords(0, 3), Now: at}); err != nil {
+			t.Fatal(err)
+		}
+		// The process restarts well before the lease ends.
+		restart := at.Add(5 * time.Second)
+		reclaimed := f.register(t, restart, 5)
+		if len(reclaimed) != 1 || reclaimed[0].Task.ID != first.ID || !reclaimed[0].Requeued {
+			t.Fatalf("reclaimed %+v, want the sync task requeued", reclaimed)
+		}
+		second := f.mustAcquire(t, restart)
+		if second.ID != first.ID || second.Attempt != 2 || string(second.Checkpoint) != "page=2" || second.NextSequence() != 2 ||
+			second.LeaseToken == first.LeaseToken || !second.LeaseExpiresAt.Equal(restart.Add(leaseFor)) {
+			t.Fatalf("resumed lease: %+v", second)
+		}
+		// The old process is fenced off everywhere.
+		stale := []error{}
+		_, err = db.RenewLease(f.ctx, store.RenewRequest{AccountID: "acme", TaskID: first.ID, LeaseToken: first.LeaseToken, Now: restart, LeaseFor: leaseFor})
+		stale = append(stale, err)
+		_, err = db.ApplyBatch(f.ctx, store.BatchRequest{AccountID: "acme", TaskID: first.ID, LeaseToken: first.LeaseToken, Sequence: 2,
+			Records: repoRecords(3, 4), Now: restart})
+		stale = append(stale, err)
+		_, err = db.CompleteTask(f.ctx, store.CompleteRequest{AccountID: "acme", TaskID: first.ID, LeaseToken: first.LeaseToken, Outcome: tasks.Succeeded, Now: restart})
+		stale = append(stale, err)
+		_, err = db.CompleteTask(f.ctx, store.CompleteRequest{AccountID: "acme", TaskID: first.ID, LeaseToken: first.LeaseToken, Outcome: tasks.Released, Now: restart})
+		stale = append(stale, err)
+		for i, err := range stale {
+			if !errors.Is(err, tasks.ErrLeaseLost) {
+				t.Errorf("call %d with the old token: %v, want LEASE_LOST", i, err)
+			}
+		}
+		if _, err := db.RenewLease(f.ctx, store.RenewRequest{AccountID: "acme", TaskID: second.ID, LeaseToken: second.LeaseToken, Now: restart, LeaseFor: leaseFor}); err != nil {
+			t.Fatalf("renew with the new token: %v", err)
+		}
+		still, err := db.GetTask(f.ctx, "acme", other.ID)
+		if err != nil || still.State != tasks.Leased || still.LeaseToken != otherLease.LeaseToken {
+			t.Fatalf("d2's lease after d1 registered again: %+v, %v", still, err)
+		}
+		run, _ := db.GetSyncRun(f.ctx, "acme", f.run.ID)
+		if run.Attempt != 2 || run.Status != tasks.RunRunning || run.Progress.Repositories != 3 {
+			t.Fatalf("run after reclaim: %+v", run)
+		}
+	})
+}
+
+func TestRegisterAgainGivesUpAfterMaxAttempts(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, "acme")
+		now := t0
+		for attempt := 1; attempt <= 2; attempt++ {
+			if task := f.mustAcquire(t, now); task.Attempt != attempt {
+				t.Fatalf("attempt %d, want %d", task.Attempt, attempt)
+			}
+			now = now.Add(time.Second)
+			reclaimed := f.register(t, now, 2)
+			if len(reclaimed) != 1 || reclaimed[0].Requeued != (attempt < 2) {
+				t.Fatalf("attempt %d reclaimed %+v", attempt, reclaimed)
+			}
+		}
+		run, err := db.GetSyncRun(f.ctx, "acme", f.run.ID)
+		if err != nil || run.Status != tasks.RunFailed || !strings.Contains(run.Error, "stopped during the task 2 times") {
+			t.Fatalf("run: %+v, %v", run, err)
+		}
+		if _, ok := f.acquire(t, now); ok {
+			t.Fatal("a task that gave up was leased again")
+		}
+	})
+}
+
 func TestLeaseExpiryGivesUpAfterMaxAttempts(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {

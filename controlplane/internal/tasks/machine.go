@@ -48,6 +48,11 @@ const (
 	Expire
 	// Suspend: the task's integration was suspended.
 	Suspend
+	// Reclaim: the delegate holding the lease registered again (it
+	// restarted), so the process that held it is gone; the task is queued
+	// again at once, ahead of tasks queued after it, instead of waiting for
+	// the lease to expire.
+	Reclaim
 )
 
 // Event is one thing that happens to a task, with what the rule needs.
@@ -59,7 +64,8 @@ type Event struct {
 	Token string
 	// LeaseFor is how long a lease lasts from Now (Acquire, Renew).
 	LeaseFor time.Duration
-	// DelegateID is the delegate taking the lease (Acquire).
+	// DelegateID is the delegate taking the lease (Acquire), or the one
+	// that registered again (Reclaim).
 	DelegateID string
 	// Outcome and Error are the delegate's report (Complete).
 	Outcome Outcome
@@ -67,7 +73,8 @@ type Event struct {
 	// Checkpoint is the delegate's resume point (Renew, Complete); empty
 	// keeps the stored one.
 	Checkpoint []byte
-	// MaxAttempts is how many leases a task gets before it fails (Expire).
+	// MaxAttempts is how many leases a task gets before it fails (Expire,
+	// Reclaim).
 	MaxAttempts int
 }
 
@@ -137,6 +144,8 @@ func Next(t Task, e Event) (Transition, error) {
 		return Transition{Change: ChangeReturned, Task: t, Run: RunQueued}, nil
 	case Expire:
 		return expire(t, e)
+	case Reclaim:
+		return reclaim(t, e), nil
 	case Suspend:
 		switch {
 		case t.State == Queued:
@@ -251,6 +260,26 @@ func expire(t Task, e Event) (Transition, error) {
 	}
 	t.State, t.LeaseToken, t.LeaseExpiresAt, t.DelegateID, t.AvailableAt = Queued, "", time.Time{}, "", e.Now
 	return Transition{Change: ChangeRequeued, Task: t, Run: RunQueued}, nil
+}
+
+// reclaim takes a lease back from a delegate that registered again. Like
+// an expiry, the attempt counts (a task that kills its delegate must not
+// run forever) and the token is dropped, so the old process can no longer
+// renew, upload or complete; unlike an expiry it does not wait for the
+// lease to run out, and the task keeps its place in the queue, so the new
+// registration's first poll takes it back with its checkpoint.
+func reclaim(t Task, e Event) Transition {
+	switch {
+	case t.State != Leased || e.DelegateID == "" || t.DelegateID != e.DelegateID:
+		return Transition{Change: ChangeNone, Task: t}
+	case t.CancelRequested:
+		return dropToken(finish(t, Cancelled, CancelledBySuspend, e.Now))
+	case t.Attempt >= e.MaxAttempts:
+		msg := fmt.Sprintf("the delegate stopped during the task %d times; giving up", t.Attempt)
+		return dropToken(finish(t, Failed, msg, e.Now))
+	}
+	t.State, t.LeaseToken, t.LeaseExpiresAt, t.DelegateID = Queued, "", time.Time{}, ""
+	return Transition{Change: ChangeRequeued, Task: t, Run: RunQueued}
 }
 
 // dropToken clears the token of a lease that expired, so the lost

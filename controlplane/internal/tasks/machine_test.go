@@ -120,6 +120,29 @@ func TestNext(t *testing.T) {
 			Transition{Change: ChangeFinished, Task: done(with(queued(), func(t *Task) { t.Type, t.RunID = TestConnection, "" }), Failed,
 				"no delegate took the test within 10m0s: check that a delegate of the account is running and has the connector's selectors", t0.Add(TestConnectionTTL))}, ""},
 
+		{"reclaim by the holder queues again at once, keeping its place and checkpoint", leased(), Event{Kind: Reclaim, Now: later, DelegateID: "dlg_1", MaxAttempts: 5},
+			Transition{Change: ChangeRequeued, Run: RunQueued, Task: with(leased(), func(t *Task) {
+				t.State, t.LeaseToken, t.LeaseExpiresAt, t.DelegateID = Queued, "", time.Time{}, ""
+			})}, ""},
+		{"reclaim of an expired lease nobody took", leased(), Event{Kind: Reclaim, Now: t0.Add(time.Hour), DelegateID: "dlg_1", MaxAttempts: 5},
+			Transition{Change: ChangeRequeued, Run: RunQueued, Task: with(leased(), func(t *Task) {
+				t.State, t.LeaseToken, t.LeaseExpiresAt, t.DelegateID = Queued, "", time.Time{}, ""
+			})}, ""},
+		{"reclaim by another delegate leaves the lease", leased(), Event{Kind: Reclaim, Now: later, DelegateID: "dlg_2", MaxAttempts: 5},
+			Transition{Change: ChangeNone, Task: leased()}, ""},
+		{"reclaim without a delegate leaves the lease", leased(), Event{Kind: Reclaim, Now: later, MaxAttempts: 5},
+			Transition{Change: ChangeNone, Task: leased()}, ""},
+		{"reclaim leaves a queued task", queued(), Event{Kind: Reclaim, Now: later, DelegateID: "dlg_1", MaxAttempts: 5},
+			Transition{Change: ChangeNone, Task: queued()}, ""},
+		{"reclaim leaves a done task", done(leased(), Succeeded, "", t0), Event{Kind: Reclaim, Now: later, DelegateID: "dlg_1", MaxAttempts: 5},
+			Transition{Change: ChangeNone, Task: done(leased(), Succeeded, "", t0)}, ""},
+		{"reclaim at the last attempt fails the task", with(leased(), func(t *Task) { t.Attempt = 5 }), Event{Kind: Reclaim, Now: later, DelegateID: "dlg_1", MaxAttempts: 5},
+			Transition{Change: ChangeFinished, Run: RunFailed, Task: with(done(with(leased(), func(t *Task) { t.Attempt = 5 }), Failed,
+				"the delegate stopped during the task 5 times; giving up", later), func(t *Task) { t.LeaseToken = "" })}, ""},
+		{"reclaim of a task asked to stop cancels it", with(leased(), func(t *Task) { t.CancelRequested = true }), Event{Kind: Reclaim, Now: later, DelegateID: "dlg_1", MaxAttempts: 5},
+			Transition{Change: ChangeFinished, Run: RunCancelled, Task: with(done(with(leased(), func(t *Task) { t.CancelRequested = true }), Cancelled,
+				CancelledBySuspend, later), func(t *Task) { t.LeaseToken = "" })}, ""},
+
 		{"suspend cancels a queued task", queued(), Event{Kind: Suspend, Now: later},
 			Transition{Change: ChangeFinished, Run: RunCancelled, Task: done(queued(), Cancelled, CancelledBySuspend, later)}, ""},
 		{"suspend asks a leased task to stop", leased(), Event{Kind: Suspend, Now: later},
@@ -146,6 +169,45 @@ func TestNext(t *testing.T) {
 				t.Errorf("transition (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestReclaimFences follows a delegate that restarts mid-task: after the
+// reclaim and the new registration's lease, every call with the old
+// process's token is refused, and the new lease carries the checkpoint.
+func TestReclaimFences(t *testing.T) {
+	later := t0.Add(10 * time.Second)
+	tr, err := Next(leased(), Event{Kind: Renew, Now: later, Token: "lt_a", LeaseFor: time.Minute, Checkpoint: []byte("cp1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err = Next(tr.Task, Event{Kind: Reclaim, Now: later, DelegateID: "dlg_1", MaxAttempts: 5})
+	if err != nil || tr.Change != ChangeRequeued {
+		t.Fatalf("reclaim = %v, %v", tr.Change, err)
+	}
+	tr, err = Next(tr.Task, Event{Kind: Acquire, Now: later, Token: "lt_b", LeaseFor: time.Minute, DelegateID: "dlg_1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := tr.Task
+	if task.LeaseToken != "lt_b" || string(task.Checkpoint) != "cp1" || task.Attempt != 2 {
+		t.Fatalf("new lease = token %q checkpoint %q attempt %d, want lt_b, cp1, 2", task.LeaseToken, task.Checkpoint, task.Attempt)
+	}
+	for _, e := range []Event{
+		{Kind: Renew, Now: later, Token: "lt_a", LeaseFor: time.Minute},
+		{Kind: Complete, Now: later, Token: "lt_a", Outcome: Succeeded},
+		{Kind: Complete, Now: later, Token: "lt_a", Outcome: Released},
+		{Kind: Return, Token: "lt_a"},
+	} {
+		if _, err := Next(task, e); !errors.Is(err, ErrLeaseLost) {
+			t.Errorf("event %d with the old token: err = %v, want LEASE_LOST", e.Kind, err)
+		}
+	}
+	if _, err := task.Batch("lt_a", 1); !errors.Is(err, ErrLeaseLost) {
+		t.Errorf("upload with the old token: err = %v, want LEASE_LOST", err)
+	}
+	if _, err := Next(task, Event{Kind: Renew, Now: later, Token: "lt_b", LeaseFor: time.Minute}); err != nil {
+		t.Errorf("renew with the new token: %v", err)
 	}
 }
 

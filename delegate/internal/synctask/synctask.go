@@ -89,7 +89,10 @@ func New(t *task.Task, session *bitbucket.Session, sink Sink, workers int, log z
 	}
 	r.prs.used.Store(cp.PullRequests)
 	r.commits.used.Store(cp.Commits)
+	// Repositories before the resume key are listed and done already, so
+	// the counters of a resumed attempt go on from the earlier attempts'.
 	r.listed.Store(cp.Listed)
+	r.done.Store(cp.Listed)
 	r.phase.Store("repositories")
 	return r
 }
