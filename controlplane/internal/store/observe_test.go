@@ -58,8 +58,8 @@ func TestDelegatesSeenByPollsAndRenewals(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, "acme")
 		for _, id := range []string{"d1", "d2"} {
-			if _, err := db.RegisterDelegate(f.ctx, store.Delegate{ID: id, AccountID: f.acct, Name: "delegate-" + id, Concurrency: 1,
-				RegisteredAt: t0, LastSeenAt: t0}); err != nil {
+			if _, _, err := db.RegisterDelegate(f.ctx, store.Delegate{ID: id, AccountID: f.acct, Name: "delegate-" + id, Concurrency: 1,
+				RegisteredAt: t0, LastSeenAt: t0}, 5); err != nil {
 				t.Fatal(err)
 			}
 		}
