@@ -108,11 +108,15 @@ func first(md metadata.MD, key string) string {
 	return ""
 }
 
-// unary authenticates, runs and logs every unary call, and turns domain
-// errors into statuses.
+// unary authenticates, checks, runs and logs every unary call, and turns
+// domain errors into statuses.
 func (s *Server) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	start := time.Now()
+	decodeErr := s.codec.decodeError(req)
 	ctx, err := s.authenticate(ctx, info.FullMethod)
+	if err == nil {
+		err = s.checkRequest(req, decodeErr)
+	}
 	var resp any
 	if err == nil {
 		resp, err = s.call(ctx, req, info.FullMethod, handler)
@@ -137,13 +141,42 @@ func (s *Server) call(ctx context.Context, req any, method string, handler grpc.
 	return handler(ctx, req)
 }
 
+// checkRequest refuses a request that did not decode or breaks a rule
+// declared in its .proto file.
+func (s *Server) checkRequest(req any, decodeErr error) error {
+	if decodeErr != nil {
+		return decodeErr
+	}
+	return s.rules.check(req)
+}
+
 // stream serves only the public streaming services (health Watch and
-// reflection); every product RPC is unary.
+// reflection); every product RPC is unary. Their requests are checked
+// like unary ones.
 func (s *Server) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	if !isPublic(info.FullMethod) {
 		return status.Error(codes.Unimplemented, "streaming is not offered for "+info.FullMethod)
 	}
-	return handler(srv, ss)
+	return handler(srv, &checkedStream{ServerStream: ss, s: s, method: info.FullMethod})
+}
+
+// checkedStream checks every message a client streams in.
+type checkedStream struct {
+	grpc.ServerStream
+	s      *Server
+	method string
+}
+
+func (c *checkedStream) RecvMsg(m any) error {
+	if err := c.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	if err := c.s.checkRequest(m, c.s.codec.decodeError(m)); err != nil {
+		st, _ := toStatus(err, domainOf(c.method))
+		c.s.logCall(c.Context(), c.method, st, err, false, 0)
+		return st.Err()
+	}
+	return nil
 }
 
 func (s *Server) logCall(ctx context.Context, method string, st *status.Status, err error, internal bool, d time.Duration) {
@@ -152,9 +185,14 @@ func (s *Server) logCall(ctx context.Context, method string, st *status.Status, 
 		code = st.Code()
 	}
 	var ev *zerolog.Event
-	if internal {
+	switch {
+	case internal:
 		ev = s.log.Error().Err(err)
-	} else {
+	case code == codes.InvalidArgument:
+		// The caller's mistake, logged so that a client sending bad
+		// requests is seen; the text names fields and rules, never values.
+		ev = s.log.Info().Err(err)
+	default:
 		ev = s.log.Debug()
 	}
 	if c, ok := CallerFrom(ctx); ok {

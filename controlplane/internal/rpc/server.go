@@ -39,6 +39,8 @@ type Server struct {
 	Deps
 	auth   *auth.Authenticator
 	log    zerolog.Logger
+	rules  *requestRules
+	codec  *requestCodec
 	Health *health.Server
 }
 
@@ -61,8 +63,15 @@ const MaxRecvMsgSize = 8 << 20
 // NewServer builds the gRPC server with every service, health and
 // reflection registered. Extra options (TLS credentials) are appended.
 func NewServer(d Deps, opts ...grpc.ServerOption) (*grpc.Server, *Server) {
-	s := &Server{Deps: d, auth: d.Auth, log: d.Log, Health: health.NewServer()}
+	rules, err := newRequestRules()
+	if err != nil {
+		// The rules are compiled into the binary: failing here is a build
+		// defect, never a runtime condition.
+		panic(err)
+	}
+	s := &Server{Deps: d, auth: d.Auth, log: d.Log, rules: rules, codec: newRequestCodec(), Health: health.NewServer()}
 	base := []grpc.ServerOption{
+		grpc.ForceServerCodecV2(s.codec),
 		grpc.ChainUnaryInterceptor(s.unary),
 		grpc.ChainStreamInterceptor(s.stream),
 		grpc.KeepaliveEnforcementPolicy(keepaliveEnforcement),
