@@ -48,9 +48,6 @@ var (
 	workspacePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,99}$`)
 )
 
-// TagPattern is the shape of a delegate tag and of a connector selector.
-func TagPattern() *regexp.Regexp { return tagPattern }
-
 // NormalizeConnector fills a connector's defaults and checks every field,
 // returning an Invalid fault with one violation per bad field.
 func NormalizeConnector(c *Connector) error {

@@ -3,7 +3,6 @@ package rpc
 import (
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
@@ -14,13 +13,8 @@ import (
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/ingest"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/lease"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
 )
-
-const leaseMaxCheckpoint = lease.MaxCheckpoint
-
-func itoa(i int) string { return strconv.Itoa(i) }
 
 // ts converts a time to a timestamp; the zero time is absent.
 func ts(t time.Time) *timestamppb.Timestamp {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -12,7 +11,6 @@ import (
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
 )
@@ -29,21 +27,12 @@ func (d *delegateServer) caller(ctx context.Context) Caller {
 
 func (d *delegateServer) Register(ctx context.Context, req *delegatev1.RegisterRequest) (*delegatev1.RegisterResponse, error) {
 	c := d.caller(ctx)
-	var v fault.Violations
+	// Sizes, characters and the tag shape are declared in the contract.
 	name := strings.TrimSpace(req.GetName())
-	if n := utf8.RuneCountInString(name); n == 0 || n > 128 {
-		v.Add("name", "required, 1 to 128 characters")
+	if name == "" {
+		return nil, fault.InvalidField("name", "required: more than white space")
 	}
-	tags := make([]string, 0, len(req.GetTags()))
-	for i, t := range req.GetTags() {
-		if !integration.TagPattern().MatchString(t) {
-			v.Add("tags["+itoa(i)+"]", "%q is not a valid tag: use 1 to 64 of a-z 0-9 _ . -", t)
-		}
-		tags = append(tags, t)
-	}
-	if err := v.Err("", "invalid registration"); err != nil {
-		return nil, err
-	}
+	tags := slices.Clone(req.GetTags())
 	slices.Sort(tags)
 	conc := int(req.GetConcurrency())
 	if conc <= 0 {
@@ -63,9 +52,6 @@ func (d *delegateServer) Register(ctx context.Context, req *delegatev1.RegisterR
 }
 
 func (d *delegateServer) AcquireTask(ctx context.Context, req *delegatev1.AcquireTaskRequest) (*delegatev1.AcquireTaskResponse, error) {
-	if req.GetDelegateId() == "" {
-		return nil, fault.InvalidField("delegate_id", "required: the id Register returned")
-	}
 	a, ok, err := d.s.Tasks.Acquire(ctx, d.caller(ctx).AccountID, req.GetDelegateId())
 	if err != nil || !ok {
 		return &delegatev1.AcquireTaskResponse{}, err
@@ -74,9 +60,6 @@ func (d *delegateServer) AcquireTask(ctx context.Context, req *delegatev1.Acquir
 }
 
 func (d *delegateServer) RenewLease(ctx context.Context, req *delegatev1.RenewLeaseRequest) (*delegatev1.RenewLeaseResponse, error) {
-	if err := requireLease(req.GetTaskId(), req.GetLeaseToken()); err != nil {
-		return nil, err
-	}
 	res, err := d.s.Tasks.Renew(ctx, d.caller(ctx).AccountID, req.GetTaskId(), req.GetLeaseToken(), req.GetCheckpoint(), progressFromProto(req.GetProgress()))
 	if err != nil {
 		return nil, err
@@ -85,9 +68,6 @@ func (d *delegateServer) RenewLease(ctx context.Context, req *delegatev1.RenewLe
 }
 
 func (d *delegateServer) UploadRecords(ctx context.Context, req *delegatev1.UploadRecordsRequest) (*delegatev1.UploadRecordsResponse, error) {
-	if err := requireLease(req.GetTaskId(), req.GetLeaseToken()); err != nil {
-		return nil, err
-	}
 	records, err := recordsFromProto(req.GetRecords())
 	if err != nil {
 		return nil, err
@@ -100,15 +80,9 @@ func (d *delegateServer) UploadRecords(ctx context.Context, req *delegatev1.Uplo
 }
 
 func (d *delegateServer) CompleteTask(ctx context.Context, req *delegatev1.CompleteTaskRequest) (*delegatev1.CompleteTaskResponse, error) {
-	if err := requireLease(req.GetTaskId(), req.GetLeaseToken()); err != nil {
-		return nil, err
-	}
 	outcome, ok := outcomes[req.GetOutcome()]
 	if !ok {
 		return nil, fault.InvalidField("outcome", "required: SUCCEEDED, PARTIAL, FAILED, CANCELLED or RELEASED")
-	}
-	if len(req.GetCheckpoint()) > leaseMaxCheckpoint {
-		return nil, fault.InvalidField("checkpoint", "at most %d bytes", leaseMaxCheckpoint)
 	}
 	var result *tasks.TestResult
 	if r := req.GetTestConnection(); r != nil {
@@ -122,17 +96,6 @@ func (d *delegateServer) CompleteTask(ctx context.Context, req *delegatev1.Compl
 		return nil, err
 	}
 	return &delegatev1.CompleteTaskResponse{}, nil
-}
-
-func requireLease(taskID, token string) error {
-	var v fault.Violations
-	if taskID == "" {
-		v.Add("task_id", "required")
-	}
-	if token == "" {
-		v.Add("lease_token", "required")
-	}
-	return v.Err("", "invalid request")
 }
 
 var outcomes = map[delegatev1.Outcome]tasks.Outcome{

@@ -24,18 +24,13 @@ type discoveryServer struct {
 	m *manage.Service
 }
 
-// Page sizes of the discovery lists.
-const (
-	discoveryPageDefault = 50
-	discoveryPageMax     = 1000
-)
+// discoveryPageDefault is the page size of the discovery and catalog
+// lists when none is asked for; the largest is declared in the contract.
+const discoveryPageDefault = 50
 
 func discoveryPage(size int32, token string) store.Page {
-	switch {
-	case size <= 0:
+	if size == 0 {
 		size = discoveryPageDefault
-	case size > discoveryPageMax:
-		size = discoveryPageMax
 	}
 	return store.Page{Size: int(size), Token: token}
 }
