@@ -12,15 +12,11 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// MaxDocumentSize bounds the YAML Parse accepts. Entities are a few
-// kilobytes; the bound keeps a pasted log or a hostile document from costing
-// the control plane memory.
-const MaxDocumentSize = 1 << 20
-
 // Parse reads one entity from IDP 2.0 YAML and checks it. Every problem is
 // reported at once, as a *ValidationError whose FieldErrors carry the field
 // and its line; malformed YAML is reported the same way, with the line the
-// YAML parser names. Parse never panics, whatever the input.
+// YAML parser names. Parse never panics, whatever the input, and refuses
+// a document past the limits of limits.go before expanding it.
 //
 // metadata.integration and metadata.integration_properties are read into
 // Integrations and IngestedProperties, so that what YAML renders parses back
@@ -32,6 +28,9 @@ func Parse(data []byte) (*Entity, error) {
 	}
 	root, err := parseDocument(data)
 	if err != nil {
+		return nil, err
+	}
+	if _, err := shape(root); err != nil {
 		return nil, err
 	}
 	var raw any

@@ -184,7 +184,7 @@ func parse(yaml string) (*catalog.Entity, error) {
 	if strings.TrimSpace(yaml) == "" {
 		return nil, fault.InvalidField("yaml", "required: an IDP 2.0 entity document")
 	}
-	e, err := catalog.Parse([]byte(yaml))
+	e, err := catalog.ParseSubmitted([]byte(yaml))
 	if err == nil {
 		return e, nil
 	}

@@ -84,8 +84,8 @@ func (p Page) size(def int) int {
 	switch {
 	case p.Size <= 0:
 		return def
-	case p.Size > 500:
-		return 500
+	case p.Size > 1000:
+		return 1000 // the largest any list offers; each declares its own in the contract
 	}
 	return p.Size
 }
