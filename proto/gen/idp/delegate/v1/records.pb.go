@@ -24,7 +24,13 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// Record is one normalized item of a sync.
+// Record is one normalized item of a sync. Its text is stored as Bitbucket
+// sent it, cleaned rather than refused (refusing would refuse the batch on
+// every retry): NUL bytes are removed, text is cut on a character boundary
+// at 1024 bytes (64 KiB for a repository description and a commit
+// message), and raw repository JSON larger than 256 KiB or nested deeper
+// than 32 levels is dropped. Identities (uuids, hashes, numbers) are
+// refused when malformed.
 type Record struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Exactly one is set.
