@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	catalogv1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/catalog/v1"
 	integrationv1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/integration/v1"
@@ -110,4 +111,20 @@ func TestSearchTextIsBoundedAndWildcardsAreLiteral(t *testing.T) {
 			t.Fatalf("a kind in other case: %v", err)
 		}
 	})
+}
+
+func TestIntegrationKeepsItsWorkspace(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, testLease)
+	h.createConnector("acme-conn", "acme")
+	h.createConnector("globex-conn", "globex")
+	h.createIntegration("acme", "acme-conn")
+	_, err := h.integrations.UpdateIntegration(h.mgmt(), &integrationv1.UpdateIntegrationRequest{Integration: "acme",
+		Changes: &integrationv1.Integration{Connector: "globex-conn"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"connector"}}})
+	if desc := wantViolation(t, err, "integration.connector"); !strings.Contains(desc, "globex") {
+		t.Fatalf("violation %q does not name the other workspace", desc)
+	}
+	_, err = h.integrations.CreateIntegration(h.mgmt(), &integrationv1.CreateIntegrationRequest{Integration: &integrationv1.Integration{
+		Name: "mixed", Connector: "globex-conn", Workspace: "acme"}})
+	wantViolation(t, err, "integration.workspace")
 }

@@ -145,6 +145,7 @@ func (db *DB) UpdateIntegration(ctx context.Context, accountID, ref string, ch I
 		if err != nil {
 			return err
 		}
+		startBefore := in.StartDate
 		changed, err := ch.Apply(&in)
 		if err != nil {
 			return err
@@ -152,6 +153,12 @@ func (db *DB) UpdateIntegration(ctx context.Context, accountID, ref string, ch I
 		out = in
 		if len(changed) == 0 {
 			return nil
+		}
+		if integration.StartDateMovedBack(startBefore, in.StartDate) {
+			if _, err := tx.exec(ctx, `UPDATE repository_cursors SET commits_backfilled = ?, pull_requests_backfilled = ? WHERE integration_id = ?`,
+				false, false, in.ID); err != nil {
+				return err
+			}
 		}
 		if err := checkIntegrationUnique(ctx, tx, in, false); err != nil {
 			return err
