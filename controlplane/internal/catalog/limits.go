@@ -2,6 +2,8 @@ package catalog
 
 import (
 	"fmt"
+	"strings"
+	"unicode"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -63,10 +65,14 @@ func shape(root *yaml.Node) (int, error) {
 
 // ParseSubmitted is Parse for a user's own document: its rendered form,
 // which is what is stored, must also stay within MaxSubmittedSize and
-// MaxSubmittedNodes.
+// MaxSubmittedNodes, and its fields within the bounds of checkSubmitted.
 func ParseSubmitted(data []byte) (*Entity, error) {
-	e, err := Parse(data)
+	e, p, err := parse(data)
 	if err != nil {
+		return nil, err
+	}
+	e.checkSubmitted(&p.problems, p.line)
+	if err := p.err(); err != nil {
 		return nil, err
 	}
 	out, err := e.YAML()
@@ -101,4 +107,86 @@ func (e *Entity) Document() ([]byte, error) {
 		return nil, fmt.Errorf("entity %s would be stored as a document that cannot be read back: %w", e.Identifier, err)
 	}
 	return out, nil
+}
+
+// Bounds of the fields of a user's entity. They hold for what users
+// submit; documents stored before them still read back.
+const (
+	maxLineField   = 256  // type, name, owner, lifecycle: one line
+	maxDescription = 4096 // metadata.description: text
+	maxTags        = 64
+	maxTag         = 128
+)
+
+// checkSubmitted checks the fields catalog lists and filters show: one
+// line each (the description may span lines), bounded, and no NUL
+// anywhere in the document, which no database column can hold.
+func (e *Entity) checkSubmitted(p *problems, line lineFunc) {
+	for _, f := range []struct {
+		path  []any
+		value string
+	}{{[]any{"type"}, e.Type}, {[]any{"name"}, e.Name}, {[]any{"owner"}, e.Owner}, {[]any{"spec", "lifecycle"}, e.Lifecycle}} {
+		checkText(p, line, f.path, f.value, maxLineField, false)
+	}
+	checkText(p, line, []any{"metadata", "description"}, e.Description, maxDescription, true)
+	if len(e.Tags) > maxTags {
+		p.add("metadata.tags", line("metadata", "tags"), "at most %d tags, got %d", maxTags, len(e.Tags))
+	}
+	for i, t := range e.Tags {
+		checkText(p, line, []any{"metadata", "tags", i}, t, maxTag, false)
+	}
+	for _, tree := range []struct {
+		root string
+		v    map[string]any
+	}{{"spec", e.Spec}, {"metadata", e.Metadata}, {"", e.Extra}} {
+		var path []any
+		if tree.root != "" {
+			path = []any{tree.root}
+		}
+		if at, found := findNUL(tree.v, path); found {
+			p.add(fieldName(at...), line(at...), "must not contain NUL characters")
+		}
+	}
+}
+
+func checkText(p *problems, line lineFunc, path []any, s string, limit int, multiline bool) {
+	field := fieldName(path...)
+	if len(s) > limit {
+		p.add(field, line(path...), "at most %d bytes, got %d", limit, len(s))
+	}
+	if i := strings.IndexFunc(s, func(r rune) bool {
+		return unicode.IsControl(r) && !(multiline && (r == '\t' || r == '\n' || r == '\r'))
+	}); i >= 0 {
+		what := "a single line without control characters"
+		if multiline {
+			what = "text without control characters other than tab and line breaks"
+		}
+		p.add(field, line(path...), "must be %s", what)
+	}
+}
+
+// findNUL returns the path of the first key or string under v that holds
+// a NUL character.
+func findNUL(v any, path []any) ([]any, bool) {
+	switch t := v.(type) {
+	case string:
+		return path, strings.IndexByte(t, 0) >= 0
+	case map[string]any:
+		for k, c := range t {
+			at := append(path[:len(path):len(path)], k)
+			if strings.IndexByte(k, 0) >= 0 {
+				return at, true
+			}
+			if p, ok := findNUL(c, at); ok {
+				return p, true
+			}
+		}
+	case []any:
+		for i, c := range t {
+			if p, ok := findNUL(c, append(path[:len(path):len(path)], i)); ok {
+				return p, true
+			}
+		}
+	}
+	return nil, false
 }

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -88,5 +89,41 @@ func TestDocumentRefusesWhatCannotBeReadBack(t *testing.T) {
 	e.IngestedProperties = map[string]map[string]any{"BitbucketCloud": {"huge": list}}
 	if _, err := e.Document(); err == nil || !strings.Contains(err.Error(), "cannot be read back") {
 		t.Fatalf("got %v, want an entity that cannot be read back refused", err)
+	}
+}
+
+func TestParseSubmittedBoundsTheFieldsListsShow(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		yaml, field string
+	}{
+		"NUL in the name by escape": {`name: "pay\0ments"`, "name"},
+		"NUL in an annotation":      {"metadata: {annotations: {a: \"x\\0\"}}", "metadata.annotations.a"},
+		"NUL in a key":              {"metadata: {x: 1}\nextra: {\"k\\0\": 1}", "extra.k\x00"},
+		"NUL in a tag":              {`metadata: {tags: ["a\0"]}`, "metadata.tags[0]"},
+		"a 512 KiB name":            {"name: " + strings.Repeat("n", 512<<10), "name"},
+		"a line break in the owner": {`owner: "group:a\nb"`, "owner"},
+		"a bell in the description": {`metadata: {description: "ding\u0007"}`, "metadata.description"},
+		"too many tags":             {"metadata: {tags: [" + strings.Repeat("t, ", 64) + "t]}", "metadata.tags"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			doc := "apiVersion: harness.io/v1\nkind: Component\ntype: service\nidentifier: a\nspec: {lifecycle: production}\n" + tc.yaml + "\n"
+			_, err := ParseSubmitted([]byte(doc))
+			var ve *ValidationError
+			if !errors.As(err, &ve) {
+				t.Fatalf("got %v, want a validation error", err)
+			}
+			for _, fe := range ve.Errors {
+				if fe.Field == tc.field {
+					return
+				}
+			}
+			t.Fatalf("no error names %q: %v", tc.field, err)
+		})
+	}
+	ok := "apiVersion: harness.io/v1\nkind: Component\ntype: service\nidentifier: a\nspec: {lifecycle: production}\n" +
+		"metadata: {description: \"line one\\nline two\\ttab\"}\n"
+	if _, err := ParseSubmitted([]byte(ok)); err != nil {
+		t.Fatalf("a multi-line description: %v", err)
 	}
 }

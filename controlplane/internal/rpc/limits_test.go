@@ -45,6 +45,12 @@ func TestAmplifiedEntityIsRefusedAndReadsStayWorking(t *testing.T) {
 		}
 		_, err = h.catalog.UpdateEntity(ctx, &catalogv1.UpdateEntityRequest{Yaml: strings.Replace(amplified(), "boom", "payments", 1)})
 		wantViolation(t, err, "yaml")
+		// NUL by YAML escape, which PostgreSQL cannot store, and a name
+		// no list could show.
+		_, err = h.catalog.CreateEntity(ctx, &catalogv1.CreateEntityRequest{Yaml: strings.Replace(paymentsYAML, "name: payments-api", `name: "pay\0ments"`, 1)})
+		wantViolation(t, err, "name")
+		_, err = h.catalog.UpdateEntity(ctx, &catalogv1.UpdateEntityRequest{Yaml: strings.Replace(paymentsYAML, "name: payments-api", "name: "+strings.Repeat("n", 512<<10), 1)})
+		wantViolation(t, err, "name")
 		if _, err := h.catalog.GetEntity(ctx, &catalogv1.GetEntityRequest{Key: &catalogv1.EntityKey{Entity: "payments"}}); err != nil {
 			t.Fatal(err)
 		}
