@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 )
 
 // Metadata keys of authentication.
@@ -179,6 +180,19 @@ func (c *checkedStream) RecvMsg(m any) error {
 	return nil
 }
 
+// violatedFields names the fields of an invalid request.
+func violatedFields(err error) []string {
+	f := fault.As(err)
+	if f == nil {
+		return nil
+	}
+	fields := make([]string, len(f.Violations))
+	for i, v := range f.Violations {
+		fields[i] = v.Field
+	}
+	return fields
+}
+
 func (s *Server) logCall(ctx context.Context, method string, st *status.Status, err error, internal bool, d time.Duration) {
 	code := codes.OK
 	if st != nil {
@@ -190,8 +204,9 @@ func (s *Server) logCall(ctx context.Context, method string, st *status.Status, 
 		ev = s.log.Error().Err(err)
 	case code == codes.InvalidArgument:
 		// The caller's mistake, logged so that a client sending bad
-		// requests is seen; the text names fields and rules, never values.
-		ev = s.log.Info().Err(err)
+		// requests is seen: by the fields at fault, never their values,
+		// which may be anything, a pasted secret included.
+		ev = s.log.Info().Strs("fields", violatedFields(err))
 	default:
 		ev = s.log.Debug()
 	}
