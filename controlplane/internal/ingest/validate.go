@@ -24,13 +24,15 @@ var (
 )
 
 // Limits of what a record stores. Text past its limit is cut there, on a
-// character boundary; raw repository JSON past its limits is dropped (the
-// repository is kept, and field mappings find nothing in it).
+// character boundary; parents past MaxParents are dropped; raw repository
+// JSON past its limits is dropped (the repository is kept, and field
+// mappings find nothing in it).
 const (
 	MaxText     = 1024     // bytes of a name, key, branch, URL, state, author or title
 	MaxLongText = 64 << 10 // bytes of a repository description or a commit message
 	MaxRawSize  = 256 << 10
 	MaxRawDepth = 32 // nesting of objects and lists in raw JSON
+	MaxParents  = 64 // parents kept of a commit, in order
 )
 
 // Normalize makes the text of every record storable, in place: NUL bytes
@@ -58,6 +60,7 @@ func Normalize(records []record.Record) {
 			x := r.Commit
 			cleanAll(MaxText, &x.RepositoryUUID, &x.Hash, &x.AuthorRaw, &x.AuthorUser, &x.HTMLURL)
 			cleanAll(MaxLongText, &x.Message)
+			x.Parents = x.Parents[:min(len(x.Parents), MaxParents)]
 			for i := range x.Parents {
 				cleanAll(MaxText, &x.Parents[i])
 			}

@@ -211,12 +211,16 @@ func TestApplyBatchHoldsRecordsToTheirLimits(t *testing.T) {
 		f := newFixture(t, db, "acme")
 		task := f.mustAcquire(t, t0)
 		huge := strings.Repeat("é", 1<<19) // 1 MiB of two-byte characters
+		parents := make([]string, 100)
+		for i := range parents {
+			parents[i] = hash(100 + i)
+		}
 		big, deep := repo(0), repo(1)
 		big.Name, big.Description = huge, huge
 		big.Raw = json.RawMessage(`{"pad":"` + strings.Repeat("x", ingest.MaxRawSize) + `"}`)
 		deep.Raw = json.RawMessage(strings.Repeat("[", ingest.MaxRawDepth+1) + strings.Repeat("]", ingest.MaxRawDepth+1))
 		records := []record.Record{{Repository: big}, {Repository: deep},
-			{Commit: &record.Commit{RepositoryUUID: repoUUID(0), Hash: hash(1), Message: huge, AuthorRaw: huge, Parents: []string{}, Date: t0}},
+			{Commit: &record.Commit{RepositoryUUID: repoUUID(0), Hash: hash(1), Message: huge, AuthorRaw: huge, Parents: parents, Date: t0}},
 		}
 		if _, err := db.ApplyBatch(f.ctx, store.BatchRequest{AccountID: "acme", TaskID: task.ID, LeaseToken: task.LeaseToken,
 			Sequence: 1, Records: records, Now: t0}); err != nil {
@@ -242,7 +246,8 @@ func TestApplyBatchHoldsRecordsToTheirLimits(t *testing.T) {
 			t.Errorf("raw JSON past MaxRawDepth kept: %s", got.Raw)
 		}
 		commits, _ := db.ListCommits(f.ctx, f.integ.ID, repoUUID(0))
-		if len(commits) != 1 || len(commits[0].Message) > ingest.MaxLongText || len(commits[0].AuthorRaw) > ingest.MaxText {
+		if len(commits) != 1 || len(commits[0].Message) > ingest.MaxLongText || len(commits[0].AuthorRaw) > ingest.MaxText ||
+			len(commits[0].Parents) != ingest.MaxParents {
 			t.Fatalf("commit not held to the limits: %d commits", len(commits))
 		}
 	})

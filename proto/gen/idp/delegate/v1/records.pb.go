@@ -28,8 +28,8 @@ const (
 // sent it, cleaned rather than refused (refusing would refuse the batch on
 // every retry): NUL bytes are removed, text is cut on a character boundary
 // at 1024 bytes (64 KiB for a repository description and a commit
-// message), and raw repository JSON larger than 256 KiB or nested deeper
-// than 32 levels is dropped. Identities (uuids, hashes, numbers) are
+// message), a commit keeps its first 64 parents, and raw repository JSON
+// larger than 256 KiB or nested deeper than 32 levels is dropped. Identities (uuids, hashes, numbers) are
 // refused when malformed.
 type Record struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -769,7 +769,7 @@ const file_idp_delegate_v1_records_proto_rawDesc = "" +
 	"\rcomment_count\x18\x0e \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\fcommentCount\x12&\n" +
 	"\n" +
 	"task_count\x18\x0f \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\ttaskCount\x12\x19\n" +
-	"\bhtml_url\x18\x10 \x01(\tR\ahtmlUrl\"\xac\x02\n" +
+	"\bhtml_url\x18\x10 \x01(\tR\ahtmlUrl\"\xa2\x02\n" +
 	"\x06Commit\x12'\n" +
 	"\x0frepository_uuid\x18\x01 \x01(\tR\x0erepositoryUuid\x12\x12\n" +
 	"\x04hash\x18\x02 \x01(\tR\x04hash\x12L\n" +
@@ -778,8 +778,8 @@ const file_idp_delegate_v1_records_proto_rawDesc = "" +
 	"author_raw\x18\x04 \x01(\tR\tauthorRaw\x12\x1f\n" +
 	"\vauthor_user\x18\x05 \x01(\tR\n" +
 	"authorUser\x12\x18\n" +
-	"\amessage\x18\x06 \x01(\tR\amessage\x12\"\n" +
-	"\aparents\x18\a \x03(\tB\b\xbaH\x05\x92\x01\x02\x10@R\aparents\x12\x19\n" +
+	"\amessage\x18\x06 \x01(\tR\amessage\x12\x18\n" +
+	"\aparents\x18\a \x03(\tR\aparents\x12\x19\n" +
 	"\bhtml_url\x18\b \x01(\tR\ahtmlUrl\"E\n" +
 	"\x0fListingComplete\x122\n" +
 	"\x10repository_count\x18\x01 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0frepositoryCountB\xce\x01\n" +
