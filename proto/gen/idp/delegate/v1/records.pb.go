@@ -209,7 +209,8 @@ type Repository struct {
 	// Size in bytes.
 	SizeBytes int64 `protobuf:"varint,17,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
 	// The repository object as Bitbucket returned it, so field mappings and
-	// correlation rules can reach any field.
+	// correlation rules can reach any field. It has no declared rules (its
+	// limits are those of Record), so request checks do not walk it.
 	Raw           *structpb.Struct `protobuf:"bytes,18,opt,name=raw,proto3" json:"raw,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -720,7 +721,7 @@ const file_idp_delegate_v1_records_proto_rawDesc = "" +
 	"\x06commit\x18\x03 \x01(\v2\x17.idp.delegate.v1.CommitH\x00R\x06commit\x12;\n" +
 	"\x06cursor\x18\x04 \x01(\v2!.idp.delegate.v1.RepositoryCursorH\x00R\x06cursor\x12M\n" +
 	"\x10listing_complete\x18\x05 \x01(\v2 .idp.delegate.v1.ListingCompleteH\x00R\x0flistingCompleteB\x06\n" +
-	"\x04kind\"\xb1\x05\n" +
+	"\x04kind\"\xb9\x05\n" +
 	"\n" +
 	"Repository\x12\x12\n" +
 	"\x04uuid\x18\x01 \x01(\tR\x04uuid\x12\x12\n" +
@@ -746,8 +747,8 @@ const file_idp_delegate_v1_records_proto_rawDesc = "" +
 	"\n" +
 	"updated_on\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\tupdatedOn\x12&\n" +
 	"\n" +
-	"size_bytes\x18\x11 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\tsizeBytes\x12)\n" +
-	"\x03raw\x18\x12 \x01(\v2\x17.google.protobuf.StructR\x03raw\"\xf8\x04\n" +
+	"size_bytes\x18\x11 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\tsizeBytes\x121\n" +
+	"\x03raw\x18\x12 \x01(\v2\x17.google.protobuf.StructB\x06\xbaH\x03\xd8\x01\x03R\x03raw\"\xf8\x04\n" +
 	"\vPullRequest\x12'\n" +
 	"\x0frepository_uuid\x18\x01 \x01(\tR\x0erepositoryUuid\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\x03R\x02id\x12\x14\n" +
