@@ -37,7 +37,9 @@ func (c *requestCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	if !ok {
 		return c.CodecV2.Unmarshal(data, v)
 	}
-	b := data.Materialize()
+	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
+	defer buf.Free() // as grpc's own codec does: Unmarshal copies what it keeps
+	b := buf.ReadOnlyData()
 	if err := proto.Unmarshal(b, m); err != nil {
 		c.mu.Lock()
 		c.failed[m] = undecodable(b, m.ProtoReflect().Descriptor(), err)
