@@ -350,5 +350,9 @@ func TestMovingTheStartDateBackFetchesOlderHistory(t *testing.T) {
 		if c, p := backfilled(); c || p {
 			t.Fatalf("moving the start date back left the backfill complete: commits %v, pull requests %v", c, p)
 		}
+		events, _, err := db.ListEvents(f.ctx, "acme", f.integ.ID, store.Page{})
+		if err != nil || len(events) == 0 || !strings.Contains(events[0].Message, "older history") {
+			t.Fatalf("the change does not say the history is fetched: %v %v", events, err)
+		}
 	})
 }
