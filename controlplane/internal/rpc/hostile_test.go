@@ -23,6 +23,7 @@ import (
 
 	catalogv1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/catalog/v1"
 	integrationv1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/integration/v1"
+	rulesv1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/rules/v1"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store/storetest"
@@ -368,3 +369,43 @@ func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
 }
 
 func (rawCodec) Name() string { return "proto" }
+
+// TestLineRulesBoundTheirFields holds every field to the premise of the
+// single_line and text rules: they scan values of up to 4096 characters,
+// so a field using them must allow no more (see proto/idp/rules/v1).
+func TestLineRulesBoundTheirFields(t *testing.T) {
+	t.Parallel()
+	checked := 0
+	var check func(md protoreflect.MessageDescriptor)
+	check = func(md protoreflect.MessageDescriptor) {
+		for i := range md.Fields().Len() {
+			fd := md.Fields().Get(i)
+			rules, _ := proto.GetExtension(fd.Options(), validate.E_Field).(*validate.FieldRules)
+			s := rules.GetString()
+			if items := rules.GetRepeated().GetItems(); items != nil {
+				s = items.GetString()
+			}
+			if s == nil || !(proto.GetExtension(s, rulesv1.E_SingleLine).(bool) || proto.GetExtension(s, rulesv1.E_Text).(bool)) {
+				continue
+			}
+			checked++
+			if !s.HasMaxLen() || s.GetMaxLen() > 4096 {
+				t.Errorf("%s: a line rule with max_len %d; at most 4096 are scanned", fd.FullName(), s.GetMaxLen())
+			}
+		}
+		for i := range md.Messages().Len() {
+			check(md.Messages().Get(i))
+		}
+	}
+	protoregistry.GlobalFiles.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
+		if strings.HasPrefix(string(fd.Package()), "idp.") {
+			for i := range fd.Messages().Len() {
+				check(fd.Messages().Get(i))
+			}
+		}
+		return true
+	})
+	if checked < 50 {
+		t.Fatalf("only %d fields use a line rule: the walk missed the contract", checked)
+	}
+}

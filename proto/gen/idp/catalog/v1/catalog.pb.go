@@ -274,7 +274,8 @@ func (x *EntityKey) GetScope() string {
 // CreateEntityRequest holds the YAML.
 type CreateEntityRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// IDP 2.0 entity YAML, at most 1 MiB.
+	// IDP 2.0 entity YAML, at most 1 MiB. The YAML parser refuses control
+	// characters other than tab and line breaks.
 	Yaml          string `protobuf:"bytes,1,opt,name=yaml,proto3" json:"yaml,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -366,7 +367,8 @@ func (x *CreateEntityResponse) GetEntity() *Entity {
 // UpdateEntityRequest holds the YAML.
 type UpdateEntityRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// IDP 2.0 entity YAML of an existing entity, at most 1 MiB.
+	// IDP 2.0 entity YAML of an existing entity, at most 1 MiB. The YAML
+	// parser refuses control characters other than tab and line breaks.
 	Yaml          string `protobuf:"bytes,1,opt,name=yaml,proto3" json:"yaml,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1135,7 +1137,7 @@ var File_idp_catalog_v1_catalog_proto protoreflect.FileDescriptor
 
 const file_idp_catalog_v1_catalog_proto_rawDesc = "" +
 	"\n" +
-	"\x1cidp/catalog/v1/catalog.proto\x12\x0eidp.catalog.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18idp/rules/v1/rules.proto\"\xc6\x05\n" +
+	"\x1cidp/catalog/v1/catalog.proto\x12\x0eidp.catalog.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18idp/rules/v1/rules.proto\"\xc2\x05\n" +
 	"\x06Entity\x12\x1c\n" +
 	"\x02id\x18\x01 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\x02id\x12\x1f\n" +
 	"\x04kind\x18\x02 \x01(\tB\v\xbaH\br\x06\xa0\x8e'\x01\x18@R\x04kind\x12\x1f\n" +
@@ -1149,9 +1151,8 @@ const file_idp_catalog_v1_catalog_proto_rawDesc = "" +
 	"\tlifecycle\x18\b \x01(\tB\v\xbaH\br\x06\xa0\x8e'\x01\x18@R\tlifecycle\x12.\n" +
 	"\vdescription\x18\t \x01(\tB\f\xbaH\tr\a\xa8\x8e'\x01\x18\x80 R\vdescription\x12'\n" +
 	"\x04tags\x18\n" +
-	" \x03(\tB\x13\xbaH\x10\x92\x01\r\x10@\"\tr\a\xa0\x8e'\x01\x18\x80\x01R\x04tags\x12!\n" +
-	"\x04yaml\x18\v \x01(\tB\r\xbaH\n" +
-	"r\b\xa8\x8e'\x01\x18\x80\x80@R\x04yaml\x12W\n" +
+	" \x03(\tB\x13\xbaH\x10\x92\x01\r\x10@\"\tr\a\xa0\x8e'\x01\x18\x80\x01R\x04tags\x12\x1d\n" +
+	"\x04yaml\x18\v \x01(\tB\t\xbaH\x06r\x04\x18\x80\x80@R\x04yaml\x12W\n" +
 	"\n" +
 	"created_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\tcreatedAt\x12W\n" +
 	"\n" +
@@ -1161,15 +1162,13 @@ const file_idp_catalog_v1_catalog_proto_rawDesc = "" +
 	"\tEntityKey\x12&\n" +
 	"\x06entity\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\x06entity\x12\x1f\n" +
 	"\x04kind\x18\x02 \x01(\tB\v\xbaH\br\x06\xa0\x8e'\x01\x18@R\x04kind\x12\"\n" +
-	"\x05scope\x18\x03 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\x05scope\":\n" +
-	"\x13CreateEntityRequest\x12#\n" +
-	"\x04yaml\x18\x01 \x01(\tB\x0f\xbaH\fr\n" +
-	"\xa8\x8e'\x01\x10\x01\x18\x80\x80@R\x04yaml\"F\n" +
+	"\x05scope\x18\x03 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\x05scope\"6\n" +
+	"\x13CreateEntityRequest\x12\x1f\n" +
+	"\x04yaml\x18\x01 \x01(\tB\v\xbaH\br\x06\x10\x01\x18\x80\x80@R\x04yaml\"F\n" +
 	"\x14CreateEntityResponse\x12.\n" +
-	"\x06entity\x18\x01 \x01(\v2\x16.idp.catalog.v1.EntityR\x06entity\":\n" +
-	"\x13UpdateEntityRequest\x12#\n" +
-	"\x04yaml\x18\x01 \x01(\tB\x0f\xbaH\fr\n" +
-	"\xa8\x8e'\x01\x10\x01\x18\x80\x80@R\x04yaml\"F\n" +
+	"\x06entity\x18\x01 \x01(\v2\x16.idp.catalog.v1.EntityR\x06entity\"6\n" +
+	"\x13UpdateEntityRequest\x12\x1f\n" +
+	"\x04yaml\x18\x01 \x01(\tB\v\xbaH\br\x06\x10\x01\x18\x80\x80@R\x04yaml\"F\n" +
 	"\x14UpdateEntityResponse\x12.\n" +
 	"\x06entity\x18\x01 \x01(\v2\x16.idp.catalog.v1.EntityR\x06entity\"G\n" +
 	"\x10GetEntityRequest\x123\n" +

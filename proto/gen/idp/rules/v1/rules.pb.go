@@ -67,14 +67,14 @@ var File_idp_rules_v1_rules_proto protoreflect.FileDescriptor
 
 const file_idp_rules_v1_rules_proto_rawDesc = "" +
 	"\n" +
-	"\x18idp/rules/v1/rules.proto\x12\fidp.rules.v1\x1a\x1bbuf/validate/validate.proto:\xe1\x01\n" +
-	"\vsingle_line\x12\x19.buf.validate.StringRules\x18\xe4\xf1\x04 \x01(\bB\xa2\x01\xc2H\x9e\x01\n" +
-	"\x9b\x01\n" +
-	"\x12string.single_line\x1a\x84\x01!rule || !this.matches('[\\\\x00-\\\\x1f\\\\x7f-\\\\x9f]') ? '' : 'must be a single line without control characters (NUL, tab, line breaks)'R\n" +
-	"singleLine:\xf3\x01\n" +
-	"\x04text\x12\x19.buf.validate.StringRules\x18\xe5\xf1\x04 \x01(\bB\xc1\x01\xc2H\xbd\x01\n" +
-	"\xba\x01\n" +
-	"\vstring.text\x1a\xaa\x01!rule || !this.matches('[\\\\x00-\\\\x08\\\\x0b\\\\x0c\\\\x0e-\\\\x1f\\\\x7f-\\\\x9f]') ? '' : 'must not contain control characters other than tab and line breaks (NUL is never allowed)'R\x04textB\xb7\x01\n" +
+	"\x18idp/rules/v1/rules.proto\x12\fidp.rules.v1\x1a\x1bbuf/validate/validate.proto:\xf7\x01\n" +
+	"\vsingle_line\x12\x19.buf.validate.StringRules\x18\xe4\xf1\x04 \x01(\bB\xb8\x01\xc2H\xb4\x01\n" +
+	"\xb1\x01\n" +
+	"\x12string.single_line\x1a\x9a\x01!rule || this.size() > 4096 || !this.matches('[\\\\x00-\\\\x1f\\\\x7f-\\\\x9f]') ? '' : 'must be a single line without control characters (NUL, tab, line breaks)'R\n" +
+	"singleLine:\x89\x02\n" +
+	"\x04text\x12\x19.buf.validate.StringRules\x18\xe5\xf1\x04 \x01(\bB\xd7\x01\xc2H\xd3\x01\n" +
+	"\xd0\x01\n" +
+	"\vstring.text\x1a\xc0\x01!rule || this.size() > 4096 || !this.matches('[\\\\x00-\\\\x08\\\\x0b\\\\x0c\\\\x0e-\\\\x1f\\\\x7f-\\\\x9f]') ? '' : 'must not contain control characters other than tab and line breaks (NUL is never allowed)'R\x04textB\xb7\x01\n" +
 	"\x10com.idp.rules.v1B\n" +
 	"RulesProtoP\x01ZEgithub.com/catalog-discovery/bitbucket/proto/gen/idp/rules/v1;rulesv1\xa2\x02\x03IRX\xaa\x02\fIdp.Rules.V1\xca\x02\fIdp\\Rules\\V1\xe2\x02\x18Idp\\Rules\\V1\\GPBMetadata\xea\x02\x0eIdp::Rules::V1"
 
