@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -202,54 +200,6 @@ func TestApplyBatchStoresTextWithNULAndInvalidUTF8(t *testing.T) {
 		commits, _ := db.ListCommits(f.ctx, f.integ.ID, repoUUID(0))
 		if len(prs) != 1 || prs[0].Title != "fix it" || len(commits) != 1 || commits[0].Message != "initial\n" {
 			t.Fatalf("prs %+v commits %+v", prs, commits)
-		}
-	})
-}
-
-func TestApplyBatchHoldsRecordsToTheirLimits(t *testing.T) {
-	t.Parallel()
-	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		f := newFixture(t, db, "acme")
-		task := f.mustAcquire(t, t0)
-		huge := strings.Repeat("é", 1<<19) // 1 MiB of two-byte characters
-		parents := make([]string, 100)
-		for i := range parents {
-			parents[i] = hash(100 + i)
-		}
-		big, deep := repo(0), repo(1)
-		big.Name, big.Description = huge, huge
-		big.Raw = json.RawMessage(`{"pad":"` + strings.Repeat("x", ingest.MaxRawSize) + `"}`)
-		deep.Raw = json.RawMessage(strings.Repeat("[", ingest.MaxRawDepth+1) + strings.Repeat("]", ingest.MaxRawDepth+1))
-		records := []record.Record{{Repository: big}, {Repository: deep},
-			{Commit: &record.Commit{RepositoryUUID: repoUUID(0), Hash: hash(1), Message: huge, AuthorRaw: huge, Parents: parents, Date: t0}},
-		}
-		if _, err := db.ApplyBatch(f.ctx, store.BatchRequest{AccountID: "acme", TaskID: task.ID, LeaseToken: task.LeaseToken,
-			Sequence: 1, Records: records, Now: t0}); err != nil {
-			t.Fatalf("batch past the limits: %v", err)
-		}
-		got, err := db.GetRepository(f.ctx, f.integ.ID, repoUUID(0))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for name, c := range map[string]struct {
-			value string
-			limit int
-		}{"name": {got.Name, ingest.MaxText}, "description": {got.Description, ingest.MaxLongText}} {
-			if len(c.value) > c.limit || len(c.value) < c.limit-1 || !utf8.ValidString(c.value) {
-				t.Errorf("%s: %d bytes (limit %d), valid UTF-8 %v", name, len(c.value), c.limit, utf8.ValidString(c.value))
-			}
-		}
-		dropped := func(raw json.RawMessage) bool { return len(raw) == 0 || string(raw) == "{}" }
-		if !dropped(got.Raw) {
-			t.Errorf("raw JSON past MaxRawSize kept: %d bytes", len(got.Raw))
-		}
-		if got, _ := db.GetRepository(f.ctx, f.integ.ID, repoUUID(1)); !dropped(got.Raw) {
-			t.Errorf("raw JSON past MaxRawDepth kept: %s", got.Raw)
-		}
-		commits, _ := db.ListCommits(f.ctx, f.integ.ID, repoUUID(0))
-		if len(commits) != 1 || len(commits[0].Message) > ingest.MaxLongText || len(commits[0].AuthorRaw) > ingest.MaxText ||
-			len(commits[0].Parents) != ingest.MaxParents {
-			t.Fatalf("commit not held to the limits: %d commits", len(commits))
 		}
 	})
 }
