@@ -51,4 +51,4 @@ go test -race -count=1 -timeout 30m "$@" work
 fuzz() { go test -run='^$' -fuzz="^$1\$" -fuzztime="${IDP_FUZZTIME:-10s}" "$2"; }
 step "fuzz targets, ${IDP_FUZZTIME:-10s} each"
 fuzz FuzzParse ./controlplane/internal/catalog
-fuzz FuzzPaths ./controlplane/internal/integration
+fuzz FuzzPaths ./controlplane/internal/discoverysvc

@@ -1,9 +1,10 @@
-package integration_test
+package discoverysvc_test
 
 import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalog"
@@ -19,7 +20,7 @@ const fuzzRaw = `{"name":"payments","slug":"payments","project":{"key":"PAY"},"m
 
 // FuzzPaths feeds correlation and field mapping paths to the checks an
 // integration goes through, then walks every accepted path through the
-// data it will read: the checks never panic, what they accept fits the
+// data it will read, as discovery does: the checks never panic, what they accept fits the
 // contract's bounds and the catalog's path syntax, and resolving an
 // accepted path never panics. Plain `go test` runs the seeds;
 // scripts/test.sh explores for a bounded time.
@@ -47,7 +48,8 @@ func FuzzPaths(f *testing.F) {
 	f.Fuzz(func(t *testing.T, ingested, catalogPath, fieldPath string) {
 		rules := []integration.CorrelationRule{{IngestedPath: ingested, CatalogPath: catalogPath, Operator: integration.Equals}}
 		fields := []integration.FieldMapping{{Name: "mapped", Path: fieldPath}}
-		in, err := integration.New(integration.Draft{Name: "fuzz", Correlation: &rules, Fields: &fields}, conn, now)
+		in, err := integration.New(integration.Draft{Name: "fuzz", Correlation: &rules, Fields: &fields},
+			integration.Connector{ID: "con_1", AccountID: "acme", Workspace: "acme"}, time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC))
 		_ = correlate.Rule{IngestedPath: ingested, CatalogPath: catalogPath, Op: correlate.Equals}.Validate()
 		if err != nil {
 			return
