@@ -2,6 +2,8 @@
 # The project's test command: formatting, vet, contract lint and drift, and
 # every module's tests with the race detector. Run from anywhere.
 #
+# The fuzz targets then run for a bounded time each (IDP_FUZZTIME).
+#
 # PostgreSQL-backed tests run when IDP_TEST_POSTGRES_DSN is set (for example
 # postgres://postgres@127.0.0.1:5432/test?sslmode=disable) and skip otherwise.
 # The proxy tests run when tinyproxy and squid are installed;
@@ -43,3 +45,10 @@ rm -f "$ref"
 
 step "go test -race work"
 go test -race -count=1 -timeout 30m "$@" work
+
+# Each fuzz target explores for a bounded time (IDP_FUZZTIME, default
+# 10s); a failing input is saved under the package's testdata/fuzz.
+fuzz() { go test -run='^$' -fuzz="^$1\$" -fuzztime="${IDP_FUZZTIME:-10s}" "$2"; }
+step "fuzz targets, ${IDP_FUZZTIME:-10s} each"
+fuzz FuzzParse ./controlplane/internal/catalog
+fuzz FuzzPaths ./controlplane/internal/discoverysvc

@@ -12,47 +12,53 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// MaxDocumentSize bounds the YAML Parse accepts. Entities are a few
-// kilobytes; the bound keeps a pasted log or a hostile document from costing
-// the control plane memory.
-const MaxDocumentSize = 1 << 20
-
 // Parse reads one entity from IDP 2.0 YAML and checks it. Every problem is
 // reported at once, as a *ValidationError whose FieldErrors carry the field
 // and its line; malformed YAML is reported the same way, with the line the
-// YAML parser names. Parse never panics, whatever the input.
+// YAML parser names. Parse never panics, whatever the input, and refuses
+// a document past the limits of limits.go before expanding it.
 //
 // metadata.integration and metadata.integration_properties are read into
 // Integrations and IngestedProperties, so that what YAML renders parses back
 // to the same entity. Whether a user may change them is for the caller
 // to decide; the catalog service keeps the stored ones.
 func Parse(data []byte) (*Entity, error) {
+	e, _, err := parse(data)
+	return e, err
+}
+
+// parse is Parse, also returning the parser, which finds the line of a
+// field.
+func parse(data []byte) (*Entity, *parser, error) {
 	if len(data) > MaxDocumentSize {
-		return nil, documentError(0, "document is %d bytes; at most %d are accepted", len(data), MaxDocumentSize)
+		return nil, nil, documentError(0, "document is %d bytes; at most %d are accepted", len(data), MaxDocumentSize)
 	}
 	root, err := parseDocument(data)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	if _, err := shape(root); err != nil {
+		return nil, nil, err
 	}
 	var raw any
 	if err := root.Decode(&raw); err != nil {
-		return nil, yamlError(err)
+		return nil, nil, yamlError(err)
 	}
 	v, err := normalize(raw)
 	if err != nil {
-		return nil, documentError(root.Line, "%v", err)
+		return nil, nil, documentError(root.Line, "%v", err)
 	}
 	doc, ok := v.(map[string]any)
 	if !ok {
-		return nil, documentError(root.Line, "must be a mapping of fields such as apiVersion, kind and identifier")
+		return nil, nil, documentError(root.Line, "must be a mapping of fields such as apiVersion, kind and identifier")
 	}
 	p := &parser{root: root}
 	e := p.entity(doc)
 	e.check(&p.problems, p.line)
 	if err := p.err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return e, nil
+	return e, p, nil
 }
 
 // parseDocument returns the root mapping of the only document in data.

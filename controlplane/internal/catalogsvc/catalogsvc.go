@@ -125,6 +125,13 @@ type Filter struct {
 // documents, and how many match across all pages.
 func (s *Service) List(ctx context.Context, accountID string, f Filter, p store.Page) ([]store.StoredEntity, string, int64, error) {
 	sf := store.EntityFilter{Kind: f.Kind, Type: f.Type, Search: strings.TrimSpace(f.Search)}
+	if f.Kind != "" {
+		canon, ok := catalog.CanonicalKind(f.Kind)
+		if !ok {
+			return nil, "", 0, fault.InvalidField("kind", "unknown kind %q; want one of %s", f.Kind, strings.Join(catalog.Kinds(), ", "))
+		}
+		sf.Kind = canon
+	}
 	if f.Scope != "" {
 		var err error
 		if sf.Scope, err = ScopeKey(f.Scope, "scope"); err != nil {
@@ -185,7 +192,7 @@ func parse(yaml string) (*catalog.Entity, error) {
 	if strings.TrimSpace(yaml) == "" {
 		return nil, fault.InvalidField("yaml", "required: an IDP 2.0 entity document")
 	}
-	e, err := catalog.Parse([]byte(yaml))
+	e, err := catalog.ParseSubmitted([]byte(yaml))
 	if err == nil {
 		return e, nil
 	}

@@ -35,13 +35,25 @@ func decodeRaw(raw string) map[string]any {
 	return m
 }
 
+// Limits of one mapped value, as placed in the entity: a value past any
+// of them is left out. With at most 64 field mappings (the contract's
+// limit), the ingested section then stays within what an entity document
+// holds next to the user's own part (see catalog.MaxSubmittedSize), so
+// an entity that receives it can always be stored and read back.
+const (
+	maxPropertySize  = 4 << 10 // bytes of its JSON encoding
+	maxPropertyNodes = 100     // values, a list or object counting as one more
+	maxPropertyDepth = 16      // nesting, the dots of its name included
+)
+
 // Props maps a repository's raw JSON onto the ingested properties of its
 // entity: each field mapping copies the value at its path (a catalog.Path;
 // typed: strings,
 // numbers, booleans, lists and objects as Bitbucket sent them) to its
 // name, where dots nest ("project.key" lands at project → key). A path
-// that finds nothing leaves the name out. visibility ("private" or
-// "public") is derived from is_private unless a mapping names it.
+// that finds nothing, or a value past the limits above, leaves the name
+// out. visibility ("private" or "public") is derived from is_private
+// unless a mapping names it.
 func Props(fields []integration.FieldMapping, raw map[string]any) map[string]any {
 	props := map[string]any{}
 	mapped := map[string]bool{}
@@ -52,7 +64,7 @@ func Props(fields []integration.FieldMapping, raw map[string]any) map[string]any
 			continue // refused when the integration was saved
 		}
 		v, ok := path.Value(raw)
-		if !ok {
+		if !ok || !withinLimits(v, strings.Count(f.Name, ".")+1) {
 			continue
 		}
 		setPath(props, f.Name, v)
@@ -63,6 +75,38 @@ func Props(fields []integration.FieldMapping, raw map[string]any) map[string]any
 		}
 	}
 	return props
+}
+
+// withinLimits reports whether a value placed under a name of nameDepth
+// segments stays within the limits of one property.
+func withinLimits(v any, nameDepth int) bool {
+	nodes := 0
+	var fits func(v any, depth int) bool
+	fits = func(v any, depth int) bool {
+		if nodes++; nodes > maxPropertyNodes || depth > maxPropertyDepth {
+			return false
+		}
+		switch t := v.(type) {
+		case map[string]any:
+			for _, c := range t {
+				if !fits(c, depth+1) {
+					return false
+				}
+			}
+		case []any:
+			for _, c := range t {
+				if !fits(c, depth+1) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	if !fits(v, nameDepth) {
+		return false
+	}
+	b, err := json.Marshal(v)
+	return err == nil && len(b) <= maxPropertySize
 }
 
 func setPath(m map[string]any, name string, v any) {

@@ -3,12 +3,10 @@ package dispatch
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/rs/zerolog"
 
@@ -20,7 +18,6 @@ import (
 	"github.com/catalog-discovery/bitbucket/shared/backoff"
 	"github.com/catalog-discovery/bitbucket/shared/clock"
 	"github.com/catalog-discovery/bitbucket/shared/record"
-	"github.com/catalog-discovery/bitbucket/shared/tag"
 )
 
 // Config holds the timings of the task protocol.
@@ -110,23 +107,15 @@ type Registration struct {
 // next poll resumes them from their checkpoints under new lease tokens,
 // instead of waiting for the leases to expire. Two running processes must
 // therefore not share a name: each registration fences off the other's
-// work. Errors: Invalid naming the bad fields (name, tags[i]).
+// work. The sizes of its fields and the shape of its tags are declared
+// in the contract (RegisterRequest) and checked before this runs. Errors:
+// Invalid naming name when it is only white space.
 func (s *Service) Register(ctx context.Context, accountID string, r Registration) (store.Delegate, error) {
-	var v fault.Violations
 	name := strings.TrimSpace(r.Name)
-	if n := utf8.RuneCountInString(name); n == 0 || n > 128 {
-		v.Add("name", "required, 1 to 128 characters")
+	if name == "" {
+		return store.Delegate{}, fault.InvalidField("name", "required: more than white space")
 	}
-	tags := make([]string, 0, len(r.Tags))
-	for i, t := range r.Tags {
-		if !tag.Valid(t) {
-			v.Add(fmt.Sprintf("tags[%d]", i), "%q is not a valid tag: %s", t, tag.Rule)
-		}
-		tags = append(tags, t)
-	}
-	if err := v.Err("", "invalid registration"); err != nil {
-		return store.Delegate{}, err
-	}
+	tags := slices.Clone(r.Tags)
 	slices.Sort(tags)
 	now := s.clock.Now().UTC()
 	d, reclaimed, err := s.store.RegisterDelegate(ctx, store.Delegate{ID: ids.New("dlg"), AccountID: accountID, Name: name,

@@ -48,7 +48,7 @@ func TestMetricsAfterASync(t *testing.T) {
 		{"idp_controlplane_ingest_records_total", map[string]string{"kind": "listing_complete"}, eq(2), "== 2"},
 		{"idp_controlplane_ingest_batches_total", map[string]string{"outcome": "applied"}, gt(0), "> 0"},
 		{"idp_controlplane_ingest_batches_total", map[string]string{"outcome": "rejected"}, eq(0), "== 0"},
-		{"idp_controlplane_rpc_requests_total", map[string]string{"service": "idp.delegate.v1.DelegateService", "method": "AcquireTask", "code": "OK"}, gt(2), "> 2"},
+		{"idp_controlplane_rpc_requests_total", map[string]string{"service": "idp.delegate.v1.DelegateService", "method": "AcquireTask", "code": "OK"}, gt(1), ">= 2, one per lease (empty polls add more)"},
 		{"idp_controlplane_rpc_requests_total", map[string]string{"service": "idp.delegate.v1.DelegateService", "method": "CompleteTask", "code": "OK"}, eq(2), "== 2"},
 		{"idp_controlplane_rpc_requests_total", map[string]string{"service": "idp.integration.v1.IntegrationService", "method": "CreateIntegration", "code": "OK"}, eq(1), "== 1"},
 		{"idp_controlplane_task_leases_total", map[string]string{"type": "sync"}, eq(2), "== 2"},

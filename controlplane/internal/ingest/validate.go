@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 	"github.com/catalog-discovery/bitbucket/shared/record"
@@ -22,9 +23,22 @@ var (
 	hashPattern = regexp.MustCompile(`^[0-9a-f]{40}$`)
 )
 
+// Limits of what a record stores. Text past its limit is cut there, on a
+// character boundary; parents past MaxParents are dropped; raw repository
+// JSON past its limits is dropped (the repository is kept, and field
+// mappings find nothing in it).
+const (
+	MaxText     = 1024     // bytes of a name, key, branch, URL, state, author or title
+	MaxLongText = 64 << 10 // bytes of a repository description or a commit message
+	MaxRawSize  = 256 << 10
+	MaxRawDepth = 32 // nesting of objects and lists in raw JSON
+	MaxParents  = 64 // parents kept of a commit, in order
+)
+
 // Normalize makes the text of every record storable, in place: NUL bytes
 // are removed and invalid UTF-8 is replaced by U+FFFD, in every string and
-// in the raw repository JSON. PostgreSQL refuses both in TEXT (SQLSTATE
+// in the raw repository JSON, and text and raw JSON are held to the limits
+// above. PostgreSQL refuses NUL and invalid UTF-8 in TEXT (SQLSTATE
 // 22021), and Bitbucket does return them, e.g. a NUL pasted into a commit
 // message. Refusing such a record would refuse its batch on every retry
 // and stop the sync for good, so the record is kept without the bytes
@@ -34,30 +48,44 @@ func Normalize(records []record.Record) {
 		switch {
 		case r.Repository != nil:
 			x := r.Repository
-			cleanAll(&x.UUID, &x.Slug, &x.Name, &x.FullName, &x.Workspace, &x.ProjectKey, &x.ProjectName, &x.Description,
+			cleanAll(MaxText, &x.UUID, &x.Slug, &x.Name, &x.FullName, &x.Workspace, &x.ProjectKey, &x.ProjectName,
 				&x.Language, &x.MainBranch, &x.HTMLURL, &x.CloneHTTPSURL, &x.CloneSSHURL)
+			cleanAll(MaxLongText, &x.Description)
 			x.Raw = cleanJSON(x.Raw)
 		case r.PullRequest != nil:
 			x := r.PullRequest
-			cleanAll(&x.RepositoryUUID, &x.Title, &x.State, &x.Author, &x.AuthorUUID, &x.SourceBranch, &x.DestinationBranch,
+			cleanAll(MaxText, &x.RepositoryUUID, &x.Title, &x.State, &x.Author, &x.AuthorUUID, &x.SourceBranch, &x.DestinationBranch,
 				&x.MergeCommit, &x.ClosedBy, &x.HTMLURL)
 		case r.Commit != nil:
 			x := r.Commit
-			cleanAll(&x.RepositoryUUID, &x.Hash, &x.AuthorRaw, &x.AuthorUser, &x.Message, &x.HTMLURL)
+			cleanAll(MaxText, &x.RepositoryUUID, &x.Hash, &x.AuthorRaw, &x.AuthorUser, &x.HTMLURL)
+			cleanAll(MaxLongText, &x.Message)
+			x.Parents = x.Parents[:min(len(x.Parents), MaxParents)]
 			for i := range x.Parents {
-				cleanAll(&x.Parents[i])
+				cleanAll(MaxText, &x.Parents[i])
 			}
 		case r.Cursor != nil:
 			x := r.Cursor
-			cleanAll(&x.RepositoryUUID, &x.NewestCommitHash, &x.OldestCommitHash)
+			cleanAll(MaxText, &x.RepositoryUUID, &x.NewestCommitHash, &x.OldestCommitHash)
 		}
 	}
 }
 
-func cleanAll(ss ...*string) {
+func cleanAll(limit int, ss ...*string) {
 	for _, s := range ss {
-		*s = clean(*s)
+		*s = cut(clean(*s), limit)
 	}
+}
+
+// cut shortens s to at most limit bytes without splitting a character.
+func cut(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	for limit > 0 && !utf8.RuneStart(s[limit]) {
+		limit--
+	}
+	return s[:limit]
 }
 
 func clean(s string) string {
@@ -69,9 +97,13 @@ func clean(s string) string {
 
 // cleanJSON cleans raw JSON: its bytes as text, and the strings it holds,
 // where a NUL may hide as the escape \u0000 and come back when decoded.
+// JSON past MaxRawSize or MaxRawDepth is dropped.
 func cleanJSON(raw json.RawMessage) json.RawMessage {
 	if len(raw) == 0 {
 		return raw
+	}
+	if len(raw) > MaxRawSize || depth(raw) > MaxRawDepth {
+		return nil
 	}
 	out := json.RawMessage(clean(string(raw)))
 	if !bytes.Contains(out, []byte(`\u0000`)) {
@@ -88,6 +120,29 @@ func cleanJSON(raw json.RawMessage) json.RawMessage {
 		return out
 	}
 	return b
+}
+
+// depth is how deep objects and lists nest in raw; strings are skipped
+// so that brackets inside them do not count.
+func depth(raw []byte) int {
+	d, deepest, inString, escaped := 0, 0, false, false
+	for _, c := range raw {
+		switch {
+		case inString && escaped:
+			escaped = false
+		case inString && c == '\\':
+			escaped = true
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '{' || c == '[':
+			d++
+			deepest = max(deepest, d)
+		case c == '}' || c == ']':
+			d--
+		}
+	}
+	return deepest
 }
 
 func cleanValue(v any) any {

@@ -199,8 +199,11 @@ func New(d Draft, connector Connector, now time.Time) (Integration, error) {
 	if in.Workspace == "" {
 		in.Workspace = connector.Workspace
 	}
-	if !workspacePattern.MatchString(in.Workspace) {
+	switch {
+	case !workspacePattern.MatchString(in.Workspace):
 		v.Add("integration.workspace", "%q is not a Bitbucket workspace slug", in.Workspace)
+	case in.Workspace != connector.Workspace:
+		v.Add("integration.workspace", "must be the workspace of connector %q, %q: the connector's token is for that workspace", connector.Name, connector.Workspace)
 	}
 	if in.Behavior == "" {
 		in.Behavior = RegisterAndMerge

@@ -211,7 +211,7 @@ func TestApplyUpdate(t *testing.T) {
 	later := now.Add(time.Hour)
 
 	in := base()
-	other := integration.Connector{ID: "con_2"}
+	other := integration.Connector{ID: "con_2", Name: "second", Workspace: conn.Workspace}
 	rules := []integration.CorrelationRule{{IngestedPath: "slug", CatalogPath: "identifier", Operator: integration.Contains}}
 	changed, err := integration.Apply(&in, integration.Changes{Mask: []string{"name", "connector", "correlation", "field_mappings"},
 		Draft: integration.Draft{Name: "renamed", Correlation: &rules, Fields: &[]integration.FieldMapping{{Name: "lang", Path: "language"}}}}, &other, later)
@@ -223,6 +223,28 @@ func TestApplyUpdate(t *testing.T) {
 	}
 	if in.Name != "renamed" || in.ConnectorID != "con_2" || !in.UpdatedAt.Equal(later) {
 		t.Fatalf("after update: %+v", in)
+	}
+
+	// A connector of another workspace is refused: the workspace is fixed.
+	in = base()
+	elsewhere := integration.Connector{ID: "con_3", Name: "globex", Workspace: "globex"}
+	_, err = integration.Apply(&in, integration.Changes{Mask: []string{"connector"}}, &elsewhere, later)
+	if v := violations(t, err); !strings.Contains(v["integration.connector"], `workspace "globex"`) {
+		t.Fatalf("connector of another workspace: %v", v)
+	}
+	if _, err := integration.New(integration.Draft{Name: "x", Workspace: "globex"}, conn, now); violations(t, err)["integration.workspace"] == "" {
+		t.Fatalf("create for a workspace other than the connector's: %v", err)
+	}
+
+	// Only moving the start date back, or clearing it, asks for history.
+	for _, c := range []struct {
+		before, after time.Time
+		want          bool
+	}{{now, now.Add(-time.Hour), true}, {now, time.Time{}, true}, {now, now.Add(time.Hour), false},
+		{time.Time{}, now, false}, {now, now, false}} {
+		if got := integration.StartDateMovedBack(c.before, c.after); got != c.want {
+			t.Errorf("StartDateMovedBack(%v, %v) = %v", c.before, c.after, got)
+		}
 	}
 
 	// Any change of the secondary kinds is refused, also dropping one.

@@ -52,6 +52,7 @@ func Apply(in *Integration, ch Changes, connector *Connector, now time.Time) ([]
 		case FieldConnector:
 			if connector != nil {
 				next.ConnectorID = connector.ID
+				checkConnectorWorkspace(&v, *connector, in.Workspace)
 			}
 		case FieldBehavior:
 			next.Behavior = ch.Draft.Behavior
@@ -121,6 +122,24 @@ func Apply(in *Integration, ch Changes, connector *Connector, now time.Time) ([]
 	next.UpdatedAt = now
 	*in = next
 	return changed, nil
+}
+
+// checkConnectorWorkspace holds an integration to its workspace: a
+// connector of another workspace would sync a different set of
+// repositories into the same entities (and its token may not reach the
+// integration's workspace at all).
+func checkConnectorWorkspace(v *fault.Violations, c Connector, workspace string) {
+	if c.Workspace != workspace {
+		v.Add("integration.connector", "connector %q is for workspace %q, and this integration syncs workspace %q, which cannot change: choose a connector of %q, or create a new integration for %q",
+			c.Name, c.Workspace, workspace, workspace, c.Workspace)
+	}
+}
+
+// StartDateMovedBack reports whether a start date change asks for history
+// no sync has fetched: the date moved earlier, or was cleared. Backfills
+// are complete only down to the old date, so they start again.
+func StartDateMovedBack(before, after time.Time) bool {
+	return !before.IsZero() && (after.IsZero() || after.Before(before))
 }
 
 func diff(a, b Integration) []string {

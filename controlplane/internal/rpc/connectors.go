@@ -6,7 +6,6 @@ import (
 
 	integrationv1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/integration/v1"
 
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integrationsvc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
@@ -29,9 +28,6 @@ func connectorToProto(c integration.Connector) *integrationv1.Connector {
 
 func (c *connectorServer) CreateConnector(ctx context.Context, req *integrationv1.CreateConnectorRequest) (*integrationv1.CreateConnectorResponse, error) {
 	in := req.GetConnector()
-	if in == nil {
-		return nil, fault.InvalidField("connector", "required")
-	}
 	out, err := c.s.Manage.CreateConnector(ctx, managementCaller(ctx), integration.Connector{Name: in.GetName(), URL: in.GetUrl(),
 		Username: in.GetUsername(), TokenRef: in.GetTokenRef(), APIBaseURL: in.GetApiBaseUrl(), DelegateSelectors: in.GetDelegateSelectors()})
 	if err != nil {

@@ -21,7 +21,8 @@ import (
 func itoa(i int) string { return strconv.Itoa(i) }
 
 // page is the page a list request asks for; the store applies the
-// list's default size and the one cap, store.MaxPageSize.
+// list's default size and clamps to store.MaxPageSize, the bound the
+// contract declares for every page_size (idp.rules.v1.page_size).
 func page(size int32, token string) store.Page { return store.Page{Size: int(size), Token: token} }
 
 // ts converts a time to a timestamp; the zero time is absent.

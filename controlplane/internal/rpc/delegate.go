@@ -9,7 +9,6 @@ import (
 	delegatev1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/dispatch"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
 )
@@ -38,12 +37,6 @@ func (d *delegateServer) Register(ctx context.Context, req *delegatev1.RegisterR
 }
 
 func (d *delegateServer) AcquireTask(ctx context.Context, req *delegatev1.AcquireTaskRequest) (*delegatev1.AcquireTaskResponse, error) {
-	if req.GetDelegateId() == "" {
-		return nil, fault.InvalidField("delegate_id", "required: the id Register returned")
-	}
-	if req.GetPollHoldSeconds() < 0 {
-		return nil, fault.InvalidField("poll_hold_seconds", "must not be negative, got %d (0 asks for the server's hold)", req.GetPollHoldSeconds())
-	}
 	hold := time.Duration(req.GetPollHoldSeconds()) * time.Second
 	a, ok, err := d.s.Tasks.Acquire(ctx, d.caller(ctx).AccountID, req.GetDelegateId(), hold)
 	if err != nil || !ok {
@@ -53,9 +46,6 @@ func (d *delegateServer) AcquireTask(ctx context.Context, req *delegatev1.Acquir
 }
 
 func (d *delegateServer) RenewLease(ctx context.Context, req *delegatev1.RenewLeaseRequest) (*delegatev1.RenewLeaseResponse, error) {
-	if err := requireLease(req.GetTaskId(), req.GetLeaseToken()); err != nil {
-		return nil, err
-	}
 	res, err := d.s.Tasks.Renew(ctx, d.caller(ctx).AccountID, req.GetTaskId(), req.GetLeaseToken(), req.GetCheckpoint(), progressFromProto(req.GetProgress()))
 	if err != nil {
 		return nil, err
@@ -64,9 +54,6 @@ func (d *delegateServer) RenewLease(ctx context.Context, req *delegatev1.RenewLe
 }
 
 func (d *delegateServer) UploadRecords(ctx context.Context, req *delegatev1.UploadRecordsRequest) (*delegatev1.UploadRecordsResponse, error) {
-	if err := requireLease(req.GetTaskId(), req.GetLeaseToken()); err != nil {
-		return nil, err
-	}
 	records, err := recordsFromProto(req.GetRecords())
 	if err != nil {
 		return nil, err
@@ -80,9 +67,6 @@ func (d *delegateServer) UploadRecords(ctx context.Context, req *delegatev1.Uplo
 }
 
 func (d *delegateServer) CompleteTask(ctx context.Context, req *delegatev1.CompleteTaskRequest) (*delegatev1.CompleteTaskResponse, error) {
-	if err := requireLease(req.GetTaskId(), req.GetLeaseToken()); err != nil {
-		return nil, err
-	}
 	outcome := outcomes[req.GetOutcome()] // "" for an unknown value: refused by the task state machine
 	var result *tasks.TestResult
 	if r := req.GetTestConnection(); r != nil {
@@ -96,17 +80,6 @@ func (d *delegateServer) CompleteTask(ctx context.Context, req *delegatev1.Compl
 		return nil, err
 	}
 	return &delegatev1.CompleteTaskResponse{}, nil
-}
-
-func requireLease(taskID, token string) error {
-	var v fault.Violations
-	if taskID == "" {
-		v.Add("task_id", "required")
-	}
-	if token == "" {
-		v.Add("lease_token", "required")
-	}
-	return v.Err("", "invalid request")
 }
 
 var outcomes = map[delegatev1.Outcome]tasks.Outcome{

@@ -94,7 +94,7 @@ func TestAcquireHoldsAsLongAsTheDelegateAsksWithinTheServersHold(t *testing.T) {
 		server, requested, want time.Duration
 	}{
 		{time.Hour, 5 * time.Second, 5 * time.Second},
-		{10 * time.Second, 2 * time.Hour, 10 * time.Second},
+		{10 * time.Second, 300 * time.Second, 10 * time.Second},
 		{10 * time.Second, 0, 10 * time.Second},
 	}
 	for _, tt := range tests {
@@ -130,10 +130,12 @@ func TestAcquireHoldsAsLongAsTheDelegateAsksWithinTheServersHold(t *testing.T) {
 
 	h := newHarness(t, testLease)
 	id := h.register("d1")
-	_, err := h.delegates.AcquireTask(h.dlg(), &delegatev1.AcquireTaskRequest{DelegateId: id, PollHoldSeconds: -1})
-	_, br := wantStatus(t, err, codes.InvalidArgument, "")
-	if v := br.GetFieldViolations(); len(v) != 1 || v[0].GetField() != "poll_hold_seconds" {
-		t.Errorf("violations %v, want one naming poll_hold_seconds", v)
+	for _, hold := range []int32{-1, 301} {
+		_, err := h.delegates.AcquireTask(h.dlg(), &delegatev1.AcquireTaskRequest{DelegateId: id, PollHoldSeconds: hold})
+		_, br := wantStatus(t, err, codes.InvalidArgument, "")
+		if v := br.GetFieldViolations(); len(v) != 1 || v[0].GetField() != "poll_hold_seconds" {
+			t.Errorf("poll hold %d: violations %v, want one naming poll_hold_seconds", hold, v)
+		}
 	}
 	res, err := h.delegates.Register(h.dlg(), &delegatev1.RegisterRequest{Name: "d1", Concurrency: 1})
 	if err != nil || res.GetKeepaliveMinTimeSeconds() != 20 {

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	catalogv1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/catalog/v1"
+	delegatev1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1"
 	integrationv1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/integration/v1"
 	"github.com/catalog-discovery/bitbucket/shared/record"
 
@@ -37,8 +38,15 @@ import (
 func newDiscoveryHarness(t *testing.T) (*harness, *discoverysvc.Service) {
 	t.Helper()
 	statements := &atomic.Int64{}
-	h := &harness{t: t, db: storetest.SQLite(t, store.CountStatements(statements)), statements: statements,
-		clock: clock.NewFake(time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)), logs: &syncBuffer{}, account: "acme"}
+	h, disc, _ := newFullHarness(t, storetest.SQLite(t, store.CountStatements(statements)))
+	h.statements = statements
+	return h, disc
+}
+
+// newFullHarness is newDiscoveryHarness on db, also returning the server.
+func newFullHarness(t *testing.T, db *store.DB) (*harness, *discoverysvc.Service, *grpc.Server) {
+	t.Helper()
+	h := &harness{t: t, db: db, clock: clock.NewFake(time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)), logs: &syncBuffer{}, account: "acme"}
 	log, err := logging.New(h.logs, logging.Config{Level: "debug", Format: logging.FormatJSON}, &logging.Secrets{})
 	if err != nil {
 		t.Fatal(err)
@@ -60,11 +68,12 @@ func newDiscoveryHarness(t *testing.T) (*harness, *discoverysvc.Service) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.conn.Close() })
+	h.delegates = delegatev1.NewDelegateServiceClient(h.conn)
 	h.connectors = integrationv1.NewConnectorServiceClient(h.conn)
 	h.integrations = integrationv1.NewIntegrationServiceClient(h.conn)
 	h.discovery = integrationv1.NewDiscoveryServiceClient(h.conn)
 	h.catalog = catalogv1.NewCatalogServiceClient(h.conn)
-	return h, disc
+	return h, disc, g
 }
 
 // syncRepos completes the integration's queued sync with repos through the

@@ -5,7 +5,6 @@ import (
 
 	integrationv1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/integration/v1"
 
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integrationsvc"
 )
@@ -16,9 +15,6 @@ type integrationServer struct {
 }
 
 func (i *integrationServer) CreateIntegration(ctx context.Context, req *integrationv1.CreateIntegrationRequest) (*integrationv1.CreateIntegrationResponse, error) {
-	if req.GetIntegration() == nil {
-		return nil, fault.InvalidField("integration", "required")
-	}
 	in, run, err := i.s.Manage.CreateIntegration(ctx, managementCaller(ctx), draftFromProto(req.GetIntegration()))
 	if err != nil {
 		return nil, err

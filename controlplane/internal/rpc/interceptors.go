@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 )
 
 // Metadata keys of authentication.
@@ -108,11 +109,15 @@ func first(md metadata.MD, key string) string {
 	return ""
 }
 
-// unary authenticates, runs and logs every unary call, and turns domain
-// errors into statuses.
+// unary authenticates, checks, runs and logs every unary call, and turns
+// domain errors into statuses.
 func (s *Server) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	start := time.Now()
+	decodeErr := s.codec.decodeError(req)
 	ctx, err := s.authenticate(ctx, info.FullMethod)
+	if err == nil {
+		err = s.checkRequest(req, decodeErr)
+	}
 	var resp any
 	if err == nil {
 		resp, err = s.call(ctx, req, info.FullMethod, handler)
@@ -137,13 +142,55 @@ func (s *Server) call(ctx context.Context, req any, method string, handler grpc.
 	return handler(ctx, req)
 }
 
+// checkRequest refuses a request that did not decode or breaks a rule
+// declared in its .proto file.
+func (s *Server) checkRequest(req any, decodeErr error) error {
+	if decodeErr != nil {
+		return decodeErr
+	}
+	return s.rules.check(req)
+}
+
 // stream serves only the public streaming services (health Watch and
-// reflection); every product RPC is unary.
+// reflection); every product RPC is unary. Their requests are checked
+// like unary ones.
 func (s *Server) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	if !isPublic(info.FullMethod) {
 		return status.Error(codes.Unimplemented, "streaming is not offered for "+info.FullMethod)
 	}
-	return handler(srv, ss)
+	return handler(srv, &checkedStream{ServerStream: ss, s: s, method: info.FullMethod})
+}
+
+// checkedStream checks every message a client streams in.
+type checkedStream struct {
+	grpc.ServerStream
+	s      *Server
+	method string
+}
+
+func (c *checkedStream) RecvMsg(m any) error {
+	if err := c.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	if err := c.s.checkRequest(m, c.s.codec.decodeError(m)); err != nil {
+		st, _ := toStatus(err, domainOf(c.method))
+		c.s.logCall(c.Context(), c.method, st, err, false, 0)
+		return st.Err()
+	}
+	return nil
+}
+
+// violatedFields names the fields of an invalid request.
+func violatedFields(err error) []string {
+	f := fault.As(err)
+	if f == nil {
+		return nil
+	}
+	fields := make([]string, len(f.Violations))
+	for i, v := range f.Violations {
+		fields[i] = v.Field
+	}
+	return fields
 }
 
 func (s *Server) logCall(ctx context.Context, method string, st *status.Status, err error, internal bool, d time.Duration) {
@@ -152,9 +199,15 @@ func (s *Server) logCall(ctx context.Context, method string, st *status.Status, 
 		code = st.Code()
 	}
 	var ev *zerolog.Event
-	if internal {
+	switch {
+	case internal:
 		ev = s.log.Error().Err(err)
-	} else {
+	case code == codes.InvalidArgument:
+		// The caller's mistake, logged so that a client sending bad
+		// requests is seen: by the fields at fault, never their values,
+		// which may be anything, a pasted secret included.
+		ev = s.log.Info().Strs("fields", violatedFields(err))
+	default:
 		ev = s.log.Debug()
 	}
 	if c, ok := CallerFrom(ctx); ok {

@@ -45,6 +45,8 @@ type Server struct {
 	Deps
 	auth   *auth.Authenticator
 	log    zerolog.Logger
+	rules  *requestRules
+	codec  *requestCodec
 	Health *health.Server
 }
 
@@ -72,12 +74,21 @@ const MaxRecvMsgSize = 8 << 20
 // NewServer builds the gRPC server with every service, health and
 // reflection registered. Extra options (TLS credentials) are appended.
 func NewServer(d Deps, opts ...grpc.ServerOption) (*grpc.Server, *Server) {
-	s := &Server{Deps: d, auth: d.Auth, log: d.Log, Health: health.NewServer()}
+	rules, err := newRequestRules()
+	if err != nil {
+		// The rules are compiled into the binary: failing here is a build
+		// defect, never a runtime condition.
+		panic(err)
+	}
+	s := &Server{Deps: d, auth: d.Auth, log: d.Log, rules: rules, codec: newRequestCodec(), Health: health.NewServer()}
+	// Metrics come first so that they count every call, refused ones too;
+	// s.unary then authenticates and checks the request's declared rules.
 	var unary []grpc.UnaryServerInterceptor
 	if d.Metrics != nil {
 		unary = append(unary, d.Metrics.UnaryInterceptor)
 	}
 	base := []grpc.ServerOption{
+		grpc.ForceServerCodecV2(s.codec),
 		grpc.ChainUnaryInterceptor(append(unary, s.unary)...),
 		grpc.ChainStreamInterceptor(s.stream),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: s.keepaliveMinTime(), PermitWithoutStream: true}),

@@ -94,9 +94,9 @@ func scanEntity(row scanner, whole bool) (StoredEntity, error) {
 	return s, nil
 }
 
-// render is the stored document of an entity.
+// render is the stored document of an entity, one that reads back.
 func render(e *catalog.Entity) (string, error) {
-	b, err := e.YAML()
+	b, err := e.Document()
 	if err != nil {
 		return "", err
 	}

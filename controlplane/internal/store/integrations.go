@@ -185,6 +185,7 @@ func (db *DB) UpdateIntegration(ctx context.Context, accountID, ref string, ch I
 		if err != nil {
 			return err
 		}
+		startBefore := in.StartDate
 		changed, err := ch.Apply(&in)
 		if err != nil {
 			return err
@@ -192,6 +193,14 @@ func (db *DB) UpdateIntegration(ctx context.Context, accountID, ref string, ch I
 		out = in
 		if len(changed) == 0 {
 			return nil
+		}
+		message := "configuration changed: " + strings.Join(changed, ", ")
+		if integration.StartDateMovedBack(startBefore, in.StartDate) {
+			if _, err := tx.exec(ctx, `UPDATE repository_cursors SET commits_backfilled = ?, pull_requests_backfilled = ? WHERE integration_id = ?`,
+				false, false, in.ID); err != nil {
+				return err
+			}
+			message += "; the next syncs fetch the older history"
 		}
 		if err := checkIntegrationUnique(ctx, tx, in, false); err != nil {
 			return err
@@ -207,7 +216,7 @@ func (db *DB) UpdateIntegration(ctx context.Context, accountID, ref string, ch I
 			return err
 		}
 		return addEvent(ctx, tx, Event{AccountID: accountID, IntegrationID: in.ID, Time: ch.Now, Type: EventConfigChanged,
-			Actor: ch.Actor, Message: "configuration changed: " + strings.Join(changed, ", ")})
+			Actor: ch.Actor, Message: message})
 	})
 	return out, err
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store/storetest"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
+	"github.com/catalog-discovery/bitbucket/shared/record"
 )
 
 func TestConnectors(t *testing.T) {
@@ -349,6 +350,56 @@ func TestListIntegrationsCarriesTheLastRun(t *testing.T) {
 		}
 		if list[0].LastRun.ID != second.ID || list[0].LastRun.Status != tasks.RunQueued {
 			t.Errorf("main's last run %+v, want the second, queued", list[0].LastRun)
+		}
+	})
+}
+
+// TestMovingTheStartDateBackFetchesOlderHistory: backfills are complete
+// down to the start date only, so moving it back starts them again, and
+// moving it forward leaves them be.
+func TestMovingTheStartDateBackFetchesOlderHistory(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, "acme")
+		setStart := func(start time.Time) {
+			t.Helper()
+			_, err := db.UpdateIntegration(f.ctx, "acme", f.integ.ID, store.IntegrationChange{Actor: "test", Now: t0,
+				Apply: func(in *integration.Integration) ([]string, error) {
+					return integration.Apply(in, integration.Changes{Mask: []string{integration.FieldStartDate},
+						Draft: integration.Draft{StartDate: start}}, nil, t0)
+				}})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		backfilled := func() (bool, bool) {
+			t.Helper()
+			cs, err := db.ListCursors(f.ctx, f.integ.ID)
+			if err != nil || len(cs) != 1 {
+				t.Fatalf("cursors %v, %v", cs, err)
+			}
+			return cs[0].CommitsBackfilled, cs[0].PullRequestsBackfilled
+		}
+		setStart(t0.AddDate(0, -1, 0))
+		task := f.mustAcquire(t, t0)
+		records := append(repoRecords(0, 1), record.Record{Cursor: &record.Cursor{RepositoryUUID: repoUUID(0), NewestCommitHash: hash(2),
+			OldestCommitHash: hash(1), CommitsBackfilled: true, NewestPullRequestUpdatedOn: t0, OldestPullRequestUpdatedOn: t0.AddDate(0, 0, -20),
+			PullRequestsBackfilled: true}})
+		if _, err := db.ApplyBatch(f.ctx, store.BatchRequest{AccountID: "acme", TaskID: task.ID, LeaseToken: task.LeaseToken,
+			Sequence: 1, Records: records, Now: t0}); err != nil {
+			t.Fatal(err)
+		}
+		setStart(t0.AddDate(0, 0, -10)) // forward: what is stored covers it
+		if c, p := backfilled(); !c || !p {
+			t.Fatalf("moving the start date forward restarted the backfill: commits %v, pull requests %v", c, p)
+		}
+		setStart(t0.AddDate(-1, 0, 0)) // back: the older year is fetched
+		if c, p := backfilled(); c || p {
+			t.Fatalf("moving the start date back left the backfill complete: commits %v, pull requests %v", c, p)
+		}
+		events, _, err := db.ListEvents(f.ctx, "acme", f.integ.ID, store.Page{})
+		if err != nil || len(events) == 0 || !strings.Contains(events[0].Message, "older history") {
+			t.Fatalf("the change does not say the history is fetched: %v %v", events, err)
 		}
 	})
 }

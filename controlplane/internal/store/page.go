@@ -1,8 +1,10 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
+	"hash/crc32"
 	"strconv"
 	"strings"
 
@@ -10,16 +12,28 @@ import (
 )
 
 // Page tokens are opaque to clients: the key of the last item returned,
-// so pages stay stable while rows are added (keyset pagination).
+// so pages stay stable while rows are added (keyset pagination), and a
+// checksum of it, so that a token no list returned is refused rather
+// than read as a key.
 
 func encodeToken(parts ...string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strings.Join(parts, "\x00")))
+	key := strings.Join(parts, "\x00")
+	return base64.RawURLEncoding.EncodeToString([]byte(key + "\x00" + tokenSum(key)))
+}
+
+func tokenSum(key string) string {
+	return strconv.FormatUint(uint64(crc32.ChecksumIEEE([]byte(key))), 36)
 }
 
 func decodeToken(tok string, n int) ([]string, error) {
 	b, err := base64.RawURLEncoding.DecodeString(tok)
-	parts := strings.Split(string(b), "\x00")
-	if err != nil || len(parts) != n {
+	i := bytes.LastIndexByte(b, 0)
+	if err != nil || i < 0 {
+		return nil, fault.InvalidField("page_token", "not a token returned by this list")
+	}
+	key, sum := string(b[:i]), string(b[i+1:])
+	parts := strings.Split(key, "\x00")
+	if len(parts) != n || sum != tokenSum(key) {
 		return nil, fault.InvalidField("page_token", "not a token returned by this list")
 	}
 	return parts, nil

@@ -196,13 +196,13 @@ func (c *Client) UploadRecords(ctx context.Context, taskID, lease string, seq in
 // CompleteTask ends a task.
 func (c *Client) CompleteTask(ctx context.Context, done task.Completion) error {
 	req := &pb.CompleteTaskRequest{
-		TaskId: done.TaskID, LeaseToken: done.LeaseToken, Outcome: outcomes[done.Outcome], Error: done.Error,
+		TaskId: done.TaskID, LeaseToken: done.LeaseToken, Outcome: outcomes[done.Outcome], Error: fitText(done.Error),
 		Progress: progressToWire(done.Progress), Checkpoint: done.Checkpoint,
 	}
 	if r := done.TestConnection; r != nil {
 		req.TestConnection = &pb.TestConnectionResult{
 			Ok: r.OK, TokenValid: r.TokenValid, WorkspaceReachable: r.WorkspaceReachable,
-			MissingScopes: r.MissingScopes, Message: r.Message,
+			MissingScopes: r.MissingScopes, Message: fitText(r.Message),
 		}
 	}
 	_, err := c.svc.CompleteTask(ctx, req)

@@ -3,7 +3,10 @@ package controlplane
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/catalog-discovery/bitbucket/delegate/internal/task"
 	pb "github.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1"
@@ -106,6 +109,32 @@ func CursorToWire(c record.Cursor) *pb.RepositoryCursor {
 		OldestPullRequestUpdatedOn: ts(c.OldestPullRequestUpdatedOn),
 		PullRequestsBackfilled:     c.PullRequestsBackfilled,
 	}
+}
+
+// maxText is the contract's limit of the free text a delegate reports
+// (CompleteTaskRequest.error, TestConnectionResult.message).
+const maxText = 4096
+
+// fitText makes an error or a verdict fit the contract: control
+// characters other than tab and line breaks (which a Bitbucket response
+// quoted in an error may hold) become spaces, and the text is cut to
+// maxText bytes on a character boundary. The control plane refuses text
+// that does not fit, and a completion refused is a task that never ends.
+func fitText(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r == '\t' || r == '\n' || r == '\r' || !unicode.IsControl(r) {
+			return r
+		}
+		return ' '
+	}, strings.ToValidUTF8(s, "\uFFFD"))
+	if len(s) <= maxText {
+		return s
+	}
+	cut := maxText - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 func progressToWire(p task.Progress) *pb.Progress {

@@ -17,6 +17,8 @@
 package catalogv1
 
 import (
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	_ "github.com/catalog-discovery/bitbucket/proto/gen/idp/rules/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -272,7 +274,8 @@ func (x *EntityKey) GetScope() string {
 // CreateEntityRequest holds the YAML.
 type CreateEntityRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// IDP 2.0 entity YAML, at most 1 MiB.
+	// IDP 2.0 entity YAML, at most 1 MiB. The YAML parser refuses control
+	// characters other than tab and line breaks.
 	Yaml          string `protobuf:"bytes,1,opt,name=yaml,proto3" json:"yaml,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -364,7 +367,8 @@ func (x *CreateEntityResponse) GetEntity() *Entity {
 // UpdateEntityRequest holds the YAML.
 type UpdateEntityRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// IDP 2.0 entity YAML of an existing entity, at most 1 MiB.
+	// IDP 2.0 entity YAML of an existing entity, at most 1 MiB. The YAML
+	// parser refuses control characters other than tab and line breaks.
 	Yaml          string `protobuf:"bytes,1,opt,name=yaml,proto3" json:"yaml,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1133,62 +1137,62 @@ var File_idp_catalog_v1_catalog_proto protoreflect.FileDescriptor
 
 const file_idp_catalog_v1_catalog_proto_rawDesc = "" +
 	"\n" +
-	"\x1cidp/catalog/v1/catalog.proto\x12\x0eidp.catalog.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd6\x03\n" +
-	"\x06Entity\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
-	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x12\n" +
-	"\x04type\x18\x03 \x01(\tR\x04type\x12\x1e\n" +
+	"\x1cidp/catalog/v1/catalog.proto\x12\x0eidp.catalog.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18idp/rules/v1/rules.proto\"\xc2\x05\n" +
+	"\x06Entity\x12\x1c\n" +
+	"\x02id\x18\x01 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\x02id\x12\x1f\n" +
+	"\x04kind\x18\x02 \x01(\tB\v\xbaH\br\x06\xa0\x8e'\x01\x18@R\x04kind\x12\x1f\n" +
+	"\x04type\x18\x03 \x01(\tB\v\xbaH\br\x06\xa0\x8e'\x01\x18?R\x04type\x12,\n" +
 	"\n" +
-	"identifier\x18\x04 \x01(\tR\n" +
-	"identifier\x12\x12\n" +
-	"\x04name\x18\x05 \x01(\tR\x04name\x12\x14\n" +
-	"\x05owner\x18\x06 \x01(\tR\x05owner\x12\x14\n" +
-	"\x05scope\x18\a \x01(\tR\x05scope\x12\x1c\n" +
-	"\tlifecycle\x18\b \x01(\tR\tlifecycle\x12 \n" +
-	"\vdescription\x18\t \x01(\tR\vdescription\x12\x12\n" +
+	"identifier\x18\x04 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\n" +
+	"identifier\x12 \n" +
+	"\x04name\x18\x05 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\x04name\x12\"\n" +
+	"\x05owner\x18\x06 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\x05owner\x12\"\n" +
+	"\x05scope\x18\a \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\x05scope\x12)\n" +
+	"\tlifecycle\x18\b \x01(\tB\v\xbaH\br\x06\xa0\x8e'\x01\x18@R\tlifecycle\x12.\n" +
+	"\vdescription\x18\t \x01(\tB\f\xbaH\tr\a\xa8\x8e'\x01\x18\x80 R\vdescription\x12'\n" +
 	"\x04tags\x18\n" +
-	" \x03(\tR\x04tags\x12\x12\n" +
-	"\x04yaml\x18\v \x01(\tR\x04yaml\x129\n" +
+	" \x03(\tB\x13\xbaH\x10\x92\x01\r\x10@\"\tr\a\xa0\x8e'\x01\x18\x80\x01R\x04tags\x12\x1d\n" +
+	"\x04yaml\x18\v \x01(\tB\t\xbaH\x06r\x04\x18\x80\x80@R\x04yaml\x12W\n" +
 	"\n" +
-	"created_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"created_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\tcreatedAt\x12W\n" +
 	"\n" +
-	"updated_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12/\n" +
-	"\x13linked_integrations\x18\x0e \x03(\tR\x12linkedIntegrations\x12%\n" +
-	"\x0esource_deleted\x18\x0f \x01(\bR\rsourceDeleted\"M\n" +
-	"\tEntityKey\x12\x16\n" +
-	"\x06entity\x18\x01 \x01(\tR\x06entity\x12\x12\n" +
-	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x14\n" +
-	"\x05scope\x18\x03 \x01(\tR\x05scope\")\n" +
-	"\x13CreateEntityRequest\x12\x12\n" +
-	"\x04yaml\x18\x01 \x01(\tR\x04yaml\"F\n" +
+	"updated_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\tupdatedAt\x12D\n" +
+	"\x13linked_integrations\x18\x0e \x03(\tB\x13\xbaH\x10\x92\x01\r\x10@\"\tr\a\xa0\x8e'\x01\x18\x80\x01R\x12linkedIntegrations\x12%\n" +
+	"\x0esource_deleted\x18\x0f \x01(\bR\rsourceDeleted\"x\n" +
+	"\tEntityKey\x12&\n" +
+	"\x06entity\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\x06entity\x12\x1f\n" +
+	"\x04kind\x18\x02 \x01(\tB\v\xbaH\br\x06\xa0\x8e'\x01\x18@R\x04kind\x12\"\n" +
+	"\x05scope\x18\x03 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\x05scope\"6\n" +
+	"\x13CreateEntityRequest\x12\x1f\n" +
+	"\x04yaml\x18\x01 \x01(\tB\v\xbaH\br\x06\x10\x01\x18\x80\x80@R\x04yaml\"F\n" +
 	"\x14CreateEntityResponse\x12.\n" +
-	"\x06entity\x18\x01 \x01(\v2\x16.idp.catalog.v1.EntityR\x06entity\")\n" +
-	"\x13UpdateEntityRequest\x12\x12\n" +
-	"\x04yaml\x18\x01 \x01(\tR\x04yaml\"F\n" +
+	"\x06entity\x18\x01 \x01(\v2\x16.idp.catalog.v1.EntityR\x06entity\"6\n" +
+	"\x13UpdateEntityRequest\x12\x1f\n" +
+	"\x04yaml\x18\x01 \x01(\tB\v\xbaH\br\x06\x10\x01\x18\x80\x80@R\x04yaml\"F\n" +
 	"\x14UpdateEntityResponse\x12.\n" +
-	"\x06entity\x18\x01 \x01(\v2\x16.idp.catalog.v1.EntityR\x06entity\"?\n" +
-	"\x10GetEntityRequest\x12+\n" +
-	"\x03key\x18\x01 \x01(\v2\x19.idp.catalog.v1.EntityKeyR\x03key\"C\n" +
+	"\x06entity\x18\x01 \x01(\v2\x16.idp.catalog.v1.EntityR\x06entity\"G\n" +
+	"\x10GetEntityRequest\x123\n" +
+	"\x03key\x18\x01 \x01(\v2\x19.idp.catalog.v1.EntityKeyB\x06\xbaH\x03\xc8\x01\x01R\x03key\"C\n" +
 	"\x11GetEntityResponse\x12.\n" +
-	"\x06entity\x18\x01 \x01(\v2\x16.idp.catalog.v1.EntityR\x06entity\"\xa7\x01\n" +
-	"\x13ListEntitiesRequest\x12\x12\n" +
-	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
-	"\x04type\x18\x02 \x01(\tR\x04type\x12\x14\n" +
-	"\x05scope\x18\x03 \x01(\tR\x05scope\x12\x16\n" +
-	"\x06search\x18\x04 \x01(\tR\x06search\x12\x1b\n" +
-	"\tpage_size\x18\x05 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\x06entity\x18\x01 \x01(\v2\x16.idp.catalog.v1.EntityR\x06entity\"\x84\x02\n" +
+	"\x13ListEntitiesRequest\x12\x1f\n" +
+	"\x04kind\x18\x01 \x01(\tB\v\xbaH\br\x06\xa0\x8e'\x01\x18@R\x04kind\x12\x1f\n" +
+	"\x04type\x18\x02 \x01(\tB\v\xbaH\br\x06\xa0\x8e'\x01\x18?R\x04type\x12\"\n" +
+	"\x05scope\x18\x03 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\x05scope\x12$\n" +
+	"\x06search\x18\x04 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\xc8\x01R\x06search\x12&\n" +
+	"\tpage_size\x18\x05 \x01(\x05B\t\xbaH\x06\x1a\x04\xb0\x8e'\x01R\bpageSize\x129\n" +
 	"\n" +
-	"page_token\x18\x06 \x01(\tR\tpageToken\"\x88\x01\n" +
+	"page_token\x18\x06 \x01(\tB\x1a\xbaH\x17r\x15\x18\x80\b2\x10^[A-Za-z0-9_-]*$R\tpageToken\"\x88\x01\n" +
 	"\x14ListEntitiesResponse\x122\n" +
 	"\bentities\x18\x01 \x03(\v2\x16.idp.catalog.v1.EntityR\bentities\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x14\n" +
-	"\x05total\x18\x03 \x01(\x03R\x05total\"B\n" +
-	"\x13DeleteEntityRequest\x12+\n" +
-	"\x03key\x18\x01 \x01(\v2\x19.idp.catalog.v1.EntityKeyR\x03key\"\x16\n" +
-	"\x14DeleteEntityResponse\"]\n" +
-	"\x18GetEntityActivityRequest\x12+\n" +
-	"\x03key\x18\x01 \x01(\v2\x19.idp.catalog.v1.EntityKeyR\x03key\x12\x14\n" +
-	"\x05limit\x18\x02 \x01(\x05R\x05limit\"\xde\x01\n" +
+	"\x05total\x18\x03 \x01(\x03R\x05total\"J\n" +
+	"\x13DeleteEntityRequest\x123\n" +
+	"\x03key\x18\x01 \x01(\v2\x19.idp.catalog.v1.EntityKeyB\x06\xbaH\x03\xc8\x01\x01R\x03key\"\x16\n" +
+	"\x14DeleteEntityResponse\"p\n" +
+	"\x18GetEntityActivityRequest\x123\n" +
+	"\x03key\x18\x01 \x01(\v2\x19.idp.catalog.v1.EntityKeyB\x06\xbaH\x03\xc8\x01\x01R\x03key\x12\x1f\n" +
+	"\x05limit\x18\x02 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\x05limit\"\xde\x01\n" +
 	"\x12PullRequestSummary\x12\x1e\n" +
 	"\n" +
 	"repository\x18\x01 \x01(\tR\n" +

@@ -21,6 +21,8 @@
 package delegatev1
 
 import (
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	_ "github.com/catalog-discovery/bitbucket/proto/gen/idp/rules/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -213,8 +215,7 @@ type AcquireTaskRequest struct {
 	// How long to hold the call without a task, in seconds, so that it
 	// answers before a proxy between the delegate and the server cuts an idle
 	// connection. 0 means the server's hold (RegisterResponse.
-	// poll_hold_seconds); a longer one is shortened to it. Must not be
-	// negative.
+	// poll_hold_seconds); a longer one is shortened to it.
 	PollHoldSeconds int32 `protobuf:"varint,2,opt,name=poll_hold_seconds,json=pollHoldSeconds,proto3" json:"poll_hold_seconds,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
@@ -454,7 +455,8 @@ type UploadRecordsRequest struct {
 	Records []*Record `protobuf:"bytes,4,rep,name=records,proto3" json:"records,omitempty"`
 	// The task's progress when the batch was closed, stored with the batch
 	// (record counts excepted: those are counted from the records), so the
-	// run's counters stay current between lease renewals. Optional.
+	// run's counters stay current between lease renewals. Optional; bounded
+	// as RenewLeaseRequest.progress.
 	Progress      *Progress `protobuf:"bytes,5,opt,name=progress,proto3" json:"progress,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -722,13 +724,14 @@ var File_idp_delegate_v1_delegate_service_proto protoreflect.FileDescriptor
 
 const file_idp_delegate_v1_delegate_service_proto_rawDesc = "" +
 	"\n" +
-	"&idp/delegate/v1/delegate_service.proto\x12\x0fidp.delegate.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1didp/delegate/v1/records.proto\x1a\x1aidp/delegate/v1/task.proto\"\x91\x01\n" +
-	"\x0fRegisterRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
-	"\x04tags\x18\x02 \x03(\tR\x04tags\x12\x18\n" +
-	"\aversion\x18\x03 \x01(\tR\aversion\x12\x1a\n" +
-	"\bhostname\x18\x04 \x01(\tR\bhostname\x12 \n" +
-	"\vconcurrency\x18\x05 \x01(\x05R\vconcurrency\"\xf1\x01\n" +
+	"&idp/delegate/v1/delegate_service.proto\x12\x0fidp.delegate.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1didp/delegate/v1/records.proto\x1a\x1aidp/delegate/v1/task.proto\x1a\x18idp/rules/v1/rules.proto\"\xeb\x01\n" +
+	"\x0fRegisterRequest\x12\"\n" +
+	"\x04name\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\x04name\x125\n" +
+	"\x04tags\x18\x02 \x03(\tB!\xbaH\x1e\x92\x01\x1b\x10 \"\x17r\x152\x13^[a-z0-9_.-]{1,64}$R\x04tags\x12%\n" +
+	"\aversion\x18\x03 \x01(\tB\v\xbaH\br\x06\xa0\x8e'\x01\x18@R\aversion\x12(\n" +
+	"\bhostname\x18\x04 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\xff\x01R\bhostname\x12,\n" +
+	"\vconcurrency\x18\x05 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\x80\x02(\x00R\vconcurrency\"\xf1\x01\n" +
 	"\x10RegisterResponse\x12\x1f\n" +
 	"\vdelegate_id\x18\x01 \x01(\tR\n" +
 	"delegateId\x12\x1d\n" +
@@ -736,44 +739,46 @@ const file_idp_delegate_v1_delegate_service_proto_rawDesc = "" +
 	"account_id\x18\x02 \x01(\tR\taccountId\x124\n" +
 	"\x16renew_interval_seconds\x18\x03 \x01(\x05R\x14renewIntervalSeconds\x12*\n" +
 	"\x11poll_hold_seconds\x18\x04 \x01(\x05R\x0fpollHoldSeconds\x12;\n" +
-	"\x1akeepalive_min_time_seconds\x18\x05 \x01(\x05R\x17keepaliveMinTimeSeconds\"a\n" +
-	"\x12AcquireTaskRequest\x12\x1f\n" +
-	"\vdelegate_id\x18\x01 \x01(\tR\n" +
-	"delegateId\x12*\n" +
-	"\x11poll_hold_seconds\x18\x02 \x01(\x05R\x0fpollHoldSeconds\"@\n" +
+	"\x1akeepalive_min_time_seconds\x18\x05 \x01(\x05R\x17keepaliveMinTimeSeconds\"}\n" +
+	"\x12AcquireTaskRequest\x12/\n" +
+	"\vdelegate_id\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\n" +
+	"delegateId\x126\n" +
+	"\x11poll_hold_seconds\x18\x02 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xac\x02(\x00R\x0fpollHoldSeconds\"@\n" +
 	"\x13AcquireTaskResponse\x12)\n" +
-	"\x04task\x18\x01 \x01(\v2\x15.idp.delegate.v1.TaskR\x04task\"\xa4\x01\n" +
-	"\x11RenewLeaseRequest\x12\x17\n" +
-	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x1f\n" +
-	"\vlease_token\x18\x02 \x01(\tR\n" +
+	"\x04task\x18\x01 \x01(\v2\x15.idp.delegate.v1.TaskR\x04task\"\xcf\x01\n" +
+	"\x11RenewLeaseRequest\x12'\n" +
+	"\atask_id\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\x06taskId\x12/\n" +
+	"\vlease_token\x18\x02 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\n" +
 	"leaseToken\x125\n" +
-	"\bprogress\x18\x03 \x01(\v2\x19.idp.delegate.v1.ProgressR\bprogress\x12\x1e\n" +
+	"\bprogress\x18\x03 \x01(\v2\x19.idp.delegate.v1.ProgressR\bprogress\x12)\n" +
 	"\n" +
-	"checkpoint\x18\x04 \x01(\fR\n" +
+	"checkpoint\x18\x04 \x01(\fB\t\xbaH\x06z\x04\x18\x80\x80\x04R\n" +
 	"checkpoint\"\x85\x01\n" +
 	"\x12RenewLeaseResponse\x12D\n" +
 	"\x10lease_expires_at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x0eleaseExpiresAt\x12)\n" +
-	"\x10cancel_requested\x18\x02 \x01(\bR\x0fcancelRequested\"\xd6\x01\n" +
-	"\x14UploadRecordsRequest\x12\x17\n" +
-	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x1f\n" +
-	"\vlease_token\x18\x02 \x01(\tR\n" +
-	"leaseToken\x12\x1a\n" +
-	"\bsequence\x18\x03 \x01(\x03R\bsequence\x121\n" +
-	"\arecords\x18\x04 \x03(\v2\x17.idp.delegate.v1.RecordR\arecords\x125\n" +
+	"\x10cancel_requested\x18\x02 \x01(\bR\x0fcancelRequested\"\x8a\x02\n" +
+	"\x14UploadRecordsRequest\x12'\n" +
+	"\atask_id\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\x06taskId\x12/\n" +
+	"\vlease_token\x18\x02 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\n" +
+	"leaseToken\x12#\n" +
+	"\bsequence\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02(\x01R\bsequence\x12<\n" +
+	"\arecords\x18\x04 \x03(\v2\x17.idp.delegate.v1.RecordB\t\xbaH\x06\x92\x01\x03\x10\x90NR\arecords\x125\n" +
 	"\bprogress\x18\x05 \x01(\v2\x19.idp.delegate.v1.ProgressR\bprogress\"j\n" +
 	"\x15UploadRecordsResponse\x123\n" +
 	"\x15acknowledged_sequence\x18\x01 \x01(\x03R\x14acknowledgedSequence\x12\x1c\n" +
-	"\tduplicate\x18\x02 \x01(\bR\tduplicate\"\xc0\x02\n" +
-	"\x13CompleteTaskRequest\x12\x17\n" +
-	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x1f\n" +
-	"\vlease_token\x18\x02 \x01(\tR\n" +
-	"leaseToken\x122\n" +
-	"\aoutcome\x18\x03 \x01(\x0e2\x18.idp.delegate.v1.OutcomeR\aoutcome\x12\x14\n" +
-	"\x05error\x18\x04 \x01(\tR\x05error\x125\n" +
+	"\tduplicate\x18\x02 \x01(\bR\tduplicate\"\x85\x03\n" +
+	"\x13CompleteTaskRequest\x12'\n" +
+	"\atask_id\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\x06taskId\x12/\n" +
+	"\vlease_token\x18\x02 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\n" +
+	"leaseToken\x12>\n" +
+	"\aoutcome\x18\x03 \x01(\x0e2\x18.idp.delegate.v1.OutcomeB\n" +
+	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\aoutcome\x12\"\n" +
+	"\x05error\x18\x04 \x01(\tB\f\xbaH\tr\a\xa8\x8e'\x01\x18\x80 R\x05error\x125\n" +
 	"\bprogress\x18\x05 \x01(\v2\x19.idp.delegate.v1.ProgressR\bprogress\x12N\n" +
-	"\x0ftest_connection\x18\x06 \x01(\v2%.idp.delegate.v1.TestConnectionResultR\x0etestConnection\x12\x1e\n" +
+	"\x0ftest_connection\x18\x06 \x01(\v2%.idp.delegate.v1.TestConnectionResultR\x0etestConnection\x12)\n" +
 	"\n" +
-	"checkpoint\x18\a \x01(\fR\n" +
+	"checkpoint\x18\a \x01(\fB\t\xbaH\x06z\x04\x18\x80\x80\x04R\n" +
 	"checkpoint\"\x16\n" +
 	"\x14CompleteTaskResponse2\xd0\x03\n" +
 	"\x0fDelegateService\x12O\n" +

@@ -7,6 +7,7 @@
 package delegatev1
 
 import (
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	structpb "google.golang.org/protobuf/types/known/structpb"
@@ -23,7 +24,13 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// Record is one normalized item of a sync.
+// Record is one normalized item of a sync. Its text is stored as Bitbucket
+// sent it, cleaned rather than refused (refusing would refuse the batch on
+// every retry): NUL bytes are removed, text is cut on a character boundary
+// at 1024 bytes (64 KiB for a repository description and a commit
+// message), a commit keeps its first 64 parents, and raw repository JSON
+// larger than 256 KiB or nested deeper than 32 levels is dropped. Identities (uuids, hashes, numbers) are
+// refused when malformed.
 type Record struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Exactly one is set.
@@ -202,7 +209,8 @@ type Repository struct {
 	// Size in bytes.
 	SizeBytes int64 `protobuf:"varint,17,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
 	// The repository object as Bitbucket returned it, so field mappings and
-	// correlation rules can reach any field.
+	// correlation rules can reach any field. It has no declared rules (its
+	// limits are those of Record), so request checks do not walk it.
 	Raw           *structpb.Struct `protobuf:"bytes,18,opt,name=raw,proto3" json:"raw,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -704,7 +712,7 @@ var File_idp_delegate_v1_records_proto protoreflect.FileDescriptor
 
 const file_idp_delegate_v1_records_proto_rawDesc = "" +
 	"\n" +
-	"\x1didp/delegate/v1/records.proto\x12\x0fidp.delegate.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1aidp/delegate/v1/task.proto\"\xd1\x02\n" +
+	"\x1didp/delegate/v1/records.proto\x12\x0fidp.delegate.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1aidp/delegate/v1/task.proto\"\xd1\x02\n" +
 	"\x06Record\x12=\n" +
 	"\n" +
 	"repository\x18\x01 \x01(\v2\x1b.idp.delegate.v1.RepositoryH\x00R\n" +
@@ -713,7 +721,7 @@ const file_idp_delegate_v1_records_proto_rawDesc = "" +
 	"\x06commit\x18\x03 \x01(\v2\x17.idp.delegate.v1.CommitH\x00R\x06commit\x12;\n" +
 	"\x06cursor\x18\x04 \x01(\v2!.idp.delegate.v1.RepositoryCursorH\x00R\x06cursor\x12M\n" +
 	"\x10listing_complete\x18\x05 \x01(\v2 .idp.delegate.v1.ListingCompleteH\x00R\x0flistingCompleteB\x06\n" +
-	"\x04kind\"\xec\x04\n" +
+	"\x04kind\"\xb9\x05\n" +
 	"\n" +
 	"Repository\x12\x12\n" +
 	"\x04uuid\x18\x01 \x01(\tR\x04uuid\x12\x12\n" +
@@ -733,14 +741,14 @@ const file_idp_delegate_v1_records_proto_rawDesc = "" +
 	"mainBranch\x12\x19\n" +
 	"\bhtml_url\x18\f \x01(\tR\ahtmlUrl\x12&\n" +
 	"\x0fclone_https_url\x18\r \x01(\tR\rcloneHttpsUrl\x12\"\n" +
-	"\rclone_ssh_url\x18\x0e \x01(\tR\vcloneSshUrl\x129\n" +
+	"\rclone_ssh_url\x18\x0e \x01(\tR\vcloneSshUrl\x12W\n" +
 	"\n" +
-	"created_on\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedOn\x129\n" +
+	"created_on\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\tcreatedOn\x12W\n" +
 	"\n" +
-	"updated_on\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedOn\x12\x1d\n" +
+	"updated_on\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\tupdatedOn\x12&\n" +
 	"\n" +
-	"size_bytes\x18\x11 \x01(\x03R\tsizeBytes\x12)\n" +
-	"\x03raw\x18\x12 \x01(\v2\x17.google.protobuf.StructR\x03raw\"\xaa\x04\n" +
+	"size_bytes\x18\x11 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\tsizeBytes\x121\n" +
+	"\x03raw\x18\x12 \x01(\v2\x17.google.protobuf.StructB\x06\xbaH\x03\xd8\x01\x03R\x03raw\"\xf8\x04\n" +
 	"\vPullRequest\x12'\n" +
 	"\x0frepository_uuid\x18\x01 \x01(\tR\x0erepositoryUuid\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\x03R\x02id\x12\x14\n" +
@@ -751,31 +759,31 @@ const file_idp_delegate_v1_records_proto_rawDesc = "" +
 	"\vauthor_uuid\x18\a \x01(\tR\n" +
 	"authorUuid\x12#\n" +
 	"\rsource_branch\x18\b \x01(\tR\fsourceBranch\x12-\n" +
-	"\x12destination_branch\x18\t \x01(\tR\x11destinationBranch\x129\n" +
+	"\x12destination_branch\x18\t \x01(\tR\x11destinationBranch\x12W\n" +
 	"\n" +
 	"created_on\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedOn\x129\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\tcreatedOn\x12W\n" +
 	"\n" +
-	"updated_on\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedOn\x12!\n" +
+	"updated_on\x18\v \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\tupdatedOn\x12!\n" +
 	"\fmerge_commit\x18\f \x01(\tR\vmergeCommit\x12\x1b\n" +
-	"\tclosed_by\x18\r \x01(\tR\bclosedBy\x12#\n" +
-	"\rcomment_count\x18\x0e \x01(\x05R\fcommentCount\x12\x1d\n" +
+	"\tclosed_by\x18\r \x01(\tR\bclosedBy\x12,\n" +
+	"\rcomment_count\x18\x0e \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\fcommentCount\x12&\n" +
 	"\n" +
-	"task_count\x18\x0f \x01(\x05R\ttaskCount\x12\x19\n" +
-	"\bhtml_url\x18\x10 \x01(\tR\ahtmlUrl\"\x84\x02\n" +
+	"task_count\x18\x0f \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\ttaskCount\x12\x19\n" +
+	"\bhtml_url\x18\x10 \x01(\tR\ahtmlUrl\"\xa2\x02\n" +
 	"\x06Commit\x12'\n" +
 	"\x0frepository_uuid\x18\x01 \x01(\tR\x0erepositoryUuid\x12\x12\n" +
-	"\x04hash\x18\x02 \x01(\tR\x04hash\x12.\n" +
-	"\x04date\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04date\x12\x1d\n" +
+	"\x04hash\x18\x02 \x01(\tR\x04hash\x12L\n" +
+	"\x04date\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\x04date\x12\x1d\n" +
 	"\n" +
 	"author_raw\x18\x04 \x01(\tR\tauthorRaw\x12\x1f\n" +
 	"\vauthor_user\x18\x05 \x01(\tR\n" +
 	"authorUser\x12\x18\n" +
 	"\amessage\x18\x06 \x01(\tR\amessage\x12\x18\n" +
 	"\aparents\x18\a \x03(\tR\aparents\x12\x19\n" +
-	"\bhtml_url\x18\b \x01(\tR\ahtmlUrl\"<\n" +
-	"\x0fListingComplete\x12)\n" +
-	"\x10repository_count\x18\x01 \x01(\x03R\x0frepositoryCountB\xce\x01\n" +
+	"\bhtml_url\x18\b \x01(\tR\ahtmlUrl\"E\n" +
+	"\x0fListingComplete\x122\n" +
+	"\x10repository_count\x18\x01 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0frepositoryCountB\xce\x01\n" +
 	"\x13com.idp.delegate.v1B\fRecordsProtoP\x01ZKgithub.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1;delegatev1\xa2\x02\x03IDX\xaa\x02\x0fIdp.Delegate.V1\xca\x02\x0fIdp\\Delegate\\V1\xe2\x02\x1bIdp\\Delegate\\V1\\GPBMetadata\xea\x02\x11Idp::Delegate::V1b\x06proto3"
 
 var (

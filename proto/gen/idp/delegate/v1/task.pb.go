@@ -7,6 +7,8 @@
 package delegatev1
 
 import (
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	_ "github.com/catalog-discovery/bitbucket/proto/gen/idp/rules/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -902,7 +904,7 @@ var File_idp_delegate_v1_task_proto protoreflect.FileDescriptor
 
 const file_idp_delegate_v1_task_proto_rawDesc = "" +
 	"\n" +
-	"\x1aidp/delegate/v1/task.proto\x12\x0fidp.delegate.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x88\x03\n" +
+	"\x1aidp/delegate/v1/task.proto\x12\x0fidp.delegate.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18idp/rules/v1/rules.proto\"\x88\x03\n" +
 	"\x04Task\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12-\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x19.idp.delegate.v1.TaskTypeR\x04type\x12\x1f\n" +
@@ -933,35 +935,35 @@ const file_idp_delegate_v1_task_proto_rawDesc = "" +
 	"SyncLimits\x129\n" +
 	"\x19first_sync_per_repository\x18\x01 \x01(\x05R\x16firstSyncPerRepository\x12:\n" +
 	"\x1amax_pull_requests_per_sync\x18\x02 \x01(\x05R\x16maxPullRequestsPerSync\x12/\n" +
-	"\x14max_commits_per_sync\x18\x03 \x01(\x05R\x11maxCommitsPerSync\"\x9e\x04\n" +
-	"\x10RepositoryCursor\x12'\n" +
-	"\x0frepository_uuid\x18\x01 \x01(\tR\x0erepositoryUuid\x12\\\n" +
-	"\x1dcommits_checked_at_updated_on\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x19commitsCheckedAtUpdatedOn\x12,\n" +
-	"\x12newest_commit_hash\x18\x03 \x01(\tR\x10newestCommitHash\x12,\n" +
-	"\x12oldest_commit_hash\x18\x04 \x01(\tR\x10oldestCommitHash\x12-\n" +
-	"\x12commits_backfilled\x18\x05 \x01(\bR\x11commitsBackfilled\x12^\n" +
-	"\x1enewest_pull_request_updated_on\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x1anewestPullRequestUpdatedOn\x12^\n" +
-	"\x1eoldest_pull_request_updated_on\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x1aoldestPullRequestUpdatedOn\x128\n" +
+	"\x14max_commits_per_sync\x18\x03 \x01(\x05R\x11maxCommitsPerSync\"\x9f\x05\n" +
+	"\x10RepositoryCursor\x124\n" +
+	"\x0frepository_uuid\x18\x01 \x01(\tB\v\xbaH\br\x06\xa0\x8e'\x01\x18BR\x0erepositoryUuid\x12z\n" +
+	"\x1dcommits_checked_at_updated_on\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\x19commitsCheckedAtUpdatedOn\x129\n" +
+	"\x12newest_commit_hash\x18\x03 \x01(\tB\v\xbaH\br\x06\xa0\x8e'\x01\x18@R\x10newestCommitHash\x129\n" +
+	"\x12oldest_commit_hash\x18\x04 \x01(\tB\v\xbaH\br\x06\xa0\x8e'\x01\x18@R\x10oldestCommitHash\x12-\n" +
+	"\x12commits_backfilled\x18\x05 \x01(\bR\x11commitsBackfilled\x12|\n" +
+	"\x1enewest_pull_request_updated_on\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\x1anewestPullRequestUpdatedOn\x12|\n" +
+	"\x1eoldest_pull_request_updated_on\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\x1aoldestPullRequestUpdatedOn\x128\n" +
 	"\x18pull_requests_backfilled\x18\b \x01(\bR\x16pullRequestsBackfilled\"q\n" +
 	"\x12TestConnectionTask\x12!\n" +
 	"\fconnector_id\x18\x01 \x01(\tR\vconnectorId\x128\n" +
-	"\x06target\x18\x02 \x01(\v2 .idp.delegate.v1.BitbucketTargetR\x06target\"\xb9\x01\n" +
+	"\x06target\x18\x02 \x01(\v2 .idp.delegate.v1.BitbucketTargetR\x06target\"\xdc\x01\n" +
 	"\x14TestConnectionResult\x12\x0e\n" +
 	"\x02ok\x18\x01 \x01(\bR\x02ok\x12\x1f\n" +
 	"\vtoken_valid\x18\x02 \x01(\bR\n" +
 	"tokenValid\x12/\n" +
-	"\x13workspace_reachable\x18\x03 \x01(\bR\x12workspaceReachable\x12%\n" +
-	"\x0emissing_scopes\x18\x04 \x03(\tR\rmissingScopes\x12\x18\n" +
-	"\amessage\x18\x05 \x01(\tR\amessage\"\x9e\x02\n" +
-	"\bProgress\x12\x14\n" +
-	"\x05phase\x18\x01 \x01(\tR\x05phase\x12\"\n" +
-	"\frepositories\x18\x02 \x01(\x03R\frepositories\x12#\n" +
-	"\rpull_requests\x18\x03 \x01(\x03R\fpullRequests\x12\x18\n" +
-	"\acommits\x18\x04 \x01(\x03R\acommits\x12\x1a\n" +
-	"\brequests\x18\x05 \x01(\x03R\brequests\x12!\n" +
-	"\frate_limited\x18\x06 \x01(\x03R\vrateLimited\x12+\n" +
-	"\x11repositories_done\x18\a \x01(\x03R\x10repositoriesDone\x12-\n" +
-	"\x12repositories_total\x18\b \x01(\x03R\x11repositoriesTotal*X\n" +
+	"\x13workspace_reachable\x18\x03 \x01(\bR\x12workspaceReachable\x12:\n" +
+	"\x0emissing_scopes\x18\x04 \x03(\tB\x13\xbaH\x10\x92\x01\r\x10 \"\tr\a\xa0\x8e'\x01\x18\x80\x01R\rmissingScopes\x12&\n" +
+	"\amessage\x18\x05 \x01(\tB\f\xbaH\tr\a\xa8\x8e'\x01\x18\x80 R\amessage\"\xea\x02\n" +
+	"\bProgress\x12!\n" +
+	"\x05phase\x18\x01 \x01(\tB\v\xbaH\br\x06\xa0\x8e'\x01\x18@R\x05phase\x12+\n" +
+	"\frepositories\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\frepositories\x12,\n" +
+	"\rpull_requests\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\fpullRequests\x12!\n" +
+	"\acommits\x18\x04 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\acommits\x12#\n" +
+	"\brequests\x18\x05 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\brequests\x12*\n" +
+	"\frate_limited\x18\x06 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\vrateLimited\x124\n" +
+	"\x11repositories_done\x18\a \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x10repositoriesDone\x126\n" +
+	"\x12repositories_total\x18\b \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x11repositoriesTotal*X\n" +
 	"\bTaskType\x12\x19\n" +
 	"\x15TASK_TYPE_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eTASK_TYPE_SYNC\x10\x01\x12\x1d\n" +

@@ -23,6 +23,8 @@
 package integrationv1
 
 import (
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	_ "github.com/catalog-discovery/bitbucket/proto/gen/idp/rules/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -407,7 +409,7 @@ func (x *GetConnectorResponse) GetConnector() *Connector {
 // ListConnectorsRequest pages through connectors.
 type ListConnectorsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// At most this many (default 50, max 500).
+	// At most this many (default 50, max 1000).
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From a previous response's next_page_token.
 	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
@@ -913,38 +915,38 @@ var File_idp_integration_v1_connector_proto protoreflect.FileDescriptor
 
 const file_idp_integration_v1_connector_proto_rawDesc = "" +
 	"\n" +
-	"\"idp/integration/v1/connector.proto\x12\x12idp.integration.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa4\x02\n" +
-	"\tConnector\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\x12\x10\n" +
-	"\x03url\x18\x03 \x01(\tR\x03url\x12\x1a\n" +
-	"\busername\x18\x04 \x01(\tR\busername\x12\x1b\n" +
-	"\ttoken_ref\x18\x05 \x01(\tR\btokenRef\x12 \n" +
-	"\fapi_base_url\x18\x06 \x01(\tR\n" +
-	"apiBaseUrl\x12-\n" +
-	"\x12delegate_selectors\x18\a \x03(\tR\x11delegateSelectors\x12\x1c\n" +
-	"\tworkspace\x18\b \x01(\tR\tworkspace\x129\n" +
+	"\"idp/integration/v1/connector.proto\x12\x12idp.integration.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18idp/rules/v1/rules.proto\"\xb6\x03\n" +
+	"\tConnector\x12\x1c\n" +
+	"\x02id\x18\x01 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\x02id\x12 \n" +
+	"\x04name\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\x04name\x12\x1e\n" +
+	"\x03url\x18\x03 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x10R\x03url\x12'\n" +
+	"\busername\x18\x04 \x01(\tB\v\xbaH\br\x06\xa0\x8e'\x01\x18@R\busername\x12)\n" +
+	"\ttoken_ref\x18\x05 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\bR\btokenRef\x12.\n" +
+	"\fapi_base_url\x18\x06 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x10R\n" +
+	"apiBaseUrl\x12A\n" +
+	"\x12delegate_selectors\x18\a \x03(\tB\x12\xbaH\x0f\x92\x01\f\x10 \"\br\x06\xa0\x8e'\x01\x18@R\x11delegateSelectors\x12)\n" +
+	"\tworkspace\x18\b \x01(\tB\v\xbaH\br\x06\xa0\x8e'\x01\x18dR\tworkspace\x12W\n" +
 	"\n" +
-	"created_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"U\n" +
-	"\x16CreateConnectorRequest\x12;\n" +
-	"\tconnector\x18\x01 \x01(\v2\x1d.idp.integration.v1.ConnectorR\tconnector\"V\n" +
+	"created_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\tcreatedAt\"]\n" +
+	"\x16CreateConnectorRequest\x12C\n" +
+	"\tconnector\x18\x01 \x01(\v2\x1d.idp.integration.v1.ConnectorB\x06\xbaH\x03\xc8\x01\x01R\tconnector\"V\n" +
 	"\x17CreateConnectorResponse\x12;\n" +
-	"\tconnector\x18\x01 \x01(\v2\x1d.idp.integration.v1.ConnectorR\tconnector\"3\n" +
-	"\x13GetConnectorRequest\x12\x1c\n" +
-	"\tconnector\x18\x01 \x01(\tR\tconnector\"S\n" +
+	"\tconnector\x18\x01 \x01(\v2\x1d.idp.integration.v1.ConnectorR\tconnector\"C\n" +
+	"\x13GetConnectorRequest\x12,\n" +
+	"\tconnector\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\tconnector\"S\n" +
 	"\x14GetConnectorResponse\x12;\n" +
-	"\tconnector\x18\x01 \x01(\v2\x1d.idp.integration.v1.ConnectorR\tconnector\"S\n" +
-	"\x15ListConnectorsRequest\x12\x1b\n" +
-	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\tconnector\x18\x01 \x01(\v2\x1d.idp.integration.v1.ConnectorR\tconnector\"z\n" +
+	"\x15ListConnectorsRequest\x12&\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\t\xbaH\x06\x1a\x04\xb0\x8e'\x01R\bpageSize\x129\n" +
 	"\n" +
-	"page_token\x18\x02 \x01(\tR\tpageToken\"\x7f\n" +
+	"page_token\x18\x02 \x01(\tB\x1a\xbaH\x17r\x15\x18\x80\b2\x10^[A-Za-z0-9_-]*$R\tpageToken\"\x7f\n" +
 	"\x16ListConnectorsResponse\x12=\n" +
 	"\n" +
 	"connectors\x18\x01 \x03(\v2\x1d.idp.integration.v1.ConnectorR\n" +
 	"connectors\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"6\n" +
-	"\x16DeleteConnectorRequest\x12\x1c\n" +
-	"\tconnector\x18\x01 \x01(\tR\tconnector\"\x19\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"F\n" +
+	"\x16DeleteConnectorRequest\x12,\n" +
+	"\tconnector\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\tconnector\"\x19\n" +
 	"\x17DeleteConnectorResponse\"\x8e\x03\n" +
 	"\rConnectorTest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
@@ -958,14 +960,14 @@ const file_idp_integration_v1_connector_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12;\n" +
 	"\vfinished_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"finishedAt\"H\n" +
-	"\x14TestConnectorRequest\x12\x1c\n" +
-	"\tconnector\x18\x01 \x01(\tR\tconnector\x12\x12\n" +
+	"finishedAt\"X\n" +
+	"\x14TestConnectorRequest\x12,\n" +
+	"\tconnector\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\tconnector\x12\x12\n" +
 	"\x04wait\x18\x02 \x01(\bR\x04wait\"N\n" +
 	"\x15TestConnectorResponse\x125\n" +
-	"\x04test\x18\x01 \x01(\v2!.idp.integration.v1.ConnectorTestR\x04test\")\n" +
-	"\x17GetConnectorTestRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"Q\n" +
+	"\x04test\x18\x01 \x01(\v2!.idp.integration.v1.ConnectorTestR\x04test\"9\n" +
+	"\x17GetConnectorTestRequest\x12\x1e\n" +
+	"\x02id\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\x02id\"Q\n" +
 	"\x18GetConnectorTestResponse\x125\n" +
 	"\x04test\x18\x01 \x01(\v2!.idp.integration.v1.ConnectorTestR\x04test*\xc9\x01\n" +
 	"\x13ConnectorTestStatus\x12%\n" +

@@ -7,6 +7,8 @@
 package integrationv1
 
 import (
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	_ "github.com/catalog-discovery/bitbucket/proto/gen/idp/rules/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -1366,7 +1368,7 @@ var File_idp_integration_v1_discovery_proto protoreflect.FileDescriptor
 
 const file_idp_integration_v1_discovery_proto_rawDesc = "" +
 	"\n" +
-	"\"idp/integration/v1/discovery.proto\x12\x12idp.integration.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a$idp/integration/v1/integration.proto\"\x8d\x01\n" +
+	"\"idp/integration/v1/discovery.proto\x12\x12idp.integration.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a$idp/integration/v1/integration.proto\x1a\x18idp/rules/v1/rules.proto\"\x8d\x01\n" +
 	"\tEntityRef\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x12\n" +
@@ -1401,33 +1403,33 @@ const file_idp_integration_v1_discovery_proto_rawDesc = "" +
 	"\adeleted\x18\r \x01(\bR\adeleted\x129\n" +
 	"\n" +
 	"updated_on\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedOn\x12/\n" +
-	"\x13recommendation_note\x18\x0f \x01(\tR\x12recommendationNote\"\x83\x02\n" +
-	"\x15ListDiscoveredRequest\x12 \n" +
-	"\vintegration\x18\x01 \x01(\tR\vintegration\x12\x16\n" +
-	"\x06search\x18\x02 \x01(\tR\x06search\x12O\n" +
-	"\x12recommended_action\x18\x03 \x01(\x0e2 .idp.integration.v1.ImportActionR\x11recommendedAction\x12#\n" +
-	"\runlinked_only\x18\x04 \x01(\bR\funlinkedOnly\x12\x1b\n" +
-	"\tpage_size\x18\x05 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\x13recommendation_note\x18\x0f \x01(\tR\x12recommendationNote\"\xd2\x02\n" +
+	"\x15ListDiscoveredRequest\x120\n" +
+	"\vintegration\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\vintegration\x12$\n" +
+	"\x06search\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\xc8\x01R\x06search\x12Y\n" +
+	"\x12recommended_action\x18\x03 \x01(\x0e2 .idp.integration.v1.ImportActionB\b\xbaH\x05\x82\x01\x02\x10\x01R\x11recommendedAction\x12#\n" +
+	"\runlinked_only\x18\x04 \x01(\bR\funlinkedOnly\x12&\n" +
+	"\tpage_size\x18\x05 \x01(\x05B\t\xbaH\x06\x1a\x04\xb0\x8e'\x01R\bpageSize\x129\n" +
 	"\n" +
-	"page_token\x18\x06 \x01(\tR\tpageToken\"\xa4\x01\n" +
+	"page_token\x18\x06 \x01(\tB\x1a\xbaH\x17r\x15\x18\x80\b2\x10^[A-Za-z0-9_-]*$R\tpageToken\"\xa4\x01\n" +
 	"\x16ListDiscoveredResponse\x12L\n" +
 	"\frepositories\x18\x01 \x03(\v2(.idp.integration.v1.DiscoveredRepositoryR\frepositories\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x14\n" +
-	"\x05total\x18\x03 \x01(\x03R\x05total\"\x90\x02\n" +
+	"\x05total\x18\x03 \x01(\x03R\x05total\"\xdd\x02\n" +
 	"\n" +
-	"ImportItem\x12\x1e\n" +
+	"ImportItem\x12.\n" +
 	"\n" +
-	"repository\x18\x01 \x01(\tR\n" +
-	"repository\x128\n" +
-	"\x06action\x18\x02 \x01(\x0e2 .idp.integration.v1.ImportActionR\x06action\x12\x12\n" +
-	"\x04type\x18\x03 \x01(\tR\x04type\x12#\n" +
-	"\rtarget_entity\x18\x04 \x01(\tR\ftargetEntity\x12A\n" +
-	"\vseen_action\x18\x05 \x01(\x0e2 .idp.integration.v1.ImportActionR\n" +
-	"seenAction\x12,\n" +
-	"\x12seen_target_entity\x18\x06 \x01(\tR\x10seenTargetEntity\"\x85\x01\n" +
-	"\x19ImportRepositoriesRequest\x12 \n" +
-	"\vintegration\x18\x01 \x01(\tR\vintegration\x124\n" +
-	"\x05items\x18\x02 \x03(\v2\x1e.idp.integration.v1.ImportItemR\x05items\x12\x10\n" +
+	"repository\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x04R\n" +
+	"repository\x12B\n" +
+	"\x06action\x18\x02 \x01(\x0e2 .idp.integration.v1.ImportActionB\b\xbaH\x05\x82\x01\x02\x10\x01R\x06action\x12\x1f\n" +
+	"\x04type\x18\x03 \x01(\tB\v\xbaH\br\x06\xa0\x8e'\x01\x18?R\x04type\x121\n" +
+	"\rtarget_entity\x18\x04 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\ftargetEntity\x12K\n" +
+	"\vseen_action\x18\x05 \x01(\x0e2 .idp.integration.v1.ImportActionB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
+	"seenAction\x12:\n" +
+	"\x12seen_target_entity\x18\x06 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\x10seenTargetEntity\"\xa0\x01\n" +
+	"\x19ImportRepositoriesRequest\x120\n" +
+	"\vintegration\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\vintegration\x12?\n" +
+	"\x05items\x18\x02 \x03(\v2\x1e.idp.integration.v1.ImportItemB\t\xbaH\x06\x92\x01\x03\x10\xe8\aR\x05items\x12\x10\n" +
 	"\x03all\x18\x03 \x01(\bR\x03all\"\xf9\x01\n" +
 	"\fImportResult\x12\x1e\n" +
 	"\n" +
@@ -1440,9 +1442,9 @@ const file_idp_integration_v1_discovery_proto_rawDesc = "" +
 	"\amessage\x18\x06 \x01(\tR\amessage\x12\x16\n" +
 	"\x06notice\x18\a \x01(\tR\x06notice\"X\n" +
 	"\x1aImportRepositoriesResponse\x12:\n" +
-	"\aresults\x18\x01 \x03(\v2 .idp.integration.v1.ImportResultR\aresults\"R\n" +
-	"\x14SetAutoImportRequest\x12 \n" +
-	"\vintegration\x18\x01 \x01(\tR\vintegration\x12\x18\n" +
+	"\aresults\x18\x01 \x03(\v2 .idp.integration.v1.ImportResultR\aresults\"b\n" +
+	"\x14SetAutoImportRequest\x120\n" +
+	"\vintegration\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\vintegration\x12\x18\n" +
 	"\aenabled\x18\x02 \x01(\bR\aenabled\"Z\n" +
 	"\x15SetAutoImportResponse\x12A\n" +
 	"\vintegration\x18\x01 \x01(\v2\x1f.idp.integration.v1.IntegrationR\vintegration\"\xd4\x02\n" +
@@ -1455,21 +1457,21 @@ const file_idp_integration_v1_discovery_proto_rawDesc = "" +
 	"\vimported_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"importedAt\x12\x1c\n" +
 	"\tautomatic\x18\a \x01(\bR\tautomatic\x12\x18\n" +
-	"\adeleted\x18\b \x01(\bR\adeleted\"\x8b\x01\n" +
-	"\x13ListImportedRequest\x12 \n" +
-	"\vintegration\x18\x01 \x01(\tR\vintegration\x12\x16\n" +
-	"\x06search\x18\x02 \x01(\tR\x06search\x12\x1b\n" +
-	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\adeleted\x18\b \x01(\bR\adeleted\"\xd0\x01\n" +
+	"\x13ListImportedRequest\x120\n" +
+	"\vintegration\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\vintegration\x12$\n" +
+	"\x06search\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\xc8\x01R\x06search\x12&\n" +
+	"\tpage_size\x18\x03 \x01(\x05B\t\xbaH\x06\x1a\x04\xb0\x8e'\x01R\bpageSize\x129\n" +
 	"\n" +
-	"page_token\x18\x04 \x01(\tR\tpageToken\"\xa0\x01\n" +
+	"page_token\x18\x04 \x01(\tB\x1a\xbaH\x17r\x15\x18\x80\b2\x10^[A-Za-z0-9_-]*$R\tpageToken\"\xa0\x01\n" +
 	"\x14ListImportedResponse\x12J\n" +
 	"\frepositories\x18\x01 \x03(\v2&.idp.integration.v1.ImportedRepositoryR\frepositories\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x14\n" +
-	"\x05total\x18\x03 \x01(\x03R\x05total\"[\n" +
-	"\x17UnlinkRepositoryRequest\x12 \n" +
-	"\vintegration\x18\x01 \x01(\tR\vintegration\x12\x1e\n" +
+	"\x05total\x18\x03 \x01(\x03R\x05total\"{\n" +
+	"\x17UnlinkRepositoryRequest\x120\n" +
+	"\vintegration\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\vintegration\x12.\n" +
 	"\n" +
-	"repository\x18\x02 \x01(\tR\n" +
+	"repository\x18\x02 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x04R\n" +
 	"repository\"\x1a\n" +
 	"\x18UnlinkRepositoryResponse*b\n" +
 	"\fImportAction\x12\x1d\n" +

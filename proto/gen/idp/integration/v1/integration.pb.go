@@ -7,6 +7,8 @@
 package integrationv1
 
 import (
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	_ "github.com/catalog-discovery/bitbucket/proto/gen/idp/rules/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -1190,7 +1192,7 @@ func (x *GetIntegrationResponse) GetIntegration() *Integration {
 // ListIntegrationsRequest pages through integrations.
 type ListIntegrationsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// At most this many (default 50, max 500).
+	// At most this many (default 50, max 1000).
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From a previous response.
 	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
@@ -1988,7 +1990,7 @@ type ListSyncRunsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Id or name.
 	Integration string `protobuf:"bytes,1,opt,name=integration,proto3" json:"integration,omitempty"`
-	// At most this many (default 20, max 500).
+	// At most this many (default 20, max 1000).
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From a previous response.
 	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
@@ -2216,7 +2218,7 @@ type ListEventsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Id or name.
 	Integration string `protobuf:"bytes,1,opt,name=integration,proto3" json:"integration,omitempty"`
-	// At most this many (default 50, max 500).
+	// At most this many (default 50, max 1000).
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From a previous response.
 	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
@@ -2334,112 +2336,113 @@ var File_idp_integration_v1_integration_proto protoreflect.FileDescriptor
 
 const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"\n" +
-	"$idp/integration/v1/integration.proto\x12\x12idp.integration.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x93\x01\n" +
-	"\x0fCorrelationRule\x12#\n" +
-	"\ringested_path\x18\x01 \x01(\tR\fingestedPath\x12!\n" +
-	"\fcatalog_path\x18\x02 \x01(\tR\vcatalogPath\x128\n" +
-	"\boperator\x18\x03 \x01(\x0e2\x1c.idp.integration.v1.OperatorR\boperator\"6\n" +
-	"\fFieldMapping\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
-	"\x04path\x18\x02 \x01(\tR\x04path\"\x82\a\n" +
-	"\vIntegration\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1c\n" +
-	"\tconnector\x18\x03 \x01(\tR\tconnector\x12\x1c\n" +
-	"\tworkspace\x18\x04 \x01(\tR\tworkspace\x128\n" +
-	"\bbehavior\x18\x05 \x01(\x0e2\x1c.idp.integration.v1.BehaviorR\bbehavior\x12\x12\n" +
-	"\x04kind\x18\x06 \x01(\tR\x04kind\x12\x12\n" +
-	"\x04type\x18\a \x01(\tR\x04type\x12F\n" +
+	"$idp/integration/v1/integration.proto\x12\x12idp.integration.v1\x1a\x1bbuf/validate/validate.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18idp/rules/v1/rules.proto\"\xb9\x01\n" +
+	"\x0fCorrelationRule\x121\n" +
+	"\ringested_path\x18\x01 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\fingestedPath\x12/\n" +
+	"\fcatalog_path\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\vcatalogPath\x12B\n" +
+	"\boperator\x18\x03 \x01(\x0e2\x1c.idp.integration.v1.OperatorB\b\xbaH\x05\x82\x01\x02\x10\x01R\boperator\"R\n" +
+	"\fFieldMapping\x12 \n" +
+	"\x04name\x18\x01 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\x04name\x12 \n" +
+	"\x04path\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\x04path\"\xe4\b\n" +
+	"\vIntegration\x12\x1c\n" +
+	"\x02id\x18\x01 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\x02id\x12 \n" +
+	"\x04name\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\x04name\x12*\n" +
+	"\tconnector\x18\x03 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\tconnector\x12)\n" +
+	"\tworkspace\x18\x04 \x01(\tB\v\xbaH\br\x06\xa0\x8e'\x01\x18dR\tworkspace\x12B\n" +
+	"\bbehavior\x18\x05 \x01(\x0e2\x1c.idp.integration.v1.BehaviorB\b\xbaH\x05\x82\x01\x02\x10\x01R\bbehavior\x12\x1f\n" +
+	"\x04kind\x18\x06 \x01(\tB\v\xbaH\br\x06\xa0\x8e'\x01\x18@R\x04kind\x12\x1f\n" +
+	"\x04type\x18\a \x01(\tB\v\xbaH\br\x06\xa0\x8e'\x01\x18?R\x04type\x12F\n" +
 	"\vcorrelation\x18\b \x01(\v2$.idp.integration.v1.CorrelationRulesR\vcorrelation\x12H\n" +
 	"\x0efield_mappings\x18\t \x01(\v2!.idp.integration.v1.FieldMappingsR\rfieldMappings\x12K\n" +
 	"\x0fsecondary_kinds\x18\n" +
-	" \x01(\v2\".idp.integration.v1.SecondaryKindsR\x0esecondaryKinds\x12N\n" +
-	"\x10update_frequency\x18\v \x01(\x0e2#.idp.integration.v1.UpdateFrequencyR\x0fupdateFrequency\x129\n" +
+	" \x01(\v2\".idp.integration.v1.SecondaryKindsR\x0esecondaryKinds\x12X\n" +
+	"\x10update_frequency\x18\v \x01(\x0e2#.idp.integration.v1.UpdateFrequencyB\b\xbaH\x05\x82\x01\x02\x10\x01R\x0fupdateFrequency\x12R\n" +
 	"\n" +
-	"start_date\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\tstartDate\x12\x1f\n" +
+	"start_date\x18\f \x01(\v2\x1a.google.protobuf.TimestampB\x17\xbaH\x14\xb2\x01\x11\"\a\b\xff\x82\xd1\xff\xaf\a2\x06\b\x80\x87\xb5\xc3\x03R\tstartDate\x12\x1f\n" +
 	"\vauto_import\x18\r \x01(\bR\n" +
-	"autoImport\x12:\n" +
-	"\x05state\x18\x0e \x01(\x0e2$.idp.integration.v1.IntegrationStateR\x05state\x129\n" +
+	"autoImport\x12D\n" +
+	"\x05state\x18\x0e \x01(\x0e2$.idp.integration.v1.IntegrationStateB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x12W\n" +
 	"\n" +
-	"created_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"created_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\tcreatedAt\x12W\n" +
 	"\n" +
-	"updated_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12<\n" +
-	"\fnext_sync_at\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updated_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\tupdatedAt\x12Z\n" +
+	"\fnext_sync_at\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\n" +
 	"nextSyncAt\x126\n" +
-	"\blast_run\x18\x12 \x01(\v2\x1b.idp.integration.v1.SyncRunR\alastRun\"M\n" +
-	"\x10CorrelationRules\x129\n" +
-	"\x05rules\x18\x01 \x03(\v2#.idp.integration.v1.CorrelationRuleR\x05rules\"M\n" +
-	"\rFieldMappings\x12<\n" +
-	"\bmappings\x18\x01 \x03(\v2 .idp.integration.v1.FieldMappingR\bmappings\"I\n" +
-	"\x0eSecondaryKinds\x127\n" +
-	"\x05kinds\x18\x01 \x03(\x0e2!.idp.integration.v1.SecondaryKindR\x05kinds\"]\n" +
-	"\x18CreateIntegrationRequest\x12A\n" +
-	"\vintegration\x18\x01 \x01(\v2\x1f.idp.integration.v1.IntegrationR\vintegration\"\x98\x01\n" +
+	"\blast_run\x18\x12 \x01(\v2\x1b.idp.integration.v1.SyncRunR\alastRun\"W\n" +
+	"\x10CorrelationRules\x12C\n" +
+	"\x05rules\x18\x01 \x03(\v2#.idp.integration.v1.CorrelationRuleB\b\xbaH\x05\x92\x01\x02\x10 R\x05rules\"W\n" +
+	"\rFieldMappings\x12F\n" +
+	"\bmappings\x18\x01 \x03(\v2 .idp.integration.v1.FieldMappingB\b\xbaH\x05\x92\x01\x02\x10@R\bmappings\"^\n" +
+	"\x0eSecondaryKinds\x12L\n" +
+	"\x05kinds\x18\x01 \x03(\x0e2!.idp.integration.v1.SecondaryKindB\x13\xbaH\x10\x92\x01\r\x10\x02\x18\x01\"\a\x82\x01\x04\x10\x01 \x00R\x05kinds\"e\n" +
+	"\x18CreateIntegrationRequest\x12I\n" +
+	"\vintegration\x18\x01 \x01(\v2\x1f.idp.integration.v1.IntegrationB\x06\xbaH\x03\xc8\x01\x01R\vintegration\"\x98\x01\n" +
 	"\x19CreateIntegrationResponse\x12A\n" +
 	"\vintegration\x18\x01 \x01(\v2\x1f.idp.integration.v1.IntegrationR\vintegration\x128\n" +
-	"\tfirst_run\x18\x02 \x01(\v2\x1b.idp.integration.v1.SyncRunR\bfirstRun\"9\n" +
-	"\x15GetIntegrationRequest\x12 \n" +
-	"\vintegration\x18\x01 \x01(\tR\vintegration\"[\n" +
+	"\tfirst_run\x18\x02 \x01(\v2\x1b.idp.integration.v1.SyncRunR\bfirstRun\"I\n" +
+	"\x15GetIntegrationRequest\x120\n" +
+	"\vintegration\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\vintegration\"[\n" +
 	"\x16GetIntegrationResponse\x12A\n" +
-	"\vintegration\x18\x01 \x01(\v2\x1f.idp.integration.v1.IntegrationR\vintegration\"U\n" +
-	"\x17ListIntegrationsRequest\x12\x1b\n" +
-	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\vintegration\x18\x01 \x01(\v2\x1f.idp.integration.v1.IntegrationR\vintegration\"|\n" +
+	"\x17ListIntegrationsRequest\x12&\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\t\xbaH\x06\x1a\x04\xb0\x8e'\x01R\bpageSize\x129\n" +
 	"\n" +
-	"page_token\x18\x02 \x01(\tR\tpageToken\"\x87\x01\n" +
+	"page_token\x18\x02 \x01(\tB\x1a\xbaH\x17r\x15\x18\x80\b2\x10^[A-Za-z0-9_-]*$R\tpageToken\"\x87\x01\n" +
 	"\x18ListIntegrationsResponse\x12C\n" +
 	"\fintegrations\x18\x01 \x03(\v2\x1f.idp.integration.v1.IntegrationR\fintegrations\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb4\x01\n" +
-	"\x18UpdateIntegrationRequest\x12 \n" +
-	"\vintegration\x18\x01 \x01(\tR\vintegration\x129\n" +
-	"\achanges\x18\x02 \x01(\v2\x1f.idp.integration.v1.IntegrationR\achanges\x12;\n" +
-	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xdb\x02\n" +
+	"\x18UpdateIntegrationRequest\x120\n" +
+	"\vintegration\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\vintegration\x129\n" +
+	"\achanges\x18\x02 \x01(\v2\x1f.idp.integration.v1.IntegrationR\achanges\x12\xd1\x01\n" +
+	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskB\x93\x01\xbaH\x8f\x01\xe2\x01\x8b\x01\x12\x04name\x12\tconnector\x12\tworkspace\x12\bbehavior\x12\x04kind\x12\x04type\x12\vcorrelation\x12\x0efield_mappings\x12\x0fsecondary_kinds\x12\x10update_frequency\x12\n" +
+	"start_date\x12\vauto_importR\n" +
 	"updateMask\"^\n" +
 	"\x19UpdateIntegrationResponse\x12A\n" +
-	"\vintegration\x18\x01 \x01(\v2\x1f.idp.integration.v1.IntegrationR\vintegration\"=\n" +
-	"\x19SuspendIntegrationRequest\x12 \n" +
-	"\vintegration\x18\x01 \x01(\tR\vintegration\"_\n" +
+	"\vintegration\x18\x01 \x01(\v2\x1f.idp.integration.v1.IntegrationR\vintegration\"M\n" +
+	"\x19SuspendIntegrationRequest\x120\n" +
+	"\vintegration\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\vintegration\"_\n" +
 	"\x1aSuspendIntegrationResponse\x12A\n" +
-	"\vintegration\x18\x01 \x01(\v2\x1f.idp.integration.v1.IntegrationR\vintegration\"<\n" +
-	"\x18ResumeIntegrationRequest\x12 \n" +
-	"\vintegration\x18\x01 \x01(\tR\vintegration\"^\n" +
+	"\vintegration\x18\x01 \x01(\v2\x1f.idp.integration.v1.IntegrationR\vintegration\"L\n" +
+	"\x18ResumeIntegrationRequest\x120\n" +
+	"\vintegration\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\vintegration\"^\n" +
 	"\x19ResumeIntegrationResponse\x12A\n" +
-	"\vintegration\x18\x01 \x01(\v2\x1f.idp.integration.v1.IntegrationR\vintegration\"\xc4\x05\n" +
-	"\aSyncRun\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12%\n" +
-	"\x0eintegration_id\x18\x02 \x01(\tR\rintegrationId\x129\n" +
-	"\atrigger\x18\x03 \x01(\x0e2\x1f.idp.integration.v1.SyncTriggerR\atrigger\x126\n" +
-	"\x06status\x18\x04 \x01(\x0e2\x1e.idp.integration.v1.SyncStatusR\x06status\x127\n" +
-	"\tqueued_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\bqueuedAt\x129\n" +
+	"\vintegration\x18\x01 \x01(\v2\x1f.idp.integration.v1.IntegrationR\vintegration\"\xbf\a\n" +
+	"\aSyncRun\x12\x1c\n" +
+	"\x02id\x18\x01 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\x02id\x123\n" +
+	"\x0eintegration_id\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\rintegrationId\x12C\n" +
+	"\atrigger\x18\x03 \x01(\x0e2\x1f.idp.integration.v1.SyncTriggerB\b\xbaH\x05\x82\x01\x02\x10\x01R\atrigger\x12@\n" +
+	"\x06status\x18\x04 \x01(\x0e2\x1e.idp.integration.v1.SyncStatusB\b\xbaH\x05\x82\x01\x02\x10\x01R\x06status\x12U\n" +
+	"\tqueued_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\bqueuedAt\x12W\n" +
 	"\n" +
-	"started_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12;\n" +
-	"\vfinished_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"finishedAt\x12\x14\n" +
-	"\x05phase\x18\b \x01(\tR\x05phase\x12\"\n" +
-	"\frepositories\x18\t \x01(\x03R\frepositories\x12#\n" +
+	"started_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\tstartedAt\x12Y\n" +
+	"\vfinished_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\n" +
+	"finishedAt\x12!\n" +
+	"\x05phase\x18\b \x01(\tB\v\xbaH\br\x06\xa0\x8e'\x01\x18@R\x05phase\x12+\n" +
+	"\frepositories\x18\t \x01(\x03B\a\xbaH\x04\"\x02(\x00R\frepositories\x12,\n" +
 	"\rpull_requests\x18\n" +
-	" \x01(\x03R\fpullRequests\x12\x18\n" +
-	"\acommits\x18\v \x01(\x03R\acommits\x12\x1a\n" +
-	"\brequests\x18\f \x01(\x03R\brequests\x12!\n" +
-	"\frate_limited\x18\r \x01(\x03R\vrateLimited\x12\x14\n" +
-	"\x05error\x18\x0e \x01(\tR\x05error\x12\x18\n" +
-	"\aattempt\x18\x0f \x01(\x05R\aattempt\x12+\n" +
-	"\x11repositories_done\x18\x10 \x01(\x03R\x10repositoriesDone\x12-\n" +
-	"\x12repositories_total\x18\x11 \x01(\x03R\x11repositoriesTotal\x12\x1a\n" +
-	"\bdelegate\x18\x12 \x01(\tR\bdelegate\":\n" +
-	"\x16SyncIntegrationRequest\x12 \n" +
-	"\vintegration\x18\x01 \x01(\tR\vintegration\"`\n" +
+	" \x01(\x03B\a\xbaH\x04\"\x02(\x00R\fpullRequests\x12!\n" +
+	"\acommits\x18\v \x01(\x03B\a\xbaH\x04\"\x02(\x00R\acommits\x12#\n" +
+	"\brequests\x18\f \x01(\x03B\a\xbaH\x04\"\x02(\x00R\brequests\x12*\n" +
+	"\frate_limited\x18\r \x01(\x03B\a\xbaH\x04\"\x02(\x00R\vrateLimited\x12\"\n" +
+	"\x05error\x18\x0e \x01(\tB\f\xbaH\tr\a\xa8\x8e'\x01\x18\x80 R\x05error\x12!\n" +
+	"\aattempt\x18\x0f \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\aattempt\x124\n" +
+	"\x11repositories_done\x18\x10 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x10repositoriesDone\x126\n" +
+	"\x12repositories_total\x18\x11 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x11repositoriesTotal\x12(\n" +
+	"\bdelegate\x18\x12 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\bdelegate\"J\n" +
+	"\x16SyncIntegrationRequest\x120\n" +
+	"\vintegration\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\vintegration\"`\n" +
 	"\x17SyncIntegrationResponse\x12-\n" +
 	"\x03run\x18\x01 \x01(\v2\x1b.idp.integration.v1.SyncRunR\x03run\x12\x16\n" +
-	"\x06joined\x18\x02 \x01(\bR\x06joined\"#\n" +
-	"\x11GetSyncRunRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"C\n" +
+	"\x06joined\x18\x02 \x01(\bR\x06joined\"3\n" +
+	"\x11GetSyncRunRequest\x12\x1e\n" +
+	"\x02id\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\x02id\"C\n" +
 	"\x12GetSyncRunResponse\x12-\n" +
-	"\x03run\x18\x01 \x01(\v2\x1b.idp.integration.v1.SyncRunR\x03run\"s\n" +
-	"\x13ListSyncRunsRequest\x12 \n" +
-	"\vintegration\x18\x01 \x01(\tR\vintegration\x12\x1b\n" +
-	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\x03run\x18\x01 \x01(\v2\x1b.idp.integration.v1.SyncRunR\x03run\"\xaa\x01\n" +
+	"\x13ListSyncRunsRequest\x120\n" +
+	"\vintegration\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\vintegration\x12&\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\t\xbaH\x06\x1a\x04\xb0\x8e'\x01R\bpageSize\x129\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tR\tpageToken\"o\n" +
+	"page_token\x18\x03 \x01(\tB\x1a\xbaH\x17r\x15\x18\x80\b2\x10^[A-Za-z0-9_-]*$R\tpageToken\"o\n" +
 	"\x14ListSyncRunsResponse\x12/\n" +
 	"\x04runs\x18\x01 \x03(\v2\x1b.idp.integration.v1.SyncRunR\x04runs\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xf7\x01\n" +
@@ -2453,12 +2456,12 @@ const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"\n" +
 	"repository\x18\a \x01(\tR\n" +
 	"repository\x12\x14\n" +
-	"\x05error\x18\b \x01(\tR\x05error\"q\n" +
-	"\x11ListEventsRequest\x12 \n" +
-	"\vintegration\x18\x01 \x01(\tR\vintegration\x12\x1b\n" +
-	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\x05error\x18\b \x01(\tR\x05error\"\xa8\x01\n" +
+	"\x11ListEventsRequest\x120\n" +
+	"\vintegration\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\vintegration\x12&\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\t\xbaH\x06\x1a\x04\xb0\x8e'\x01R\bpageSize\x129\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tR\tpageToken\"o\n" +
+	"page_token\x18\x03 \x01(\tB\x1a\xbaH\x17r\x15\x18\x80\b2\x10^[A-Za-z0-9_-]*$R\tpageToken\"o\n" +
 	"\x12ListEventsResponse\x121\n" +
 	"\x06events\x18\x01 \x03(\v2\x19.idp.integration.v1.EventR\x06events\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*p\n" +

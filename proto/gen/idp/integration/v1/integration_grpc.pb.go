@@ -56,9 +56,12 @@ type IntegrationServiceClient interface {
 	// connector, behavior, kind, type, correlation rules, field mappings,
 	// frequency, start date and auto-import may change; a correlation change
 	// recomputes the recommendations of repositories not yet imported.
+	// Moving the start date back, or clearing it, makes the next syncs fetch
+	// the older history of every repository.
 	// Errors: INVALID_ARGUMENT for bad values or a field that cannot change
-	// (workspace); FAILED_PRECONDITION (reason SECONDARY_KINDS_LOCKED) for
-	// any change of the secondary kinds; NOT_FOUND.
+	// (workspace), including a connector of another workspace;
+	// FAILED_PRECONDITION (reason SECONDARY_KINDS_LOCKED) for any change of
+	// the secondary kinds; NOT_FOUND.
 	UpdateIntegration(ctx context.Context, in *UpdateIntegrationRequest, opts ...grpc.CallOption) (*UpdateIntegrationResponse, error)
 	// SuspendIntegration stops discovery and sync updates: a running sync is
 	// cancelled and nothing is scheduled. Imported entities stay as they are.
@@ -212,9 +215,12 @@ type IntegrationServiceServer interface {
 	// connector, behavior, kind, type, correlation rules, field mappings,
 	// frequency, start date and auto-import may change; a correlation change
 	// recomputes the recommendations of repositories not yet imported.
+	// Moving the start date back, or clearing it, makes the next syncs fetch
+	// the older history of every repository.
 	// Errors: INVALID_ARGUMENT for bad values or a field that cannot change
-	// (workspace); FAILED_PRECONDITION (reason SECONDARY_KINDS_LOCKED) for
-	// any change of the secondary kinds; NOT_FOUND.
+	// (workspace), including a connector of another workspace;
+	// FAILED_PRECONDITION (reason SECONDARY_KINDS_LOCKED) for any change of
+	// the secondary kinds; NOT_FOUND.
 	UpdateIntegration(context.Context, *UpdateIntegrationRequest) (*UpdateIntegrationResponse, error)
 	// SuspendIntegration stops discovery and sync updates: a running sync is
 	// cancelled and nothing is scheduled. Imported entities stay as they are.
