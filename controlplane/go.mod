@@ -3,6 +3,8 @@ module github.com/catalog-discovery/bitbucket/controlplane
 go 1.26.8
 
 require (
+	connectrpc.com/connect v1.19.1
+	connectrpc.com/vanguard v0.4.0
 	github.com/catalog-discovery/bitbucket/proto v0.0.0
 	github.com/catalog-discovery/bitbucket/shared v0.0.0
 )
@@ -10,6 +12,7 @@ require (
 require (
 	github.com/jackc/puddle/v2 v2.2.3 // indirect
 	golang.org/x/sync v0.24.0 // indirect
+	google.golang.org/genproto/googleapis/api v0.0.0-20260817212433-ac3dfec99bb1 // indirect
 )
 
 require (
