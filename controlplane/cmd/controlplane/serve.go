@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
 	"net"
+	"net/http"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -15,9 +18,11 @@ import (
 	"google.golang.org/grpc/health"
 	healthgrpc "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/catalog-discovery/bitbucket/controlplane/console"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalogsvc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/discovery"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/httpapi"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/lease"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/manage"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/rpc"
@@ -33,6 +38,9 @@ const DefaultDB = "sqlite://./idp.db"
 
 type serveOptions struct {
 	db, listen       string
+	httpListen       string
+	sessionIdle      time.Duration
+	sessionMax       time.Duration
 	tlsCert, tlsKey  string
 	logLevel         string
 	logFormat        string
@@ -45,11 +53,14 @@ func serveCommand() *cobra.Command {
 	o := serveOptions{lease: lease.DefaultConfig}
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Serve the delegate and management gRPC APIs",
+		Short: "Serve the delegate and management APIs and the web console",
 		Long: `Serve the delegate and management gRPC APIs on --listen, with the
-grpc.health.v1 health service and server reflection. Pending database
-migrations are applied at start. SIGTERM or SIGINT stops accepting calls,
-ends waiting AcquireTask polls and lets running calls finish for up to
+grpc.health.v1 health service and server reflection, and on --http-listen
+the web console at / and the management API over HTTP/1.1 under /api/
+(Connect JSON or binary, gRPC-Web and gRPC; the DelegateService is gRPC
+only). Both use TLS when --tls-cert is set. Pending database migrations
+are applied at start. SIGTERM or SIGINT stops accepting calls, ends
+waiting AcquireTask polls and lets running calls finish for up to
 --grace-period.
 
 Every flag can also be set with the environment variable named in its help.`,
@@ -59,6 +70,9 @@ Every flag can also be set with the environment variable named in its help.`,
 	f := cmd.Flags()
 	f.StringVar(&o.db, "db", DefaultDB, "database: sqlite://PATH (embedded, created if missing) or postgres://USER@HOST:PORT/DB?sslmode=...")
 	f.StringVar(&o.listen, "listen", ":7443", "address to serve gRPC on, host:port")
+	f.StringVar(&o.httpListen, "http-listen", "127.0.0.1:7480", "address of the web console and the HTTP API, host:port; empty serves neither")
+	f.DurationVar(&o.sessionIdle, "console-session-idle", httpapi.DefaultSessionIdle, "a console session unused this long ends (at least 1m)")
+	f.DurationVar(&o.sessionMax, "console-session-max", httpapi.DefaultSessionMax, "a console session ends this long after sign-in, however active (at least --console-session-idle)")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate chain for TLS; with --tls-key, serve TLS instead of plaintext")
 	f.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: trace, debug (one line per RPC), info, warn, error")
@@ -74,6 +88,7 @@ Every flag can also be set with the environment variable named in its help.`,
 		"log-level": "IDP_LOG_LEVEL", "log-format": "IDP_LOG_FORMAT", "grace-period": "IDP_GRACE_PERIOD",
 		"lease-duration": "IDP_LEASE_DURATION", "renew-interval": "IDP_RENEW_INTERVAL", "poll-hold": "IDP_POLL_HOLD",
 		"max-attempts": "IDP_MAX_ATTEMPTS", "schedule-interval": "IDP_SCHEDULE_INTERVAL",
+		"http-listen": "IDP_HTTP_LISTEN", "console-session-idle": "IDP_CONSOLE_SESSION_IDLE", "console-session-max": "IDP_CONSOLE_SESSION_MAX",
 	})
 	return cmd
 }
@@ -87,6 +102,7 @@ const (
 	minLeaseDuration = 10 * time.Second
 	maxPollHold      = 5 * time.Minute
 	minSchedule      = time.Second
+	minSessionIdle   = time.Minute
 )
 
 func (o serveOptions) validate() error {
@@ -108,6 +124,10 @@ func (o serveOptions) validate() error {
 		return cli.Usagef("--grace-period %v: must not be negative", o.grace)
 	case o.scheduleInterval < minSchedule:
 		return cli.Usagef("--schedule-interval %v: at least %v", o.scheduleInterval, minSchedule)
+	case o.sessionIdle < minSessionIdle:
+		return cli.Usagef("--console-session-idle %v: at least %v; activity is recorded to the minute", o.sessionIdle, minSessionIdle)
+	case o.sessionMax < o.sessionIdle:
+		return cli.Usagef("--console-session-max %v: at least --console-session-idle (%v)", o.sessionMax, o.sessionIdle)
 	}
 	return nil
 }
@@ -122,12 +142,14 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 		return cli.Usagef("%v", err)
 	}
 	var opts []grpc.ServerOption
+	var tlsConfig *tls.Config
 	if o.tlsCert != "" {
 		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
 		if err != nil {
 			return cli.Usagef("TLS certificate: %v", err)
 		}
-		opts = append(opts, grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})))
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		opts = append(opts, grpc.Creds(credentials.NewTLS(tlsConfig)))
 	}
 	log.Info().Str("version", buildinfo.Get().String()).Msg("control plane starting")
 	db, err := store.Open(ctx, o.db)
@@ -139,6 +161,13 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	lis, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.listen, err)
+	}
+	var httpLis net.Listener
+	if o.httpListen != "" {
+		if httpLis, err = net.Listen("tcp", o.httpListen); err != nil {
+			lis.Close()
+			return fmt.Errorf("listen on %s (--http-listen; empty turns the console off): %w", o.httpListen, err)
+		}
 	}
 
 	now := time.Now
@@ -162,10 +191,27 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	go disc.Run(bg, 30*time.Second)
 	go watchDatabase(bg, db, srv.Health, log)
 
-	served := make(chan error, 1)
+	served := make(chan error, 2)
 	go func() { served <- g.Serve(lis) }()
 	log.Info().Str("addr", lis.Addr().String()).Str("db", db.Dialect()).Bool("tls", o.tlsCert != "").
 		Stringer("lease", o.lease.LeaseDuration).Stringer("poll_hold", o.lease.PollHold).Msg("control plane listening")
+	var web *http.Server
+	if httpLis != nil {
+		handler, err := httpapi.New(httpapi.Config{GRPC: g, Services: rpc.ManagementServices, Auth: authn, Sessions: db,
+			Console: console.Assets(), TLS: tlsConfig != nil, SessionIdle: o.sessionIdle, SessionMax: o.sessionMax, Now: now, Log: log})
+		if err != nil {
+			return err
+		}
+		web = &http.Server{Handler: handler, TLSConfig: tlsConfig, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+			ErrorLog: stdlog.New(log, "", 0)}
+		go func() { served <- serveHTTP(web, httpLis) }()
+		scheme := "http"
+		if tlsConfig != nil {
+			scheme = "https"
+		}
+		url := scheme + "://" + httpLis.Addr().String() + "/"
+		log.Info().Str("url", url).Str("http_addr", httpLis.Addr().String()).Msg("console: " + url)
+	}
 
 	select {
 	case err := <-served:
@@ -175,17 +221,44 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	log.Info().Stringer("grace_period", o.grace).Msg("stopping: no new calls; waiting for running calls")
 	srv.Health.Shutdown()
 	leases.Stop()
+	graceCtx, cancelGrace := context.WithTimeout(context.WithoutCancel(ctx), o.grace)
+	defer cancelGrace()
 	stopped := make(chan struct{})
-	go func() { g.GracefulStop(); close(stopped) }()
+	go func() {
+		// HTTP first: its calls run inside the gRPC server, which waits for them.
+		if web != nil {
+			_ = web.Shutdown(graceCtx)
+		}
+		g.GracefulStop()
+		close(stopped)
+	}()
 	select {
 	case <-stopped:
-	case <-time.After(o.grace):
+	case <-graceCtx.Done():
 		log.Warn().Msg("grace period over; cutting the remaining calls")
+		if web != nil {
+			web.Close()
+		}
 		g.Stop()
 	}
 	stopBackground()
 	log.Info().Msg("control plane stopped")
 	return nil
+}
+
+// serveHTTP serves the console's listener, with TLS when configured; a
+// shutdown is not an error.
+func serveHTTP(web *http.Server, lis net.Listener) error {
+	var err error
+	if web.TLSConfig != nil {
+		err = web.ServeTLS(lis, "", "")
+	} else {
+		err = web.Serve(lis)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return fmt.Errorf("console: %w", err)
 }
 
 // logDatabase says which database is served, and warns when it was just

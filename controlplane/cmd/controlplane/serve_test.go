@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/httpapi"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/lease"
 	"github.com/catalog-discovery/bitbucket/shared/cli"
 )
@@ -12,7 +13,8 @@ import (
 func TestServeFlagBounds(t *testing.T) {
 	t.Parallel()
 	valid := func() serveOptions {
-		return serveOptions{lease: lease.DefaultConfig, grace: 20 * time.Second, scheduleInterval: 15 * time.Second}
+		return serveOptions{lease: lease.DefaultConfig, grace: 20 * time.Second, scheduleInterval: 15 * time.Second,
+			sessionIdle: httpapi.DefaultSessionIdle, sessionMax: httpapi.DefaultSessionMax}
 	}
 	if err := valid().validate(); err != nil {
 		t.Fatalf("defaults: %v", err)
@@ -32,6 +34,8 @@ func TestServeFlagBounds(t *testing.T) {
 		{"--max-attempts", func(o *serveOptions) { o.lease.MaxAttempts = 0 }},
 		{"--grace-period", func(o *serveOptions) { o.grace = -time.Second }},
 		{"--schedule-interval", func(o *serveOptions) { o.scheduleInterval = 100 * time.Millisecond }},
+		{"--console-session-idle", func(o *serveOptions) { o.sessionIdle = 30 * time.Second }},
+		{"--console-session-max", func(o *serveOptions) { o.sessionMax = 10 * time.Minute }},
 	}
 	for _, tt := range tests {
 		o := valid()
