@@ -53,7 +53,10 @@ export function App() {
           Catalog
         </Link>
         <div className="account">
-          <span title="Account">{session.accountId}</span>
+          <span>
+            Account <strong>{session.accountId}</strong>
+            {session.keyName && <> as key {session.keyName}</>}
+          </span>
           <button type="button" onClick={out}>
             Sign out
           </button>

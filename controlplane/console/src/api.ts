@@ -9,7 +9,7 @@ import { IntegrationService } from "./gen/idp/integration/v1/integration_pb";
 import { DiscoveryService } from "./gen/idp/integration/v1/discovery_pb";
 import { CatalogService } from "./gen/idp/catalog/v1/catalog_pb";
 
-export type Session = { csrfToken: string; accountId: string; expiresAt: string };
+export type Session = { csrfToken: string; accountId: string; keyName?: string; permissions?: string[]; expiresAt: string };
 
 let csrfToken = "";
 let onSessionLost: () => void = () => {};
@@ -54,6 +54,7 @@ export class SessionError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    readonly reason = "",
   ) {
     super(message);
   }
@@ -72,14 +73,16 @@ async function sessionCall(method: string, body?: unknown): Promise<Response> {
   if (!resp.ok) {
     let code = "unknown";
     let message = `${resp.status} ${resp.statusText}`;
+    let reason = "";
     try {
       const j = await resp.json();
       code = j.code ?? code;
       message = j.message ?? message;
+      reason = j.details?.find((d: { type?: string }) => d.type === "google.rpc.ErrorInfo")?.debug?.reason ?? "";
     } catch {
       // Not a Connect error body: keep the HTTP status as the message.
     }
-    throw new SessionError(resp.status, code, message);
+    throw new SessionError(resp.status, code, message, reason);
   }
   return resp;
 }

@@ -67,7 +67,7 @@ export function shown(e: unknown): ShownError {
     }
     return out;
   }
-  if (e instanceof SessionError) return { code: e.code, message: e.message, reason: "", violations: [] };
+  if (e instanceof SessionError) return { code: e.code, message: e.message, reason: e.reason, violations: [] };
   return { code: "unknown", message: e instanceof Error ? e.message : String(e), reason: "", violations: [] };
 }
 

@@ -53,10 +53,11 @@ export function DiscoveredTab({ integration, refresh, onChanged }: { integration
     [integration.id, query, action, unlinkedOnly, pages.token, version, refresh],
   );
 
-  // A new filter starts from the first page with nothing selected.
+  // A new filter starts from the first page. Checked rows stay checked (a
+  // search narrows the list to pick the next one); "all matching" meant the
+  // old filter, so it ends.
   useEffect(() => {
     pages.reset();
-    setSelected(new Set());
     setAllMatching(false);
   }, [query, action, unlinkedOnly]);
 

@@ -296,7 +296,7 @@ export function ConnectorPicker({ value, onChange, error }: { value: string; onC
       </div>
       <ErrorBox error={list.error} />
       <FieldErrors violations={violationsFor(error, "integration.connector")} />
-      {chosen && <ConnectionTest connector={chosen} />}
+      {chosen && <ConnectionTest key={chosen.id} connector={chosen} />}
       {open && (
         <ConnectorModal
           connectors={list.data?.connectors ?? []}
