@@ -7,11 +7,11 @@ require (
 	connectrpc.com/vanguard v0.4.0
 	github.com/catalog-discovery/bitbucket/proto v0.0.0
 	github.com/catalog-discovery/bitbucket/shared v0.0.0
+	github.com/chromedp/chromedp v0.23.0
 )
 
 require (
 	github.com/chromedp/cdproto v0.159.0 // indirect
-	github.com/chromedp/chromedp v0.23.0 // indirect
 	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/jackc/puddle/v2 v2.2.3 // indirect
 	golang.org/x/sync v0.24.0 // indirect
