@@ -124,7 +124,12 @@ func (b *browser) shot(name string) {
 	b.shots++
 	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	// A dialog covers the window, not the page: take what the user sees.
+	capture := chromedp.FullScreenshot(100)
+	if dialog, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`!!document.querySelector("[role=dialog]")`)); dialog {
+		capture = chromedp.CaptureScreenshot()
+	}
+	png, err := chromedp.Run(ctx, capture)
 	if err != nil {
 		b.t.Logf("screenshot %s: %v", name, err)
 		return
@@ -477,6 +482,9 @@ metadata:
 	b.button("Configuration")
 	b.see("Workspace", "cannot change", "locked", "Danger Zone")
 	b.shot("configuration")
+	b.fill(labelled("Update Frequency"), "2")
+	b.button("Save changes")
+	b.see("Saved.")
 	b.click(`//section[contains(@class,'danger-zone')]//button[normalize-space()='Suspend']`)
 	b.see("Suspend " + integration + "?")
 	b.click(`//div[@role="dialog"]//button[normalize-space()='Suspend']`)
@@ -491,7 +499,7 @@ metadata:
 	b.see("manual", "success")
 	b.shot("runs")
 	b.button("Events")
-	b.see("suspended", "resumed", "unlinked", "auto imported")
+	b.see("suspended", "resumed", "unlinked", "auto imported", "config changed")
 	b.shot("events")
 
 	// A narrow window still shows the Discovered tab's controls.

@@ -227,7 +227,8 @@ export function DiscoveredTab({ integration, refresh, onChanged }: { integration
                   <td>{r.kind}</td>
                   <td>{r.type || "—"}</td>
                   <td>{when(r.detectedAt)}</td>
-                  <td className="import-as">
+                  <td>
+                    <div className="import-as">
                     <select aria-label={`Action for ${r.name}`} value={c.action} onChange={(e) => choose(r, { action: Number(e.target.value) })}>
                       {allowed.map((a) => (
                         <option key={a} value={a}>
@@ -240,6 +241,7 @@ export function DiscoveredTab({ integration, refresh, onChanged }: { integration
                       <input aria-label={`Type for ${r.name}`} value={c.type} onChange={(e) => choose(r, { type: e.target.value })} />
                     )}
                     {c.action === ImportAction.MERGE && <MergeTarget repo={r} value={c.target} onChange={(target) => choose(r, { target })} />}
+                    </div>
                   </td>
                 </tr>
               );

@@ -2,13 +2,14 @@
 // YAML with the Entity Inspector's Ingested Properties.
 import { useState } from "react";
 import { parse, stringify } from "yaml";
-import { catalog } from "../api";
+import { catalog, integrations } from "../api";
 import type { Entity } from "../gen/idp/catalog/v1/catalog_pb";
 import { Link } from "../router";
 import { Badge, Dialog, ErrorBox, useLoad, when } from "../ui";
 
 export function EntityPage({ id }: { id: string }) {
   const entity = useLoad(() => catalog.getEntity({ key: { entity: id } }), [id]);
+  const names = useLoad(() => integrations.listIntegrations({ pageSize: 500 }).then((r) => new Map(r.integrations.map((i) => [i.id, i.name]))), []);
   const activity = useLoad(() => catalog.getEntityActivity({ key: { entity: id }, limit: 10 }), [id]);
   const [inspecting, setInspecting] = useState(false);
   const e = entity.data?.entity;
@@ -52,7 +53,7 @@ export function EntityPage({ id }: { id: string }) {
             {e.linkedIntegrations.length
               ? e.linkedIntegrations.map((i) => (
                   <Link key={i} href={`/integrations/${encodeURIComponent(i)}/imported`}>
-                    {i}
+                    {names.data?.get(i) ?? i}
                   </Link>
                 ))
               : "none"}

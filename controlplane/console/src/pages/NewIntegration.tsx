@@ -46,7 +46,14 @@ export function NewIntegration() {
             <input value={form.name} placeholder="Bitbucket PreQA Workspace" onChange={(e) => set({ ...form, name: e.target.value })} />
             <FieldErrors violations={violationsFor(error, "integration.name")} />
           </label>
-          <ConnectorPicker value={form.connector} onChange={(connector) => set({ ...form, connector })} error={error} />
+          <ConnectorPicker
+            value={form.connector}
+            onChange={(connector) => {
+              set({ ...form, connector });
+              setError(null);
+            }}
+            error={error}
+          />
           <FieldErrors violations={violationsFor(error, "integration.workspace")} />
         </section>
         <section className="panel" aria-labelledby="s2">

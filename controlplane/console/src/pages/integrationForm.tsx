@@ -236,7 +236,7 @@ export function SecondaryKindsField({ form, set, error, locked }: Props & { lock
   return (
     <fieldset>
       <legend>
-        Configure Secondary Kinds (optional) {locked && <span className="lock" aria-label="locked">🔒 locked</span>}
+        Configure Secondary Kinds (optional) {locked && <span className="lock">locked</span>}
       </legend>
       <div className={locked ? "hint" : "warning"} role="note">
         Secondary kinds cannot be changed later: these selections are locked once the integration is created.
