@@ -67,9 +67,11 @@ type harness struct {
 	t     testing.TB
 	db    *store.DB
 	clock *clock
-	grpc  *grpc.Server
-	conn  *grpc.ClientConn
-	srv   *httptest.Server
+	// discovery is the service behind DiscoveryService, for seeding.
+	discovery *discovery.Service
+	grpc      *grpc.Server
+	conn      *grpc.ClientConn
+	srv       *httptest.Server
 	// admin holds every permission on an account with the flag on.
 	admin string
 }
@@ -77,14 +79,19 @@ type harness struct {
 type harnessOptions struct {
 	tls     bool
 	catalog catalogv1.CatalogServiceServer // replaces the real one
+	db      *store.DB                      // nil: a fresh SQLite file
 }
 
 func newHarness(t testing.TB, o harnessOptions) *harness {
 	t.Helper()
-	h := &harness{t: t, db: storetest.SQLite(t), clock: &clock{now: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)}}
+	h := &harness{t: t, db: o.db, clock: &clock{now: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)}}
+	if h.db == nil {
+		h.db = storetest.SQLite(t)
+	}
 	log := zerolog.Nop()
 	now := h.clock.Now
 	disc := discovery.New(h.db, now, log)
+	h.discovery = disc
 	entities := catalogsvc.New(h.db, now)
 	leases := lease.New(h.db, lease.DefaultConfig, now, log, disc)
 	t.Cleanup(leases.Stop)

@@ -11,3 +11,8 @@ CREATE TABLE console_sessions (
 );
 
 CREATE INDEX console_sessions_expires_at ON console_sessions (expires_at);
+
+-- The Discovered and Imported lists page repositories by (name, uuid); the
+-- console asks for one page of an integration with tens of thousands of
+-- repositories at a time, which without this index sorts them all.
+CREATE INDEX repositories_by_name ON repositories (integration_id, name, uuid);
