@@ -55,7 +55,7 @@ func New(c Config) (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.Handle(apiPrefix, http.StripPrefix(apiPrefix[:len(apiPrefix)-1], api))
 	mux.Handle(sessionPath, sessions)
-	mux.Handle("/console/", notFound{})
+	mux.Handle("/console/", notFound{log: c.Log})
 	if c.Console != nil {
 		mux.Handle("/", &static{files: c.Console})
 	}
