@@ -223,3 +223,30 @@ func TestJSONCalls(t *testing.T) {
 		t.Errorf("GET of a method: HTTP %d: %s", r.status, r.body)
 	}
 }
+
+// TestOtherProtocolsAndLimits: gRPC-Web reaches the same services with the
+// same answers, and a request over the gRPC size limit is refused like
+// gRPC refuses it (resource_exhausted) before anything decodes it.
+func TestOtherProtocolsAndLimits(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	c := h.srv.Client()
+	const list = "/api/idp.integration.v1.ConnectorService/ListConnectors"
+	emptyFrame := "\x00\x00\x00\x00\x00" // a gRPC-Web message frame holding an empty message
+
+	r := h.do(c, http.MethodPost, list, emptyFrame, "Content-Type: application/grpc-web+proto")
+	if r.status != http.StatusOK || r.header.Get("Grpc-Status") != "16" || !strings.Contains(r.header.Get("Grpc-Message"), "API key") {
+		t.Errorf("gRPC-Web without a key: HTTP %d, grpc-status %q %q", r.status, r.header.Get("Grpc-Status"), r.header.Get("Grpc-Message"))
+	}
+	r = h.do(c, http.MethodPost, list, emptyFrame, "Content-Type: application/grpc-web+proto", bearer(h.admin))
+	if r.status != http.StatusOK || !strings.Contains(string(r.body), "Grpc-Status: 0") {
+		t.Errorf("gRPC-Web with a key: HTTP %d %q", r.status, r.body)
+	}
+
+	big := `{"search":"` + strings.Repeat("a", rpc.MaxRecvMsgSize) + `"}`
+	e := wantError(t, h.call(c, "idp.integration.v1.DiscoveryService/ListDiscovered", big, bearer(h.admin)),
+		http.StatusTooManyRequests, "resource_exhausted", "")
+	if !strings.Contains(e.Message, "8388608") {
+		t.Errorf("message %q does not state the limit", e.Message)
+	}
+}
