@@ -197,20 +197,11 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 		Stringer("lease", o.lease.LeaseDuration).Stringer("poll_hold", o.lease.PollHold).Msg("control plane listening")
 	var web *http.Server
 	if httpLis != nil {
-		handler, err := httpapi.New(httpapi.Config{GRPC: g, Services: rpc.ManagementServices, Auth: authn, Sessions: db,
-			Console: console.Assets(), TLS: tlsConfig != nil, SessionIdle: o.sessionIdle, SessionMax: o.sessionMax, Now: now, Log: log})
+		web, err = startConsole(httpLis, tlsConfig, httpapi.Config{GRPC: g, Services: rpc.ManagementServices, Auth: authn,
+			Sessions: db, Console: console.Assets(), SessionIdle: o.sessionIdle, SessionMax: o.sessionMax, Now: now, Log: log}, served)
 		if err != nil {
 			return err
 		}
-		web = &http.Server{Handler: handler, TLSConfig: tlsConfig, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-			ErrorLog: stdlog.New(log, "", 0)}
-		go func() { served <- serveHTTP(web, httpLis) }()
-		scheme := "http"
-		if tlsConfig != nil {
-			scheme = "https"
-		}
-		url := scheme + "://" + httpLis.Addr().String() + "/"
-		log.Info().Str("url", url).Str("http_addr", httpLis.Addr().String()).Msg("console: " + url)
 	}
 
 	select {
@@ -246,19 +237,35 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	return nil
 }
 
-// serveHTTP serves the console's listener, with TLS when configured; a
-// shutdown is not an error.
-func serveHTTP(web *http.Server, lis net.Listener) error {
-	var err error
-	if web.TLSConfig != nil {
-		err = web.ServeTLS(lis, "", "")
-	} else {
-		err = web.Serve(lis)
+// startConsole serves the web console and the HTTP API on lis, with TLS
+// when tlsConfig is set, and logs its URL. A failure of the server later
+// is sent to served; a shutdown is not a failure.
+func startConsole(lis net.Listener, tlsConfig *tls.Config, c httpapi.Config, served chan<- error) (*http.Server, error) {
+	c.TLS = tlsConfig != nil
+	handler, err := httpapi.New(c)
+	if err != nil {
+		return nil, err
 	}
-	if errors.Is(err, http.ErrServerClosed) {
-		return nil
+	web := &http.Server{Handler: handler, TLSConfig: tlsConfig, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+		IdleTimeout: 2 * time.Minute, ErrorLog: stdlog.New(c.Log, "", 0)}
+	go func() {
+		var err error
+		if c.TLS {
+			err = web.ServeTLS(lis, "", "")
+		} else {
+			err = web.Serve(lis)
+		}
+		if !errors.Is(err, http.ErrServerClosed) {
+			served <- fmt.Errorf("console: %w", err)
+		}
+	}()
+	scheme := "http"
+	if c.TLS {
+		scheme = "https"
 	}
-	return fmt.Errorf("console: %w", err)
+	url := scheme + "://" + lis.Addr().String() + "/"
+	c.Log.Info().Str("url", url).Str("http_addr", lis.Addr().String()).Msg("console: " + url)
+	return web, nil
 }
 
 // logDatabase says which database is served, and warns when it was just
