@@ -70,6 +70,8 @@ type sessionView struct {
 var (
 	errNoSession = fault.New(fault.Unauthenticated, ReasonSessionInvalid,
 		"no console session, or it expired or was signed out: sign in again with an API key")
+	errBadKey = fault.New(fault.Unauthenticated, auth.ReasonInvalidAPIKey,
+		"unknown or malformed API key: sign in with a key idp_ak_... as `controlplane admin bootstrap` or `admin api-key create` printed it")
 	errCSRF = fault.New(fault.PermissionDenied, ReasonCSRFTokenInvalid,
 		"missing or wrong CSRF token: a call with the session cookie must send the header %s with the csrfToken of its session", csrfHeader)
 )
@@ -115,6 +117,9 @@ func (m *sessionManager) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	key, err := m.auth.APIKey(ctx, strings.TrimSpace(body.APIKey))
+	if fault.CodeOf(err) == fault.Unauthenticated {
+		err = errBadKey
+	}
 	if err != nil {
 		writeError(w, r, m.log, err)
 		return
