@@ -142,6 +142,15 @@ func TestSessionCalls(t *testing.T) {
 		t.Fatalf("bearer call with another session's cookie: HTTP %d %s", r.status, r.body)
 	}
 
+	// The account's flag counts as it is at the time of the call.
+	if err := h.db.SetFeatureFlag(t.Context(), "acme", auth.FlagAutoDiscovery, false, h.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	wantError(t, h.call(c, listIntegrations, "{}", csrf(s)), http.StatusBadRequest, "failed_precondition", auth.ReasonFeatureFlagDisabled)
+	if err := h.db.SetFeatureFlag(t.Context(), "acme", auth.FlagAutoDiscovery, true, h.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+
 	// Sign-out needs the token, ends the session and clears the cookie.
 	wantError(t, h.do(c, http.MethodDelete, "/console/session", ""), http.StatusForbidden, "permission_denied", httpapi.ReasonCSRFTokenInvalid)
 	r := h.do(c, http.MethodDelete, "/console/session", "", csrf(s))
