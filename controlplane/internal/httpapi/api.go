@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"connectrpc.com/vanguard"
+	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
@@ -22,7 +23,7 @@ const apiPrefix = "/api/"
 // gRPC server, after turning a console session into the key it acts as.
 type api struct {
 	transcoder http.Handler
-	sessions   *sessionManager
+	sessions   *sessionManager // nil: credentials in headers only
 }
 
 // newAPI mounts services of g. The transcoder speaks Connect (JSON and
@@ -30,8 +31,8 @@ type api struct {
 // to g, which therefore needs no codec of its own: vanguard decodes JSON
 // with the service's schema and re-encodes it. Only the named services are
 // reachable; a delegate-over-HTTP mount would be a second newAPI with the
-// DelegateService and no sessions.
-func newAPI(g *grpc.Server, services []string, sessions *sessionManager) (*api, error) {
+// DelegateService and no sessions, on a path of its own.
+func newAPI(g *grpc.Server, services []string, sessions *sessionManager, log zerolog.Logger) (*api, error) {
 	registered := g.GetServiceInfo()
 	mounted := make([]*vanguard.Service, 0, len(services))
 	for _, name := range services {
@@ -49,7 +50,7 @@ func newAPI(g *grpc.Server, services []string, sessions *sessionManager) (*api, 
 		vanguard.WithCodec(newJSONCodec),
 		vanguard.WithCodec(newProtoCodec),
 		vanguard.WithUnknownHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			writeError(w, r, sessions.log, fault.New(fault.NotFound, ReasonNoSuchMethod,
+			writeError(w, r, log, fault.New(fault.NotFound, ReasonNoSuchMethod,
 				"no method %s%s: the HTTP API serves POST %s<package>.<Service>/<Method> of %s",
 				apiPrefix[:len(apiPrefix)-1], r.URL.Path, apiPrefix, strings.Join(services, ", ")))
 		})),
@@ -65,7 +66,7 @@ func newAPI(g *grpc.Server, services []string, sessions *sessionManager) (*api, 
 // then runs as the session's key. A call with neither reaches the
 // services unauthenticated and gets their answer.
 func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("Authorization") == "" {
+	if a.sessions != nil && r.Header.Get("Authorization") == "" {
 		if id, ok := sessionCookie(r); ok {
 			s, err := a.sessions.authorize(r, id)
 			if err != nil {

@@ -48,7 +48,7 @@ func New(c Config) (http.Handler, error) {
 	}
 	sessions := &sessionManager{store: c.Sessions, auth: c.Auth, idle: c.SessionIdle, max: c.SessionMax,
 		now: c.Now, secure: c.TLS, log: c.Log}
-	api, err := newAPI(c.GRPC, c.Services, sessions)
+	api, err := newAPI(c.GRPC, c.Services, sessions, c.Log)
 	if err != nil {
 		return nil, err
 	}
