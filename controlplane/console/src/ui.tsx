@@ -169,6 +169,13 @@ export function when(ts: Timestamp | undefined): string {
   return timestampDate(ts).toLocaleString();
 }
 
+// day is a date without the time, with the full time as its tooltip.
+export function day(ts: Timestamp | undefined) {
+  if (!ts) return "—";
+  const d = timestampDate(ts);
+  return <time dateTime={d.toISOString()} title={d.toLocaleString()}>{d.toLocaleDateString()}</time>;
+}
+
 export function Badge({ tone, children }: { tone: "ok" | "warn" | "bad" | "info" | "muted"; children: ReactNode }) {
   return <span className={`badge ${tone}`}>{children}</span>;
 }

@@ -121,12 +121,23 @@ func sanitize(s string) string {
 // shot saves a full-page screenshot named after the step.
 func (b *browser) shot(name string) {
 	b.t.Helper()
+	b.capture(name, false)
+}
+
+// window saves a screenshot of the window only, as the README shows it.
+func (b *browser) window(name string) {
+	b.t.Helper()
+	b.capture(name, true)
+}
+
+func (b *browser) capture(name string, window bool) {
+	b.t.Helper()
 	b.shots++
 	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
 	defer cancel()
 	// A dialog covers the window, not the page: take what the user sees.
 	capture := chromedp.FullScreenshot(100)
-	if dialog, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`!!document.querySelector("[role=dialog]")`)); dialog {
+	if dialog, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`!!document.querySelector("[role=dialog]")`)); dialog || window {
 		capture = chromedp.CaptureScreenshot()
 	}
 	png, err := chromedp.Run(ctx, capture)
@@ -317,7 +328,7 @@ metadata:
 	b.see("Sign in to the Internal Developer Portal")
 	b.shot("sign-in")
 	b.keys(`//input[@id="api-key"]`, "idp_ak_not_a_real_key\r")
-	b.see("Sign-in failed", "unauthenticated", "missing or invalid API key")
+	b.see("Sign-in failed", "unauthenticated", "INVALID_API_KEY")
 	b.shot("sign-in-failed")
 	b.fill(`//input[@id="api-key"]`, "")
 	b.keys(`//input[@id="api-key"]`, s.apiKey+"\r")
@@ -389,7 +400,7 @@ metadata:
 	b.see(integration, "Discovered", "Imported", "Configuration", "Runs", "Events")
 	b.seeIn(`//*[@aria-label='Sync progress']`, "success")
 	b.see(strconv.Itoa(repoCount) + " in all")
-	b.see("audit-api", "Register (Recommended)")
+	b.seeIn(`//tr[.//th[contains(., 'audit-api')]]/td[2]`, "Register")
 	b.shot("discovered")
 
 	// Register audit-api as a library, merge shipping-service into orders
@@ -402,12 +413,18 @@ metadata:
 	b.fill(aria("Type for audit-api"), "library")
 	b.fill(`//input[@type='search']`, "shipping-service")
 	b.click(aria("Select shipping-service"))
-	b.seeIn(aria("Action for shipping-service"), "Merge (Recommended)")
+	b.seeIn(`//tr[.//th[contains(., 'shipping-service')]]/td[2]`, "Merge")
+	if v := b.value(aria("Action for shipping-service")); v != "2" {
+		t.Errorf("shipping-service action = %q, want Merge (2) as recommended", v)
+	}
 	b.seeIn(aria("Merge target for shipping-service"), "shipping-service (Component/shipping)")
 	b.fill(aria("Merge target for shipping-service"), "__other")
 	b.fill(aria("Merge target entity for shipping-service"), "orders")
 	b.see("2 selected")
 	b.shot("discovered-selected")
+	b.fill(`//input[@type='search']`, "shipping")
+	b.see("shipping-infra")
+	b.window("discovered-window")
 	b.button("Import selected entities")
 	b.see("2 imported, 0 failed")
 	b.fill(`//input[@type='search']`, "")
@@ -470,7 +487,7 @@ metadata:
 	b.click(`//button[@role='tab' and normalize-space()='Ingested Properties']`)
 	b.seeIn(aria("metadata.integration"), "entity_action: MERGE")
 	b.seeIn(aria("integration_properties.BitbucketCloud"), "full_name: acme/shipping-service")
-	b.shot("entity-ingested-properties")
+	b.window("entity-ingested-properties")
 	b.keys(`//button[@role='tab' and normalize-space()='Ingested Properties']`, "\x1b")
 	b.notSee("Entity Inspector")
 

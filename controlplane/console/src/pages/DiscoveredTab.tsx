@@ -8,7 +8,7 @@ import { Behavior, type Integration } from "../gen/idp/integration/v1/integratio
 import { ImportAction, type DiscoveredRepository, type ImportItem, type ImportResult } from "../gen/idp/integration/v1/discovery_pb";
 import { actionLabel } from "../labels";
 import { Link } from "../router";
-import { Badge, ErrorBox, Pager, useLoad, usePages, when } from "../ui";
+import { Badge, ErrorBox, Pager, day, useLoad, usePages } from "../ui";
 
 const pageSize = 50;
 // Imports go to the server in batches of this many items.
@@ -216,7 +216,7 @@ export function DiscoveredTab({ integration, refresh, onChanged }: { integration
                   <td>
                     <input type="checkbox" aria-label={`Select ${r.name}`} checked={isSelected(r)} onChange={(e) => toggle(r, e.target.checked)} />
                   </td>
-                  <th scope="row">
+                  <th scope="row" className="nowrap">
                     {r.name}
                     <div className="hint">{r.fullName}</div>
                     {r.unlinked && <Badge tone="warn">unlinked</Badge>}
@@ -226,14 +226,13 @@ export function DiscoveredTab({ integration, refresh, onChanged }: { integration
                   <td>{r.suggestedEntity ? <Link href={`/catalog/${encodeURIComponent(r.suggestedEntity.id)}`}>{r.suggestedEntity.name || r.suggestedEntity.identifier}</Link> : "—"}</td>
                   <td>{r.kind}</td>
                   <td>{r.type || "—"}</td>
-                  <td>{when(r.detectedAt)}</td>
+                  <td>{day(r.detectedAt)}</td>
                   <td>
                     <div className="import-as">
                     <select aria-label={`Action for ${r.name}`} value={c.action} onChange={(e) => choose(r, { action: Number(e.target.value) })}>
                       {allowed.map((a) => (
                         <option key={a} value={a}>
                           {actionLabel(a)}
-                          {a === r.recommendedAction ? " (Recommended)" : ""}
                         </option>
                       ))}
                     </select>
