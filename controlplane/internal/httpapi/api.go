@@ -52,7 +52,7 @@ func newAPI(g *grpc.Server, services []string, sessions *sessionManager, log zer
 		vanguard.WithUnknownHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			writeError(w, r, log, fault.New(fault.NotFound, ReasonNoSuchMethod,
 				"no method %s%s: the HTTP API serves POST %s<package>.<Service>/<Method> of %s",
-				apiPrefix[:len(apiPrefix)-1], r.URL.Path, apiPrefix, strings.Join(services, ", ")))
+				strings.TrimSuffix(apiPrefix, "/"), r.URL.Path, apiPrefix, strings.Join(services, ", ")))
 		})),
 	)
 	if err != nil {

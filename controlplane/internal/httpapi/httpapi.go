@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -53,7 +54,7 @@ func New(c Config) (http.Handler, error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.Handle(apiPrefix, http.StripPrefix(apiPrefix[:len(apiPrefix)-1], api))
+	mux.Handle(apiPrefix, http.StripPrefix(strings.TrimSuffix(apiPrefix, "/"), api))
 	mux.Handle(sessionPath, sessions)
 	mux.Handle("/console/", notFound{log: c.Log})
 	if c.Console != nil {
