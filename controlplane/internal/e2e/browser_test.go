@@ -493,8 +493,26 @@ metadata:
 
 	// Danger Zone: suspend and resume, each confirmed.
 	b.button("Integrations")
-	b.see(integration, "Enabled")
+	card := fmt.Sprintf(`//li[@aria-label=%s]`, xq(integration))
+	b.seeIn(card, "Enabled")
+	b.seeIn(card+`//dt[.='Connector']/following-sibling::dd[1]`, "bb")
+	// fresh-service arrived, shipping-service and fresh-service are imported.
+	b.seeIn(card+`//dt[.='Discovered']/following-sibling::dd[1]`, strconv.Itoa(repoCount+1-2))
+	b.seeIn(card+`//dt[.='Imported']/following-sibling::dd[1]`, "2")
 	b.shot("integrations")
+
+	// A second integration of the same workspace: the server's refusal,
+	// shown on the form.
+	b.button("+ New Integration")
+	b.click(`//button[contains(., 'Bitbucket Cloud')]`)
+	b.fill(labelled("Integration Name"), "acme again")
+	b.click(`//button[contains(., 'Choose Bitbucket Cloud connector')]`)
+	b.click(`//ul[@aria-label='Connectors']//button[.//strong[normalize-space()='bb']]`)
+	b.button("Confirm & Enable")
+	b.click(`//div[@role="dialog"]//button[normalize-space()='Confirm & Enable']`)
+	b.see("The integration was not created", "already_exists", "WORKSPACE_ALREADY_INTEGRATED")
+	b.shot("new-integration-already-exists")
+	b.button("Integrations")
 	b.button("View " + integration)
 	b.button("Configuration")
 	b.see("Workspace", "cannot change", "locked", "Danger Zone")
