@@ -63,16 +63,16 @@ export function App() {
         </div>
       </nav>
       <main id="main">
-        <Route path={path} />
+        <Route path={path} canEdit={session.permissions?.includes("IDP_INTEGRATION_EDIT") ?? true} />
       </main>
     </div>
   );
 }
 
-function Route({ path }: { path: string }) {
+function Route({ path, canEdit }: { path: string; canEdit: boolean }) {
   const p = path.split("?")[0].replace(/\/+$/, "");
   let m: RegExpMatchArray | null;
-  if (p === "" || p === "/integrations") return <Integrations />;
+  if (p === "" || p === "/integrations") return <Integrations canEdit={canEdit} />;
   if (p === "/integrations/new") return <NewIntegration />;
   if ((m = p.match(/^\/integrations\/([^/]+)(?:\/([a-z]+))?$/))) return <IntegrationPage id={decodeURIComponent(m[1])} tab={m[2] ?? "discovered"} />;
   if (p === "/catalog") return <CatalogList />;

@@ -551,6 +551,7 @@ metadata:
 	b.see("Sign in to the Internal Developer Portal")
 	b.keys(`//input[@id="api-key"]`, reader+"\r")
 	b.see("permission_denied", "IDP_INTEGRATION_EDIT")
+	b.notSee("+ New Integration")
 	b.shot("missing-permission")
 	b.button("Catalog")
 	b.see("Orders", "shipping-service")

@@ -24,16 +24,20 @@ async function loadCards(): Promise<Card[]> {
   );
 }
 
-export function Integrations() {
+// canEdit hides what the key may not do; the server still decides, and its
+// answer is shown as it comes.
+export function Integrations({ canEdit }: { canEdit: boolean }) {
   const { data, error } = useLoad(loadCards, []);
   const [picking, setPicking] = useState(false);
   return (
     <section>
       <header className="page-head">
         <h1>Integrations</h1>
-        <button type="button" className="primary" onClick={() => setPicking(true)}>
-          + New Integration
-        </button>
+        {canEdit && (
+          <button type="button" className="primary" onClick={() => setPicking(true)}>
+            + New Integration
+          </button>
+        )}
       </header>
       <ErrorBox error={error} />
       {data && data.length === 0 && <p className="empty">No integrations yet. Click + New Integration to connect a Bitbucket Cloud workspace.</p>}
