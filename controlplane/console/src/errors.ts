@@ -58,6 +58,15 @@ const codeNames: Record<number, string> = Object.fromEntries(
 
 // shown turns anything thrown by a call into what the page displays.
 export function shown(e: unknown): ShownError {
+  if (e instanceof ConnectError && e.code === Code.Unknown && e.cause instanceof TypeError) {
+    // fetch itself failed: no answer at all, not an answer saying no.
+    return {
+      code: "unavailable",
+      message: `the control plane did not answer (${e.rawMessage}): check that it is running and reachable, then try again`,
+      reason: "",
+      violations: [],
+    };
+  }
   if (e instanceof ConnectError) {
     const out: ShownError = { code: codeNames[e.code] ?? String(e.code), message: e.rawMessage, reason: "", violations: [] };
     for (const d of e.details as RawDetail[]) {

@@ -561,4 +561,14 @@ metadata:
 	b.see("Sign in to the Internal Developer Portal")
 	b.open("/catalog")
 	b.see("Sign in to the Internal Developer Portal", "Your session ended")
+
+	// The control plane goes away under an open page: the next call says so.
+	b.keys(`//input[@id="api-key"]`, s.apiKey+"\r")
+	b.see("Catalog", "Orders")
+	if err := s.cp.stop(); err != nil {
+		t.Fatalf("stop the control plane: %v", err)
+	}
+	b.button("Integrations")
+	b.see("unavailable", "the control plane did not answer")
+	b.shot("control-plane-down")
 }
