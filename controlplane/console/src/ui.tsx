@@ -1,5 +1,5 @@
 // Shared pieces of every page: dialogs, error boxes, paging, badges, times.
-import { useEffect, useRef, useState, type ReactNode } from "react";
+import { useCallback, useEffect, useRef, useState, type ReactNode } from "react";
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { shown, type ShownError, type Violation } from "./errors";
 
@@ -147,17 +147,18 @@ export function usePages() {
   };
 }
 
-export function Pager(props: { page: number; nextToken: string; onNext: () => void; onPrevious: () => void; total?: bigint; label: string }) {
+export function Pager(props: { page: number; nextToken: string; onNext: () => void; onPrevious: () => void; total?: bigint; label: string; loading: boolean }) {
   return (
     <nav className="pager" aria-label={`${props.label} pages`}>
       <button type="button" disabled={props.page <= 1} onClick={props.onPrevious}>
         ← Previous
       </button>
-      <span>
-        Page {props.page}
+      <span aria-live="polite">
+        {props.loading ? "Loading page " : "Page "}
+        {props.page}
         {props.total !== undefined && <> · {props.total.toString()} in all</>}
       </span>
-      <button type="button" disabled={!props.nextToken} onClick={props.onNext}>
+      <button type="button" disabled={props.loading || !props.nextToken} onClick={props.onNext}>
         Next →
       </button>
     </nav>
@@ -185,16 +186,21 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]) {
   const [data, setData] = useState<T | null>(null);
   const [error, setError] = useState<ShownError | null>(null);
   const [version, setVersion] = useState(0);
+  const [loading, setLoading] = useState(true);
   useEffect(() => {
     let live = true;
     setError(null);
-    load().then(
-      (d) => live && setData(d),
-      (e) => live && setError(shown(e)),
-    );
+    setLoading(true);
+    load()
+      .then(
+        (d) => live && setData(d),
+        (e) => live && setError(shown(e)),
+      )
+      .finally(() => live && setLoading(false));
     return () => {
       live = false;
     };
   }, [...deps, version]);
-  return { data, error, reload: () => setVersion((v) => v + 1) };
+  const reload = useCallback(() => setVersion((v) => v + 1), []);
+  return { data, error, loading, reload };
 }

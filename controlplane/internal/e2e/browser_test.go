@@ -151,6 +151,14 @@ func (b *browser) capture(name string, window bool) {
 	}
 }
 
+// textOf returns the text of the first element at xpath, or "".
+func (b *browser) textOf(xpath string) string {
+	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+	defer cancel()
+	s, _ := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(`(() => { const e = %s; return e ? e.innerText : ""; })()`, xp(xpath))))
+	return s
+}
+
 func (b *browser) text() string {
 	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
 	defer cancel()
@@ -514,6 +522,28 @@ metadata:
 	b.shot("new-integration-already-exists")
 	b.button("Integrations")
 	b.button("View " + integration)
+
+	// Select-all across pages imports every matching repository, read page
+	// by page; what fails stays in the list, each failure with its reason.
+	left := repoCount + 1 - 2
+	b.see(fmt.Sprintf("%d in all", left))
+	b.click(aria("Select all on this page"))
+	b.button(fmt.Sprintf("Select all %d matching repositories", left))
+	b.button("Import selected entities")
+	b.waitJS("import results", `/\d+ imported, \d+ failed/.test(document.body.innerText)`, 120*time.Second)
+	var imported, failed int
+	if _, err := fmt.Sscanf(b.textOf(`//div[contains(@class,'verdict')]/strong`), "%d imported, %d failed", &imported, &failed); err != nil {
+		t.Fatalf("import summary: %v\n%s", err, b.text())
+	}
+	if imported+failed != left || imported == 0 {
+		t.Errorf("select-all imported %d and failed %d, want %d in all, most imported", imported, failed, left)
+	}
+	if failed == 0 {
+		b.see("Nothing waits to be imported")
+	} else {
+		b.see(fmt.Sprintf("%d in all", failed))
+	}
+	b.shot("discovered-imported-all")
 	b.button("Configuration")
 	b.see("Workspace", "cannot change", "locked", "Danger Zone")
 	b.shot("configuration")
@@ -533,9 +563,21 @@ metadata:
 	b.button("Runs")
 	b.see("manual", "success")
 	b.shot("runs")
+	// The log is paged: the latest events first, the journey's start later.
 	b.button("Events")
-	b.see("suspended", "resumed", "unlinked", "auto imported", "config changed")
+	b.see("suspended", "resumed", "config changed", "imported")
 	b.shot("events")
+	log := b.text()
+	for page := 2; page <= 5 && !strings.Contains(log, "integration \""+integration+"\" created"); page++ {
+		b.button("Next →")
+		b.see(fmt.Sprintf("Page %d", page))
+		log += b.text()
+	}
+	for _, want := range []string{"integration \"" + integration + "\" created", "auto imported", "unlinked", "imported automatically"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the event log's pages do not show %q", want)
+		}
+	}
 
 	// A narrow window still shows the Discovered tab's controls.
 	b.run("narrow", chromedp.EmulateViewport(420, 900))
@@ -554,7 +596,8 @@ metadata:
 	b.notSee("+ New Integration")
 	b.shot("missing-permission")
 	b.button("Catalog")
-	b.see("Orders", "shipping-service")
+	b.fill(`//input[@type='search']`, "orders")
+	b.seeIn(`//table[@aria-label='Catalog entities']//a`, "Orders")
 
 	// Signed out, the API refuses the old session.
 	b.button("Sign out")
@@ -564,7 +607,7 @@ metadata:
 
 	// The control plane goes away under an open page: the next call says so.
 	b.keys(`//input[@id="api-key"]`, s.apiKey+"\r")
-	b.see("Catalog", "Orders")
+	b.see("Catalog", "Updated")
 	if err := s.cp.stop(); err != nil {
 		t.Fatalf("stop the control plane: %v", err)
 	}

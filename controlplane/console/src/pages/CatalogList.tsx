@@ -77,7 +77,7 @@ export function CatalogList() {
         </table>
       </div>
       {list.data?.entities.length === 0 && <p className="empty">No entity matches.</p>}
-      <Pager label="Catalog" page={pages.page} total={list.data?.total} nextToken={list.data?.nextPageToken ?? ""} onNext={() => pages.next(list.data!.nextPageToken)} onPrevious={pages.previous} />
+      <Pager loading={list.loading} label="Catalog" page={pages.page} total={list.data?.total} nextToken={list.data?.nextPageToken ?? ""} onNext={() => pages.next(list.data!.nextPageToken)} onPrevious={pages.previous} />
     </section>
   );
 }

@@ -251,7 +251,7 @@ export function DiscoveredTab({ integration, refresh, onChanged }: { integration
       {list.data && rows.length === 0 && (
         <p className="empty">{query || action || unlinkedOnly ? "No discovered repository matches." : "Nothing waits to be imported. Use Sync to look for new repositories."}</p>
       )}
-      <Pager
+      <Pager loading={list.loading}
         label="Discovered"
         page={pages.page}
         total={list.data?.total}

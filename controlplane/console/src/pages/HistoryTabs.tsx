@@ -50,7 +50,7 @@ export function RunsTab({ integration, refresh }: { integration: Integration; re
         </table>
       </div>
       {list.data?.runs.length === 0 && <p className="empty">No sync has run yet.</p>}
-      <Pager label="Runs" page={pages.page} nextToken={list.data?.nextPageToken ?? ""} onNext={() => pages.next(list.data!.nextPageToken)} onPrevious={pages.previous} />
+      <Pager loading={list.loading} label="Runs" page={pages.page} nextToken={list.data?.nextPageToken ?? ""} onNext={() => pages.next(list.data!.nextPageToken)} onPrevious={pages.previous} />
     </div>
   );
 }
@@ -89,7 +89,7 @@ export function EventsTab({ integration, refresh }: { integration: Integration; 
         </table>
       </div>
       {list.data?.events.length === 0 && <p className="empty">No events yet.</p>}
-      <Pager label="Events" page={pages.page} nextToken={list.data?.nextPageToken ?? ""} onNext={() => pages.next(list.data!.nextPageToken)} onPrevious={pages.previous} />
+      <Pager loading={list.loading} label="Events" page={pages.page} nextToken={list.data?.nextPageToken ?? ""} onNext={() => pages.next(list.data!.nextPageToken)} onPrevious={pages.previous} />
     </div>
   );
 }

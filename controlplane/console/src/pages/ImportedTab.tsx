@@ -83,7 +83,7 @@ export function ImportedTab({ integration, refresh }: { integration: Integration
         </table>
       </div>
       {list.data && rows.length === 0 && <p className="empty">{query ? "No imported repository matches." : "Nothing imported yet."}</p>}
-      <Pager label="Imported" page={pages.page} total={list.data?.total} nextToken={list.data?.nextPageToken ?? ""} onNext={() => pages.next(list.data!.nextPageToken)} onPrevious={pages.previous} />
+      <Pager loading={list.loading} label="Imported" page={pages.page} total={list.data?.total} nextToken={list.data?.nextPageToken ?? ""} onNext={() => pages.next(list.data!.nextPageToken)} onPrevious={pages.previous} />
       {unlinking && (
         <Confirm
           title={`Unlink ${unlinking.name}?`}

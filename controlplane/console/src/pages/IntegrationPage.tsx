@@ -1,6 +1,6 @@
 // One integration: its header with Sync and live progress, and the tabs
 // Discovered, Imported, Configuration, Runs and Events.
-import { useEffect, useState } from "react";
+import { useCallback, useEffect, useState } from "react";
 import { integrations } from "../api";
 import { shown, type ShownError } from "../errors";
 import { IntegrationState, type Integration, type SyncRun } from "../gen/idp/integration/v1/integration_pb";
@@ -23,13 +23,14 @@ const tabs = [
 export function IntegrationPage({ id, tab }: { id: string; tab: string }) {
   const { data, error, reload } = useLoad(() => integrations.getIntegration({ integration: id }), [id]);
   const [synced, setSynced] = useState(0);
+  // A finished sync refreshes the header and the open tab's list.
+  const changed = useCallback(() => {
+    reload();
+    setSynced((n) => n + 1);
+  }, [reload]);
   const integration = data?.integration;
   if (error) return <ErrorBox error={error} title="The integration cannot be shown" />;
   if (!integration) return <p className="loading">Loading…</p>;
-  const changed = () => {
-    reload();
-    setSynced((n) => n + 1);
-  };
   return (
     <section>
       <nav className="crumbs" aria-label="Breadcrumb">
