@@ -542,6 +542,7 @@ metadata:
 		b.see("Nothing waits to be imported")
 	} else {
 		b.see(fmt.Sprintf("%d in all", failed))
+		b.seeIn(`//div[contains(@class,'verdict')]//li/strong`, workspace+"/")
 	}
 	b.shot("discovered-imported-all")
 	b.button("Configuration")

@@ -104,29 +104,32 @@ export function DiscoveredTab({ integration, refresh, onChanged }: { integration
 
   // selectedItems lists what to import: the checked rows, or with
   // select-all every matching repository, read page by page.
-  const selectedItems = async (): Promise<ImportItem[]> => {
-    if (!allMatching) return [...selected].map((u) => item(seen.get(u)!));
-    const items: ImportItem[] = [];
+  const selectedRows = async (): Promise<DiscoveredRepository[]> => {
+    if (!allMatching) return [...selected].map((u) => seen.get(u)!);
+    const out: DiscoveredRepository[] = [];
     let token = "";
     do {
-      setImporting(`Reading the selection… ${items.length} of ${total}`);
+      setImporting(`Reading the selection… ${out.length} of ${total}`);
       const page = await discovery.listDiscovered({ ...filter, pageSize: 1000, pageToken: token });
-      items.push(...page.repositories.map(item));
+      out.push(...page.repositories);
       token = page.nextPageToken;
     } while (token);
-    return items;
+    return out;
   };
 
   const importSelected = async () => {
     setError(null);
     setResults(null);
     try {
-      const items = await selectedItems();
+      const picked = await selectedRows();
+      const items = picked.map(item);
+      // Items name repositories by uuid; results are shown by full name.
+      const names = new Map(picked.map((r) => [r.repositoryUuid, r.fullName]));
       const out: ImportResult[] = [];
       for (let i = 0; i < items.length; i += batch) {
         setImporting(`Importing… ${i} of ${items.length}`);
         const resp = await discovery.importRepositories({ integration: integration.id, items: items.slice(i, i + batch) });
-        out.push(...resp.results);
+        out.push(...resp.results.map((r) => ({ ...r, repository: names.get(r.repository) ?? r.repository })));
       }
       setResults(out);
       setSelected(new Set());
