@@ -555,6 +555,8 @@ metadata:
 	b.see("Suspend " + integration + "?")
 	b.click(`//div[@role="dialog"]//button[normalize-space()='Suspend']`)
 	b.seeIn(`//h1`, "Suspended")
+	b.see("Suspended: resume it under Configuration to sync.")
+	b.waitJS("Sync disabled while suspended", xp(`//button[normalize-space()='Sync']`)+".disabled", 10*time.Second)
 	b.shot("suspended")
 	b.click(`//section[contains(@class,'danger-zone')]//button[normalize-space()='Resume']`)
 	b.click(`//div[@role="dialog"]//button[normalize-space()='Resume']`)

@@ -61,7 +61,9 @@ export function ConfigurationTab({ integration, onChanged }: { integration: Inte
             <FieldErrors violations={violationsFor(error, "integration.name")} />
           </label>
           <label>
-            Workspace <span className="lock">locked: cannot change</span>
+            <span>
+              Workspace <span className="lock">locked: cannot change</span>
+            </span>
             <input value={integration.workspace} readOnly aria-readonly="true" />
           </label>
           <ConnectorPicker value={form.connector} onChange={(connector) => set({ ...form, connector })} error={error} />

@@ -68,6 +68,7 @@ function SyncControl({ integration, onFinished }: { integration: Integration; on
   const [run, setRun] = useState<SyncRun | undefined>(integration.lastRun);
   const [error, setError] = useState<ShownError | null>(null);
   const active = run !== undefined && isActive(run.status);
+  const suspended = integration.state === IntegrationState.SUSPENDED;
   // A run started elsewhere (create, resume, the schedule) shows up here too.
   const latest = integration.lastRun;
   useEffect(() => {
@@ -99,9 +100,14 @@ function SyncControl({ integration, onFinished }: { integration: Integration; on
 
   return (
     <div className="sync">
-      <button type="button" className="primary" onClick={sync} disabled={active}>
+      <button type="button" className="primary" onClick={sync} disabled={active || suspended} aria-describedby={suspended ? "sync-suspended" : undefined}>
         {active ? "Syncing…" : "Sync"}
       </button>
+      {suspended && (
+        <span id="sync-suspended" className="hint">
+          Suspended: resume it under Configuration to sync.
+        </span>
+      )}
       {run && <SyncProgress run={run} />}
       <ErrorBox error={error} title="Sync" />
     </div>
