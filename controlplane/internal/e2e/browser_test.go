@@ -166,9 +166,36 @@ func (b *browser) text() string {
 	return s
 }
 
+// open loads a page and records the Content-Security-Policy violations it
+// causes from then on; checkCSP reads them.
 func (b *browser) open(path string) {
 	b.t.Helper()
+	b.checkCSP()
 	b.run("open "+path, chromedp.Navigate(b.base+path))
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
+		window.cspViolations = [];
+		document.addEventListener("securitypolicyviolation", (e) => window.cspViolations.push(e.violatedDirective + " " + e.blockedURI));
+		return true;
+	})()`)); err != nil {
+		b.t.Fatalf("watch CSP violations: %v", err)
+	}
+}
+
+// checkCSP fails the test if the page broke its Content-Security-Policy,
+// which the server sends without unsafe-inline.
+func (b *browser) checkCSP() {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.cspViolations || []`))
+	if err != nil {
+		return // no page yet
+	}
+	if len(v) > 0 {
+		b.t.Errorf("Content-Security-Policy violations: %v", v)
+	}
 }
 
 // see waits until the page shows every text.
@@ -607,6 +634,8 @@ metadata:
 	b.see("Sign in to the Internal Developer Portal")
 	b.open("/catalog")
 	b.see("Sign in to the Internal Developer Portal", "Your session ended")
+
+	b.checkCSP()
 
 	// The control plane goes away under an open page: the next call says so.
 	b.keys(`//input[@id="api-key"]`, s.apiKey+"\r")
