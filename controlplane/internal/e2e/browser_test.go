@@ -98,6 +98,17 @@ func newBrowser(t *testing.T, consoleURL string, width, height int) *browser {
 	return &browser{t: t, ctx: ctx, base: strings.TrimSuffix(consoleURL, "/"), artifacts: artifactsDir(t)}
 }
 
+// tab opens another tab of the same browser, sharing its cookies.
+func (b *browser) tab() *browser {
+	b.t.Helper()
+	ctx, cancel := chromedp.NewContext(b.ctx)
+	b.t.Cleanup(cancel)
+	if err := chromedp.Do(ctx); err != nil {
+		b.t.Fatalf("open a tab: %v", err)
+	}
+	return &browser{t: b.t, ctx: ctx, base: b.base, artifacts: b.artifacts, shots: 100}
+}
+
 // run runs actions with a deadline, failing the test with a screenshot.
 func (b *browser) run(what string, actions ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
@@ -629,9 +640,15 @@ metadata:
 	b.fill(`//input[@type='search']`, "orders")
 	b.seeIn(`//table[@aria-label='Catalog entities']//a`, "Orders")
 
-	// Signed out, the API refuses the old session.
-	b.button("Sign out")
-	b.see("Sign in to the Internal Developer Portal")
+	// Signed out in another tab, this tab's next call finds the session
+	// gone and asks to sign in again; reloading does not bring it back.
+	other := b.tab()
+	other.open("/catalog")
+	other.button("Sign out")
+	other.see("Sign in to the Internal Developer Portal")
+	b.button("Integrations")
+	b.see("Sign in to the Internal Developer Portal", "Your session ended")
+	b.shot("session-ended")
 	b.open("/catalog")
 	b.see("Sign in to the Internal Developer Portal", "Your session ended")
 
