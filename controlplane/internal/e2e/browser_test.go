@@ -469,7 +469,11 @@ metadata:
 	if v := b.value(aria("Action for shipping-service")); v != "2" {
 		t.Errorf("shipping-service action = %q, want Merge (2) as recommended", v)
 	}
-	b.seeIn(aria("Merge target for shipping-service"), "shipping-service (Component/shipping)")
+	var shipping map[string]any
+	s.cli.json(&shipping, "entity", "get", "shipping")
+	if v := b.value(aria("Merge target for shipping-service")); v == "" || v != shipping["id"] {
+		t.Errorf("merge target preselected = %q, want the suggested entity shipping (%v)", v, shipping["id"])
+	}
 	b.fill(aria("Merge target for shipping-service"), "__other")
 	b.fill(aria("Merge target entity for shipping-service"), "orders")
 	b.see("2 selected")
