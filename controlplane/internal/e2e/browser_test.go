@@ -530,6 +530,13 @@ metadata:
 	// The merged entity: overview, activity, View YAML, Ingested Properties.
 	b.button("Catalog")
 	b.see("Orders", "shipping-service")
+	b.fill(labelled("Kind"), "API")
+	b.see("No entity matches.")
+	b.fill(labelled("Kind"), "Component")
+	b.fill(labelled("Type"), "library")
+	b.seeIn(`//table[@aria-label='Catalog entities']`, "audit-api")
+	b.notSee("Orders")
+	b.fill(labelled("Type"), "")
 	b.fill(`//input[@type='search']`, "orders")
 	b.see("1 in all")
 	b.click(`//a[normalize-space()='Orders']`)
