@@ -455,6 +455,13 @@ metadata:
 	b.seeIn(`//tr[.//th[contains(., 'audit-api')]]/td[2]`, "Register")
 	b.shot("discovered")
 
+	// The filter by recommendation: only shipping-service matches an entity.
+	b.fill(labelled("Recommended action"), "2")
+	b.see("Page 1 · 1 in all")
+	b.seeIn(`//table[@aria-label='Discovered repositories']/tbody`, "shipping-service")
+	b.fill(labelled("Recommended action"), "0")
+	b.see(strconv.Itoa(repoCount) + " in all")
+
 	// Register audit-api as a library, merge shipping-service into orders
 	// instead of the suggested shipping; select them after searching.
 	b.fill(`//input[@type='search']`, "audit-api")
