@@ -310,7 +310,7 @@ func (b *browser) value(xpath string) string {
 	return v
 }
 
-// keys types into the focused element (chromedp key names: "\r" is Enter).
+// keys focuses the element at xpath and types keys ("\r" is Enter).
 func (b *browser) keys(xpath, keys string) {
 	b.t.Helper()
 	b.run("type into "+xpath, chromedp.SendKeys(chromedp.Search(xpath), keys))
@@ -319,7 +319,7 @@ func (b *browser) keys(xpath, keys string) {
 // fitsWidth fails the test when the page is wider than the window.
 func (b *browser) fitsWidth(page string) {
 	b.t.Helper()
-	b.waitJS(page+" fits the window", `document.documentElement.scrollWidth <= window.innerWidth`, 10*time.Second)
+	b.waitJS(page+" fits the window", `document.documentElement.scrollWidth <= window.innerWidth`, 30*time.Second)
 }
 
 // apiKey creates a management API key with the given permissions.
@@ -656,6 +656,7 @@ metadata:
 	} {
 		b.button(tab.name)
 		b.see(tab.shows)
+		b.notSee("Loading page")
 		b.fitsWidth(tab.name)
 		b.shot(sanitize(tab.name) + "-narrow")
 	}
