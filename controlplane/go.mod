@@ -3,8 +3,11 @@ module github.com/catalog-discovery/bitbucket/controlplane
 go 1.26.8
 
 require (
+	connectrpc.com/connect v1.19.1
+	connectrpc.com/vanguard v0.4.0
 	github.com/catalog-discovery/bitbucket/proto v0.0.0
 	github.com/catalog-discovery/bitbucket/shared v0.0.0
+	github.com/chromedp/chromedp v0.23.0
 	github.com/google/go-cmp v0.7.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/prometheus/client_golang v1.25.0
