@@ -7,14 +7,19 @@
 # the merged entity's YAML with its ingested sections. Everything is shut
 # down on exit, also on Ctrl-C or a failed step.
 #
-# Needs only Go. Ports can be changed with DEMO_MOCK_PORT and DEMO_CP_PORT;
-# DEMO_REPOS sets the workspace size; DEMO_KEEP=1 keeps the work directory
-# (database and logs) for a look afterwards.
+# The control plane also serves the web console; its URL and the API key to
+# sign in with are printed when it starts. DEMO_STAY=1 keeps everything
+# running at the end, until Ctrl-C, to look around in the console.
+#
+# Needs only Go. Ports can be changed with DEMO_MOCK_PORT, DEMO_CP_PORT and
+# DEMO_HTTP_PORT (the console); DEMO_REPOS sets the workspace size;
+# DEMO_KEEP=1 keeps the work directory (database and logs) afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mock_port="${DEMO_MOCK_PORT:-18990}"
 cp_port="${DEMO_CP_PORT:-17443}"
+http_port="${DEMO_HTTP_PORT:-17480}"
 repos="${DEMO_REPOS:-300}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/idp-demo.XXXXXX")"
 bin="$work/bin"
@@ -41,8 +46,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for p in "$mock_port" "$cp_port"; do
-  port_free "$p" || { echo "port $p is in use; set DEMO_MOCK_PORT / DEMO_CP_PORT" >&2; exit 1; }
+for p in "$mock_port" "$cp_port" "$http_port"; do
+  port_free "$p" || { echo "port $p is in use; set DEMO_MOCK_PORT / DEMO_CP_PORT / DEMO_HTTP_PORT" >&2; exit 1; }
 done
 
 # wait_for LOG TEXT: until a process has logged TEXT (it is up), or 60 s.
@@ -71,9 +76,12 @@ creds="$(controlplane admin bootstrap --db "$db" --account demo -o json)"
 api_key="$(printf '%s' "$creds" | sed -n 's/.*"api_key": *"\([^"]*\)".*/\1/p')"
 delegate_token="$(printf '%s' "$creds" | sed -n 's/.*"delegate_token": *"\([^"]*\)".*/\1/p')"
 [ -n "$api_key" ] && [ -n "$delegate_token" ] || { echo "bootstrap printed no credentials: $creds" >&2; exit 1; }
-controlplane serve --db "$db" --listen "127.0.0.1:$cp_port" --log-format json >"$work/controlplane.log" 2>&1 &
+controlplane serve --db "$db" --listen "127.0.0.1:$cp_port" --http-listen "127.0.0.1:$http_port" \
+  --log-format json >"$work/controlplane.log" 2>&1 &
 pids+=($!)
-wait_for "$work/controlplane.log" "control plane listening"
+wait_for "$work/controlplane.log" "console: "
+console_url="$(sed -n 's/.*"url":"\([^"]*\)".*"console: .*/\1/p' "$work/controlplane.log" | head -n 1)"
+printf 'Web console: %s (sign in with the API key %s)\n' "$console_url" "$api_key"
 
 say "Starting a delegate (it resolves the Bitbucket token from its own environment and calls only the hosts it allows)"
 BITBUCKET_TOKEN=mock-token delegate --control-plane "127.0.0.1:$cp_port" --tls=false \
@@ -131,5 +139,10 @@ run idpctl entity activity shipping --limit 3
 say "Runs and events"
 run idpctl runs "Bitbucket acme"
 run idpctl events "Bitbucket acme" --page-size 10
+
+if [ "${DEMO_STAY:-0}" = 1 ]; then
+  say "Everything keeps running: open $console_url and sign in with $api_key; Ctrl-C ends the demo"
+  wait "${pids[0]}"
+fi
 
 say "Done; shutting down"

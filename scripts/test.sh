@@ -8,7 +8,8 @@
 # postgres://postgres@127.0.0.1:5432/test?sslmode=disable) and skip otherwise.
 # The proxy tests run when tinyproxy and squid are installed;
 # IDP_REQUIRE_PROXY_TEST=1 turns their absence into a failure (.ci/run sets
-# both).
+# both). The console's browser tests run when Debian's chromium is installed;
+# IDP_REQUIRE_BROWSER_TEST=1 turns its absence (or npm's) into a failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +34,20 @@ if [ -n "$(git status --porcelain -- proto/gen)" ]; then
   echo "proto/gen differs from what scripts/generate.sh produces; run it and commit:"
   git status --porcelain -- proto/gen
   exit 1
+fi
+
+step "the console's generated client and built assets are up to date"
+if command -v npm >/dev/null 2>&1; then
+  bash scripts/console.sh
+  if [ -n "$(git status --porcelain -- controlplane/console/src/gen controlplane/console/dist)" ]; then
+    echo "controlplane/console/src/gen or dist differs from what scripts/console.sh produces; run it and commit:"
+    git status --porcelain -- controlplane/console/src/gen controlplane/console/dist
+    exit 1
+  fi
+elif [ "${IDP_REQUIRE_BROWSER_TEST:-}" = 1 ]; then
+  echo "npm is missing: the console cannot be checked (IDP_REQUIRE_BROWSER_TEST=1)"; exit 1
+else
+  echo "skipped: npm is not installed (the console's build is checked where it is)"
 fi
 
 step "docs/cli-reference.md matches every command's --help"

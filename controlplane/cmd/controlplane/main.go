@@ -1,6 +1,7 @@
 // Command controlplane is the vendor side of Bitbucket Cloud auto-discovery:
-// it serves the delegate and management gRPC APIs (`controlplane serve`)
-// and administers accounts and credentials (`controlplane admin ...`).
+// it serves the delegate and management gRPC APIs, the management API over
+// HTTP and the web console (`controlplane serve`), and administers accounts
+// and credentials (`controlplane admin ...`).
 package main
 
 import (

@@ -130,7 +130,8 @@ func TestHelpNamesEveryEnvironmentVariable(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 	for _, env := range []string{"IDP_DB", "IDP_LISTEN", "IDP_TLS_CERT", "IDP_TLS_KEY", "IDP_LOG_LEVEL", "IDP_LOG_FORMAT",
-		"IDP_GRACE_PERIOD", "IDP_LEASE_DURATION", "IDP_RENEW_INTERVAL", "IDP_POLL_HOLD", "IDP_MAX_ATTEMPTS", "IDP_SCHEDULE_INTERVAL"} {
+		"IDP_GRACE_PERIOD", "IDP_LEASE_DURATION", "IDP_RENEW_INTERVAL", "IDP_POLL_HOLD", "IDP_MAX_ATTEMPTS", "IDP_SCHEDULE_INTERVAL",
+		"IDP_HTTP_LISTEN", "IDP_CONSOLE_SESSION_IDLE", "IDP_CONSOLE_SESSION_MAX"} {
 		if !strings.Contains(out, "[env "+env+"]") {
 			t.Errorf("--help does not name %s", env)
 		}
@@ -139,15 +140,29 @@ func TestHelpNamesEveryEnvironmentVariable(t *testing.T) {
 
 // server is a running `controlplane serve` process.
 type server struct {
-	cmd  *exec.Cmd
-	addr string
-	logs *bytes.Buffer
-	done chan error
+	cmd     *exec.Cmd
+	addr    string
+	console chan string // the console's URL, once logged
+	logs    *bytes.Buffer
+	done    chan error
+}
+
+// consoleURL waits for the start-up line naming the console's address.
+func (s *server) consoleURL(t *testing.T) string {
+	t.Helper()
+	select {
+	case u := <-s.console:
+		return u
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no console line in the log:\n%s", s.logs)
+		return ""
+	}
 }
 
 func startServer(t *testing.T, dsn string, extra ...string) *server {
 	t.Helper()
-	args := append([]string{"serve", "--db", dsn, "--listen", "127.0.0.1:0", "--log-format", "json", "--log-level", "debug"}, extra...)
+	args := append([]string{"serve", "--db", dsn, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+		"--log-format", "json", "--log-level", "debug"}, extra...)
 	cmd := exec.Command(binary, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -156,7 +171,7 @@ func startServer(t *testing.T, dsn string, extra ...string) *server {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{cmd: cmd, logs: &bytes.Buffer{}, done: make(chan error, 1)}
+	s := &server{cmd: cmd, console: make(chan string, 1), logs: &bytes.Buffer{}, done: make(chan error, 1)}
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -165,9 +180,15 @@ func startServer(t *testing.T, dsn string, extra ...string) *server {
 			var entry struct {
 				Message string `json:"message"`
 				Addr    string `json:"addr"`
+				URL     string `json:"url"`
 			}
-			if json.Unmarshal([]byte(line), &entry) == nil && entry.Message == "control plane listening" {
-				addr <- entry.Addr
+			if json.Unmarshal([]byte(line), &entry) == nil {
+				switch {
+				case entry.Message == "control plane listening":
+					addr <- entry.Addr
+				case strings.HasPrefix(entry.Message, "console: "):
+					s.console <- entry.URL
+				}
 			}
 			s.logs.WriteString(line + "\n")
 		}

@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
 	"net"
+	"net/http"
 	"os"
 	"time"
 
@@ -16,10 +19,12 @@ import (
 	"google.golang.org/grpc/health"
 	healthgrpc "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/catalog-discovery/bitbucket/controlplane/console"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalogsvc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/discoverysvc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/dispatch"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/httpapi"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integrationsvc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/metrics"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/rpc"
@@ -39,6 +44,9 @@ const DefaultDB = "sqlite://./idp.db"
 type serveOptions struct {
 	db, listen       string
 	metricsListen    string
+	httpListen       string
+	sessionIdle      time.Duration
+	sessionMax       time.Duration
 	tlsCert, tlsKey  string
 	logLevel         string
 	logFormat        string
@@ -52,11 +60,14 @@ func serveCommand() *cobra.Command {
 	o := serveOptions{lease: dispatch.DefaultConfig}
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Serve the delegate and management gRPC APIs",
+		Short: "Serve the delegate and management APIs and the web console",
 		Long: `Serve the delegate and management gRPC APIs on --listen, with the
-grpc.health.v1 health service and server reflection. Pending database
-migrations are applied at start. SIGTERM or SIGINT stops accepting calls,
-ends waiting AcquireTask polls and lets running calls finish for up to
+grpc.health.v1 health service and server reflection, and on --http-listen
+the web console at / and the management API over HTTP/1.1 under /api/
+(Connect JSON or binary, gRPC-Web and gRPC; the DelegateService is gRPC
+only). Both use TLS when --tls-cert is set. Pending database migrations
+are applied at start. SIGTERM or SIGINT stops accepting calls, ends
+waiting AcquireTask polls and lets running calls finish for up to
 --grace-period.
 
 Every flag can also be set with the environment variable named in its help.`,
@@ -67,6 +78,9 @@ Every flag can also be set with the environment variable named in its help.`,
 	f.StringVar(&o.db, "db", DefaultDB, "database: sqlite://PATH (embedded, created if missing) or postgres://USER@HOST:PORT/DB?sslmode=...")
 	f.StringVar(&o.listen, "listen", ":7443", "address to serve gRPC on, host:port")
 	f.StringVar(&o.metricsListen, "metrics-listen", "", "address to serve Prometheus metrics on (plain HTTP, GET /metrics), e.g. 127.0.0.1:9464; off when empty. The metrics hold no secrets or identifiers, but keep the address off public networks")
+	f.StringVar(&o.httpListen, "http-listen", "127.0.0.1:7480", "address of the web console and the HTTP API, host:port; empty serves neither")
+	f.DurationVar(&o.sessionIdle, "console-session-idle", httpapi.DefaultSessionIdle, "a console session unused this long ends (at least 1m)")
+	f.DurationVar(&o.sessionMax, "console-session-max", httpapi.DefaultSessionMax, "a console session ends this long after sign-in, however active (at least --console-session-idle)")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate chain for TLS; with --tls-key, serve TLS instead of plaintext")
 	f.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: trace, debug (one line per RPC), info, warn, error")
@@ -84,6 +98,7 @@ Every flag can also be set with the environment variable named in its help.`,
 		"lease-duration": "IDP_LEASE_DURATION", "renew-interval": "IDP_RENEW_INTERVAL", "poll-hold": "IDP_POLL_HOLD",
 		"max-attempts": "IDP_MAX_ATTEMPTS", "schedule-interval": "IDP_SCHEDULE_INTERVAL",
 		"keepalive-min-time": "IDP_KEEPALIVE_MIN_TIME",
+		"http-listen":        "IDP_HTTP_LISTEN", "console-session-idle": "IDP_CONSOLE_SESSION_IDLE", "console-session-max": "IDP_CONSOLE_SESSION_MAX",
 	})
 	return cmd
 }
@@ -100,6 +115,7 @@ const (
 	// grpc-go clients never ping more often than every 10 s.
 	minKeepaliveMinTime = 10 * time.Second
 	maxKeepaliveMinTime = 5 * time.Minute
+	minSessionIdle      = time.Minute
 )
 
 func (o serveOptions) validate() error {
@@ -128,6 +144,10 @@ func (o serveOptions) validate() error {
 		return cli.Usagef("--schedule-interval %v: at least %v", o.scheduleInterval, minSchedule)
 	case o.keepaliveMinTime < minKeepaliveMinTime || o.keepaliveMinTime > maxKeepaliveMinTime || o.keepaliveMinTime%time.Second != 0:
 		return cli.Usagef("--keepalive-min-time %v: whole seconds from %v to %v", o.keepaliveMinTime, minKeepaliveMinTime, maxKeepaliveMinTime)
+	case o.sessionIdle < minSessionIdle:
+		return cli.Usagef("--console-session-idle %v: at least %v; activity is recorded to the minute", o.sessionIdle, minSessionIdle)
+	case o.sessionMax < o.sessionIdle:
+		return cli.Usagef("--console-session-max %v: at least --console-session-idle (%v)", o.sessionMax, o.sessionIdle)
 	}
 	return nil
 }
@@ -152,12 +172,14 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 		return cli.Usagef("%v", err)
 	}
 	var opts []grpc.ServerOption
+	var tlsConfig *tls.Config
 	if o.tlsCert != "" {
 		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
 		if err != nil {
 			return cli.Usagef("TLS certificate: %v", err)
 		}
-		opts = append(opts, grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})))
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		opts = append(opts, grpc.Creds(credentials.NewTLS(tlsConfig)))
 	}
 	log.Info().Str("version", buildinfo.Get().String()).Msg("control plane starting")
 	db, err := store.Open(ctx, o.db)
@@ -169,6 +191,13 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	lis, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.listen, err)
+	}
+	var httpLis net.Listener
+	if o.httpListen != "" {
+		if httpLis, err = net.Listen("tcp", o.httpListen); err != nil {
+			lis.Close()
+			return fmt.Errorf("listen on %s (--http-listen; empty turns the console off): %w", o.httpListen, err)
+		}
 	}
 
 	clk := clock.Real{}
@@ -186,6 +215,9 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 		leases.Measure(meter)
 		if metricsLis, err = net.Listen("tcp", o.metricsListen); err != nil {
 			lis.Close()
+			if httpLis != nil {
+				httpLis.Close()
+			}
 			return fmt.Errorf("metrics listener on %s: %w", o.metricsListen, err)
 		}
 	}
@@ -221,11 +253,19 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 		log.Info().Str("addr", metricsLis.Addr().String()).Msg("serving Prometheus metrics on /metrics")
 	}
 
-	served := make(chan error, 1)
+	served := make(chan error, 2)
 	go func() { served <- g.Serve(lis) }()
 	log.Info().Str("addr", lis.Addr().String()).Str("db", db.Dialect()).Bool("tls", o.tlsCert != "").
 		Stringer("lease", o.lease.LeaseDuration).Stringer("poll_hold", o.lease.PollHold).
 		Stringer("keepalive_min_time", o.keepaliveMinTime).Msg("control plane listening")
+	var web *http.Server
+	if httpLis != nil {
+		web, err = startConsole(httpLis, tlsConfig, httpapi.Config{GRPC: g, Services: rpc.ManagementServices, Auth: authn,
+			Sessions: db, Console: console.Assets(), SessionIdle: o.sessionIdle, SessionMax: o.sessionMax, Clock: clk, Log: log}, served)
+		if err != nil {
+			return err
+		}
+	}
 
 	select {
 	case err := <-served:
@@ -235,19 +275,64 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	log.Info().Stringer("grace_period", o.grace).Msg("stopping: no new calls; waiting for running calls")
 	srv.Health.Shutdown()
 	leases.Stop()
+	// The HTTP shutdown ends when the grace period does.
+	shutdownCtx, cancelShutdown := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelShutdown()
 	stopped := make(chan struct{})
 	grace, release := clock.After(clk, o.grace)
 	defer release()
-	go func() { g.GracefulStop(); close(stopped) }()
+	go func() {
+		// HTTP first: its calls run inside the gRPC server, which waits for them.
+		if web != nil {
+			_ = web.Shutdown(shutdownCtx)
+		}
+		g.GracefulStop()
+		close(stopped)
+	}()
 	select {
 	case <-stopped:
 	case <-grace:
+		cancelShutdown()
 		log.Warn().Msg("grace period over; cutting the remaining calls")
+		if web != nil {
+			web.Close()
+		}
 		g.Stop()
 	}
 	stopBackground()
 	log.Info().Msg("control plane stopped")
 	return nil
+}
+
+// startConsole serves the web console and the HTTP API on lis, with TLS
+// when tlsConfig is set, and logs its URL. A failure of the server later
+// is sent to served; a shutdown is not a failure.
+func startConsole(lis net.Listener, tlsConfig *tls.Config, c httpapi.Config, served chan<- error) (*http.Server, error) {
+	c.TLS = tlsConfig != nil
+	handler, err := httpapi.New(c)
+	if err != nil {
+		return nil, err
+	}
+	web := &http.Server{Handler: handler, TLSConfig: tlsConfig, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+		IdleTimeout: 2 * time.Minute, ErrorLog: stdlog.New(c.Log, "", 0)}
+	go func() {
+		var err error
+		if c.TLS {
+			err = web.ServeTLS(lis, "", "")
+		} else {
+			err = web.Serve(lis)
+		}
+		if !errors.Is(err, http.ErrServerClosed) {
+			served <- fmt.Errorf("console: %w", err)
+		}
+	}()
+	scheme := "http"
+	if c.TLS {
+		scheme = "https"
+	}
+	url := scheme + "://" + lis.Addr().String() + "/"
+	c.Log.Info().Str("url", url).Str("http_addr", lis.Addr().String()).Msg("console: " + url)
+	return web, nil
 }
 
 // logDatabase says which database is served, and warns when it was just

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/dispatch"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/httpapi"
 	"github.com/catalog-discovery/bitbucket/shared/cli"
 )
 
@@ -13,7 +14,7 @@ func TestServeFlagBounds(t *testing.T) {
 	t.Parallel()
 	valid := func() serveOptions {
 		return serveOptions{lease: dispatch.DefaultConfig, grace: 20 * time.Second, scheduleInterval: 15 * time.Second,
-			keepaliveMinTime: 20 * time.Second}
+			keepaliveMinTime: 20 * time.Second, sessionIdle: httpapi.DefaultSessionIdle, sessionMax: httpapi.DefaultSessionMax}
 	}
 	if err := valid().validate(); err != nil {
 		t.Fatalf("defaults: %v", err)
@@ -38,6 +39,8 @@ func TestServeFlagBounds(t *testing.T) {
 		{"--keepalive-min-time", func(o *serveOptions) { o.keepaliveMinTime = 12500 * time.Millisecond }},
 		{"--metrics-listen", func(o *serveOptions) { o.metricsListen = "9464" }},
 		{"--metrics-listen", func(o *serveOptions) { o.metricsListen = "localhost" }},
+		{"--console-session-idle", func(o *serveOptions) { o.sessionIdle = 30 * time.Second }},
+		{"--console-session-max", func(o *serveOptions) { o.sessionMax = 10 * time.Minute }},
 	}
 	for _, tt := range tests {
 		o := valid()

@@ -38,14 +38,25 @@ func (a *Authenticator) APIKey(ctx context.Context, token string) (APIKey, error
 	if !strings.HasPrefix(token, APIKeyPrefix) {
 		return APIKey{}, ErrInvalidAPIKey
 	}
-	k, err := a.Store.APIKeyByHash(ctx, Hash(token))
+	k, err := a.APIKeyByHash(ctx, Hash(token))
+	if err != nil {
+		return APIKey{}, err
+	}
+	a.seen(token)
+	return k, nil
+}
+
+// APIKeyByHash authenticates a caller that proved earlier that it holds
+// the key with this hash (a console session keeps the hash, never the
+// key). A key deleted since answers like an unknown key.
+func (a *Authenticator) APIKeyByHash(ctx context.Context, hash string) (APIKey, error) {
+	k, err := a.Store.APIKeyByHash(ctx, hash)
 	if fault.CodeOf(err) == fault.NotFound {
 		return APIKey{}, ErrInvalidAPIKey
 	}
 	if err != nil {
 		return APIKey{}, err
 	}
-	a.seen(token)
 	return k, nil
 }
 

@@ -21,6 +21,9 @@ const (
 	workspace   = "acme"
 	repoCount   = 60
 	bitbucketTK = "e2e-bitbucket-token-value"
+	// limitedTK is accepted with the repository scope only; the delegate
+	// reads it from BITBUCKET_LIMITED_TOKEN.
+	limitedTK   = "e2e-limited-token-value"
 	integration = "Bitbucket acme"
 )
 
@@ -31,6 +34,7 @@ type stack struct {
 	mockURL      string // ends in /2.0
 	controlURL   string // the mock's control API, ends in /_mock
 	cpAddr       string
+	consoleURL   string // the web console and HTTP API, ends in /
 	apiKey       string
 	cp, delegate *process
 	cli          cli
@@ -51,7 +55,7 @@ func startStackWith(t *testing.T, mockArgs, cpArgs []string) *stack {
 
 	mock := start(t, "mock-bitbucket", nil, append([]string{"--listen", "127.0.0.1:0", "--workspace", workspace,
 		"--repos", itoa(repoCount), "--prs-per-repo", "6", "--commits-per-repo", "8",
-		"--token", bitbucketTK, "--log-format", "json"}, mockArgs...)...)
+		"--token", bitbucketTK, "--token", limitedTK + ":repository", "--log-format", "json"}, mockArgs...)...)
 	s.mockURL = mock.waitOutput(regexp.MustCompile(`mock Bitbucket Cloud API: (\S+)`), 30*time.Second)
 	s.controlURL = strings.TrimSuffix(s.mockURL, "/2.0") + "/_mock"
 
@@ -60,14 +64,15 @@ func startStackWith(t *testing.T, mockArgs, cpArgs []string) *stack {
 	creds := bootstrap(t, db)
 	s.apiKey = creds.APIKey
 
-	s.cp = start(t, "controlplane", nil, append([]string{"serve", "--db", db, "--listen", "127.0.0.1:0",
+	s.cp = start(t, "controlplane", nil, append([]string{"serve", "--db", db, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
 		"--poll-hold", "1s", "--schedule-interval", "1s", "--log-level", "debug", "--log-format", "json"}, cpArgs...)...)
 	s.cpAddr = s.cp.waitOutput(regexp.MustCompile(`"addr":"([^"]+)"[^\n]*control plane listening`), 60*time.Second)
+	s.consoleURL = s.cp.waitOutput(regexp.MustCompile(`"url":"(http[^"]+)"[^\n]*console: `), 30*time.Second)
 
 	// The delegate resolves the connector's token reference from its own
 	// environment; the control plane only ever sees "env:BITBUCKET_TOKEN".
 	mockHost := strings.TrimSuffix(strings.TrimPrefix(s.mockURL, "http://"), "/2.0")
-	s.delegate = start(t, "delegate", []string{"BITBUCKET_TOKEN=" + bitbucketTK},
+	s.delegate = start(t, "delegate", []string{"BITBUCKET_TOKEN=" + bitbucketTK, "BITBUCKET_LIMITED_TOKEN=" + limitedTK},
 		"--control-plane", s.cpAddr, "--tls=false", "--account", "e2e", "--token", creds.DelegateToken,
 		"--allowed-api-hosts", mockHost,
 		"--name", "e2e-delegate", "--log-level", "debug", "--log-format", "json")

@@ -62,7 +62,7 @@ func startProxyStack(t *testing.T, idle time.Duration, serveFlags ...string) *pr
 	// CONNECT), with the control plane's certificate trusted by --ca-file.
 	var keyFile string
 	s.certFile, keyFile = writeCert(t, dir, controlPlaneHost)
-	s.cp = start(t, "controlplane", nil, append([]string{"serve", "--db", db, "--listen", "127.0.0.1:0", "--log-format", "json",
+	s.cp = start(t, "controlplane", nil, append([]string{"serve", "--db", db, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--log-format", "json",
 		"--tls-cert", s.certFile, "--tls-key", keyFile}, serveFlags...)...)
 	listening := s.cp.waitOutput(regexp.MustCompile(`"addr":"([^"]+)"[^\n]*control plane listening`), 60*time.Second)
 	_, s.cpPort, _ = net.SplitHostPort(listening)

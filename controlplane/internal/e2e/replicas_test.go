@@ -43,7 +43,7 @@ func startReplicas(t *testing.T, mockURL string, names ...string) *replicas {
 	t.Cleanup(func() { r.db.Close() })
 	r.creds = bootstrap(t, r.dsn)
 	for _, name := range names {
-		cp := start(t, "controlplane", nil, "serve", "--db", r.dsn, "--listen", "127.0.0.1:0",
+		cp := start(t, "controlplane", nil, "serve", "--db", r.dsn, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
 			"--log-level", "debug", "--log-format", "json")
 		cp.name = "controlplane " + name
 		r.addrs[name] = cp.waitOutput(regexp.MustCompile(`"addr":"([^"]+)"[^\n]*control plane listening`), 60*time.Second)

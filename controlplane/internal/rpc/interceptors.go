@@ -67,6 +67,19 @@ func CallerFrom(ctx context.Context) (Caller, bool) {
 	return c, ok
 }
 
+type actingAsKey struct{}
+
+// ActingAs returns a context whose management calls, served in process
+// through the HTTP face (grpc.Server.ServeHTTP), act as the API key with
+// this hash: the console's session layer, having checked the session,
+// calls as the key the session was opened with. The key is looked up on
+// every call, so its permissions and the account's flags apply as they
+// are now. Only code in this process can set a context value; a remote
+// caller can only present a key.
+func ActingAs(ctx context.Context, keyHash string) context.Context {
+	return context.WithValue(ctx, actingAsKey{}, keyHash)
+}
+
 func isPublic(fullMethod string) bool {
 	for _, p := range publicPrefixes {
 		if strings.HasPrefix(fullMethod, p) {
@@ -90,7 +103,13 @@ func (s *Server) authenticate(ctx context.Context, fullMethod string) (context.C
 		}
 		return context.WithValue(ctx, callerKey{}, Caller{AccountID: t.AccountID, Actor: "delegate"}), nil
 	}
-	k, err := s.auth.APIKey(ctx, token)
+	var k auth.APIKey
+	var err error
+	if hash, ok := ctx.Value(actingAsKey{}).(string); ok {
+		k, err = s.auth.APIKeyByHash(ctx, hash)
+	} else {
+		k, err = s.auth.APIKey(ctx, token)
+	}
 	if err != nil {
 		return ctx, err
 	}

@@ -71,6 +71,15 @@ func (s *Server) keepaliveMinTime() time.Duration {
 // receive limit to match.
 const MaxRecvMsgSize = 8 << 20
 
+// ManagementServices are the services people call with an API key
+// (idpctl, curl, the console). The DelegateService is for delegates only.
+var ManagementServices = []string{
+	integrationv1.ConnectorService_ServiceDesc.ServiceName,
+	integrationv1.IntegrationService_ServiceDesc.ServiceName,
+	integrationv1.DiscoveryService_ServiceDesc.ServiceName,
+	catalogv1.CatalogService_ServiceDesc.ServiceName,
+}
+
 // NewServer builds the gRPC server with every service, health and
 // reflection registered. Extra options (TLS credentials) are appended.
 func NewServer(d Deps, opts ...grpc.ServerOption) (*grpc.Server, *Server) {

@@ -91,3 +91,11 @@ func toStatus(err error, domain string) (*status.Status, bool) {
 	}
 	return withDetails, internal
 }
+
+// Status is the status a service would answer err with, for the edges that
+// answer outside a gRPC call (the console's sign-in endpoints), so they
+// speak with the same codes and details. internal reports an error whose
+// text belongs in the log rather than the answer.
+func Status(err error, domain string) (st *status.Status, internal bool) {
+	return toStatus(err, domain)
+}
