@@ -3,8 +3,11 @@ package catalog
 import (
 	"bytes"
 	"fmt"
+	"math"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/catalog-discovery/bitbucket/shared/number"
 )
 
 // document is the rendered shape: struct fields give the IDP order at the
@@ -40,9 +43,9 @@ func (e *Entity) YAML() ([]byte, error) {
 		Owner:      e.Owner,
 		Org:        e.Org,
 		Project:    e.Project,
-		Spec:       e.specTree(),
-		Metadata:   e.metadataTree(),
-		Extra:      e.Extra,
+		Spec:       plainNumbers(e.specTree()),
+		Metadata:   plainNumbers(e.metadataTree()),
+		Extra:      plainNumbers(e.Extra),
 	}
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
@@ -125,4 +128,55 @@ func (e *Entity) integrationTree() map[string]any {
 		}
 	}
 	return tree
+}
+
+// plainNumbers returns a copy of tree in which every float64 renders in
+// plain decimal (29236454, not the encoder's 2.9236454e+07). JSON gives
+// every number as a float64, so each ingested size or count would
+// otherwise read in scientific notation.
+func plainNumbers(tree map[string]any) map[string]any {
+	if tree == nil {
+		return nil
+	}
+	out := make(map[string]any, len(tree))
+	for k, v := range tree {
+		out[k] = plainValue(v)
+	}
+	return out
+}
+
+func plainValue(v any) any {
+	switch t := v.(type) {
+	case float64:
+		return plainFloat(t)
+	case map[string]any:
+		return plainNumbers(t)
+	case map[string]map[string]any:
+		out := make(map[string]any, len(t))
+		for k, m := range t {
+			out[k] = plainNumbers(m)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, item := range t {
+			out[i] = plainValue(item)
+		}
+		return out
+	}
+	return v
+}
+
+// plainFloat is a float64 that renders in plain decimal: an integer when
+// it has no fraction, so that it reads back as the same number.
+type plainFloat float64
+
+func (f plainFloat) MarshalYAML() (any, error) {
+	// The tag is the one YAML resolves the text to, so that the encoder
+	// writes no explicit tag: integers within int64, floats otherwise.
+	tag := "!!float"
+	if v := float64(f); number.Integral(v) && math.Abs(v) < math.MaxInt64 {
+		tag = "!!int"
+	}
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: number.Format(float64(f))}, nil
 }

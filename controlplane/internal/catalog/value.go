@@ -3,9 +3,10 @@ package catalog
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"strconv"
 	"time"
+
+	"github.com/catalog-discovery/bitbucket/shared/number"
 )
 
 // normalize deep-copies a JSON- or YAML-like value into the few types an
@@ -104,10 +105,7 @@ func scalarString(v any) (string, bool) {
 	case uint64:
 		return strconv.FormatUint(t, 10), true
 	case float64:
-		if t == math.Trunc(t) && math.Abs(t) < 1e15 {
-			return strconv.FormatInt(int64(t), 10), true
-		}
-		return strconv.FormatFloat(t, 'g', -1, 64), true
+		return number.Format(t), true
 	case json.Number:
 		if i, err := t.Int64(); err == nil {
 			return strconv.FormatInt(i, 10), true

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/catalog-discovery/bitbucket/shared/cli"
+	"github.com/catalog-discovery/bitbucket/shared/number"
 )
 
 // outputFormat is the value of -o. It implements pflag.Value so that a bad
@@ -101,6 +103,13 @@ func jsonToYAML(w io.Writer, j []byte) error {
 	var plain func(n *yaml.Node)
 	plain = func(n *yaml.Node) {
 		n.Style = 0
+		// Numbers in plain decimal, as the entity YAML writes them: a
+		// JSON 2.9236454e+07 reads 29236454.
+		if n.Kind == yaml.ScalarNode && n.Tag == "!!float" {
+			if f, err := strconv.ParseFloat(n.Value, 64); err == nil {
+				n.Value, n.Tag = number.Format(f), ""
+			}
+		}
 		for _, c := range n.Content {
 			plain(c)
 		}

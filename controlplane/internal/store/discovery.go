@@ -277,7 +277,7 @@ type Discovered struct {
 // not imported, by name, and how many match across all pages.
 func (db *DB) ListDiscovered(ctx context.Context, integrationID string, f DiscoveredFilter, p Page) ([]Discovered, string, int64, error) {
 	// NOT EXISTS rather than an outer join on the links: PostgreSQL then
-	// estimates the unlinked rows right and walks repositories_by_name
+	// estimates the unlinked rows right and walks repositories_by_sort_key
 	// for one page instead of sorting every repository.
 	from := ` FROM repositories r
 		LEFT JOIN recommendations rc ON rc.integration_id = r.integration_id AND rc.repository_uuid = r.uuid
@@ -305,7 +305,7 @@ func (db *DB) ListDiscovered(ctx context.Context, integrationID string, f Discov
 		return nil, "", 0, err
 	}
 	out, next, err := listPage(ctx, db, `SELECT `+repoColumns("r")+`, COALESCE(rc.action, ''), COALESCE(rc.suggested_entity_id, ''),
-		COALESCE(rc.candidates, '[]'), rc.unlinked_at IS NOT NULL, COALESCE(rc.note, '')`+from+cond+` ORDER BY r.name, r.uuid LIMIT ?`, append(args, after...), p.size(50),
+		COALESCE(rc.candidates, '[]'), rc.unlinked_at IS NOT NULL, COALESCE(rc.note, '')`+from+cond+byRepositoryName+` LIMIT ?`, append(args, after...), p.size(50),
 		scanDiscovered, func(d Discovered) string { return encodeToken(d.Name, d.UUID) })
 	return out, next, total, err
 }

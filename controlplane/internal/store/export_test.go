@@ -34,3 +34,9 @@ func TerminateListeners(ctx context.Context, db *DB) (int, error) {
 		WHERE pid <> pg_backend_pid() AND query = $1) AS t`, "LISTEN "+pgx.Identifier{db.channel}.Sanitize()).Scan(&n)
 	return n, err
 }
+
+// FillSortKeys runs the sort-key step of the repository_sort_key
+// migration again, for a database whose rows predate it.
+func FillSortKeys(ctx context.Context, db *DB) error {
+	return db.tx(ctx, func(tx *txn) error { return fillSortKeys(ctx, tx) })
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/ingest"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/sortkey"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
 	"github.com/catalog-discovery/bitbucket/shared/record"
 )
@@ -208,7 +209,7 @@ func (a *applier) upsert(ctx context.Context, table string, cols, key, keep []st
 
 var repositoryCols = []string{"integration_id", "uuid", "account_id", "slug", "name", "full_name", "workspace", "project_key",
 	"project_name", "description", "is_private", "language", "main_branch", "html_url", "clone_https_url", "clone_ssh_url",
-	"created_on", "updated_on", "size_bytes", "raw", "first_seen_at", "updated_at", "last_seen_task_id", "deleted_at"}
+	"created_on", "updated_on", "size_bytes", "raw", "first_seen_at", "updated_at", "last_seen_task_id", "deleted_at", "sort_key"}
 
 func (a *applier) upsertRepositories(ctx context.Context, repos []*record.Repository) error {
 	rows := make([][]any, 0, len(repos))
@@ -216,7 +217,8 @@ func (a *applier) upsertRepositories(ctx context.Context, repos []*record.Reposi
 	for _, r := range repos {
 		row := []any{a.task.IntegrationID, r.UUID, a.task.AccountID, r.Slug, r.Name, r.FullName, r.Workspace, r.ProjectKey,
 			r.ProjectName, r.Description, r.IsPrivate, r.Language, r.MainBranch, r.HTMLURL, r.CloneHTTPSURL, r.CloneSSHURL,
-			nullMicros(r.CreatedOn), nullMicros(r.UpdatedOn), r.SizeBytes, rawOrEmpty(r.Raw), a.now, a.now, a.task.ID, nil}
+			nullMicros(r.CreatedOn), nullMicros(r.UpdatedOn), r.SizeBytes, rawOrEmpty(r.Raw), a.now, a.now, a.task.ID, nil,
+			sortkey.Of(r.Name)}
 		// One statement may not touch a row twice (PostgreSQL refuses):
 		// the last occurrence in the batch wins.
 		if i, dup := seen[r.UUID]; dup {

@@ -321,7 +321,7 @@ func (db *DB) ListImported(ctx context.Context, accountID, integrationID, search
 		return nil, "", 0, err
 	}
 	out, next, err := listPage(ctx, db, `SELECT `+repoColumns("r")+`, l.entity_id, l.action, l.automatic, l.imported_at`+from+cond+
-		` ORDER BY r.name, r.uuid LIMIT ?`, append(args, after...), p.size(50), scanImported, func(im Imported) string { return encodeToken(im.Name, im.UUID) })
+		byRepositoryName+` LIMIT ?`, append(args, after...), p.size(50), scanImported, func(im Imported) string { return encodeToken(im.Name, im.UUID) })
 	if err != nil {
 		return nil, "", 0, err
 	}

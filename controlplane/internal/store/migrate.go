@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"time"
+
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/sortkey"
 )
 
 //go:embed migrations/*.sql
@@ -79,6 +81,11 @@ func (db *DB) migrate(ctx context.Context) error {
 			if err := tx.runScript(ctx, m.sql); err != nil {
 				return fmt.Errorf("migration %04d_%s: %w", m.version, m.name, err)
 			}
+			if fill := migrationSteps[m.name]; fill != nil {
+				if err := fill(ctx, tx); err != nil {
+					return fmt.Errorf("migration %04d_%s: %w", m.version, m.name, err)
+				}
+			}
 			if _, err := tx.exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
 				m.version, m.name, micros(time.Now())); err != nil {
 				return err
@@ -99,6 +106,31 @@ func (t *txn) runScript(ctx context.Context, src string) error {
 	for _, stmt := range stmts {
 		if _, err := t.tx.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("%w\nin statement:\n%s", err, stmt)
+		}
+	}
+	return nil
+}
+
+// migrationSteps are the parts of migrations SQL cannot do, by migration
+// name, run in the migration's transaction right after its SQL.
+var migrationSteps = map[string]func(ctx context.Context, tx *txn) error{
+	"repository_sort_key": fillSortKeys,
+}
+
+// fillSortKeys makes the sort key of every repository already stored.
+func fillSortKeys(ctx context.Context, tx *txn) error {
+	type row struct{ integrationID, uuid, name string }
+	rows, err := queryAll(ctx, tx, `SELECT integration_id, uuid, name FROM repositories`, nil, func(s scanner) (row, error) {
+		var r row
+		return r, s.Scan(&r.integrationID, &r.uuid, &r.name)
+	})
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if _, err := tx.exec(ctx, `UPDATE repositories SET sort_key = ? WHERE integration_id = ? AND uuid = ?`,
+			sortkey.Of(r.name), r.integrationID, r.uuid); err != nil {
+			return err
 		}
 	}
 	return nil

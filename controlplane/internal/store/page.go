@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/sortkey"
 )
 
 // Page tokens are opaque to clients: the key of the last item returned,
@@ -86,8 +87,9 @@ func afterKey(p Page) (string, error) {
 const repoSearch = ` AND (LOWER(r.name) LIKE ? ESCAPE '\' OR LOWER(r.slug) LIKE ? ESCAPE '\')`
 
 // afterRepository is the condition and arguments that continue a list of
-// repositories r ordered by (name, uuid) after the page's token; empty for
-// the first page.
+// repositories r ordered by (sort_key, uuid) after the page's token; empty
+// for the first page. The token holds the last name and uuid, and the key
+// is made again from the name: shorter tokens, the same order.
 func afterRepository(p Page) (string, []any, error) {
 	if p.Token == "" {
 		return "", nil, nil
@@ -96,8 +98,13 @@ func afterRepository(p Page) (string, []any, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	return ` AND (r.name > ? OR (r.name = ? AND r.uuid > ?))`, []any{k[0], k[0], k[1]}, nil
+	key := sortkey.Of(k[0])
+	return ` AND (r.sort_key > ? OR (r.sort_key = ? AND r.uuid > ?))`, []any{key, key, k[1]}, nil
 }
+
+// byRepositoryName orders repositories r as people read their names
+// (see sortkey); afterRepository continues it.
+const byRepositoryName = ` ORDER BY r.sort_key, r.uuid`
 
 // olderThan is the condition and arguments that continue a newest-first
 // list ordered by (timeColumn DESC, id DESC) after the page's token; empty
