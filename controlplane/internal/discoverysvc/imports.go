@@ -101,7 +101,9 @@ func (s *Service) allItems(ctx context.Context, in integration.Integration) ([]I
 			if r.Unlinked || !r.DeletedAt.IsZero() || r.Action == "" {
 				continue
 			}
-			items = append(items, Item{Repository: r.FullName})
+			// By slug, as a person names it: the results of "all" read
+			// like those of named repositories.
+			items = append(items, Item{Repository: r.Slug})
 		}
 		if next == "" {
 			return items, nil

@@ -113,7 +113,7 @@ reaches the control plane.`,
 			conn := resp.GetConnector()
 			return a.writeMessage(output, conn, func(w io.Writer) {
 				fmt.Fprintf(w, "Connector %q created for workspace %s (id %s).\n", conn.GetName(), conn.GetWorkspace(), conn.GetId())
-				a.hint("Next: check the token and its scopes with: idpctl connector test %s", conn.GetName())
+				a.hint("Next: check the token and its scopes with: %s", cmdLine("connector", "test", conn.GetName()))
 			})
 		},
 	}
@@ -157,7 +157,7 @@ func (a *app) connectorListCommand() *cobra.Command {
 				{"TOKEN REF", (*integrationv1.Connector).GetTokenRef},
 				{"SELECTORS", func(c *integrationv1.Connector) string { return strings.Join(c.GetDelegateSelectors(), ",") }},
 				{"CREATED", func(c *integrationv1.Connector) string { return a.age(c.GetCreatedAt()) }},
-			}, "No connectors. Create one with: idpctl connector create --name NAME --workspace SLUG --token-ref env:BITBUCKET_TOKEN")
+			}, "No connectors. Create one with: "+cmdLine("connector", "create", "--name", "NAME", "--workspace", "SLUG", "--token-ref", "env:BITBUCKET_TOKEN"))
 		},
 	}
 	addListFlags(cmd, &o)
@@ -259,7 +259,7 @@ verdict later with 'idpctl connector test-result TEST_ID'.`,
 			defer cancel()
 			resp, err := c.connectors.TestConnector(ctx, &integrationv1.TestConnectorRequest{Connector: args[0], Wait: !noWait})
 			if status.Code(err) == codes.DeadlineExceeded && !noWait {
-				return fmt.Errorf("no verdict within %s: no delegate ran the test. Is a delegate connected whose tags match the connector's selectors? (see idpctl connector get %s)", timeout, args[0])
+				return fmt.Errorf("no verdict within %s: no delegate ran the test. Is a delegate connected whose tags match the connector's selectors? (see %s)", timeout, cmdLine("connector", "get", args[0]))
 			}
 			if err != nil {
 				return about(connectorSubject, err)
@@ -325,10 +325,10 @@ func (a *app) reportConnectorTest(connector string, t *integrationv1.ConnectorTe
 		return nil
 	}
 	if awaited {
-		return fmt.Errorf("no verdict yet: test %s is %s. Is a delegate connected whose tags match the connector's selectors? Check later: idpctl connector test-result %s",
-			t.GetId(), enumName(t.GetStatus(), "CONNECTOR_TEST_STATUS_"), t.GetId())
+		return fmt.Errorf("no verdict yet: test %s is %s. Is a delegate connected whose tags match the connector's selectors? Check later: %s",
+			t.GetId(), enumName(t.GetStatus(), "CONNECTOR_TEST_STATUS_"), cmdLine("connector", "test-result", t.GetId()))
 	}
-	a.hint("The test is %s. Read its verdict later: idpctl connector test-result %s", enumName(t.GetStatus(), "CONNECTOR_TEST_STATUS_"), t.GetId())
+	a.hint("The test is %s. Read its verdict later: %s", enumName(t.GetStatus(), "CONNECTOR_TEST_STATUS_"), cmdLine("connector", "test-result", t.GetId()))
 	return nil
 }
 

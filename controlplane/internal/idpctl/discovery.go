@@ -67,7 +67,7 @@ suggested match. When several catalog entities match, the best is suggested
 			if err != nil {
 				return about(integrationSubject, err)
 			}
-			empty := fmt.Sprintf("No discovered repositories. Run `idpctl sync %s --wait` to discover, or see `idpctl imported list %s` for those already imported.", quoteArg(args[0]), quoteArg(args[0]))
+			empty := fmt.Sprintf("No discovered repositories. Run `%s` to discover, or see `%s` for those already imported.", cmdLine("sync", args[0], "--wait"), cmdLine("imported", "list", args[0]))
 			if search != "" || cmd.Flags().Changed("action") || unlinked {
 				empty = "No discovered repositories match."
 			}
@@ -222,7 +222,7 @@ printed per repository, and idpctl exits 1 when any failed.`,
 			case failed > 0:
 				return fmt.Errorf("%d of %d imports failed; see the reasons above", failed, len(results))
 			default:
-				a.hint("Imported %d. See them with: idpctl imported list %s", len(results), quoteArg(args[0]))
+				a.hint("Imported %d. See them with: %s", len(results), cmdLine("imported", "list", args[0]))
 			}
 			return nil
 		},
@@ -318,7 +318,7 @@ func (a *app) importedListCommand() *cobra.Command {
 			if err != nil {
 				return about(integrationSubject, err)
 			}
-			empty := fmt.Sprintf("No imported repositories. Import some: idpctl discovered list %s, then idpctl import %s NAME...", quoteArg(args[0]), quoteArg(args[0]))
+			empty := fmt.Sprintf("No imported repositories. Import some: %s, then %s", cmdLine("discovered", "list", args[0]), cmdLine("import", args[0], "NAME..."))
 			if search != "" {
 				empty = "No imported repositories match."
 			}
@@ -369,7 +369,7 @@ repository's name or slug.`,
 				return about(integrationSubject, err)
 			}
 			fmt.Fprintf(a.stdout, "Unlinked %s: its catalog entity keeps its data and no longer syncs.\n", args[1])
-			a.hint("It is back in the Discovered list: idpctl discovered list %s --unlinked", quoteArg(args[0]))
+			a.hint("It is back in the Discovered list: %s", cmdLine("discovered", "list", args[0], "--unlinked"))
 			return nil
 		},
 	}

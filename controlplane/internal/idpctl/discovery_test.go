@@ -56,7 +56,7 @@ func TestDiscoveredListPages(t *testing.T) {
 	h.fake.discovered = testDiscovered()
 	h.fake.pageSize = 2
 	r := h.mustRun(0, "discovered", "list", "acme")
-	if strings.Count(r.stdout, "\n") != 3 || r.stderr != "Showing 2 of 3. More: add --page-token 2, or --all-pages.\n" {
+	if strings.Count(r.stdout, "\n") != 3 || r.stderr != "Showing 2 of 3. All of them: add --all-pages. Next page:\n  idpctl discovered list acme --page-token 2\n" {
 		t.Errorf("stdout = %q, stderr = %q", r.stdout, r.stderr)
 	}
 	r = h.mustRun(0, "discovered", "list", "acme", "--all-pages", "-o", "json")

@@ -55,6 +55,18 @@ func (k *entityKey) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&k.scope, "scope", "", `scope ("account", "org/ORG", "org/ORG/project/PROJECT"), when the identifier exists in several`)
 }
 
+// flags are the key's flags as given, for a command line shown again.
+func (k *entityKey) flags() []string {
+	var out []string
+	if k.kind != "" {
+		out = append(out, "--kind", k.kind)
+	}
+	if k.scope != "" {
+		out = append(out, "--scope", k.scope)
+	}
+	return out
+}
+
 func (k *entityKey) key(id string) *catalogv1.EntityKey {
 	return &catalogv1.EntityKey{Entity: id, Kind: k.kind, Scope: k.scope}
 }
@@ -174,7 +186,7 @@ func (a *app) entityListCommand() *cobra.Command {
 			if err != nil {
 				return about(entityKeySubject, err)
 			}
-			empty := "No catalog entities. Create one with: idpctl entity create -f FILE, or import repositories with: idpctl import"
+			empty := "No catalog entities. Create one with: "+cmdLine("entity", "create", "-f", "FILE")+", or import repositories with: "+cmdLine("import", "INTEGRATION", "NAME...")
 			if kind != "" || typ != "" || scope != "" || search != "" {
 				empty = "No catalog entities match."
 			}
@@ -258,7 +270,7 @@ Entity, whose yaml field holds the same YAML.`,
 				d.add("Created", a.when(e.GetCreatedAt()))
 				d.add("Updated", a.when(e.GetUpdatedAt()))
 				d.flush()
-				a.hint("Full YAML: idpctl entity get %s -o yaml", quoteArg(args[0]))
+				a.hint("Full YAML: %s", cmdLine(append(append([]string{"entity", "get", args[0]}, k.flags()...), "-o", "yaml")...))
 			})
 		},
 	}

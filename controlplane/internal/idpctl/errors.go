@@ -11,6 +11,8 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/catalog-discovery/bitbucket/shared/cli"
 )
 
 // subject says what a request was about, so that its errors read in the
@@ -38,6 +40,40 @@ func about(s *subject, err error) error {
 		return nil
 	}
 	return &subjectError{err: err, s: s}
+}
+
+// rejectedValue lists the server's answers that refuse a value the user
+// gave (a flag, an argument, a file's field): exit 2, like a bad flag, so
+// that a script retrying on 1 does not retry them. The server's message
+// names the value, so no pointer to --help is printed.
+var rejectedValue = struct {
+	codes   map[codes.Code]bool
+	reasons map[string]bool // ErrorInfo reasons of other codes that name a value to change
+}{
+	codes: map[codes.Code]bool{codes.InvalidArgument: true, codes.OutOfRange: true},
+	reasons: map[string]bool{
+		"SECONDARY_KINDS_LOCKED": true, // --secondary-kinds on edit
+		"AMBIGUOUS_IDENTIFIER":   true, // ID needs --kind or --scope
+		"AMBIGUOUS_REPOSITORY":   true, // NAME needs the slug or uuid
+	},
+}
+
+// exitCode is the one mapping from what a command returned to idpctl's
+// exit code, whichever command it was: 0 done; 2 a usage error or a value
+// the server rejects (rejectedValue); 1 anything else.
+func exitCode(err error) int {
+	if err == nil {
+		return cli.ExitOK
+	}
+	if cli.ExitCode(err) == cli.ExitUsage {
+		return cli.ExitUsage
+	}
+	if st, ok := status.FromError(err); ok {
+		if rejectedValue.codes[st.Code()] || rejectedValue.reasons[detail[*errdetails.ErrorInfo](st).GetReason()] {
+			return cli.ExitUsage
+		}
+	}
+	return cli.ExitFailure
 }
 
 // describe renders any error for a person: gRPC statuses by their details
@@ -112,8 +148,8 @@ func describeReason(st *status.Status, s *subject) (string, bool) {
 	switch info.GetReason() {
 	case "FEATURE_FLAG_DISABLED":
 		flag := or("flag", "IDP_CATALOG_CD_AUTO_DISCOVERY")
-		return fmt.Sprintf("the feature flag %s is off for this account. Ask an administrator to run: controlplane admin feature-flag set --account %s --flag %s --enabled",
-			flag, or("account", "ACCOUNT"), flag), true
+		return fmt.Sprintf("the feature flag %s is off for this account. Ask an administrator to run: %s",
+			flag, cli.Command("controlplane", "admin", "feature-flag", "set", "--account", or("account", "ACCOUNT"), "--flag", flag, "--enabled")), true
 	case "PERMISSION_MISSING":
 		return fmt.Sprintf("your API key lacks permission %s on %s. Ask an administrator to grant it, or use a key that has it (--api-key, IDP_API_KEY)",
 			or("permission", "?"), or("resourceType", "?")), true
@@ -122,16 +158,16 @@ func describeReason(st *status.Status, s *subject) (string, bool) {
 	case "WORKSPACE_ALREADY_INTEGRATED":
 		ws := or("workspace", "this workspace")
 		if name := md["integration"]; name != "" {
-			return fmt.Sprintf("%s already has an integration, %s, and a workspace has only one. Change that one instead: idpctl integration edit %s ...", ws, name, name), true
+			return fmt.Sprintf("%s already has an integration, %s, and a workspace has only one. Change that one instead: %s", ws, name, cmdLine("integration", "edit", name, "...")), true
 		}
 		return fmt.Sprintf("%s already has an integration, and a workspace has only one (%s). Find it with `idpctl integration list` and change it with `idpctl integration edit`", ws, msg), true
 	case "NAME_TAKEN":
 		return msg + " (names are unique per account: choose another --name)", true
 	case "CONNECTOR_IN_USE":
-		return msg + " (point its integrations at another connector first: idpctl integration edit NAME --connector OTHER)", true
+		return msg + " (point its integrations at another connector first: " + cmdLine("integration", "edit", "NAME", "--connector", "OTHER") + ")", true
 	case "INTEGRATION_SUSPENDED":
 		name := or("integration", "INTEGRATION")
-		return fmt.Sprintf("integration %s is suspended, so it does not sync; resume it first: idpctl integration resume %s", name, name), true
+		return fmt.Sprintf("integration %s is suspended, so it does not sync; resume it first: %s", name, cmdLine("integration", "resume", name)), true
 	case "NOT_IMPORTED":
 		return msg + " (see what is linked with `idpctl imported list INTEGRATION`)", true
 	case "IDENTIFIER_TAKEN":

@@ -117,9 +117,15 @@ func TestReasonsSayWhatToDo(t *testing.T) {
 			[]string{"unlink", "acme", "x"},
 			"Error: repository \"x\" not found\n"},
 	}
+	// A reason that names a value to change exits 2, as a bad flag does.
+	exit := map[string]int{"UpdateIntegration": 2, "GetEntity": 2}
 	for _, tc := range cases {
 		h.fake.failNext(tc.method, tc.err)
-		if r := h.mustRun(1, tc.args...); r.stderr != tc.want {
+		code, ok := exit[tc.method]
+		if !ok {
+			code = 1
+		}
+		if r := h.mustRun(code, tc.args...); r.stderr != tc.want {
 			t.Errorf("%v: stderr = %q\nwant %q", tc.args, r.stderr, tc.want)
 		}
 	}

@@ -521,7 +521,7 @@ one integration per account. Secondary kinds cannot be changed afterwards.
 				if run := resp.GetFirstRun(); run != nil {
 					fmt.Fprintf(w, "First sync queued: run %s.\n", run.GetId())
 				}
-				a.hint("Follow the sync: idpctl sync %s --wait\nThen: idpctl discovered list %s", quoteArg(got.GetName()), quoteArg(got.GetName()))
+				a.hint("Follow the sync: %s\nThen: %s", cmdLine("sync", got.GetName(), "--wait"), cmdLine("discovered", "list", got.GetName()))
 			})
 		},
 	}
@@ -580,7 +580,7 @@ auto-import off.
 			return a.writeMessage(f.output, got, func(w io.Writer) {
 				fmt.Fprintf(w, "Integration %q updated: %s.\n", got.GetName(), strings.Join(mask, ", "))
 				if spec.given("correlation") {
-					a.hint("Recommendations of repositories not yet imported are recomputed: idpctl discovered list %s", quoteArg(got.GetName()))
+					a.hint("Recommendations of repositories not yet imported are recomputed: %s", cmdLine("discovered", "list", got.GetName()))
 				}
 			})
 		},
@@ -620,7 +620,7 @@ func (a *app) integrationListCommand() *cobra.Command {
 				{"AUTO-IMPORT", func(i in) string { return onOff(i.GetAutoImport()) }},
 				{"LAST RUN", func(i in) string { return a.runSummaryShort(i.GetLastRun()) }},
 				{"NEXT SYNC", func(i in) string { return a.age(i.GetNextSyncAt()) }},
-			}, "No integrations. Create one with: idpctl integration create --name NAME --connector CONNECTOR")
+			}, "No integrations. Create one with: "+cmdLine("integration", "create", "--name", "NAME", "--connector", "CONNECTOR"))
 		},
 	}
 	addListFlags(cmd, &o)
@@ -657,7 +657,7 @@ func (a *app) integrationDetails(w io.Writer, in *integrationv1.Integration) {
 	d.add("Name", in.GetName())
 	d.add("ID", in.GetId())
 	d.add("State", enumName(in.GetState(), "INTEGRATION_STATE_"))
-	d.add("Connector", in.GetConnector())
+	d.add("Connector", connectorLabel(in))
 	d.add("Workspace", in.GetWorkspace())
 	d.add("Behavior", behaviorName(in.GetBehavior()))
 	d.add("Kind", in.GetKind())
@@ -691,6 +691,15 @@ func (a *app) integrationDetails(w io.Writer, in *integrationv1.Integration) {
 	d.flush()
 }
 
+// connectorLabel names an integration's connector as people know it, by
+// name, with the id that the API returns beside it.
+func connectorLabel(in *integrationv1.Integration) string {
+	if in.GetConnectorName() == "" {
+		return in.GetConnector()
+	}
+	return in.GetConnectorName() + " (" + in.GetConnector() + ")"
+}
+
 // startDateString shows a midnight-UTC start date as the date it was given as.
 func startDateString(ts *timestamppb.Timestamp) string {
 	if ts == nil {
@@ -713,7 +722,7 @@ func (a *app) integrationSuspendCommand() *cobra.Command {
 		},
 		func(w io.Writer, in *integrationv1.Integration) {
 			fmt.Fprintf(w, "Integration %q suspended: no discovery and no sync updates; imported entities stay as they are.\n", in.GetName())
-			a.hint("Resume it with: idpctl integration resume %s", quoteArg(in.GetName()))
+			a.hint("Resume it with: %s", cmdLine("integration", "resume", in.GetName()))
 		})
 }
 
@@ -727,7 +736,7 @@ func (a *app) integrationResumeCommand() *cobra.Command {
 		},
 		func(w io.Writer, in *integrationv1.Integration) {
 			fmt.Fprintf(w, "Integration %q resumed; a sync is queued.\n", in.GetName())
-			a.hint("Follow it: idpctl sync %s --wait", quoteArg(in.GetName()))
+			a.hint("Follow it: %s", cmdLine("sync", in.GetName(), "--wait"))
 		})
 }
 
@@ -759,11 +768,10 @@ func (a *app) integrationStateCommand(use, short, example string,
 	return cmd
 }
 
-// quoteArg quotes a name for a command line shown to the user when the
-// shell would split it.
-func quoteArg(s string) string {
-	if s == "" || strings.ContainsAny(s, " \t'\"$`\\!*?&|;<>()") {
-		return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-	}
-	return s
+// cmdLine is an idpctl command line for the user to paste: every hint
+// and message that shows a command builds it here, so that names with
+// spaces or quotes come out quoted (cli.Command) whichever command prints
+// them.
+func cmdLine(words ...string) string {
+	return cli.Command(append([]string{"idpctl"}, words...)...)
 }

@@ -209,7 +209,7 @@ func TestIntegrationEditFromFileUsesTheFileKeys(t *testing.T) {
 
 func testIntegration() *integrationv1.Integration {
 	return &integrationv1.Integration{
-		Id: "i-1", Name: "acme", Connector: "c-1", Workspace: "acme",
+		Id: "i-1", Name: "acme", Connector: "c-1", ConnectorName: "bb-preqa", Workspace: "acme",
 		Behavior: integrationv1.Behavior_BEHAVIOR_REGISTER_AND_MERGE, Kind: "Component", Type: "service",
 		Correlation: &integrationv1.CorrelationRules{Rules: []*integrationv1.CorrelationRule{
 			{IngestedPath: "name", CatalogPath: "name", Operator: equals},

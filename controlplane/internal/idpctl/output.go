@@ -248,10 +248,10 @@ func addListFlags(cmd *cobra.Command, o *listOptions) {
 
 // page is what a list command fetched: one page, or all of them.
 type page[T proto.Message] struct {
-	items    []T
-	next     string
-	total    int64
-	hasTotal bool // the RPC reports a total across pages
+	items   []T
+	next    string
+	total   int64
+	counted bool // the RPC reports a total across pages
 }
 
 // fetchFunc gets one page of a list RPC.
@@ -262,7 +262,7 @@ func collect[T proto.Message](ctx context.Context, a *app, o *listOptions, hasTo
 	if o.pageSize < 0 {
 		return page[T]{}, cli.Usagef("--page-size must be positive")
 	}
-	p := page[T]{hasTotal: hasTotal}
+	p := page[T]{counted: hasTotal}
 	token := o.pageToken
 	seen := map[string]bool{}
 	for {
@@ -296,7 +296,7 @@ type column[T any] struct {
 func writeList[T proto.Message](a *app, o *listOptions, p page[T], cols []column[T], emptyHint string) error {
 	if o.output != formatTable {
 		doc := listDocument{Items: []json.RawMessage{}, NextPageToken: p.next}
-		if p.hasTotal {
+		if p.counted {
 			doc.Total = &p.total
 		}
 		for _, it := range p.items {
@@ -326,11 +326,48 @@ func writeList[T proto.Message](a *app, o *listOptions, p page[T], cols []column
 	}
 	t.flush()
 	if p.next != "" {
-		shown := fmt.Sprintf("Showing %d", len(p.items))
-		if p.hasTotal {
-			shown += fmt.Sprintf(" of %d", p.total)
-		}
-		a.hint("%s. More: add --page-token %s, or --all-pages.", shown, p.next)
+		a.hint("%s", a.moreHint(len(p.items), p))
 	}
 	return nil
+}
+
+// moreHint says how much of a list was shown and how to see the rest:
+// --all-pages first, since it needs no token; then the next page as a
+// command to paste, the command line as given with the new --page-token.
+func (a *app) moreHint(shown int, p pageInfo) string {
+	head := fmt.Sprintf("Showing %d", shown)
+	if p.hasTotal() {
+		head += fmt.Sprintf(" of %d", p.totalCount())
+	} else {
+		head += "; more follow"
+	}
+	return fmt.Sprintf("%s. All of them: add --all-pages. Next page:\n  %s", head, cmdLine(withPageToken(a.args, p.nextToken())...))
+}
+
+// pageInfo is what moreHint needs of a page of any item type.
+type pageInfo interface {
+	hasTotal() bool
+	totalCount() int64
+	nextToken() string
+}
+
+func (p page[T]) hasTotal() bool    { return p.counted }
+func (p page[T]) totalCount() int64 { return p.total }
+func (p page[T]) nextToken() string { return p.next }
+
+// withPageToken is args with --page-token set to token (any earlier one,
+// as "--page-token X" or "--page-token=X", removed).
+func withPageToken(args []string, token string) []string {
+	out := make([]string, 0, len(args)+2)
+	for i := 0; i < len(args); i++ {
+		switch {
+		case args[i] == "--page-token":
+			i++ // and its value
+			continue
+		case strings.HasPrefix(args[i], "--page-token="):
+			continue
+		}
+		out = append(out, args[i])
+	}
+	return append(out, "--page-token", token)
 }

@@ -11,8 +11,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/catalog-discovery/bitbucket/shared/cli"
 )
@@ -51,6 +49,8 @@ type app struct {
 
 	conn    *grpc.ClientConn
 	clients *clients
+
+	args []string // the command line as given, for commands shown again (paging)
 }
 
 // Run runs idpctl with args (without the program name), writing results to
@@ -86,6 +86,7 @@ func terminalWidth(w io.Writer) int {
 }
 
 func (a *app) run(ctx context.Context, args []string) int {
+	a.args = args
 	root := a.rootCommand()
 	root.SetArgs(args)
 	root.SetOut(a.stdout)
@@ -97,18 +98,11 @@ func (a *app) run(ctx context.Context, args []string) int {
 	if err == nil {
 		return cli.ExitOK
 	}
-	code := cli.ExitCode(err)
 	fmt.Fprintf(a.stderr, "Error: %s\n", a.describe(err))
-	if code == cli.ExitUsage && cmd != nil {
+	if cli.ExitCode(err) == cli.ExitUsage && cmd != nil {
 		fmt.Fprintf(a.stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
 	}
-	// A value the server rejects is the user's input, like a bad flag: a
-	// script retrying on 1 must not retry it. The server's message already
-	// names the flag, so no pointer to --help.
-	if status.Code(err) == codes.InvalidArgument {
-		code = cli.ExitUsage
-	}
-	return code
+	return exitCode(err)
 }
 
 const rootLong = `idpctl manages Bitbucket Cloud auto-discovery for the IDP catalog through the

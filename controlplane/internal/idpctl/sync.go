@@ -64,7 +64,7 @@ first (the run itself goes on).`,
 					} else {
 						fmt.Fprintf(w, "Sync queued: run %s.\n", run.GetId())
 					}
-					a.hint("Follow it: idpctl sync %s --wait", quoteArg(args[0]))
+					a.hint("Follow it: %s", cmdLine("sync", args[0], "--wait"))
 				})
 			}
 			if resp.GetJoined() {
@@ -81,7 +81,7 @@ first (the run itself goes on).`,
 			case integrationv1.SyncStatus_SYNC_STATUS_PARTIAL:
 				a.hint("Warning: the run was partial: %s. What synced is kept; the next sync retries the rest.", cmp.Or(run.GetError(), "no reason given"))
 			case integrationv1.SyncStatus_SYNC_STATUS_FAILED:
-				return fmt.Errorf("sync run %s failed: %s (see idpctl events %s)", run.GetId(), cmp.Or(run.GetError(), "no reason given"), quoteArg(args[0]))
+				return fmt.Errorf("sync run %s failed: %s (see %s)", run.GetId(), cmp.Or(run.GetError(), "no reason given"), cmdLine("events", args[0]))
 			case integrationv1.SyncStatus_SYNC_STATUS_CANCELLED:
 				return fmt.Errorf("sync run %s was cancelled%s", run.GetId(), suffix(": ", run.GetError()))
 			}
@@ -145,7 +145,7 @@ func pastDeadline(ctx context.Context) bool {
 }
 
 func (a *app) stoppedWaiting(ctx context.Context, run syncRun, timeout time.Duration, integration string) error {
-	where := fmt.Sprintf("run %s is still %s and goes on (see idpctl runs %s)", run.GetId(), enumName(run.GetStatus(), "SYNC_STATUS_"), quoteArg(integration))
+	where := fmt.Sprintf("run %s is still %s and goes on (see %s)", run.GetId(), enumName(run.GetStatus(), "SYNC_STATUS_"), cmdLine("runs", integration))
 	if errors.Is(ctx.Err(), context.Canceled) {
 		return fmt.Errorf("stopped waiting: %s", where)
 	}
@@ -320,7 +320,7 @@ answered 429 (rate limited), and why a run failed or was partial.`,
 				{"REQUESTS", count(syncRun.GetRequests)},
 				{"429S", count(syncRun.GetRateLimited)},
 				{"ERROR", syncRun.GetError},
-			}, fmt.Sprintf("No sync runs yet. Start one with: idpctl sync %s --wait", quoteArg(args[0])))
+			}, "No sync runs yet. Start one with: "+cmdLine("sync", args[0], "--wait"))
 		},
 	}
 	addListFlags(cmd, &o)

@@ -88,7 +88,8 @@ func (s *discoveryServer) SetAutoImport(ctx context.Context, req *integrationv1.
 	if err != nil {
 		return nil, err
 	}
-	return &integrationv1.SetAutoImportResponse{Integration: integrationToProto(in, run)}, nil
+	out := integrationToProto(in, run)
+	return &integrationv1.SetAutoImportResponse{Integration: out}, nameConnectors(ctx, s.m, who, out)
 }
 
 var importStatuses = map[catalog.Action]integrationv1.ImportStatus{

@@ -20,6 +20,9 @@ func (i *integrationServer) CreateIntegration(ctx context.Context, req *integrat
 		return nil, err
 	}
 	out := integrationToProto(in, &run)
+	if err := nameConnectors(ctx, i.s.Manage, managementCaller(ctx), out); err != nil {
+		return nil, err
+	}
 	return &integrationv1.CreateIntegrationResponse{Integration: out, FirstRun: out.LastRun}, nil
 }
 
@@ -28,7 +31,8 @@ func (i *integrationServer) GetIntegration(ctx context.Context, req *integration
 	if err != nil {
 		return nil, err
 	}
-	return &integrationv1.GetIntegrationResponse{Integration: integrationToProto(in, run)}, nil
+	out := integrationToProto(in, run)
+	return &integrationv1.GetIntegrationResponse{Integration: out}, nameConnectors(ctx, i.s.Manage, managementCaller(ctx), out)
 }
 
 func (i *integrationServer) ListIntegrations(ctx context.Context, req *integrationv1.ListIntegrationsRequest) (*integrationv1.ListIntegrationsResponse, error) {
@@ -41,7 +45,7 @@ func (i *integrationServer) ListIntegrations(ctx context.Context, req *integrati
 	for _, in := range list {
 		out.Integrations = append(out.Integrations, integrationToProto(in.Integration, in.LastRun))
 	}
-	return out, nil
+	return out, nameConnectors(ctx, i.s.Manage, who, out.Integrations...)
 }
 
 func (i *integrationServer) UpdateIntegration(ctx context.Context, req *integrationv1.UpdateIntegrationRequest) (*integrationv1.UpdateIntegrationResponse, error) {
@@ -59,7 +63,8 @@ func (i *integrationServer) UpdateIntegration(ctx context.Context, req *integrat
 	if err != nil {
 		return nil, err
 	}
-	return &integrationv1.UpdateIntegrationResponse{Integration: integrationToProto(in, run)}, nil
+	out := integrationToProto(in, run)
+	return &integrationv1.UpdateIntegrationResponse{Integration: out}, nameConnectors(ctx, i.s.Manage, who, out)
 }
 
 func (i *integrationServer) withRun(ctx context.Context, who integrationsvc.Caller, in integration.Integration) (*integrationv1.Integration, error) {
@@ -67,7 +72,26 @@ func (i *integrationServer) withRun(ctx context.Context, who integrationsvc.Call
 	if err != nil {
 		return nil, err
 	}
-	return integrationToProto(in, run), nil
+	out := integrationToProto(in, run)
+	return out, nameConnectors(ctx, i.s.Manage, who, out)
+}
+
+// nameConnectors fills connector_name, which users read where connector
+// holds only an id: one lookup per distinct connector.
+func nameConnectors(ctx context.Context, m *integrationsvc.Service, who integrationsvc.Caller, ins ...*integrationv1.Integration) error {
+	names := map[string]string{}
+	for _, in := range ins {
+		id := in.GetConnector()
+		if _, ok := names[id]; !ok && id != "" {
+			c, err := m.GetConnector(ctx, who, id)
+			if err != nil {
+				return err
+			}
+			names[id] = c.Name
+		}
+		in.ConnectorName = names[id]
+	}
+	return nil
 }
 
 func (i *integrationServer) SuspendIntegration(ctx context.Context, req *integrationv1.SuspendIntegrationRequest) (*integrationv1.SuspendIntegrationResponse, error) {

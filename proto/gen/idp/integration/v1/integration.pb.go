@@ -697,7 +697,9 @@ type Integration struct {
 	// When the next scheduled sync is due; unset while suspended. Output only.
 	NextSyncAt *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=next_sync_at,json=nextSyncAt,proto3" json:"next_sync_at,omitempty"`
 	// The most recent run. Output only.
-	LastRun       *SyncRun `protobuf:"bytes,18,opt,name=last_run,json=lastRun,proto3" json:"last_run,omitempty"`
+	LastRun *SyncRun `protobuf:"bytes,18,opt,name=last_run,json=lastRun,proto3" json:"last_run,omitempty"`
+	// The connector's name (connector holds its id). Output only.
+	ConnectorName string `protobuf:"bytes,19,opt,name=connector_name,json=connectorName,proto3" json:"connector_name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -856,6 +858,13 @@ func (x *Integration) GetLastRun() *SyncRun {
 		return x.LastRun
 	}
 	return nil
+}
+
+func (x *Integration) GetConnectorName() string {
+	if x != nil {
+		return x.ConnectorName
+	}
+	return ""
 }
 
 // CorrelationRules is a set of rules that must all hold.
@@ -2343,7 +2352,7 @@ const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"\boperator\x18\x03 \x01(\x0e2\x1c.idp.integration.v1.OperatorB\b\xbaH\x05\x82\x01\x02\x10\x01R\boperator\"R\n" +
 	"\fFieldMapping\x12 \n" +
 	"\x04name\x18\x01 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\x04name\x12 \n" +
-	"\x04path\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\x04path\"\xe4\b\n" +
+	"\x04path\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\x04path\"\x99\t\n" +
 	"\vIntegration\x12\x1c\n" +
 	"\x02id\x18\x01 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\x02id\x12 \n" +
 	"\x04name\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\x04name\x12*\n" +
@@ -2368,7 +2377,8 @@ const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"updated_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\tupdatedAt\x12Z\n" +
 	"\fnext_sync_at\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\n" +
 	"nextSyncAt\x126\n" +
-	"\blast_run\x18\x12 \x01(\v2\x1b.idp.integration.v1.SyncRunR\alastRun\"W\n" +
+	"\blast_run\x18\x12 \x01(\v2\x1b.idp.integration.v1.SyncRunR\alastRun\x123\n" +
+	"\x0econnector_name\x18\x13 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\rconnectorName\"W\n" +
 	"\x10CorrelationRules\x12C\n" +
 	"\x05rules\x18\x01 \x03(\v2#.idp.integration.v1.CorrelationRuleB\b\xbaH\x05\x92\x01\x02\x10 R\x05rules\"W\n" +
 	"\rFieldMappings\x12F\n" +
