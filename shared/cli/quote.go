@@ -8,7 +8,7 @@ import (
 // Quote returns s as one word of a POSIX shell command line: as it is when
 // the shell would read it back unchanged, in single quotes otherwise (an
 // integration named Bitbucket acme prints as 'Bitbucket acme', and a quote
-// inside as '\''). Every command line a binary prints for pasting goes
+// inside as '\”). Every command line a binary prints for pasting goes
 // through Quote, or through Command, which uses it.
 func Quote(s string) string {
 	if s != "" && !strings.ContainsFunc(s, needsQuotes) && !strings.HasPrefix(s, "~") {

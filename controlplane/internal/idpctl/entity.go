@@ -186,7 +186,7 @@ func (a *app) entityListCommand() *cobra.Command {
 			if err != nil {
 				return about(entityKeySubject, err)
 			}
-			empty := "No catalog entities. Create one with: "+cmdLine("entity", "create", "-f", "FILE")+", or import repositories with: "+cmdLine("import", "INTEGRATION", "NAME...")
+			empty := "No catalog entities. Create one with: " + cmdLine("entity", "create", "-f", "FILE") + ", or import repositories with: " + cmdLine("import", "INTEGRATION", "NAME...")
 			if kind != "" || typ != "" || scope != "" || search != "" {
 				empty = "No catalog entities match."
 			}
