@@ -14,6 +14,8 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
+
+	"github.com/catalog-discovery/bitbucket/shared/logging"
 )
 
 // DB is the SQL implementation of Store.
@@ -125,10 +127,7 @@ func redactDSN(dsn string) string {
 	if err != nil || u.User == nil {
 		return dsn
 	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
+	return logging.URL(u) // the password as [REDACTED], as every binary prints one
 }
 
 // postgresLocation is host:port/database of a PostgreSQL DSN, without the

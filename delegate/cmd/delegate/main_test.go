@@ -136,6 +136,8 @@ func TestInvalidConfigurationExitsTwoNamingTheSetting(t *testing.T) {
 		{"bad api host", append(base, "--allowed-api-hosts", "https://api.bitbucket.org"), nil, "--allowed-api-hosts (IDP_ALLOWED_API_HOSTS) want host[:port]"},
 		{"bad token ref pattern", base, []string{"IDP_ALLOWED_TOKEN_REFS=BITBUCKET_*"}, "--allowed-token-refs (IDP_ALLOWED_TOKEN_REFS) pattern \"BITBUCKET_*\" must start with env: or file:"},
 		{"unknown flag", []string{"--frobnicate"}, nil, "unknown flag: --frobnicate"},
+		{"raw reserved characters in a proxy password", base, []string{"HTTPS_PROXY=http://alice:s3[cr]et@proxy.example:3128"},
+			`HTTPS_PROXY: not a proxy URL: "[REDACTED]@proxy.example:3128" (percent-encode`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -149,6 +151,9 @@ func TestInvalidConfigurationExitsTwoNamingTheSetting(t *testing.T) {
 			}
 			if !strings.Contains(string(out), tt.want) {
 				t.Errorf("output %q does not contain %q", out, tt.want)
+			}
+			if strings.Contains(string(out), "s3[cr]et") {
+				t.Errorf("the output shows the proxy password:\n%s", out)
 			}
 			if n := strings.Count(strings.TrimSpace(string(out)), "\n"); n > 0 {
 				t.Errorf("want one line, got %d:\n%s", n+1, out)
@@ -325,5 +330,51 @@ func TestSIGTERMReleasesTheTaskAndExitsZero(t *testing.T) {
 			t.Fatal("the second delegate did not resume from the released checkpoint")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// The start-up log names the proxy of every target with the password
+// written [REDACTED], whichever way the proxy was given and whatever
+// characters the password has: never the password, never a
+// percent-encoded %5BREDACTED%5D.
+func TestStartUpLogRedactsProxyPasswords(t *testing.T) {
+	t.Parallel()
+	const host = "proxy.invalid:3128"
+	for _, tc := range []struct {
+		name     string
+		env      []string
+		password string
+	}{
+		{"HTTPS_PROXY", []string{"HTTPS_PROXY=http://alice:s3cretpw@" + host}, "s3cretpw"},
+		{"encoded reserved characters", []string{"HTTPS_PROXY=http://alice:p%40ss%5Bw%5D%23rd@" + host}, "p@ss[w]#rd"},
+		{"PROXY_HOST", []string{"PROXY_HOST=proxy.invalid", "PROXY_PORT=3128", "PROXY_USER=alice", "PROXY_PASSWORD=p@ss [w]/rd:x"}, "p@ss [w]/rd:x"},
+		{"HTTP_PROXY and HTTPS_PROXY", []string{"HTTP_PROXY=http://bob:h77pw0rd@" + host, "HTTPS_PROXY=https://alice:s3cretpw@" + host}, "s3cretpw"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env := append([]string{"HTTPS_PROXY=", "HTTP_PROXY=", "https_proxy=", "http_proxy=", "PROXY_HOST=", "PROXY_PORT=",
+				"NO_PROXY=", "no_proxy="}, tc.env...)
+			p := start(t, env, "--control-plane", "cp.invalid:443", "--account", "a1", "--token", "t0k3n-value",
+				"--log-format", "json", "--allowed-api-hosts", "api.bitbucket.org,plain.example:80")
+			deadline := time.Now().Add(30 * time.Second)
+			for !strings.Contains(p.stderr.String(), "control plane unreachable") && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			logs := p.stderr.String()
+			var startup string
+			for _, line := range strings.Split(logs, "\n") {
+				if strings.Contains(line, `"delegate starting"`) {
+					startup = line
+				}
+			}
+			if !strings.Contains(startup, `"proxy_control_plane":"http`) || !strings.Contains(startup, ":[REDACTED]@proxy.invalid:3128") {
+				t.Fatalf("the start-up log does not name the proxy with a redacted password:\n%s", logs)
+			}
+			for _, leak := range []string{tc.password, url.QueryEscape(tc.password), url.PathEscape(tc.password), "h77pw0rd", "%5BREDACTED%5D", "xxxxx"} {
+				if strings.Contains(logs, leak) {
+					t.Errorf("the log shows %q:\n%s", leak, logs)
+				}
+			}
+		})
 	}
 }

@@ -71,7 +71,7 @@ func (e *Executor) session(target task.Target, log zerolog.Logger) (*bitbucket.S
 	}
 	e.Secrets.Add(cred.Token())
 	p, perr := e.Proxy.ForURL(base)
-	ev := log.Info().Str("workspace", target.Workspace).Str("api", base.Redacted()).Str("credential", cred.Key).
+	ev := log.Info().Str("workspace", target.Workspace).Str("api", logging.URL(base)).Str("credential", cred.Key).
 		Str("proxy", logging.URL(p))
 	if perr != nil {
 		ev = ev.AnErr("proxy_error", perr)

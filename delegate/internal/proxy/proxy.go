@@ -35,6 +35,7 @@ import (
 	"golang.org/x/net/http/httpproxy"
 
 	"github.com/catalog-discovery/bitbucket/shared/clock"
+	"github.com/catalog-discovery/bitbucket/shared/logging"
 )
 
 // Config is the proxy configuration read from the environment.
@@ -151,11 +152,19 @@ func harnessURL(getenv func(string) string) (*url.URL, error) {
 func parseProxyURL(v string) (*url.URL, error) {
 	u, err := url.Parse(v)
 	if err != nil || u.Scheme == "" || u.Host == "" {
-		// httpproxy accepts host:port without a scheme as http://host:port.
-		if u2, err2 := url.Parse("http://" + v); err2 == nil && u2.Host != "" {
-			return u2, nil
+		// httpproxy accepts host:port without a scheme as http://host:port;
+		// a URL with a scheme that does not parse is not that, and read so
+		// it would name the scheme as the host and print the password.
+		if !strings.Contains(v, "://") {
+			if u2, err2 := url.Parse("http://" + v); err2 == nil && u2.Host != "" {
+				return u2, nil
+			}
 		}
-		return nil, fmt.Errorf("not a proxy URL: %q", redactRaw(v))
+		hint := ""
+		if strings.Contains(v, "@") {
+			hint = " (percent-encode the user's and password's reserved characters, e.g. %40 for @, %23 for #, %5B and %5D for [ and ])"
+		}
+		return nil, fmt.Errorf("not a proxy URL: %q%s", redactRaw(v), hint)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return nil, fmt.Errorf("scheme %q is not supported: use http:// or https://", u.Scheme)
@@ -166,7 +175,7 @@ func parseProxyURL(v string) (*url.URL, error) {
 // redactRaw hides everything before an @ in a string that failed to parse.
 func redactRaw(v string) string {
 	if i := strings.LastIndex(v, "@"); i >= 0 {
-		return "[REDACTED]" + v[i:]
+		return logging.Redacted + v[i:]
 	}
 	return v
 }

@@ -93,10 +93,18 @@ func TestFromEnvRejectsBadSettingsNamingTheVariable(t *testing.T) {
 		{env("PROXY_HOST", "p", "PROXY_PORT", "1", "PROXY_PASSWORD", "x"), "PROXY_PASSWORD is set but PROXY_USER"},
 		{env("HTTPS_PROXY", "socks5://p:1080"), "HTTPS_PROXY"},
 		{env("PROXY_MANAGER", "perhaps"), "PROXY_MANAGER"},
+		// Reserved characters left raw in the password: refused, naming
+		// the variable and the fix, never read as a proxy named "http".
+		{env("HTTPS_PROXY", "http://alice:p%40ss[w]ord@proxy:3128"), "HTTPS_PROXY: not a proxy URL: \"[REDACTED]@proxy:3128\" (percent-encode"},
+		{env("HTTP_PROXY", "http://alice:pa#ss@proxy:3128"), "HTTP_PROXY"},
 	}
 	for _, tt := range tests {
-		if _, err := FromEnv(tt.env); err == nil || !strings.Contains(err.Error(), tt.want) {
+		_, err := FromEnv(tt.env)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("got %v, want an error mentioning %q", err, tt.want)
+		}
+		if err != nil && (strings.Contains(err.Error(), "ss[w]ord") || strings.Contains(err.Error(), "pa#ss")) {
+			t.Errorf("the error shows the password: %v", err)
 		}
 	}
 }
