@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 	"github.com/catalog-discovery/bitbucket/shared/buildinfo"
 	"github.com/catalog-discovery/bitbucket/shared/cli"
 )
@@ -44,6 +45,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if code := cli.ExitCode(err); code == cli.ExitUsage {
 			fmt.Fprintln(stderr, "Run 'controlplane --help' for usage.")
 		}
+	}
+	return exitCode(err)
+}
+
+// exitCode maps what a command returned to the exit code, as idpctl does:
+// 2 for a usage error and for a value the store refuses (an --db of no
+// known form, an account or name it rejects), 1 for any other failure.
+func exitCode(err error) int {
+	if err != nil && fault.CodeOf(err) == fault.Invalid {
+		return cli.ExitUsage
 	}
 	return cli.ExitCode(err)
 }

@@ -116,6 +116,10 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"admin", "bootstrap", "--db", dsn, "--account", "Not Valid"},
 		{"admin", "api-key", "create", "--db", dsn, "--account", "acme", "--name", "ci", "--permission", "ROOT"},
 		{"admin", "feature-flag", "set", "--db", dsn, "--account", "acme"},
+		// Values refused once read: an --db of no known form.
+		{"admin", "bootstrap", "--db", "mysql://root:hunter2@db/idp", "--account", "acme"},
+		{"admin", "bootstrap", "--db", "sqlite://", "--account", "acme"},
+		{"serve", "--db", "mysql://db/idp"},
 	} {
 		if _, errOut, code := runCLI(t, args...); code != 2 {
 			t.Errorf("%v: exit %d, want 2 (%s)", args, code, errOut)

@@ -15,6 +15,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
 
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 	"github.com/catalog-discovery/bitbucket/shared/logging"
 )
 
@@ -74,7 +75,7 @@ func open(dsn string, o options) (*DB, error) {
 			path = path[:i]
 		}
 		if path == "" {
-			return nil, fmt.Errorf("database %q: sqlite:// needs a file path, e.g. sqlite://./idp.db", dsn)
+			return nil, fault.New(fault.Invalid, "", "database %q: sqlite:// needs a file path, e.g. sqlite://./idp.db", dsn)
 		}
 		_, statErr := os.Stat(path)
 		created := errors.Is(statErr, fs.ErrNotExist)
@@ -117,7 +118,7 @@ func open(dsn string, o options) (*DB, error) {
 		s.SetConnMaxIdleTime(5 * time.Minute)
 		return &DB{sql: s, dialect: postgresDialect{}, location: postgresLocation(dsn), dsn: dsn}, nil
 	default:
-		return nil, fmt.Errorf("database %q: want sqlite://PATH or postgres://USER@HOST:PORT/DB", redactDSN(dsn))
+		return nil, fault.New(fault.Invalid, "", "database %q: want sqlite://PATH or postgres://USER@HOST:PORT/DB", redactDSN(dsn))
 	}
 }
 
