@@ -210,15 +210,22 @@ printed per repository, and idpctl exits 1 when any failed.`,
 			if err != nil {
 				return err
 			}
-			failed := 0
+			failed, refused := 0, 0
 			for _, r := range results {
 				if !r.GetOk() {
 					failed++
+				}
+				if rejectedValue.reasons[r.GetReason()] {
+					refused++
 				}
 			}
 			switch {
 			case len(results) == 0:
 				a.hint("Nothing to import: the Discovered list is empty.")
+			case failed > 0 && refused == failed:
+				// Every failure refused a value given (--type, --target,
+				// --action): the same exit as any refused value.
+				return &cli.UsageError{Err: fmt.Errorf("%d of %d imports failed on the values given; see the reasons above", failed, len(results))}
 			case failed > 0:
 				return fmt.Errorf("%d of %d imports failed; see the reasons above", failed, len(results))
 			default:

@@ -55,6 +55,10 @@ var rejectedValue = struct {
 		"SECONDARY_KINDS_LOCKED": true, // --secondary-kinds on edit
 		"AMBIGUOUS_IDENTIFIER":   true, // ID needs --kind or --scope
 		"AMBIGUOUS_REPOSITORY":   true, // NAME needs the slug or uuid
+		// Per repository, in import results:
+		"INVALID_TYPE":       true, // --type
+		"INVALID_TARGET":     true, // --target
+		"ACTION_NOT_ALLOWED": true, // --action against the integration's behavior
 	},
 }
 
