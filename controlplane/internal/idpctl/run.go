@@ -128,8 +128,12 @@ names, every field present, enums by name, 64-bit integers as strings, lists as
 {"items": [...], "next_page_token": "..."} with "total": N where the server
 counts it) or yaml (the same structure as JSON). Hints and progress go to stderr, so stdout stays parseable.
 
-Exit codes: 0 done, 1 failed (server error, failed test, sync or import),
-2 usage error (bad flags, arguments or values the server rejects).`
+Lists: --all-pages fetches every page; a table cut at a page prints the total
+where the server counts it, and the command for the next page.
+
+Exit codes, the same in every command: 0 done, 1 failed (server error, failed
+test, sync or import), 2 usage error (bad flags or arguments, or values the
+server rejects, including imports that failed only on the values given).`
 
 func (a *app) rootCommand() *cobra.Command {
 	root := &cobra.Command{

@@ -776,7 +776,7 @@ func (x *ImportRepositoriesRequest) GetAll() bool {
 // ImportResult is the outcome of one item.
 type ImportResult struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The item's repository, as given (or the full name with all).
+	// The item's repository, as given (its slug with all, as people name it).
 	Repository string `protobuf:"bytes,1,opt,name=repository,proto3" json:"repository,omitempty"`
 	// True when imported.
 	Ok bool `protobuf:"varint,2,opt,name=ok,proto3" json:"ok,omitempty"`
