@@ -143,9 +143,9 @@ func (a *app) connectorListCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			p, err := collect(cmd.Context(), a, &o, false, func(ctx context.Context, size int32, token string) ([]*integrationv1.Connector, string, int64, error) {
+			p, err := collect(cmd.Context(), a, &o, true, func(ctx context.Context, size int32, token string) ([]*integrationv1.Connector, string, int64, error) {
 				resp, err := c.connectors.ListConnectors(ctx, &integrationv1.ListConnectorsRequest{PageSize: size, PageToken: token})
-				return resp.GetConnectors(), resp.GetNextPageToken(), 0, err
+				return resp.GetConnectors(), resp.GetNextPageToken(), resp.GetTotal(), err
 			})
 			if err != nil {
 				return about(connectorSubject, err)

@@ -104,7 +104,7 @@ func TestConnectorListEmptyHints(t *testing.T) {
 		t.Errorf("stdout = %q, stderr = %q", r.stdout, r.stderr)
 	}
 	r = h.mustRun(0, "connector", "list", "-o", "json")
-	if r.stdout != "{\n  \"items\": [],\n  \"next_page_token\": \"\"\n}\n" || r.stderr != "" {
+	if r.stdout != "{\n  \"items\": [],\n  \"next_page_token\": \"\",\n  \"total\": 0\n}\n" || r.stderr != "" {
 		t.Errorf("stdout = %q, stderr = %q", r.stdout, r.stderr)
 	}
 }

@@ -153,7 +153,7 @@ func (f *fakeServer) ListConnectors(_ context.Context, req *integrationv1.ListCo
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	items, next := pageOf(f, f.connectors, req.GetPageSize(), req.GetPageToken())
-	return &integrationv1.ListConnectorsResponse{Connectors: items, NextPageToken: next}, nil
+	return &integrationv1.ListConnectorsResponse{Connectors: items, NextPageToken: next, Total: int64(len(f.connectors))}, nil
 }
 
 func (f *fakeServer) DeleteConnector(context.Context, *integrationv1.DeleteConnectorRequest) (*integrationv1.DeleteConnectorResponse, error) {
@@ -214,7 +214,7 @@ func (f *fakeServer) ListIntegrations(_ context.Context, req *integrationv1.List
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	items, next := pageOf(f, f.integrations, req.GetPageSize(), req.GetPageToken())
-	return &integrationv1.ListIntegrationsResponse{Integrations: items, NextPageToken: next}, nil
+	return &integrationv1.ListIntegrationsResponse{Integrations: items, NextPageToken: next, Total: int64(len(f.integrations))}, nil
 }
 
 // UpdateIntegration copies the masked fields, as the real server does.
@@ -282,7 +282,7 @@ func (f *fakeServer) ListSyncRuns(_ context.Context, req *integrationv1.ListSync
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	items, next := pageOf(f, f.runs, req.GetPageSize(), req.GetPageToken())
-	return &integrationv1.ListSyncRunsResponse{Runs: items, NextPageToken: next}, nil
+	return &integrationv1.ListSyncRunsResponse{Runs: items, NextPageToken: next, Total: int64(len(f.runs))}, nil
 }
 
 func (f *fakeServer) ListEvents(_ context.Context, req *integrationv1.ListEventsRequest) (*integrationv1.ListEventsResponse, error) {

@@ -603,9 +603,9 @@ func (a *app) integrationListCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			p, err := collect(cmd.Context(), a, &o, false, func(ctx context.Context, size int32, token string) ([]*integrationv1.Integration, string, int64, error) {
+			p, err := collect(cmd.Context(), a, &o, true, func(ctx context.Context, size int32, token string) ([]*integrationv1.Integration, string, int64, error) {
 				resp, err := c.integrations.ListIntegrations(ctx, &integrationv1.ListIntegrationsRequest{PageSize: size, PageToken: token})
-				return resp.GetIntegrations(), resp.GetNextPageToken(), 0, err
+				return resp.GetIntegrations(), resp.GetNextPageToken(), resp.GetTotal(), err
 			})
 			if err != nil {
 				return about(integrationSubject, err)

@@ -293,9 +293,9 @@ answered 429 (rate limited), and why a run failed or was partial.`,
 			if err != nil {
 				return err
 			}
-			p, err := collect(cmd.Context(), a, &o, false, func(ctx context.Context, size int32, token string) ([]syncRun, string, int64, error) {
+			p, err := collect(cmd.Context(), a, &o, true, func(ctx context.Context, size int32, token string) ([]syncRun, string, int64, error) {
 				resp, err := c.integrations.ListSyncRuns(ctx, &integrationv1.ListSyncRunsRequest{Integration: args[0], PageSize: size, PageToken: token})
-				return resp.GetRuns(), resp.GetNextPageToken(), 0, err
+				return resp.GetRuns(), resp.GetNextPageToken(), resp.GetTotal(), err
 			})
 			if err != nil {
 				return about(integrationSubject, err)

@@ -56,6 +56,20 @@ func (s *Service) ListIntegrations(ctx context.Context, who Caller, p store.Page
 	return s.store.ListIntegrations(ctx, who.AccountID, p)
 }
 
+// CountIntegrations counts the caller's integrations.
+func (s *Service) CountIntegrations(ctx context.Context, who Caller) (int64, error) {
+	return s.store.CountIntegrations(ctx, who.AccountID)
+}
+
+// CountSyncRuns counts an integration's sync runs.
+func (s *Service) CountSyncRuns(ctx context.Context, who Caller, ref string) (int64, error) {
+	in, err := s.store.GetIntegration(ctx, who.AccountID, ref)
+	if err != nil {
+		return 0, err
+	}
+	return s.store.CountSyncRuns(ctx, who.AccountID, in.ID)
+}
+
 // UpdateIntegration applies the masked fields of changes.
 func (s *Service) UpdateIntegration(ctx context.Context, who Caller, ref string, ch integration.Changes) (integration.Integration, error) {
 	var conn *integration.Connector

@@ -61,6 +61,16 @@ func (s *Service) ListConnectors(ctx context.Context, who Caller, p store.Page) 
 	return s.store.ListConnectors(ctx, who.AccountID, p)
 }
 
+// ConnectorNames maps connector ids of the caller's account to their names.
+func (s *Service) ConnectorNames(ctx context.Context, who Caller, ids []string) (map[string]string, error) {
+	return s.store.ConnectorNames(ctx, who.AccountID, ids)
+}
+
+// CountConnectors counts the caller's connectors.
+func (s *Service) CountConnectors(ctx context.Context, who Caller) (int64, error) {
+	return s.store.CountConnectors(ctx, who.AccountID)
+}
+
 // DeleteConnector removes a connector no integration uses.
 func (s *Service) DeleteConnector(ctx context.Context, who Caller, ref string) error {
 	return s.store.DeleteConnector(ctx, who.AccountID, ref)

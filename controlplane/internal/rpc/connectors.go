@@ -53,7 +53,8 @@ func (c *connectorServer) ListConnectors(ctx context.Context, req *integrationv1
 	for _, x := range list {
 		out.Connectors = append(out.Connectors, connectorToProto(x))
 	}
-	return out, nil
+	out.Total, err = c.s.Manage.CountConnectors(ctx, managementCaller(ctx))
+	return out, err
 }
 
 func (c *connectorServer) DeleteConnector(ctx context.Context, req *integrationv1.DeleteConnectorRequest) (*integrationv1.DeleteConnectorResponse, error) {

@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"context"
+	"slices"
 
 	integrationv1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/integration/v1"
 
@@ -45,6 +46,9 @@ func (i *integrationServer) ListIntegrations(ctx context.Context, req *integrati
 	for _, in := range list {
 		out.Integrations = append(out.Integrations, integrationToProto(in.Integration, in.LastRun))
 	}
+	if out.Total, err = i.s.Manage.CountIntegrations(ctx, who); err != nil {
+		return nil, err
+	}
 	return out, nameConnectors(ctx, i.s.Manage, who, out.Integrations...)
 }
 
@@ -77,21 +81,19 @@ func (i *integrationServer) withRun(ctx context.Context, who integrationsvc.Call
 }
 
 // nameConnectors fills connector_name, which users read where connector
-// holds only an id: one lookup per distinct connector.
+// holds only an id: one statement for a page of any size.
 func nameConnectors(ctx context.Context, m *integrationsvc.Service, who integrationsvc.Caller, ins ...*integrationv1.Integration) error {
-	names := map[string]string{}
+	var ids []string
 	for _, in := range ins {
-		id := in.GetConnector()
-		if _, ok := names[id]; !ok && id != "" {
-			c, err := m.GetConnector(ctx, who, id)
-			if err != nil {
-				return err
-			}
-			names[id] = c.Name
+		if !slices.Contains(ids, in.GetConnector()) {
+			ids = append(ids, in.GetConnector())
 		}
-		in.ConnectorName = names[id]
 	}
-	return nil
+	names, err := m.ConnectorNames(ctx, who, ids)
+	for _, in := range ins {
+		in.ConnectorName = names[in.GetConnector()]
+	}
+	return err
 }
 
 func (i *integrationServer) SuspendIntegration(ctx context.Context, req *integrationv1.SuspendIntegrationRequest) (*integrationv1.SuspendIntegrationResponse, error) {
@@ -140,7 +142,8 @@ func (i *integrationServer) ListSyncRuns(ctx context.Context, req *integrationv1
 	for _, r := range runs {
 		out.Runs = append(out.Runs, runToProto(r))
 	}
-	return out, nil
+	out.Total, err = i.s.Manage.CountSyncRuns(ctx, managementCaller(ctx), req.GetIntegration())
+	return out, err
 }
 
 func (i *integrationServer) ListEvents(ctx context.Context, req *integrationv1.ListEventsRequest) (*integrationv1.ListEventsResponse, error) {

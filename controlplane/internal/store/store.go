@@ -49,6 +49,14 @@ type Store interface {
 	ScheduleSync(ctx context.Context, due integration.Integration, now time.Time) (run tasks.SyncRun, claimed, joined bool, err error)
 	GetSyncRun(ctx context.Context, accountID, id string) (tasks.SyncRun, error)
 	ListSyncRuns(ctx context.Context, accountID, integrationID string, p Page) ([]tasks.SyncRun, string, error)
+	// CountConnectors, CountIntegrations and CountSyncRuns count what
+	// the lists of the same name page through, for their totals.
+	CountConnectors(ctx context.Context, accountID string) (int64, error)
+	CountIntegrations(ctx context.Context, accountID string) (int64, error)
+	CountSyncRuns(ctx context.Context, accountID, integrationID string) (int64, error)
+	// ConnectorNames maps connector ids of an account to their names, in
+	// one statement; ids not found are left out.
+	ConnectorNames(ctx context.Context, accountID string, ids []string) (map[string]string, error)
 	LastSyncRun(ctx context.Context, accountID, integrationID string) (tasks.SyncRun, bool, error)
 
 	// Tasks and leases.

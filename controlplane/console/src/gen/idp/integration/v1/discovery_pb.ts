@@ -422,7 +422,7 @@ export const ImportRepositoriesRequestSchema: GenMessage<ImportRepositoriesReque
  */
 export type ImportResult = Message<"idp.integration.v1.ImportResult"> & {
   /**
-   * The item's repository, as given (or the full name with all).
+   * The item's repository, as given (its slug with all, as people name it).
    *
    * @generated from field: string repository = 1;
    */
