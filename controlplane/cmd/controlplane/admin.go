@@ -167,7 +167,7 @@ func printBootstrap(w io.Writer, format string, c issued) error {
 	}
 	fmt.Fprintf(w, "\nAdmin API key (%s):\n  %s\nDelegate token:\n  %s\n\nThey are shown only now: store them in your secret manager.\n",
 		strings.Join(c.Permissions, ", "), c.APIKey, c.DelegateToken)
-	fmt.Fprintf(w, "Delegates use: --account %s with the delegate token; idpctl uses the API key.\n", c.AccountID)
+	fmt.Fprintf(w, "Delegates use: --account %s with the delegate token; idpctl uses the API key.\n", cli.Quote(c.AccountID))
 	return nil
 }
 
