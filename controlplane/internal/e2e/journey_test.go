@@ -313,8 +313,8 @@ metadata:
 	}
 	c.ok("entity", "delete", "clone_probe")
 
-	// Secondary kinds are locked after creation.
-	errOut = c.fails(1, "integration", "edit", integration, "--secondary-kinds", "commits")
+	// Secondary kinds are locked after creation: a value refused, exit 2.
+	errOut = c.fails(2, "integration", "edit", integration, "--secondary-kinds", "commits")
 	if !strings.Contains(errOut, "secondary kinds") {
 		t.Errorf("secondary kinds edit error: %s", errOut)
 	}
