@@ -15,10 +15,6 @@ import (
 	"golang.org/x/text/language"
 )
 
-// Version names the collation the keys were made with. Keys made with
-// another version must be made again (the store does, when it changes).
-const Version = "unicode-root-1"
-
 var (
 	mu  sync.Mutex // a Collator is not safe for concurrent use
 	col = collate.New(language.Und)
