@@ -355,16 +355,17 @@ func (p page[T]) hasTotal() bool    { return p.counted }
 func (p page[T]) totalCount() int64 { return p.total }
 func (p page[T]) nextToken() string { return p.next }
 
-// withPageToken is args with --page-token set to token (any earlier one,
-// as "--page-token X" or "--page-token=X", removed).
+// withPageToken is args with --page-token set to token: any earlier one
+// removed, and --api-key too, which must not be printed (the next command
+// takes it from where the user keeps it, IDP_API_KEY or their own flag).
 func withPageToken(args []string, token string) []string {
 	out := make([]string, 0, len(args)+2)
 	for i := 0; i < len(args); i++ {
-		switch {
-		case args[i] == "--page-token":
+		switch arg := args[i]; {
+		case arg == "--page-token", arg == "--api-key":
 			i++ // and its value
 			continue
-		case strings.HasPrefix(args[i], "--page-token="):
+		case strings.HasPrefix(arg, "--page-token="), strings.HasPrefix(arg, "--api-key="):
 			continue
 		}
 		out = append(out, args[i])

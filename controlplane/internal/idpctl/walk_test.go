@@ -219,3 +219,22 @@ func TestEveryHintQuotesNames(t *testing.T) {
 		t.Fatalf("only %d command lines printed: the walk no longer reaches the hints", printed)
 	}
 }
+
+// The next-page command repeats the command line as given, with the new
+// token, and never the API key.
+func TestNextPageHintRepeatsTheCommandWithoutTheKey(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	spacedFake(h)
+	key := h.env["IDP_API_KEY"]
+	for _, args := range [][]string{
+		{"--api-key", key, "discovered", "list", spacedIntegration, "--page-token", "0"},
+		{"--api-key=" + key, "discovered", "list", spacedIntegration, "--page-token=0"},
+	} {
+		r := h.mustRun(0, args...)
+		want := "Showing 1 of 2. All of them: add --all-pages. Next page:\n  idpctl discovered list 'Bitbucket acme' --page-token 1\n"
+		if r.stderr != want {
+			t.Errorf("%q: stderr %q, want %q", args, r.stderr, want)
+		}
+	}
+}
