@@ -84,7 +84,7 @@ func startMock(t *testing.T, args ...string) (apiURL, host string) {
 // address.
 func startControlPlane(t *testing.T, db, listen string, env ...string) (*process, string) {
 	t.Helper()
-	cp := start(t, "controlplane", env, "serve", "--db", db, "--listen", listen, "--poll-hold", "1s",
+	cp := start(t, "controlplane", env, "serve", "--db", db, "--listen", listen, "--http-listen", "127.0.0.1:0", "--poll-hold", "1s",
 		"--renew-interval", "15s", "--log-level", "debug", "--log-format", "json")
 	return cp, cp.waitOutput(regexp.MustCompile(`"addr":"([^"]+)"[^\n]*control plane listening`), 60*time.Second)
 }
