@@ -84,6 +84,8 @@ func Blocked(err error, via string) string {
 		// TLS completed, but the server side did not agree to HTTP/2:
 		// a TLS-inspecting proxy answering for the control plane.
 		return who + " does not speak HTTP/2: it answered the TLS handshake for the control plane without agreeing to HTTP/2 (no h2 in ALPN), as TLS-inspecting proxies that speak only HTTP/1.1 do"
+	case strings.Contains(msg, "tls: no application protocol"):
+		return who + " does not speak HTTP/2: it refused HTTP/2 in the TLS handshake for the control plane (no application protocol in common)"
 	case strings.Contains(msg, "looked like an HTTP/1.1 header"):
 		return who + " does not speak HTTP/2: it answered gRPC's HTTP/2 preface in HTTP/1.1"
 	case strings.Contains(msg, "malformed header: missing HTTP content-type"),
