@@ -64,8 +64,11 @@ func serveCommand() *cobra.Command {
 		Long: `Serve the delegate and management gRPC APIs on --listen, with the
 grpc.health.v1 health service and server reflection, and on --http-listen
 the web console at / and the management API over HTTP/1.1 under /api/
-(Connect JSON or binary, gRPC-Web and gRPC; the DelegateService is gRPC
-only). Both use TLS when --tls-cert is set. Pending database migrations
+(Connect JSON or binary, gRPC-Web and gRPC), and the DelegateService under
+/delegate/ the same way, for delegates started with --transport http1 or
+auto and --control-plane-http set to this address (their path to the
+control plane may not pass HTTP/2). Both listeners use TLS when --tls-cert
+is set, with the same certificate. Pending database migrations
 are applied at start. SIGTERM or SIGINT stops accepting calls, ends
 waiting AcquireTask polls and lets running calls finish for up to
 --grace-period.
