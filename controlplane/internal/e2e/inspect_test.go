@@ -86,13 +86,15 @@ func writeCA(t *testing.T, dir, name string) (certFile, keyFile string) {
 // control plane serves TLS on both faces; the delegate trusts only the
 // squid's CA. With --transport auto, gRPC fails through the squid, the
 // delegate says so once and moves to HTTP/1.1, and a sync completes with
-// every control-plane call decrypted by squid. A wrong proxy password on
-// the HTTP/1.1 transport fails once, clearly.
+// every control-plane call decrypted by squid. Idle polls that squid cuts
+// (it answers 504 when the control plane sends nothing for its
+// read_timeout) are made again at once, quietly, as over gRPC. A wrong
+// proxy password on the HTTP/1.1 transport fails once, clearly.
 func TestDelegateThroughTLSInspectingSquid(t *testing.T) {
 	t.Parallel()
 	var inspectionCA string
 	s := startProxyStackWith(t, func(cpCert string) *squid {
-		sq, ca := startInspectingSquid(t, time.Minute, cpCert)
+		sq, ca := startInspectingSquid(t, squidIdle, cpCert)
 		inspectionCA = ca
 		return sq
 	})
@@ -100,8 +102,13 @@ func TestDelegateThroughTLSInspectingSquid(t *testing.T) {
 	// --ca-file last: the squid's CA, instead of the control plane's own
 	// certificate, which the delegate never sees through the inspection.
 	d := s.delegate("inspected", s.proxied(sq.password), "--transport", "auto", "--control-plane-http", s.cpHTTP,
-		"--ca-file", inspectionCA, "--poll-hold", "10s")
+		"--ca-file", inspectionCA, "--poll-hold", pollHold)
 	d.waitOutput(regexp.MustCompile(`registered with the control plane`), 60*time.Second)
+	// Idle: squid cuts every poll; each is made again at once, at debug.
+	waitCount(t, d, "long poll cut before the hold ended", idleCuts, 10*squidIdle)
+	if n := sq.count("/504", "/delegate/idp.delegate.v1.DelegateService/AcquireTask"); n < idleCuts {
+		t.Errorf("squid logged no cut poll:\n%s", sq.log())
+	}
 
 	startup := logLine(t, d, "delegate starting")
 	if startup["transport"] != "auto" || startup["control_plane_http"] != s.cpHTTP || startup["proxy_control_plane"] != sq.redacted() ||

@@ -1,6 +1,7 @@
 package controlplane
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -165,11 +167,34 @@ func (f foreignAnswers) RoundTrip(r *http.Request) (*http.Response, error) {
 		return res, err
 	}
 	ct := res.Header.Get("Content-Type")
-	if mt, _, _ := mime.ParseMediaType(ct); mt == "application/json" {
+	mt, _, _ := mime.ParseMediaType(ct)
+	if mt == "application/json" {
 		return res, nil
 	}
-	head, _ := io.ReadAll(io.LimitReader(res.Body, 200))
+	head, _ := io.ReadAll(io.LimitReader(res.Body, 4<<10))
 	res.Body.Close()
-	return nil, fmt.Errorf("HTTP %s from %s is not the control plane's answer (Content-Type %q, body %q): a proxy or load balancer answered, or --control-plane-http does not name the control plane's HTTP address",
-		res.Status, r.URL.Host, ct, strings.TrimSpace(string(head)))
+	what := strings.TrimSpace(string(head))
+	if mt == "text/html" {
+		what = htmlTitle(what)
+	}
+	if len(what) > 200 {
+		what = what[:200] + "…"
+	}
+	by := ""
+	if server := res.Header.Get("Server"); server != "" {
+		by = fmt.Sprintf(" by %q", server)
+	}
+	return nil, fmt.Errorf("HTTP %s for %s%s is not the control plane's answer (%s %q): a proxy or load balancer answered, or --control-plane-http does not name the control plane's HTTP address",
+		res.Status, r.URL.Host, by, cmp.Or(mt, "no Content-Type"), what)
+}
+
+var titleTag = regexp.MustCompile(`(?is)<title>(.*?)</title>`)
+
+// htmlTitle is the title of an HTML error page, what a person would read
+// first.
+func htmlTitle(page string) string {
+	if m := titleTag.FindStringSubmatch(page); m != nil {
+		return strings.Join(strings.Fields(m[1]), " ")
+	}
+	return ""
 }

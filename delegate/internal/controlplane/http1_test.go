@@ -99,7 +99,14 @@ func TestHTTP1CarriesTheProtocol(t *testing.T) {
 func TestHTTP1AnswersFromSomethingElse(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "Access Denied by policy", http.StatusForbidden)
+		if r.Header.Get("Content-Type") == "application/proto" && strings.HasSuffix(r.URL.Path, "/Register") {
+			http.Error(w, "Access Denied by policy", http.StatusForbidden)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html")
+		w.Header().Set("Server", "squid/5.7")
+		w.WriteHeader(http.StatusGatewayTimeout)
+		_, _ = w.Write([]byte("<html><head><title>ERROR: The requested URL\n could not be retrieved</title></head><body>long</body></html>"))
 	}))
 	defer srv.Close()
 	c, err := controlplane.Dial(controlplane.DialConfig{Mode: controlplane.ModeHTTP1, HTTPURL: srv.URL, Account: account, Token: token, Plaintext: true})
@@ -109,8 +116,12 @@ func TestHTTP1AnswersFromSomethingElse(t *testing.T) {
 	defer c.Close()
 	_, err = c.Register(context.Background(), task.Registration{Name: "d", Concurrency: 1})
 	if errors.Is(err, controlplane.ErrRejected) || !controlplane.Transient(err) ||
-		!strings.Contains(err.Error(), "HTTP 403 Forbidden from "+strings.TrimPrefix(srv.URL, "http://")+" is not the control plane's answer") ||
-		!strings.Contains(err.Error(), "Access Denied by policy") {
+		!strings.Contains(err.Error(), "HTTP 403 Forbidden for "+strings.TrimPrefix(srv.URL, "http://")+" is not the control plane's answer (text/plain \"Access Denied by policy\")") {
+		t.Errorf("got %v (transient %v)", err, controlplane.Transient(err))
+	}
+	_, err = c.AcquireTask(context.Background(), "d", 0)
+	if !controlplane.Transient(err) || !strings.Contains(err.Error(),
+		`HTTP 504 Gateway Timeout for `+strings.TrimPrefix(srv.URL, "http://")+` by "squid/5.7" is not the control plane's answer (text/html "ERROR: The requested URL could not be retrieved")`) {
 		t.Errorf("got %v (transient %v)", err, controlplane.Transient(err))
 	}
 }
