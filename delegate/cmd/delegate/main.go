@@ -45,8 +45,8 @@ func main() {
 
 const longHelp = `The delegate runs in your network and is the only component that talks to
 Bitbucket Cloud. It dials out to the control plane (gRPC, or HTTP/1.1 where
-HTTP/2 cannot pass), long-polls for tasks, calls the Bitbucket REST API within a per-token
-request budget, and uploads normalized records.
+HTTP/2 cannot pass), long-polls for tasks, calls the Bitbucket REST API within
+a per-token request budget, and uploads normalized records.
 
 Every flag can also be set through the environment variable named in its
 help; a flag on the command line wins over the variable.
