@@ -34,11 +34,18 @@ func call[Req, Res any](a *autoClient, ctx context.Context, req *Req, overGRPC, 
 		return overHTTP(ctx, req)
 	}
 	res, err := overGRPC(ctx, req)
-	if err == nil || Next(a.mode, true, GRPC, err) != HTTP1 {
-		return res, err
+	if err == nil {
+		return res, nil
 	}
-	a.fallBack(err)
-	return overHTTP(ctx, req)
+	if Next(a.mode, true, GRPC, err) == HTTP1 {
+		a.fallBack(err)
+	}
+	// A call that failed while another one moved to HTTP/1.1 failed on a
+	// connection that never carried a call either: make it again there.
+	if a.fellBack.Load() {
+		return overHTTP(ctx, req)
+	}
+	return nil, err
 }
 
 // fallBack moves to HTTP/1.1 for good, logs why once, and closes the gRPC
