@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -334,7 +335,10 @@ func startConsole(lis net.Listener, tlsConfig *tls.Config, c httpapi.Config, ser
 		scheme = "https"
 	}
 	url := scheme + "://" + lis.Addr().String() + "/"
-	c.Log.Info().Str("url", url).Str("http_addr", lis.Addr().String()).Msg("console: " + url)
+	// control_plane_http is what delegates take as --control-plane-http
+	// (with the host name they reach this address by).
+	c.Log.Info().Str("url", url).Str("http_addr", lis.Addr().String()).Str("control_plane_http", strings.TrimSuffix(url, "/")).
+		Msg("console: " + url)
 	return web, nil
 }
 
