@@ -3,6 +3,7 @@ module github.com/catalog-discovery/bitbucket/delegate
 go 1.26.8
 
 require (
+	connectrpc.com/connect v1.20.0
 	github.com/catalog-discovery/bitbucket/proto v0.0.0
 	github.com/catalog-discovery/bitbucket/shared v0.0.0
 	github.com/google/go-cmp v0.7.0

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -64,8 +65,11 @@ func serveCommand() *cobra.Command {
 		Long: `Serve the delegate and management gRPC APIs on --listen, with the
 grpc.health.v1 health service and server reflection, and on --http-listen
 the web console at / and the management API over HTTP/1.1 under /api/
-(Connect JSON or binary, gRPC-Web and gRPC; the DelegateService is gRPC
-only). Both use TLS when --tls-cert is set. Pending database migrations
+(Connect JSON or binary, gRPC-Web and gRPC), and the DelegateService under
+/delegate/ the same way, for delegates started with --transport http1 or
+auto and --control-plane-http set to this address (their path to the
+control plane may not pass HTTP/2). Both listeners use TLS when --tls-cert
+is set, with the same certificate. Pending database migrations
 are applied at start. SIGTERM or SIGINT stops accepting calls, ends
 waiting AcquireTask polls and lets running calls finish for up to
 --grace-period.
@@ -331,7 +335,10 @@ func startConsole(lis net.Listener, tlsConfig *tls.Config, c httpapi.Config, ser
 		scheme = "https"
 	}
 	url := scheme + "://" + lis.Addr().String() + "/"
-	c.Log.Info().Str("url", url).Str("http_addr", lis.Addr().String()).Msg("console: " + url)
+	// control_plane_http is what delegates take as --control-plane-http
+	// (with the host name they reach this address by).
+	c.Log.Info().Str("url", url).Str("http_addr", lis.Addr().String()).Str("control_plane_http", strings.TrimSuffix(url, "/")).
+		Msg("console: " + url)
 	return web, nil
 }
 

@@ -31,11 +31,13 @@ const (
 // reached by the host names that proxy rules do not send direct, for
 // delegates started behind a squid.
 type proxyStack struct {
-	t        *testing.T
-	sq       *squid
-	apiHost  string // the mock's host:port, by name
-	cpAddr   string // the control plane's host:port, by name
-	cpPort   string
+	t       *testing.T
+	sq      *squid
+	apiHost string // the mock's host:port, by name
+	cpAddr  string // the control plane's host:port, by name
+	cpPort  string
+	// cpHTTP is the base URL of the control plane's HTTP face, by name.
+	cpHTTP   string
 	certFile string
 	token    string // delegate token
 	cp       *process
@@ -46,8 +48,20 @@ type proxyStack struct {
 // and the control plane with extra serve flags, and creates a connector.
 func startProxyStack(t *testing.T, idle time.Duration, serveFlags ...string) *proxyStack {
 	t.Helper()
-	s := &proxyStack{t: t, sq: startSquid(t, idle)}
+	return startProxyStackWith(t, func(string) *squid { return startSquid(t, idle) }, serveFlags...)
+}
+
+// startProxyStackWith is startProxyStack with the squid that startSquid
+// starts, given the control plane's certificate.
+func startProxyStackWith(t *testing.T, startSquid func(cpCert string) *squid, serveFlags ...string) *proxyStack {
+	t.Helper()
+	s := &proxyStack{t: t}
 	dir := t.TempDir()
+	// TLS inside the tunnel, as in production (the proxy sees only the
+	// CONNECT), with the control plane's certificate trusted by --ca-file.
+	var keyFile string
+	s.certFile, keyFile = writeCert(t, dir, controlPlaneHost)
+	s.sq = startSquid(s.certFile)
 
 	mock := start(t, "mock-bitbucket", nil, "--listen", "127.0.0.1:0", "--workspace", workspace,
 		"--repos", "5", "--prs-per-repo", "2", "--commits-per-repo", "2", "--token", bitbucketTK, "--log-format", "json")
@@ -58,15 +72,14 @@ func startProxyStack(t *testing.T, idle time.Duration, serveFlags ...string) *pr
 	db := "sqlite://" + filepath.Join(dir, "idp.db")
 	creds := bootstrap(t, db)
 	s.token = creds.DelegateToken
-	// TLS inside the tunnel, as in production (the proxy sees only the
-	// CONNECT), with the control plane's certificate trusted by --ca-file.
-	var keyFile string
-	s.certFile, keyFile = writeCert(t, dir, controlPlaneHost)
 	s.cp = start(t, "controlplane", nil, append([]string{"serve", "--db", db, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--log-format", "json",
 		"--tls-cert", s.certFile, "--tls-key", keyFile}, serveFlags...)...)
 	listening := s.cp.waitOutput(regexp.MustCompile(`"addr":"([^"]+)"[^\n]*control plane listening`), 60*time.Second)
 	_, s.cpPort, _ = net.SplitHostPort(listening)
 	s.cpAddr = net.JoinHostPort(controlPlaneHost, s.cpPort)
+	httpAddr := s.cp.waitOutput(regexp.MustCompile(`"http_addr":"([^"]+)"`), 30*time.Second)
+	_, httpPort, _ := net.SplitHostPort(httpAddr)
+	s.cpHTTP = "https://" + net.JoinHostPort(controlPlaneHost, httpPort)
 	s.cli = cli{t: t, server: s.cpAddr, apiKey: creds.APIKey, env: []string{"IDP_CA_FILE=" + s.certFile}}
 	s.cli.ok("connector", "create", "--name", "bb", "--workspace", workspace, "--token-ref", "env:BITBUCKET_TOKEN",
 		"--api-url", "http://"+s.apiHost+"/2.0")

@@ -75,6 +75,13 @@ func requireSquid(t *testing.T) (bin, helper string) {
 // idle keep-alive connections between requests).
 func startSquid(t *testing.T, idle time.Duration) *squid {
 	t.Helper()
+	return startSquidWith(t, idle, nil)
+}
+
+// startSquidWith is startSquid with more settings: extra, given squid's
+// directory, returns options for the http_port line and lines to add.
+func startSquidWith(t *testing.T, idle time.Duration, extra func(dir string) (portOptions, lines string)) *squid {
+	t.Helper()
 	bin, helper := requireSquid(t)
 	// Not t.TempDir: squid's helpers run as the proxy user when the test
 	// runs as root, and must reach the password file.
@@ -98,7 +105,12 @@ func startSquid(t *testing.T, idle time.Duration) *squid {
 	}
 	s.port = ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	conf := fmt.Sprintf(`http_port 127.0.0.1:%d
+	var portOptions, lines string
+	if extra != nil {
+		portOptions, lines = extra(dir)
+	}
+	conf := fmt.Sprintf(`http_port 127.0.0.1:%d %s
+%s
 auth_param basic program %s %s
 auth_param basic realm proxytest
 auth_param basic children 2
@@ -115,7 +127,7 @@ netdb_filename none
 pinger_enable off
 logfile_rotate 0
 shutdown_lifetime 0 seconds
-`, s.port, helper, passwd, int(idle/time.Second), s.accessLog, filepath.Join(dir, "cache.log"),
+`, s.port, portOptions, lines, helper, passwd, int(idle/time.Second), s.accessLog, filepath.Join(dir, "cache.log"),
 		filepath.Join(dir, "squid.pid"), dir)
 	confPath := filepath.Join(dir, "squid.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {

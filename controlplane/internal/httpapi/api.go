@@ -30,9 +30,21 @@ type api struct {
 // binary), gRPC-Web and gRPC to clients and only gRPC with the proto codec
 // to g, which therefore needs no codec of its own: vanguard decodes JSON
 // with the service's schema and re-encodes it. Only the named services are
-// reachable; a delegate-over-HTTP mount would be a second newAPI with the
-// DelegateService and no sessions, on a path of its own.
+// reachable; the DelegateService has a mount of its own (delegate.go).
 func newAPI(g *grpc.Server, services []string, sessions *sessionManager, log zerolog.Logger) (*api, error) {
+	t, err := newTranscoder(g, services, rpc.MaxRecvMsgSize, apiPrefix, log)
+	if err != nil {
+		return nil, err
+	}
+	return &api{transcoder: t, sessions: sessions}, nil
+}
+
+// newTranscoder serves the named services of g, mounted at prefix, into
+// g's own handler (grpc.Server.ServeHTTP), so every interceptor of the
+// gRPC server (authentication, request rules, metrics, logging, faults to
+// statuses) applies as to a gRPC call. maxBuffer bounds one message held
+// in memory, in either direction.
+func newTranscoder(g *grpc.Server, services []string, maxBuffer uint32, prefix string, log zerolog.Logger) (http.Handler, error) {
 	registered := g.GetServiceInfo()
 	mounted := make([]*vanguard.Service, 0, len(services))
 	for _, name := range services {
@@ -45,20 +57,20 @@ func newAPI(g *grpc.Server, services []string, sessions *sessionManager, log zer
 		vanguard.WithDefaultServiceOptions(
 			vanguard.WithTargetProtocols(vanguard.ProtocolGRPC),
 			vanguard.WithTargetCodecs(vanguard.CodecProto),
-			vanguard.WithMaxMessageBufferBytes(rpc.MaxRecvMsgSize),
+			vanguard.WithMaxMessageBufferBytes(maxBuffer),
 		),
 		vanguard.WithCodec(newJSONCodec),
 		vanguard.WithCodec(newProtoCodec),
 		vanguard.WithUnknownHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			writeError(w, r, log, fault.New(fault.NotFound, ReasonNoSuchMethod,
-				"no method %s%s: the HTTP API serves POST %s<package>.<Service>/<Method> of %s",
-				strings.TrimSuffix(apiPrefix, "/"), r.URL.Path, apiPrefix, strings.Join(services, ", ")))
+				"no method %s%s: %s serves POST %s<package>.<Service>/<Method> of %s",
+				strings.TrimSuffix(prefix, "/"), r.URL.Path, prefix, prefix, strings.Join(services, ", ")))
 		})),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: %w", err)
 	}
-	return &api{transcoder: t, sessions: sessions}, nil
+	return t, nil
 }
 
 // ServeHTTP passes API calls (an Authorization header) straight through;

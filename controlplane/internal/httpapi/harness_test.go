@@ -30,6 +30,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/httpapi"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/ids"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integrationsvc"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/metrics"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/rpc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store/storetest"
@@ -57,12 +58,17 @@ type harness struct {
 	srv       *httptest.Server
 	// admin holds every permission on an account with the flag on.
 	admin string
+	// handler is the HTTP face h.srv serves.
+	handler http.Handler
+	metrics *metrics.Metrics
 }
 
 type harnessOptions struct {
 	tls     bool
 	catalog catalogv1.CatalogServiceServer // replaces the real one
 	db      *store.DB                      // nil: a fresh SQLite file
+	log     io.Writer                      // nil: no logs
+	metrics bool                           // count RPCs as serve does with --metrics-listen
 }
 
 func newHarness(t testing.TB, o harnessOptions) *harness {
@@ -72,6 +78,9 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 		h.db = storetest.SQLite(t)
 	}
 	log := zerolog.Nop()
+	if o.log != nil {
+		log = zerolog.New(o.log)
+	}
 	clk := h.clock
 	disc := discoverysvc.New(h.db, clk, log)
 	h.discovery = disc
@@ -84,8 +93,11 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 	if o.catalog != nil {
 		catalog = o.catalog
 	}
+	if o.metrics {
+		h.metrics = metrics.New()
+	}
 	g, _ := rpc.NewServer(rpc.Deps{Store: h.db, Auth: authn, Tasks: leases, Manage: mgr, Log: log,
-		Discovery: rpc.NewDiscoveryServer(disc, mgr), Catalog: catalog})
+		Discovery: rpc.NewDiscoveryServer(disc, mgr), Catalog: catalog, Metrics: h.metrics})
 	h.grpc = g
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -104,6 +116,7 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.handler = handler
 	if o.tls {
 		h.srv = httptest.NewTLSServer(handler)
 	} else {

@@ -17,7 +17,8 @@ import (
 // Config is what the HTTP face is built from.
 type Config struct {
 	// GRPC serves every call; Services are the full names of those of its
-	// services mounted under /api/ (rpc.ManagementServices).
+	// services mounted under /api/ (rpc.ManagementServices). Its
+	// DelegateService is mounted under /delegate/.
 	GRPC     *grpc.Server
 	Services []string
 	Auth     *auth.Authenticator
@@ -54,8 +55,13 @@ func New(c Config) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	delegates, err := newDelegateAPI(c.GRPC, c.Log)
+	if err != nil {
+		return nil, err
+	}
 	mux := http.NewServeMux()
 	mux.Handle(apiPrefix, http.StripPrefix(strings.TrimSuffix(apiPrefix, "/"), api))
+	mux.Handle(delegatePrefix, http.StripPrefix(strings.TrimSuffix(delegatePrefix, "/"), delegates))
 	mux.Handle(sessionPath, sessions)
 	mux.Handle("/console/", notFound{log: c.Log})
 	if c.Console != nil {

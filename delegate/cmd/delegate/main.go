@@ -5,6 +5,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -43,9 +44,9 @@ func main() {
 }
 
 const longHelp = `The delegate runs in your network and is the only component that talks to
-Bitbucket Cloud. It dials out to the control plane over gRPC (port 443 or as
-given), long-polls for tasks, calls the Bitbucket REST API within a per-token
-request budget, and uploads normalized records.
+Bitbucket Cloud. It dials out to the control plane (gRPC, or HTTP/1.1 where
+HTTP/2 cannot pass), long-polls for tasks, calls the Bitbucket REST API within
+a per-token request budget, and uploads normalized records.
 
 Every flag can also be set through the environment variable named in its
 help; a flag on the command line wins over the variable.
@@ -64,7 +65,19 @@ which target, credentials redacted):
   PROXY_MANAGER=false
       Connect to the control plane directly while Bitbucket uses the proxy.
 The control-plane connection tunnels through the proxy with HTTP CONNECT
-(Basic auth from the proxy URL or PROXY_USER/PROXY_PASSWORD).
+(Basic auth from the proxy URL or PROXY_USER/PROXY_PASSWORD), over either
+transport.
+
+Transports (--transport): grpc is gRPC over HTTP/2 to --control-plane. http1
+makes the same calls with the Connect protocol over HTTP/1.1 (one HTTPS POST
+per call) to the control plane's HTTP face, --control-plane-http (the URL of
+its --http-listen, where the console is; the delegate adds /delegate/). It
+passes proxies that speak only HTTP/1.1, TLS-inspecting ones included: give
+the inspecting proxy's CA with --ca-file. auto, the default, uses gRPC and,
+when a call shows that HTTP/2 cannot pass (a TLS peer that does not agree to
+HTTP/2, an HTTP/1.1 answer), moves to http1 for good and logs why once;
+without --control-plane-http it stays on gRPC. Long polls, cut-poll handling
+and --poll-hold are the same on both; --keepalive pings exist only in gRPC.
 
 Proxies that close idle connections (squid's read_timeout, often 15 s to a
 few minutes) cut the delegate's long polls. A poll cut after it was open a
@@ -85,7 +98,7 @@ the setting. https is required unless the operator listed the host.
 
 TLS: Bitbucket is verified against the system roots; SSL_CERT_FILE and
 SSL_CERT_DIR add a TLS-inspecting proxy's CA as usual. --ca-file adds CAs for
-the control plane.
+the control plane (both transports), e.g. a TLS-inspecting proxy's CA.
 
 Exit codes: 0 after a clean shutdown (SIGTERM/SIGINT), 1 on failure,
 2 on invalid configuration.`
@@ -130,27 +143,39 @@ func run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 	}
 
 	info := buildinfo.Get()
-	cpProxy, cpProxyErr := px.ForControlPlane(cfg.ControlPlane)
+	var cpProxy, httpProxy *url.URL
+	var cpProxyErr, httpProxyErr error
+	if cfg.ControlPlane != "" {
+		cpProxy, cpProxyErr = px.ForControlPlane(cfg.ControlPlane)
+	}
+	if cfg.ControlPlaneHTTP != "" {
+		httpProxy, httpProxyErr = px.ForControlPlane(hostPort(cfg.ControlPlaneHTTP))
+	}
 	budget := bitbucket.DefaultBudget
 	if cfg.Budget.IsSet() {
 		budget = bitbucket.BudgetLimit{Requests: cfg.Budget.Requests, Window: cfg.Budget.Window}
 	}
-	transport := "tls"
-	if cfg.Plaintext {
-		transport = "plaintext"
-	}
 	ev := log.Info().Str("version", info.Version).Str("go", info.GoVersion).
-		Str("control_plane", cfg.ControlPlane).Str("transport", transport).Str("account", cfg.Account).
+		Str("transport", string(cfg.Transport)).Str("transport_plan", transportPlan(cfg)).
+		Str("control_plane", cfg.ControlPlane).Str("control_plane_http", cfg.ControlPlaneHTTP).Bool("tls", !cfg.Plaintext).
+		Str("account", cfg.Account).
 		Str("name", cfg.Name).Strs("tags", cfg.Tags).Int("concurrency", cfg.Concurrency).
-		Str("proxy_source", px.Source).Str("proxy_control_plane", logging.URL(cpProxy)).
+		Str("proxy_source", px.Source)
+	if cfg.ControlPlane != "" {
+		ev = ev.Str("proxy_control_plane", logging.URL(cpProxy))
+	}
+	if cfg.ControlPlaneHTTP != "" {
+		ev = ev.Str("proxy_control_plane_http", logging.URL(httpProxy))
+	}
+	ev = ev.
 		Dict("proxy_bitbucket", bitbucketProxies(px, cfg.Access)).
 		Dur("keepalive", cfg.Keepalive).Str("poll_hold", pollHold(cfg.PollHold)).
 		Str("request_budget", fmt.Sprintf("%d/%s", budget.Requests, budget.Window)).
 		Bool("request_budget_override", cfg.Budget.IsSet()).
 		Str("metrics", cfg.MetricsListen).Dur("shutdown_grace", cfg.ShutdownGrace).
 		Stringers("allowed_api_hosts", hostStringers(cfg.Access.Hosts)).Strs("allowed_token_refs", cfg.Access.TokenRefs)
-	if cpProxyErr != nil {
-		ev = ev.AnErr("proxy_error", cpProxyErr)
+	if err := cmp.Or(cpProxyErr, httpProxyErr); err != nil {
+		ev = ev.AnErr("proxy_error", err)
 	}
 	ev.Msg("delegate starting")
 	if cfg.Plaintext {
@@ -169,8 +194,10 @@ func run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 
 	ua := "idp-delegate/" + info.Version
 	cp, err := controlplane.Dial(controlplane.DialConfig{
-		Address: cfg.ControlPlane, Account: cfg.Account, Token: cfg.Token, Plaintext: cfg.Plaintext,
+		Mode: cfg.Transport, Address: cfg.ControlPlane, HTTPURL: cfg.ControlPlaneHTTP,
+		Account: cfg.Account, Token: cfg.Token, Plaintext: cfg.Plaintext,
 		CAFile: cfg.CAFile, Dial: px.DialContext, UserAgent: ua, Keepalive: cfg.Keepalive,
+		Via: logging.URL(cpProxy), Log: log,
 	})
 	if err != nil {
 		return fmt.Errorf("control plane client: %w", err)
@@ -197,7 +224,7 @@ func run(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 		},
 		ShutdownGrace: cfg.ShutdownGrace,
 		PollHold:      cfg.PollHold,
-		Keepalive:     cfg.Keepalive,
+		Keepalive:     keepalive(cfg),
 		Seed:          seed,
 		Log:           log,
 		Metrics:       m,
@@ -235,6 +262,46 @@ func bitbucketProxies(px *proxy.Config, policy access.Policy) *zerolog.Event {
 		}
 	}
 	return d
+}
+
+// transportPlan says in words where calls go, for the start-up log.
+func transportPlan(cfg config.Config) string {
+	grpcTo := "gRPC (HTTP/2) to " + cfg.ControlPlane
+	httpTo := "HTTP/1.1 (Connect) to " + cfg.ControlPlaneHTTP + controlplane.DelegatePath + "/"
+	switch {
+	case cfg.Transport == controlplane.ModeHTTP1:
+		return httpTo
+	case cfg.Transport == controlplane.ModeGRPC:
+		return grpcTo
+	case cfg.ControlPlaneHTTP == "":
+		return grpcTo + "; no fallback to HTTP/1.1 without --control-plane-http"
+	}
+	return grpcTo + ", falling back for good to " + httpTo + " if HTTP/2 cannot pass"
+}
+
+// keepalive is the ping interval the agent checks against the control
+// plane's limit at registration: none over HTTP/1.1, which has no pings.
+func keepalive(cfg config.Config) time.Duration {
+	if cfg.Transport == controlplane.ModeHTTP1 {
+		return 0
+	}
+	return cfg.Keepalive
+}
+
+// hostPort is the host:port a URL connects to.
+func hostPort(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	if u.Port() != "" {
+		return u.Host
+	}
+	port := "443"
+	if u.Scheme == "http" {
+		port = "80"
+	}
+	return net.JoinHostPort(u.Hostname(), port)
 }
 
 // pollHold describes --poll-hold for the start-up log.

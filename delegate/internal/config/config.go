@@ -4,16 +4,19 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/catalog-discovery/bitbucket/delegate/internal/access"
+	"github.com/catalog-discovery/bitbucket/delegate/internal/controlplane"
 	"github.com/catalog-discovery/bitbucket/shared/cli"
 	"github.com/catalog-discovery/bitbucket/shared/logging"
 	"github.com/catalog-discovery/bitbucket/shared/tag"
@@ -22,7 +25,12 @@ import (
 
 // Config is the delegate's validated configuration.
 type Config struct {
-	ControlPlane  string // host:port
+	ControlPlane string // host:port, gRPC; empty with --transport http1
+	// ControlPlaneHTTP is the base URL of the control plane's HTTP face,
+	// for the HTTP/1.1 transport; empty when not given.
+	ControlPlaneHTTP string
+	// Transport is --transport: grpc, http1 or auto.
+	Transport     controlplane.Mode
 	Account       string
 	Token         string // the delegate token, never logged
 	Name          string
@@ -62,14 +70,16 @@ func (b Budget) String() string {
 
 // Flags holds the raw flag values before validation.
 type Flags struct {
-	ControlPlane string
-	Account      string
-	Token        string
-	TokenFile    string
-	Name         string
-	Tags         []string
-	CAFile       string
-	TLS          bool
+	ControlPlane     string
+	ControlPlaneHTTP string
+	Transport        string
+	Account          string
+	Token            string
+	TokenFile        string
+	Name             string
+	Tags             []string
+	CAFile           string
+	TLS              bool
 	// Insecure is the retired --insecure, refused with what to use instead.
 	Insecure      bool
 	Concurrency   int
@@ -87,6 +97,7 @@ type Flags struct {
 // Env names the environment variable of each flag.
 var Env = map[string]string{
 	"control-plane":  "IDP_CONTROL_PLANE",
+	"transport":      "IDP_TRANSPORT",
 	"account":        "IDP_ACCOUNT",
 	"token":          "IDP_DELEGATE_TOKEN",
 	"token-file":     "IDP_DELEGATE_TOKEN_FILE",
@@ -106,25 +117,28 @@ var Env = map[string]string{
 
 	"allowed-api-hosts":  "IDP_ALLOWED_API_HOSTS",
 	"allowed-token-refs": "IDP_ALLOWED_TOKEN_REFS",
+	"control-plane-http": "IDP_CONTROL_PLANE_HTTP",
 }
 
 // Bind defines the flags on fs and ties each to its environment variable.
 func (f *Flags) Bind(fs *pflag.FlagSet) {
-	fs.StringVar(&f.ControlPlane, "control-plane", "", "control plane gRPC address, HOST:PORT (required)")
+	fs.StringVar(&f.ControlPlane, "control-plane", "", "control plane gRPC address, HOST:PORT (required unless --transport http1)")
+	fs.StringVar(&f.ControlPlaneHTTP, "control-plane-http", "", "base URL of the control plane's HTTP face (its --http-listen, where the console is), e.g. https://idp.example.com:7480; the delegate calls it under /delegate/ over HTTP/1.1. Needed by --transport http1, and by auto to fall back")
+	fs.StringVar(&f.Transport, "transport", string(controlplane.ModeAuto), "how to reach the control plane: grpc (HTTP/2 to --control-plane), http1 (the Connect protocol over HTTP/1.1 to --control-plane-http, which passes proxies that speak only HTTP/1.1, TLS-inspecting ones included), or auto (gRPC, falling back to http1 for good, and saying so once, when HTTP/2 cannot pass and --control-plane-http is set)")
 	fs.StringVar(&f.Account, "account", "", "account id the delegate token belongs to (required)")
 	fs.StringVar(&f.Token, "token", "", "delegate token (or use --token-file)")
 	fs.StringVar(&f.TokenFile, "token-file", "", "file holding the delegate token, e.g. a mounted secret")
 	fs.StringVar(&f.Name, "name", "", "delegate name, unique in the account (default: the host name)")
 	fs.StringSliceVar(&f.Tags, "tags", nil, "comma-separated tags matched against connector delegate selectors")
 	fs.StringVar(&f.CAFile, "ca-file", "", "PEM file of extra CAs trusted for the control plane's TLS certificate, besides the system's")
-	fs.BoolVar(&f.TLS, "tls", true, "TLS to the control plane; --tls=false is plaintext gRPC, for local development only, never in production")
+	fs.BoolVar(&f.TLS, "tls", true, "TLS to the control plane; --tls=false is plaintext (gRPC, and http:// for --control-plane-http), for local development only, never in production")
 	fs.BoolVar(&f.Insecure, "insecure", false, "retired: --tls=false is plaintext")
 	_ = fs.MarkHidden("insecure")
 	fs.IntVar(&f.Concurrency, "concurrency", 2, "tasks run at once")
 	fs.StringVar(&f.RequestBudget, "request-budget", "", "Bitbucket requests allowed per credential, N/h (e.g. 1000/h); also N/10s, N/m. Default: 1000/h, or what Bitbucket's X-RateLimit-Limit says")
 	fs.StringVar(&f.MetricsListen, "metrics-listen", "", "address to serve Prometheus metrics on, e.g. :9464 (off when empty)")
 	fs.DurationVar(&f.ShutdownGrace, "shutdown-grace", 30*time.Second, "on SIGTERM, time to finish or hand back running tasks before exiting")
-	fs.DurationVar(&f.Keepalive, "keepalive", DefaultKeepalive, "ping the control plane after this long without traffic, to keep proxies and load balancers from closing an idle connection: 10s to 5m. The control plane permits pings down to its --keepalive-min-time (default 20s) and closes connections that ping more often; the delegate stops at registration if this is shorter")
+	fs.DurationVar(&f.Keepalive, "keepalive", DefaultKeepalive, "ping the control plane after this long without traffic, to keep proxies and load balancers from closing an idle connection: 10s to 5m. The control plane permits pings down to its --keepalive-min-time (default 20s) and closes connections that ping more often; the delegate stops at registration if this is shorter. gRPC only: HTTP/1.1 (--transport http1) has no pings")
 	fs.DurationVar(&f.PollHold, "poll-hold", 0, "longest time a poll for tasks waits open, 1s to 5m in whole seconds: set it below the idle timeout of a proxy that cuts idle connections. The control plane's --poll-hold (default 50s) is the maximum; 0 uses it")
 	fs.StringVar(&f.LogLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
 	fs.StringVar(&f.LogFormat, "log-format", logging.FormatAuto, "log format: auto, json, console")
@@ -157,8 +171,21 @@ func (f *Flags) Validate() (Config, error) {
 		Log:           logging.Config{Level: f.LogLevel, Format: f.LogFormat},
 	}
 	var err error
-	if c.ControlPlane, err = controlPlane(f.ControlPlane); err != nil {
+	if c.Transport, err = controlplane.ParseMode(cmp.Or(f.Transport, string(controlplane.ModeAuto))); err != nil {
+		return Config{}, usage("transport", "%v", err)
+	}
+	if c.ControlPlaneHTTP, err = controlPlaneHTTP(f.ControlPlaneHTTP, c.Plaintext); err != nil {
 		return Config{}, err
+	}
+	switch {
+	case c.Transport == controlplane.ModeHTTP1 && c.ControlPlaneHTTP == "":
+		return Config{}, usage("control-plane-http", "is required with --transport http1 (the URL of the control plane's HTTP face, e.g. https://idp.example.com:7480)")
+	case c.Transport == controlplane.ModeHTTP1 && f.ControlPlane == "":
+		// Only the HTTP face is used.
+	default:
+		if c.ControlPlane, err = controlPlane(f.ControlPlane); err != nil {
+			return Config{}, err
+		}
 	}
 	if c.Account == "" {
 		return Config{}, usage("account", "is required")
@@ -261,6 +288,38 @@ func accessPolicy(f *Flags) (access.Policy, error) {
 
 func usage(flag, format string, args ...any) error {
 	return cli.Usagef("--%s (%s) %s", flag, Env[flag], fmt.Sprintf(format, args...))
+}
+
+// controlPlaneHTTP checks --control-plane-http: an http(s) URL, https
+// unless the control-plane connection is plaintext (--tls=false), since
+// the delegate token travels in every request; a path is kept, for a
+// reverse proxy serving the control plane under one.
+func controlPlaneHTTP(v string, plaintext bool) (string, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return "", nil
+	}
+	u, err := url.Parse(v)
+	switch {
+	case err != nil:
+		return "", usage("control-plane-http", "want a URL such as https://idp.example.com:7480, got %q: %v", v, err)
+	case u.Scheme != "https" && u.Scheme != "http" || u.Host == "" || u.Opaque != "":
+		return "", usage("control-plane-http", "want a URL such as https://idp.example.com:7480, got %q", v)
+	case u.User != nil || u.RawQuery != "" || u.Fragment != "":
+		return "", usage("control-plane-http", "takes no credentials, query or fragment, got %q", logging.URL(u))
+	case u.Hostname() == "":
+		return "", usage("control-plane-http", "needs a host name, got %q", v)
+	case u.Scheme == "http" && !plaintext:
+		return "", usage("control-plane-http", "must be https:// (the delegate token travels in every request); http:// is for a local development control plane with --tls=false")
+	case u.Scheme == "https" && plaintext:
+		return "", usage("control-plane-http", "is https:// but --tls=false makes the control-plane connection plaintext; use http:// or drop --tls=false")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return "", usage("control-plane-http", "port must be 1-65535, got %q", p)
+		}
+	}
+	return strings.TrimSuffix(u.String(), "/"), nil
 }
 
 func controlPlane(v string) (string, error) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/catalog-discovery/bitbucket/delegate/internal/access"
+	"github.com/catalog-discovery/bitbucket/delegate/internal/controlplane"
 	"github.com/catalog-discovery/bitbucket/shared/cli"
 	"github.com/google/go-cmp/cmp"
 	"github.com/spf13/pflag"
@@ -56,7 +57,7 @@ func TestValidateReadsTokenFileAndKeepsSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		ControlPlane: "cp.example.com:443", Account: "acct", Token: "s3cret-token", Name: "dlg-1",
+		ControlPlane: "cp.example.com:443", Transport: controlplane.ModeAuto, Account: "acct", Token: "s3cret-token", Name: "dlg-1",
 		Tags: []string{"prod", "eu-west"}, Concurrency: 3, Budget: Budget{60, 10 * time.Second},
 		MetricsListen: ":9464", ShutdownGrace: 20 * time.Second, Keepalive: 15 * time.Second, PollHold: 12 * time.Second,
 		Access: access.Policy{Hosts: access.DefaultHosts, TokenRefs: access.DefaultTokenRefs, Reserved: []string{file}},
@@ -176,6 +177,43 @@ func TestKeepaliveAndPollHold(t *testing.T) {
 		got, err := validate(t, tc.args, tc.env)
 		if valid(t, tc.args, tc.env, err, tc.err) && (got.Keepalive != tc.keepalive || got.PollHold != tc.pollHold) {
 			t.Errorf("%v %v: keepalive %v, poll hold %v; want %v, %v", tc.args, tc.env, got.Keepalive, got.PollHold, tc.keepalive, tc.pollHold)
+		}
+	}
+}
+
+// TestTransportFlags: auto by default; http1 needs the HTTP face's URL and
+// not the gRPC address; the URL's scheme follows --tls, since the token
+// travels in every request.
+func TestTransportFlags(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		args      []string
+		env       map[string]string
+		transport controlplane.Mode
+		grpc      string
+		http      string
+		err       string
+	}{
+		{nil, nil, controlplane.ModeAuto, "cp:1", "", ""},
+		{[]string{"--transport", "grpc"}, nil, controlplane.ModeGRPC, "cp:1", "", ""},
+		{[]string{"--control-plane-http", "https://cp.example.com:7480/"}, nil, controlplane.ModeAuto, "cp:1", "https://cp.example.com:7480", ""},
+		{nil, map[string]string{"IDP_TRANSPORT": "HTTP1", "IDP_CONTROL_PLANE_HTTP": "https://idp.example.com/base"}, controlplane.ModeHTTP1, "cp:1", "https://idp.example.com/base", ""},
+		{[]string{"--transport", "http1", "--control-plane", "", "--control-plane-http", "https://cp:7480"}, nil, controlplane.ModeHTTP1, "", "https://cp:7480", ""},
+		{[]string{"--transport", "grpc", "--control-plane", ""}, nil, "", "", "", "--control-plane (IDP_CONTROL_PLANE) is required"},
+		{[]string{"--transport", "http1"}, nil, "", "", "", "--control-plane-http (IDP_CONTROL_PLANE_HTTP) is required with --transport http1"},
+		{[]string{"--transport", "h2"}, nil, "", "", "", "--transport (IDP_TRANSPORT) want auto, grpc or http1, got \"h2\""},
+		{[]string{"--control-plane-http", "cp.example.com:7480"}, nil, "", "", "", "--control-plane-http (IDP_CONTROL_PLANE_HTTP) want a URL such as https://idp.example.com:7480"},
+		{[]string{"--control-plane-http", "http://cp:7480"}, nil, "", "", "", "--control-plane-http (IDP_CONTROL_PLANE_HTTP) must be https://"},
+		{[]string{"--tls=false", "--control-plane-http", "http://cp:7480"}, nil, controlplane.ModeAuto, "cp:1", "http://cp:7480", ""},
+		{[]string{"--tls=false", "--control-plane-http", "https://cp:7480"}, nil, "", "", "", "is https:// but --tls=false"},
+		{[]string{"--control-plane-http", "https://u:p4ss@cp:7480"}, nil, "", "", "", "takes no credentials, query or fragment, got \"https://u:[REDACTED]@cp:7480\""},
+		{[]string{"--control-plane-http", "https://cp:99999"}, nil, "", "", "", "port must be 1-65535"},
+	}
+	for _, tc := range cases {
+		got, err := validate(t, tc.args, tc.env)
+		if valid(t, tc.args, tc.env, err, tc.err) && (got.Transport != tc.transport || got.ControlPlane != tc.grpc || got.ControlPlaneHTTP != tc.http) {
+			t.Errorf("%v %v: transport %q, gRPC %q, HTTP %q; want %q, %q, %q", tc.args, tc.env, got.Transport, got.ControlPlane, got.ControlPlaneHTTP,
+				tc.transport, tc.grpc, tc.http)
 		}
 	}
 }

@@ -2,7 +2,6 @@ package controlplane
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -12,19 +11,21 @@ import (
 	"github.com/catalog-discovery/bitbucket/delegate/internal/proxy"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/task"
 	pb "github.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1"
-	"google.golang.org/grpc"
+	"github.com/rs/zerolog"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
-
-	"github.com/catalog-discovery/bitbucket/shared/tlstrust"
 )
 
 // DialConfig says how to reach the control plane.
 type DialConfig struct {
-	Address string // host:port
+	// Mode is --transport: which of the two addresses calls go to.
+	Mode Mode
+	// Address is the gRPC address, host:port (--control-plane).
+	Address string
+	// HTTPURL is the base URL of the control plane's HTTP face
+	// (--control-plane-http), e.g. https://idp.example.com; the
+	// DelegateService is served under it at DelegatePath.
+	HTTPURL string
 	Account string
 	Token   string
 	// Plaintext dials without TLS (--tls=false), for a local development
@@ -33,12 +34,19 @@ type DialConfig struct {
 	// CAFile adds CAs to the system roots for the control plane's
 	// certificate.
 	CAFile string
-	// Dial opens the TCP connection (directly or through the proxy).
+	// Dial opens the TCP connection (directly or through the proxy), for
+	// both transports.
 	Dial      func(ctx context.Context, addr string) (net.Conn, error)
 	UserAgent string
-	// Keepalive is how long the connection may be idle before the client
-	// pings (--keepalive); zero sends no pings.
+	// Keepalive is how long the gRPC connection may be idle before the
+	// client pings (--keepalive); zero sends no pings. HTTP/1.1 has no
+	// pings.
 	Keepalive time.Duration
+	// Via is the proxy of the gRPC connection, credentials redacted, ""
+	// when direct: auto's fallback message names it.
+	Via string
+	// Log receives auto's one message when it falls back.
+	Log zerolog.Logger
 }
 
 // MaxReceive is the largest message the delegate accepts from the
@@ -47,89 +55,63 @@ const MaxReceive = 64 << 20
 
 // Client calls the DelegateService.
 type Client struct {
-	conn *grpc.ClientConn
-	svc  pb.DelegateServiceClient
-	// refused is the proxy's refusal of the last dial, nil once a dial
-	// got through: gRPC reports a failed dial only as text.
+	svc   pb.DelegateServiceClient
+	close func() error
+	// refused is the proxy's refusal of the last gRPC dial, nil once a
+	// dial got through: gRPC reports a failed dial only as text.
 	refused atomic.Pointer[proxy.AuthError]
 }
 
-// Dial creates the client. No I/O happens until the first call.
+// Dial creates the client for c.Mode. No I/O happens until the first call.
 func Dial(c DialConfig) (*Client, error) {
-	var tc credentials.TransportCredentials
-	if c.Plaintext {
-		tc = insecure.NewCredentials()
-	} else {
-		pool, err := tlstrust.Roots(c.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("CA file: %w", err)
-		}
-		tc = credentials.NewTLS(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})
-	}
-	ka := keepalive.ClientParameters{Time: c.Keepalive, Timeout: 10 * time.Second, PermitWithoutStream: true}
-	if c.Keepalive <= 0 {
-		ka = keepalive.ClientParameters{} // gRPC's default: no pings
-	}
-	opts := []grpc.DialOption{
-		grpc.WithTransportCredentials(tc),
-		grpc.WithPerRPCCredentials(bearer{token: c.Token, account: c.Account, requireTLS: !c.Plaintext}),
-		// Pings keep idle proxy tunnels open and notice dead ones; the
-		// control plane permits them down to its --keepalive-min-time,
-		// even without a stream.
-		grpc.WithKeepaliveParams(ka),
-		grpc.WithUserAgent(c.UserAgent),
-		// A SYNC task carries every repository's cursor: about 3.4 MB at
-		// 20,000 repositories, close to grpc's 4 MiB default. 64 MiB leaves
-		// room for workspaces many times that size.
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxReceive)),
-	}
 	client := &Client{}
-	if c.Dial != nil {
-		opts = append(opts, grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
-			conn, err := c.Dial(ctx, addr)
-			var refused *proxy.AuthError
-			switch {
-			case errors.As(err, &refused):
-				client.refused.Store(refused)
-			case err == nil:
-				client.refused.Store(nil)
+	if c.Mode == "" {
+		c.Mode = ModeGRPC
+	}
+	haveHTTP := c.HTTPURL != ""
+	var g *grpcClient
+	var h *connectClient
+	var err error
+	if Next(c.Mode, haveHTTP, "", nil) == GRPC {
+		if g, err = dialGRPC(c, &client.refused); err != nil {
+			return nil, err
+		}
+	}
+	if c.Mode != ModeGRPC && haveHTTP {
+		if h, err = newConnect(c); err != nil {
+			if g != nil {
+				g.Close()
 			}
-			return conn, err
-		}))
+			return nil, err
+		}
 	}
-	// passthrough: the dialer gets the host name as given, so the proxy
-	// resolves it (corporate networks often cannot).
-	conn, err := grpc.NewClient("passthrough:///"+c.Address, opts...)
-	if err != nil {
-		return nil, err
+	switch {
+	case g != nil && h != nil:
+		a := &autoClient{grpc: g, http1: h, mode: c.Mode, via: c.Via, url: c.HTTPURL, log: c.Log}
+		client.svc, client.close = a, a.Close
+	case g != nil:
+		client.svc, client.close = g, g.Close
+	case h != nil:
+		client.svc, client.close = h, h.Close
+	default:
+		return nil, errors.New("no transport: --transport http1 needs --control-plane-http")
 	}
-	client.conn, client.svc = conn, pb.NewDelegateServiceClient(conn)
 	return client, nil
 }
 
 // translate is the package's translate, plus the proxy's refusal when a
-// call failed because the last dial was refused.
+// call failed because the last gRPC dial was refused.
 func (c *Client) translate(err error) error {
 	err = translate(err)
-	if r := c.refused.Load(); r != nil && status.Code(err) == codes.Unavailable {
+	var refusedErr *proxyRefusedError
+	if r := c.refused.Load(); r != nil && status.Code(err) == codes.Unavailable && !errors.As(err, &refusedErr) {
 		return &proxyRefusedError{refusal: r, status: err}
 	}
 	return err
 }
 
-// Close closes the connection.
-func (c *Client) Close() error { return c.conn.Close() }
-
-type bearer struct {
-	token, account string
-	requireTLS     bool
-}
-
-func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	return map[string]string{"authorization": "Bearer " + b.token, "x-account-id": b.account}, nil
-}
-
-func (b bearer) RequireTransportSecurity() bool { return b.requireTLS }
+// Close closes the connections.
+func (c *Client) Close() error { return c.close() }
 
 // Register announces the delegate.
 func (c *Client) Register(ctx context.Context, r task.Registration) (task.Registered, error) {

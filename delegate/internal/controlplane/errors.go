@@ -103,7 +103,7 @@ func translate(err error) error {
 		// Still transient (the certificate may be replaced), but say what to do.
 		return fmt.Errorf("%w (the control plane's TLS certificate is not trusted: set --ca-file to the CA that signed it)", err)
 	case st.Code() == codes.Unavailable && strings.Contains(st.Message(), "missing selected ALPN property"):
-		return fmt.Errorf("%w (the TLS peer does not speak HTTP/2, as gRPC needs: usually a TLS-inspecting proxy; exempt the control plane's host from inspection or reach it directly with NO_PROXY)", err)
+		return fmt.Errorf("%w (the TLS peer does not speak HTTP/2, as gRPC needs: usually a TLS-inspecting proxy; set --control-plane-http to the control plane's HTTP address so that --transport auto or http1 can use HTTP/1.1, or exempt the control plane's host from inspection, or reach it directly with NO_PROXY)", err)
 	case st.Code() == codes.Unavailable && strings.Contains(st.Message(), "first record does not look like a TLS handshake"):
 		return fmt.Errorf("%w (the control plane answers in plaintext on this address: check --control-plane, or use --tls=false for a local development control plane)", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,6 +48,9 @@ type Options struct {
 	Addr string
 	// TLS, when set, makes the server speak TLS only.
 	TLS *tls.Config
+	// HTTP also serves the service over HTTP/1.1 with the Connect
+	// protocol, at HTTPURL.
+	HTTP bool
 }
 
 // Task is the fake's view of a task.
@@ -79,6 +83,8 @@ type Server struct {
 	lis       net.Listener
 	srv       *grpc.Server
 	addr      string
+	httpSrv   *http.Server
+	httpURL   string
 	delegates map[string]string // name -> id
 	regs      []*pb.RegisterRequest
 	tasks     map[string]*Task
@@ -114,6 +120,12 @@ func New(t testing.TB, opts Options) *Server {
 		t.Fatalf("fake control plane: %v", err)
 	}
 	t.Cleanup(s.Stop)
+	if opts.HTTP {
+		if err := s.startHTTP(); err != nil {
+			t.Fatalf("fake control plane over HTTP/1.1: %v", err)
+		}
+		t.Cleanup(func() { _ = s.httpSrv.Close() })
+	}
 	return s
 }
 
