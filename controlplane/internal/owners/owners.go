@@ -18,8 +18,8 @@ import (
 // one or more characters other than "/"; a "*" in To is replaced by what
 // it matched.
 type Rule struct {
-	From string
-	To   string
+	From string `json:"from"`
+	To   string `json:"to"`
 }
 
 // Defaults are the rules of an integration that names none: workspace
