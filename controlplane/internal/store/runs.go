@@ -68,7 +68,7 @@ func queueSync(ctx context.Context, tx *txn, r SyncRequest, in integration.Integ
 	}
 	run := tasks.SyncRun{ID: runID, AccountID: in.AccountID, IntegrationID: in.ID, TaskID: taskID, Trigger: r.Trigger,
 		Status: tasks.RunQueued, QueuedAt: fromMicros(now)}
-	if _, err := tx.exec(ctx, `INSERT INTO sync_runs (`+runColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, 0, '', '', '', 0, 0, 0, 0, 0, 0, 0)`,
+	if _, err := tx.exec(ctx, `INSERT INTO sync_runs (`+runColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, 0, '', '', '', 0, 0, 0, 0, 0, 0, 0, 0)`,
 		run.ID, run.AccountID, run.IntegrationID, run.TaskID, string(run.Trigger), string(run.Status), now); err != nil {
 		return tasks.SyncRun{}, false, err
 	}
