@@ -248,8 +248,10 @@ spec:
 }
 
 func TestImportRefusesAnUnreadableStream(t *testing.T) {
-	if _, _, err := Import([]byte("kind: [\n")); err == nil {
-		t.Fatal("an unreadable stream was accepted")
+	for _, s := range []string{"kind: [\n", "just text\n", "apiVersion: backstage.io/v1alpha1\n---\n- a list\n"} {
+		if _, _, err := Import([]byte(s)); err == nil {
+			t.Fatalf("%q was accepted", s)
+		}
 	}
 }
 

@@ -30,7 +30,7 @@ var serverMetadata = map[string]string{
 // entity, checked as any entity is. A document that cannot be mapped is
 // left out with an issue saying why; the issues also name what of an
 // imported entity was left out or changed. An error means the stream
-// itself is unreadable.
+// itself is unreadable, or holds something else than mappings.
 func Import(data []byte) ([]Imported, []Issue, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var out []Imported
@@ -49,8 +49,7 @@ func Import(data []byte) ([]Imported, []Issue, error) {
 		}
 		var doc map[string]any
 		if err := node.Decode(&doc); err != nil || doc == nil {
-			issues = append(issues, Issue{Entity: fmt.Sprintf("document %d", n), Skipped: true, Problem: "not a mapping; left out"})
-			continue
+			return nil, nil, fmt.Errorf("document %d is not a mapping: not a Backstage entity file", n)
 		}
 		imp, found := importDocument(n, doc)
 		issues = append(issues, found...)

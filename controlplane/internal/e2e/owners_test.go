@@ -128,7 +128,8 @@ func TestOwnerSuggestedFromCodeOwners(t *testing.T) {
 		t.Fatalf("runs count %d CODEOWNERS requests, the mock answered %d", spent, counters.ByEndpoint["src"])
 	}
 
-	// A new CODEOWNERS file is a push: the next sync reads it again.
+	// A new CODEOWNERS file is a push: the next sync sees the repository
+	// changed, and the one after reads the file again.
 	slug := withoutFile["slug"].(string)
 	req, _ := http.NewRequest(http.MethodPut, s.controlURL+"/repos/"+slug+"/files/.bitbucket/CODEOWNERS",
 		strings.NewReader("# owners\n* @acme/payments @alice\nsrc/ @bob\n"))
@@ -137,6 +138,7 @@ func TestOwnerSuggestedFromCodeOwners(t *testing.T) {
 		t.Fatalf("setting CODEOWNERS of %s: %v %v", slug, resp, err)
 	}
 	resp.Body.Close()
+	syncWait(t, c)
 	syncWait(t, c)
 	d := find(t, listAll(t, c, "discovered", "list", integration, "--search", slug), "slug", slug)
 	if path(d, "owner", "owner") != "group:payments-team" || path(d, "owner", "path") != ".bitbucket/CODEOWNERS" {
