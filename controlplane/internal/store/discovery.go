@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalog"
-	"github.com/catalog-discovery/bitbucket/controlplane/internal/owners"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/owners"
 )
 
 // DiscoveryState is an integration's discovery bookkeeping (see
