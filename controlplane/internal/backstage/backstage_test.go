@@ -307,3 +307,24 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatal("ingested properties came back from an export")
 	}
 }
+
+// FuzzImport holds Import to its promise for any input: an error or
+// entities that are valid, never a panic.
+func FuzzImport(f *testing.F) {
+	f.Add("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: a-b\nspec:\n  type: service\n  lifecycle: x\n  owner: me\n")
+	f.Add("apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: g\n  annotations: [1]\n---\n{}\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		got, _, err := Import([]byte(s))
+		if err != nil {
+			return
+		}
+		for _, imp := range got {
+			if err := imp.Entity.Validate(); err != nil {
+				t.Fatalf("%s imported invalid: %v", imp.Source, err)
+			}
+			if _, issues, _ := Export(imp.Entity); len(issues) > 100 {
+				t.Fatal("unbounded issues")
+			}
+		}
+	})
+}
