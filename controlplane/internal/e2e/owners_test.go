@@ -112,6 +112,13 @@ func TestOwnerSuggestedFromCodeOwners(t *testing.T) {
 		t.Fatalf("discovered list table: header %v rows %v; want OWNER %v", header, rows, path(withFile, "owner", "owner"))
 	}
 
+	// discovered get shows where the suggestion comes from.
+	get = c.ok("discovered", "get", integration, withFile["slug"].(string))
+	if !strings.Contains(get, asString(path(withFile, "owner", "owner"))+" (from "+asString(path(withFile, "owner", "from"))+")") ||
+		!strings.Contains(get, asString(path(withFile, "owner", "path"))) {
+		t.Fatalf("discovered get %s:\n%s", withFile["slug"], get)
+	}
+
 	// What every sync spent on CODEOWNERS is what the mock answered on /src.
 	var runs map[string]any
 	c.json(&runs, "runs", integration)

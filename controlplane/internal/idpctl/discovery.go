@@ -25,7 +25,8 @@ with the recommended action (Merge when a catalog entity matches, Register
 otherwise, within the integration's behavior), the suggested entity, the
 kind and type it would be imported as, and for Register the owner its
 CODEOWNERS file suggests.`,
-		a.discoveredListCommand())
+		a.discoveredListCommand(),
+		a.discoveredGetCommand())
 }
 
 func (a *app) discoveredListCommand() *cobra.Command {

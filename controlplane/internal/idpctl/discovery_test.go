@@ -213,3 +213,24 @@ func TestImportedListUnlinkAndEvents(t *testing.T) {
 	}
 	golden(t, "events", h.mustRun(0, "events", "acme").stdout)
 }
+
+func TestDiscoveredGet(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.fake.discovered = testDiscovered()
+	out := h.mustRun(0, "discovered", "get", "acme", "acme/billing-api").stdout
+	for _, want := range []string{"Suggested owner:   group:billing (from @acme/billing)", "CODEOWNERS:        .bitbucket/CODEOWNERS: * @acme/billing @alice"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("get billing-api: no %q in\n%s", want, out)
+		}
+	}
+	if out := h.mustRun(0, "discovered", "get", "acme", "{3}").stdout; !strings.Contains(out, "none: the default branch has no CODEOWNERS file") {
+		t.Errorf("get by uuid:\n%s", out)
+	}
+	if out := h.mustRun(0, "discovered", "get", "acme", "payments-service-api").stdout; !strings.Contains(out, "Suggested owner:   - (CODEOWNERS not read yet") {
+		t.Errorf("get payments-service-api:\n%s", out)
+	}
+	if r := h.mustRun(1, "discovered", "get", "acme", "nope"); !strings.Contains(r.stderr, `no discovered repository "nope"`) {
+		t.Errorf("unknown: %q", r.stderr)
+	}
+}
