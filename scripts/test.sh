@@ -67,3 +67,5 @@ fuzz() { go test -run='^$' -fuzz="^$1\$" -fuzztime="${IDP_FUZZTIME:-10s}" "$2"; 
 step "fuzz targets, ${IDP_FUZZTIME:-10s} each"
 fuzz FuzzParse ./controlplane/internal/catalog
 fuzz FuzzPaths ./controlplane/internal/discoverysvc
+fuzz FuzzParse ./shared/codeowners
+fuzz FuzzImport ./controlplane/internal/backstage

@@ -28,6 +28,9 @@ POST   /_mock/repos/{repo}/rename                     {"name"}; the slug follows
 POST   /_mock/repos/{repo}/move                       {"project_key"}
 POST   /_mock/repos/{repo}/commits                    push: {"count"}
 POST   /_mock/repos/{repo}/force-push                 rewrite: {"drop", "count"} (drop the newest, push count new)
+GET    /_mock/repos/{repo}/codeowners                 its CODEOWNERS file: {"path", "content"} ("" when none)
+PUT    /_mock/repos/{repo}/files/{path}               commit a file (raw body), e.g. .bitbucket/CODEOWNERS
+DELETE /_mock/repos/{repo}/files/{path}               commit its removal
 GET    /_mock/repos/{repo}/pullrequests               list pull requests, all states
 POST   /_mock/repos/{repo}/pullrequests               open: {"title", "description", "source_branch", "draft"}
 POST   /_mock/repos/{repo}/pullrequests/{id}/merge    merge (pushes a merge commit)
@@ -154,6 +157,23 @@ func (s *Server) controlRoutes() http.Handler {
 			info, err := s.ForcePush(r.PathValue("repo"), body.Drop, body.Count)
 			writeControl(w, info, err)
 		}
+	})
+	m.HandleFunc("GET /_mock/repos/{repo}/codeowners", func(w http.ResponseWriter, r *http.Request) {
+		p, text, err := s.CodeOwners(r.PathValue("repo"))
+		writeControl(w, map[string]string{"path": p, "content": text}, err)
+	})
+	m.HandleFunc("PUT /_mock/repos/{repo}/files/{path...}", func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxFileBytes+1))
+		if err != nil {
+			writeControl(w, nil, fmt.Errorf("%w: reading the file: %v", ErrInvalid, err))
+			return
+		}
+		info, err := s.SetFile(r.PathValue("repo"), r.PathValue("path"), string(body))
+		writeControl(w, info, err)
+	})
+	m.HandleFunc("DELETE /_mock/repos/{repo}/files/{path...}", func(w http.ResponseWriter, r *http.Request) {
+		info, err := s.RemoveFile(r.PathValue("repo"), r.PathValue("path"))
+		writeControl(w, info, err)
 	})
 	m.HandleFunc("GET /_mock/repos/{repo}/pullrequests", func(w http.ResponseWriter, r *http.Request) {
 		prs, err := s.PullRequests(r.PathValue("repo"))

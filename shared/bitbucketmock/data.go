@@ -38,6 +38,7 @@ type repo struct {
 	basePRs                              int            // generated pull requests, ids 1..basePRs
 	nextPR                               int
 	prs                                  map[int]*pullRequest // pull requests opened or changed since
+	files                                map[string]*string   // files set (or removed, nil) through the control API
 }
 
 func (r *repo) fullName(ws string) string { return ws + "/" + r.slug }

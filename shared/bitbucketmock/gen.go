@@ -22,6 +22,7 @@ const (
 	kindHook
 	kindDelivery
 	kindComment
+	kindCodeOwners
 )
 
 type rng struct{ s uint64 }

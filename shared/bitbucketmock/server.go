@@ -144,6 +144,7 @@ func (s *Server) routes() http.Handler {
 	add("/repositories/{workspace}/{repo}/commit/{commit}", endpoint{name: "commit", scope: "repository", serve: s.getCommit})
 	add("/repositories/{workspace}/{repo}/refs/branches", endpoint{name: "branches", scope: "repository", serve: s.listBranches})
 	add("/repositories/{workspace}/{repo}/refs/tags", endpoint{name: "tags", scope: "repository", serve: s.listTags})
+	add("/repositories/{workspace}/{repo}/src/{commit}/{path...}", endpoint{name: "src", scope: "repository", serve: s.getSource})
 	add("/workspaces/{workspace}", endpoint{name: "workspace", serve: s.getWorkspace})
 	add("/workspaces/{workspace}/projects", endpoint{name: "projects", scope: "project", serve: s.listProjects})
 	add("/workspaces/{workspace}/projects/{key}", endpoint{name: "project", scope: "project", serve: s.getProject})

@@ -17,6 +17,7 @@ type Record struct {
 	Commit          *Commit
 	Cursor          *Cursor
 	ListingComplete *ListingComplete
+	CodeOwners      *CodeOwners
 }
 
 // Kind names the record's kind, for counters and logs.
@@ -32,6 +33,8 @@ func (r Record) Kind() string {
 		return "cursor"
 	case r.ListingComplete != nil:
 		return "listing_complete"
+	case r.CodeOwners != nil:
+		return "code_owners"
 	default:
 		return "empty"
 	}
@@ -113,4 +116,20 @@ type Cursor struct {
 // this task: the integration's repositories not sent are deleted.
 type ListingComplete struct {
 	RepositoryCount int64
+}
+
+// CodeOwners is what the CODEOWNERS file of a repository's default branch
+// says about the repository as a whole; see the CodeOwners message.
+type CodeOwners struct {
+	RepositoryUUID string
+	// Path is the file found; empty when the repository has none.
+	Path string
+	// Owners of the last rule covering the whole repository, as written.
+	Owners []string
+	// CoversRepository is true when such a rule exists.
+	CoversRepository bool
+	Line             int32
+	Revision         string
+	// RepositoryUpdatedOn is the repository's updated_on when it was read.
+	RepositoryUpdatedOn time.Time
 }

@@ -26,7 +26,7 @@ const (
 // here and in ARCHITECTURE.md.
 var layers = map[string]string{
 	"internal/auth": rules, "internal/catalog": rules, "internal/correlate": rules, "internal/fault": rules, "internal/ids": rules,
-	"internal/imports": rules, "internal/ingest": rules, "internal/integration": rules, "internal/sortkey": rules, "internal/tasks": rules,
+	"internal/imports": rules, "internal/ingest": rules, "internal/integration": rules, "internal/owners": rules, "internal/backstage": rules, "internal/sortkey": rules, "internal/tasks": rules,
 
 	"internal/store": storage, "internal/store/storetest": storage,
 

@@ -29,6 +29,8 @@ type Item struct {
 	// Target is the id or identifier of the entity to merge into instead
 	// of the suggested one.
 	Target string
+	// Owner is the owner of a registered entity instead of the suggested one.
+	Owner string
 	// SeenAction and SeenTarget are the recommendation the user saw, when
 	// the caller knows it: the result's Notice says so when the import
 	// followed a recommendation that changed since.
@@ -167,7 +169,7 @@ func (s *Service) link(ctx context.Context, in integration.Integration, actor st
 	if err != nil {
 		return store.ImportOutcome{}, "", "", err
 	}
-	ask := imports.Request{Behavior: in.Behavior, Repository: repo.FullName, Action: it.Action, Type: it.Type, Target: it.Target,
+	ask := imports.Request{Behavior: in.Behavior, Repository: repo.FullName, Action: it.Action, Type: it.Type, Target: it.Target, Owner: it.Owner,
 		Recommended: rec.Action, Suggested: rec.SuggestedID, Note: rec.Note, SeenAction: it.SeenAction, SeenTarget: it.SeenTarget}
 	plan, err := imports.Decide(ask)
 	if err != nil {
@@ -200,8 +202,12 @@ func (s *Service) link(ctx context.Context, in integration.Integration, actor st
 		if it.Type != "" {
 			typ = it.Type
 		}
+		owner, err := s.registerOwner(ctx, in, repo.UUID, it.Owner, stringProp(props, "owner"))
+		if err != nil {
+			return store.ImportOutcome{}, action, "", err
+		}
 		e, err := catalog.NewFromRepository(catalog.RegisterTemplate{Kind: in.Kind, Type: typ, Slug: repo.Slug, Name: repo.Name,
-			Description: repo.Description, Owner: stringProp(props, "owner"), Lifecycle: stringProp(props, "lifecycle")})
+			Description: repo.Description, Owner: owner, Lifecycle: stringProp(props, "lifecycle")})
 		if err != nil {
 			return store.ImportOutcome{}, action, "", invalidEntity(err)
 		}

@@ -19,6 +19,9 @@ type Discovered struct {
 	// Kind and Type are what a Register import would create (Type is empty
 	// under Merge).
 	Kind, Type string
+	// Owner is the owner proposed for Register from its CODEOWNERS file;
+	// nil until the file was read.
+	Owner *OwnerSuggestion
 }
 
 // Match is a candidate entity of a repository.
@@ -55,7 +58,7 @@ func (s *Service) ListDiscovered(ctx context.Context, accountID, integrationRef 
 	}
 	out := make([]Discovered, len(rows))
 	for i, r := range rows {
-		d := Discovered{Discovered: r, Kind: in.Kind, Type: in.Type}
+		d := Discovered{Discovered: r, Kind: in.Kind, Type: in.Type, Owner: suggestOwner(in, r.CodeOwners)}
 		for _, c := range r.Candidates {
 			e, ok := ents[c.EntityID]
 			if !ok {

@@ -10,6 +10,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalog"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/owners"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/shared/clock"
 )
@@ -34,6 +35,7 @@ type Store interface {
 	FindRepository(ctx context.Context, integrationID, ref string) (store.Repository, error)
 	GetEntity(ctx context.Context, accountID string, key store.EntityKey) (store.StoredEntity, error)
 	GetRecommendation(ctx context.Context, integrationID, uuid string) (store.Recommendation, bool, error)
+	GetCodeOwners(ctx context.Context, integrationID, uuid string) (*owners.Finding, error)
 	EntityFeeds(ctx context.Context, accountID, integrationID, kind string) (map[string]catalog.Feed, error)
 	EntityIdentifiers(ctx context.Context, accountID, kind, scope string) (map[string]bool, error)
 

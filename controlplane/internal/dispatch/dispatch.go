@@ -254,12 +254,21 @@ func (s *Service) assignment(ctx context.Context, t tasks.Task) (tasks.Assignmen
 		if err != nil {
 			return a, err
 		}
+		// Owner suggestions: the repositories about to be registered whose
+		// CODEOWNERS file was not read since they changed, no more than the
+		// cap could serve (each costs at least one request).
+		var codeOwners []string
+		if len(in.OwnerMapping) > 0 {
+			if codeOwners, err = s.store.CodeOwnersToCheck(ctx, in.ID, s.cfg.Limits.MaxCodeOwnersRequestsPerSync); err != nil {
+				return a, err
+			}
+		}
 		kinds := make([]string, len(in.SecondaryKinds))
 		for i, k := range in.SecondaryKinds {
 			kinds[i] = string(k)
 		}
 		a.Sync = &tasks.SyncPayload{IntegrationID: in.ID, SecondaryKinds: kinds, Limits: s.cfg.Limits, StartDate: in.StartDate,
-			Cursors: cursors, Target: tasks.Target{Workspace: in.Workspace, APIBaseURL: c.APIBaseURL, TokenRef: c.TokenRef}}
+			Cursors: cursors, CodeOwners: codeOwners, Target: tasks.Target{Workspace: in.Workspace, APIBaseURL: c.APIBaseURL, TokenRef: c.TokenRef}}
 	case tasks.TestConnection:
 		c, err := s.store.GetConnector(ctx, t.AccountID, t.ConnectorID)
 		if err != nil {

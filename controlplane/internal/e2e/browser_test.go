@@ -453,6 +453,7 @@ metadata:
 	b.seeIn(`//*[@aria-label='Sync progress']`, "success")
 	b.see(strconv.Itoa(repoCount) + " in all")
 	b.seeIn(`//tr[.//th[contains(., 'audit-api')]]/td[2]`, "Register")
+	b.see("Suggested owner") // from CODEOWNERS, read by the next sync
 	b.shot("discovered")
 
 	// The filter by recommendation: only shipping-service matches an entity.

@@ -259,7 +259,7 @@ spec:
 		t.Fatalf("audit-api recommended %v, want Register", a)
 	}
 	header, rows := table(t, c.ok("discovered", "list", integration, "--search", "shipping-service"))
-	if strings.Join(header, "|") != "NAME|RECOMMENDED|SUGGESTED MATCH|KIND|TYPE|DETECTED|NOTE" {
+	if strings.Join(header, "|") != "NAME|RECOMMENDED|SUGGESTED MATCH|KIND|TYPE|OWNER|DETECTED|NOTE" {
 		t.Errorf("discovered table header %v", header)
 	}
 	if len(rows) != 1 || rows[0][0] != "shipping-service" || rows[0][1] != "Merge" || !strings.Contains(rows[0][2], "shipping") {

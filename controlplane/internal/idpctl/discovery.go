@@ -22,9 +22,11 @@ func (a *app) discoveredCommand() *cobra.Command {
 	return group("discovered", "Repositories an integration discovered and did not import yet",
 		`The Discovered list: every repository seen in the workspace and not imported,
 with the recommended action (Merge when a catalog entity matches, Register
-otherwise, within the integration's behavior), the suggested entity, and the
-kind and type it would be imported as.`,
-		a.discoveredListCommand())
+otherwise, within the integration's behavior), the suggested entity, the
+kind and type it would be imported as, and for Register the owner its
+CODEOWNERS file suggests.`,
+		a.discoveredListCommand(),
+		a.discoveredGetCommand())
 }
 
 func (a *app) discoveredListCommand() *cobra.Command {
@@ -41,7 +43,15 @@ func (a *app) discoveredListCommand() *cobra.Command {
 		Long: `List discovered repositories, by name, with the recommended action and the
 suggested match. When several catalog entities match, the best is suggested
 (exact before contains, then the longest match) and the others are counted;
--o json lists every candidate.`,
+-o json lists every candidate.
+
+OWNER is the owner proposed for Register: the owners of the CODEOWNERS rule
+that covers the whole repository (* and the like; the last one wins) on its
+default branch (.bitbucket/CODEOWNERS, CODEOWNERS or docs/CODEOWNERS), mapped
+by the integration's owner mapping ('idpctl integration get'). Files are read
+by syncs, for repositories recommended for Register, within a per-sync cap of
+requests: "-" means not read yet. -o json has the file, its owners and why
+nothing is proposed. 'idpctl import --owner' chooses another owner.`,
 		Example: `  idpctl discovered list acme
   idpctl discovered list acme --action merge
   idpctl discovered list acme --search payments -o json`,
@@ -77,6 +87,7 @@ suggested match. When several catalog entities match, the best is suggested
 				{"SUGGESTED MATCH", suggestedMatch},
 				{"KIND", discovered.GetKind},
 				{"TYPE", discovered.GetType},
+				{"OWNER", suggestedOwner},
 				{"DETECTED", func(r discovered) string { return a.age(r.GetDetectedAt()) }},
 				{"NOTE", func(r discovered) string {
 					return notes(note{r.GetUnlinked(), "unlinked"}, note{r.GetDeleted(), "deleted in Bitbucket"},
@@ -100,6 +111,19 @@ func recommendation(act integrationv1.ImportAction) string {
 		return "Merge"
 	}
 	return "none"
+}
+
+// suggestedOwner shows the owner proposed for Register: "-" until the
+// CODEOWNERS file was read, "none" when it proposes nobody.
+func suggestedOwner(r discovered) string {
+	o := r.GetOwner()
+	switch {
+	case o == nil || r.GetRecommendedAction() == integrationv1.ImportAction_IMPORT_ACTION_MERGE:
+		return "-"
+	case o.GetOwner() == "":
+		return "none"
+	}
+	return o.GetOwner()
 }
 
 func suggestedMatch(r discovered) string {
@@ -132,9 +156,9 @@ func notes(ns ...note) string {
 
 func (a *app) importCommand() *cobra.Command {
 	var (
-		all                 bool
-		action, typ, target string
-		output              outputFormat
+		all                        bool
+		action, typ, target, owner string
+		output                     outputFormat
 	)
 	cmd := &cobra.Command{
 		Use:   "import INTEGRATION (NAME... | --all)",
@@ -144,7 +168,9 @@ workspace/slug and Bitbucket uuid work too). Without --action each repository
 takes its recommended action, as 'idpctl discovered list' shows it:
 
   register  create a catalog entity from the repository (type from --type or
-            the integration's); fails when the identifier is taken
+            the integration's; owner from --owner, or the one its CODEOWNERS
+            file suggests, as 'idpctl discovered list' shows it, or the field
+            mapping's, else unknown); fails when the identifier is taken
   merge     link the repository to an existing entity: the suggested one, or
             --target ENTITY (entity id or identifier); the entity keeps its own
             name, owner and spec
@@ -155,6 +181,7 @@ printed per repository, and idpctl exits 1 when any failed.`,
 		Example: `  idpctl import acme payments-service billing-api
   idpctl import acme payments-service --action merge --target payments
   idpctl import acme new-tool --action register --type library
+  idpctl import acme new-tool --owner group:platform
   idpctl import acme --all`,
 		Args: minArgs("INTEGRATION"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -163,8 +190,8 @@ printed per repository, and idpctl exits 1 when any failed.`,
 			switch {
 			case all && len(names) > 0:
 				return cli.Usagef("give repository names or --all, not both")
-			case all && (action != "" || typ != "" || target != ""):
-				return cli.Usagef("--all imports with the recommended actions; --action, --type and --target apply to named repositories")
+			case all && (action != "" || typ != "" || target != "" || owner != ""):
+				return cli.Usagef("--all imports with the recommended actions; --action, --type, --target and --owner apply to named repositories")
 			case !all && len(names) == 0:
 				return cli.Usagef("name the repositories to import, or give --all")
 			}
@@ -181,8 +208,11 @@ printed per repository, and idpctl exits 1 when any failed.`,
 			if target != "" && act == integrationv1.ImportAction_IMPORT_ACTION_REGISTER {
 				return cli.Usagef("--target applies to merge; register creates a new entity")
 			}
+			if owner != "" && (act == integrationv1.ImportAction_IMPORT_ACTION_MERGE || target != "") {
+				return cli.Usagef("--owner applies to register; a merged entity keeps its own owner")
+			}
 			for _, n := range names {
-				req.Items = append(req.Items, &integrationv1.ImportItem{Repository: n, Action: act, Type: typ, TargetEntity: target})
+				req.Items = append(req.Items, &integrationv1.ImportItem{Repository: n, Action: act, Type: typ, TargetEntity: target, Owner: owner})
 			}
 			c, err := a.client()
 			if err != nil {
@@ -237,6 +267,7 @@ printed per repository, and idpctl exits 1 when any failed.`,
 	cmd.Flags().BoolVar(&all, "all", false, "import every discovered repository with its recommended action")
 	cmd.Flags().StringVar(&action, "action", "", "register or merge (default: each repository's recommended action)")
 	cmd.Flags().StringVar(&typ, "type", "", "register: catalog type of the new entities instead of the integration's")
+	cmd.Flags().StringVar(&owner, "owner", "", "register: owner of the new entities (e.g. group:payments) instead of the suggested one")
 	cmd.Flags().StringVar(&target, "target", "", "merge: entity (id or identifier) to link to instead of the suggested one")
 	addOutputFlag(cmd, &output)
 	return cmd

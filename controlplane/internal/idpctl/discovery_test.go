@@ -20,7 +20,8 @@ func testDiscovered() []*integrationv1.DiscoveredRepository {
 	payments := &integrationv1.EntityRef{Id: "e-7", Kind: "Component", Identifier: "payments_service", Name: "Payments", Scope: "account"}
 	return []*integrationv1.DiscoveredRepository{
 		{RepositoryUuid: "{1}", Name: "billing-api", Slug: "billing-api", FullName: "acme/billing-api", RecommendedAction: register,
-			Kind: "Component", Type: "service", DetectedAt: ago(10 * time.Minute)},
+			Kind: "Component", Type: "service", DetectedAt: ago(10 * time.Minute),
+			Owner: &integrationv1.OwnerSuggestion{Owner: "group:billing", From: "@acme/billing", Path: ".bitbucket/CODEOWNERS", CodeOwners: []string{"@acme/billing", "@alice"}}},
 		{RepositoryUuid: "{2}", Name: "payments-service-api", Slug: "payments-service-api", FullName: "acme/payments-service-api", RecommendedAction: merge,
 			SuggestedEntity: payments, Kind: "Component", Type: "service", DetectedAt: ago(3 * time.Hour),
 			Candidates: []*integrationv1.MatchCandidate{
@@ -28,7 +29,8 @@ func testDiscovered() []*integrationv1.DiscoveredRepository {
 				{Entity: &integrationv1.EntityRef{Id: "e-8", Identifier: "payments"}, MatchedValue: "payments"},
 			}},
 		{RepositoryUuid: "{3}", Name: "old-tool", Slug: "old-tool", FullName: "acme/old-tool", RecommendedAction: register,
-			Kind: "Component", Type: "service", DetectedAt: ago(72 * time.Hour), Unlinked: true, Deleted: true},
+			Kind: "Component", Type: "service", DetectedAt: ago(72 * time.Hour), Unlinked: true, Deleted: true,
+			Owner: &integrationv1.OwnerSuggestion{Note: "the default branch has no CODEOWNERS file"}},
 	}
 }
 
@@ -141,12 +143,13 @@ func TestImportUsageErrors(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	cases := map[string][]string{
-		"Error: name the repositories to import, or give --all":                                                        {"import", "acme"},
-		"Error: give repository names or --all, not both":                                                              {"import", "acme", "x", "--all"},
-		"Error: --all imports with the recommended actions; --action, --type and --target apply to named repositories": {"import", "acme", "--all", "--action", "merge"},
-		"Error: --type applies to register; a merged entity keeps its own type":                                        {"import", "acme", "x", "--action", "merge", "--type", "lib"},
-		"Error: --target applies to merge; register creates a new entity":                                              {"import", "acme", "x", "--action", "register", "--target", "e"},
-		"Error: expected INTEGRATION, got no arguments":                                                                {"import"},
+		"Error: name the repositories to import, or give --all":                                                                 {"import", "acme"},
+		"Error: give repository names or --all, not both":                                                                       {"import", "acme", "x", "--all"},
+		"Error: --all imports with the recommended actions; --action, --type, --target and --owner apply to named repositories": {"import", "acme", "--all", "--action", "merge"},
+		"Error: --owner applies to register; a merged entity keeps its own owner":                                               {"import", "acme", "x", "--action", "merge", "--owner", "group:x"},
+		"Error: --type applies to register; a merged entity keeps its own type":                                                 {"import", "acme", "x", "--action", "merge", "--type", "lib"},
+		"Error: --target applies to merge; register creates a new entity":                                                       {"import", "acme", "x", "--action", "register", "--target", "e"},
+		"Error: expected INTEGRATION, got no arguments":                                                                         {"import"},
 	}
 	for want, args := range cases {
 		r := h.mustRun(2, args...)
@@ -209,4 +212,25 @@ func TestImportedListUnlinkAndEvents(t *testing.T) {
 		{Id: "ev-1", Time: ago(48 * time.Hour), Type: integrationv1.EventType_EVENT_TYPE_CONFIG_CHANGED, Actor: "ops-key", Message: "created"},
 	}
 	golden(t, "events", h.mustRun(0, "events", "acme").stdout)
+}
+
+func TestDiscoveredGet(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.fake.discovered = testDiscovered()
+	out := h.mustRun(0, "discovered", "get", "acme", "acme/billing-api").stdout
+	for _, want := range []string{"Suggested owner:   group:billing (from @acme/billing)", "CODEOWNERS:        .bitbucket/CODEOWNERS: * @acme/billing @alice"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("get billing-api: no %q in\n%s", want, out)
+		}
+	}
+	if out := h.mustRun(0, "discovered", "get", "acme", "{3}").stdout; !strings.Contains(out, "none: the default branch has no CODEOWNERS file") {
+		t.Errorf("get by uuid:\n%s", out)
+	}
+	if out := h.mustRun(0, "discovered", "get", "acme", "payments-service-api").stdout; !strings.Contains(out, "Suggested owner:   - (CODEOWNERS not read yet") {
+		t.Errorf("get payments-service-api:\n%s", out)
+	}
+	if r := h.mustRun(1, "discovered", "get", "acme", "nope"); !strings.Contains(r.stderr, `no discovered repository "nope"`) {
+		t.Errorf("unknown: %q", r.stderr)
+	}
 }

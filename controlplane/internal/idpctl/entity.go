@@ -42,6 +42,8 @@ Reads need IDP_CATALOG_VIEW, writes IDP_CATALOG_EDIT, on IDP_CATALOG.`,
 		a.entityGetCommand(),
 		a.entityActivityCommand(),
 		a.entityDeleteCommand(),
+		a.entityExportCommand(),
+		a.entityImportCommand(),
 	)
 	cmd.Aliases = []string{"entities"}
 	return cmd

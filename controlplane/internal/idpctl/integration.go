@@ -101,6 +101,32 @@ var integrationSettings = []integrationSetting{
 		}},
 	{key: "auto-import", field: "auto_import", kind: boolValue,
 		help: "import future discoveries with their recommended action"},
+	{key: "owner-mapping", field: "owner_mapping", kind: listValue,
+		help:     "CODEOWNERS owner to catalog owner, FROM=TO (one * in FROM is passed on to TO, e.g. '@acme/*=group:*'); repeatable, tried in order; none turns owner suggestions off (default '@WORKSPACE/*=group:*' '@*=user:*')",
+		editHelp: "CODEOWNERS owner to catalog owner, FROM=TO (one * in FROM is passed on to TO); repeatable, replaces the whole list; none turns owner suggestions off",
+		apply: func(in *integrationv1.Integration, v settingValue) error {
+			rules, err := parseOwnerMapping(v.list)
+			in.OwnerMapping = &integrationv1.OwnerMapping{Rules: rules}
+			return err
+		}},
+}
+
+// parseOwnerMapping reads --owner-mapping values; "none" alone is the
+// empty list.
+func parseOwnerMapping(list []string) ([]*integrationv1.OwnerMappingRule, error) {
+	if len(list) == 1 && strings.EqualFold(strings.TrimSpace(list[0]), "none") {
+		return nil, nil
+	}
+	out := make([]*integrationv1.OwnerMappingRule, 0, len(list))
+	for _, item := range list {
+		from, to, ok := strings.Cut(item, "=")
+		from, to = strings.TrimSpace(from), strings.TrimSpace(to)
+		if !ok || from == "" || to == "" {
+			return nil, fmt.Errorf("%q: want FROM=TO, e.g. @acme/payments=group:payments, or none", item)
+		}
+		out = append(out, &integrationv1.OwnerMappingRule{From: from, To: to})
+	}
+	return out, nil
 }
 
 // integrationSetting is one setting of create and edit.
@@ -461,6 +487,10 @@ flag names; flags given on the command line override the file:
   frequency: 3h                      # 30m | 1h | 3h | 6h | 12h | 1d
   start-date: 2025-01-01
   auto-import: false
+  owner-mapping:                     # CODEOWNERS owner -> catalog owner, first match wins
+    - '@acme/payments=group:payments-team'
+    - '@acme/*=group:*'
+    - '@*=user:*'
 
 Correlation: INGESTED_PATH is a path into the ingested properties or the raw
 Bitbucket repository JSON, CATALOG_PATH a path into the entity YAML; equals is
@@ -684,6 +714,13 @@ func (a *app) integrationDetails(w io.Writer, in *integrationv1.Integration) {
 	d.add("Frequency", frequencyName(in.GetUpdateFrequency()))
 	d.add("Start date", startDateString(in.GetStartDate()))
 	d.add("Auto-import", onOff(in.GetAutoImport()))
+	// One line per rule, in the flag's syntax.
+	if len(in.GetOwnerMapping().GetRules()) == 0 {
+		d.add("Owner mapping", "none (owner suggestions off)")
+	}
+	for _, r := range in.GetOwnerMapping().GetRules() {
+		d.add("Owner mapping", r.GetFrom()+"="+r.GetTo())
+	}
 	d.add("Created", a.when(in.GetCreatedAt()))
 	d.add("Updated", a.when(in.GetUpdatedAt()))
 	d.add("Next sync", a.when(in.GetNextSyncAt()))

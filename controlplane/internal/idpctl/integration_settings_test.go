@@ -53,6 +53,13 @@ var settingRoundTrips = map[string]struct {
 	"frequency":   {[]string{"--frequency", "1h"}, func(in *integrationv1.Integration) any { return frequencyName(in.GetUpdateFrequency()) }},
 	"start-date":  {[]string{"--start-date", "2025-01-01"}, func(in *integrationv1.Integration) any { return startDateString(in.GetStartDate()) }},
 	"auto-import": {[]string{"--auto-import"}, func(in *integrationv1.Integration) any { return in.GetAutoImport() }},
+	"owner-mapping": {[]string{"--owner-mapping", "@acme/payments=group:payments", "--owner-mapping", "@acme/*=group:*"}, func(in *integrationv1.Integration) any {
+		var rules []string
+		for _, r := range in.GetOwnerMapping().GetRules() {
+			rules = append(rules, r.GetFrom()+"="+r.GetTo())
+		}
+		return rules
+	}},
 }
 
 // TestIntegrationSettingsRoundTrip walks the settings table: each setting

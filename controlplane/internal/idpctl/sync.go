@@ -230,9 +230,13 @@ func (a *app) runSummary(run syncRun) string {
 	if d, ok := runDuration(run); ok {
 		took = " in " + humanDuration(d)
 	}
-	return fmt.Sprintf("Run %s %s%s: %d repositories, %d pull requests, %d commits; %d Bitbucket requests, %d rate-limited (429).",
+	codeOwners := ""
+	if n := run.GetCodeOwnersRequests(); n > 0 {
+		codeOwners = fmt.Sprintf(" (%d reading CODEOWNERS files)", n)
+	}
+	return fmt.Sprintf("Run %s %s%s: %d repositories, %d pull requests, %d commits; %d Bitbucket requests%s, %d rate-limited (429).",
 		run.GetId(), enumName(run.GetStatus(), "SYNC_STATUS_"), took,
-		run.GetRepositories(), run.GetPullRequests(), run.GetCommits(), run.GetRequests(), run.GetRateLimited())
+		run.GetRepositories(), run.GetPullRequests(), run.GetCommits(), run.GetRequests(), codeOwners, run.GetRateLimited())
 }
 
 // runDuration is from start (or queueing) to the end, for ended runs.

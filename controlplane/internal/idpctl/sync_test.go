@@ -56,6 +56,14 @@ func TestSyncWaitPrintsALinePerPhaseOffATerminal(t *testing.T) {
 	if want := "Run r-1 SUCCESS in 2m5s: 120 repositories, 340 pull requests, 560 commits; 57 Bitbucket requests, 2 rate-limited (429).\n"; r.stdout != want {
 		t.Errorf("stdout = %q\nwant %q", r.stdout, want)
 	}
+	// Requests spent on CODEOWNERS files are named when there are any.
+	h2 := newHarness(t)
+	h2.now = tickingClock()
+	h2.fake.runScript = runScript(succeeded, "")
+	h2.fake.runScript[len(h2.fake.runScript)-1].CodeOwnersRequests = 12
+	if want := "Run r-1 SUCCESS in 2m5s: 120 repositories, 340 pull requests, 560 commits; 57 Bitbucket requests (12 reading CODEOWNERS files), 2 rate-limited (429).\n"; h2.mustRun(0, "sync", "acme", "--wait").stdout != want {
+		t.Errorf("with CODEOWNERS requests, want %q", want)
+	}
 	polls := h.fake.requests("GetSyncRun")
 	if len(polls) != 5 {
 		t.Errorf("polled %d times, want 5 (until the run ended)", len(polls))

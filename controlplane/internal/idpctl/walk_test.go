@@ -35,6 +35,10 @@ func invocations(t *testing.T) map[string][]string {
 	if err := os.WriteFile(file, []byte("apiVersion: harness.io/v1\nkind: Component\nidentifier: x\nname: x\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	backstageFile := filepath.Join(t.TempDir(), "catalog-info.yaml")
+	if err := os.WriteFile(backstageFile, []byte("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: x\nspec:\n  type: service\n  owner: team-a\n  lifecycle: production\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	N, C, E := spacedIntegration, spacedConnector, spacedEntity
 	return map[string][]string{
 		"connector create":      {"--name", C, "--workspace", "acme", "--token-ref", "env:BITBUCKET_TOKEN"},
@@ -53,6 +57,7 @@ func invocations(t *testing.T) map[string][]string {
 		"sync":                  {N},
 		"runs":                  {N},
 		"discovered list":       {N, "--page-size", "1"},
+		"discovered get":        {N, "a"},
 		"import":                {N, "repo-1"},
 		"auto-import":           {N, "on"},
 		"imported list":         {N},
@@ -64,6 +69,8 @@ func invocations(t *testing.T) map[string][]string {
 		"entity get":            {E, "--kind", "Component"},
 		"entity activity":       {E},
 		"entity delete":         {E},
+		"entity export":         {E, "--format", "backstage"},
+		"entity import":         {"--format", "backstage", backstageFile},
 		"version":               {},
 	}
 }

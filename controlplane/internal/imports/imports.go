@@ -24,6 +24,9 @@ const (
 	ReasonActionNotAllowed = "ACTION_NOT_ALLOWED"
 	// ReasonInvalidType: a type that is not valid, or given with Merge.
 	ReasonInvalidType = "INVALID_TYPE"
+	// ReasonInvalidOwner: an owner given with Merge (a merged entity keeps
+	// its own owner).
+	ReasonInvalidOwner = "INVALID_OWNER"
 	// ReasonInvalidTarget: the merge target is not of the integration's kind.
 	ReasonInvalidTarget = "INVALID_TARGET"
 	// ReasonAlreadyImported: the repository is linked already (register), or
@@ -136,6 +139,8 @@ type Request struct {
 	Action catalog.Action
 	Type   string
 	Target string
+	// Owner (Register) overrides the suggested owner.
+	Owner string
 	// Recommended and Suggested are the current recommendation.
 	Recommended catalog.Action
 	Suggested   string // entity id
@@ -180,6 +185,9 @@ func Decide(r Request) (Plan, error) {
 	case action == catalog.ActionMerge && r.Type != "":
 		return Plan{Action: action}, fault.New(fault.Invalid, ReasonInvalidType,
 			"a type applies to Register only; a merged entity keeps its own type")
+	case action == catalog.ActionMerge && r.Owner != "":
+		return Plan{Action: action}, fault.New(fault.Invalid, ReasonInvalidOwner,
+			"an owner applies to Register only; a merged entity keeps its own owner")
 	case r.Type != "" && !integration.ValidType(r.Type):
 		return Plan{Action: action}, fault.New(fault.Invalid, ReasonInvalidType,
 			"%q is not a valid type (e.g. service, library, website)", r.Type)

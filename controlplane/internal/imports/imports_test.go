@@ -103,6 +103,8 @@ func TestDecide(t *testing.T) {
 		{"register under merge", Request{Behavior: integration.Merge, Action: catalog.ActionRegister}, Plan{Action: catalog.ActionRegister}, ReasonActionNotAllowed, fault.FailedPrecondition},
 		{"merge under register", Request{Behavior: integration.Register, Target: "x"}, Plan{Action: catalog.ActionMerge}, ReasonActionNotAllowed, fault.FailedPrecondition},
 		{"type with merge", Request{Behavior: integration.RegisterAndMerge, Action: catalog.ActionMerge, Target: "x", Type: "service"}, Plan{Action: catalog.ActionMerge}, ReasonInvalidType, fault.Invalid},
+		{"owner with merge", Request{Behavior: integration.RegisterAndMerge, Action: catalog.ActionMerge, Target: "x", Owner: "group:x"}, Plan{Action: catalog.ActionMerge}, ReasonInvalidOwner, fault.Invalid},
+		{"register with an owner", Request{Behavior: integration.RegisterAndMerge, Action: catalog.ActionRegister, Owner: "group:x"}, Plan{Action: catalog.ActionRegister}, "", 0},
 		{"bad type", Request{Behavior: integration.RegisterAndMerge, Action: catalog.ActionRegister, Type: "no spaces"}, Plan{Action: catalog.ActionRegister}, ReasonInvalidType, fault.Invalid},
 		{"unknown action", Request{Behavior: integration.RegisterAndMerge, Action: "ADOPT"}, Plan{Action: "ADOPT"}, "", fault.Invalid},
 	}

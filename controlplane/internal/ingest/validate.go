@@ -33,6 +33,7 @@ const (
 	MaxRawSize  = 256 << 10
 	MaxRawDepth = 32 // nesting of objects and lists in raw JSON
 	MaxParents  = 64 // parents kept of a commit, in order
+	MaxOwners   = 16 // CODEOWNERS owners kept of a repository
 )
 
 // Normalize makes the text of every record storable, in place: NUL bytes
@@ -67,6 +68,13 @@ func Normalize(records []record.Record) {
 		case r.Cursor != nil:
 			x := r.Cursor
 			cleanAll(MaxText, &x.RepositoryUUID, &x.NewestCommitHash, &x.OldestCommitHash)
+		case r.CodeOwners != nil:
+			x := r.CodeOwners
+			cleanAll(MaxText, &x.RepositoryUUID, &x.Path, &x.Revision)
+			x.Owners = x.Owners[:min(len(x.Owners), MaxOwners)]
+			for i := range x.Owners {
+				cleanAll(MaxText, &x.Owners[i])
+			}
 		}
 	}
 }
@@ -179,13 +187,13 @@ func Validate(records []record.Record) error {
 
 func check(r record.Record) (string, string) {
 	set := 0
-	for _, b := range []bool{r.Repository != nil, r.PullRequest != nil, r.Commit != nil, r.Cursor != nil, r.ListingComplete != nil} {
+	for _, b := range []bool{r.Repository != nil, r.PullRequest != nil, r.Commit != nil, r.Cursor != nil, r.ListingComplete != nil, r.CodeOwners != nil} {
 		if b {
 			set++
 		}
 	}
 	if set != 1 {
-		return "", "exactly one of repository, pull_request, commit, cursor or listing_complete must be set"
+		return "", "exactly one of repository, pull_request, commit, cursor, listing_complete or code_owners must be set"
 	}
 	switch {
 	case r.Repository != nil:
@@ -217,6 +225,10 @@ func check(r record.Record) (string, string) {
 	case r.Cursor != nil:
 		if !uuidPattern.MatchString(r.Cursor.RepositoryUUID) {
 			return ".cursor.repository_uuid", "must be a braced Bitbucket uuid"
+		}
+	case r.CodeOwners != nil:
+		if !uuidPattern.MatchString(r.CodeOwners.RepositoryUUID) {
+			return ".code_owners.repository_uuid", "must be a braced Bitbucket uuid"
 		}
 	}
 	return "", ""

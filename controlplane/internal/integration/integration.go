@@ -9,6 +9,7 @@ import (
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalog"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/owners"
 )
 
 // Behavior is how discovered repositories enter the catalog.
@@ -138,6 +139,9 @@ type Integration struct {
 	Type        string
 	Correlation []CorrelationRule
 	Fields      []FieldMapping
+	// OwnerMapping maps CODEOWNERS owners to the owner suggested on
+	// Register; empty turns owner suggestions off.
+	OwnerMapping []owners.Rule
 	// SecondaryKinds is locked after creation.
 	SecondaryKinds []SecondaryKind
 	Frequency      Frequency
@@ -161,6 +165,7 @@ type Draft struct {
 	Type           string
 	Correlation    *[]CorrelationRule
 	Fields         *[]FieldMapping
+	OwnerMapping   *[]owners.Rule
 	SecondaryKinds *[]SecondaryKind
 	Frequency      Frequency
 	StartDate      time.Time
@@ -221,6 +226,10 @@ func New(d Draft, connector Connector, now time.Time) (Integration, error) {
 	in.Fields = DefaultFieldMappings()
 	if d.Fields != nil {
 		in.Fields = slices.Clone(*d.Fields)
+	}
+	in.OwnerMapping = owners.Defaults(in.Workspace)
+	if d.OwnerMapping != nil {
+		in.OwnerMapping = owners.Normalize(*d.OwnerMapping)
 	}
 	in.SecondaryKinds = slices.Clone(AllSecondaryKinds)
 	if d.SecondaryKinds != nil {
@@ -305,6 +314,7 @@ func (in *Integration) check(v *fault.Violations) {
 			v.Add(field+".path", "%s", problem)
 		}
 	}
+	owners.Check(v, "integration.owner_mapping.rules", in.OwnerMapping)
 	if !in.Frequency.Valid() {
 		v.Add("integration.update_frequency", "unknown frequency %q: want one of 30m, 1h, 3h, 6h, 12h, 1d", in.Frequency)
 	}

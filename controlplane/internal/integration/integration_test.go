@@ -10,6 +10,7 @@ import (
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/owners"
 )
 
 var now = time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
@@ -107,7 +108,8 @@ func TestNewIntegrationDefaults(t *testing.T) {
 	want := integration.Integration{AccountID: "acme", Name: "main", ConnectorID: "con_1", Workspace: "acme",
 		Behavior: integration.RegisterAndMerge, Kind: "Component", Type: "service", Correlation: integration.DefaultCorrelation(),
 		Fields: integration.DefaultFieldMappings(), SecondaryKinds: []integration.SecondaryKind{integration.PullRequests, integration.Commits},
-		Frequency: integration.Every3Hours, State: integration.Enabled, CreatedAt: now, UpdatedAt: now, NextSyncAt: now.Add(3 * time.Hour)}
+		OwnerMapping: owners.Defaults("acme"),
+		Frequency:    integration.Every3Hours, State: integration.Enabled, CreatedAt: now, UpdatedAt: now, NextSyncAt: now.Add(3 * time.Hour)}
 	if diff := cmp.Diff(want, in); diff != "" {
 		t.Fatalf("defaults (-want +got):\n%s", diff)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/owners"
 )
 
 // ReasonSecondaryKindsLocked is the reason of a rejected secondary-kinds change.
@@ -25,10 +26,11 @@ const (
 	FieldFrequency      = "update_frequency"
 	FieldStartDate      = "start_date"
 	FieldAutoImport     = "auto_import"
+	FieldOwnerMapping   = "owner_mapping"
 )
 
 var updatable = []string{FieldName, FieldConnector, FieldBehavior, FieldKind, FieldType, FieldCorrelation,
-	FieldFieldMappings, FieldFrequency, FieldStartDate, FieldAutoImport}
+	FieldFieldMappings, FieldFrequency, FieldStartDate, FieldAutoImport, FieldOwnerMapping}
 
 // Changes is a partial update: only the fields named in Mask are applied.
 type Changes struct {
@@ -75,6 +77,11 @@ func Apply(in *Integration, ch Changes, connector *Connector, now time.Time) ([]
 			next.Fields = DefaultFieldMappings()
 			if ch.Draft.Fields != nil {
 				next.Fields = slices.Clone(*ch.Draft.Fields)
+			}
+		case FieldOwnerMapping:
+			next.OwnerMapping = owners.Defaults(in.Workspace)
+			if ch.Draft.OwnerMapping != nil {
+				next.OwnerMapping = owners.Normalize(*ch.Draft.OwnerMapping)
 			}
 		case FieldFrequency:
 			next.Frequency = ch.Draft.Frequency
@@ -159,5 +166,6 @@ func diff(a, b Integration) []string {
 	add(a.Frequency != b.Frequency, FieldFrequency)
 	add(!a.StartDate.Equal(b.StartDate), FieldStartDate)
 	add(a.AutoImport != b.AutoImport, FieldAutoImport)
+	add(!slices.Equal(a.OwnerMapping, b.OwnerMapping), FieldOwnerMapping)
 	return out
 }

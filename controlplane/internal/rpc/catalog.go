@@ -6,6 +6,7 @@ import (
 
 	catalogv1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/catalog/v1"
 
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/backstage"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalogsvc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 )
@@ -119,6 +120,40 @@ func entityToProto(s store.StoredEntity, withYAML bool) (*catalogv1.Entity, erro
 			return nil, err
 		}
 		out.Yaml = string(doc)
+	}
+	return out, nil
+}
+
+func mappingIssues(issues []backstage.Issue) []*catalogv1.MappingIssue {
+	out := make([]*catalogv1.MappingIssue, len(issues))
+	for i, is := range issues {
+		out[i] = &catalogv1.MappingIssue{Entity: is.Entity, Field: is.Field, Problem: is.Problem, Skipped: is.Skipped}
+	}
+	return out
+}
+
+func (s *catalogServer) ExportEntities(ctx context.Context, req *catalogv1.ExportEntitiesRequest) (*catalogv1.ExportEntitiesResponse, error) {
+	out, err := s.c.ExportBackstage(ctx, managementCaller(ctx).AccountID, req.GetKind(), req.GetEntities())
+	if err != nil {
+		return nil, err
+	}
+	return &catalogv1.ExportEntitiesResponse{Content: out.Content, Exported: int32(out.Count), Issues: mappingIssues(out.Issues)}, nil
+}
+
+func (s *catalogServer) ImportEntities(ctx context.Context, req *catalogv1.ImportEntitiesRequest) (*catalogv1.ImportEntitiesResponse, error) {
+	results, issues, err := s.c.ImportBackstage(ctx, managementCaller(ctx).AccountID, req.GetContent(), req.GetDryRun())
+	if err != nil {
+		return nil, err
+	}
+	out := &catalogv1.ImportEntitiesResponse{Issues: mappingIssues(issues)}
+	for _, r := range results {
+		pr := &catalogv1.ImportedEntityResult{Source: r.Source, Ok: r.OK, Reason: r.Reason, Message: r.Message}
+		if r.OK {
+			if pr.Entity, err = entityToProto(r.Entity, true); err != nil {
+				return nil, err
+			}
+		}
+		out.Results = append(out.Results, pr)
 	}
 	return out, nil
 }

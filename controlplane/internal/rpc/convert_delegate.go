@@ -60,7 +60,9 @@ func taskToProto(a tasks.Assignment) *delegatev1.Task {
 		out.Type = delegatev1.TaskType_TASK_TYPE_SYNC
 		s := &delegatev1.SyncTask{IntegrationId: p.IntegrationID, Target: targetToProto(p.Target), StartDate: ts(p.StartDate),
 			Limits: &delegatev1.SyncLimits{FirstSyncPerRepository: int32(p.Limits.FirstSyncPerRepository),
-				MaxPullRequestsPerSync: int32(p.Limits.MaxPullRequestsPerSync), MaxCommitsPerSync: int32(p.Limits.MaxCommitsPerSync)}}
+				MaxPullRequestsPerSync: int32(p.Limits.MaxPullRequestsPerSync), MaxCommitsPerSync: int32(p.Limits.MaxCommitsPerSync),
+				MaxCodeOwnersRequestsPerSync: int32(p.Limits.MaxCodeOwnersRequestsPerSync)},
+			CodeOwnersRepositories: p.CodeOwners}
 		for _, k := range p.SecondaryKinds {
 			s.SecondaryKinds = append(s.SecondaryKinds, secondaryKindsToProto[k])
 		}
@@ -88,7 +90,8 @@ func progressFromProto(p *delegatev1.Progress) *tasks.Progress {
 	}
 	return &tasks.Progress{Phase: p.GetPhase(), Repositories: p.GetRepositories(), PullRequests: p.GetPullRequests(),
 		Commits: p.GetCommits(), Requests: p.GetRequests(), RateLimited: p.GetRateLimited(),
-		RepositoriesDone: p.GetRepositoriesDone(), RepositoriesTotal: p.GetRepositoriesTotal()}
+		RepositoriesDone: p.GetRepositoriesDone(), RepositoriesTotal: p.GetRepositoriesTotal(),
+		CodeOwnersRequests: p.GetCodeOwnersRequests()}
 }
 
 // recordsFromProto translates a batch; a record with no kind set is
@@ -135,8 +138,13 @@ func recordsFromProto(in []*delegatev1.Record) ([]record.Record, error) {
 				PullRequestsBackfilled: x.GetPullRequestsBackfilled()}
 		case *delegatev1.Record_ListingComplete:
 			out[i].ListingComplete = &record.ListingComplete{RepositoryCount: k.ListingComplete.GetRepositoryCount()}
+		case *delegatev1.Record_CodeOwners:
+			x := k.CodeOwners
+			out[i].CodeOwners = &record.CodeOwners{RepositoryUUID: x.GetRepositoryUuid(), Path: x.GetPath(), Owners: x.GetOwners(),
+				CoversRepository: x.GetCoversRepository(), Line: x.GetLine(), Revision: x.GetRevision(),
+				RepositoryUpdatedOn: fromTS(x.GetRepositoryUpdatedOn())}
 		default:
-			return nil, invalidRecord(i, "kind", "exactly one of repository, pull_request, commit, cursor or listing_complete must be set")
+			return nil, invalidRecord(i, "kind", "exactly one of repository, pull_request, commit, cursor, listing_complete or code_owners must be set")
 		}
 	}
 	return out, nil

@@ -6,6 +6,7 @@ import (
 	integrationv1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/integration/v1"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/owners"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
 )
@@ -114,6 +115,13 @@ func draftFromProto(p *integrationv1.Integration) integration.Draft {
 		}
 		d.Fields = &fields
 	}
+	if m := p.GetOwnerMapping(); m != nil {
+		rules := make([]owners.Rule, 0, len(m.GetRules()))
+		for _, r := range m.GetRules() {
+			rules = append(rules, owners.Rule{From: r.GetFrom(), To: r.GetTo()})
+		}
+		d.OwnerMapping = &rules
+	}
 	if s := p.GetSecondaryKinds(); s != nil {
 		kinds := make([]integration.SecondaryKind, 0, len(s.GetKinds()))
 		for _, k := range s.GetKinds() {
@@ -129,7 +137,10 @@ func integrationToProto(in integration.Integration, last *tasks.SyncRun) *integr
 		Behavior: behaviorsOut[in.Behavior], Kind: in.Kind, Type: in.Type, UpdateFrequency: frequenciesOut[in.Frequency],
 		StartDate: ts(in.StartDate), AutoImport: in.AutoImport, CreatedAt: ts(in.CreatedAt), UpdatedAt: ts(in.UpdatedAt),
 		NextSyncAt: ts(in.NextSyncAt), Correlation: &integrationv1.CorrelationRules{}, FieldMappings: &integrationv1.FieldMappings{},
-		SecondaryKinds: &integrationv1.SecondaryKinds{}}
+		SecondaryKinds: &integrationv1.SecondaryKinds{}, OwnerMapping: &integrationv1.OwnerMapping{}}
+	for _, r := range in.OwnerMapping {
+		out.OwnerMapping.Rules = append(out.OwnerMapping.Rules, &integrationv1.OwnerMappingRule{From: r.From, To: r.To})
+	}
 	out.State = integrationv1.IntegrationState_INTEGRATION_STATE_ENABLED
 	if in.State == integration.Suspended {
 		out.State = integrationv1.IntegrationState_INTEGRATION_STATE_SUSPENDED
@@ -156,5 +167,5 @@ func runToProto(r tasks.SyncRun) *integrationv1.SyncRun {
 		QueuedAt: ts(r.QueuedAt), StartedAt: ts(r.StartedAt), FinishedAt: ts(r.FinishedAt), Phase: p.Phase,
 		Repositories: p.Repositories, PullRequests: p.PullRequests, Commits: p.Commits, Requests: p.Requests,
 		RateLimited: p.RateLimited, Error: r.Error, Attempt: int32(r.Attempt), RepositoriesDone: p.RepositoriesDone,
-		RepositoriesTotal: p.RepositoriesTotal, Delegate: r.Delegate}
+		RepositoriesTotal: p.RepositoriesTotal, Delegate: r.Delegate, CodeOwnersRequests: p.CodeOwnersRequests}
 }

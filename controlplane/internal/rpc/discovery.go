@@ -47,6 +47,10 @@ func (s *discoveryServer) ListDiscovered(ctx context.Context, req *integrationv1
 		if r.Suggested != nil {
 			d.SuggestedEntity = entityRef(*r.Suggested)
 		}
+		if o := r.Owner; o != nil {
+			d.Owner = &integrationv1.OwnerSuggestion{Owner: o.Owner, From: o.From, Path: o.Finding.Path, CodeOwners: o.Finding.Owners,
+				Note: o.Note, CheckedAt: ts(o.Finding.CheckedAt)}
+		}
 		for _, m := range r.Matches {
 			d.Candidates = append(d.Candidates, &integrationv1.MatchCandidate{Entity: entityRef(m.Entity), Exact: m.Exact, MatchedValue: m.MatchedValue})
 		}
@@ -60,7 +64,7 @@ func (s *discoveryServer) ImportRepositories(ctx context.Context, req *integrati
 	items := make([]discoverysvc.Item, len(req.GetItems()))
 	for i, it := range req.GetItems() {
 		items[i] = discoverysvc.Item{Repository: it.GetRepository(), Action: importActions[it.GetAction()], Type: it.GetType(), Target: it.GetTargetEntity(),
-			SeenAction: importActions[it.GetSeenAction()], SeenTarget: it.GetSeenTargetEntity()}
+			SeenAction: importActions[it.GetSeenAction()], SeenTarget: it.GetSeenTargetEntity(), Owner: it.GetOwner()}
 	}
 	res, err := s.d.Import(ctx, who.AccountID, who.Actor, req.GetIntegration(), items, req.GetAll())
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -305,8 +306,19 @@ func baseRequest(md protoreflect.MessageDescriptor, refs map[string]string) *dyn
 		if fd.Kind() == protoreflect.MessageKind && fd.Message().Name() == "EntityKey" {
 			m.Set(fd, protoreflect.ValueOfMessage(baseRequest(fd.Message(), refs)))
 		}
+		// An enum that must be set (not_in [0]) gets its first value, so
+		// the cases reach the other fields.
+		if fd.Kind() == protoreflect.EnumKind && !fd.IsList() && slices.Contains(fieldRules(fd).GetEnum().GetNotIn(), 0) {
+			m.Set(fd, protoreflect.ValueOfEnum(fd.Enum().Values().Get(1).Number()))
+		}
 	}
 	return m
+}
+
+// fieldRules returns the protovalidate rules declared on fd.
+func fieldRules(fd protoreflect.FieldDescriptor) *validate.FieldRules {
+	r, _ := proto.GetExtension(fd.Options(), validate.E_Field).(*validate.FieldRules)
+	return r
 }
 
 // setAt sets the field at path p of m to v (the first list element, or

@@ -35,7 +35,7 @@ var publicPrefixes = []string{"/grpc.health.v1.", "/grpc.reflection."}
 
 // catalogReads are the CatalogService methods that need only view rights;
 // every other catalog method needs edit rights.
-var catalogReads = map[string]bool{"GetEntity": true, "ListEntities": true, "GetEntityActivity": true}
+var catalogReads = map[string]bool{"GetEntity": true, "ListEntities": true, "GetEntityActivity": true, "ExportEntities": true}
 
 // requirement returns what a management method needs beyond a valid key.
 func requirement(fullMethod string) auth.Requirement {

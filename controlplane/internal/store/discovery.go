@@ -9,6 +9,7 @@ import (
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalog"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/owners"
 )
 
 // DiscoveryState is an integration's discovery bookkeeping (see
@@ -271,6 +272,8 @@ type Discovered struct {
 	Repository
 	Recommendation
 	Unlinked bool
+	// CodeOwners is what its CODEOWNERS file said; nil until it was read.
+	CodeOwners *owners.Finding
 }
 
 // ListDiscovered returns a page of an integration's repositories that are
@@ -281,6 +284,7 @@ func (db *DB) ListDiscovered(ctx context.Context, integrationID string, f Discov
 	// for one page instead of sorting every repository.
 	from := ` FROM repositories r
 		LEFT JOIN recommendations rc ON rc.integration_id = r.integration_id AND rc.repository_uuid = r.uuid
+		LEFT JOIN code_owners co ON co.integration_id = r.integration_id AND co.repository_uuid = r.uuid
 		WHERE r.integration_id = ?
 		AND NOT EXISTS (SELECT 1 FROM repository_links l WHERE l.integration_id = r.integration_id AND l.repository_uuid = r.uuid)`
 	args := []any{integrationID}
@@ -305,7 +309,7 @@ func (db *DB) ListDiscovered(ctx context.Context, integrationID string, f Discov
 		return nil, "", 0, err
 	}
 	out, next, err := listPage(ctx, db, `SELECT `+repoColumns("r")+`, COALESCE(rc.action, ''), COALESCE(rc.suggested_entity_id, ''),
-		COALESCE(rc.candidates, '[]'), rc.unlinked_at IS NOT NULL, COALESCE(rc.note, '')`+from+cond+byRepositoryName+` LIMIT ?`, append(args, after...), p.size(50),
+		COALESCE(rc.candidates, '[]'), rc.unlinked_at IS NOT NULL, COALESCE(rc.note, ''), `+codeOwnersColumns+from+cond+byRepositoryName+` LIMIT ?`, append(args, after...), p.size(50),
 		scanDiscovered, func(d Discovered) string { return encodeToken(d.Name, d.UUID) })
 	return out, next, total, err
 }
@@ -314,10 +318,14 @@ func scanDiscovered(row scanner) (Discovered, error) {
 	var d Discovered
 	var action, cands string
 	var err error
-	if d.Repository, err = scanRepository(scanAppend{row, []any{&action, &d.SuggestedID, &cands, &d.Unlinked, &d.Note}}); err != nil {
+	coDest, coFinish := codeOwnersDest()
+	if d.Repository, err = scanRepository(scanAppend{row, append([]any{&action, &d.SuggestedID, &cands, &d.Unlinked, &d.Note}, coDest...)}); err != nil {
 		return d, err
 	}
 	d.RepositoryUUID, d.Action = d.UUID, catalog.Action(action)
+	if d.CodeOwners, err = coFinish(); err != nil {
+		return d, err
+	}
 	d.Candidates, err = fromJSON[[]StoredCandidate](cands)
 	return d, err
 }

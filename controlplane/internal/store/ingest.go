@@ -59,8 +59,9 @@ func (db *DB) ApplyBatch(ctx context.Context, r BatchRequest) (BatchResult, erro
 			q := `UPDATE sync_runs SET repositories = repositories + ?, pull_requests = pull_requests + ?, commits = commits + ?`
 			args := []any{a.repos, a.prs, a.commits}
 			if p := r.Progress; p != nil {
-				q += `, phase = ?, requests = ?, rate_limited = ?, repositories_done = ?, repositories_total = ?`
-				args = append(args, p.Phase, p.Requests, p.RateLimited, p.RepositoriesDone, p.RepositoriesTotal)
+				q += `, phase = ?, requests = ?, rate_limited = ?, repositories_done = ?, repositories_total = ?,
+					code_owners_requests = code_owners_requests_before + ?`
+				args = append(args, p.Phase, p.Requests, p.RateLimited, p.RepositoriesDone, p.RepositoriesTotal, p.CodeOwnersRequests)
 			}
 			if _, err := tx.exec(ctx, q+` WHERE id = ?`, append(args, t.RunID)...); err != nil {
 				return err
@@ -101,6 +102,7 @@ func (a *applier) apply(ctx context.Context, records []record.Record) error {
 	var prs []*record.PullRequest
 	var commits []*record.Commit
 	var cursors []*record.Cursor
+	var owners []*record.CodeOwners
 	flush := func() error {
 		if err := a.upsertRepositories(ctx, repos); err != nil {
 			return err
@@ -114,13 +116,16 @@ func (a *applier) apply(ctx context.Context, records []record.Record) error {
 		if err := a.upsertCursors(ctx, cursors); err != nil {
 			return err
 		}
-		repos, prs, commits, cursors = repos[:0], prs[:0], commits[:0], cursors[:0]
+		if err := a.upsertCodeOwners(ctx, owners); err != nil {
+			return err
+		}
+		repos, prs, commits, cursors, owners = repos[:0], prs[:0], commits[:0], cursors[:0], owners[:0]
 		return nil
 	}
 	for i, r := range records {
 		switch {
 		case r.Repository != nil:
-			if len(prs)+len(commits)+len(cursors) > 0 {
+			if len(prs)+len(commits)+len(cursors)+len(owners) > 0 {
 				if err := flush(); err != nil {
 					return err
 				}
@@ -142,6 +147,11 @@ func (a *applier) apply(ctx context.Context, records []record.Record) error {
 				return err
 			}
 			cursors = append(cursors, r.Cursor)
+		case r.CodeOwners != nil:
+			if err := a.requireRepository(ctx, i, "code_owners", r.CodeOwners.RepositoryUUID); err != nil {
+				return err
+			}
+			owners = append(owners, r.CodeOwners)
 		case r.ListingComplete != nil:
 			if err := flush(); err != nil {
 				return err
@@ -340,6 +350,29 @@ func (a *applier) upsertCursors(ctx context.Context, cursors []*record.Cursor) e
 		rows = append(rows, row)
 	}
 	return a.upsert(ctx, "repository_cursors", cursorCols, []string{"integration_id", "repository_uuid"}, nil, rows)
+}
+
+var codeOwnersCols = []string{"integration_id", "repository_uuid", "path", "owners", "covers_repository", "line", "revision",
+	"repository_updated_on", "checked_at"}
+
+func (a *applier) upsertCodeOwners(ctx context.Context, found []*record.CodeOwners) error {
+	rows := make([][]any, 0, len(found))
+	seen := map[string]int{}
+	for _, c := range found {
+		ownersList := c.Owners
+		if ownersList == nil {
+			ownersList = []string{}
+		}
+		row := []any{a.task.IntegrationID, c.RepositoryUUID, c.Path, toJSON(ownersList), c.CoversRepository, c.Line, c.Revision,
+			nullMicros(c.RepositoryUpdatedOn), a.now}
+		if i, dup := seen[c.RepositoryUUID]; dup {
+			rows[i] = row
+			continue
+		}
+		seen[c.RepositoryUUID] = len(rows)
+		rows = append(rows, row)
+	}
+	return a.upsert(ctx, "code_owners", codeOwnersCols, []string{"integration_id", "repository_uuid"}, nil, rows)
 }
 
 // markDeleted marks the integration's repositories this task did not send

@@ -10,6 +10,7 @@ import (
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/owners"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
 )
 
@@ -21,12 +22,13 @@ const (
 )
 
 const integrationColumns = `id, account_id, name, connector_id, workspace, behavior, kind, type, correlation, field_mappings,
-	secondary_kinds, frequency, start_date, auto_import, state, next_sync_at, created_at, updated_at`
+	secondary_kinds, frequency, start_date, auto_import, state, next_sync_at, created_at, updated_at, owner_mapping`
 
 func integrationArgs(in integration.Integration) []any {
 	return []any{in.ID, in.AccountID, in.Name, in.ConnectorID, in.Workspace, string(in.Behavior), in.Kind, in.Type,
 		toJSON(in.Correlation), toJSON(in.Fields), toJSON(in.SecondaryKinds), string(in.Frequency),
-		nullMicros(in.StartDate), in.AutoImport, string(in.State), nullMicros(in.NextSyncAt), micros(in.CreatedAt), micros(in.UpdatedAt)}
+		nullMicros(in.StartDate), in.AutoImport, string(in.State), nullMicros(in.NextSyncAt), micros(in.CreatedAt), micros(in.UpdatedAt),
+		toJSON(in.OwnerMapping)}
 }
 
 func scanIntegration(row scanner) (integration.Integration, error) {
@@ -34,8 +36,9 @@ func scanIntegration(row scanner) (integration.Integration, error) {
 	var behavior, corr, fields, kinds, freq, state string
 	var start, next sql.NullInt64
 	var created, updated int64
+	var mapping sql.NullString
 	err := row.Scan(&in.ID, &in.AccountID, &in.Name, &in.ConnectorID, &in.Workspace, &behavior, &in.Kind, &in.Type,
-		&corr, &fields, &kinds, &freq, &start, &in.AutoImport, &state, &next, &created, &updated)
+		&corr, &fields, &kinds, &freq, &start, &in.AutoImport, &state, &next, &created, &updated, &mapping)
 	if err != nil {
 		return in, err
 	}
@@ -47,6 +50,13 @@ func scanIntegration(row scanner) (integration.Integration, error) {
 	}
 	if in.Fields, err = fromJSON[[]integration.FieldMapping](fields); err != nil {
 		return in, err
+	}
+	// Integrations created before owner mappings existed have the defaults.
+	in.OwnerMapping = owners.Defaults(in.Workspace)
+	if mapping.Valid {
+		if in.OwnerMapping, err = fromJSON[[]owners.Rule](mapping.String); err != nil {
+			return in, err
+		}
 	}
 	in.SecondaryKinds, err = fromJSON[[]integration.SecondaryKind](kinds)
 	return in, err
@@ -65,7 +75,7 @@ func (db *DB) CreateIntegration(ctx context.Context, in integration.Integration,
 		if err != nil {
 			return err
 		}
-		if _, err := tx.exec(ctx, `INSERT INTO integrations (`+integrationColumns+`) VALUES `+placeholders(18), integrationArgs(in)...); err != nil {
+		if _, err := tx.exec(ctx, `INSERT INTO integrations (`+integrationColumns+`) VALUES `+placeholders(19), integrationArgs(in)...); err != nil {
 			if db.dialect.isUniqueViolation(err) {
 				return fault.New(fault.AlreadyExists, "", "integration %q conflicts with an existing one", in.Name)
 			}
@@ -141,7 +151,7 @@ const lastRunColumns = `r.id, COALESCE(r.account_id, ''), COALESCE(r.integration
 	COALESCE(r.triggered_by, ''), COALESCE(r.status, ''), COALESCE(r.queued_at, 0), r.started_at, r.finished_at, COALESCE(r.attempt, 0),
 	COALESCE(r.delegate, ''), COALESCE(r.error, ''), COALESCE(r.phase, ''), COALESCE(r.repositories, 0), COALESCE(r.pull_requests, 0),
 	COALESCE(r.commits, 0), COALESCE(r.requests, 0), COALESCE(r.rate_limited, 0), COALESCE(r.repositories_done, 0),
-	COALESCE(r.repositories_total, 0)`
+	COALESCE(r.repositories_total, 0), COALESCE(r.code_owners_requests, 0)`
 
 // ListIntegrations returns a page of integrations by name, each with its
 // last sync run, in one query.
@@ -210,8 +220,8 @@ func (db *DB) UpdateIntegration(ctx context.Context, accountID, ref string, ch I
 		}
 		args := integrationArgs(in)
 		_, err = tx.exec(ctx, `UPDATE integrations SET name = ?, connector_id = ?, behavior = ?, kind = ?, type = ?, correlation = ?,
-			field_mappings = ?, frequency = ?, start_date = ?, auto_import = ?, next_sync_at = ?, updated_at = ? WHERE id = ?`,
-			args[2], args[3], args[5], args[6], args[7], args[8], args[9], args[11], args[12], args[13], args[15], args[17], in.ID)
+			field_mappings = ?, frequency = ?, start_date = ?, auto_import = ?, next_sync_at = ?, updated_at = ?, owner_mapping = ? WHERE id = ?`,
+			args[2], args[3], args[5], args[6], args[7], args[8], args[9], args[11], args[12], args[13], args[15], args[17], args[18], in.ID)
 		if err != nil {
 			return err
 		}

@@ -80,6 +80,7 @@ type Store interface {
 	ListPullRequests(ctx context.Context, integrationID, repositoryUUID string) ([]record.PullRequest, error)
 	ListCommits(ctx context.Context, integrationID, repositoryUUID string) ([]record.Commit, error)
 	ListCursors(ctx context.Context, integrationID string) ([]record.Cursor, error)
+	CodeOwnersToCheck(ctx context.Context, integrationID string, limit int) ([]string, error)
 
 	// Events.
 	AddEvent(ctx context.Context, e Event) error

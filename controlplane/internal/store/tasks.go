@@ -219,7 +219,7 @@ func saveTransition(ctx context.Context, tx *txn, tr tasks.Transition, now time.
 			// A new attempt reports its Bitbucket requests from 0: those of
 			// the attempts before it are kept as the base.
 			_, err = tx.exec(ctx, `UPDATE sync_runs SET status = ?, started_at = COALESCE(started_at, ?), attempt = ?, delegate = ?,
-				requests_before = requests, rate_limited_before = rate_limited WHERE id = ?`, string(tr.Run), micros(now), t.Attempt, w.Delegate, t.RunID)
+				requests_before = requests, rate_limited_before = rate_limited, code_owners_requests_before = code_owners_requests WHERE id = ?`, string(tr.Run), micros(now), t.Attempt, w.Delegate, t.RunID)
 		}
 	case tasks.ChangeRenewed:
 		if _, err = tx.exec(ctx, `UPDATE tasks SET lease_expires_at = ?, checkpoint = ? WHERE id = ?`,
@@ -289,8 +289,8 @@ func updateRunProgress(ctx context.Context, tx *txn, runID string, p *tasks.Prog
 		return nil
 	}
 	_, err := tx.exec(ctx, `UPDATE sync_runs SET phase = ?, requests = requests_before + ?, rate_limited = rate_limited_before + ?,
-		repositories_done = ?, repositories_total = ?
-		WHERE id = ?`, p.Phase, p.Requests, p.RateLimited, p.RepositoriesDone, p.RepositoriesTotal, runID)
+		repositories_done = ?, repositories_total = ?, code_owners_requests = code_owners_requests_before + ?
+		WHERE id = ?`, p.Phase, p.Requests, p.RateLimited, p.RepositoriesDone, p.RepositoriesTotal, p.CodeOwnersRequests, runID)
 	return err
 }
 

@@ -81,6 +81,8 @@ type Progress struct {
 	RateLimited       int64  `json:"rate_limited,omitempty"`
 	RepositoriesDone  int64  `json:"repositories_done,omitempty"`
 	RepositoriesTotal int64  `json:"repositories_total,omitempty"`
+	// CodeOwnersRequests are the requests of Requests that read CODEOWNERS files.
+	CodeOwnersRequests int64 `json:"code_owners_requests,omitempty"`
 }
 
 // TestResult is a delegate's verdict on a connector.
@@ -167,6 +169,8 @@ type SyncPayload struct {
 	Limits         Limits
 	StartDate      time.Time
 	Cursors        []record.Cursor
+	// CodeOwners lists the repositories (uuids) whose CODEOWNERS file to read.
+	CodeOwners []string
 }
 
 // TestPayload is what a TEST_CONNECTION task tells the delegate.
@@ -187,12 +191,17 @@ type Limits struct {
 	FirstSyncPerRepository int
 	MaxPullRequestsPerSync int
 	MaxCommitsPerSync      int
+	// MaxCodeOwnersRequestsPerSync caps the requests reading CODEOWNERS files.
+	MaxCodeOwnersRequestsPerSync int
 }
 
 // DefaultLimits are the product's caps: the 50 most recent items per
-// repository on its first sync, and 5,000 pull requests and 5,000 commits
-// across all repositories per sync (the rest is backfilled by later syncs).
-var DefaultLimits = Limits{FirstSyncPerRepository: 50, MaxPullRequestsPerSync: 5000, MaxCommitsPerSync: 5000}
+// repository on its first sync, 5,000 pull requests and 5,000 commits
+// across all repositories per sync (the rest is backfilled by later
+// syncs), and 300 requests reading CODEOWNERS files (at least 100
+// repositories; the rest wait for the next sync).
+var DefaultLimits = Limits{FirstSyncPerRepository: 50, MaxPullRequestsPerSync: 5000, MaxCommitsPerSync: 5000,
+	MaxCodeOwnersRequestsPerSync: 300}
 
 // Assignment is a leased task handed to a delegate, with its payload.
 type Assignment struct {

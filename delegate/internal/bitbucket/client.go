@@ -206,6 +206,7 @@ func (t *budgetTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.next.RoundTrip(req.WithContext(ctx))
 	s.budget.Answered(sent)
 	s.requests.Add(1)
+	countRequest(req.Context())
 	m := t.opts.Metrics
 	if err != nil {
 		cancel()

@@ -54,8 +54,14 @@ func taskFromWire(t *pb.Task) *task.Task {
 				FirstSyncPerRepository: int(s.GetLimits().GetFirstSyncPerRepository()),
 				MaxPullRequestsPerSync: int(s.GetLimits().GetMaxPullRequestsPerSync()),
 				MaxCommitsPerSync:      int(s.GetLimits().GetMaxCommitsPerSync()),
+
+				MaxCodeOwnersRequestsPerSync: int(s.GetLimits().GetMaxCodeOwnersRequestsPerSync()),
 			}.WithDefaults(),
-			Cursors: make(map[string]record.Cursor, len(s.GetCursors())),
+			Cursors:    make(map[string]record.Cursor, len(s.GetCursors())),
+			CodeOwners: make(map[string]bool, len(s.GetCodeOwnersRepositories())),
+		}
+		for _, uuid := range s.GetCodeOwnersRepositories() {
+			sync.CodeOwners[uuid] = true
 		}
 		for _, k := range s.GetSecondaryKinds() {
 			switch k {
@@ -141,7 +147,7 @@ func progressToWire(p task.Progress) *pb.Progress {
 	return &pb.Progress{
 		Phase: p.Phase, Repositories: p.Repositories, PullRequests: p.PullRequests, Commits: p.Commits,
 		Requests: p.Requests, RateLimited: p.RateLimited, RepositoriesDone: p.RepositoriesDone,
-		RepositoriesTotal: p.RepositoriesTotal,
+		RepositoriesTotal: p.RepositoriesTotal, CodeOwnersRequests: p.CodeOwnersRequests,
 	}
 }
 
@@ -210,6 +216,12 @@ func Encode(r record.Record) (EncodedRecord, error) {
 		m.Kind = &pb.Record_Cursor{Cursor: CursorToWire(*r.Cursor)}
 	case r.ListingComplete != nil:
 		m.Kind = &pb.Record_ListingComplete{ListingComplete: &pb.ListingComplete{RepositoryCount: r.ListingComplete.RepositoryCount}}
+	case r.CodeOwners != nil:
+		x := r.CodeOwners
+		m.Kind = &pb.Record_CodeOwners{CodeOwners: &pb.CodeOwners{
+			RepositoryUuid: x.RepositoryUUID, Path: x.Path, Owners: x.Owners, CoversRepository: x.CoversRepository,
+			Line: x.Line, Revision: x.Revision, RepositoryUpdatedOn: ts(x.RepositoryUpdatedOn),
+		}}
 	default:
 		return EncodedRecord{}, fmt.Errorf("empty record")
 	}

@@ -369,6 +369,8 @@ func Identity(r *pb.Record) string {
 		return "cursor:" + r.GetCursor().GetRepositoryUuid()
 	case r.GetListingComplete() != nil:
 		return "listing_complete:"
+	case r.GetCodeOwners() != nil:
+		return "code_owners:" + r.GetCodeOwners().GetRepositoryUuid()
 	}
 	return ""
 }

@@ -87,3 +87,43 @@ func startMockB(b *testing.B, cfg bitbucketmock.Config) *bitbucketmock.Running {
 	cfg.Tokens = []bitbucketmock.Token{{Name: "delegate", Value: testenv.BitbucketToken}}
 	return bitbucketmock.Start(b, cfg)
 }
+
+// BenchmarkCodeOwnersRequestsPer1000 reports what owner suggestions cost:
+// the requests a sync spends reading the CODEOWNERS files of 1,000
+// repositories about to be registered, against the mock's mix of files
+// (.bitbucket/CODEOWNERS, the root, docs/, none), with the cap lifted. A
+// repository costs one request per location probed up to the one that
+// has the file, three when it has none; the listing is not counted.
+func BenchmarkCodeOwnersRequestsPer1000(b *testing.B) {
+	m := startMockB(b, bitbucketmock.Config{Seed: 24, Repos: 1100, CommitsPerRepo: 2})
+	var asked []string
+	expected := 0
+	for _, r := range m.Repos() {
+		if r.MainBranch == "" || len(asked) == 1000 {
+			continue
+		}
+		path, _, err := m.CodeOwners(r.Slug)
+		if err != nil {
+			b.Fatal(err)
+		}
+		asked = append(asked, r.UUID)
+		expected += probesFor(path)
+	}
+	if len(asked) != 1000 {
+		b.Fatalf("only %d non-empty repositories", len(asked))
+	}
+	for b.Loop() {
+		cp := startControlB(b)
+		testenv.Start(b, cp, testenv.Options{Budget: unlimited})
+		m.ResetCounters()
+		task := codeOwnersTask(m, asked, 1<<30)
+		_, done := testenv.Run(b, cp, task, 5*time.Minute)
+		src := m.Counters().ByEndpoint["src"]
+		if src != expected || done.GetProgress().GetCodeOwnersRequests() != int64(src) {
+			b.Fatalf("%d src requests (progress says %d), want %d", src, done.GetProgress().GetCodeOwnersRequests(), expected)
+		}
+		b.ReportMetric(float64(src), "requests/1000-repos")
+		b.ReportMetric(float64(src)/1000, "requests/repo")
+		b.ReportMetric(300*1000/float64(src), "repos/sync-at-default-cap")
+	}
+}

@@ -57,6 +57,10 @@ type Run struct {
 	track   *tracker
 	prs     quota
 	commits quota
+	// codeOwnersQuota caps the CODEOWNERS locations probed; codeOwnersRequests
+	// counts the requests they cost, retries included.
+	codeOwnersQuota    quota
+	codeOwnersRequests atomic.Int64
 
 	listed, done, total atomic.Int64
 	phase               atomic.Value
@@ -86,6 +90,8 @@ func New(t *task.Task, session *bitbucket.Session, sink Sink, workers int, log z
 		resume: cp, track: newTracker(cp),
 		prs:     quota{limit: int64(limits.MaxPullRequestsPerSync)},
 		commits: quota{limit: int64(limits.MaxCommitsPerSync)},
+
+		codeOwnersQuota: quota{limit: int64(limits.MaxCodeOwnersRequestsPerSync)},
 	}
 	r.prs.used.Store(cp.PullRequests)
 	r.commits.used.Store(cp.Commits)
@@ -112,6 +118,8 @@ func (r *Run) Progress() task.Progress {
 		RateLimited:       r.session.RateLimited(),
 		RepositoriesDone:  r.done.Load(),
 		RepositoriesTotal: r.total.Load(),
+
+		CodeOwnersRequests: r.codeOwnersRequests.Load(),
 	}
 }
 
@@ -130,7 +138,7 @@ func (r *Run) Execute(ctx context.Context) (task.Outcome, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
-	secondaries := r.spec.PullRequests || r.spec.Commits
+	secondaries := r.spec.PullRequests || r.spec.Commits || len(r.spec.CodeOwners) > 0
 	jobs := make(chan job, r.workers)
 	var wg sync.WaitGroup
 	for range r.workers {
@@ -260,7 +268,7 @@ func (r *Run) list(ctx context.Context, ws string, secondaries bool, jobs chan<-
 		tp := r.track.addPage(keys, r.sink.Position())
 		r.listed.Add(int64(len(keys)))
 		for _, repo := range page.Repositories {
-			if !secondaries || r.track.wasDone(repo.UUID) {
+			if !secondaries || r.track.wasDone(repo.UUID) || !r.spec.PullRequests && !r.spec.Commits && !r.wantsCodeOwners(repo) {
 				r.track.repoDone(tp, repo.UUID, r.sink.Position())
 				r.done.Add(1)
 				continue
@@ -313,6 +321,11 @@ func (r *Run) repository(ctx context.Context, ws string, j job) error {
 	old.RepositoryUUID = j.repo.UUID
 	cur := old
 	var errs []error
+	if r.wantsCodeOwners(j.repo) {
+		if err := r.codeOwners(ctx, ws, j.repo); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if r.spec.PullRequests {
 		if err := r.newPullRequests(ctx, ws, j.repo, had, &cur); err != nil {
 			errs = append(errs, fmt.Errorf("pull requests: %w", err))

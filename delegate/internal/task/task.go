@@ -65,6 +65,9 @@ type Sync struct {
 	StartDate time.Time
 	// Cursors by repository uuid.
 	Cursors map[string]record.Cursor
+	// CodeOwners holds the uuids of the repositories whose CODEOWNERS file
+	// to read.
+	CodeOwners map[string]bool
 }
 
 // Limits cap how much one sync fetches.
@@ -72,7 +75,14 @@ type Limits struct {
 	FirstSyncPerRepository int
 	MaxPullRequestsPerSync int
 	MaxCommitsPerSync      int
+	// MaxCodeOwnersRequestsPerSync caps the CODEOWNERS locations probed.
+	MaxCodeOwnersRequestsPerSync int
 }
+
+// DefaultMaxCodeOwnersRequestsPerSync caps what owner suggestions cost a
+// sync: at most three locations are probed per repository, so 300 covers
+// at least 100 repositories.
+const DefaultMaxCodeOwnersRequestsPerSync = 300
 
 // Defaults the control plane documents for limits it leaves at zero.
 const (
@@ -90,6 +100,9 @@ func (l Limits) WithDefaults() Limits {
 	}
 	if l.MaxCommitsPerSync <= 0 {
 		l.MaxCommitsPerSync = DefaultMaxPerSync
+	}
+	if l.MaxCodeOwnersRequestsPerSync <= 0 {
+		l.MaxCodeOwnersRequestsPerSync = DefaultMaxCodeOwnersRequestsPerSync
 	}
 	return l
 }
@@ -110,6 +123,8 @@ type Progress struct {
 	RateLimited       int64
 	RepositoriesDone  int64
 	RepositoriesTotal int64
+	// CodeOwnersRequests are the requests of Requests that read CODEOWNERS files.
+	CodeOwnersRequests int64
 }
 
 // Outcome is how a task ended.

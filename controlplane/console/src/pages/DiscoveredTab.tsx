@@ -14,12 +14,12 @@ const pageSize = 50;
 // Imports go to the server in batches of this many items.
 const batch = 500;
 
-type Choice = { action: ImportAction; type: string; target: string };
+type Choice = { action: ImportAction; type: string; target: string; owner: string };
 
 function defaultChoice(r: DiscoveredRepository, behavior: Behavior): Choice {
   let action = r.recommendedAction;
   if (action === ImportAction.UNSPECIFIED) action = behavior === Behavior.MERGE ? ImportAction.MERGE : ImportAction.REGISTER;
-  return { action, type: r.type, target: r.suggestedEntity?.id ?? "" };
+  return { action, type: r.type, target: r.suggestedEntity?.id ?? "", owner: r.owner?.owner ?? "" };
 }
 
 function allowedActions(behavior: Behavior): ImportAction[] {
@@ -99,6 +99,8 @@ export function DiscoveredTab({ integration, refresh, onChanged }: { integration
       action: c.action,
       type: c.action === ImportAction.REGISTER && c.type !== r.type ? c.type.trim() : "",
       targetEntity: c.action === ImportAction.MERGE && c.target !== (r.suggestedEntity?.id ?? "") ? c.target.trim() : "",
+      // The suggested owner is the server's default; only another one is sent.
+      owner: c.action === ImportAction.REGISTER && c.owner !== (r.owner?.owner ?? "") ? c.owner.trim() : "",
       // The action is always explicit, so there is no recommendation to compare with.
       seenAction: ImportAction.UNSPECIFIED,
       seenTargetEntity: "",
@@ -210,6 +212,7 @@ export function DiscoveredTab({ integration, refresh, onChanged }: { integration
               <th scope="col">Suggested match</th>
               <th scope="col">Kind</th>
               <th scope="col">Type</th>
+              <th scope="col">Suggested owner</th>
               <th scope="col">Detected</th>
               <th scope="col">Import as</th>
             </tr>
@@ -235,6 +238,9 @@ export function DiscoveredTab({ integration, refresh, onChanged }: { integration
                   <td>{r.suggestedEntity ? <Link href={`/catalog/${encodeURIComponent(r.suggestedEntity.id)}`}>{r.suggestedEntity.name || r.suggestedEntity.identifier}</Link> : "—"}</td>
                   <td>{r.kind}</td>
                   <td>{r.type || "—"}</td>
+                  <td>
+                    <SuggestedOwner repo={r} />
+                  </td>
                   <td>{day(r.detectedAt)}</td>
                   <td>
                     <div className="import-as">
@@ -247,6 +253,9 @@ export function DiscoveredTab({ integration, refresh, onChanged }: { integration
                     </select>
                     {c.action === ImportAction.REGISTER && (
                       <input aria-label={`Type for ${r.name}`} value={c.type} onChange={(e) => choose(r, { type: e.target.value })} />
+                    )}
+                    {c.action === ImportAction.REGISTER && (
+                      <input aria-label={`Owner for ${r.name}`} placeholder="owner (unknown)" value={c.owner} onChange={(e) => choose(r, { owner: e.target.value })} />
                     )}
                     {c.action === ImportAction.MERGE && <MergeTarget repo={r} value={c.target} onChange={(target) => choose(r, { target })} />}
                     </div>
@@ -292,6 +301,22 @@ export function DiscoveredTab({ integration, refresh, onChanged }: { integration
         </div>
       )}
     </div>
+  );
+}
+
+// SuggestedOwner shows the owner the repository's CODEOWNERS file proposes
+// for Register, where it comes from, or why there is none.
+function SuggestedOwner({ repo }: { repo: DiscoveredRepository }) {
+  const o = repo.owner;
+  if (!o || repo.recommendedAction === ImportAction.MERGE) return <span className="hint">—</span>;
+  if (!o.owner) return <span className="hint">{o.note}</span>;
+  return (
+    <>
+      {o.owner}
+      <div className="hint">
+        {o.from} in {o.path}
+      </div>
+    </>
   );
 }
 

@@ -34,6 +34,458 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// EntityFormat is another portal's entity format.
+type EntityFormat int32
+
+const (
+	// Not set; refused.
+	EntityFormat_ENTITY_FORMAT_UNSPECIFIED EntityFormat = 0
+	// Backstage catalog-info.yaml (apiVersion backstage.io/v1alpha1), with the
+	// Bitbucket annotations of a linked repository.
+	EntityFormat_ENTITY_FORMAT_BACKSTAGE EntityFormat = 1
+)
+
+// Enum value maps for EntityFormat.
+var (
+	EntityFormat_name = map[int32]string{
+		0: "ENTITY_FORMAT_UNSPECIFIED",
+		1: "ENTITY_FORMAT_BACKSTAGE",
+	}
+	EntityFormat_value = map[string]int32{
+		"ENTITY_FORMAT_UNSPECIFIED": 0,
+		"ENTITY_FORMAT_BACKSTAGE":   1,
+	}
+)
+
+func (x EntityFormat) Enum() *EntityFormat {
+	p := new(EntityFormat)
+	*p = x
+	return p
+}
+
+func (x EntityFormat) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (EntityFormat) Descriptor() protoreflect.EnumDescriptor {
+	return file_idp_catalog_v1_catalog_proto_enumTypes[0].Descriptor()
+}
+
+func (EntityFormat) Type() protoreflect.EnumType {
+	return &file_idp_catalog_v1_catalog_proto_enumTypes[0]
+}
+
+func (x EntityFormat) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use EntityFormat.Descriptor instead.
+func (EntityFormat) EnumDescriptor() ([]byte, []int) {
+	return file_idp_catalog_v1_catalog_proto_rawDescGZIP(), []int{0}
+}
+
+// MappingIssue is something that did not map between formats.
+type MappingIssue struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entity ("Kind/identifier") or document ("document 2 (name)").
+	Entity string `protobuf:"bytes,1,opt,name=entity,proto3" json:"entity,omitempty"`
+	// The field concerned, as a path of the source; empty for the whole entity.
+	Field string `protobuf:"bytes,2,opt,name=field,proto3" json:"field,omitempty"`
+	// What happened to it.
+	Problem string `protobuf:"bytes,3,opt,name=problem,proto3" json:"problem,omitempty"`
+	// True when the whole entity was left out.
+	Skipped       bool `protobuf:"varint,4,opt,name=skipped,proto3" json:"skipped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MappingIssue) Reset() {
+	*x = MappingIssue{}
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MappingIssue) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MappingIssue) ProtoMessage() {}
+
+func (x *MappingIssue) ProtoReflect() protoreflect.Message {
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MappingIssue.ProtoReflect.Descriptor instead.
+func (*MappingIssue) Descriptor() ([]byte, []int) {
+	return file_idp_catalog_v1_catalog_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *MappingIssue) GetEntity() string {
+	if x != nil {
+		return x.Entity
+	}
+	return ""
+}
+
+func (x *MappingIssue) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *MappingIssue) GetProblem() string {
+	if x != nil {
+		return x.Problem
+	}
+	return ""
+}
+
+func (x *MappingIssue) GetSkipped() bool {
+	if x != nil {
+		return x.Skipped
+	}
+	return false
+}
+
+// ExportEntitiesRequest selects what to export.
+type ExportEntitiesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The format to write.
+	Format EntityFormat `protobuf:"varint,1,opt,name=format,proto3,enum=idp.catalog.v1.EntityFormat" json:"format,omitempty"`
+	// Entities (ids or identifiers); empty means every entity (of kind, when set).
+	Entities []string `protobuf:"bytes,2,rep,name=entities,proto3" json:"entities,omitempty"`
+	// Only this kind, when set (case-insensitive).
+	Kind          string `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportEntitiesRequest) Reset() {
+	*x = ExportEntitiesRequest{}
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportEntitiesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportEntitiesRequest) ProtoMessage() {}
+
+func (x *ExportEntitiesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportEntitiesRequest.ProtoReflect.Descriptor instead.
+func (*ExportEntitiesRequest) Descriptor() ([]byte, []int) {
+	return file_idp_catalog_v1_catalog_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ExportEntitiesRequest) GetFormat() EntityFormat {
+	if x != nil {
+		return x.Format
+	}
+	return EntityFormat_ENTITY_FORMAT_UNSPECIFIED
+}
+
+func (x *ExportEntitiesRequest) GetEntities() []string {
+	if x != nil {
+		return x.Entities
+	}
+	return nil
+}
+
+func (x *ExportEntitiesRequest) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+// ExportEntitiesResponse holds the rendered documents.
+type ExportEntitiesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The documents, as one YAML stream.
+	Content string `protobuf:"bytes,1,opt,name=content,proto3" json:"content,omitempty"`
+	// How many entities were exported.
+	Exported int32 `protobuf:"varint,2,opt,name=exported,proto3" json:"exported,omitempty"`
+	// What did not map, entity by entity.
+	Issues        []*MappingIssue `protobuf:"bytes,3,rep,name=issues,proto3" json:"issues,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportEntitiesResponse) Reset() {
+	*x = ExportEntitiesResponse{}
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportEntitiesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportEntitiesResponse) ProtoMessage() {}
+
+func (x *ExportEntitiesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportEntitiesResponse.ProtoReflect.Descriptor instead.
+func (*ExportEntitiesResponse) Descriptor() ([]byte, []int) {
+	return file_idp_catalog_v1_catalog_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ExportEntitiesResponse) GetContent() string {
+	if x != nil {
+		return x.Content
+	}
+	return ""
+}
+
+func (x *ExportEntitiesResponse) GetExported() int32 {
+	if x != nil {
+		return x.Exported
+	}
+	return 0
+}
+
+func (x *ExportEntitiesResponse) GetIssues() []*MappingIssue {
+	if x != nil {
+		return x.Issues
+	}
+	return nil
+}
+
+// ImportEntitiesRequest holds the documents to import.
+type ImportEntitiesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The format of content.
+	Format EntityFormat `protobuf:"varint,1,opt,name=format,proto3,enum=idp.catalog.v1.EntityFormat" json:"format,omitempty"`
+	// The documents, one YAML stream, at most 1 MiB.
+	Content string `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
+	// Map and check only; create nothing.
+	DryRun        bool `protobuf:"varint,3,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportEntitiesRequest) Reset() {
+	*x = ImportEntitiesRequest{}
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportEntitiesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportEntitiesRequest) ProtoMessage() {}
+
+func (x *ImportEntitiesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportEntitiesRequest.ProtoReflect.Descriptor instead.
+func (*ImportEntitiesRequest) Descriptor() ([]byte, []int) {
+	return file_idp_catalog_v1_catalog_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ImportEntitiesRequest) GetFormat() EntityFormat {
+	if x != nil {
+		return x.Format
+	}
+	return EntityFormat_ENTITY_FORMAT_UNSPECIFIED
+}
+
+func (x *ImportEntitiesRequest) GetContent() string {
+	if x != nil {
+		return x.Content
+	}
+	return ""
+}
+
+func (x *ImportEntitiesRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+// ImportedEntityResult is the outcome of one document.
+type ImportedEntityResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The document, e.g. "document 2 (payments-api)".
+	Source string `protobuf:"bytes,1,opt,name=source,proto3" json:"source,omitempty"`
+	// True when created (or, with dry_run, when it would be).
+	Ok bool `protobuf:"varint,2,opt,name=ok,proto3" json:"ok,omitempty"`
+	// The entity created (with dry_run, as it would be: no id).
+	Entity *Entity `protobuf:"bytes,3,opt,name=entity,proto3" json:"entity,omitempty"`
+	// UPPER_SNAKE reason when not ok, e.g. IDENTIFIER_TAKEN.
+	Reason string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	// What went wrong, when not ok.
+	Message       string `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportedEntityResult) Reset() {
+	*x = ImportedEntityResult{}
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportedEntityResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportedEntityResult) ProtoMessage() {}
+
+func (x *ImportedEntityResult) ProtoReflect() protoreflect.Message {
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportedEntityResult.ProtoReflect.Descriptor instead.
+func (*ImportedEntityResult) Descriptor() ([]byte, []int) {
+	return file_idp_catalog_v1_catalog_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ImportedEntityResult) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *ImportedEntityResult) GetOk() bool {
+	if x != nil {
+		return x.Ok
+	}
+	return false
+}
+
+func (x *ImportedEntityResult) GetEntity() *Entity {
+	if x != nil {
+		return x.Entity
+	}
+	return nil
+}
+
+func (x *ImportedEntityResult) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ImportedEntityResult) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+// ImportEntitiesResponse has one result per document that mapped.
+type ImportEntitiesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The results, in document order.
+	Results []*ImportedEntityResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	// What did not map: documents left out and fields left out or changed.
+	Issues        []*MappingIssue `protobuf:"bytes,2,rep,name=issues,proto3" json:"issues,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportEntitiesResponse) Reset() {
+	*x = ImportEntitiesResponse{}
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportEntitiesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportEntitiesResponse) ProtoMessage() {}
+
+func (x *ImportEntitiesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportEntitiesResponse.ProtoReflect.Descriptor instead.
+func (*ImportEntitiesResponse) Descriptor() ([]byte, []int) {
+	return file_idp_catalog_v1_catalog_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ImportEntitiesResponse) GetResults() []*ImportedEntityResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+func (x *ImportEntitiesResponse) GetIssues() []*MappingIssue {
+	if x != nil {
+		return x.Issues
+	}
+	return nil
+}
+
 // Entity is a catalog entity.
 type Entity struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -73,7 +525,7 @@ type Entity struct {
 
 func (x *Entity) Reset() {
 	*x = Entity{}
-	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[0]
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -85,7 +537,7 @@ func (x *Entity) String() string {
 func (*Entity) ProtoMessage() {}
 
 func (x *Entity) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[0]
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -98,7 +550,7 @@ func (x *Entity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Entity.ProtoReflect.Descriptor instead.
 func (*Entity) Descriptor() ([]byte, []int) {
-	return file_idp_catalog_v1_catalog_proto_rawDescGZIP(), []int{0}
+	return file_idp_catalog_v1_catalog_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Entity) GetId() string {
@@ -222,7 +674,7 @@ type EntityKey struct {
 
 func (x *EntityKey) Reset() {
 	*x = EntityKey{}
-	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[1]
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -234,7 +686,7 @@ func (x *EntityKey) String() string {
 func (*EntityKey) ProtoMessage() {}
 
 func (x *EntityKey) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[1]
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -247,7 +699,7 @@ func (x *EntityKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntityKey.ProtoReflect.Descriptor instead.
 func (*EntityKey) Descriptor() ([]byte, []int) {
-	return file_idp_catalog_v1_catalog_proto_rawDescGZIP(), []int{1}
+	return file_idp_catalog_v1_catalog_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *EntityKey) GetEntity() string {
@@ -283,7 +735,7 @@ type CreateEntityRequest struct {
 
 func (x *CreateEntityRequest) Reset() {
 	*x = CreateEntityRequest{}
-	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[2]
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -295,7 +747,7 @@ func (x *CreateEntityRequest) String() string {
 func (*CreateEntityRequest) ProtoMessage() {}
 
 func (x *CreateEntityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[2]
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -308,7 +760,7 @@ func (x *CreateEntityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateEntityRequest.ProtoReflect.Descriptor instead.
 func (*CreateEntityRequest) Descriptor() ([]byte, []int) {
-	return file_idp_catalog_v1_catalog_proto_rawDescGZIP(), []int{2}
+	return file_idp_catalog_v1_catalog_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CreateEntityRequest) GetYaml() string {
@@ -329,7 +781,7 @@ type CreateEntityResponse struct {
 
 func (x *CreateEntityResponse) Reset() {
 	*x = CreateEntityResponse{}
-	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[3]
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -341,7 +793,7 @@ func (x *CreateEntityResponse) String() string {
 func (*CreateEntityResponse) ProtoMessage() {}
 
 func (x *CreateEntityResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[3]
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -354,7 +806,7 @@ func (x *CreateEntityResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateEntityResponse.ProtoReflect.Descriptor instead.
 func (*CreateEntityResponse) Descriptor() ([]byte, []int) {
-	return file_idp_catalog_v1_catalog_proto_rawDescGZIP(), []int{3}
+	return file_idp_catalog_v1_catalog_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CreateEntityResponse) GetEntity() *Entity {
@@ -376,7 +828,7 @@ type UpdateEntityRequest struct {
 
 func (x *UpdateEntityRequest) Reset() {
 	*x = UpdateEntityRequest{}
-	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[4]
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -388,7 +840,7 @@ func (x *UpdateEntityRequest) String() string {
 func (*UpdateEntityRequest) ProtoMessage() {}
 
 func (x *UpdateEntityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[4]
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -401,7 +853,7 @@ func (x *UpdateEntityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateEntityRequest.ProtoReflect.Descriptor instead.
 func (*UpdateEntityRequest) Descriptor() ([]byte, []int) {
-	return file_idp_catalog_v1_catalog_proto_rawDescGZIP(), []int{4}
+	return file_idp_catalog_v1_catalog_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *UpdateEntityRequest) GetYaml() string {
@@ -422,7 +874,7 @@ type UpdateEntityResponse struct {
 
 func (x *UpdateEntityResponse) Reset() {
 	*x = UpdateEntityResponse{}
-	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[5]
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -434,7 +886,7 @@ func (x *UpdateEntityResponse) String() string {
 func (*UpdateEntityResponse) ProtoMessage() {}
 
 func (x *UpdateEntityResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[5]
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -447,7 +899,7 @@ func (x *UpdateEntityResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateEntityResponse.ProtoReflect.Descriptor instead.
 func (*UpdateEntityResponse) Descriptor() ([]byte, []int) {
-	return file_idp_catalog_v1_catalog_proto_rawDescGZIP(), []int{5}
+	return file_idp_catalog_v1_catalog_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *UpdateEntityResponse) GetEntity() *Entity {
@@ -468,7 +920,7 @@ type GetEntityRequest struct {
 
 func (x *GetEntityRequest) Reset() {
 	*x = GetEntityRequest{}
-	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[6]
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -480,7 +932,7 @@ func (x *GetEntityRequest) String() string {
 func (*GetEntityRequest) ProtoMessage() {}
 
 func (x *GetEntityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[6]
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -493,7 +945,7 @@ func (x *GetEntityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEntityRequest.ProtoReflect.Descriptor instead.
 func (*GetEntityRequest) Descriptor() ([]byte, []int) {
-	return file_idp_catalog_v1_catalog_proto_rawDescGZIP(), []int{6}
+	return file_idp_catalog_v1_catalog_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetEntityRequest) GetKey() *EntityKey {
@@ -514,7 +966,7 @@ type GetEntityResponse struct {
 
 func (x *GetEntityResponse) Reset() {
 	*x = GetEntityResponse{}
-	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[7]
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -526,7 +978,7 @@ func (x *GetEntityResponse) String() string {
 func (*GetEntityResponse) ProtoMessage() {}
 
 func (x *GetEntityResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[7]
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -539,7 +991,7 @@ func (x *GetEntityResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEntityResponse.ProtoReflect.Descriptor instead.
 func (*GetEntityResponse) Descriptor() ([]byte, []int) {
-	return file_idp_catalog_v1_catalog_proto_rawDescGZIP(), []int{7}
+	return file_idp_catalog_v1_catalog_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetEntityResponse) GetEntity() *Entity {
@@ -570,7 +1022,7 @@ type ListEntitiesRequest struct {
 
 func (x *ListEntitiesRequest) Reset() {
 	*x = ListEntitiesRequest{}
-	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[8]
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -582,7 +1034,7 @@ func (x *ListEntitiesRequest) String() string {
 func (*ListEntitiesRequest) ProtoMessage() {}
 
 func (x *ListEntitiesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[8]
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -595,7 +1047,7 @@ func (x *ListEntitiesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEntitiesRequest.ProtoReflect.Descriptor instead.
 func (*ListEntitiesRequest) Descriptor() ([]byte, []int) {
-	return file_idp_catalog_v1_catalog_proto_rawDescGZIP(), []int{8}
+	return file_idp_catalog_v1_catalog_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListEntitiesRequest) GetKind() string {
@@ -655,7 +1107,7 @@ type ListEntitiesResponse struct {
 
 func (x *ListEntitiesResponse) Reset() {
 	*x = ListEntitiesResponse{}
-	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[9]
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -667,7 +1119,7 @@ func (x *ListEntitiesResponse) String() string {
 func (*ListEntitiesResponse) ProtoMessage() {}
 
 func (x *ListEntitiesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[9]
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -680,7 +1132,7 @@ func (x *ListEntitiesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEntitiesResponse.ProtoReflect.Descriptor instead.
 func (*ListEntitiesResponse) Descriptor() ([]byte, []int) {
-	return file_idp_catalog_v1_catalog_proto_rawDescGZIP(), []int{9}
+	return file_idp_catalog_v1_catalog_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListEntitiesResponse) GetEntities() []*Entity {
@@ -715,7 +1167,7 @@ type DeleteEntityRequest struct {
 
 func (x *DeleteEntityRequest) Reset() {
 	*x = DeleteEntityRequest{}
-	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[10]
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -727,7 +1179,7 @@ func (x *DeleteEntityRequest) String() string {
 func (*DeleteEntityRequest) ProtoMessage() {}
 
 func (x *DeleteEntityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[10]
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -740,7 +1192,7 @@ func (x *DeleteEntityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteEntityRequest.ProtoReflect.Descriptor instead.
 func (*DeleteEntityRequest) Descriptor() ([]byte, []int) {
-	return file_idp_catalog_v1_catalog_proto_rawDescGZIP(), []int{10}
+	return file_idp_catalog_v1_catalog_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DeleteEntityRequest) GetKey() *EntityKey {
@@ -759,7 +1211,7 @@ type DeleteEntityResponse struct {
 
 func (x *DeleteEntityResponse) Reset() {
 	*x = DeleteEntityResponse{}
-	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[11]
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -771,7 +1223,7 @@ func (x *DeleteEntityResponse) String() string {
 func (*DeleteEntityResponse) ProtoMessage() {}
 
 func (x *DeleteEntityResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[11]
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -784,7 +1236,7 @@ func (x *DeleteEntityResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteEntityResponse.ProtoReflect.Descriptor instead.
 func (*DeleteEntityResponse) Descriptor() ([]byte, []int) {
-	return file_idp_catalog_v1_catalog_proto_rawDescGZIP(), []int{11}
+	return file_idp_catalog_v1_catalog_proto_rawDescGZIP(), []int{17}
 }
 
 // GetEntityActivityRequest names an entity.
@@ -800,7 +1252,7 @@ type GetEntityActivityRequest struct {
 
 func (x *GetEntityActivityRequest) Reset() {
 	*x = GetEntityActivityRequest{}
-	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[12]
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -812,7 +1264,7 @@ func (x *GetEntityActivityRequest) String() string {
 func (*GetEntityActivityRequest) ProtoMessage() {}
 
 func (x *GetEntityActivityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[12]
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -825,7 +1277,7 @@ func (x *GetEntityActivityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEntityActivityRequest.ProtoReflect.Descriptor instead.
 func (*GetEntityActivityRequest) Descriptor() ([]byte, []int) {
-	return file_idp_catalog_v1_catalog_proto_rawDescGZIP(), []int{12}
+	return file_idp_catalog_v1_catalog_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetEntityActivityRequest) GetKey() *EntityKey {
@@ -865,7 +1317,7 @@ type PullRequestSummary struct {
 
 func (x *PullRequestSummary) Reset() {
 	*x = PullRequestSummary{}
-	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[13]
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -877,7 +1329,7 @@ func (x *PullRequestSummary) String() string {
 func (*PullRequestSummary) ProtoMessage() {}
 
 func (x *PullRequestSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[13]
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -890,7 +1342,7 @@ func (x *PullRequestSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullRequestSummary.ProtoReflect.Descriptor instead.
 func (*PullRequestSummary) Descriptor() ([]byte, []int) {
-	return file_idp_catalog_v1_catalog_proto_rawDescGZIP(), []int{13}
+	return file_idp_catalog_v1_catalog_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *PullRequestSummary) GetRepository() string {
@@ -963,7 +1415,7 @@ type CommitSummary struct {
 
 func (x *CommitSummary) Reset() {
 	*x = CommitSummary{}
-	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[14]
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -975,7 +1427,7 @@ func (x *CommitSummary) String() string {
 func (*CommitSummary) ProtoMessage() {}
 
 func (x *CommitSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[14]
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -988,7 +1440,7 @@ func (x *CommitSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitSummary.ProtoReflect.Descriptor instead.
 func (*CommitSummary) Descriptor() ([]byte, []int) {
-	return file_idp_catalog_v1_catalog_proto_rawDescGZIP(), []int{14}
+	return file_idp_catalog_v1_catalog_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CommitSummary) GetRepository() string {
@@ -1056,7 +1508,7 @@ type GetEntityActivityResponse struct {
 
 func (x *GetEntityActivityResponse) Reset() {
 	*x = GetEntityActivityResponse{}
-	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[15]
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1068,7 +1520,7 @@ func (x *GetEntityActivityResponse) String() string {
 func (*GetEntityActivityResponse) ProtoMessage() {}
 
 func (x *GetEntityActivityResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[15]
+	mi := &file_idp_catalog_v1_catalog_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1081,7 +1533,7 @@ func (x *GetEntityActivityResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEntityActivityResponse.ProtoReflect.Descriptor instead.
 func (*GetEntityActivityResponse) Descriptor() ([]byte, []int) {
-	return file_idp_catalog_v1_catalog_proto_rawDescGZIP(), []int{15}
+	return file_idp_catalog_v1_catalog_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetEntityActivityResponse) GetEntity() *Entity {
@@ -1137,7 +1589,35 @@ var File_idp_catalog_v1_catalog_proto protoreflect.FileDescriptor
 
 const file_idp_catalog_v1_catalog_proto_rawDesc = "" +
 	"\n" +
-	"\x1cidp/catalog/v1/catalog.proto\x12\x0eidp.catalog.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18idp/rules/v1/rules.proto\"\xc2\x05\n" +
+	"\x1cidp/catalog/v1/catalog.proto\x12\x0eidp.catalog.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18idp/rules/v1/rules.proto\"p\n" +
+	"\fMappingIssue\x12\x16\n" +
+	"\x06entity\x18\x01 \x01(\tR\x06entity\x12\x14\n" +
+	"\x05field\x18\x02 \x01(\tR\x05field\x12\x18\n" +
+	"\aproblem\x18\x03 \x01(\tR\aproblem\x12\x18\n" +
+	"\askipped\x18\x04 \x01(\bR\askipped\"\xae\x01\n" +
+	"\x15ExportEntitiesRequest\x12@\n" +
+	"\x06format\x18\x01 \x01(\x0e2\x1c.idp.catalog.v1.EntityFormatB\n" +
+	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x06format\x122\n" +
+	"\bentities\x18\x02 \x03(\tB\x16\xbaH\x13\x92\x01\x10\x10\xe8\a\"\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\bentities\x12\x1f\n" +
+	"\x04kind\x18\x03 \x01(\tB\v\xbaH\br\x06\xa0\x8e'\x01\x18@R\x04kind\"\x84\x01\n" +
+	"\x16ExportEntitiesResponse\x12\x18\n" +
+	"\acontent\x18\x01 \x01(\tR\acontent\x12\x1a\n" +
+	"\bexported\x18\x02 \x01(\x05R\bexported\x124\n" +
+	"\x06issues\x18\x03 \x03(\v2\x1c.idp.catalog.v1.MappingIssueR\x06issues\"\x99\x01\n" +
+	"\x15ImportEntitiesRequest\x12@\n" +
+	"\x06format\x18\x01 \x01(\x0e2\x1c.idp.catalog.v1.EntityFormatB\n" +
+	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x06format\x12%\n" +
+	"\acontent\x18\x02 \x01(\tB\v\xbaH\br\x06\x10\x01\x18\x80\x80@R\acontent\x12\x17\n" +
+	"\adry_run\x18\x03 \x01(\bR\x06dryRun\"\xa0\x01\n" +
+	"\x14ImportedEntityResult\x12\x16\n" +
+	"\x06source\x18\x01 \x01(\tR\x06source\x12\x0e\n" +
+	"\x02ok\x18\x02 \x01(\bR\x02ok\x12.\n" +
+	"\x06entity\x18\x03 \x01(\v2\x16.idp.catalog.v1.EntityR\x06entity\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x18\n" +
+	"\amessage\x18\x05 \x01(\tR\amessage\"\x8e\x01\n" +
+	"\x16ImportEntitiesResponse\x12>\n" +
+	"\aresults\x18\x01 \x03(\v2$.idp.catalog.v1.ImportedEntityResultR\aresults\x124\n" +
+	"\x06issues\x18\x02 \x03(\v2\x1c.idp.catalog.v1.MappingIssueR\x06issues\"\xc2\x05\n" +
 	"\x06Entity\x12\x1c\n" +
 	"\x02id\x18\x01 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\x02id\x12\x1f\n" +
 	"\x04kind\x18\x02 \x01(\tB\v\xbaH\br\x06\xa0\x8e'\x01\x18@R\x04kind\x12\x1f\n" +
@@ -1220,14 +1700,19 @@ const file_idp_catalog_v1_catalog_proto_rawDesc = "" +
 	"\x16declined_pull_requests\x18\x04 \x01(\x03R\x14declinedPullRequests\x12T\n" +
 	"\x14recent_pull_requests\x18\x05 \x03(\v2\".idp.catalog.v1.PullRequestSummaryR\x12recentPullRequests\x12D\n" +
 	"\x0erecent_commits\x18\x06 \x03(\v2\x1d.idp.catalog.v1.CommitSummaryR\rrecentCommits\x12\x18\n" +
-	"\acommits\x18\a \x01(\x03R\acommits2\xb8\x04\n" +
+	"\acommits\x18\a \x01(\x03R\acommits*J\n" +
+	"\fEntityFormat\x12\x1d\n" +
+	"\x19ENTITY_FORMAT_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17ENTITY_FORMAT_BACKSTAGE\x10\x012\xfa\x05\n" +
 	"\x0eCatalogService\x12Y\n" +
 	"\fCreateEntity\x12#.idp.catalog.v1.CreateEntityRequest\x1a$.idp.catalog.v1.CreateEntityResponse\x12Y\n" +
 	"\fUpdateEntity\x12#.idp.catalog.v1.UpdateEntityRequest\x1a$.idp.catalog.v1.UpdateEntityResponse\x12P\n" +
 	"\tGetEntity\x12 .idp.catalog.v1.GetEntityRequest\x1a!.idp.catalog.v1.GetEntityResponse\x12Y\n" +
 	"\fListEntities\x12#.idp.catalog.v1.ListEntitiesRequest\x1a$.idp.catalog.v1.ListEntitiesResponse\x12Y\n" +
 	"\fDeleteEntity\x12#.idp.catalog.v1.DeleteEntityRequest\x1a$.idp.catalog.v1.DeleteEntityResponse\x12h\n" +
-	"\x11GetEntityActivity\x12(.idp.catalog.v1.GetEntityActivityRequest\x1a).idp.catalog.v1.GetEntityActivityResponseB\xc7\x01\n" +
+	"\x11GetEntityActivity\x12(.idp.catalog.v1.GetEntityActivityRequest\x1a).idp.catalog.v1.GetEntityActivityResponse\x12_\n" +
+	"\x0eExportEntities\x12%.idp.catalog.v1.ExportEntitiesRequest\x1a&.idp.catalog.v1.ExportEntitiesResponse\x12_\n" +
+	"\x0eImportEntities\x12%.idp.catalog.v1.ImportEntitiesRequest\x1a&.idp.catalog.v1.ImportEntitiesResponseB\xc7\x01\n" +
 	"\x12com.idp.catalog.v1B\fCatalogProtoP\x01ZIgithub.com/catalog-discovery/bitbucket/proto/gen/idp/catalog/v1;catalogv1\xa2\x02\x03ICX\xaa\x02\x0eIdp.Catalog.V1\xca\x02\x0eIdp\\Catalog\\V1\xe2\x02\x1aIdp\\Catalog\\V1\\GPBMetadata\xea\x02\x10Idp::Catalog::V1b\x06proto3"
 
 var (
@@ -1242,58 +1727,76 @@ func file_idp_catalog_v1_catalog_proto_rawDescGZIP() []byte {
 	return file_idp_catalog_v1_catalog_proto_rawDescData
 }
 
-var file_idp_catalog_v1_catalog_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_idp_catalog_v1_catalog_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_idp_catalog_v1_catalog_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_idp_catalog_v1_catalog_proto_goTypes = []any{
-	(*Entity)(nil),                    // 0: idp.catalog.v1.Entity
-	(*EntityKey)(nil),                 // 1: idp.catalog.v1.EntityKey
-	(*CreateEntityRequest)(nil),       // 2: idp.catalog.v1.CreateEntityRequest
-	(*CreateEntityResponse)(nil),      // 3: idp.catalog.v1.CreateEntityResponse
-	(*UpdateEntityRequest)(nil),       // 4: idp.catalog.v1.UpdateEntityRequest
-	(*UpdateEntityResponse)(nil),      // 5: idp.catalog.v1.UpdateEntityResponse
-	(*GetEntityRequest)(nil),          // 6: idp.catalog.v1.GetEntityRequest
-	(*GetEntityResponse)(nil),         // 7: idp.catalog.v1.GetEntityResponse
-	(*ListEntitiesRequest)(nil),       // 8: idp.catalog.v1.ListEntitiesRequest
-	(*ListEntitiesResponse)(nil),      // 9: idp.catalog.v1.ListEntitiesResponse
-	(*DeleteEntityRequest)(nil),       // 10: idp.catalog.v1.DeleteEntityRequest
-	(*DeleteEntityResponse)(nil),      // 11: idp.catalog.v1.DeleteEntityResponse
-	(*GetEntityActivityRequest)(nil),  // 12: idp.catalog.v1.GetEntityActivityRequest
-	(*PullRequestSummary)(nil),        // 13: idp.catalog.v1.PullRequestSummary
-	(*CommitSummary)(nil),             // 14: idp.catalog.v1.CommitSummary
-	(*GetEntityActivityResponse)(nil), // 15: idp.catalog.v1.GetEntityActivityResponse
-	(*timestamppb.Timestamp)(nil),     // 16: google.protobuf.Timestamp
+	(EntityFormat)(0),                 // 0: idp.catalog.v1.EntityFormat
+	(*MappingIssue)(nil),              // 1: idp.catalog.v1.MappingIssue
+	(*ExportEntitiesRequest)(nil),     // 2: idp.catalog.v1.ExportEntitiesRequest
+	(*ExportEntitiesResponse)(nil),    // 3: idp.catalog.v1.ExportEntitiesResponse
+	(*ImportEntitiesRequest)(nil),     // 4: idp.catalog.v1.ImportEntitiesRequest
+	(*ImportedEntityResult)(nil),      // 5: idp.catalog.v1.ImportedEntityResult
+	(*ImportEntitiesResponse)(nil),    // 6: idp.catalog.v1.ImportEntitiesResponse
+	(*Entity)(nil),                    // 7: idp.catalog.v1.Entity
+	(*EntityKey)(nil),                 // 8: idp.catalog.v1.EntityKey
+	(*CreateEntityRequest)(nil),       // 9: idp.catalog.v1.CreateEntityRequest
+	(*CreateEntityResponse)(nil),      // 10: idp.catalog.v1.CreateEntityResponse
+	(*UpdateEntityRequest)(nil),       // 11: idp.catalog.v1.UpdateEntityRequest
+	(*UpdateEntityResponse)(nil),      // 12: idp.catalog.v1.UpdateEntityResponse
+	(*GetEntityRequest)(nil),          // 13: idp.catalog.v1.GetEntityRequest
+	(*GetEntityResponse)(nil),         // 14: idp.catalog.v1.GetEntityResponse
+	(*ListEntitiesRequest)(nil),       // 15: idp.catalog.v1.ListEntitiesRequest
+	(*ListEntitiesResponse)(nil),      // 16: idp.catalog.v1.ListEntitiesResponse
+	(*DeleteEntityRequest)(nil),       // 17: idp.catalog.v1.DeleteEntityRequest
+	(*DeleteEntityResponse)(nil),      // 18: idp.catalog.v1.DeleteEntityResponse
+	(*GetEntityActivityRequest)(nil),  // 19: idp.catalog.v1.GetEntityActivityRequest
+	(*PullRequestSummary)(nil),        // 20: idp.catalog.v1.PullRequestSummary
+	(*CommitSummary)(nil),             // 21: idp.catalog.v1.CommitSummary
+	(*GetEntityActivityResponse)(nil), // 22: idp.catalog.v1.GetEntityActivityResponse
+	(*timestamppb.Timestamp)(nil),     // 23: google.protobuf.Timestamp
 }
 var file_idp_catalog_v1_catalog_proto_depIdxs = []int32{
-	16, // 0: idp.catalog.v1.Entity.created_at:type_name -> google.protobuf.Timestamp
-	16, // 1: idp.catalog.v1.Entity.updated_at:type_name -> google.protobuf.Timestamp
-	0,  // 2: idp.catalog.v1.CreateEntityResponse.entity:type_name -> idp.catalog.v1.Entity
-	0,  // 3: idp.catalog.v1.UpdateEntityResponse.entity:type_name -> idp.catalog.v1.Entity
-	1,  // 4: idp.catalog.v1.GetEntityRequest.key:type_name -> idp.catalog.v1.EntityKey
-	0,  // 5: idp.catalog.v1.GetEntityResponse.entity:type_name -> idp.catalog.v1.Entity
-	0,  // 6: idp.catalog.v1.ListEntitiesResponse.entities:type_name -> idp.catalog.v1.Entity
-	1,  // 7: idp.catalog.v1.DeleteEntityRequest.key:type_name -> idp.catalog.v1.EntityKey
-	1,  // 8: idp.catalog.v1.GetEntityActivityRequest.key:type_name -> idp.catalog.v1.EntityKey
-	16, // 9: idp.catalog.v1.PullRequestSummary.updated_on:type_name -> google.protobuf.Timestamp
-	16, // 10: idp.catalog.v1.CommitSummary.date:type_name -> google.protobuf.Timestamp
-	0,  // 11: idp.catalog.v1.GetEntityActivityResponse.entity:type_name -> idp.catalog.v1.Entity
-	13, // 12: idp.catalog.v1.GetEntityActivityResponse.recent_pull_requests:type_name -> idp.catalog.v1.PullRequestSummary
-	14, // 13: idp.catalog.v1.GetEntityActivityResponse.recent_commits:type_name -> idp.catalog.v1.CommitSummary
-	2,  // 14: idp.catalog.v1.CatalogService.CreateEntity:input_type -> idp.catalog.v1.CreateEntityRequest
-	4,  // 15: idp.catalog.v1.CatalogService.UpdateEntity:input_type -> idp.catalog.v1.UpdateEntityRequest
-	6,  // 16: idp.catalog.v1.CatalogService.GetEntity:input_type -> idp.catalog.v1.GetEntityRequest
-	8,  // 17: idp.catalog.v1.CatalogService.ListEntities:input_type -> idp.catalog.v1.ListEntitiesRequest
-	10, // 18: idp.catalog.v1.CatalogService.DeleteEntity:input_type -> idp.catalog.v1.DeleteEntityRequest
-	12, // 19: idp.catalog.v1.CatalogService.GetEntityActivity:input_type -> idp.catalog.v1.GetEntityActivityRequest
-	3,  // 20: idp.catalog.v1.CatalogService.CreateEntity:output_type -> idp.catalog.v1.CreateEntityResponse
-	5,  // 21: idp.catalog.v1.CatalogService.UpdateEntity:output_type -> idp.catalog.v1.UpdateEntityResponse
-	7,  // 22: idp.catalog.v1.CatalogService.GetEntity:output_type -> idp.catalog.v1.GetEntityResponse
-	9,  // 23: idp.catalog.v1.CatalogService.ListEntities:output_type -> idp.catalog.v1.ListEntitiesResponse
-	11, // 24: idp.catalog.v1.CatalogService.DeleteEntity:output_type -> idp.catalog.v1.DeleteEntityResponse
-	15, // 25: idp.catalog.v1.CatalogService.GetEntityActivity:output_type -> idp.catalog.v1.GetEntityActivityResponse
-	20, // [20:26] is the sub-list for method output_type
-	14, // [14:20] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	0,  // 0: idp.catalog.v1.ExportEntitiesRequest.format:type_name -> idp.catalog.v1.EntityFormat
+	1,  // 1: idp.catalog.v1.ExportEntitiesResponse.issues:type_name -> idp.catalog.v1.MappingIssue
+	0,  // 2: idp.catalog.v1.ImportEntitiesRequest.format:type_name -> idp.catalog.v1.EntityFormat
+	7,  // 3: idp.catalog.v1.ImportedEntityResult.entity:type_name -> idp.catalog.v1.Entity
+	5,  // 4: idp.catalog.v1.ImportEntitiesResponse.results:type_name -> idp.catalog.v1.ImportedEntityResult
+	1,  // 5: idp.catalog.v1.ImportEntitiesResponse.issues:type_name -> idp.catalog.v1.MappingIssue
+	23, // 6: idp.catalog.v1.Entity.created_at:type_name -> google.protobuf.Timestamp
+	23, // 7: idp.catalog.v1.Entity.updated_at:type_name -> google.protobuf.Timestamp
+	7,  // 8: idp.catalog.v1.CreateEntityResponse.entity:type_name -> idp.catalog.v1.Entity
+	7,  // 9: idp.catalog.v1.UpdateEntityResponse.entity:type_name -> idp.catalog.v1.Entity
+	8,  // 10: idp.catalog.v1.GetEntityRequest.key:type_name -> idp.catalog.v1.EntityKey
+	7,  // 11: idp.catalog.v1.GetEntityResponse.entity:type_name -> idp.catalog.v1.Entity
+	7,  // 12: idp.catalog.v1.ListEntitiesResponse.entities:type_name -> idp.catalog.v1.Entity
+	8,  // 13: idp.catalog.v1.DeleteEntityRequest.key:type_name -> idp.catalog.v1.EntityKey
+	8,  // 14: idp.catalog.v1.GetEntityActivityRequest.key:type_name -> idp.catalog.v1.EntityKey
+	23, // 15: idp.catalog.v1.PullRequestSummary.updated_on:type_name -> google.protobuf.Timestamp
+	23, // 16: idp.catalog.v1.CommitSummary.date:type_name -> google.protobuf.Timestamp
+	7,  // 17: idp.catalog.v1.GetEntityActivityResponse.entity:type_name -> idp.catalog.v1.Entity
+	20, // 18: idp.catalog.v1.GetEntityActivityResponse.recent_pull_requests:type_name -> idp.catalog.v1.PullRequestSummary
+	21, // 19: idp.catalog.v1.GetEntityActivityResponse.recent_commits:type_name -> idp.catalog.v1.CommitSummary
+	9,  // 20: idp.catalog.v1.CatalogService.CreateEntity:input_type -> idp.catalog.v1.CreateEntityRequest
+	11, // 21: idp.catalog.v1.CatalogService.UpdateEntity:input_type -> idp.catalog.v1.UpdateEntityRequest
+	13, // 22: idp.catalog.v1.CatalogService.GetEntity:input_type -> idp.catalog.v1.GetEntityRequest
+	15, // 23: idp.catalog.v1.CatalogService.ListEntities:input_type -> idp.catalog.v1.ListEntitiesRequest
+	17, // 24: idp.catalog.v1.CatalogService.DeleteEntity:input_type -> idp.catalog.v1.DeleteEntityRequest
+	19, // 25: idp.catalog.v1.CatalogService.GetEntityActivity:input_type -> idp.catalog.v1.GetEntityActivityRequest
+	2,  // 26: idp.catalog.v1.CatalogService.ExportEntities:input_type -> idp.catalog.v1.ExportEntitiesRequest
+	4,  // 27: idp.catalog.v1.CatalogService.ImportEntities:input_type -> idp.catalog.v1.ImportEntitiesRequest
+	10, // 28: idp.catalog.v1.CatalogService.CreateEntity:output_type -> idp.catalog.v1.CreateEntityResponse
+	12, // 29: idp.catalog.v1.CatalogService.UpdateEntity:output_type -> idp.catalog.v1.UpdateEntityResponse
+	14, // 30: idp.catalog.v1.CatalogService.GetEntity:output_type -> idp.catalog.v1.GetEntityResponse
+	16, // 31: idp.catalog.v1.CatalogService.ListEntities:output_type -> idp.catalog.v1.ListEntitiesResponse
+	18, // 32: idp.catalog.v1.CatalogService.DeleteEntity:output_type -> idp.catalog.v1.DeleteEntityResponse
+	22, // 33: idp.catalog.v1.CatalogService.GetEntityActivity:output_type -> idp.catalog.v1.GetEntityActivityResponse
+	3,  // 34: idp.catalog.v1.CatalogService.ExportEntities:output_type -> idp.catalog.v1.ExportEntitiesResponse
+	6,  // 35: idp.catalog.v1.CatalogService.ImportEntities:output_type -> idp.catalog.v1.ImportEntitiesResponse
+	28, // [28:36] is the sub-list for method output_type
+	20, // [20:28] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_idp_catalog_v1_catalog_proto_init() }
@@ -1306,13 +1809,14 @@ func file_idp_catalog_v1_catalog_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_idp_catalog_v1_catalog_proto_rawDesc), len(file_idp_catalog_v1_catalog_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   16,
+			NumEnums:      1,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_idp_catalog_v1_catalog_proto_goTypes,
 		DependencyIndexes: file_idp_catalog_v1_catalog_proto_depIdxs,
+		EnumInfos:         file_idp_catalog_v1_catalog_proto_enumTypes,
 		MessageInfos:      file_idp_catalog_v1_catalog_proto_msgTypes,
 	}.Build()
 	File_idp_catalog_v1_catalog_proto = out.File

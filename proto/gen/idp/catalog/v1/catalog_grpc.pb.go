@@ -35,6 +35,8 @@ const (
 	CatalogService_ListEntities_FullMethodName      = "/idp.catalog.v1.CatalogService/ListEntities"
 	CatalogService_DeleteEntity_FullMethodName      = "/idp.catalog.v1.CatalogService/DeleteEntity"
 	CatalogService_GetEntityActivity_FullMethodName = "/idp.catalog.v1.CatalogService/GetEntityActivity"
+	CatalogService_ExportEntities_FullMethodName    = "/idp.catalog.v1.CatalogService/ExportEntities"
+	CatalogService_ImportEntities_FullMethodName    = "/idp.catalog.v1.CatalogService/ImportEntities"
 )
 
 // CatalogServiceClient is the client API for CatalogService service.
@@ -66,6 +68,14 @@ type CatalogServiceClient interface {
 	// Bitbucket repositories: pull request counts, recent pull requests and
 	// recent main-branch commits. Errors: NOT_FOUND.
 	GetEntityActivity(ctx context.Context, in *GetEntityActivityRequest, opts ...grpc.CallOption) (*GetEntityActivityResponse, error)
+	// ExportEntities renders entities in another portal's format (Backstage
+	// catalog-info.yaml) and lists what did not map. Needs IDP_CATALOG_VIEW.
+	// Errors: NOT_FOUND for an entity named.
+	ExportEntities(ctx context.Context, in *ExportEntitiesRequest, opts ...grpc.CallOption) (*ExportEntitiesResponse, error)
+	// ImportEntities creates entities from another portal's format; each
+	// document succeeds or fails on its own, and what did not map is listed.
+	// Errors (whole call): INVALID_ARGUMENT when the content is not readable.
+	ImportEntities(ctx context.Context, in *ImportEntitiesRequest, opts ...grpc.CallOption) (*ImportEntitiesResponse, error)
 }
 
 type catalogServiceClient struct {
@@ -136,6 +146,26 @@ func (c *catalogServiceClient) GetEntityActivity(ctx context.Context, in *GetEnt
 	return out, nil
 }
 
+func (c *catalogServiceClient) ExportEntities(ctx context.Context, in *ExportEntitiesRequest, opts ...grpc.CallOption) (*ExportEntitiesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ExportEntitiesResponse)
+	err := c.cc.Invoke(ctx, CatalogService_ExportEntities_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *catalogServiceClient) ImportEntities(ctx context.Context, in *ImportEntitiesRequest, opts ...grpc.CallOption) (*ImportEntitiesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ImportEntitiesResponse)
+	err := c.cc.Invoke(ctx, CatalogService_ImportEntities_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CatalogServiceServer is the server API for CatalogService service.
 // All implementations must embed UnimplementedCatalogServiceServer
 // for forward compatibility.
@@ -165,6 +195,14 @@ type CatalogServiceServer interface {
 	// Bitbucket repositories: pull request counts, recent pull requests and
 	// recent main-branch commits. Errors: NOT_FOUND.
 	GetEntityActivity(context.Context, *GetEntityActivityRequest) (*GetEntityActivityResponse, error)
+	// ExportEntities renders entities in another portal's format (Backstage
+	// catalog-info.yaml) and lists what did not map. Needs IDP_CATALOG_VIEW.
+	// Errors: NOT_FOUND for an entity named.
+	ExportEntities(context.Context, *ExportEntitiesRequest) (*ExportEntitiesResponse, error)
+	// ImportEntities creates entities from another portal's format; each
+	// document succeeds or fails on its own, and what did not map is listed.
+	// Errors (whole call): INVALID_ARGUMENT when the content is not readable.
+	ImportEntities(context.Context, *ImportEntitiesRequest) (*ImportEntitiesResponse, error)
 	mustEmbedUnimplementedCatalogServiceServer()
 }
 
@@ -192,6 +230,12 @@ func (UnimplementedCatalogServiceServer) DeleteEntity(context.Context, *DeleteEn
 }
 func (UnimplementedCatalogServiceServer) GetEntityActivity(context.Context, *GetEntityActivityRequest) (*GetEntityActivityResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetEntityActivity not implemented")
+}
+func (UnimplementedCatalogServiceServer) ExportEntities(context.Context, *ExportEntitiesRequest) (*ExportEntitiesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExportEntities not implemented")
+}
+func (UnimplementedCatalogServiceServer) ImportEntities(context.Context, *ImportEntitiesRequest) (*ImportEntitiesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ImportEntities not implemented")
 }
 func (UnimplementedCatalogServiceServer) mustEmbedUnimplementedCatalogServiceServer() {}
 func (UnimplementedCatalogServiceServer) testEmbeddedByValue()                        {}
@@ -322,6 +366,42 @@ func _CatalogService_GetEntityActivity_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CatalogService_ExportEntities_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExportEntitiesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CatalogServiceServer).ExportEntities(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CatalogService_ExportEntities_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CatalogServiceServer).ExportEntities(ctx, req.(*ExportEntitiesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CatalogService_ImportEntities_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ImportEntitiesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CatalogServiceServer).ImportEntities(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CatalogService_ImportEntities_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CatalogServiceServer).ImportEntities(ctx, req.(*ImportEntitiesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CatalogService_ServiceDesc is the grpc.ServiceDesc for CatalogService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -352,6 +432,14 @@ var CatalogService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetEntityActivity",
 			Handler:    _CatalogService_GetEntityActivity_Handler,
+		},
+		{
+			MethodName: "ExportEntities",
+			Handler:    _CatalogService_ExportEntities_Handler,
+		},
+		{
+			MethodName: "ImportEntities",
+			Handler:    _CatalogService_ImportEntities_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

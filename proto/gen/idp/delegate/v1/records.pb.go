@@ -42,6 +42,7 @@ type Record struct {
 	//	*Record_Commit
 	//	*Record_Cursor
 	//	*Record_ListingComplete
+	//	*Record_CodeOwners
 	Kind          isRecord_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -129,6 +130,15 @@ func (x *Record) GetListingComplete() *ListingComplete {
 	return nil
 }
 
+func (x *Record) GetCodeOwners() *CodeOwners {
+	if x != nil {
+		if x, ok := x.Kind.(*Record_CodeOwners); ok {
+			return x.CodeOwners
+		}
+	}
+	return nil
+}
+
 type isRecord_Kind interface {
 	isRecord_Kind()
 }
@@ -160,6 +170,12 @@ type Record_ListingComplete struct {
 	ListingComplete *ListingComplete `protobuf:"bytes,5,opt,name=listing_complete,json=listingComplete,proto3,oneof"`
 }
 
+type Record_CodeOwners struct {
+	// What the CODEOWNERS file of a repository's default branch says about
+	// the repository as a whole.
+	CodeOwners *CodeOwners `protobuf:"bytes,6,opt,name=code_owners,json=codeOwners,proto3,oneof"`
+}
+
 func (*Record_Repository) isRecord_Kind() {}
 
 func (*Record_PullRequest) isRecord_Kind() {}
@@ -169,6 +185,8 @@ func (*Record_Commit) isRecord_Kind() {}
 func (*Record_Cursor) isRecord_Kind() {}
 
 func (*Record_ListingComplete) isRecord_Kind() {}
+
+func (*Record_CodeOwners) isRecord_Kind() {}
 
 // Repository is a Bitbucket repository. Its identity is uuid: a rename or a
 // move to another project keeps the uuid.
@@ -708,11 +726,116 @@ func (x *ListingComplete) GetRepositoryCount() int64 {
 	return 0
 }
 
+// CodeOwners is the result of reading a repository's CODEOWNERS file (the
+// first of .bitbucket/CODEOWNERS, CODEOWNERS and docs/CODEOWNERS on the
+// default branch that exists).
+type CodeOwners struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Uuid of the repository. Required.
+	RepositoryUuid string `protobuf:"bytes,1,opt,name=repository_uuid,json=repositoryUuid,proto3" json:"repository_uuid,omitempty"`
+	// Path of the file found; empty when the repository has none.
+	Path string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	// Owners of the last rule covering the whole repository ("*" and the
+	// like), as written: @user, @workspace/group, e-mail. Empty when no rule
+	// covers it or that rule names nobody.
+	Owners []string `protobuf:"bytes,3,rep,name=owners,proto3" json:"owners,omitempty"`
+	// True when a rule covers the whole repository.
+	CoversRepository bool `protobuf:"varint,4,opt,name=covers_repository,json=coversRepository,proto3" json:"covers_repository,omitempty"`
+	// Line of that rule in the file.
+	Line int32 `protobuf:"varint,5,opt,name=line,proto3" json:"line,omitempty"`
+	// Branch read.
+	Revision string `protobuf:"bytes,6,opt,name=revision,proto3" json:"revision,omitempty"`
+	// The repository's updated_on when it was read: a later push makes the
+	// result stale.
+	RepositoryUpdatedOn *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=repository_updated_on,json=repositoryUpdatedOn,proto3" json:"repository_updated_on,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *CodeOwners) Reset() {
+	*x = CodeOwners{}
+	mi := &file_idp_delegate_v1_records_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CodeOwners) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CodeOwners) ProtoMessage() {}
+
+func (x *CodeOwners) ProtoReflect() protoreflect.Message {
+	mi := &file_idp_delegate_v1_records_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CodeOwners.ProtoReflect.Descriptor instead.
+func (*CodeOwners) Descriptor() ([]byte, []int) {
+	return file_idp_delegate_v1_records_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *CodeOwners) GetRepositoryUuid() string {
+	if x != nil {
+		return x.RepositoryUuid
+	}
+	return ""
+}
+
+func (x *CodeOwners) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *CodeOwners) GetOwners() []string {
+	if x != nil {
+		return x.Owners
+	}
+	return nil
+}
+
+func (x *CodeOwners) GetCoversRepository() bool {
+	if x != nil {
+		return x.CoversRepository
+	}
+	return false
+}
+
+func (x *CodeOwners) GetLine() int32 {
+	if x != nil {
+		return x.Line
+	}
+	return 0
+}
+
+func (x *CodeOwners) GetRevision() string {
+	if x != nil {
+		return x.Revision
+	}
+	return ""
+}
+
+func (x *CodeOwners) GetRepositoryUpdatedOn() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RepositoryUpdatedOn
+	}
+	return nil
+}
+
 var File_idp_delegate_v1_records_proto protoreflect.FileDescriptor
 
 const file_idp_delegate_v1_records_proto_rawDesc = "" +
 	"\n" +
-	"\x1didp/delegate/v1/records.proto\x12\x0fidp.delegate.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1aidp/delegate/v1/task.proto\"\xd1\x02\n" +
+	"\x1didp/delegate/v1/records.proto\x12\x0fidp.delegate.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1aidp/delegate/v1/task.proto\"\x91\x03\n" +
 	"\x06Record\x12=\n" +
 	"\n" +
 	"repository\x18\x01 \x01(\v2\x1b.idp.delegate.v1.RepositoryH\x00R\n" +
@@ -720,7 +843,9 @@ const file_idp_delegate_v1_records_proto_rawDesc = "" +
 	"\fpull_request\x18\x02 \x01(\v2\x1c.idp.delegate.v1.PullRequestH\x00R\vpullRequest\x121\n" +
 	"\x06commit\x18\x03 \x01(\v2\x17.idp.delegate.v1.CommitH\x00R\x06commit\x12;\n" +
 	"\x06cursor\x18\x04 \x01(\v2!.idp.delegate.v1.RepositoryCursorH\x00R\x06cursor\x12M\n" +
-	"\x10listing_complete\x18\x05 \x01(\v2 .idp.delegate.v1.ListingCompleteH\x00R\x0flistingCompleteB\x06\n" +
+	"\x10listing_complete\x18\x05 \x01(\v2 .idp.delegate.v1.ListingCompleteH\x00R\x0flistingComplete\x12>\n" +
+	"\vcode_owners\x18\x06 \x01(\v2\x1b.idp.delegate.v1.CodeOwnersH\x00R\n" +
+	"codeOwnersB\x06\n" +
 	"\x04kind\"\xb9\x05\n" +
 	"\n" +
 	"Repository\x12\x12\n" +
@@ -783,7 +908,16 @@ const file_idp_delegate_v1_records_proto_rawDesc = "" +
 	"\aparents\x18\a \x03(\tR\aparents\x12\x19\n" +
 	"\bhtml_url\x18\b \x01(\tR\ahtmlUrl\"E\n" +
 	"\x0fListingComplete\x122\n" +
-	"\x10repository_count\x18\x01 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0frepositoryCountB\xce\x01\n" +
+	"\x10repository_count\x18\x01 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0frepositoryCount\"\xbf\x02\n" +
+	"\n" +
+	"CodeOwners\x12'\n" +
+	"\x0frepository_uuid\x18\x01 \x01(\tR\x0erepositoryUuid\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12 \n" +
+	"\x06owners\x18\x03 \x03(\tB\b\xbaH\x05\x92\x01\x02\x10\x10R\x06owners\x12+\n" +
+	"\x11covers_repository\x18\x04 \x01(\bR\x10coversRepository\x12\x1b\n" +
+	"\x04line\x18\x05 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\x04line\x12\x1a\n" +
+	"\brevision\x18\x06 \x01(\tR\brevision\x12l\n" +
+	"\x15repository_updated_on\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\x13repositoryUpdatedOnB\xce\x01\n" +
 	"\x13com.idp.delegate.v1B\fRecordsProtoP\x01ZKgithub.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1;delegatev1\xa2\x02\x03IDX\xaa\x02\x0fIdp.Delegate.V1\xca\x02\x0fIdp\\Delegate\\V1\xe2\x02\x1bIdp\\Delegate\\V1\\GPBMetadata\xea\x02\x11Idp::Delegate::V1b\x06proto3"
 
 var (
@@ -798,34 +932,37 @@ func file_idp_delegate_v1_records_proto_rawDescGZIP() []byte {
 	return file_idp_delegate_v1_records_proto_rawDescData
 }
 
-var file_idp_delegate_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_idp_delegate_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_idp_delegate_v1_records_proto_goTypes = []any{
 	(*Record)(nil),                // 0: idp.delegate.v1.Record
 	(*Repository)(nil),            // 1: idp.delegate.v1.Repository
 	(*PullRequest)(nil),           // 2: idp.delegate.v1.PullRequest
 	(*Commit)(nil),                // 3: idp.delegate.v1.Commit
 	(*ListingComplete)(nil),       // 4: idp.delegate.v1.ListingComplete
-	(*RepositoryCursor)(nil),      // 5: idp.delegate.v1.RepositoryCursor
-	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),       // 7: google.protobuf.Struct
+	(*CodeOwners)(nil),            // 5: idp.delegate.v1.CodeOwners
+	(*RepositoryCursor)(nil),      // 6: idp.delegate.v1.RepositoryCursor
+	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),       // 8: google.protobuf.Struct
 }
 var file_idp_delegate_v1_records_proto_depIdxs = []int32{
 	1,  // 0: idp.delegate.v1.Record.repository:type_name -> idp.delegate.v1.Repository
 	2,  // 1: idp.delegate.v1.Record.pull_request:type_name -> idp.delegate.v1.PullRequest
 	3,  // 2: idp.delegate.v1.Record.commit:type_name -> idp.delegate.v1.Commit
-	5,  // 3: idp.delegate.v1.Record.cursor:type_name -> idp.delegate.v1.RepositoryCursor
+	6,  // 3: idp.delegate.v1.Record.cursor:type_name -> idp.delegate.v1.RepositoryCursor
 	4,  // 4: idp.delegate.v1.Record.listing_complete:type_name -> idp.delegate.v1.ListingComplete
-	6,  // 5: idp.delegate.v1.Repository.created_on:type_name -> google.protobuf.Timestamp
-	6,  // 6: idp.delegate.v1.Repository.updated_on:type_name -> google.protobuf.Timestamp
-	7,  // 7: idp.delegate.v1.Repository.raw:type_name -> google.protobuf.Struct
-	6,  // 8: idp.delegate.v1.PullRequest.created_on:type_name -> google.protobuf.Timestamp
-	6,  // 9: idp.delegate.v1.PullRequest.updated_on:type_name -> google.protobuf.Timestamp
-	6,  // 10: idp.delegate.v1.Commit.date:type_name -> google.protobuf.Timestamp
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	5,  // 5: idp.delegate.v1.Record.code_owners:type_name -> idp.delegate.v1.CodeOwners
+	7,  // 6: idp.delegate.v1.Repository.created_on:type_name -> google.protobuf.Timestamp
+	7,  // 7: idp.delegate.v1.Repository.updated_on:type_name -> google.protobuf.Timestamp
+	8,  // 8: idp.delegate.v1.Repository.raw:type_name -> google.protobuf.Struct
+	7,  // 9: idp.delegate.v1.PullRequest.created_on:type_name -> google.protobuf.Timestamp
+	7,  // 10: idp.delegate.v1.PullRequest.updated_on:type_name -> google.protobuf.Timestamp
+	7,  // 11: idp.delegate.v1.Commit.date:type_name -> google.protobuf.Timestamp
+	7,  // 12: idp.delegate.v1.CodeOwners.repository_updated_on:type_name -> google.protobuf.Timestamp
+	13, // [13:13] is the sub-list for method output_type
+	13, // [13:13] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_idp_delegate_v1_records_proto_init() }
@@ -840,6 +977,7 @@ func file_idp_delegate_v1_records_proto_init() {
 		(*Record_Commit)(nil),
 		(*Record_Cursor)(nil),
 		(*Record_ListingComplete)(nil),
+		(*Record_CodeOwners)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -847,7 +985,7 @@ func file_idp_delegate_v1_records_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_idp_delegate_v1_records_proto_rawDesc), len(file_idp_delegate_v1_records_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -398,9 +398,17 @@ type SyncTask struct {
 	StartDate *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
 	// What earlier syncs fetched, per repository; a repository without a
 	// cursor is synced for the first time.
-	Cursors       []*RepositoryCursor `protobuf:"bytes,6,rep,name=cursors,proto3" json:"cursors,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Cursors []*RepositoryCursor `protobuf:"bytes,6,rep,name=cursors,proto3" json:"cursors,omitempty"`
+	// Repositories (uuids, braced) whose CODEOWNERS file to read from the
+	// default branch, for an owner suggestion: those about to be registered
+	// that were not checked since they last changed. Each costs one request
+	// per location probed, within the request budget and the cap
+	// max_code_owners_requests_per_sync; what the cap leaves out waits for the
+	// next sync. The delegate answers with a CodeOwners record per
+	// repository checked.
+	CodeOwnersRepositories []string `protobuf:"bytes,7,rep,name=code_owners_repositories,json=codeOwnersRepositories,proto3" json:"code_owners_repositories,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
 }
 
 func (x *SyncTask) Reset() {
@@ -475,6 +483,13 @@ func (x *SyncTask) GetCursors() []*RepositoryCursor {
 	return nil
 }
 
+func (x *SyncTask) GetCodeOwnersRepositories() []string {
+	if x != nil {
+		return x.CodeOwnersRepositories
+	}
+	return nil
+}
+
 // SyncLimits caps how much one sync fetches.
 type SyncLimits struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -485,8 +500,11 @@ type SyncLimits struct {
 	MaxPullRequestsPerSync int32 `protobuf:"varint,2,opt,name=max_pull_requests_per_sync,json=maxPullRequestsPerSync,proto3" json:"max_pull_requests_per_sync,omitempty"`
 	// Commits fetched across all repositories in one sync. Default 5000.
 	MaxCommitsPerSync int32 `protobuf:"varint,3,opt,name=max_commits_per_sync,json=maxCommitsPerSync,proto3" json:"max_commits_per_sync,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Requests spent reading CODEOWNERS files in one sync (one per location
+	// probed). Default 300.
+	MaxCodeOwnersRequestsPerSync int32 `protobuf:"varint,4,opt,name=max_code_owners_requests_per_sync,json=maxCodeOwnersRequestsPerSync,proto3" json:"max_code_owners_requests_per_sync,omitempty"`
+	unknownFields                protoimpl.UnknownFields
+	sizeCache                    protoimpl.SizeCache
 }
 
 func (x *SyncLimits) Reset() {
@@ -536,6 +554,13 @@ func (x *SyncLimits) GetMaxPullRequestsPerSync() int32 {
 func (x *SyncLimits) GetMaxCommitsPerSync() int32 {
 	if x != nil {
 		return x.MaxCommitsPerSync
+	}
+	return 0
+}
+
+func (x *SyncLimits) GetMaxCodeOwnersRequestsPerSync() int32 {
+	if x != nil {
+		return x.MaxCodeOwnersRequestsPerSync
 	}
 	return 0
 }
@@ -810,8 +835,10 @@ type Progress struct {
 	RepositoriesDone int64 `protobuf:"varint,7,opt,name=repositories_done,json=repositoriesDone,proto3" json:"repositories_done,omitempty"`
 	// Repositories in the workspace, once known.
 	RepositoriesTotal int64 `protobuf:"varint,8,opt,name=repositories_total,json=repositoriesTotal,proto3" json:"repositories_total,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Of requests, those that read CODEOWNERS files.
+	CodeOwnersRequests int64 `protobuf:"varint,9,opt,name=code_owners_requests,json=codeOwnersRequests,proto3" json:"code_owners_requests,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Progress) Reset() {
@@ -900,6 +927,13 @@ func (x *Progress) GetRepositoriesTotal() int64 {
 	return 0
 }
 
+func (x *Progress) GetCodeOwnersRequests() int64 {
+	if x != nil {
+		return x.CodeOwnersRequests
+	}
+	return 0
+}
+
 var File_idp_delegate_v1_task_proto protoreflect.FileDescriptor
 
 const file_idp_delegate_v1_task_proto_rawDesc = "" +
@@ -922,7 +956,7 @@ const file_idp_delegate_v1_task_proto_rawDesc = "" +
 	"\tworkspace\x18\x01 \x01(\tR\tworkspace\x12 \n" +
 	"\fapi_base_url\x18\x02 \x01(\tR\n" +
 	"apiBaseUrl\x12\x1b\n" +
-	"\ttoken_ref\x18\x03 \x01(\tR\btokenRef\"\xe1\x02\n" +
+	"\ttoken_ref\x18\x03 \x01(\tR\btokenRef\"\xb1\x03\n" +
 	"\bSyncTask\x12%\n" +
 	"\x0eintegration_id\x18\x01 \x01(\tR\rintegrationId\x128\n" +
 	"\x06target\x18\x02 \x01(\v2 .idp.delegate.v1.BitbucketTargetR\x06target\x12G\n" +
@@ -930,12 +964,14 @@ const file_idp_delegate_v1_task_proto_rawDesc = "" +
 	"\x06limits\x18\x04 \x01(\v2\x1b.idp.delegate.v1.SyncLimitsR\x06limits\x129\n" +
 	"\n" +
 	"start_date\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tstartDate\x12;\n" +
-	"\acursors\x18\x06 \x03(\v2!.idp.delegate.v1.RepositoryCursorR\acursors\"\xb4\x01\n" +
+	"\acursors\x18\x06 \x03(\v2!.idp.delegate.v1.RepositoryCursorR\acursors\x12N\n" +
+	"\x18code_owners_repositories\x18\a \x03(\tB\x14\xbaH\x11\x92\x01\x0e\x10\xa0\x8d\x06\"\br\x06\xa0\x8e'\x01\x18BR\x16codeOwnersRepositories\"\xfd\x01\n" +
 	"\n" +
 	"SyncLimits\x129\n" +
 	"\x19first_sync_per_repository\x18\x01 \x01(\x05R\x16firstSyncPerRepository\x12:\n" +
 	"\x1amax_pull_requests_per_sync\x18\x02 \x01(\x05R\x16maxPullRequestsPerSync\x12/\n" +
-	"\x14max_commits_per_sync\x18\x03 \x01(\x05R\x11maxCommitsPerSync\"\x9f\x05\n" +
+	"\x14max_commits_per_sync\x18\x03 \x01(\x05R\x11maxCommitsPerSync\x12G\n" +
+	"!max_code_owners_requests_per_sync\x18\x04 \x01(\x05R\x1cmaxCodeOwnersRequestsPerSync\"\x9f\x05\n" +
 	"\x10RepositoryCursor\x124\n" +
 	"\x0frepository_uuid\x18\x01 \x01(\tB\v\xbaH\br\x06\xa0\x8e'\x01\x18BR\x0erepositoryUuid\x12z\n" +
 	"\x1dcommits_checked_at_updated_on\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\x19commitsCheckedAtUpdatedOn\x129\n" +
@@ -954,7 +990,7 @@ const file_idp_delegate_v1_task_proto_rawDesc = "" +
 	"tokenValid\x12/\n" +
 	"\x13workspace_reachable\x18\x03 \x01(\bR\x12workspaceReachable\x12:\n" +
 	"\x0emissing_scopes\x18\x04 \x03(\tB\x13\xbaH\x10\x92\x01\r\x10 \"\tr\a\xa0\x8e'\x01\x18\x80\x01R\rmissingScopes\x12&\n" +
-	"\amessage\x18\x05 \x01(\tB\f\xbaH\tr\a\xa8\x8e'\x01\x18\x80 R\amessage\"\xea\x02\n" +
+	"\amessage\x18\x05 \x01(\tB\f\xbaH\tr\a\xa8\x8e'\x01\x18\x80 R\amessage\"\xa5\x03\n" +
 	"\bProgress\x12!\n" +
 	"\x05phase\x18\x01 \x01(\tB\v\xbaH\br\x06\xa0\x8e'\x01\x18@R\x05phase\x12+\n" +
 	"\frepositories\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\frepositories\x12,\n" +
@@ -963,7 +999,8 @@ const file_idp_delegate_v1_task_proto_rawDesc = "" +
 	"\brequests\x18\x05 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\brequests\x12*\n" +
 	"\frate_limited\x18\x06 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\vrateLimited\x124\n" +
 	"\x11repositories_done\x18\a \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x10repositoriesDone\x126\n" +
-	"\x12repositories_total\x18\b \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x11repositoriesTotal*X\n" +
+	"\x12repositories_total\x18\b \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x11repositoriesTotal\x129\n" +
+	"\x14code_owners_requests\x18\t \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x12codeOwnersRequests*X\n" +
 	"\bTaskType\x12\x19\n" +
 	"\x15TASK_TYPE_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eTASK_TYPE_SYNC\x10\x01\x12\x1d\n" +

@@ -321,8 +321,11 @@ type DiscoveredRepository struct {
 	// Register offered because the matching entity already feeds from another
 	// integration, or no recommendation and what to do. Empty otherwise.
 	RecommendationNote string `protobuf:"bytes,15,opt,name=recommendation_note,json=recommendationNote,proto3" json:"recommendation_note,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// The owner proposed for Register, from the repository's CODEOWNERS file
+	// and the integration's owner mapping. Unset until the file was read.
+	Owner         *OwnerSuggestion `protobuf:"bytes,16,opt,name=owner,proto3" json:"owner,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DiscoveredRepository) Reset() {
@@ -460,6 +463,105 @@ func (x *DiscoveredRepository) GetRecommendationNote() string {
 	return ""
 }
 
+func (x *DiscoveredRepository) GetOwner() *OwnerSuggestion {
+	if x != nil {
+		return x.Owner
+	}
+	return nil
+}
+
+// OwnerSuggestion is what the CODEOWNERS file of a repository's default
+// branch proposes as its catalog owner.
+type OwnerSuggestion struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The catalog owner proposed, e.g. "group:payments"; empty when none.
+	Owner string `protobuf:"bytes,1,opt,name=owner,proto3" json:"owner,omitempty"`
+	// The CODEOWNERS owner it maps from, e.g. "@acme/payments".
+	From string `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	// The CODEOWNERS file read; empty when the repository has none.
+	Path string `protobuf:"bytes,3,opt,name=path,proto3" json:"path,omitempty"`
+	// Owners of the file's rule covering the whole repository, as written.
+	CodeOwners []string `protobuf:"bytes,4,rep,name=code_owners,json=codeOwners,proto3" json:"code_owners,omitempty"`
+	// Why nothing is proposed, when owner is empty.
+	Note string `protobuf:"bytes,5,opt,name=note,proto3" json:"note,omitempty"`
+	// When the file was read.
+	CheckedAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=checked_at,json=checkedAt,proto3" json:"checked_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OwnerSuggestion) Reset() {
+	*x = OwnerSuggestion{}
+	mi := &file_idp_integration_v1_discovery_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OwnerSuggestion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OwnerSuggestion) ProtoMessage() {}
+
+func (x *OwnerSuggestion) ProtoReflect() protoreflect.Message {
+	mi := &file_idp_integration_v1_discovery_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OwnerSuggestion.ProtoReflect.Descriptor instead.
+func (*OwnerSuggestion) Descriptor() ([]byte, []int) {
+	return file_idp_integration_v1_discovery_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *OwnerSuggestion) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *OwnerSuggestion) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *OwnerSuggestion) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *OwnerSuggestion) GetCodeOwners() []string {
+	if x != nil {
+		return x.CodeOwners
+	}
+	return nil
+}
+
+func (x *OwnerSuggestion) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *OwnerSuggestion) GetCheckedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CheckedAt
+	}
+	return nil
+}
+
 // ListDiscoveredRequest filters and pages the Discovered list.
 type ListDiscoveredRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -481,7 +583,7 @@ type ListDiscoveredRequest struct {
 
 func (x *ListDiscoveredRequest) Reset() {
 	*x = ListDiscoveredRequest{}
-	mi := &file_idp_integration_v1_discovery_proto_msgTypes[3]
+	mi := &file_idp_integration_v1_discovery_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -493,7 +595,7 @@ func (x *ListDiscoveredRequest) String() string {
 func (*ListDiscoveredRequest) ProtoMessage() {}
 
 func (x *ListDiscoveredRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_discovery_proto_msgTypes[3]
+	mi := &file_idp_integration_v1_discovery_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -506,7 +608,7 @@ func (x *ListDiscoveredRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDiscoveredRequest.ProtoReflect.Descriptor instead.
 func (*ListDiscoveredRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_discovery_proto_rawDescGZIP(), []int{3}
+	return file_idp_integration_v1_discovery_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ListDiscoveredRequest) GetIntegration() string {
@@ -566,7 +668,7 @@ type ListDiscoveredResponse struct {
 
 func (x *ListDiscoveredResponse) Reset() {
 	*x = ListDiscoveredResponse{}
-	mi := &file_idp_integration_v1_discovery_proto_msgTypes[4]
+	mi := &file_idp_integration_v1_discovery_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -578,7 +680,7 @@ func (x *ListDiscoveredResponse) String() string {
 func (*ListDiscoveredResponse) ProtoMessage() {}
 
 func (x *ListDiscoveredResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_discovery_proto_msgTypes[4]
+	mi := &file_idp_integration_v1_discovery_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -591,7 +693,7 @@ func (x *ListDiscoveredResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDiscoveredResponse.ProtoReflect.Descriptor instead.
 func (*ListDiscoveredResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_discovery_proto_rawDescGZIP(), []int{4}
+	return file_idp_integration_v1_discovery_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListDiscoveredResponse) GetRepositories() []*DiscoveredRepository {
@@ -633,13 +735,16 @@ type ImportItem struct {
 	// The suggested entity (id or identifier) the caller showed with a Merge
 	// recommendation, for the same comparison.
 	SeenTargetEntity string `protobuf:"bytes,6,opt,name=seen_target_entity,json=seenTargetEntity,proto3" json:"seen_target_entity,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Register only: owner of the new entity instead of the suggested one
+	// (DiscoveredRepository.owner), e.g. "group:payments".
+	Owner         string `protobuf:"bytes,7,opt,name=owner,proto3" json:"owner,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ImportItem) Reset() {
 	*x = ImportItem{}
-	mi := &file_idp_integration_v1_discovery_proto_msgTypes[5]
+	mi := &file_idp_integration_v1_discovery_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -651,7 +756,7 @@ func (x *ImportItem) String() string {
 func (*ImportItem) ProtoMessage() {}
 
 func (x *ImportItem) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_discovery_proto_msgTypes[5]
+	mi := &file_idp_integration_v1_discovery_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -664,7 +769,7 @@ func (x *ImportItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportItem.ProtoReflect.Descriptor instead.
 func (*ImportItem) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_discovery_proto_rawDescGZIP(), []int{5}
+	return file_idp_integration_v1_discovery_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ImportItem) GetRepository() string {
@@ -709,6 +814,13 @@ func (x *ImportItem) GetSeenTargetEntity() string {
 	return ""
 }
 
+func (x *ImportItem) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
 // ImportRepositoriesRequest lists what to import.
 type ImportRepositoriesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -724,7 +836,7 @@ type ImportRepositoriesRequest struct {
 
 func (x *ImportRepositoriesRequest) Reset() {
 	*x = ImportRepositoriesRequest{}
-	mi := &file_idp_integration_v1_discovery_proto_msgTypes[6]
+	mi := &file_idp_integration_v1_discovery_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -736,7 +848,7 @@ func (x *ImportRepositoriesRequest) String() string {
 func (*ImportRepositoriesRequest) ProtoMessage() {}
 
 func (x *ImportRepositoriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_discovery_proto_msgTypes[6]
+	mi := &file_idp_integration_v1_discovery_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -749,7 +861,7 @@ func (x *ImportRepositoriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportRepositoriesRequest.ProtoReflect.Descriptor instead.
 func (*ImportRepositoriesRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_discovery_proto_rawDescGZIP(), []int{6}
+	return file_idp_integration_v1_discovery_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ImportRepositoriesRequest) GetIntegration() string {
@@ -802,7 +914,7 @@ type ImportResult struct {
 
 func (x *ImportResult) Reset() {
 	*x = ImportResult{}
-	mi := &file_idp_integration_v1_discovery_proto_msgTypes[7]
+	mi := &file_idp_integration_v1_discovery_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -814,7 +926,7 @@ func (x *ImportResult) String() string {
 func (*ImportResult) ProtoMessage() {}
 
 func (x *ImportResult) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_discovery_proto_msgTypes[7]
+	mi := &file_idp_integration_v1_discovery_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -827,7 +939,7 @@ func (x *ImportResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportResult.ProtoReflect.Descriptor instead.
 func (*ImportResult) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_discovery_proto_rawDescGZIP(), []int{7}
+	return file_idp_integration_v1_discovery_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ImportResult) GetRepository() string {
@@ -890,7 +1002,7 @@ type ImportRepositoriesResponse struct {
 
 func (x *ImportRepositoriesResponse) Reset() {
 	*x = ImportRepositoriesResponse{}
-	mi := &file_idp_integration_v1_discovery_proto_msgTypes[8]
+	mi := &file_idp_integration_v1_discovery_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -902,7 +1014,7 @@ func (x *ImportRepositoriesResponse) String() string {
 func (*ImportRepositoriesResponse) ProtoMessage() {}
 
 func (x *ImportRepositoriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_discovery_proto_msgTypes[8]
+	mi := &file_idp_integration_v1_discovery_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -915,7 +1027,7 @@ func (x *ImportRepositoriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportRepositoriesResponse.ProtoReflect.Descriptor instead.
 func (*ImportRepositoriesResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_discovery_proto_rawDescGZIP(), []int{8}
+	return file_idp_integration_v1_discovery_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ImportRepositoriesResponse) GetResults() []*ImportResult {
@@ -938,7 +1050,7 @@ type SetAutoImportRequest struct {
 
 func (x *SetAutoImportRequest) Reset() {
 	*x = SetAutoImportRequest{}
-	mi := &file_idp_integration_v1_discovery_proto_msgTypes[9]
+	mi := &file_idp_integration_v1_discovery_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -950,7 +1062,7 @@ func (x *SetAutoImportRequest) String() string {
 func (*SetAutoImportRequest) ProtoMessage() {}
 
 func (x *SetAutoImportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_discovery_proto_msgTypes[9]
+	mi := &file_idp_integration_v1_discovery_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -963,7 +1075,7 @@ func (x *SetAutoImportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetAutoImportRequest.ProtoReflect.Descriptor instead.
 func (*SetAutoImportRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_discovery_proto_rawDescGZIP(), []int{9}
+	return file_idp_integration_v1_discovery_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SetAutoImportRequest) GetIntegration() string {
@@ -991,7 +1103,7 @@ type SetAutoImportResponse struct {
 
 func (x *SetAutoImportResponse) Reset() {
 	*x = SetAutoImportResponse{}
-	mi := &file_idp_integration_v1_discovery_proto_msgTypes[10]
+	mi := &file_idp_integration_v1_discovery_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1003,7 +1115,7 @@ func (x *SetAutoImportResponse) String() string {
 func (*SetAutoImportResponse) ProtoMessage() {}
 
 func (x *SetAutoImportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_discovery_proto_msgTypes[10]
+	mi := &file_idp_integration_v1_discovery_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1016,7 +1128,7 @@ func (x *SetAutoImportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetAutoImportResponse.ProtoReflect.Descriptor instead.
 func (*SetAutoImportResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_discovery_proto_rawDescGZIP(), []int{10}
+	return file_idp_integration_v1_discovery_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SetAutoImportResponse) GetIntegration() *Integration {
@@ -1051,7 +1163,7 @@ type ImportedRepository struct {
 
 func (x *ImportedRepository) Reset() {
 	*x = ImportedRepository{}
-	mi := &file_idp_integration_v1_discovery_proto_msgTypes[11]
+	mi := &file_idp_integration_v1_discovery_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1063,7 +1175,7 @@ func (x *ImportedRepository) String() string {
 func (*ImportedRepository) ProtoMessage() {}
 
 func (x *ImportedRepository) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_discovery_proto_msgTypes[11]
+	mi := &file_idp_integration_v1_discovery_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1076,7 +1188,7 @@ func (x *ImportedRepository) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportedRepository.ProtoReflect.Descriptor instead.
 func (*ImportedRepository) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_discovery_proto_rawDescGZIP(), []int{11}
+	return file_idp_integration_v1_discovery_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ImportedRepository) GetRepositoryUuid() string {
@@ -1152,7 +1264,7 @@ type ListImportedRequest struct {
 
 func (x *ListImportedRequest) Reset() {
 	*x = ListImportedRequest{}
-	mi := &file_idp_integration_v1_discovery_proto_msgTypes[12]
+	mi := &file_idp_integration_v1_discovery_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1164,7 +1276,7 @@ func (x *ListImportedRequest) String() string {
 func (*ListImportedRequest) ProtoMessage() {}
 
 func (x *ListImportedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_discovery_proto_msgTypes[12]
+	mi := &file_idp_integration_v1_discovery_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1177,7 +1289,7 @@ func (x *ListImportedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListImportedRequest.ProtoReflect.Descriptor instead.
 func (*ListImportedRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_discovery_proto_rawDescGZIP(), []int{12}
+	return file_idp_integration_v1_discovery_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListImportedRequest) GetIntegration() string {
@@ -1223,7 +1335,7 @@ type ListImportedResponse struct {
 
 func (x *ListImportedResponse) Reset() {
 	*x = ListImportedResponse{}
-	mi := &file_idp_integration_v1_discovery_proto_msgTypes[13]
+	mi := &file_idp_integration_v1_discovery_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1235,7 +1347,7 @@ func (x *ListImportedResponse) String() string {
 func (*ListImportedResponse) ProtoMessage() {}
 
 func (x *ListImportedResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_discovery_proto_msgTypes[13]
+	mi := &file_idp_integration_v1_discovery_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1248,7 +1360,7 @@ func (x *ListImportedResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListImportedResponse.ProtoReflect.Descriptor instead.
 func (*ListImportedResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_discovery_proto_rawDescGZIP(), []int{13}
+	return file_idp_integration_v1_discovery_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListImportedResponse) GetRepositories() []*ImportedRepository {
@@ -1285,7 +1397,7 @@ type UnlinkRepositoryRequest struct {
 
 func (x *UnlinkRepositoryRequest) Reset() {
 	*x = UnlinkRepositoryRequest{}
-	mi := &file_idp_integration_v1_discovery_proto_msgTypes[14]
+	mi := &file_idp_integration_v1_discovery_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1297,7 +1409,7 @@ func (x *UnlinkRepositoryRequest) String() string {
 func (*UnlinkRepositoryRequest) ProtoMessage() {}
 
 func (x *UnlinkRepositoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_discovery_proto_msgTypes[14]
+	mi := &file_idp_integration_v1_discovery_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1310,7 +1422,7 @@ func (x *UnlinkRepositoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnlinkRepositoryRequest.ProtoReflect.Descriptor instead.
 func (*UnlinkRepositoryRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_discovery_proto_rawDescGZIP(), []int{14}
+	return file_idp_integration_v1_discovery_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *UnlinkRepositoryRequest) GetIntegration() string {
@@ -1336,7 +1448,7 @@ type UnlinkRepositoryResponse struct {
 
 func (x *UnlinkRepositoryResponse) Reset() {
 	*x = UnlinkRepositoryResponse{}
-	mi := &file_idp_integration_v1_discovery_proto_msgTypes[15]
+	mi := &file_idp_integration_v1_discovery_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1348,7 +1460,7 @@ func (x *UnlinkRepositoryResponse) String() string {
 func (*UnlinkRepositoryResponse) ProtoMessage() {}
 
 func (x *UnlinkRepositoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_discovery_proto_msgTypes[15]
+	mi := &file_idp_integration_v1_discovery_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1361,7 +1473,7 @@ func (x *UnlinkRepositoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnlinkRepositoryResponse.ProtoReflect.Descriptor instead.
 func (*UnlinkRepositoryResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_discovery_proto_rawDescGZIP(), []int{15}
+	return file_idp_integration_v1_discovery_proto_rawDescGZIP(), []int{16}
 }
 
 var File_idp_integration_v1_discovery_proto protoreflect.FileDescriptor
@@ -1381,7 +1493,7 @@ const file_idp_integration_v1_discovery_proto_rawDesc = "" +
 	"\x0eMatchCandidate\x125\n" +
 	"\x06entity\x18\x01 \x01(\v2\x1d.idp.integration.v1.EntityRefR\x06entity\x12\x14\n" +
 	"\x05exact\x18\x02 \x01(\bR\x05exact\x12#\n" +
-	"\rmatched_value\x18\x03 \x01(\tR\fmatchedValue\"\x8b\x05\n" +
+	"\rmatched_value\x18\x03 \x01(\tR\fmatchedValue\"\xc6\x05\n" +
 	"\x14DiscoveredRepository\x12'\n" +
 	"\x0frepository_uuid\x18\x01 \x01(\tR\x0erepositoryUuid\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
@@ -1403,7 +1515,17 @@ const file_idp_integration_v1_discovery_proto_rawDesc = "" +
 	"\adeleted\x18\r \x01(\bR\adeleted\x129\n" +
 	"\n" +
 	"updated_on\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedOn\x12/\n" +
-	"\x13recommendation_note\x18\x0f \x01(\tR\x12recommendationNote\"\xd2\x02\n" +
+	"\x13recommendation_note\x18\x0f \x01(\tR\x12recommendationNote\x129\n" +
+	"\x05owner\x18\x10 \x01(\v2#.idp.integration.v1.OwnerSuggestionR\x05owner\"\xbf\x01\n" +
+	"\x0fOwnerSuggestion\x12\x14\n" +
+	"\x05owner\x18\x01 \x01(\tR\x05owner\x12\x12\n" +
+	"\x04from\x18\x02 \x01(\tR\x04from\x12\x12\n" +
+	"\x04path\x18\x03 \x01(\tR\x04path\x12\x1f\n" +
+	"\vcode_owners\x18\x04 \x03(\tR\n" +
+	"codeOwners\x12\x12\n" +
+	"\x04note\x18\x05 \x01(\tR\x04note\x129\n" +
+	"\n" +
+	"checked_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcheckedAt\"\xd2\x02\n" +
 	"\x15ListDiscoveredRequest\x120\n" +
 	"\vintegration\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\vintegration\x12$\n" +
 	"\x06search\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\xc8\x01R\x06search\x12Y\n" +
@@ -1415,7 +1537,7 @@ const file_idp_integration_v1_discovery_proto_rawDesc = "" +
 	"\x16ListDiscoveredResponse\x12L\n" +
 	"\frepositories\x18\x01 \x03(\v2(.idp.integration.v1.DiscoveredRepositoryR\frepositories\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x14\n" +
-	"\x05total\x18\x03 \x01(\x03R\x05total\"\xdd\x02\n" +
+	"\x05total\x18\x03 \x01(\x03R\x05total\"\x81\x03\n" +
 	"\n" +
 	"ImportItem\x12.\n" +
 	"\n" +
@@ -1426,7 +1548,8 @@ const file_idp_integration_v1_discovery_proto_rawDesc = "" +
 	"\rtarget_entity\x18\x04 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\ftargetEntity\x12K\n" +
 	"\vseen_action\x18\x05 \x01(\x0e2 .idp.integration.v1.ImportActionB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
 	"seenAction\x12:\n" +
-	"\x12seen_target_entity\x18\x06 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\x10seenTargetEntity\"\xa0\x01\n" +
+	"\x12seen_target_entity\x18\x06 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\x10seenTargetEntity\x12\"\n" +
+	"\x05owner\x18\a \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\x05owner\"\xa0\x01\n" +
 	"\x19ImportRepositoriesRequest\x120\n" +
 	"\vintegration\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\vintegration\x12?\n" +
 	"\x05items\x18\x02 \x03(\v2\x1e.idp.integration.v1.ImportItemB\t\xbaH\x06\x92\x01\x03\x10\xe8\aR\x05items\x12\x10\n" +
@@ -1503,64 +1626,67 @@ func file_idp_integration_v1_discovery_proto_rawDescGZIP() []byte {
 }
 
 var file_idp_integration_v1_discovery_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_idp_integration_v1_discovery_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_idp_integration_v1_discovery_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_idp_integration_v1_discovery_proto_goTypes = []any{
 	(ImportAction)(0),                  // 0: idp.integration.v1.ImportAction
 	(ImportStatus)(0),                  // 1: idp.integration.v1.ImportStatus
 	(*EntityRef)(nil),                  // 2: idp.integration.v1.EntityRef
 	(*MatchCandidate)(nil),             // 3: idp.integration.v1.MatchCandidate
 	(*DiscoveredRepository)(nil),       // 4: idp.integration.v1.DiscoveredRepository
-	(*ListDiscoveredRequest)(nil),      // 5: idp.integration.v1.ListDiscoveredRequest
-	(*ListDiscoveredResponse)(nil),     // 6: idp.integration.v1.ListDiscoveredResponse
-	(*ImportItem)(nil),                 // 7: idp.integration.v1.ImportItem
-	(*ImportRepositoriesRequest)(nil),  // 8: idp.integration.v1.ImportRepositoriesRequest
-	(*ImportResult)(nil),               // 9: idp.integration.v1.ImportResult
-	(*ImportRepositoriesResponse)(nil), // 10: idp.integration.v1.ImportRepositoriesResponse
-	(*SetAutoImportRequest)(nil),       // 11: idp.integration.v1.SetAutoImportRequest
-	(*SetAutoImportResponse)(nil),      // 12: idp.integration.v1.SetAutoImportResponse
-	(*ImportedRepository)(nil),         // 13: idp.integration.v1.ImportedRepository
-	(*ListImportedRequest)(nil),        // 14: idp.integration.v1.ListImportedRequest
-	(*ListImportedResponse)(nil),       // 15: idp.integration.v1.ListImportedResponse
-	(*UnlinkRepositoryRequest)(nil),    // 16: idp.integration.v1.UnlinkRepositoryRequest
-	(*UnlinkRepositoryResponse)(nil),   // 17: idp.integration.v1.UnlinkRepositoryResponse
-	(*timestamppb.Timestamp)(nil),      // 18: google.protobuf.Timestamp
-	(*Integration)(nil),                // 19: idp.integration.v1.Integration
+	(*OwnerSuggestion)(nil),            // 5: idp.integration.v1.OwnerSuggestion
+	(*ListDiscoveredRequest)(nil),      // 6: idp.integration.v1.ListDiscoveredRequest
+	(*ListDiscoveredResponse)(nil),     // 7: idp.integration.v1.ListDiscoveredResponse
+	(*ImportItem)(nil),                 // 8: idp.integration.v1.ImportItem
+	(*ImportRepositoriesRequest)(nil),  // 9: idp.integration.v1.ImportRepositoriesRequest
+	(*ImportResult)(nil),               // 10: idp.integration.v1.ImportResult
+	(*ImportRepositoriesResponse)(nil), // 11: idp.integration.v1.ImportRepositoriesResponse
+	(*SetAutoImportRequest)(nil),       // 12: idp.integration.v1.SetAutoImportRequest
+	(*SetAutoImportResponse)(nil),      // 13: idp.integration.v1.SetAutoImportResponse
+	(*ImportedRepository)(nil),         // 14: idp.integration.v1.ImportedRepository
+	(*ListImportedRequest)(nil),        // 15: idp.integration.v1.ListImportedRequest
+	(*ListImportedResponse)(nil),       // 16: idp.integration.v1.ListImportedResponse
+	(*UnlinkRepositoryRequest)(nil),    // 17: idp.integration.v1.UnlinkRepositoryRequest
+	(*UnlinkRepositoryResponse)(nil),   // 18: idp.integration.v1.UnlinkRepositoryResponse
+	(*timestamppb.Timestamp)(nil),      // 19: google.protobuf.Timestamp
+	(*Integration)(nil),                // 20: idp.integration.v1.Integration
 }
 var file_idp_integration_v1_discovery_proto_depIdxs = []int32{
 	2,  // 0: idp.integration.v1.MatchCandidate.entity:type_name -> idp.integration.v1.EntityRef
 	0,  // 1: idp.integration.v1.DiscoveredRepository.recommended_action:type_name -> idp.integration.v1.ImportAction
 	2,  // 2: idp.integration.v1.DiscoveredRepository.suggested_entity:type_name -> idp.integration.v1.EntityRef
 	3,  // 3: idp.integration.v1.DiscoveredRepository.candidates:type_name -> idp.integration.v1.MatchCandidate
-	18, // 4: idp.integration.v1.DiscoveredRepository.detected_at:type_name -> google.protobuf.Timestamp
-	18, // 5: idp.integration.v1.DiscoveredRepository.updated_on:type_name -> google.protobuf.Timestamp
-	0,  // 6: idp.integration.v1.ListDiscoveredRequest.recommended_action:type_name -> idp.integration.v1.ImportAction
-	4,  // 7: idp.integration.v1.ListDiscoveredResponse.repositories:type_name -> idp.integration.v1.DiscoveredRepository
-	0,  // 8: idp.integration.v1.ImportItem.action:type_name -> idp.integration.v1.ImportAction
-	0,  // 9: idp.integration.v1.ImportItem.seen_action:type_name -> idp.integration.v1.ImportAction
-	7,  // 10: idp.integration.v1.ImportRepositoriesRequest.items:type_name -> idp.integration.v1.ImportItem
-	0,  // 11: idp.integration.v1.ImportResult.action:type_name -> idp.integration.v1.ImportAction
-	2,  // 12: idp.integration.v1.ImportResult.entity:type_name -> idp.integration.v1.EntityRef
-	9,  // 13: idp.integration.v1.ImportRepositoriesResponse.results:type_name -> idp.integration.v1.ImportResult
-	19, // 14: idp.integration.v1.SetAutoImportResponse.integration:type_name -> idp.integration.v1.Integration
-	1,  // 15: idp.integration.v1.ImportedRepository.status:type_name -> idp.integration.v1.ImportStatus
-	2,  // 16: idp.integration.v1.ImportedRepository.entity:type_name -> idp.integration.v1.EntityRef
-	18, // 17: idp.integration.v1.ImportedRepository.imported_at:type_name -> google.protobuf.Timestamp
-	13, // 18: idp.integration.v1.ListImportedResponse.repositories:type_name -> idp.integration.v1.ImportedRepository
-	5,  // 19: idp.integration.v1.DiscoveryService.ListDiscovered:input_type -> idp.integration.v1.ListDiscoveredRequest
-	8,  // 20: idp.integration.v1.DiscoveryService.ImportRepositories:input_type -> idp.integration.v1.ImportRepositoriesRequest
-	11, // 21: idp.integration.v1.DiscoveryService.SetAutoImport:input_type -> idp.integration.v1.SetAutoImportRequest
-	14, // 22: idp.integration.v1.DiscoveryService.ListImported:input_type -> idp.integration.v1.ListImportedRequest
-	16, // 23: idp.integration.v1.DiscoveryService.UnlinkRepository:input_type -> idp.integration.v1.UnlinkRepositoryRequest
-	6,  // 24: idp.integration.v1.DiscoveryService.ListDiscovered:output_type -> idp.integration.v1.ListDiscoveredResponse
-	10, // 25: idp.integration.v1.DiscoveryService.ImportRepositories:output_type -> idp.integration.v1.ImportRepositoriesResponse
-	12, // 26: idp.integration.v1.DiscoveryService.SetAutoImport:output_type -> idp.integration.v1.SetAutoImportResponse
-	15, // 27: idp.integration.v1.DiscoveryService.ListImported:output_type -> idp.integration.v1.ListImportedResponse
-	17, // 28: idp.integration.v1.DiscoveryService.UnlinkRepository:output_type -> idp.integration.v1.UnlinkRepositoryResponse
-	24, // [24:29] is the sub-list for method output_type
-	19, // [19:24] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	19, // 4: idp.integration.v1.DiscoveredRepository.detected_at:type_name -> google.protobuf.Timestamp
+	19, // 5: idp.integration.v1.DiscoveredRepository.updated_on:type_name -> google.protobuf.Timestamp
+	5,  // 6: idp.integration.v1.DiscoveredRepository.owner:type_name -> idp.integration.v1.OwnerSuggestion
+	19, // 7: idp.integration.v1.OwnerSuggestion.checked_at:type_name -> google.protobuf.Timestamp
+	0,  // 8: idp.integration.v1.ListDiscoveredRequest.recommended_action:type_name -> idp.integration.v1.ImportAction
+	4,  // 9: idp.integration.v1.ListDiscoveredResponse.repositories:type_name -> idp.integration.v1.DiscoveredRepository
+	0,  // 10: idp.integration.v1.ImportItem.action:type_name -> idp.integration.v1.ImportAction
+	0,  // 11: idp.integration.v1.ImportItem.seen_action:type_name -> idp.integration.v1.ImportAction
+	8,  // 12: idp.integration.v1.ImportRepositoriesRequest.items:type_name -> idp.integration.v1.ImportItem
+	0,  // 13: idp.integration.v1.ImportResult.action:type_name -> idp.integration.v1.ImportAction
+	2,  // 14: idp.integration.v1.ImportResult.entity:type_name -> idp.integration.v1.EntityRef
+	10, // 15: idp.integration.v1.ImportRepositoriesResponse.results:type_name -> idp.integration.v1.ImportResult
+	20, // 16: idp.integration.v1.SetAutoImportResponse.integration:type_name -> idp.integration.v1.Integration
+	1,  // 17: idp.integration.v1.ImportedRepository.status:type_name -> idp.integration.v1.ImportStatus
+	2,  // 18: idp.integration.v1.ImportedRepository.entity:type_name -> idp.integration.v1.EntityRef
+	19, // 19: idp.integration.v1.ImportedRepository.imported_at:type_name -> google.protobuf.Timestamp
+	14, // 20: idp.integration.v1.ListImportedResponse.repositories:type_name -> idp.integration.v1.ImportedRepository
+	6,  // 21: idp.integration.v1.DiscoveryService.ListDiscovered:input_type -> idp.integration.v1.ListDiscoveredRequest
+	9,  // 22: idp.integration.v1.DiscoveryService.ImportRepositories:input_type -> idp.integration.v1.ImportRepositoriesRequest
+	12, // 23: idp.integration.v1.DiscoveryService.SetAutoImport:input_type -> idp.integration.v1.SetAutoImportRequest
+	15, // 24: idp.integration.v1.DiscoveryService.ListImported:input_type -> idp.integration.v1.ListImportedRequest
+	17, // 25: idp.integration.v1.DiscoveryService.UnlinkRepository:input_type -> idp.integration.v1.UnlinkRepositoryRequest
+	7,  // 26: idp.integration.v1.DiscoveryService.ListDiscovered:output_type -> idp.integration.v1.ListDiscoveredResponse
+	11, // 27: idp.integration.v1.DiscoveryService.ImportRepositories:output_type -> idp.integration.v1.ImportRepositoriesResponse
+	13, // 28: idp.integration.v1.DiscoveryService.SetAutoImport:output_type -> idp.integration.v1.SetAutoImportResponse
+	16, // 29: idp.integration.v1.DiscoveryService.ListImported:output_type -> idp.integration.v1.ListImportedResponse
+	18, // 30: idp.integration.v1.DiscoveryService.UnlinkRepository:output_type -> idp.integration.v1.UnlinkRepositoryResponse
+	26, // [26:31] is the sub-list for method output_type
+	21, // [21:26] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_idp_integration_v1_discovery_proto_init() }
@@ -1575,7 +1701,7 @@ func file_idp_integration_v1_discovery_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_idp_integration_v1_discovery_proto_rawDesc), len(file_idp_integration_v1_discovery_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   16,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -700,6 +700,11 @@ type Integration struct {
 	LastRun *SyncRun `protobuf:"bytes,18,opt,name=last_run,json=lastRun,proto3" json:"last_run,omitempty"`
 	// The connector's name (connector holds its id). Output only.
 	ConnectorName string `protobuf:"bytes,19,opt,name=connector_name,json=connectorName,proto3" json:"connector_name,omitempty"`
+	// How the owners a CODEOWNERS file names become catalog owners for the
+	// owner suggested on Register. Not set on create: the defaults
+	// (@WORKSPACE/* -> group:*, @* -> user:*). An empty list turns owner
+	// suggestions off, and no CODEOWNERS file is read.
+	OwnerMapping  *OwnerMapping `protobuf:"bytes,20,opt,name=owner_mapping,json=ownerMapping,proto3" json:"owner_mapping,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -867,6 +872,13 @@ func (x *Integration) GetConnectorName() string {
 	return ""
 }
 
+func (x *Integration) GetOwnerMapping() *OwnerMapping {
+	if x != nil {
+		return x.OwnerMapping
+	}
+	return nil
+}
+
 // CorrelationRules is a set of rules that must all hold.
 type CorrelationRules struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -959,6 +971,112 @@ func (x *FieldMappings) GetMappings() []*FieldMapping {
 	return nil
 }
 
+// OwnerMappingRule maps CODEOWNERS owners to a catalog owner.
+type OwnerMappingRule struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A CODEOWNERS owner as written (@user, @workspace/group, an e-mail),
+	// compared ignoring case, or a pattern where one "*" stands for one or
+	// more characters other than "/", e.g. "@acme/*" or "*@example.com".
+	From string `protobuf:"bytes,1,opt,name=from,proto3" json:"from,omitempty"`
+	// The catalog owner, e.g. "group:payments"; a "*" is replaced by what the
+	// "*" of from matched, e.g. "group:*".
+	To            string `protobuf:"bytes,2,opt,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OwnerMappingRule) Reset() {
+	*x = OwnerMappingRule{}
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OwnerMappingRule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OwnerMappingRule) ProtoMessage() {}
+
+func (x *OwnerMappingRule) ProtoReflect() protoreflect.Message {
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OwnerMappingRule.ProtoReflect.Descriptor instead.
+func (*OwnerMappingRule) Descriptor() ([]byte, []int) {
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *OwnerMappingRule) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *OwnerMappingRule) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+// OwnerMapping is an ordered list of rules: for the owners of the rule
+// covering the whole repository, in file order, the first rule that matches
+// one of them gives the suggested owner.
+type OwnerMapping struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rules, tried in order.
+	Rules         []*OwnerMappingRule `protobuf:"bytes,1,rep,name=rules,proto3" json:"rules,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OwnerMapping) Reset() {
+	*x = OwnerMapping{}
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OwnerMapping) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OwnerMapping) ProtoMessage() {}
+
+func (x *OwnerMapping) ProtoReflect() protoreflect.Message {
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OwnerMapping.ProtoReflect.Descriptor instead.
+func (*OwnerMapping) Descriptor() ([]byte, []int) {
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *OwnerMapping) GetRules() []*OwnerMappingRule {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
 // SecondaryKinds is the set of secondary kinds synced.
 type SecondaryKinds struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -970,7 +1088,7 @@ type SecondaryKinds struct {
 
 func (x *SecondaryKinds) Reset() {
 	*x = SecondaryKinds{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[5]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -982,7 +1100,7 @@ func (x *SecondaryKinds) String() string {
 func (*SecondaryKinds) ProtoMessage() {}
 
 func (x *SecondaryKinds) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[5]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -995,7 +1113,7 @@ func (x *SecondaryKinds) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecondaryKinds.ProtoReflect.Descriptor instead.
 func (*SecondaryKinds) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{5}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SecondaryKinds) GetKinds() []SecondaryKind {
@@ -1016,7 +1134,7 @@ type CreateIntegrationRequest struct {
 
 func (x *CreateIntegrationRequest) Reset() {
 	*x = CreateIntegrationRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[6]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1028,7 +1146,7 @@ func (x *CreateIntegrationRequest) String() string {
 func (*CreateIntegrationRequest) ProtoMessage() {}
 
 func (x *CreateIntegrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[6]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1041,7 +1159,7 @@ func (x *CreateIntegrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateIntegrationRequest.ProtoReflect.Descriptor instead.
 func (*CreateIntegrationRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{6}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CreateIntegrationRequest) GetIntegration() *Integration {
@@ -1064,7 +1182,7 @@ type CreateIntegrationResponse struct {
 
 func (x *CreateIntegrationResponse) Reset() {
 	*x = CreateIntegrationResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[7]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1076,7 +1194,7 @@ func (x *CreateIntegrationResponse) String() string {
 func (*CreateIntegrationResponse) ProtoMessage() {}
 
 func (x *CreateIntegrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[7]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1089,7 +1207,7 @@ func (x *CreateIntegrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateIntegrationResponse.ProtoReflect.Descriptor instead.
 func (*CreateIntegrationResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{7}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CreateIntegrationResponse) GetIntegration() *Integration {
@@ -1117,7 +1235,7 @@ type GetIntegrationRequest struct {
 
 func (x *GetIntegrationRequest) Reset() {
 	*x = GetIntegrationRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[8]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1129,7 +1247,7 @@ func (x *GetIntegrationRequest) String() string {
 func (*GetIntegrationRequest) ProtoMessage() {}
 
 func (x *GetIntegrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[8]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1142,7 +1260,7 @@ func (x *GetIntegrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetIntegrationRequest.ProtoReflect.Descriptor instead.
 func (*GetIntegrationRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{8}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetIntegrationRequest) GetIntegration() string {
@@ -1163,7 +1281,7 @@ type GetIntegrationResponse struct {
 
 func (x *GetIntegrationResponse) Reset() {
 	*x = GetIntegrationResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[9]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1175,7 +1293,7 @@ func (x *GetIntegrationResponse) String() string {
 func (*GetIntegrationResponse) ProtoMessage() {}
 
 func (x *GetIntegrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[9]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1188,7 +1306,7 @@ func (x *GetIntegrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetIntegrationResponse.ProtoReflect.Descriptor instead.
 func (*GetIntegrationResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{9}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetIntegrationResponse) GetIntegration() *Integration {
@@ -1211,7 +1329,7 @@ type ListIntegrationsRequest struct {
 
 func (x *ListIntegrationsRequest) Reset() {
 	*x = ListIntegrationsRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[10]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1223,7 +1341,7 @@ func (x *ListIntegrationsRequest) String() string {
 func (*ListIntegrationsRequest) ProtoMessage() {}
 
 func (x *ListIntegrationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[10]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1236,7 +1354,7 @@ func (x *ListIntegrationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListIntegrationsRequest.ProtoReflect.Descriptor instead.
 func (*ListIntegrationsRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{10}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListIntegrationsRequest) GetPageSize() int32 {
@@ -1268,7 +1386,7 @@ type ListIntegrationsResponse struct {
 
 func (x *ListIntegrationsResponse) Reset() {
 	*x = ListIntegrationsResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[11]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1280,7 +1398,7 @@ func (x *ListIntegrationsResponse) String() string {
 func (*ListIntegrationsResponse) ProtoMessage() {}
 
 func (x *ListIntegrationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[11]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1293,7 +1411,7 @@ func (x *ListIntegrationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListIntegrationsResponse.ProtoReflect.Descriptor instead.
 func (*ListIntegrationsResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{11}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListIntegrationsResponse) GetIntegrations() []*Integration {
@@ -1332,7 +1450,7 @@ type UpdateIntegrationRequest struct {
 
 func (x *UpdateIntegrationRequest) Reset() {
 	*x = UpdateIntegrationRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[12]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1344,7 +1462,7 @@ func (x *UpdateIntegrationRequest) String() string {
 func (*UpdateIntegrationRequest) ProtoMessage() {}
 
 func (x *UpdateIntegrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[12]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1357,7 +1475,7 @@ func (x *UpdateIntegrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateIntegrationRequest.ProtoReflect.Descriptor instead.
 func (*UpdateIntegrationRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{12}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *UpdateIntegrationRequest) GetIntegration() string {
@@ -1392,7 +1510,7 @@ type UpdateIntegrationResponse struct {
 
 func (x *UpdateIntegrationResponse) Reset() {
 	*x = UpdateIntegrationResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[13]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1404,7 +1522,7 @@ func (x *UpdateIntegrationResponse) String() string {
 func (*UpdateIntegrationResponse) ProtoMessage() {}
 
 func (x *UpdateIntegrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[13]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1417,7 +1535,7 @@ func (x *UpdateIntegrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateIntegrationResponse.ProtoReflect.Descriptor instead.
 func (*UpdateIntegrationResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{13}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *UpdateIntegrationResponse) GetIntegration() *Integration {
@@ -1438,7 +1556,7 @@ type SuspendIntegrationRequest struct {
 
 func (x *SuspendIntegrationRequest) Reset() {
 	*x = SuspendIntegrationRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[14]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1450,7 +1568,7 @@ func (x *SuspendIntegrationRequest) String() string {
 func (*SuspendIntegrationRequest) ProtoMessage() {}
 
 func (x *SuspendIntegrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[14]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1463,7 +1581,7 @@ func (x *SuspendIntegrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SuspendIntegrationRequest.ProtoReflect.Descriptor instead.
 func (*SuspendIntegrationRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{14}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SuspendIntegrationRequest) GetIntegration() string {
@@ -1484,7 +1602,7 @@ type SuspendIntegrationResponse struct {
 
 func (x *SuspendIntegrationResponse) Reset() {
 	*x = SuspendIntegrationResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[15]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1496,7 +1614,7 @@ func (x *SuspendIntegrationResponse) String() string {
 func (*SuspendIntegrationResponse) ProtoMessage() {}
 
 func (x *SuspendIntegrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[15]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1509,7 +1627,7 @@ func (x *SuspendIntegrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SuspendIntegrationResponse.ProtoReflect.Descriptor instead.
 func (*SuspendIntegrationResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{15}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SuspendIntegrationResponse) GetIntegration() *Integration {
@@ -1530,7 +1648,7 @@ type ResumeIntegrationRequest struct {
 
 func (x *ResumeIntegrationRequest) Reset() {
 	*x = ResumeIntegrationRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[16]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1542,7 +1660,7 @@ func (x *ResumeIntegrationRequest) String() string {
 func (*ResumeIntegrationRequest) ProtoMessage() {}
 
 func (x *ResumeIntegrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[16]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1555,7 +1673,7 @@ func (x *ResumeIntegrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeIntegrationRequest.ProtoReflect.Descriptor instead.
 func (*ResumeIntegrationRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{16}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ResumeIntegrationRequest) GetIntegration() string {
@@ -1576,7 +1694,7 @@ type ResumeIntegrationResponse struct {
 
 func (x *ResumeIntegrationResponse) Reset() {
 	*x = ResumeIntegrationResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[17]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1588,7 +1706,7 @@ func (x *ResumeIntegrationResponse) String() string {
 func (*ResumeIntegrationResponse) ProtoMessage() {}
 
 func (x *ResumeIntegrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[17]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1601,7 +1719,7 @@ func (x *ResumeIntegrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeIntegrationResponse.ProtoReflect.Descriptor instead.
 func (*ResumeIntegrationResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{17}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ResumeIntegrationResponse) GetIntegration() *Integration {
@@ -1649,14 +1767,16 @@ type SyncRun struct {
 	// Repositories in the workspace, once known.
 	RepositoriesTotal int64 `protobuf:"varint,17,opt,name=repositories_total,json=repositoriesTotal,proto3" json:"repositories_total,omitempty"`
 	// Name of the delegate running it.
-	Delegate      string `protobuf:"bytes,18,opt,name=delegate,proto3" json:"delegate,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Delegate string `protobuf:"bytes,18,opt,name=delegate,proto3" json:"delegate,omitempty"`
+	// Of requests, those that read CODEOWNERS files for owner suggestions.
+	CodeOwnersRequests int64 `protobuf:"varint,19,opt,name=code_owners_requests,json=codeOwnersRequests,proto3" json:"code_owners_requests,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *SyncRun) Reset() {
 	*x = SyncRun{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[18]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1668,7 +1788,7 @@ func (x *SyncRun) String() string {
 func (*SyncRun) ProtoMessage() {}
 
 func (x *SyncRun) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[18]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1681,7 +1801,7 @@ func (x *SyncRun) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncRun.ProtoReflect.Descriptor instead.
 func (*SyncRun) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{18}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SyncRun) GetId() string {
@@ -1810,6 +1930,13 @@ func (x *SyncRun) GetDelegate() string {
 	return ""
 }
 
+func (x *SyncRun) GetCodeOwnersRequests() int64 {
+	if x != nil {
+		return x.CodeOwnersRequests
+	}
+	return 0
+}
+
 // SyncIntegrationRequest asks for a sync now.
 type SyncIntegrationRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1821,7 +1948,7 @@ type SyncIntegrationRequest struct {
 
 func (x *SyncIntegrationRequest) Reset() {
 	*x = SyncIntegrationRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[19]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1833,7 +1960,7 @@ func (x *SyncIntegrationRequest) String() string {
 func (*SyncIntegrationRequest) ProtoMessage() {}
 
 func (x *SyncIntegrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[19]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1846,7 +1973,7 @@ func (x *SyncIntegrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncIntegrationRequest.ProtoReflect.Descriptor instead.
 func (*SyncIntegrationRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{19}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SyncIntegrationRequest) GetIntegration() string {
@@ -1869,7 +1996,7 @@ type SyncIntegrationResponse struct {
 
 func (x *SyncIntegrationResponse) Reset() {
 	*x = SyncIntegrationResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[20]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1881,7 +2008,7 @@ func (x *SyncIntegrationResponse) String() string {
 func (*SyncIntegrationResponse) ProtoMessage() {}
 
 func (x *SyncIntegrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[20]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1894,7 +2021,7 @@ func (x *SyncIntegrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncIntegrationResponse.ProtoReflect.Descriptor instead.
 func (*SyncIntegrationResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{20}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SyncIntegrationResponse) GetRun() *SyncRun {
@@ -1922,7 +2049,7 @@ type GetSyncRunRequest struct {
 
 func (x *GetSyncRunRequest) Reset() {
 	*x = GetSyncRunRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[21]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1934,7 +2061,7 @@ func (x *GetSyncRunRequest) String() string {
 func (*GetSyncRunRequest) ProtoMessage() {}
 
 func (x *GetSyncRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[21]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1947,7 +2074,7 @@ func (x *GetSyncRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSyncRunRequest.ProtoReflect.Descriptor instead.
 func (*GetSyncRunRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{21}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetSyncRunRequest) GetId() string {
@@ -1968,7 +2095,7 @@ type GetSyncRunResponse struct {
 
 func (x *GetSyncRunResponse) Reset() {
 	*x = GetSyncRunResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[22]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1980,7 +2107,7 @@ func (x *GetSyncRunResponse) String() string {
 func (*GetSyncRunResponse) ProtoMessage() {}
 
 func (x *GetSyncRunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[22]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1993,7 +2120,7 @@ func (x *GetSyncRunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSyncRunResponse.ProtoReflect.Descriptor instead.
 func (*GetSyncRunResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{22}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetSyncRunResponse) GetRun() *SyncRun {
@@ -2018,7 +2145,7 @@ type ListSyncRunsRequest struct {
 
 func (x *ListSyncRunsRequest) Reset() {
 	*x = ListSyncRunsRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[23]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2030,7 +2157,7 @@ func (x *ListSyncRunsRequest) String() string {
 func (*ListSyncRunsRequest) ProtoMessage() {}
 
 func (x *ListSyncRunsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[23]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2043,7 +2170,7 @@ func (x *ListSyncRunsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSyncRunsRequest.ProtoReflect.Descriptor instead.
 func (*ListSyncRunsRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{23}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListSyncRunsRequest) GetIntegration() string {
@@ -2082,7 +2209,7 @@ type ListSyncRunsResponse struct {
 
 func (x *ListSyncRunsResponse) Reset() {
 	*x = ListSyncRunsResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[24]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2094,7 +2221,7 @@ func (x *ListSyncRunsResponse) String() string {
 func (*ListSyncRunsResponse) ProtoMessage() {}
 
 func (x *ListSyncRunsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[24]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2107,7 +2234,7 @@ func (x *ListSyncRunsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSyncRunsResponse.ProtoReflect.Descriptor instead.
 func (*ListSyncRunsResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{24}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListSyncRunsResponse) GetRuns() []*SyncRun {
@@ -2156,7 +2283,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[25]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2168,7 +2295,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[25]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2181,7 +2308,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{25}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Event) GetId() string {
@@ -2255,7 +2382,7 @@ type ListEventsRequest struct {
 
 func (x *ListEventsRequest) Reset() {
 	*x = ListEventsRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[26]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2267,7 +2394,7 @@ func (x *ListEventsRequest) String() string {
 func (*ListEventsRequest) ProtoMessage() {}
 
 func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[26]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2280,7 +2407,7 @@ func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListEventsRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{26}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListEventsRequest) GetIntegration() string {
@@ -2317,7 +2444,7 @@ type ListEventsResponse struct {
 
 func (x *ListEventsResponse) Reset() {
 	*x = ListEventsResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[27]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2329,7 +2456,7 @@ func (x *ListEventsResponse) String() string {
 func (*ListEventsResponse) ProtoMessage() {}
 
 func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[27]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2342,7 +2469,7 @@ func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListEventsResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{27}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListEventsResponse) GetEvents() []*Event {
@@ -2370,7 +2497,7 @@ const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"\boperator\x18\x03 \x01(\x0e2\x1c.idp.integration.v1.OperatorB\b\xbaH\x05\x82\x01\x02\x10\x01R\boperator\"R\n" +
 	"\fFieldMapping\x12 \n" +
 	"\x04name\x18\x01 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\x04name\x12 \n" +
-	"\x04path\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\x04path\"\x99\t\n" +
+	"\x04path\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\x04path\"\xe0\t\n" +
 	"\vIntegration\x12\x1c\n" +
 	"\x02id\x18\x01 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\x02id\x12 \n" +
 	"\x04name\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\x04name\x12*\n" +
@@ -2396,11 +2523,17 @@ const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"\fnext_sync_at\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\n" +
 	"nextSyncAt\x126\n" +
 	"\blast_run\x18\x12 \x01(\v2\x1b.idp.integration.v1.SyncRunR\alastRun\x123\n" +
-	"\x0econnector_name\x18\x13 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\rconnectorName\"W\n" +
+	"\x0econnector_name\x18\x13 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\rconnectorName\x12E\n" +
+	"\rowner_mapping\x18\x14 \x01(\v2 .idp.integration.v1.OwnerMappingR\fownerMapping\"W\n" +
 	"\x10CorrelationRules\x12C\n" +
 	"\x05rules\x18\x01 \x03(\v2#.idp.integration.v1.CorrelationRuleB\b\xbaH\x05\x92\x01\x02\x10 R\x05rules\"W\n" +
 	"\rFieldMappings\x12F\n" +
-	"\bmappings\x18\x01 \x03(\v2 .idp.integration.v1.FieldMappingB\b\xbaH\x05\x92\x01\x02\x10@R\bmappings\"^\n" +
+	"\bmappings\x18\x01 \x03(\v2 .idp.integration.v1.FieldMappingB\b\xbaH\x05\x92\x01\x02\x10@R\bmappings\"V\n" +
+	"\x10OwnerMappingRule\x12\"\n" +
+	"\x04from\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x02R\x04from\x12\x1e\n" +
+	"\x02to\x18\x02 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x02R\x02to\"U\n" +
+	"\fOwnerMapping\x12E\n" +
+	"\x05rules\x18\x01 \x03(\v2$.idp.integration.v1.OwnerMappingRuleB\t\xbaH\x06\x92\x01\x03\x10\x80\x02R\x05rules\"^\n" +
 	"\x0eSecondaryKinds\x12L\n" +
 	"\x05kinds\x18\x01 \x03(\x0e2!.idp.integration.v1.SecondaryKindB\x13\xbaH\x10\x92\x01\r\x10\x02\x18\x01\"\a\x82\x01\x04\x10\x01 \x00R\x05kinds\"e\n" +
 	"\x18CreateIntegrationRequest\x12I\n" +
@@ -2419,12 +2552,12 @@ const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"\x18ListIntegrationsResponse\x12C\n" +
 	"\fintegrations\x18\x01 \x03(\v2\x1f.idp.integration.v1.IntegrationR\fintegrations\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x14\n" +
-	"\x05total\x18\x03 \x01(\x03R\x05total\"\xdb\x02\n" +
+	"\x05total\x18\x03 \x01(\x03R\x05total\"\xea\x02\n" +
 	"\x18UpdateIntegrationRequest\x120\n" +
 	"\vintegration\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\vintegration\x129\n" +
-	"\achanges\x18\x02 \x01(\v2\x1f.idp.integration.v1.IntegrationR\achanges\x12\xd1\x01\n" +
-	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskB\x93\x01\xbaH\x8f\x01\xe2\x01\x8b\x01\x12\x04name\x12\tconnector\x12\tworkspace\x12\bbehavior\x12\x04kind\x12\x04type\x12\vcorrelation\x12\x0efield_mappings\x12\x0fsecondary_kinds\x12\x10update_frequency\x12\n" +
-	"start_date\x12\vauto_importR\n" +
+	"\achanges\x18\x02 \x01(\v2\x1f.idp.integration.v1.IntegrationR\achanges\x12\xe0\x01\n" +
+	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskB\xa2\x01\xbaH\x9e\x01\xe2\x01\x9a\x01\x12\x04name\x12\tconnector\x12\tworkspace\x12\bbehavior\x12\x04kind\x12\x04type\x12\vcorrelation\x12\x0efield_mappings\x12\x0fsecondary_kinds\x12\x10update_frequency\x12\n" +
+	"start_date\x12\vauto_import\x12\rowner_mappingR\n" +
 	"updateMask\"^\n" +
 	"\x19UpdateIntegrationResponse\x12A\n" +
 	"\vintegration\x18\x01 \x01(\v2\x1f.idp.integration.v1.IntegrationR\vintegration\"M\n" +
@@ -2435,7 +2568,7 @@ const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"\x18ResumeIntegrationRequest\x120\n" +
 	"\vintegration\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\vintegration\"^\n" +
 	"\x19ResumeIntegrationResponse\x12A\n" +
-	"\vintegration\x18\x01 \x01(\v2\x1f.idp.integration.v1.IntegrationR\vintegration\"\xbf\a\n" +
+	"\vintegration\x18\x01 \x01(\v2\x1f.idp.integration.v1.IntegrationR\vintegration\"\xfa\a\n" +
 	"\aSyncRun\x12\x1c\n" +
 	"\x02id\x18\x01 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\x02id\x123\n" +
 	"\x0eintegration_id\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\rintegrationId\x12C\n" +
@@ -2457,7 +2590,8 @@ const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"\aattempt\x18\x0f \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\aattempt\x124\n" +
 	"\x11repositories_done\x18\x10 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x10repositoriesDone\x126\n" +
 	"\x12repositories_total\x18\x11 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x11repositoriesTotal\x12(\n" +
-	"\bdelegate\x18\x12 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\bdelegate\"J\n" +
+	"\bdelegate\x18\x12 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\bdelegate\x129\n" +
+	"\x14code_owners_requests\x18\x13 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x12codeOwnersRequests\"J\n" +
 	"\x16SyncIntegrationRequest\x120\n" +
 	"\vintegration\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\vintegration\"`\n" +
 	"\x17SyncIntegrationResponse\x12-\n" +
@@ -2577,7 +2711,7 @@ func file_idp_integration_v1_integration_proto_rawDescGZIP() []byte {
 }
 
 var file_idp_integration_v1_integration_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_idp_integration_v1_integration_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_idp_integration_v1_integration_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_idp_integration_v1_integration_proto_goTypes = []any{
 	(Behavior)(0),                      // 0: idp.integration.v1.Behavior
 	(Operator)(0),                      // 1: idp.integration.v1.Operator
@@ -2592,94 +2726,98 @@ var file_idp_integration_v1_integration_proto_goTypes = []any{
 	(*Integration)(nil),                // 10: idp.integration.v1.Integration
 	(*CorrelationRules)(nil),           // 11: idp.integration.v1.CorrelationRules
 	(*FieldMappings)(nil),              // 12: idp.integration.v1.FieldMappings
-	(*SecondaryKinds)(nil),             // 13: idp.integration.v1.SecondaryKinds
-	(*CreateIntegrationRequest)(nil),   // 14: idp.integration.v1.CreateIntegrationRequest
-	(*CreateIntegrationResponse)(nil),  // 15: idp.integration.v1.CreateIntegrationResponse
-	(*GetIntegrationRequest)(nil),      // 16: idp.integration.v1.GetIntegrationRequest
-	(*GetIntegrationResponse)(nil),     // 17: idp.integration.v1.GetIntegrationResponse
-	(*ListIntegrationsRequest)(nil),    // 18: idp.integration.v1.ListIntegrationsRequest
-	(*ListIntegrationsResponse)(nil),   // 19: idp.integration.v1.ListIntegrationsResponse
-	(*UpdateIntegrationRequest)(nil),   // 20: idp.integration.v1.UpdateIntegrationRequest
-	(*UpdateIntegrationResponse)(nil),  // 21: idp.integration.v1.UpdateIntegrationResponse
-	(*SuspendIntegrationRequest)(nil),  // 22: idp.integration.v1.SuspendIntegrationRequest
-	(*SuspendIntegrationResponse)(nil), // 23: idp.integration.v1.SuspendIntegrationResponse
-	(*ResumeIntegrationRequest)(nil),   // 24: idp.integration.v1.ResumeIntegrationRequest
-	(*ResumeIntegrationResponse)(nil),  // 25: idp.integration.v1.ResumeIntegrationResponse
-	(*SyncRun)(nil),                    // 26: idp.integration.v1.SyncRun
-	(*SyncIntegrationRequest)(nil),     // 27: idp.integration.v1.SyncIntegrationRequest
-	(*SyncIntegrationResponse)(nil),    // 28: idp.integration.v1.SyncIntegrationResponse
-	(*GetSyncRunRequest)(nil),          // 29: idp.integration.v1.GetSyncRunRequest
-	(*GetSyncRunResponse)(nil),         // 30: idp.integration.v1.GetSyncRunResponse
-	(*ListSyncRunsRequest)(nil),        // 31: idp.integration.v1.ListSyncRunsRequest
-	(*ListSyncRunsResponse)(nil),       // 32: idp.integration.v1.ListSyncRunsResponse
-	(*Event)(nil),                      // 33: idp.integration.v1.Event
-	(*ListEventsRequest)(nil),          // 34: idp.integration.v1.ListEventsRequest
-	(*ListEventsResponse)(nil),         // 35: idp.integration.v1.ListEventsResponse
-	(*timestamppb.Timestamp)(nil),      // 36: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),      // 37: google.protobuf.FieldMask
+	(*OwnerMappingRule)(nil),           // 13: idp.integration.v1.OwnerMappingRule
+	(*OwnerMapping)(nil),               // 14: idp.integration.v1.OwnerMapping
+	(*SecondaryKinds)(nil),             // 15: idp.integration.v1.SecondaryKinds
+	(*CreateIntegrationRequest)(nil),   // 16: idp.integration.v1.CreateIntegrationRequest
+	(*CreateIntegrationResponse)(nil),  // 17: idp.integration.v1.CreateIntegrationResponse
+	(*GetIntegrationRequest)(nil),      // 18: idp.integration.v1.GetIntegrationRequest
+	(*GetIntegrationResponse)(nil),     // 19: idp.integration.v1.GetIntegrationResponse
+	(*ListIntegrationsRequest)(nil),    // 20: idp.integration.v1.ListIntegrationsRequest
+	(*ListIntegrationsResponse)(nil),   // 21: idp.integration.v1.ListIntegrationsResponse
+	(*UpdateIntegrationRequest)(nil),   // 22: idp.integration.v1.UpdateIntegrationRequest
+	(*UpdateIntegrationResponse)(nil),  // 23: idp.integration.v1.UpdateIntegrationResponse
+	(*SuspendIntegrationRequest)(nil),  // 24: idp.integration.v1.SuspendIntegrationRequest
+	(*SuspendIntegrationResponse)(nil), // 25: idp.integration.v1.SuspendIntegrationResponse
+	(*ResumeIntegrationRequest)(nil),   // 26: idp.integration.v1.ResumeIntegrationRequest
+	(*ResumeIntegrationResponse)(nil),  // 27: idp.integration.v1.ResumeIntegrationResponse
+	(*SyncRun)(nil),                    // 28: idp.integration.v1.SyncRun
+	(*SyncIntegrationRequest)(nil),     // 29: idp.integration.v1.SyncIntegrationRequest
+	(*SyncIntegrationResponse)(nil),    // 30: idp.integration.v1.SyncIntegrationResponse
+	(*GetSyncRunRequest)(nil),          // 31: idp.integration.v1.GetSyncRunRequest
+	(*GetSyncRunResponse)(nil),         // 32: idp.integration.v1.GetSyncRunResponse
+	(*ListSyncRunsRequest)(nil),        // 33: idp.integration.v1.ListSyncRunsRequest
+	(*ListSyncRunsResponse)(nil),       // 34: idp.integration.v1.ListSyncRunsResponse
+	(*Event)(nil),                      // 35: idp.integration.v1.Event
+	(*ListEventsRequest)(nil),          // 36: idp.integration.v1.ListEventsRequest
+	(*ListEventsResponse)(nil),         // 37: idp.integration.v1.ListEventsResponse
+	(*timestamppb.Timestamp)(nil),      // 38: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),      // 39: google.protobuf.FieldMask
 }
 var file_idp_integration_v1_integration_proto_depIdxs = []int32{
 	1,  // 0: idp.integration.v1.CorrelationRule.operator:type_name -> idp.integration.v1.Operator
 	0,  // 1: idp.integration.v1.Integration.behavior:type_name -> idp.integration.v1.Behavior
 	11, // 2: idp.integration.v1.Integration.correlation:type_name -> idp.integration.v1.CorrelationRules
 	12, // 3: idp.integration.v1.Integration.field_mappings:type_name -> idp.integration.v1.FieldMappings
-	13, // 4: idp.integration.v1.Integration.secondary_kinds:type_name -> idp.integration.v1.SecondaryKinds
+	15, // 4: idp.integration.v1.Integration.secondary_kinds:type_name -> idp.integration.v1.SecondaryKinds
 	3,  // 5: idp.integration.v1.Integration.update_frequency:type_name -> idp.integration.v1.UpdateFrequency
-	36, // 6: idp.integration.v1.Integration.start_date:type_name -> google.protobuf.Timestamp
+	38, // 6: idp.integration.v1.Integration.start_date:type_name -> google.protobuf.Timestamp
 	4,  // 7: idp.integration.v1.Integration.state:type_name -> idp.integration.v1.IntegrationState
-	36, // 8: idp.integration.v1.Integration.created_at:type_name -> google.protobuf.Timestamp
-	36, // 9: idp.integration.v1.Integration.updated_at:type_name -> google.protobuf.Timestamp
-	36, // 10: idp.integration.v1.Integration.next_sync_at:type_name -> google.protobuf.Timestamp
-	26, // 11: idp.integration.v1.Integration.last_run:type_name -> idp.integration.v1.SyncRun
-	8,  // 12: idp.integration.v1.CorrelationRules.rules:type_name -> idp.integration.v1.CorrelationRule
-	9,  // 13: idp.integration.v1.FieldMappings.mappings:type_name -> idp.integration.v1.FieldMapping
-	2,  // 14: idp.integration.v1.SecondaryKinds.kinds:type_name -> idp.integration.v1.SecondaryKind
-	10, // 15: idp.integration.v1.CreateIntegrationRequest.integration:type_name -> idp.integration.v1.Integration
-	10, // 16: idp.integration.v1.CreateIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
-	26, // 17: idp.integration.v1.CreateIntegrationResponse.first_run:type_name -> idp.integration.v1.SyncRun
-	10, // 18: idp.integration.v1.GetIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
-	10, // 19: idp.integration.v1.ListIntegrationsResponse.integrations:type_name -> idp.integration.v1.Integration
-	10, // 20: idp.integration.v1.UpdateIntegrationRequest.changes:type_name -> idp.integration.v1.Integration
-	37, // 21: idp.integration.v1.UpdateIntegrationRequest.update_mask:type_name -> google.protobuf.FieldMask
-	10, // 22: idp.integration.v1.UpdateIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
-	10, // 23: idp.integration.v1.SuspendIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
-	10, // 24: idp.integration.v1.ResumeIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
-	5,  // 25: idp.integration.v1.SyncRun.trigger:type_name -> idp.integration.v1.SyncTrigger
-	6,  // 26: idp.integration.v1.SyncRun.status:type_name -> idp.integration.v1.SyncStatus
-	36, // 27: idp.integration.v1.SyncRun.queued_at:type_name -> google.protobuf.Timestamp
-	36, // 28: idp.integration.v1.SyncRun.started_at:type_name -> google.protobuf.Timestamp
-	36, // 29: idp.integration.v1.SyncRun.finished_at:type_name -> google.protobuf.Timestamp
-	26, // 30: idp.integration.v1.SyncIntegrationResponse.run:type_name -> idp.integration.v1.SyncRun
-	26, // 31: idp.integration.v1.GetSyncRunResponse.run:type_name -> idp.integration.v1.SyncRun
-	26, // 32: idp.integration.v1.ListSyncRunsResponse.runs:type_name -> idp.integration.v1.SyncRun
-	36, // 33: idp.integration.v1.Event.time:type_name -> google.protobuf.Timestamp
-	7,  // 34: idp.integration.v1.Event.type:type_name -> idp.integration.v1.EventType
-	33, // 35: idp.integration.v1.ListEventsResponse.events:type_name -> idp.integration.v1.Event
-	14, // 36: idp.integration.v1.IntegrationService.CreateIntegration:input_type -> idp.integration.v1.CreateIntegrationRequest
-	16, // 37: idp.integration.v1.IntegrationService.GetIntegration:input_type -> idp.integration.v1.GetIntegrationRequest
-	18, // 38: idp.integration.v1.IntegrationService.ListIntegrations:input_type -> idp.integration.v1.ListIntegrationsRequest
-	20, // 39: idp.integration.v1.IntegrationService.UpdateIntegration:input_type -> idp.integration.v1.UpdateIntegrationRequest
-	22, // 40: idp.integration.v1.IntegrationService.SuspendIntegration:input_type -> idp.integration.v1.SuspendIntegrationRequest
-	24, // 41: idp.integration.v1.IntegrationService.ResumeIntegration:input_type -> idp.integration.v1.ResumeIntegrationRequest
-	27, // 42: idp.integration.v1.IntegrationService.SyncIntegration:input_type -> idp.integration.v1.SyncIntegrationRequest
-	29, // 43: idp.integration.v1.IntegrationService.GetSyncRun:input_type -> idp.integration.v1.GetSyncRunRequest
-	31, // 44: idp.integration.v1.IntegrationService.ListSyncRuns:input_type -> idp.integration.v1.ListSyncRunsRequest
-	34, // 45: idp.integration.v1.IntegrationService.ListEvents:input_type -> idp.integration.v1.ListEventsRequest
-	15, // 46: idp.integration.v1.IntegrationService.CreateIntegration:output_type -> idp.integration.v1.CreateIntegrationResponse
-	17, // 47: idp.integration.v1.IntegrationService.GetIntegration:output_type -> idp.integration.v1.GetIntegrationResponse
-	19, // 48: idp.integration.v1.IntegrationService.ListIntegrations:output_type -> idp.integration.v1.ListIntegrationsResponse
-	21, // 49: idp.integration.v1.IntegrationService.UpdateIntegration:output_type -> idp.integration.v1.UpdateIntegrationResponse
-	23, // 50: idp.integration.v1.IntegrationService.SuspendIntegration:output_type -> idp.integration.v1.SuspendIntegrationResponse
-	25, // 51: idp.integration.v1.IntegrationService.ResumeIntegration:output_type -> idp.integration.v1.ResumeIntegrationResponse
-	28, // 52: idp.integration.v1.IntegrationService.SyncIntegration:output_type -> idp.integration.v1.SyncIntegrationResponse
-	30, // 53: idp.integration.v1.IntegrationService.GetSyncRun:output_type -> idp.integration.v1.GetSyncRunResponse
-	32, // 54: idp.integration.v1.IntegrationService.ListSyncRuns:output_type -> idp.integration.v1.ListSyncRunsResponse
-	35, // 55: idp.integration.v1.IntegrationService.ListEvents:output_type -> idp.integration.v1.ListEventsResponse
-	46, // [46:56] is the sub-list for method output_type
-	36, // [36:46] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	38, // 8: idp.integration.v1.Integration.created_at:type_name -> google.protobuf.Timestamp
+	38, // 9: idp.integration.v1.Integration.updated_at:type_name -> google.protobuf.Timestamp
+	38, // 10: idp.integration.v1.Integration.next_sync_at:type_name -> google.protobuf.Timestamp
+	28, // 11: idp.integration.v1.Integration.last_run:type_name -> idp.integration.v1.SyncRun
+	14, // 12: idp.integration.v1.Integration.owner_mapping:type_name -> idp.integration.v1.OwnerMapping
+	8,  // 13: idp.integration.v1.CorrelationRules.rules:type_name -> idp.integration.v1.CorrelationRule
+	9,  // 14: idp.integration.v1.FieldMappings.mappings:type_name -> idp.integration.v1.FieldMapping
+	13, // 15: idp.integration.v1.OwnerMapping.rules:type_name -> idp.integration.v1.OwnerMappingRule
+	2,  // 16: idp.integration.v1.SecondaryKinds.kinds:type_name -> idp.integration.v1.SecondaryKind
+	10, // 17: idp.integration.v1.CreateIntegrationRequest.integration:type_name -> idp.integration.v1.Integration
+	10, // 18: idp.integration.v1.CreateIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
+	28, // 19: idp.integration.v1.CreateIntegrationResponse.first_run:type_name -> idp.integration.v1.SyncRun
+	10, // 20: idp.integration.v1.GetIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
+	10, // 21: idp.integration.v1.ListIntegrationsResponse.integrations:type_name -> idp.integration.v1.Integration
+	10, // 22: idp.integration.v1.UpdateIntegrationRequest.changes:type_name -> idp.integration.v1.Integration
+	39, // 23: idp.integration.v1.UpdateIntegrationRequest.update_mask:type_name -> google.protobuf.FieldMask
+	10, // 24: idp.integration.v1.UpdateIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
+	10, // 25: idp.integration.v1.SuspendIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
+	10, // 26: idp.integration.v1.ResumeIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
+	5,  // 27: idp.integration.v1.SyncRun.trigger:type_name -> idp.integration.v1.SyncTrigger
+	6,  // 28: idp.integration.v1.SyncRun.status:type_name -> idp.integration.v1.SyncStatus
+	38, // 29: idp.integration.v1.SyncRun.queued_at:type_name -> google.protobuf.Timestamp
+	38, // 30: idp.integration.v1.SyncRun.started_at:type_name -> google.protobuf.Timestamp
+	38, // 31: idp.integration.v1.SyncRun.finished_at:type_name -> google.protobuf.Timestamp
+	28, // 32: idp.integration.v1.SyncIntegrationResponse.run:type_name -> idp.integration.v1.SyncRun
+	28, // 33: idp.integration.v1.GetSyncRunResponse.run:type_name -> idp.integration.v1.SyncRun
+	28, // 34: idp.integration.v1.ListSyncRunsResponse.runs:type_name -> idp.integration.v1.SyncRun
+	38, // 35: idp.integration.v1.Event.time:type_name -> google.protobuf.Timestamp
+	7,  // 36: idp.integration.v1.Event.type:type_name -> idp.integration.v1.EventType
+	35, // 37: idp.integration.v1.ListEventsResponse.events:type_name -> idp.integration.v1.Event
+	16, // 38: idp.integration.v1.IntegrationService.CreateIntegration:input_type -> idp.integration.v1.CreateIntegrationRequest
+	18, // 39: idp.integration.v1.IntegrationService.GetIntegration:input_type -> idp.integration.v1.GetIntegrationRequest
+	20, // 40: idp.integration.v1.IntegrationService.ListIntegrations:input_type -> idp.integration.v1.ListIntegrationsRequest
+	22, // 41: idp.integration.v1.IntegrationService.UpdateIntegration:input_type -> idp.integration.v1.UpdateIntegrationRequest
+	24, // 42: idp.integration.v1.IntegrationService.SuspendIntegration:input_type -> idp.integration.v1.SuspendIntegrationRequest
+	26, // 43: idp.integration.v1.IntegrationService.ResumeIntegration:input_type -> idp.integration.v1.ResumeIntegrationRequest
+	29, // 44: idp.integration.v1.IntegrationService.SyncIntegration:input_type -> idp.integration.v1.SyncIntegrationRequest
+	31, // 45: idp.integration.v1.IntegrationService.GetSyncRun:input_type -> idp.integration.v1.GetSyncRunRequest
+	33, // 46: idp.integration.v1.IntegrationService.ListSyncRuns:input_type -> idp.integration.v1.ListSyncRunsRequest
+	36, // 47: idp.integration.v1.IntegrationService.ListEvents:input_type -> idp.integration.v1.ListEventsRequest
+	17, // 48: idp.integration.v1.IntegrationService.CreateIntegration:output_type -> idp.integration.v1.CreateIntegrationResponse
+	19, // 49: idp.integration.v1.IntegrationService.GetIntegration:output_type -> idp.integration.v1.GetIntegrationResponse
+	21, // 50: idp.integration.v1.IntegrationService.ListIntegrations:output_type -> idp.integration.v1.ListIntegrationsResponse
+	23, // 51: idp.integration.v1.IntegrationService.UpdateIntegration:output_type -> idp.integration.v1.UpdateIntegrationResponse
+	25, // 52: idp.integration.v1.IntegrationService.SuspendIntegration:output_type -> idp.integration.v1.SuspendIntegrationResponse
+	27, // 53: idp.integration.v1.IntegrationService.ResumeIntegration:output_type -> idp.integration.v1.ResumeIntegrationResponse
+	30, // 54: idp.integration.v1.IntegrationService.SyncIntegration:output_type -> idp.integration.v1.SyncIntegrationResponse
+	32, // 55: idp.integration.v1.IntegrationService.GetSyncRun:output_type -> idp.integration.v1.GetSyncRunResponse
+	34, // 56: idp.integration.v1.IntegrationService.ListSyncRuns:output_type -> idp.integration.v1.ListSyncRunsResponse
+	37, // 57: idp.integration.v1.IntegrationService.ListEvents:output_type -> idp.integration.v1.ListEventsResponse
+	48, // [48:58] is the sub-list for method output_type
+	38, // [38:48] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_idp_integration_v1_integration_proto_init() }
@@ -2693,7 +2831,7 @@ func file_idp_integration_v1_integration_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_idp_integration_v1_integration_proto_rawDesc), len(file_idp_integration_v1_integration_proto_rawDesc)),
 			NumEnums:      8,
-			NumMessages:   28,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

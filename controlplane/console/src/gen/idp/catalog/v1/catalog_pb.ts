@@ -12,8 +12,8 @@
 // "idp.catalog.v1"); invalid YAML is INVALID_ARGUMENT with a
 // google.rpc.BadRequest whose field violations name the YAML field and line.
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_buf_validate_validate } from "../../../buf/validate/validate_pb";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
@@ -24,7 +24,231 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file idp/catalog/v1/catalog.proto.
  */
 export const file_idp_catalog_v1_catalog: GenFile = /*@__PURE__*/
-  fileDesc("ChxpZHAvY2F0YWxvZy92MS9jYXRhbG9nLnByb3RvEg5pZHAuY2F0YWxvZy52MSK1BAoGRW50aXR5EhgKAmlkGAEgASgJQgy6SAlyB6COJwEYgAESGQoEa2luZBgCIAEoCUILukgIcgagjicBGEASGQoEdHlwZRgDIAEoCUILukgIcgagjicBGD8SIAoKaWRlbnRpZmllchgEIAEoCUIMukgJcgegjicBGIABEhoKBG5hbWUYBSABKAlCDLpICXIHoI4nARiAAhIbCgVvd25lchgGIAEoCUIMukgJcgegjicBGIACEhsKBXNjb3BlGAcgASgJQgy6SAlyB6COJwEYgAISHgoJbGlmZWN5Y2xlGAggASgJQgu6SAhyBqCOJwEYQBIhCgtkZXNjcmlwdGlvbhgJIAEoCUIMukgJcgeojicBGIAgEiEKBHRhZ3MYCiADKAlCE7pIEJIBDRBAIglyB6COJwEYgAESFwoEeWFtbBgLIAEoCUIJukgGcgQYgIBAEkwKCmNyZWF0ZWRfYXQYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhy6SBmyARYiBwj/gtH/rwcyCwiAkrjDmP7///8BEkwKCnVwZGF0ZWRfYXQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhy6SBmyARYiBwj/gtH/rwcyCwiAkrjDmP7///8BEjAKE2xpbmtlZF9pbnRlZ3JhdGlvbnMYDiADKAlCE7pIEJIBDRBAIglyB6COJwEYgAESFgoOc291cmNlX2RlbGV0ZWQYDyABKAgiYwoJRW50aXR5S2V5Eh4KBmVudGl0eRgBIAEoCUIOukgLcgmgjicBEAEYgAESGQoEa2luZBgCIAEoCUILukgIcgagjicBGEASGwoFc2NvcGUYAyABKAlCDLpICXIHoI4nARiAAiIwChNDcmVhdGVFbnRpdHlSZXF1ZXN0EhkKBHlhbWwYASABKAlCC7pICHIGEAEYgIBAIj4KFENyZWF0ZUVudGl0eVJlc3BvbnNlEiYKBmVudGl0eRgBIAEoCzIWLmlkcC5jYXRhbG9nLnYxLkVudGl0eSIwChNVcGRhdGVFbnRpdHlSZXF1ZXN0EhkKBHlhbWwYASABKAlCC7pICHIGEAEYgIBAIj4KFFVwZGF0ZUVudGl0eVJlc3BvbnNlEiYKBmVudGl0eRgBIAEoCzIWLmlkcC5jYXRhbG9nLnYxLkVudGl0eSJCChBHZXRFbnRpdHlSZXF1ZXN0Ei4KA2tleRgBIAEoCzIZLmlkcC5jYXRhbG9nLnYxLkVudGl0eUtleUIGukgDyAEBIjsKEUdldEVudGl0eVJlc3BvbnNlEiYKBmVudGl0eRgBIAEoCzIWLmlkcC5jYXRhbG9nLnYxLkVudGl0eSLUAQoTTGlzdEVudGl0aWVzUmVxdWVzdBIZCgRraW5kGAEgASgJQgu6SAhyBqCOJwEYQBIZCgR0eXBlGAIgASgJQgu6SAhyBqCOJwEYPxIbCgVzY29wZRgDIAEoCUIMukgJcgegjicBGIACEhwKBnNlYXJjaBgEIAEoCUIMukgJcgegjicBGMgBEhwKCXBhZ2Vfc2l6ZRgFIAEoBUIJukgGGgSwjicBEi4KCnBhZ2VfdG9rZW4YBiABKAlCGrpIF3IVGIAIMhBeW0EtWmEtejAtOV8tXSokImgKFExpc3RFbnRpdGllc1Jlc3BvbnNlEigKCGVudGl0aWVzGAEgAygLMhYuaWRwLmNhdGFsb2cudjEuRW50aXR5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRINCgV0b3RhbBgDIAEoAyJFChNEZWxldGVFbnRpdHlSZXF1ZXN0Ei4KA2tleRgBIAEoCzIZLmlkcC5jYXRhbG9nLnYxLkVudGl0eUtleUIGukgDyAEBIhYKFERlbGV0ZUVudGl0eVJlc3BvbnNlImQKGEdldEVudGl0eUFjdGl2aXR5UmVxdWVzdBIuCgNrZXkYASABKAsyGS5pZHAuY2F0YWxvZy52MS5FbnRpdHlLZXlCBrpIA8gBARIYCgVsaW1pdBgCIAEoBUIJukgGGgQYZCgAIqQBChJQdWxsUmVxdWVzdFN1bW1hcnkSEgoKcmVwb3NpdG9yeRgBIAEoCRIKCgJpZBgCIAEoAxINCgV0aXRsZRgDIAEoCRINCgVzdGF0ZRgEIAEoCRIOCgZhdXRob3IYBSABKAkSLgoKdXBkYXRlZF9vbhgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIaHRtbF91cmwYByABKAkijgEKDUNvbW1pdFN1bW1hcnkSEgoKcmVwb3NpdG9yeRgBIAEoCRIMCgRoYXNoGAIgASgJEigKBGRhdGUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBmF1dGhvchgEIAEoCRIPCgdzdW1tYXJ5GAUgASgJEhAKCGh0bWxfdXJsGAYgASgJIqcCChlHZXRFbnRpdHlBY3Rpdml0eVJlc3BvbnNlEiYKBmVudGl0eRgBIAEoCzIWLmlkcC5jYXRhbG9nLnYxLkVudGl0eRIaChJvcGVuX3B1bGxfcmVxdWVzdHMYAiABKAMSHAoUbWVyZ2VkX3B1bGxfcmVxdWVzdHMYAyABKAMSHgoWZGVjbGluZWRfcHVsbF9yZXF1ZXN0cxgEIAEoAxJAChRyZWNlbnRfcHVsbF9yZXF1ZXN0cxgFIAMoCzIiLmlkcC5jYXRhbG9nLnYxLlB1bGxSZXF1ZXN0U3VtbWFyeRI1Cg5yZWNlbnRfY29tbWl0cxgGIAMoCzIdLmlkcC5jYXRhbG9nLnYxLkNvbW1pdFN1bW1hcnkSDwoHY29tbWl0cxgHIAEoAzK4BAoOQ2F0YWxvZ1NlcnZpY2USWQoMQ3JlYXRlRW50aXR5EiMuaWRwLmNhdGFsb2cudjEuQ3JlYXRlRW50aXR5UmVxdWVzdBokLmlkcC5jYXRhbG9nLnYxLkNyZWF0ZUVudGl0eVJlc3BvbnNlElkKDFVwZGF0ZUVudGl0eRIjLmlkcC5jYXRhbG9nLnYxLlVwZGF0ZUVudGl0eVJlcXVlc3QaJC5pZHAuY2F0YWxvZy52MS5VcGRhdGVFbnRpdHlSZXNwb25zZRJQCglHZXRFbnRpdHkSIC5pZHAuY2F0YWxvZy52MS5HZXRFbnRpdHlSZXF1ZXN0GiEuaWRwLmNhdGFsb2cudjEuR2V0RW50aXR5UmVzcG9uc2USWQoMTGlzdEVudGl0aWVzEiMuaWRwLmNhdGFsb2cudjEuTGlzdEVudGl0aWVzUmVxdWVzdBokLmlkcC5jYXRhbG9nLnYxLkxpc3RFbnRpdGllc1Jlc3BvbnNlElkKDERlbGV0ZUVudGl0eRIjLmlkcC5jYXRhbG9nLnYxLkRlbGV0ZUVudGl0eVJlcXVlc3QaJC5pZHAuY2F0YWxvZy52MS5EZWxldGVFbnRpdHlSZXNwb25zZRJoChFHZXRFbnRpdHlBY3Rpdml0eRIoLmlkcC5jYXRhbG9nLnYxLkdldEVudGl0eUFjdGl2aXR5UmVxdWVzdBopLmlkcC5jYXRhbG9nLnYxLkdldEVudGl0eUFjdGl2aXR5UmVzcG9uc2ViBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_timestamp, file_idp_rules_v1_rules]);
+  fileDesc("ChxpZHAvY2F0YWxvZy92MS9jYXRhbG9nLnByb3RvEg5pZHAuY2F0YWxvZy52MSJPCgxNYXBwaW5nSXNzdWUSDgoGZW50aXR5GAEgASgJEg0KBWZpZWxkGAIgASgJEg8KB3Byb2JsZW0YAyABKAkSDwoHc2tpcHBlZBgEIAEoCCKWAQoVRXhwb3J0RW50aXRpZXNSZXF1ZXN0EjgKBmZvcm1hdBgBIAEoDjIcLmlkcC5jYXRhbG9nLnYxLkVudGl0eUZvcm1hdEIKukgHggEEEAEgABIoCghlbnRpdGllcxgCIAMoCUIWukgTkgEQEOgHIgtyCaCOJwEQARiAARIZCgRraW5kGAMgASgJQgu6SAhyBqCOJwEYQCJpChZFeHBvcnRFbnRpdGllc1Jlc3BvbnNlEg8KB2NvbnRlbnQYASABKAkSEAoIZXhwb3J0ZWQYAiABKAUSLAoGaXNzdWVzGAMgAygLMhwuaWRwLmNhdGFsb2cudjEuTWFwcGluZ0lzc3VlIoABChVJbXBvcnRFbnRpdGllc1JlcXVlc3QSOAoGZm9ybWF0GAEgASgOMhwuaWRwLmNhdGFsb2cudjEuRW50aXR5Rm9ybWF0Qgq6SAeCAQQQASAAEhwKB2NvbnRlbnQYAiABKAlCC7pICHIGEAEYgIBAEg8KB2RyeV9ydW4YAyABKAgiewoUSW1wb3J0ZWRFbnRpdHlSZXN1bHQSDgoGc291cmNlGAEgASgJEgoKAm9rGAIgASgIEiYKBmVudGl0eRgDIAEoCzIWLmlkcC5jYXRhbG9nLnYxLkVudGl0eRIOCgZyZWFzb24YBCABKAkSDwoHbWVzc2FnZRgFIAEoCSJ9ChZJbXBvcnRFbnRpdGllc1Jlc3BvbnNlEjUKB3Jlc3VsdHMYASADKAsyJC5pZHAuY2F0YWxvZy52MS5JbXBvcnRlZEVudGl0eVJlc3VsdBIsCgZpc3N1ZXMYAiADKAsyHC5pZHAuY2F0YWxvZy52MS5NYXBwaW5nSXNzdWUitQQKBkVudGl0eRIYCgJpZBgBIAEoCUIMukgJcgegjicBGIABEhkKBGtpbmQYAiABKAlCC7pICHIGoI4nARhAEhkKBHR5cGUYAyABKAlCC7pICHIGoI4nARg/EiAKCmlkZW50aWZpZXIYBCABKAlCDLpICXIHoI4nARiAARIaCgRuYW1lGAUgASgJQgy6SAlyB6COJwEYgAISGwoFb3duZXIYBiABKAlCDLpICXIHoI4nARiAAhIbCgVzY29wZRgHIAEoCUIMukgJcgegjicBGIACEh4KCWxpZmVjeWNsZRgIIAEoCUILukgIcgagjicBGEASIQoLZGVzY3JpcHRpb24YCSABKAlCDLpICXIHqI4nARiAIBIhCgR0YWdzGAogAygJQhO6SBCSAQ0QQCIJcgegjicBGIABEhcKBHlhbWwYCyABKAlCCbpIBnIEGICAQBJMCgpjcmVhdGVkX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIcukgZsgEWIgcI/4LR/68HMgsIgJK4w5j+////ARJMCgp1cGRhdGVkX2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIcukgZsgEWIgcI/4LR/68HMgsIgJK4w5j+////ARIwChNsaW5rZWRfaW50ZWdyYXRpb25zGA4gAygJQhO6SBCSAQ0QQCIJcgegjicBGIABEhYKDnNvdXJjZV9kZWxldGVkGA8gASgIImMKCUVudGl0eUtleRIeCgZlbnRpdHkYASABKAlCDrpIC3IJoI4nARABGIABEhkKBGtpbmQYAiABKAlCC7pICHIGoI4nARhAEhsKBXNjb3BlGAMgASgJQgy6SAlyB6COJwEYgAIiMAoTQ3JlYXRlRW50aXR5UmVxdWVzdBIZCgR5YW1sGAEgASgJQgu6SAhyBhABGICAQCI+ChRDcmVhdGVFbnRpdHlSZXNwb25zZRImCgZlbnRpdHkYASABKAsyFi5pZHAuY2F0YWxvZy52MS5FbnRpdHkiMAoTVXBkYXRlRW50aXR5UmVxdWVzdBIZCgR5YW1sGAEgASgJQgu6SAhyBhABGICAQCI+ChRVcGRhdGVFbnRpdHlSZXNwb25zZRImCgZlbnRpdHkYASABKAsyFi5pZHAuY2F0YWxvZy52MS5FbnRpdHkiQgoQR2V0RW50aXR5UmVxdWVzdBIuCgNrZXkYASABKAsyGS5pZHAuY2F0YWxvZy52MS5FbnRpdHlLZXlCBrpIA8gBASI7ChFHZXRFbnRpdHlSZXNwb25zZRImCgZlbnRpdHkYASABKAsyFi5pZHAuY2F0YWxvZy52MS5FbnRpdHki1AEKE0xpc3RFbnRpdGllc1JlcXVlc3QSGQoEa2luZBgBIAEoCUILukgIcgagjicBGEASGQoEdHlwZRgCIAEoCUILukgIcgagjicBGD8SGwoFc2NvcGUYAyABKAlCDLpICXIHoI4nARiAAhIcCgZzZWFyY2gYBCABKAlCDLpICXIHoI4nARjIARIcCglwYWdlX3NpemUYBSABKAVCCbpIBhoEsI4nARIuCgpwYWdlX3Rva2VuGAYgASgJQhq6SBdyFRiACDIQXltBLVphLXowLTlfLV0qJCJoChRMaXN0RW50aXRpZXNSZXNwb25zZRIoCghlbnRpdGllcxgBIAMoCzIWLmlkcC5jYXRhbG9nLnYxLkVudGl0eRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSDQoFdG90YWwYAyABKAMiRQoTRGVsZXRlRW50aXR5UmVxdWVzdBIuCgNrZXkYASABKAsyGS5pZHAuY2F0YWxvZy52MS5FbnRpdHlLZXlCBrpIA8gBASIWChREZWxldGVFbnRpdHlSZXNwb25zZSJkChhHZXRFbnRpdHlBY3Rpdml0eVJlcXVlc3QSLgoDa2V5GAEgASgLMhkuaWRwLmNhdGFsb2cudjEuRW50aXR5S2V5Qga6SAPIAQESGAoFbGltaXQYAiABKAVCCbpIBhoEGGQoACKkAQoSUHVsbFJlcXVlc3RTdW1tYXJ5EhIKCnJlcG9zaXRvcnkYASABKAkSCgoCaWQYAiABKAMSDQoFdGl0bGUYAyABKAkSDQoFc3RhdGUYBCABKAkSDgoGYXV0aG9yGAUgASgJEi4KCnVwZGF0ZWRfb24YBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCGh0bWxfdXJsGAcgASgJIo4BCg1Db21taXRTdW1tYXJ5EhIKCnJlcG9zaXRvcnkYASABKAkSDAoEaGFzaBgCIAEoCRIoCgRkYXRlGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZhdXRob3IYBCABKAkSDwoHc3VtbWFyeRgFIAEoCRIQCghodG1sX3VybBgGIAEoCSKnAgoZR2V0RW50aXR5QWN0aXZpdHlSZXNwb25zZRImCgZlbnRpdHkYASABKAsyFi5pZHAuY2F0YWxvZy52MS5FbnRpdHkSGgoSb3Blbl9wdWxsX3JlcXVlc3RzGAIgASgDEhwKFG1lcmdlZF9wdWxsX3JlcXVlc3RzGAMgASgDEh4KFmRlY2xpbmVkX3B1bGxfcmVxdWVzdHMYBCABKAMSQAoUcmVjZW50X3B1bGxfcmVxdWVzdHMYBSADKAsyIi5pZHAuY2F0YWxvZy52MS5QdWxsUmVxdWVzdFN1bW1hcnkSNQoOcmVjZW50X2NvbW1pdHMYBiADKAsyHS5pZHAuY2F0YWxvZy52MS5Db21taXRTdW1tYXJ5Eg8KB2NvbW1pdHMYByABKAMqSgoMRW50aXR5Rm9ybWF0Eh0KGUVOVElUWV9GT1JNQVRfVU5TUEVDSUZJRUQQABIbChdFTlRJVFlfRk9STUFUX0JBQ0tTVEFHRRABMvoFCg5DYXRhbG9nU2VydmljZRJZCgxDcmVhdGVFbnRpdHkSIy5pZHAuY2F0YWxvZy52MS5DcmVhdGVFbnRpdHlSZXF1ZXN0GiQuaWRwLmNhdGFsb2cudjEuQ3JlYXRlRW50aXR5UmVzcG9uc2USWQoMVXBkYXRlRW50aXR5EiMuaWRwLmNhdGFsb2cudjEuVXBkYXRlRW50aXR5UmVxdWVzdBokLmlkcC5jYXRhbG9nLnYxLlVwZGF0ZUVudGl0eVJlc3BvbnNlElAKCUdldEVudGl0eRIgLmlkcC5jYXRhbG9nLnYxLkdldEVudGl0eVJlcXVlc3QaIS5pZHAuY2F0YWxvZy52MS5HZXRFbnRpdHlSZXNwb25zZRJZCgxMaXN0RW50aXRpZXMSIy5pZHAuY2F0YWxvZy52MS5MaXN0RW50aXRpZXNSZXF1ZXN0GiQuaWRwLmNhdGFsb2cudjEuTGlzdEVudGl0aWVzUmVzcG9uc2USWQoMRGVsZXRlRW50aXR5EiMuaWRwLmNhdGFsb2cudjEuRGVsZXRlRW50aXR5UmVxdWVzdBokLmlkcC5jYXRhbG9nLnYxLkRlbGV0ZUVudGl0eVJlc3BvbnNlEmgKEUdldEVudGl0eUFjdGl2aXR5EiguaWRwLmNhdGFsb2cudjEuR2V0RW50aXR5QWN0aXZpdHlSZXF1ZXN0GikuaWRwLmNhdGFsb2cudjEuR2V0RW50aXR5QWN0aXZpdHlSZXNwb25zZRJfCg5FeHBvcnRFbnRpdGllcxIlLmlkcC5jYXRhbG9nLnYxLkV4cG9ydEVudGl0aWVzUmVxdWVzdBomLmlkcC5jYXRhbG9nLnYxLkV4cG9ydEVudGl0aWVzUmVzcG9uc2USXwoOSW1wb3J0RW50aXRpZXMSJS5pZHAuY2F0YWxvZy52MS5JbXBvcnRFbnRpdGllc1JlcXVlc3QaJi5pZHAuY2F0YWxvZy52MS5JbXBvcnRFbnRpdGllc1Jlc3BvbnNlYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_timestamp, file_idp_rules_v1_rules]);
+
+/**
+ * MappingIssue is something that did not map between formats.
+ *
+ * @generated from message idp.catalog.v1.MappingIssue
+ */
+export type MappingIssue = Message<"idp.catalog.v1.MappingIssue"> & {
+  /**
+   * The entity ("Kind/identifier") or document ("document 2 (name)").
+   *
+   * @generated from field: string entity = 1;
+   */
+  entity: string;
+
+  /**
+   * The field concerned, as a path of the source; empty for the whole entity.
+   *
+   * @generated from field: string field = 2;
+   */
+  field: string;
+
+  /**
+   * What happened to it.
+   *
+   * @generated from field: string problem = 3;
+   */
+  problem: string;
+
+  /**
+   * True when the whole entity was left out.
+   *
+   * @generated from field: bool skipped = 4;
+   */
+  skipped: boolean;
+};
+
+/**
+ * Describes the message idp.catalog.v1.MappingIssue.
+ * Use `create(MappingIssueSchema)` to create a new message.
+ */
+export const MappingIssueSchema: GenMessage<MappingIssue> = /*@__PURE__*/
+  messageDesc(file_idp_catalog_v1_catalog, 0);
+
+/**
+ * ExportEntitiesRequest selects what to export.
+ *
+ * @generated from message idp.catalog.v1.ExportEntitiesRequest
+ */
+export type ExportEntitiesRequest = Message<"idp.catalog.v1.ExportEntitiesRequest"> & {
+  /**
+   * The format to write.
+   *
+   * @generated from field: idp.catalog.v1.EntityFormat format = 1;
+   */
+  format: EntityFormat;
+
+  /**
+   * Entities (ids or identifiers); empty means every entity (of kind, when set).
+   *
+   * @generated from field: repeated string entities = 2;
+   */
+  entities: string[];
+
+  /**
+   * Only this kind, when set (case-insensitive).
+   *
+   * @generated from field: string kind = 3;
+   */
+  kind: string;
+};
+
+/**
+ * Describes the message idp.catalog.v1.ExportEntitiesRequest.
+ * Use `create(ExportEntitiesRequestSchema)` to create a new message.
+ */
+export const ExportEntitiesRequestSchema: GenMessage<ExportEntitiesRequest> = /*@__PURE__*/
+  messageDesc(file_idp_catalog_v1_catalog, 1);
+
+/**
+ * ExportEntitiesResponse holds the rendered documents.
+ *
+ * @generated from message idp.catalog.v1.ExportEntitiesResponse
+ */
+export type ExportEntitiesResponse = Message<"idp.catalog.v1.ExportEntitiesResponse"> & {
+  /**
+   * The documents, as one YAML stream.
+   *
+   * @generated from field: string content = 1;
+   */
+  content: string;
+
+  /**
+   * How many entities were exported.
+   *
+   * @generated from field: int32 exported = 2;
+   */
+  exported: number;
+
+  /**
+   * What did not map, entity by entity.
+   *
+   * @generated from field: repeated idp.catalog.v1.MappingIssue issues = 3;
+   */
+  issues: MappingIssue[];
+};
+
+/**
+ * Describes the message idp.catalog.v1.ExportEntitiesResponse.
+ * Use `create(ExportEntitiesResponseSchema)` to create a new message.
+ */
+export const ExportEntitiesResponseSchema: GenMessage<ExportEntitiesResponse> = /*@__PURE__*/
+  messageDesc(file_idp_catalog_v1_catalog, 2);
+
+/**
+ * ImportEntitiesRequest holds the documents to import.
+ *
+ * @generated from message idp.catalog.v1.ImportEntitiesRequest
+ */
+export type ImportEntitiesRequest = Message<"idp.catalog.v1.ImportEntitiesRequest"> & {
+  /**
+   * The format of content.
+   *
+   * @generated from field: idp.catalog.v1.EntityFormat format = 1;
+   */
+  format: EntityFormat;
+
+  /**
+   * The documents, one YAML stream, at most 1 MiB.
+   *
+   * @generated from field: string content = 2;
+   */
+  content: string;
+
+  /**
+   * Map and check only; create nothing.
+   *
+   * @generated from field: bool dry_run = 3;
+   */
+  dryRun: boolean;
+};
+
+/**
+ * Describes the message idp.catalog.v1.ImportEntitiesRequest.
+ * Use `create(ImportEntitiesRequestSchema)` to create a new message.
+ */
+export const ImportEntitiesRequestSchema: GenMessage<ImportEntitiesRequest> = /*@__PURE__*/
+  messageDesc(file_idp_catalog_v1_catalog, 3);
+
+/**
+ * ImportedEntityResult is the outcome of one document.
+ *
+ * @generated from message idp.catalog.v1.ImportedEntityResult
+ */
+export type ImportedEntityResult = Message<"idp.catalog.v1.ImportedEntityResult"> & {
+  /**
+   * The document, e.g. "document 2 (payments-api)".
+   *
+   * @generated from field: string source = 1;
+   */
+  source: string;
+
+  /**
+   * True when created (or, with dry_run, when it would be).
+   *
+   * @generated from field: bool ok = 2;
+   */
+  ok: boolean;
+
+  /**
+   * The entity created (with dry_run, as it would be: no id).
+   *
+   * @generated from field: idp.catalog.v1.Entity entity = 3;
+   */
+  entity?: Entity | undefined;
+
+  /**
+   * UPPER_SNAKE reason when not ok, e.g. IDENTIFIER_TAKEN.
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+
+  /**
+   * What went wrong, when not ok.
+   *
+   * @generated from field: string message = 5;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message idp.catalog.v1.ImportedEntityResult.
+ * Use `create(ImportedEntityResultSchema)` to create a new message.
+ */
+export const ImportedEntityResultSchema: GenMessage<ImportedEntityResult> = /*@__PURE__*/
+  messageDesc(file_idp_catalog_v1_catalog, 4);
+
+/**
+ * ImportEntitiesResponse has one result per document that mapped.
+ *
+ * @generated from message idp.catalog.v1.ImportEntitiesResponse
+ */
+export type ImportEntitiesResponse = Message<"idp.catalog.v1.ImportEntitiesResponse"> & {
+  /**
+   * The results, in document order.
+   *
+   * @generated from field: repeated idp.catalog.v1.ImportedEntityResult results = 1;
+   */
+  results: ImportedEntityResult[];
+
+  /**
+   * What did not map: documents left out and fields left out or changed.
+   *
+   * @generated from field: repeated idp.catalog.v1.MappingIssue issues = 2;
+   */
+  issues: MappingIssue[];
+};
+
+/**
+ * Describes the message idp.catalog.v1.ImportEntitiesResponse.
+ * Use `create(ImportEntitiesResponseSchema)` to create a new message.
+ */
+export const ImportEntitiesResponseSchema: GenMessage<ImportEntitiesResponse> = /*@__PURE__*/
+  messageDesc(file_idp_catalog_v1_catalog, 5);
 
 /**
  * Entity is a catalog entity.
@@ -143,7 +367,7 @@ export type Entity = Message<"idp.catalog.v1.Entity"> & {
  * Use `create(EntitySchema)` to create a new message.
  */
 export const EntitySchema: GenMessage<Entity> = /*@__PURE__*/
-  messageDesc(file_idp_catalog_v1_catalog, 0);
+  messageDesc(file_idp_catalog_v1_catalog, 6);
 
 /**
  * EntityKey finds an entity.
@@ -179,7 +403,7 @@ export type EntityKey = Message<"idp.catalog.v1.EntityKey"> & {
  * Use `create(EntityKeySchema)` to create a new message.
  */
 export const EntityKeySchema: GenMessage<EntityKey> = /*@__PURE__*/
-  messageDesc(file_idp_catalog_v1_catalog, 1);
+  messageDesc(file_idp_catalog_v1_catalog, 7);
 
 /**
  * CreateEntityRequest holds the YAML.
@@ -201,7 +425,7 @@ export type CreateEntityRequest = Message<"idp.catalog.v1.CreateEntityRequest"> 
  * Use `create(CreateEntityRequestSchema)` to create a new message.
  */
 export const CreateEntityRequestSchema: GenMessage<CreateEntityRequest> = /*@__PURE__*/
-  messageDesc(file_idp_catalog_v1_catalog, 2);
+  messageDesc(file_idp_catalog_v1_catalog, 8);
 
 /**
  * CreateEntityResponse holds the stored entity.
@@ -222,7 +446,7 @@ export type CreateEntityResponse = Message<"idp.catalog.v1.CreateEntityResponse"
  * Use `create(CreateEntityResponseSchema)` to create a new message.
  */
 export const CreateEntityResponseSchema: GenMessage<CreateEntityResponse> = /*@__PURE__*/
-  messageDesc(file_idp_catalog_v1_catalog, 3);
+  messageDesc(file_idp_catalog_v1_catalog, 9);
 
 /**
  * UpdateEntityRequest holds the YAML.
@@ -244,7 +468,7 @@ export type UpdateEntityRequest = Message<"idp.catalog.v1.UpdateEntityRequest"> 
  * Use `create(UpdateEntityRequestSchema)` to create a new message.
  */
 export const UpdateEntityRequestSchema: GenMessage<UpdateEntityRequest> = /*@__PURE__*/
-  messageDesc(file_idp_catalog_v1_catalog, 4);
+  messageDesc(file_idp_catalog_v1_catalog, 10);
 
 /**
  * UpdateEntityResponse holds the changed entity.
@@ -265,7 +489,7 @@ export type UpdateEntityResponse = Message<"idp.catalog.v1.UpdateEntityResponse"
  * Use `create(UpdateEntityResponseSchema)` to create a new message.
  */
 export const UpdateEntityResponseSchema: GenMessage<UpdateEntityResponse> = /*@__PURE__*/
-  messageDesc(file_idp_catalog_v1_catalog, 5);
+  messageDesc(file_idp_catalog_v1_catalog, 11);
 
 /**
  * GetEntityRequest names an entity.
@@ -286,7 +510,7 @@ export type GetEntityRequest = Message<"idp.catalog.v1.GetEntityRequest"> & {
  * Use `create(GetEntityRequestSchema)` to create a new message.
  */
 export const GetEntityRequestSchema: GenMessage<GetEntityRequest> = /*@__PURE__*/
-  messageDesc(file_idp_catalog_v1_catalog, 6);
+  messageDesc(file_idp_catalog_v1_catalog, 12);
 
 /**
  * GetEntityResponse holds the entity.
@@ -307,7 +531,7 @@ export type GetEntityResponse = Message<"idp.catalog.v1.GetEntityResponse"> & {
  * Use `create(GetEntityResponseSchema)` to create a new message.
  */
 export const GetEntityResponseSchema: GenMessage<GetEntityResponse> = /*@__PURE__*/
-  messageDesc(file_idp_catalog_v1_catalog, 7);
+  messageDesc(file_idp_catalog_v1_catalog, 13);
 
 /**
  * ListEntitiesRequest filters and pages entities.
@@ -363,7 +587,7 @@ export type ListEntitiesRequest = Message<"idp.catalog.v1.ListEntitiesRequest"> 
  * Use `create(ListEntitiesRequestSchema)` to create a new message.
  */
 export const ListEntitiesRequestSchema: GenMessage<ListEntitiesRequest> = /*@__PURE__*/
-  messageDesc(file_idp_catalog_v1_catalog, 8);
+  messageDesc(file_idp_catalog_v1_catalog, 14);
 
 /**
  * ListEntitiesResponse is one page.
@@ -398,7 +622,7 @@ export type ListEntitiesResponse = Message<"idp.catalog.v1.ListEntitiesResponse"
  * Use `create(ListEntitiesResponseSchema)` to create a new message.
  */
 export const ListEntitiesResponseSchema: GenMessage<ListEntitiesResponse> = /*@__PURE__*/
-  messageDesc(file_idp_catalog_v1_catalog, 9);
+  messageDesc(file_idp_catalog_v1_catalog, 15);
 
 /**
  * DeleteEntityRequest names an entity.
@@ -419,7 +643,7 @@ export type DeleteEntityRequest = Message<"idp.catalog.v1.DeleteEntityRequest"> 
  * Use `create(DeleteEntityRequestSchema)` to create a new message.
  */
 export const DeleteEntityRequestSchema: GenMessage<DeleteEntityRequest> = /*@__PURE__*/
-  messageDesc(file_idp_catalog_v1_catalog, 10);
+  messageDesc(file_idp_catalog_v1_catalog, 16);
 
 /**
  * DeleteEntityResponse is empty.
@@ -434,7 +658,7 @@ export type DeleteEntityResponse = Message<"idp.catalog.v1.DeleteEntityResponse"
  * Use `create(DeleteEntityResponseSchema)` to create a new message.
  */
 export const DeleteEntityResponseSchema: GenMessage<DeleteEntityResponse> = /*@__PURE__*/
-  messageDesc(file_idp_catalog_v1_catalog, 11);
+  messageDesc(file_idp_catalog_v1_catalog, 17);
 
 /**
  * GetEntityActivityRequest names an entity.
@@ -462,7 +686,7 @@ export type GetEntityActivityRequest = Message<"idp.catalog.v1.GetEntityActivity
  * Use `create(GetEntityActivityRequestSchema)` to create a new message.
  */
 export const GetEntityActivityRequestSchema: GenMessage<GetEntityActivityRequest> = /*@__PURE__*/
-  messageDesc(file_idp_catalog_v1_catalog, 12);
+  messageDesc(file_idp_catalog_v1_catalog, 18);
 
 /**
  * PullRequestSummary is one recent pull request.
@@ -525,7 +749,7 @@ export type PullRequestSummary = Message<"idp.catalog.v1.PullRequestSummary"> & 
  * Use `create(PullRequestSummarySchema)` to create a new message.
  */
 export const PullRequestSummarySchema: GenMessage<PullRequestSummary> = /*@__PURE__*/
-  messageDesc(file_idp_catalog_v1_catalog, 13);
+  messageDesc(file_idp_catalog_v1_catalog, 19);
 
 /**
  * CommitSummary is one recent commit.
@@ -581,7 +805,7 @@ export type CommitSummary = Message<"idp.catalog.v1.CommitSummary"> & {
  * Use `create(CommitSummarySchema)` to create a new message.
  */
 export const CommitSummarySchema: GenMessage<CommitSummary> = /*@__PURE__*/
-  messageDesc(file_idp_catalog_v1_catalog, 14);
+  messageDesc(file_idp_catalog_v1_catalog, 20);
 
 /**
  * GetEntityActivityResponse is the entity's activity.
@@ -644,7 +868,35 @@ export type GetEntityActivityResponse = Message<"idp.catalog.v1.GetEntityActivit
  * Use `create(GetEntityActivityResponseSchema)` to create a new message.
  */
 export const GetEntityActivityResponseSchema: GenMessage<GetEntityActivityResponse> = /*@__PURE__*/
-  messageDesc(file_idp_catalog_v1_catalog, 15);
+  messageDesc(file_idp_catalog_v1_catalog, 21);
+
+/**
+ * EntityFormat is another portal's entity format.
+ *
+ * @generated from enum idp.catalog.v1.EntityFormat
+ */
+export enum EntityFormat {
+  /**
+   * Not set; refused.
+   *
+   * @generated from enum value: ENTITY_FORMAT_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Backstage catalog-info.yaml (apiVersion backstage.io/v1alpha1), with the
+   * Bitbucket annotations of a linked repository.
+   *
+   * @generated from enum value: ENTITY_FORMAT_BACKSTAGE = 1;
+   */
+  BACKSTAGE = 1,
+}
+
+/**
+ * Describes the enum idp.catalog.v1.EntityFormat.
+ */
+export const EntityFormatSchema: GenEnum<EntityFormat> = /*@__PURE__*/
+  enumDesc(file_idp_catalog_v1_catalog, 0);
 
 /**
  * CatalogService stores catalog entities.
@@ -722,6 +974,30 @@ export const CatalogService: GenService<{
     methodKind: "unary";
     input: typeof GetEntityActivityRequestSchema;
     output: typeof GetEntityActivityResponseSchema;
+  },
+  /**
+   * ExportEntities renders entities in another portal's format (Backstage
+   * catalog-info.yaml) and lists what did not map. Needs IDP_CATALOG_VIEW.
+   * Errors: NOT_FOUND for an entity named.
+   *
+   * @generated from rpc idp.catalog.v1.CatalogService.ExportEntities
+   */
+  exportEntities: {
+    methodKind: "unary";
+    input: typeof ExportEntitiesRequestSchema;
+    output: typeof ExportEntitiesResponseSchema;
+  },
+  /**
+   * ImportEntities creates entities from another portal's format; each
+   * document succeeds or fails on its own, and what did not map is listed.
+   * Errors (whole call): INVALID_ARGUMENT when the content is not readable.
+   *
+   * @generated from rpc idp.catalog.v1.CatalogService.ImportEntities
+   */
+  importEntities: {
+    methodKind: "unary";
+    input: typeof ImportEntitiesRequestSchema;
+    output: typeof ImportEntitiesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_idp_catalog_v1_catalog, 0);

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file idp/integration/v1/discovery.proto.
  */
 export const file_idp_integration_v1_discovery: GenFile = /*@__PURE__*/
-  fileDesc("CiJpZHAvaW50ZWdyYXRpb24vdjEvZGlzY292ZXJ5LnByb3RvEhJpZHAuaW50ZWdyYXRpb24udjEiZAoJRW50aXR5UmVmEgoKAmlkGAEgASgJEgwKBGtpbmQYAiABKAkSDAoEdHlwZRgDIAEoCRISCgppZGVudGlmaWVyGAQgASgJEgwKBG5hbWUYBSABKAkSDQoFc2NvcGUYBiABKAkiZQoOTWF0Y2hDYW5kaWRhdGUSLQoGZW50aXR5GAEgASgLMh0uaWRwLmludGVncmF0aW9uLnYxLkVudGl0eVJlZhINCgVleGFjdBgCIAEoCBIVCg1tYXRjaGVkX3ZhbHVlGAMgASgJIt8DChREaXNjb3ZlcmVkUmVwb3NpdG9yeRIXCg9yZXBvc2l0b3J5X3V1aWQYASABKAkSDAoEbmFtZRgCIAEoCRIMCgRzbHVnGAMgASgJEhEKCWZ1bGxfbmFtZRgEIAEoCRITCgtwcm9qZWN0X2tleRgFIAEoCRI8ChJyZWNvbW1lbmRlZF9hY3Rpb24YBiABKA4yIC5pZHAuaW50ZWdyYXRpb24udjEuSW1wb3J0QWN0aW9uEjcKEHN1Z2dlc3RlZF9lbnRpdHkYByABKAsyHS5pZHAuaW50ZWdyYXRpb24udjEuRW50aXR5UmVmEjYKCmNhbmRpZGF0ZXMYCCADKAsyIi5pZHAuaW50ZWdyYXRpb24udjEuTWF0Y2hDYW5kaWRhdGUSDAoEa2luZBgJIAEoCRIMCgR0eXBlGAogASgJEi8KC2RldGVjdGVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh1bmxpbmtlZBgMIAEoCBIPCgdkZWxldGVkGA0gASgIEi4KCnVwZGF0ZWRfb24YDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhsKE3JlY29tbWVuZGF0aW9uX25vdGUYDyABKAkihwIKFUxpc3REaXNjb3ZlcmVkUmVxdWVzdBIjCgtpbnRlZ3JhdGlvbhgBIAEoCUIOukgLcgmgjicBEAEYgAESHAoGc2VhcmNoGAIgASgJQgy6SAlyB6COJwEYyAESRgoScmVjb21tZW5kZWRfYWN0aW9uGAMgASgOMiAuaWRwLmludGVncmF0aW9uLnYxLkltcG9ydEFjdGlvbkIIukgFggECEAESFQoNdW5saW5rZWRfb25seRgEIAEoCBIcCglwYWdlX3NpemUYBSABKAVCCbpIBhoEsI4nARIuCgpwYWdlX3Rva2VuGAYgASgJQhq6SBdyFRiACDIQXltBLVphLXowLTlfLV0qJCKAAQoWTGlzdERpc2NvdmVyZWRSZXNwb25zZRI+CgxyZXBvc2l0b3JpZXMYASADKAsyKC5pZHAuaW50ZWdyYXRpb24udjEuRGlzY292ZXJlZFJlcG9zaXRvcnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEg0KBXRvdGFsGAMgASgDIpcCCgpJbXBvcnRJdGVtEiIKCnJlcG9zaXRvcnkYASABKAlCDrpIC3IJoI4nARABGIAEEjoKBmFjdGlvbhgCIAEoDjIgLmlkcC5pbnRlZ3JhdGlvbi52MS5JbXBvcnRBY3Rpb25CCLpIBYIBAhABEhkKBHR5cGUYAyABKAlCC7pICHIGoI4nARg/EiMKDXRhcmdldF9lbnRpdHkYBCABKAlCDLpICXIHoI4nARiAAhI/CgtzZWVuX2FjdGlvbhgFIAEoDjIgLmlkcC5pbnRlZ3JhdGlvbi52MS5JbXBvcnRBY3Rpb25CCLpIBYIBAhABEigKEnNlZW5fdGFyZ2V0X2VudGl0eRgGIAEoCUIMukgJcgegjicBGIACIocBChlJbXBvcnRSZXBvc2l0b3JpZXNSZXF1ZXN0EiMKC2ludGVncmF0aW9uGAEgASgJQg66SAtyCaCOJwEQARiAARI4CgVpdGVtcxgCIAMoCzIeLmlkcC5pbnRlZ3JhdGlvbi52MS5JbXBvcnRJdGVtQgm6SAaSAQMQ6AcSCwoDYWxsGAMgASgIIsABCgxJbXBvcnRSZXN1bHQSEgoKcmVwb3NpdG9yeRgBIAEoCRIKCgJvaxgCIAEoCBIwCgZhY3Rpb24YAyABKA4yIC5pZHAuaW50ZWdyYXRpb24udjEuSW1wb3J0QWN0aW9uEi0KBmVudGl0eRgEIAEoCzIdLmlkcC5pbnRlZ3JhdGlvbi52MS5FbnRpdHlSZWYSDgoGcmVhc29uGAUgASgJEg8KB21lc3NhZ2UYBiABKAkSDgoGbm90aWNlGAcgASgJIk8KGkltcG9ydFJlcG9zaXRvcmllc1Jlc3BvbnNlEjEKB3Jlc3VsdHMYASADKAsyIC5pZHAuaW50ZWdyYXRpb24udjEuSW1wb3J0UmVzdWx0IkwKFFNldEF1dG9JbXBvcnRSZXF1ZXN0EiMKC2ludGVncmF0aW9uGAEgASgJQg66SAtyCaCOJwEQARiAARIPCgdlbmFibGVkGAIgASgIIk0KFVNldEF1dG9JbXBvcnRSZXNwb25zZRI0CgtpbnRlZ3JhdGlvbhgBIAEoCzIfLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvbiKEAgoSSW1wb3J0ZWRSZXBvc2l0b3J5EhcKD3JlcG9zaXRvcnlfdXVpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhEKCWZ1bGxfbmFtZRgDIAEoCRIwCgZzdGF0dXMYBCABKA4yIC5pZHAuaW50ZWdyYXRpb24udjEuSW1wb3J0U3RhdHVzEi0KBmVudGl0eRgFIAEoCzIdLmlkcC5pbnRlZ3JhdGlvbi52MS5FbnRpdHlSZWYSLwoLaW1wb3J0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCWF1dG9tYXRpYxgHIAEoCBIPCgdkZWxldGVkGAggASgIIqYBChNMaXN0SW1wb3J0ZWRSZXF1ZXN0EiMKC2ludGVncmF0aW9uGAEgASgJQg66SAtyCaCOJwEQARiAARIcCgZzZWFyY2gYAiABKAlCDLpICXIHoI4nARjIARIcCglwYWdlX3NpemUYAyABKAVCCbpIBhoEsI4nARIuCgpwYWdlX3Rva2VuGAQgASgJQhq6SBdyFRiACDIQXltBLVphLXowLTlfLV0qJCJ8ChRMaXN0SW1wb3J0ZWRSZXNwb25zZRI8CgxyZXBvc2l0b3JpZXMYASADKAsyJi5pZHAuaW50ZWdyYXRpb24udjEuSW1wb3J0ZWRSZXBvc2l0b3J5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRINCgV0b3RhbBgDIAEoAyJiChdVbmxpbmtSZXBvc2l0b3J5UmVxdWVzdBIjCgtpbnRlZ3JhdGlvbhgBIAEoCUIOukgLcgmgjicBEAEYgAESIgoKcmVwb3NpdG9yeRgCIAEoCUIOukgLcgmgjicBEAEYgAQiGgoYVW5saW5rUmVwb3NpdG9yeVJlc3BvbnNlKmIKDEltcG9ydEFjdGlvbhIdChlJTVBPUlRfQUNUSU9OX1VOU1BFQ0lGSUVEEAASGgoWSU1QT1JUX0FDVElPTl9SRUdJU1RFUhABEhcKE0lNUE9SVF9BQ1RJT05fTUVSR0UQAiplCgxJbXBvcnRTdGF0dXMSHQoZSU1QT1JUX1NUQVRVU19VTlNQRUNJRklFRBAAEhwKGElNUE9SVF9TVEFUVVNfUkVHSVNURVJFRBABEhgKFElNUE9SVF9TVEFUVVNfTUVSR0VEEAIyqAQKEERpc2NvdmVyeVNlcnZpY2USZwoOTGlzdERpc2NvdmVyZWQSKS5pZHAuaW50ZWdyYXRpb24udjEuTGlzdERpc2NvdmVyZWRSZXF1ZXN0GiouaWRwLmludGVncmF0aW9uLnYxLkxpc3REaXNjb3ZlcmVkUmVzcG9uc2UScwoSSW1wb3J0UmVwb3NpdG9yaWVzEi0uaWRwLmludGVncmF0aW9uLnYxLkltcG9ydFJlcG9zaXRvcmllc1JlcXVlc3QaLi5pZHAuaW50ZWdyYXRpb24udjEuSW1wb3J0UmVwb3NpdG9yaWVzUmVzcG9uc2USZAoNU2V0QXV0b0ltcG9ydBIoLmlkcC5pbnRlZ3JhdGlvbi52MS5TZXRBdXRvSW1wb3J0UmVxdWVzdBopLmlkcC5pbnRlZ3JhdGlvbi52MS5TZXRBdXRvSW1wb3J0UmVzcG9uc2USYQoMTGlzdEltcG9ydGVkEicuaWRwLmludGVncmF0aW9uLnYxLkxpc3RJbXBvcnRlZFJlcXVlc3QaKC5pZHAuaW50ZWdyYXRpb24udjEuTGlzdEltcG9ydGVkUmVzcG9uc2USbQoQVW5saW5rUmVwb3NpdG9yeRIrLmlkcC5pbnRlZ3JhdGlvbi52MS5VbmxpbmtSZXBvc2l0b3J5UmVxdWVzdBosLmlkcC5pbnRlZ3JhdGlvbi52MS5VbmxpbmtSZXBvc2l0b3J5UmVzcG9uc2ViBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_timestamp, file_idp_integration_v1_integration, file_idp_rules_v1_rules]);
+  fileDesc("CiJpZHAvaW50ZWdyYXRpb24vdjEvZGlzY292ZXJ5LnByb3RvEhJpZHAuaW50ZWdyYXRpb24udjEiZAoJRW50aXR5UmVmEgoKAmlkGAEgASgJEgwKBGtpbmQYAiABKAkSDAoEdHlwZRgDIAEoCRISCgppZGVudGlmaWVyGAQgASgJEgwKBG5hbWUYBSABKAkSDQoFc2NvcGUYBiABKAkiZQoOTWF0Y2hDYW5kaWRhdGUSLQoGZW50aXR5GAEgASgLMh0uaWRwLmludGVncmF0aW9uLnYxLkVudGl0eVJlZhINCgVleGFjdBgCIAEoCBIVCg1tYXRjaGVkX3ZhbHVlGAMgASgJIpMEChREaXNjb3ZlcmVkUmVwb3NpdG9yeRIXCg9yZXBvc2l0b3J5X3V1aWQYASABKAkSDAoEbmFtZRgCIAEoCRIMCgRzbHVnGAMgASgJEhEKCWZ1bGxfbmFtZRgEIAEoCRITCgtwcm9qZWN0X2tleRgFIAEoCRI8ChJyZWNvbW1lbmRlZF9hY3Rpb24YBiABKA4yIC5pZHAuaW50ZWdyYXRpb24udjEuSW1wb3J0QWN0aW9uEjcKEHN1Z2dlc3RlZF9lbnRpdHkYByABKAsyHS5pZHAuaW50ZWdyYXRpb24udjEuRW50aXR5UmVmEjYKCmNhbmRpZGF0ZXMYCCADKAsyIi5pZHAuaW50ZWdyYXRpb24udjEuTWF0Y2hDYW5kaWRhdGUSDAoEa2luZBgJIAEoCRIMCgR0eXBlGAogASgJEi8KC2RldGVjdGVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh1bmxpbmtlZBgMIAEoCBIPCgdkZWxldGVkGA0gASgIEi4KCnVwZGF0ZWRfb24YDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhsKE3JlY29tbWVuZGF0aW9uX25vdGUYDyABKAkSMgoFb3duZXIYECABKAsyIy5pZHAuaW50ZWdyYXRpb24udjEuT3duZXJTdWdnZXN0aW9uIo8BCg9Pd25lclN1Z2dlc3Rpb24SDQoFb3duZXIYASABKAkSDAoEZnJvbRgCIAEoCRIMCgRwYXRoGAMgASgJEhMKC2NvZGVfb3duZXJzGAQgAygJEgwKBG5vdGUYBSABKAkSLgoKY2hlY2tlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAihwIKFUxpc3REaXNjb3ZlcmVkUmVxdWVzdBIjCgtpbnRlZ3JhdGlvbhgBIAEoCUIOukgLcgmgjicBEAEYgAESHAoGc2VhcmNoGAIgASgJQgy6SAlyB6COJwEYyAESRgoScmVjb21tZW5kZWRfYWN0aW9uGAMgASgOMiAuaWRwLmludGVncmF0aW9uLnYxLkltcG9ydEFjdGlvbkIIukgFggECEAESFQoNdW5saW5rZWRfb25seRgEIAEoCBIcCglwYWdlX3NpemUYBSABKAVCCbpIBhoEsI4nARIuCgpwYWdlX3Rva2VuGAYgASgJQhq6SBdyFRiACDIQXltBLVphLXowLTlfLV0qJCKAAQoWTGlzdERpc2NvdmVyZWRSZXNwb25zZRI+CgxyZXBvc2l0b3JpZXMYASADKAsyKC5pZHAuaW50ZWdyYXRpb24udjEuRGlzY292ZXJlZFJlcG9zaXRvcnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEg0KBXRvdGFsGAMgASgDIrQCCgpJbXBvcnRJdGVtEiIKCnJlcG9zaXRvcnkYASABKAlCDrpIC3IJoI4nARABGIAEEjoKBmFjdGlvbhgCIAEoDjIgLmlkcC5pbnRlZ3JhdGlvbi52MS5JbXBvcnRBY3Rpb25CCLpIBYIBAhABEhkKBHR5cGUYAyABKAlCC7pICHIGoI4nARg/EiMKDXRhcmdldF9lbnRpdHkYBCABKAlCDLpICXIHoI4nARiAAhI/CgtzZWVuX2FjdGlvbhgFIAEoDjIgLmlkcC5pbnRlZ3JhdGlvbi52MS5JbXBvcnRBY3Rpb25CCLpIBYIBAhABEigKEnNlZW5fdGFyZ2V0X2VudGl0eRgGIAEoCUIMukgJcgegjicBGIACEhsKBW93bmVyGAcgASgJQgy6SAlyB6COJwEYgAIihwEKGUltcG9ydFJlcG9zaXRvcmllc1JlcXVlc3QSIwoLaW50ZWdyYXRpb24YASABKAlCDrpIC3IJoI4nARABGIABEjgKBWl0ZW1zGAIgAygLMh4uaWRwLmludGVncmF0aW9uLnYxLkltcG9ydEl0ZW1CCbpIBpIBAxDoBxILCgNhbGwYAyABKAgiwAEKDEltcG9ydFJlc3VsdBISCgpyZXBvc2l0b3J5GAEgASgJEgoKAm9rGAIgASgIEjAKBmFjdGlvbhgDIAEoDjIgLmlkcC5pbnRlZ3JhdGlvbi52MS5JbXBvcnRBY3Rpb24SLQoGZW50aXR5GAQgASgLMh0uaWRwLmludGVncmF0aW9uLnYxLkVudGl0eVJlZhIOCgZyZWFzb24YBSABKAkSDwoHbWVzc2FnZRgGIAEoCRIOCgZub3RpY2UYByABKAkiTwoaSW1wb3J0UmVwb3NpdG9yaWVzUmVzcG9uc2USMQoHcmVzdWx0cxgBIAMoCzIgLmlkcC5pbnRlZ3JhdGlvbi52MS5JbXBvcnRSZXN1bHQiTAoUU2V0QXV0b0ltcG9ydFJlcXVlc3QSIwoLaW50ZWdyYXRpb24YASABKAlCDrpIC3IJoI4nARABGIABEg8KB2VuYWJsZWQYAiABKAgiTQoVU2V0QXV0b0ltcG9ydFJlc3BvbnNlEjQKC2ludGVncmF0aW9uGAEgASgLMh8uaWRwLmludGVncmF0aW9uLnYxLkludGVncmF0aW9uIoQCChJJbXBvcnRlZFJlcG9zaXRvcnkSFwoPcmVwb3NpdG9yeV91dWlkGAEgASgJEgwKBG5hbWUYAiABKAkSEQoJZnVsbF9uYW1lGAMgASgJEjAKBnN0YXR1cxgEIAEoDjIgLmlkcC5pbnRlZ3JhdGlvbi52MS5JbXBvcnRTdGF0dXMSLQoGZW50aXR5GAUgASgLMh0uaWRwLmludGVncmF0aW9uLnYxLkVudGl0eVJlZhIvCgtpbXBvcnRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJYXV0b21hdGljGAcgASgIEg8KB2RlbGV0ZWQYCCABKAgipgEKE0xpc3RJbXBvcnRlZFJlcXVlc3QSIwoLaW50ZWdyYXRpb24YASABKAlCDrpIC3IJoI4nARABGIABEhwKBnNlYXJjaBgCIAEoCUIMukgJcgegjicBGMgBEhwKCXBhZ2Vfc2l6ZRgDIAEoBUIJukgGGgSwjicBEi4KCnBhZ2VfdG9rZW4YBCABKAlCGrpIF3IVGIAIMhBeW0EtWmEtejAtOV8tXSokInwKFExpc3RJbXBvcnRlZFJlc3BvbnNlEjwKDHJlcG9zaXRvcmllcxgBIAMoCzImLmlkcC5pbnRlZ3JhdGlvbi52MS5JbXBvcnRlZFJlcG9zaXRvcnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEg0KBXRvdGFsGAMgASgDImIKF1VubGlua1JlcG9zaXRvcnlSZXF1ZXN0EiMKC2ludGVncmF0aW9uGAEgASgJQg66SAtyCaCOJwEQARiAARIiCgpyZXBvc2l0b3J5GAIgASgJQg66SAtyCaCOJwEQARiABCIaChhVbmxpbmtSZXBvc2l0b3J5UmVzcG9uc2UqYgoMSW1wb3J0QWN0aW9uEh0KGUlNUE9SVF9BQ1RJT05fVU5TUEVDSUZJRUQQABIaChZJTVBPUlRfQUNUSU9OX1JFR0lTVEVSEAESFwoTSU1QT1JUX0FDVElPTl9NRVJHRRACKmUKDEltcG9ydFN0YXR1cxIdChlJTVBPUlRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASHAoYSU1QT1JUX1NUQVRVU19SRUdJU1RFUkVEEAESGAoUSU1QT1JUX1NUQVRVU19NRVJHRUQQAjKoBAoQRGlzY292ZXJ5U2VydmljZRJnCg5MaXN0RGlzY292ZXJlZBIpLmlkcC5pbnRlZ3JhdGlvbi52MS5MaXN0RGlzY292ZXJlZFJlcXVlc3QaKi5pZHAuaW50ZWdyYXRpb24udjEuTGlzdERpc2NvdmVyZWRSZXNwb25zZRJzChJJbXBvcnRSZXBvc2l0b3JpZXMSLS5pZHAuaW50ZWdyYXRpb24udjEuSW1wb3J0UmVwb3NpdG9yaWVzUmVxdWVzdBouLmlkcC5pbnRlZ3JhdGlvbi52MS5JbXBvcnRSZXBvc2l0b3JpZXNSZXNwb25zZRJkCg1TZXRBdXRvSW1wb3J0EiguaWRwLmludGVncmF0aW9uLnYxLlNldEF1dG9JbXBvcnRSZXF1ZXN0GikuaWRwLmludGVncmF0aW9uLnYxLlNldEF1dG9JbXBvcnRSZXNwb25zZRJhCgxMaXN0SW1wb3J0ZWQSJy5pZHAuaW50ZWdyYXRpb24udjEuTGlzdEltcG9ydGVkUmVxdWVzdBooLmlkcC5pbnRlZ3JhdGlvbi52MS5MaXN0SW1wb3J0ZWRSZXNwb25zZRJtChBVbmxpbmtSZXBvc2l0b3J5EisuaWRwLmludGVncmF0aW9uLnYxLlVubGlua1JlcG9zaXRvcnlSZXF1ZXN0GiwuaWRwLmludGVncmF0aW9uLnYxLlVubGlua1JlcG9zaXRvcnlSZXNwb25zZWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp, file_idp_integration_v1_integration, file_idp_rules_v1_rules]);
 
 /**
  * EntityRef names a catalog entity.
@@ -221,6 +221,14 @@ export type DiscoveredRepository = Message<"idp.integration.v1.DiscoveredReposit
    * @generated from field: string recommendation_note = 15;
    */
   recommendationNote: string;
+
+  /**
+   * The owner proposed for Register, from the repository's CODEOWNERS file
+   * and the integration's owner mapping. Unset until the file was read.
+   *
+   * @generated from field: idp.integration.v1.OwnerSuggestion owner = 16;
+   */
+  owner?: OwnerSuggestion | undefined;
 };
 
 /**
@@ -229,6 +237,63 @@ export type DiscoveredRepository = Message<"idp.integration.v1.DiscoveredReposit
  */
 export const DiscoveredRepositorySchema: GenMessage<DiscoveredRepository> = /*@__PURE__*/
   messageDesc(file_idp_integration_v1_discovery, 2);
+
+/**
+ * OwnerSuggestion is what the CODEOWNERS file of a repository's default
+ * branch proposes as its catalog owner.
+ *
+ * @generated from message idp.integration.v1.OwnerSuggestion
+ */
+export type OwnerSuggestion = Message<"idp.integration.v1.OwnerSuggestion"> & {
+  /**
+   * The catalog owner proposed, e.g. "group:payments"; empty when none.
+   *
+   * @generated from field: string owner = 1;
+   */
+  owner: string;
+
+  /**
+   * The CODEOWNERS owner it maps from, e.g. "@acme/payments".
+   *
+   * @generated from field: string from = 2;
+   */
+  from: string;
+
+  /**
+   * The CODEOWNERS file read; empty when the repository has none.
+   *
+   * @generated from field: string path = 3;
+   */
+  path: string;
+
+  /**
+   * Owners of the file's rule covering the whole repository, as written.
+   *
+   * @generated from field: repeated string code_owners = 4;
+   */
+  codeOwners: string[];
+
+  /**
+   * Why nothing is proposed, when owner is empty.
+   *
+   * @generated from field: string note = 5;
+   */
+  note: string;
+
+  /**
+   * When the file was read.
+   *
+   * @generated from field: google.protobuf.Timestamp checked_at = 6;
+   */
+  checkedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message idp.integration.v1.OwnerSuggestion.
+ * Use `create(OwnerSuggestionSchema)` to create a new message.
+ */
+export const OwnerSuggestionSchema: GenMessage<OwnerSuggestion> = /*@__PURE__*/
+  messageDesc(file_idp_integration_v1_discovery, 3);
 
 /**
  * ListDiscoveredRequest filters and pages the Discovered list.
@@ -284,7 +349,7 @@ export type ListDiscoveredRequest = Message<"idp.integration.v1.ListDiscoveredRe
  * Use `create(ListDiscoveredRequestSchema)` to create a new message.
  */
 export const ListDiscoveredRequestSchema: GenMessage<ListDiscoveredRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_discovery, 3);
+  messageDesc(file_idp_integration_v1_discovery, 4);
 
 /**
  * ListDiscoveredResponse is one page.
@@ -319,7 +384,7 @@ export type ListDiscoveredResponse = Message<"idp.integration.v1.ListDiscoveredR
  * Use `create(ListDiscoveredResponseSchema)` to create a new message.
  */
 export const ListDiscoveredResponseSchema: GenMessage<ListDiscoveredResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_discovery, 4);
+  messageDesc(file_idp_integration_v1_discovery, 5);
 
 /**
  * ImportItem is one repository to import.
@@ -371,6 +436,14 @@ export type ImportItem = Message<"idp.integration.v1.ImportItem"> & {
    * @generated from field: string seen_target_entity = 6;
    */
   seenTargetEntity: string;
+
+  /**
+   * Register only: owner of the new entity instead of the suggested one
+   * (DiscoveredRepository.owner), e.g. "group:payments".
+   *
+   * @generated from field: string owner = 7;
+   */
+  owner: string;
 };
 
 /**
@@ -378,7 +451,7 @@ export type ImportItem = Message<"idp.integration.v1.ImportItem"> & {
  * Use `create(ImportItemSchema)` to create a new message.
  */
 export const ImportItemSchema: GenMessage<ImportItem> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_discovery, 5);
+  messageDesc(file_idp_integration_v1_discovery, 6);
 
 /**
  * ImportRepositoriesRequest lists what to import.
@@ -413,7 +486,7 @@ export type ImportRepositoriesRequest = Message<"idp.integration.v1.ImportReposi
  * Use `create(ImportRepositoriesRequestSchema)` to create a new message.
  */
 export const ImportRepositoriesRequestSchema: GenMessage<ImportRepositoriesRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_discovery, 6);
+  messageDesc(file_idp_integration_v1_discovery, 7);
 
 /**
  * ImportResult is the outcome of one item.
@@ -482,7 +555,7 @@ export type ImportResult = Message<"idp.integration.v1.ImportResult"> & {
  * Use `create(ImportResultSchema)` to create a new message.
  */
 export const ImportResultSchema: GenMessage<ImportResult> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_discovery, 7);
+  messageDesc(file_idp_integration_v1_discovery, 8);
 
 /**
  * ImportRepositoriesResponse has one result per item, in order.
@@ -503,7 +576,7 @@ export type ImportRepositoriesResponse = Message<"idp.integration.v1.ImportRepos
  * Use `create(ImportRepositoriesResponseSchema)` to create a new message.
  */
 export const ImportRepositoriesResponseSchema: GenMessage<ImportRepositoriesResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_discovery, 8);
+  messageDesc(file_idp_integration_v1_discovery, 9);
 
 /**
  * SetAutoImportRequest sets the auto-import toggle.
@@ -531,7 +604,7 @@ export type SetAutoImportRequest = Message<"idp.integration.v1.SetAutoImportRequ
  * Use `create(SetAutoImportRequestSchema)` to create a new message.
  */
 export const SetAutoImportRequestSchema: GenMessage<SetAutoImportRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_discovery, 9);
+  messageDesc(file_idp_integration_v1_discovery, 10);
 
 /**
  * SetAutoImportResponse holds the integration.
@@ -552,7 +625,7 @@ export type SetAutoImportResponse = Message<"idp.integration.v1.SetAutoImportRes
  * Use `create(SetAutoImportResponseSchema)` to create a new message.
  */
 export const SetAutoImportResponseSchema: GenMessage<SetAutoImportResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_discovery, 10);
+  messageDesc(file_idp_integration_v1_discovery, 11);
 
 /**
  * ImportedRepository is a repository linked to a catalog entity.
@@ -622,7 +695,7 @@ export type ImportedRepository = Message<"idp.integration.v1.ImportedRepository"
  * Use `create(ImportedRepositorySchema)` to create a new message.
  */
 export const ImportedRepositorySchema: GenMessage<ImportedRepository> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_discovery, 11);
+  messageDesc(file_idp_integration_v1_discovery, 12);
 
 /**
  * ListImportedRequest pages the Imported list.
@@ -664,7 +737,7 @@ export type ListImportedRequest = Message<"idp.integration.v1.ListImportedReques
  * Use `create(ListImportedRequestSchema)` to create a new message.
  */
 export const ListImportedRequestSchema: GenMessage<ListImportedRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_discovery, 12);
+  messageDesc(file_idp_integration_v1_discovery, 13);
 
 /**
  * ListImportedResponse is one page.
@@ -699,7 +772,7 @@ export type ListImportedResponse = Message<"idp.integration.v1.ListImportedRespo
  * Use `create(ListImportedResponseSchema)` to create a new message.
  */
 export const ListImportedResponseSchema: GenMessage<ListImportedResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_discovery, 13);
+  messageDesc(file_idp_integration_v1_discovery, 14);
 
 /**
  * UnlinkRepositoryRequest names a linked repository.
@@ -727,7 +800,7 @@ export type UnlinkRepositoryRequest = Message<"idp.integration.v1.UnlinkReposito
  * Use `create(UnlinkRepositoryRequestSchema)` to create a new message.
  */
 export const UnlinkRepositoryRequestSchema: GenMessage<UnlinkRepositoryRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_discovery, 14);
+  messageDesc(file_idp_integration_v1_discovery, 15);
 
 /**
  * UnlinkRepositoryResponse is empty.
@@ -742,7 +815,7 @@ export type UnlinkRepositoryResponse = Message<"idp.integration.v1.UnlinkReposit
  * Use `create(UnlinkRepositoryResponseSchema)` to create a new message.
  */
 export const UnlinkRepositoryResponseSchema: GenMessage<UnlinkRepositoryResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_discovery, 15);
+  messageDesc(file_idp_integration_v1_discovery, 16);
 
 /**
  * ImportAction is how a repository enters the catalog.

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file idp/integration/v1/integration.proto.
  */
 export const file_idp_integration_v1_integration: GenFile = /*@__PURE__*/
-  fileDesc("CiRpZHAvaW50ZWdyYXRpb24vdjEvaW50ZWdyYXRpb24ucHJvdG8SEmlkcC5pbnRlZ3JhdGlvbi52MSKUAQoPQ29ycmVsYXRpb25SdWxlEiMKDWluZ2VzdGVkX3BhdGgYASABKAlCDLpICXIHoI4nARiAAhIiCgxjYXRhbG9nX3BhdGgYAiABKAlCDLpICXIHoI4nARiAAhI4CghvcGVyYXRvchgDIAEoDjIcLmlkcC5pbnRlZ3JhdGlvbi52MS5PcGVyYXRvckIIukgFggECEAEiRgoMRmllbGRNYXBwaW5nEhoKBG5hbWUYASABKAlCDLpICXIHoI4nARiAAhIaCgRwYXRoGAIgASgJQgy6SAlyB6COJwEYgAIizgcKC0ludGVncmF0aW9uEhgKAmlkGAEgASgJQgy6SAlyB6COJwEYgAESGgoEbmFtZRgCIAEoCUIMukgJcgegjicBGIABEh8KCWNvbm5lY3RvchgDIAEoCUIMukgJcgegjicBGIABEh4KCXdvcmtzcGFjZRgEIAEoCUILukgIcgagjicBGGQSOAoIYmVoYXZpb3IYBSABKA4yHC5pZHAuaW50ZWdyYXRpb24udjEuQmVoYXZpb3JCCLpIBYIBAhABEhkKBGtpbmQYBiABKAlCC7pICHIGoI4nARhAEhkKBHR5cGUYByABKAlCC7pICHIGoI4nARg/EjkKC2NvcnJlbGF0aW9uGAggASgLMiQuaWRwLmludGVncmF0aW9uLnYxLkNvcnJlbGF0aW9uUnVsZXMSOQoOZmllbGRfbWFwcGluZ3MYCSABKAsyIS5pZHAuaW50ZWdyYXRpb24udjEuRmllbGRNYXBwaW5ncxI7Cg9zZWNvbmRhcnlfa2luZHMYCiABKAsyIi5pZHAuaW50ZWdyYXRpb24udjEuU2Vjb25kYXJ5S2luZHMSRwoQdXBkYXRlX2ZyZXF1ZW5jeRgLIAEoDjIjLmlkcC5pbnRlZ3JhdGlvbi52MS5VcGRhdGVGcmVxdWVuY3lCCLpIBYIBAhABEkcKCnN0YXJ0X2RhdGUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhe6SBSyAREiBwj/gtH/rwcyBgiAh7XDAxITCgthdXRvX2ltcG9ydBgNIAEoCBI9CgVzdGF0ZRgOIAEoDjIkLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvblN0YXRlQgi6SAWCAQIQARJMCgpjcmVhdGVkX2F0GA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIcukgZsgEWIgcI/4LR/68HMgsIgJK4w5j+////ARJMCgp1cGRhdGVkX2F0GBAgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIcukgZsgEWIgcI/4LR/68HMgsIgJK4w5j+////ARJOCgxuZXh0X3N5bmNfYXQYESABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhy6SBmyARYiBwj/gtH/rwcyCwiAkrjDmP7///8BEi0KCGxhc3RfcnVuGBIgASgLMhsuaWRwLmludGVncmF0aW9uLnYxLlN5bmNSdW4SJAoOY29ubmVjdG9yX25hbWUYEyABKAlCDLpICXIHoI4nARiAASJQChBDb3JyZWxhdGlvblJ1bGVzEjwKBXJ1bGVzGAEgAygLMiMuaWRwLmludGVncmF0aW9uLnYxLkNvcnJlbGF0aW9uUnVsZUIIukgFkgECECAiTQoNRmllbGRNYXBwaW5ncxI8CghtYXBwaW5ncxgBIAMoCzIgLmlkcC5pbnRlZ3JhdGlvbi52MS5GaWVsZE1hcHBpbmdCCLpIBZIBAhBAIlcKDlNlY29uZGFyeUtpbmRzEkUKBWtpbmRzGAEgAygOMiEuaWRwLmludGVncmF0aW9uLnYxLlNlY29uZGFyeUtpbmRCE7pIEJIBDRACGAEiB4IBBBABIAAiWAoYQ3JlYXRlSW50ZWdyYXRpb25SZXF1ZXN0EjwKC2ludGVncmF0aW9uGAEgASgLMh8uaWRwLmludGVncmF0aW9uLnYxLkludGVncmF0aW9uQga6SAPIAQEigQEKGUNyZWF0ZUludGVncmF0aW9uUmVzcG9uc2USNAoLaW50ZWdyYXRpb24YASABKAsyHy5pZHAuaW50ZWdyYXRpb24udjEuSW50ZWdyYXRpb24SLgoJZmlyc3RfcnVuGAIgASgLMhsuaWRwLmludGVncmF0aW9uLnYxLlN5bmNSdW4iPAoVR2V0SW50ZWdyYXRpb25SZXF1ZXN0EiMKC2ludGVncmF0aW9uGAEgASgJQg66SAtyCaCOJwEQARiAASJOChZHZXRJbnRlZ3JhdGlvblJlc3BvbnNlEjQKC2ludGVncmF0aW9uGAEgASgLMh8uaWRwLmludGVncmF0aW9uLnYxLkludGVncmF0aW9uImcKF0xpc3RJbnRlZ3JhdGlvbnNSZXF1ZXN0EhwKCXBhZ2Vfc2l6ZRgBIAEoBUIJukgGGgSwjicBEi4KCnBhZ2VfdG9rZW4YAiABKAlCGrpIF3IVGIAIMhBeW0EtWmEtejAtOV8tXSokInkKGExpc3RJbnRlZ3JhdGlvbnNSZXNwb25zZRI1CgxpbnRlZ3JhdGlvbnMYASADKAsyHy5pZHAuaW50ZWdyYXRpb24udjEuSW50ZWdyYXRpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEg0KBXRvdGFsGAMgASgDIrkCChhVcGRhdGVJbnRlZ3JhdGlvblJlcXVlc3QSIwoLaW50ZWdyYXRpb24YASABKAlCDrpIC3IJoI4nARABGIABEjAKB2NoYW5nZXMYAiABKAsyHy5pZHAuaW50ZWdyYXRpb24udjEuSW50ZWdyYXRpb24SxQEKC3VwZGF0ZV9tYXNrGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFza0KTAbpIjwHiAYsBEgRuYW1lEgljb25uZWN0b3ISCXdvcmtzcGFjZRIIYmVoYXZpb3ISBGtpbmQSBHR5cGUSC2NvcnJlbGF0aW9uEg5maWVsZF9tYXBwaW5ncxIPc2Vjb25kYXJ5X2tpbmRzEhB1cGRhdGVfZnJlcXVlbmN5EgpzdGFydF9kYXRlEgthdXRvX2ltcG9ydCJRChlVcGRhdGVJbnRlZ3JhdGlvblJlc3BvbnNlEjQKC2ludGVncmF0aW9uGAEgASgLMh8uaWRwLmludGVncmF0aW9uLnYxLkludGVncmF0aW9uIkAKGVN1c3BlbmRJbnRlZ3JhdGlvblJlcXVlc3QSIwoLaW50ZWdyYXRpb24YASABKAlCDrpIC3IJoI4nARABGIABIlIKGlN1c3BlbmRJbnRlZ3JhdGlvblJlc3BvbnNlEjQKC2ludGVncmF0aW9uGAEgASgLMh8uaWRwLmludGVncmF0aW9uLnYxLkludGVncmF0aW9uIj8KGFJlc3VtZUludGVncmF0aW9uUmVxdWVzdBIjCgtpbnRlZ3JhdGlvbhgBIAEoCUIOukgLcgmgjicBEAEYgAEiUQoZUmVzdW1lSW50ZWdyYXRpb25SZXNwb25zZRI0CgtpbnRlZ3JhdGlvbhgBIAEoCzIfLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvbiL4BQoHU3luY1J1bhIYCgJpZBgBIAEoCUIMukgJcgegjicBGIABEiQKDmludGVncmF0aW9uX2lkGAIgASgJQgy6SAlyB6COJwEYgAESOgoHdHJpZ2dlchgDIAEoDjIfLmlkcC5pbnRlZ3JhdGlvbi52MS5TeW5jVHJpZ2dlckIIukgFggECEAESOAoGc3RhdHVzGAQgASgOMh4uaWRwLmludGVncmF0aW9uLnYxLlN5bmNTdGF0dXNCCLpIBYIBAhABEksKCXF1ZXVlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCHLpIGbIBFiIHCP+C0f+vBzILCICSuMOY/v///wESTAoKc3RhcnRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCHLpIGbIBFiIHCP+C0f+vBzILCICSuMOY/v///wESTQoLZmluaXNoZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhy6SBmyARYiBwj/gtH/rwcyCwiAkrjDmP7///8BEhoKBXBoYXNlGAggASgJQgu6SAhyBqCOJwEYQBIdCgxyZXBvc2l0b3JpZXMYCSABKANCB7pIBCICKAASHgoNcHVsbF9yZXF1ZXN0cxgKIAEoA0IHukgEIgIoABIYCgdjb21taXRzGAsgASgDQge6SAQiAigAEhkKCHJlcXVlc3RzGAwgASgDQge6SAQiAigAEh0KDHJhdGVfbGltaXRlZBgNIAEoA0IHukgEIgIoABIbCgVlcnJvchgOIAEoCUIMukgJcgeojicBGIAgEhgKB2F0dGVtcHQYDyABKAVCB7pIBBoCKAASIgoRcmVwb3NpdG9yaWVzX2RvbmUYECABKANCB7pIBCICKAASIwoScmVwb3NpdG9yaWVzX3RvdGFsGBEgASgDQge6SAQiAigAEh4KCGRlbGVnYXRlGBIgASgJQgy6SAlyB6COJwEYgAEiPQoWU3luY0ludGVncmF0aW9uUmVxdWVzdBIjCgtpbnRlZ3JhdGlvbhgBIAEoCUIOukgLcgmgjicBEAEYgAEiUwoXU3luY0ludGVncmF0aW9uUmVzcG9uc2USKAoDcnVuGAEgASgLMhsuaWRwLmludGVncmF0aW9uLnYxLlN5bmNSdW4SDgoGam9pbmVkGAIgASgIIi8KEUdldFN5bmNSdW5SZXF1ZXN0EhoKAmlkGAEgASgJQg66SAtyCaCOJwEQARiAASI+ChJHZXRTeW5jUnVuUmVzcG9uc2USKAoDcnVuGAEgASgLMhsuaWRwLmludGVncmF0aW9uLnYxLlN5bmNSdW4iiAEKE0xpc3RTeW5jUnVuc1JlcXVlc3QSIwoLaW50ZWdyYXRpb24YASABKAlCDrpIC3IJoI4nARABGIABEhwKCXBhZ2Vfc2l6ZRgCIAEoBUIJukgGGgSwjicBEi4KCnBhZ2VfdG9rZW4YAyABKAlCGrpIF3IVGIAIMhBeW0EtWmEtejAtOV8tXSokImkKFExpc3RTeW5jUnVuc1Jlc3BvbnNlEikKBHJ1bnMYASADKAsyGy5pZHAuaW50ZWdyYXRpb24udjEuU3luY1J1bhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSDQoFdG90YWwYAyABKAMivQEKBUV2ZW50EgoKAmlkGAEgASgJEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKBHR5cGUYAyABKA4yHS5pZHAuaW50ZWdyYXRpb24udjEuRXZlbnRUeXBlEg8KB21lc3NhZ2UYBCABKAkSDQoFYWN0b3IYBSABKAkSDgoGcnVuX2lkGAYgASgJEhIKCnJlcG9zaXRvcnkYByABKAkSDQoFZXJyb3IYCCABKAkihgEKEUxpc3RFdmVudHNSZXF1ZXN0EiMKC2ludGVncmF0aW9uGAEgASgJQg66SAtyCaCOJwEQARiAARIcCglwYWdlX3NpemUYAiABKAVCCbpIBhoEsI4nARIuCgpwYWdlX3Rva2VuGAMgASgJQhq6SBdyFRiACDIQXltBLVphLXowLTlfLV0qJCJYChJMaXN0RXZlbnRzUmVzcG9uc2USKQoGZXZlbnRzGAEgAygLMhkuaWRwLmludGVncmF0aW9uLnYxLkV2ZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSpwCghCZWhhdmlvchIYChRCRUhBVklPUl9VTlNQRUNJRklFRBAAEh8KG0JFSEFWSU9SX1JFR0lTVEVSX0FORF9NRVJHRRABEhUKEUJFSEFWSU9SX1JFR0lTVEVSEAISEgoOQkVIQVZJT1JfTUVSR0UQAypQCghPcGVyYXRvchIYChRPUEVSQVRPUl9VTlNQRUNJRklFRBAAEhMKD09QRVJBVE9SX0VRVUFMUxABEhUKEU9QRVJBVE9SX0NPTlRBSU5TEAIqbQoNU2Vjb25kYXJ5S2luZBIeChpTRUNPTkRBUllfS0lORF9VTlNQRUNJRklFRBAAEiAKHFNFQ09OREFSWV9LSU5EX1BVTExfUkVRVUVTVFMQARIaChZTRUNPTkRBUllfS0lORF9DT01NSVRTEAIq6AEKD1VwZGF0ZUZyZXF1ZW5jeRIgChxVUERBVEVfRlJFUVVFTkNZX1VOU1BFQ0lGSUVEEAASHwobVVBEQVRFX0ZSRVFVRU5DWV8zMF9NSU5VVEVTEAESGwoXVVBEQVRFX0ZSRVFVRU5DWV8xX0hPVVIQAhIcChhVUERBVEVfRlJFUVVFTkNZXzNfSE9VUlMQAxIcChhVUERBVEVfRlJFUVVFTkNZXzZfSE9VUlMQBBIdChlVUERBVEVfRlJFUVVFTkNZXzEyX0hPVVJTEAUSGgoWVVBEQVRFX0ZSRVFVRU5DWV8xX0RBWRAGKnUKEEludGVncmF0aW9uU3RhdGUSIQodSU5URUdSQVRJT05fU1RBVEVfVU5TUEVDSUZJRUQQABIdChlJTlRFR1JBVElPTl9TVEFURV9FTkFCTEVEEAESHwobSU5URUdSQVRJT05fU1RBVEVfU1VTUEVOREVEEAIqrgEKC1N5bmNUcmlnZ2VyEhwKGFNZTkNfVFJJR0dFUl9VTlNQRUNJRklFRBAAEhoKFlNZTkNfVFJJR0dFUl9TQ0hFRFVMRUQQARIXChNTWU5DX1RSSUdHRVJfTUFOVUFMEAISGAoUU1lOQ19UUklHR0VSX0NSRUFURUQQAxIYChRTWU5DX1RSSUdHRVJfUkVTVU1FRBAEEhgKFFNZTkNfVFJJR0dFUl9XRUJIT09LEAUqvwEKClN5bmNTdGF0dXMSGwoXU1lOQ19TVEFUVVNfVU5TUEVDSUZJRUQQABIWChJTWU5DX1NUQVRVU19RVUVVRUQQARIXChNTWU5DX1NUQVRVU19SVU5OSU5HEAISFwoTU1lOQ19TVEFUVVNfU1VDQ0VTUxADEhcKE1NZTkNfU1RBVFVTX1BBUlRJQUwQBBIWChJTWU5DX1NUQVRVU19GQUlMRUQQBRIZChVTWU5DX1NUQVRVU19DQU5DRUxMRUQQBiq/AgoJRXZlbnRUeXBlEhoKFkVWRU5UX1RZUEVfVU5TUEVDSUZJRUQQABITCg9FVkVOVF9UWVBFX1NZTkMQARIdChlFVkVOVF9UWVBFX0NPTkZJR19DSEFOR0VEEAISGAoURVZFTlRfVFlQRV9TVVNQRU5ERUQQAxIWChJFVkVOVF9UWVBFX1JFU1VNRUQQBBIXChNFVkVOVF9UWVBFX0lNUE9SVEVEEAUSHAoYRVZFTlRfVFlQRV9BVVRPX0lNUE9SVEVEEAYSFwoTRVZFTlRfVFlQRV9VTkxJTktFRBAHEhwKGEVWRU5UX1RZUEVfSU1QT1JUX0ZBSUxFRBAIEiEKHUVWRU5UX1RZUEVfUkVQT1NJVE9SWV9ERUxFVEVEEAkSHwobRVZFTlRfVFlQRV9GT0xMT1dfVVBfRkFJTEVEEAoywAgKEkludGVncmF0aW9uU2VydmljZRJwChFDcmVhdGVJbnRlZ3JhdGlvbhIsLmlkcC5pbnRlZ3JhdGlvbi52MS5DcmVhdGVJbnRlZ3JhdGlvblJlcXVlc3QaLS5pZHAuaW50ZWdyYXRpb24udjEuQ3JlYXRlSW50ZWdyYXRpb25SZXNwb25zZRJnCg5HZXRJbnRlZ3JhdGlvbhIpLmlkcC5pbnRlZ3JhdGlvbi52MS5HZXRJbnRlZ3JhdGlvblJlcXVlc3QaKi5pZHAuaW50ZWdyYXRpb24udjEuR2V0SW50ZWdyYXRpb25SZXNwb25zZRJtChBMaXN0SW50ZWdyYXRpb25zEisuaWRwLmludGVncmF0aW9uLnYxLkxpc3RJbnRlZ3JhdGlvbnNSZXF1ZXN0GiwuaWRwLmludGVncmF0aW9uLnYxLkxpc3RJbnRlZ3JhdGlvbnNSZXNwb25zZRJwChFVcGRhdGVJbnRlZ3JhdGlvbhIsLmlkcC5pbnRlZ3JhdGlvbi52MS5VcGRhdGVJbnRlZ3JhdGlvblJlcXVlc3QaLS5pZHAuaW50ZWdyYXRpb24udjEuVXBkYXRlSW50ZWdyYXRpb25SZXNwb25zZRJzChJTdXNwZW5kSW50ZWdyYXRpb24SLS5pZHAuaW50ZWdyYXRpb24udjEuU3VzcGVuZEludGVncmF0aW9uUmVxdWVzdBouLmlkcC5pbnRlZ3JhdGlvbi52MS5TdXNwZW5kSW50ZWdyYXRpb25SZXNwb25zZRJwChFSZXN1bWVJbnRlZ3JhdGlvbhIsLmlkcC5pbnRlZ3JhdGlvbi52MS5SZXN1bWVJbnRlZ3JhdGlvblJlcXVlc3QaLS5pZHAuaW50ZWdyYXRpb24udjEuUmVzdW1lSW50ZWdyYXRpb25SZXNwb25zZRJqCg9TeW5jSW50ZWdyYXRpb24SKi5pZHAuaW50ZWdyYXRpb24udjEuU3luY0ludGVncmF0aW9uUmVxdWVzdBorLmlkcC5pbnRlZ3JhdGlvbi52MS5TeW5jSW50ZWdyYXRpb25SZXNwb25zZRJbCgpHZXRTeW5jUnVuEiUuaWRwLmludGVncmF0aW9uLnYxLkdldFN5bmNSdW5SZXF1ZXN0GiYuaWRwLmludGVncmF0aW9uLnYxLkdldFN5bmNSdW5SZXNwb25zZRJhCgxMaXN0U3luY1J1bnMSJy5pZHAuaW50ZWdyYXRpb24udjEuTGlzdFN5bmNSdW5zUmVxdWVzdBooLmlkcC5pbnRlZ3JhdGlvbi52MS5MaXN0U3luY1J1bnNSZXNwb25zZRJbCgpMaXN0RXZlbnRzEiUuaWRwLmludGVncmF0aW9uLnYxLkxpc3RFdmVudHNSZXF1ZXN0GiYuaWRwLmludGVncmF0aW9uLnYxLkxpc3RFdmVudHNSZXNwb25zZWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_idp_rules_v1_rules]);
+  fileDesc("CiRpZHAvaW50ZWdyYXRpb24vdjEvaW50ZWdyYXRpb24ucHJvdG8SEmlkcC5pbnRlZ3JhdGlvbi52MSKUAQoPQ29ycmVsYXRpb25SdWxlEiMKDWluZ2VzdGVkX3BhdGgYASABKAlCDLpICXIHoI4nARiAAhIiCgxjYXRhbG9nX3BhdGgYAiABKAlCDLpICXIHoI4nARiAAhI4CghvcGVyYXRvchgDIAEoDjIcLmlkcC5pbnRlZ3JhdGlvbi52MS5PcGVyYXRvckIIukgFggECEAEiRgoMRmllbGRNYXBwaW5nEhoKBG5hbWUYASABKAlCDLpICXIHoI4nARiAAhIaCgRwYXRoGAIgASgJQgy6SAlyB6COJwEYgAIihwgKC0ludGVncmF0aW9uEhgKAmlkGAEgASgJQgy6SAlyB6COJwEYgAESGgoEbmFtZRgCIAEoCUIMukgJcgegjicBGIABEh8KCWNvbm5lY3RvchgDIAEoCUIMukgJcgegjicBGIABEh4KCXdvcmtzcGFjZRgEIAEoCUILukgIcgagjicBGGQSOAoIYmVoYXZpb3IYBSABKA4yHC5pZHAuaW50ZWdyYXRpb24udjEuQmVoYXZpb3JCCLpIBYIBAhABEhkKBGtpbmQYBiABKAlCC7pICHIGoI4nARhAEhkKBHR5cGUYByABKAlCC7pICHIGoI4nARg/EjkKC2NvcnJlbGF0aW9uGAggASgLMiQuaWRwLmludGVncmF0aW9uLnYxLkNvcnJlbGF0aW9uUnVsZXMSOQoOZmllbGRfbWFwcGluZ3MYCSABKAsyIS5pZHAuaW50ZWdyYXRpb24udjEuRmllbGRNYXBwaW5ncxI7Cg9zZWNvbmRhcnlfa2luZHMYCiABKAsyIi5pZHAuaW50ZWdyYXRpb24udjEuU2Vjb25kYXJ5S2luZHMSRwoQdXBkYXRlX2ZyZXF1ZW5jeRgLIAEoDjIjLmlkcC5pbnRlZ3JhdGlvbi52MS5VcGRhdGVGcmVxdWVuY3lCCLpIBYIBAhABEkcKCnN0YXJ0X2RhdGUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhe6SBSyAREiBwj/gtH/rwcyBgiAh7XDAxITCgthdXRvX2ltcG9ydBgNIAEoCBI9CgVzdGF0ZRgOIAEoDjIkLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvblN0YXRlQgi6SAWCAQIQARJMCgpjcmVhdGVkX2F0GA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIcukgZsgEWIgcI/4LR/68HMgsIgJK4w5j+////ARJMCgp1cGRhdGVkX2F0GBAgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIcukgZsgEWIgcI/4LR/68HMgsIgJK4w5j+////ARJOCgxuZXh0X3N5bmNfYXQYESABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhy6SBmyARYiBwj/gtH/rwcyCwiAkrjDmP7///8BEi0KCGxhc3RfcnVuGBIgASgLMhsuaWRwLmludGVncmF0aW9uLnYxLlN5bmNSdW4SJAoOY29ubmVjdG9yX25hbWUYEyABKAlCDLpICXIHoI4nARiAARI3Cg1vd25lcl9tYXBwaW5nGBQgASgLMiAuaWRwLmludGVncmF0aW9uLnYxLk93bmVyTWFwcGluZyJQChBDb3JyZWxhdGlvblJ1bGVzEjwKBXJ1bGVzGAEgAygLMiMuaWRwLmludGVncmF0aW9uLnYxLkNvcnJlbGF0aW9uUnVsZUIIukgFkgECECAiTQoNRmllbGRNYXBwaW5ncxI8CghtYXBwaW5ncxgBIAMoCzIgLmlkcC5pbnRlZ3JhdGlvbi52MS5GaWVsZE1hcHBpbmdCCLpIBZIBAhBAIkwKEE93bmVyTWFwcGluZ1J1bGUSHAoEZnJvbRgBIAEoCUIOukgLcgmgjicBEAEYgAISGgoCdG8YAiABKAlCDrpIC3IJoI4nARABGIACIk4KDE93bmVyTWFwcGluZxI+CgVydWxlcxgBIAMoCzIkLmlkcC5pbnRlZ3JhdGlvbi52MS5Pd25lck1hcHBpbmdSdWxlQgm6SAaSAQMQgAIiVwoOU2Vjb25kYXJ5S2luZHMSRQoFa2luZHMYASADKA4yIS5pZHAuaW50ZWdyYXRpb24udjEuU2Vjb25kYXJ5S2luZEITukgQkgENEAIYASIHggEEEAEgACJYChhDcmVhdGVJbnRlZ3JhdGlvblJlcXVlc3QSPAoLaW50ZWdyYXRpb24YASABKAsyHy5pZHAuaW50ZWdyYXRpb24udjEuSW50ZWdyYXRpb25CBrpIA8gBASKBAQoZQ3JlYXRlSW50ZWdyYXRpb25SZXNwb25zZRI0CgtpbnRlZ3JhdGlvbhgBIAEoCzIfLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvbhIuCglmaXJzdF9ydW4YAiABKAsyGy5pZHAuaW50ZWdyYXRpb24udjEuU3luY1J1biI8ChVHZXRJbnRlZ3JhdGlvblJlcXVlc3QSIwoLaW50ZWdyYXRpb24YASABKAlCDrpIC3IJoI4nARABGIABIk4KFkdldEludGVncmF0aW9uUmVzcG9uc2USNAoLaW50ZWdyYXRpb24YASABKAsyHy5pZHAuaW50ZWdyYXRpb24udjEuSW50ZWdyYXRpb24iZwoXTGlzdEludGVncmF0aW9uc1JlcXVlc3QSHAoJcGFnZV9zaXplGAEgASgFQgm6SAYaBLCOJwESLgoKcGFnZV90b2tlbhgCIAEoCUIaukgXchUYgAgyEF5bQS1aYS16MC05Xy1dKiQieQoYTGlzdEludGVncmF0aW9uc1Jlc3BvbnNlEjUKDGludGVncmF0aW9ucxgBIAMoCzIfLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSDQoFdG90YWwYAyABKAMiyAIKGFVwZGF0ZUludGVncmF0aW9uUmVxdWVzdBIjCgtpbnRlZ3JhdGlvbhgBIAEoCUIOukgLcgmgjicBEAEYgAESMAoHY2hhbmdlcxgCIAEoCzIfLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvbhLUAQoLdXBkYXRlX21hc2sYAyABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrQqIBukieAeIBmgESBG5hbWUSCWNvbm5lY3RvchIJd29ya3NwYWNlEghiZWhhdmlvchIEa2luZBIEdHlwZRILY29ycmVsYXRpb24SDmZpZWxkX21hcHBpbmdzEg9zZWNvbmRhcnlfa2luZHMSEHVwZGF0ZV9mcmVxdWVuY3kSCnN0YXJ0X2RhdGUSC2F1dG9faW1wb3J0Eg1vd25lcl9tYXBwaW5nIlEKGVVwZGF0ZUludGVncmF0aW9uUmVzcG9uc2USNAoLaW50ZWdyYXRpb24YASABKAsyHy5pZHAuaW50ZWdyYXRpb24udjEuSW50ZWdyYXRpb24iQAoZU3VzcGVuZEludGVncmF0aW9uUmVxdWVzdBIjCgtpbnRlZ3JhdGlvbhgBIAEoCUIOukgLcgmgjicBEAEYgAEiUgoaU3VzcGVuZEludGVncmF0aW9uUmVzcG9uc2USNAoLaW50ZWdyYXRpb24YASABKAsyHy5pZHAuaW50ZWdyYXRpb24udjEuSW50ZWdyYXRpb24iPwoYUmVzdW1lSW50ZWdyYXRpb25SZXF1ZXN0EiMKC2ludGVncmF0aW9uGAEgASgJQg66SAtyCaCOJwEQARiAASJRChlSZXN1bWVJbnRlZ3JhdGlvblJlc3BvbnNlEjQKC2ludGVncmF0aW9uGAEgASgLMh8uaWRwLmludGVncmF0aW9uLnYxLkludGVncmF0aW9uIp8GCgdTeW5jUnVuEhgKAmlkGAEgASgJQgy6SAlyB6COJwEYgAESJAoOaW50ZWdyYXRpb25faWQYAiABKAlCDLpICXIHoI4nARiAARI6Cgd0cmlnZ2VyGAMgASgOMh8uaWRwLmludGVncmF0aW9uLnYxLlN5bmNUcmlnZ2VyQgi6SAWCAQIQARI4CgZzdGF0dXMYBCABKA4yHi5pZHAuaW50ZWdyYXRpb24udjEuU3luY1N0YXR1c0IIukgFggECEAESSwoJcXVldWVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIcukgZsgEWIgcI/4LR/68HMgsIgJK4w5j+////ARJMCgpzdGFydGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIcukgZsgEWIgcI/4LR/68HMgsIgJK4w5j+////ARJNCgtmaW5pc2hlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCHLpIGbIBFiIHCP+C0f+vBzILCICSuMOY/v///wESGgoFcGhhc2UYCCABKAlCC7pICHIGoI4nARhAEh0KDHJlcG9zaXRvcmllcxgJIAEoA0IHukgEIgIoABIeCg1wdWxsX3JlcXVlc3RzGAogASgDQge6SAQiAigAEhgKB2NvbW1pdHMYCyABKANCB7pIBCICKAASGQoIcmVxdWVzdHMYDCABKANCB7pIBCICKAASHQoMcmF0ZV9saW1pdGVkGA0gASgDQge6SAQiAigAEhsKBWVycm9yGA4gASgJQgy6SAlyB6iOJwEYgCASGAoHYXR0ZW1wdBgPIAEoBUIHukgEGgIoABIiChFyZXBvc2l0b3JpZXNfZG9uZRgQIAEoA0IHukgEIgIoABIjChJyZXBvc2l0b3JpZXNfdG90YWwYESABKANCB7pIBCICKAASHgoIZGVsZWdhdGUYEiABKAlCDLpICXIHoI4nARiAARIlChRjb2RlX293bmVyc19yZXF1ZXN0cxgTIAEoA0IHukgEIgIoACI9ChZTeW5jSW50ZWdyYXRpb25SZXF1ZXN0EiMKC2ludGVncmF0aW9uGAEgASgJQg66SAtyCaCOJwEQARiAASJTChdTeW5jSW50ZWdyYXRpb25SZXNwb25zZRIoCgNydW4YASABKAsyGy5pZHAuaW50ZWdyYXRpb24udjEuU3luY1J1bhIOCgZqb2luZWQYAiABKAgiLwoRR2V0U3luY1J1blJlcXVlc3QSGgoCaWQYASABKAlCDrpIC3IJoI4nARABGIABIj4KEkdldFN5bmNSdW5SZXNwb25zZRIoCgNydW4YASABKAsyGy5pZHAuaW50ZWdyYXRpb24udjEuU3luY1J1biKIAQoTTGlzdFN5bmNSdW5zUmVxdWVzdBIjCgtpbnRlZ3JhdGlvbhgBIAEoCUIOukgLcgmgjicBEAEYgAESHAoJcGFnZV9zaXplGAIgASgFQgm6SAYaBLCOJwESLgoKcGFnZV90b2tlbhgDIAEoCUIaukgXchUYgAgyEF5bQS1aYS16MC05Xy1dKiQiaQoUTGlzdFN5bmNSdW5zUmVzcG9uc2USKQoEcnVucxgBIAMoCzIbLmlkcC5pbnRlZ3JhdGlvbi52MS5TeW5jUnVuEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRINCgV0b3RhbBgDIAEoAyK9AQoFRXZlbnQSCgoCaWQYASABKAkSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoEdHlwZRgDIAEoDjIdLmlkcC5pbnRlZ3JhdGlvbi52MS5FdmVudFR5cGUSDwoHbWVzc2FnZRgEIAEoCRINCgVhY3RvchgFIAEoCRIOCgZydW5faWQYBiABKAkSEgoKcmVwb3NpdG9yeRgHIAEoCRINCgVlcnJvchgIIAEoCSKGAQoRTGlzdEV2ZW50c1JlcXVlc3QSIwoLaW50ZWdyYXRpb24YASABKAlCDrpIC3IJoI4nARABGIABEhwKCXBhZ2Vfc2l6ZRgCIAEoBUIJukgGGgSwjicBEi4KCnBhZ2VfdG9rZW4YAyABKAlCGrpIF3IVGIAIMhBeW0EtWmEtejAtOV8tXSokIlgKEkxpc3RFdmVudHNSZXNwb25zZRIpCgZldmVudHMYASADKAsyGS5pZHAuaW50ZWdyYXRpb24udjEuRXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJKnAKCEJlaGF2aW9yEhgKFEJFSEFWSU9SX1VOU1BFQ0lGSUVEEAASHwobQkVIQVZJT1JfUkVHSVNURVJfQU5EX01FUkdFEAESFQoRQkVIQVZJT1JfUkVHSVNURVIQAhISCg5CRUhBVklPUl9NRVJHRRADKlAKCE9wZXJhdG9yEhgKFE9QRVJBVE9SX1VOU1BFQ0lGSUVEEAASEwoPT1BFUkFUT1JfRVFVQUxTEAESFQoRT1BFUkFUT1JfQ09OVEFJTlMQAiptCg1TZWNvbmRhcnlLaW5kEh4KGlNFQ09OREFSWV9LSU5EX1VOU1BFQ0lGSUVEEAASIAocU0VDT05EQVJZX0tJTkRfUFVMTF9SRVFVRVNUUxABEhoKFlNFQ09OREFSWV9LSU5EX0NPTU1JVFMQAiroAQoPVXBkYXRlRnJlcXVlbmN5EiAKHFVQREFURV9GUkVRVUVOQ1lfVU5TUEVDSUZJRUQQABIfChtVUERBVEVfRlJFUVVFTkNZXzMwX01JTlVURVMQARIbChdVUERBVEVfRlJFUVVFTkNZXzFfSE9VUhACEhwKGFVQREFURV9GUkVRVUVOQ1lfM19IT1VSUxADEhwKGFVQREFURV9GUkVRVUVOQ1lfNl9IT1VSUxAEEh0KGVVQREFURV9GUkVRVUVOQ1lfMTJfSE9VUlMQBRIaChZVUERBVEVfRlJFUVVFTkNZXzFfREFZEAYqdQoQSW50ZWdyYXRpb25TdGF0ZRIhCh1JTlRFR1JBVElPTl9TVEFURV9VTlNQRUNJRklFRBAAEh0KGUlOVEVHUkFUSU9OX1NUQVRFX0VOQUJMRUQQARIfChtJTlRFR1JBVElPTl9TVEFURV9TVVNQRU5ERUQQAiquAQoLU3luY1RyaWdnZXISHAoYU1lOQ19UUklHR0VSX1VOU1BFQ0lGSUVEEAASGgoWU1lOQ19UUklHR0VSX1NDSEVEVUxFRBABEhcKE1NZTkNfVFJJR0dFUl9NQU5VQUwQAhIYChRTWU5DX1RSSUdHRVJfQ1JFQVRFRBADEhgKFFNZTkNfVFJJR0dFUl9SRVNVTUVEEAQSGAoUU1lOQ19UUklHR0VSX1dFQkhPT0sQBSq/AQoKU3luY1N0YXR1cxIbChdTWU5DX1NUQVRVU19VTlNQRUNJRklFRBAAEhYKElNZTkNfU1RBVFVTX1FVRVVFRBABEhcKE1NZTkNfU1RBVFVTX1JVTk5JTkcQAhIXChNTWU5DX1NUQVRVU19TVUNDRVNTEAMSFwoTU1lOQ19TVEFUVVNfUEFSVElBTBAEEhYKElNZTkNfU1RBVFVTX0ZBSUxFRBAFEhkKFVNZTkNfU1RBVFVTX0NBTkNFTExFRBAGKr8CCglFdmVudFR5cGUSGgoWRVZFTlRfVFlQRV9VTlNQRUNJRklFRBAAEhMKD0VWRU5UX1RZUEVfU1lOQxABEh0KGUVWRU5UX1RZUEVfQ09ORklHX0NIQU5HRUQQAhIYChRFVkVOVF9UWVBFX1NVU1BFTkRFRBADEhYKEkVWRU5UX1RZUEVfUkVTVU1FRBAEEhcKE0VWRU5UX1RZUEVfSU1QT1JURUQQBRIcChhFVkVOVF9UWVBFX0FVVE9fSU1QT1JURUQQBhIXChNFVkVOVF9UWVBFX1VOTElOS0VEEAcSHAoYRVZFTlRfVFlQRV9JTVBPUlRfRkFJTEVEEAgSIQodRVZFTlRfVFlQRV9SRVBPU0lUT1JZX0RFTEVURUQQCRIfChtFVkVOVF9UWVBFX0ZPTExPV19VUF9GQUlMRUQQCjLACAoSSW50ZWdyYXRpb25TZXJ2aWNlEnAKEUNyZWF0ZUludGVncmF0aW9uEiwuaWRwLmludGVncmF0aW9uLnYxLkNyZWF0ZUludGVncmF0aW9uUmVxdWVzdBotLmlkcC5pbnRlZ3JhdGlvbi52MS5DcmVhdGVJbnRlZ3JhdGlvblJlc3BvbnNlEmcKDkdldEludGVncmF0aW9uEikuaWRwLmludGVncmF0aW9uLnYxLkdldEludGVncmF0aW9uUmVxdWVzdBoqLmlkcC5pbnRlZ3JhdGlvbi52MS5HZXRJbnRlZ3JhdGlvblJlc3BvbnNlEm0KEExpc3RJbnRlZ3JhdGlvbnMSKy5pZHAuaW50ZWdyYXRpb24udjEuTGlzdEludGVncmF0aW9uc1JlcXVlc3QaLC5pZHAuaW50ZWdyYXRpb24udjEuTGlzdEludGVncmF0aW9uc1Jlc3BvbnNlEnAKEVVwZGF0ZUludGVncmF0aW9uEiwuaWRwLmludGVncmF0aW9uLnYxLlVwZGF0ZUludGVncmF0aW9uUmVxdWVzdBotLmlkcC5pbnRlZ3JhdGlvbi52MS5VcGRhdGVJbnRlZ3JhdGlvblJlc3BvbnNlEnMKElN1c3BlbmRJbnRlZ3JhdGlvbhItLmlkcC5pbnRlZ3JhdGlvbi52MS5TdXNwZW5kSW50ZWdyYXRpb25SZXF1ZXN0Gi4uaWRwLmludGVncmF0aW9uLnYxLlN1c3BlbmRJbnRlZ3JhdGlvblJlc3BvbnNlEnAKEVJlc3VtZUludGVncmF0aW9uEiwuaWRwLmludGVncmF0aW9uLnYxLlJlc3VtZUludGVncmF0aW9uUmVxdWVzdBotLmlkcC5pbnRlZ3JhdGlvbi52MS5SZXN1bWVJbnRlZ3JhdGlvblJlc3BvbnNlEmoKD1N5bmNJbnRlZ3JhdGlvbhIqLmlkcC5pbnRlZ3JhdGlvbi52MS5TeW5jSW50ZWdyYXRpb25SZXF1ZXN0GisuaWRwLmludGVncmF0aW9uLnYxLlN5bmNJbnRlZ3JhdGlvblJlc3BvbnNlElsKCkdldFN5bmNSdW4SJS5pZHAuaW50ZWdyYXRpb24udjEuR2V0U3luY1J1blJlcXVlc3QaJi5pZHAuaW50ZWdyYXRpb24udjEuR2V0U3luY1J1blJlc3BvbnNlEmEKDExpc3RTeW5jUnVucxInLmlkcC5pbnRlZ3JhdGlvbi52MS5MaXN0U3luY1J1bnNSZXF1ZXN0GiguaWRwLmludGVncmF0aW9uLnYxLkxpc3RTeW5jUnVuc1Jlc3BvbnNlElsKCkxpc3RFdmVudHMSJS5pZHAuaW50ZWdyYXRpb24udjEuTGlzdEV2ZW50c1JlcXVlc3QaJi5pZHAuaW50ZWdyYXRpb24udjEuTGlzdEV2ZW50c1Jlc3BvbnNlYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_idp_rules_v1_rules]);
 
 /**
  * CorrelationRule matches a discovered repository with a catalog entity.
@@ -226,6 +226,16 @@ export type Integration = Message<"idp.integration.v1.Integration"> & {
    * @generated from field: string connector_name = 19;
    */
   connectorName: string;
+
+  /**
+   * How the owners a CODEOWNERS file names become catalog owners for the
+   * owner suggested on Register. Not set on create: the defaults
+   * (@WORKSPACE/* -> group:*, @* -> user:*). An empty list turns owner
+   * suggestions off, and no CODEOWNERS file is read.
+   *
+   * @generated from field: idp.integration.v1.OwnerMapping owner_mapping = 20;
+   */
+  ownerMapping?: OwnerMapping | undefined;
 };
 
 /**
@@ -278,6 +288,60 @@ export const FieldMappingsSchema: GenMessage<FieldMappings> = /*@__PURE__*/
   messageDesc(file_idp_integration_v1_integration, 4);
 
 /**
+ * OwnerMappingRule maps CODEOWNERS owners to a catalog owner.
+ *
+ * @generated from message idp.integration.v1.OwnerMappingRule
+ */
+export type OwnerMappingRule = Message<"idp.integration.v1.OwnerMappingRule"> & {
+  /**
+   * A CODEOWNERS owner as written (@user, @workspace/group, an e-mail),
+   * compared ignoring case, or a pattern where one "*" stands for one or
+   * more characters other than "/", e.g. "@acme/*" or "*@example.com".
+   *
+   * @generated from field: string from = 1;
+   */
+  from: string;
+
+  /**
+   * The catalog owner, e.g. "group:payments"; a "*" is replaced by what the
+   * "*" of from matched, e.g. "group:*".
+   *
+   * @generated from field: string to = 2;
+   */
+  to: string;
+};
+
+/**
+ * Describes the message idp.integration.v1.OwnerMappingRule.
+ * Use `create(OwnerMappingRuleSchema)` to create a new message.
+ */
+export const OwnerMappingRuleSchema: GenMessage<OwnerMappingRule> = /*@__PURE__*/
+  messageDesc(file_idp_integration_v1_integration, 5);
+
+/**
+ * OwnerMapping is an ordered list of rules: for the owners of the rule
+ * covering the whole repository, in file order, the first rule that matches
+ * one of them gives the suggested owner.
+ *
+ * @generated from message idp.integration.v1.OwnerMapping
+ */
+export type OwnerMapping = Message<"idp.integration.v1.OwnerMapping"> & {
+  /**
+   * The rules, tried in order.
+   *
+   * @generated from field: repeated idp.integration.v1.OwnerMappingRule rules = 1;
+   */
+  rules: OwnerMappingRule[];
+};
+
+/**
+ * Describes the message idp.integration.v1.OwnerMapping.
+ * Use `create(OwnerMappingSchema)` to create a new message.
+ */
+export const OwnerMappingSchema: GenMessage<OwnerMapping> = /*@__PURE__*/
+  messageDesc(file_idp_integration_v1_integration, 6);
+
+/**
  * SecondaryKinds is the set of secondary kinds synced.
  *
  * @generated from message idp.integration.v1.SecondaryKinds
@@ -296,7 +360,7 @@ export type SecondaryKinds = Message<"idp.integration.v1.SecondaryKinds"> & {
  * Use `create(SecondaryKindsSchema)` to create a new message.
  */
 export const SecondaryKindsSchema: GenMessage<SecondaryKinds> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 5);
+  messageDesc(file_idp_integration_v1_integration, 7);
 
 /**
  * CreateIntegrationRequest holds the new integration.
@@ -317,7 +381,7 @@ export type CreateIntegrationRequest = Message<"idp.integration.v1.CreateIntegra
  * Use `create(CreateIntegrationRequestSchema)` to create a new message.
  */
 export const CreateIntegrationRequestSchema: GenMessage<CreateIntegrationRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 6);
+  messageDesc(file_idp_integration_v1_integration, 8);
 
 /**
  * CreateIntegrationResponse holds the stored integration.
@@ -345,7 +409,7 @@ export type CreateIntegrationResponse = Message<"idp.integration.v1.CreateIntegr
  * Use `create(CreateIntegrationResponseSchema)` to create a new message.
  */
 export const CreateIntegrationResponseSchema: GenMessage<CreateIntegrationResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 7);
+  messageDesc(file_idp_integration_v1_integration, 9);
 
 /**
  * GetIntegrationRequest names an integration.
@@ -366,7 +430,7 @@ export type GetIntegrationRequest = Message<"idp.integration.v1.GetIntegrationRe
  * Use `create(GetIntegrationRequestSchema)` to create a new message.
  */
 export const GetIntegrationRequestSchema: GenMessage<GetIntegrationRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 8);
+  messageDesc(file_idp_integration_v1_integration, 10);
 
 /**
  * GetIntegrationResponse holds the integration.
@@ -387,7 +451,7 @@ export type GetIntegrationResponse = Message<"idp.integration.v1.GetIntegrationR
  * Use `create(GetIntegrationResponseSchema)` to create a new message.
  */
 export const GetIntegrationResponseSchema: GenMessage<GetIntegrationResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 9);
+  messageDesc(file_idp_integration_v1_integration, 11);
 
 /**
  * ListIntegrationsRequest pages through integrations.
@@ -415,7 +479,7 @@ export type ListIntegrationsRequest = Message<"idp.integration.v1.ListIntegratio
  * Use `create(ListIntegrationsRequestSchema)` to create a new message.
  */
 export const ListIntegrationsRequestSchema: GenMessage<ListIntegrationsRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 10);
+  messageDesc(file_idp_integration_v1_integration, 12);
 
 /**
  * ListIntegrationsResponse is one page.
@@ -450,7 +514,7 @@ export type ListIntegrationsResponse = Message<"idp.integration.v1.ListIntegrati
  * Use `create(ListIntegrationsResponseSchema)` to create a new message.
  */
 export const ListIntegrationsResponseSchema: GenMessage<ListIntegrationsResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 11);
+  messageDesc(file_idp_integration_v1_integration, 13);
 
 /**
  * UpdateIntegrationRequest changes some fields.
@@ -485,7 +549,7 @@ export type UpdateIntegrationRequest = Message<"idp.integration.v1.UpdateIntegra
  * Use `create(UpdateIntegrationRequestSchema)` to create a new message.
  */
 export const UpdateIntegrationRequestSchema: GenMessage<UpdateIntegrationRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 12);
+  messageDesc(file_idp_integration_v1_integration, 14);
 
 /**
  * UpdateIntegrationResponse holds the changed integration.
@@ -506,7 +570,7 @@ export type UpdateIntegrationResponse = Message<"idp.integration.v1.UpdateIntegr
  * Use `create(UpdateIntegrationResponseSchema)` to create a new message.
  */
 export const UpdateIntegrationResponseSchema: GenMessage<UpdateIntegrationResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 13);
+  messageDesc(file_idp_integration_v1_integration, 15);
 
 /**
  * SuspendIntegrationRequest names an integration.
@@ -527,7 +591,7 @@ export type SuspendIntegrationRequest = Message<"idp.integration.v1.SuspendInteg
  * Use `create(SuspendIntegrationRequestSchema)` to create a new message.
  */
 export const SuspendIntegrationRequestSchema: GenMessage<SuspendIntegrationRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 14);
+  messageDesc(file_idp_integration_v1_integration, 16);
 
 /**
  * SuspendIntegrationResponse holds the suspended integration.
@@ -548,7 +612,7 @@ export type SuspendIntegrationResponse = Message<"idp.integration.v1.SuspendInte
  * Use `create(SuspendIntegrationResponseSchema)` to create a new message.
  */
 export const SuspendIntegrationResponseSchema: GenMessage<SuspendIntegrationResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 15);
+  messageDesc(file_idp_integration_v1_integration, 17);
 
 /**
  * ResumeIntegrationRequest names an integration.
@@ -569,7 +633,7 @@ export type ResumeIntegrationRequest = Message<"idp.integration.v1.ResumeIntegra
  * Use `create(ResumeIntegrationRequestSchema)` to create a new message.
  */
 export const ResumeIntegrationRequestSchema: GenMessage<ResumeIntegrationRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 16);
+  messageDesc(file_idp_integration_v1_integration, 18);
 
 /**
  * ResumeIntegrationResponse holds the resumed integration.
@@ -590,7 +654,7 @@ export type ResumeIntegrationResponse = Message<"idp.integration.v1.ResumeIntegr
  * Use `create(ResumeIntegrationResponseSchema)` to create a new message.
  */
 export const ResumeIntegrationResponseSchema: GenMessage<ResumeIntegrationResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 17);
+  messageDesc(file_idp_integration_v1_integration, 19);
 
 /**
  * SyncRun is one sync of an integration.
@@ -723,6 +787,13 @@ export type SyncRun = Message<"idp.integration.v1.SyncRun"> & {
    * @generated from field: string delegate = 18;
    */
   delegate: string;
+
+  /**
+   * Of requests, those that read CODEOWNERS files for owner suggestions.
+   *
+   * @generated from field: int64 code_owners_requests = 19;
+   */
+  codeOwnersRequests: bigint;
 };
 
 /**
@@ -730,7 +801,7 @@ export type SyncRun = Message<"idp.integration.v1.SyncRun"> & {
  * Use `create(SyncRunSchema)` to create a new message.
  */
 export const SyncRunSchema: GenMessage<SyncRun> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 18);
+  messageDesc(file_idp_integration_v1_integration, 20);
 
 /**
  * SyncIntegrationRequest asks for a sync now.
@@ -751,7 +822,7 @@ export type SyncIntegrationRequest = Message<"idp.integration.v1.SyncIntegration
  * Use `create(SyncIntegrationRequestSchema)` to create a new message.
  */
 export const SyncIntegrationRequestSchema: GenMessage<SyncIntegrationRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 19);
+  messageDesc(file_idp_integration_v1_integration, 21);
 
 /**
  * SyncIntegrationResponse holds the run.
@@ -779,7 +850,7 @@ export type SyncIntegrationResponse = Message<"idp.integration.v1.SyncIntegratio
  * Use `create(SyncIntegrationResponseSchema)` to create a new message.
  */
 export const SyncIntegrationResponseSchema: GenMessage<SyncIntegrationResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 20);
+  messageDesc(file_idp_integration_v1_integration, 22);
 
 /**
  * GetSyncRunRequest names a run.
@@ -800,7 +871,7 @@ export type GetSyncRunRequest = Message<"idp.integration.v1.GetSyncRunRequest"> 
  * Use `create(GetSyncRunRequestSchema)` to create a new message.
  */
 export const GetSyncRunRequestSchema: GenMessage<GetSyncRunRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 21);
+  messageDesc(file_idp_integration_v1_integration, 23);
 
 /**
  * GetSyncRunResponse holds the run.
@@ -821,7 +892,7 @@ export type GetSyncRunResponse = Message<"idp.integration.v1.GetSyncRunResponse"
  * Use `create(GetSyncRunResponseSchema)` to create a new message.
  */
 export const GetSyncRunResponseSchema: GenMessage<GetSyncRunResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 22);
+  messageDesc(file_idp_integration_v1_integration, 24);
 
 /**
  * ListSyncRunsRequest pages through runs.
@@ -856,7 +927,7 @@ export type ListSyncRunsRequest = Message<"idp.integration.v1.ListSyncRunsReques
  * Use `create(ListSyncRunsRequestSchema)` to create a new message.
  */
 export const ListSyncRunsRequestSchema: GenMessage<ListSyncRunsRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 23);
+  messageDesc(file_idp_integration_v1_integration, 25);
 
 /**
  * ListSyncRunsResponse is one page, newest first.
@@ -891,7 +962,7 @@ export type ListSyncRunsResponse = Message<"idp.integration.v1.ListSyncRunsRespo
  * Use `create(ListSyncRunsResponseSchema)` to create a new message.
  */
 export const ListSyncRunsResponseSchema: GenMessage<ListSyncRunsResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 24);
+  messageDesc(file_idp_integration_v1_integration, 26);
 
 /**
  * Event is one entry of an integration's log.
@@ -961,7 +1032,7 @@ export type Event = Message<"idp.integration.v1.Event"> & {
  * Use `create(EventSchema)` to create a new message.
  */
 export const EventSchema: GenMessage<Event> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 25);
+  messageDesc(file_idp_integration_v1_integration, 27);
 
 /**
  * ListEventsRequest pages through events.
@@ -996,7 +1067,7 @@ export type ListEventsRequest = Message<"idp.integration.v1.ListEventsRequest"> 
  * Use `create(ListEventsRequestSchema)` to create a new message.
  */
 export const ListEventsRequestSchema: GenMessage<ListEventsRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 26);
+  messageDesc(file_idp_integration_v1_integration, 28);
 
 /**
  * ListEventsResponse is one page, newest first.
@@ -1024,7 +1095,7 @@ export type ListEventsResponse = Message<"idp.integration.v1.ListEventsResponse"
  * Use `create(ListEventsResponseSchema)` to create a new message.
  */
 export const ListEventsResponseSchema: GenMessage<ListEventsResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 27);
+  messageDesc(file_idp_integration_v1_integration, 29);
 
 /**
  * Behavior is how discovered repositories enter the catalog.
