@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -25,10 +26,11 @@ const (
 	FieldFrequency      = "update_frequency"
 	FieldStartDate      = "start_date"
 	FieldAutoImport     = "auto_import"
+	FieldFilter         = "filter"
 )
 
 var updatable = []string{FieldName, FieldConnector, FieldBehavior, FieldKind, FieldType, FieldCorrelation,
-	FieldFieldMappings, FieldFrequency, FieldStartDate, FieldAutoImport}
+	FieldFieldMappings, FieldFrequency, FieldStartDate, FieldAutoImport, FieldFilter}
 
 // Changes is a partial update: only the fields named in Mask are applied.
 type Changes struct {
@@ -88,6 +90,8 @@ func Apply(in *Integration, ch Changes, connector *Connector, now time.Time) ([]
 			}
 		case FieldAutoImport:
 			next.AutoImport = ch.Draft.AutoImport
+		case FieldFilter:
+			next.Filter = ch.Draft.Filter
 		case FieldSecondaryKinds:
 			var want []SecondaryKind
 			if ch.Draft.SecondaryKinds != nil {
@@ -159,5 +163,6 @@ func diff(a, b Integration) []string {
 	add(a.Frequency != b.Frequency, FieldFrequency)
 	add(!a.StartDate.Equal(b.StartDate), FieldStartDate)
 	add(a.AutoImport != b.AutoImport, FieldAutoImport)
+	add(!reflect.DeepEqual(a.Filter, b.Filter), FieldFilter)
 	return out
 }
