@@ -85,7 +85,7 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 		catalog = o.catalog
 	}
 	g, _ := rpc.NewServer(rpc.Deps{Store: h.db, Auth: authn, Tasks: leases, Manage: mgr, Log: log,
-		Discovery: rpc.NewDiscoveryServer(disc, mgr), Catalog: catalog})
+		Discovery: rpc.NewDiscoveryServer(disc, mgr), Previewer: disc, Catalog: catalog})
 	h.grpc = g
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -128,6 +128,20 @@ func Apply(in *Integration, ch Changes, connector *Connector, now time.Time) ([]
 	return changed, nil
 }
 
+// ChangesDiscovered reports whether a change of these fields can change
+// the Discovered list: its recommendations (behaviour, kind, type,
+// correlation, the field mappings correlation reads) or its repositories
+// (filter).
+func ChangesDiscovered(changed []string) bool {
+	for _, f := range changed {
+		switch f {
+		case FieldBehavior, FieldKind, FieldType, FieldCorrelation, FieldFieldMappings, FieldFilter:
+			return true
+		}
+	}
+	return false
+}
+
 // checkConnectorWorkspace holds an integration to its workspace: a
 // connector of another workspace would sync a different set of
 // repositories into the same entities (and its token may not reach the

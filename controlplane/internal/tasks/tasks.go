@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/catalog-discovery/bitbucket/shared/record"
+	"github.com/catalog-discovery/bitbucket/shared/repofilter"
 )
 
 // Type is what a task asks a delegate to do.
@@ -167,6 +168,8 @@ type SyncPayload struct {
 	Limits         Limits
 	StartDate      time.Time
 	Cursors        []record.Cursor
+	// Filter is the integration's repository filter.
+	Filter repofilter.Filter
 }
 
 // TestPayload is what a TEST_CONNECTION task tells the delegate.

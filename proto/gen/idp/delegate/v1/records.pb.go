@@ -667,8 +667,13 @@ type ListingComplete struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// How many repositories the listing had.
 	RepositoryCount int64 `protobuf:"varint,1,opt,name=repository_count,json=repositoryCount,proto3" json:"repository_count,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The part of the task's filter Bitbucket applied to the listing (its
+	// project, visibility and activity parts); absent when the listing was
+	// not filtered. Repositories of the integration it leaves out were not
+	// listed, and are therefore not taken as deleted.
+	ListedWith    *RepositoryFilter `protobuf:"bytes,2,opt,name=listed_with,json=listedWith,proto3" json:"listed_with,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListingComplete) Reset() {
@@ -706,6 +711,13 @@ func (x *ListingComplete) GetRepositoryCount() int64 {
 		return x.RepositoryCount
 	}
 	return 0
+}
+
+func (x *ListingComplete) GetListedWith() *RepositoryFilter {
+	if x != nil {
+		return x.ListedWith
+	}
+	return nil
 }
 
 var File_idp_delegate_v1_records_proto protoreflect.FileDescriptor
@@ -781,9 +793,11 @@ const file_idp_delegate_v1_records_proto_rawDesc = "" +
 	"authorUser\x12\x18\n" +
 	"\amessage\x18\x06 \x01(\tR\amessage\x12\x18\n" +
 	"\aparents\x18\a \x03(\tR\aparents\x12\x19\n" +
-	"\bhtml_url\x18\b \x01(\tR\ahtmlUrl\"E\n" +
+	"\bhtml_url\x18\b \x01(\tR\ahtmlUrl\"\x89\x01\n" +
 	"\x0fListingComplete\x122\n" +
-	"\x10repository_count\x18\x01 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0frepositoryCountB\xce\x01\n" +
+	"\x10repository_count\x18\x01 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0frepositoryCount\x12B\n" +
+	"\vlisted_with\x18\x02 \x01(\v2!.idp.delegate.v1.RepositoryFilterR\n" +
+	"listedWithB\xce\x01\n" +
 	"\x13com.idp.delegate.v1B\fRecordsProtoP\x01ZKgithub.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1;delegatev1\xa2\x02\x03IDX\xaa\x02\x0fIdp.Delegate.V1\xca\x02\x0fIdp\\Delegate\\V1\xe2\x02\x1bIdp\\Delegate\\V1\\GPBMetadata\xea\x02\x11Idp::Delegate::V1b\x06proto3"
 
 var (
@@ -808,6 +822,7 @@ var file_idp_delegate_v1_records_proto_goTypes = []any{
 	(*RepositoryCursor)(nil),      // 5: idp.delegate.v1.RepositoryCursor
 	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
 	(*structpb.Struct)(nil),       // 7: google.protobuf.Struct
+	(*RepositoryFilter)(nil),      // 8: idp.delegate.v1.RepositoryFilter
 }
 var file_idp_delegate_v1_records_proto_depIdxs = []int32{
 	1,  // 0: idp.delegate.v1.Record.repository:type_name -> idp.delegate.v1.Repository
@@ -821,11 +836,12 @@ var file_idp_delegate_v1_records_proto_depIdxs = []int32{
 	6,  // 8: idp.delegate.v1.PullRequest.created_on:type_name -> google.protobuf.Timestamp
 	6,  // 9: idp.delegate.v1.PullRequest.updated_on:type_name -> google.protobuf.Timestamp
 	6,  // 10: idp.delegate.v1.Commit.date:type_name -> google.protobuf.Timestamp
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	8,  // 11: idp.delegate.v1.ListingComplete.listed_with:type_name -> idp.delegate.v1.RepositoryFilter
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_idp_delegate_v1_records_proto_init() }
