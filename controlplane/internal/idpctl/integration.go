@@ -102,43 +102,43 @@ var integrationSettings = []integrationSetting{
 		}},
 	{key: "auto-import", field: "auto_import", kind: boolValue,
 		help: "import future discoveries with their recommended action"},
-	{key: "include-project", field: "filter", kind: commaListValue, part: true,
+	{key: "include-project", field: "filter", sub: "include_projects", kind: commaListValue, part: true,
 		help: "filter: discover only repositories of these project keys, KEY[,KEY...] (Bitbucket filters them out: no requests)",
 		apply: func(in *integrationv1.Integration, v settingValue) error {
 			filterOf(in).IncludeProjects = v.list
 			return nil
 		}},
-	{key: "exclude-project", field: "filter", kind: commaListValue, part: true,
+	{key: "exclude-project", field: "filter", sub: "exclude_projects", kind: commaListValue, part: true,
 		help: "filter: leave out repositories of these project keys, KEY[,KEY...] (Bitbucket filters them out: no requests)",
 		apply: func(in *integrationv1.Integration, v settingValue) error {
 			filterOf(in).ExcludeProjects = v.list
 			return nil
 		}},
-	{key: "include-name", field: "filter", kind: listValue, part: true,
+	{key: "include-name", field: "filter", sub: "include_names", kind: listValue, part: true,
 		help: "filter: discover only repositories whose slug or name matches this glob (*, ?, [a-z]; case ignored); repeatable",
 		apply: func(in *integrationv1.Integration, v settingValue) error {
 			filterOf(in).IncludeNames = v.list
 			return nil
 		}},
-	{key: "exclude-name", field: "filter", kind: listValue, part: true,
+	{key: "exclude-name", field: "filter", sub: "exclude_names", kind: listValue, part: true,
 		help: "filter: leave out repositories whose slug or name matches this glob; repeatable",
 		apply: func(in *integrationv1.Integration, v settingValue) error {
 			filterOf(in).ExcludeNames = v.list
 			return nil
 		}},
-	{key: "visibility", field: "filter", kind: textValue, part: true,
+	{key: "visibility", field: "filter", sub: "visibility", kind: textValue, part: true,
 		help: "filter: private or public repositories only, or any",
 		apply: func(in *integrationv1.Integration, v settingValue) (err error) {
 			filterOf(in).Visibility, err = parseVisibility(v.text)
 			return err
 		}},
-	{key: "forks", field: "filter", kind: textValue, part: true,
+	{key: "forks", field: "filter", sub: "forks", kind: textValue, part: true,
 		help: "filter: include (default), exclude or only forks",
 		apply: func(in *integrationv1.Integration, v settingValue) (err error) {
 			filterOf(in).Forks, err = parseForks(v.text)
 			return err
 		}},
-	{key: "updated-since", field: "filter", kind: textValue, part: true,
+	{key: "updated-since", field: "filter", sub: "updated_since", kind: textValue, part: true,
 		help: "filter: leave out repositories not updated since this date, YYYY-MM-DD (none: keep them)",
 		apply: func(in *integrationv1.Integration, v settingValue) (err error) {
 			filterOf(in).UpdatedSince, err = parseStartDate(v.text)
@@ -173,7 +173,9 @@ type integrationSetting struct {
 	createOnly bool   // no flag on edit
 	// part marks the settings that together make one field (the filter):
 	// they may be given together, and together they replace the field.
+	// sub is the part's field within it, for errors about it.
 	part bool
+	sub  string
 	// apply sets the field from a value given; its error names the rule
 	// broken, and the caller names the flag or key. Without apply, the
 	// value is the field's, as given (a string or a bool).
@@ -288,6 +290,9 @@ func integrationSettingFlags() map[string]string {
 	for _, st := range integrationSettings {
 		if _, ok := flags[st.field]; !ok {
 			flags[st.field] = "--" + st.key
+		}
+		if st.sub != "" {
+			flags[st.field+"."+st.sub] = "--" + st.key
 		}
 	}
 	return flags

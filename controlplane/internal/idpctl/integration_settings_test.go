@@ -68,7 +68,9 @@ var settingRoundTrips = map[string]struct {
 	"updated-since": {[]string{"--updated-since", "2025-06-01"}, func(in *integrationv1.Integration) any {
 		return startDateString(in.GetFilter().GetUpdatedSince())
 	}},
-	"no-filter": {[]string{"--no-filter"}, func(in *integrationv1.Integration) any { return in.GetFilter() != nil && proto.Equal(in.GetFilter(), &integrationv1.RepositoryFilter{}) }},
+	"no-filter": {[]string{"--no-filter"}, func(in *integrationv1.Integration) any {
+		return in.GetFilter() != nil && proto.Equal(in.GetFilter(), &integrationv1.RepositoryFilter{})
+	}},
 }
 
 // TestIntegrationSettingsRoundTrip walks the settings table: each setting

@@ -132,15 +132,22 @@ func draftFromProto(p *integrationv1.Integration) integration.Draft {
 
 var (
 	visibilities = map[integrationv1.RepositoryVisibility]repofilter.Visibility{
-		integrationv1.RepositoryVisibility_REPOSITORY_VISIBILITY_PRIVATE: repofilter.PrivateOnly,
-		integrationv1.RepositoryVisibility_REPOSITORY_VISIBILITY_PUBLIC:  repofilter.PublicOnly,
+		integrationv1.RepositoryVisibility_REPOSITORY_VISIBILITY_UNSPECIFIED: repofilter.AnyVisibility,
+		integrationv1.RepositoryVisibility_REPOSITORY_VISIBILITY_PRIVATE:     repofilter.PrivateOnly,
+		integrationv1.RepositoryVisibility_REPOSITORY_VISIBILITY_PUBLIC:      repofilter.PublicOnly,
 	}
 	visibilitiesOut = reverse(visibilities)
 	forkPolicies    = map[integrationv1.ForkPolicy]repofilter.Forks{
-		integrationv1.ForkPolicy_FORK_POLICY_EXCLUDE: repofilter.ExcludeForks,
-		integrationv1.ForkPolicy_FORK_POLICY_ONLY:    repofilter.OnlyForks,
+		integrationv1.ForkPolicy_FORK_POLICY_UNSPECIFIED: repofilter.IncludeForks,
+		integrationv1.ForkPolicy_FORK_POLICY_INCLUDE:     repofilter.IncludeForks,
+		integrationv1.ForkPolicy_FORK_POLICY_EXCLUDE:     repofilter.ExcludeForks,
+		integrationv1.ForkPolicy_FORK_POLICY_ONLY:        repofilter.OnlyForks,
 	}
-	forkPoliciesOut = reverse(forkPolicies)
+	// The default is sent as unspecified, as the other enums' are.
+	forkPoliciesOut = map[repofilter.Forks]integrationv1.ForkPolicy{
+		repofilter.ExcludeForks: integrationv1.ForkPolicy_FORK_POLICY_EXCLUDE,
+		repofilter.OnlyForks:    integrationv1.ForkPolicy_FORK_POLICY_ONLY,
+	}
 )
 
 // filterToProto is the filter on the wire; nil keeps every repository.
