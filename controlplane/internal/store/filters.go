@@ -66,8 +66,16 @@ type IgnoreRequest struct {
 // changes nothing. The check runs on the links read in the transaction.
 func (db *DB) IgnoreRepository(ctx context.Context, r IgnoreRequest) error {
 	return db.tx(ctx, func(tx *txn) error {
+		var uuid string
+		if err := tx.queryRow(ctx, `SELECT uuid FROM repositories WHERE integration_id = ? AND uuid = ?`+tx.d.lockRows(false),
+			r.IntegrationID, r.RepositoryUUID).Scan(&uuid); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return NotFound("repository", r.RepositoryUUID)
+			}
+			return err
+		}
 		var n int
-		if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM repository_links WHERE integration_id = ? AND repository_uuid = ?`+tx.d.lockRows(false),
+		if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM repository_links WHERE integration_id = ? AND repository_uuid = ?`,
 			r.IntegrationID, r.RepositoryUUID).Scan(&n); err != nil {
 			return err
 		}
