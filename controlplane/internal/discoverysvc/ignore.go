@@ -64,12 +64,15 @@ func (s *Service) mark(ctx context.Context, accountID, actor, integrationRef str
 	}
 	out := make([]IgnoreResult, 0, max(len(repositories), len(targets)))
 	for _, ref := range repositories {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		repo, err := s.store.FindRepository(ctx, in.ID, ref)
 		if err != nil {
-			out = append(out, failed(ref, err))
+			out = append(out, s.failed(in, ref, err))
 			continue
 		}
-		targets = append(targets, target{ref: ref, uuid: repo.UUID, fullName: repo.FullName})
+		out = append(out, s.markOne(ctx, in, actor, ref, repo.UUID, repo.FullName, undo))
 	}
 	for _, t := range targets {
 		if err := ctx.Err(); err != nil {
@@ -92,15 +95,15 @@ func (s *Service) markOne(ctx context.Context, in integration.Integration, actor
 		err = s.store.IgnoreRepository(ctx, req)
 	}
 	if err != nil {
-		return failed(ref, err)
+		return s.failed(in, ref, err)
 	}
 	s.log.Info().Str("account", in.AccountID).Str("integration", in.ID).Str("repository", fullName).Str("actor", actor).Msg("repository " + verb)
 	return IgnoreResult{Repository: ref, OK: true}
 }
 
 // failed turns an error about one repository into its result; an error
-// that is not the repository's own is internal.
-func failed(ref string, err error) IgnoreResult {
+// that is not the repository's own is internal, and logged.
+func (s *Service) failed(in integration.Integration, ref string, err error) IgnoreResult {
 	res := IgnoreResult{Repository: ref}
 	if f := fault.As(err); f != nil && f.Code != fault.Internal {
 		res.Reason = f.Reason
@@ -110,6 +113,7 @@ func failed(ref string, err error) IgnoreResult {
 		res.Message = f.Error()
 		return res
 	}
+	s.log.Error().Err(err).Str("integration", in.ID).Str("repository", ref).Msg("ignore failed")
 	res.Reason, res.Message = ReasonInternal, "internal error; the control plane log has the details"
 	return res
 }
