@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file idp/integration/v1/integration.proto.
  */
 export const file_idp_integration_v1_integration: GenFile = /*@__PURE__*/
-  fileDesc("CiRpZHAvaW50ZWdyYXRpb24vdjEvaW50ZWdyYXRpb24ucHJvdG8SEmlkcC5pbnRlZ3JhdGlvbi52MSKUAQoPQ29ycmVsYXRpb25SdWxlEiMKDWluZ2VzdGVkX3BhdGgYASABKAlCDLpICXIHoI4nARiAAhIiCgxjYXRhbG9nX3BhdGgYAiABKAlCDLpICXIHoI4nARiAAhI4CghvcGVyYXRvchgDIAEoDjIcLmlkcC5pbnRlZ3JhdGlvbi52MS5PcGVyYXRvckIIukgFggECEAEiRgoMRmllbGRNYXBwaW5nEhoKBG5hbWUYASABKAlCDLpICXIHoI4nARiAAhIaCgRwYXRoGAIgASgJQgy6SAlyB6COJwEYgAIiqAcKC0ludGVncmF0aW9uEhgKAmlkGAEgASgJQgy6SAlyB6COJwEYgAESGgoEbmFtZRgCIAEoCUIMukgJcgegjicBGIABEh8KCWNvbm5lY3RvchgDIAEoCUIMukgJcgegjicBGIABEh4KCXdvcmtzcGFjZRgEIAEoCUILukgIcgagjicBGGQSOAoIYmVoYXZpb3IYBSABKA4yHC5pZHAuaW50ZWdyYXRpb24udjEuQmVoYXZpb3JCCLpIBYIBAhABEhkKBGtpbmQYBiABKAlCC7pICHIGoI4nARhAEhkKBHR5cGUYByABKAlCC7pICHIGoI4nARg/EjkKC2NvcnJlbGF0aW9uGAggASgLMiQuaWRwLmludGVncmF0aW9uLnYxLkNvcnJlbGF0aW9uUnVsZXMSOQoOZmllbGRfbWFwcGluZ3MYCSABKAsyIS5pZHAuaW50ZWdyYXRpb24udjEuRmllbGRNYXBwaW5ncxI7Cg9zZWNvbmRhcnlfa2luZHMYCiABKAsyIi5pZHAuaW50ZWdyYXRpb24udjEuU2Vjb25kYXJ5S2luZHMSRwoQdXBkYXRlX2ZyZXF1ZW5jeRgLIAEoDjIjLmlkcC5pbnRlZ3JhdGlvbi52MS5VcGRhdGVGcmVxdWVuY3lCCLpIBYIBAhABEkcKCnN0YXJ0X2RhdGUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhe6SBSyAREiBwj/gtH/rwcyBgiAh7XDAxITCgthdXRvX2ltcG9ydBgNIAEoCBI9CgVzdGF0ZRgOIAEoDjIkLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvblN0YXRlQgi6SAWCAQIQARJMCgpjcmVhdGVkX2F0GA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIcukgZsgEWIgcI/4LR/68HMgsIgJK4w5j+////ARJMCgp1cGRhdGVkX2F0GBAgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIcukgZsgEWIgcI/4LR/68HMgsIgJK4w5j+////ARJOCgxuZXh0X3N5bmNfYXQYESABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhy6SBmyARYiBwj/gtH/rwcyCwiAkrjDmP7///8BEi0KCGxhc3RfcnVuGBIgASgLMhsuaWRwLmludGVncmF0aW9uLnYxLlN5bmNSdW4iUAoQQ29ycmVsYXRpb25SdWxlcxI8CgVydWxlcxgBIAMoCzIjLmlkcC5pbnRlZ3JhdGlvbi52MS5Db3JyZWxhdGlvblJ1bGVCCLpIBZIBAhAgIk0KDUZpZWxkTWFwcGluZ3MSPAoIbWFwcGluZ3MYASADKAsyIC5pZHAuaW50ZWdyYXRpb24udjEuRmllbGRNYXBwaW5nQgi6SAWSAQIQQCJXCg5TZWNvbmRhcnlLaW5kcxJFCgVraW5kcxgBIAMoDjIhLmlkcC5pbnRlZ3JhdGlvbi52MS5TZWNvbmRhcnlLaW5kQhO6SBCSAQ0QAhgBIgeCAQQQASAAIlgKGENyZWF0ZUludGVncmF0aW9uUmVxdWVzdBI8CgtpbnRlZ3JhdGlvbhgBIAEoCzIfLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvbkIGukgDyAEBIoEBChlDcmVhdGVJbnRlZ3JhdGlvblJlc3BvbnNlEjQKC2ludGVncmF0aW9uGAEgASgLMh8uaWRwLmludGVncmF0aW9uLnYxLkludGVncmF0aW9uEi4KCWZpcnN0X3J1bhgCIAEoCzIbLmlkcC5pbnRlZ3JhdGlvbi52MS5TeW5jUnVuIjwKFUdldEludGVncmF0aW9uUmVxdWVzdBIjCgtpbnRlZ3JhdGlvbhgBIAEoCUIOukgLcgmgjicBEAEYgAEiTgoWR2V0SW50ZWdyYXRpb25SZXNwb25zZRI0CgtpbnRlZ3JhdGlvbhgBIAEoCzIfLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvbiJnChdMaXN0SW50ZWdyYXRpb25zUmVxdWVzdBIcCglwYWdlX3NpemUYASABKAVCCbpIBhoEsI4nARIuCgpwYWdlX3Rva2VuGAIgASgJQhq6SBdyFRiACDIQXltBLVphLXowLTlfLV0qJCJqChhMaXN0SW50ZWdyYXRpb25zUmVzcG9uc2USNQoMaW50ZWdyYXRpb25zGAEgAygLMh8uaWRwLmludGVncmF0aW9uLnYxLkludGVncmF0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSK5AgoYVXBkYXRlSW50ZWdyYXRpb25SZXF1ZXN0EiMKC2ludGVncmF0aW9uGAEgASgJQg66SAtyCaCOJwEQARiAARIwCgdjaGFuZ2VzGAIgASgLMh8uaWRwLmludGVncmF0aW9uLnYxLkludGVncmF0aW9uEsUBCgt1cGRhdGVfbWFzaxgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2tCkwG6SI8B4gGLARIEbmFtZRIJY29ubmVjdG9yEgl3b3Jrc3BhY2USCGJlaGF2aW9yEgRraW5kEgR0eXBlEgtjb3JyZWxhdGlvbhIOZmllbGRfbWFwcGluZ3MSD3NlY29uZGFyeV9raW5kcxIQdXBkYXRlX2ZyZXF1ZW5jeRIKc3RhcnRfZGF0ZRILYXV0b19pbXBvcnQiUQoZVXBkYXRlSW50ZWdyYXRpb25SZXNwb25zZRI0CgtpbnRlZ3JhdGlvbhgBIAEoCzIfLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvbiJAChlTdXNwZW5kSW50ZWdyYXRpb25SZXF1ZXN0EiMKC2ludGVncmF0aW9uGAEgASgJQg66SAtyCaCOJwEQARiAASJSChpTdXNwZW5kSW50ZWdyYXRpb25SZXNwb25zZRI0CgtpbnRlZ3JhdGlvbhgBIAEoCzIfLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvbiI/ChhSZXN1bWVJbnRlZ3JhdGlvblJlcXVlc3QSIwoLaW50ZWdyYXRpb24YASABKAlCDrpIC3IJoI4nARABGIABIlEKGVJlc3VtZUludGVncmF0aW9uUmVzcG9uc2USNAoLaW50ZWdyYXRpb24YASABKAsyHy5pZHAuaW50ZWdyYXRpb24udjEuSW50ZWdyYXRpb24i+AUKB1N5bmNSdW4SGAoCaWQYASABKAlCDLpICXIHoI4nARiAARIkCg5pbnRlZ3JhdGlvbl9pZBgCIAEoCUIMukgJcgegjicBGIABEjoKB3RyaWdnZXIYAyABKA4yHy5pZHAuaW50ZWdyYXRpb24udjEuU3luY1RyaWdnZXJCCLpIBYIBAhABEjgKBnN0YXR1cxgEIAEoDjIeLmlkcC5pbnRlZ3JhdGlvbi52MS5TeW5jU3RhdHVzQgi6SAWCAQIQARJLCglxdWV1ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhy6SBmyARYiBwj/gtH/rwcyCwiAkrjDmP7///8BEkwKCnN0YXJ0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhy6SBmyARYiBwj/gtH/rwcyCwiAkrjDmP7///8BEk0KC2ZpbmlzaGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIcukgZsgEWIgcI/4LR/68HMgsIgJK4w5j+////ARIaCgVwaGFzZRgIIAEoCUILukgIcgagjicBGEASHQoMcmVwb3NpdG9yaWVzGAkgASgDQge6SAQiAigAEh4KDXB1bGxfcmVxdWVzdHMYCiABKANCB7pIBCICKAASGAoHY29tbWl0cxgLIAEoA0IHukgEIgIoABIZCghyZXF1ZXN0cxgMIAEoA0IHukgEIgIoABIdCgxyYXRlX2xpbWl0ZWQYDSABKANCB7pIBCICKAASGwoFZXJyb3IYDiABKAlCDLpICXIHqI4nARiAIBIYCgdhdHRlbXB0GA8gASgFQge6SAQaAigAEiIKEXJlcG9zaXRvcmllc19kb25lGBAgASgDQge6SAQiAigAEiMKEnJlcG9zaXRvcmllc190b3RhbBgRIAEoA0IHukgEIgIoABIeCghkZWxlZ2F0ZRgSIAEoCUIMukgJcgegjicBGIABIj0KFlN5bmNJbnRlZ3JhdGlvblJlcXVlc3QSIwoLaW50ZWdyYXRpb24YASABKAlCDrpIC3IJoI4nARABGIABIlMKF1N5bmNJbnRlZ3JhdGlvblJlc3BvbnNlEigKA3J1bhgBIAEoCzIbLmlkcC5pbnRlZ3JhdGlvbi52MS5TeW5jUnVuEg4KBmpvaW5lZBgCIAEoCCIvChFHZXRTeW5jUnVuUmVxdWVzdBIaCgJpZBgBIAEoCUIOukgLcgmgjicBEAEYgAEiPgoSR2V0U3luY1J1blJlc3BvbnNlEigKA3J1bhgBIAEoCzIbLmlkcC5pbnRlZ3JhdGlvbi52MS5TeW5jUnVuIogBChNMaXN0U3luY1J1bnNSZXF1ZXN0EiMKC2ludGVncmF0aW9uGAEgASgJQg66SAtyCaCOJwEQARiAARIcCglwYWdlX3NpemUYAiABKAVCCbpIBhoEsI4nARIuCgpwYWdlX3Rva2VuGAMgASgJQhq6SBdyFRiACDIQXltBLVphLXowLTlfLV0qJCJaChRMaXN0U3luY1J1bnNSZXNwb25zZRIpCgRydW5zGAEgAygLMhsuaWRwLmludGVncmF0aW9uLnYxLlN5bmNSdW4SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIr0BCgVFdmVudBIKCgJpZBgBIAEoCRIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgR0eXBlGAMgASgOMh0uaWRwLmludGVncmF0aW9uLnYxLkV2ZW50VHlwZRIPCgdtZXNzYWdlGAQgASgJEg0KBWFjdG9yGAUgASgJEg4KBnJ1bl9pZBgGIAEoCRISCgpyZXBvc2l0b3J5GAcgASgJEg0KBWVycm9yGAggASgJIoYBChFMaXN0RXZlbnRzUmVxdWVzdBIjCgtpbnRlZ3JhdGlvbhgBIAEoCUIOukgLcgmgjicBEAEYgAESHAoJcGFnZV9zaXplGAIgASgFQgm6SAYaBLCOJwESLgoKcGFnZV90b2tlbhgDIAEoCUIaukgXchUYgAgyEF5bQS1aYS16MC05Xy1dKiQiWAoSTGlzdEV2ZW50c1Jlc3BvbnNlEikKBmV2ZW50cxgBIAMoCzIZLmlkcC5pbnRlZ3JhdGlvbi52MS5FdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkqcAoIQmVoYXZpb3ISGAoUQkVIQVZJT1JfVU5TUEVDSUZJRUQQABIfChtCRUhBVklPUl9SRUdJU1RFUl9BTkRfTUVSR0UQARIVChFCRUhBVklPUl9SRUdJU1RFUhACEhIKDkJFSEFWSU9SX01FUkdFEAMqUAoIT3BlcmF0b3ISGAoUT1BFUkFUT1JfVU5TUEVDSUZJRUQQABITCg9PUEVSQVRPUl9FUVVBTFMQARIVChFPUEVSQVRPUl9DT05UQUlOUxACKm0KDVNlY29uZGFyeUtpbmQSHgoaU0VDT05EQVJZX0tJTkRfVU5TUEVDSUZJRUQQABIgChxTRUNPTkRBUllfS0lORF9QVUxMX1JFUVVFU1RTEAESGgoWU0VDT05EQVJZX0tJTkRfQ09NTUlUUxACKugBCg9VcGRhdGVGcmVxdWVuY3kSIAocVVBEQVRFX0ZSRVFVRU5DWV9VTlNQRUNJRklFRBAAEh8KG1VQREFURV9GUkVRVUVOQ1lfMzBfTUlOVVRFUxABEhsKF1VQREFURV9GUkVRVUVOQ1lfMV9IT1VSEAISHAoYVVBEQVRFX0ZSRVFVRU5DWV8zX0hPVVJTEAMSHAoYVVBEQVRFX0ZSRVFVRU5DWV82X0hPVVJTEAQSHQoZVVBEQVRFX0ZSRVFVRU5DWV8xMl9IT1VSUxAFEhoKFlVQREFURV9GUkVRVUVOQ1lfMV9EQVkQBip1ChBJbnRlZ3JhdGlvblN0YXRlEiEKHUlOVEVHUkFUSU9OX1NUQVRFX1VOU1BFQ0lGSUVEEAASHQoZSU5URUdSQVRJT05fU1RBVEVfRU5BQkxFRBABEh8KG0lOVEVHUkFUSU9OX1NUQVRFX1NVU1BFTkRFRBACKq4BCgtTeW5jVHJpZ2dlchIcChhTWU5DX1RSSUdHRVJfVU5TUEVDSUZJRUQQABIaChZTWU5DX1RSSUdHRVJfU0NIRURVTEVEEAESFwoTU1lOQ19UUklHR0VSX01BTlVBTBACEhgKFFNZTkNfVFJJR0dFUl9DUkVBVEVEEAMSGAoUU1lOQ19UUklHR0VSX1JFU1VNRUQQBBIYChRTWU5DX1RSSUdHRVJfV0VCSE9PSxAFKr8BCgpTeW5jU3RhdHVzEhsKF1NZTkNfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFgoSU1lOQ19TVEFUVVNfUVVFVUVEEAESFwoTU1lOQ19TVEFUVVNfUlVOTklORxACEhcKE1NZTkNfU1RBVFVTX1NVQ0NFU1MQAxIXChNTWU5DX1NUQVRVU19QQVJUSUFMEAQSFgoSU1lOQ19TVEFUVVNfRkFJTEVEEAUSGQoVU1lOQ19TVEFUVVNfQ0FOQ0VMTEVEEAYqvwIKCUV2ZW50VHlwZRIaChZFVkVOVF9UWVBFX1VOU1BFQ0lGSUVEEAASEwoPRVZFTlRfVFlQRV9TWU5DEAESHQoZRVZFTlRfVFlQRV9DT05GSUdfQ0hBTkdFRBACEhgKFEVWRU5UX1RZUEVfU1VTUEVOREVEEAMSFgoSRVZFTlRfVFlQRV9SRVNVTUVEEAQSFwoTRVZFTlRfVFlQRV9JTVBPUlRFRBAFEhwKGEVWRU5UX1RZUEVfQVVUT19JTVBPUlRFRBAGEhcKE0VWRU5UX1RZUEVfVU5MSU5LRUQQBxIcChhFVkVOVF9UWVBFX0lNUE9SVF9GQUlMRUQQCBIhCh1FVkVOVF9UWVBFX1JFUE9TSVRPUllfREVMRVRFRBAJEh8KG0VWRU5UX1RZUEVfRk9MTE9XX1VQX0ZBSUxFRBAKMsAIChJJbnRlZ3JhdGlvblNlcnZpY2UScAoRQ3JlYXRlSW50ZWdyYXRpb24SLC5pZHAuaW50ZWdyYXRpb24udjEuQ3JlYXRlSW50ZWdyYXRpb25SZXF1ZXN0Gi0uaWRwLmludGVncmF0aW9uLnYxLkNyZWF0ZUludGVncmF0aW9uUmVzcG9uc2USZwoOR2V0SW50ZWdyYXRpb24SKS5pZHAuaW50ZWdyYXRpb24udjEuR2V0SW50ZWdyYXRpb25SZXF1ZXN0GiouaWRwLmludGVncmF0aW9uLnYxLkdldEludGVncmF0aW9uUmVzcG9uc2USbQoQTGlzdEludGVncmF0aW9ucxIrLmlkcC5pbnRlZ3JhdGlvbi52MS5MaXN0SW50ZWdyYXRpb25zUmVxdWVzdBosLmlkcC5pbnRlZ3JhdGlvbi52MS5MaXN0SW50ZWdyYXRpb25zUmVzcG9uc2UScAoRVXBkYXRlSW50ZWdyYXRpb24SLC5pZHAuaW50ZWdyYXRpb24udjEuVXBkYXRlSW50ZWdyYXRpb25SZXF1ZXN0Gi0uaWRwLmludGVncmF0aW9uLnYxLlVwZGF0ZUludGVncmF0aW9uUmVzcG9uc2UScwoSU3VzcGVuZEludGVncmF0aW9uEi0uaWRwLmludGVncmF0aW9uLnYxLlN1c3BlbmRJbnRlZ3JhdGlvblJlcXVlc3QaLi5pZHAuaW50ZWdyYXRpb24udjEuU3VzcGVuZEludGVncmF0aW9uUmVzcG9uc2UScAoRUmVzdW1lSW50ZWdyYXRpb24SLC5pZHAuaW50ZWdyYXRpb24udjEuUmVzdW1lSW50ZWdyYXRpb25SZXF1ZXN0Gi0uaWRwLmludGVncmF0aW9uLnYxLlJlc3VtZUludGVncmF0aW9uUmVzcG9uc2USagoPU3luY0ludGVncmF0aW9uEiouaWRwLmludGVncmF0aW9uLnYxLlN5bmNJbnRlZ3JhdGlvblJlcXVlc3QaKy5pZHAuaW50ZWdyYXRpb24udjEuU3luY0ludGVncmF0aW9uUmVzcG9uc2USWwoKR2V0U3luY1J1bhIlLmlkcC5pbnRlZ3JhdGlvbi52MS5HZXRTeW5jUnVuUmVxdWVzdBomLmlkcC5pbnRlZ3JhdGlvbi52MS5HZXRTeW5jUnVuUmVzcG9uc2USYQoMTGlzdFN5bmNSdW5zEicuaWRwLmludGVncmF0aW9uLnYxLkxpc3RTeW5jUnVuc1JlcXVlc3QaKC5pZHAuaW50ZWdyYXRpb24udjEuTGlzdFN5bmNSdW5zUmVzcG9uc2USWwoKTGlzdEV2ZW50cxIlLmlkcC5pbnRlZ3JhdGlvbi52MS5MaXN0RXZlbnRzUmVxdWVzdBomLmlkcC5pbnRlZ3JhdGlvbi52MS5MaXN0RXZlbnRzUmVzcG9uc2ViBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_idp_rules_v1_rules]);
+  fileDesc("CiRpZHAvaW50ZWdyYXRpb24vdjEvaW50ZWdyYXRpb24ucHJvdG8SEmlkcC5pbnRlZ3JhdGlvbi52MSKUAQoPQ29ycmVsYXRpb25SdWxlEiMKDWluZ2VzdGVkX3BhdGgYASABKAlCDLpICXIHoI4nARiAAhIiCgxjYXRhbG9nX3BhdGgYAiABKAlCDLpICXIHoI4nARiAAhI4CghvcGVyYXRvchgDIAEoDjIcLmlkcC5pbnRlZ3JhdGlvbi52MS5PcGVyYXRvckIIukgFggECEAEiRgoMRmllbGRNYXBwaW5nEhoKBG5hbWUYASABKAlCDLpICXIHoI4nARiAAhIaCgRwYXRoGAIgASgJQgy6SAlyB6COJwEYgAIi3gcKC0ludGVncmF0aW9uEhgKAmlkGAEgASgJQgy6SAlyB6COJwEYgAESGgoEbmFtZRgCIAEoCUIMukgJcgegjicBGIABEh8KCWNvbm5lY3RvchgDIAEoCUIMukgJcgegjicBGIABEh4KCXdvcmtzcGFjZRgEIAEoCUILukgIcgagjicBGGQSOAoIYmVoYXZpb3IYBSABKA4yHC5pZHAuaW50ZWdyYXRpb24udjEuQmVoYXZpb3JCCLpIBYIBAhABEhkKBGtpbmQYBiABKAlCC7pICHIGoI4nARhAEhkKBHR5cGUYByABKAlCC7pICHIGoI4nARg/EjkKC2NvcnJlbGF0aW9uGAggASgLMiQuaWRwLmludGVncmF0aW9uLnYxLkNvcnJlbGF0aW9uUnVsZXMSOQoOZmllbGRfbWFwcGluZ3MYCSABKAsyIS5pZHAuaW50ZWdyYXRpb24udjEuRmllbGRNYXBwaW5ncxI7Cg9zZWNvbmRhcnlfa2luZHMYCiABKAsyIi5pZHAuaW50ZWdyYXRpb24udjEuU2Vjb25kYXJ5S2luZHMSRwoQdXBkYXRlX2ZyZXF1ZW5jeRgLIAEoDjIjLmlkcC5pbnRlZ3JhdGlvbi52MS5VcGRhdGVGcmVxdWVuY3lCCLpIBYIBAhABEkcKCnN0YXJ0X2RhdGUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhe6SBSyAREiBwj/gtH/rwcyBgiAh7XDAxITCgthdXRvX2ltcG9ydBgNIAEoCBI9CgVzdGF0ZRgOIAEoDjIkLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvblN0YXRlQgi6SAWCAQIQARJMCgpjcmVhdGVkX2F0GA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIcukgZsgEWIgcI/4LR/68HMgsIgJK4w5j+////ARJMCgp1cGRhdGVkX2F0GBAgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIcukgZsgEWIgcI/4LR/68HMgsIgJK4w5j+////ARJOCgxuZXh0X3N5bmNfYXQYESABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhy6SBmyARYiBwj/gtH/rwcyCwiAkrjDmP7///8BEi0KCGxhc3RfcnVuGBIgASgLMhsuaWRwLmludGVncmF0aW9uLnYxLlN5bmNSdW4SNAoGZmlsdGVyGBMgASgLMiQuaWRwLmludGVncmF0aW9uLnYxLlJlcG9zaXRvcnlGaWx0ZXIilQMKEFJlcG9zaXRvcnlGaWx0ZXISLQoQaW5jbHVkZV9wcm9qZWN0cxgBIAMoCUITukgQkgENEGQiCXIHoI4nARiAARItChBleGNsdWRlX3Byb2plY3RzGAIgAygJQhO6SBCSAQ0QZCIJcgegjicBGIABEioKDWluY2x1ZGVfbmFtZXMYAyADKAlCE7pIEJIBDRBkIglyB6COJwEYyAESKgoNZXhjbHVkZV9uYW1lcxgEIAMoCUITukgQkgENEGQiCXIHoI4nARjIARJGCgp2aXNpYmlsaXR5GAUgASgOMiguaWRwLmludGVncmF0aW9uLnYxLlJlcG9zaXRvcnlWaXNpYmlsaXR5Qgi6SAWCAQIQARI3CgVmb3JrcxgGIAEoDjIeLmlkcC5pbnRlZ3JhdGlvbi52MS5Gb3JrUG9saWN5Qgi6SAWCAQIQARJKCg11cGRhdGVkX3NpbmNlGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIXukgUsgERIgcI/4LR/68HMgYIgIe1wwMiUAoQQ29ycmVsYXRpb25SdWxlcxI8CgVydWxlcxgBIAMoCzIjLmlkcC5pbnRlZ3JhdGlvbi52MS5Db3JyZWxhdGlvblJ1bGVCCLpIBZIBAhAgIk0KDUZpZWxkTWFwcGluZ3MSPAoIbWFwcGluZ3MYASADKAsyIC5pZHAuaW50ZWdyYXRpb24udjEuRmllbGRNYXBwaW5nQgi6SAWSAQIQQCJXCg5TZWNvbmRhcnlLaW5kcxJFCgVraW5kcxgBIAMoDjIhLmlkcC5pbnRlZ3JhdGlvbi52MS5TZWNvbmRhcnlLaW5kQhO6SBCSAQ0QAhgBIgeCAQQQASAAIlgKGENyZWF0ZUludGVncmF0aW9uUmVxdWVzdBI8CgtpbnRlZ3JhdGlvbhgBIAEoCzIfLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvbkIGukgDyAEBIoEBChlDcmVhdGVJbnRlZ3JhdGlvblJlc3BvbnNlEjQKC2ludGVncmF0aW9uGAEgASgLMh8uaWRwLmludGVncmF0aW9uLnYxLkludGVncmF0aW9uEi4KCWZpcnN0X3J1bhgCIAEoCzIbLmlkcC5pbnRlZ3JhdGlvbi52MS5TeW5jUnVuIjwKFUdldEludGVncmF0aW9uUmVxdWVzdBIjCgtpbnRlZ3JhdGlvbhgBIAEoCUIOukgLcgmgjicBEAEYgAEiTgoWR2V0SW50ZWdyYXRpb25SZXNwb25zZRI0CgtpbnRlZ3JhdGlvbhgBIAEoCzIfLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvbiJnChdMaXN0SW50ZWdyYXRpb25zUmVxdWVzdBIcCglwYWdlX3NpemUYASABKAVCCbpIBhoEsI4nARIuCgpwYWdlX3Rva2VuGAIgASgJQhq6SBdyFRiACDIQXltBLVphLXowLTlfLV0qJCJqChhMaXN0SW50ZWdyYXRpb25zUmVzcG9uc2USNQoMaW50ZWdyYXRpb25zGAEgAygLMh8uaWRwLmludGVncmF0aW9uLnYxLkludGVncmF0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSLYAgoYVXBkYXRlSW50ZWdyYXRpb25SZXF1ZXN0EiMKC2ludGVncmF0aW9uGAEgASgJQg66SAtyCaCOJwEQARiAARIwCgdjaGFuZ2VzGAIgASgLMh8uaWRwLmludGVncmF0aW9uLnYxLkludGVncmF0aW9uEs0BCgt1cGRhdGVfbWFzaxgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2tCmwG6SJcB4gGTARIEbmFtZRIJY29ubmVjdG9yEgl3b3Jrc3BhY2USCGJlaGF2aW9yEgRraW5kEgR0eXBlEgtjb3JyZWxhdGlvbhIOZmllbGRfbWFwcGluZ3MSD3NlY29uZGFyeV9raW5kcxIQdXBkYXRlX2ZyZXF1ZW5jeRIKc3RhcnRfZGF0ZRILYXV0b19pbXBvcnQSBmZpbHRlchIVCg12YWxpZGF0ZV9vbmx5GAQgASgIIokBChlVcGRhdGVJbnRlZ3JhdGlvblJlc3BvbnNlEjQKC2ludGVncmF0aW9uGAEgASgLMh8uaWRwLmludGVncmF0aW9uLnYxLkludGVncmF0aW9uEjYKB3ByZXZpZXcYAiABKAsyJS5pZHAuaW50ZWdyYXRpb24udjEuRGlzY292ZXJlZFByZXZpZXciegoUUmVjb21tZW5kYXRpb25DaGFuZ2USEgoKcmVwb3NpdG9yeRgBIAEoCRITCgtmcm9tX2FjdGlvbhgCIAEoCRITCgtmcm9tX2VudGl0eRgDIAEoCRIRCgl0b19hY3Rpb24YBCABKAkSEQoJdG9fZW50aXR5GAUgASgJIpsCChFEaXNjb3ZlcmVkUHJldmlldxIUCgxyZXBvc2l0b3JpZXMYASABKAMSGQoRcmVnaXN0ZXJfdG9fbWVyZ2UYAiABKAMSGQoRbWVyZ2VfdG9fcmVnaXN0ZXIYAyABKAMSHAoUbWVyZ2VfdGFyZ2V0X2NoYW5nZWQYBCABKAMSDwoHdG9fbm9uZRgFIAEoAxIRCglmcm9tX25vbmUYBiABKAMSDwoHbGVhdmluZxgHIAEoAxIQCghlbnRlcmluZxgIIAEoAxIZChFpbXBvcnRlZF9leGNsdWRlZBgJIAEoAxI6CghleGFtcGxlcxgKIAMoCzIoLmlkcC5pbnRlZ3JhdGlvbi52MS5SZWNvbW1lbmRhdGlvbkNoYW5nZSJAChlTdXNwZW5kSW50ZWdyYXRpb25SZXF1ZXN0EiMKC2ludGVncmF0aW9uGAEgASgJQg66SAtyCaCOJwEQARiAASJSChpTdXNwZW5kSW50ZWdyYXRpb25SZXNwb25zZRI0CgtpbnRlZ3JhdGlvbhgBIAEoCzIfLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvbiI/ChhSZXN1bWVJbnRlZ3JhdGlvblJlcXVlc3QSIwoLaW50ZWdyYXRpb24YASABKAlCDrpIC3IJoI4nARABGIABIlEKGVJlc3VtZUludGVncmF0aW9uUmVzcG9uc2USNAoLaW50ZWdyYXRpb24YASABKAsyHy5pZHAuaW50ZWdyYXRpb24udjEuSW50ZWdyYXRpb24i+AUKB1N5bmNSdW4SGAoCaWQYASABKAlCDLpICXIHoI4nARiAARIkCg5pbnRlZ3JhdGlvbl9pZBgCIAEoCUIMukgJcgegjicBGIABEjoKB3RyaWdnZXIYAyABKA4yHy5pZHAuaW50ZWdyYXRpb24udjEuU3luY1RyaWdnZXJCCLpIBYIBAhABEjgKBnN0YXR1cxgEIAEoDjIeLmlkcC5pbnRlZ3JhdGlvbi52MS5TeW5jU3RhdHVzQgi6SAWCAQIQARJLCglxdWV1ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhy6SBmyARYiBwj/gtH/rwcyCwiAkrjDmP7///8BEkwKCnN0YXJ0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhy6SBmyARYiBwj/gtH/rwcyCwiAkrjDmP7///8BEk0KC2ZpbmlzaGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIcukgZsgEWIgcI/4LR/68HMgsIgJK4w5j+////ARIaCgVwaGFzZRgIIAEoCUILukgIcgagjicBGEASHQoMcmVwb3NpdG9yaWVzGAkgASgDQge6SAQiAigAEh4KDXB1bGxfcmVxdWVzdHMYCiABKANCB7pIBCICKAASGAoHY29tbWl0cxgLIAEoA0IHukgEIgIoABIZCghyZXF1ZXN0cxgMIAEoA0IHukgEIgIoABIdCgxyYXRlX2xpbWl0ZWQYDSABKANCB7pIBCICKAASGwoFZXJyb3IYDiABKAlCDLpICXIHqI4nARiAIBIYCgdhdHRlbXB0GA8gASgFQge6SAQaAigAEiIKEXJlcG9zaXRvcmllc19kb25lGBAgASgDQge6SAQiAigAEiMKEnJlcG9zaXRvcmllc190b3RhbBgRIAEoA0IHukgEIgIoABIeCghkZWxlZ2F0ZRgSIAEoCUIMukgJcgegjicBGIABIj0KFlN5bmNJbnRlZ3JhdGlvblJlcXVlc3QSIwoLaW50ZWdyYXRpb24YASABKAlCDrpIC3IJoI4nARABGIABIlMKF1N5bmNJbnRlZ3JhdGlvblJlc3BvbnNlEigKA3J1bhgBIAEoCzIbLmlkcC5pbnRlZ3JhdGlvbi52MS5TeW5jUnVuEg4KBmpvaW5lZBgCIAEoCCIvChFHZXRTeW5jUnVuUmVxdWVzdBIaCgJpZBgBIAEoCUIOukgLcgmgjicBEAEYgAEiPgoSR2V0U3luY1J1blJlc3BvbnNlEigKA3J1bhgBIAEoCzIbLmlkcC5pbnRlZ3JhdGlvbi52MS5TeW5jUnVuIogBChNMaXN0U3luY1J1bnNSZXF1ZXN0EiMKC2ludGVncmF0aW9uGAEgASgJQg66SAtyCaCOJwEQARiAARIcCglwYWdlX3NpemUYAiABKAVCCbpIBhoEsI4nARIuCgpwYWdlX3Rva2VuGAMgASgJQhq6SBdyFRiACDIQXltBLVphLXowLTlfLV0qJCJaChRMaXN0U3luY1J1bnNSZXNwb25zZRIpCgRydW5zGAEgAygLMhsuaWRwLmludGVncmF0aW9uLnYxLlN5bmNSdW4SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIr0BCgVFdmVudBIKCgJpZBgBIAEoCRIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgR0eXBlGAMgASgOMh0uaWRwLmludGVncmF0aW9uLnYxLkV2ZW50VHlwZRIPCgdtZXNzYWdlGAQgASgJEg0KBWFjdG9yGAUgASgJEg4KBnJ1bl9pZBgGIAEoCRISCgpyZXBvc2l0b3J5GAcgASgJEg0KBWVycm9yGAggASgJIoYBChFMaXN0RXZlbnRzUmVxdWVzdBIjCgtpbnRlZ3JhdGlvbhgBIAEoCUIOukgLcgmgjicBEAEYgAESHAoJcGFnZV9zaXplGAIgASgFQgm6SAYaBLCOJwESLgoKcGFnZV90b2tlbhgDIAEoCUIaukgXchUYgAgyEF5bQS1aYS16MC05Xy1dKiQiWAoSTGlzdEV2ZW50c1Jlc3BvbnNlEikKBmV2ZW50cxgBIAMoCzIZLmlkcC5pbnRlZ3JhdGlvbi52MS5FdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkqcAoIQmVoYXZpb3ISGAoUQkVIQVZJT1JfVU5TUEVDSUZJRUQQABIfChtCRUhBVklPUl9SRUdJU1RFUl9BTkRfTUVSR0UQARIVChFCRUhBVklPUl9SRUdJU1RFUhACEhIKDkJFSEFWSU9SX01FUkdFEAMqUAoIT3BlcmF0b3ISGAoUT1BFUkFUT1JfVU5TUEVDSUZJRUQQABITCg9PUEVSQVRPUl9FUVVBTFMQARIVChFPUEVSQVRPUl9DT05UQUlOUxACKm0KDVNlY29uZGFyeUtpbmQSHgoaU0VDT05EQVJZX0tJTkRfVU5TUEVDSUZJRUQQABIgChxTRUNPTkRBUllfS0lORF9QVUxMX1JFUVVFU1RTEAESGgoWU0VDT05EQVJZX0tJTkRfQ09NTUlUUxACKugBCg9VcGRhdGVGcmVxdWVuY3kSIAocVVBEQVRFX0ZSRVFVRU5DWV9VTlNQRUNJRklFRBAAEh8KG1VQREFURV9GUkVRVUVOQ1lfMzBfTUlOVVRFUxABEhsKF1VQREFURV9GUkVRVUVOQ1lfMV9IT1VSEAISHAoYVVBEQVRFX0ZSRVFVRU5DWV8zX0hPVVJTEAMSHAoYVVBEQVRFX0ZSRVFVRU5DWV82X0hPVVJTEAQSHQoZVVBEQVRFX0ZSRVFVRU5DWV8xMl9IT1VSUxAFEhoKFlVQREFURV9GUkVRVUVOQ1lfMV9EQVkQBip1ChBJbnRlZ3JhdGlvblN0YXRlEiEKHUlOVEVHUkFUSU9OX1NUQVRFX1VOU1BFQ0lGSUVEEAASHQoZSU5URUdSQVRJT05fU1RBVEVfRU5BQkxFRBABEh8KG0lOVEVHUkFUSU9OX1NUQVRFX1NVU1BFTkRFRBACKoIBChRSZXBvc2l0b3J5VmlzaWJpbGl0eRIlCiFSRVBPU0lUT1JZX1ZJU0lCSUxJVFlfVU5TUEVDSUZJRUQQABIhCh1SRVBPU0lUT1JZX1ZJU0lCSUxJVFlfUFJJVkFURRABEiAKHFJFUE9TSVRPUllfVklTSUJJTElUWV9QVUJMSUMQAipxCgpGb3JrUG9saWN5EhsKF0ZPUktfUE9MSUNZX1VOU1BFQ0lGSUVEEAASFwoTRk9SS19QT0xJQ1lfSU5DTFVERRABEhcKE0ZPUktfUE9MSUNZX0VYQ0xVREUQAhIUChBGT1JLX1BPTElDWV9PTkxZEAMqrgEKC1N5bmNUcmlnZ2VyEhwKGFNZTkNfVFJJR0dFUl9VTlNQRUNJRklFRBAAEhoKFlNZTkNfVFJJR0dFUl9TQ0hFRFVMRUQQARIXChNTWU5DX1RSSUdHRVJfTUFOVUFMEAISGAoUU1lOQ19UUklHR0VSX0NSRUFURUQQAxIYChRTWU5DX1RSSUdHRVJfUkVTVU1FRBAEEhgKFFNZTkNfVFJJR0dFUl9XRUJIT09LEAUqvwEKClN5bmNTdGF0dXMSGwoXU1lOQ19TVEFUVVNfVU5TUEVDSUZJRUQQABIWChJTWU5DX1NUQVRVU19RVUVVRUQQARIXChNTWU5DX1NUQVRVU19SVU5OSU5HEAISFwoTU1lOQ19TVEFUVVNfU1VDQ0VTUxADEhcKE1NZTkNfU1RBVFVTX1BBUlRJQUwQBBIWChJTWU5DX1NUQVRVU19GQUlMRUQQBRIZChVTWU5DX1NUQVRVU19DQU5DRUxMRUQQBiq/AgoJRXZlbnRUeXBlEhoKFkVWRU5UX1RZUEVfVU5TUEVDSUZJRUQQABITCg9FVkVOVF9UWVBFX1NZTkMQARIdChlFVkVOVF9UWVBFX0NPTkZJR19DSEFOR0VEEAISGAoURVZFTlRfVFlQRV9TVVNQRU5ERUQQAxIWChJFVkVOVF9UWVBFX1JFU1VNRUQQBBIXChNFVkVOVF9UWVBFX0lNUE9SVEVEEAUSHAoYRVZFTlRfVFlQRV9BVVRPX0lNUE9SVEVEEAYSFwoTRVZFTlRfVFlQRV9VTkxJTktFRBAHEhwKGEVWRU5UX1RZUEVfSU1QT1JUX0ZBSUxFRBAIEiEKHUVWRU5UX1RZUEVfUkVQT1NJVE9SWV9ERUxFVEVEEAkSHwobRVZFTlRfVFlQRV9GT0xMT1dfVVBfRkFJTEVEEAoywAgKEkludGVncmF0aW9uU2VydmljZRJwChFDcmVhdGVJbnRlZ3JhdGlvbhIsLmlkcC5pbnRlZ3JhdGlvbi52MS5DcmVhdGVJbnRlZ3JhdGlvblJlcXVlc3QaLS5pZHAuaW50ZWdyYXRpb24udjEuQ3JlYXRlSW50ZWdyYXRpb25SZXNwb25zZRJnCg5HZXRJbnRlZ3JhdGlvbhIpLmlkcC5pbnRlZ3JhdGlvbi52MS5HZXRJbnRlZ3JhdGlvblJlcXVlc3QaKi5pZHAuaW50ZWdyYXRpb24udjEuR2V0SW50ZWdyYXRpb25SZXNwb25zZRJtChBMaXN0SW50ZWdyYXRpb25zEisuaWRwLmludGVncmF0aW9uLnYxLkxpc3RJbnRlZ3JhdGlvbnNSZXF1ZXN0GiwuaWRwLmludGVncmF0aW9uLnYxLkxpc3RJbnRlZ3JhdGlvbnNSZXNwb25zZRJwChFVcGRhdGVJbnRlZ3JhdGlvbhIsLmlkcC5pbnRlZ3JhdGlvbi52MS5VcGRhdGVJbnRlZ3JhdGlvblJlcXVlc3QaLS5pZHAuaW50ZWdyYXRpb24udjEuVXBkYXRlSW50ZWdyYXRpb25SZXNwb25zZRJzChJTdXNwZW5kSW50ZWdyYXRpb24SLS5pZHAuaW50ZWdyYXRpb24udjEuU3VzcGVuZEludGVncmF0aW9uUmVxdWVzdBouLmlkcC5pbnRlZ3JhdGlvbi52MS5TdXNwZW5kSW50ZWdyYXRpb25SZXNwb25zZRJwChFSZXN1bWVJbnRlZ3JhdGlvbhIsLmlkcC5pbnRlZ3JhdGlvbi52MS5SZXN1bWVJbnRlZ3JhdGlvblJlcXVlc3QaLS5pZHAuaW50ZWdyYXRpb24udjEuUmVzdW1lSW50ZWdyYXRpb25SZXNwb25zZRJqCg9TeW5jSW50ZWdyYXRpb24SKi5pZHAuaW50ZWdyYXRpb24udjEuU3luY0ludGVncmF0aW9uUmVxdWVzdBorLmlkcC5pbnRlZ3JhdGlvbi52MS5TeW5jSW50ZWdyYXRpb25SZXNwb25zZRJbCgpHZXRTeW5jUnVuEiUuaWRwLmludGVncmF0aW9uLnYxLkdldFN5bmNSdW5SZXF1ZXN0GiYuaWRwLmludGVncmF0aW9uLnYxLkdldFN5bmNSdW5SZXNwb25zZRJhCgxMaXN0U3luY1J1bnMSJy5pZHAuaW50ZWdyYXRpb24udjEuTGlzdFN5bmNSdW5zUmVxdWVzdBooLmlkcC5pbnRlZ3JhdGlvbi52MS5MaXN0U3luY1J1bnNSZXNwb25zZRJbCgpMaXN0RXZlbnRzEiUuaWRwLmludGVncmF0aW9uLnYxLkxpc3RFdmVudHNSZXF1ZXN0GiYuaWRwLmludGVncmF0aW9uLnYxLkxpc3RFdmVudHNSZXNwb25zZWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_idp_rules_v1_rules]);
 
 /**
  * CorrelationRule matches a discovered repository with a catalog entity.
@@ -219,6 +219,18 @@ export type Integration = Message<"idp.integration.v1.Integration"> & {
    * @generated from field: idp.integration.v1.SyncRun last_run = 18;
    */
   lastRun?: SyncRun | undefined;
+
+  /**
+   * Which repositories of the workspace are discovered. Absent or empty
+   * keeps every repository. Repositories it leaves out leave the
+   * Discovered list at once; imported ones stay imported, flagged
+   * (ImportedRepository.excluded_reason). The delegate asks Bitbucket to
+   * apply the project, visibility and activity parts, so repositories they
+   * leave out cost no request.
+   *
+   * @generated from field: idp.integration.v1.RepositoryFilter filter = 19;
+   */
+  filter?: RepositoryFilter | undefined;
 };
 
 /**
@@ -227,6 +239,73 @@ export type Integration = Message<"idp.integration.v1.Integration"> & {
  */
 export const IntegrationSchema: GenMessage<Integration> = /*@__PURE__*/
   messageDesc(file_idp_integration_v1_integration, 2);
+
+/**
+ * RepositoryFilter selects the repositories an integration discovers: a
+ * repository is kept when it passes every part that is set.
+ *
+ * @generated from message idp.integration.v1.RepositoryFilter
+ */
+export type RepositoryFilter = Message<"idp.integration.v1.RepositoryFilter"> & {
+  /**
+   * Only repositories of these Bitbucket project keys (e.g. "PAY"); empty
+   * keeps every project.
+   *
+   * @generated from field: repeated string include_projects = 1;
+   */
+  includeProjects: string[];
+
+  /**
+   * Not the repositories of these project keys.
+   *
+   * @generated from field: repeated string exclude_projects = 2;
+   */
+  excludeProjects: string[];
+
+  /**
+   * Only repositories whose slug or name matches one of these globs
+   * (*, ?, [a-z]; case ignored); empty keeps every name.
+   *
+   * @generated from field: repeated string include_names = 3;
+   */
+  includeNames: string[];
+
+  /**
+   * Not the repositories whose slug or name matches one of these globs.
+   *
+   * @generated from field: repeated string exclude_names = 4;
+   */
+  excludeNames: string[];
+
+  /**
+   * Private or public repositories only.
+   *
+   * @generated from field: idp.integration.v1.RepositoryVisibility visibility = 5;
+   */
+  visibility: RepositoryVisibility;
+
+  /**
+   * What becomes of forks.
+   *
+   * @generated from field: idp.integration.v1.ForkPolicy forks = 6;
+   */
+  forks: ForkPolicy;
+
+  /**
+   * Not the repositories without any update (push, settings change) since
+   * then: an archived-like, inactive repository.
+   *
+   * @generated from field: google.protobuf.Timestamp updated_since = 7;
+   */
+  updatedSince?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message idp.integration.v1.RepositoryFilter.
+ * Use `create(RepositoryFilterSchema)` to create a new message.
+ */
+export const RepositoryFilterSchema: GenMessage<RepositoryFilter> = /*@__PURE__*/
+  messageDesc(file_idp_integration_v1_integration, 3);
 
 /**
  * CorrelationRules is a set of rules that must all hold.
@@ -247,7 +326,7 @@ export type CorrelationRules = Message<"idp.integration.v1.CorrelationRules"> & 
  * Use `create(CorrelationRulesSchema)` to create a new message.
  */
 export const CorrelationRulesSchema: GenMessage<CorrelationRules> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 3);
+  messageDesc(file_idp_integration_v1_integration, 4);
 
 /**
  * FieldMappings is the set of fields copied into linked entities.
@@ -268,7 +347,7 @@ export type FieldMappings = Message<"idp.integration.v1.FieldMappings"> & {
  * Use `create(FieldMappingsSchema)` to create a new message.
  */
 export const FieldMappingsSchema: GenMessage<FieldMappings> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 4);
+  messageDesc(file_idp_integration_v1_integration, 5);
 
 /**
  * SecondaryKinds is the set of secondary kinds synced.
@@ -289,7 +368,7 @@ export type SecondaryKinds = Message<"idp.integration.v1.SecondaryKinds"> & {
  * Use `create(SecondaryKindsSchema)` to create a new message.
  */
 export const SecondaryKindsSchema: GenMessage<SecondaryKinds> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 5);
+  messageDesc(file_idp_integration_v1_integration, 6);
 
 /**
  * CreateIntegrationRequest holds the new integration.
@@ -310,7 +389,7 @@ export type CreateIntegrationRequest = Message<"idp.integration.v1.CreateIntegra
  * Use `create(CreateIntegrationRequestSchema)` to create a new message.
  */
 export const CreateIntegrationRequestSchema: GenMessage<CreateIntegrationRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 6);
+  messageDesc(file_idp_integration_v1_integration, 7);
 
 /**
  * CreateIntegrationResponse holds the stored integration.
@@ -338,7 +417,7 @@ export type CreateIntegrationResponse = Message<"idp.integration.v1.CreateIntegr
  * Use `create(CreateIntegrationResponseSchema)` to create a new message.
  */
 export const CreateIntegrationResponseSchema: GenMessage<CreateIntegrationResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 7);
+  messageDesc(file_idp_integration_v1_integration, 8);
 
 /**
  * GetIntegrationRequest names an integration.
@@ -359,7 +438,7 @@ export type GetIntegrationRequest = Message<"idp.integration.v1.GetIntegrationRe
  * Use `create(GetIntegrationRequestSchema)` to create a new message.
  */
 export const GetIntegrationRequestSchema: GenMessage<GetIntegrationRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 8);
+  messageDesc(file_idp_integration_v1_integration, 9);
 
 /**
  * GetIntegrationResponse holds the integration.
@@ -380,7 +459,7 @@ export type GetIntegrationResponse = Message<"idp.integration.v1.GetIntegrationR
  * Use `create(GetIntegrationResponseSchema)` to create a new message.
  */
 export const GetIntegrationResponseSchema: GenMessage<GetIntegrationResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 9);
+  messageDesc(file_idp_integration_v1_integration, 10);
 
 /**
  * ListIntegrationsRequest pages through integrations.
@@ -408,7 +487,7 @@ export type ListIntegrationsRequest = Message<"idp.integration.v1.ListIntegratio
  * Use `create(ListIntegrationsRequestSchema)` to create a new message.
  */
 export const ListIntegrationsRequestSchema: GenMessage<ListIntegrationsRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 10);
+  messageDesc(file_idp_integration_v1_integration, 11);
 
 /**
  * ListIntegrationsResponse is one page.
@@ -436,7 +515,7 @@ export type ListIntegrationsResponse = Message<"idp.integration.v1.ListIntegrati
  * Use `create(ListIntegrationsResponseSchema)` to create a new message.
  */
 export const ListIntegrationsResponseSchema: GenMessage<ListIntegrationsResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 11);
+  messageDesc(file_idp_integration_v1_integration, 12);
 
 /**
  * UpdateIntegrationRequest changes some fields.
@@ -464,6 +543,16 @@ export type UpdateIntegrationRequest = Message<"idp.integration.v1.UpdateIntegra
    * @generated from field: google.protobuf.FieldMask update_mask = 3;
    */
   updateMask?: FieldMask | undefined;
+
+  /**
+   * Check the change and preview it without applying it: the response
+   * holds the integration as it would be and, for a change of the
+   * correlation rules, behavior, kind, type or filter, what would change in
+   * the Discovered list. Nothing is stored and no event is recorded.
+   *
+   * @generated from field: bool validate_only = 4;
+   */
+  validateOnly: boolean;
 };
 
 /**
@@ -471,7 +560,7 @@ export type UpdateIntegrationRequest = Message<"idp.integration.v1.UpdateIntegra
  * Use `create(UpdateIntegrationRequestSchema)` to create a new message.
  */
 export const UpdateIntegrationRequestSchema: GenMessage<UpdateIntegrationRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 12);
+  messageDesc(file_idp_integration_v1_integration, 13);
 
 /**
  * UpdateIntegrationResponse holds the changed integration.
@@ -480,11 +569,19 @@ export const UpdateIntegrationRequestSchema: GenMessage<UpdateIntegrationRequest
  */
 export type UpdateIntegrationResponse = Message<"idp.integration.v1.UpdateIntegrationResponse"> & {
   /**
-   * The integration after the change.
+   * The integration after the change (with validate_only, as it would be).
    *
    * @generated from field: idp.integration.v1.Integration integration = 1;
    */
   integration?: Integration | undefined;
+
+  /**
+   * With validate_only, for a change of the correlation rules, behavior,
+   * kind, type or filter: what the change would do to the Discovered list.
+   *
+   * @generated from field: idp.integration.v1.DiscoveredPreview preview = 2;
+   */
+  preview?: DiscoveredPreview | undefined;
 };
 
 /**
@@ -492,7 +589,144 @@ export type UpdateIntegrationResponse = Message<"idp.integration.v1.UpdateIntegr
  * Use `create(UpdateIntegrationResponseSchema)` to create a new message.
  */
 export const UpdateIntegrationResponseSchema: GenMessage<UpdateIntegrationResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 13);
+  messageDesc(file_idp_integration_v1_integration, 14);
+
+/**
+ * RecommendationChange is one discovered repository whose recommendation a
+ * change would alter.
+ *
+ * @generated from message idp.integration.v1.RecommendationChange
+ */
+export type RecommendationChange = Message<"idp.integration.v1.RecommendationChange"> & {
+  /**
+   * workspace/slug.
+   *
+   * @generated from field: string repository = 1;
+   */
+  repository: string;
+
+  /**
+   * The recommended action now; unspecified when there is none.
+   *
+   * @generated from field: string from_action = 2;
+   */
+  fromAction: string;
+
+  /**
+   * The entity suggested now, for Merge: its identifier.
+   *
+   * @generated from field: string from_entity = 3;
+   */
+  fromEntity: string;
+
+  /**
+   * The recommended action after the change; unspecified when there is none.
+   *
+   * @generated from field: string to_action = 4;
+   */
+  toAction: string;
+
+  /**
+   * The entity suggested after the change, for Merge.
+   *
+   * @generated from field: string to_entity = 5;
+   */
+  toEntity: string;
+};
+
+/**
+ * Describes the message idp.integration.v1.RecommendationChange.
+ * Use `create(RecommendationChangeSchema)` to create a new message.
+ */
+export const RecommendationChangeSchema: GenMessage<RecommendationChange> = /*@__PURE__*/
+  messageDesc(file_idp_integration_v1_integration, 15);
+
+/**
+ * DiscoveredPreview is what a configuration change would do to the
+ * Discovered list, computed with the same rules the change would then run.
+ *
+ * @generated from message idp.integration.v1.DiscoveredPreview
+ */
+export type DiscoveredPreview = Message<"idp.integration.v1.DiscoveredPreview"> & {
+  /**
+   * Discovered repositories compared (not imported, not ignored, kept by
+   * the filter before or after the change).
+   *
+   * @generated from field: int64 repositories = 1;
+   */
+  repositories: bigint;
+
+  /**
+   * Recommended Register now, Merge after.
+   *
+   * @generated from field: int64 register_to_merge = 2;
+   */
+  registerToMerge: bigint;
+
+  /**
+   * Recommended Merge now, Register after.
+   *
+   * @generated from field: int64 merge_to_register = 3;
+   */
+  mergeToRegister: bigint;
+
+  /**
+   * Merge both times, into another entity.
+   *
+   * @generated from field: int64 merge_target_changed = 4;
+   */
+  mergeTargetChanged: bigint;
+
+  /**
+   * A recommendation now, none after (a person must choose).
+   *
+   * @generated from field: int64 to_none = 5;
+   */
+  toNone: bigint;
+
+  /**
+   * No recommendation now, one after.
+   *
+   * @generated from field: int64 from_none = 6;
+   */
+  fromNone: bigint;
+
+  /**
+   * Repositories the new filter takes out of the Discovered list.
+   *
+   * @generated from field: int64 leaving = 7;
+   */
+  leaving: bigint;
+
+  /**
+   * Stored repositories the new filter brings into the Discovered list.
+   *
+   * @generated from field: int64 entering = 8;
+   */
+  entering: bigint;
+
+  /**
+   * Imported repositories the new filter would leave out (they stay
+   * imported, flagged).
+   *
+   * @generated from field: int64 imported_excluded = 9;
+   */
+  importedExcluded: bigint;
+
+  /**
+   * Some repositories of each kind of change, by name.
+   *
+   * @generated from field: repeated idp.integration.v1.RecommendationChange examples = 10;
+   */
+  examples: RecommendationChange[];
+};
+
+/**
+ * Describes the message idp.integration.v1.DiscoveredPreview.
+ * Use `create(DiscoveredPreviewSchema)` to create a new message.
+ */
+export const DiscoveredPreviewSchema: GenMessage<DiscoveredPreview> = /*@__PURE__*/
+  messageDesc(file_idp_integration_v1_integration, 16);
 
 /**
  * SuspendIntegrationRequest names an integration.
@@ -513,7 +747,7 @@ export type SuspendIntegrationRequest = Message<"idp.integration.v1.SuspendInteg
  * Use `create(SuspendIntegrationRequestSchema)` to create a new message.
  */
 export const SuspendIntegrationRequestSchema: GenMessage<SuspendIntegrationRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 14);
+  messageDesc(file_idp_integration_v1_integration, 17);
 
 /**
  * SuspendIntegrationResponse holds the suspended integration.
@@ -534,7 +768,7 @@ export type SuspendIntegrationResponse = Message<"idp.integration.v1.SuspendInte
  * Use `create(SuspendIntegrationResponseSchema)` to create a new message.
  */
 export const SuspendIntegrationResponseSchema: GenMessage<SuspendIntegrationResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 15);
+  messageDesc(file_idp_integration_v1_integration, 18);
 
 /**
  * ResumeIntegrationRequest names an integration.
@@ -555,7 +789,7 @@ export type ResumeIntegrationRequest = Message<"idp.integration.v1.ResumeIntegra
  * Use `create(ResumeIntegrationRequestSchema)` to create a new message.
  */
 export const ResumeIntegrationRequestSchema: GenMessage<ResumeIntegrationRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 16);
+  messageDesc(file_idp_integration_v1_integration, 19);
 
 /**
  * ResumeIntegrationResponse holds the resumed integration.
@@ -576,7 +810,7 @@ export type ResumeIntegrationResponse = Message<"idp.integration.v1.ResumeIntegr
  * Use `create(ResumeIntegrationResponseSchema)` to create a new message.
  */
 export const ResumeIntegrationResponseSchema: GenMessage<ResumeIntegrationResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 17);
+  messageDesc(file_idp_integration_v1_integration, 20);
 
 /**
  * SyncRun is one sync of an integration.
@@ -716,7 +950,7 @@ export type SyncRun = Message<"idp.integration.v1.SyncRun"> & {
  * Use `create(SyncRunSchema)` to create a new message.
  */
 export const SyncRunSchema: GenMessage<SyncRun> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 18);
+  messageDesc(file_idp_integration_v1_integration, 21);
 
 /**
  * SyncIntegrationRequest asks for a sync now.
@@ -737,7 +971,7 @@ export type SyncIntegrationRequest = Message<"idp.integration.v1.SyncIntegration
  * Use `create(SyncIntegrationRequestSchema)` to create a new message.
  */
 export const SyncIntegrationRequestSchema: GenMessage<SyncIntegrationRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 19);
+  messageDesc(file_idp_integration_v1_integration, 22);
 
 /**
  * SyncIntegrationResponse holds the run.
@@ -765,7 +999,7 @@ export type SyncIntegrationResponse = Message<"idp.integration.v1.SyncIntegratio
  * Use `create(SyncIntegrationResponseSchema)` to create a new message.
  */
 export const SyncIntegrationResponseSchema: GenMessage<SyncIntegrationResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 20);
+  messageDesc(file_idp_integration_v1_integration, 23);
 
 /**
  * GetSyncRunRequest names a run.
@@ -786,7 +1020,7 @@ export type GetSyncRunRequest = Message<"idp.integration.v1.GetSyncRunRequest"> 
  * Use `create(GetSyncRunRequestSchema)` to create a new message.
  */
 export const GetSyncRunRequestSchema: GenMessage<GetSyncRunRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 21);
+  messageDesc(file_idp_integration_v1_integration, 24);
 
 /**
  * GetSyncRunResponse holds the run.
@@ -807,7 +1041,7 @@ export type GetSyncRunResponse = Message<"idp.integration.v1.GetSyncRunResponse"
  * Use `create(GetSyncRunResponseSchema)` to create a new message.
  */
 export const GetSyncRunResponseSchema: GenMessage<GetSyncRunResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 22);
+  messageDesc(file_idp_integration_v1_integration, 25);
 
 /**
  * ListSyncRunsRequest pages through runs.
@@ -842,7 +1076,7 @@ export type ListSyncRunsRequest = Message<"idp.integration.v1.ListSyncRunsReques
  * Use `create(ListSyncRunsRequestSchema)` to create a new message.
  */
 export const ListSyncRunsRequestSchema: GenMessage<ListSyncRunsRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 23);
+  messageDesc(file_idp_integration_v1_integration, 26);
 
 /**
  * ListSyncRunsResponse is one page, newest first.
@@ -870,7 +1104,7 @@ export type ListSyncRunsResponse = Message<"idp.integration.v1.ListSyncRunsRespo
  * Use `create(ListSyncRunsResponseSchema)` to create a new message.
  */
 export const ListSyncRunsResponseSchema: GenMessage<ListSyncRunsResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 24);
+  messageDesc(file_idp_integration_v1_integration, 27);
 
 /**
  * Event is one entry of an integration's log.
@@ -940,7 +1174,7 @@ export type Event = Message<"idp.integration.v1.Event"> & {
  * Use `create(EventSchema)` to create a new message.
  */
 export const EventSchema: GenMessage<Event> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 25);
+  messageDesc(file_idp_integration_v1_integration, 28);
 
 /**
  * ListEventsRequest pages through events.
@@ -975,7 +1209,7 @@ export type ListEventsRequest = Message<"idp.integration.v1.ListEventsRequest"> 
  * Use `create(ListEventsRequestSchema)` to create a new message.
  */
 export const ListEventsRequestSchema: GenMessage<ListEventsRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 26);
+  messageDesc(file_idp_integration_v1_integration, 29);
 
 /**
  * ListEventsResponse is one page, newest first.
@@ -1003,7 +1237,7 @@ export type ListEventsResponse = Message<"idp.integration.v1.ListEventsResponse"
  * Use `create(ListEventsResponseSchema)` to create a new message.
  */
 export const ListEventsResponseSchema: GenMessage<ListEventsResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 27);
+  messageDesc(file_idp_integration_v1_integration, 30);
 
 /**
  * Behavior is how discovered repositories enter the catalog.
@@ -1212,6 +1446,81 @@ export const IntegrationStateSchema: GenEnum<IntegrationState> = /*@__PURE__*/
   enumDesc(file_idp_integration_v1_integration, 4);
 
 /**
+ * RepositoryVisibility keeps private or public repositories only.
+ *
+ * @generated from enum idp.integration.v1.RepositoryVisibility
+ */
+export enum RepositoryVisibility {
+  /**
+   * Not set: both.
+   *
+   * @generated from enum value: REPOSITORY_VISIBILITY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Private repositories only.
+   *
+   * @generated from enum value: REPOSITORY_VISIBILITY_PRIVATE = 1;
+   */
+  PRIVATE = 1,
+
+  /**
+   * Public repositories only.
+   *
+   * @generated from enum value: REPOSITORY_VISIBILITY_PUBLIC = 2;
+   */
+  PUBLIC = 2,
+}
+
+/**
+ * Describes the enum idp.integration.v1.RepositoryVisibility.
+ */
+export const RepositoryVisibilitySchema: GenEnum<RepositoryVisibility> = /*@__PURE__*/
+  enumDesc(file_idp_integration_v1_integration, 5);
+
+/**
+ * ForkPolicy says what becomes of repositories that are forks.
+ *
+ * @generated from enum idp.integration.v1.ForkPolicy
+ */
+export enum ForkPolicy {
+  /**
+   * Not set: forks are discovered like any repository.
+   *
+   * @generated from enum value: FORK_POLICY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Forks are discovered like any repository.
+   *
+   * @generated from enum value: FORK_POLICY_INCLUDE = 1;
+   */
+  INCLUDE = 1,
+
+  /**
+   * Forks are left out.
+   *
+   * @generated from enum value: FORK_POLICY_EXCLUDE = 2;
+   */
+  EXCLUDE = 2,
+
+  /**
+   * Only forks are discovered.
+   *
+   * @generated from enum value: FORK_POLICY_ONLY = 3;
+   */
+  ONLY = 3,
+}
+
+/**
+ * Describes the enum idp.integration.v1.ForkPolicy.
+ */
+export const ForkPolicySchema: GenEnum<ForkPolicy> = /*@__PURE__*/
+  enumDesc(file_idp_integration_v1_integration, 6);
+
+/**
  * SyncTrigger is what started a run.
  *
  * @generated from enum idp.integration.v1.SyncTrigger
@@ -1264,7 +1573,7 @@ export enum SyncTrigger {
  * Describes the enum idp.integration.v1.SyncTrigger.
  */
 export const SyncTriggerSchema: GenEnum<SyncTrigger> = /*@__PURE__*/
-  enumDesc(file_idp_integration_v1_integration, 5);
+  enumDesc(file_idp_integration_v1_integration, 7);
 
 /**
  * SyncStatus is where a run is.
@@ -1326,7 +1635,7 @@ export enum SyncStatus {
  * Describes the enum idp.integration.v1.SyncStatus.
  */
 export const SyncStatusSchema: GenEnum<SyncStatus> = /*@__PURE__*/
-  enumDesc(file_idp_integration_v1_integration, 6);
+  enumDesc(file_idp_integration_v1_integration, 8);
 
 /**
  * EventType classifies an event.
@@ -1417,7 +1726,7 @@ export enum EventType {
  * Describes the enum idp.integration.v1.EventType.
  */
 export const EventTypeSchema: GenEnum<EventType> = /*@__PURE__*/
-  enumDesc(file_idp_integration_v1_integration, 7);
+  enumDesc(file_idp_integration_v1_integration, 9);
 
 /**
  * IntegrationService manages Bitbucket Cloud integrations, their schedule,
