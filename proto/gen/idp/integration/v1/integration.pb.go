@@ -1665,11 +1665,13 @@ type RecommendationChange struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// workspace/slug.
 	Repository string `protobuf:"bytes,1,opt,name=repository,proto3" json:"repository,omitempty"`
-	// The recommended action now; unspecified when there is none.
+	// The recommended action now: "REGISTER", "MERGE", or empty when there
+	// is none.
 	FromAction string `protobuf:"bytes,2,opt,name=from_action,json=fromAction,proto3" json:"from_action,omitempty"`
 	// The entity suggested now, for Merge: its identifier.
 	FromEntity string `protobuf:"bytes,3,opt,name=from_entity,json=fromEntity,proto3" json:"from_entity,omitempty"`
-	// The recommended action after the change; unspecified when there is none.
+	// The recommended action after the change: "REGISTER", "MERGE", or empty
+	// when there is none.
 	ToAction string `protobuf:"bytes,4,opt,name=to_action,json=toAction,proto3" json:"to_action,omitempty"`
 	// The entity suggested after the change, for Merge.
 	ToEntity      string `protobuf:"bytes,5,opt,name=to_entity,json=toEntity,proto3" json:"to_entity,omitempty"`

@@ -606,7 +606,8 @@ export type RecommendationChange = Message<"idp.integration.v1.RecommendationCha
   repository: string;
 
   /**
-   * The recommended action now; unspecified when there is none.
+   * The recommended action now: "REGISTER", "MERGE", or empty when there
+   * is none.
    *
    * @generated from field: string from_action = 2;
    */
@@ -620,7 +621,8 @@ export type RecommendationChange = Message<"idp.integration.v1.RecommendationCha
   fromEntity: string;
 
   /**
-   * The recommended action after the change; unspecified when there is none.
+   * The recommended action after the change: "REGISTER", "MERGE", or empty
+   * when there is none.
    *
    * @generated from field: string to_action = 4;
    */
