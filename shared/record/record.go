@@ -8,6 +8,8 @@ package record
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/catalog-discovery/bitbucket/shared/repofilter"
 )
 
 // Record is one normalized item of a sync; exactly one field is set.
@@ -112,10 +114,26 @@ type Cursor struct {
 	PullRequestsBackfilled     bool
 }
 
+// FilterFacts is what a repository filter reads of r: its columns, and
+// whether it is a fork from the raw object (a fork has a parent).
+func (r Repository) FilterFacts() repofilter.Repository {
+	facts := repofilter.Repository{ProjectKey: r.ProjectKey, Slug: r.Slug, Name: r.Name, IsPrivate: r.IsPrivate, UpdatedOn: r.UpdatedOn}
+	if len(r.Raw) > 0 {
+		if raw, err := repofilter.FromJSON(r.Raw); err == nil {
+			facts.IsFork = raw.IsFork
+		}
+	}
+	return facts
+}
+
 // ListingComplete marks that every repository of the workspace was sent in
-// this task: the integration's repositories not sent are deleted.
+// this task: the integration's repositories not sent are deleted, except
+// those ListedWith leaves out.
 type ListingComplete struct {
 	RepositoryCount int64
+	// ListedWith is the filter Bitbucket applied to the listing (the
+	// server part of the task's filter); nil when none.
+	ListedWith *repofilter.Filter
 }
 
 // CodeOwners is what the CODEOWNERS file of a repository's default branch

@@ -237,7 +237,7 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	authn := &auth.Authenticator{Store: db, Seen: func(token string) { secrets.Add(token) }}
 	mgr := integrationsvc.New(db, leases, clk, log)
 	g, srv := rpc.NewServer(rpc.Deps{Store: db, Auth: authn, Tasks: leases, Manage: mgr, Log: log,
-		Discovery: rpc.NewDiscoveryServer(disc, mgr), Catalog: rpc.NewCatalogServer(entities), KeepaliveMinTime: o.keepaliveMinTime, Metrics: meter}, opts...)
+		Discovery: rpc.NewDiscoveryServer(disc, mgr), Previewer: disc, Catalog: rpc.NewCatalogServer(entities), KeepaliveMinTime: o.keepaliveMinTime, Metrics: meter}, opts...)
 
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()

@@ -169,8 +169,13 @@ func (s *Service) link(ctx context.Context, in integration.Integration, actor st
 	if err != nil {
 		return store.ImportOutcome{}, "", "", err
 	}
+	st, err := s.store.GetRepositoryState(ctx, in.ID, repo.UUID)
+	if err != nil {
+		return store.ImportOutcome{}, "", "", err
+	}
 	ask := imports.Request{Behavior: in.Behavior, Repository: repo.FullName, Action: it.Action, Type: it.Type, Target: it.Target, Owner: it.Owner,
-		Recommended: rec.Action, Suggested: rec.SuggestedID, Note: rec.Note, SeenAction: it.SeenAction, SeenTarget: it.SeenTarget}
+		Recommended: rec.Action, Suggested: rec.SuggestedID, Note: rec.Note, SeenAction: it.SeenAction, SeenTarget: it.SeenTarget,
+		Ignored: st.Ignored, Excluded: st.ExcludedReason}
 	plan, err := imports.Decide(ask)
 	if err != nil {
 		return store.ImportOutcome{}, plan.Action, "", err

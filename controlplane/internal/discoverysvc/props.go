@@ -8,6 +8,7 @@ import (
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalog"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
+	"github.com/catalog-discovery/bitbucket/shared/repofilter"
 )
 
 // Source is the key of Bitbucket's overlay under
@@ -139,7 +140,8 @@ func configHash(in integration.Integration) string {
 		Kind, Type  string
 		Correlation []integration.CorrelationRule
 		Fields      []integration.FieldMapping
-	}{in.Behavior, in.Kind, in.Type, in.Correlation, in.Fields})
+		Filter      repofilter.Filter
+	}{in.Behavior, in.Kind, in.Type, in.Correlation, in.Fields, in.Filter})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalog"
@@ -44,46 +45,26 @@ func (s *Service) recompute(ctx context.Context, in integration.Integration) (Re
 	if err != nil {
 		return stats, err
 	}
-	repos, err := s.store.UnimportedRepositories(ctx, in.ID)
+	all, err := s.store.UnimportedRepositories(ctx, in.ID)
 	if err != nil {
 		return stats, err
 	}
+	// Ignored repositories, and those the filter leaves out, are never
+	// recommended: they are not in the Discovered list.
+	repos := slices.DeleteFunc(all, func(r store.UnimportedRepository) bool { return r.Ignored || r.ExcludedReason != "" })
 	stats.Repositories = len(repos)
-	behavior := behaviorOf(in.Behavior)
-	rules := rulesOf(in.Correlation)
-
-	var ix *correlate.Index
-	var feeds map[string]catalog.Feed
-	taken, err := s.store.EntityIdentifiers(ctx, in.AccountID, canonicalKind(in.Kind), catalog.ScopeKey("", ""))
+	c, err := s.correlator(ctx, in)
 	if err != nil {
 		return stats, err
 	}
-	if behavior != correlate.BehaviorRegister {
-		if feeds, err = s.store.EntityFeeds(ctx, in.AccountID, in.ID, in.Kind); err != nil {
-			return stats, err
-		}
-		filter := correlate.NewFilter(behavior, in.Kind, in.Type)
-		ents, err := s.store.CorrelationEntities(ctx, in.AccountID, in.ID, in.Kind, filter.Type, needsDocuments(rules))
-		if err != nil {
-			return stats, err
-		}
-		stats.Entities = len(ents)
-		targets := make([]correlate.Target, len(ents))
-		for i, e := range ents {
-			targets[i] = correlate.EntityTarget(e.ID, e.Entity)
-		}
-		if ix, err = correlate.NewIndex(rules, filter, targets); err != nil {
-			return stats, fmt.Errorf("integration %s: %w", in.ID, err)
-		}
-	}
-
+	stats.Entities = c.entities
 	recs := make([]store.Recommendation, len(repos))
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(repos)/256))
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; i < len(repos); i += workers {
-				recs[i] = recommend(in, behavior, ix, feeds, taken, repos[i])
+				recs[i] = c.recommend(repos[i])
 			}
 		})
 	}
@@ -104,21 +85,60 @@ func (s *Service) recompute(ctx context.Context, in integration.Integration) (Re
 	return stats, nil
 }
 
-// recommend correlates one repository; feeds are the entities other
-// integrations feed, which a merge cannot take, and taken the identifiers
-// Register cannot create.
-func recommend(in integration.Integration, b correlate.Behavior, ix *correlate.Index, feeds map[string]catalog.Feed, taken map[string]bool,
-	r store.UnimportedRepository) store.Recommendation {
+// correlator holds what recommending under one configuration needs: the
+// index of the catalog entities, the entities other integrations feed
+// (which a merge cannot take) and the identifiers Register cannot create.
+type correlator struct {
+	in       integration.Integration
+	behavior correlate.Behavior
+	ix       *correlate.Index
+	feeds    map[string]catalog.Feed
+	taken    map[string]bool
+	entities int
+}
+
+// correlator reads the catalog as in's configuration correlates with it.
+func (s *Service) correlator(ctx context.Context, in integration.Integration) (*correlator, error) {
+	c := &correlator{in: in, behavior: behaviorOf(in.Behavior)}
+	rules := rulesOf(in.Correlation)
+	var err error
+	if c.taken, err = s.store.EntityIdentifiers(ctx, in.AccountID, canonicalKind(in.Kind), catalog.ScopeKey("", "")); err != nil {
+		return nil, err
+	}
+	if c.behavior == correlate.BehaviorRegister {
+		return c, nil
+	}
+	if c.feeds, err = s.store.EntityFeeds(ctx, in.AccountID, in.ID, in.Kind); err != nil {
+		return nil, err
+	}
+	filter := correlate.NewFilter(c.behavior, in.Kind, in.Type)
+	ents, err := s.store.CorrelationEntities(ctx, in.AccountID, in.ID, in.Kind, filter.Type, needsDocuments(rules))
+	if err != nil {
+		return nil, err
+	}
+	c.entities = len(ents)
+	targets := make([]correlate.Target, len(ents))
+	for i, e := range ents {
+		targets[i] = correlate.EntityTarget(e.ID, e.Entity)
+	}
+	if c.ix, err = correlate.NewIndex(rules, filter, targets); err != nil {
+		return nil, fmt.Errorf("integration %s: %w", in.ID, err)
+	}
+	return c, nil
+}
+
+// recommend correlates one repository.
+func (c *correlator) recommend(r store.UnimportedRepository) store.Recommendation {
 	out := store.Recommendation{RepositoryUUID: r.UUID}
 	var cands []correlate.Candidate
-	if ix != nil {
-		cands = ix.Match(ingested(in.Fields, r.Slug, r.Raw))
+	if c.ix != nil {
+		cands = c.ix.Match(ingested(c.in.Fields, r.Slug, r.Raw))
 	}
 	registerTaken := ""
-	if id := catalog.IdentifierFromSlug(r.Slug); taken[id] {
+	if id := catalog.IdentifierFromSlug(r.Slug); c.taken[id] {
 		registerTaken = id
 	}
-	rec := imports.Recommend(b, cands, feeds, registerTaken)
+	rec := imports.Recommend(c.behavior, cands, c.feeds, registerTaken)
 	out.Action, out.Note = rec.Action, rec.Note
 	if rec.Action == catalog.ActionMerge {
 		out.SuggestedID = rec.Suggested.TargetID

@@ -38,6 +38,10 @@ type Store interface {
 	GetCodeOwners(ctx context.Context, integrationID, uuid string) (*owners.Finding, error)
 	EntityFeeds(ctx context.Context, accountID, integrationID, kind string) (map[string]catalog.Feed, error)
 	EntityIdentifiers(ctx context.Context, accountID, kind, scope string) (map[string]bool, error)
+	GetRepositoryState(ctx context.Context, integrationID, uuid string) (store.RepositoryState, error)
+	IgnoreRepository(ctx context.Context, r store.IgnoreRequest) error
+	UnignoreRepository(ctx context.Context, r store.IgnoreRequest) (bool, error)
+	IgnoreCandidates(ctx context.Context, integrationID string, ignored bool) ([]store.PatternCandidate, error)
 
 	ImportRepository(ctx context.Context, r store.ImportRequest) (store.ImportOutcome, error)
 	UnlinkRepository(ctx context.Context, r store.UnlinkRequest) (store.StoredEntity, error)

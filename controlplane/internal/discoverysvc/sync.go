@@ -151,7 +151,7 @@ func (s *Service) autoImport(ctx context.Context, in integration.Integration) er
 // autoImportOne imports one candidate of autoImport, unless it is not to be
 // imported automatically (tried is false then).
 func (s *Service) autoImportOne(ctx context.Context, in integration.Integration, r store.UnimportedRepository) (Result, bool, error) {
-	if !in.AutoImport || r.Unlinked || !r.DeletedAt.IsZero() {
+	if !in.AutoImport || r.Unlinked || !r.DeletedAt.IsZero() || r.Ignored || r.ExcludedReason != "" {
 		return Result{}, false, nil
 	}
 	rec, _, err := s.store.GetRecommendation(ctx, in.ID, r.UUID)

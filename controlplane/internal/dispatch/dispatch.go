@@ -268,7 +268,7 @@ func (s *Service) assignment(ctx context.Context, t tasks.Task) (tasks.Assignmen
 			kinds[i] = string(k)
 		}
 		a.Sync = &tasks.SyncPayload{IntegrationID: in.ID, SecondaryKinds: kinds, Limits: s.cfg.Limits, StartDate: in.StartDate,
-			Cursors: cursors, CodeOwners: codeOwners, Target: tasks.Target{Workspace: in.Workspace, APIBaseURL: c.APIBaseURL, TokenRef: c.TokenRef}}
+			Cursors: cursors, CodeOwners: codeOwners, Filter: in.Filter, Target: tasks.Target{Workspace: in.Workspace, APIBaseURL: c.APIBaseURL, TokenRef: c.TokenRef}}
 	case tasks.TestConnection:
 		c, err := s.store.GetConnector(ctx, t.AccountID, t.ConnectorID)
 		if err != nil {

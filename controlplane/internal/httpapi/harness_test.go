@@ -97,7 +97,7 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 		h.metrics = metrics.New()
 	}
 	g, _ := rpc.NewServer(rpc.Deps{Store: h.db, Auth: authn, Tasks: leases, Manage: mgr, Log: log,
-		Discovery: rpc.NewDiscoveryServer(disc, mgr), Catalog: catalog, Metrics: h.metrics})
+		Discovery: rpc.NewDiscoveryServer(disc, mgr), Previewer: disc, Catalog: catalog, Metrics: h.metrics})
 	h.grpc = g
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/proto"
 
 	integrationv1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/integration/v1"
 	"github.com/catalog-discovery/bitbucket/shared/cli"
@@ -24,9 +25,16 @@ func (a *app) discoveredCommand() *cobra.Command {
 with the recommended action (Merge when a catalog entity matches, Register
 otherwise, within the integration's behavior), the suggested entity, the
 kind and type it would be imported as, and for Register the owner its
-CODEOWNERS file suggests.`,
+CODEOWNERS file suggests.
+
+Repositories a user ignored are kept out of it for good (never recommended,
+never imported automatically, whatever later syncs bring) and shown with
+--ignored; those the integration's filter leaves out are shown with
+--excluded.`,
 		a.discoveredListCommand(),
-		a.discoveredGetCommand())
+		a.discoveredGetCommand(),
+		a.discoveredIgnoreCommand(false),
+		a.discoveredIgnoreCommand(true))
 }
 
 func (a *app) discoveredListCommand() *cobra.Command {
@@ -35,6 +43,8 @@ func (a *app) discoveredListCommand() *cobra.Command {
 		search   string
 		action   string
 		unlinked bool
+		ignored  bool
+		excluded bool
 	)
 	cmd := &cobra.Command{
 		Use:     "list INTEGRATION",
@@ -51,13 +61,24 @@ default branch (.bitbucket/CODEOWNERS, CODEOWNERS or docs/CODEOWNERS), mapped
 by the integration's owner mapping ('idpctl integration get'). Files are read
 by syncs, for repositories recommended for Register, within a per-sync cap of
 requests: "-" means not read yet. -o json has the file, its owners and why
-nothing is proposed. 'idpctl import --owner' chooses another owner.`,
+nothing is proposed. 'idpctl import --owner' chooses another owner.
+
+
+--ignored lists the ignored repositories instead (who ignored them and when);
+--excluded lists the repositories the integration's filter leaves out, with
+the reason.`,
 		Example: `  idpctl discovered list acme
   idpctl discovered list acme --action merge
-  idpctl discovered list acme --search payments -o json`,
+  idpctl discovered list acme --search payments -o json
+  idpctl discovered list acme --ignored
+  idpctl discovered list acme --excluded`,
 		Args: exactArgs("INTEGRATION"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req := &integrationv1.ListDiscoveredRequest{Integration: args[0], Search: search, UnlinkedOnly: unlinked}
+			if ignored && excluded {
+				return cli.Usagef("give --ignored or --excluded, not both: they are two lists")
+			}
+			req := &integrationv1.ListDiscoveredRequest{Integration: args[0], Search: search, UnlinkedOnly: unlinked,
+				Ignored: ignored, Excluded: excluded}
 			if cmd.Flags().Changed("action") {
 				act, err := parseImportAction(action)
 				if err != nil {
@@ -78,8 +99,29 @@ nothing is proposed. 'idpctl import --owner' chooses another owner.`,
 				return about(integrationSubject, err)
 			}
 			empty := fmt.Sprintf("No discovered repositories. Run `%s` to discover, or see `%s` for those already imported.", cmdLine("sync", args[0], "--wait"), cmdLine("imported", "list", args[0]))
+			switch {
+			case ignored:
+				empty = fmt.Sprintf("No ignored repositories. Ignore one with: %s", cmdLine("discovered", "ignore", args[0])+" NAME")
+			case excluded:
+				empty = fmt.Sprintf("The filter of %q leaves out no repository (see it with: %s).", args[0], cmdLine("integration", "get", args[0]))
+			}
 			if search != "" || cmd.Flags().Changed("action") || unlinked {
 				empty = "No discovered repositories match."
+			}
+			if ignored {
+				return writeList(a, &o, p, []column[discovered]{
+					{"NAME", discovered.GetName},
+					{"FULL NAME", discovered.GetFullName},
+					{"IGNORED", func(r discovered) string { return a.age(r.GetIgnoredAt()) }},
+					{"BY", discovered.GetIgnoredBy},
+				}, empty)
+			}
+			if excluded {
+				return writeList(a, &o, p, []column[discovered]{
+					{"NAME", discovered.GetName},
+					{"PROJECT", discovered.GetProjectKey},
+					{"LEFT OUT BECAUSE", discovered.GetExcludedReason},
+				}, empty)
 			}
 			return writeList(a, &o, p, []column[discovered]{
 				{"NAME", discovered.GetName},
@@ -100,6 +142,107 @@ nothing is proposed. 'idpctl import --owner' chooses another owner.`,
 	cmd.Flags().StringVar(&search, "search", "", "only names or slugs containing this, ignoring case")
 	cmd.Flags().StringVar(&action, "action", "", "only this recommendation: register or merge")
 	cmd.Flags().BoolVar(&unlinked, "unlinked", false, "only repositories unlinked before")
+	cmd.Flags().BoolVar(&ignored, "ignored", false, "the Ignored view: repositories ignored with 'idpctl discovered ignore'")
+	cmd.Flags().BoolVar(&excluded, "excluded", false, "the repositories the integration's filter leaves out, with the reason")
+	return cmd
+}
+
+// discoveredIgnoreCommand is "discovered ignore", or with undo "discovered
+// unignore": the same arguments, the opposite call.
+func (a *app) discoveredIgnoreCommand(undo bool) *cobra.Command {
+	var (
+		pattern string
+		output  outputFormat
+	)
+	cmd := &cobra.Command{
+		Use:   "ignore INTEGRATION [NAME...] [--pattern GLOB]",
+		Short: "Ignore discovered repositories: never recommended or auto-imported again",
+		Long: `Take discovered repositories out of the Discovered list for good: they are
+never recommended and never imported automatically again, through every later
+sync, until un-ignored. Name them (name, slug, workspace/slug or uuid), or give
+--pattern to ignore every discovered repository whose slug or name matches the
+glob (*, ?, [a-z]; case ignored). An imported repository cannot be ignored.
+To keep future repositories out as well, use the integration's filter
+(idpctl integration edit --exclude-name ...).`,
+		Example: `  idpctl discovered ignore acme scratch-repo old-poc
+  idpctl discovered ignore acme --pattern '*-sandbox'`,
+		Args: minArgs("INTEGRATION"),
+	}
+	verb, done := "ignore", "Ignored"
+	if undo {
+		verb, done = "unignore", "Un-ignored"
+		cmd.Use = "unignore INTEGRATION [NAME...] [--pattern GLOB]"
+		cmd.Short = "Return ignored repositories to the Discovered list"
+		cmd.Long = `Return ignored repositories to the Discovered list: they are recommended, and
+imported automatically when auto-import is on, again. Name them, or give
+--pattern to un-ignore every ignored repository whose slug or name matches the
+glob. See them with: idpctl discovered list INTEGRATION --ignored.`
+		cmd.Example = `  idpctl discovered unignore acme scratch-repo
+  idpctl discovered unignore acme --pattern '*'`
+	}
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		names := args[1:]
+		if (pattern == "") == (len(names) == 0) {
+			return cli.Usagef("give the repositories to %s, or --pattern, not both", verb)
+		}
+		c, err := a.client()
+		if err != nil {
+			return err
+		}
+		var results []*integrationv1.IgnoreResult
+		var resp proto.Message
+		if undo {
+			r, err := call(cmd.Context(), a, c.discovery.UnignoreRepositories, &integrationv1.UnignoreRepositoriesRequest{
+				Integration: args[0], Repositories: names, Pattern: pattern})
+			if err != nil {
+				return about(integrationSubject, err)
+			}
+			results, resp = r.GetResults(), r
+		} else {
+			r, err := call(cmd.Context(), a, c.discovery.IgnoreRepositories, &integrationv1.IgnoreRepositoriesRequest{
+				Integration: args[0], Repositories: names, Pattern: pattern})
+			if err != nil {
+				return about(integrationSubject, err)
+			}
+			results, resp = r.GetResults(), r
+		}
+		failed := 0
+		err = a.writeMessage(output, resp, func(w io.Writer) {
+			if len(results) == 0 {
+				return
+			}
+			t := newTable(w, "REPOSITORY", "RESULT", "REASON")
+			for _, r := range results {
+				result, reason := strings.ToLower(done), ""
+				if !r.GetOk() {
+					result, reason = "failed", r.GetReason()+suffix(": ", r.GetMessage())
+				}
+				t.row(r.GetRepository(), result, reason)
+			}
+			t.flush()
+		})
+		if err != nil {
+			return err
+		}
+		for _, r := range results {
+			if !r.GetOk() {
+				failed++
+			}
+		}
+		switch {
+		case len(results) == 0:
+			a.hint("No repository matches %s.", pattern)
+		case failed > 0:
+			return fmt.Errorf("%d of %d failed; see the reasons above", failed, len(results))
+		case undo:
+			a.hint("%s %d. They are back in: %s", done, len(results), cmdLine("discovered", "list", args[0]))
+		default:
+			a.hint("%s %d. See them with: %s", done, len(results), cmdLine("discovered", "list", args[0], "--ignored"))
+		}
+		return nil
+	}
+	cmd.Flags().StringVar(&pattern, "pattern", "", "a glob over slugs and names (*, ?, [a-z]; case ignored): every match")
+	addOutputFlag(cmd, &output)
 	return cmd
 }
 
@@ -370,7 +513,8 @@ func (a *app) importedListCommand() *cobra.Command {
 				{"SCOPE", func(r imported) string { return r.GetEntity().GetScope() }},
 				{"IMPORTED", func(r imported) string { return a.age(r.GetImportedAt()) }},
 				{"NOTE", func(r imported) string {
-					return notes(note{r.GetAutomatic(), "auto-imported"}, note{r.GetDeleted(), "deleted in Bitbucket"})
+					return notes(note{r.GetAutomatic(), "auto-imported"}, note{r.GetDeleted(), "deleted in Bitbucket"},
+						note{r.GetExcludedReason() != "", "left out by the filter: " + r.GetExcludedReason()})
 				}},
 			}, empty)
 		},

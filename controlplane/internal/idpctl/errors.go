@@ -195,13 +195,20 @@ func (s *subject) fieldLabel(field string) string {
 	for _, p := range s.prefixes {
 		f = strings.TrimPrefix(f, p)
 	}
-	end := strings.IndexAny(f, ".[")
+	// The longest dotted prefix that names a flag: a part of a message
+	// field may have a flag of its own (filter.include_projects).
+	end := strings.IndexByte(f, '[')
 	if end < 0 {
 		end = len(f)
 	}
 	flag, ok := s.flags[f[:end]]
-	if !ok {
-		return field
+	for !ok {
+		dot := strings.LastIndexByte(f[:end], '.')
+		if dot < 0 {
+			return field
+		}
+		end = dot
+		flag, ok = s.flags[f[:end]]
 	}
 	if m := indexInPath.FindStringSubmatch(f[end:]); m != nil {
 		n, _ := strconv.Atoi(m[1]) // the regexp matched digits

@@ -313,3 +313,47 @@ func workspaceURL(slug string) (string, error) {
 	}
 	return "https://bitbucket.org/" + url.PathEscape(slug), nil
 }
+
+func parseVisibility(s string) (integrationv1.RepositoryVisibility, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "private":
+		return integrationv1.RepositoryVisibility_REPOSITORY_VISIBILITY_PRIVATE, nil
+	case "public":
+		return integrationv1.RepositoryVisibility_REPOSITORY_VISIBILITY_PUBLIC, nil
+	case "any", "":
+		return integrationv1.RepositoryVisibility_REPOSITORY_VISIBILITY_UNSPECIFIED, nil
+	}
+	return 0, fmt.Errorf("%q is not a visibility; want private, public or any", s)
+}
+
+func visibilityName(v integrationv1.RepositoryVisibility) string {
+	switch v {
+	case integrationv1.RepositoryVisibility_REPOSITORY_VISIBILITY_PRIVATE:
+		return "private"
+	case integrationv1.RepositoryVisibility_REPOSITORY_VISIBILITY_PUBLIC:
+		return "public"
+	}
+	return "any"
+}
+
+func parseForks(s string) (integrationv1.ForkPolicy, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "include", "":
+		return integrationv1.ForkPolicy_FORK_POLICY_UNSPECIFIED, nil
+	case "exclude":
+		return integrationv1.ForkPolicy_FORK_POLICY_EXCLUDE, nil
+	case "only":
+		return integrationv1.ForkPolicy_FORK_POLICY_ONLY, nil
+	}
+	return 0, fmt.Errorf("%q is not a fork policy; want include, exclude or only", s)
+}
+
+func forksName(f integrationv1.ForkPolicy) string {
+	switch f {
+	case integrationv1.ForkPolicy_FORK_POLICY_EXCLUDE:
+		return "exclude"
+	case integrationv1.ForkPolicy_FORK_POLICY_ONLY:
+		return "only"
+	}
+	return "include"
+}

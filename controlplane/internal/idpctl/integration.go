@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -109,6 +110,65 @@ var integrationSettings = []integrationSetting{
 			in.OwnerMapping = &integrationv1.OwnerMapping{Rules: rules}
 			return err
 		}},
+	{key: "include-project", field: "filter", sub: "include_projects", kind: commaListValue, part: true,
+		help: "filter: discover only repositories of these project keys, KEY[,KEY...] (Bitbucket filters them out: no requests)",
+		apply: func(in *integrationv1.Integration, v settingValue) error {
+			filterOf(in).IncludeProjects = v.list
+			return nil
+		}},
+	{key: "exclude-project", field: "filter", sub: "exclude_projects", kind: commaListValue, part: true,
+		help: "filter: leave out repositories of these project keys, KEY[,KEY...] (Bitbucket filters them out: no requests)",
+		apply: func(in *integrationv1.Integration, v settingValue) error {
+			filterOf(in).ExcludeProjects = v.list
+			return nil
+		}},
+	{key: "include-name", field: "filter", sub: "include_names", kind: listValue, part: true,
+		help: "filter: discover only repositories whose slug or name matches this glob (*, ?, [a-z]; case ignored); repeatable",
+		apply: func(in *integrationv1.Integration, v settingValue) error {
+			filterOf(in).IncludeNames = v.list
+			return nil
+		}},
+	{key: "exclude-name", field: "filter", sub: "exclude_names", kind: listValue, part: true,
+		help: "filter: leave out repositories whose slug or name matches this glob; repeatable",
+		apply: func(in *integrationv1.Integration, v settingValue) error {
+			filterOf(in).ExcludeNames = v.list
+			return nil
+		}},
+	{key: "visibility", field: "filter", sub: "visibility", kind: textValue, part: true,
+		help: "filter: private or public repositories only, or any",
+		apply: func(in *integrationv1.Integration, v settingValue) (err error) {
+			filterOf(in).Visibility, err = parseVisibility(v.text)
+			return err
+		}},
+	{key: "forks", field: "filter", sub: "forks", kind: textValue, part: true,
+		help: "filter: include (default), exclude or only forks",
+		apply: func(in *integrationv1.Integration, v settingValue) (err error) {
+			filterOf(in).Forks, err = parseForks(v.text)
+			return err
+		}},
+	{key: "updated-since", field: "filter", sub: "updated_since", kind: textValue, part: true,
+		help: "filter: leave out repositories not updated since this date, YYYY-MM-DD (none: keep them)",
+		apply: func(in *integrationv1.Integration, v settingValue) (err error) {
+			filterOf(in).UpdatedSince, err = parseStartDate(v.text)
+			return err
+		}},
+	{key: "no-filter", field: "filter", kind: boolValue,
+		help: "remove the filter: discover every repository of the workspace",
+		apply: func(in *integrationv1.Integration, v settingValue) error {
+			if !v.on {
+				return errors.New("only true makes sense; to set a filter give its parts, e.g. include-project")
+			}
+			in.Filter = &integrationv1.RepositoryFilter{} // empty: keeps every repository
+			return nil
+		}},
+}
+
+// filterOf is in's filter, created on first use by a filter setting.
+func filterOf(in *integrationv1.Integration) *integrationv1.RepositoryFilter {
+	if in.Filter == nil {
+		in.Filter = &integrationv1.RepositoryFilter{}
+	}
+	return in.Filter
 }
 
 // parseOwnerMapping reads --owner-mapping values; "none" alone is the
@@ -137,6 +197,11 @@ type integrationSetting struct {
 	help       string // the flag's help on create
 	editHelp   string // the flag's help on edit, when it differs
 	createOnly bool   // no flag on edit
+	// part marks the settings that together make one field (the filter):
+	// they may be given together, and together they replace the field.
+	// sub is the part's field within it, for errors about it.
+	part bool
+	sub  string
 	// apply sets the field from a value given; its error names the rule
 	// broken, and the caller names the flag or key. Without apply, the
 	// value is the field's, as given (a string or a bool).
@@ -252,6 +317,9 @@ func integrationSettingFlags() map[string]string {
 		if _, ok := flags[st.field]; !ok {
 			flags[st.field] = "--" + st.key
 		}
+		if st.sub != "" {
+			flags[st.field+"."+st.sub] = "--" + st.key
+		}
 	}
 	return flags
 }
@@ -358,12 +426,20 @@ func (s *integrationSpec) alternatives() (first, second string, ok bool) {
 		if _, given := s.values[st.key]; !given {
 			continue
 		}
-		if other, ok := byField[st.field]; ok {
+		if other, ok := byField[st.field]; ok && !(st.part && settingByKey(other).part) {
 			return other, st.key, true
 		}
-		byField[st.field] = st.key
+		if _, ok := byField[st.field]; !ok {
+			byField[st.field] = st.key
+		}
 	}
 	return "", "", false
+}
+
+// replaces reports whether a flag for setting a replaces the -f file's
+// value of setting b: the same setting, or an alternative of it.
+func replaces(a, b *integrationSetting) bool {
+	return a.key == b.key || a.field == b.field && !(a.part && b.part)
 }
 
 // integrationFlags are the flags of create and edit besides the settings,
@@ -413,9 +489,8 @@ func (a *app) integrationSpec(cmd *cobra.Command, f *integrationFlags) (*integra
 		return nil, cli.Usagef("give --%s or --%s, not both", first, second)
 	}
 	for key, v := range flags.values {
-		field := settingByKey(key).field
 		for k := range spec.values {
-			if settingByKey(k).field == field {
+			if replaces(settingByKey(key), settingByKey(k)) {
 				delete(spec.values, k)
 				delete(spec.origin, k)
 			}
@@ -439,7 +514,9 @@ func (s *integrationSpec) build() (*integrationv1.Integration, []string, error) 
 		if err := st.set(in, v); err != nil {
 			return nil, nil, cli.Usagef("invalid %s: %v", s.origin[st.key], err)
 		}
-		mask = append(mask, st.field)
+		if !slices.Contains(mask, st.field) {
+			mask = append(mask, st.field)
+		}
 	}
 	return in, mask, nil
 }
@@ -491,6 +568,14 @@ flag names; flags given on the command line override the file:
     - '@acme/payments=group:payments-team'
     - '@acme/*=group:*'
     - '@*=user:*'
+  include-project: [PAY, OPS]        # filter: only these projects' repositories
+  exclude-project: LEGACY            # filter: not these projects'
+  include-name: ['payments-*']       # filter: slug or name globs to keep
+  exclude-name: ['*-sandbox']        # filter: slug or name globs to leave out
+  visibility: private                # filter: private | public | any
+  forks: exclude                     # filter: include | exclude | only
+  updated-since: 2025-01-01          # filter: leave out repositories idle since
+  # no-filter: true                  # instead of the filter keys: no filter
 
 Correlation: INGESTED_PATH is a path into the ingested properties or the raw
 Bitbucket repository JSON, CATALOG_PATH a path into the entity YAML; equals is
@@ -501,7 +586,13 @@ PATH a path into the repository JSON; a bare NAME means NAME=NAME. Without
 field mappings the server's defaults apply (name, url, description,
 default_branch, project.key, project.name, is_private, uuid, full_name,
 language, created_on, updated_on). Field mappings replace the whole set: to add
-one, list the current ones ('idpctl integration get NAME') plus the new one.`
+one, list the current ones ('idpctl integration get NAME') plus the new one.
+
+Filter: a repository is discovered when it passes every part given. Bitbucket
+applies the project, visibility and updated-since parts to the listing itself,
+so the repositories they leave out cost no request at all; the delegate
+applies the name and fork parts, and fetches no pull requests or commits of
+the repositories they leave out.`
 
 func (a *app) integrationCreateCommand() *cobra.Command {
 	var f integrationFlags
@@ -561,6 +652,7 @@ one integration per account. Secondary kinds cannot be changed afterwards.
 
 func (a *app) integrationEditCommand() *cobra.Command {
 	var f integrationFlags
+	var dryRun bool
 	cmd := &cobra.Command{
 		Use:   "edit INTEGRATION [flags] | -f FILE",
 		Short: "Change an integration's settings",
@@ -576,11 +668,25 @@ changes the type by itself: switching to --behavior merge needs --type ""
 --start-date none removes the start date; --auto-import=false turns
 auto-import off.
 
+The filter settings (--include-project, --exclude-project, --include-name,
+--exclude-name, --visibility, --forks, --updated-since) together replace the
+whole filter: give every part to keep ('idpctl integration get' shows them in
+this syntax); --no-filter removes it. Repositories the filter leaves out leave
+the Discovered list at once; imported ones stay imported and are flagged in
+'idpctl imported list'.
+
+--dry-run checks the change and shows what it would do to the Discovered list
+without applying it: how many repositories would go from Register to Merge and
+back, or to another entity, which the filter would take out or bring in, with
+examples. Nothing is stored.
+
 ` + integrationFileHelp,
 		Example: `  idpctl integration edit acme --name "Bitbucket Acme" --frequency 1h
   idpctl integration edit acme --behavior merge --type ""
   idpctl integration edit acme --correlate name=name --correlate 'project.key=metadata.tags:contains'
-  idpctl integration edit acme -f changes.yaml`,
+  idpctl integration edit acme -f changes.yaml
+  idpctl integration edit acme --correlate 'name=name:contains' --dry-run
+  idpctl integration edit acme --exclude-project LEGACY --exclude-name '*-sandbox' --forks exclude`,
 		Args: exactArgs("INTEGRATION"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			spec, err := a.integrationSpec(cmd, &f)
@@ -599,14 +705,22 @@ auto-import off.
 				return err
 			}
 			resp, err := call(cmd.Context(), a, c.integrations.UpdateIntegration, &integrationv1.UpdateIntegrationRequest{
-				Integration: args[0],
-				Changes:     changes,
-				UpdateMask:  &fieldmaskpb.FieldMask{Paths: mask},
+				Integration:  args[0],
+				Changes:      changes,
+				UpdateMask:   &fieldmaskpb.FieldMask{Paths: mask},
+				ValidateOnly: dryRun,
 			})
 			if err != nil {
 				return about(integrationSubject, err)
 			}
 			got := resp.GetIntegration()
+			if dryRun {
+				return a.writeMessage(f.output, resp, func(w io.Writer) {
+					fmt.Fprintf(w, "Dry run: integration %q was not changed. The change of %s is valid.\n", got.GetName(), strings.Join(mask, ", "))
+					writePreview(w, resp.GetPreview())
+					a.hint("Apply it: run the same command without --dry-run")
+				})
+			}
 			return a.writeMessage(f.output, got, func(w io.Writer) {
 				fmt.Fprintf(w, "Integration %q updated: %s.\n", got.GetName(), strings.Join(mask, ", "))
 				if spec.given("correlation") {
@@ -616,7 +730,46 @@ auto-import off.
 		},
 	}
 	f.register(cmd, false)
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "check the change and show what it would do to the Discovered list, without applying it")
 	return cmd
+}
+
+// writePreview shows what a change would do to the Discovered list.
+func writePreview(w io.Writer, p *integrationv1.DiscoveredPreview) {
+	if p == nil {
+		fmt.Fprintln(w, "It does not change the Discovered list (only the behavior, kind, type, correlation, fields and filter do).")
+		return
+	}
+	fmt.Fprintf(w, "In the Discovered list (%d repositories compared):\n", p.GetRepositories())
+	d := newDetails(w)
+	d.add("  Register -> Merge", fmt.Sprint(p.GetRegisterToMerge()))
+	d.add("  Merge -> Register", fmt.Sprint(p.GetMergeToRegister()))
+	d.add("  Merge into another entity", fmt.Sprint(p.GetMergeTargetChanged()))
+	d.add("  Nothing recommended any more", fmt.Sprint(p.GetToNone()))
+	d.add("  Recommended, none before", fmt.Sprint(p.GetFromNone()))
+	d.add("  Leaving (filter)", fmt.Sprint(p.GetLeaving()))
+	d.add("  Entering (filter)", fmt.Sprint(p.GetEntering()))
+	d.add("  Imported, left out by the filter", fmt.Sprintf("%d (they stay imported, flagged)", p.GetImportedExcluded()))
+	d.flush()
+	if len(p.GetExamples()) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "Examples:")
+	t := newTable(w, "  REPOSITORY", "NOW", "AFTER")
+	for _, e := range p.GetExamples() {
+		t.row("  "+e.GetRepository(), actionWithEntity(e.GetFromAction(), e.GetFromEntity()), actionWithEntity(e.GetToAction(), e.GetToEntity()))
+	}
+	t.flush()
+}
+
+func actionWithEntity(action, entity string) string {
+	switch {
+	case action == "":
+		return "none"
+	case entity != "":
+		return action + " " + entity
+	}
+	return action
 }
 
 func (a *app) integrationListCommand() *cobra.Command {
@@ -721,6 +874,9 @@ func (a *app) integrationDetails(w io.Writer, in *integrationv1.Integration) {
 	for _, r := range in.GetOwnerMapping().GetRules() {
 		d.add("Owner mapping", r.GetFrom()+"="+r.GetTo())
 	}
+	for _, line := range filterLines(in.GetFilter()) {
+		d.add("Filter", line)
+	}
 	d.add("Created", a.when(in.GetCreatedAt()))
 	d.add("Updated", a.when(in.GetUpdatedAt()))
 	d.add("Next sync", a.when(in.GetNextSyncAt()))
@@ -735,6 +891,36 @@ func connectorLabel(in *integrationv1.Integration) string {
 		return in.GetConnector()
 	}
 	return in.GetConnectorName() + " (" + in.GetConnector() + ")"
+}
+
+// filterLines shows a filter one part a line, in the flags' syntax.
+func filterLines(f *integrationv1.RepositoryFilter) []string {
+	var out []string
+	if len(f.GetIncludeProjects()) > 0 {
+		out = append(out, "include-project "+strings.Join(f.GetIncludeProjects(), ","))
+	}
+	if len(f.GetExcludeProjects()) > 0 {
+		out = append(out, "exclude-project "+strings.Join(f.GetExcludeProjects(), ","))
+	}
+	for _, g := range f.GetIncludeNames() {
+		out = append(out, "include-name "+cli.Quote(g))
+	}
+	for _, g := range f.GetExcludeNames() {
+		out = append(out, "exclude-name "+cli.Quote(g))
+	}
+	if v := f.GetVisibility(); v != integrationv1.RepositoryVisibility_REPOSITORY_VISIBILITY_UNSPECIFIED {
+		out = append(out, "visibility "+visibilityName(v))
+	}
+	if p := f.GetForks(); p != integrationv1.ForkPolicy_FORK_POLICY_UNSPECIFIED && p != integrationv1.ForkPolicy_FORK_POLICY_INCLUDE {
+		out = append(out, "forks "+forksName(p))
+	}
+	if f.GetUpdatedSince() != nil {
+		out = append(out, "updated-since "+startDateString(f.GetUpdatedSince()))
+	}
+	if len(out) == 0 {
+		return []string{"none: every repository of the workspace"}
+	}
+	return out
 }
 
 // startDateString shows a midnight-UTC start date as the date it was given as.

@@ -60,6 +60,24 @@ var settingRoundTrips = map[string]struct {
 		}
 		return rules
 	}},
+	"include-project": {[]string{"--include-project", "PAY,OPS"}, func(in *integrationv1.Integration) any {
+		return strings.Join(in.GetFilter().GetIncludeProjects(), ",")
+	}},
+	"exclude-project": {[]string{"--exclude-project", "LEGACY"}, func(in *integrationv1.Integration) any {
+		return in.GetFilter().GetExcludeProjects()
+	}},
+	"include-name": {[]string{"--include-name", "payments-*", "--include-name", "web-?"}, func(in *integrationv1.Integration) any {
+		return in.GetFilter().GetIncludeNames()
+	}},
+	"exclude-name": {[]string{"--exclude-name", "*-sandbox"}, func(in *integrationv1.Integration) any { return in.GetFilter().GetExcludeNames() }},
+	"visibility":   {[]string{"--visibility", "private"}, func(in *integrationv1.Integration) any { return visibilityName(in.GetFilter().GetVisibility()) }},
+	"forks":        {[]string{"--forks", "exclude"}, func(in *integrationv1.Integration) any { return forksName(in.GetFilter().GetForks()) }},
+	"updated-since": {[]string{"--updated-since", "2025-06-01"}, func(in *integrationv1.Integration) any {
+		return startDateString(in.GetFilter().GetUpdatedSince())
+	}},
+	"no-filter": {[]string{"--no-filter"}, func(in *integrationv1.Integration) any {
+		return in.GetFilter() != nil && proto.Equal(in.GetFilter(), &integrationv1.RepositoryFilter{})
+	}},
 }
 
 // TestIntegrationSettingsRoundTrip walks the settings table: each setting

@@ -58,6 +58,8 @@ func invocations(t *testing.T) map[string][]string {
 		"runs":                  {N},
 		"discovered list":       {N, "--page-size", "1"},
 		"discovered get":        {N, "a"},
+		"discovered ignore":     {N, "a"},
+		"discovered unignore":   {N, "a"},
 		"import":                {N, "repo-1"},
 		"auto-import":           {N, "on"},
 		"imported list":         {N},

@@ -38,6 +38,11 @@ const (
 	ReasonEntityLinked = "ENTITY_LINKED"
 	// ReasonNotImported: unlink of a repository that is not linked.
 	ReasonNotImported = "NOT_IMPORTED"
+	// ReasonIgnored: the repository was ignored; un-ignore it first.
+	ReasonIgnored = "IGNORED"
+	// ReasonExcludedByFilter: the integration's filter leaves the
+	// repository out.
+	ReasonExcludedByFilter = "EXCLUDED_BY_FILTER"
 )
 
 // Recommendation is what the Discovered list offers for one repository.
@@ -150,6 +155,10 @@ type Request struct {
 	// the caller says so.
 	SeenAction catalog.Action
 	SeenTarget string
+	// Ignored is true when a user ignored the repository; Excluded says
+	// why the integration's filter leaves it out, when it does.
+	Ignored  bool
+	Excluded string
 }
 
 // Plan is the action an import takes.
@@ -171,6 +180,13 @@ func Decide(r Request) (Plan, error) {
 		}
 	}
 	switch {
+	case r.Ignored:
+		return Plan{}, fault.New(fault.FailedPrecondition, ReasonIgnored,
+			"repository %s is ignored; un-ignore it first (idpctl discovered unignore)", r.Repository).With("repository", r.Repository)
+	case r.Excluded != "":
+		return Plan{}, fault.New(fault.FailedPrecondition, ReasonExcludedByFilter,
+			"the integration's filter leaves repository %s out (%s); change the filter to import it", r.Repository, r.Excluded).
+			With("repository", r.Repository)
 	case action == "" && r.Note != "":
 		return Plan{}, fault.New(fault.FailedPrecondition, ReasonNoMatch, "nothing can be recommended for repository %s: %s", r.Repository, r.Note)
 	case action == "":
@@ -280,6 +296,16 @@ func Check(f Facts) (repeated bool, err error) {
 		"entity %s already feeds from repository %s of integration %s; an entity takes the data of one integration: unlink the repository in %s first",
 		f.TargetIdentifier, f.TargetFeed.Repository, f.TargetFeed.IntegrationName, f.TargetFeed.IntegrationName).
 		With("entityId", f.TargetID).With("repository", f.TargetFeed.Repository).With("integrationId", f.TargetFeed.IntegrationID)
+}
+
+// CheckIgnore decides whether a repository may be ignored: an imported one
+// may not (ignoring is for what is not in the catalog; unlink it first).
+func CheckIgnore(repository string, linked bool) error {
+	if linked {
+		return fault.New(fault.FailedPrecondition, ReasonAlreadyImported,
+			"repository %s is imported; only discovered repositories can be ignored (unlink it first)", repository).With("repository", repository)
+	}
+	return nil
 }
 
 // NotImported is the fault of an unlink of a repository that is not linked.

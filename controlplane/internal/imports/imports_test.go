@@ -107,6 +107,9 @@ func TestDecide(t *testing.T) {
 		{"register with an owner", Request{Behavior: integration.RegisterAndMerge, Action: catalog.ActionRegister, Owner: "group:x"}, Plan{Action: catalog.ActionRegister}, "", 0},
 		{"bad type", Request{Behavior: integration.RegisterAndMerge, Action: catalog.ActionRegister, Type: "no spaces"}, Plan{Action: catalog.ActionRegister}, ReasonInvalidType, fault.Invalid},
 		{"unknown action", Request{Behavior: integration.RegisterAndMerge, Action: "ADOPT"}, Plan{Action: "ADOPT"}, "", fault.Invalid},
+		{"ignored", Request{Behavior: integration.RegisterAndMerge, Recommended: catalog.ActionRegister, Ignored: true}, Plan{}, ReasonIgnored, fault.FailedPrecondition},
+		{"ignored, even with an action", Request{Behavior: integration.RegisterAndMerge, Action: catalog.ActionMerge, Target: "x", Ignored: true}, Plan{}, ReasonIgnored, fault.FailedPrecondition},
+		{"left out by the filter", Request{Behavior: integration.RegisterAndMerge, Recommended: catalog.ActionRegister, Excluded: "project OLD is excluded"}, Plan{}, ReasonExcludedByFilter, fault.FailedPrecondition},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -214,5 +217,15 @@ func TestSlotTakenAndNotImported(t *testing.T) {
 	}
 	if err := NotImported("acme/r"); reasonOf(err) != ReasonNotImported || !strings.Contains(err.Error(), "acme/r") {
 		t.Errorf("NotImported: %v", err)
+	}
+}
+
+func TestCheckIgnore(t *testing.T) {
+	if err := CheckIgnore("acme/a", false); err != nil {
+		t.Fatalf("discovered repository: %v", err)
+	}
+	err := CheckIgnore("acme/a", true)
+	if fault.CodeOf(err) != fault.FailedPrecondition || reasonOf(err) != ReasonAlreadyImported || !strings.Contains(err.Error(), "unlink it first") {
+		t.Fatalf("imported repository: %v", err)
 	}
 }

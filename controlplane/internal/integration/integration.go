@@ -10,6 +10,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalog"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/owners"
+	"github.com/catalog-discovery/bitbucket/shared/repofilter"
 )
 
 // Behavior is how discovered repositories enter the catalog.
@@ -147,10 +148,13 @@ type Integration struct {
 	Frequency      Frequency
 	StartDate      time.Time // zero: no start date
 	AutoImport     bool
-	State          State
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
-	NextSyncAt     time.Time // zero while suspended
+	// Filter selects the repositories discovered (shared/repofilter is the
+	// one evaluator); the zero filter keeps all.
+	Filter     repofilter.Filter
+	State      State
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	NextSyncAt time.Time // zero while suspended
 }
 
 // Draft is a requested integration before defaults: a nil slice pointer
@@ -170,6 +174,7 @@ type Draft struct {
 	Frequency      Frequency
 	StartDate      time.Time
 	AutoImport     bool
+	Filter         repofilter.Filter
 }
 
 // ValidType reports whether t is a valid catalog type for an integration
@@ -195,6 +200,7 @@ func New(d Draft, connector Connector, now time.Time) (Integration, error) {
 		Frequency:   d.Frequency,
 		StartDate:   d.StartDate,
 		AutoImport:  d.AutoImport,
+		Filter:      d.Filter,
 		State:       Enabled,
 		CreatedAt:   now,
 		UpdatedAt:   now,
@@ -318,6 +324,11 @@ func (in *Integration) check(v *fault.Violations) {
 	if !in.Frequency.Valid() {
 		v.Add("integration.update_frequency", "unknown frequency %q: want one of 30m, 1h, 3h, 6h, 12h, 1d", in.Frequency)
 	}
+	filter, problems := in.Filter.Normalize()
+	for _, p := range problems {
+		v.Add("integration.filter."+p.Field, "%s", p.Message)
+	}
+	in.Filter = filter
 }
 
 func checkSecondaryKinds(v *fault.Violations, kinds []SecondaryKind) {

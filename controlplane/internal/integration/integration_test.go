@@ -11,6 +11,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/owners"
+	"github.com/catalog-discovery/bitbucket/shared/repofilter"
 )
 
 var now = time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
@@ -157,6 +158,9 @@ func TestNewIntegrationRejects(t *testing.T) {
 		{"future start date", integration.Draft{StartDate: now.Add(time.Hour)}, "integration.start_date"},
 		{"bad workspace", integration.Draft{Workspace: "no spaces"}, "integration.workspace"},
 		{"long name", integration.Draft{Name: strings.Repeat("x", 129)}, "integration.name"},
+		{"bad project key in the filter", integration.Draft{Filter: repofilter.Filter{IncludeProjects: []string{"PAY", "a b"}}}, "integration.filter.include_projects[1]"},
+		{"bad name glob in the filter", integration.Draft{Filter: repofilter.Filter{ExcludeNames: []string{"[a-"}}}, "integration.filter.exclude_names[0]"},
+		{"unknown visibility", integration.Draft{Filter: repofilter.Filter{Visibility: "secret"}}, "integration.filter.visibility"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -306,6 +310,45 @@ func TestApplyUpdate(t *testing.T) {
 	if _, err := integration.Apply(&in, integration.Changes{Mask: []string{"update_frequency"}, Draft: integration.Draft{Frequency: integration.Every30Minutes}}, nil, later); err != nil ||
 		!in.NextSyncAt.Equal(later.Add(30*time.Minute)) {
 		t.Fatalf("frequency: %+v, %v", in.NextSyncAt, err)
+	}
+}
+
+// A filter is stored normalised, so an equal one given differently is no
+// change; a filter change is one that can change the Discovered list.
+func TestApplyFilter(t *testing.T) {
+	t.Parallel()
+	in, err := integration.New(integration.Draft{Name: "main", Filter: repofilter.Filter{IncludeProjects: []string{"pay", "OPS"}}}, conn, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(in.Filter.IncludeProjects, []string{"OPS", "PAY"}) {
+		t.Fatalf("stored filter %+v", in.Filter)
+	}
+	same := integration.Changes{Mask: []string{integration.FieldFilter}, Draft: integration.Draft{Filter: repofilter.Filter{IncludeProjects: []string{"PAY", "ops"}}}}
+	if changed, err := integration.Apply(&in, same, nil, now); err != nil || len(changed) != 0 {
+		t.Fatalf("equal filter: changed %v, %v", changed, err)
+	}
+	cleared := integration.Changes{Mask: []string{integration.FieldFilter}}
+	changed, err := integration.Apply(&in, cleared, nil, now)
+	if err != nil || !slices.Equal(changed, []string{integration.FieldFilter}) || !in.Filter.IsZero() {
+		t.Fatalf("cleared: changed %v, %v, filter %+v", changed, err, in.Filter)
+	}
+	for _, tc := range []struct {
+		changed []string
+		want    bool
+	}{
+		{[]string{"name", "update_frequency"}, false},
+		{[]string{"auto_import", "start_date"}, false},
+		{[]string{"correlation"}, true},
+		{[]string{"name", "behavior"}, true},
+		{[]string{"kind"}, true},
+		{[]string{"type"}, true},
+		{[]string{"field_mappings"}, true},
+		{[]string{"filter"}, true},
+	} {
+		if got := integration.ChangesDiscovered(tc.changed); got != tc.want {
+			t.Errorf("ChangesDiscovered(%v) = %v, want %v", tc.changed, got, tc.want)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -27,10 +28,11 @@ const (
 	FieldStartDate      = "start_date"
 	FieldAutoImport     = "auto_import"
 	FieldOwnerMapping   = "owner_mapping"
+	FieldFilter         = "filter"
 )
 
 var updatable = []string{FieldName, FieldConnector, FieldBehavior, FieldKind, FieldType, FieldCorrelation,
-	FieldFieldMappings, FieldFrequency, FieldStartDate, FieldAutoImport, FieldOwnerMapping}
+	FieldFieldMappings, FieldFrequency, FieldStartDate, FieldAutoImport, FieldOwnerMapping, FieldFilter}
 
 // Changes is a partial update: only the fields named in Mask are applied.
 type Changes struct {
@@ -95,6 +97,8 @@ func Apply(in *Integration, ch Changes, connector *Connector, now time.Time) ([]
 			}
 		case FieldAutoImport:
 			next.AutoImport = ch.Draft.AutoImport
+		case FieldFilter:
+			next.Filter = ch.Draft.Filter
 		case FieldSecondaryKinds:
 			var want []SecondaryKind
 			if ch.Draft.SecondaryKinds != nil {
@@ -129,6 +133,20 @@ func Apply(in *Integration, ch Changes, connector *Connector, now time.Time) ([]
 	next.UpdatedAt = now
 	*in = next
 	return changed, nil
+}
+
+// ChangesDiscovered reports whether a change of these fields can change
+// the Discovered list: its recommendations (behaviour, kind, type,
+// correlation, the field mappings correlation reads) or its repositories
+// (filter).
+func ChangesDiscovered(changed []string) bool {
+	for _, f := range changed {
+		switch f {
+		case FieldBehavior, FieldKind, FieldType, FieldCorrelation, FieldFieldMappings, FieldFilter:
+			return true
+		}
+	}
+	return false
 }
 
 // checkConnectorWorkspace holds an integration to its workspace: a
@@ -167,5 +185,6 @@ func diff(a, b Integration) []string {
 	add(!a.StartDate.Equal(b.StartDate), FieldStartDate)
 	add(a.AutoImport != b.AutoImport, FieldAutoImport)
 	add(!slices.Equal(a.OwnerMapping, b.OwnerMapping), FieldOwnerMapping)
+	add(!reflect.DeepEqual(a.Filter, b.Filter), FieldFilter)
 	return out
 }

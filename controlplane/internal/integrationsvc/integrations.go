@@ -72,16 +72,9 @@ func (s *Service) CountSyncRuns(ctx context.Context, who Caller, ref string) (in
 
 // UpdateIntegration applies the masked fields of changes.
 func (s *Service) UpdateIntegration(ctx context.Context, who Caller, ref string, ch integration.Changes) (integration.Integration, error) {
-	var conn *integration.Connector
-	if slices.Contains(ch.Mask, integration.FieldConnector) {
-		if ch.Draft.Connector == "" {
-			return integration.Integration{}, fault.InvalidField("integration.connector", "required: the id or name of a Bitbucket Cloud connector")
-		}
-		c, err := s.store.GetConnector(ctx, who.AccountID, ch.Draft.Connector)
-		if err != nil {
-			return integration.Integration{}, err
-		}
-		conn = &c
+	conn, err := s.changedConnector(ctx, who, ch)
+	if err != nil {
+		return integration.Integration{}, err
 	}
 	now := s.clock.Now().UTC()
 	in, err := s.store.UpdateIntegration(ctx, who.AccountID, ref, store.IntegrationChange{Actor: who.Actor, Now: now,
@@ -90,6 +83,39 @@ func (s *Service) UpdateIntegration(ctx context.Context, who Caller, ref string,
 		s.log.Info().Str("account", who.AccountID).Str("integration", in.ID).Strs("fields", ch.Mask).Msg("integration updated")
 	}
 	return in, err
+}
+
+// changedConnector resolves the connector a change names, if it does.
+func (s *Service) changedConnector(ctx context.Context, who Caller, ch integration.Changes) (*integration.Connector, error) {
+	if !slices.Contains(ch.Mask, integration.FieldConnector) {
+		return nil, nil
+	}
+	if ch.Draft.Connector == "" {
+		return nil, fault.InvalidField("integration.connector", "required: the id or name of a Bitbucket Cloud connector")
+	}
+	c, err := s.store.GetConnector(ctx, who.AccountID, ch.Draft.Connector)
+	if err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// CheckUpdate checks a change with the rules UpdateIntegration applies,
+// without storing anything: it returns the integration as it is, as it
+// would be, and the fields that would change.
+func (s *Service) CheckUpdate(ctx context.Context, who Caller, ref string, ch integration.Changes) (before, after integration.Integration, changed []string, err error) {
+	conn, err := s.changedConnector(ctx, who, ch)
+	if err != nil {
+		return before, after, nil, err
+	}
+	if before, err = s.store.GetIntegration(ctx, who.AccountID, ref); err != nil {
+		return before, after, nil, err
+	}
+	after = before
+	after.Correlation = slices.Clone(before.Correlation)
+	after.Fields = slices.Clone(before.Fields)
+	changed, err = integration.Apply(&after, ch, conn, s.clock.Now().UTC())
+	return before, after, changed, err
 }
 
 // SuspendIntegration stops syncing: a queued sync is cancelled, a running

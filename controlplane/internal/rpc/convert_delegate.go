@@ -11,6 +11,7 @@ import (
 
 	delegatev1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1"
 	"github.com/catalog-discovery/bitbucket/shared/record"
+	"github.com/catalog-discovery/bitbucket/shared/repofilter"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/ingest"
@@ -68,6 +69,9 @@ func taskToProto(a tasks.Assignment) *delegatev1.Task {
 		}
 		for _, c := range p.Cursors {
 			s.Cursors = append(s.Cursors, cursorToProto(c))
+		}
+		if !p.Filter.IsZero() {
+			s.Filter = delegateFilterToProto(p.Filter)
 		}
 		out.Sync = s
 	case a.Test != nil:
@@ -138,6 +142,10 @@ func recordsFromProto(in []*delegatev1.Record) ([]record.Record, error) {
 				PullRequestsBackfilled: x.GetPullRequestsBackfilled()}
 		case *delegatev1.Record_ListingComplete:
 			out[i].ListingComplete = &record.ListingComplete{RepositoryCount: k.ListingComplete.GetRepositoryCount()}
+			if f := k.ListingComplete.GetListedWith(); f != nil {
+				lw := delegateFilterFromProto(f)
+				out[i].ListingComplete.ListedWith = &lw
+			}
 		case *delegatev1.Record_CodeOwners:
 			x := k.CodeOwners
 			out[i].CodeOwners = &record.CodeOwners{RepositoryUUID: x.GetRepositoryUuid(), Path: x.GetPath(), Owners: x.GetOwners(),
@@ -154,4 +162,18 @@ func invalidRecord(i int, field, problem string) error {
 	var v fault.Violations
 	v.Add(fmt.Sprintf("records[%d].%s", i, field), "%s", problem)
 	return v.Err(ingest.ReasonInvalidRecord, fmt.Sprintf("record %d is invalid; nothing of the batch was applied", i))
+}
+
+func delegateFilterToProto(f repofilter.Filter) *delegatev1.RepositoryFilter {
+	return &delegatev1.RepositoryFilter{IncludeProjects: f.IncludeProjects, ExcludeProjects: f.ExcludeProjects,
+		IncludeNames: f.IncludeNames, ExcludeNames: f.ExcludeNames, Visibility: string(f.Visibility), Forks: string(f.Forks),
+		UpdatedSince: ts(f.UpdatedSince)}
+}
+
+// delegateFilterFromProto reads the filter a delegate says it listed with.
+// It only narrows which unseen repositories are taken as deleted.
+func delegateFilterFromProto(f *delegatev1.RepositoryFilter) repofilter.Filter {
+	return repofilter.Filter{IncludeProjects: f.GetIncludeProjects(), ExcludeProjects: f.GetExcludeProjects(),
+		IncludeNames: f.GetIncludeNames(), ExcludeNames: f.GetExcludeNames(), Visibility: repofilter.Visibility(f.GetVisibility()),
+		Forks: repofilter.Forks(f.GetForks()), UpdatedSince: fromTS(f.GetUpdatedSince())}
 }

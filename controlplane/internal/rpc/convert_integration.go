@@ -9,6 +9,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/owners"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
+	"github.com/catalog-discovery/bitbucket/shared/repofilter"
 )
 
 var behaviors = map[integrationv1.Behavior]integration.Behavior{
@@ -129,7 +130,42 @@ func draftFromProto(p *integrationv1.Integration) integration.Draft {
 		}
 		d.SecondaryKinds = &kinds
 	}
+	if f := p.GetFilter(); f != nil {
+		d.Filter = repofilter.Filter{IncludeProjects: f.GetIncludeProjects(), ExcludeProjects: f.GetExcludeProjects(),
+			IncludeNames: f.GetIncludeNames(), ExcludeNames: f.GetExcludeNames(), Visibility: lookup(visibilities, f.GetVisibility()),
+			Forks: lookup(forkPolicies, f.GetForks()), UpdatedSince: fromTS(f.GetUpdatedSince())}
+	}
 	return d
+}
+
+var (
+	visibilities = map[integrationv1.RepositoryVisibility]repofilter.Visibility{
+		integrationv1.RepositoryVisibility_REPOSITORY_VISIBILITY_UNSPECIFIED: repofilter.AnyVisibility,
+		integrationv1.RepositoryVisibility_REPOSITORY_VISIBILITY_PRIVATE:     repofilter.PrivateOnly,
+		integrationv1.RepositoryVisibility_REPOSITORY_VISIBILITY_PUBLIC:      repofilter.PublicOnly,
+	}
+	visibilitiesOut = reverse(visibilities)
+	forkPolicies    = map[integrationv1.ForkPolicy]repofilter.Forks{
+		integrationv1.ForkPolicy_FORK_POLICY_UNSPECIFIED: repofilter.IncludeForks,
+		integrationv1.ForkPolicy_FORK_POLICY_INCLUDE:     repofilter.IncludeForks,
+		integrationv1.ForkPolicy_FORK_POLICY_EXCLUDE:     repofilter.ExcludeForks,
+		integrationv1.ForkPolicy_FORK_POLICY_ONLY:        repofilter.OnlyForks,
+	}
+	// The default is sent as unspecified, as the other enums' are.
+	forkPoliciesOut = map[repofilter.Forks]integrationv1.ForkPolicy{
+		repofilter.ExcludeForks: integrationv1.ForkPolicy_FORK_POLICY_EXCLUDE,
+		repofilter.OnlyForks:    integrationv1.ForkPolicy_FORK_POLICY_ONLY,
+	}
+)
+
+// filterToProto is the filter on the wire; nil keeps every repository.
+func filterToProto(f repofilter.Filter) *integrationv1.RepositoryFilter {
+	if f.IsZero() {
+		return nil
+	}
+	return &integrationv1.RepositoryFilter{IncludeProjects: f.IncludeProjects, ExcludeProjects: f.ExcludeProjects,
+		IncludeNames: f.IncludeNames, ExcludeNames: f.ExcludeNames, Visibility: visibilitiesOut[f.Visibility],
+		Forks: forkPoliciesOut[f.Forks], UpdatedSince: ts(f.UpdatedSince)}
 }
 
 func integrationToProto(in integration.Integration, last *tasks.SyncRun) *integrationv1.Integration {
@@ -137,7 +173,7 @@ func integrationToProto(in integration.Integration, last *tasks.SyncRun) *integr
 		Behavior: behaviorsOut[in.Behavior], Kind: in.Kind, Type: in.Type, UpdateFrequency: frequenciesOut[in.Frequency],
 		StartDate: ts(in.StartDate), AutoImport: in.AutoImport, CreatedAt: ts(in.CreatedAt), UpdatedAt: ts(in.UpdatedAt),
 		NextSyncAt: ts(in.NextSyncAt), Correlation: &integrationv1.CorrelationRules{}, FieldMappings: &integrationv1.FieldMappings{},
-		SecondaryKinds: &integrationv1.SecondaryKinds{}, OwnerMapping: &integrationv1.OwnerMapping{}}
+		SecondaryKinds: &integrationv1.SecondaryKinds{}, OwnerMapping: &integrationv1.OwnerMapping{}, Filter: filterToProto(in.Filter)}
 	for _, r := range in.OwnerMapping {
 		out.OwnerMapping.Rules = append(out.OwnerMapping.Rules, &integrationv1.OwnerMappingRule{From: r.From, To: r.To})
 	}

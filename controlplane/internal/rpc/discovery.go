@@ -8,6 +8,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalog"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalogsvc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/discoverysvc"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integrationsvc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 )
@@ -34,6 +35,14 @@ var importActionsOut = reverse(importActions)
 func (s *discoveryServer) ListDiscovered(ctx context.Context, req *integrationv1.ListDiscoveredRequest) (*integrationv1.ListDiscoveredResponse, error) {
 	who := managementCaller(ctx)
 	f := store.DiscoveredFilter{Search: req.GetSearch(), Action: importActions[req.GetRecommendedAction()], UnlinkedOnly: req.GetUnlinkedOnly()}
+	switch {
+	case req.GetIgnored() && req.GetExcluded():
+		return nil, fault.InvalidField("excluded", "the Ignored and Excluded views are two lists; ask for one")
+	case req.GetIgnored():
+		f.View = store.ViewIgnored
+	case req.GetExcluded():
+		f.View = store.ViewExcluded
+	}
 	_, rows, next, total, err := s.d.ListDiscovered(ctx, who.AccountID, req.GetIntegration(), f, page(req.GetPageSize(), req.GetPageToken()))
 	if err != nil {
 		return nil, err
@@ -43,7 +52,7 @@ func (s *discoveryServer) ListDiscovered(ctx context.Context, req *integrationv1
 		d := &integrationv1.DiscoveredRepository{RepositoryUuid: r.UUID, Name: r.Name, Slug: r.Slug, FullName: r.FullName,
 			ProjectKey: r.ProjectKey, RecommendedAction: importActionsOut[r.Action], Kind: r.Kind, Type: r.Type,
 			DetectedAt: ts(r.FirstSeenAt), Unlinked: r.Unlinked, Deleted: !r.DeletedAt.IsZero(), UpdatedOn: ts(r.UpdatedOn),
-			RecommendationNote: r.Note}
+			RecommendationNote: r.Note, IgnoredAt: ts(r.IgnoredAt), IgnoredBy: r.IgnoredBy, ExcludedReason: r.ExcludedReason}
 		if r.Suggested != nil {
 			d.SuggestedEntity = entityRef(*r.Suggested)
 		}
@@ -112,7 +121,7 @@ func (s *discoveryServer) ListImported(ctx context.Context, req *integrationv1.L
 	for _, r := range rows {
 		out.Repositories = append(out.Repositories, &integrationv1.ImportedRepository{RepositoryUuid: r.UUID, Name: r.Name,
 			FullName: r.FullName, Status: importStatuses[r.Action], Entity: entityRef(r.Entity), ImportedAt: ts(r.ImportedAt),
-			Automatic: r.Automatic, Deleted: !r.DeletedAt.IsZero()})
+			Automatic: r.Automatic, Deleted: !r.DeletedAt.IsZero(), ExcludedReason: r.ExcludedReason})
 	}
 	return out, nil
 }
@@ -123,6 +132,32 @@ func (s *discoveryServer) UnlinkRepository(ctx context.Context, req *integration
 		return nil, err
 	}
 	return &integrationv1.UnlinkRepositoryResponse{}, nil
+}
+
+func (s *discoveryServer) IgnoreRepositories(ctx context.Context, req *integrationv1.IgnoreRepositoriesRequest) (*integrationv1.IgnoreRepositoriesResponse, error) {
+	who := managementCaller(ctx)
+	res, err := s.d.Ignore(ctx, who.AccountID, who.Actor, req.GetIntegration(), req.GetRepositories(), req.GetPattern())
+	if err != nil {
+		return nil, err
+	}
+	return &integrationv1.IgnoreRepositoriesResponse{Results: ignoreResults(res)}, nil
+}
+
+func (s *discoveryServer) UnignoreRepositories(ctx context.Context, req *integrationv1.UnignoreRepositoriesRequest) (*integrationv1.UnignoreRepositoriesResponse, error) {
+	who := managementCaller(ctx)
+	res, err := s.d.Unignore(ctx, who.AccountID, who.Actor, req.GetIntegration(), req.GetRepositories(), req.GetPattern())
+	if err != nil {
+		return nil, err
+	}
+	return &integrationv1.UnignoreRepositoriesResponse{Results: ignoreResults(res)}, nil
+}
+
+func ignoreResults(res []discoverysvc.IgnoreResult) []*integrationv1.IgnoreResult {
+	out := make([]*integrationv1.IgnoreResult, len(res))
+	for i, r := range res {
+		out[i] = &integrationv1.IgnoreResult{Repository: r.Repository, Ok: r.OK, Reason: r.Reason, Message: r.Message}
+	}
+	return out
 }
 
 // entityRef names a stored entity on the wire; nil for none.

@@ -57,7 +57,7 @@ func newFullHarness(t *testing.T, db *store.DB) (*harness, *discoverysvc.Service
 	h.leases = dispatch.New(h.db, testLease, h.clock, log, disc)
 	mgr := integrationsvc.New(h.db, h.leases, h.clock, log)
 	g, _ := rpc.NewServer(rpc.Deps{Store: h.db, Auth: &auth.Authenticator{Store: h.db}, Tasks: h.leases, Manage: mgr, Log: log,
-		Discovery: rpc.NewDiscoveryServer(disc, mgr), Catalog: rpc.NewCatalogServer(entities)})
+		Discovery: rpc.NewDiscoveryServer(disc, mgr), Previewer: disc, Catalog: rpc.NewCatalogServer(entities)})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 
 	integrationv1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/integration/v1"
 
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/discoverysvc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integrationsvc"
 )
@@ -59,6 +60,9 @@ func (i *integrationServer) UpdateIntegration(ctx context.Context, req *integrat
 	}
 	ch := integration.Changes{Mask: req.GetUpdateMask().GetPaths(), Draft: draftFromProto(changes)}
 	who := managementCaller(ctx)
+	if req.GetValidateOnly() {
+		return i.previewUpdate(ctx, who, req.GetIntegration(), ch)
+	}
 	in, err := i.s.Manage.UpdateIntegration(ctx, who, req.GetIntegration(), ch)
 	if err != nil {
 		return nil, err
@@ -69,6 +73,41 @@ func (i *integrationServer) UpdateIntegration(ctx context.Context, req *integrat
 	}
 	out := integrationToProto(in, run)
 	return &integrationv1.UpdateIntegrationResponse{Integration: out}, nameConnectors(ctx, i.s.Manage, who, out)
+}
+
+// previewUpdate answers an update with validate_only: the integration as
+// it would be and, when the change can alter the Discovered list, how.
+func (i *integrationServer) previewUpdate(ctx context.Context, who integrationsvc.Caller, ref string, ch integration.Changes) (*integrationv1.UpdateIntegrationResponse, error) {
+	before, after, changed, err := i.s.Manage.CheckUpdate(ctx, who, ref, ch)
+	if err != nil {
+		return nil, err
+	}
+	out, err := i.withRun(ctx, who, after)
+	if err != nil {
+		return nil, err
+	}
+	resp := &integrationv1.UpdateIntegrationResponse{Integration: out}
+	if integration.ChangesDiscovered(changed) && i.s.Previewer != nil {
+		p, err := i.s.Previewer.Preview(ctx, before, after)
+		if err != nil {
+			return nil, err
+		}
+		resp.Preview = previewToProto(p)
+	}
+	return resp, nil
+}
+
+func previewToProto(p discoverysvc.Preview) *integrationv1.DiscoveredPreview {
+	out := &integrationv1.DiscoveredPreview{Repositories: int64(p.Repositories),
+		RegisterToMerge: int64(p.Counts[discoverysvc.RegisterToMerge]), MergeToRegister: int64(p.Counts[discoverysvc.MergeToRegister]),
+		MergeTargetChanged: int64(p.Counts[discoverysvc.MergeTargetChanged]), ToNone: int64(p.Counts[discoverysvc.ToNone]),
+		FromNone: int64(p.Counts[discoverysvc.FromNone]), Leaving: int64(p.Leaving), Entering: int64(p.Entering),
+		ImportedExcluded: int64(p.ImportedExcluded)}
+	for _, e := range p.Examples {
+		out.Examples = append(out.Examples, &integrationv1.RecommendationChange{Repository: e.Repository,
+			FromAction: string(e.From), FromEntity: e.FromEntity, ToAction: string(e.To), ToEntity: e.ToEntity})
+	}
+	return out
 }
 
 func (i *integrationServer) withRun(ctx context.Context, who integrationsvc.Caller, in integration.Integration) (*integrationv1.Integration, error) {

@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"cmp"
+	"context"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -16,7 +17,9 @@ import (
 	integrationv1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/integration/v1"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/discoverysvc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/dispatch"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integrationsvc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/metrics"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
@@ -36,8 +39,16 @@ type Deps struct {
 	// Unimplemented (after authentication).
 	Discovery integrationv1.DiscoveryServiceServer
 	Catalog   catalogv1.CatalogServiceServer
+	// Previewer, when set, previews what an integration update would do
+	// to the Discovered list (UpdateIntegration with validate_only).
+	Previewer Previewer
 	// Metrics, when set, counts and times every call.
 	Metrics *metrics.Metrics
+}
+
+// Previewer previews a configuration change (discoverysvc.Service).
+type Previewer interface {
+	Preview(ctx context.Context, before, after integration.Integration) (discoverysvc.Preview, error)
 }
 
 // Server holds the state shared by the services.

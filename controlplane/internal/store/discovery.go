@@ -104,12 +104,17 @@ type UnimportedRepository struct {
 	FirstSeenAt                time.Time
 	DeletedAt                  time.Time
 	Unlinked                   bool
+	// Ignored and ExcludedReason keep a repository out of the Discovered
+	// list: nothing is recommended for it, nor imported automatically.
+	Ignored        bool
+	ExcludedReason string
 }
 
 // UnimportedRepositories returns an integration's repositories that are
 // not linked to an entity, by uuid.
 func (db *DB) UnimportedRepositories(ctx context.Context, integrationID string) ([]UnimportedRepository, error) {
-	return queryAll(ctx, db, `SELECT r.uuid, r.slug, r.name, r.full_name, r.raw, r.first_seen_at, r.deleted_at, rc.unlinked_at IS NOT NULL
+	return queryAll(ctx, db, `SELECT r.uuid, r.slug, r.name, r.full_name, r.raw, r.first_seen_at, r.deleted_at, rc.unlinked_at IS NOT NULL,
+		`+isIgnored+`, r.excluded_reason
 		FROM repositories r
 		LEFT JOIN repository_links l ON l.integration_id = r.integration_id AND l.repository_uuid = r.uuid
 		LEFT JOIN recommendations rc ON rc.integration_id = r.integration_id AND rc.repository_uuid = r.uuid
@@ -117,7 +122,7 @@ func (db *DB) UnimportedRepositories(ctx context.Context, integrationID string) 
 		var r UnimportedRepository
 		var first int64
 		var deleted sql.NullInt64
-		err := row.Scan(&r.UUID, &r.Slug, &r.Name, &r.FullName, &r.Raw, &first, &deleted, &r.Unlinked)
+		err := row.Scan(&r.UUID, &r.Slug, &r.Name, &r.FullName, &r.Raw, &first, &deleted, &r.Unlinked, &r.Ignored, &r.ExcludedReason)
 		r.FirstSeenAt, r.DeletedAt = fromMicros(first), fromNullMicros(deleted)
 		return r, err
 	})
@@ -260,8 +265,22 @@ func clearAutoImportRetry(ctx context.Context, tx *txn, integrationID, uuid stri
 	return err
 }
 
+// DiscoveredView is which repositories not imported ListDiscovered shows.
+type DiscoveredView string
+
+// Views of the repositories not imported.
+const (
+	// ViewDiscovered: those the filter keeps and nobody ignored.
+	ViewDiscovered DiscoveredView = ""
+	// ViewIgnored: those a user ignored.
+	ViewIgnored DiscoveredView = "ignored"
+	// ViewExcluded: those the filter leaves out (ignored ones excepted).
+	ViewExcluded DiscoveredView = "excluded"
+)
+
 // DiscoveredFilter narrows ListDiscovered.
 type DiscoveredFilter struct {
+	View         DiscoveredView
 	Search       string         // case-insensitive substring of the name or slug
 	Action       catalog.Action // only this recommendation, when set
 	UnlinkedOnly bool
@@ -274,6 +293,11 @@ type Discovered struct {
 	Unlinked bool
 	// CodeOwners is what its CODEOWNERS file said; nil until it was read.
 	CodeOwners *owners.Finding
+	// IgnoredAt and IgnoredBy are set in the Ignored view.
+	IgnoredAt time.Time
+	IgnoredBy string
+	// ExcludedReason is set in the Excluded view.
+	ExcludedReason string
 }
 
 // ListDiscovered returns a page of an integration's repositories that are
@@ -285,9 +309,18 @@ func (db *DB) ListDiscovered(ctx context.Context, integrationID string, f Discov
 	from := ` FROM repositories r
 		LEFT JOIN recommendations rc ON rc.integration_id = r.integration_id AND rc.repository_uuid = r.uuid
 		LEFT JOIN code_owners co ON co.integration_id = r.integration_id AND co.repository_uuid = r.uuid
+		LEFT JOIN ignored_repositories ig ON ig.integration_id = r.integration_id AND ig.repository_uuid = r.uuid
 		WHERE r.integration_id = ?
 		AND NOT EXISTS (SELECT 1 FROM repository_links l WHERE l.integration_id = r.integration_id AND l.repository_uuid = r.uuid)`
 	args := []any{integrationID}
+	switch f.View {
+	case ViewIgnored:
+		from += ` AND ig.repository_uuid IS NOT NULL`
+	case ViewExcluded:
+		from += ` AND ig.repository_uuid IS NULL AND r.excluded_reason <> ''`
+	default:
+		from += ` AND ig.repository_uuid IS NULL AND r.excluded_reason = ''`
+	}
 	if f.Search != "" {
 		pat := likePattern(f.Search)
 		from += repoSearch
@@ -309,7 +342,8 @@ func (db *DB) ListDiscovered(ctx context.Context, integrationID string, f Discov
 		return nil, "", 0, err
 	}
 	out, next, err := listPage(ctx, db, `SELECT `+repoColumns("r")+`, COALESCE(rc.action, ''), COALESCE(rc.suggested_entity_id, ''),
-		COALESCE(rc.candidates, '[]'), rc.unlinked_at IS NOT NULL, COALESCE(rc.note, ''), `+codeOwnersColumns+from+cond+byRepositoryName+` LIMIT ?`, append(args, after...), p.size(50),
+		COALESCE(rc.candidates, '[]'), rc.unlinked_at IS NOT NULL, COALESCE(rc.note, ''), ig.ignored_at, COALESCE(ig.ignored_by, ''),
+		r.excluded_reason, `+codeOwnersColumns+from+cond+byRepositoryName+` LIMIT ?`, append(args, after...), p.size(50),
 		scanDiscovered, func(d Discovered) string { return encodeToken(d.Name, d.UUID) })
 	return out, next, total, err
 }
@@ -317,11 +351,14 @@ func (db *DB) ListDiscovered(ctx context.Context, integrationID string, f Discov
 func scanDiscovered(row scanner) (Discovered, error) {
 	var d Discovered
 	var action, cands string
+	var ignoredAt sql.NullInt64
 	var err error
 	coDest, coFinish := codeOwnersDest()
-	if d.Repository, err = scanRepository(scanAppend{row, append([]any{&action, &d.SuggestedID, &cands, &d.Unlinked, &d.Note}, coDest...)}); err != nil {
+	if d.Repository, err = scanRepository(scanAppend{row, append([]any{&action, &d.SuggestedID, &cands, &d.Unlinked, &d.Note,
+		&ignoredAt, &d.IgnoredBy, &d.ExcludedReason}, coDest...)}); err != nil {
 		return d, err
 	}
+	d.IgnoredAt = fromNullMicros(ignoredAt)
 	d.RepositoryUUID, d.Action = d.UUID, catalog.Action(action)
 	if d.CodeOwners, err = coFinish(); err != nil {
 		return d, err

@@ -14,6 +14,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/sortkey"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
 	"github.com/catalog-discovery/bitbucket/shared/record"
+	"github.com/catalog-discovery/bitbucket/shared/repofilter"
 )
 
 // ApplyBatch applies one record batch of a task atomically and exactly
@@ -91,6 +92,7 @@ type applier struct {
 
 	repos, prs, commits int64
 	deleted             []string
+	filter              *repofilter.Filter // the integration's, once read
 }
 
 func (a *applier) apply(ctx context.Context, records []record.Record) error {
@@ -156,7 +158,7 @@ func (a *applier) apply(ctx context.Context, records []record.Record) error {
 			if err := flush(); err != nil {
 				return err
 			}
-			if err := a.markDeleted(ctx); err != nil {
+			if err := a.markDeleted(ctx, r.ListingComplete.ListedWith); err != nil {
 				return err
 			}
 		}
@@ -219,16 +221,23 @@ func (a *applier) upsert(ctx context.Context, table string, cols, key, keep []st
 
 var repositoryCols = []string{"integration_id", "uuid", "account_id", "slug", "name", "full_name", "workspace", "project_key",
 	"project_name", "description", "is_private", "language", "main_branch", "html_url", "clone_https_url", "clone_ssh_url",
-	"created_on", "updated_on", "size_bytes", "raw", "first_seen_at", "updated_at", "last_seen_task_id", "deleted_at", "sort_key"}
+	"created_on", "updated_on", "size_bytes", "raw", "first_seen_at", "updated_at", "last_seen_task_id", "deleted_at", "sort_key", "excluded_reason"}
 
 func (a *applier) upsertRepositories(ctx context.Context, repos []*record.Repository) error {
+	if len(repos) == 0 {
+		return nil
+	}
+	filter, err := a.integrationFilter(ctx)
+	if err != nil {
+		return err
+	}
 	rows := make([][]any, 0, len(repos))
 	seen := map[string]int{}
 	for _, r := range repos {
 		row := []any{a.task.IntegrationID, r.UUID, a.task.AccountID, r.Slug, r.Name, r.FullName, r.Workspace, r.ProjectKey,
 			r.ProjectName, r.Description, r.IsPrivate, r.Language, r.MainBranch, r.HTMLURL, r.CloneHTTPSURL, r.CloneSSHURL,
 			nullMicros(r.CreatedOn), nullMicros(r.UpdatedOn), r.SizeBytes, rawOrEmpty(r.Raw), a.now, a.now, a.task.ID, nil,
-			sortkey.Of(r.Name)}
+			sortkey.Of(r.Name), filter.Evaluate(r.FilterFacts()).Reason}
 		// One statement may not touch a row twice (PostgreSQL refuses):
 		// the last occurrence in the batch wins.
 		if i, dup := seen[r.UUID]; dup {
@@ -376,20 +385,60 @@ func (a *applier) upsertCodeOwners(ctx context.Context, found []*record.CodeOwne
 }
 
 // markDeleted marks the integration's repositories this task did not send
-// as deleted, after a complete listing.
-func (a *applier) markDeleted(ctx context.Context) error {
-	deleted, err := queryAll(ctx, a.tx, `SELECT full_name FROM repositories WHERE integration_id = ? AND deleted_at IS NULL
-		AND last_seen_task_id <> ? ORDER BY full_name`, []any{a.task.IntegrationID, a.task.ID}, scanString)
+// as deleted, after a complete listing. With listedWith, the listing held
+// only the repositories that filter keeps: one it leaves out, by what is
+// stored of it, was not listed rather than deleted, and stays as it is.
+func (a *applier) markDeleted(ctx context.Context, listedWith *repofilter.Filter) error {
+	unseen, err := queryAll(ctx, a.tx, `SELECT uuid, full_name, project_key, slug, name, is_private, updated_on FROM repositories
+		WHERE integration_id = ? AND deleted_at IS NULL AND last_seen_task_id <> ? ORDER BY full_name`,
+		[]any{a.task.IntegrationID, a.task.ID}, func(row scanner) (unseenRepository, error) {
+			var u unseenRepository
+			var updated sql.NullInt64
+			err := row.Scan(&u.uuid, &u.fullName, &u.facts.ProjectKey, &u.facts.Slug, &u.facts.Name, &u.facts.IsPrivate, &updated)
+			u.facts.UpdatedOn = fromNullMicros(updated)
+			return u, err
+		})
 	if err != nil {
 		return err
 	}
-	a.deleted = append(a.deleted, deleted...)
-	if len(a.deleted) == 0 {
-		return nil
+	var uuids []any
+	for _, u := range unseen {
+		if listedWith != nil && !listedWith.Evaluate(u.facts).Included {
+			continue
+		}
+		a.deleted = append(a.deleted, u.fullName)
+		uuids = append(uuids, u.uuid)
 	}
-	_, err = a.tx.exec(ctx, `UPDATE repositories SET deleted_at = ? WHERE integration_id = ? AND deleted_at IS NULL
-		AND last_seen_task_id <> ?`, a.now, a.task.IntegrationID, a.task.ID)
-	return err
+	for start := 0; start < len(uuids); start += 500 {
+		chunk := uuids[start:min(start+500, len(uuids))]
+		if _, err := a.tx.exec(ctx, `UPDATE repositories SET deleted_at = ? WHERE integration_id = ? AND uuid IN `+placeholders(len(chunk)),
+			append([]any{a.now, a.task.IntegrationID}, chunk...)...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type unseenRepository struct {
+	uuid, fullName string
+	facts          repofilter.Repository
+}
+
+// integrationFilter reads the filter of the task's integration once per batch.
+func (a *applier) integrationFilter(ctx context.Context) (repofilter.Filter, error) {
+	if a.filter != nil {
+		return *a.filter, nil
+	}
+	var raw string
+	if err := a.tx.queryRow(ctx, `SELECT filter FROM integrations WHERE id = ?`, a.task.IntegrationID).Scan(&raw); err != nil {
+		return repofilter.Filter{}, err
+	}
+	f, err := fromJSON[repofilter.Filter](raw)
+	if err != nil {
+		return f, err
+	}
+	a.filter = &f
+	return f, nil
 }
 
 const repoSelect = `SELECT integration_id, uuid, account_id, slug, name, full_name, workspace, project_key, project_name, description,

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/owners"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
+	"github.com/catalog-discovery/bitbucket/shared/repofilter"
 )
 
 // Reasons of integration failures.
@@ -22,23 +24,23 @@ const (
 )
 
 const integrationColumns = `id, account_id, name, connector_id, workspace, behavior, kind, type, correlation, field_mappings,
-	secondary_kinds, frequency, start_date, auto_import, state, next_sync_at, created_at, updated_at, owner_mapping`
+	secondary_kinds, frequency, start_date, auto_import, state, next_sync_at, created_at, updated_at, owner_mapping, filter`
 
 func integrationArgs(in integration.Integration) []any {
 	return []any{in.ID, in.AccountID, in.Name, in.ConnectorID, in.Workspace, string(in.Behavior), in.Kind, in.Type,
 		toJSON(in.Correlation), toJSON(in.Fields), toJSON(in.SecondaryKinds), string(in.Frequency),
 		nullMicros(in.StartDate), in.AutoImport, string(in.State), nullMicros(in.NextSyncAt), micros(in.CreatedAt), micros(in.UpdatedAt),
-		toJSON(in.OwnerMapping)}
+		toJSON(in.OwnerMapping), toJSON(in.Filter)}
 }
 
 func scanIntegration(row scanner) (integration.Integration, error) {
 	var in integration.Integration
-	var behavior, corr, fields, kinds, freq, state string
+	var behavior, corr, fields, kinds, freq, state, filter string
 	var start, next sql.NullInt64
 	var created, updated int64
 	var mapping sql.NullString
 	err := row.Scan(&in.ID, &in.AccountID, &in.Name, &in.ConnectorID, &in.Workspace, &behavior, &in.Kind, &in.Type,
-		&corr, &fields, &kinds, &freq, &start, &in.AutoImport, &state, &next, &created, &updated, &mapping)
+		&corr, &fields, &kinds, &freq, &start, &in.AutoImport, &state, &next, &created, &updated, &mapping, &filter)
 	if err != nil {
 		return in, err
 	}
@@ -58,7 +60,10 @@ func scanIntegration(row scanner) (integration.Integration, error) {
 			return in, err
 		}
 	}
-	in.SecondaryKinds, err = fromJSON[[]integration.SecondaryKind](kinds)
+	if in.SecondaryKinds, err = fromJSON[[]integration.SecondaryKind](kinds); err != nil {
+		return in, err
+	}
+	in.Filter, err = fromJSON[repofilter.Filter](filter)
 	return in, err
 }
 
@@ -220,10 +225,15 @@ func (db *DB) UpdateIntegration(ctx context.Context, accountID, ref string, ch I
 		}
 		args := integrationArgs(in)
 		_, err = tx.exec(ctx, `UPDATE integrations SET name = ?, connector_id = ?, behavior = ?, kind = ?, type = ?, correlation = ?,
-			field_mappings = ?, frequency = ?, start_date = ?, auto_import = ?, next_sync_at = ?, updated_at = ?, owner_mapping = ? WHERE id = ?`,
-			args[2], args[3], args[5], args[6], args[7], args[8], args[9], args[11], args[12], args[13], args[15], args[17], args[18], in.ID)
+			field_mappings = ?, frequency = ?, start_date = ?, auto_import = ?, next_sync_at = ?, updated_at = ?, owner_mapping = ?, filter = ? WHERE id = ?`,
+			args[2], args[3], args[5], args[6], args[7], args[8], args[9], args[11], args[12], args[13], args[15], args[17], args[18], args[19], in.ID)
 		if err != nil {
 			return err
+		}
+		if slices.Contains(changed, integration.FieldFilter) {
+			if err := applyFilter(ctx, tx, in.ID, in.Filter); err != nil {
+				return err
+			}
 		}
 		return addEvent(ctx, tx, Event{AccountID: accountID, IntegrationID: in.ID, Time: ch.Now, Type: EventConfigChanged,
 			Actor: ch.Actor, Message: message})

@@ -284,7 +284,7 @@ func scanImported(row scanner) (Imported, error) {
 	var action string
 	var at int64
 	var err error
-	im.Repository, err = scanRepository(scanAppend{row, []any{&im.EntityID, &action, &im.Automatic, &at}})
+	im.Repository, err = scanRepository(scanAppend{row, []any{&im.EntityID, &action, &im.Automatic, &at, &im.ExcludedReason}})
 	im.Action, im.ImportedAt = catalog.Action(action), fromMicros(at)
 	return im, err
 }
@@ -296,6 +296,9 @@ type Imported struct {
 	Action     catalog.Action
 	Automatic  bool
 	ImportedAt time.Time
+	// ExcludedReason says why the integration's filter leaves the
+	// repository out; it stays imported. Empty when the filter keeps it.
+	ExcludedReason string
 	// Entity holds the column fields of the linked entity.
 	Entity StoredEntity
 }
@@ -320,7 +323,7 @@ func (db *DB) ListImported(ctx context.Context, accountID, integrationID, search
 	if err != nil {
 		return nil, "", 0, err
 	}
-	out, next, err := listPage(ctx, db, `SELECT `+repoColumns("r")+`, l.entity_id, l.action, l.automatic, l.imported_at`+from+cond+
+	out, next, err := listPage(ctx, db, `SELECT `+repoColumns("r")+`, l.entity_id, l.action, l.automatic, l.imported_at, r.excluded_reason`+from+cond+
 		byRepositoryName+` LIMIT ?`, append(args, after...), p.size(50), scanImported, func(im Imported) string { return encodeToken(im.Name, im.UUID) })
 	if err != nil {
 		return nil, "", 0, err

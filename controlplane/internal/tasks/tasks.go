@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/catalog-discovery/bitbucket/shared/record"
+	"github.com/catalog-discovery/bitbucket/shared/repofilter"
 )
 
 // Type is what a task asks a delegate to do.
@@ -171,6 +172,8 @@ type SyncPayload struct {
 	Cursors        []record.Cursor
 	// CodeOwners lists the repositories (uuids) whose CODEOWNERS file to read.
 	CodeOwners []string
+	// Filter is the integration's repository filter.
+	Filter repofilter.Filter
 }
 
 // TestPayload is what a TEST_CONNECTION task tells the delegate.

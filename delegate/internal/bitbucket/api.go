@@ -32,6 +32,7 @@ var (
 		"values.mainbranch.name", "values.project.key", "values.project.name", "values.project.uuid",
 		"values.workspace.slug", "values.links.html.href", "values.links.clone",
 		"values.scm", "values.website", "values.fork_policy", "values.has_issues", "values.has_wiki",
+		"values.parent.full_name",
 	}, ",")
 	pullRequestFields = strings.Join([]string{
 		"next",
@@ -71,14 +72,23 @@ func pageLen(want, maxLen int) string {
 // oldest first, from repositories created at or after from (zero: all).
 // Oldest first puts new repositories on the last pages and lets a resumed
 // listing continue by key (created_on >= from) instead of by page number.
-func (s *Session) RepositoriesURL(workspace string, from time.Time) string {
+// query, when not empty, is a BBQL expression Bitbucket filters the
+// listing with (a repository filter's Query).
+func (s *Session) RepositoriesURL(workspace, query string, from time.Time) string {
 	v := url.Values{
 		"pagelen": {strconv.Itoa(RepositoryPageLen)},
 		"sort":    {"created_on"},
 		"fields":  {repositoryFields},
 	}
+	var q []string
+	if query != "" {
+		q = append(q, "("+query+")")
+	}
 	if !from.IsZero() {
-		v.Set("q", "created_on >= "+bbqlTime(from))
+		q = append(q, "created_on >= "+bbqlTime(from))
+	}
+	if len(q) > 0 {
+		v.Set("q", strings.Join(q, " AND "))
 	}
 	return s.endpoint(v, "repositories", workspace)
 }

@@ -47,7 +47,7 @@ const goodPage = `{"values":[{"uuid":"{1}","slug":"a","name":"A","updated_on":"2
 func TestMalformedPagesAreRetriedThenDecoded(t *testing.T) {
 	t.Parallel()
 	s, n := serve(t, body(`{"values":[{"uuid":`), body(`<html>bad gateway</html>`), body(goodPage))
-	page, err := s.Repositories(context.Background(), s.RepositoriesURL("ws", time.Time{}), "ws")
+	page, err := s.Repositories(context.Background(), s.RepositoriesURL("ws", "", time.Time{}), "ws")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestBadPagesFailClearlyWithoutPanicking(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			s, _ := serve(t, body(tt.page))
-			_, err := s.Repositories(context.Background(), s.RepositoriesURL("ws", time.Time{}), "ws")
+			_, err := s.Repositories(context.Background(), s.RepositoriesURL("ws", "", time.Time{}), "ws")
 			var de *DecodeError
 			if !errors.As(err, &de) || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("got %v, want a DecodeError mentioning %q", err, tt.want)
@@ -203,7 +203,7 @@ func TestProxyRefusingTheCredentialsIsNotRetried(t *testing.T) {
 			base, _ := url.Parse(scheme + "://api.example.test/2.0")
 			s := c.Session(base, NewCredential("unit-test-token"))
 
-			_, err := s.Repositories(context.Background(), s.RepositoriesURL("ws", time.Time{}), "ws")
+			_, err := s.Repositories(context.Background(), s.RepositoriesURL("ws", "", time.Time{}), "ws")
 			var refused *proxy.AuthError
 			if !errors.As(err, &refused) {
 				t.Fatalf("got %v, want a *proxy.AuthError", err)

@@ -11,6 +11,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/delegate/internal/task"
 	pb "github.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1"
 	"github.com/catalog-discovery/bitbucket/shared/record"
+	"github.com/catalog-discovery/bitbucket/shared/repofilter"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -73,6 +74,9 @@ func taskFromWire(t *pb.Task) *task.Task {
 		}
 		for _, c := range s.GetCursors() {
 			sync.Cursors[c.GetRepositoryUuid()] = cursorFromWire(c)
+		}
+		if f := s.GetFilter(); f != nil {
+			sync.Filter = filterFromWire(f)
 		}
 		out.Sync = sync
 	case pb.TaskType_TASK_TYPE_TEST_CONNECTION:
@@ -215,7 +219,11 @@ func Encode(r record.Record) (EncodedRecord, error) {
 	case r.Cursor != nil:
 		m.Kind = &pb.Record_Cursor{Cursor: CursorToWire(*r.Cursor)}
 	case r.ListingComplete != nil:
-		m.Kind = &pb.Record_ListingComplete{ListingComplete: &pb.ListingComplete{RepositoryCount: r.ListingComplete.RepositoryCount}}
+		lc := &pb.ListingComplete{RepositoryCount: r.ListingComplete.RepositoryCount}
+		if f := r.ListingComplete.ListedWith; f != nil {
+			lc.ListedWith = filterToWire(*f)
+		}
+		m.Kind = &pb.Record_ListingComplete{ListingComplete: lc}
 	case r.CodeOwners != nil:
 		x := r.CodeOwners
 		m.Kind = &pb.Record_CodeOwners{CodeOwners: &pb.CodeOwners{
@@ -226,4 +234,19 @@ func Encode(r record.Record) (EncodedRecord, error) {
 		return EncodedRecord{}, fmt.Errorf("empty record")
 	}
 	return EncodedRecord{m: m, size: proto.Size(m) + 4, kind: r.Kind()}, nil
+}
+
+func filterFromWire(f *pb.RepositoryFilter) repofilter.Filter {
+	return repofilter.Filter{IncludeProjects: f.GetIncludeProjects(), ExcludeProjects: f.GetExcludeProjects(),
+		IncludeNames: f.GetIncludeNames(), ExcludeNames: f.GetExcludeNames(), Visibility: repofilter.Visibility(f.GetVisibility()),
+		Forks: repofilter.Forks(f.GetForks()), UpdatedSince: fromTS(f.GetUpdatedSince())}
+}
+
+func filterToWire(f repofilter.Filter) *pb.RepositoryFilter {
+	out := &pb.RepositoryFilter{IncludeProjects: f.IncludeProjects, ExcludeProjects: f.ExcludeProjects,
+		IncludeNames: f.IncludeNames, ExcludeNames: f.ExcludeNames, Visibility: string(f.Visibility), Forks: string(f.Forks)}
+	if !f.UpdatedSince.IsZero() {
+		out.UpdatedSince = timestamppb.New(f.UpdatedSince)
+	}
+	return out
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/delegate/internal/task"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/upload"
 	"github.com/catalog-discovery/bitbucket/shared/record"
+	"github.com/catalog-discovery/bitbucket/shared/repofilter"
 	"github.com/rs/zerolog"
 )
 
@@ -210,7 +211,7 @@ feed:
 func (r *Run) finish(ctx context.Context, count int64, verified bool, listErr error) (task.Outcome, error) {
 	r.phase.Store("finishing")
 	if listErr == nil && verified {
-		if err := r.sink.Add(ctx, record.Record{ListingComplete: &record.ListingComplete{RepositoryCount: count}}); err != nil {
+		if err := r.sink.Add(ctx, record.Record{ListingComplete: &record.ListingComplete{RepositoryCount: count, ListedWith: r.listedWith()}}); err != nil {
 			return task.OutcomeFailed, err
 		}
 	}
@@ -230,6 +231,16 @@ func (r *Run) finish(ctx context.Context, count int64, verified bool, listErr er
 	return task.OutcomeSucceeded, nil
 }
 
+// listedWith is the filter Bitbucket applied to the listing (every attempt
+// lists with the same one), nil when none.
+func (r *Run) listedWith() *repofilter.Filter {
+	if r.spec.Filter.Query() == "" {
+		return nil
+	}
+	server := r.spec.Filter.Server()
+	return &server
+}
+
 type job struct {
 	repo record.Repository
 	page *trackedPage
@@ -242,7 +253,9 @@ type job struct {
 // verified says the listing can be trusted to hold every repository (see
 // verify).
 func (r *Run) list(ctx context.Context, ws string, secondaries bool, jobs chan<- job) (verified bool, _ error) {
-	u := r.session.RepositoriesURL(ws, r.resume.After)
+	filter := r.spec.Filter
+	query := filter.Query()
+	u := r.session.RepositoriesURL(ws, query, r.resume.After)
 	first, last := int64(-1), int64(-1)
 	for u != "" {
 		page, err := r.session.Repositories(ctx, u, ws)
@@ -268,7 +281,11 @@ func (r *Run) list(ctx context.Context, ws string, secondaries bool, jobs chan<-
 		tp := r.track.addPage(keys, r.sink.Position())
 		r.listed.Add(int64(len(keys)))
 		for _, repo := range page.Repositories {
-			if !secondaries || r.track.wasDone(repo.UUID) || !r.spec.PullRequests && !r.spec.Commits && !r.wantsCodeOwners(repo) {
+			// A repository the filter leaves out is not discovered: its
+			// record goes up (so it is not taken as deleted, and an imported
+			// one is flagged), its pull requests and commits are not fetched.
+			if !secondaries || r.track.wasDone(repo.UUID) || !filter.Evaluate(repo.FilterFacts()).Included ||
+				!r.spec.PullRequests && !r.spec.Commits && !r.wantsCodeOwners(repo) {
 				r.track.repoDone(tp, repo.UUID, r.sink.Position())
 				r.done.Add(1)
 				continue
@@ -283,6 +300,7 @@ func (r *Run) list(ctx context.Context, ws string, secondaries bool, jobs chan<-
 	}
 	verified = r.verify(first, last)
 	r.track.listingFinished(verified)
+
 	r.phase.Store("secondary")
 	return verified, nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/catalog-discovery/bitbucket/shared/record"
+	"github.com/catalog-discovery/bitbucket/shared/repofilter"
 )
 
 // Type says what a task asks the delegate to do.
@@ -68,6 +69,10 @@ type Sync struct {
 	// CodeOwners holds the uuids of the repositories whose CODEOWNERS file
 	// to read.
 	CodeOwners map[string]bool
+	// Filter selects the repositories the integration discovers: Bitbucket
+	// applies its server part to the listing; the secondary kinds of
+	// listed repositories the rest leaves out are not fetched.
+	Filter repofilter.Filter
 }
 
 // Limits cap how much one sync fetches.

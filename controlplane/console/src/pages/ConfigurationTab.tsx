@@ -3,7 +3,7 @@
 import { useState, type FormEvent } from "react";
 import { integrations } from "../api";
 import { shown, violationsFor, type ShownError } from "../errors";
-import { IntegrationState, type Integration } from "../gen/idp/integration/v1/integration_pb";
+import { ForkPolicy, IntegrationState, RepositoryVisibility, type DiscoveredPreview, type Integration, type RepositoryFilter } from "../gen/idp/integration/v1/integration_pb";
 import { Confirm, ErrorBox, FieldErrors } from "../ui";
 import { AdvancedSection, ConnectorPicker, MappingSection, SecondaryKindsField, formOf, integrationOf, type Form } from "./integrationForm";
 
@@ -28,6 +28,7 @@ export function ConfigurationTab({ integration, onChanged }: { integration: Inte
   const [saved, setSaved] = useState(false);
   const [busy, setBusy] = useState(false);
   const [danger, setDanger] = useState(false);
+  const [preview, setPreview] = useState<DiscoveredPreview | null | undefined>(undefined);
 
   const mask = parts.filter(([k]) => JSON.stringify(form[k]) !== JSON.stringify(original[k])).map(([, f]) => f);
   // Switching to or from Merge states the type in the same change.
@@ -42,6 +43,22 @@ export function ConfigurationTab({ integration, onChanged }: { integration: Inte
       await integrations.updateIntegration({ integration: integration.id, changes: integrationOf(form, false), updateMask: { paths: mask } });
       setSaved(true);
       onChanged();
+    } catch (err) {
+      setError(shown(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  // previewChanges asks the server what the changes would do to the
+  // Discovered list, without applying them.
+  const previewChanges = async () => {
+    setBusy(true);
+    setError(null);
+    setSaved(false);
+    try {
+      const resp = await integrations.updateIntegration({ integration: integration.id, changes: integrationOf(form, false), updateMask: { paths: mask }, validateOnly: true });
+      setPreview(resp.preview ?? null);
     } catch (err) {
       setError(shown(err));
     } finally {
@@ -80,7 +97,12 @@ export function ConfigurationTab({ integration, onChanged }: { integration: Inte
             <input type="checkbox" checked={form.autoImport} onChange={(e) => set({ ...form, autoImport: e.target.checked })} /> Auto-import future discovered entities
           </label>
         </section>
+        <section className="panel" aria-labelledby="c4">
+          <h2 id="c4">Repository filter</h2>
+          <FilterSummary filter={integration.filter} />
+        </section>
         <ErrorBox error={error} title="The changes were not saved" />
+        {preview !== undefined && <PreviewBox preview={preview} />}
         {saved && (
           <p className="verdict ok" role="status">
             Saved.
@@ -89,6 +111,9 @@ export function ConfigurationTab({ integration, onChanged }: { integration: Inte
         <div className="actions">
           <button type="button" disabled={mask.length === 0} onClick={() => (set(original), setError(null))}>
             Discard changes
+          </button>
+          <button type="button" disabled={busy || mask.length === 0} onClick={previewChanges}>
+            Preview changes
           </button>
           <button type="submit" className="primary" disabled={busy || mask.length === 0}>
             {busy ? "Saving…" : "Save changes"}
@@ -124,6 +149,60 @@ export function ConfigurationTab({ integration, onChanged }: { integration: Inte
             <p>A running sync is cancelled and nothing is scheduled until you resume. New repositories will not appear in the Discovered tab.</p>
           )}
         </Confirm>
+      )}
+    </div>
+  );
+}
+
+// FilterSummary shows the integration's repository filter, one part a line.
+function FilterSummary({ filter }: { filter?: RepositoryFilter }) {
+  const parts: string[] = [];
+  if (filter?.includeProjects.length) parts.push(`Only projects ${filter.includeProjects.join(", ")}`);
+  if (filter?.excludeProjects.length) parts.push(`Not projects ${filter.excludeProjects.join(", ")}`);
+  if (filter?.includeNames.length) parts.push(`Only names matching ${filter.includeNames.join(", ")}`);
+  if (filter?.excludeNames.length) parts.push(`Not names matching ${filter.excludeNames.join(", ")}`);
+  if (filter?.visibility === RepositoryVisibility.PRIVATE) parts.push("Private repositories only");
+  if (filter?.visibility === RepositoryVisibility.PUBLIC) parts.push("Public repositories only");
+  if (filter?.forks === ForkPolicy.EXCLUDE) parts.push("No forks");
+  if (filter?.forks === ForkPolicy.ONLY) parts.push("Forks only");
+  if (filter?.updatedSince) parts.push(`Updated since ${new Date(Number(filter.updatedSince.seconds) * 1000).toISOString().slice(0, 10)}`);
+  if (parts.length === 0) return <p>Every repository of the workspace is discovered. Set a filter with idpctl integration edit or the API.</p>;
+  return (
+    <ul aria-label="Repository filter">
+      {parts.map((p) => (
+        <li key={p}>{p}</li>
+      ))}
+    </ul>
+  );
+}
+
+// PreviewBox shows what the unsaved changes would do to the Discovered list.
+function PreviewBox({ preview }: { preview: DiscoveredPreview | null }) {
+  if (preview === null) {
+    return (
+      <p className="verdict ok" role="status">
+        These changes are valid and do not change the Discovered list.
+      </p>
+    );
+  }
+  return (
+    <div className="verdict ok" role="status" aria-label="Preview">
+      <strong>If saved, in the Discovered list ({preview.repositories.toString()} repositories compared):</strong>
+      <ul>
+        <li>Register → Merge: {preview.registerToMerge.toString()}</li>
+        <li>Merge → Register: {preview.mergeToRegister.toString()}</li>
+        <li>Merge into another entity: {preview.mergeTargetChanged.toString()}</li>
+        <li>Nothing recommended any more: {preview.toNone.toString()}</li>
+        <li>Leaving (filter): {preview.leaving.toString()}; entering: {preview.entering.toString()}</li>
+      </ul>
+      {preview.examples.length > 0 && (
+        <ul aria-label="Examples">
+          {preview.examples.map((e) => (
+            <li key={e.repository}>
+              {e.repository}: {e.fromAction || "none"} {e.fromEntity} → {e.toAction || "none"} {e.toEntity}
+            </li>
+          ))}
+        </ul>
       )}
     </div>
   );

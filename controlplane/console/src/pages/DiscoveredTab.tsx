@@ -1,6 +1,7 @@
 // The Discovered tab: repositories seen and not imported, paged by the
 // server, with per-row Register/Merge choices, checkboxes, select-all across
-// pages, Import selected entities and the auto-import toggle.
+// pages, Import selected entities and the auto-import toggle; Ignore
+// selected, and the Ignored and Left-out-by-the-filter views.
 import { useEffect, useState } from "react";
 import { discovery } from "../api";
 import { shown, type ShownError } from "../errors";
@@ -33,6 +34,7 @@ export function DiscoveredTab({ integration, refresh, onChanged }: { integration
   const [query, setQuery] = useState("");
   const [action, setAction] = useState(ImportAction.UNSPECIFIED);
   const [unlinkedOnly, setUnlinkedOnly] = useState(false);
+  const [view, setView] = useState<"discovered" | "ignored" | "excluded">("discovered");
   const pages = usePages();
   const [version, setVersion] = useState(0);
   const [choices, setChoices] = useState(new Map<string, Choice>());
@@ -47,10 +49,13 @@ export function DiscoveredTab({ integration, refresh, onChanged }: { integration
     return () => clearTimeout(t);
   }, [search]);
 
-  const filter = { integration: integration.id, search: query, recommendedAction: action, unlinkedOnly };
+  const filter = {
+    integration: integration.id, search: query, recommendedAction: action, unlinkedOnly,
+    ignored: view === "ignored", excluded: view === "excluded",
+  };
   const list = useLoad(
     () => discovery.listDiscovered({ ...filter, pageSize, pageToken: pages.token }),
-    [integration.id, query, action, unlinkedOnly, pages.token, version, refresh],
+    [integration.id, query, action, unlinkedOnly, view, pages.token, version, refresh],
   );
 
   // A new filter starts from the first page. Checked rows stay checked (a
@@ -59,7 +64,9 @@ export function DiscoveredTab({ integration, refresh, onChanged }: { integration
   useEffect(() => {
     pages.reset();
     setAllMatching(false);
-  }, [query, action, unlinkedOnly]);
+  }, [query, action, unlinkedOnly, view]);
+  // Another view holds other repositories: the checks do not carry over.
+  useEffect(() => setSelected(new Set()), [view]);
 
   const rows = list.data?.repositories ?? [];
   // Rows checked on other pages are imported with the choice made there.
@@ -147,6 +154,34 @@ export function DiscoveredTab({ integration, refresh, onChanged }: { integration
     }
   };
 
+  // ignoreSelected ignores (or, in the Ignored view, un-ignores) the
+  // checked repositories.
+  const ignoreSelected = async () => {
+    setError(null);
+    setResults(null);
+    try {
+      const picked = await selectedRows();
+      const names = new Map(picked.map((r) => [r.repositoryUuid, r.fullName]));
+      const repositories = picked.map((r) => r.repositoryUuid);
+      const out: ImportResult[] = [];
+      for (let i = 0; i < repositories.length; i += batch) {
+        setImporting(`${view === "ignored" ? "Un-ignoring" : "Ignoring"}… ${i} of ${repositories.length}`);
+        const req = { integration: integration.id, repositories: repositories.slice(i, i + batch), pattern: "" };
+        const resp = view === "ignored" ? await discovery.unignoreRepositories(req) : await discovery.ignoreRepositories(req);
+        out.push(...resp.results.map((r) => ({ $typeName: "idp.integration.v1.ImportResult" as const, repository: names.get(r.repository) ?? r.repository,
+          ok: r.ok, action: ImportAction.UNSPECIFIED, reason: r.reason, message: r.message, notice: "" })));
+      }
+      setResults(out);
+      setSelected(new Set());
+      setAllMatching(false);
+      setVersion((v) => v + 1);
+    } catch (e) {
+      setError(shown(e));
+    } finally {
+      setImporting("");
+    }
+  };
+
   const setAuto = async (enabled: boolean) => {
     setError(null);
     try {
@@ -177,6 +212,14 @@ export function DiscoveredTab({ integration, refresh, onChanged }: { integration
         </label>
         <label className="check">
           <input type="checkbox" checked={unlinkedOnly} onChange={(e) => setUnlinkedOnly(e.target.checked)} /> Unlinked only
+        </label>
+        <label>
+          Show{" "}
+          <select aria-label="Show" value={view} onChange={(e) => setView(e.target.value as typeof view)}>
+            <option value="discovered">Discovered</option>
+            <option value="ignored">Ignored</option>
+            <option value="excluded">Left out by the filter</option>
+          </select>
         </label>
         <label className="switch">
           <input type="checkbox" role="switch" checked={integration.autoImport} onChange={(e) => setAuto(e.target.checked)} />
@@ -230,6 +273,8 @@ export function DiscoveredTab({ integration, refresh, onChanged }: { integration
                     <div className="hint">{r.fullName}</div>
                     {r.unlinked && <Badge tone="warn">unlinked</Badge>}
                     {r.deleted && <Badge tone="bad">deleted in Bitbucket</Badge>}
+                    {r.ignoredAt && <Badge tone="warn">ignored {day(r.ignoredAt)} by {r.ignoredBy}</Badge>}
+                    {r.excludedReason && <div className="hint">left out: {r.excludedReason}</div>}
                   </th>
                   <td>
                     {r.recommendedAction === ImportAction.UNSPECIFIED ? <span className="hint">none: no matching entity</span> : <Badge tone="info">{actionLabel(r.recommendedAction)}</Badge>}
@@ -267,7 +312,15 @@ export function DiscoveredTab({ integration, refresh, onChanged }: { integration
         </table>
       </div>
       {list.data && rows.length === 0 && (
-        <p className="empty">{query || action || unlinkedOnly ? "No discovered repository matches." : "Nothing waits to be imported. Use Sync to look for new repositories."}</p>
+        <p className="empty">
+          {query || action || unlinkedOnly
+            ? "No discovered repository matches."
+            : view === "ignored"
+              ? "No repository is ignored."
+              : view === "excluded"
+                ? "The integration's filter leaves out no repository."
+                : "Nothing waits to be imported. Use Sync to look for new repositories."}
+        </p>
       )}
       <Pager loading={list.loading}
         label="Discovered"
@@ -279,7 +332,12 @@ export function DiscoveredTab({ integration, refresh, onChanged }: { integration
       />
       <div className="bottom-bar">
         <span>{count} selected</span>
-        <button type="button" className="primary" disabled={count === 0 || importing !== ""} onClick={importSelected}>
+        {view !== "excluded" && (
+          <button type="button" disabled={count === 0 || importing !== ""} onClick={ignoreSelected}>
+            {view === "ignored" ? "Un-ignore selected" : "Ignore selected"}
+          </button>
+        )}
+        <button type="button" className="primary" disabled={count === 0 || importing !== "" || view !== "discovered"} onClick={importSelected}>
           {importing || "Import selected entities"}
         </button>
       </div>
@@ -287,7 +345,7 @@ export function DiscoveredTab({ integration, refresh, onChanged }: { integration
       {results && (
         <div className={failed.length ? "verdict bad" : "verdict ok"} role="status">
           <strong>
-            {results.length - failed.length} imported, {failed.length} failed
+            {results.length - failed.length} {results.every((r) => r.action === ImportAction.UNSPECIFIED) ? "done" : "imported"}, {failed.length} failed
           </strong>
           {failed.length > 0 && (
             <ul>

@@ -685,8 +685,13 @@ type ListingComplete struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// How many repositories the listing had.
 	RepositoryCount int64 `protobuf:"varint,1,opt,name=repository_count,json=repositoryCount,proto3" json:"repository_count,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The part of the task's filter Bitbucket applied to the listing (its
+	// project, visibility and activity parts); absent when the listing was
+	// not filtered. Repositories of the integration it leaves out were not
+	// listed, and are therefore not taken as deleted.
+	ListedWith    *RepositoryFilter `protobuf:"bytes,2,opt,name=listed_with,json=listedWith,proto3" json:"listed_with,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListingComplete) Reset() {
@@ -724,6 +729,13 @@ func (x *ListingComplete) GetRepositoryCount() int64 {
 		return x.RepositoryCount
 	}
 	return 0
+}
+
+func (x *ListingComplete) GetListedWith() *RepositoryFilter {
+	if x != nil {
+		return x.ListedWith
+	}
+	return nil
 }
 
 // CodeOwners is the result of reading a repository's CODEOWNERS file (the
@@ -906,9 +918,11 @@ const file_idp_delegate_v1_records_proto_rawDesc = "" +
 	"authorUser\x12\x18\n" +
 	"\amessage\x18\x06 \x01(\tR\amessage\x12\x18\n" +
 	"\aparents\x18\a \x03(\tR\aparents\x12\x19\n" +
-	"\bhtml_url\x18\b \x01(\tR\ahtmlUrl\"E\n" +
+	"\bhtml_url\x18\b \x01(\tR\ahtmlUrl\"\x89\x01\n" +
 	"\x0fListingComplete\x122\n" +
-	"\x10repository_count\x18\x01 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0frepositoryCount\"\xbf\x02\n" +
+	"\x10repository_count\x18\x01 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0frepositoryCount\x12B\n" +
+	"\vlisted_with\x18\x02 \x01(\v2!.idp.delegate.v1.RepositoryFilterR\n" +
+	"listedWith\"\xbf\x02\n" +
 	"\n" +
 	"CodeOwners\x12'\n" +
 	"\x0frepository_uuid\x18\x01 \x01(\tR\x0erepositoryUuid\x12\x12\n" +
@@ -943,6 +957,7 @@ var file_idp_delegate_v1_records_proto_goTypes = []any{
 	(*RepositoryCursor)(nil),      // 6: idp.delegate.v1.RepositoryCursor
 	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
 	(*structpb.Struct)(nil),       // 8: google.protobuf.Struct
+	(*RepositoryFilter)(nil),      // 9: idp.delegate.v1.RepositoryFilter
 }
 var file_idp_delegate_v1_records_proto_depIdxs = []int32{
 	1,  // 0: idp.delegate.v1.Record.repository:type_name -> idp.delegate.v1.Repository
@@ -957,12 +972,13 @@ var file_idp_delegate_v1_records_proto_depIdxs = []int32{
 	7,  // 9: idp.delegate.v1.PullRequest.created_on:type_name -> google.protobuf.Timestamp
 	7,  // 10: idp.delegate.v1.PullRequest.updated_on:type_name -> google.protobuf.Timestamp
 	7,  // 11: idp.delegate.v1.Commit.date:type_name -> google.protobuf.Timestamp
-	7,  // 12: idp.delegate.v1.CodeOwners.repository_updated_on:type_name -> google.protobuf.Timestamp
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	9,  // 12: idp.delegate.v1.ListingComplete.listed_with:type_name -> idp.delegate.v1.RepositoryFilter
+	7,  // 13: idp.delegate.v1.CodeOwners.repository_updated_on:type_name -> google.protobuf.Timestamp
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_idp_delegate_v1_records_proto_init() }

@@ -407,8 +407,14 @@ type SyncTask struct {
 	// next sync. The delegate answers with a CodeOwners record per
 	// repository checked.
 	CodeOwnersRepositories []string `protobuf:"bytes,7,rep,name=code_owners_repositories,json=codeOwnersRepositories,proto3" json:"code_owners_repositories,omitempty"`
-	unknownFields          protoimpl.UnknownFields
-	sizeCache              protoimpl.SizeCache
+	// Which repositories the integration discovers; absent keeps all. The
+	// delegate lists with the filter's BBQL (projects, visibility, activity)
+	// so Bitbucket leaves those repositories out, and fetches no pull
+	// requests or commits of the listed ones the rest of the filter leaves
+	// out (it still sends their repository records).
+	Filter        *RepositoryFilter `protobuf:"bytes,8,opt,name=filter,proto3" json:"filter,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SyncTask) Reset() {
@@ -490,6 +496,114 @@ func (x *SyncTask) GetCodeOwnersRepositories() []string {
 	return nil
 }
 
+func (x *SyncTask) GetFilter() *RepositoryFilter {
+	if x != nil {
+		return x.Filter
+	}
+	return nil
+}
+
+// RepositoryFilter is an integration's repository filter; see
+// idp.integration.v1.RepositoryFilter for the meaning of each field.
+type RepositoryFilter struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Project keys to keep; empty keeps all.
+	IncludeProjects []string `protobuf:"bytes,1,rep,name=include_projects,json=includeProjects,proto3" json:"include_projects,omitempty"`
+	// Project keys to leave out.
+	ExcludeProjects []string `protobuf:"bytes,2,rep,name=exclude_projects,json=excludeProjects,proto3" json:"exclude_projects,omitempty"`
+	// Slug or name globs to keep; empty keeps all.
+	IncludeNames []string `protobuf:"bytes,3,rep,name=include_names,json=includeNames,proto3" json:"include_names,omitempty"`
+	// Slug or name globs to leave out.
+	ExcludeNames []string `protobuf:"bytes,4,rep,name=exclude_names,json=excludeNames,proto3" json:"exclude_names,omitempty"`
+	// "private", "public" or empty for both.
+	Visibility string `protobuf:"bytes,5,opt,name=visibility,proto3" json:"visibility,omitempty"`
+	// "exclude", "only" or empty to include forks.
+	Forks string `protobuf:"bytes,6,opt,name=forks,proto3" json:"forks,omitempty"`
+	// Repositories not updated since then are left out.
+	UpdatedSince  *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=updated_since,json=updatedSince,proto3" json:"updated_since,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RepositoryFilter) Reset() {
+	*x = RepositoryFilter{}
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RepositoryFilter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RepositoryFilter) ProtoMessage() {}
+
+func (x *RepositoryFilter) ProtoReflect() protoreflect.Message {
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RepositoryFilter.ProtoReflect.Descriptor instead.
+func (*RepositoryFilter) Descriptor() ([]byte, []int) {
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *RepositoryFilter) GetIncludeProjects() []string {
+	if x != nil {
+		return x.IncludeProjects
+	}
+	return nil
+}
+
+func (x *RepositoryFilter) GetExcludeProjects() []string {
+	if x != nil {
+		return x.ExcludeProjects
+	}
+	return nil
+}
+
+func (x *RepositoryFilter) GetIncludeNames() []string {
+	if x != nil {
+		return x.IncludeNames
+	}
+	return nil
+}
+
+func (x *RepositoryFilter) GetExcludeNames() []string {
+	if x != nil {
+		return x.ExcludeNames
+	}
+	return nil
+}
+
+func (x *RepositoryFilter) GetVisibility() string {
+	if x != nil {
+		return x.Visibility
+	}
+	return ""
+}
+
+func (x *RepositoryFilter) GetForks() string {
+	if x != nil {
+		return x.Forks
+	}
+	return ""
+}
+
+func (x *RepositoryFilter) GetUpdatedSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedSince
+	}
+	return nil
+}
+
 // SyncLimits caps how much one sync fetches.
 type SyncLimits struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -509,7 +623,7 @@ type SyncLimits struct {
 
 func (x *SyncLimits) Reset() {
 	*x = SyncLimits{}
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[3]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -521,7 +635,7 @@ func (x *SyncLimits) String() string {
 func (*SyncLimits) ProtoMessage() {}
 
 func (x *SyncLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[3]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -534,7 +648,7 @@ func (x *SyncLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncLimits.ProtoReflect.Descriptor instead.
 func (*SyncLimits) Descriptor() ([]byte, []int) {
-	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{3}
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *SyncLimits) GetFirstSyncPerRepository() int32 {
@@ -594,7 +708,7 @@ type RepositoryCursor struct {
 
 func (x *RepositoryCursor) Reset() {
 	*x = RepositoryCursor{}
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[4]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -606,7 +720,7 @@ func (x *RepositoryCursor) String() string {
 func (*RepositoryCursor) ProtoMessage() {}
 
 func (x *RepositoryCursor) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[4]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -619,7 +733,7 @@ func (x *RepositoryCursor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RepositoryCursor.ProtoReflect.Descriptor instead.
 func (*RepositoryCursor) Descriptor() ([]byte, []int) {
-	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{4}
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *RepositoryCursor) GetRepositoryUuid() string {
@@ -691,7 +805,7 @@ type TestConnectionTask struct {
 
 func (x *TestConnectionTask) Reset() {
 	*x = TestConnectionTask{}
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[5]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -703,7 +817,7 @@ func (x *TestConnectionTask) String() string {
 func (*TestConnectionTask) ProtoMessage() {}
 
 func (x *TestConnectionTask) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[5]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -716,7 +830,7 @@ func (x *TestConnectionTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TestConnectionTask.ProtoReflect.Descriptor instead.
 func (*TestConnectionTask) Descriptor() ([]byte, []int) {
-	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{5}
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *TestConnectionTask) GetConnectorId() string {
@@ -753,7 +867,7 @@ type TestConnectionResult struct {
 
 func (x *TestConnectionResult) Reset() {
 	*x = TestConnectionResult{}
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[6]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -765,7 +879,7 @@ func (x *TestConnectionResult) String() string {
 func (*TestConnectionResult) ProtoMessage() {}
 
 func (x *TestConnectionResult) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[6]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -778,7 +892,7 @@ func (x *TestConnectionResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TestConnectionResult.ProtoReflect.Descriptor instead.
 func (*TestConnectionResult) Descriptor() ([]byte, []int) {
-	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{6}
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *TestConnectionResult) GetOk() bool {
@@ -843,7 +957,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[7]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -855,7 +969,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[7]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -868,7 +982,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{7}
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Progress) GetPhase() string {
@@ -956,7 +1070,7 @@ const file_idp_delegate_v1_task_proto_rawDesc = "" +
 	"\tworkspace\x18\x01 \x01(\tR\tworkspace\x12 \n" +
 	"\fapi_base_url\x18\x02 \x01(\tR\n" +
 	"apiBaseUrl\x12\x1b\n" +
-	"\ttoken_ref\x18\x03 \x01(\tR\btokenRef\"\xb1\x03\n" +
+	"\ttoken_ref\x18\x03 \x01(\tR\btokenRef\"\xec\x03\n" +
 	"\bSyncTask\x12%\n" +
 	"\x0eintegration_id\x18\x01 \x01(\tR\rintegrationId\x128\n" +
 	"\x06target\x18\x02 \x01(\v2 .idp.delegate.v1.BitbucketTargetR\x06target\x12G\n" +
@@ -965,7 +1079,18 @@ const file_idp_delegate_v1_task_proto_rawDesc = "" +
 	"\n" +
 	"start_date\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tstartDate\x12;\n" +
 	"\acursors\x18\x06 \x03(\v2!.idp.delegate.v1.RepositoryCursorR\acursors\x12N\n" +
-	"\x18code_owners_repositories\x18\a \x03(\tB\x14\xbaH\x11\x92\x01\x0e\x10\xa0\x8d\x06\"\br\x06\xa0\x8e'\x01\x18BR\x16codeOwnersRepositories\"\xfd\x01\n" +
+	"\x18code_owners_repositories\x18\a \x03(\tB\x14\xbaH\x11\x92\x01\x0e\x10\xa0\x8d\x06\"\br\x06\xa0\x8e'\x01\x18BR\x16codeOwnersRepositories\x129\n" +
+	"\x06filter\x18\b \x01(\v2!.idp.delegate.v1.RepositoryFilterR\x06filter\"\xf9\x02\n" +
+	"\x10RepositoryFilter\x12)\n" +
+	"\x10include_projects\x18\x01 \x03(\tR\x0fincludeProjects\x12)\n" +
+	"\x10exclude_projects\x18\x02 \x03(\tR\x0fexcludeProjects\x12#\n" +
+	"\rinclude_names\x18\x03 \x03(\tR\fincludeNames\x12#\n" +
+	"\rexclude_names\x18\x04 \x03(\tR\fexcludeNames\x128\n" +
+	"\n" +
+	"visibility\x18\x05 \x01(\tB\x18\xbaH\x15r\x13R\x00R\aprivateR\x06publicR\n" +
+	"visibility\x12,\n" +
+	"\x05forks\x18\x06 \x01(\tB\x16\xbaH\x13r\x11R\x00R\aexcludeR\x04onlyR\x05forks\x12]\n" +
+	"\rupdated_since\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\fupdatedSince\"\xfd\x01\n" +
 	"\n" +
 	"SyncLimits\x129\n" +
 	"\x19first_sync_per_repository\x18\x01 \x01(\x05R\x16firstSyncPerRepository\x12:\n" +
@@ -1031,7 +1156,7 @@ func file_idp_delegate_v1_task_proto_rawDescGZIP() []byte {
 }
 
 var file_idp_delegate_v1_task_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_idp_delegate_v1_task_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_idp_delegate_v1_task_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_idp_delegate_v1_task_proto_goTypes = []any{
 	(TaskType)(0),                 // 0: idp.delegate.v1.TaskType
 	(SecondaryKind)(0),            // 1: idp.delegate.v1.SecondaryKind
@@ -1039,32 +1164,35 @@ var file_idp_delegate_v1_task_proto_goTypes = []any{
 	(*Task)(nil),                  // 3: idp.delegate.v1.Task
 	(*BitbucketTarget)(nil),       // 4: idp.delegate.v1.BitbucketTarget
 	(*SyncTask)(nil),              // 5: idp.delegate.v1.SyncTask
-	(*SyncLimits)(nil),            // 6: idp.delegate.v1.SyncLimits
-	(*RepositoryCursor)(nil),      // 7: idp.delegate.v1.RepositoryCursor
-	(*TestConnectionTask)(nil),    // 8: idp.delegate.v1.TestConnectionTask
-	(*TestConnectionResult)(nil),  // 9: idp.delegate.v1.TestConnectionResult
-	(*Progress)(nil),              // 10: idp.delegate.v1.Progress
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(*RepositoryFilter)(nil),      // 6: idp.delegate.v1.RepositoryFilter
+	(*SyncLimits)(nil),            // 7: idp.delegate.v1.SyncLimits
+	(*RepositoryCursor)(nil),      // 8: idp.delegate.v1.RepositoryCursor
+	(*TestConnectionTask)(nil),    // 9: idp.delegate.v1.TestConnectionTask
+	(*TestConnectionResult)(nil),  // 10: idp.delegate.v1.TestConnectionResult
+	(*Progress)(nil),              // 11: idp.delegate.v1.Progress
+	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
 }
 var file_idp_delegate_v1_task_proto_depIdxs = []int32{
 	0,  // 0: idp.delegate.v1.Task.type:type_name -> idp.delegate.v1.TaskType
-	11, // 1: idp.delegate.v1.Task.lease_expires_at:type_name -> google.protobuf.Timestamp
+	12, // 1: idp.delegate.v1.Task.lease_expires_at:type_name -> google.protobuf.Timestamp
 	5,  // 2: idp.delegate.v1.Task.sync:type_name -> idp.delegate.v1.SyncTask
-	8,  // 3: idp.delegate.v1.Task.test_connection:type_name -> idp.delegate.v1.TestConnectionTask
+	9,  // 3: idp.delegate.v1.Task.test_connection:type_name -> idp.delegate.v1.TestConnectionTask
 	4,  // 4: idp.delegate.v1.SyncTask.target:type_name -> idp.delegate.v1.BitbucketTarget
 	1,  // 5: idp.delegate.v1.SyncTask.secondary_kinds:type_name -> idp.delegate.v1.SecondaryKind
-	6,  // 6: idp.delegate.v1.SyncTask.limits:type_name -> idp.delegate.v1.SyncLimits
-	11, // 7: idp.delegate.v1.SyncTask.start_date:type_name -> google.protobuf.Timestamp
-	7,  // 8: idp.delegate.v1.SyncTask.cursors:type_name -> idp.delegate.v1.RepositoryCursor
-	11, // 9: idp.delegate.v1.RepositoryCursor.commits_checked_at_updated_on:type_name -> google.protobuf.Timestamp
-	11, // 10: idp.delegate.v1.RepositoryCursor.newest_pull_request_updated_on:type_name -> google.protobuf.Timestamp
-	11, // 11: idp.delegate.v1.RepositoryCursor.oldest_pull_request_updated_on:type_name -> google.protobuf.Timestamp
-	4,  // 12: idp.delegate.v1.TestConnectionTask.target:type_name -> idp.delegate.v1.BitbucketTarget
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	7,  // 6: idp.delegate.v1.SyncTask.limits:type_name -> idp.delegate.v1.SyncLimits
+	12, // 7: idp.delegate.v1.SyncTask.start_date:type_name -> google.protobuf.Timestamp
+	8,  // 8: idp.delegate.v1.SyncTask.cursors:type_name -> idp.delegate.v1.RepositoryCursor
+	6,  // 9: idp.delegate.v1.SyncTask.filter:type_name -> idp.delegate.v1.RepositoryFilter
+	12, // 10: idp.delegate.v1.RepositoryFilter.updated_since:type_name -> google.protobuf.Timestamp
+	12, // 11: idp.delegate.v1.RepositoryCursor.commits_checked_at_updated_on:type_name -> google.protobuf.Timestamp
+	12, // 12: idp.delegate.v1.RepositoryCursor.newest_pull_request_updated_on:type_name -> google.protobuf.Timestamp
+	12, // 13: idp.delegate.v1.RepositoryCursor.oldest_pull_request_updated_on:type_name -> google.protobuf.Timestamp
+	4,  // 14: idp.delegate.v1.TestConnectionTask.target:type_name -> idp.delegate.v1.BitbucketTarget
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_idp_delegate_v1_task_proto_init() }
@@ -1078,7 +1206,7 @@ func file_idp_delegate_v1_task_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_idp_delegate_v1_task_proto_rawDesc), len(file_idp_delegate_v1_task_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

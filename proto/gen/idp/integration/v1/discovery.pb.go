@@ -321,9 +321,15 @@ type DiscoveredRepository struct {
 	// Register offered because the matching entity already feeds from another
 	// integration, or no recommendation and what to do. Empty otherwise.
 	RecommendationNote string `protobuf:"bytes,15,opt,name=recommendation_note,json=recommendationNote,proto3" json:"recommendation_note,omitempty"`
+	// When it was ignored (only in the Ignored view).
+	IgnoredAt *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=ignored_at,json=ignoredAt,proto3" json:"ignored_at,omitempty"`
+	// Who ignored it (only in the Ignored view).
+	IgnoredBy string `protobuf:"bytes,17,opt,name=ignored_by,json=ignoredBy,proto3" json:"ignored_by,omitempty"`
+	// Why the integration's filter leaves it out (only in the Excluded view).
+	ExcludedReason string `protobuf:"bytes,18,opt,name=excluded_reason,json=excludedReason,proto3" json:"excluded_reason,omitempty"`
 	// The owner proposed for Register, from the repository's CODEOWNERS file
 	// and the integration's owner mapping. Unset until the file was read.
-	Owner         *OwnerSuggestion `protobuf:"bytes,16,opt,name=owner,proto3" json:"owner,omitempty"`
+	Owner         *OwnerSuggestion `protobuf:"bytes,19,opt,name=owner,proto3" json:"owner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -463,6 +469,27 @@ func (x *DiscoveredRepository) GetRecommendationNote() string {
 	return ""
 }
 
+func (x *DiscoveredRepository) GetIgnoredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.IgnoredAt
+	}
+	return nil
+}
+
+func (x *DiscoveredRepository) GetIgnoredBy() string {
+	if x != nil {
+		return x.IgnoredBy
+	}
+	return ""
+}
+
+func (x *DiscoveredRepository) GetExcludedReason() string {
+	if x != nil {
+		return x.ExcludedReason
+	}
+	return ""
+}
+
 func (x *DiscoveredRepository) GetOwner() *OwnerSuggestion {
 	if x != nil {
 		return x.Owner
@@ -576,7 +603,13 @@ type ListDiscoveredRequest struct {
 	// At most this many (default 50, max 1000).
 	PageSize int32 `protobuf:"varint,5,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From a previous response.
-	PageToken     string `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageToken string `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// The Ignored view: the ignored repositories instead of the discovered ones.
+	Ignored bool `protobuf:"varint,7,opt,name=ignored,proto3" json:"ignored,omitempty"`
+	// The Excluded view: the repositories not imported that the
+	// integration's filter leaves out, with the reason, instead of the
+	// discovered ones.
+	Excluded      bool `protobuf:"varint,8,opt,name=excluded,proto3" json:"excluded,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -651,6 +684,20 @@ func (x *ListDiscoveredRequest) GetPageToken() string {
 		return x.PageToken
 	}
 	return ""
+}
+
+func (x *ListDiscoveredRequest) GetIgnored() bool {
+	if x != nil {
+		return x.Ignored
+	}
+	return false
+}
+
+func (x *ListDiscoveredRequest) GetExcluded() bool {
+	if x != nil {
+		return x.Excluded
+	}
+	return false
 }
 
 // ListDiscoveredResponse is one page.
@@ -1156,9 +1203,12 @@ type ImportedRepository struct {
 	// True when imported by auto-import.
 	Automatic bool `protobuf:"varint,7,opt,name=automatic,proto3" json:"automatic,omitempty"`
 	// True when the repository disappeared from Bitbucket.
-	Deleted       bool `protobuf:"varint,8,opt,name=deleted,proto3" json:"deleted,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Deleted bool `protobuf:"varint,8,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	// Set when the integration's filter leaves the repository out: why. It
+	// stays imported, and its entity keeps its data.
+	ExcludedReason string `protobuf:"bytes,9,opt,name=excluded_reason,json=excludedReason,proto3" json:"excluded_reason,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ImportedRepository) Reset() {
@@ -1245,6 +1295,13 @@ func (x *ImportedRepository) GetDeleted() bool {
 		return x.Deleted
 	}
 	return false
+}
+
+func (x *ImportedRepository) GetExcludedReason() string {
+	if x != nil {
+		return x.ExcludedReason
+	}
+	return ""
 }
 
 // ListImportedRequest pages the Imported list.
@@ -1476,6 +1533,300 @@ func (*UnlinkRepositoryResponse) Descriptor() ([]byte, []int) {
 	return file_idp_integration_v1_discovery_proto_rawDescGZIP(), []int{16}
 }
 
+// IgnoreRepositoriesRequest names the repositories to ignore.
+type IgnoreRepositoriesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Id or name.
+	Integration string `protobuf:"bytes,1,opt,name=integration,proto3" json:"integration,omitempty"`
+	// Bitbucket uuids, slugs, names or workspace/slugs.
+	Repositories []string `protobuf:"bytes,2,rep,name=repositories,proto3" json:"repositories,omitempty"`
+	// A glob (*, ?, [a-z]; case ignored) over the slugs and names of the
+	// discovered repositories: every match is ignored.
+	Pattern       string `protobuf:"bytes,3,opt,name=pattern,proto3" json:"pattern,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IgnoreRepositoriesRequest) Reset() {
+	*x = IgnoreRepositoriesRequest{}
+	mi := &file_idp_integration_v1_discovery_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IgnoreRepositoriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IgnoreRepositoriesRequest) ProtoMessage() {}
+
+func (x *IgnoreRepositoriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_idp_integration_v1_discovery_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IgnoreRepositoriesRequest.ProtoReflect.Descriptor instead.
+func (*IgnoreRepositoriesRequest) Descriptor() ([]byte, []int) {
+	return file_idp_integration_v1_discovery_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *IgnoreRepositoriesRequest) GetIntegration() string {
+	if x != nil {
+		return x.Integration
+	}
+	return ""
+}
+
+func (x *IgnoreRepositoriesRequest) GetRepositories() []string {
+	if x != nil {
+		return x.Repositories
+	}
+	return nil
+}
+
+func (x *IgnoreRepositoriesRequest) GetPattern() string {
+	if x != nil {
+		return x.Pattern
+	}
+	return ""
+}
+
+// IgnoreResult is the outcome for one repository.
+type IgnoreResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The repository as given, or its workspace/slug for a pattern.
+	Repository string `protobuf:"bytes,1,opt,name=repository,proto3" json:"repository,omitempty"`
+	// True when done (or already so).
+	Ok bool `protobuf:"varint,2,opt,name=ok,proto3" json:"ok,omitempty"`
+	// UPPER_SNAKE reason when not ok: NOT_FOUND, ALREADY_IMPORTED, AMBIGUOUS_REPOSITORY.
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// What went wrong and what to do, when not ok.
+	Message       string `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IgnoreResult) Reset() {
+	*x = IgnoreResult{}
+	mi := &file_idp_integration_v1_discovery_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IgnoreResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IgnoreResult) ProtoMessage() {}
+
+func (x *IgnoreResult) ProtoReflect() protoreflect.Message {
+	mi := &file_idp_integration_v1_discovery_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IgnoreResult.ProtoReflect.Descriptor instead.
+func (*IgnoreResult) Descriptor() ([]byte, []int) {
+	return file_idp_integration_v1_discovery_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *IgnoreResult) GetRepository() string {
+	if x != nil {
+		return x.Repository
+	}
+	return ""
+}
+
+func (x *IgnoreResult) GetOk() bool {
+	if x != nil {
+		return x.Ok
+	}
+	return false
+}
+
+func (x *IgnoreResult) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *IgnoreResult) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+// IgnoreRepositoriesResponse has one result per repository.
+type IgnoreRepositoriesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The results, in the order given (by name for a pattern).
+	Results       []*IgnoreResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IgnoreRepositoriesResponse) Reset() {
+	*x = IgnoreRepositoriesResponse{}
+	mi := &file_idp_integration_v1_discovery_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IgnoreRepositoriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IgnoreRepositoriesResponse) ProtoMessage() {}
+
+func (x *IgnoreRepositoriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_idp_integration_v1_discovery_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IgnoreRepositoriesResponse.ProtoReflect.Descriptor instead.
+func (*IgnoreRepositoriesResponse) Descriptor() ([]byte, []int) {
+	return file_idp_integration_v1_discovery_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *IgnoreRepositoriesResponse) GetResults() []*IgnoreResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+// UnignoreRepositoriesRequest names the repositories to un-ignore.
+type UnignoreRepositoriesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Id or name.
+	Integration string `protobuf:"bytes,1,opt,name=integration,proto3" json:"integration,omitempty"`
+	// Bitbucket uuids, slugs, names or workspace/slugs.
+	Repositories []string `protobuf:"bytes,2,rep,name=repositories,proto3" json:"repositories,omitempty"`
+	// A glob over the slugs and names of the ignored repositories.
+	Pattern       string `protobuf:"bytes,3,opt,name=pattern,proto3" json:"pattern,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnignoreRepositoriesRequest) Reset() {
+	*x = UnignoreRepositoriesRequest{}
+	mi := &file_idp_integration_v1_discovery_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnignoreRepositoriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnignoreRepositoriesRequest) ProtoMessage() {}
+
+func (x *UnignoreRepositoriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_idp_integration_v1_discovery_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnignoreRepositoriesRequest.ProtoReflect.Descriptor instead.
+func (*UnignoreRepositoriesRequest) Descriptor() ([]byte, []int) {
+	return file_idp_integration_v1_discovery_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *UnignoreRepositoriesRequest) GetIntegration() string {
+	if x != nil {
+		return x.Integration
+	}
+	return ""
+}
+
+func (x *UnignoreRepositoriesRequest) GetRepositories() []string {
+	if x != nil {
+		return x.Repositories
+	}
+	return nil
+}
+
+func (x *UnignoreRepositoriesRequest) GetPattern() string {
+	if x != nil {
+		return x.Pattern
+	}
+	return ""
+}
+
+// UnignoreRepositoriesResponse has one result per repository.
+type UnignoreRepositoriesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The results.
+	Results       []*IgnoreResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnignoreRepositoriesResponse) Reset() {
+	*x = UnignoreRepositoriesResponse{}
+	mi := &file_idp_integration_v1_discovery_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnignoreRepositoriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnignoreRepositoriesResponse) ProtoMessage() {}
+
+func (x *UnignoreRepositoriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_idp_integration_v1_discovery_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnignoreRepositoriesResponse.ProtoReflect.Descriptor instead.
+func (*UnignoreRepositoriesResponse) Descriptor() ([]byte, []int) {
+	return file_idp_integration_v1_discovery_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *UnignoreRepositoriesResponse) GetResults() []*IgnoreResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
 var File_idp_integration_v1_discovery_proto protoreflect.FileDescriptor
 
 const file_idp_integration_v1_discovery_proto_rawDesc = "" +
@@ -1493,7 +1844,7 @@ const file_idp_integration_v1_discovery_proto_rawDesc = "" +
 	"\x0eMatchCandidate\x125\n" +
 	"\x06entity\x18\x01 \x01(\v2\x1d.idp.integration.v1.EntityRefR\x06entity\x12\x14\n" +
 	"\x05exact\x18\x02 \x01(\bR\x05exact\x12#\n" +
-	"\rmatched_value\x18\x03 \x01(\tR\fmatchedValue\"\xc6\x05\n" +
+	"\rmatched_value\x18\x03 \x01(\tR\fmatchedValue\"\xc9\x06\n" +
 	"\x14DiscoveredRepository\x12'\n" +
 	"\x0frepository_uuid\x18\x01 \x01(\tR\x0erepositoryUuid\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
@@ -1516,7 +1867,12 @@ const file_idp_integration_v1_discovery_proto_rawDesc = "" +
 	"\n" +
 	"updated_on\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedOn\x12/\n" +
 	"\x13recommendation_note\x18\x0f \x01(\tR\x12recommendationNote\x129\n" +
-	"\x05owner\x18\x10 \x01(\v2#.idp.integration.v1.OwnerSuggestionR\x05owner\"\xbf\x01\n" +
+	"\n" +
+	"ignored_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\tignoredAt\x12\x1d\n" +
+	"\n" +
+	"ignored_by\x18\x11 \x01(\tR\tignoredBy\x12'\n" +
+	"\x0fexcluded_reason\x18\x12 \x01(\tR\x0eexcludedReason\x129\n" +
+	"\x05owner\x18\x13 \x01(\v2#.idp.integration.v1.OwnerSuggestionR\x05owner\"\xbf\x01\n" +
 	"\x0fOwnerSuggestion\x12\x14\n" +
 	"\x05owner\x18\x01 \x01(\tR\x05owner\x12\x12\n" +
 	"\x04from\x18\x02 \x01(\tR\x04from\x12\x12\n" +
@@ -1525,7 +1881,7 @@ const file_idp_integration_v1_discovery_proto_rawDesc = "" +
 	"codeOwners\x12\x12\n" +
 	"\x04note\x18\x05 \x01(\tR\x04note\x129\n" +
 	"\n" +
-	"checked_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcheckedAt\"\xd2\x02\n" +
+	"checked_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcheckedAt\"\x88\x03\n" +
 	"\x15ListDiscoveredRequest\x120\n" +
 	"\vintegration\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\vintegration\x12$\n" +
 	"\x06search\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\xc8\x01R\x06search\x12Y\n" +
@@ -1533,7 +1889,9 @@ const file_idp_integration_v1_discovery_proto_rawDesc = "" +
 	"\runlinked_only\x18\x04 \x01(\bR\funlinkedOnly\x12&\n" +
 	"\tpage_size\x18\x05 \x01(\x05B\t\xbaH\x06\x1a\x04\xb0\x8e'\x01R\bpageSize\x129\n" +
 	"\n" +
-	"page_token\x18\x06 \x01(\tB\x1a\xbaH\x17r\x15\x18\x80\b2\x10^[A-Za-z0-9_-]*$R\tpageToken\"\xa4\x01\n" +
+	"page_token\x18\x06 \x01(\tB\x1a\xbaH\x17r\x15\x18\x80\b2\x10^[A-Za-z0-9_-]*$R\tpageToken\x12\x18\n" +
+	"\aignored\x18\a \x01(\bR\aignored\x12\x1a\n" +
+	"\bexcluded\x18\b \x01(\bR\bexcluded\"\xa4\x01\n" +
 	"\x16ListDiscoveredResponse\x12L\n" +
 	"\frepositories\x18\x01 \x03(\v2(.idp.integration.v1.DiscoveredRepositoryR\frepositories\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x14\n" +
@@ -1570,7 +1928,7 @@ const file_idp_integration_v1_discovery_proto_rawDesc = "" +
 	"\vintegration\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\vintegration\x12\x18\n" +
 	"\aenabled\x18\x02 \x01(\bR\aenabled\"Z\n" +
 	"\x15SetAutoImportResponse\x12A\n" +
-	"\vintegration\x18\x01 \x01(\v2\x1f.idp.integration.v1.IntegrationR\vintegration\"\xd4\x02\n" +
+	"\vintegration\x18\x01 \x01(\v2\x1f.idp.integration.v1.IntegrationR\vintegration\"\xfd\x02\n" +
 	"\x12ImportedRepository\x12'\n" +
 	"\x0frepository_uuid\x18\x01 \x01(\tR\x0erepositoryUuid\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1b\n" +
@@ -1580,7 +1938,8 @@ const file_idp_integration_v1_discovery_proto_rawDesc = "" +
 	"\vimported_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"importedAt\x12\x1c\n" +
 	"\tautomatic\x18\a \x01(\bR\tautomatic\x12\x18\n" +
-	"\adeleted\x18\b \x01(\bR\adeleted\"\xd0\x01\n" +
+	"\adeleted\x18\b \x01(\bR\adeleted\x12'\n" +
+	"\x0fexcluded_reason\x18\t \x01(\tR\x0eexcludedReason\"\xd0\x01\n" +
 	"\x13ListImportedRequest\x120\n" +
 	"\vintegration\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\vintegration\x12$\n" +
 	"\x06search\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\xc8\x01R\x06search\x12&\n" +
@@ -1596,7 +1955,26 @@ const file_idp_integration_v1_discovery_proto_rawDesc = "" +
 	"\n" +
 	"repository\x18\x02 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x04R\n" +
 	"repository\"\x1a\n" +
-	"\x18UnlinkRepositoryResponse*b\n" +
+	"\x18UnlinkRepositoryResponse\"\xb1\x01\n" +
+	"\x19IgnoreRepositoriesRequest\x120\n" +
+	"\vintegration\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\vintegration\x12:\n" +
+	"\frepositories\x18\x02 \x03(\tB\x16\xbaH\x13\x92\x01\x10\x10\xe8\a\"\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x04R\frepositories\x12&\n" +
+	"\apattern\x18\x03 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\xc8\x01R\apattern\"p\n" +
+	"\fIgnoreResult\x12\x1e\n" +
+	"\n" +
+	"repository\x18\x01 \x01(\tR\n" +
+	"repository\x12\x0e\n" +
+	"\x02ok\x18\x02 \x01(\bR\x02ok\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x18\n" +
+	"\amessage\x18\x04 \x01(\tR\amessage\"X\n" +
+	"\x1aIgnoreRepositoriesResponse\x12:\n" +
+	"\aresults\x18\x01 \x03(\v2 .idp.integration.v1.IgnoreResultR\aresults\"\xb3\x01\n" +
+	"\x1bUnignoreRepositoriesRequest\x120\n" +
+	"\vintegration\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\vintegration\x12:\n" +
+	"\frepositories\x18\x02 \x03(\tB\x16\xbaH\x13\x92\x01\x10\x10\xe8\a\"\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x04R\frepositories\x12&\n" +
+	"\apattern\x18\x03 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\xc8\x01R\apattern\"Z\n" +
+	"\x1cUnignoreRepositoriesResponse\x12:\n" +
+	"\aresults\x18\x01 \x03(\v2 .idp.integration.v1.IgnoreResultR\aresults*b\n" +
 	"\fImportAction\x12\x1d\n" +
 	"\x19IMPORT_ACTION_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16IMPORT_ACTION_REGISTER\x10\x01\x12\x17\n" +
@@ -1604,13 +1982,15 @@ const file_idp_integration_v1_discovery_proto_rawDesc = "" +
 	"\fImportStatus\x12\x1d\n" +
 	"\x19IMPORT_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18IMPORT_STATUS_REGISTERED\x10\x01\x12\x18\n" +
-	"\x14IMPORT_STATUS_MERGED\x10\x022\xa8\x04\n" +
+	"\x14IMPORT_STATUS_MERGED\x10\x022\x98\x06\n" +
 	"\x10DiscoveryService\x12g\n" +
 	"\x0eListDiscovered\x12).idp.integration.v1.ListDiscoveredRequest\x1a*.idp.integration.v1.ListDiscoveredResponse\x12s\n" +
 	"\x12ImportRepositories\x12-.idp.integration.v1.ImportRepositoriesRequest\x1a..idp.integration.v1.ImportRepositoriesResponse\x12d\n" +
 	"\rSetAutoImport\x12(.idp.integration.v1.SetAutoImportRequest\x1a).idp.integration.v1.SetAutoImportResponse\x12a\n" +
 	"\fListImported\x12'.idp.integration.v1.ListImportedRequest\x1a(.idp.integration.v1.ListImportedResponse\x12m\n" +
-	"\x10UnlinkRepository\x12+.idp.integration.v1.UnlinkRepositoryRequest\x1a,.idp.integration.v1.UnlinkRepositoryResponseB\xe5\x01\n" +
+	"\x10UnlinkRepository\x12+.idp.integration.v1.UnlinkRepositoryRequest\x1a,.idp.integration.v1.UnlinkRepositoryResponse\x12s\n" +
+	"\x12IgnoreRepositories\x12-.idp.integration.v1.IgnoreRepositoriesRequest\x1a..idp.integration.v1.IgnoreRepositoriesResponse\x12y\n" +
+	"\x14UnignoreRepositories\x12/.idp.integration.v1.UnignoreRepositoriesRequest\x1a0.idp.integration.v1.UnignoreRepositoriesResponseB\xe5\x01\n" +
 	"\x16com.idp.integration.v1B\x0eDiscoveryProtoP\x01ZQgithub.com/catalog-discovery/bitbucket/proto/gen/idp/integration/v1;integrationv1\xa2\x02\x03IIX\xaa\x02\x12Idp.Integration.V1\xca\x02\x12Idp\\Integration\\V1\xe2\x02\x1eIdp\\Integration\\V1\\GPBMetadata\xea\x02\x14Idp::Integration::V1b\x06proto3"
 
 var (
@@ -1626,67 +2006,79 @@ func file_idp_integration_v1_discovery_proto_rawDescGZIP() []byte {
 }
 
 var file_idp_integration_v1_discovery_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_idp_integration_v1_discovery_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_idp_integration_v1_discovery_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_idp_integration_v1_discovery_proto_goTypes = []any{
-	(ImportAction)(0),                  // 0: idp.integration.v1.ImportAction
-	(ImportStatus)(0),                  // 1: idp.integration.v1.ImportStatus
-	(*EntityRef)(nil),                  // 2: idp.integration.v1.EntityRef
-	(*MatchCandidate)(nil),             // 3: idp.integration.v1.MatchCandidate
-	(*DiscoveredRepository)(nil),       // 4: idp.integration.v1.DiscoveredRepository
-	(*OwnerSuggestion)(nil),            // 5: idp.integration.v1.OwnerSuggestion
-	(*ListDiscoveredRequest)(nil),      // 6: idp.integration.v1.ListDiscoveredRequest
-	(*ListDiscoveredResponse)(nil),     // 7: idp.integration.v1.ListDiscoveredResponse
-	(*ImportItem)(nil),                 // 8: idp.integration.v1.ImportItem
-	(*ImportRepositoriesRequest)(nil),  // 9: idp.integration.v1.ImportRepositoriesRequest
-	(*ImportResult)(nil),               // 10: idp.integration.v1.ImportResult
-	(*ImportRepositoriesResponse)(nil), // 11: idp.integration.v1.ImportRepositoriesResponse
-	(*SetAutoImportRequest)(nil),       // 12: idp.integration.v1.SetAutoImportRequest
-	(*SetAutoImportResponse)(nil),      // 13: idp.integration.v1.SetAutoImportResponse
-	(*ImportedRepository)(nil),         // 14: idp.integration.v1.ImportedRepository
-	(*ListImportedRequest)(nil),        // 15: idp.integration.v1.ListImportedRequest
-	(*ListImportedResponse)(nil),       // 16: idp.integration.v1.ListImportedResponse
-	(*UnlinkRepositoryRequest)(nil),    // 17: idp.integration.v1.UnlinkRepositoryRequest
-	(*UnlinkRepositoryResponse)(nil),   // 18: idp.integration.v1.UnlinkRepositoryResponse
-	(*timestamppb.Timestamp)(nil),      // 19: google.protobuf.Timestamp
-	(*Integration)(nil),                // 20: idp.integration.v1.Integration
+	(ImportAction)(0),                    // 0: idp.integration.v1.ImportAction
+	(ImportStatus)(0),                    // 1: idp.integration.v1.ImportStatus
+	(*EntityRef)(nil),                    // 2: idp.integration.v1.EntityRef
+	(*MatchCandidate)(nil),               // 3: idp.integration.v1.MatchCandidate
+	(*DiscoveredRepository)(nil),         // 4: idp.integration.v1.DiscoveredRepository
+	(*OwnerSuggestion)(nil),              // 5: idp.integration.v1.OwnerSuggestion
+	(*ListDiscoveredRequest)(nil),        // 6: idp.integration.v1.ListDiscoveredRequest
+	(*ListDiscoveredResponse)(nil),       // 7: idp.integration.v1.ListDiscoveredResponse
+	(*ImportItem)(nil),                   // 8: idp.integration.v1.ImportItem
+	(*ImportRepositoriesRequest)(nil),    // 9: idp.integration.v1.ImportRepositoriesRequest
+	(*ImportResult)(nil),                 // 10: idp.integration.v1.ImportResult
+	(*ImportRepositoriesResponse)(nil),   // 11: idp.integration.v1.ImportRepositoriesResponse
+	(*SetAutoImportRequest)(nil),         // 12: idp.integration.v1.SetAutoImportRequest
+	(*SetAutoImportResponse)(nil),        // 13: idp.integration.v1.SetAutoImportResponse
+	(*ImportedRepository)(nil),           // 14: idp.integration.v1.ImportedRepository
+	(*ListImportedRequest)(nil),          // 15: idp.integration.v1.ListImportedRequest
+	(*ListImportedResponse)(nil),         // 16: idp.integration.v1.ListImportedResponse
+	(*UnlinkRepositoryRequest)(nil),      // 17: idp.integration.v1.UnlinkRepositoryRequest
+	(*UnlinkRepositoryResponse)(nil),     // 18: idp.integration.v1.UnlinkRepositoryResponse
+	(*IgnoreRepositoriesRequest)(nil),    // 19: idp.integration.v1.IgnoreRepositoriesRequest
+	(*IgnoreResult)(nil),                 // 20: idp.integration.v1.IgnoreResult
+	(*IgnoreRepositoriesResponse)(nil),   // 21: idp.integration.v1.IgnoreRepositoriesResponse
+	(*UnignoreRepositoriesRequest)(nil),  // 22: idp.integration.v1.UnignoreRepositoriesRequest
+	(*UnignoreRepositoriesResponse)(nil), // 23: idp.integration.v1.UnignoreRepositoriesResponse
+	(*timestamppb.Timestamp)(nil),        // 24: google.protobuf.Timestamp
+	(*Integration)(nil),                  // 25: idp.integration.v1.Integration
 }
 var file_idp_integration_v1_discovery_proto_depIdxs = []int32{
 	2,  // 0: idp.integration.v1.MatchCandidate.entity:type_name -> idp.integration.v1.EntityRef
 	0,  // 1: idp.integration.v1.DiscoveredRepository.recommended_action:type_name -> idp.integration.v1.ImportAction
 	2,  // 2: idp.integration.v1.DiscoveredRepository.suggested_entity:type_name -> idp.integration.v1.EntityRef
 	3,  // 3: idp.integration.v1.DiscoveredRepository.candidates:type_name -> idp.integration.v1.MatchCandidate
-	19, // 4: idp.integration.v1.DiscoveredRepository.detected_at:type_name -> google.protobuf.Timestamp
-	19, // 5: idp.integration.v1.DiscoveredRepository.updated_on:type_name -> google.protobuf.Timestamp
-	5,  // 6: idp.integration.v1.DiscoveredRepository.owner:type_name -> idp.integration.v1.OwnerSuggestion
-	19, // 7: idp.integration.v1.OwnerSuggestion.checked_at:type_name -> google.protobuf.Timestamp
-	0,  // 8: idp.integration.v1.ListDiscoveredRequest.recommended_action:type_name -> idp.integration.v1.ImportAction
-	4,  // 9: idp.integration.v1.ListDiscoveredResponse.repositories:type_name -> idp.integration.v1.DiscoveredRepository
-	0,  // 10: idp.integration.v1.ImportItem.action:type_name -> idp.integration.v1.ImportAction
-	0,  // 11: idp.integration.v1.ImportItem.seen_action:type_name -> idp.integration.v1.ImportAction
-	8,  // 12: idp.integration.v1.ImportRepositoriesRequest.items:type_name -> idp.integration.v1.ImportItem
-	0,  // 13: idp.integration.v1.ImportResult.action:type_name -> idp.integration.v1.ImportAction
-	2,  // 14: idp.integration.v1.ImportResult.entity:type_name -> idp.integration.v1.EntityRef
-	10, // 15: idp.integration.v1.ImportRepositoriesResponse.results:type_name -> idp.integration.v1.ImportResult
-	20, // 16: idp.integration.v1.SetAutoImportResponse.integration:type_name -> idp.integration.v1.Integration
-	1,  // 17: idp.integration.v1.ImportedRepository.status:type_name -> idp.integration.v1.ImportStatus
-	2,  // 18: idp.integration.v1.ImportedRepository.entity:type_name -> idp.integration.v1.EntityRef
-	19, // 19: idp.integration.v1.ImportedRepository.imported_at:type_name -> google.protobuf.Timestamp
-	14, // 20: idp.integration.v1.ListImportedResponse.repositories:type_name -> idp.integration.v1.ImportedRepository
-	6,  // 21: idp.integration.v1.DiscoveryService.ListDiscovered:input_type -> idp.integration.v1.ListDiscoveredRequest
-	9,  // 22: idp.integration.v1.DiscoveryService.ImportRepositories:input_type -> idp.integration.v1.ImportRepositoriesRequest
-	12, // 23: idp.integration.v1.DiscoveryService.SetAutoImport:input_type -> idp.integration.v1.SetAutoImportRequest
-	15, // 24: idp.integration.v1.DiscoveryService.ListImported:input_type -> idp.integration.v1.ListImportedRequest
-	17, // 25: idp.integration.v1.DiscoveryService.UnlinkRepository:input_type -> idp.integration.v1.UnlinkRepositoryRequest
-	7,  // 26: idp.integration.v1.DiscoveryService.ListDiscovered:output_type -> idp.integration.v1.ListDiscoveredResponse
-	11, // 27: idp.integration.v1.DiscoveryService.ImportRepositories:output_type -> idp.integration.v1.ImportRepositoriesResponse
-	13, // 28: idp.integration.v1.DiscoveryService.SetAutoImport:output_type -> idp.integration.v1.SetAutoImportResponse
-	16, // 29: idp.integration.v1.DiscoveryService.ListImported:output_type -> idp.integration.v1.ListImportedResponse
-	18, // 30: idp.integration.v1.DiscoveryService.UnlinkRepository:output_type -> idp.integration.v1.UnlinkRepositoryResponse
-	26, // [26:31] is the sub-list for method output_type
-	21, // [21:26] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	24, // 4: idp.integration.v1.DiscoveredRepository.detected_at:type_name -> google.protobuf.Timestamp
+	24, // 5: idp.integration.v1.DiscoveredRepository.updated_on:type_name -> google.protobuf.Timestamp
+	24, // 6: idp.integration.v1.DiscoveredRepository.ignored_at:type_name -> google.protobuf.Timestamp
+	5,  // 7: idp.integration.v1.DiscoveredRepository.owner:type_name -> idp.integration.v1.OwnerSuggestion
+	24, // 8: idp.integration.v1.OwnerSuggestion.checked_at:type_name -> google.protobuf.Timestamp
+	0,  // 9: idp.integration.v1.ListDiscoveredRequest.recommended_action:type_name -> idp.integration.v1.ImportAction
+	4,  // 10: idp.integration.v1.ListDiscoveredResponse.repositories:type_name -> idp.integration.v1.DiscoveredRepository
+	0,  // 11: idp.integration.v1.ImportItem.action:type_name -> idp.integration.v1.ImportAction
+	0,  // 12: idp.integration.v1.ImportItem.seen_action:type_name -> idp.integration.v1.ImportAction
+	8,  // 13: idp.integration.v1.ImportRepositoriesRequest.items:type_name -> idp.integration.v1.ImportItem
+	0,  // 14: idp.integration.v1.ImportResult.action:type_name -> idp.integration.v1.ImportAction
+	2,  // 15: idp.integration.v1.ImportResult.entity:type_name -> idp.integration.v1.EntityRef
+	10, // 16: idp.integration.v1.ImportRepositoriesResponse.results:type_name -> idp.integration.v1.ImportResult
+	25, // 17: idp.integration.v1.SetAutoImportResponse.integration:type_name -> idp.integration.v1.Integration
+	1,  // 18: idp.integration.v1.ImportedRepository.status:type_name -> idp.integration.v1.ImportStatus
+	2,  // 19: idp.integration.v1.ImportedRepository.entity:type_name -> idp.integration.v1.EntityRef
+	24, // 20: idp.integration.v1.ImportedRepository.imported_at:type_name -> google.protobuf.Timestamp
+	14, // 21: idp.integration.v1.ListImportedResponse.repositories:type_name -> idp.integration.v1.ImportedRepository
+	20, // 22: idp.integration.v1.IgnoreRepositoriesResponse.results:type_name -> idp.integration.v1.IgnoreResult
+	20, // 23: idp.integration.v1.UnignoreRepositoriesResponse.results:type_name -> idp.integration.v1.IgnoreResult
+	6,  // 24: idp.integration.v1.DiscoveryService.ListDiscovered:input_type -> idp.integration.v1.ListDiscoveredRequest
+	9,  // 25: idp.integration.v1.DiscoveryService.ImportRepositories:input_type -> idp.integration.v1.ImportRepositoriesRequest
+	12, // 26: idp.integration.v1.DiscoveryService.SetAutoImport:input_type -> idp.integration.v1.SetAutoImportRequest
+	15, // 27: idp.integration.v1.DiscoveryService.ListImported:input_type -> idp.integration.v1.ListImportedRequest
+	17, // 28: idp.integration.v1.DiscoveryService.UnlinkRepository:input_type -> idp.integration.v1.UnlinkRepositoryRequest
+	19, // 29: idp.integration.v1.DiscoveryService.IgnoreRepositories:input_type -> idp.integration.v1.IgnoreRepositoriesRequest
+	22, // 30: idp.integration.v1.DiscoveryService.UnignoreRepositories:input_type -> idp.integration.v1.UnignoreRepositoriesRequest
+	7,  // 31: idp.integration.v1.DiscoveryService.ListDiscovered:output_type -> idp.integration.v1.ListDiscoveredResponse
+	11, // 32: idp.integration.v1.DiscoveryService.ImportRepositories:output_type -> idp.integration.v1.ImportRepositoriesResponse
+	13, // 33: idp.integration.v1.DiscoveryService.SetAutoImport:output_type -> idp.integration.v1.SetAutoImportResponse
+	16, // 34: idp.integration.v1.DiscoveryService.ListImported:output_type -> idp.integration.v1.ListImportedResponse
+	18, // 35: idp.integration.v1.DiscoveryService.UnlinkRepository:output_type -> idp.integration.v1.UnlinkRepositoryResponse
+	21, // 36: idp.integration.v1.DiscoveryService.IgnoreRepositories:output_type -> idp.integration.v1.IgnoreRepositoriesResponse
+	23, // 37: idp.integration.v1.DiscoveryService.UnignoreRepositories:output_type -> idp.integration.v1.UnignoreRepositoriesResponse
+	31, // [31:38] is the sub-list for method output_type
+	24, // [24:31] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_idp_integration_v1_discovery_proto_init() }
@@ -1701,7 +2093,7 @@ func file_idp_integration_v1_discovery_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_idp_integration_v1_discovery_proto_rawDesc), len(file_idp_integration_v1_discovery_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   17,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,11 +19,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	DiscoveryService_ListDiscovered_FullMethodName     = "/idp.integration.v1.DiscoveryService/ListDiscovered"
-	DiscoveryService_ImportRepositories_FullMethodName = "/idp.integration.v1.DiscoveryService/ImportRepositories"
-	DiscoveryService_SetAutoImport_FullMethodName      = "/idp.integration.v1.DiscoveryService/SetAutoImport"
-	DiscoveryService_ListImported_FullMethodName       = "/idp.integration.v1.DiscoveryService/ListImported"
-	DiscoveryService_UnlinkRepository_FullMethodName   = "/idp.integration.v1.DiscoveryService/UnlinkRepository"
+	DiscoveryService_ListDiscovered_FullMethodName       = "/idp.integration.v1.DiscoveryService/ListDiscovered"
+	DiscoveryService_ImportRepositories_FullMethodName   = "/idp.integration.v1.DiscoveryService/ImportRepositories"
+	DiscoveryService_SetAutoImport_FullMethodName        = "/idp.integration.v1.DiscoveryService/SetAutoImport"
+	DiscoveryService_ListImported_FullMethodName         = "/idp.integration.v1.DiscoveryService/ListImported"
+	DiscoveryService_UnlinkRepository_FullMethodName     = "/idp.integration.v1.DiscoveryService/UnlinkRepository"
+	DiscoveryService_IgnoreRepositories_FullMethodName   = "/idp.integration.v1.DiscoveryService/IgnoreRepositories"
+	DiscoveryService_UnignoreRepositories_FullMethodName = "/idp.integration.v1.DiscoveryService/UnignoreRepositories"
 )
 
 // DiscoveryServiceClient is the client API for DiscoveryService service.
@@ -52,6 +54,18 @@ type DiscoveryServiceClient interface {
 	// and its data stay; the repository returns to the Discovered list marked
 	// as unlinked. Errors: NOT_FOUND; FAILED_PRECONDITION (reason NOT_IMPORTED).
 	UnlinkRepository(ctx context.Context, in *UnlinkRepositoryRequest, opts ...grpc.CallOption) (*UnlinkRepositoryResponse, error)
+	// IgnoreRepositories takes discovered repositories out of the
+	// Discovered list for good: they are never recommended or imported
+	// automatically again, through every later sync, until un-ignored. Give
+	// the repositories, or a pattern over the slugs and names of the
+	// discovered ones (then every match is ignored). Each repository
+	// succeeds or fails on its own. Errors (whole call): NOT_FOUND for the
+	// integration; INVALID_ARGUMENT when neither or both are given, or the
+	// pattern is not one.
+	IgnoreRepositories(ctx context.Context, in *IgnoreRepositoriesRequest, opts ...grpc.CallOption) (*IgnoreRepositoriesResponse, error)
+	// UnignoreRepositories returns ignored repositories to the Discovered
+	// list, by name or by pattern over the ignored ones.
+	UnignoreRepositories(ctx context.Context, in *UnignoreRepositoriesRequest, opts ...grpc.CallOption) (*UnignoreRepositoriesResponse, error)
 }
 
 type discoveryServiceClient struct {
@@ -112,6 +126,26 @@ func (c *discoveryServiceClient) UnlinkRepository(ctx context.Context, in *Unlin
 	return out, nil
 }
 
+func (c *discoveryServiceClient) IgnoreRepositories(ctx context.Context, in *IgnoreRepositoriesRequest, opts ...grpc.CallOption) (*IgnoreRepositoriesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(IgnoreRepositoriesResponse)
+	err := c.cc.Invoke(ctx, DiscoveryService_IgnoreRepositories_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *discoveryServiceClient) UnignoreRepositories(ctx context.Context, in *UnignoreRepositoriesRequest, opts ...grpc.CallOption) (*UnignoreRepositoriesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UnignoreRepositoriesResponse)
+	err := c.cc.Invoke(ctx, DiscoveryService_UnignoreRepositories_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // DiscoveryServiceServer is the server API for DiscoveryService service.
 // All implementations must embed UnimplementedDiscoveryServiceServer
 // for forward compatibility.
@@ -138,6 +172,18 @@ type DiscoveryServiceServer interface {
 	// and its data stay; the repository returns to the Discovered list marked
 	// as unlinked. Errors: NOT_FOUND; FAILED_PRECONDITION (reason NOT_IMPORTED).
 	UnlinkRepository(context.Context, *UnlinkRepositoryRequest) (*UnlinkRepositoryResponse, error)
+	// IgnoreRepositories takes discovered repositories out of the
+	// Discovered list for good: they are never recommended or imported
+	// automatically again, through every later sync, until un-ignored. Give
+	// the repositories, or a pattern over the slugs and names of the
+	// discovered ones (then every match is ignored). Each repository
+	// succeeds or fails on its own. Errors (whole call): NOT_FOUND for the
+	// integration; INVALID_ARGUMENT when neither or both are given, or the
+	// pattern is not one.
+	IgnoreRepositories(context.Context, *IgnoreRepositoriesRequest) (*IgnoreRepositoriesResponse, error)
+	// UnignoreRepositories returns ignored repositories to the Discovered
+	// list, by name or by pattern over the ignored ones.
+	UnignoreRepositories(context.Context, *UnignoreRepositoriesRequest) (*UnignoreRepositoriesResponse, error)
 	mustEmbedUnimplementedDiscoveryServiceServer()
 }
 
@@ -162,6 +208,12 @@ func (UnimplementedDiscoveryServiceServer) ListImported(context.Context, *ListIm
 }
 func (UnimplementedDiscoveryServiceServer) UnlinkRepository(context.Context, *UnlinkRepositoryRequest) (*UnlinkRepositoryResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UnlinkRepository not implemented")
+}
+func (UnimplementedDiscoveryServiceServer) IgnoreRepositories(context.Context, *IgnoreRepositoriesRequest) (*IgnoreRepositoriesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method IgnoreRepositories not implemented")
+}
+func (UnimplementedDiscoveryServiceServer) UnignoreRepositories(context.Context, *UnignoreRepositoriesRequest) (*UnignoreRepositoriesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UnignoreRepositories not implemented")
 }
 func (UnimplementedDiscoveryServiceServer) mustEmbedUnimplementedDiscoveryServiceServer() {}
 func (UnimplementedDiscoveryServiceServer) testEmbeddedByValue()                          {}
@@ -274,6 +326,42 @@ func _DiscoveryService_UnlinkRepository_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _DiscoveryService_IgnoreRepositories_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(IgnoreRepositoriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DiscoveryServiceServer).IgnoreRepositories(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DiscoveryService_IgnoreRepositories_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DiscoveryServiceServer).IgnoreRepositories(ctx, req.(*IgnoreRepositoriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DiscoveryService_UnignoreRepositories_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UnignoreRepositoriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DiscoveryServiceServer).UnignoreRepositories(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DiscoveryService_UnignoreRepositories_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DiscoveryServiceServer).UnignoreRepositories(ctx, req.(*UnignoreRepositoriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // DiscoveryService_ServiceDesc is the grpc.ServiceDesc for DiscoveryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -300,6 +388,14 @@ var DiscoveryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UnlinkRepository",
 			Handler:    _DiscoveryService_UnlinkRepository_Handler,
+		},
+		{
+			MethodName: "IgnoreRepositories",
+			Handler:    _DiscoveryService_IgnoreRepositories_Handler,
+		},
+		{
+			MethodName: "UnignoreRepositories",
+			Handler:    _DiscoveryService_UnignoreRepositories_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

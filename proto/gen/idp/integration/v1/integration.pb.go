@@ -311,6 +311,116 @@ func (IntegrationState) EnumDescriptor() ([]byte, []int) {
 	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{4}
 }
 
+// RepositoryVisibility keeps private or public repositories only.
+type RepositoryVisibility int32
+
+const (
+	// Not set: both.
+	RepositoryVisibility_REPOSITORY_VISIBILITY_UNSPECIFIED RepositoryVisibility = 0
+	// Private repositories only.
+	RepositoryVisibility_REPOSITORY_VISIBILITY_PRIVATE RepositoryVisibility = 1
+	// Public repositories only.
+	RepositoryVisibility_REPOSITORY_VISIBILITY_PUBLIC RepositoryVisibility = 2
+)
+
+// Enum value maps for RepositoryVisibility.
+var (
+	RepositoryVisibility_name = map[int32]string{
+		0: "REPOSITORY_VISIBILITY_UNSPECIFIED",
+		1: "REPOSITORY_VISIBILITY_PRIVATE",
+		2: "REPOSITORY_VISIBILITY_PUBLIC",
+	}
+	RepositoryVisibility_value = map[string]int32{
+		"REPOSITORY_VISIBILITY_UNSPECIFIED": 0,
+		"REPOSITORY_VISIBILITY_PRIVATE":     1,
+		"REPOSITORY_VISIBILITY_PUBLIC":      2,
+	}
+)
+
+func (x RepositoryVisibility) Enum() *RepositoryVisibility {
+	p := new(RepositoryVisibility)
+	*p = x
+	return p
+}
+
+func (x RepositoryVisibility) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RepositoryVisibility) Descriptor() protoreflect.EnumDescriptor {
+	return file_idp_integration_v1_integration_proto_enumTypes[5].Descriptor()
+}
+
+func (RepositoryVisibility) Type() protoreflect.EnumType {
+	return &file_idp_integration_v1_integration_proto_enumTypes[5]
+}
+
+func (x RepositoryVisibility) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RepositoryVisibility.Descriptor instead.
+func (RepositoryVisibility) EnumDescriptor() ([]byte, []int) {
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{5}
+}
+
+// ForkPolicy says what becomes of repositories that are forks.
+type ForkPolicy int32
+
+const (
+	// Not set: forks are discovered like any repository.
+	ForkPolicy_FORK_POLICY_UNSPECIFIED ForkPolicy = 0
+	// Forks are discovered like any repository.
+	ForkPolicy_FORK_POLICY_INCLUDE ForkPolicy = 1
+	// Forks are left out.
+	ForkPolicy_FORK_POLICY_EXCLUDE ForkPolicy = 2
+	// Only forks are discovered.
+	ForkPolicy_FORK_POLICY_ONLY ForkPolicy = 3
+)
+
+// Enum value maps for ForkPolicy.
+var (
+	ForkPolicy_name = map[int32]string{
+		0: "FORK_POLICY_UNSPECIFIED",
+		1: "FORK_POLICY_INCLUDE",
+		2: "FORK_POLICY_EXCLUDE",
+		3: "FORK_POLICY_ONLY",
+	}
+	ForkPolicy_value = map[string]int32{
+		"FORK_POLICY_UNSPECIFIED": 0,
+		"FORK_POLICY_INCLUDE":     1,
+		"FORK_POLICY_EXCLUDE":     2,
+		"FORK_POLICY_ONLY":        3,
+	}
+)
+
+func (x ForkPolicy) Enum() *ForkPolicy {
+	p := new(ForkPolicy)
+	*p = x
+	return p
+}
+
+func (x ForkPolicy) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ForkPolicy) Descriptor() protoreflect.EnumDescriptor {
+	return file_idp_integration_v1_integration_proto_enumTypes[6].Descriptor()
+}
+
+func (ForkPolicy) Type() protoreflect.EnumType {
+	return &file_idp_integration_v1_integration_proto_enumTypes[6]
+}
+
+func (x ForkPolicy) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ForkPolicy.Descriptor instead.
+func (ForkPolicy) EnumDescriptor() ([]byte, []int) {
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{6}
+}
+
 // SyncTrigger is what started a run.
 type SyncTrigger int32
 
@@ -360,11 +470,11 @@ func (x SyncTrigger) String() string {
 }
 
 func (SyncTrigger) Descriptor() protoreflect.EnumDescriptor {
-	return file_idp_integration_v1_integration_proto_enumTypes[5].Descriptor()
+	return file_idp_integration_v1_integration_proto_enumTypes[7].Descriptor()
 }
 
 func (SyncTrigger) Type() protoreflect.EnumType {
-	return &file_idp_integration_v1_integration_proto_enumTypes[5]
+	return &file_idp_integration_v1_integration_proto_enumTypes[7]
 }
 
 func (x SyncTrigger) Number() protoreflect.EnumNumber {
@@ -373,7 +483,7 @@ func (x SyncTrigger) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SyncTrigger.Descriptor instead.
 func (SyncTrigger) EnumDescriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{5}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{7}
 }
 
 // SyncStatus is where a run is.
@@ -429,11 +539,11 @@ func (x SyncStatus) String() string {
 }
 
 func (SyncStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_idp_integration_v1_integration_proto_enumTypes[6].Descriptor()
+	return file_idp_integration_v1_integration_proto_enumTypes[8].Descriptor()
 }
 
 func (SyncStatus) Type() protoreflect.EnumType {
-	return &file_idp_integration_v1_integration_proto_enumTypes[6]
+	return &file_idp_integration_v1_integration_proto_enumTypes[8]
 }
 
 func (x SyncStatus) Number() protoreflect.EnumNumber {
@@ -442,7 +552,7 @@ func (x SyncStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SyncStatus.Descriptor instead.
 func (SyncStatus) EnumDescriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{6}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{8}
 }
 
 // EventType classifies an event.
@@ -515,11 +625,11 @@ func (x EventType) String() string {
 }
 
 func (EventType) Descriptor() protoreflect.EnumDescriptor {
-	return file_idp_integration_v1_integration_proto_enumTypes[7].Descriptor()
+	return file_idp_integration_v1_integration_proto_enumTypes[9].Descriptor()
 }
 
 func (EventType) Type() protoreflect.EnumType {
-	return &file_idp_integration_v1_integration_proto_enumTypes[7]
+	return &file_idp_integration_v1_integration_proto_enumTypes[9]
 }
 
 func (x EventType) Number() protoreflect.EnumNumber {
@@ -528,7 +638,7 @@ func (x EventType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use EventType.Descriptor instead.
 func (EventType) EnumDescriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{7}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{9}
 }
 
 // CorrelationRule matches a discovered repository with a catalog entity.
@@ -704,7 +814,14 @@ type Integration struct {
 	// owner suggested on Register. Not set on create: the defaults
 	// (@WORKSPACE/* -> group:*, @* -> user:*). An empty list turns owner
 	// suggestions off, and no CODEOWNERS file is read.
-	OwnerMapping  *OwnerMapping `protobuf:"bytes,20,opt,name=owner_mapping,json=ownerMapping,proto3" json:"owner_mapping,omitempty"`
+	OwnerMapping *OwnerMapping `protobuf:"bytes,20,opt,name=owner_mapping,json=ownerMapping,proto3" json:"owner_mapping,omitempty"`
+	// Which repositories of the workspace are discovered. Absent or empty
+	// keeps every repository. Repositories it leaves out leave the
+	// Discovered list at once; imported ones stay imported, flagged
+	// (ImportedRepository.excluded_reason). The delegate asks Bitbucket to
+	// apply the project, visibility and activity parts, so repositories they
+	// leave out cost no request.
+	Filter        *RepositoryFilter `protobuf:"bytes,21,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -879,6 +996,117 @@ func (x *Integration) GetOwnerMapping() *OwnerMapping {
 	return nil
 }
 
+func (x *Integration) GetFilter() *RepositoryFilter {
+	if x != nil {
+		return x.Filter
+	}
+	return nil
+}
+
+// RepositoryFilter selects the repositories an integration discovers: a
+// repository is kept when it passes every part that is set.
+type RepositoryFilter struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only repositories of these Bitbucket project keys (e.g. "PAY"); empty
+	// keeps every project.
+	IncludeProjects []string `protobuf:"bytes,1,rep,name=include_projects,json=includeProjects,proto3" json:"include_projects,omitempty"`
+	// Not the repositories of these project keys.
+	ExcludeProjects []string `protobuf:"bytes,2,rep,name=exclude_projects,json=excludeProjects,proto3" json:"exclude_projects,omitempty"`
+	// Only repositories whose slug or name matches one of these globs
+	// (*, ?, [a-z]; case ignored); empty keeps every name.
+	IncludeNames []string `protobuf:"bytes,3,rep,name=include_names,json=includeNames,proto3" json:"include_names,omitempty"`
+	// Not the repositories whose slug or name matches one of these globs.
+	ExcludeNames []string `protobuf:"bytes,4,rep,name=exclude_names,json=excludeNames,proto3" json:"exclude_names,omitempty"`
+	// Private or public repositories only.
+	Visibility RepositoryVisibility `protobuf:"varint,5,opt,name=visibility,proto3,enum=idp.integration.v1.RepositoryVisibility" json:"visibility,omitempty"`
+	// What becomes of forks.
+	Forks ForkPolicy `protobuf:"varint,6,opt,name=forks,proto3,enum=idp.integration.v1.ForkPolicy" json:"forks,omitempty"`
+	// Not the repositories without any update (push, settings change) since
+	// then: an archived-like, inactive repository.
+	UpdatedSince  *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=updated_since,json=updatedSince,proto3" json:"updated_since,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RepositoryFilter) Reset() {
+	*x = RepositoryFilter{}
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RepositoryFilter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RepositoryFilter) ProtoMessage() {}
+
+func (x *RepositoryFilter) ProtoReflect() protoreflect.Message {
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RepositoryFilter.ProtoReflect.Descriptor instead.
+func (*RepositoryFilter) Descriptor() ([]byte, []int) {
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *RepositoryFilter) GetIncludeProjects() []string {
+	if x != nil {
+		return x.IncludeProjects
+	}
+	return nil
+}
+
+func (x *RepositoryFilter) GetExcludeProjects() []string {
+	if x != nil {
+		return x.ExcludeProjects
+	}
+	return nil
+}
+
+func (x *RepositoryFilter) GetIncludeNames() []string {
+	if x != nil {
+		return x.IncludeNames
+	}
+	return nil
+}
+
+func (x *RepositoryFilter) GetExcludeNames() []string {
+	if x != nil {
+		return x.ExcludeNames
+	}
+	return nil
+}
+
+func (x *RepositoryFilter) GetVisibility() RepositoryVisibility {
+	if x != nil {
+		return x.Visibility
+	}
+	return RepositoryVisibility_REPOSITORY_VISIBILITY_UNSPECIFIED
+}
+
+func (x *RepositoryFilter) GetForks() ForkPolicy {
+	if x != nil {
+		return x.Forks
+	}
+	return ForkPolicy_FORK_POLICY_UNSPECIFIED
+}
+
+func (x *RepositoryFilter) GetUpdatedSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedSince
+	}
+	return nil
+}
+
 // CorrelationRules is a set of rules that must all hold.
 type CorrelationRules struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -890,7 +1118,7 @@ type CorrelationRules struct {
 
 func (x *CorrelationRules) Reset() {
 	*x = CorrelationRules{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[3]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -902,7 +1130,7 @@ func (x *CorrelationRules) String() string {
 func (*CorrelationRules) ProtoMessage() {}
 
 func (x *CorrelationRules) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[3]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -915,7 +1143,7 @@ func (x *CorrelationRules) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CorrelationRules.ProtoReflect.Descriptor instead.
 func (*CorrelationRules) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{3}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CorrelationRules) GetRules() []*CorrelationRule {
@@ -936,7 +1164,7 @@ type FieldMappings struct {
 
 func (x *FieldMappings) Reset() {
 	*x = FieldMappings{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[4]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -948,7 +1176,7 @@ func (x *FieldMappings) String() string {
 func (*FieldMappings) ProtoMessage() {}
 
 func (x *FieldMappings) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[4]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -961,7 +1189,7 @@ func (x *FieldMappings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldMappings.ProtoReflect.Descriptor instead.
 func (*FieldMappings) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{4}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *FieldMappings) GetMappings() []*FieldMapping {
@@ -987,7 +1215,7 @@ type OwnerMappingRule struct {
 
 func (x *OwnerMappingRule) Reset() {
 	*x = OwnerMappingRule{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[5]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -999,7 +1227,7 @@ func (x *OwnerMappingRule) String() string {
 func (*OwnerMappingRule) ProtoMessage() {}
 
 func (x *OwnerMappingRule) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[5]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1012,7 +1240,7 @@ func (x *OwnerMappingRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OwnerMappingRule.ProtoReflect.Descriptor instead.
 func (*OwnerMappingRule) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{5}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *OwnerMappingRule) GetFrom() string {
@@ -1042,7 +1270,7 @@ type OwnerMapping struct {
 
 func (x *OwnerMapping) Reset() {
 	*x = OwnerMapping{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[6]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1054,7 +1282,7 @@ func (x *OwnerMapping) String() string {
 func (*OwnerMapping) ProtoMessage() {}
 
 func (x *OwnerMapping) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[6]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1067,7 +1295,7 @@ func (x *OwnerMapping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OwnerMapping.ProtoReflect.Descriptor instead.
 func (*OwnerMapping) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{6}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *OwnerMapping) GetRules() []*OwnerMappingRule {
@@ -1088,7 +1316,7 @@ type SecondaryKinds struct {
 
 func (x *SecondaryKinds) Reset() {
 	*x = SecondaryKinds{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[7]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1100,7 +1328,7 @@ func (x *SecondaryKinds) String() string {
 func (*SecondaryKinds) ProtoMessage() {}
 
 func (x *SecondaryKinds) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[7]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1113,7 +1341,7 @@ func (x *SecondaryKinds) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecondaryKinds.ProtoReflect.Descriptor instead.
 func (*SecondaryKinds) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{7}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SecondaryKinds) GetKinds() []SecondaryKind {
@@ -1134,7 +1362,7 @@ type CreateIntegrationRequest struct {
 
 func (x *CreateIntegrationRequest) Reset() {
 	*x = CreateIntegrationRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[8]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1146,7 +1374,7 @@ func (x *CreateIntegrationRequest) String() string {
 func (*CreateIntegrationRequest) ProtoMessage() {}
 
 func (x *CreateIntegrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[8]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1159,7 +1387,7 @@ func (x *CreateIntegrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateIntegrationRequest.ProtoReflect.Descriptor instead.
 func (*CreateIntegrationRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{8}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CreateIntegrationRequest) GetIntegration() *Integration {
@@ -1182,7 +1410,7 @@ type CreateIntegrationResponse struct {
 
 func (x *CreateIntegrationResponse) Reset() {
 	*x = CreateIntegrationResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[9]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1194,7 +1422,7 @@ func (x *CreateIntegrationResponse) String() string {
 func (*CreateIntegrationResponse) ProtoMessage() {}
 
 func (x *CreateIntegrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[9]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1207,7 +1435,7 @@ func (x *CreateIntegrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateIntegrationResponse.ProtoReflect.Descriptor instead.
 func (*CreateIntegrationResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{9}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CreateIntegrationResponse) GetIntegration() *Integration {
@@ -1235,7 +1463,7 @@ type GetIntegrationRequest struct {
 
 func (x *GetIntegrationRequest) Reset() {
 	*x = GetIntegrationRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[10]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1247,7 +1475,7 @@ func (x *GetIntegrationRequest) String() string {
 func (*GetIntegrationRequest) ProtoMessage() {}
 
 func (x *GetIntegrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[10]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1260,7 +1488,7 @@ func (x *GetIntegrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetIntegrationRequest.ProtoReflect.Descriptor instead.
 func (*GetIntegrationRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{10}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetIntegrationRequest) GetIntegration() string {
@@ -1281,7 +1509,7 @@ type GetIntegrationResponse struct {
 
 func (x *GetIntegrationResponse) Reset() {
 	*x = GetIntegrationResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[11]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1293,7 +1521,7 @@ func (x *GetIntegrationResponse) String() string {
 func (*GetIntegrationResponse) ProtoMessage() {}
 
 func (x *GetIntegrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[11]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1306,7 +1534,7 @@ func (x *GetIntegrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetIntegrationResponse.ProtoReflect.Descriptor instead.
 func (*GetIntegrationResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{11}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetIntegrationResponse) GetIntegration() *Integration {
@@ -1329,7 +1557,7 @@ type ListIntegrationsRequest struct {
 
 func (x *ListIntegrationsRequest) Reset() {
 	*x = ListIntegrationsRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[12]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1341,7 +1569,7 @@ func (x *ListIntegrationsRequest) String() string {
 func (*ListIntegrationsRequest) ProtoMessage() {}
 
 func (x *ListIntegrationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[12]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1354,7 +1582,7 @@ func (x *ListIntegrationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListIntegrationsRequest.ProtoReflect.Descriptor instead.
 func (*ListIntegrationsRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{12}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListIntegrationsRequest) GetPageSize() int32 {
@@ -1386,7 +1614,7 @@ type ListIntegrationsResponse struct {
 
 func (x *ListIntegrationsResponse) Reset() {
 	*x = ListIntegrationsResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[13]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1398,7 +1626,7 @@ func (x *ListIntegrationsResponse) String() string {
 func (*ListIntegrationsResponse) ProtoMessage() {}
 
 func (x *ListIntegrationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[13]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1411,7 +1639,7 @@ func (x *ListIntegrationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListIntegrationsResponse.ProtoReflect.Descriptor instead.
 func (*ListIntegrationsResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{13}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListIntegrationsResponse) GetIntegrations() []*Integration {
@@ -1443,14 +1671,19 @@ type UpdateIntegrationRequest struct {
 	// New values of the fields named in update_mask.
 	Changes *Integration `protobuf:"bytes,2,opt,name=changes,proto3" json:"changes,omitempty"`
 	// Field names of Integration, e.g. "name", "correlation".
-	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,3,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,3,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// Check the change and preview it without applying it: the response
+	// holds the integration as it would be and, for a change of the
+	// correlation rules, behavior, kind, type or filter, what would change in
+	// the Discovered list. Nothing is stored and no event is recorded.
+	ValidateOnly  bool `protobuf:"varint,4,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateIntegrationRequest) Reset() {
 	*x = UpdateIntegrationRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[14]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1462,7 +1695,7 @@ func (x *UpdateIntegrationRequest) String() string {
 func (*UpdateIntegrationRequest) ProtoMessage() {}
 
 func (x *UpdateIntegrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[14]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1475,7 +1708,7 @@ func (x *UpdateIntegrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateIntegrationRequest.ProtoReflect.Descriptor instead.
 func (*UpdateIntegrationRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{14}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *UpdateIntegrationRequest) GetIntegration() string {
@@ -1499,18 +1732,28 @@ func (x *UpdateIntegrationRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	return nil
 }
 
+func (x *UpdateIntegrationRequest) GetValidateOnly() bool {
+	if x != nil {
+		return x.ValidateOnly
+	}
+	return false
+}
+
 // UpdateIntegrationResponse holds the changed integration.
 type UpdateIntegrationResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The integration after the change.
-	Integration   *Integration `protobuf:"bytes,1,opt,name=integration,proto3" json:"integration,omitempty"`
+	// The integration after the change (with validate_only, as it would be).
+	Integration *Integration `protobuf:"bytes,1,opt,name=integration,proto3" json:"integration,omitempty"`
+	// With validate_only, for a change of the correlation rules, behavior,
+	// kind, type or filter: what the change would do to the Discovered list.
+	Preview       *DiscoveredPreview `protobuf:"bytes,2,opt,name=preview,proto3" json:"preview,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateIntegrationResponse) Reset() {
 	*x = UpdateIntegrationResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[15]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1522,7 +1765,7 @@ func (x *UpdateIntegrationResponse) String() string {
 func (*UpdateIntegrationResponse) ProtoMessage() {}
 
 func (x *UpdateIntegrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[15]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1535,12 +1778,234 @@ func (x *UpdateIntegrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateIntegrationResponse.ProtoReflect.Descriptor instead.
 func (*UpdateIntegrationResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{15}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *UpdateIntegrationResponse) GetIntegration() *Integration {
 	if x != nil {
 		return x.Integration
+	}
+	return nil
+}
+
+func (x *UpdateIntegrationResponse) GetPreview() *DiscoveredPreview {
+	if x != nil {
+		return x.Preview
+	}
+	return nil
+}
+
+// RecommendationChange is one discovered repository whose recommendation a
+// change would alter.
+type RecommendationChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// workspace/slug.
+	Repository string `protobuf:"bytes,1,opt,name=repository,proto3" json:"repository,omitempty"`
+	// The recommended action now: "REGISTER", "MERGE", or empty when there
+	// is none.
+	FromAction string `protobuf:"bytes,2,opt,name=from_action,json=fromAction,proto3" json:"from_action,omitempty"`
+	// The entity suggested now, for Merge: its identifier.
+	FromEntity string `protobuf:"bytes,3,opt,name=from_entity,json=fromEntity,proto3" json:"from_entity,omitempty"`
+	// The recommended action after the change: "REGISTER", "MERGE", or empty
+	// when there is none.
+	ToAction string `protobuf:"bytes,4,opt,name=to_action,json=toAction,proto3" json:"to_action,omitempty"`
+	// The entity suggested after the change, for Merge.
+	ToEntity      string `protobuf:"bytes,5,opt,name=to_entity,json=toEntity,proto3" json:"to_entity,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecommendationChange) Reset() {
+	*x = RecommendationChange{}
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecommendationChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecommendationChange) ProtoMessage() {}
+
+func (x *RecommendationChange) ProtoReflect() protoreflect.Message {
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecommendationChange.ProtoReflect.Descriptor instead.
+func (*RecommendationChange) Descriptor() ([]byte, []int) {
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *RecommendationChange) GetRepository() string {
+	if x != nil {
+		return x.Repository
+	}
+	return ""
+}
+
+func (x *RecommendationChange) GetFromAction() string {
+	if x != nil {
+		return x.FromAction
+	}
+	return ""
+}
+
+func (x *RecommendationChange) GetFromEntity() string {
+	if x != nil {
+		return x.FromEntity
+	}
+	return ""
+}
+
+func (x *RecommendationChange) GetToAction() string {
+	if x != nil {
+		return x.ToAction
+	}
+	return ""
+}
+
+func (x *RecommendationChange) GetToEntity() string {
+	if x != nil {
+		return x.ToEntity
+	}
+	return ""
+}
+
+// DiscoveredPreview is what a configuration change would do to the
+// Discovered list, computed with the same rules the change would then run.
+type DiscoveredPreview struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Discovered repositories compared (not imported, not ignored, kept by
+	// the filter before or after the change).
+	Repositories int64 `protobuf:"varint,1,opt,name=repositories,proto3" json:"repositories,omitempty"`
+	// Recommended Register now, Merge after.
+	RegisterToMerge int64 `protobuf:"varint,2,opt,name=register_to_merge,json=registerToMerge,proto3" json:"register_to_merge,omitempty"`
+	// Recommended Merge now, Register after.
+	MergeToRegister int64 `protobuf:"varint,3,opt,name=merge_to_register,json=mergeToRegister,proto3" json:"merge_to_register,omitempty"`
+	// Merge both times, into another entity.
+	MergeTargetChanged int64 `protobuf:"varint,4,opt,name=merge_target_changed,json=mergeTargetChanged,proto3" json:"merge_target_changed,omitempty"`
+	// A recommendation now, none after (a person must choose).
+	ToNone int64 `protobuf:"varint,5,opt,name=to_none,json=toNone,proto3" json:"to_none,omitempty"`
+	// No recommendation now, one after.
+	FromNone int64 `protobuf:"varint,6,opt,name=from_none,json=fromNone,proto3" json:"from_none,omitempty"`
+	// Repositories the new filter takes out of the Discovered list.
+	Leaving int64 `protobuf:"varint,7,opt,name=leaving,proto3" json:"leaving,omitempty"`
+	// Stored repositories the new filter brings into the Discovered list.
+	Entering int64 `protobuf:"varint,8,opt,name=entering,proto3" json:"entering,omitempty"`
+	// Imported repositories the new filter would leave out (they stay
+	// imported, flagged).
+	ImportedExcluded int64 `protobuf:"varint,9,opt,name=imported_excluded,json=importedExcluded,proto3" json:"imported_excluded,omitempty"`
+	// Some repositories of each kind of change, by name.
+	Examples      []*RecommendationChange `protobuf:"bytes,10,rep,name=examples,proto3" json:"examples,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiscoveredPreview) Reset() {
+	*x = DiscoveredPreview{}
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiscoveredPreview) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiscoveredPreview) ProtoMessage() {}
+
+func (x *DiscoveredPreview) ProtoReflect() protoreflect.Message {
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiscoveredPreview.ProtoReflect.Descriptor instead.
+func (*DiscoveredPreview) Descriptor() ([]byte, []int) {
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *DiscoveredPreview) GetRepositories() int64 {
+	if x != nil {
+		return x.Repositories
+	}
+	return 0
+}
+
+func (x *DiscoveredPreview) GetRegisterToMerge() int64 {
+	if x != nil {
+		return x.RegisterToMerge
+	}
+	return 0
+}
+
+func (x *DiscoveredPreview) GetMergeToRegister() int64 {
+	if x != nil {
+		return x.MergeToRegister
+	}
+	return 0
+}
+
+func (x *DiscoveredPreview) GetMergeTargetChanged() int64 {
+	if x != nil {
+		return x.MergeTargetChanged
+	}
+	return 0
+}
+
+func (x *DiscoveredPreview) GetToNone() int64 {
+	if x != nil {
+		return x.ToNone
+	}
+	return 0
+}
+
+func (x *DiscoveredPreview) GetFromNone() int64 {
+	if x != nil {
+		return x.FromNone
+	}
+	return 0
+}
+
+func (x *DiscoveredPreview) GetLeaving() int64 {
+	if x != nil {
+		return x.Leaving
+	}
+	return 0
+}
+
+func (x *DiscoveredPreview) GetEntering() int64 {
+	if x != nil {
+		return x.Entering
+	}
+	return 0
+}
+
+func (x *DiscoveredPreview) GetImportedExcluded() int64 {
+	if x != nil {
+		return x.ImportedExcluded
+	}
+	return 0
+}
+
+func (x *DiscoveredPreview) GetExamples() []*RecommendationChange {
+	if x != nil {
+		return x.Examples
 	}
 	return nil
 }
@@ -1556,7 +2021,7 @@ type SuspendIntegrationRequest struct {
 
 func (x *SuspendIntegrationRequest) Reset() {
 	*x = SuspendIntegrationRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[16]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1568,7 +2033,7 @@ func (x *SuspendIntegrationRequest) String() string {
 func (*SuspendIntegrationRequest) ProtoMessage() {}
 
 func (x *SuspendIntegrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[16]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1581,7 +2046,7 @@ func (x *SuspendIntegrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SuspendIntegrationRequest.ProtoReflect.Descriptor instead.
 func (*SuspendIntegrationRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{16}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SuspendIntegrationRequest) GetIntegration() string {
@@ -1602,7 +2067,7 @@ type SuspendIntegrationResponse struct {
 
 func (x *SuspendIntegrationResponse) Reset() {
 	*x = SuspendIntegrationResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[17]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1614,7 +2079,7 @@ func (x *SuspendIntegrationResponse) String() string {
 func (*SuspendIntegrationResponse) ProtoMessage() {}
 
 func (x *SuspendIntegrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[17]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1627,7 +2092,7 @@ func (x *SuspendIntegrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SuspendIntegrationResponse.ProtoReflect.Descriptor instead.
 func (*SuspendIntegrationResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{17}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SuspendIntegrationResponse) GetIntegration() *Integration {
@@ -1648,7 +2113,7 @@ type ResumeIntegrationRequest struct {
 
 func (x *ResumeIntegrationRequest) Reset() {
 	*x = ResumeIntegrationRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[18]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1660,7 +2125,7 @@ func (x *ResumeIntegrationRequest) String() string {
 func (*ResumeIntegrationRequest) ProtoMessage() {}
 
 func (x *ResumeIntegrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[18]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1673,7 +2138,7 @@ func (x *ResumeIntegrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeIntegrationRequest.ProtoReflect.Descriptor instead.
 func (*ResumeIntegrationRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{18}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ResumeIntegrationRequest) GetIntegration() string {
@@ -1694,7 +2159,7 @@ type ResumeIntegrationResponse struct {
 
 func (x *ResumeIntegrationResponse) Reset() {
 	*x = ResumeIntegrationResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[19]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1706,7 +2171,7 @@ func (x *ResumeIntegrationResponse) String() string {
 func (*ResumeIntegrationResponse) ProtoMessage() {}
 
 func (x *ResumeIntegrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[19]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1719,7 +2184,7 @@ func (x *ResumeIntegrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeIntegrationResponse.ProtoReflect.Descriptor instead.
 func (*ResumeIntegrationResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{19}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ResumeIntegrationResponse) GetIntegration() *Integration {
@@ -1776,7 +2241,7 @@ type SyncRun struct {
 
 func (x *SyncRun) Reset() {
 	*x = SyncRun{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[20]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1788,7 +2253,7 @@ func (x *SyncRun) String() string {
 func (*SyncRun) ProtoMessage() {}
 
 func (x *SyncRun) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[20]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1801,7 +2266,7 @@ func (x *SyncRun) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncRun.ProtoReflect.Descriptor instead.
 func (*SyncRun) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{20}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SyncRun) GetId() string {
@@ -1948,7 +2413,7 @@ type SyncIntegrationRequest struct {
 
 func (x *SyncIntegrationRequest) Reset() {
 	*x = SyncIntegrationRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[21]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1960,7 +2425,7 @@ func (x *SyncIntegrationRequest) String() string {
 func (*SyncIntegrationRequest) ProtoMessage() {}
 
 func (x *SyncIntegrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[21]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1973,7 +2438,7 @@ func (x *SyncIntegrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncIntegrationRequest.ProtoReflect.Descriptor instead.
 func (*SyncIntegrationRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{21}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SyncIntegrationRequest) GetIntegration() string {
@@ -1996,7 +2461,7 @@ type SyncIntegrationResponse struct {
 
 func (x *SyncIntegrationResponse) Reset() {
 	*x = SyncIntegrationResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[22]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2008,7 +2473,7 @@ func (x *SyncIntegrationResponse) String() string {
 func (*SyncIntegrationResponse) ProtoMessage() {}
 
 func (x *SyncIntegrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[22]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2021,7 +2486,7 @@ func (x *SyncIntegrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncIntegrationResponse.ProtoReflect.Descriptor instead.
 func (*SyncIntegrationResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{22}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SyncIntegrationResponse) GetRun() *SyncRun {
@@ -2049,7 +2514,7 @@ type GetSyncRunRequest struct {
 
 func (x *GetSyncRunRequest) Reset() {
 	*x = GetSyncRunRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[23]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2061,7 +2526,7 @@ func (x *GetSyncRunRequest) String() string {
 func (*GetSyncRunRequest) ProtoMessage() {}
 
 func (x *GetSyncRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[23]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2074,7 +2539,7 @@ func (x *GetSyncRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSyncRunRequest.ProtoReflect.Descriptor instead.
 func (*GetSyncRunRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{23}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetSyncRunRequest) GetId() string {
@@ -2095,7 +2560,7 @@ type GetSyncRunResponse struct {
 
 func (x *GetSyncRunResponse) Reset() {
 	*x = GetSyncRunResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[24]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2107,7 +2572,7 @@ func (x *GetSyncRunResponse) String() string {
 func (*GetSyncRunResponse) ProtoMessage() {}
 
 func (x *GetSyncRunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[24]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2120,7 +2585,7 @@ func (x *GetSyncRunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSyncRunResponse.ProtoReflect.Descriptor instead.
 func (*GetSyncRunResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{24}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetSyncRunResponse) GetRun() *SyncRun {
@@ -2145,7 +2610,7 @@ type ListSyncRunsRequest struct {
 
 func (x *ListSyncRunsRequest) Reset() {
 	*x = ListSyncRunsRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[25]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2157,7 +2622,7 @@ func (x *ListSyncRunsRequest) String() string {
 func (*ListSyncRunsRequest) ProtoMessage() {}
 
 func (x *ListSyncRunsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[25]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2170,7 +2635,7 @@ func (x *ListSyncRunsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSyncRunsRequest.ProtoReflect.Descriptor instead.
 func (*ListSyncRunsRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{25}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListSyncRunsRequest) GetIntegration() string {
@@ -2209,7 +2674,7 @@ type ListSyncRunsResponse struct {
 
 func (x *ListSyncRunsResponse) Reset() {
 	*x = ListSyncRunsResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[26]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2221,7 +2686,7 @@ func (x *ListSyncRunsResponse) String() string {
 func (*ListSyncRunsResponse) ProtoMessage() {}
 
 func (x *ListSyncRunsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[26]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2234,7 +2699,7 @@ func (x *ListSyncRunsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSyncRunsResponse.ProtoReflect.Descriptor instead.
 func (*ListSyncRunsResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{26}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListSyncRunsResponse) GetRuns() []*SyncRun {
@@ -2283,7 +2748,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[27]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2295,7 +2760,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[27]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2308,7 +2773,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{27}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Event) GetId() string {
@@ -2382,7 +2847,7 @@ type ListEventsRequest struct {
 
 func (x *ListEventsRequest) Reset() {
 	*x = ListEventsRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[28]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2394,7 +2859,7 @@ func (x *ListEventsRequest) String() string {
 func (*ListEventsRequest) ProtoMessage() {}
 
 func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[28]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2407,7 +2872,7 @@ func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListEventsRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{28}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListEventsRequest) GetIntegration() string {
@@ -2444,7 +2909,7 @@ type ListEventsResponse struct {
 
 func (x *ListEventsResponse) Reset() {
 	*x = ListEventsResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[29]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2456,7 +2921,7 @@ func (x *ListEventsResponse) String() string {
 func (*ListEventsResponse) ProtoMessage() {}
 
 func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[29]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2469,7 +2934,7 @@ func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListEventsResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{29}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListEventsResponse) GetEvents() []*Event {
@@ -2497,7 +2962,8 @@ const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"\boperator\x18\x03 \x01(\x0e2\x1c.idp.integration.v1.OperatorB\b\xbaH\x05\x82\x01\x02\x10\x01R\boperator\"R\n" +
 	"\fFieldMapping\x12 \n" +
 	"\x04name\x18\x01 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\x04name\x12 \n" +
-	"\x04path\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\x04path\"\xe0\t\n" +
+	"\x04path\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\x04path\"\x9e\n" +
+	"\n" +
 	"\vIntegration\x12\x1c\n" +
 	"\x02id\x18\x01 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\x02id\x12 \n" +
 	"\x04name\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\x04name\x12*\n" +
@@ -2524,7 +2990,18 @@ const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"nextSyncAt\x126\n" +
 	"\blast_run\x18\x12 \x01(\v2\x1b.idp.integration.v1.SyncRunR\alastRun\x123\n" +
 	"\x0econnector_name\x18\x13 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\rconnectorName\x12E\n" +
-	"\rowner_mapping\x18\x14 \x01(\v2 .idp.integration.v1.OwnerMappingR\fownerMapping\"W\n" +
+	"\rowner_mapping\x18\x14 \x01(\v2 .idp.integration.v1.OwnerMappingR\fownerMapping\x12<\n" +
+	"\x06filter\x18\x15 \x01(\v2$.idp.integration.v1.RepositoryFilterR\x06filter\"\xf4\x03\n" +
+	"\x10RepositoryFilter\x12>\n" +
+	"\x10include_projects\x18\x01 \x03(\tB\x13\xbaH\x10\x92\x01\r\x10d\"\tr\a\xa0\x8e'\x01\x18\x80\x01R\x0fincludeProjects\x12>\n" +
+	"\x10exclude_projects\x18\x02 \x03(\tB\x13\xbaH\x10\x92\x01\r\x10d\"\tr\a\xa0\x8e'\x01\x18\x80\x01R\x0fexcludeProjects\x128\n" +
+	"\rinclude_names\x18\x03 \x03(\tB\x13\xbaH\x10\x92\x01\r\x10d\"\tr\a\xa0\x8e'\x01\x18\xc8\x01R\fincludeNames\x128\n" +
+	"\rexclude_names\x18\x04 \x03(\tB\x13\xbaH\x10\x92\x01\r\x10d\"\tr\a\xa0\x8e'\x01\x18\xc8\x01R\fexcludeNames\x12R\n" +
+	"\n" +
+	"visibility\x18\x05 \x01(\x0e2(.idp.integration.v1.RepositoryVisibilityB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
+	"visibility\x12>\n" +
+	"\x05forks\x18\x06 \x01(\x0e2\x1e.idp.integration.v1.ForkPolicyB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05forks\x12X\n" +
+	"\rupdated_since\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x17\xbaH\x14\xb2\x01\x11\"\a\b\xff\x82\xd1\xff\xaf\a2\x06\b\x80\x87\xb5\xc3\x03R\fupdatedSince\"W\n" +
 	"\x10CorrelationRules\x12C\n" +
 	"\x05rules\x18\x01 \x03(\v2#.idp.integration.v1.CorrelationRuleB\b\xbaH\x05\x92\x01\x02\x10 R\x05rules\"W\n" +
 	"\rFieldMappings\x12F\n" +
@@ -2552,15 +3029,39 @@ const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"\x18ListIntegrationsResponse\x12C\n" +
 	"\fintegrations\x18\x01 \x03(\v2\x1f.idp.integration.v1.IntegrationR\fintegrations\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x14\n" +
-	"\x05total\x18\x03 \x01(\x03R\x05total\"\xea\x02\n" +
+	"\x05total\x18\x03 \x01(\x03R\x05total\"\x97\x03\n" +
 	"\x18UpdateIntegrationRequest\x120\n" +
 	"\vintegration\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\vintegration\x129\n" +
-	"\achanges\x18\x02 \x01(\v2\x1f.idp.integration.v1.IntegrationR\achanges\x12\xe0\x01\n" +
-	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskB\xa2\x01\xbaH\x9e\x01\xe2\x01\x9a\x01\x12\x04name\x12\tconnector\x12\tworkspace\x12\bbehavior\x12\x04kind\x12\x04type\x12\vcorrelation\x12\x0efield_mappings\x12\x0fsecondary_kinds\x12\x10update_frequency\x12\n" +
-	"start_date\x12\vauto_import\x12\rowner_mappingR\n" +
-	"updateMask\"^\n" +
+	"\achanges\x18\x02 \x01(\v2\x1f.idp.integration.v1.IntegrationR\achanges\x12\xe8\x01\n" +
+	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskB\xaa\x01\xbaH\xa6\x01\xe2\x01\xa2\x01\x12\x04name\x12\tconnector\x12\tworkspace\x12\bbehavior\x12\x04kind\x12\x04type\x12\vcorrelation\x12\x0efield_mappings\x12\x0fsecondary_kinds\x12\x10update_frequency\x12\n" +
+	"start_date\x12\vauto_import\x12\rowner_mapping\x12\x06filterR\n" +
+	"updateMask\x12#\n" +
+	"\rvalidate_only\x18\x04 \x01(\bR\fvalidateOnly\"\x9f\x01\n" +
 	"\x19UpdateIntegrationResponse\x12A\n" +
-	"\vintegration\x18\x01 \x01(\v2\x1f.idp.integration.v1.IntegrationR\vintegration\"M\n" +
+	"\vintegration\x18\x01 \x01(\v2\x1f.idp.integration.v1.IntegrationR\vintegration\x12?\n" +
+	"\apreview\x18\x02 \x01(\v2%.idp.integration.v1.DiscoveredPreviewR\apreview\"\xb2\x01\n" +
+	"\x14RecommendationChange\x12\x1e\n" +
+	"\n" +
+	"repository\x18\x01 \x01(\tR\n" +
+	"repository\x12\x1f\n" +
+	"\vfrom_action\x18\x02 \x01(\tR\n" +
+	"fromAction\x12\x1f\n" +
+	"\vfrom_entity\x18\x03 \x01(\tR\n" +
+	"fromEntity\x12\x1b\n" +
+	"\tto_action\x18\x04 \x01(\tR\btoAction\x12\x1b\n" +
+	"\tto_entity\x18\x05 \x01(\tR\btoEntity\"\xa0\x03\n" +
+	"\x11DiscoveredPreview\x12\"\n" +
+	"\frepositories\x18\x01 \x01(\x03R\frepositories\x12*\n" +
+	"\x11register_to_merge\x18\x02 \x01(\x03R\x0fregisterToMerge\x12*\n" +
+	"\x11merge_to_register\x18\x03 \x01(\x03R\x0fmergeToRegister\x120\n" +
+	"\x14merge_target_changed\x18\x04 \x01(\x03R\x12mergeTargetChanged\x12\x17\n" +
+	"\ato_none\x18\x05 \x01(\x03R\x06toNone\x12\x1b\n" +
+	"\tfrom_none\x18\x06 \x01(\x03R\bfromNone\x12\x18\n" +
+	"\aleaving\x18\a \x01(\x03R\aleaving\x12\x1a\n" +
+	"\bentering\x18\b \x01(\x03R\bentering\x12+\n" +
+	"\x11imported_excluded\x18\t \x01(\x03R\x10importedExcluded\x12D\n" +
+	"\bexamples\x18\n" +
+	" \x03(\v2(.idp.integration.v1.RecommendationChangeR\bexamples\"M\n" +
 	"\x19SuspendIntegrationRequest\x120\n" +
 	"\vintegration\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\vintegration\"_\n" +
 	"\x1aSuspendIntegrationResponse\x12A\n" +
@@ -2653,7 +3154,17 @@ const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"\x10IntegrationState\x12!\n" +
 	"\x1dINTEGRATION_STATE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19INTEGRATION_STATE_ENABLED\x10\x01\x12\x1f\n" +
-	"\x1bINTEGRATION_STATE_SUSPENDED\x10\x02*\xae\x01\n" +
+	"\x1bINTEGRATION_STATE_SUSPENDED\x10\x02*\x82\x01\n" +
+	"\x14RepositoryVisibility\x12%\n" +
+	"!REPOSITORY_VISIBILITY_UNSPECIFIED\x10\x00\x12!\n" +
+	"\x1dREPOSITORY_VISIBILITY_PRIVATE\x10\x01\x12 \n" +
+	"\x1cREPOSITORY_VISIBILITY_PUBLIC\x10\x02*q\n" +
+	"\n" +
+	"ForkPolicy\x12\x1b\n" +
+	"\x17FORK_POLICY_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13FORK_POLICY_INCLUDE\x10\x01\x12\x17\n" +
+	"\x13FORK_POLICY_EXCLUDE\x10\x02\x12\x14\n" +
+	"\x10FORK_POLICY_ONLY\x10\x03*\xae\x01\n" +
 	"\vSyncTrigger\x12\x1c\n" +
 	"\x18SYNC_TRIGGER_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16SYNC_TRIGGER_SCHEDULED\x10\x01\x12\x17\n" +
@@ -2710,114 +3221,125 @@ func file_idp_integration_v1_integration_proto_rawDescGZIP() []byte {
 	return file_idp_integration_v1_integration_proto_rawDescData
 }
 
-var file_idp_integration_v1_integration_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_idp_integration_v1_integration_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_idp_integration_v1_integration_proto_enumTypes = make([]protoimpl.EnumInfo, 10)
+var file_idp_integration_v1_integration_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_idp_integration_v1_integration_proto_goTypes = []any{
 	(Behavior)(0),                      // 0: idp.integration.v1.Behavior
 	(Operator)(0),                      // 1: idp.integration.v1.Operator
 	(SecondaryKind)(0),                 // 2: idp.integration.v1.SecondaryKind
 	(UpdateFrequency)(0),               // 3: idp.integration.v1.UpdateFrequency
 	(IntegrationState)(0),              // 4: idp.integration.v1.IntegrationState
-	(SyncTrigger)(0),                   // 5: idp.integration.v1.SyncTrigger
-	(SyncStatus)(0),                    // 6: idp.integration.v1.SyncStatus
-	(EventType)(0),                     // 7: idp.integration.v1.EventType
-	(*CorrelationRule)(nil),            // 8: idp.integration.v1.CorrelationRule
-	(*FieldMapping)(nil),               // 9: idp.integration.v1.FieldMapping
-	(*Integration)(nil),                // 10: idp.integration.v1.Integration
-	(*CorrelationRules)(nil),           // 11: idp.integration.v1.CorrelationRules
-	(*FieldMappings)(nil),              // 12: idp.integration.v1.FieldMappings
-	(*OwnerMappingRule)(nil),           // 13: idp.integration.v1.OwnerMappingRule
-	(*OwnerMapping)(nil),               // 14: idp.integration.v1.OwnerMapping
-	(*SecondaryKinds)(nil),             // 15: idp.integration.v1.SecondaryKinds
-	(*CreateIntegrationRequest)(nil),   // 16: idp.integration.v1.CreateIntegrationRequest
-	(*CreateIntegrationResponse)(nil),  // 17: idp.integration.v1.CreateIntegrationResponse
-	(*GetIntegrationRequest)(nil),      // 18: idp.integration.v1.GetIntegrationRequest
-	(*GetIntegrationResponse)(nil),     // 19: idp.integration.v1.GetIntegrationResponse
-	(*ListIntegrationsRequest)(nil),    // 20: idp.integration.v1.ListIntegrationsRequest
-	(*ListIntegrationsResponse)(nil),   // 21: idp.integration.v1.ListIntegrationsResponse
-	(*UpdateIntegrationRequest)(nil),   // 22: idp.integration.v1.UpdateIntegrationRequest
-	(*UpdateIntegrationResponse)(nil),  // 23: idp.integration.v1.UpdateIntegrationResponse
-	(*SuspendIntegrationRequest)(nil),  // 24: idp.integration.v1.SuspendIntegrationRequest
-	(*SuspendIntegrationResponse)(nil), // 25: idp.integration.v1.SuspendIntegrationResponse
-	(*ResumeIntegrationRequest)(nil),   // 26: idp.integration.v1.ResumeIntegrationRequest
-	(*ResumeIntegrationResponse)(nil),  // 27: idp.integration.v1.ResumeIntegrationResponse
-	(*SyncRun)(nil),                    // 28: idp.integration.v1.SyncRun
-	(*SyncIntegrationRequest)(nil),     // 29: idp.integration.v1.SyncIntegrationRequest
-	(*SyncIntegrationResponse)(nil),    // 30: idp.integration.v1.SyncIntegrationResponse
-	(*GetSyncRunRequest)(nil),          // 31: idp.integration.v1.GetSyncRunRequest
-	(*GetSyncRunResponse)(nil),         // 32: idp.integration.v1.GetSyncRunResponse
-	(*ListSyncRunsRequest)(nil),        // 33: idp.integration.v1.ListSyncRunsRequest
-	(*ListSyncRunsResponse)(nil),       // 34: idp.integration.v1.ListSyncRunsResponse
-	(*Event)(nil),                      // 35: idp.integration.v1.Event
-	(*ListEventsRequest)(nil),          // 36: idp.integration.v1.ListEventsRequest
-	(*ListEventsResponse)(nil),         // 37: idp.integration.v1.ListEventsResponse
-	(*timestamppb.Timestamp)(nil),      // 38: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),      // 39: google.protobuf.FieldMask
+	(RepositoryVisibility)(0),          // 5: idp.integration.v1.RepositoryVisibility
+	(ForkPolicy)(0),                    // 6: idp.integration.v1.ForkPolicy
+	(SyncTrigger)(0),                   // 7: idp.integration.v1.SyncTrigger
+	(SyncStatus)(0),                    // 8: idp.integration.v1.SyncStatus
+	(EventType)(0),                     // 9: idp.integration.v1.EventType
+	(*CorrelationRule)(nil),            // 10: idp.integration.v1.CorrelationRule
+	(*FieldMapping)(nil),               // 11: idp.integration.v1.FieldMapping
+	(*Integration)(nil),                // 12: idp.integration.v1.Integration
+	(*RepositoryFilter)(nil),           // 13: idp.integration.v1.RepositoryFilter
+	(*CorrelationRules)(nil),           // 14: idp.integration.v1.CorrelationRules
+	(*FieldMappings)(nil),              // 15: idp.integration.v1.FieldMappings
+	(*OwnerMappingRule)(nil),           // 16: idp.integration.v1.OwnerMappingRule
+	(*OwnerMapping)(nil),               // 17: idp.integration.v1.OwnerMapping
+	(*SecondaryKinds)(nil),             // 18: idp.integration.v1.SecondaryKinds
+	(*CreateIntegrationRequest)(nil),   // 19: idp.integration.v1.CreateIntegrationRequest
+	(*CreateIntegrationResponse)(nil),  // 20: idp.integration.v1.CreateIntegrationResponse
+	(*GetIntegrationRequest)(nil),      // 21: idp.integration.v1.GetIntegrationRequest
+	(*GetIntegrationResponse)(nil),     // 22: idp.integration.v1.GetIntegrationResponse
+	(*ListIntegrationsRequest)(nil),    // 23: idp.integration.v1.ListIntegrationsRequest
+	(*ListIntegrationsResponse)(nil),   // 24: idp.integration.v1.ListIntegrationsResponse
+	(*UpdateIntegrationRequest)(nil),   // 25: idp.integration.v1.UpdateIntegrationRequest
+	(*UpdateIntegrationResponse)(nil),  // 26: idp.integration.v1.UpdateIntegrationResponse
+	(*RecommendationChange)(nil),       // 27: idp.integration.v1.RecommendationChange
+	(*DiscoveredPreview)(nil),          // 28: idp.integration.v1.DiscoveredPreview
+	(*SuspendIntegrationRequest)(nil),  // 29: idp.integration.v1.SuspendIntegrationRequest
+	(*SuspendIntegrationResponse)(nil), // 30: idp.integration.v1.SuspendIntegrationResponse
+	(*ResumeIntegrationRequest)(nil),   // 31: idp.integration.v1.ResumeIntegrationRequest
+	(*ResumeIntegrationResponse)(nil),  // 32: idp.integration.v1.ResumeIntegrationResponse
+	(*SyncRun)(nil),                    // 33: idp.integration.v1.SyncRun
+	(*SyncIntegrationRequest)(nil),     // 34: idp.integration.v1.SyncIntegrationRequest
+	(*SyncIntegrationResponse)(nil),    // 35: idp.integration.v1.SyncIntegrationResponse
+	(*GetSyncRunRequest)(nil),          // 36: idp.integration.v1.GetSyncRunRequest
+	(*GetSyncRunResponse)(nil),         // 37: idp.integration.v1.GetSyncRunResponse
+	(*ListSyncRunsRequest)(nil),        // 38: idp.integration.v1.ListSyncRunsRequest
+	(*ListSyncRunsResponse)(nil),       // 39: idp.integration.v1.ListSyncRunsResponse
+	(*Event)(nil),                      // 40: idp.integration.v1.Event
+	(*ListEventsRequest)(nil),          // 41: idp.integration.v1.ListEventsRequest
+	(*ListEventsResponse)(nil),         // 42: idp.integration.v1.ListEventsResponse
+	(*timestamppb.Timestamp)(nil),      // 43: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),      // 44: google.protobuf.FieldMask
 }
 var file_idp_integration_v1_integration_proto_depIdxs = []int32{
 	1,  // 0: idp.integration.v1.CorrelationRule.operator:type_name -> idp.integration.v1.Operator
 	0,  // 1: idp.integration.v1.Integration.behavior:type_name -> idp.integration.v1.Behavior
-	11, // 2: idp.integration.v1.Integration.correlation:type_name -> idp.integration.v1.CorrelationRules
-	12, // 3: idp.integration.v1.Integration.field_mappings:type_name -> idp.integration.v1.FieldMappings
-	15, // 4: idp.integration.v1.Integration.secondary_kinds:type_name -> idp.integration.v1.SecondaryKinds
+	14, // 2: idp.integration.v1.Integration.correlation:type_name -> idp.integration.v1.CorrelationRules
+	15, // 3: idp.integration.v1.Integration.field_mappings:type_name -> idp.integration.v1.FieldMappings
+	18, // 4: idp.integration.v1.Integration.secondary_kinds:type_name -> idp.integration.v1.SecondaryKinds
 	3,  // 5: idp.integration.v1.Integration.update_frequency:type_name -> idp.integration.v1.UpdateFrequency
-	38, // 6: idp.integration.v1.Integration.start_date:type_name -> google.protobuf.Timestamp
+	43, // 6: idp.integration.v1.Integration.start_date:type_name -> google.protobuf.Timestamp
 	4,  // 7: idp.integration.v1.Integration.state:type_name -> idp.integration.v1.IntegrationState
-	38, // 8: idp.integration.v1.Integration.created_at:type_name -> google.protobuf.Timestamp
-	38, // 9: idp.integration.v1.Integration.updated_at:type_name -> google.protobuf.Timestamp
-	38, // 10: idp.integration.v1.Integration.next_sync_at:type_name -> google.protobuf.Timestamp
-	28, // 11: idp.integration.v1.Integration.last_run:type_name -> idp.integration.v1.SyncRun
-	14, // 12: idp.integration.v1.Integration.owner_mapping:type_name -> idp.integration.v1.OwnerMapping
-	8,  // 13: idp.integration.v1.CorrelationRules.rules:type_name -> idp.integration.v1.CorrelationRule
-	9,  // 14: idp.integration.v1.FieldMappings.mappings:type_name -> idp.integration.v1.FieldMapping
-	13, // 15: idp.integration.v1.OwnerMapping.rules:type_name -> idp.integration.v1.OwnerMappingRule
-	2,  // 16: idp.integration.v1.SecondaryKinds.kinds:type_name -> idp.integration.v1.SecondaryKind
-	10, // 17: idp.integration.v1.CreateIntegrationRequest.integration:type_name -> idp.integration.v1.Integration
-	10, // 18: idp.integration.v1.CreateIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
-	28, // 19: idp.integration.v1.CreateIntegrationResponse.first_run:type_name -> idp.integration.v1.SyncRun
-	10, // 20: idp.integration.v1.GetIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
-	10, // 21: idp.integration.v1.ListIntegrationsResponse.integrations:type_name -> idp.integration.v1.Integration
-	10, // 22: idp.integration.v1.UpdateIntegrationRequest.changes:type_name -> idp.integration.v1.Integration
-	39, // 23: idp.integration.v1.UpdateIntegrationRequest.update_mask:type_name -> google.protobuf.FieldMask
-	10, // 24: idp.integration.v1.UpdateIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
-	10, // 25: idp.integration.v1.SuspendIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
-	10, // 26: idp.integration.v1.ResumeIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
-	5,  // 27: idp.integration.v1.SyncRun.trigger:type_name -> idp.integration.v1.SyncTrigger
-	6,  // 28: idp.integration.v1.SyncRun.status:type_name -> idp.integration.v1.SyncStatus
-	38, // 29: idp.integration.v1.SyncRun.queued_at:type_name -> google.protobuf.Timestamp
-	38, // 30: idp.integration.v1.SyncRun.started_at:type_name -> google.protobuf.Timestamp
-	38, // 31: idp.integration.v1.SyncRun.finished_at:type_name -> google.protobuf.Timestamp
-	28, // 32: idp.integration.v1.SyncIntegrationResponse.run:type_name -> idp.integration.v1.SyncRun
-	28, // 33: idp.integration.v1.GetSyncRunResponse.run:type_name -> idp.integration.v1.SyncRun
-	28, // 34: idp.integration.v1.ListSyncRunsResponse.runs:type_name -> idp.integration.v1.SyncRun
-	38, // 35: idp.integration.v1.Event.time:type_name -> google.protobuf.Timestamp
-	7,  // 36: idp.integration.v1.Event.type:type_name -> idp.integration.v1.EventType
-	35, // 37: idp.integration.v1.ListEventsResponse.events:type_name -> idp.integration.v1.Event
-	16, // 38: idp.integration.v1.IntegrationService.CreateIntegration:input_type -> idp.integration.v1.CreateIntegrationRequest
-	18, // 39: idp.integration.v1.IntegrationService.GetIntegration:input_type -> idp.integration.v1.GetIntegrationRequest
-	20, // 40: idp.integration.v1.IntegrationService.ListIntegrations:input_type -> idp.integration.v1.ListIntegrationsRequest
-	22, // 41: idp.integration.v1.IntegrationService.UpdateIntegration:input_type -> idp.integration.v1.UpdateIntegrationRequest
-	24, // 42: idp.integration.v1.IntegrationService.SuspendIntegration:input_type -> idp.integration.v1.SuspendIntegrationRequest
-	26, // 43: idp.integration.v1.IntegrationService.ResumeIntegration:input_type -> idp.integration.v1.ResumeIntegrationRequest
-	29, // 44: idp.integration.v1.IntegrationService.SyncIntegration:input_type -> idp.integration.v1.SyncIntegrationRequest
-	31, // 45: idp.integration.v1.IntegrationService.GetSyncRun:input_type -> idp.integration.v1.GetSyncRunRequest
-	33, // 46: idp.integration.v1.IntegrationService.ListSyncRuns:input_type -> idp.integration.v1.ListSyncRunsRequest
-	36, // 47: idp.integration.v1.IntegrationService.ListEvents:input_type -> idp.integration.v1.ListEventsRequest
-	17, // 48: idp.integration.v1.IntegrationService.CreateIntegration:output_type -> idp.integration.v1.CreateIntegrationResponse
-	19, // 49: idp.integration.v1.IntegrationService.GetIntegration:output_type -> idp.integration.v1.GetIntegrationResponse
-	21, // 50: idp.integration.v1.IntegrationService.ListIntegrations:output_type -> idp.integration.v1.ListIntegrationsResponse
-	23, // 51: idp.integration.v1.IntegrationService.UpdateIntegration:output_type -> idp.integration.v1.UpdateIntegrationResponse
-	25, // 52: idp.integration.v1.IntegrationService.SuspendIntegration:output_type -> idp.integration.v1.SuspendIntegrationResponse
-	27, // 53: idp.integration.v1.IntegrationService.ResumeIntegration:output_type -> idp.integration.v1.ResumeIntegrationResponse
-	30, // 54: idp.integration.v1.IntegrationService.SyncIntegration:output_type -> idp.integration.v1.SyncIntegrationResponse
-	32, // 55: idp.integration.v1.IntegrationService.GetSyncRun:output_type -> idp.integration.v1.GetSyncRunResponse
-	34, // 56: idp.integration.v1.IntegrationService.ListSyncRuns:output_type -> idp.integration.v1.ListSyncRunsResponse
-	37, // 57: idp.integration.v1.IntegrationService.ListEvents:output_type -> idp.integration.v1.ListEventsResponse
-	48, // [48:58] is the sub-list for method output_type
-	38, // [38:48] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	43, // 8: idp.integration.v1.Integration.created_at:type_name -> google.protobuf.Timestamp
+	43, // 9: idp.integration.v1.Integration.updated_at:type_name -> google.protobuf.Timestamp
+	43, // 10: idp.integration.v1.Integration.next_sync_at:type_name -> google.protobuf.Timestamp
+	33, // 11: idp.integration.v1.Integration.last_run:type_name -> idp.integration.v1.SyncRun
+	17, // 12: idp.integration.v1.Integration.owner_mapping:type_name -> idp.integration.v1.OwnerMapping
+	13, // 13: idp.integration.v1.Integration.filter:type_name -> idp.integration.v1.RepositoryFilter
+	5,  // 14: idp.integration.v1.RepositoryFilter.visibility:type_name -> idp.integration.v1.RepositoryVisibility
+	6,  // 15: idp.integration.v1.RepositoryFilter.forks:type_name -> idp.integration.v1.ForkPolicy
+	43, // 16: idp.integration.v1.RepositoryFilter.updated_since:type_name -> google.protobuf.Timestamp
+	10, // 17: idp.integration.v1.CorrelationRules.rules:type_name -> idp.integration.v1.CorrelationRule
+	11, // 18: idp.integration.v1.FieldMappings.mappings:type_name -> idp.integration.v1.FieldMapping
+	16, // 19: idp.integration.v1.OwnerMapping.rules:type_name -> idp.integration.v1.OwnerMappingRule
+	2,  // 20: idp.integration.v1.SecondaryKinds.kinds:type_name -> idp.integration.v1.SecondaryKind
+	12, // 21: idp.integration.v1.CreateIntegrationRequest.integration:type_name -> idp.integration.v1.Integration
+	12, // 22: idp.integration.v1.CreateIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
+	33, // 23: idp.integration.v1.CreateIntegrationResponse.first_run:type_name -> idp.integration.v1.SyncRun
+	12, // 24: idp.integration.v1.GetIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
+	12, // 25: idp.integration.v1.ListIntegrationsResponse.integrations:type_name -> idp.integration.v1.Integration
+	12, // 26: idp.integration.v1.UpdateIntegrationRequest.changes:type_name -> idp.integration.v1.Integration
+	44, // 27: idp.integration.v1.UpdateIntegrationRequest.update_mask:type_name -> google.protobuf.FieldMask
+	12, // 28: idp.integration.v1.UpdateIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
+	28, // 29: idp.integration.v1.UpdateIntegrationResponse.preview:type_name -> idp.integration.v1.DiscoveredPreview
+	27, // 30: idp.integration.v1.DiscoveredPreview.examples:type_name -> idp.integration.v1.RecommendationChange
+	12, // 31: idp.integration.v1.SuspendIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
+	12, // 32: idp.integration.v1.ResumeIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
+	7,  // 33: idp.integration.v1.SyncRun.trigger:type_name -> idp.integration.v1.SyncTrigger
+	8,  // 34: idp.integration.v1.SyncRun.status:type_name -> idp.integration.v1.SyncStatus
+	43, // 35: idp.integration.v1.SyncRun.queued_at:type_name -> google.protobuf.Timestamp
+	43, // 36: idp.integration.v1.SyncRun.started_at:type_name -> google.protobuf.Timestamp
+	43, // 37: idp.integration.v1.SyncRun.finished_at:type_name -> google.protobuf.Timestamp
+	33, // 38: idp.integration.v1.SyncIntegrationResponse.run:type_name -> idp.integration.v1.SyncRun
+	33, // 39: idp.integration.v1.GetSyncRunResponse.run:type_name -> idp.integration.v1.SyncRun
+	33, // 40: idp.integration.v1.ListSyncRunsResponse.runs:type_name -> idp.integration.v1.SyncRun
+	43, // 41: idp.integration.v1.Event.time:type_name -> google.protobuf.Timestamp
+	9,  // 42: idp.integration.v1.Event.type:type_name -> idp.integration.v1.EventType
+	40, // 43: idp.integration.v1.ListEventsResponse.events:type_name -> idp.integration.v1.Event
+	19, // 44: idp.integration.v1.IntegrationService.CreateIntegration:input_type -> idp.integration.v1.CreateIntegrationRequest
+	21, // 45: idp.integration.v1.IntegrationService.GetIntegration:input_type -> idp.integration.v1.GetIntegrationRequest
+	23, // 46: idp.integration.v1.IntegrationService.ListIntegrations:input_type -> idp.integration.v1.ListIntegrationsRequest
+	25, // 47: idp.integration.v1.IntegrationService.UpdateIntegration:input_type -> idp.integration.v1.UpdateIntegrationRequest
+	29, // 48: idp.integration.v1.IntegrationService.SuspendIntegration:input_type -> idp.integration.v1.SuspendIntegrationRequest
+	31, // 49: idp.integration.v1.IntegrationService.ResumeIntegration:input_type -> idp.integration.v1.ResumeIntegrationRequest
+	34, // 50: idp.integration.v1.IntegrationService.SyncIntegration:input_type -> idp.integration.v1.SyncIntegrationRequest
+	36, // 51: idp.integration.v1.IntegrationService.GetSyncRun:input_type -> idp.integration.v1.GetSyncRunRequest
+	38, // 52: idp.integration.v1.IntegrationService.ListSyncRuns:input_type -> idp.integration.v1.ListSyncRunsRequest
+	41, // 53: idp.integration.v1.IntegrationService.ListEvents:input_type -> idp.integration.v1.ListEventsRequest
+	20, // 54: idp.integration.v1.IntegrationService.CreateIntegration:output_type -> idp.integration.v1.CreateIntegrationResponse
+	22, // 55: idp.integration.v1.IntegrationService.GetIntegration:output_type -> idp.integration.v1.GetIntegrationResponse
+	24, // 56: idp.integration.v1.IntegrationService.ListIntegrations:output_type -> idp.integration.v1.ListIntegrationsResponse
+	26, // 57: idp.integration.v1.IntegrationService.UpdateIntegration:output_type -> idp.integration.v1.UpdateIntegrationResponse
+	30, // 58: idp.integration.v1.IntegrationService.SuspendIntegration:output_type -> idp.integration.v1.SuspendIntegrationResponse
+	32, // 59: idp.integration.v1.IntegrationService.ResumeIntegration:output_type -> idp.integration.v1.ResumeIntegrationResponse
+	35, // 60: idp.integration.v1.IntegrationService.SyncIntegration:output_type -> idp.integration.v1.SyncIntegrationResponse
+	37, // 61: idp.integration.v1.IntegrationService.GetSyncRun:output_type -> idp.integration.v1.GetSyncRunResponse
+	39, // 62: idp.integration.v1.IntegrationService.ListSyncRuns:output_type -> idp.integration.v1.ListSyncRunsResponse
+	42, // 63: idp.integration.v1.IntegrationService.ListEvents:output_type -> idp.integration.v1.ListEventsResponse
+	54, // [54:64] is the sub-list for method output_type
+	44, // [44:54] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_idp_integration_v1_integration_proto_init() }
@@ -2830,8 +3352,8 @@ func file_idp_integration_v1_integration_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_idp_integration_v1_integration_proto_rawDesc), len(file_idp_integration_v1_integration_proto_rawDesc)),
-			NumEnums:      8,
-			NumMessages:   30,
+			NumEnums:      10,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

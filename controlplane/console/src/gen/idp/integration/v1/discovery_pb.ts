@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file idp/integration/v1/discovery.proto.
  */
 export const file_idp_integration_v1_discovery: GenFile = /*@__PURE__*/
-  fileDesc("CiJpZHAvaW50ZWdyYXRpb24vdjEvZGlzY292ZXJ5LnByb3RvEhJpZHAuaW50ZWdyYXRpb24udjEiZAoJRW50aXR5UmVmEgoKAmlkGAEgASgJEgwKBGtpbmQYAiABKAkSDAoEdHlwZRgDIAEoCRISCgppZGVudGlmaWVyGAQgASgJEgwKBG5hbWUYBSABKAkSDQoFc2NvcGUYBiABKAkiZQoOTWF0Y2hDYW5kaWRhdGUSLQoGZW50aXR5GAEgASgLMh0uaWRwLmludGVncmF0aW9uLnYxLkVudGl0eVJlZhINCgVleGFjdBgCIAEoCBIVCg1tYXRjaGVkX3ZhbHVlGAMgASgJIpMEChREaXNjb3ZlcmVkUmVwb3NpdG9yeRIXCg9yZXBvc2l0b3J5X3V1aWQYASABKAkSDAoEbmFtZRgCIAEoCRIMCgRzbHVnGAMgASgJEhEKCWZ1bGxfbmFtZRgEIAEoCRITCgtwcm9qZWN0X2tleRgFIAEoCRI8ChJyZWNvbW1lbmRlZF9hY3Rpb24YBiABKA4yIC5pZHAuaW50ZWdyYXRpb24udjEuSW1wb3J0QWN0aW9uEjcKEHN1Z2dlc3RlZF9lbnRpdHkYByABKAsyHS5pZHAuaW50ZWdyYXRpb24udjEuRW50aXR5UmVmEjYKCmNhbmRpZGF0ZXMYCCADKAsyIi5pZHAuaW50ZWdyYXRpb24udjEuTWF0Y2hDYW5kaWRhdGUSDAoEa2luZBgJIAEoCRIMCgR0eXBlGAogASgJEi8KC2RldGVjdGVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh1bmxpbmtlZBgMIAEoCBIPCgdkZWxldGVkGA0gASgIEi4KCnVwZGF0ZWRfb24YDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhsKE3JlY29tbWVuZGF0aW9uX25vdGUYDyABKAkSMgoFb3duZXIYECABKAsyIy5pZHAuaW50ZWdyYXRpb24udjEuT3duZXJTdWdnZXN0aW9uIo8BCg9Pd25lclN1Z2dlc3Rpb24SDQoFb3duZXIYASABKAkSDAoEZnJvbRgCIAEoCRIMCgRwYXRoGAMgASgJEhMKC2NvZGVfb3duZXJzGAQgAygJEgwKBG5vdGUYBSABKAkSLgoKY2hlY2tlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAihwIKFUxpc3REaXNjb3ZlcmVkUmVxdWVzdBIjCgtpbnRlZ3JhdGlvbhgBIAEoCUIOukgLcgmgjicBEAEYgAESHAoGc2VhcmNoGAIgASgJQgy6SAlyB6COJwEYyAESRgoScmVjb21tZW5kZWRfYWN0aW9uGAMgASgOMiAuaWRwLmludGVncmF0aW9uLnYxLkltcG9ydEFjdGlvbkIIukgFggECEAESFQoNdW5saW5rZWRfb25seRgEIAEoCBIcCglwYWdlX3NpemUYBSABKAVCCbpIBhoEsI4nARIuCgpwYWdlX3Rva2VuGAYgASgJQhq6SBdyFRiACDIQXltBLVphLXowLTlfLV0qJCKAAQoWTGlzdERpc2NvdmVyZWRSZXNwb25zZRI+CgxyZXBvc2l0b3JpZXMYASADKAsyKC5pZHAuaW50ZWdyYXRpb24udjEuRGlzY292ZXJlZFJlcG9zaXRvcnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEg0KBXRvdGFsGAMgASgDIrQCCgpJbXBvcnRJdGVtEiIKCnJlcG9zaXRvcnkYASABKAlCDrpIC3IJoI4nARABGIAEEjoKBmFjdGlvbhgCIAEoDjIgLmlkcC5pbnRlZ3JhdGlvbi52MS5JbXBvcnRBY3Rpb25CCLpIBYIBAhABEhkKBHR5cGUYAyABKAlCC7pICHIGoI4nARg/EiMKDXRhcmdldF9lbnRpdHkYBCABKAlCDLpICXIHoI4nARiAAhI/CgtzZWVuX2FjdGlvbhgFIAEoDjIgLmlkcC5pbnRlZ3JhdGlvbi52MS5JbXBvcnRBY3Rpb25CCLpIBYIBAhABEigKEnNlZW5fdGFyZ2V0X2VudGl0eRgGIAEoCUIMukgJcgegjicBGIACEhsKBW93bmVyGAcgASgJQgy6SAlyB6COJwEYgAIihwEKGUltcG9ydFJlcG9zaXRvcmllc1JlcXVlc3QSIwoLaW50ZWdyYXRpb24YASABKAlCDrpIC3IJoI4nARABGIABEjgKBWl0ZW1zGAIgAygLMh4uaWRwLmludGVncmF0aW9uLnYxLkltcG9ydEl0ZW1CCbpIBpIBAxDoBxILCgNhbGwYAyABKAgiwAEKDEltcG9ydFJlc3VsdBISCgpyZXBvc2l0b3J5GAEgASgJEgoKAm9rGAIgASgIEjAKBmFjdGlvbhgDIAEoDjIgLmlkcC5pbnRlZ3JhdGlvbi52MS5JbXBvcnRBY3Rpb24SLQoGZW50aXR5GAQgASgLMh0uaWRwLmludGVncmF0aW9uLnYxLkVudGl0eVJlZhIOCgZyZWFzb24YBSABKAkSDwoHbWVzc2FnZRgGIAEoCRIOCgZub3RpY2UYByABKAkiTwoaSW1wb3J0UmVwb3NpdG9yaWVzUmVzcG9uc2USMQoHcmVzdWx0cxgBIAMoCzIgLmlkcC5pbnRlZ3JhdGlvbi52MS5JbXBvcnRSZXN1bHQiTAoUU2V0QXV0b0ltcG9ydFJlcXVlc3QSIwoLaW50ZWdyYXRpb24YASABKAlCDrpIC3IJoI4nARABGIABEg8KB2VuYWJsZWQYAiABKAgiTQoVU2V0QXV0b0ltcG9ydFJlc3BvbnNlEjQKC2ludGVncmF0aW9uGAEgASgLMh8uaWRwLmludGVncmF0aW9uLnYxLkludGVncmF0aW9uIoQCChJJbXBvcnRlZFJlcG9zaXRvcnkSFwoPcmVwb3NpdG9yeV91dWlkGAEgASgJEgwKBG5hbWUYAiABKAkSEQoJZnVsbF9uYW1lGAMgASgJEjAKBnN0YXR1cxgEIAEoDjIgLmlkcC5pbnRlZ3JhdGlvbi52MS5JbXBvcnRTdGF0dXMSLQoGZW50aXR5GAUgASgLMh0uaWRwLmludGVncmF0aW9uLnYxLkVudGl0eVJlZhIvCgtpbXBvcnRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJYXV0b21hdGljGAcgASgIEg8KB2RlbGV0ZWQYCCABKAgipgEKE0xpc3RJbXBvcnRlZFJlcXVlc3QSIwoLaW50ZWdyYXRpb24YASABKAlCDrpIC3IJoI4nARABGIABEhwKBnNlYXJjaBgCIAEoCUIMukgJcgegjicBGMgBEhwKCXBhZ2Vfc2l6ZRgDIAEoBUIJukgGGgSwjicBEi4KCnBhZ2VfdG9rZW4YBCABKAlCGrpIF3IVGIAIMhBeW0EtWmEtejAtOV8tXSokInwKFExpc3RJbXBvcnRlZFJlc3BvbnNlEjwKDHJlcG9zaXRvcmllcxgBIAMoCzImLmlkcC5pbnRlZ3JhdGlvbi52MS5JbXBvcnRlZFJlcG9zaXRvcnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEg0KBXRvdGFsGAMgASgDImIKF1VubGlua1JlcG9zaXRvcnlSZXF1ZXN0EiMKC2ludGVncmF0aW9uGAEgASgJQg66SAtyCaCOJwEQARiAARIiCgpyZXBvc2l0b3J5GAIgASgJQg66SAtyCaCOJwEQARiABCIaChhVbmxpbmtSZXBvc2l0b3J5UmVzcG9uc2UqYgoMSW1wb3J0QWN0aW9uEh0KGUlNUE9SVF9BQ1RJT05fVU5TUEVDSUZJRUQQABIaChZJTVBPUlRfQUNUSU9OX1JFR0lTVEVSEAESFwoTSU1QT1JUX0FDVElPTl9NRVJHRRACKmUKDEltcG9ydFN0YXR1cxIdChlJTVBPUlRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASHAoYSU1QT1JUX1NUQVRVU19SRUdJU1RFUkVEEAESGAoUSU1QT1JUX1NUQVRVU19NRVJHRUQQAjKoBAoQRGlzY292ZXJ5U2VydmljZRJnCg5MaXN0RGlzY292ZXJlZBIpLmlkcC5pbnRlZ3JhdGlvbi52MS5MaXN0RGlzY292ZXJlZFJlcXVlc3QaKi5pZHAuaW50ZWdyYXRpb24udjEuTGlzdERpc2NvdmVyZWRSZXNwb25zZRJzChJJbXBvcnRSZXBvc2l0b3JpZXMSLS5pZHAuaW50ZWdyYXRpb24udjEuSW1wb3J0UmVwb3NpdG9yaWVzUmVxdWVzdBouLmlkcC5pbnRlZ3JhdGlvbi52MS5JbXBvcnRSZXBvc2l0b3JpZXNSZXNwb25zZRJkCg1TZXRBdXRvSW1wb3J0EiguaWRwLmludGVncmF0aW9uLnYxLlNldEF1dG9JbXBvcnRSZXF1ZXN0GikuaWRwLmludGVncmF0aW9uLnYxLlNldEF1dG9JbXBvcnRSZXNwb25zZRJhCgxMaXN0SW1wb3J0ZWQSJy5pZHAuaW50ZWdyYXRpb24udjEuTGlzdEltcG9ydGVkUmVxdWVzdBooLmlkcC5pbnRlZ3JhdGlvbi52MS5MaXN0SW1wb3J0ZWRSZXNwb25zZRJtChBVbmxpbmtSZXBvc2l0b3J5EisuaWRwLmludGVncmF0aW9uLnYxLlVubGlua1JlcG9zaXRvcnlSZXF1ZXN0GiwuaWRwLmludGVncmF0aW9uLnYxLlVubGlua1JlcG9zaXRvcnlSZXNwb25zZWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp, file_idp_integration_v1_integration, file_idp_rules_v1_rules]);
+  fileDesc("CiJpZHAvaW50ZWdyYXRpb24vdjEvZGlzY292ZXJ5LnByb3RvEhJpZHAuaW50ZWdyYXRpb24udjEiZAoJRW50aXR5UmVmEgoKAmlkGAEgASgJEgwKBGtpbmQYAiABKAkSDAoEdHlwZRgDIAEoCRISCgppZGVudGlmaWVyGAQgASgJEgwKBG5hbWUYBSABKAkSDQoFc2NvcGUYBiABKAkiZQoOTWF0Y2hDYW5kaWRhdGUSLQoGZW50aXR5GAEgASgLMh0uaWRwLmludGVncmF0aW9uLnYxLkVudGl0eVJlZhINCgVleGFjdBgCIAEoCBIVCg1tYXRjaGVkX3ZhbHVlGAMgASgJIvAEChREaXNjb3ZlcmVkUmVwb3NpdG9yeRIXCg9yZXBvc2l0b3J5X3V1aWQYASABKAkSDAoEbmFtZRgCIAEoCRIMCgRzbHVnGAMgASgJEhEKCWZ1bGxfbmFtZRgEIAEoCRITCgtwcm9qZWN0X2tleRgFIAEoCRI8ChJyZWNvbW1lbmRlZF9hY3Rpb24YBiABKA4yIC5pZHAuaW50ZWdyYXRpb24udjEuSW1wb3J0QWN0aW9uEjcKEHN1Z2dlc3RlZF9lbnRpdHkYByABKAsyHS5pZHAuaW50ZWdyYXRpb24udjEuRW50aXR5UmVmEjYKCmNhbmRpZGF0ZXMYCCADKAsyIi5pZHAuaW50ZWdyYXRpb24udjEuTWF0Y2hDYW5kaWRhdGUSDAoEa2luZBgJIAEoCRIMCgR0eXBlGAogASgJEi8KC2RldGVjdGVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh1bmxpbmtlZBgMIAEoCBIPCgdkZWxldGVkGA0gASgIEi4KCnVwZGF0ZWRfb24YDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhsKE3JlY29tbWVuZGF0aW9uX25vdGUYDyABKAkSLgoKaWdub3JlZF9hdBgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKaWdub3JlZF9ieRgRIAEoCRIXCg9leGNsdWRlZF9yZWFzb24YEiABKAkSMgoFb3duZXIYEyABKAsyIy5pZHAuaW50ZWdyYXRpb24udjEuT3duZXJTdWdnZXN0aW9uIo8BCg9Pd25lclN1Z2dlc3Rpb24SDQoFb3duZXIYASABKAkSDAoEZnJvbRgCIAEoCRIMCgRwYXRoGAMgASgJEhMKC2NvZGVfb3duZXJzGAQgAygJEgwKBG5vdGUYBSABKAkSLgoKY2hlY2tlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiqgIKFUxpc3REaXNjb3ZlcmVkUmVxdWVzdBIjCgtpbnRlZ3JhdGlvbhgBIAEoCUIOukgLcgmgjicBEAEYgAESHAoGc2VhcmNoGAIgASgJQgy6SAlyB6COJwEYyAESRgoScmVjb21tZW5kZWRfYWN0aW9uGAMgASgOMiAuaWRwLmludGVncmF0aW9uLnYxLkltcG9ydEFjdGlvbkIIukgFggECEAESFQoNdW5saW5rZWRfb25seRgEIAEoCBIcCglwYWdlX3NpemUYBSABKAVCCbpIBhoEsI4nARIuCgpwYWdlX3Rva2VuGAYgASgJQhq6SBdyFRiACDIQXltBLVphLXowLTlfLV0qJBIPCgdpZ25vcmVkGAcgASgIEhAKCGV4Y2x1ZGVkGAggASgIIoABChZMaXN0RGlzY292ZXJlZFJlc3BvbnNlEj4KDHJlcG9zaXRvcmllcxgBIAMoCzIoLmlkcC5pbnRlZ3JhdGlvbi52MS5EaXNjb3ZlcmVkUmVwb3NpdG9yeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSDQoFdG90YWwYAyABKAMitAIKCkltcG9ydEl0ZW0SIgoKcmVwb3NpdG9yeRgBIAEoCUIOukgLcgmgjicBEAEYgAQSOgoGYWN0aW9uGAIgASgOMiAuaWRwLmludGVncmF0aW9uLnYxLkltcG9ydEFjdGlvbkIIukgFggECEAESGQoEdHlwZRgDIAEoCUILukgIcgagjicBGD8SIwoNdGFyZ2V0X2VudGl0eRgEIAEoCUIMukgJcgegjicBGIACEj8KC3NlZW5fYWN0aW9uGAUgASgOMiAuaWRwLmludGVncmF0aW9uLnYxLkltcG9ydEFjdGlvbkIIukgFggECEAESKAoSc2Vlbl90YXJnZXRfZW50aXR5GAYgASgJQgy6SAlyB6COJwEYgAISGwoFb3duZXIYByABKAlCDLpICXIHoI4nARiAAiKHAQoZSW1wb3J0UmVwb3NpdG9yaWVzUmVxdWVzdBIjCgtpbnRlZ3JhdGlvbhgBIAEoCUIOukgLcgmgjicBEAEYgAESOAoFaXRlbXMYAiADKAsyHi5pZHAuaW50ZWdyYXRpb24udjEuSW1wb3J0SXRlbUIJukgGkgEDEOgHEgsKA2FsbBgDIAEoCCLAAQoMSW1wb3J0UmVzdWx0EhIKCnJlcG9zaXRvcnkYASABKAkSCgoCb2sYAiABKAgSMAoGYWN0aW9uGAMgASgOMiAuaWRwLmludGVncmF0aW9uLnYxLkltcG9ydEFjdGlvbhItCgZlbnRpdHkYBCABKAsyHS5pZHAuaW50ZWdyYXRpb24udjEuRW50aXR5UmVmEg4KBnJlYXNvbhgFIAEoCRIPCgdtZXNzYWdlGAYgASgJEg4KBm5vdGljZRgHIAEoCSJPChpJbXBvcnRSZXBvc2l0b3JpZXNSZXNwb25zZRIxCgdyZXN1bHRzGAEgAygLMiAuaWRwLmludGVncmF0aW9uLnYxLkltcG9ydFJlc3VsdCJMChRTZXRBdXRvSW1wb3J0UmVxdWVzdBIjCgtpbnRlZ3JhdGlvbhgBIAEoCUIOukgLcgmgjicBEAEYgAESDwoHZW5hYmxlZBgCIAEoCCJNChVTZXRBdXRvSW1wb3J0UmVzcG9uc2USNAoLaW50ZWdyYXRpb24YASABKAsyHy5pZHAuaW50ZWdyYXRpb24udjEuSW50ZWdyYXRpb24inQIKEkltcG9ydGVkUmVwb3NpdG9yeRIXCg9yZXBvc2l0b3J5X3V1aWQYASABKAkSDAoEbmFtZRgCIAEoCRIRCglmdWxsX25hbWUYAyABKAkSMAoGc3RhdHVzGAQgASgOMiAuaWRwLmludGVncmF0aW9uLnYxLkltcG9ydFN0YXR1cxItCgZlbnRpdHkYBSABKAsyHS5pZHAuaW50ZWdyYXRpb24udjEuRW50aXR5UmVmEi8KC2ltcG9ydGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglhdXRvbWF0aWMYByABKAgSDwoHZGVsZXRlZBgIIAEoCBIXCg9leGNsdWRlZF9yZWFzb24YCSABKAkipgEKE0xpc3RJbXBvcnRlZFJlcXVlc3QSIwoLaW50ZWdyYXRpb24YASABKAlCDrpIC3IJoI4nARABGIABEhwKBnNlYXJjaBgCIAEoCUIMukgJcgegjicBGMgBEhwKCXBhZ2Vfc2l6ZRgDIAEoBUIJukgGGgSwjicBEi4KCnBhZ2VfdG9rZW4YBCABKAlCGrpIF3IVGIAIMhBeW0EtWmEtejAtOV8tXSokInwKFExpc3RJbXBvcnRlZFJlc3BvbnNlEjwKDHJlcG9zaXRvcmllcxgBIAMoCzImLmlkcC5pbnRlZ3JhdGlvbi52MS5JbXBvcnRlZFJlcG9zaXRvcnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEg0KBXRvdGFsGAMgASgDImIKF1VubGlua1JlcG9zaXRvcnlSZXF1ZXN0EiMKC2ludGVncmF0aW9uGAEgASgJQg66SAtyCaCOJwEQARiAARIiCgpyZXBvc2l0b3J5GAIgASgJQg66SAtyCaCOJwEQARiABCIaChhVbmxpbmtSZXBvc2l0b3J5UmVzcG9uc2UijQEKGUlnbm9yZVJlcG9zaXRvcmllc1JlcXVlc3QSIwoLaW50ZWdyYXRpb24YASABKAlCDrpIC3IJoI4nARABGIABEiwKDHJlcG9zaXRvcmllcxgCIAMoCUIWukgTkgEQEOgHIgtyCaCOJwEQARiABBIdCgdwYXR0ZXJuGAMgASgJQgy6SAlyB6COJwEYyAEiTwoMSWdub3JlUmVzdWx0EhIKCnJlcG9zaXRvcnkYASABKAkSCgoCb2sYAiABKAgSDgoGcmVhc29uGAMgASgJEg8KB21lc3NhZ2UYBCABKAkiTwoaSWdub3JlUmVwb3NpdG9yaWVzUmVzcG9uc2USMQoHcmVzdWx0cxgBIAMoCzIgLmlkcC5pbnRlZ3JhdGlvbi52MS5JZ25vcmVSZXN1bHQijwEKG1VuaWdub3JlUmVwb3NpdG9yaWVzUmVxdWVzdBIjCgtpbnRlZ3JhdGlvbhgBIAEoCUIOukgLcgmgjicBEAEYgAESLAoMcmVwb3NpdG9yaWVzGAIgAygJQha6SBOSARAQ6AciC3IJoI4nARABGIAEEh0KB3BhdHRlcm4YAyABKAlCDLpICXIHoI4nARjIASJRChxVbmlnbm9yZVJlcG9zaXRvcmllc1Jlc3BvbnNlEjEKB3Jlc3VsdHMYASADKAsyIC5pZHAuaW50ZWdyYXRpb24udjEuSWdub3JlUmVzdWx0KmIKDEltcG9ydEFjdGlvbhIdChlJTVBPUlRfQUNUSU9OX1VOU1BFQ0lGSUVEEAASGgoWSU1QT1JUX0FDVElPTl9SRUdJU1RFUhABEhcKE0lNUE9SVF9BQ1RJT05fTUVSR0UQAiplCgxJbXBvcnRTdGF0dXMSHQoZSU1QT1JUX1NUQVRVU19VTlNQRUNJRklFRBAAEhwKGElNUE9SVF9TVEFUVVNfUkVHSVNURVJFRBABEhgKFElNUE9SVF9TVEFUVVNfTUVSR0VEEAIymAYKEERpc2NvdmVyeVNlcnZpY2USZwoOTGlzdERpc2NvdmVyZWQSKS5pZHAuaW50ZWdyYXRpb24udjEuTGlzdERpc2NvdmVyZWRSZXF1ZXN0GiouaWRwLmludGVncmF0aW9uLnYxLkxpc3REaXNjb3ZlcmVkUmVzcG9uc2UScwoSSW1wb3J0UmVwb3NpdG9yaWVzEi0uaWRwLmludGVncmF0aW9uLnYxLkltcG9ydFJlcG9zaXRvcmllc1JlcXVlc3QaLi5pZHAuaW50ZWdyYXRpb24udjEuSW1wb3J0UmVwb3NpdG9yaWVzUmVzcG9uc2USZAoNU2V0QXV0b0ltcG9ydBIoLmlkcC5pbnRlZ3JhdGlvbi52MS5TZXRBdXRvSW1wb3J0UmVxdWVzdBopLmlkcC5pbnRlZ3JhdGlvbi52MS5TZXRBdXRvSW1wb3J0UmVzcG9uc2USYQoMTGlzdEltcG9ydGVkEicuaWRwLmludGVncmF0aW9uLnYxLkxpc3RJbXBvcnRlZFJlcXVlc3QaKC5pZHAuaW50ZWdyYXRpb24udjEuTGlzdEltcG9ydGVkUmVzcG9uc2USbQoQVW5saW5rUmVwb3NpdG9yeRIrLmlkcC5pbnRlZ3JhdGlvbi52MS5VbmxpbmtSZXBvc2l0b3J5UmVxdWVzdBosLmlkcC5pbnRlZ3JhdGlvbi52MS5VbmxpbmtSZXBvc2l0b3J5UmVzcG9uc2UScwoSSWdub3JlUmVwb3NpdG9yaWVzEi0uaWRwLmludGVncmF0aW9uLnYxLklnbm9yZVJlcG9zaXRvcmllc1JlcXVlc3QaLi5pZHAuaW50ZWdyYXRpb24udjEuSWdub3JlUmVwb3NpdG9yaWVzUmVzcG9uc2USeQoUVW5pZ25vcmVSZXBvc2l0b3JpZXMSLy5pZHAuaW50ZWdyYXRpb24udjEuVW5pZ25vcmVSZXBvc2l0b3JpZXNSZXF1ZXN0GjAuaWRwLmludGVncmF0aW9uLnYxLlVuaWdub3JlUmVwb3NpdG9yaWVzUmVzcG9uc2ViBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_timestamp, file_idp_integration_v1_integration, file_idp_rules_v1_rules]);
 
 /**
  * EntityRef names a catalog entity.
@@ -223,10 +223,31 @@ export type DiscoveredRepository = Message<"idp.integration.v1.DiscoveredReposit
   recommendationNote: string;
 
   /**
+   * When it was ignored (only in the Ignored view).
+   *
+   * @generated from field: google.protobuf.Timestamp ignored_at = 16;
+   */
+  ignoredAt?: Timestamp | undefined;
+
+  /**
+   * Who ignored it (only in the Ignored view).
+   *
+   * @generated from field: string ignored_by = 17;
+   */
+  ignoredBy: string;
+
+  /**
+   * Why the integration's filter leaves it out (only in the Excluded view).
+   *
+   * @generated from field: string excluded_reason = 18;
+   */
+  excludedReason: string;
+
+  /**
    * The owner proposed for Register, from the repository's CODEOWNERS file
    * and the integration's owner mapping. Unset until the file was read.
    *
-   * @generated from field: idp.integration.v1.OwnerSuggestion owner = 16;
+   * @generated from field: idp.integration.v1.OwnerSuggestion owner = 19;
    */
   owner?: OwnerSuggestion | undefined;
 };
@@ -342,6 +363,22 @@ export type ListDiscoveredRequest = Message<"idp.integration.v1.ListDiscoveredRe
    * @generated from field: string page_token = 6;
    */
   pageToken: string;
+
+  /**
+   * The Ignored view: the ignored repositories instead of the discovered ones.
+   *
+   * @generated from field: bool ignored = 7;
+   */
+  ignored: boolean;
+
+  /**
+   * The Excluded view: the repositories not imported that the
+   * integration's filter leaves out, with the reason, instead of the
+   * discovered ones.
+   *
+   * @generated from field: bool excluded = 8;
+   */
+  excluded: boolean;
 };
 
 /**
@@ -688,6 +725,14 @@ export type ImportedRepository = Message<"idp.integration.v1.ImportedRepository"
    * @generated from field: bool deleted = 8;
    */
   deleted: boolean;
+
+  /**
+   * Set when the integration's filter leaves the repository out: why. It
+   * stays imported, and its entity keeps its data.
+   *
+   * @generated from field: string excluded_reason = 9;
+   */
+  excludedReason: string;
 };
 
 /**
@@ -816,6 +861,161 @@ export type UnlinkRepositoryResponse = Message<"idp.integration.v1.UnlinkReposit
  */
 export const UnlinkRepositoryResponseSchema: GenMessage<UnlinkRepositoryResponse> = /*@__PURE__*/
   messageDesc(file_idp_integration_v1_discovery, 16);
+
+/**
+ * IgnoreRepositoriesRequest names the repositories to ignore.
+ *
+ * @generated from message idp.integration.v1.IgnoreRepositoriesRequest
+ */
+export type IgnoreRepositoriesRequest = Message<"idp.integration.v1.IgnoreRepositoriesRequest"> & {
+  /**
+   * Id or name.
+   *
+   * @generated from field: string integration = 1;
+   */
+  integration: string;
+
+  /**
+   * Bitbucket uuids, slugs, names or workspace/slugs.
+   *
+   * @generated from field: repeated string repositories = 2;
+   */
+  repositories: string[];
+
+  /**
+   * A glob (*, ?, [a-z]; case ignored) over the slugs and names of the
+   * discovered repositories: every match is ignored.
+   *
+   * @generated from field: string pattern = 3;
+   */
+  pattern: string;
+};
+
+/**
+ * Describes the message idp.integration.v1.IgnoreRepositoriesRequest.
+ * Use `create(IgnoreRepositoriesRequestSchema)` to create a new message.
+ */
+export const IgnoreRepositoriesRequestSchema: GenMessage<IgnoreRepositoriesRequest> = /*@__PURE__*/
+  messageDesc(file_idp_integration_v1_discovery, 17);
+
+/**
+ * IgnoreResult is the outcome for one repository.
+ *
+ * @generated from message idp.integration.v1.IgnoreResult
+ */
+export type IgnoreResult = Message<"idp.integration.v1.IgnoreResult"> & {
+  /**
+   * The repository as given, or its workspace/slug for a pattern.
+   *
+   * @generated from field: string repository = 1;
+   */
+  repository: string;
+
+  /**
+   * True when done (or already so).
+   *
+   * @generated from field: bool ok = 2;
+   */
+  ok: boolean;
+
+  /**
+   * UPPER_SNAKE reason when not ok: NOT_FOUND, ALREADY_IMPORTED, AMBIGUOUS_REPOSITORY.
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+
+  /**
+   * What went wrong and what to do, when not ok.
+   *
+   * @generated from field: string message = 4;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message idp.integration.v1.IgnoreResult.
+ * Use `create(IgnoreResultSchema)` to create a new message.
+ */
+export const IgnoreResultSchema: GenMessage<IgnoreResult> = /*@__PURE__*/
+  messageDesc(file_idp_integration_v1_discovery, 18);
+
+/**
+ * IgnoreRepositoriesResponse has one result per repository.
+ *
+ * @generated from message idp.integration.v1.IgnoreRepositoriesResponse
+ */
+export type IgnoreRepositoriesResponse = Message<"idp.integration.v1.IgnoreRepositoriesResponse"> & {
+  /**
+   * The results, in the order given (by name for a pattern).
+   *
+   * @generated from field: repeated idp.integration.v1.IgnoreResult results = 1;
+   */
+  results: IgnoreResult[];
+};
+
+/**
+ * Describes the message idp.integration.v1.IgnoreRepositoriesResponse.
+ * Use `create(IgnoreRepositoriesResponseSchema)` to create a new message.
+ */
+export const IgnoreRepositoriesResponseSchema: GenMessage<IgnoreRepositoriesResponse> = /*@__PURE__*/
+  messageDesc(file_idp_integration_v1_discovery, 19);
+
+/**
+ * UnignoreRepositoriesRequest names the repositories to un-ignore.
+ *
+ * @generated from message idp.integration.v1.UnignoreRepositoriesRequest
+ */
+export type UnignoreRepositoriesRequest = Message<"idp.integration.v1.UnignoreRepositoriesRequest"> & {
+  /**
+   * Id or name.
+   *
+   * @generated from field: string integration = 1;
+   */
+  integration: string;
+
+  /**
+   * Bitbucket uuids, slugs, names or workspace/slugs.
+   *
+   * @generated from field: repeated string repositories = 2;
+   */
+  repositories: string[];
+
+  /**
+   * A glob over the slugs and names of the ignored repositories.
+   *
+   * @generated from field: string pattern = 3;
+   */
+  pattern: string;
+};
+
+/**
+ * Describes the message idp.integration.v1.UnignoreRepositoriesRequest.
+ * Use `create(UnignoreRepositoriesRequestSchema)` to create a new message.
+ */
+export const UnignoreRepositoriesRequestSchema: GenMessage<UnignoreRepositoriesRequest> = /*@__PURE__*/
+  messageDesc(file_idp_integration_v1_discovery, 20);
+
+/**
+ * UnignoreRepositoriesResponse has one result per repository.
+ *
+ * @generated from message idp.integration.v1.UnignoreRepositoriesResponse
+ */
+export type UnignoreRepositoriesResponse = Message<"idp.integration.v1.UnignoreRepositoriesResponse"> & {
+  /**
+   * The results.
+   *
+   * @generated from field: repeated idp.integration.v1.IgnoreResult results = 1;
+   */
+  results: IgnoreResult[];
+};
+
+/**
+ * Describes the message idp.integration.v1.UnignoreRepositoriesResponse.
+ * Use `create(UnignoreRepositoriesResponseSchema)` to create a new message.
+ */
+export const UnignoreRepositoriesResponseSchema: GenMessage<UnignoreRepositoriesResponse> = /*@__PURE__*/
+  messageDesc(file_idp_integration_v1_discovery, 21);
 
 /**
  * ImportAction is how a repository enters the catalog.
@@ -951,6 +1151,34 @@ export const DiscoveryService: GenService<{
     methodKind: "unary";
     input: typeof UnlinkRepositoryRequestSchema;
     output: typeof UnlinkRepositoryResponseSchema;
+  },
+  /**
+   * IgnoreRepositories takes discovered repositories out of the
+   * Discovered list for good: they are never recommended or imported
+   * automatically again, through every later sync, until un-ignored. Give
+   * the repositories, or a pattern over the slugs and names of the
+   * discovered ones (then every match is ignored). Each repository
+   * succeeds or fails on its own. Errors (whole call): NOT_FOUND for the
+   * integration; INVALID_ARGUMENT when neither or both are given, or the
+   * pattern is not one.
+   *
+   * @generated from rpc idp.integration.v1.DiscoveryService.IgnoreRepositories
+   */
+  ignoreRepositories: {
+    methodKind: "unary";
+    input: typeof IgnoreRepositoriesRequestSchema;
+    output: typeof IgnoreRepositoriesResponseSchema;
+  },
+  /**
+   * UnignoreRepositories returns ignored repositories to the Discovered
+   * list, by name or by pattern over the ignored ones.
+   *
+   * @generated from rpc idp.integration.v1.DiscoveryService.UnignoreRepositories
+   */
+  unignoreRepositories: {
+    methodKind: "unary";
+    input: typeof UnignoreRepositoriesRequestSchema;
+    output: typeof UnignoreRepositoriesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_idp_integration_v1_discovery, 0);
