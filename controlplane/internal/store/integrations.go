@@ -80,7 +80,8 @@ func (db *DB) CreateIntegration(ctx context.Context, in integration.Integration,
 		if err != nil {
 			return err
 		}
-		if _, err := tx.exec(ctx, `INSERT INTO integrations (`+integrationColumns+`) VALUES `+placeholders(19), integrationArgs(in)...); err != nil {
+		args := integrationArgs(in)
+		if _, err := tx.exec(ctx, `INSERT INTO integrations (`+integrationColumns+`) VALUES `+placeholders(len(args)), args...); err != nil {
 			if db.dialect.isUniqueViolation(err) {
 				return fault.New(fault.AlreadyExists, "", "integration %q conflicts with an existing one", in.Name)
 			}
