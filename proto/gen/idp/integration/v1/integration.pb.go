@@ -1631,7 +1631,11 @@ type SyncRun struct {
 	// Repositories in the workspace, once known.
 	RepositoriesTotal int64 `protobuf:"varint,17,opt,name=repositories_total,json=repositoriesTotal,proto3" json:"repositories_total,omitempty"`
 	// Name of the delegate running it.
-	Delegate      string `protobuf:"bytes,18,opt,name=delegate,proto3" json:"delegate,omitempty"`
+	Delegate string `protobuf:"bytes,18,opt,name=delegate,proto3" json:"delegate,omitempty"`
+	// How each token of the connector fared, as the delegate last reported:
+	// a token Bitbucket rejected (expired or revoked) is named here, and the
+	// sync went on with the others.
+	Tokens        []*SyncRunToken `protobuf:"bytes,19,rep,name=tokens,proto3" json:"tokens,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1792,6 +1796,105 @@ func (x *SyncRun) GetDelegate() string {
 	return ""
 }
 
+func (x *SyncRun) GetTokens() []*SyncRunToken {
+	if x != nil {
+		return x.Tokens
+	}
+	return nil
+}
+
+// SyncRunToken is what one token of the connector did in a sync run.
+type SyncRunToken struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The token's reference (never its value).
+	TokenRef string `protobuf:"bytes,1,opt,name=token_ref,json=tokenRef,proto3" json:"token_ref,omitempty"`
+	// True when the token was taken out of use: Bitbucket rejected it (401:
+	// expired or revoked) or the reference did not resolve on the delegate.
+	Rejected bool `protobuf:"varint,2,opt,name=rejected,proto3" json:"rejected,omitempty"`
+	// Why it was rejected; empty otherwise.
+	Message string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	// The hourly allowance the delegate paced the token at.
+	LimitPerHour int64 `protobuf:"varint,4,opt,name=limit_per_hour,json=limitPerHour,proto3" json:"limit_per_hour,omitempty"`
+	// Bitbucket requests sent with the token in this attempt.
+	Requests int64 `protobuf:"varint,5,opt,name=requests,proto3" json:"requests,omitempty"`
+	// 429 answers to the token in this attempt.
+	RateLimited   int64 `protobuf:"varint,6,opt,name=rate_limited,json=rateLimited,proto3" json:"rate_limited,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SyncRunToken) Reset() {
+	*x = SyncRunToken{}
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SyncRunToken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SyncRunToken) ProtoMessage() {}
+
+func (x *SyncRunToken) ProtoReflect() protoreflect.Message {
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SyncRunToken.ProtoReflect.Descriptor instead.
+func (*SyncRunToken) Descriptor() ([]byte, []int) {
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *SyncRunToken) GetTokenRef() string {
+	if x != nil {
+		return x.TokenRef
+	}
+	return ""
+}
+
+func (x *SyncRunToken) GetRejected() bool {
+	if x != nil {
+		return x.Rejected
+	}
+	return false
+}
+
+func (x *SyncRunToken) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *SyncRunToken) GetLimitPerHour() int64 {
+	if x != nil {
+		return x.LimitPerHour
+	}
+	return 0
+}
+
+func (x *SyncRunToken) GetRequests() int64 {
+	if x != nil {
+		return x.Requests
+	}
+	return 0
+}
+
+func (x *SyncRunToken) GetRateLimited() int64 {
+	if x != nil {
+		return x.RateLimited
+	}
+	return 0
+}
+
 // SyncIntegrationRequest asks for a sync now.
 type SyncIntegrationRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1803,7 +1906,7 @@ type SyncIntegrationRequest struct {
 
 func (x *SyncIntegrationRequest) Reset() {
 	*x = SyncIntegrationRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[19]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1815,7 +1918,7 @@ func (x *SyncIntegrationRequest) String() string {
 func (*SyncIntegrationRequest) ProtoMessage() {}
 
 func (x *SyncIntegrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[19]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1828,7 +1931,7 @@ func (x *SyncIntegrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncIntegrationRequest.ProtoReflect.Descriptor instead.
 func (*SyncIntegrationRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{19}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SyncIntegrationRequest) GetIntegration() string {
@@ -1851,7 +1954,7 @@ type SyncIntegrationResponse struct {
 
 func (x *SyncIntegrationResponse) Reset() {
 	*x = SyncIntegrationResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[20]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1863,7 +1966,7 @@ func (x *SyncIntegrationResponse) String() string {
 func (*SyncIntegrationResponse) ProtoMessage() {}
 
 func (x *SyncIntegrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[20]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1876,7 +1979,7 @@ func (x *SyncIntegrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncIntegrationResponse.ProtoReflect.Descriptor instead.
 func (*SyncIntegrationResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{20}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SyncIntegrationResponse) GetRun() *SyncRun {
@@ -1904,7 +2007,7 @@ type GetSyncRunRequest struct {
 
 func (x *GetSyncRunRequest) Reset() {
 	*x = GetSyncRunRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[21]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1916,7 +2019,7 @@ func (x *GetSyncRunRequest) String() string {
 func (*GetSyncRunRequest) ProtoMessage() {}
 
 func (x *GetSyncRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[21]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1929,7 +2032,7 @@ func (x *GetSyncRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSyncRunRequest.ProtoReflect.Descriptor instead.
 func (*GetSyncRunRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{21}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetSyncRunRequest) GetId() string {
@@ -1950,7 +2053,7 @@ type GetSyncRunResponse struct {
 
 func (x *GetSyncRunResponse) Reset() {
 	*x = GetSyncRunResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[22]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1962,7 +2065,7 @@ func (x *GetSyncRunResponse) String() string {
 func (*GetSyncRunResponse) ProtoMessage() {}
 
 func (x *GetSyncRunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[22]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1975,7 +2078,7 @@ func (x *GetSyncRunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSyncRunResponse.ProtoReflect.Descriptor instead.
 func (*GetSyncRunResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{22}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetSyncRunResponse) GetRun() *SyncRun {
@@ -2000,7 +2103,7 @@ type ListSyncRunsRequest struct {
 
 func (x *ListSyncRunsRequest) Reset() {
 	*x = ListSyncRunsRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[23]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2012,7 +2115,7 @@ func (x *ListSyncRunsRequest) String() string {
 func (*ListSyncRunsRequest) ProtoMessage() {}
 
 func (x *ListSyncRunsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[23]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2025,7 +2128,7 @@ func (x *ListSyncRunsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSyncRunsRequest.ProtoReflect.Descriptor instead.
 func (*ListSyncRunsRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{23}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListSyncRunsRequest) GetIntegration() string {
@@ -2062,7 +2165,7 @@ type ListSyncRunsResponse struct {
 
 func (x *ListSyncRunsResponse) Reset() {
 	*x = ListSyncRunsResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[24]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2074,7 +2177,7 @@ func (x *ListSyncRunsResponse) String() string {
 func (*ListSyncRunsResponse) ProtoMessage() {}
 
 func (x *ListSyncRunsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[24]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2087,7 +2190,7 @@ func (x *ListSyncRunsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSyncRunsResponse.ProtoReflect.Descriptor instead.
 func (*ListSyncRunsResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{24}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListSyncRunsResponse) GetRuns() []*SyncRun {
@@ -2129,7 +2232,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[25]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2141,7 +2244,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[25]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2154,7 +2257,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{25}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Event) GetId() string {
@@ -2228,7 +2331,7 @@ type ListEventsRequest struct {
 
 func (x *ListEventsRequest) Reset() {
 	*x = ListEventsRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[26]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2240,7 +2343,7 @@ func (x *ListEventsRequest) String() string {
 func (*ListEventsRequest) ProtoMessage() {}
 
 func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[26]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2253,7 +2356,7 @@ func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListEventsRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{26}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListEventsRequest) GetIntegration() string {
@@ -2290,7 +2393,7 @@ type ListEventsResponse struct {
 
 func (x *ListEventsResponse) Reset() {
 	*x = ListEventsResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[27]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2302,7 +2405,7 @@ func (x *ListEventsResponse) String() string {
 func (*ListEventsResponse) ProtoMessage() {}
 
 func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[27]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2315,7 +2418,7 @@ func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListEventsResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{27}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListEventsResponse) GetEvents() []*Event {
@@ -2406,7 +2509,7 @@ const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"\x18ResumeIntegrationRequest\x120\n" +
 	"\vintegration\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\vintegration\"^\n" +
 	"\x19ResumeIntegrationResponse\x12A\n" +
-	"\vintegration\x18\x01 \x01(\v2\x1f.idp.integration.v1.IntegrationR\vintegration\"\xbf\a\n" +
+	"\vintegration\x18\x01 \x01(\v2\x1f.idp.integration.v1.IntegrationR\vintegration\"\x83\b\n" +
 	"\aSyncRun\x12\x1c\n" +
 	"\x02id\x18\x01 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\x02id\x123\n" +
 	"\x0eintegration_id\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\rintegrationId\x12C\n" +
@@ -2428,7 +2531,15 @@ const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"\aattempt\x18\x0f \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\aattempt\x124\n" +
 	"\x11repositories_done\x18\x10 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x10repositoriesDone\x126\n" +
 	"\x12repositories_total\x18\x11 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x11repositoriesTotal\x12(\n" +
-	"\bdelegate\x18\x12 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\bdelegate\"J\n" +
+	"\bdelegate\x18\x12 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\bdelegate\x12B\n" +
+	"\x06tokens\x18\x13 \x03(\v2 .idp.integration.v1.SyncRunTokenB\b\xbaH\x05\x92\x01\x02\x10\x10R\x06tokens\"\xfd\x01\n" +
+	"\fSyncRunToken\x12)\n" +
+	"\ttoken_ref\x18\x01 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\bR\btokenRef\x12\x1a\n" +
+	"\brejected\x18\x02 \x01(\bR\brejected\x12&\n" +
+	"\amessage\x18\x03 \x01(\tB\f\xbaH\tr\a\xa8\x8e'\x01\x18\x80 R\amessage\x12-\n" +
+	"\x0elimit_per_hour\x18\x04 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\flimitPerHour\x12#\n" +
+	"\brequests\x18\x05 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\brequests\x12*\n" +
+	"\frate_limited\x18\x06 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\vrateLimited\"J\n" +
 	"\x16SyncIntegrationRequest\x120\n" +
 	"\vintegration\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\vintegration\"`\n" +
 	"\x17SyncIntegrationResponse\x12-\n" +
@@ -2547,7 +2658,7 @@ func file_idp_integration_v1_integration_proto_rawDescGZIP() []byte {
 }
 
 var file_idp_integration_v1_integration_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_idp_integration_v1_integration_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_idp_integration_v1_integration_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_idp_integration_v1_integration_proto_goTypes = []any{
 	(Behavior)(0),                      // 0: idp.integration.v1.Behavior
 	(Operator)(0),                      // 1: idp.integration.v1.Operator
@@ -2576,17 +2687,18 @@ var file_idp_integration_v1_integration_proto_goTypes = []any{
 	(*ResumeIntegrationRequest)(nil),   // 24: idp.integration.v1.ResumeIntegrationRequest
 	(*ResumeIntegrationResponse)(nil),  // 25: idp.integration.v1.ResumeIntegrationResponse
 	(*SyncRun)(nil),                    // 26: idp.integration.v1.SyncRun
-	(*SyncIntegrationRequest)(nil),     // 27: idp.integration.v1.SyncIntegrationRequest
-	(*SyncIntegrationResponse)(nil),    // 28: idp.integration.v1.SyncIntegrationResponse
-	(*GetSyncRunRequest)(nil),          // 29: idp.integration.v1.GetSyncRunRequest
-	(*GetSyncRunResponse)(nil),         // 30: idp.integration.v1.GetSyncRunResponse
-	(*ListSyncRunsRequest)(nil),        // 31: idp.integration.v1.ListSyncRunsRequest
-	(*ListSyncRunsResponse)(nil),       // 32: idp.integration.v1.ListSyncRunsResponse
-	(*Event)(nil),                      // 33: idp.integration.v1.Event
-	(*ListEventsRequest)(nil),          // 34: idp.integration.v1.ListEventsRequest
-	(*ListEventsResponse)(nil),         // 35: idp.integration.v1.ListEventsResponse
-	(*timestamppb.Timestamp)(nil),      // 36: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),      // 37: google.protobuf.FieldMask
+	(*SyncRunToken)(nil),               // 27: idp.integration.v1.SyncRunToken
+	(*SyncIntegrationRequest)(nil),     // 28: idp.integration.v1.SyncIntegrationRequest
+	(*SyncIntegrationResponse)(nil),    // 29: idp.integration.v1.SyncIntegrationResponse
+	(*GetSyncRunRequest)(nil),          // 30: idp.integration.v1.GetSyncRunRequest
+	(*GetSyncRunResponse)(nil),         // 31: idp.integration.v1.GetSyncRunResponse
+	(*ListSyncRunsRequest)(nil),        // 32: idp.integration.v1.ListSyncRunsRequest
+	(*ListSyncRunsResponse)(nil),       // 33: idp.integration.v1.ListSyncRunsResponse
+	(*Event)(nil),                      // 34: idp.integration.v1.Event
+	(*ListEventsRequest)(nil),          // 35: idp.integration.v1.ListEventsRequest
+	(*ListEventsResponse)(nil),         // 36: idp.integration.v1.ListEventsResponse
+	(*timestamppb.Timestamp)(nil),      // 37: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),      // 38: google.protobuf.FieldMask
 }
 var file_idp_integration_v1_integration_proto_depIdxs = []int32{
 	1,  // 0: idp.integration.v1.CorrelationRule.operator:type_name -> idp.integration.v1.Operator
@@ -2595,11 +2707,11 @@ var file_idp_integration_v1_integration_proto_depIdxs = []int32{
 	12, // 3: idp.integration.v1.Integration.field_mappings:type_name -> idp.integration.v1.FieldMappings
 	13, // 4: idp.integration.v1.Integration.secondary_kinds:type_name -> idp.integration.v1.SecondaryKinds
 	3,  // 5: idp.integration.v1.Integration.update_frequency:type_name -> idp.integration.v1.UpdateFrequency
-	36, // 6: idp.integration.v1.Integration.start_date:type_name -> google.protobuf.Timestamp
+	37, // 6: idp.integration.v1.Integration.start_date:type_name -> google.protobuf.Timestamp
 	4,  // 7: idp.integration.v1.Integration.state:type_name -> idp.integration.v1.IntegrationState
-	36, // 8: idp.integration.v1.Integration.created_at:type_name -> google.protobuf.Timestamp
-	36, // 9: idp.integration.v1.Integration.updated_at:type_name -> google.protobuf.Timestamp
-	36, // 10: idp.integration.v1.Integration.next_sync_at:type_name -> google.protobuf.Timestamp
+	37, // 8: idp.integration.v1.Integration.created_at:type_name -> google.protobuf.Timestamp
+	37, // 9: idp.integration.v1.Integration.updated_at:type_name -> google.protobuf.Timestamp
+	37, // 10: idp.integration.v1.Integration.next_sync_at:type_name -> google.protobuf.Timestamp
 	26, // 11: idp.integration.v1.Integration.last_run:type_name -> idp.integration.v1.SyncRun
 	8,  // 12: idp.integration.v1.CorrelationRules.rules:type_name -> idp.integration.v1.CorrelationRule
 	9,  // 13: idp.integration.v1.FieldMappings.mappings:type_name -> idp.integration.v1.FieldMapping
@@ -2610,46 +2722,47 @@ var file_idp_integration_v1_integration_proto_depIdxs = []int32{
 	10, // 18: idp.integration.v1.GetIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
 	10, // 19: idp.integration.v1.ListIntegrationsResponse.integrations:type_name -> idp.integration.v1.Integration
 	10, // 20: idp.integration.v1.UpdateIntegrationRequest.changes:type_name -> idp.integration.v1.Integration
-	37, // 21: idp.integration.v1.UpdateIntegrationRequest.update_mask:type_name -> google.protobuf.FieldMask
+	38, // 21: idp.integration.v1.UpdateIntegrationRequest.update_mask:type_name -> google.protobuf.FieldMask
 	10, // 22: idp.integration.v1.UpdateIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
 	10, // 23: idp.integration.v1.SuspendIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
 	10, // 24: idp.integration.v1.ResumeIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
 	5,  // 25: idp.integration.v1.SyncRun.trigger:type_name -> idp.integration.v1.SyncTrigger
 	6,  // 26: idp.integration.v1.SyncRun.status:type_name -> idp.integration.v1.SyncStatus
-	36, // 27: idp.integration.v1.SyncRun.queued_at:type_name -> google.protobuf.Timestamp
-	36, // 28: idp.integration.v1.SyncRun.started_at:type_name -> google.protobuf.Timestamp
-	36, // 29: idp.integration.v1.SyncRun.finished_at:type_name -> google.protobuf.Timestamp
-	26, // 30: idp.integration.v1.SyncIntegrationResponse.run:type_name -> idp.integration.v1.SyncRun
-	26, // 31: idp.integration.v1.GetSyncRunResponse.run:type_name -> idp.integration.v1.SyncRun
-	26, // 32: idp.integration.v1.ListSyncRunsResponse.runs:type_name -> idp.integration.v1.SyncRun
-	36, // 33: idp.integration.v1.Event.time:type_name -> google.protobuf.Timestamp
-	7,  // 34: idp.integration.v1.Event.type:type_name -> idp.integration.v1.EventType
-	33, // 35: idp.integration.v1.ListEventsResponse.events:type_name -> idp.integration.v1.Event
-	14, // 36: idp.integration.v1.IntegrationService.CreateIntegration:input_type -> idp.integration.v1.CreateIntegrationRequest
-	16, // 37: idp.integration.v1.IntegrationService.GetIntegration:input_type -> idp.integration.v1.GetIntegrationRequest
-	18, // 38: idp.integration.v1.IntegrationService.ListIntegrations:input_type -> idp.integration.v1.ListIntegrationsRequest
-	20, // 39: idp.integration.v1.IntegrationService.UpdateIntegration:input_type -> idp.integration.v1.UpdateIntegrationRequest
-	22, // 40: idp.integration.v1.IntegrationService.SuspendIntegration:input_type -> idp.integration.v1.SuspendIntegrationRequest
-	24, // 41: idp.integration.v1.IntegrationService.ResumeIntegration:input_type -> idp.integration.v1.ResumeIntegrationRequest
-	27, // 42: idp.integration.v1.IntegrationService.SyncIntegration:input_type -> idp.integration.v1.SyncIntegrationRequest
-	29, // 43: idp.integration.v1.IntegrationService.GetSyncRun:input_type -> idp.integration.v1.GetSyncRunRequest
-	31, // 44: idp.integration.v1.IntegrationService.ListSyncRuns:input_type -> idp.integration.v1.ListSyncRunsRequest
-	34, // 45: idp.integration.v1.IntegrationService.ListEvents:input_type -> idp.integration.v1.ListEventsRequest
-	15, // 46: idp.integration.v1.IntegrationService.CreateIntegration:output_type -> idp.integration.v1.CreateIntegrationResponse
-	17, // 47: idp.integration.v1.IntegrationService.GetIntegration:output_type -> idp.integration.v1.GetIntegrationResponse
-	19, // 48: idp.integration.v1.IntegrationService.ListIntegrations:output_type -> idp.integration.v1.ListIntegrationsResponse
-	21, // 49: idp.integration.v1.IntegrationService.UpdateIntegration:output_type -> idp.integration.v1.UpdateIntegrationResponse
-	23, // 50: idp.integration.v1.IntegrationService.SuspendIntegration:output_type -> idp.integration.v1.SuspendIntegrationResponse
-	25, // 51: idp.integration.v1.IntegrationService.ResumeIntegration:output_type -> idp.integration.v1.ResumeIntegrationResponse
-	28, // 52: idp.integration.v1.IntegrationService.SyncIntegration:output_type -> idp.integration.v1.SyncIntegrationResponse
-	30, // 53: idp.integration.v1.IntegrationService.GetSyncRun:output_type -> idp.integration.v1.GetSyncRunResponse
-	32, // 54: idp.integration.v1.IntegrationService.ListSyncRuns:output_type -> idp.integration.v1.ListSyncRunsResponse
-	35, // 55: idp.integration.v1.IntegrationService.ListEvents:output_type -> idp.integration.v1.ListEventsResponse
-	46, // [46:56] is the sub-list for method output_type
-	36, // [36:46] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	37, // 27: idp.integration.v1.SyncRun.queued_at:type_name -> google.protobuf.Timestamp
+	37, // 28: idp.integration.v1.SyncRun.started_at:type_name -> google.protobuf.Timestamp
+	37, // 29: idp.integration.v1.SyncRun.finished_at:type_name -> google.protobuf.Timestamp
+	27, // 30: idp.integration.v1.SyncRun.tokens:type_name -> idp.integration.v1.SyncRunToken
+	26, // 31: idp.integration.v1.SyncIntegrationResponse.run:type_name -> idp.integration.v1.SyncRun
+	26, // 32: idp.integration.v1.GetSyncRunResponse.run:type_name -> idp.integration.v1.SyncRun
+	26, // 33: idp.integration.v1.ListSyncRunsResponse.runs:type_name -> idp.integration.v1.SyncRun
+	37, // 34: idp.integration.v1.Event.time:type_name -> google.protobuf.Timestamp
+	7,  // 35: idp.integration.v1.Event.type:type_name -> idp.integration.v1.EventType
+	34, // 36: idp.integration.v1.ListEventsResponse.events:type_name -> idp.integration.v1.Event
+	14, // 37: idp.integration.v1.IntegrationService.CreateIntegration:input_type -> idp.integration.v1.CreateIntegrationRequest
+	16, // 38: idp.integration.v1.IntegrationService.GetIntegration:input_type -> idp.integration.v1.GetIntegrationRequest
+	18, // 39: idp.integration.v1.IntegrationService.ListIntegrations:input_type -> idp.integration.v1.ListIntegrationsRequest
+	20, // 40: idp.integration.v1.IntegrationService.UpdateIntegration:input_type -> idp.integration.v1.UpdateIntegrationRequest
+	22, // 41: idp.integration.v1.IntegrationService.SuspendIntegration:input_type -> idp.integration.v1.SuspendIntegrationRequest
+	24, // 42: idp.integration.v1.IntegrationService.ResumeIntegration:input_type -> idp.integration.v1.ResumeIntegrationRequest
+	28, // 43: idp.integration.v1.IntegrationService.SyncIntegration:input_type -> idp.integration.v1.SyncIntegrationRequest
+	30, // 44: idp.integration.v1.IntegrationService.GetSyncRun:input_type -> idp.integration.v1.GetSyncRunRequest
+	32, // 45: idp.integration.v1.IntegrationService.ListSyncRuns:input_type -> idp.integration.v1.ListSyncRunsRequest
+	35, // 46: idp.integration.v1.IntegrationService.ListEvents:input_type -> idp.integration.v1.ListEventsRequest
+	15, // 47: idp.integration.v1.IntegrationService.CreateIntegration:output_type -> idp.integration.v1.CreateIntegrationResponse
+	17, // 48: idp.integration.v1.IntegrationService.GetIntegration:output_type -> idp.integration.v1.GetIntegrationResponse
+	19, // 49: idp.integration.v1.IntegrationService.ListIntegrations:output_type -> idp.integration.v1.ListIntegrationsResponse
+	21, // 50: idp.integration.v1.IntegrationService.UpdateIntegration:output_type -> idp.integration.v1.UpdateIntegrationResponse
+	23, // 51: idp.integration.v1.IntegrationService.SuspendIntegration:output_type -> idp.integration.v1.SuspendIntegrationResponse
+	25, // 52: idp.integration.v1.IntegrationService.ResumeIntegration:output_type -> idp.integration.v1.ResumeIntegrationResponse
+	29, // 53: idp.integration.v1.IntegrationService.SyncIntegration:output_type -> idp.integration.v1.SyncIntegrationResponse
+	31, // 54: idp.integration.v1.IntegrationService.GetSyncRun:output_type -> idp.integration.v1.GetSyncRunResponse
+	33, // 55: idp.integration.v1.IntegrationService.ListSyncRuns:output_type -> idp.integration.v1.ListSyncRunsResponse
+	36, // 56: idp.integration.v1.IntegrationService.ListEvents:output_type -> idp.integration.v1.ListEventsResponse
+	47, // [47:57] is the sub-list for method output_type
+	37, // [37:47] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_idp_integration_v1_integration_proto_init() }
@@ -2663,7 +2776,7 @@ func file_idp_integration_v1_integration_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_idp_integration_v1_integration_proto_rawDesc), len(file_idp_integration_v1_integration_proto_rawDesc)),
 			NumEnums:      8,
-			NumMessages:   28,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
