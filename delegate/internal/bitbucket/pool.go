@@ -175,6 +175,10 @@ type TokenUsage struct {
 	LimitPerHour int64
 	Requests     int64
 	RateLimited  int64
+	// StatedLimit is the last X-RateLimit-Limit Bitbucket sent for the
+	// token (0: none yet), and Scopes its last X-OAuth-Scopes.
+	StatedLimit int64
+	Scopes      string
 }
 
 // Usage reports every token, in order.
@@ -183,7 +187,9 @@ func (p *Pool) Usage() []TokenUsage {
 	defer p.mu.Unlock()
 	out := make([]TokenUsage, len(p.members))
 	for i, m := range p.members {
-		out[i] = TokenUsage{Ref: m.ref, Rejected: m.rejected, Requests: m.requests.Load(), RateLimited: m.rateLimited.Load()}
+		out[i] = TokenUsage{Ref: m.ref, Rejected: m.rejected, Requests: m.requests.Load(), RateLimited: m.rateLimited.Load(),
+			StatedLimit: m.limitSeen.Load()}
+		out[i].Scopes, _ = m.scopes.Load().(string)
 		if m.budget != nil {
 			lim := m.budget.Limit()
 			out[i].LimitPerHour = int64(float64(lim.Requests) * float64(time.Hour) / float64(lim.Window))

@@ -112,7 +112,16 @@ func (r *Run) Progress() task.Progress {
 		RateLimited:       r.session.RateLimited(),
 		RepositoriesDone:  r.done.Load(),
 		RepositoriesTotal: r.total.Load(),
+		Tokens:            tokenUsage(r.session.Tokens()),
 	}
+}
+
+func tokenUsage(us []bitbucket.TokenUsage) []task.TokenUsage {
+	out := make([]task.TokenUsage, len(us))
+	for i, u := range us {
+		out[i] = task.TokenUsage{Ref: u.Ref, Rejected: u.Rejected, LimitPerHour: u.LimitPerHour, Requests: u.Requests, RateLimited: u.RateLimited}
+	}
+	return out
 }
 
 // Checkpoint returns the resume state covering acknowledged work only.
