@@ -230,9 +230,10 @@ func (a *app) runSummary(run syncRun) string {
 	if d, ok := runDuration(run); ok {
 		took = " in " + humanDuration(d)
 	}
-	return fmt.Sprintf("Run %s %s%s: %d repositories, %d pull requests, %d commits; %d Bitbucket requests, %d rate-limited (429).",
+	return fmt.Sprintf("Run %s %s%s: %d repositories, %d pull requests, %d commits; %d Bitbucket requests, %d rate-limited (429).%s",
 		run.GetId(), enumName(run.GetStatus(), "SYNC_STATUS_"), took,
-		run.GetRepositories(), run.GetPullRequests(), run.GetCommits(), run.GetRequests(), run.GetRateLimited())
+		run.GetRepositories(), run.GetPullRequests(), run.GetCommits(), run.GetRequests(), run.GetRateLimited(),
+		suffix(" Warning: ", rejectedTokens(run)))
 }
 
 // runDuration is from start (or queueing) to the end, for ended runs.
@@ -266,8 +267,21 @@ func (a *app) runSummaryLong(run syncRun) string {
 	if run == nil {
 		return "-"
 	}
-	return fmt.Sprintf("%s %s (%d repositories, %d pull requests, %d commits)%s",
-		run.GetId(), a.runSummaryShort(run), run.GetRepositories(), run.GetPullRequests(), run.GetCommits(), suffix(": ", run.GetError()))
+	return fmt.Sprintf("%s %s (%d repositories, %d pull requests, %d commits)%s%s",
+		run.GetId(), a.runSummaryShort(run), run.GetRepositories(), run.GetPullRequests(), run.GetCommits(), suffix(": ", run.GetError()),
+		suffix("; ", rejectedTokens(run)))
+}
+
+// rejectedTokens names the tokens a run took out of use, and why; "" when
+// none was.
+func rejectedTokens(run syncRun) string {
+	var out []string
+	for _, t := range run.GetTokens() {
+		if t.GetRejected() {
+			out = append(out, fmt.Sprintf("token %s rejected: %s", t.GetTokenRef(), t.GetMessage()))
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 func suffix(sep, s string) string {

@@ -1,6 +1,7 @@
 package integration_test
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -60,6 +61,15 @@ func TestNormalizeConnector(t *testing.T) {
 		{"random secret after env:", func(c *integration.Connector) { c.TokenRef = "env:x9Kq2LmZpR7tVw4YbN8cDf3Hj6" }, "connector.token_ref", "looks like the access token"},
 		{"token with dashes after env:", func(c *integration.Connector) { c.TokenRef = "env:ATCTT3x-FfGN0=" }, "connector.token_ref", "environment variable"},
 		{"plain http url", func(c *integration.Connector) { c.URL = "http://bitbucket.org/acme" }, "connector.url", "must use https"},
+		{"token value among several", func(c *integration.Connector) { c.TokenRef, c.TokenRefs = "", []string{"env:A", "ATCTT3xFfGN0abc"} }, "connector.token_refs[1]", "never the token value"},
+		{"same token twice", func(c *integration.Connector) { c.TokenRef, c.TokenRefs = "", []string{"env:A", "env:B", "env:A"} }, "connector.token_refs[2]", "given twice"},
+		{"token_ref not the first", func(c *integration.Connector) { c.TokenRef, c.TokenRefs = "env:B", []string{"env:A", "env:B"} }, "connector.token_ref", "first of token_refs"},
+		{"too many tokens", func(c *integration.Connector) {
+			c.TokenRef, c.TokenRefs = "", nil
+			for i := range 17 {
+				c.TokenRefs = append(c.TokenRefs, fmt.Sprintf("env:T%d", i))
+			}
+		}, "connector.token_refs", "at most 16"},
 		{"github url", func(c *integration.Connector) { c.URL = "https://github.com/acme" }, "connector.url", "Bitbucket Cloud workspace or repository URL"},
 		{"bitbucket server url", func(c *integration.Connector) { c.URL = "https://bitbucket.example.com/acme" }, "connector.url", "Bitbucket Cloud"},
 		{"bad api url", func(c *integration.Connector) { c.APIBaseURL = "ftp://x" }, "connector.api_base_url", "http(s)"},
@@ -79,6 +89,30 @@ func TestNormalizeConnector(t *testing.T) {
 				t.Fatal("the message echoes a token value")
 			}
 		})
+	}
+}
+
+// token_refs is the connector's list; token_ref alone is a list of one,
+// and both given agree on the first.
+func TestNormalizeConnectorTokenRefs(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		ref      string
+		refs     []string
+		wantRef  string
+		wantRefs []string
+	}{
+		{"env:A", nil, "env:A", []string{"env:A"}},
+		{"", []string{" env:A ", "file:/run/secrets/b"}, "env:A", []string{"env:A", "file:/run/secrets/b"}},
+		{"env:A", []string{"env:A", "env:B"}, "env:A", []string{"env:A", "env:B"}},
+	} {
+		c := integration.Connector{Name: "bb", URL: "https://bitbucket.org/acme", TokenRef: tt.ref, TokenRefs: tt.refs}
+		if err := integration.NormalizeConnector(&c); err != nil {
+			t.Fatalf("%q %q: %v", tt.ref, tt.refs, err)
+		}
+		if c.TokenRef != tt.wantRef || !slices.Equal(c.TokenRefs, tt.wantRefs) {
+			t.Errorf("%q %q: got %q %q", tt.ref, tt.refs, c.TokenRef, c.TokenRefs)
+		}
 	}
 }
 
