@@ -35,8 +35,8 @@ type Server struct {
 	limiter    limiter
 	tokenState tokenState
 	faults     faultState
-	counters counterSet
-	handler  http.Handler
+	counters   counterSet
+	handler    http.Handler
 }
 
 // New generates the workspace described by cfg.
