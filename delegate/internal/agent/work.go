@@ -251,13 +251,19 @@ func combineChecks(checks []task.TestConnectionResult) task.TestConnectionResult
 	if len(checks) == 1 {
 		return checks[0]
 	}
-	out := task.TestConnectionResult{OK: true, TokenValid: true, WorkspaceReachable: true}
+	// The workspace is reachable when every token that works reaches it:
+	// a token that does not work says nothing about the workspace.
+	out := task.TestConnectionResult{OK: true, TokenValid: true}
+	valid := 0
 	var bad []string
 	for _, c := range checks {
 		out.Tokens = append(out.Tokens, c.Tokens...)
 		out.OK = out.OK && c.OK
 		out.TokenValid = out.TokenValid && c.TokenValid
-		out.WorkspaceReachable = out.WorkspaceReachable && c.WorkspaceReachable
+		if c.TokenValid {
+			out.WorkspaceReachable = (valid == 0 || out.WorkspaceReachable) && c.WorkspaceReachable
+			valid++
+		}
 		for _, s := range c.MissingScopes {
 			if !slices.Contains(out.MissingScopes, s) {
 				out.MissingScopes = append(out.MissingScopes, s)
