@@ -33,6 +33,9 @@ type Options struct {
 	UserAgent    string
 	Log          zerolog.Logger
 	Metrics      *metrics.Metrics
+	// Transport replaces the network (benchmarks run an in-process
+	// server on a simulated clock); nil: HTTP over the network.
+	Transport http.RoundTripper
 }
 
 // Client calls Bitbucket for any number of credentials and tasks; it is
@@ -74,8 +77,12 @@ func New(opts Options) *Client {
 			return nil
 		},
 	}
+	var next http.RoundTripper = tr
+	if opts.Transport != nil {
+		next = opts.Transport
+	}
 	rc := &retryablehttp.Client{
-		HTTPClient:   &http.Client{Transport: &budgetTransport{next: tr, opts: &opts}},
+		HTTPClient:   &http.Client{Transport: &budgetTransport{next: next, opts: &opts}},
 		Logger:       nil, // the policy logs retries with their reason
 		RetryMax:     max(opts.Retry.Attempts-1, 0),
 		CheckRetry:   opts.Retry.CheckRetry,
