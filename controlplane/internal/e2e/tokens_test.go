@@ -94,4 +94,20 @@ func TestConnectorWithSeveralTokens(t *testing.T) {
 	if !strings.Contains(s.delegate.out.String(), "Bitbucket rejected this token (401") {
 		t.Error("the delegate's log does not say which token Bitbucket rejected")
 	}
+
+	// The user drops the bad tokens: edit replaces the list, refusing a
+	// duplicate with the flag named, and the connection test passes.
+	dup := c.fails(2, "connector", "edit", "bb", "--token-ref", "env:BITBUCKET_TOKEN", "--token-ref", "env:BITBUCKET_TOKEN")
+	if !strings.Contains(dup, "--token-ref") || !strings.Contains(dup, "given twice") {
+		t.Errorf("duplicate token edit: %s", dup)
+	}
+	c.ok("connector", "edit", "bb", "--token-ref", "env:BITBUCKET_TOKEN")
+	var conn map[string]any
+	c.json(&conn, "connector", "get", "bb")
+	if refs, _ := conn["token_refs"].([]any); len(refs) != 1 || refs[0] != "env:BITBUCKET_TOKEN" || conn["token_ref"] != "env:BITBUCKET_TOKEN" {
+		t.Errorf("after edit: %v", conn)
+	}
+	if out := c.ok("connector", "test", "bb"); !strings.Contains(out, "Token env:BITBUCKET_TOKEN:") || !strings.Contains(out, "SUCCEEDED") {
+		t.Errorf("connector test after edit:\n%s", out)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	integrationv1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/integration/v1"
 	"github.com/catalog-discovery/bitbucket/shared/cli"
@@ -45,6 +46,7 @@ Pull requests: Read; 'idpctl connector test' checks them.`,
 		a.connectorCreateCommand(),
 		a.connectorListCommand(),
 		a.connectorGetCommand(),
+		a.connectorEditCommand(),
 		a.connectorDeleteCommand(),
 		a.connectorTestCommand(),
 		a.connectorTestResultCommand(),
@@ -218,6 +220,88 @@ func (a *app) connectorGetCommand() *cobra.Command {
 			})
 		},
 	}
+	addOutputFlag(cmd, &output)
+	return cmd
+}
+
+func (a *app) connectorEditCommand() *cobra.Command {
+	var (
+		name, apiURL         string
+		tokenRefs, selectors []string
+		output               outputFormat
+	)
+	cmd := &cobra.Command{
+		Use:   "edit CONNECTOR [--name NAME] [--token-ref REF ...] [--api-url URL] [--selector TAG ...]",
+		Short: "Change a connector's name, tokens, API URL or selectors",
+		Long: `Change the settings given, and only those. --token-ref, repeated, replaces the
+whole list of tokens (give every token the connector should keep); --selector,
+repeated, replaces the selectors (--selector "" clears them). The workspace
+URL cannot change: the connector's integrations belong to its workspace.
+
+The next tasks of the connector's integrations use the new values; a running
+sync keeps the tokens it started with.`,
+		Example: `  # Add a second and a third token (the list is replaced: keep the first)
+  idpctl connector edit bb-acme --token-ref env:BITBUCKET_TOKEN \
+      --token-ref env:BITBUCKET_TOKEN_2 --token-ref env:BITBUCKET_TOKEN_3
+
+  # Drop a revoked token
+  idpctl connector edit bb-acme --token-ref env:BITBUCKET_TOKEN_2 --token-ref env:BITBUCKET_TOKEN_3
+
+  idpctl connector edit bb-acme --name bb-acme-prod --selector eu`,
+		Args: exactArgs("CONNECTOR"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			changes := &integrationv1.Connector{}
+			var mask []string
+			f := cmd.Flags()
+			if f.Changed("name") {
+				changes.Name, mask = name, append(mask, "name")
+			}
+			if f.Changed("token-ref") {
+				for _, ref := range tokenRefs {
+					if err := checkTokenRef(ref); err != nil {
+						return cli.Usagef("invalid --token-ref: %v", err)
+					}
+				}
+				changes.TokenRefs, mask = tokenRefs, append(mask, "token_refs")
+			}
+			if f.Changed("api-url") {
+				changes.ApiBaseUrl, mask = apiURL, append(mask, "api_base_url")
+			}
+			if f.Changed("selector") {
+				for _, s := range selectors {
+					if s != "" {
+						changes.DelegateSelectors = append(changes.DelegateSelectors, s)
+					}
+				}
+				mask = append(mask, "delegate_selectors")
+			}
+			if len(mask) == 0 {
+				return cli.Usagef("nothing to change: give --name, --token-ref, --api-url or --selector")
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			resp, err := call(cmd.Context(), a, c.connectors.UpdateConnector, &integrationv1.UpdateConnectorRequest{
+				Connector: args[0], Changes: changes, UpdateMask: &fieldmaskpb.FieldMask{Paths: mask},
+			})
+			if err != nil {
+				return about(connectorSubject, err)
+			}
+			conn := resp.GetConnector()
+			return a.writeMessage(output, conn, func(w io.Writer) {
+				fmt.Fprintf(w, "Connector %q updated: %s.\n", conn.GetName(), strings.Join(mask, ", "))
+				if f.Changed("token-ref") {
+					a.hint("Check every token with: idpctl connector test %s", conn.GetName())
+				}
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&name, "name", "", "new name, unique in the account")
+	f.StringArrayVar(&tokenRefs, "token-ref", nil, "where the delegate finds an access token: env:NAME or file:/absolute/path; repeatable; replaces the list")
+	f.StringVar(&apiURL, "api-url", "", "Bitbucket API base URL (empty: the default, https://api.bitbucket.org/2.0)")
+	f.StringSliceVar(&selectors, "selector", nil, "delegate tag required to run this connector's tasks; repeatable; replaces the list (\"\" clears it)")
 	addOutputFlag(cmd, &output)
 	return cmd
 }

@@ -160,7 +160,7 @@ func normalizeTokenRefs(v *fault.Violations, c *Connector) {
 			continue
 		}
 		if j := slices.Index(refs[:i], r); j >= 0 {
-			v.Add(indexed("connector.token_refs", i), "%q is given twice (also at %d): each token has one budget, list it once", r, j)
+			v.Add(indexed("connector.token_refs", i), "%q is given twice (tokens %d and %d): each token has one budget, list it once", r, j+1, i+1)
 		}
 	}
 	c.TokenRefs, c.TokenRef = refs, refs[0]
@@ -220,4 +220,53 @@ func checkName(v *fault.Violations, field, name string) {
 	case n > 128:
 		v.Add(field, "at most 128 characters, got %d", n)
 	}
+}
+
+// ApplyConnectorChanges changes c to the values of draft for the fields
+// named in mask (the API's names), then checks the result as a new
+// connector is checked. The URL, workspace and username cannot change:
+// integrations belong to the connector's workspace. token_ref in the mask
+// alone makes the connector a one-token connector; with token_refs, the two
+// must agree as on create.
+func ApplyConnectorChanges(c *Connector, draft Connector, mask []string) error {
+	var v fault.Violations
+	if len(mask) == 0 {
+		v.Add("update_mask", "required: name the fields to change, e.g. token_refs or delegate_selectors")
+	}
+	next := *c
+	refsGiven := slices.Contains(mask, "token_refs")
+	for _, f := range mask {
+		switch f {
+		case "name":
+			next.Name = draft.Name
+		case "url", "workspace":
+			v.Add("connector."+f, "cannot change: the connector's integrations belong to workspace %q; create another connector for another workspace", c.Workspace)
+		case "username":
+			v.Add("connector.username", "cannot change: it is always %s", TokenUsername)
+		case "token_ref":
+			next.TokenRef = draft.TokenRef
+			if !refsGiven {
+				next.TokenRefs = nil
+			}
+		case "token_refs":
+			next.TokenRefs = draft.TokenRefs
+			if !slices.Contains(mask, "token_ref") {
+				next.TokenRef = ""
+			}
+		case "api_base_url":
+			next.APIBaseURL = draft.APIBaseURL
+		case "delegate_selectors":
+			next.DelegateSelectors = draft.DelegateSelectors
+		default:
+			v.Add("update_mask", "%q is not a field of a connector that can change", f)
+		}
+	}
+	if err := v.Err("", "invalid connector change"); err != nil {
+		return err
+	}
+	if err := NormalizeConnector(&next); err != nil {
+		return err
+	}
+	*c = next
+	return nil
 }

@@ -378,3 +378,58 @@ func TestIntegrationKindIsACatalogKind(t *testing.T) {
 		t.Fatalf("update to api: kind %q, changed %v, %v; want API", in.Kind, changed, err)
 	}
 }
+
+func TestApplyConnectorChanges(t *testing.T) {
+	t.Parallel()
+	base := func() integration.Connector {
+		c := integration.Connector{ID: "con-1", Name: "bb", URL: "https://bitbucket.org/acme", TokenRef: "env:A", DelegateSelectors: []string{"eu"}}
+		if err := integration.NormalizeConnector(&c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	tests := []struct {
+		name     string
+		draft    integration.Connector
+		mask     []string
+		wantRefs []string
+		wantSel  []string
+		field    string // a violation on it; "" for success
+	}{
+		{"add tokens", integration.Connector{TokenRefs: []string{"env:A", "env:B", "file:/run/secrets/c"}}, []string{"token_refs"},
+			[]string{"env:A", "env:B", "file:/run/secrets/c"}, []string{"eu"}, ""},
+		{"back to one token", integration.Connector{TokenRef: "env:B"}, []string{"token_ref"}, []string{"env:B"}, []string{"eu"}, ""},
+		{"selectors only", integration.Connector{DelegateSelectors: []string{"prod", "eu"}}, []string{"delegate_selectors"},
+			[]string{"env:A"}, []string{"eu", "prod"}, ""},
+		{"duplicate token", integration.Connector{TokenRefs: []string{"env:A", "env:A"}}, []string{"token_refs"}, nil, nil, "connector.token_refs[1]"},
+		{"token value", integration.Connector{TokenRefs: []string{"ATCTT3xFfGN0abc"}}, []string{"token_refs"}, nil, nil, "connector.token_refs[0]"},
+		{"no tokens left", integration.Connector{}, []string{"token_refs"}, nil, nil, "connector.token_ref"},
+		{"workspace fixed", integration.Connector{URL: "https://bitbucket.org/other"}, []string{"url"}, nil, nil, "connector.url"},
+		{"empty mask", integration.Connector{Name: "x"}, nil, nil, nil, "update_mask"},
+		{"empty name", integration.Connector{Name: " "}, []string{"name"}, nil, nil, "connector.name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := base()
+			err := integration.ApplyConnectorChanges(&c, tt.draft, tt.mask)
+			if tt.field != "" {
+				if v := violations(t, err); v[tt.field] == "" {
+					t.Fatalf("violations %v: want one on %s", v, tt.field)
+				}
+				if b := base(); !slices.Equal(c.TokenRefs, b.TokenRefs) || c.Name != b.Name {
+					t.Errorf("a refused change altered the connector: %+v", c)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(c.TokenRefs, tt.wantRefs) || c.TokenRef != tt.wantRefs[0] || !slices.Equal(c.DelegateSelectors, tt.wantSel) {
+				t.Errorf("got refs %q (first %q), selectors %q", c.TokenRefs, c.TokenRef, c.DelegateSelectors)
+			}
+			if c.ID != "con-1" || c.Workspace != "acme" {
+				t.Errorf("identity changed: %+v", c)
+			}
+		})
+	}
+}

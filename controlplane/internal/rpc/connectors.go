@@ -58,6 +58,17 @@ func (c *connectorServer) ListConnectors(ctx context.Context, req *integrationv1
 	return out, nil
 }
 
+func (c *connectorServer) UpdateConnector(ctx context.Context, req *integrationv1.UpdateConnectorRequest) (*integrationv1.UpdateConnectorResponse, error) {
+	in := req.GetChanges()
+	draft := integration.Connector{Name: in.GetName(), URL: in.GetUrl(), Username: in.GetUsername(), TokenRef: in.GetTokenRef(),
+		TokenRefs: in.GetTokenRefs(), APIBaseURL: in.GetApiBaseUrl(), DelegateSelectors: in.GetDelegateSelectors()}
+	out, err := c.s.Manage.UpdateConnector(ctx, managementCaller(ctx), req.GetConnector(), draft, req.GetUpdateMask().GetPaths())
+	if err != nil {
+		return nil, err
+	}
+	return &integrationv1.UpdateConnectorResponse{Connector: connectorToProto(out)}, nil
+}
+
 func (c *connectorServer) DeleteConnector(ctx context.Context, req *integrationv1.DeleteConnectorRequest) (*integrationv1.DeleteConnectorResponse, error) {
 	if err := c.s.Manage.DeleteConnector(ctx, managementCaller(ctx), req.GetConnector()); err != nil {
 		return nil, err

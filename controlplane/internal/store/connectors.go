@@ -97,3 +97,30 @@ func (db *DB) DeleteConnector(ctx context.Context, accountID, ref string) error 
 		return err
 	})
 }
+
+// UpdateConnector changes a connector by id or name as apply decides,
+// reading and writing it in one transaction. Errors: NotFound;
+// AlreadyExists (NAME_TAKEN); whatever apply refuses.
+func (db *DB) UpdateConnector(ctx context.Context, accountID, ref string, apply func(*integration.Connector) error) (integration.Connector, error) {
+	c, err := db.GetConnector(ctx, accountID, ref)
+	if err != nil {
+		return c, err
+	}
+	err = db.tx(ctx, func(tx *txn) error {
+		cur, err := getConnectorTx(ctx, tx, accountID, c.ID)
+		if err != nil {
+			return err
+		}
+		if err := apply(&cur); err != nil {
+			return err
+		}
+		_, err = tx.exec(ctx, `UPDATE connectors SET name = ?, token_ref = ?, token_refs = ?, api_base_url = ?, delegate_selectors = ?
+			WHERE id = ?`, cur.Name, cur.TokenRef, joinList(cur.TokenRefs), cur.APIBaseURL, joinList(cur.DelegateSelectors), cur.ID)
+		if db.dialect.isUniqueViolation(err) {
+			return fault.New(fault.AlreadyExists, ReasonConnectorNameTaken, "a connector named %q already exists", cur.Name).With("name", cur.Name)
+		}
+		c = cur
+		return err
+	})
+	return c, err
+}

@@ -27,6 +27,7 @@ import (
 	_ "github.com/catalog-discovery/bitbucket/proto/gen/idp/rules/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -530,6 +531,116 @@ func (x *ListConnectorsResponse) GetNextPageToken() string {
 	return ""
 }
 
+// UpdateConnectorRequest changes some fields of a connector.
+type UpdateConnectorRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Id or name of the connector to change.
+	Connector string `protobuf:"bytes,1,opt,name=connector,proto3" json:"connector,omitempty"`
+	// New values of the fields named in update_mask.
+	Changes *Connector `protobuf:"bytes,2,opt,name=changes,proto3" json:"changes,omitempty"`
+	// Field names of Connector, e.g. "token_refs".
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,3,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateConnectorRequest) Reset() {
+	*x = UpdateConnectorRequest{}
+	mi := &file_idp_integration_v1_connector_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateConnectorRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateConnectorRequest) ProtoMessage() {}
+
+func (x *UpdateConnectorRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_idp_integration_v1_connector_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateConnectorRequest.ProtoReflect.Descriptor instead.
+func (*UpdateConnectorRequest) Descriptor() ([]byte, []int) {
+	return file_idp_integration_v1_connector_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *UpdateConnectorRequest) GetConnector() string {
+	if x != nil {
+		return x.Connector
+	}
+	return ""
+}
+
+func (x *UpdateConnectorRequest) GetChanges() *Connector {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+func (x *UpdateConnectorRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+// UpdateConnectorResponse holds the connector as stored.
+type UpdateConnectorResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The connector.
+	Connector     *Connector `protobuf:"bytes,1,opt,name=connector,proto3" json:"connector,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateConnectorResponse) Reset() {
+	*x = UpdateConnectorResponse{}
+	mi := &file_idp_integration_v1_connector_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateConnectorResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateConnectorResponse) ProtoMessage() {}
+
+func (x *UpdateConnectorResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_idp_integration_v1_connector_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateConnectorResponse.ProtoReflect.Descriptor instead.
+func (*UpdateConnectorResponse) Descriptor() ([]byte, []int) {
+	return file_idp_integration_v1_connector_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *UpdateConnectorResponse) GetConnector() *Connector {
+	if x != nil {
+		return x.Connector
+	}
+	return nil
+}
+
 // DeleteConnectorRequest names a connector.
 type DeleteConnectorRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -541,7 +652,7 @@ type DeleteConnectorRequest struct {
 
 func (x *DeleteConnectorRequest) Reset() {
 	*x = DeleteConnectorRequest{}
-	mi := &file_idp_integration_v1_connector_proto_msgTypes[7]
+	mi := &file_idp_integration_v1_connector_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -553,7 +664,7 @@ func (x *DeleteConnectorRequest) String() string {
 func (*DeleteConnectorRequest) ProtoMessage() {}
 
 func (x *DeleteConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_connector_proto_msgTypes[7]
+	mi := &file_idp_integration_v1_connector_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -566,7 +677,7 @@ func (x *DeleteConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteConnectorRequest.ProtoReflect.Descriptor instead.
 func (*DeleteConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_connector_proto_rawDescGZIP(), []int{7}
+	return file_idp_integration_v1_connector_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DeleteConnectorRequest) GetConnector() string {
@@ -585,7 +696,7 @@ type DeleteConnectorResponse struct {
 
 func (x *DeleteConnectorResponse) Reset() {
 	*x = DeleteConnectorResponse{}
-	mi := &file_idp_integration_v1_connector_proto_msgTypes[8]
+	mi := &file_idp_integration_v1_connector_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -597,7 +708,7 @@ func (x *DeleteConnectorResponse) String() string {
 func (*DeleteConnectorResponse) ProtoMessage() {}
 
 func (x *DeleteConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_connector_proto_msgTypes[8]
+	mi := &file_idp_integration_v1_connector_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -610,7 +721,7 @@ func (x *DeleteConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteConnectorResponse.ProtoReflect.Descriptor instead.
 func (*DeleteConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_connector_proto_rawDescGZIP(), []int{8}
+	return file_idp_integration_v1_connector_proto_rawDescGZIP(), []int{10}
 }
 
 // ConnectorTest is one connection test and its verdict.
@@ -643,7 +754,7 @@ type ConnectorTest struct {
 
 func (x *ConnectorTest) Reset() {
 	*x = ConnectorTest{}
-	mi := &file_idp_integration_v1_connector_proto_msgTypes[9]
+	mi := &file_idp_integration_v1_connector_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -655,7 +766,7 @@ func (x *ConnectorTest) String() string {
 func (*ConnectorTest) ProtoMessage() {}
 
 func (x *ConnectorTest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_connector_proto_msgTypes[9]
+	mi := &file_idp_integration_v1_connector_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -668,7 +779,7 @@ func (x *ConnectorTest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectorTest.ProtoReflect.Descriptor instead.
 func (*ConnectorTest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_connector_proto_rawDescGZIP(), []int{9}
+	return file_idp_integration_v1_connector_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ConnectorTest) GetId() string {
@@ -764,7 +875,7 @@ type ConnectorTokenCheck struct {
 
 func (x *ConnectorTokenCheck) Reset() {
 	*x = ConnectorTokenCheck{}
-	mi := &file_idp_integration_v1_connector_proto_msgTypes[10]
+	mi := &file_idp_integration_v1_connector_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -776,7 +887,7 @@ func (x *ConnectorTokenCheck) String() string {
 func (*ConnectorTokenCheck) ProtoMessage() {}
 
 func (x *ConnectorTokenCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_connector_proto_msgTypes[10]
+	mi := &file_idp_integration_v1_connector_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -789,7 +900,7 @@ func (x *ConnectorTokenCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectorTokenCheck.ProtoReflect.Descriptor instead.
 func (*ConnectorTokenCheck) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_connector_proto_rawDescGZIP(), []int{10}
+	return file_idp_integration_v1_connector_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ConnectorTokenCheck) GetTokenRef() string {
@@ -848,7 +959,7 @@ type TestConnectorRequest struct {
 
 func (x *TestConnectorRequest) Reset() {
 	*x = TestConnectorRequest{}
-	mi := &file_idp_integration_v1_connector_proto_msgTypes[11]
+	mi := &file_idp_integration_v1_connector_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -860,7 +971,7 @@ func (x *TestConnectorRequest) String() string {
 func (*TestConnectorRequest) ProtoMessage() {}
 
 func (x *TestConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_connector_proto_msgTypes[11]
+	mi := &file_idp_integration_v1_connector_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -873,7 +984,7 @@ func (x *TestConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TestConnectorRequest.ProtoReflect.Descriptor instead.
 func (*TestConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_connector_proto_rawDescGZIP(), []int{11}
+	return file_idp_integration_v1_connector_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *TestConnectorRequest) GetConnector() string {
@@ -901,7 +1012,7 @@ type TestConnectorResponse struct {
 
 func (x *TestConnectorResponse) Reset() {
 	*x = TestConnectorResponse{}
-	mi := &file_idp_integration_v1_connector_proto_msgTypes[12]
+	mi := &file_idp_integration_v1_connector_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -913,7 +1024,7 @@ func (x *TestConnectorResponse) String() string {
 func (*TestConnectorResponse) ProtoMessage() {}
 
 func (x *TestConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_connector_proto_msgTypes[12]
+	mi := &file_idp_integration_v1_connector_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -926,7 +1037,7 @@ func (x *TestConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TestConnectorResponse.ProtoReflect.Descriptor instead.
 func (*TestConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_connector_proto_rawDescGZIP(), []int{12}
+	return file_idp_integration_v1_connector_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *TestConnectorResponse) GetTest() *ConnectorTest {
@@ -947,7 +1058,7 @@ type GetConnectorTestRequest struct {
 
 func (x *GetConnectorTestRequest) Reset() {
 	*x = GetConnectorTestRequest{}
-	mi := &file_idp_integration_v1_connector_proto_msgTypes[13]
+	mi := &file_idp_integration_v1_connector_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -959,7 +1070,7 @@ func (x *GetConnectorTestRequest) String() string {
 func (*GetConnectorTestRequest) ProtoMessage() {}
 
 func (x *GetConnectorTestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_connector_proto_msgTypes[13]
+	mi := &file_idp_integration_v1_connector_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -972,7 +1083,7 @@ func (x *GetConnectorTestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConnectorTestRequest.ProtoReflect.Descriptor instead.
 func (*GetConnectorTestRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_connector_proto_rawDescGZIP(), []int{13}
+	return file_idp_integration_v1_connector_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetConnectorTestRequest) GetId() string {
@@ -993,7 +1104,7 @@ type GetConnectorTestResponse struct {
 
 func (x *GetConnectorTestResponse) Reset() {
 	*x = GetConnectorTestResponse{}
-	mi := &file_idp_integration_v1_connector_proto_msgTypes[14]
+	mi := &file_idp_integration_v1_connector_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1005,7 +1116,7 @@ func (x *GetConnectorTestResponse) String() string {
 func (*GetConnectorTestResponse) ProtoMessage() {}
 
 func (x *GetConnectorTestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_connector_proto_msgTypes[14]
+	mi := &file_idp_integration_v1_connector_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1018,7 +1129,7 @@ func (x *GetConnectorTestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConnectorTestResponse.ProtoReflect.Descriptor instead.
 func (*GetConnectorTestResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_connector_proto_rawDescGZIP(), []int{14}
+	return file_idp_integration_v1_connector_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetConnectorTestResponse) GetTest() *ConnectorTest {
@@ -1032,7 +1143,7 @@ var File_idp_integration_v1_connector_proto protoreflect.FileDescriptor
 
 const file_idp_integration_v1_connector_proto_rawDesc = "" +
 	"\n" +
-	"\"idp/integration/v1/connector.proto\x12\x12idp.integration.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18idp/rules/v1/rules.proto\"\xea\x03\n" +
+	"\"idp/integration/v1/connector.proto\x12\x12idp.integration.v1\x1a\x1bbuf/validate/validate.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18idp/rules/v1/rules.proto\"\xea\x03\n" +
 	"\tConnector\x12\x1c\n" +
 	"\x02id\x18\x01 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\x02id\x12 \n" +
 	"\x04name\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\x04name\x12\x1e\n" +
@@ -1064,7 +1175,15 @@ const file_idp_integration_v1_connector_proto_rawDesc = "" +
 	"\n" +
 	"connectors\x18\x01 \x03(\v2\x1d.idp.integration.v1.ConnectorR\n" +
 	"connectors\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"F\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x9e\x02\n" +
+	"\x16UpdateConnectorRequest\x12,\n" +
+	"\tconnector\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\tconnector\x127\n" +
+	"\achanges\x18\x02 \x01(\v2\x1d.idp.integration.v1.ConnectorR\achanges\x12\x9c\x01\n" +
+	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskB_\xbaH\\\xe2\x01Y\x12\x04name\x12\x03url\x12\tworkspace\x12\busername\x12\ttoken_ref\x12\n" +
+	"token_refs\x12\fapi_base_url\x12\x12delegate_selectorsR\n" +
+	"updateMask\"V\n" +
+	"\x17UpdateConnectorResponse\x12;\n" +
+	"\tconnector\x18\x01 \x01(\v2\x1d.idp.integration.v1.ConnectorR\tconnector\"F\n" +
 	"\x16DeleteConnectorRequest\x12,\n" +
 	"\tconnector\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\tconnector\"\x19\n" +
 	"\x17DeleteConnectorResponse\"\xcf\x03\n" +
@@ -1104,11 +1223,12 @@ const file_idp_integration_v1_connector_proto_rawDesc = "" +
 	"\x1dCONNECTOR_TEST_STATUS_PENDING\x10\x01\x12!\n" +
 	"\x1dCONNECTOR_TEST_STATUS_RUNNING\x10\x02\x12#\n" +
 	"\x1fCONNECTOR_TEST_STATUS_SUCCEEDED\x10\x03\x12 \n" +
-	"\x1cCONNECTOR_TEST_STATUS_FAILED\x10\x042\x8b\x05\n" +
+	"\x1cCONNECTOR_TEST_STATUS_FAILED\x10\x042\xf7\x05\n" +
 	"\x10ConnectorService\x12j\n" +
 	"\x0fCreateConnector\x12*.idp.integration.v1.CreateConnectorRequest\x1a+.idp.integration.v1.CreateConnectorResponse\x12a\n" +
 	"\fGetConnector\x12'.idp.integration.v1.GetConnectorRequest\x1a(.idp.integration.v1.GetConnectorResponse\x12g\n" +
 	"\x0eListConnectors\x12).idp.integration.v1.ListConnectorsRequest\x1a*.idp.integration.v1.ListConnectorsResponse\x12j\n" +
+	"\x0fUpdateConnector\x12*.idp.integration.v1.UpdateConnectorRequest\x1a+.idp.integration.v1.UpdateConnectorResponse\x12j\n" +
 	"\x0fDeleteConnector\x12*.idp.integration.v1.DeleteConnectorRequest\x1a+.idp.integration.v1.DeleteConnectorResponse\x12d\n" +
 	"\rTestConnector\x12(.idp.integration.v1.TestConnectorRequest\x1a).idp.integration.v1.TestConnectorResponse\x12m\n" +
 	"\x10GetConnectorTest\x12+.idp.integration.v1.GetConnectorTestRequest\x1a,.idp.integration.v1.GetConnectorTestResponseB\xe5\x01\n" +
@@ -1127,7 +1247,7 @@ func file_idp_integration_v1_connector_proto_rawDescGZIP() []byte {
 }
 
 var file_idp_integration_v1_connector_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_idp_integration_v1_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_idp_integration_v1_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_idp_integration_v1_connector_proto_goTypes = []any{
 	(ConnectorTestStatus)(0),         // 0: idp.integration.v1.ConnectorTestStatus
 	(*Connector)(nil),                // 1: idp.integration.v1.Connector
@@ -1137,45 +1257,53 @@ var file_idp_integration_v1_connector_proto_goTypes = []any{
 	(*GetConnectorResponse)(nil),     // 5: idp.integration.v1.GetConnectorResponse
 	(*ListConnectorsRequest)(nil),    // 6: idp.integration.v1.ListConnectorsRequest
 	(*ListConnectorsResponse)(nil),   // 7: idp.integration.v1.ListConnectorsResponse
-	(*DeleteConnectorRequest)(nil),   // 8: idp.integration.v1.DeleteConnectorRequest
-	(*DeleteConnectorResponse)(nil),  // 9: idp.integration.v1.DeleteConnectorResponse
-	(*ConnectorTest)(nil),            // 10: idp.integration.v1.ConnectorTest
-	(*ConnectorTokenCheck)(nil),      // 11: idp.integration.v1.ConnectorTokenCheck
-	(*TestConnectorRequest)(nil),     // 12: idp.integration.v1.TestConnectorRequest
-	(*TestConnectorResponse)(nil),    // 13: idp.integration.v1.TestConnectorResponse
-	(*GetConnectorTestRequest)(nil),  // 14: idp.integration.v1.GetConnectorTestRequest
-	(*GetConnectorTestResponse)(nil), // 15: idp.integration.v1.GetConnectorTestResponse
-	(*timestamppb.Timestamp)(nil),    // 16: google.protobuf.Timestamp
+	(*UpdateConnectorRequest)(nil),   // 8: idp.integration.v1.UpdateConnectorRequest
+	(*UpdateConnectorResponse)(nil),  // 9: idp.integration.v1.UpdateConnectorResponse
+	(*DeleteConnectorRequest)(nil),   // 10: idp.integration.v1.DeleteConnectorRequest
+	(*DeleteConnectorResponse)(nil),  // 11: idp.integration.v1.DeleteConnectorResponse
+	(*ConnectorTest)(nil),            // 12: idp.integration.v1.ConnectorTest
+	(*ConnectorTokenCheck)(nil),      // 13: idp.integration.v1.ConnectorTokenCheck
+	(*TestConnectorRequest)(nil),     // 14: idp.integration.v1.TestConnectorRequest
+	(*TestConnectorResponse)(nil),    // 15: idp.integration.v1.TestConnectorResponse
+	(*GetConnectorTestRequest)(nil),  // 16: idp.integration.v1.GetConnectorTestRequest
+	(*GetConnectorTestResponse)(nil), // 17: idp.integration.v1.GetConnectorTestResponse
+	(*timestamppb.Timestamp)(nil),    // 18: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),    // 19: google.protobuf.FieldMask
 }
 var file_idp_integration_v1_connector_proto_depIdxs = []int32{
-	16, // 0: idp.integration.v1.Connector.created_at:type_name -> google.protobuf.Timestamp
+	18, // 0: idp.integration.v1.Connector.created_at:type_name -> google.protobuf.Timestamp
 	1,  // 1: idp.integration.v1.CreateConnectorRequest.connector:type_name -> idp.integration.v1.Connector
 	1,  // 2: idp.integration.v1.CreateConnectorResponse.connector:type_name -> idp.integration.v1.Connector
 	1,  // 3: idp.integration.v1.GetConnectorResponse.connector:type_name -> idp.integration.v1.Connector
 	1,  // 4: idp.integration.v1.ListConnectorsResponse.connectors:type_name -> idp.integration.v1.Connector
-	0,  // 5: idp.integration.v1.ConnectorTest.status:type_name -> idp.integration.v1.ConnectorTestStatus
-	16, // 6: idp.integration.v1.ConnectorTest.created_at:type_name -> google.protobuf.Timestamp
-	16, // 7: idp.integration.v1.ConnectorTest.finished_at:type_name -> google.protobuf.Timestamp
-	11, // 8: idp.integration.v1.ConnectorTest.tokens:type_name -> idp.integration.v1.ConnectorTokenCheck
-	10, // 9: idp.integration.v1.TestConnectorResponse.test:type_name -> idp.integration.v1.ConnectorTest
-	10, // 10: idp.integration.v1.GetConnectorTestResponse.test:type_name -> idp.integration.v1.ConnectorTest
-	2,  // 11: idp.integration.v1.ConnectorService.CreateConnector:input_type -> idp.integration.v1.CreateConnectorRequest
-	4,  // 12: idp.integration.v1.ConnectorService.GetConnector:input_type -> idp.integration.v1.GetConnectorRequest
-	6,  // 13: idp.integration.v1.ConnectorService.ListConnectors:input_type -> idp.integration.v1.ListConnectorsRequest
-	8,  // 14: idp.integration.v1.ConnectorService.DeleteConnector:input_type -> idp.integration.v1.DeleteConnectorRequest
-	12, // 15: idp.integration.v1.ConnectorService.TestConnector:input_type -> idp.integration.v1.TestConnectorRequest
-	14, // 16: idp.integration.v1.ConnectorService.GetConnectorTest:input_type -> idp.integration.v1.GetConnectorTestRequest
-	3,  // 17: idp.integration.v1.ConnectorService.CreateConnector:output_type -> idp.integration.v1.CreateConnectorResponse
-	5,  // 18: idp.integration.v1.ConnectorService.GetConnector:output_type -> idp.integration.v1.GetConnectorResponse
-	7,  // 19: idp.integration.v1.ConnectorService.ListConnectors:output_type -> idp.integration.v1.ListConnectorsResponse
-	9,  // 20: idp.integration.v1.ConnectorService.DeleteConnector:output_type -> idp.integration.v1.DeleteConnectorResponse
-	13, // 21: idp.integration.v1.ConnectorService.TestConnector:output_type -> idp.integration.v1.TestConnectorResponse
-	15, // 22: idp.integration.v1.ConnectorService.GetConnectorTest:output_type -> idp.integration.v1.GetConnectorTestResponse
-	17, // [17:23] is the sub-list for method output_type
-	11, // [11:17] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	1,  // 5: idp.integration.v1.UpdateConnectorRequest.changes:type_name -> idp.integration.v1.Connector
+	19, // 6: idp.integration.v1.UpdateConnectorRequest.update_mask:type_name -> google.protobuf.FieldMask
+	1,  // 7: idp.integration.v1.UpdateConnectorResponse.connector:type_name -> idp.integration.v1.Connector
+	0,  // 8: idp.integration.v1.ConnectorTest.status:type_name -> idp.integration.v1.ConnectorTestStatus
+	18, // 9: idp.integration.v1.ConnectorTest.created_at:type_name -> google.protobuf.Timestamp
+	18, // 10: idp.integration.v1.ConnectorTest.finished_at:type_name -> google.protobuf.Timestamp
+	13, // 11: idp.integration.v1.ConnectorTest.tokens:type_name -> idp.integration.v1.ConnectorTokenCheck
+	12, // 12: idp.integration.v1.TestConnectorResponse.test:type_name -> idp.integration.v1.ConnectorTest
+	12, // 13: idp.integration.v1.GetConnectorTestResponse.test:type_name -> idp.integration.v1.ConnectorTest
+	2,  // 14: idp.integration.v1.ConnectorService.CreateConnector:input_type -> idp.integration.v1.CreateConnectorRequest
+	4,  // 15: idp.integration.v1.ConnectorService.GetConnector:input_type -> idp.integration.v1.GetConnectorRequest
+	6,  // 16: idp.integration.v1.ConnectorService.ListConnectors:input_type -> idp.integration.v1.ListConnectorsRequest
+	8,  // 17: idp.integration.v1.ConnectorService.UpdateConnector:input_type -> idp.integration.v1.UpdateConnectorRequest
+	10, // 18: idp.integration.v1.ConnectorService.DeleteConnector:input_type -> idp.integration.v1.DeleteConnectorRequest
+	14, // 19: idp.integration.v1.ConnectorService.TestConnector:input_type -> idp.integration.v1.TestConnectorRequest
+	16, // 20: idp.integration.v1.ConnectorService.GetConnectorTest:input_type -> idp.integration.v1.GetConnectorTestRequest
+	3,  // 21: idp.integration.v1.ConnectorService.CreateConnector:output_type -> idp.integration.v1.CreateConnectorResponse
+	5,  // 22: idp.integration.v1.ConnectorService.GetConnector:output_type -> idp.integration.v1.GetConnectorResponse
+	7,  // 23: idp.integration.v1.ConnectorService.ListConnectors:output_type -> idp.integration.v1.ListConnectorsResponse
+	9,  // 24: idp.integration.v1.ConnectorService.UpdateConnector:output_type -> idp.integration.v1.UpdateConnectorResponse
+	11, // 25: idp.integration.v1.ConnectorService.DeleteConnector:output_type -> idp.integration.v1.DeleteConnectorResponse
+	15, // 26: idp.integration.v1.ConnectorService.TestConnector:output_type -> idp.integration.v1.TestConnectorResponse
+	17, // 27: idp.integration.v1.ConnectorService.GetConnectorTest:output_type -> idp.integration.v1.GetConnectorTestResponse
+	21, // [21:28] is the sub-list for method output_type
+	14, // [14:21] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_idp_integration_v1_connector_proto_init() }
@@ -1189,7 +1317,7 @@ func file_idp_integration_v1_connector_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_idp_integration_v1_connector_proto_rawDesc), len(file_idp_integration_v1_connector_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   15,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
