@@ -64,6 +64,10 @@ type Token struct {
 	// NotOwner makes the token act as a member that is not a workspace
 	// owner: it may read repositories but not manage workspace webhooks.
 	NotOwner bool
+	// RateLimit is the token's own allowance; zero means Config.RateLimit.
+	// Bitbucket scales an access token's allowance with the workspace's
+	// seats, so tokens of one workspace can differ.
+	RateLimit Rate
 }
 
 // DefaultScopes are what a catalog discovery token needs.
@@ -299,6 +303,9 @@ func (c Config) withDefaults() (Config, error) {
 			}
 		}
 		t.Scopes = slices.Clone(t.Scopes)
+		if t.RateLimit.N < 0 || t.RateLimit.Per < 0 {
+			return c, fmt.Errorf("token %s: rate limit %d/%v is negative", t.Name, t.RateLimit.N, t.RateLimit.Per)
+		}
 		tokens[i] = t
 	}
 	c.Tokens = tokens

@@ -48,6 +48,8 @@ POST   /_mock/counters/reset                          zero the counters
 GET    /_mock/faults                                  fault settings
 PUT    /_mock/faults                                  {"rate": 0.05, "kinds": ["500","reset"], "delay": "2s"}
 POST   /_mock/faults/next                             fail the next requests: {"kinds": ["503"]}
+GET    /_mock/tokens                                  tokens: name, scopes, revoked, own rate limit (never values)
+PATCH  /_mock/tokens/{name}                           {"revoked": true} (401 from then on), {"rate_limit": "2000/h"} ("" for the server's)
 GET    /_mock/rate-limit                              {"limit": "1000/h"}
 PUT    /_mock/rate-limit                              {"limit": "50/10s"} ("off" for none)
 `
@@ -216,6 +218,7 @@ func (s *Server) controlRoutes() http.Handler {
 	})
 	prAction("merge", func(_ *http.Request, ref string, id int) (PRInfo, error) { return s.MergePR(ref, id) })
 	prAction("decline", func(_ *http.Request, ref string, id int) (PRInfo, error) { return s.DeclinePR(ref, id) })
+	s.tokenRoutes(m)
 	m.HandleFunc("GET /_mock/hooks", func(w http.ResponseWriter, _ *http.Request) { writeControl(w, s.Hooks(), nil) })
 	m.HandleFunc("GET /_mock/deliveries", func(w http.ResponseWriter, _ *http.Request) {
 		writeControl(w, toDeliveriesWire(s.Deliveries()), nil)

@@ -25,27 +25,42 @@ type window struct {
 // allowed, how many requests the window holds (this one included) and the
 // rate it applied.
 func (l *limiter) take(key string, now time.Time) (ok bool, used int, rate Rate) {
+	return l.takeAt(key, now, Rate{}, false)
+}
+
+// takeAt is take with the key's own rate when own is set.
+func (l *limiter) takeAt(key string, now time.Time, rate Rate, own bool) (ok bool, used int, _ Rate) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.rate.Unlimited() {
-		return true, 0, l.rate
+	if !own {
+		rate = l.rate
+	}
+	if rate.Unlimited() {
+		return true, 0, rate
 	}
 	w := l.windows[key]
-	if w == nil {
-		w = &window{at: make([]int64, l.rate.N)}
+	if w == nil || len(w.at) != rate.N {
+		w = &window{at: make([]int64, rate.N)}
 		l.windows[key] = w
 	}
 	t := now.UnixNano()
-	for w.n > 0 && w.at[w.head] <= t-int64(l.rate.Per) {
+	for w.n > 0 && w.at[w.head] <= t-int64(rate.Per) {
 		w.head = (w.head + 1) % len(w.at)
 		w.n--
 	}
-	if w.n >= l.rate.N {
-		return false, w.n, l.rate
+	if w.n >= rate.N {
+		return false, w.n, rate
 	}
 	w.at[(w.head+w.n)%len(w.at)] = t
 	w.n++
-	return true, w.n, l.rate
+	return true, w.n, rate
+}
+
+// forget starts key's window afresh.
+func (l *limiter) forget(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.windows, key)
 }
 
 // set changes the rate and forgets every window.

@@ -32,10 +32,11 @@ type Server struct {
 	hooks      hookStore
 	deliveries deliveryState
 
-	limiter  limiter
-	faults   faultState
-	counters counterSet
-	handler  http.Handler
+	limiter    limiter
+	tokenState tokenState
+	faults     faultState
+	counters   counterSet
+	handler    http.Handler
 }
 
 // New generates the workspace described by cfg.
@@ -50,6 +51,12 @@ func New(cfg Config) (*Server, error) {
 		s.tokens[cfg.Tokens[i].Value] = &s.cfg.Tokens[i]
 	}
 	s.limiter.set(cfg.RateLimit)
+	s.tokenState.revoked, s.tokenState.rates = map[string]bool{}, map[string]Rate{}
+	for _, t := range s.cfg.Tokens {
+		if !t.RateLimit.Unlimited() {
+			s.tokenState.rates[t.Name] = t.RateLimit
+		}
+	}
 	s.faults.cfg = cfg.Faults
 	s.counters.c = newCounters()
 	s.deliveries.init(cfg.Deliveries)
@@ -302,11 +309,18 @@ func (s *Server) serveAPI(e *endpoint, r *http.Request, fault FaultKind, credNam
 		return errorReply(http.StatusUnauthorized, msgBadToken)
 	}
 	key := "anonymous@" + clientIP(r)
+	var own bool
+	var tokenRate Rate
 	if cred != nil {
 		*credName = cred.token.Name
 		key = "token:" + cred.token.Name
+		var usable bool
+		if usable, tokenRate, own = s.tokenAllowed(cred.token); !usable {
+			// A revoked token is as unknown to Bitbucket as a wrong one.
+			return errorReply(http.StatusUnauthorized, msgBadToken)
+		}
 	}
-	allowed, used, rate := s.limiter.take(key, s.cfg.Clock())
+	allowed, used, rate := s.limiter.takeAt(key, s.cfg.Clock(), tokenRate, own)
 	header := http.Header{}
 	if cred != nil && cred.bearer && !rate.Unlimited() && strings.HasPrefix(r.URL.Path, "/2.0/repositories/") {
 		// Scaled rate-limit headers: access tokens on repository data only.

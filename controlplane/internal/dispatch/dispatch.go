@@ -268,13 +268,13 @@ func (s *Service) assignment(ctx context.Context, t tasks.Task) (tasks.Assignmen
 			kinds[i] = string(k)
 		}
 		a.Sync = &tasks.SyncPayload{IntegrationID: in.ID, SecondaryKinds: kinds, Limits: s.cfg.Limits, StartDate: in.StartDate,
-			Cursors: cursors, CodeOwners: codeOwners, Filter: in.Filter, Target: tasks.Target{Workspace: in.Workspace, APIBaseURL: c.APIBaseURL, TokenRef: c.TokenRef}}
+			Cursors: cursors, CodeOwners: codeOwners, Filter: in.Filter, Target: tasks.Target{Workspace: in.Workspace, APIBaseURL: c.APIBaseURL, TokenRefs: c.TokenRefs}}
 	case tasks.TestConnection:
 		c, err := s.store.GetConnector(ctx, t.AccountID, t.ConnectorID)
 		if err != nil {
 			return a, err
 		}
-		a.Test = &tasks.TestPayload{ConnectorID: c.ID, Target: tasks.Target{Workspace: c.Workspace, APIBaseURL: c.APIBaseURL, TokenRef: c.TokenRef}}
+		a.Test = &tasks.TestPayload{ConnectorID: c.ID, Target: tasks.Target{Workspace: c.Workspace, APIBaseURL: c.APIBaseURL, TokenRefs: c.TokenRefs}}
 	}
 	return a, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	integrationv1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/integration/v1"
 	"github.com/catalog-discovery/bitbucket/shared/cli"
@@ -25,6 +26,7 @@ var connectorSubject = &subject{
 		"workspace":          "--workspace",
 		"username":           "--username",
 		"token_ref":          "--token-ref",
+		"token_refs":         "--token-ref",
 		"api_base_url":       "--api-url",
 		"delegate_selectors": "--selector",
 	},
@@ -34,13 +36,17 @@ var connectorSubject = &subject{
 func (a *app) connectorCommand() *cobra.Command {
 	return group("connector", "Manage Bitbucket Cloud connectors",
 		`A connector says how a delegate reaches one Bitbucket Cloud workspace: the
-workspace URL over HTTPS, the username x-token-auth, and a reference to a
-workspace access token (env:NAME or file:/path) that only the delegate resolves.
+workspace URL over HTTPS, the username x-token-auth, and references to one or
+more workspace access tokens (env:NAME or file:/path) that only the delegate
+resolves. Each access token has its own hourly allowance at Bitbucket: with
+several, the delegate spreads requests over them and skips one Bitbucket
+rejects.
 The token needs the scopes Projects: Read, Repositories: Read and
 Pull requests: Read; 'idpctl connector test' checks them.`,
 		a.connectorCreateCommand(),
 		a.connectorListCommand(),
 		a.connectorGetCommand(),
+		a.connectorEditCommand(),
 		a.connectorDeleteCommand(),
 		a.connectorTestCommand(),
 		a.connectorTestResultCommand(),
@@ -49,12 +55,12 @@ Pull requests: Read; 'idpctl connector test' checks them.`,
 
 func (a *app) connectorCreateCommand() *cobra.Command {
 	var (
-		name, workspace, rawURL, username, tokenRef, apiURL string
-		selectors                                           []string
-		output                                              outputFormat
+		name, workspace, rawURL, username, apiURL string
+		tokenRefs, selectors                      []string
+		output                                    outputFormat
 	)
 	cmd := &cobra.Command{
-		Use:   "create --name NAME (--workspace SLUG | --url URL) --token-ref REF",
+		Use:   "create --name NAME (--workspace SLUG | --url URL) --token-ref REF [--token-ref REF ...]",
 		Short: "Create a connector",
 		Long: `Create a connector to a Bitbucket Cloud workspace.
 
@@ -62,9 +68,22 @@ func (a *app) connectorCreateCommand() *cobra.Command {
 URLs are rejected. --token-ref names where the delegate finds the workspace
 access token: env:NAME (a variable in the delegate's environment) or
 file:/absolute/path (a file on the delegate's machine). The token itself never
-reaches the control plane.`,
+reaches the control plane.
+
+Repeat --token-ref to give the connector several access tokens of the same
+workspace (up to 16). Bitbucket gives each access token its own hourly
+allowance, so the first full sync of a large workspace finishes about that many
+times sooner. The delegate spreads requests over the tokens by their remaining
+budgets, moves work off a token that is rate limited, and skips a token that
+Bitbucket rejects (revoked or expired), naming it in the delegate's log and in
+the sync run ('idpctl runs', 'idpctl integration get').`,
 		Example: `  # The delegate reads the token from $BITBUCKET_TOKEN
   idpctl connector create --name bb-acme --workspace acme --token-ref env:BITBUCKET_TOKEN
+
+  # Three access tokens: three hourly allowances
+  idpctl connector create --name bb-acme --workspace acme \
+      --token-ref env:BITBUCKET_TOKEN_1 --token-ref env:BITBUCKET_TOKEN_2 \
+      --token-ref file:/run/secrets/bitbucket-token-3
 
   # Only delegates tagged "eu" run this connector's tasks
   idpctl connector create --name bb-acme --workspace acme \
@@ -90,8 +109,10 @@ reaches the control plane.`,
 			case rawURL == "":
 				return cli.Usagef("--workspace SLUG or --url URL is required")
 			}
-			if err := checkTokenRef(tokenRef); err != nil {
-				return cli.Usagef("invalid --token-ref: %v", err)
+			for _, ref := range tokenRefs {
+				if err := checkTokenRef(ref); err != nil {
+					return cli.Usagef("invalid --token-ref: %v", err)
+				}
 			}
 			c, err := a.client()
 			if err != nil {
@@ -102,7 +123,7 @@ reaches the control plane.`,
 					Name:              name,
 					Url:               rawURL,
 					Username:          username,
-					TokenRef:          tokenRef,
+					TokenRefs:         tokenRefs,
 					ApiBaseUrl:        apiURL,
 					DelegateSelectors: selectors,
 				},
@@ -122,7 +143,7 @@ reaches the control plane.`,
 	f.StringVar(&workspace, "workspace", "", "workspace slug; means --url https://bitbucket.org/SLUG")
 	f.StringVar(&rawURL, "url", "", "workspace or repository URL over HTTPS")
 	f.StringVar(&username, "username", "x-token-auth", "username; workspace access tokens use x-token-auth")
-	f.StringVar(&tokenRef, "token-ref", "", "where the delegate finds the token: env:NAME or file:/absolute/path")
+	f.StringArrayVar(&tokenRefs, "token-ref", nil, "where the delegate finds an access token: env:NAME or file:/absolute/path; repeatable, one per token (up to 16)")
 	f.StringVar(&apiURL, "api-url", "", "Bitbucket API base URL (default: the server's, https://api.bitbucket.org/2.0)")
 	f.StringSliceVar(&selectors, "selector", nil, "delegate tag required to run this connector's tasks; repeatable")
 	addOutputFlag(cmd, &output)
@@ -154,7 +175,7 @@ func (a *app) connectorListCommand() *cobra.Command {
 				{"NAME", (*integrationv1.Connector).GetName},
 				{"ID", (*integrationv1.Connector).GetId},
 				{"WORKSPACE", (*integrationv1.Connector).GetWorkspace},
-				{"TOKEN REF", (*integrationv1.Connector).GetTokenRef},
+				{"TOKEN REFS", func(c *integrationv1.Connector) string { return strings.Join(connectorTokenRefs(c), ",") }},
 				{"SELECTORS", func(c *integrationv1.Connector) string { return strings.Join(c.GetDelegateSelectors(), ",") }},
 				{"CREATED", func(c *integrationv1.Connector) string { return a.age(c.GetCreatedAt()) }},
 			}, "No connectors. Create one with: "+cmdLine("connector", "create", "--name", "NAME", "--workspace", "SLUG", "--token-ref", "env:BITBUCKET_TOKEN"))
@@ -189,7 +210,9 @@ func (a *app) connectorGetCommand() *cobra.Command {
 				d.add("Workspace", conn.GetWorkspace())
 				d.add("URL", conn.GetUrl())
 				d.add("Username", conn.GetUsername())
-				d.add("Token ref", conn.GetTokenRef())
+				for _, ref := range connectorTokenRefs(conn) {
+					d.add("Token ref", ref)
+				}
 				d.add("API URL", conn.GetApiBaseUrl())
 				d.add("Selectors", strings.Join(conn.GetDelegateSelectors(), ","))
 				d.add("Created", a.when(conn.GetCreatedAt()))
@@ -197,6 +220,88 @@ func (a *app) connectorGetCommand() *cobra.Command {
 			})
 		},
 	}
+	addOutputFlag(cmd, &output)
+	return cmd
+}
+
+func (a *app) connectorEditCommand() *cobra.Command {
+	var (
+		name, apiURL         string
+		tokenRefs, selectors []string
+		output               outputFormat
+	)
+	cmd := &cobra.Command{
+		Use:   "edit CONNECTOR [--name NAME] [--token-ref REF ...] [--api-url URL] [--selector TAG ...]",
+		Short: "Change a connector's name, tokens, API URL or selectors",
+		Long: `Change the settings given, and only those. --token-ref, repeated, replaces the
+whole list of tokens (give every token the connector should keep); --selector,
+repeated, replaces the selectors (--selector "" clears them). The workspace
+URL cannot change: the connector's integrations belong to its workspace.
+
+The next tasks of the connector's integrations use the new values; a running
+sync keeps the tokens it started with.`,
+		Example: `  # Add a second and a third token (the list is replaced: keep the first)
+  idpctl connector edit bb-acme --token-ref env:BITBUCKET_TOKEN \
+      --token-ref env:BITBUCKET_TOKEN_2 --token-ref env:BITBUCKET_TOKEN_3
+
+  # Drop a revoked token
+  idpctl connector edit bb-acme --token-ref env:BITBUCKET_TOKEN_2 --token-ref env:BITBUCKET_TOKEN_3
+
+  idpctl connector edit bb-acme --name bb-acme-prod --selector eu`,
+		Args: exactArgs("CONNECTOR"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			changes := &integrationv1.Connector{}
+			var mask []string
+			f := cmd.Flags()
+			if f.Changed("name") {
+				changes.Name, mask = name, append(mask, "name")
+			}
+			if f.Changed("token-ref") {
+				for _, ref := range tokenRefs {
+					if err := checkTokenRef(ref); err != nil {
+						return cli.Usagef("invalid --token-ref: %v", err)
+					}
+				}
+				changes.TokenRefs, mask = tokenRefs, append(mask, "token_refs")
+			}
+			if f.Changed("api-url") {
+				changes.ApiBaseUrl, mask = apiURL, append(mask, "api_base_url")
+			}
+			if f.Changed("selector") {
+				for _, s := range selectors {
+					if s != "" {
+						changes.DelegateSelectors = append(changes.DelegateSelectors, s)
+					}
+				}
+				mask = append(mask, "delegate_selectors")
+			}
+			if len(mask) == 0 {
+				return cli.Usagef("nothing to change: give --name, --token-ref, --api-url or --selector")
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			resp, err := call(cmd.Context(), a, c.connectors.UpdateConnector, &integrationv1.UpdateConnectorRequest{
+				Connector: args[0], Changes: changes, UpdateMask: &fieldmaskpb.FieldMask{Paths: mask},
+			})
+			if err != nil {
+				return about(connectorSubject, err)
+			}
+			conn := resp.GetConnector()
+			return a.writeMessage(output, conn, func(w io.Writer) {
+				fmt.Fprintf(w, "Connector %q updated: %s.\n", conn.GetName(), strings.Join(mask, ", "))
+				if f.Changed("token-ref") {
+					a.hint("Check every token with: idpctl connector test %s", conn.GetName())
+				}
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&name, "name", "", "new name, unique in the account")
+	f.StringArrayVar(&tokenRefs, "token-ref", nil, "where the delegate finds an access token: env:NAME or file:/absolute/path; repeatable; replaces the list")
+	f.StringVar(&apiURL, "api-url", "", "Bitbucket API base URL (empty: the default, https://api.bitbucket.org/2.0)")
+	f.StringSliceVar(&selectors, "selector", nil, "delegate tag required to run this connector's tasks; repeatable; replaces the list (\"\" clears it)")
 	addOutputFlag(cmd, &output)
 	return cmd
 }
@@ -234,7 +339,10 @@ func (a *app) connectorTestCommand() *cobra.Command {
 		Long: `Test a connector: a delegate that matches its selectors checks that the token
 is valid, that the workspace is reachable, and that the token has the scopes
 Projects: Read, Repositories: Read and Pull requests: Read. Each missing scope
-is listed.
+is listed. Each token of the connector is checked on its own, with a line per
+token: valid or not, the scopes Bitbucket says it has, and its hourly limit as
+Bitbucket states it (X-RateLimit-Limit). The test succeeds when every token
+passes.
 
 idpctl waits for the verdict (up to --timeout) and exits 1 when the test
 failed or gave no verdict in time. --no-wait prints the queued test; read its
@@ -311,6 +419,9 @@ func (a *app) reportConnectorTest(connector string, t *integrationv1.ConnectorTe
 			for _, s := range t.GetMissingScopes() {
 				d.add("Missing scope", s)
 			}
+			for _, tc := range t.GetTokens() {
+				d.add("Token "+tc.GetTokenRef(), tokenCheckLine(tc))
+			}
 		}
 		d.add("Message", t.GetMessage())
 		d.flush()
@@ -330,6 +441,39 @@ func (a *app) reportConnectorTest(connector string, t *integrationv1.ConnectorTe
 	}
 	a.hint("The test is %s. Read its verdict later: %s", enumName(t.GetStatus(), "CONNECTOR_TEST_STATUS_"), cmdLine("connector", "test-result", t.GetId()))
 	return nil
+}
+
+// connectorTokenRefs are a connector's token references, from a server
+// that may send token_ref alone.
+func connectorTokenRefs(c *integrationv1.Connector) []string {
+	if refs := c.GetTokenRefs(); len(refs) > 0 {
+		return refs
+	}
+	return []string{c.GetTokenRef()}
+}
+
+// tokenCheckLine is the verdict on one token: valid, scopes, limit.
+func tokenCheckLine(tc *integrationv1.ConnectorTokenCheck) string {
+	parts := []string{"valid"}
+	if !tc.GetValid() {
+		parts = []string{"NOT VALID"}
+	}
+	if sc := tc.GetScopes(); len(sc) > 0 {
+		parts = append(parts, "scopes "+strings.Join(sc, ","))
+	}
+	if ms := tc.GetMissingScopes(); len(ms) > 0 {
+		parts = append(parts, "missing "+strings.Join(ms, ", "))
+	}
+	if l := tc.GetLimitPerHour(); l > 0 {
+		parts = append(parts, fmt.Sprintf("limit %d/h", l))
+	} else if tc.GetValid() {
+		parts = append(parts, "limit not stated")
+	}
+	line := strings.Join(parts, "; ")
+	if !tc.GetValid() || len(tc.GetMissingScopes()) > 0 {
+		line += " (" + tc.GetMessage() + ")"
+	}
+	return line
 }
 
 // enumName shows an enum value without its type prefix; "-" for unset.

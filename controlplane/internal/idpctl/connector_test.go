@@ -15,13 +15,13 @@ func TestConnectorCreateBuildsTheConnector(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	r := h.mustRun(0, "connector", "create", "--name", "bb-acme", "--workspace", "acme",
-		"--token-ref", "env:BITBUCKET_TOKEN", "--selector", "eu", "--selector", "prod,large")
+		"--token-ref", "env:BITBUCKET_TOKEN", "--token-ref", "file:/run/secrets/bb-2", "--selector", "eu", "--selector", "prod,large")
 
 	want := &integrationv1.CreateConnectorRequest{Connector: &integrationv1.Connector{
 		Name:              "bb-acme",
 		Url:               "https://bitbucket.org/acme",
 		Username:          "x-token-auth",
-		TokenRef:          "env:BITBUCKET_TOKEN",
+		TokenRefs:         []string{"env:BITBUCKET_TOKEN", "file:/run/secrets/bb-2"},
 		DelegateSelectors: []string{"eu", "prod", "large"},
 	}}
 	reqs := h.fake.requests("CreateConnector")
@@ -80,8 +80,9 @@ func TestConnectorCreateShowsFieldViolations(t *testing.T) {
 
 func testConnectors() []*integrationv1.Connector {
 	return []*integrationv1.Connector{
-		{Id: "c-1", Name: "bb-acme", Url: "https://bitbucket.org/acme", Username: "x-token-auth", TokenRef: "env:BITBUCKET_TOKEN", Workspace: "acme", CreatedAt: ago(72 * time.Hour)},
-		{Id: "c-2", Name: "bb-labs", Url: "https://bitbucket.org/labs", Username: "x-token-auth", TokenRef: "file:/etc/idp/labs", Workspace: "labs",
+		{Id: "c-1", Name: "bb-acme", Url: "https://bitbucket.org/acme", Username: "x-token-auth", TokenRef: "env:BITBUCKET_TOKEN",
+			TokenRefs: []string{"env:BITBUCKET_TOKEN", "env:BITBUCKET_TOKEN_2"}, Workspace: "acme", CreatedAt: ago(72 * time.Hour)},
+		{Id: "c-2", Name: "bb-labs", Url: "https://bitbucket.org/labs", Username: "x-token-auth", TokenRef: "file:/etc/idp/labs", TokenRefs: []string{"file:/etc/idp/labs"}, Workspace: "labs",
 			ApiBaseUrl: "http://127.0.0.1:8089/2.0", DelegateSelectors: []string{"eu", "prod"}, CreatedAt: ago(5 * time.Minute)},
 	}
 }

@@ -234,9 +234,10 @@ func (a *app) runSummary(run syncRun) string {
 	if n := run.GetCodeOwnersRequests(); n > 0 {
 		codeOwners = fmt.Sprintf(" (%d reading CODEOWNERS files)", n)
 	}
-	return fmt.Sprintf("Run %s %s%s: %d repositories, %d pull requests, %d commits; %d Bitbucket requests%s, %d rate-limited (429).",
+	return fmt.Sprintf("Run %s %s%s: %d repositories, %d pull requests, %d commits; %d Bitbucket requests%s, %d rate-limited (429).%s",
 		run.GetId(), enumName(run.GetStatus(), "SYNC_STATUS_"), took,
-		run.GetRepositories(), run.GetPullRequests(), run.GetCommits(), run.GetRequests(), codeOwners, run.GetRateLimited())
+		run.GetRepositories(), run.GetPullRequests(), run.GetCommits(), run.GetRequests(), codeOwners, run.GetRateLimited(),
+		suffix(" Warning: ", rejectedTokens(run)))
 }
 
 // runDuration is from start (or queueing) to the end, for ended runs.
@@ -270,8 +271,21 @@ func (a *app) runSummaryLong(run syncRun) string {
 	if run == nil {
 		return "-"
 	}
-	return fmt.Sprintf("%s %s (%d repositories, %d pull requests, %d commits)%s",
-		run.GetId(), a.runSummaryShort(run), run.GetRepositories(), run.GetPullRequests(), run.GetCommits(), suffix(": ", run.GetError()))
+	return fmt.Sprintf("%s %s (%d repositories, %d pull requests, %d commits)%s%s",
+		run.GetId(), a.runSummaryShort(run), run.GetRepositories(), run.GetPullRequests(), run.GetCommits(), suffix(": ", run.GetError()),
+		suffix("; ", rejectedTokens(run)))
+}
+
+// rejectedTokens names the tokens a run took out of use, and why; "" when
+// none was.
+func rejectedTokens(run syncRun) string {
+	var out []string
+	for _, t := range run.GetTokens() {
+		if t.GetRejected() {
+			out = append(out, fmt.Sprintf("token %s rejected: %s", t.GetTokenRef(), t.GetMessage()))
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 func suffix(sep, s string) string {

@@ -45,6 +45,7 @@ func invocations(t *testing.T) map[string][]string {
 		"connector list":        {"--page-size", "1"},
 		"connector get":         {C},
 		"connector delete":      {C},
+		"connector edit":        {C, "--token-ref", "env:BITBUCKET_TOKEN"},
 		"connector test":        {C, "--no-wait"},
 		"connector test-result": {"t-1"},
 		"integration create":    {"--name", N, "--connector", C},

@@ -25,8 +25,11 @@ type Connector struct {
 	URL string
 	// Username is always x-token-auth, the user name of workspace access tokens.
 	Username string
-	// TokenRef is env:NAME or file:/absolute/path.
-	TokenRef          string
+	// TokenRef is env:NAME or file:/absolute/path: the first of TokenRefs.
+	TokenRef string
+	// TokenRefs are every token of the connector (access tokens of the
+	// same workspace, each with its own hourly allowance), in order.
+	TokenRefs         []string
 	APIBaseURL        string
 	DelegateSelectors []string
 	// Workspace is the first path segment of URL.
@@ -70,10 +73,7 @@ func NormalizeConnector(c *Connector) error {
 		v.Add("connector.username", "must be %s: Bitbucket Cloud workspace access tokens authenticate as %s; an API token or app password cannot be used, create a workspace access token instead", TokenUsername, TokenUsername)
 	}
 
-	c.TokenRef = strings.TrimSpace(c.TokenRef)
-	if problem := checkTokenRef(c.TokenRef); problem != "" {
-		v.Add("connector.token_ref", "%s", problem)
-	}
+	normalizeTokenRefs(&v, c)
 
 	c.APIBaseURL = strings.TrimRight(strings.TrimSpace(c.APIBaseURL), "/")
 	if c.APIBaseURL == "" {
@@ -127,6 +127,43 @@ func workspaceFromURL(raw string) (string, string) {
 		return "", "must name the workspace, e.g. https://bitbucket.org/acme"
 	}
 	return ws, ""
+}
+
+// MaxTokens is how many tokens a connector may reference.
+const MaxTokens = 16
+
+// normalizeTokenRefs makes TokenRefs the connector's tokens and TokenRef
+// the first: token_refs when given, else token_ref alone. Each reference
+// is checked; duplicates are refused (one token, one budget).
+func normalizeTokenRefs(v *fault.Violations, c *Connector) {
+	c.TokenRef = strings.TrimSpace(c.TokenRef)
+	refs := make([]string, 0, len(c.TokenRefs))
+	for _, r := range c.TokenRefs {
+		refs = append(refs, strings.TrimSpace(r))
+	}
+	if len(refs) == 0 {
+		if problem := checkTokenRef(c.TokenRef); problem != "" {
+			v.Add("connector.token_ref", "%s", problem)
+		}
+		c.TokenRefs = []string{c.TokenRef}
+		return
+	}
+	if len(refs) > MaxTokens {
+		v.Add("connector.token_refs", "at most %d token references, got %d", MaxTokens, len(refs))
+	}
+	if c.TokenRef != "" && c.TokenRef != refs[0] {
+		v.Add("connector.token_ref", "must be the first of token_refs when both are given (or give token_refs alone)")
+	}
+	for i, r := range refs {
+		if problem := checkTokenRef(r); problem != "" {
+			v.Add(indexed("connector.token_refs", i), "%s", problem)
+			continue
+		}
+		if j := slices.Index(refs[:i], r); j >= 0 {
+			v.Add(indexed("connector.token_refs", i), "%q is given twice (tokens %d and %d): each token has one budget, list it once", r, j+1, i+1)
+		}
+	}
+	c.TokenRefs, c.TokenRef = refs, refs[0]
 }
 
 func checkTokenRef(ref string) string {
@@ -183,4 +220,53 @@ func checkName(v *fault.Violations, field, name string) {
 	case n > 128:
 		v.Add(field, "at most 128 characters, got %d", n)
 	}
+}
+
+// ApplyConnectorChanges changes c to the values of draft for the fields
+// named in mask (the API's names), then checks the result as a new
+// connector is checked. The URL, workspace and username cannot change:
+// integrations belong to the connector's workspace. token_ref in the mask
+// alone makes the connector a one-token connector; with token_refs, the two
+// must agree as on create.
+func ApplyConnectorChanges(c *Connector, draft Connector, mask []string) error {
+	var v fault.Violations
+	if len(mask) == 0 {
+		v.Add("update_mask", "required: name the fields to change, e.g. token_refs or delegate_selectors")
+	}
+	next := *c
+	refsGiven := slices.Contains(mask, "token_refs")
+	for _, f := range mask {
+		switch f {
+		case "name":
+			next.Name = draft.Name
+		case "url", "workspace":
+			v.Add("connector."+f, "cannot change: the connector's integrations belong to workspace %q; create another connector for another workspace", c.Workspace)
+		case "username":
+			v.Add("connector.username", "cannot change: it is always %s", TokenUsername)
+		case "token_ref":
+			next.TokenRef = draft.TokenRef
+			if !refsGiven {
+				next.TokenRefs = nil
+			}
+		case "token_refs":
+			next.TokenRefs = draft.TokenRefs
+			if !slices.Contains(mask, "token_ref") {
+				next.TokenRef = ""
+			}
+		case "api_base_url":
+			next.APIBaseURL = draft.APIBaseURL
+		case "delegate_selectors":
+			next.DelegateSelectors = draft.DelegateSelectors
+		default:
+			v.Add("update_mask", "%q is not a field of a connector that can change", f)
+		}
+	}
+	if err := v.Err("", "invalid connector change"); err != nil {
+		return err
+	}
+	if err := NormalizeConnector(&next); err != nil {
+		return err
+	}
+	*c = next
+	return nil
 }

@@ -1,6 +1,7 @@
 package integration_test
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -62,6 +63,15 @@ func TestNormalizeConnector(t *testing.T) {
 		{"random secret after env:", func(c *integration.Connector) { c.TokenRef = "env:x9Kq2LmZpR7tVw4YbN8cDf3Hj6" }, "connector.token_ref", "looks like the access token"},
 		{"token with dashes after env:", func(c *integration.Connector) { c.TokenRef = "env:ATCTT3x-FfGN0=" }, "connector.token_ref", "environment variable"},
 		{"plain http url", func(c *integration.Connector) { c.URL = "http://bitbucket.org/acme" }, "connector.url", "must use https"},
+		{"token value among several", func(c *integration.Connector) { c.TokenRef, c.TokenRefs = "", []string{"env:A", "ATCTT3xFfGN0abc"} }, "connector.token_refs[1]", "never the token value"},
+		{"same token twice", func(c *integration.Connector) { c.TokenRef, c.TokenRefs = "", []string{"env:A", "env:B", "env:A"} }, "connector.token_refs[2]", "given twice"},
+		{"token_ref not the first", func(c *integration.Connector) { c.TokenRef, c.TokenRefs = "env:B", []string{"env:A", "env:B"} }, "connector.token_ref", "first of token_refs"},
+		{"too many tokens", func(c *integration.Connector) {
+			c.TokenRef, c.TokenRefs = "", nil
+			for i := range 17 {
+				c.TokenRefs = append(c.TokenRefs, fmt.Sprintf("env:T%d", i))
+			}
+		}, "connector.token_refs", "at most 16"},
 		{"github url", func(c *integration.Connector) { c.URL = "https://github.com/acme" }, "connector.url", "Bitbucket Cloud workspace or repository URL"},
 		{"bitbucket server url", func(c *integration.Connector) { c.URL = "https://bitbucket.example.com/acme" }, "connector.url", "Bitbucket Cloud"},
 		{"bad api url", func(c *integration.Connector) { c.APIBaseURL = "ftp://x" }, "connector.api_base_url", "http(s)"},
@@ -81,6 +91,30 @@ func TestNormalizeConnector(t *testing.T) {
 				t.Fatal("the message echoes a token value")
 			}
 		})
+	}
+}
+
+// token_refs is the connector's list; token_ref alone is a list of one,
+// and both given agree on the first.
+func TestNormalizeConnectorTokenRefs(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		ref      string
+		refs     []string
+		wantRef  string
+		wantRefs []string
+	}{
+		{"env:A", nil, "env:A", []string{"env:A"}},
+		{"", []string{" env:A ", "file:/run/secrets/b"}, "env:A", []string{"env:A", "file:/run/secrets/b"}},
+		{"env:A", []string{"env:A", "env:B"}, "env:A", []string{"env:A", "env:B"}},
+	} {
+		c := integration.Connector{Name: "bb", URL: "https://bitbucket.org/acme", TokenRef: tt.ref, TokenRefs: tt.refs}
+		if err := integration.NormalizeConnector(&c); err != nil {
+			t.Fatalf("%q %q: %v", tt.ref, tt.refs, err)
+		}
+		if c.TokenRef != tt.wantRef || !slices.Equal(c.TokenRefs, tt.wantRefs) {
+			t.Errorf("%q %q: got %q %q", tt.ref, tt.refs, c.TokenRef, c.TokenRefs)
+		}
 	}
 }
 
@@ -387,5 +421,60 @@ func TestIntegrationKindIsACatalogKind(t *testing.T) {
 	changed, err := integration.Apply(&in, integration.Changes{Mask: []string{"kind"}, Draft: integration.Draft{Kind: "api"}}, nil, now)
 	if err != nil || in.Kind != "API" || !slices.Equal(changed, []string{"kind"}) {
 		t.Fatalf("update to api: kind %q, changed %v, %v; want API", in.Kind, changed, err)
+	}
+}
+
+func TestApplyConnectorChanges(t *testing.T) {
+	t.Parallel()
+	base := func() integration.Connector {
+		c := integration.Connector{ID: "con-1", Name: "bb", URL: "https://bitbucket.org/acme", TokenRef: "env:A", DelegateSelectors: []string{"eu"}}
+		if err := integration.NormalizeConnector(&c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	tests := []struct {
+		name     string
+		draft    integration.Connector
+		mask     []string
+		wantRefs []string
+		wantSel  []string
+		field    string // a violation on it; "" for success
+	}{
+		{"add tokens", integration.Connector{TokenRefs: []string{"env:A", "env:B", "file:/run/secrets/c"}}, []string{"token_refs"},
+			[]string{"env:A", "env:B", "file:/run/secrets/c"}, []string{"eu"}, ""},
+		{"back to one token", integration.Connector{TokenRef: "env:B"}, []string{"token_ref"}, []string{"env:B"}, []string{"eu"}, ""},
+		{"selectors only", integration.Connector{DelegateSelectors: []string{"prod", "eu"}}, []string{"delegate_selectors"},
+			[]string{"env:A"}, []string{"eu", "prod"}, ""},
+		{"duplicate token", integration.Connector{TokenRefs: []string{"env:A", "env:A"}}, []string{"token_refs"}, nil, nil, "connector.token_refs[1]"},
+		{"token value", integration.Connector{TokenRefs: []string{"ATCTT3xFfGN0abc"}}, []string{"token_refs"}, nil, nil, "connector.token_refs[0]"},
+		{"no tokens left", integration.Connector{}, []string{"token_refs"}, nil, nil, "connector.token_ref"},
+		{"workspace fixed", integration.Connector{URL: "https://bitbucket.org/other"}, []string{"url"}, nil, nil, "connector.url"},
+		{"empty mask", integration.Connector{Name: "x"}, nil, nil, nil, "update_mask"},
+		{"empty name", integration.Connector{Name: " "}, []string{"name"}, nil, nil, "connector.name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := base()
+			err := integration.ApplyConnectorChanges(&c, tt.draft, tt.mask)
+			if tt.field != "" {
+				if v := violations(t, err); v[tt.field] == "" {
+					t.Fatalf("violations %v: want one on %s", v, tt.field)
+				}
+				if b := base(); !slices.Equal(c.TokenRefs, b.TokenRefs) || c.Name != b.Name {
+					t.Errorf("a refused change altered the connector: %+v", c)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(c.TokenRefs, tt.wantRefs) || c.TokenRef != tt.wantRefs[0] || !slices.Equal(c.DelegateSelectors, tt.wantSel) {
+				t.Errorf("got refs %q (first %q), selectors %q", c.TokenRefs, c.TokenRef, c.DelegateSelectors)
+			}
+			if c.ID != "con-1" || c.Workspace != "acme" {
+				t.Errorf("identity changed: %+v", c)
+			}
+		})
 	}
 }

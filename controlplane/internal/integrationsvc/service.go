@@ -51,6 +51,18 @@ func (s *Service) CreateConnector(ctx context.Context, who Caller, c integration
 	return c, nil
 }
 
+// UpdateConnector changes the fields of a connector named in mask; the
+// next tasks of its integrations use the new values.
+func (s *Service) UpdateConnector(ctx context.Context, who Caller, ref string, draft integration.Connector, mask []string) (integration.Connector, error) {
+	c, err := s.store.UpdateConnector(ctx, who.AccountID, ref, func(c *integration.Connector) error {
+		return integration.ApplyConnectorChanges(c, draft, mask)
+	})
+	if err == nil {
+		s.log.Info().Str("account", who.AccountID).Str("connector", c.ID).Strs("fields", mask).Int("tokens", len(c.TokenRefs)).Msg("connector updated")
+	}
+	return c, err
+}
+
 // GetConnector returns a connector by id or name.
 func (s *Service) GetConnector(ctx context.Context, who Caller, ref string) (integration.Connector, error) {
 	return s.store.GetConnector(ctx, who.AccountID, ref)

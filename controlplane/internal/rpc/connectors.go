@@ -23,13 +23,15 @@ func managementCaller(ctx context.Context) integrationsvc.Caller {
 
 func connectorToProto(c integration.Connector) *integrationv1.Connector {
 	return &integrationv1.Connector{Id: c.ID, Name: c.Name, Url: c.URL, Username: c.Username, TokenRef: c.TokenRef,
-		ApiBaseUrl: c.APIBaseURL, DelegateSelectors: c.DelegateSelectors, Workspace: c.Workspace, CreatedAt: ts(c.CreatedAt)}
+		ApiBaseUrl: c.APIBaseURL, DelegateSelectors: c.DelegateSelectors, Workspace: c.Workspace, CreatedAt: ts(c.CreatedAt),
+		TokenRefs: c.TokenRefs}
 }
 
 func (c *connectorServer) CreateConnector(ctx context.Context, req *integrationv1.CreateConnectorRequest) (*integrationv1.CreateConnectorResponse, error) {
 	in := req.GetConnector()
 	out, err := c.s.Manage.CreateConnector(ctx, managementCaller(ctx), integration.Connector{Name: in.GetName(), URL: in.GetUrl(),
-		Username: in.GetUsername(), TokenRef: in.GetTokenRef(), APIBaseURL: in.GetApiBaseUrl(), DelegateSelectors: in.GetDelegateSelectors()})
+		Username: in.GetUsername(), TokenRef: in.GetTokenRef(), TokenRefs: in.GetTokenRefs(), APIBaseURL: in.GetApiBaseUrl(),
+		DelegateSelectors: in.GetDelegateSelectors()})
 	if err != nil {
 		return nil, err
 	}
@@ -55,6 +57,17 @@ func (c *connectorServer) ListConnectors(ctx context.Context, req *integrationv1
 	}
 	out.Total, err = c.s.Manage.CountConnectors(ctx, managementCaller(ctx))
 	return out, err
+}
+
+func (c *connectorServer) UpdateConnector(ctx context.Context, req *integrationv1.UpdateConnectorRequest) (*integrationv1.UpdateConnectorResponse, error) {
+	in := req.GetChanges()
+	draft := integration.Connector{Name: in.GetName(), URL: in.GetUrl(), Username: in.GetUsername(), TokenRef: in.GetTokenRef(),
+		TokenRefs: in.GetTokenRefs(), APIBaseURL: in.GetApiBaseUrl(), DelegateSelectors: in.GetDelegateSelectors()}
+	out, err := c.s.Manage.UpdateConnector(ctx, managementCaller(ctx), req.GetConnector(), draft, req.GetUpdateMask().GetPaths())
+	if err != nil {
+		return nil, err
+	}
+	return &integrationv1.UpdateConnectorResponse{Connector: connectorToProto(out)}, nil
 }
 
 func (c *connectorServer) DeleteConnector(ctx context.Context, req *integrationv1.DeleteConnectorRequest) (*integrationv1.DeleteConnectorResponse, error) {
@@ -104,6 +117,10 @@ func connectorTestToProto(t tasks.Task) *integrationv1.ConnectorTest {
 	}
 	if r := t.Result; r != nil {
 		out.TokenValid, out.WorkspaceReachable, out.MissingScopes, out.Message = r.TokenValid, r.WorkspaceReachable, r.MissingScopes, r.Message
+		for _, c := range r.Tokens {
+			out.Tokens = append(out.Tokens, &integrationv1.ConnectorTokenCheck{TokenRef: c.Ref, Valid: c.Valid,
+				MissingScopes: c.MissingScopes, Scopes: c.Scopes, LimitPerHour: c.LimitPerHour, Message: c.Message})
+		}
 	}
 	if out.Message == "" && t.Error != "" {
 		out.Message = t.Error

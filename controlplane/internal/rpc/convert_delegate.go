@@ -47,8 +47,14 @@ var secondaryKindsToProto = map[string]delegatev1.SecondaryKind{
 	"COMMITS":       delegatev1.SecondaryKind_SECONDARY_KIND_COMMITS,
 }
 
+// targetToProto sends every token reference, and the first as token_ref
+// for delegates that know only one.
 func targetToProto(t tasks.Target) *delegatev1.BitbucketTarget {
-	return &delegatev1.BitbucketTarget{Workspace: t.Workspace, ApiBaseUrl: t.APIBaseURL, TokenRef: t.TokenRef}
+	out := &delegatev1.BitbucketTarget{Workspace: t.Workspace, ApiBaseUrl: t.APIBaseURL, TokenRefs: t.TokenRefs}
+	if len(t.TokenRefs) > 0 {
+		out.TokenRef = t.TokenRefs[0]
+	}
+	return out
 }
 
 func taskToProto(a tasks.Assignment) *delegatev1.Task {
@@ -94,8 +100,26 @@ func progressFromProto(p *delegatev1.Progress) *tasks.Progress {
 	}
 	return &tasks.Progress{Phase: p.GetPhase(), Repositories: p.GetRepositories(), PullRequests: p.GetPullRequests(),
 		Commits: p.GetCommits(), Requests: p.GetRequests(), RateLimited: p.GetRateLimited(),
-		RepositoriesDone: p.GetRepositoriesDone(), RepositoriesTotal: p.GetRepositoriesTotal(),
-		CodeOwnersRequests: p.GetCodeOwnersRequests()}
+		RepositoriesDone: p.GetRepositoriesDone(), RepositoriesTotal: p.GetRepositoriesTotal(), CodeOwnersRequests: p.GetCodeOwnersRequests(),
+		Tokens: tokenUsageFromProto(p.GetTokens())}
+}
+
+func tokenUsageFromProto(in []*delegatev1.TokenUsage) []tasks.TokenUsage {
+	var out []tasks.TokenUsage
+	for _, u := range in {
+		out = append(out, tasks.TokenUsage{Ref: u.GetTokenRef(), Rejected: u.GetRejected(), Message: u.GetMessage(),
+			LimitPerHour: u.GetLimitPerHour(), Requests: u.GetRequests(), RateLimited: u.GetRateLimited()})
+	}
+	return out
+}
+
+func tokenChecksFromProto(in []*delegatev1.TokenCheck) []tasks.TokenCheck {
+	var out []tasks.TokenCheck
+	for _, c := range in {
+		out = append(out, tasks.TokenCheck{Ref: c.GetTokenRef(), Valid: c.GetValid(), MissingScopes: c.GetMissingScopes(),
+			Scopes: c.GetScopes(), LimitPerHour: c.GetLimitPerHour(), Message: c.GetMessage()})
+	}
+	return out
 }
 
 // recordsFromProto translates a batch; a record with no kind set is

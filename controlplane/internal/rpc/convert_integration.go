@@ -203,5 +203,15 @@ func runToProto(r tasks.SyncRun) *integrationv1.SyncRun {
 		QueuedAt: ts(r.QueuedAt), StartedAt: ts(r.StartedAt), FinishedAt: ts(r.FinishedAt), Phase: p.Phase,
 		Repositories: p.Repositories, PullRequests: p.PullRequests, Commits: p.Commits, Requests: p.Requests,
 		RateLimited: p.RateLimited, Error: r.Error, Attempt: int32(r.Attempt), RepositoriesDone: p.RepositoriesDone,
-		RepositoriesTotal: p.RepositoriesTotal, Delegate: r.Delegate, CodeOwnersRequests: p.CodeOwnersRequests}
+		RepositoriesTotal: p.RepositoriesTotal, Delegate: r.Delegate, CodeOwnersRequests: p.CodeOwnersRequests,
+		Tokens: runTokensToProto(p.Tokens)}
+}
+
+func runTokensToProto(in []tasks.TokenUsage) []*integrationv1.SyncRunToken {
+	var out []*integrationv1.SyncRunToken
+	for _, u := range in {
+		out = append(out, &integrationv1.SyncRunToken{TokenRef: u.Ref, Rejected: u.Rejected, Message: u.Message,
+			LimitPerHour: u.LimitPerHour, Requests: u.Requests, RateLimited: u.RateLimited})
+	}
+	return out
 }

@@ -71,7 +71,7 @@ func (d *delegateServer) CompleteTask(ctx context.Context, req *delegatev1.Compl
 	var result *tasks.TestResult
 	if r := req.GetTestConnection(); r != nil {
 		result = &tasks.TestResult{OK: r.GetOk(), TokenValid: r.GetTokenValid(), WorkspaceReachable: r.GetWorkspaceReachable(),
-			MissingScopes: r.GetMissingScopes(), Message: r.GetMessage()}
+			MissingScopes: r.GetMissingScopes(), Message: r.GetMessage(), Tokens: tokenChecksFromProto(r.GetTokens())}
 	}
 	_, err := d.s.Tasks.Complete(ctx, store.CompleteRequest{AccountID: d.caller(ctx).AccountID, TaskID: req.GetTaskId(),
 		LeaseToken: req.GetLeaseToken(), Outcome: outcome, Error: req.GetError(), Progress: progressFromProto(req.GetProgress()),

@@ -15,13 +15,14 @@ const (
 	ReasonConnectorInUse     = "CONNECTOR_IN_USE"
 )
 
-const connectorColumns = `id, account_id, name, url, username, token_ref, api_base_url, delegate_selectors, workspace, created_at`
+const connectorColumns = `id, account_id, name, url, username, token_ref, api_base_url, delegate_selectors, workspace, created_at, token_refs`
 
 // CreateConnector stores a validated connector. Errors: AlreadyExists
 // (NAME_TAKEN).
 func (db *DB) CreateConnector(ctx context.Context, c integration.Connector) error {
-	_, err := db.exec(ctx, `INSERT INTO connectors (`+connectorColumns+`) VALUES `+placeholders(10),
-		c.ID, c.AccountID, c.Name, c.URL, c.Username, c.TokenRef, c.APIBaseURL, joinList(c.DelegateSelectors), c.Workspace, micros(c.CreatedAt))
+	_, err := db.exec(ctx, `INSERT INTO connectors (`+connectorColumns+`) VALUES `+placeholders(11),
+		c.ID, c.AccountID, c.Name, c.URL, c.Username, c.TokenRef, c.APIBaseURL, joinList(c.DelegateSelectors), c.Workspace, micros(c.CreatedAt),
+		joinList(c.TokenRefs))
 	if db.dialect.isUniqueViolation(err) {
 		return fault.New(fault.AlreadyExists, ReasonConnectorNameTaken, "a connector named %q already exists", c.Name).With("name", c.Name)
 	}
@@ -30,14 +31,19 @@ func (db *DB) CreateConnector(ctx context.Context, c integration.Connector) erro
 
 func scanConnector(row scanner) (integration.Connector, error) {
 	var c integration.Connector
-	var sel string
+	var sel, refs string
 	var created int64
-	if err := row.Scan(&c.ID, &c.AccountID, &c.Name, &c.URL, &c.Username, &c.TokenRef, &c.APIBaseURL, &sel, &c.Workspace, &created); err != nil {
+	if err := row.Scan(&c.ID, &c.AccountID, &c.Name, &c.URL, &c.Username, &c.TokenRef, &c.APIBaseURL, &sel, &c.Workspace, &created, &refs); err != nil {
 		return c, err
 	}
 	c.CreatedAt = fromMicros(created)
 	var err error
-	c.DelegateSelectors, err = splitList(sel)
+	if c.DelegateSelectors, err = splitList(sel); err != nil {
+		return c, err
+	}
+	if c.TokenRefs, err = splitList(refs); err == nil && len(c.TokenRefs) == 0 {
+		c.TokenRefs = []string{c.TokenRef} // stored before connectors had several tokens
+	}
 	return c, err
 }
 
@@ -90,4 +96,31 @@ func (db *DB) DeleteConnector(ctx context.Context, accountID, ref string) error 
 		_, err = tx.exec(ctx, `DELETE FROM connectors WHERE id = ?`, c.ID)
 		return err
 	})
+}
+
+// UpdateConnector changes a connector by id or name as apply decides,
+// reading and writing it in one transaction. Errors: NotFound;
+// AlreadyExists (NAME_TAKEN); whatever apply refuses.
+func (db *DB) UpdateConnector(ctx context.Context, accountID, ref string, apply func(*integration.Connector) error) (integration.Connector, error) {
+	c, err := db.GetConnector(ctx, accountID, ref)
+	if err != nil {
+		return c, err
+	}
+	err = db.tx(ctx, func(tx *txn) error {
+		cur, err := getConnectorTx(ctx, tx, accountID, c.ID)
+		if err != nil {
+			return err
+		}
+		if err := apply(&cur); err != nil {
+			return err
+		}
+		_, err = tx.exec(ctx, `UPDATE connectors SET name = ?, token_ref = ?, token_refs = ?, api_base_url = ?, delegate_selectors = ?
+			WHERE id = ?`, cur.Name, cur.TokenRef, joinList(cur.TokenRefs), cur.APIBaseURL, joinList(cur.DelegateSelectors), cur.ID)
+		if db.dialect.isUniqueViolation(err) {
+			return fault.New(fault.AlreadyExists, ReasonConnectorNameTaken, "a connector named %q already exists", cur.Name).With("name", cur.Name)
+		}
+		c = cur
+		return err
+	})
+	return c, err
 }

@@ -157,7 +157,7 @@ const lastRunColumns = `r.id, COALESCE(r.account_id, ''), COALESCE(r.integration
 	COALESCE(r.triggered_by, ''), COALESCE(r.status, ''), COALESCE(r.queued_at, 0), r.started_at, r.finished_at, COALESCE(r.attempt, 0),
 	COALESCE(r.delegate, ''), COALESCE(r.error, ''), COALESCE(r.phase, ''), COALESCE(r.repositories, 0), COALESCE(r.pull_requests, 0),
 	COALESCE(r.commits, 0), COALESCE(r.requests, 0), COALESCE(r.rate_limited, 0), COALESCE(r.repositories_done, 0),
-	COALESCE(r.repositories_total, 0), COALESCE(r.code_owners_requests, 0)`
+	COALESCE(r.repositories_total, 0), COALESCE(r.code_owners_requests, 0), COALESCE(r.tokens, '[]')`
 
 // ListIntegrations returns a page of integrations by name, each with its
 // last sync run, in one query.

@@ -14,7 +14,7 @@ import (
 )
 
 const runColumns = `id, account_id, integration_id, task_id, triggered_by, status, queued_at, started_at, finished_at, attempt,
-	delegate, error, phase, repositories, pull_requests, commits, requests, rate_limited, repositories_done, repositories_total, code_owners_requests`
+	delegate, error, phase, repositories, pull_requests, commits, requests, rate_limited, repositories_done, repositories_total, code_owners_requests, tokens`
 
 func scanRun(row scanner) (tasks.SyncRun, error) {
 	var r tasks.SyncRun
@@ -30,10 +30,16 @@ func runFields(r *tasks.SyncRun) ([]any, func()) {
 	var trigger, status string
 	var queued int64
 	var started, finished sql.NullInt64
+	var tokens string
 	p := &r.Progress
 	return []any{&r.ID, &r.AccountID, &r.IntegrationID, &r.TaskID, &trigger, &status, &queued, &started, &finished, &r.Attempt,
 			&r.Delegate, &r.Error, &p.Phase, &p.Repositories, &p.PullRequests, &p.Commits, &p.Requests, &p.RateLimited,
-			&p.RepositoriesDone, &p.RepositoriesTotal, &p.CodeOwnersRequests}, func() {
+			&p.RepositoriesDone, &p.RepositoriesTotal, &p.CodeOwnersRequests, &tokens}, func() {
+			// Written by this package from a checked list; unreadable only
+			// if edited by hand, and then shown as no tokens.
+			if ts, _ := fromJSON[[]tasks.TokenUsage](tokens); len(ts) > 0 {
+				p.Tokens = ts
+			}
 			r.Trigger, r.Status = tasks.Trigger(trigger), tasks.RunStatus(status)
 			r.QueuedAt, r.StartedAt, r.FinishedAt = fromMicros(queued), fromNullMicros(started), fromNullMicros(finished)
 		}
@@ -68,7 +74,7 @@ func queueSync(ctx context.Context, tx *txn, r SyncRequest, in integration.Integ
 	}
 	run := tasks.SyncRun{ID: runID, AccountID: in.AccountID, IntegrationID: in.ID, TaskID: taskID, Trigger: r.Trigger,
 		Status: tasks.RunQueued, QueuedAt: fromMicros(now)}
-	if _, err := tx.exec(ctx, `INSERT INTO sync_runs (`+runColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, 0, '', '', '', 0, 0, 0, 0, 0, 0, 0, 0)`,
+	if _, err := tx.exec(ctx, `INSERT INTO sync_runs (`+runColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, 0, '', '', '', 0, 0, 0, 0, 0, 0, 0, 0, '[]')`,
 		run.ID, run.AccountID, run.IntegrationID, run.TaskID, string(run.Trigger), string(run.Status), now); err != nil {
 		return tasks.SyncRun{}, false, err
 	}

@@ -34,6 +34,7 @@ type Store interface {
 	GetConnector(ctx context.Context, accountID, idOrName string) (integration.Connector, error)
 	ListConnectors(ctx context.Context, accountID string, p Page) ([]integration.Connector, string, error)
 	DeleteConnector(ctx context.Context, accountID, idOrName string) error
+	UpdateConnector(ctx context.Context, accountID, idOrName string, apply func(*integration.Connector) error) (integration.Connector, error)
 
 	// Integrations. Create also records the event and queues the first sync.
 	CreateIntegration(ctx context.Context, in integration.Integration, first SyncRequest) (tasks.SyncRun, error)

@@ -291,6 +291,10 @@ func updateRunProgress(ctx context.Context, tx *txn, runID string, p *tasks.Prog
 	_, err := tx.exec(ctx, `UPDATE sync_runs SET phase = ?, requests = requests_before + ?, rate_limited = rate_limited_before + ?,
 		repositories_done = ?, repositories_total = ?, code_owners_requests = code_owners_requests_before + ?
 		WHERE id = ?`, p.Phase, p.Requests, p.RateLimited, p.RepositoriesDone, p.RepositoriesTotal, p.CodeOwnersRequests, runID)
+	if err != nil || len(p.Tokens) == 0 {
+		return err // a delegate that reports no tokens leaves the last report
+	}
+	_, err = tx.exec(ctx, `UPDATE sync_runs SET tokens = ? WHERE id = ?`, toJSON(p.Tokens), runID)
 	return err
 }
 

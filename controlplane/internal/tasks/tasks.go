@@ -84,6 +84,20 @@ type Progress struct {
 	RepositoriesTotal int64  `json:"repositories_total,omitempty"`
 	// CodeOwnersRequests are the requests of Requests that read CODEOWNERS files.
 	CodeOwnersRequests int64 `json:"code_owners_requests,omitempty"`
+	// Tokens is how each token of the connector fared in the attempt.
+	Tokens []TokenUsage `json:"tokens,omitempty"`
+}
+
+// TokenUsage is what one token of a connector did in a sync attempt.
+type TokenUsage struct {
+	Ref string `json:"token_ref"`
+	// Rejected is true once the token went out of use (Bitbucket rejected
+	// it, or the reference did not resolve); Message says why.
+	Rejected     bool   `json:"rejected,omitempty"`
+	Message      string `json:"message,omitempty"`
+	LimitPerHour int64  `json:"limit_per_hour,omitempty"`
+	Requests     int64  `json:"requests,omitempty"`
+	RateLimited  int64  `json:"rate_limited,omitempty"`
 }
 
 // TestResult is a delegate's verdict on a connector.
@@ -93,6 +107,18 @@ type TestResult struct {
 	WorkspaceReachable bool     `json:"workspace_reachable"`
 	MissingScopes      []string `json:"missing_scopes,omitempty"`
 	Message            string   `json:"message,omitempty"`
+	// Tokens is the verdict on each token, in the connector's order.
+	Tokens []TokenCheck `json:"tokens,omitempty"`
+}
+
+// TokenCheck is a delegate's verdict on one token of a connector.
+type TokenCheck struct {
+	Ref           string   `json:"token_ref"`
+	Valid         bool     `json:"valid"`
+	MissingScopes []string `json:"missing_scopes,omitempty"`
+	Scopes        []string `json:"scopes,omitempty"`
+	LimitPerHour  int64    `json:"limit_per_hour,omitempty"`
+	Message       string   `json:"message,omitempty"`
 }
 
 // Trigger is what started a sync run.
@@ -186,7 +212,8 @@ type TestPayload struct {
 type Target struct {
 	Workspace  string
 	APIBaseURL string
-	TokenRef   string
+	// TokenRefs are the connector's token references, in order.
+	TokenRefs []string
 }
 
 // Limits caps one sync.

@@ -386,3 +386,44 @@ func TestTaskArrivingAtShutdownIsReleasedWithItsCheckpoint(t *testing.T) {
 		t.Error("the task is still leased; it would wait for the lease to expire")
 	}
 }
+
+// TestTestConnectionChecksEachToken: a connector with three tokens (one
+// good with the scaled limit Bitbucket states for it, one revoked, one
+// that does not resolve) gets a verdict per token, in order.
+func TestTestConnectionChecksEachToken(t *testing.T) {
+	t.Parallel()
+	m := bitbucketmock.Start(t, bitbucketmock.Config{Repos: 2, PRsPerRepo: 1, CommitsPerRepo: 1, RateLimit: bitbucketmock.Rate{N: 1000, Per: time.Hour},
+		Tokens: []bitbucketmock.Token{
+			{Name: "good", Value: testenv.BitbucketToken, RateLimit: bitbucketmock.Rate{N: 2500, Per: time.Hour}},
+			{Name: "revoked", Value: "bbt-revoked-token"},
+		}})
+	revoked := true
+	if _, err := m.ChangeToken("revoked", bitbucketmock.TokenChange{Revoked: &revoked}); err != nil {
+		t.Fatal(err)
+	}
+	cp := control(t, 0)
+	testenv.Start(t, cp, testenv.Options{Env: map[string]string{"BITBUCKET_REVOKED": "bbt-revoked-token"}})
+	refs := []string{"env:" + testenv.TokenEnv, "env:BITBUCKET_REVOKED", "env:BITBUCKET_UNSET"}
+	_, done := testenv.Run(t, cp, &pb.Task{Type: pb.TaskType_TASK_TYPE_TEST_CONNECTION, TestConnection: &pb.TestConnectionTask{
+		ConnectorId: "c1",
+		Target:      &pb.BitbucketTarget{Workspace: m.Workspace(), ApiBaseUrl: m.URL, TokenRef: refs[0], TokenRefs: refs},
+	}}, 10*time.Second)
+	r := done.GetTestConnection()
+	if done.GetOutcome() != pb.Outcome_OUTCOME_SUCCEEDED || r.GetOk() || r.GetTokenValid() || len(r.GetTokens()) != 3 {
+		t.Fatalf("got %v %v", done.GetOutcome(), r)
+	}
+	good, bad, unset := r.GetTokens()[0], r.GetTokens()[1], r.GetTokens()[2]
+	if good.GetTokenRef() != refs[0] || !good.GetValid() || good.GetLimitPerHour() != 2500 ||
+		strings.Join(good.GetScopes(), ",") != "project,repository,pullrequest" || len(good.GetMissingScopes()) != 0 {
+		t.Errorf("good token: %v", good)
+	}
+	if bad.GetTokenRef() != refs[1] || bad.GetValid() || !strings.Contains(bad.GetMessage(), "401") {
+		t.Errorf("revoked token: %v", bad)
+	}
+	if unset.GetTokenRef() != refs[2] || unset.GetValid() || !strings.Contains(unset.GetMessage(), "not set on the delegate") {
+		t.Errorf("unset token: %v", unset)
+	}
+	if !strings.Contains(r.GetMessage(), "2 of 3 tokens fail") {
+		t.Errorf("summary %q", r.GetMessage())
+	}
+}

@@ -1,10 +1,13 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
+	"strings"
 	"sync/atomic"
 
 	"github.com/catalog-discovery/bitbucket/delegate/internal/access"
@@ -48,9 +51,52 @@ func (e *Executor) NewWork(t *task.Task, up *upload.Batcher, log zerolog.Logger)
 }
 
 // session checks what the task asks to use against the delegate's access
-// policy, resolves the target's token and binds the Bitbucket client. The
-// checks come first: a refused reference is never read.
-func (e *Executor) session(target task.Target, log zerolog.Logger) (*bitbucket.Session, error) {
+// policy, resolves the target's tokens and binds the Bitbucket client to
+// them, for the task owner. The checks come first: a refused reference is
+// never read. A token that is refused or does not resolve is reported in
+// the pool and not used; when none is usable, the first reason is the
+// error.
+func (e *Executor) session(owner string, target task.Target, log zerolog.Logger) (*bitbucket.Session, error) {
+	base, err := e.apiBase(target)
+	if err != nil {
+		return nil, err
+	}
+	if len(target.TokenRefs) == 0 {
+		return nil, errors.New("the task names no token reference")
+	}
+	var toks []bitbucket.PoolToken
+	var firstErr error
+	for _, ref := range target.TokenRefs {
+		cred, err := e.resolve(ref)
+		if err != nil {
+			firstErr = cmp.Or(firstErr, err)
+			log.Error().Str("token_ref", safeRef(err, ref)).Err(err).Msg("token of the connector not usable on this delegate; the task goes on with the others")
+			toks = append(toks, bitbucket.PoolToken{Ref: safeRef(err, ref), Unresolved: err.Error()})
+			continue
+		}
+		toks = append(toks, bitbucket.PoolToken{Ref: ref, Credential: cred})
+	}
+	if !slices.ContainsFunc(toks, func(t bitbucket.PoolToken) bool { return t.Unresolved == "" }) {
+		return nil, firstErr
+	}
+	keys := make([]string, 0, len(toks))
+	for _, t := range toks {
+		if t.Unresolved == "" {
+			keys = append(keys, t.Credential.Key)
+		}
+	}
+	p, perr := e.Proxy.ForURL(base)
+	ev := log.Info().Str("workspace", target.Workspace).Str("api", logging.URL(base)).Strs("credentials", keys).
+		Int("tokens", len(keys)).Str("proxy", logging.URL(p))
+	if perr != nil {
+		ev = ev.AnErr("proxy_error", perr)
+	}
+	ev.Msg("calling Bitbucket")
+	return e.Bitbucket.PoolSession(base, e.Bitbucket.NewPool(owner, toks)), nil
+}
+
+// apiBase checks the target's API base URL against the access policy.
+func (e *Executor) apiBase(target task.Target) (*url.URL, error) {
 	raw := target.APIBaseURL
 	if raw == "" {
 		raw = DefaultAPIBaseURL
@@ -62,22 +108,30 @@ func (e *Executor) session(target task.Target, log zerolog.Logger) (*bitbucket.S
 	if err := e.Access.CheckAPIBaseURL(base); err != nil {
 		return nil, err
 	}
-	if err := e.Access.CheckTokenRef(target.TokenRef); err != nil {
-		return nil, err
+	return base, nil
+}
+
+// resolve checks a token reference against the access policy, then reads
+// it; the secret is registered so that no log line shows it.
+func (e *Executor) resolve(ref string) (bitbucket.Credential, error) {
+	if err := e.Access.CheckTokenRef(ref); err != nil {
+		return bitbucket.Credential{}, err
 	}
-	cred, err := bitbucket.ResolveToken(target.TokenRef, e.Getenv, e.ReadFile)
+	cred, err := bitbucket.ResolveToken(ref, e.Getenv, e.ReadFile)
 	if err != nil {
-		return nil, err
+		return bitbucket.Credential{}, err
 	}
 	e.Secrets.Add(cred.Token())
-	p, perr := e.Proxy.ForURL(base)
-	ev := log.Info().Str("workspace", target.Workspace).Str("api", logging.URL(base)).Str("credential", cred.Key).
-		Str("proxy", logging.URL(p))
-	if perr != nil {
-		ev = ev.AnErr("proxy_error", perr)
+	return cred, nil
+}
+
+// safeRef is the reference as reports may show it: a malformed one is not
+// echoed, since it is sometimes the token itself.
+func safeRef(err error, ref string) string {
+	if kind, name, ok := strings.Cut(ref, ":"); ok && name != "" && (kind == "env" || kind == "file") {
+		return ref
 	}
-	ev.Msg("calling Bitbucket")
-	return e.Bitbucket.Session(base, cred), nil
+	return "(not shown)"
 }
 
 type failedWork struct{ err error }
@@ -100,7 +154,7 @@ func (w *syncWork) Run(ctx context.Context) Result {
 	if w.t.Sync == nil {
 		return Result{Outcome: task.OutcomeFailed, Err: errors.New("SYNC task without its sync payload")}
 	}
-	sess, err := w.e.session(w.t.Sync.Target, w.log)
+	sess, err := w.e.session(w.t.ID, w.t.Sync.Target, w.log)
 	if err != nil {
 		return Result{Outcome: task.OutcomeFailed, Err: err}
 	}
@@ -136,23 +190,95 @@ func (w *testConnectionWork) Run(ctx context.Context) Result {
 		return Result{Outcome: task.OutcomeFailed, Err: errors.New("TEST_CONNECTION task without its payload")}
 	}
 	target := w.t.TestConnection.Target
-	sess, err := w.e.session(target, w.log)
+	if _, err := w.e.apiBase(target); err != nil {
+		if ae := (*access.RefusedError)(nil); errors.As(err, &ae) {
+			return Result{Outcome: task.OutcomeSucceeded, TestConnection: &task.TestConnectionResult{Message: err.Error()}}
+		}
+		return Result{Outcome: task.OutcomeFailed, Err: err}
+	}
+	if len(target.TokenRefs) == 0 {
+		return Result{Outcome: task.OutcomeFailed, Err: errors.New("the task names no token reference")}
+	}
+	// Each token is checked on its own: the verdict says which one works.
+	var checks []task.TestConnectionResult
+	for _, ref := range target.TokenRefs {
+		one := target
+		one.TokenRefs = []string{ref}
+		res, err := w.checkOne(ctx, one)
+		if err != nil {
+			return Result{Outcome: task.OutcomeFailed, Err: err}
+		}
+		checks = append(checks, res)
+	}
+	res := combineChecks(checks)
+	return Result{Outcome: task.OutcomeSucceeded, TestConnection: &res}
+}
+
+// checkOne checks a target of one token. Its verdict carries that token's
+// TokenCheck.
+func (w *testConnectionWork) checkOne(ctx context.Context, target task.Target) (task.TestConnectionResult, error) {
+	ref := target.TokenRefs[0]
+	sess, err := w.e.session(w.t.ID, target, w.log)
 	var re *bitbucket.ResolveError
 	var ae *access.RefusedError
 	switch {
 	case errors.As(err, &re), errors.As(err, &ae):
-		// The verdict is "this delegate cannot use the connector", not a
+		// The verdict is "this delegate cannot use the token", not a
 		// failure of the check.
-		return Result{Outcome: task.OutcomeSucceeded, TestConnection: &task.TestConnectionResult{Message: err.Error()}}
+		return task.TestConnectionResult{Message: err.Error(),
+			Tokens: []task.TokenCheck{{Ref: safeRef(err, ref), Message: err.Error()}}}, nil
 	case err != nil:
-		return Result{Outcome: task.OutcomeFailed, Err: err}
+		return task.TestConnectionResult{}, err
 	}
 	res, err := sess.CheckConnection(ctx, target.Workspace)
-	w.requests.Store(sess.Requests())
+	w.requests.Add(sess.Requests())
 	if err != nil {
-		return Result{Outcome: task.OutcomeFailed, Err: fmt.Errorf("checking the connection: %w", err)}
+		return res, fmt.Errorf("checking the connection with %s: %w", ref, err)
 	}
-	return Result{Outcome: task.OutcomeSucceeded, TestConnection: &res}
+	u := sess.Tokens()[0]
+	var scopes []string
+	for _, sc := range strings.FieldsFunc(u.Scopes, func(r rune) bool { return r == ',' || r == ' ' }) {
+		scopes = append(scopes, sc)
+	}
+	res.Tokens = []task.TokenCheck{{Ref: ref, Valid: res.TokenValid, MissingScopes: res.MissingScopes, Scopes: scopes,
+		LimitPerHour: u.StatedLimit, Message: res.Message}}
+	return res, nil
+}
+
+// combineChecks sums up the verdicts on each token: the connection works
+// when every token does. With one token, its verdict is the connector's.
+func combineChecks(checks []task.TestConnectionResult) task.TestConnectionResult {
+	if len(checks) == 1 {
+		return checks[0]
+	}
+	// The workspace is reachable when every token that works reaches it:
+	// a token that does not work says nothing about the workspace.
+	out := task.TestConnectionResult{OK: true, TokenValid: true}
+	valid := 0
+	var bad []string
+	for _, c := range checks {
+		out.Tokens = append(out.Tokens, c.Tokens...)
+		out.OK = out.OK && c.OK
+		out.TokenValid = out.TokenValid && c.TokenValid
+		if c.TokenValid {
+			out.WorkspaceReachable = (valid == 0 || out.WorkspaceReachable) && c.WorkspaceReachable
+			valid++
+		}
+		for _, s := range c.MissingScopes {
+			if !slices.Contains(out.MissingScopes, s) {
+				out.MissingScopes = append(out.MissingScopes, s)
+			}
+		}
+		if !c.OK {
+			bad = append(bad, c.Tokens[0].Ref+": "+c.Message)
+		}
+	}
+	if len(bad) == 0 {
+		out.Message = fmt.Sprintf("connection OK with all %d tokens: each valid, workspace reachable, all scopes present", len(checks))
+	} else {
+		out.Message = fmt.Sprintf("%d of %d tokens fail: %s", len(bad), len(checks), strings.Join(bad, "; "))
+	}
+	return out
 }
 
 func (w *testConnectionWork) Progress() task.Progress {

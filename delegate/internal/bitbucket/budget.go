@@ -33,6 +33,10 @@ type BudgetLimit struct {
 // floor matters right after start, when little has been sent: a 429 then
 // says nothing about this delegate's share, and shrinking to what was sent
 // would pace the next requests minutes apart.
+//
+// Several tasks share one budget when they use the same token. While more
+// than one waits, slots go round the tasks (the one served least recently
+// first), so a task with many requests queued cannot starve another.
 type Budget struct {
 	clk      clock.Clock
 	override bool
@@ -46,6 +50,15 @@ type Budget struct {
 	last        time.Time
 	warnedUntil time.Time // end of the long wait last reported by LongWait
 	granted     int64     // requests let through since the budget was made
+
+	waiters []*budgetWaiter  // in arrival order
+	served  map[string]int64 // per waiting owner, the grant number it last got
+}
+
+// budgetWaiter is one Wait in progress.
+type budgetWaiter struct {
+	owner string
+	wake  chan struct{} // a send means "you may be first now"
 }
 
 // longWait is how long a request may wait for the budget before the wait is
@@ -96,23 +109,99 @@ func (b *Budget) margin() time.Duration {
 
 // Wait blocks until a request may be sent, and counts it as sent at the
 // time it returns; give that time to Answered once the request is done.
-func (b *Budget) Wait(ctx context.Context) (time.Time, error) {
+func (b *Budget) Wait(ctx context.Context) (time.Time, error) { return b.WaitFor(ctx, "") }
+
+// WaitFor is Wait for a request of owner (a task): while several owners
+// wait, the next slot goes to the one whose last grant is oldest, then to
+// the longest waiting.
+func (b *Budget) WaitFor(ctx context.Context, owner string) (time.Time, error) {
+	w := &budgetWaiter{owner: owner, wake: make(chan struct{}, 1)}
+	b.mu.Lock()
+	b.waiters = append(b.waiters, w)
+	if b.served == nil {
+		b.served = map[string]int64{}
+	}
+	if _, ok := b.served[owner]; !ok {
+		b.served[owner] = 0
+	}
 	for {
-		b.mu.Lock()
+		if b.firstLocked() != w {
+			b.mu.Unlock()
+			select {
+			case <-w.wake:
+			case <-ctx.Done():
+				b.mu.Lock()
+				b.leaveLocked(w)
+				b.mu.Unlock()
+				return time.Time{}, ctx.Err()
+			}
+			b.mu.Lock()
+			continue
+		}
 		now := b.clk.Now()
 		wait := b.delayLocked(now)
 		if wait <= 0 {
 			b.sent = append(b.sent, now)
 			b.last = now
 			b.granted++
+			b.served[owner] = b.granted
+			b.leaveLocked(w)
 			b.mu.Unlock()
 			return now, nil
 		}
 		b.mu.Unlock()
 		if err := b.clk.Sleep(ctx, wait); err != nil {
+			b.mu.Lock()
+			b.leaveLocked(w)
+			b.mu.Unlock()
 			return time.Time{}, err
 		}
+		b.mu.Lock()
 	}
+}
+
+// firstLocked is the waiter the next slot goes to: of the owner served
+// least recently, the one that came first.
+func (b *Budget) firstLocked() *budgetWaiter {
+	var first *budgetWaiter
+	for _, w := range b.waiters {
+		if first == nil || b.served[w.owner] < b.served[first.owner] {
+			first = w
+		}
+	}
+	return first
+}
+
+// leaveLocked removes w and wakes whoever is first now. An owner with no
+// waiter left is forgotten, which keeps the map as small as the queue.
+func (b *Budget) leaveLocked(w *budgetWaiter) {
+	if i := slices.Index(b.waiters, w); i >= 0 {
+		b.waiters = slices.Delete(b.waiters, i, i+1)
+	}
+	if !slices.ContainsFunc(b.waiters, func(o *budgetWaiter) bool { return o.owner == w.owner }) {
+		delete(b.served, w.owner)
+	}
+	if f := b.firstLocked(); f != nil {
+		select {
+		case f.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Delay is how long a request would wait for this budget now, not
+// counting other requests already waiting.
+func (b *Budget) Delay() time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return max(0, b.delayLocked(b.clk.Now()))
+}
+
+// Waiting reports how many requests wait for this budget.
+func (b *Budget) Waiting() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.waiters)
 }
 
 // Answered counts the request Wait let through at sent from now on, when

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/catalog-discovery/bitbucket/delegate/internal/metrics"
@@ -34,6 +33,9 @@ type Options struct {
 	UserAgent    string
 	Log          zerolog.Logger
 	Metrics      *metrics.Metrics
+	// Transport replaces the network (benchmarks run an in-process
+	// server on a simulated clock); nil: HTTP over the network.
+	Transport http.RoundTripper
 }
 
 // Client calls Bitbucket for any number of credentials and tasks; it is
@@ -75,8 +77,12 @@ func New(opts Options) *Client {
 			return nil
 		},
 	}
+	var next http.RoundTripper = tr
+	if opts.Transport != nil {
+		next = opts.Transport
+	}
 	rc := &retryablehttp.Client{
-		HTTPClient:   &http.Client{Transport: &budgetTransport{next: tr, opts: &opts}},
+		HTTPClient:   &http.Client{Transport: &budgetTransport{next: next, opts: &opts}},
 		Logger:       nil, // the policy logs retries with their reason
 		RetryMax:     max(opts.Retry.Attempts-1, 0),
 		CheckRetry:   opts.Retry.CheckRetry,
@@ -106,36 +112,38 @@ func giveUp(resp *http.Response, err error, attempts int) (*http.Response, error
 	return nil, err
 }
 
-// Session is a Client bound to one API base URL and credential; it counts
-// the requests it makes for the task's progress.
+// Session is a Client bound to one API base URL and a pool of tokens; it
+// counts the requests it makes for the task's progress.
 type Session struct {
-	c      *Client
-	base   *url.URL
-	cred   Credential
-	budget *Budget
-
-	requests    atomic.Int64
-	rateLimited atomic.Int64
+	c    *Client
+	base *url.URL
+	pool *Pool
 }
 
 // Session binds the client to base (e.g. https://api.bitbucket.org/2.0)
-// and cred.
+// and cred alone.
 func (c *Client) Session(base *url.URL, cred Credential) *Session {
-	return &Session{c: c, base: base, cred: cred, budget: c.opts.Budgets.For(cred.Key)}
+	return c.PoolSession(base, c.NewPool("", []PoolToken{{Ref: cred.Ref, Credential: cred}}))
 }
 
-// BudgetStalledUntil reports until when this credential's budget holds the
-// next request back, when that is a long wait (see Budget.StalledUntil).
-func (s *Session) BudgetStalledUntil() time.Time { return s.budget.StalledUntil() }
+// PoolSession binds the client to base and a pool of tokens.
+func (c *Client) PoolSession(base *url.URL, pool *Pool) *Session {
+	return &Session{c: c, base: base, pool: pool}
+}
+
+// BudgetStalledUntil reports until when the budgets of the session's
+// tokens hold the next request back, when that is a long wait (see
+// Budget.StalledUntil).
+func (s *Session) BudgetStalledUntil() time.Time { return s.pool.stalledUntil() }
 
 // Requests reports the HTTP requests made so far, retries included.
-func (s *Session) Requests() int64 { return s.requests.Load() }
+func (s *Session) Requests() int64 { return s.pool.requests() }
 
 // RateLimited reports the 429 responses received so far.
-func (s *Session) RateLimited() int64 { return s.rateLimited.Load() }
+func (s *Session) RateLimited() int64 { return s.pool.rateLimited() }
 
-// Budget returns the session's budget.
-func (s *Session) Budget() *Budget { return s.budget }
+// Tokens reports what each token of the session did.
+func (s *Session) Tokens() []TokenUsage { return s.pool.Usage() }
 
 type sessionKey struct{}
 
@@ -146,7 +154,6 @@ func (s *Session) get(ctx context.Context, u string, decode func(http.Header, []
 	if err != nil {
 		return fmt.Errorf("building request: %w", err)
 	}
-	req.Header.Set("Authorization", "Bearer "+s.cred.token)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", s.c.opts.UserAgent)
 	path := req.URL.Path
@@ -192,31 +199,70 @@ func (t *budgetTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if s == nil {
 		return nil, errors.New("bitbucket: request without a session")
 	}
-	if until, ok := s.budget.LongWait(); ok {
-		lim := s.budget.Limit()
-		t.opts.Log.Warn().Str("credential", s.cred.Key).Int("budget_requests", lim.Requests).
-			Stringer("budget_window", lim.Window).Time("next_request_at", until).
-			Msg("request budget for this Bitbucket credential is used up; requests wait for it (raise it with --request-budget if Bitbucket allows more)")
+	for {
+		m, err := s.pool.pick()
+		if err != nil {
+			return nil, err
+		}
+		resp, err := t.send(s, m, req)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case resp.StatusCode == http.StatusUnauthorized:
+			why := "Bitbucket rejected the token (401): it is invalid, expired or revoked"
+			changed, usable := s.pool.reject(m, why)
+			if changed {
+				t.opts.Log.Error().Str("token_ref", m.ref).Str("credential", m.cred.Key).Int("tokens_left", usable).
+					Str("path", req.URL.Path).
+					Msg("Bitbucket rejected this token (401: invalid, expired or revoked); it is not used again in this task. Replace or remove it from the connector")
+			}
+			if usable == 0 {
+				return resp, nil
+			}
+		case resp.StatusCode == http.StatusTooManyRequests && s.pool.readyOther(m):
+			t.opts.Log.Info().Str("token_ref", m.ref).Str("path", req.URL.Path).
+				Msg("Bitbucket rate limit hit (429) on one token; the request goes to another token")
+		default:
+			return resp, nil
+		}
+		// Another token takes the request: this answer is not used.
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
 	}
-	sent, err := s.budget.Wait(req.Context())
+}
+
+// send makes one attempt of req with member m: it waits for m's budget,
+// bounds the attempt with its own timeout (which must not include the
+// budget wait), and feeds rate-limit headers back.
+func (t *budgetTransport) send(s *Session, m *member, req *http.Request) (*http.Response, error) {
+	if until, ok := m.budget.LongWait(); ok {
+		lim := m.budget.Limit()
+		t.opts.Log.Warn().Str("token_ref", m.ref).Str("credential", m.cred.Key).Int("budget_requests", lim.Requests).
+			Stringer("budget_window", lim.Window).Time("next_request_at", until).
+			Msg("request budget for this Bitbucket token is used up; requests wait for it (add tokens to the connector, or raise --request-budget if Bitbucket allows more)")
+	}
+	sent, err := m.budget.WaitFor(req.Context(), s.pool.owner)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(req.Context(), t.opts.AttemptTimeout)
-	resp, err := t.next.RoundTrip(req.WithContext(ctx))
-	s.budget.Answered(sent)
-	s.requests.Add(1)
+	out := req.Clone(ctx)
+	out.Header.Set("Authorization", "Bearer "+m.cred.token)
+	resp, err := t.next.RoundTrip(out)
+	m.budget.Answered(sent)
+	m.requests.Add(1)
 	countRequest(req.Context())
-	m := t.opts.Metrics
+	met := t.opts.Metrics
 	if err != nil {
 		cancel()
-		if m != nil {
-			m.Requests.WithLabelValues("error").Inc()
+		if met != nil {
+			met.Requests.WithLabelValues("error").Inc()
 		}
 		return nil, err
 	}
-	if m != nil {
-		m.Requests.WithLabelValues(strconv.Itoa(resp.StatusCode)).Inc()
+	if met != nil {
+		met.Requests.WithLabelValues(strconv.Itoa(resp.StatusCode)).Inc()
 	}
 	if err := t.proxyRefusal(req, resp); err != nil {
 		resp.Body.Close()
@@ -224,21 +270,27 @@ func (t *budgetTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	limit, _ := strconv.Atoi(resp.Header.Get("X-RateLimit-Limit"))
-	if s.budget.Observe(limit, resp.Header.Get("X-RateLimit-NearLimit") == "true") {
-		t.opts.Log.Info().Str("credential", s.cred.Key).Int("limit_per_hour", limit).
+	if limit > 0 {
+		m.limitSeen.Store(int64(limit))
+	}
+	if sc := resp.Header.Get("X-OAuth-Scopes"); sc != "" {
+		m.scopes.Store(sc)
+	}
+	if m.budget.Observe(limit, resp.Header.Get("X-RateLimit-NearLimit") == "true") {
+		t.opts.Log.Info().Str("token_ref", m.ref).Str("credential", m.cred.Key).Int("limit_per_hour", limit).
 			Msg("Bitbucket reported its rate limit; request budget adjusted")
 	}
 	if resp.StatusCode == http.StatusTooManyRequests {
-		s.rateLimited.Add(1)
-		s.budget.Throttled()
-		if m != nil {
-			m.RateLimited.Inc()
+		m.rateLimited.Add(1)
+		m.budget.Throttled()
+		if met != nil {
+			met.RateLimited.Inc()
 		}
-		t.opts.Log.Warn().Str("credential", s.cred.Key).Str("path", req.URL.Path).
+		t.opts.Log.Warn().Str("token_ref", m.ref).Str("credential", m.cred.Key).Str("path", req.URL.Path).
 			Msg("Bitbucket rate limit hit (429): backing off and shrinking the request budget")
 	}
-	if m != nil {
-		m.BudgetRemaining.WithLabelValues(s.cred.Key).Set(float64(s.budget.Remaining()))
+	if met != nil {
+		met.BudgetRemaining.WithLabelValues(m.cred.Key).Set(float64(m.budget.Remaining()))
 	}
 	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
 	return resp, nil

@@ -14,6 +14,8 @@ type Credential struct {
 	// Key identifies the credential in budgets and metrics: a hash prefix
 	// of the token, never the token.
 	Key string
+	// Ref is the reference it was resolved from, when it was.
+	Ref string
 }
 
 func (c Credential) String() string { return "credential " + c.Key }
@@ -65,5 +67,7 @@ func ResolveToken(ref string, getenv func(string) (string, bool), readFile func(
 			return Credential{}, &ResolveError{Ref: ref, Reason: "is not readable on the delegate"}
 		}
 	}
-	return NewCredential(token), nil
+	c := NewCredential(token)
+	c.Ref = ref
+	return c, nil
 }

@@ -184,7 +184,7 @@ func (c *Client) CompleteTask(ctx context.Context, done task.Completion) error {
 	if r := done.TestConnection; r != nil {
 		req.TestConnection = &pb.TestConnectionResult{
 			Ok: r.OK, TokenValid: r.TokenValid, WorkspaceReachable: r.WorkspaceReachable,
-			MissingScopes: r.MissingScopes, Message: fitText(r.Message),
+			MissingScopes: r.MissingScopes, Message: fitText(r.Message), Tokens: tokenChecksToWire(r.Tokens),
 		}
 	}
 	_, err := c.svc.CompleteTask(ctx, req)

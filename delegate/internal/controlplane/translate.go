@@ -89,8 +89,14 @@ func taskFromWire(t *pb.Task) *task.Task {
 	return out
 }
 
+// targetFromWire reads the target's tokens: token_refs, or token_ref
+// alone from a control plane that sends one.
 func targetFromWire(t *pb.BitbucketTarget) task.Target {
-	return task.Target{Workspace: t.GetWorkspace(), APIBaseURL: t.GetApiBaseUrl(), TokenRef: t.GetTokenRef()}
+	refs := t.GetTokenRefs()
+	if len(refs) == 0 {
+		refs = []string{t.GetTokenRef()}
+	}
+	return task.Target{Workspace: t.GetWorkspace(), APIBaseURL: t.GetApiBaseUrl(), TokenRefs: refs}
 }
 
 func cursorFromWire(c *pb.RepositoryCursor) record.Cursor {
@@ -152,7 +158,26 @@ func progressToWire(p task.Progress) *pb.Progress {
 		Phase: p.Phase, Repositories: p.Repositories, PullRequests: p.PullRequests, Commits: p.Commits,
 		Requests: p.Requests, RateLimited: p.RateLimited, RepositoriesDone: p.RepositoriesDone,
 		RepositoriesTotal: p.RepositoriesTotal, CodeOwnersRequests: p.CodeOwnersRequests,
+		Tokens: tokensToWire(p.Tokens),
 	}
+}
+
+func tokensToWire(us []task.TokenUsage) []*pb.TokenUsage {
+	var out []*pb.TokenUsage
+	for _, u := range us {
+		out = append(out, &pb.TokenUsage{TokenRef: u.Ref, Rejected: u.Rejected != "", Message: fitText(u.Rejected),
+			LimitPerHour: u.LimitPerHour, Requests: u.Requests, RateLimited: u.RateLimited})
+	}
+	return out
+}
+
+func tokenChecksToWire(cs []task.TokenCheck) []*pb.TokenCheck {
+	var out []*pb.TokenCheck
+	for _, c := range cs {
+		out = append(out, &pb.TokenCheck{TokenRef: c.Ref, Valid: c.Valid, MissingScopes: c.MissingScopes,
+			Scopes: c.Scopes, LimitPerHour: c.LimitPerHour, Message: fitText(c.Message)})
+	}
+	return out
 }
 
 var outcomes = map[task.Outcome]pb.Outcome{

@@ -111,17 +111,25 @@ func (r *Run) Progress() task.Progress {
 		phase += ", waiting for the Bitbucket request budget until " + until.UTC().Format(time.RFC3339)
 	}
 	return task.Progress{
-		Phase:             phase,
-		Repositories:      r.listed.Load(),
-		PullRequests:      r.prs.used.Load(),
-		Commits:           r.commits.used.Load(),
-		Requests:          r.session.Requests(),
-		RateLimited:       r.session.RateLimited(),
-		RepositoriesDone:  r.done.Load(),
-		RepositoriesTotal: r.total.Load(),
-
+		Phase:              phase,
+		Repositories:       r.listed.Load(),
+		PullRequests:       r.prs.used.Load(),
+		Commits:            r.commits.used.Load(),
+		Requests:           r.session.Requests(),
+		RateLimited:        r.session.RateLimited(),
+		RepositoriesDone:   r.done.Load(),
+		RepositoriesTotal:  r.total.Load(),
+		Tokens:             tokenUsage(r.session.Tokens()),
 		CodeOwnersRequests: r.codeOwnersRequests.Load(),
 	}
+}
+
+func tokenUsage(us []bitbucket.TokenUsage) []task.TokenUsage {
+	out := make([]task.TokenUsage, len(us))
+	for i, u := range us {
+		out[i] = task.TokenUsage{Ref: u.Ref, Rejected: u.Rejected, LimitPerHour: u.LimitPerHour, Requests: u.Requests, RateLimited: u.RateLimited}
+	}
+	return out
 }
 
 // Checkpoint returns the resume state covering acknowledged work only.

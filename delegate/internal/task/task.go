@@ -47,12 +47,12 @@ type Task struct {
 	TestConnection *TestConnection
 }
 
-// Target says where and as whom to call Bitbucket; TokenRef names the
-// token (env:NAME or file:/path), which only the delegate resolves.
+// Target says where and as whom to call Bitbucket; TokenRefs name the
+// tokens (env:NAME or file:/path), which only the delegate resolves.
 type Target struct {
 	Workspace  string
 	APIBaseURL string
-	TokenRef   string
+	TokenRefs  []string
 }
 
 // Sync asks for a workspace's repositories and their secondary kinds.
@@ -130,6 +130,18 @@ type Progress struct {
 	RepositoriesTotal int64
 	// CodeOwnersRequests are the requests of Requests that read CODEOWNERS files.
 	CodeOwnersRequests int64
+	// Tokens is what each token of the target did, in the target's order.
+	Tokens []TokenUsage
+}
+
+// TokenUsage is what one token did in a task.
+type TokenUsage struct {
+	Ref string
+	// Rejected says why the token went out of use; "" while usable.
+	Rejected     string
+	LimitPerHour int64
+	Requests     int64
+	RateLimited  int64
 }
 
 // Outcome is how a task ended.
@@ -169,6 +181,20 @@ type TestConnectionResult struct {
 	WorkspaceReachable bool
 	MissingScopes      []string
 	Message            string
+	// Tokens is the verdict on each token, in the target's order.
+	Tokens []TokenCheck
+}
+
+// TokenCheck is the verdict on one token of a connector.
+type TokenCheck struct {
+	Ref           string
+	Valid         bool
+	MissingScopes []string
+	// Scopes are those Bitbucket says the token has (X-OAuth-Scopes).
+	Scopes []string
+	// LimitPerHour is X-RateLimit-Limit; 0 when Bitbucket sent none.
+	LimitPerHour int64
+	Message      string
 }
 
 // Completion is what CompleteTask reports.

@@ -51,6 +51,8 @@ type Options struct {
 	// Access overrides what tasks may use; nil: the default token
 	// references and the loopback mock on any port.
 	Access *access.Policy
+	// Env adds variables to the delegate's environment (more tokens).
+	Env map[string]string
 }
 
 // LoopbackAccess is the default policy with the mock's loopback host, on
@@ -88,6 +90,9 @@ func Start(t testing.TB, cp *fakecontrol.Server, o Options) *Delegate {
 	}
 	secrets := &logging.Secrets{}
 	secrets.Add(DelegateToken)
+	for _, v := range o.Env {
+		secrets.Add(v)
+	}
 	// Not logging.New: it sets zerolog's global time format on every call,
 	// which races with loggers of tests running in parallel.
 	log := zerolog.New(secrets.Writer(w)).Level(zerolog.DebugLevel).With().Timestamp().Logger()
@@ -130,7 +135,8 @@ func Start(t testing.TB, cp *fakecontrol.Server, o Options) *Delegate {
 			case "IDP_DELEGATE_TOKEN":
 				return DelegateToken, true
 			}
-			return "", false
+			v, ok := o.Env[k]
+			return v, ok
 		},
 		ReadFile: func(string) ([]byte, error) { return nil, io.ErrUnexpectedEOF },
 	}

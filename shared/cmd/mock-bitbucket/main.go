@@ -40,7 +40,7 @@ type options struct {
 	seed                                             int64
 	repos, projects, prsPerRepo, commitsPerRepo      int
 	tokens                                           tokenFlag
-	notOwners                                        []string
+	notOwners, tokenRates                            []string
 	faultRate, dropDeliveries                        float64
 	faultDelay, latency                              time.Duration
 	deliveryTimeout, deliveryRetryDelay              time.Duration
@@ -98,6 +98,7 @@ func newCommand(stdout, stderr io.Writer) *cobra.Command {
 	fs.IntVar(&o.commitsPerRepo, "commits-per-repo", 30, "commits on the main branch of each non-empty repository")
 	fs.Var(&o.tokens, "token", "accepted token as TOKEN[:scope,scope], repeatable; scopes default to project,repository,pullrequest (default mock-token)")
 	fs.StringSliceVar(&o.notOwners, "not-owner", nil, "name of a token (token-1, token-2, ... in --token order) that is not a workspace owner: it may not manage webhooks; repeatable")
+	fs.StringArrayVar(&o.tokenRates, "token-rate-limit", nil, "a token's own allowance as NAME=RATE (token-1, token-2, ... in --token order), e.g. token-2=2000/h; others follow --rate-limit; repeatable")
 	fs.Float64Var(&o.dropDeliveries, "drop-deliveries", 0, "fraction (0 to 1) of webhook deliveries never sent, drawn from --seed")
 	fs.DurationVar(&o.deliveryTimeout, "delivery-timeout", bitbucketmock.DefaultDeliveryTimeout, "how long a webhook receiver has to answer one attempt")
 	fs.DurationVar(&o.deliveryRetryDelay, "delivery-retry-delay", bitbucketmock.DefaultDeliveryRetryDelay, "wait before each of the two retries of a failed delivery")
@@ -172,7 +173,7 @@ func (o *options) config() (bitbucketmock.Config, error) {
 		return cfg, cli.Usagef("--delivery-retry-delay %v: want more than 0", o.deliveryRetryDelay)
 	}
 	cfg.Deliveries = bitbucketmock.DeliveryConfig{Drop: o.dropDeliveries, Timeout: o.deliveryTimeout, RetryDelay: o.deliveryRetryDelay}
-	if len(cfg.Tokens) == 0 && len(o.notOwners) > 0 {
+	if len(cfg.Tokens) == 0 && (len(o.notOwners) > 0 || len(o.tokenRates) > 0) {
 		cfg.Tokens = []bitbucketmock.Token{bitbucketmock.DefaultToken}
 	}
 	cfg.Tokens = slices.Clone(cfg.Tokens)
@@ -182,6 +183,21 @@ func (o *options) config() (bitbucketmock.Config, error) {
 			return cfg, cli.Usagef("--not-owner %q: no such token; tokens are named token-1, token-2, ... in --token order, and the default token default", name)
 		}
 		cfg.Tokens[i].NotOwner = true
+	}
+	for _, v := range o.tokenRates {
+		name, raw, ok := strings.Cut(v, "=")
+		if !ok {
+			return cfg, cli.Usagef("--token-rate-limit %q: want NAME=RATE, e.g. token-2=2000/h", v)
+		}
+		i := slices.IndexFunc(cfg.Tokens, func(t bitbucketmock.Token) bool { return tokenName(t, cfg.Tokens) == name })
+		if i < 0 {
+			return cfg, cli.Usagef("--token-rate-limit %q: no such token; tokens are named token-1, token-2, ... in --token order, and the default token default", name)
+		}
+		r, err := bitbucketmock.ParseRate(raw)
+		if err != nil {
+			return cfg, cli.Usagef("--token-rate-limit %s: %v", name, err)
+		}
+		cfg.Tokens[i].RateLimit = r
 	}
 	return cfg, nil
 }

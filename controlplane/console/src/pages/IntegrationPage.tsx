@@ -130,6 +130,13 @@ export function SyncProgress({ run }: { run: SyncRun }) {
       </span>
       {!active && <span className="hint"> finished {when(run.finishedAt)}</span>}
       {run.error && <p className="warning">{run.error}</p>}
+      {run.tokens
+        .filter((t) => t.rejected)
+        .map((t) => (
+          <p className="warning" key={t.tokenRef}>
+            Token {t.tokenRef} was taken out of use: {t.message}. Replace or remove it from the connector.
+          </p>
+        ))}
     </div>
   );
 }

@@ -327,7 +327,13 @@ type BitbucketTarget struct {
 	ApiBaseUrl string `protobuf:"bytes,2,opt,name=api_base_url,json=apiBaseUrl,proto3" json:"api_base_url,omitempty"`
 	// Where the delegate finds the access token: env:NAME or file:/path. The
 	// delegate resolves it locally; the token never leaves its network.
-	TokenRef      string `protobuf:"bytes,3,opt,name=token_ref,json=tokenRef,proto3" json:"token_ref,omitempty"`
+	// With several tokens it is the first of token_refs (a delegate that
+	// knows only token_ref still works, with one token).
+	TokenRef string `protobuf:"bytes,3,opt,name=token_ref,json=tokenRef,proto3" json:"token_ref,omitempty"`
+	// Every token of the connector, in order, each with its own hourly
+	// allowance at Bitbucket: the delegate spreads requests over them and
+	// skips one Bitbucket rejects. Empty means token_ref alone.
+	TokenRefs     []string `protobuf:"bytes,4,rep,name=token_refs,json=tokenRefs,proto3" json:"token_refs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -381,6 +387,13 @@ func (x *BitbucketTarget) GetTokenRef() string {
 		return x.TokenRef
 	}
 	return ""
+}
+
+func (x *BitbucketTarget) GetTokenRefs() []string {
+	if x != nil {
+		return x.TokenRefs
+	}
+	return nil
 }
 
 // SyncTask asks for a workspace's repositories and their secondary kinds.
@@ -860,7 +873,10 @@ type TestConnectionResult struct {
 	// "Pull requests: Read"). Empty when none is missing.
 	MissingScopes []string `protobuf:"bytes,4,rep,name=missing_scopes,json=missingScopes,proto3" json:"missing_scopes,omitempty"`
 	// One-line summary for users.
-	Message       string `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
+	Message string `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
+	// The verdict on each token of the target, in the target's order. The
+	// fields above sum them up: the connection works when every token does.
+	Tokens        []*TokenCheck `protobuf:"bytes,6,rep,name=tokens,proto3" json:"tokens,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -930,6 +946,106 @@ func (x *TestConnectionResult) GetMessage() string {
 	return ""
 }
 
+func (x *TestConnectionResult) GetTokens() []*TokenCheck {
+	if x != nil {
+		return x.Tokens
+	}
+	return nil
+}
+
+// TokenCheck is the verdict on one token of a connector.
+type TokenCheck struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The token's reference (never its value).
+	TokenRef string `protobuf:"bytes,1,opt,name=token_ref,json=tokenRef,proto3" json:"token_ref,omitempty"`
+	// False when Bitbucket rejected the token (401: invalid, expired or
+	// revoked) or the reference did not resolve on the delegate.
+	Valid bool `protobuf:"varint,2,opt,name=valid,proto3" json:"valid,omitempty"`
+	// Scopes the token lacks, by their Bitbucket names.
+	MissingScopes []string `protobuf:"bytes,3,rep,name=missing_scopes,json=missingScopes,proto3" json:"missing_scopes,omitempty"`
+	// Scopes Bitbucket says the token has (X-OAuth-Scopes), as it spells them.
+	Scopes []string `protobuf:"bytes,4,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	// The token's hourly allowance as Bitbucket states it (X-RateLimit-Limit);
+	// 0 when Bitbucket sent none.
+	LimitPerHour int64 `protobuf:"varint,5,opt,name=limit_per_hour,json=limitPerHour,proto3" json:"limit_per_hour,omitempty"`
+	// One-line verdict on this token.
+	Message       string `protobuf:"bytes,6,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TokenCheck) Reset() {
+	*x = TokenCheck{}
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TokenCheck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TokenCheck) ProtoMessage() {}
+
+func (x *TokenCheck) ProtoReflect() protoreflect.Message {
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TokenCheck.ProtoReflect.Descriptor instead.
+func (*TokenCheck) Descriptor() ([]byte, []int) {
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *TokenCheck) GetTokenRef() string {
+	if x != nil {
+		return x.TokenRef
+	}
+	return ""
+}
+
+func (x *TokenCheck) GetValid() bool {
+	if x != nil {
+		return x.Valid
+	}
+	return false
+}
+
+func (x *TokenCheck) GetMissingScopes() []string {
+	if x != nil {
+		return x.MissingScopes
+	}
+	return nil
+}
+
+func (x *TokenCheck) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
+func (x *TokenCheck) GetLimitPerHour() int64 {
+	if x != nil {
+		return x.LimitPerHour
+	}
+	return 0
+}
+
+func (x *TokenCheck) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 // Progress counts what a running or finished sync did.
 type Progress struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -951,13 +1067,15 @@ type Progress struct {
 	RepositoriesTotal int64 `protobuf:"varint,8,opt,name=repositories_total,json=repositoriesTotal,proto3" json:"repositories_total,omitempty"`
 	// Of requests, those that read CODEOWNERS files.
 	CodeOwnersRequests int64 `protobuf:"varint,9,opt,name=code_owners_requests,json=codeOwnersRequests,proto3" json:"code_owners_requests,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// How each token of the target fared, in the target's order.
+	Tokens        []*TokenUsage `protobuf:"bytes,10,rep,name=tokens,proto3" json:"tokens,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[8]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -969,7 +1087,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[8]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -982,7 +1100,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{8}
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Progress) GetPhase() string {
@@ -1048,6 +1166,106 @@ func (x *Progress) GetCodeOwnersRequests() int64 {
 	return 0
 }
 
+func (x *Progress) GetTokens() []*TokenUsage {
+	if x != nil {
+		return x.Tokens
+	}
+	return nil
+}
+
+// TokenUsage is what one token did during a sync.
+type TokenUsage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The token's reference (never its value).
+	TokenRef string `protobuf:"bytes,1,opt,name=token_ref,json=tokenRef,proto3" json:"token_ref,omitempty"`
+	// True once the token is out of use for the rest of the sync: Bitbucket
+	// rejected it (401: expired or revoked) or the reference did not resolve.
+	Rejected bool `protobuf:"varint,2,opt,name=rejected,proto3" json:"rejected,omitempty"`
+	// Why it was rejected; empty otherwise.
+	Message string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	// The hourly allowance the delegate paces the token at (learnt from
+	// X-RateLimit-Limit).
+	LimitPerHour int64 `protobuf:"varint,4,opt,name=limit_per_hour,json=limitPerHour,proto3" json:"limit_per_hour,omitempty"`
+	// HTTP requests sent with the token, retries included.
+	Requests int64 `protobuf:"varint,5,opt,name=requests,proto3" json:"requests,omitempty"`
+	// 429 answers to the token.
+	RateLimited   int64 `protobuf:"varint,6,opt,name=rate_limited,json=rateLimited,proto3" json:"rate_limited,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TokenUsage) Reset() {
+	*x = TokenUsage{}
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TokenUsage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TokenUsage) ProtoMessage() {}
+
+func (x *TokenUsage) ProtoReflect() protoreflect.Message {
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TokenUsage.ProtoReflect.Descriptor instead.
+func (*TokenUsage) Descriptor() ([]byte, []int) {
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *TokenUsage) GetTokenRef() string {
+	if x != nil {
+		return x.TokenRef
+	}
+	return ""
+}
+
+func (x *TokenUsage) GetRejected() bool {
+	if x != nil {
+		return x.Rejected
+	}
+	return false
+}
+
+func (x *TokenUsage) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *TokenUsage) GetLimitPerHour() int64 {
+	if x != nil {
+		return x.LimitPerHour
+	}
+	return 0
+}
+
+func (x *TokenUsage) GetRequests() int64 {
+	if x != nil {
+		return x.Requests
+	}
+	return 0
+}
+
+func (x *TokenUsage) GetRateLimited() int64 {
+	if x != nil {
+		return x.RateLimited
+	}
+	return 0
+}
+
 var File_idp_delegate_v1_task_proto protoreflect.FileDescriptor
 
 const file_idp_delegate_v1_task_proto_rawDesc = "" +
@@ -1065,12 +1283,14 @@ const file_idp_delegate_v1_task_proto_rawDesc = "" +
 	"checkpoint\x12#\n" +
 	"\rnext_sequence\x18\a \x01(\x03R\fnextSequence\x12-\n" +
 	"\x04sync\x18\b \x01(\v2\x19.idp.delegate.v1.SyncTaskR\x04sync\x12L\n" +
-	"\x0ftest_connection\x18\t \x01(\v2#.idp.delegate.v1.TestConnectionTaskR\x0etestConnection\"n\n" +
+	"\x0ftest_connection\x18\t \x01(\v2#.idp.delegate.v1.TestConnectionTaskR\x0etestConnection\"\xa2\x01\n" +
 	"\x0fBitbucketTarget\x12\x1c\n" +
 	"\tworkspace\x18\x01 \x01(\tR\tworkspace\x12 \n" +
 	"\fapi_base_url\x18\x02 \x01(\tR\n" +
 	"apiBaseUrl\x12\x1b\n" +
-	"\ttoken_ref\x18\x03 \x01(\tR\btokenRef\"\xec\x03\n" +
+	"\ttoken_ref\x18\x03 \x01(\tR\btokenRef\x122\n" +
+	"\n" +
+	"token_refs\x18\x04 \x03(\tB\x13\xbaH\x10\x92\x01\r\x10\x10\"\tr\a\xa0\x8e'\x01\x18\x80\bR\ttokenRefs\"\xec\x03\n" +
 	"\bSyncTask\x12%\n" +
 	"\x0eintegration_id\x18\x01 \x01(\tR\rintegrationId\x128\n" +
 	"\x06target\x18\x02 \x01(\v2 .idp.delegate.v1.BitbucketTargetR\x06target\x12G\n" +
@@ -1108,14 +1328,23 @@ const file_idp_delegate_v1_task_proto_rawDesc = "" +
 	"\x18pull_requests_backfilled\x18\b \x01(\bR\x16pullRequestsBackfilled\"q\n" +
 	"\x12TestConnectionTask\x12!\n" +
 	"\fconnector_id\x18\x01 \x01(\tR\vconnectorId\x128\n" +
-	"\x06target\x18\x02 \x01(\v2 .idp.delegate.v1.BitbucketTargetR\x06target\"\xdc\x01\n" +
+	"\x06target\x18\x02 \x01(\v2 .idp.delegate.v1.BitbucketTargetR\x06target\"\x9b\x02\n" +
 	"\x14TestConnectionResult\x12\x0e\n" +
 	"\x02ok\x18\x01 \x01(\bR\x02ok\x12\x1f\n" +
 	"\vtoken_valid\x18\x02 \x01(\bR\n" +
 	"tokenValid\x12/\n" +
 	"\x13workspace_reachable\x18\x03 \x01(\bR\x12workspaceReachable\x12:\n" +
 	"\x0emissing_scopes\x18\x04 \x03(\tB\x13\xbaH\x10\x92\x01\r\x10 \"\tr\a\xa0\x8e'\x01\x18\x80\x01R\rmissingScopes\x12&\n" +
-	"\amessage\x18\x05 \x01(\tB\f\xbaH\tr\a\xa8\x8e'\x01\x18\x80 R\amessage\"\xa5\x03\n" +
+	"\amessage\x18\x05 \x01(\tB\f\xbaH\tr\a\xa8\x8e'\x01\x18\x80 R\amessage\x12=\n" +
+	"\x06tokens\x18\x06 \x03(\v2\x1b.idp.delegate.v1.TokenCheckB\b\xbaH\x05\x92\x01\x02\x10\x10R\x06tokens\"\x8d\x02\n" +
+	"\n" +
+	"TokenCheck\x12)\n" +
+	"\ttoken_ref\x18\x01 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\bR\btokenRef\x12\x14\n" +
+	"\x05valid\x18\x02 \x01(\bR\x05valid\x12:\n" +
+	"\x0emissing_scopes\x18\x03 \x03(\tB\x13\xbaH\x10\x92\x01\r\x10 \"\tr\a\xa0\x8e'\x01\x18\x80\x01R\rmissingScopes\x12+\n" +
+	"\x06scopes\x18\x04 \x03(\tB\x13\xbaH\x10\x92\x01\r\x10 \"\tr\a\xa0\x8e'\x01\x18\x80\x01R\x06scopes\x12-\n" +
+	"\x0elimit_per_hour\x18\x05 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\flimitPerHour\x12&\n" +
+	"\amessage\x18\x06 \x01(\tB\f\xbaH\tr\a\xa8\x8e'\x01\x18\x80 R\amessage\"\xe4\x03\n" +
 	"\bProgress\x12!\n" +
 	"\x05phase\x18\x01 \x01(\tB\v\xbaH\br\x06\xa0\x8e'\x01\x18@R\x05phase\x12+\n" +
 	"\frepositories\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\frepositories\x12,\n" +
@@ -1125,7 +1354,17 @@ const file_idp_delegate_v1_task_proto_rawDesc = "" +
 	"\frate_limited\x18\x06 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\vrateLimited\x124\n" +
 	"\x11repositories_done\x18\a \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x10repositoriesDone\x126\n" +
 	"\x12repositories_total\x18\b \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x11repositoriesTotal\x129\n" +
-	"\x14code_owners_requests\x18\t \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x12codeOwnersRequests*X\n" +
+	"\x14code_owners_requests\x18\t \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x12codeOwnersRequests\x12=\n" +
+	"\x06tokens\x18\n" +
+	" \x03(\v2\x1b.idp.delegate.v1.TokenUsageB\b\xbaH\x05\x92\x01\x02\x10\x10R\x06tokens\"\xfb\x01\n" +
+	"\n" +
+	"TokenUsage\x12)\n" +
+	"\ttoken_ref\x18\x01 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\bR\btokenRef\x12\x1a\n" +
+	"\brejected\x18\x02 \x01(\bR\brejected\x12&\n" +
+	"\amessage\x18\x03 \x01(\tB\f\xbaH\tr\a\xa8\x8e'\x01\x18\x80 R\amessage\x12-\n" +
+	"\x0elimit_per_hour\x18\x04 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\flimitPerHour\x12#\n" +
+	"\brequests\x18\x05 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\brequests\x12*\n" +
+	"\frate_limited\x18\x06 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\vrateLimited*X\n" +
 	"\bTaskType\x12\x19\n" +
 	"\x15TASK_TYPE_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eTASK_TYPE_SYNC\x10\x01\x12\x1d\n" +
@@ -1156,7 +1395,7 @@ func file_idp_delegate_v1_task_proto_rawDescGZIP() []byte {
 }
 
 var file_idp_delegate_v1_task_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_idp_delegate_v1_task_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_idp_delegate_v1_task_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_idp_delegate_v1_task_proto_goTypes = []any{
 	(TaskType)(0),                 // 0: idp.delegate.v1.TaskType
 	(SecondaryKind)(0),            // 1: idp.delegate.v1.SecondaryKind
@@ -1169,30 +1408,34 @@ var file_idp_delegate_v1_task_proto_goTypes = []any{
 	(*RepositoryCursor)(nil),      // 8: idp.delegate.v1.RepositoryCursor
 	(*TestConnectionTask)(nil),    // 9: idp.delegate.v1.TestConnectionTask
 	(*TestConnectionResult)(nil),  // 10: idp.delegate.v1.TestConnectionResult
-	(*Progress)(nil),              // 11: idp.delegate.v1.Progress
-	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
+	(*TokenCheck)(nil),            // 11: idp.delegate.v1.TokenCheck
+	(*Progress)(nil),              // 12: idp.delegate.v1.Progress
+	(*TokenUsage)(nil),            // 13: idp.delegate.v1.TokenUsage
+	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
 }
 var file_idp_delegate_v1_task_proto_depIdxs = []int32{
 	0,  // 0: idp.delegate.v1.Task.type:type_name -> idp.delegate.v1.TaskType
-	12, // 1: idp.delegate.v1.Task.lease_expires_at:type_name -> google.protobuf.Timestamp
+	14, // 1: idp.delegate.v1.Task.lease_expires_at:type_name -> google.protobuf.Timestamp
 	5,  // 2: idp.delegate.v1.Task.sync:type_name -> idp.delegate.v1.SyncTask
 	9,  // 3: idp.delegate.v1.Task.test_connection:type_name -> idp.delegate.v1.TestConnectionTask
 	4,  // 4: idp.delegate.v1.SyncTask.target:type_name -> idp.delegate.v1.BitbucketTarget
 	1,  // 5: idp.delegate.v1.SyncTask.secondary_kinds:type_name -> idp.delegate.v1.SecondaryKind
 	7,  // 6: idp.delegate.v1.SyncTask.limits:type_name -> idp.delegate.v1.SyncLimits
-	12, // 7: idp.delegate.v1.SyncTask.start_date:type_name -> google.protobuf.Timestamp
+	14, // 7: idp.delegate.v1.SyncTask.start_date:type_name -> google.protobuf.Timestamp
 	8,  // 8: idp.delegate.v1.SyncTask.cursors:type_name -> idp.delegate.v1.RepositoryCursor
 	6,  // 9: idp.delegate.v1.SyncTask.filter:type_name -> idp.delegate.v1.RepositoryFilter
-	12, // 10: idp.delegate.v1.RepositoryFilter.updated_since:type_name -> google.protobuf.Timestamp
-	12, // 11: idp.delegate.v1.RepositoryCursor.commits_checked_at_updated_on:type_name -> google.protobuf.Timestamp
-	12, // 12: idp.delegate.v1.RepositoryCursor.newest_pull_request_updated_on:type_name -> google.protobuf.Timestamp
-	12, // 13: idp.delegate.v1.RepositoryCursor.oldest_pull_request_updated_on:type_name -> google.protobuf.Timestamp
+	14, // 10: idp.delegate.v1.RepositoryFilter.updated_since:type_name -> google.protobuf.Timestamp
+	14, // 11: idp.delegate.v1.RepositoryCursor.commits_checked_at_updated_on:type_name -> google.protobuf.Timestamp
+	14, // 12: idp.delegate.v1.RepositoryCursor.newest_pull_request_updated_on:type_name -> google.protobuf.Timestamp
+	14, // 13: idp.delegate.v1.RepositoryCursor.oldest_pull_request_updated_on:type_name -> google.protobuf.Timestamp
 	4,  // 14: idp.delegate.v1.TestConnectionTask.target:type_name -> idp.delegate.v1.BitbucketTarget
-	15, // [15:15] is the sub-list for method output_type
-	15, // [15:15] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	11, // 15: idp.delegate.v1.TestConnectionResult.tokens:type_name -> idp.delegate.v1.TokenCheck
+	13, // 16: idp.delegate.v1.Progress.tokens:type_name -> idp.delegate.v1.TokenUsage
+	17, // [17:17] is the sub-list for method output_type
+	17, // [17:17] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_idp_delegate_v1_task_proto_init() }
@@ -1206,7 +1449,7 @@ func file_idp_delegate_v1_task_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_idp_delegate_v1_task_proto_rawDesc), len(file_idp_delegate_v1_task_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   9,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -27,6 +27,7 @@ import (
 	_ "github.com/catalog-discovery/bitbucket/proto/gen/idp/rules/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -115,7 +116,9 @@ type Connector struct {
 	// Always x-token-auth (a workspace access token); the default.
 	Username string `protobuf:"bytes,4,opt,name=username,proto3" json:"username,omitempty"`
 	// Reference to the access token, resolved only on the delegate:
-	// env:NAME or file:/absolute/path.
+	// env:NAME or file:/absolute/path. With several tokens, the first of
+	// token_refs. On create, give token_ref or token_refs (or both, with
+	// token_ref equal to token_refs[0]).
 	TokenRef string `protobuf:"bytes,5,opt,name=token_ref,json=tokenRef,proto3" json:"token_ref,omitempty"`
 	// Bitbucket API base URL; default https://api.bitbucket.org/2.0.
 	ApiBaseUrl string `protobuf:"bytes,6,opt,name=api_base_url,json=apiBaseUrl,proto3" json:"api_base_url,omitempty"`
@@ -124,7 +127,12 @@ type Connector struct {
 	// Workspace slug, taken from url.
 	Workspace string `protobuf:"bytes,8,opt,name=workspace,proto3" json:"workspace,omitempty"`
 	// When created.
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// Every token reference of the connector, 1 to 16, no duplicates: access
+	// tokens of the same workspace, each with its own hourly allowance at
+	// Bitbucket. The delegate spreads requests over them and skips one that
+	// Bitbucket rejects (expired or revoked), reporting it in the sync run.
+	TokenRefs     []string `protobuf:"bytes,10,rep,name=token_refs,json=tokenRefs,proto3" json:"token_refs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -218,6 +226,13 @@ func (x *Connector) GetWorkspace() string {
 func (x *Connector) GetCreatedAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Connector) GetTokenRefs() []string {
+	if x != nil {
+		return x.TokenRefs
 	}
 	return nil
 }
@@ -525,6 +540,116 @@ func (x *ListConnectorsResponse) GetTotal() int64 {
 	return 0
 }
 
+// UpdateConnectorRequest changes some fields of a connector.
+type UpdateConnectorRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Id or name of the connector to change.
+	Connector string `protobuf:"bytes,1,opt,name=connector,proto3" json:"connector,omitempty"`
+	// New values of the fields named in update_mask.
+	Changes *Connector `protobuf:"bytes,2,opt,name=changes,proto3" json:"changes,omitempty"`
+	// Field names of Connector, e.g. "token_refs".
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,3,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateConnectorRequest) Reset() {
+	*x = UpdateConnectorRequest{}
+	mi := &file_idp_integration_v1_connector_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateConnectorRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateConnectorRequest) ProtoMessage() {}
+
+func (x *UpdateConnectorRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_idp_integration_v1_connector_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateConnectorRequest.ProtoReflect.Descriptor instead.
+func (*UpdateConnectorRequest) Descriptor() ([]byte, []int) {
+	return file_idp_integration_v1_connector_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *UpdateConnectorRequest) GetConnector() string {
+	if x != nil {
+		return x.Connector
+	}
+	return ""
+}
+
+func (x *UpdateConnectorRequest) GetChanges() *Connector {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+func (x *UpdateConnectorRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+// UpdateConnectorResponse holds the connector as stored.
+type UpdateConnectorResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The connector.
+	Connector     *Connector `protobuf:"bytes,1,opt,name=connector,proto3" json:"connector,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateConnectorResponse) Reset() {
+	*x = UpdateConnectorResponse{}
+	mi := &file_idp_integration_v1_connector_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateConnectorResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateConnectorResponse) ProtoMessage() {}
+
+func (x *UpdateConnectorResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_idp_integration_v1_connector_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateConnectorResponse.ProtoReflect.Descriptor instead.
+func (*UpdateConnectorResponse) Descriptor() ([]byte, []int) {
+	return file_idp_integration_v1_connector_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *UpdateConnectorResponse) GetConnector() *Connector {
+	if x != nil {
+		return x.Connector
+	}
+	return nil
+}
+
 // DeleteConnectorRequest names a connector.
 type DeleteConnectorRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -536,7 +661,7 @@ type DeleteConnectorRequest struct {
 
 func (x *DeleteConnectorRequest) Reset() {
 	*x = DeleteConnectorRequest{}
-	mi := &file_idp_integration_v1_connector_proto_msgTypes[7]
+	mi := &file_idp_integration_v1_connector_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -548,7 +673,7 @@ func (x *DeleteConnectorRequest) String() string {
 func (*DeleteConnectorRequest) ProtoMessage() {}
 
 func (x *DeleteConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_connector_proto_msgTypes[7]
+	mi := &file_idp_integration_v1_connector_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -561,7 +686,7 @@ func (x *DeleteConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteConnectorRequest.ProtoReflect.Descriptor instead.
 func (*DeleteConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_connector_proto_rawDescGZIP(), []int{7}
+	return file_idp_integration_v1_connector_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DeleteConnectorRequest) GetConnector() string {
@@ -580,7 +705,7 @@ type DeleteConnectorResponse struct {
 
 func (x *DeleteConnectorResponse) Reset() {
 	*x = DeleteConnectorResponse{}
-	mi := &file_idp_integration_v1_connector_proto_msgTypes[8]
+	mi := &file_idp_integration_v1_connector_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -592,7 +717,7 @@ func (x *DeleteConnectorResponse) String() string {
 func (*DeleteConnectorResponse) ProtoMessage() {}
 
 func (x *DeleteConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_connector_proto_msgTypes[8]
+	mi := &file_idp_integration_v1_connector_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -605,7 +730,7 @@ func (x *DeleteConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteConnectorResponse.ProtoReflect.Descriptor instead.
 func (*DeleteConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_connector_proto_rawDescGZIP(), []int{8}
+	return file_idp_integration_v1_connector_proto_rawDescGZIP(), []int{10}
 }
 
 // ConnectorTest is one connection test and its verdict.
@@ -628,14 +753,17 @@ type ConnectorTest struct {
 	// When queued.
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	// When the verdict came; unset until then.
-	FinishedAt    *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=finished_at,json=finishedAt,proto3" json:"finished_at,omitempty"`
+	FinishedAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=finished_at,json=finishedAt,proto3" json:"finished_at,omitempty"`
+	// The verdict on each token, in the connector's order; the fields above
+	// sum them up (the test succeeds when every token passes).
+	Tokens        []*ConnectorTokenCheck `protobuf:"bytes,10,rep,name=tokens,proto3" json:"tokens,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ConnectorTest) Reset() {
 	*x = ConnectorTest{}
-	mi := &file_idp_integration_v1_connector_proto_msgTypes[9]
+	mi := &file_idp_integration_v1_connector_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -647,7 +775,7 @@ func (x *ConnectorTest) String() string {
 func (*ConnectorTest) ProtoMessage() {}
 
 func (x *ConnectorTest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_connector_proto_msgTypes[9]
+	mi := &file_idp_integration_v1_connector_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -660,7 +788,7 @@ func (x *ConnectorTest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectorTest.ProtoReflect.Descriptor instead.
 func (*ConnectorTest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_connector_proto_rawDescGZIP(), []int{9}
+	return file_idp_integration_v1_connector_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ConnectorTest) GetId() string {
@@ -726,6 +854,106 @@ func (x *ConnectorTest) GetFinishedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *ConnectorTest) GetTokens() []*ConnectorTokenCheck {
+	if x != nil {
+		return x.Tokens
+	}
+	return nil
+}
+
+// ConnectorTokenCheck is the verdict on one token of a connector.
+type ConnectorTokenCheck struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The token's reference (never its value).
+	TokenRef string `protobuf:"bytes,1,opt,name=token_ref,json=tokenRef,proto3" json:"token_ref,omitempty"`
+	// False when Bitbucket rejected the token (401: invalid, expired or
+	// revoked) or the reference did not resolve on the delegate.
+	Valid bool `protobuf:"varint,2,opt,name=valid,proto3" json:"valid,omitempty"`
+	// Scopes the token lacks, by their Bitbucket names.
+	MissingScopes []string `protobuf:"bytes,3,rep,name=missing_scopes,json=missingScopes,proto3" json:"missing_scopes,omitempty"`
+	// Scopes Bitbucket says the token has, as it spells them.
+	Scopes []string `protobuf:"bytes,4,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	// The hourly allowance Bitbucket states for the token (X-RateLimit-Limit);
+	// 0 when it sent none.
+	LimitPerHour int64 `protobuf:"varint,5,opt,name=limit_per_hour,json=limitPerHour,proto3" json:"limit_per_hour,omitempty"`
+	// One-line verdict on this token.
+	Message       string `protobuf:"bytes,6,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConnectorTokenCheck) Reset() {
+	*x = ConnectorTokenCheck{}
+	mi := &file_idp_integration_v1_connector_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConnectorTokenCheck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConnectorTokenCheck) ProtoMessage() {}
+
+func (x *ConnectorTokenCheck) ProtoReflect() protoreflect.Message {
+	mi := &file_idp_integration_v1_connector_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConnectorTokenCheck.ProtoReflect.Descriptor instead.
+func (*ConnectorTokenCheck) Descriptor() ([]byte, []int) {
+	return file_idp_integration_v1_connector_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ConnectorTokenCheck) GetTokenRef() string {
+	if x != nil {
+		return x.TokenRef
+	}
+	return ""
+}
+
+func (x *ConnectorTokenCheck) GetValid() bool {
+	if x != nil {
+		return x.Valid
+	}
+	return false
+}
+
+func (x *ConnectorTokenCheck) GetMissingScopes() []string {
+	if x != nil {
+		return x.MissingScopes
+	}
+	return nil
+}
+
+func (x *ConnectorTokenCheck) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
+func (x *ConnectorTokenCheck) GetLimitPerHour() int64 {
+	if x != nil {
+		return x.LimitPerHour
+	}
+	return 0
+}
+
+func (x *ConnectorTokenCheck) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 // TestConnectorRequest asks for a connection test.
 type TestConnectorRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -740,7 +968,7 @@ type TestConnectorRequest struct {
 
 func (x *TestConnectorRequest) Reset() {
 	*x = TestConnectorRequest{}
-	mi := &file_idp_integration_v1_connector_proto_msgTypes[10]
+	mi := &file_idp_integration_v1_connector_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -752,7 +980,7 @@ func (x *TestConnectorRequest) String() string {
 func (*TestConnectorRequest) ProtoMessage() {}
 
 func (x *TestConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_connector_proto_msgTypes[10]
+	mi := &file_idp_integration_v1_connector_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -765,7 +993,7 @@ func (x *TestConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TestConnectorRequest.ProtoReflect.Descriptor instead.
 func (*TestConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_connector_proto_rawDescGZIP(), []int{10}
+	return file_idp_integration_v1_connector_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *TestConnectorRequest) GetConnector() string {
@@ -793,7 +1021,7 @@ type TestConnectorResponse struct {
 
 func (x *TestConnectorResponse) Reset() {
 	*x = TestConnectorResponse{}
-	mi := &file_idp_integration_v1_connector_proto_msgTypes[11]
+	mi := &file_idp_integration_v1_connector_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -805,7 +1033,7 @@ func (x *TestConnectorResponse) String() string {
 func (*TestConnectorResponse) ProtoMessage() {}
 
 func (x *TestConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_connector_proto_msgTypes[11]
+	mi := &file_idp_integration_v1_connector_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -818,7 +1046,7 @@ func (x *TestConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TestConnectorResponse.ProtoReflect.Descriptor instead.
 func (*TestConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_connector_proto_rawDescGZIP(), []int{11}
+	return file_idp_integration_v1_connector_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *TestConnectorResponse) GetTest() *ConnectorTest {
@@ -839,7 +1067,7 @@ type GetConnectorTestRequest struct {
 
 func (x *GetConnectorTestRequest) Reset() {
 	*x = GetConnectorTestRequest{}
-	mi := &file_idp_integration_v1_connector_proto_msgTypes[12]
+	mi := &file_idp_integration_v1_connector_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -851,7 +1079,7 @@ func (x *GetConnectorTestRequest) String() string {
 func (*GetConnectorTestRequest) ProtoMessage() {}
 
 func (x *GetConnectorTestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_connector_proto_msgTypes[12]
+	mi := &file_idp_integration_v1_connector_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -864,7 +1092,7 @@ func (x *GetConnectorTestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConnectorTestRequest.ProtoReflect.Descriptor instead.
 func (*GetConnectorTestRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_connector_proto_rawDescGZIP(), []int{12}
+	return file_idp_integration_v1_connector_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetConnectorTestRequest) GetId() string {
@@ -885,7 +1113,7 @@ type GetConnectorTestResponse struct {
 
 func (x *GetConnectorTestResponse) Reset() {
 	*x = GetConnectorTestResponse{}
-	mi := &file_idp_integration_v1_connector_proto_msgTypes[13]
+	mi := &file_idp_integration_v1_connector_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -897,7 +1125,7 @@ func (x *GetConnectorTestResponse) String() string {
 func (*GetConnectorTestResponse) ProtoMessage() {}
 
 func (x *GetConnectorTestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_connector_proto_msgTypes[13]
+	mi := &file_idp_integration_v1_connector_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -910,7 +1138,7 @@ func (x *GetConnectorTestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConnectorTestResponse.ProtoReflect.Descriptor instead.
 func (*GetConnectorTestResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_connector_proto_rawDescGZIP(), []int{13}
+	return file_idp_integration_v1_connector_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetConnectorTestResponse) GetTest() *ConnectorTest {
@@ -924,7 +1152,7 @@ var File_idp_integration_v1_connector_proto protoreflect.FileDescriptor
 
 const file_idp_integration_v1_connector_proto_rawDesc = "" +
 	"\n" +
-	"\"idp/integration/v1/connector.proto\x12\x12idp.integration.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18idp/rules/v1/rules.proto\"\xb6\x03\n" +
+	"\"idp/integration/v1/connector.proto\x12\x12idp.integration.v1\x1a\x1bbuf/validate/validate.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18idp/rules/v1/rules.proto\"\xea\x03\n" +
 	"\tConnector\x12\x1c\n" +
 	"\x02id\x18\x01 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\x02id\x12 \n" +
 	"\x04name\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\x04name\x12\x1e\n" +
@@ -936,7 +1164,10 @@ const file_idp_integration_v1_connector_proto_rawDesc = "" +
 	"\x12delegate_selectors\x18\a \x03(\tB\x12\xbaH\x0f\x92\x01\f\x10 \"\br\x06\xa0\x8e'\x01\x18@R\x11delegateSelectors\x12)\n" +
 	"\tworkspace\x18\b \x01(\tB\v\xbaH\br\x06\xa0\x8e'\x01\x18dR\tworkspace\x12W\n" +
 	"\n" +
-	"created_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\tcreatedAt\"]\n" +
+	"created_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\tcreatedAt\x122\n" +
+	"\n" +
+	"token_refs\x18\n" +
+	" \x03(\tB\x13\xbaH\x10\x92\x01\r\x10\x10\"\tr\a\xa0\x8e'\x01\x18\x80\bR\ttokenRefs\"]\n" +
 	"\x16CreateConnectorRequest\x12C\n" +
 	"\tconnector\x18\x01 \x01(\v2\x1d.idp.integration.v1.ConnectorB\x06\xbaH\x03\xc8\x01\x01R\tconnector\"V\n" +
 	"\x17CreateConnectorResponse\x12;\n" +
@@ -954,10 +1185,18 @@ const file_idp_integration_v1_connector_proto_rawDesc = "" +
 	"connectors\x18\x01 \x03(\v2\x1d.idp.integration.v1.ConnectorR\n" +
 	"connectors\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x14\n" +
-	"\x05total\x18\x03 \x01(\x03R\x05total\"F\n" +
+	"\x05total\x18\x03 \x01(\x03R\x05total\"\x9e\x02\n" +
+	"\x16UpdateConnectorRequest\x12,\n" +
+	"\tconnector\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\tconnector\x127\n" +
+	"\achanges\x18\x02 \x01(\v2\x1d.idp.integration.v1.ConnectorR\achanges\x12\x9c\x01\n" +
+	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskB_\xbaH\\\xe2\x01Y\x12\x04name\x12\x03url\x12\tworkspace\x12\busername\x12\ttoken_ref\x12\n" +
+	"token_refs\x12\fapi_base_url\x12\x12delegate_selectorsR\n" +
+	"updateMask\"V\n" +
+	"\x17UpdateConnectorResponse\x12;\n" +
+	"\tconnector\x18\x01 \x01(\v2\x1d.idp.integration.v1.ConnectorR\tconnector\"F\n" +
 	"\x16DeleteConnectorRequest\x12,\n" +
 	"\tconnector\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\tconnector\"\x19\n" +
-	"\x17DeleteConnectorResponse\"\x8e\x03\n" +
+	"\x17DeleteConnectorResponse\"\xcf\x03\n" +
 	"\rConnectorTest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fconnector_id\x18\x02 \x01(\tR\vconnectorId\x12?\n" +
@@ -970,7 +1209,16 @@ const file_idp_integration_v1_connector_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12;\n" +
 	"\vfinished_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"finishedAt\"X\n" +
+	"finishedAt\x12?\n" +
+	"\x06tokens\x18\n" +
+	" \x03(\v2'.idp.integration.v1.ConnectorTokenCheckR\x06tokens\"\xc7\x01\n" +
+	"\x13ConnectorTokenCheck\x12\x1b\n" +
+	"\ttoken_ref\x18\x01 \x01(\tR\btokenRef\x12\x14\n" +
+	"\x05valid\x18\x02 \x01(\bR\x05valid\x12%\n" +
+	"\x0emissing_scopes\x18\x03 \x03(\tR\rmissingScopes\x12\x16\n" +
+	"\x06scopes\x18\x04 \x03(\tR\x06scopes\x12$\n" +
+	"\x0elimit_per_hour\x18\x05 \x01(\x03R\flimitPerHour\x12\x18\n" +
+	"\amessage\x18\x06 \x01(\tR\amessage\"X\n" +
 	"\x14TestConnectorRequest\x12,\n" +
 	"\tconnector\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\tconnector\x12\x12\n" +
 	"\x04wait\x18\x02 \x01(\bR\x04wait\"N\n" +
@@ -985,11 +1233,12 @@ const file_idp_integration_v1_connector_proto_rawDesc = "" +
 	"\x1dCONNECTOR_TEST_STATUS_PENDING\x10\x01\x12!\n" +
 	"\x1dCONNECTOR_TEST_STATUS_RUNNING\x10\x02\x12#\n" +
 	"\x1fCONNECTOR_TEST_STATUS_SUCCEEDED\x10\x03\x12 \n" +
-	"\x1cCONNECTOR_TEST_STATUS_FAILED\x10\x042\x8b\x05\n" +
+	"\x1cCONNECTOR_TEST_STATUS_FAILED\x10\x042\xf7\x05\n" +
 	"\x10ConnectorService\x12j\n" +
 	"\x0fCreateConnector\x12*.idp.integration.v1.CreateConnectorRequest\x1a+.idp.integration.v1.CreateConnectorResponse\x12a\n" +
 	"\fGetConnector\x12'.idp.integration.v1.GetConnectorRequest\x1a(.idp.integration.v1.GetConnectorResponse\x12g\n" +
 	"\x0eListConnectors\x12).idp.integration.v1.ListConnectorsRequest\x1a*.idp.integration.v1.ListConnectorsResponse\x12j\n" +
+	"\x0fUpdateConnector\x12*.idp.integration.v1.UpdateConnectorRequest\x1a+.idp.integration.v1.UpdateConnectorResponse\x12j\n" +
 	"\x0fDeleteConnector\x12*.idp.integration.v1.DeleteConnectorRequest\x1a+.idp.integration.v1.DeleteConnectorResponse\x12d\n" +
 	"\rTestConnector\x12(.idp.integration.v1.TestConnectorRequest\x1a).idp.integration.v1.TestConnectorResponse\x12m\n" +
 	"\x10GetConnectorTest\x12+.idp.integration.v1.GetConnectorTestRequest\x1a,.idp.integration.v1.GetConnectorTestResponseB\xe5\x01\n" +
@@ -1008,7 +1257,7 @@ func file_idp_integration_v1_connector_proto_rawDescGZIP() []byte {
 }
 
 var file_idp_integration_v1_connector_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_idp_integration_v1_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_idp_integration_v1_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_idp_integration_v1_connector_proto_goTypes = []any{
 	(ConnectorTestStatus)(0),         // 0: idp.integration.v1.ConnectorTestStatus
 	(*Connector)(nil),                // 1: idp.integration.v1.Connector
@@ -1018,43 +1267,53 @@ var file_idp_integration_v1_connector_proto_goTypes = []any{
 	(*GetConnectorResponse)(nil),     // 5: idp.integration.v1.GetConnectorResponse
 	(*ListConnectorsRequest)(nil),    // 6: idp.integration.v1.ListConnectorsRequest
 	(*ListConnectorsResponse)(nil),   // 7: idp.integration.v1.ListConnectorsResponse
-	(*DeleteConnectorRequest)(nil),   // 8: idp.integration.v1.DeleteConnectorRequest
-	(*DeleteConnectorResponse)(nil),  // 9: idp.integration.v1.DeleteConnectorResponse
-	(*ConnectorTest)(nil),            // 10: idp.integration.v1.ConnectorTest
-	(*TestConnectorRequest)(nil),     // 11: idp.integration.v1.TestConnectorRequest
-	(*TestConnectorResponse)(nil),    // 12: idp.integration.v1.TestConnectorResponse
-	(*GetConnectorTestRequest)(nil),  // 13: idp.integration.v1.GetConnectorTestRequest
-	(*GetConnectorTestResponse)(nil), // 14: idp.integration.v1.GetConnectorTestResponse
-	(*timestamppb.Timestamp)(nil),    // 15: google.protobuf.Timestamp
+	(*UpdateConnectorRequest)(nil),   // 8: idp.integration.v1.UpdateConnectorRequest
+	(*UpdateConnectorResponse)(nil),  // 9: idp.integration.v1.UpdateConnectorResponse
+	(*DeleteConnectorRequest)(nil),   // 10: idp.integration.v1.DeleteConnectorRequest
+	(*DeleteConnectorResponse)(nil),  // 11: idp.integration.v1.DeleteConnectorResponse
+	(*ConnectorTest)(nil),            // 12: idp.integration.v1.ConnectorTest
+	(*ConnectorTokenCheck)(nil),      // 13: idp.integration.v1.ConnectorTokenCheck
+	(*TestConnectorRequest)(nil),     // 14: idp.integration.v1.TestConnectorRequest
+	(*TestConnectorResponse)(nil),    // 15: idp.integration.v1.TestConnectorResponse
+	(*GetConnectorTestRequest)(nil),  // 16: idp.integration.v1.GetConnectorTestRequest
+	(*GetConnectorTestResponse)(nil), // 17: idp.integration.v1.GetConnectorTestResponse
+	(*timestamppb.Timestamp)(nil),    // 18: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),    // 19: google.protobuf.FieldMask
 }
 var file_idp_integration_v1_connector_proto_depIdxs = []int32{
-	15, // 0: idp.integration.v1.Connector.created_at:type_name -> google.protobuf.Timestamp
+	18, // 0: idp.integration.v1.Connector.created_at:type_name -> google.protobuf.Timestamp
 	1,  // 1: idp.integration.v1.CreateConnectorRequest.connector:type_name -> idp.integration.v1.Connector
 	1,  // 2: idp.integration.v1.CreateConnectorResponse.connector:type_name -> idp.integration.v1.Connector
 	1,  // 3: idp.integration.v1.GetConnectorResponse.connector:type_name -> idp.integration.v1.Connector
 	1,  // 4: idp.integration.v1.ListConnectorsResponse.connectors:type_name -> idp.integration.v1.Connector
-	0,  // 5: idp.integration.v1.ConnectorTest.status:type_name -> idp.integration.v1.ConnectorTestStatus
-	15, // 6: idp.integration.v1.ConnectorTest.created_at:type_name -> google.protobuf.Timestamp
-	15, // 7: idp.integration.v1.ConnectorTest.finished_at:type_name -> google.protobuf.Timestamp
-	10, // 8: idp.integration.v1.TestConnectorResponse.test:type_name -> idp.integration.v1.ConnectorTest
-	10, // 9: idp.integration.v1.GetConnectorTestResponse.test:type_name -> idp.integration.v1.ConnectorTest
-	2,  // 10: idp.integration.v1.ConnectorService.CreateConnector:input_type -> idp.integration.v1.CreateConnectorRequest
-	4,  // 11: idp.integration.v1.ConnectorService.GetConnector:input_type -> idp.integration.v1.GetConnectorRequest
-	6,  // 12: idp.integration.v1.ConnectorService.ListConnectors:input_type -> idp.integration.v1.ListConnectorsRequest
-	8,  // 13: idp.integration.v1.ConnectorService.DeleteConnector:input_type -> idp.integration.v1.DeleteConnectorRequest
-	11, // 14: idp.integration.v1.ConnectorService.TestConnector:input_type -> idp.integration.v1.TestConnectorRequest
-	13, // 15: idp.integration.v1.ConnectorService.GetConnectorTest:input_type -> idp.integration.v1.GetConnectorTestRequest
-	3,  // 16: idp.integration.v1.ConnectorService.CreateConnector:output_type -> idp.integration.v1.CreateConnectorResponse
-	5,  // 17: idp.integration.v1.ConnectorService.GetConnector:output_type -> idp.integration.v1.GetConnectorResponse
-	7,  // 18: idp.integration.v1.ConnectorService.ListConnectors:output_type -> idp.integration.v1.ListConnectorsResponse
-	9,  // 19: idp.integration.v1.ConnectorService.DeleteConnector:output_type -> idp.integration.v1.DeleteConnectorResponse
-	12, // 20: idp.integration.v1.ConnectorService.TestConnector:output_type -> idp.integration.v1.TestConnectorResponse
-	14, // 21: idp.integration.v1.ConnectorService.GetConnectorTest:output_type -> idp.integration.v1.GetConnectorTestResponse
-	16, // [16:22] is the sub-list for method output_type
-	10, // [10:16] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	1,  // 5: idp.integration.v1.UpdateConnectorRequest.changes:type_name -> idp.integration.v1.Connector
+	19, // 6: idp.integration.v1.UpdateConnectorRequest.update_mask:type_name -> google.protobuf.FieldMask
+	1,  // 7: idp.integration.v1.UpdateConnectorResponse.connector:type_name -> idp.integration.v1.Connector
+	0,  // 8: idp.integration.v1.ConnectorTest.status:type_name -> idp.integration.v1.ConnectorTestStatus
+	18, // 9: idp.integration.v1.ConnectorTest.created_at:type_name -> google.protobuf.Timestamp
+	18, // 10: idp.integration.v1.ConnectorTest.finished_at:type_name -> google.protobuf.Timestamp
+	13, // 11: idp.integration.v1.ConnectorTest.tokens:type_name -> idp.integration.v1.ConnectorTokenCheck
+	12, // 12: idp.integration.v1.TestConnectorResponse.test:type_name -> idp.integration.v1.ConnectorTest
+	12, // 13: idp.integration.v1.GetConnectorTestResponse.test:type_name -> idp.integration.v1.ConnectorTest
+	2,  // 14: idp.integration.v1.ConnectorService.CreateConnector:input_type -> idp.integration.v1.CreateConnectorRequest
+	4,  // 15: idp.integration.v1.ConnectorService.GetConnector:input_type -> idp.integration.v1.GetConnectorRequest
+	6,  // 16: idp.integration.v1.ConnectorService.ListConnectors:input_type -> idp.integration.v1.ListConnectorsRequest
+	8,  // 17: idp.integration.v1.ConnectorService.UpdateConnector:input_type -> idp.integration.v1.UpdateConnectorRequest
+	10, // 18: idp.integration.v1.ConnectorService.DeleteConnector:input_type -> idp.integration.v1.DeleteConnectorRequest
+	14, // 19: idp.integration.v1.ConnectorService.TestConnector:input_type -> idp.integration.v1.TestConnectorRequest
+	16, // 20: idp.integration.v1.ConnectorService.GetConnectorTest:input_type -> idp.integration.v1.GetConnectorTestRequest
+	3,  // 21: idp.integration.v1.ConnectorService.CreateConnector:output_type -> idp.integration.v1.CreateConnectorResponse
+	5,  // 22: idp.integration.v1.ConnectorService.GetConnector:output_type -> idp.integration.v1.GetConnectorResponse
+	7,  // 23: idp.integration.v1.ConnectorService.ListConnectors:output_type -> idp.integration.v1.ListConnectorsResponse
+	9,  // 24: idp.integration.v1.ConnectorService.UpdateConnector:output_type -> idp.integration.v1.UpdateConnectorResponse
+	11, // 25: idp.integration.v1.ConnectorService.DeleteConnector:output_type -> idp.integration.v1.DeleteConnectorResponse
+	15, // 26: idp.integration.v1.ConnectorService.TestConnector:output_type -> idp.integration.v1.TestConnectorResponse
+	17, // 27: idp.integration.v1.ConnectorService.GetConnectorTest:output_type -> idp.integration.v1.GetConnectorTestResponse
+	21, // [21:28] is the sub-list for method output_type
+	14, // [14:21] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_idp_integration_v1_connector_proto_init() }
@@ -1068,7 +1327,7 @@ func file_idp_integration_v1_connector_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_idp_integration_v1_connector_proto_rawDesc), len(file_idp_integration_v1_connector_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   14,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

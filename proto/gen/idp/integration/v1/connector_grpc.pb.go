@@ -38,6 +38,7 @@ const (
 	ConnectorService_CreateConnector_FullMethodName  = "/idp.integration.v1.ConnectorService/CreateConnector"
 	ConnectorService_GetConnector_FullMethodName     = "/idp.integration.v1.ConnectorService/GetConnector"
 	ConnectorService_ListConnectors_FullMethodName   = "/idp.integration.v1.ConnectorService/ListConnectors"
+	ConnectorService_UpdateConnector_FullMethodName  = "/idp.integration.v1.ConnectorService/UpdateConnector"
 	ConnectorService_DeleteConnector_FullMethodName  = "/idp.integration.v1.ConnectorService/DeleteConnector"
 	ConnectorService_TestConnector_FullMethodName    = "/idp.integration.v1.ConnectorService/TestConnector"
 	ConnectorService_GetConnectorTest_FullMethodName = "/idp.integration.v1.ConnectorService/GetConnectorTest"
@@ -60,6 +61,13 @@ type ConnectorServiceClient interface {
 	GetConnector(ctx context.Context, in *GetConnectorRequest, opts ...grpc.CallOption) (*GetConnectorResponse, error)
 	// ListConnectors returns the account's connectors, by name.
 	ListConnectors(ctx context.Context, in *ListConnectorsRequest, opts ...grpc.CallOption) (*ListConnectorsResponse, error)
+	// UpdateConnector changes the fields named in update_mask: name,
+	// token_refs (or token_ref, a list of one), api_base_url and
+	// delegate_selectors. The URL, and with it the workspace, is fixed: the
+	// integrations using the connector belong to that workspace.
+	// Errors: INVALID_ARGUMENT for bad values or a field that cannot change;
+	// ALREADY_EXISTS when the new name is taken; NOT_FOUND.
+	UpdateConnector(ctx context.Context, in *UpdateConnectorRequest, opts ...grpc.CallOption) (*UpdateConnectorResponse, error)
 	// DeleteConnector removes a connector.
 	// Errors: NOT_FOUND; FAILED_PRECONDITION (reason CONNECTOR_IN_USE) while
 	// an integration uses it.
@@ -104,6 +112,16 @@ func (c *connectorServiceClient) ListConnectors(ctx context.Context, in *ListCon
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListConnectorsResponse)
 	err := c.cc.Invoke(ctx, ConnectorService_ListConnectors_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *connectorServiceClient) UpdateConnector(ctx context.Context, in *UpdateConnectorRequest, opts ...grpc.CallOption) (*UpdateConnectorResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateConnectorResponse)
+	err := c.cc.Invoke(ctx, ConnectorService_UpdateConnector_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -157,6 +175,13 @@ type ConnectorServiceServer interface {
 	GetConnector(context.Context, *GetConnectorRequest) (*GetConnectorResponse, error)
 	// ListConnectors returns the account's connectors, by name.
 	ListConnectors(context.Context, *ListConnectorsRequest) (*ListConnectorsResponse, error)
+	// UpdateConnector changes the fields named in update_mask: name,
+	// token_refs (or token_ref, a list of one), api_base_url and
+	// delegate_selectors. The URL, and with it the workspace, is fixed: the
+	// integrations using the connector belong to that workspace.
+	// Errors: INVALID_ARGUMENT for bad values or a field that cannot change;
+	// ALREADY_EXISTS when the new name is taken; NOT_FOUND.
+	UpdateConnector(context.Context, *UpdateConnectorRequest) (*UpdateConnectorResponse, error)
 	// DeleteConnector removes a connector.
 	// Errors: NOT_FOUND; FAILED_PRECONDITION (reason CONNECTOR_IN_USE) while
 	// an integration uses it.
@@ -185,6 +210,9 @@ func (UnimplementedConnectorServiceServer) GetConnector(context.Context, *GetCon
 }
 func (UnimplementedConnectorServiceServer) ListConnectors(context.Context, *ListConnectorsRequest) (*ListConnectorsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListConnectors not implemented")
+}
+func (UnimplementedConnectorServiceServer) UpdateConnector(context.Context, *UpdateConnectorRequest) (*UpdateConnectorResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateConnector not implemented")
 }
 func (UnimplementedConnectorServiceServer) DeleteConnector(context.Context, *DeleteConnectorRequest) (*DeleteConnectorResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteConnector not implemented")
@@ -270,6 +298,24 @@ func _ConnectorService_ListConnectors_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ConnectorService_UpdateConnector_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateConnectorRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConnectorServiceServer).UpdateConnector(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConnectorService_UpdateConnector_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConnectorServiceServer).UpdateConnector(ctx, req.(*UpdateConnectorRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ConnectorService_DeleteConnector_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(DeleteConnectorRequest)
 	if err := dec(in); err != nil {
@@ -342,6 +388,10 @@ var ConnectorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListConnectors",
 			Handler:    _ConnectorService_ListConnectors_Handler,
+		},
+		{
+			MethodName: "UpdateConnector",
+			Handler:    _ConnectorService_UpdateConnector_Handler,
 		},
 		{
 			MethodName: "DeleteConnector",

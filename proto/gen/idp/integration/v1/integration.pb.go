@@ -2235,8 +2235,12 @@ type SyncRun struct {
 	Delegate string `protobuf:"bytes,18,opt,name=delegate,proto3" json:"delegate,omitempty"`
 	// Of requests, those that read CODEOWNERS files for owner suggestions.
 	CodeOwnersRequests int64 `protobuf:"varint,19,opt,name=code_owners_requests,json=codeOwnersRequests,proto3" json:"code_owners_requests,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// How each token of the connector fared, as the delegate last reported:
+	// a token Bitbucket rejected (expired or revoked) is named here, and the
+	// sync went on with the others.
+	Tokens        []*SyncRunToken `protobuf:"bytes,20,rep,name=tokens,proto3" json:"tokens,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SyncRun) Reset() {
@@ -2402,6 +2406,105 @@ func (x *SyncRun) GetCodeOwnersRequests() int64 {
 	return 0
 }
 
+func (x *SyncRun) GetTokens() []*SyncRunToken {
+	if x != nil {
+		return x.Tokens
+	}
+	return nil
+}
+
+// SyncRunToken is what one token of the connector did in a sync run.
+type SyncRunToken struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The token's reference (never its value).
+	TokenRef string `protobuf:"bytes,1,opt,name=token_ref,json=tokenRef,proto3" json:"token_ref,omitempty"`
+	// True when the token was taken out of use: Bitbucket rejected it (401:
+	// expired or revoked) or the reference did not resolve on the delegate.
+	Rejected bool `protobuf:"varint,2,opt,name=rejected,proto3" json:"rejected,omitempty"`
+	// Why it was rejected; empty otherwise.
+	Message string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	// The hourly allowance the delegate paced the token at.
+	LimitPerHour int64 `protobuf:"varint,4,opt,name=limit_per_hour,json=limitPerHour,proto3" json:"limit_per_hour,omitempty"`
+	// Bitbucket requests sent with the token in this attempt.
+	Requests int64 `protobuf:"varint,5,opt,name=requests,proto3" json:"requests,omitempty"`
+	// 429 answers to the token in this attempt.
+	RateLimited   int64 `protobuf:"varint,6,opt,name=rate_limited,json=rateLimited,proto3" json:"rate_limited,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SyncRunToken) Reset() {
+	*x = SyncRunToken{}
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SyncRunToken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SyncRunToken) ProtoMessage() {}
+
+func (x *SyncRunToken) ProtoReflect() protoreflect.Message {
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SyncRunToken.ProtoReflect.Descriptor instead.
+func (*SyncRunToken) Descriptor() ([]byte, []int) {
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *SyncRunToken) GetTokenRef() string {
+	if x != nil {
+		return x.TokenRef
+	}
+	return ""
+}
+
+func (x *SyncRunToken) GetRejected() bool {
+	if x != nil {
+		return x.Rejected
+	}
+	return false
+}
+
+func (x *SyncRunToken) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *SyncRunToken) GetLimitPerHour() int64 {
+	if x != nil {
+		return x.LimitPerHour
+	}
+	return 0
+}
+
+func (x *SyncRunToken) GetRequests() int64 {
+	if x != nil {
+		return x.Requests
+	}
+	return 0
+}
+
+func (x *SyncRunToken) GetRateLimited() int64 {
+	if x != nil {
+		return x.RateLimited
+	}
+	return 0
+}
+
 // SyncIntegrationRequest asks for a sync now.
 type SyncIntegrationRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2413,7 +2516,7 @@ type SyncIntegrationRequest struct {
 
 func (x *SyncIntegrationRequest) Reset() {
 	*x = SyncIntegrationRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[24]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2425,7 +2528,7 @@ func (x *SyncIntegrationRequest) String() string {
 func (*SyncIntegrationRequest) ProtoMessage() {}
 
 func (x *SyncIntegrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[24]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2438,7 +2541,7 @@ func (x *SyncIntegrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncIntegrationRequest.ProtoReflect.Descriptor instead.
 func (*SyncIntegrationRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{24}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SyncIntegrationRequest) GetIntegration() string {
@@ -2461,7 +2564,7 @@ type SyncIntegrationResponse struct {
 
 func (x *SyncIntegrationResponse) Reset() {
 	*x = SyncIntegrationResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[25]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2473,7 +2576,7 @@ func (x *SyncIntegrationResponse) String() string {
 func (*SyncIntegrationResponse) ProtoMessage() {}
 
 func (x *SyncIntegrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[25]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2486,7 +2589,7 @@ func (x *SyncIntegrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncIntegrationResponse.ProtoReflect.Descriptor instead.
 func (*SyncIntegrationResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{25}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SyncIntegrationResponse) GetRun() *SyncRun {
@@ -2514,7 +2617,7 @@ type GetSyncRunRequest struct {
 
 func (x *GetSyncRunRequest) Reset() {
 	*x = GetSyncRunRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[26]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2526,7 +2629,7 @@ func (x *GetSyncRunRequest) String() string {
 func (*GetSyncRunRequest) ProtoMessage() {}
 
 func (x *GetSyncRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[26]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2539,7 +2642,7 @@ func (x *GetSyncRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSyncRunRequest.ProtoReflect.Descriptor instead.
 func (*GetSyncRunRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{26}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetSyncRunRequest) GetId() string {
@@ -2560,7 +2663,7 @@ type GetSyncRunResponse struct {
 
 func (x *GetSyncRunResponse) Reset() {
 	*x = GetSyncRunResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[27]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2572,7 +2675,7 @@ func (x *GetSyncRunResponse) String() string {
 func (*GetSyncRunResponse) ProtoMessage() {}
 
 func (x *GetSyncRunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[27]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2585,7 +2688,7 @@ func (x *GetSyncRunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSyncRunResponse.ProtoReflect.Descriptor instead.
 func (*GetSyncRunResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{27}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetSyncRunResponse) GetRun() *SyncRun {
@@ -2610,7 +2713,7 @@ type ListSyncRunsRequest struct {
 
 func (x *ListSyncRunsRequest) Reset() {
 	*x = ListSyncRunsRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[28]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2622,7 +2725,7 @@ func (x *ListSyncRunsRequest) String() string {
 func (*ListSyncRunsRequest) ProtoMessage() {}
 
 func (x *ListSyncRunsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[28]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2635,7 +2738,7 @@ func (x *ListSyncRunsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSyncRunsRequest.ProtoReflect.Descriptor instead.
 func (*ListSyncRunsRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{28}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListSyncRunsRequest) GetIntegration() string {
@@ -2674,7 +2777,7 @@ type ListSyncRunsResponse struct {
 
 func (x *ListSyncRunsResponse) Reset() {
 	*x = ListSyncRunsResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[29]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2686,7 +2789,7 @@ func (x *ListSyncRunsResponse) String() string {
 func (*ListSyncRunsResponse) ProtoMessage() {}
 
 func (x *ListSyncRunsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[29]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2699,7 +2802,7 @@ func (x *ListSyncRunsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSyncRunsResponse.ProtoReflect.Descriptor instead.
 func (*ListSyncRunsResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{29}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListSyncRunsResponse) GetRuns() []*SyncRun {
@@ -2748,7 +2851,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[30]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2760,7 +2863,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[30]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2773,7 +2876,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{30}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Event) GetId() string {
@@ -2847,7 +2950,7 @@ type ListEventsRequest struct {
 
 func (x *ListEventsRequest) Reset() {
 	*x = ListEventsRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[31]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2859,7 +2962,7 @@ func (x *ListEventsRequest) String() string {
 func (*ListEventsRequest) ProtoMessage() {}
 
 func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[31]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2872,7 +2975,7 @@ func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListEventsRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{31}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListEventsRequest) GetIntegration() string {
@@ -2909,7 +3012,7 @@ type ListEventsResponse struct {
 
 func (x *ListEventsResponse) Reset() {
 	*x = ListEventsResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[32]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2921,7 +3024,7 @@ func (x *ListEventsResponse) String() string {
 func (*ListEventsResponse) ProtoMessage() {}
 
 func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[32]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2934,7 +3037,7 @@ func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListEventsResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{32}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ListEventsResponse) GetEvents() []*Event {
@@ -3069,7 +3172,7 @@ const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"\x18ResumeIntegrationRequest\x120\n" +
 	"\vintegration\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\vintegration\"^\n" +
 	"\x19ResumeIntegrationResponse\x12A\n" +
-	"\vintegration\x18\x01 \x01(\v2\x1f.idp.integration.v1.IntegrationR\vintegration\"\xfa\a\n" +
+	"\vintegration\x18\x01 \x01(\v2\x1f.idp.integration.v1.IntegrationR\vintegration\"\xbe\b\n" +
 	"\aSyncRun\x12\x1c\n" +
 	"\x02id\x18\x01 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\x02id\x123\n" +
 	"\x0eintegration_id\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\rintegrationId\x12C\n" +
@@ -3092,7 +3195,15 @@ const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"\x11repositories_done\x18\x10 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x10repositoriesDone\x126\n" +
 	"\x12repositories_total\x18\x11 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x11repositoriesTotal\x12(\n" +
 	"\bdelegate\x18\x12 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\bdelegate\x129\n" +
-	"\x14code_owners_requests\x18\x13 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x12codeOwnersRequests\"J\n" +
+	"\x14code_owners_requests\x18\x13 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x12codeOwnersRequests\x12B\n" +
+	"\x06tokens\x18\x14 \x03(\v2 .idp.integration.v1.SyncRunTokenB\b\xbaH\x05\x92\x01\x02\x10\x10R\x06tokens\"\xfd\x01\n" +
+	"\fSyncRunToken\x12)\n" +
+	"\ttoken_ref\x18\x01 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\bR\btokenRef\x12\x1a\n" +
+	"\brejected\x18\x02 \x01(\bR\brejected\x12&\n" +
+	"\amessage\x18\x03 \x01(\tB\f\xbaH\tr\a\xa8\x8e'\x01\x18\x80 R\amessage\x12-\n" +
+	"\x0elimit_per_hour\x18\x04 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\flimitPerHour\x12#\n" +
+	"\brequests\x18\x05 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\brequests\x12*\n" +
+	"\frate_limited\x18\x06 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\vrateLimited\"J\n" +
 	"\x16SyncIntegrationRequest\x120\n" +
 	"\vintegration\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\vintegration\"`\n" +
 	"\x17SyncIntegrationResponse\x12-\n" +
@@ -3222,7 +3333,7 @@ func file_idp_integration_v1_integration_proto_rawDescGZIP() []byte {
 }
 
 var file_idp_integration_v1_integration_proto_enumTypes = make([]protoimpl.EnumInfo, 10)
-var file_idp_integration_v1_integration_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_idp_integration_v1_integration_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_idp_integration_v1_integration_proto_goTypes = []any{
 	(Behavior)(0),                      // 0: idp.integration.v1.Behavior
 	(Operator)(0),                      // 1: idp.integration.v1.Operator
@@ -3258,17 +3369,18 @@ var file_idp_integration_v1_integration_proto_goTypes = []any{
 	(*ResumeIntegrationRequest)(nil),   // 31: idp.integration.v1.ResumeIntegrationRequest
 	(*ResumeIntegrationResponse)(nil),  // 32: idp.integration.v1.ResumeIntegrationResponse
 	(*SyncRun)(nil),                    // 33: idp.integration.v1.SyncRun
-	(*SyncIntegrationRequest)(nil),     // 34: idp.integration.v1.SyncIntegrationRequest
-	(*SyncIntegrationResponse)(nil),    // 35: idp.integration.v1.SyncIntegrationResponse
-	(*GetSyncRunRequest)(nil),          // 36: idp.integration.v1.GetSyncRunRequest
-	(*GetSyncRunResponse)(nil),         // 37: idp.integration.v1.GetSyncRunResponse
-	(*ListSyncRunsRequest)(nil),        // 38: idp.integration.v1.ListSyncRunsRequest
-	(*ListSyncRunsResponse)(nil),       // 39: idp.integration.v1.ListSyncRunsResponse
-	(*Event)(nil),                      // 40: idp.integration.v1.Event
-	(*ListEventsRequest)(nil),          // 41: idp.integration.v1.ListEventsRequest
-	(*ListEventsResponse)(nil),         // 42: idp.integration.v1.ListEventsResponse
-	(*timestamppb.Timestamp)(nil),      // 43: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),      // 44: google.protobuf.FieldMask
+	(*SyncRunToken)(nil),               // 34: idp.integration.v1.SyncRunToken
+	(*SyncIntegrationRequest)(nil),     // 35: idp.integration.v1.SyncIntegrationRequest
+	(*SyncIntegrationResponse)(nil),    // 36: idp.integration.v1.SyncIntegrationResponse
+	(*GetSyncRunRequest)(nil),          // 37: idp.integration.v1.GetSyncRunRequest
+	(*GetSyncRunResponse)(nil),         // 38: idp.integration.v1.GetSyncRunResponse
+	(*ListSyncRunsRequest)(nil),        // 39: idp.integration.v1.ListSyncRunsRequest
+	(*ListSyncRunsResponse)(nil),       // 40: idp.integration.v1.ListSyncRunsResponse
+	(*Event)(nil),                      // 41: idp.integration.v1.Event
+	(*ListEventsRequest)(nil),          // 42: idp.integration.v1.ListEventsRequest
+	(*ListEventsResponse)(nil),         // 43: idp.integration.v1.ListEventsResponse
+	(*timestamppb.Timestamp)(nil),      // 44: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),      // 45: google.protobuf.FieldMask
 }
 var file_idp_integration_v1_integration_proto_depIdxs = []int32{
 	1,  // 0: idp.integration.v1.CorrelationRule.operator:type_name -> idp.integration.v1.Operator
@@ -3277,17 +3389,17 @@ var file_idp_integration_v1_integration_proto_depIdxs = []int32{
 	15, // 3: idp.integration.v1.Integration.field_mappings:type_name -> idp.integration.v1.FieldMappings
 	18, // 4: idp.integration.v1.Integration.secondary_kinds:type_name -> idp.integration.v1.SecondaryKinds
 	3,  // 5: idp.integration.v1.Integration.update_frequency:type_name -> idp.integration.v1.UpdateFrequency
-	43, // 6: idp.integration.v1.Integration.start_date:type_name -> google.protobuf.Timestamp
+	44, // 6: idp.integration.v1.Integration.start_date:type_name -> google.protobuf.Timestamp
 	4,  // 7: idp.integration.v1.Integration.state:type_name -> idp.integration.v1.IntegrationState
-	43, // 8: idp.integration.v1.Integration.created_at:type_name -> google.protobuf.Timestamp
-	43, // 9: idp.integration.v1.Integration.updated_at:type_name -> google.protobuf.Timestamp
-	43, // 10: idp.integration.v1.Integration.next_sync_at:type_name -> google.protobuf.Timestamp
+	44, // 8: idp.integration.v1.Integration.created_at:type_name -> google.protobuf.Timestamp
+	44, // 9: idp.integration.v1.Integration.updated_at:type_name -> google.protobuf.Timestamp
+	44, // 10: idp.integration.v1.Integration.next_sync_at:type_name -> google.protobuf.Timestamp
 	33, // 11: idp.integration.v1.Integration.last_run:type_name -> idp.integration.v1.SyncRun
 	17, // 12: idp.integration.v1.Integration.owner_mapping:type_name -> idp.integration.v1.OwnerMapping
 	13, // 13: idp.integration.v1.Integration.filter:type_name -> idp.integration.v1.RepositoryFilter
 	5,  // 14: idp.integration.v1.RepositoryFilter.visibility:type_name -> idp.integration.v1.RepositoryVisibility
 	6,  // 15: idp.integration.v1.RepositoryFilter.forks:type_name -> idp.integration.v1.ForkPolicy
-	43, // 16: idp.integration.v1.RepositoryFilter.updated_since:type_name -> google.protobuf.Timestamp
+	44, // 16: idp.integration.v1.RepositoryFilter.updated_since:type_name -> google.protobuf.Timestamp
 	10, // 17: idp.integration.v1.CorrelationRules.rules:type_name -> idp.integration.v1.CorrelationRule
 	11, // 18: idp.integration.v1.FieldMappings.mappings:type_name -> idp.integration.v1.FieldMapping
 	16, // 19: idp.integration.v1.OwnerMapping.rules:type_name -> idp.integration.v1.OwnerMappingRule
@@ -3298,7 +3410,7 @@ var file_idp_integration_v1_integration_proto_depIdxs = []int32{
 	12, // 24: idp.integration.v1.GetIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
 	12, // 25: idp.integration.v1.ListIntegrationsResponse.integrations:type_name -> idp.integration.v1.Integration
 	12, // 26: idp.integration.v1.UpdateIntegrationRequest.changes:type_name -> idp.integration.v1.Integration
-	44, // 27: idp.integration.v1.UpdateIntegrationRequest.update_mask:type_name -> google.protobuf.FieldMask
+	45, // 27: idp.integration.v1.UpdateIntegrationRequest.update_mask:type_name -> google.protobuf.FieldMask
 	12, // 28: idp.integration.v1.UpdateIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
 	28, // 29: idp.integration.v1.UpdateIntegrationResponse.preview:type_name -> idp.integration.v1.DiscoveredPreview
 	27, // 30: idp.integration.v1.DiscoveredPreview.examples:type_name -> idp.integration.v1.RecommendationChange
@@ -3306,40 +3418,41 @@ var file_idp_integration_v1_integration_proto_depIdxs = []int32{
 	12, // 32: idp.integration.v1.ResumeIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
 	7,  // 33: idp.integration.v1.SyncRun.trigger:type_name -> idp.integration.v1.SyncTrigger
 	8,  // 34: idp.integration.v1.SyncRun.status:type_name -> idp.integration.v1.SyncStatus
-	43, // 35: idp.integration.v1.SyncRun.queued_at:type_name -> google.protobuf.Timestamp
-	43, // 36: idp.integration.v1.SyncRun.started_at:type_name -> google.protobuf.Timestamp
-	43, // 37: idp.integration.v1.SyncRun.finished_at:type_name -> google.protobuf.Timestamp
-	33, // 38: idp.integration.v1.SyncIntegrationResponse.run:type_name -> idp.integration.v1.SyncRun
-	33, // 39: idp.integration.v1.GetSyncRunResponse.run:type_name -> idp.integration.v1.SyncRun
-	33, // 40: idp.integration.v1.ListSyncRunsResponse.runs:type_name -> idp.integration.v1.SyncRun
-	43, // 41: idp.integration.v1.Event.time:type_name -> google.protobuf.Timestamp
-	9,  // 42: idp.integration.v1.Event.type:type_name -> idp.integration.v1.EventType
-	40, // 43: idp.integration.v1.ListEventsResponse.events:type_name -> idp.integration.v1.Event
-	19, // 44: idp.integration.v1.IntegrationService.CreateIntegration:input_type -> idp.integration.v1.CreateIntegrationRequest
-	21, // 45: idp.integration.v1.IntegrationService.GetIntegration:input_type -> idp.integration.v1.GetIntegrationRequest
-	23, // 46: idp.integration.v1.IntegrationService.ListIntegrations:input_type -> idp.integration.v1.ListIntegrationsRequest
-	25, // 47: idp.integration.v1.IntegrationService.UpdateIntegration:input_type -> idp.integration.v1.UpdateIntegrationRequest
-	29, // 48: idp.integration.v1.IntegrationService.SuspendIntegration:input_type -> idp.integration.v1.SuspendIntegrationRequest
-	31, // 49: idp.integration.v1.IntegrationService.ResumeIntegration:input_type -> idp.integration.v1.ResumeIntegrationRequest
-	34, // 50: idp.integration.v1.IntegrationService.SyncIntegration:input_type -> idp.integration.v1.SyncIntegrationRequest
-	36, // 51: idp.integration.v1.IntegrationService.GetSyncRun:input_type -> idp.integration.v1.GetSyncRunRequest
-	38, // 52: idp.integration.v1.IntegrationService.ListSyncRuns:input_type -> idp.integration.v1.ListSyncRunsRequest
-	41, // 53: idp.integration.v1.IntegrationService.ListEvents:input_type -> idp.integration.v1.ListEventsRequest
-	20, // 54: idp.integration.v1.IntegrationService.CreateIntegration:output_type -> idp.integration.v1.CreateIntegrationResponse
-	22, // 55: idp.integration.v1.IntegrationService.GetIntegration:output_type -> idp.integration.v1.GetIntegrationResponse
-	24, // 56: idp.integration.v1.IntegrationService.ListIntegrations:output_type -> idp.integration.v1.ListIntegrationsResponse
-	26, // 57: idp.integration.v1.IntegrationService.UpdateIntegration:output_type -> idp.integration.v1.UpdateIntegrationResponse
-	30, // 58: idp.integration.v1.IntegrationService.SuspendIntegration:output_type -> idp.integration.v1.SuspendIntegrationResponse
-	32, // 59: idp.integration.v1.IntegrationService.ResumeIntegration:output_type -> idp.integration.v1.ResumeIntegrationResponse
-	35, // 60: idp.integration.v1.IntegrationService.SyncIntegration:output_type -> idp.integration.v1.SyncIntegrationResponse
-	37, // 61: idp.integration.v1.IntegrationService.GetSyncRun:output_type -> idp.integration.v1.GetSyncRunResponse
-	39, // 62: idp.integration.v1.IntegrationService.ListSyncRuns:output_type -> idp.integration.v1.ListSyncRunsResponse
-	42, // 63: idp.integration.v1.IntegrationService.ListEvents:output_type -> idp.integration.v1.ListEventsResponse
-	54, // [54:64] is the sub-list for method output_type
-	44, // [44:54] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	44, // 35: idp.integration.v1.SyncRun.queued_at:type_name -> google.protobuf.Timestamp
+	44, // 36: idp.integration.v1.SyncRun.started_at:type_name -> google.protobuf.Timestamp
+	44, // 37: idp.integration.v1.SyncRun.finished_at:type_name -> google.protobuf.Timestamp
+	34, // 38: idp.integration.v1.SyncRun.tokens:type_name -> idp.integration.v1.SyncRunToken
+	33, // 39: idp.integration.v1.SyncIntegrationResponse.run:type_name -> idp.integration.v1.SyncRun
+	33, // 40: idp.integration.v1.GetSyncRunResponse.run:type_name -> idp.integration.v1.SyncRun
+	33, // 41: idp.integration.v1.ListSyncRunsResponse.runs:type_name -> idp.integration.v1.SyncRun
+	44, // 42: idp.integration.v1.Event.time:type_name -> google.protobuf.Timestamp
+	9,  // 43: idp.integration.v1.Event.type:type_name -> idp.integration.v1.EventType
+	41, // 44: idp.integration.v1.ListEventsResponse.events:type_name -> idp.integration.v1.Event
+	19, // 45: idp.integration.v1.IntegrationService.CreateIntegration:input_type -> idp.integration.v1.CreateIntegrationRequest
+	21, // 46: idp.integration.v1.IntegrationService.GetIntegration:input_type -> idp.integration.v1.GetIntegrationRequest
+	23, // 47: idp.integration.v1.IntegrationService.ListIntegrations:input_type -> idp.integration.v1.ListIntegrationsRequest
+	25, // 48: idp.integration.v1.IntegrationService.UpdateIntegration:input_type -> idp.integration.v1.UpdateIntegrationRequest
+	29, // 49: idp.integration.v1.IntegrationService.SuspendIntegration:input_type -> idp.integration.v1.SuspendIntegrationRequest
+	31, // 50: idp.integration.v1.IntegrationService.ResumeIntegration:input_type -> idp.integration.v1.ResumeIntegrationRequest
+	35, // 51: idp.integration.v1.IntegrationService.SyncIntegration:input_type -> idp.integration.v1.SyncIntegrationRequest
+	37, // 52: idp.integration.v1.IntegrationService.GetSyncRun:input_type -> idp.integration.v1.GetSyncRunRequest
+	39, // 53: idp.integration.v1.IntegrationService.ListSyncRuns:input_type -> idp.integration.v1.ListSyncRunsRequest
+	42, // 54: idp.integration.v1.IntegrationService.ListEvents:input_type -> idp.integration.v1.ListEventsRequest
+	20, // 55: idp.integration.v1.IntegrationService.CreateIntegration:output_type -> idp.integration.v1.CreateIntegrationResponse
+	22, // 56: idp.integration.v1.IntegrationService.GetIntegration:output_type -> idp.integration.v1.GetIntegrationResponse
+	24, // 57: idp.integration.v1.IntegrationService.ListIntegrations:output_type -> idp.integration.v1.ListIntegrationsResponse
+	26, // 58: idp.integration.v1.IntegrationService.UpdateIntegration:output_type -> idp.integration.v1.UpdateIntegrationResponse
+	30, // 59: idp.integration.v1.IntegrationService.SuspendIntegration:output_type -> idp.integration.v1.SuspendIntegrationResponse
+	32, // 60: idp.integration.v1.IntegrationService.ResumeIntegration:output_type -> idp.integration.v1.ResumeIntegrationResponse
+	36, // 61: idp.integration.v1.IntegrationService.SyncIntegration:output_type -> idp.integration.v1.SyncIntegrationResponse
+	38, // 62: idp.integration.v1.IntegrationService.GetSyncRun:output_type -> idp.integration.v1.GetSyncRunResponse
+	40, // 63: idp.integration.v1.IntegrationService.ListSyncRuns:output_type -> idp.integration.v1.ListSyncRunsResponse
+	43, // 64: idp.integration.v1.IntegrationService.ListEvents:output_type -> idp.integration.v1.ListEventsResponse
+	55, // [55:65] is the sub-list for method output_type
+	45, // [45:55] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_idp_integration_v1_integration_proto_init() }
@@ -3353,7 +3466,7 @@ func file_idp_integration_v1_integration_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_idp_integration_v1_integration_proto_rawDesc), len(file_idp_integration_v1_integration_proto_rawDesc)),
 			NumEnums:      10,
-			NumMessages:   33,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

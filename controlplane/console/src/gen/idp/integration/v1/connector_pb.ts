@@ -21,8 +21,8 @@
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_buf_validate_validate } from "../../../buf/validate/validate_pb";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import { file_idp_rules_v1_rules } from "../../rules/v1/rules_pb";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -30,7 +30,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file idp/integration/v1/connector.proto.
  */
 export const file_idp_integration_v1_connector: GenFile = /*@__PURE__*/
-  fileDesc("CiJpZHAvaW50ZWdyYXRpb24vdjEvY29ubmVjdG9yLnByb3RvEhJpZHAuaW50ZWdyYXRpb24udjEi3gIKCUNvbm5lY3RvchIYCgJpZBgBIAEoCUIMukgJcgegjicBGIABEhoKBG5hbWUYAiABKAlCDLpICXIHoI4nARiAARIZCgN1cmwYAyABKAlCDLpICXIHoI4nARiAEBIdCgh1c2VybmFtZRgEIAEoCUILukgIcgagjicBGEASHwoJdG9rZW5fcmVmGAUgASgJQgy6SAlyB6COJwEYgAgSIgoMYXBpX2Jhc2VfdXJsGAYgASgJQgy6SAlyB6COJwEYgBASLgoSZGVsZWdhdGVfc2VsZWN0b3JzGAcgAygJQhK6SA+SAQwQICIIcgagjicBGEASHgoJd29ya3NwYWNlGAggASgJQgu6SAhyBqCOJwEYZBJMCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIcukgZsgEWIgcI/4LR/68HMgsIgJK4w5j+////ASJSChZDcmVhdGVDb25uZWN0b3JSZXF1ZXN0EjgKCWNvbm5lY3RvchgBIAEoCzIdLmlkcC5pbnRlZ3JhdGlvbi52MS5Db25uZWN0b3JCBrpIA8gBASJLChdDcmVhdGVDb25uZWN0b3JSZXNwb25zZRIwCgljb25uZWN0b3IYASABKAsyHS5pZHAuaW50ZWdyYXRpb24udjEuQ29ubmVjdG9yIjgKE0dldENvbm5lY3RvclJlcXVlc3QSIQoJY29ubmVjdG9yGAEgASgJQg66SAtyCaCOJwEQARiAASJIChRHZXRDb25uZWN0b3JSZXNwb25zZRIwCgljb25uZWN0b3IYASABKAsyHS5pZHAuaW50ZWdyYXRpb24udjEuQ29ubmVjdG9yImUKFUxpc3RDb25uZWN0b3JzUmVxdWVzdBIcCglwYWdlX3NpemUYASABKAVCCbpIBhoEsI4nARIuCgpwYWdlX3Rva2VuGAIgASgJQhq6SBdyFRiACDIQXltBLVphLXowLTlfLV0qJCJzChZMaXN0Q29ubmVjdG9yc1Jlc3BvbnNlEjEKCmNvbm5lY3RvcnMYASADKAsyHS5pZHAuaW50ZWdyYXRpb24udjEuQ29ubmVjdG9yEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRINCgV0b3RhbBgDIAEoAyI7ChZEZWxldGVDb25uZWN0b3JSZXF1ZXN0EiEKCWNvbm5lY3RvchgBIAEoCUIOukgLcgmgjicBEAEYgAEiGQoXRGVsZXRlQ29ubmVjdG9yUmVzcG9uc2UipgIKDUNvbm5lY3RvclRlc3QSCgoCaWQYASABKAkSFAoMY29ubmVjdG9yX2lkGAIgASgJEjcKBnN0YXR1cxgDIAEoDjInLmlkcC5pbnRlZ3JhdGlvbi52MS5Db25uZWN0b3JUZXN0U3RhdHVzEhMKC3Rva2VuX3ZhbGlkGAQgASgIEhsKE3dvcmtzcGFjZV9yZWFjaGFibGUYBSABKAgSFgoObWlzc2luZ19zY29wZXMYBiADKAkSDwoHbWVzc2FnZRgHIAEoCRIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiRwoUVGVzdENvbm5lY3RvclJlcXVlc3QSIQoJY29ubmVjdG9yGAEgASgJQg66SAtyCaCOJwEQARiAARIMCgR3YWl0GAIgASgIIkgKFVRlc3RDb25uZWN0b3JSZXNwb25zZRIvCgR0ZXN0GAEgASgLMiEuaWRwLmludGVncmF0aW9uLnYxLkNvbm5lY3RvclRlc3QiNQoXR2V0Q29ubmVjdG9yVGVzdFJlcXVlc3QSGgoCaWQYASABKAlCDrpIC3IJoI4nARABGIABIksKGEdldENvbm5lY3RvclRlc3RSZXNwb25zZRIvCgR0ZXN0GAEgASgLMiEuaWRwLmludGVncmF0aW9uLnYxLkNvbm5lY3RvclRlc3QqyQEKE0Nvbm5lY3RvclRlc3RTdGF0dXMSJQohQ09OTkVDVE9SX1RFU1RfU1RBVFVTX1VOU1BFQ0lGSUVEEAASIQodQ09OTkVDVE9SX1RFU1RfU1RBVFVTX1BFTkRJTkcQARIhCh1DT05ORUNUT1JfVEVTVF9TVEFUVVNfUlVOTklORxACEiMKH0NPTk5FQ1RPUl9URVNUX1NUQVRVU19TVUNDRUVERUQQAxIgChxDT05ORUNUT1JfVEVTVF9TVEFUVVNfRkFJTEVEEAQyiwUKEENvbm5lY3RvclNlcnZpY2USagoPQ3JlYXRlQ29ubmVjdG9yEiouaWRwLmludGVncmF0aW9uLnYxLkNyZWF0ZUNvbm5lY3RvclJlcXVlc3QaKy5pZHAuaW50ZWdyYXRpb24udjEuQ3JlYXRlQ29ubmVjdG9yUmVzcG9uc2USYQoMR2V0Q29ubmVjdG9yEicuaWRwLmludGVncmF0aW9uLnYxLkdldENvbm5lY3RvclJlcXVlc3QaKC5pZHAuaW50ZWdyYXRpb24udjEuR2V0Q29ubmVjdG9yUmVzcG9uc2USZwoOTGlzdENvbm5lY3RvcnMSKS5pZHAuaW50ZWdyYXRpb24udjEuTGlzdENvbm5lY3RvcnNSZXF1ZXN0GiouaWRwLmludGVncmF0aW9uLnYxLkxpc3RDb25uZWN0b3JzUmVzcG9uc2USagoPRGVsZXRlQ29ubmVjdG9yEiouaWRwLmludGVncmF0aW9uLnYxLkRlbGV0ZUNvbm5lY3RvclJlcXVlc3QaKy5pZHAuaW50ZWdyYXRpb24udjEuRGVsZXRlQ29ubmVjdG9yUmVzcG9uc2USZAoNVGVzdENvbm5lY3RvchIoLmlkcC5pbnRlZ3JhdGlvbi52MS5UZXN0Q29ubmVjdG9yUmVxdWVzdBopLmlkcC5pbnRlZ3JhdGlvbi52MS5UZXN0Q29ubmVjdG9yUmVzcG9uc2USbQoQR2V0Q29ubmVjdG9yVGVzdBIrLmlkcC5pbnRlZ3JhdGlvbi52MS5HZXRDb25uZWN0b3JUZXN0UmVxdWVzdBosLmlkcC5pbnRlZ3JhdGlvbi52MS5HZXRDb25uZWN0b3JUZXN0UmVzcG9uc2ViBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_timestamp, file_idp_rules_v1_rules]);
+  fileDesc("CiJpZHAvaW50ZWdyYXRpb24vdjEvY29ubmVjdG9yLnByb3RvEhJpZHAuaW50ZWdyYXRpb24udjEihwMKCUNvbm5lY3RvchIYCgJpZBgBIAEoCUIMukgJcgegjicBGIABEhoKBG5hbWUYAiABKAlCDLpICXIHoI4nARiAARIZCgN1cmwYAyABKAlCDLpICXIHoI4nARiAEBIdCgh1c2VybmFtZRgEIAEoCUILukgIcgagjicBGEASHwoJdG9rZW5fcmVmGAUgASgJQgy6SAlyB6COJwEYgAgSIgoMYXBpX2Jhc2VfdXJsGAYgASgJQgy6SAlyB6COJwEYgBASLgoSZGVsZWdhdGVfc2VsZWN0b3JzGAcgAygJQhK6SA+SAQwQICIIcgagjicBGEASHgoJd29ya3NwYWNlGAggASgJQgu6SAhyBqCOJwEYZBJMCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIcukgZsgEWIgcI/4LR/68HMgsIgJK4w5j+////ARInCgp0b2tlbl9yZWZzGAogAygJQhO6SBCSAQ0QECIJcgegjicBGIAIIlIKFkNyZWF0ZUNvbm5lY3RvclJlcXVlc3QSOAoJY29ubmVjdG9yGAEgASgLMh0uaWRwLmludGVncmF0aW9uLnYxLkNvbm5lY3RvckIGukgDyAEBIksKF0NyZWF0ZUNvbm5lY3RvclJlc3BvbnNlEjAKCWNvbm5lY3RvchgBIAEoCzIdLmlkcC5pbnRlZ3JhdGlvbi52MS5Db25uZWN0b3IiOAoTR2V0Q29ubmVjdG9yUmVxdWVzdBIhCgljb25uZWN0b3IYASABKAlCDrpIC3IJoI4nARABGIABIkgKFEdldENvbm5lY3RvclJlc3BvbnNlEjAKCWNvbm5lY3RvchgBIAEoCzIdLmlkcC5pbnRlZ3JhdGlvbi52MS5Db25uZWN0b3IiZQoVTGlzdENvbm5lY3RvcnNSZXF1ZXN0EhwKCXBhZ2Vfc2l6ZRgBIAEoBUIJukgGGgSwjicBEi4KCnBhZ2VfdG9rZW4YAiABKAlCGrpIF3IVGIAIMhBeW0EtWmEtejAtOV8tXSokImQKFkxpc3RDb25uZWN0b3JzUmVzcG9uc2USMQoKY29ubmVjdG9ycxgBIAMoCzIdLmlkcC5pbnRlZ3JhdGlvbi52MS5Db25uZWN0b3ISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIv4BChZVcGRhdGVDb25uZWN0b3JSZXF1ZXN0EiEKCWNvbm5lY3RvchgBIAEoCUIOukgLcgmgjicBEAEYgAESLgoHY2hhbmdlcxgCIAEoCzIdLmlkcC5pbnRlZ3JhdGlvbi52MS5Db25uZWN0b3ISkAEKC3VwZGF0ZV9tYXNrGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFza0Jfukhc4gFZEgRuYW1lEgN1cmwSCXdvcmtzcGFjZRIIdXNlcm5hbWUSCXRva2VuX3JlZhIKdG9rZW5fcmVmcxIMYXBpX2Jhc2VfdXJsEhJkZWxlZ2F0ZV9zZWxlY3RvcnMiSwoXVXBkYXRlQ29ubmVjdG9yUmVzcG9uc2USMAoJY29ubmVjdG9yGAEgASgLMh0uaWRwLmludGVncmF0aW9uLnYxLkNvbm5lY3RvciI7ChZEZWxldGVDb25uZWN0b3JSZXF1ZXN0EiEKCWNvbm5lY3RvchgBIAEoCUIOukgLcgmgjicBEAEYgAEiGQoXRGVsZXRlQ29ubmVjdG9yUmVzcG9uc2Ui3wIKDUNvbm5lY3RvclRlc3QSCgoCaWQYASABKAkSFAoMY29ubmVjdG9yX2lkGAIgASgJEjcKBnN0YXR1cxgDIAEoDjInLmlkcC5pbnRlZ3JhdGlvbi52MS5Db25uZWN0b3JUZXN0U3RhdHVzEhMKC3Rva2VuX3ZhbGlkGAQgASgIEhsKE3dvcmtzcGFjZV9yZWFjaGFibGUYBSABKAgSFgoObWlzc2luZ19zY29wZXMYBiADKAkSDwoHbWVzc2FnZRgHIAEoCRIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNwoGdG9rZW5zGAogAygLMicuaWRwLmludGVncmF0aW9uLnYxLkNvbm5lY3RvclRva2VuQ2hlY2siiAEKE0Nvbm5lY3RvclRva2VuQ2hlY2sSEQoJdG9rZW5fcmVmGAEgASgJEg0KBXZhbGlkGAIgASgIEhYKDm1pc3Npbmdfc2NvcGVzGAMgAygJEg4KBnNjb3BlcxgEIAMoCRIWCg5saW1pdF9wZXJfaG91chgFIAEoAxIPCgdtZXNzYWdlGAYgASgJIkcKFFRlc3RDb25uZWN0b3JSZXF1ZXN0EiEKCWNvbm5lY3RvchgBIAEoCUIOukgLcgmgjicBEAEYgAESDAoEd2FpdBgCIAEoCCJIChVUZXN0Q29ubmVjdG9yUmVzcG9uc2USLwoEdGVzdBgBIAEoCzIhLmlkcC5pbnRlZ3JhdGlvbi52MS5Db25uZWN0b3JUZXN0IjUKF0dldENvbm5lY3RvclRlc3RSZXF1ZXN0EhoKAmlkGAEgASgJQg66SAtyCaCOJwEQARiAASJLChhHZXRDb25uZWN0b3JUZXN0UmVzcG9uc2USLwoEdGVzdBgBIAEoCzIhLmlkcC5pbnRlZ3JhdGlvbi52MS5Db25uZWN0b3JUZXN0KskBChNDb25uZWN0b3JUZXN0U3RhdHVzEiUKIUNPTk5FQ1RPUl9URVNUX1NUQVRVU19VTlNQRUNJRklFRBAAEiEKHUNPTk5FQ1RPUl9URVNUX1NUQVRVU19QRU5ESU5HEAESIQodQ09OTkVDVE9SX1RFU1RfU1RBVFVTX1JVTk5JTkcQAhIjCh9DT05ORUNUT1JfVEVTVF9TVEFUVVNfU1VDQ0VFREVEEAMSIAocQ09OTkVDVE9SX1RFU1RfU1RBVFVTX0ZBSUxFRBAEMvcFChBDb25uZWN0b3JTZXJ2aWNlEmoKD0NyZWF0ZUNvbm5lY3RvchIqLmlkcC5pbnRlZ3JhdGlvbi52MS5DcmVhdGVDb25uZWN0b3JSZXF1ZXN0GisuaWRwLmludGVncmF0aW9uLnYxLkNyZWF0ZUNvbm5lY3RvclJlc3BvbnNlEmEKDEdldENvbm5lY3RvchInLmlkcC5pbnRlZ3JhdGlvbi52MS5HZXRDb25uZWN0b3JSZXF1ZXN0GiguaWRwLmludGVncmF0aW9uLnYxLkdldENvbm5lY3RvclJlc3BvbnNlEmcKDkxpc3RDb25uZWN0b3JzEikuaWRwLmludGVncmF0aW9uLnYxLkxpc3RDb25uZWN0b3JzUmVxdWVzdBoqLmlkcC5pbnRlZ3JhdGlvbi52MS5MaXN0Q29ubmVjdG9yc1Jlc3BvbnNlEmoKD1VwZGF0ZUNvbm5lY3RvchIqLmlkcC5pbnRlZ3JhdGlvbi52MS5VcGRhdGVDb25uZWN0b3JSZXF1ZXN0GisuaWRwLmludGVncmF0aW9uLnYxLlVwZGF0ZUNvbm5lY3RvclJlc3BvbnNlEmoKD0RlbGV0ZUNvbm5lY3RvchIqLmlkcC5pbnRlZ3JhdGlvbi52MS5EZWxldGVDb25uZWN0b3JSZXF1ZXN0GisuaWRwLmludGVncmF0aW9uLnYxLkRlbGV0ZUNvbm5lY3RvclJlc3BvbnNlEmQKDVRlc3RDb25uZWN0b3ISKC5pZHAuaW50ZWdyYXRpb24udjEuVGVzdENvbm5lY3RvclJlcXVlc3QaKS5pZHAuaW50ZWdyYXRpb24udjEuVGVzdENvbm5lY3RvclJlc3BvbnNlEm0KEEdldENvbm5lY3RvclRlc3QSKy5pZHAuaW50ZWdyYXRpb24udjEuR2V0Q29ubmVjdG9yVGVzdFJlcXVlc3QaLC5pZHAuaW50ZWdyYXRpb24udjEuR2V0Q29ubmVjdG9yVGVzdFJlc3BvbnNlYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_idp_rules_v1_rules]);
 
 /**
  * Connector says how to reach one Bitbucket Cloud workspace.
@@ -70,7 +70,9 @@ export type Connector = Message<"idp.integration.v1.Connector"> & {
 
   /**
    * Reference to the access token, resolved only on the delegate:
-   * env:NAME or file:/absolute/path.
+   * env:NAME or file:/absolute/path. With several tokens, the first of
+   * token_refs. On create, give token_ref or token_refs (or both, with
+   * token_ref equal to token_refs[0]).
    *
    * @generated from field: string token_ref = 5;
    */
@@ -103,6 +105,16 @@ export type Connector = Message<"idp.integration.v1.Connector"> & {
    * @generated from field: google.protobuf.Timestamp created_at = 9;
    */
   createdAt?: Timestamp | undefined;
+
+  /**
+   * Every token reference of the connector, 1 to 16, no duplicates: access
+   * tokens of the same workspace, each with its own hourly allowance at
+   * Bitbucket. The delegate spreads requests over them and skips one that
+   * Bitbucket rejects (expired or revoked), reporting it in the sync run.
+   *
+   * @generated from field: repeated string token_refs = 10;
+   */
+  tokenRefs: string[];
 };
 
 /**
@@ -243,13 +255,6 @@ export type ListConnectorsResponse = Message<"idp.integration.v1.ListConnectorsR
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
-
-  /**
-   * The account's connectors across all pages.
-   *
-   * @generated from field: int64 total = 3;
-   */
-  total: bigint;
 };
 
 /**
@@ -258,6 +263,62 @@ export type ListConnectorsResponse = Message<"idp.integration.v1.ListConnectorsR
  */
 export const ListConnectorsResponseSchema: GenMessage<ListConnectorsResponse> = /*@__PURE__*/
   messageDesc(file_idp_integration_v1_connector, 6);
+
+/**
+ * UpdateConnectorRequest changes some fields of a connector.
+ *
+ * @generated from message idp.integration.v1.UpdateConnectorRequest
+ */
+export type UpdateConnectorRequest = Message<"idp.integration.v1.UpdateConnectorRequest"> & {
+  /**
+   * Id or name of the connector to change.
+   *
+   * @generated from field: string connector = 1;
+   */
+  connector: string;
+
+  /**
+   * New values of the fields named in update_mask.
+   *
+   * @generated from field: idp.integration.v1.Connector changes = 2;
+   */
+  changes?: Connector | undefined;
+
+  /**
+   * Field names of Connector, e.g. "token_refs".
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 3;
+   */
+  updateMask?: FieldMask | undefined;
+};
+
+/**
+ * Describes the message idp.integration.v1.UpdateConnectorRequest.
+ * Use `create(UpdateConnectorRequestSchema)` to create a new message.
+ */
+export const UpdateConnectorRequestSchema: GenMessage<UpdateConnectorRequest> = /*@__PURE__*/
+  messageDesc(file_idp_integration_v1_connector, 7);
+
+/**
+ * UpdateConnectorResponse holds the connector as stored.
+ *
+ * @generated from message idp.integration.v1.UpdateConnectorResponse
+ */
+export type UpdateConnectorResponse = Message<"idp.integration.v1.UpdateConnectorResponse"> & {
+  /**
+   * The connector.
+   *
+   * @generated from field: idp.integration.v1.Connector connector = 1;
+   */
+  connector?: Connector | undefined;
+};
+
+/**
+ * Describes the message idp.integration.v1.UpdateConnectorResponse.
+ * Use `create(UpdateConnectorResponseSchema)` to create a new message.
+ */
+export const UpdateConnectorResponseSchema: GenMessage<UpdateConnectorResponse> = /*@__PURE__*/
+  messageDesc(file_idp_integration_v1_connector, 8);
 
 /**
  * DeleteConnectorRequest names a connector.
@@ -278,7 +339,7 @@ export type DeleteConnectorRequest = Message<"idp.integration.v1.DeleteConnector
  * Use `create(DeleteConnectorRequestSchema)` to create a new message.
  */
 export const DeleteConnectorRequestSchema: GenMessage<DeleteConnectorRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_connector, 7);
+  messageDesc(file_idp_integration_v1_connector, 9);
 
 /**
  * DeleteConnectorResponse is empty.
@@ -293,7 +354,7 @@ export type DeleteConnectorResponse = Message<"idp.integration.v1.DeleteConnecto
  * Use `create(DeleteConnectorResponseSchema)` to create a new message.
  */
 export const DeleteConnectorResponseSchema: GenMessage<DeleteConnectorResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_connector, 8);
+  messageDesc(file_idp_integration_v1_connector, 10);
 
 /**
  * ConnectorTest is one connection test and its verdict.
@@ -363,6 +424,14 @@ export type ConnectorTest = Message<"idp.integration.v1.ConnectorTest"> & {
    * @generated from field: google.protobuf.Timestamp finished_at = 9;
    */
   finishedAt?: Timestamp | undefined;
+
+  /**
+   * The verdict on each token, in the connector's order; the fields above
+   * sum them up (the test succeeds when every token passes).
+   *
+   * @generated from field: repeated idp.integration.v1.ConnectorTokenCheck tokens = 10;
+   */
+  tokens: ConnectorTokenCheck[];
 };
 
 /**
@@ -370,7 +439,65 @@ export type ConnectorTest = Message<"idp.integration.v1.ConnectorTest"> & {
  * Use `create(ConnectorTestSchema)` to create a new message.
  */
 export const ConnectorTestSchema: GenMessage<ConnectorTest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_connector, 9);
+  messageDesc(file_idp_integration_v1_connector, 11);
+
+/**
+ * ConnectorTokenCheck is the verdict on one token of a connector.
+ *
+ * @generated from message idp.integration.v1.ConnectorTokenCheck
+ */
+export type ConnectorTokenCheck = Message<"idp.integration.v1.ConnectorTokenCheck"> & {
+  /**
+   * The token's reference (never its value).
+   *
+   * @generated from field: string token_ref = 1;
+   */
+  tokenRef: string;
+
+  /**
+   * False when Bitbucket rejected the token (401: invalid, expired or
+   * revoked) or the reference did not resolve on the delegate.
+   *
+   * @generated from field: bool valid = 2;
+   */
+  valid: boolean;
+
+  /**
+   * Scopes the token lacks, by their Bitbucket names.
+   *
+   * @generated from field: repeated string missing_scopes = 3;
+   */
+  missingScopes: string[];
+
+  /**
+   * Scopes Bitbucket says the token has, as it spells them.
+   *
+   * @generated from field: repeated string scopes = 4;
+   */
+  scopes: string[];
+
+  /**
+   * The hourly allowance Bitbucket states for the token (X-RateLimit-Limit);
+   * 0 when it sent none.
+   *
+   * @generated from field: int64 limit_per_hour = 5;
+   */
+  limitPerHour: bigint;
+
+  /**
+   * One-line verdict on this token.
+   *
+   * @generated from field: string message = 6;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message idp.integration.v1.ConnectorTokenCheck.
+ * Use `create(ConnectorTokenCheckSchema)` to create a new message.
+ */
+export const ConnectorTokenCheckSchema: GenMessage<ConnectorTokenCheck> = /*@__PURE__*/
+  messageDesc(file_idp_integration_v1_connector, 12);
 
 /**
  * TestConnectorRequest asks for a connection test.
@@ -399,7 +526,7 @@ export type TestConnectorRequest = Message<"idp.integration.v1.TestConnectorRequ
  * Use `create(TestConnectorRequestSchema)` to create a new message.
  */
 export const TestConnectorRequestSchema: GenMessage<TestConnectorRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_connector, 10);
+  messageDesc(file_idp_integration_v1_connector, 13);
 
 /**
  * TestConnectorResponse holds the test as it stands.
@@ -420,7 +547,7 @@ export type TestConnectorResponse = Message<"idp.integration.v1.TestConnectorRes
  * Use `create(TestConnectorResponseSchema)` to create a new message.
  */
 export const TestConnectorResponseSchema: GenMessage<TestConnectorResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_connector, 11);
+  messageDesc(file_idp_integration_v1_connector, 14);
 
 /**
  * GetConnectorTestRequest names a test.
@@ -441,7 +568,7 @@ export type GetConnectorTestRequest = Message<"idp.integration.v1.GetConnectorTe
  * Use `create(GetConnectorTestRequestSchema)` to create a new message.
  */
 export const GetConnectorTestRequestSchema: GenMessage<GetConnectorTestRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_connector, 12);
+  messageDesc(file_idp_integration_v1_connector, 15);
 
 /**
  * GetConnectorTestResponse holds the test.
@@ -462,7 +589,7 @@ export type GetConnectorTestResponse = Message<"idp.integration.v1.GetConnectorT
  * Use `create(GetConnectorTestResponseSchema)` to create a new message.
  */
 export const GetConnectorTestResponseSchema: GenMessage<GetConnectorTestResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_connector, 13);
+  messageDesc(file_idp_integration_v1_connector, 16);
 
 /**
  * ConnectorTestStatus is where a connection test is.
@@ -552,6 +679,21 @@ export const ConnectorService: GenService<{
     methodKind: "unary";
     input: typeof ListConnectorsRequestSchema;
     output: typeof ListConnectorsResponseSchema;
+  },
+  /**
+   * UpdateConnector changes the fields named in update_mask: name,
+   * token_refs (or token_ref, a list of one), api_base_url and
+   * delegate_selectors. The URL, and with it the workspace, is fixed: the
+   * integrations using the connector belong to that workspace.
+   * Errors: INVALID_ARGUMENT for bad values or a field that cannot change;
+   * ALREADY_EXISTS when the new name is taken; NOT_FOUND.
+   *
+   * @generated from rpc idp.integration.v1.ConnectorService.UpdateConnector
+   */
+  updateConnector: {
+    methodKind: "unary";
+    input: typeof UpdateConnectorRequestSchema;
+    output: typeof UpdateConnectorResponseSchema;
   },
   /**
    * DeleteConnector removes a connector.

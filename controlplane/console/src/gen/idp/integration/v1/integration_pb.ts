@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file idp/integration/v1/integration.proto.
  */
 export const file_idp_integration_v1_integration: GenFile = /*@__PURE__*/
-  fileDesc("CiRpZHAvaW50ZWdyYXRpb24vdjEvaW50ZWdyYXRpb24ucHJvdG8SEmlkcC5pbnRlZ3JhdGlvbi52MSKUAQoPQ29ycmVsYXRpb25SdWxlEiMKDWluZ2VzdGVkX3BhdGgYASABKAlCDLpICXIHoI4nARiAAhIiCgxjYXRhbG9nX3BhdGgYAiABKAlCDLpICXIHoI4nARiAAhI4CghvcGVyYXRvchgDIAEoDjIcLmlkcC5pbnRlZ3JhdGlvbi52MS5PcGVyYXRvckIIukgFggECEAEiRgoMRmllbGRNYXBwaW5nEhoKBG5hbWUYASABKAlCDLpICXIHoI4nARiAAhIaCgRwYXRoGAIgASgJQgy6SAlyB6COJwEYgAIivQgKC0ludGVncmF0aW9uEhgKAmlkGAEgASgJQgy6SAlyB6COJwEYgAESGgoEbmFtZRgCIAEoCUIMukgJcgegjicBGIABEh8KCWNvbm5lY3RvchgDIAEoCUIMukgJcgegjicBGIABEh4KCXdvcmtzcGFjZRgEIAEoCUILukgIcgagjicBGGQSOAoIYmVoYXZpb3IYBSABKA4yHC5pZHAuaW50ZWdyYXRpb24udjEuQmVoYXZpb3JCCLpIBYIBAhABEhkKBGtpbmQYBiABKAlCC7pICHIGoI4nARhAEhkKBHR5cGUYByABKAlCC7pICHIGoI4nARg/EjkKC2NvcnJlbGF0aW9uGAggASgLMiQuaWRwLmludGVncmF0aW9uLnYxLkNvcnJlbGF0aW9uUnVsZXMSOQoOZmllbGRfbWFwcGluZ3MYCSABKAsyIS5pZHAuaW50ZWdyYXRpb24udjEuRmllbGRNYXBwaW5ncxI7Cg9zZWNvbmRhcnlfa2luZHMYCiABKAsyIi5pZHAuaW50ZWdyYXRpb24udjEuU2Vjb25kYXJ5S2luZHMSRwoQdXBkYXRlX2ZyZXF1ZW5jeRgLIAEoDjIjLmlkcC5pbnRlZ3JhdGlvbi52MS5VcGRhdGVGcmVxdWVuY3lCCLpIBYIBAhABEkcKCnN0YXJ0X2RhdGUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhe6SBSyAREiBwj/gtH/rwcyBgiAh7XDAxITCgthdXRvX2ltcG9ydBgNIAEoCBI9CgVzdGF0ZRgOIAEoDjIkLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvblN0YXRlQgi6SAWCAQIQARJMCgpjcmVhdGVkX2F0GA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIcukgZsgEWIgcI/4LR/68HMgsIgJK4w5j+////ARJMCgp1cGRhdGVkX2F0GBAgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIcukgZsgEWIgcI/4LR/68HMgsIgJK4w5j+////ARJOCgxuZXh0X3N5bmNfYXQYESABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhy6SBmyARYiBwj/gtH/rwcyCwiAkrjDmP7///8BEi0KCGxhc3RfcnVuGBIgASgLMhsuaWRwLmludGVncmF0aW9uLnYxLlN5bmNSdW4SJAoOY29ubmVjdG9yX25hbWUYEyABKAlCDLpICXIHoI4nARiAARI3Cg1vd25lcl9tYXBwaW5nGBQgASgLMiAuaWRwLmludGVncmF0aW9uLnYxLk93bmVyTWFwcGluZxI0CgZmaWx0ZXIYFSABKAsyJC5pZHAuaW50ZWdyYXRpb24udjEuUmVwb3NpdG9yeUZpbHRlciKVAwoQUmVwb3NpdG9yeUZpbHRlchItChBpbmNsdWRlX3Byb2plY3RzGAEgAygJQhO6SBCSAQ0QZCIJcgegjicBGIABEi0KEGV4Y2x1ZGVfcHJvamVjdHMYAiADKAlCE7pIEJIBDRBkIglyB6COJwEYgAESKgoNaW5jbHVkZV9uYW1lcxgDIAMoCUITukgQkgENEGQiCXIHoI4nARjIARIqCg1leGNsdWRlX25hbWVzGAQgAygJQhO6SBCSAQ0QZCIJcgegjicBGMgBEkYKCnZpc2liaWxpdHkYBSABKA4yKC5pZHAuaW50ZWdyYXRpb24udjEuUmVwb3NpdG9yeVZpc2liaWxpdHlCCLpIBYIBAhABEjcKBWZvcmtzGAYgASgOMh4uaWRwLmludGVncmF0aW9uLnYxLkZvcmtQb2xpY3lCCLpIBYIBAhABEkoKDXVwZGF0ZWRfc2luY2UYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhe6SBSyAREiBwj/gtH/rwcyBgiAh7XDAyJQChBDb3JyZWxhdGlvblJ1bGVzEjwKBXJ1bGVzGAEgAygLMiMuaWRwLmludGVncmF0aW9uLnYxLkNvcnJlbGF0aW9uUnVsZUIIukgFkgECECAiTQoNRmllbGRNYXBwaW5ncxI8CghtYXBwaW5ncxgBIAMoCzIgLmlkcC5pbnRlZ3JhdGlvbi52MS5GaWVsZE1hcHBpbmdCCLpIBZIBAhBAIkwKEE93bmVyTWFwcGluZ1J1bGUSHAoEZnJvbRgBIAEoCUIOukgLcgmgjicBEAEYgAISGgoCdG8YAiABKAlCDrpIC3IJoI4nARABGIACIk4KDE93bmVyTWFwcGluZxI+CgVydWxlcxgBIAMoCzIkLmlkcC5pbnRlZ3JhdGlvbi52MS5Pd25lck1hcHBpbmdSdWxlQgm6SAaSAQMQgAIiVwoOU2Vjb25kYXJ5S2luZHMSRQoFa2luZHMYASADKA4yIS5pZHAuaW50ZWdyYXRpb24udjEuU2Vjb25kYXJ5S2luZEITukgQkgENEAIYASIHggEEEAEgACJYChhDcmVhdGVJbnRlZ3JhdGlvblJlcXVlc3QSPAoLaW50ZWdyYXRpb24YASABKAsyHy5pZHAuaW50ZWdyYXRpb24udjEuSW50ZWdyYXRpb25CBrpIA8gBASKBAQoZQ3JlYXRlSW50ZWdyYXRpb25SZXNwb25zZRI0CgtpbnRlZ3JhdGlvbhgBIAEoCzIfLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvbhIuCglmaXJzdF9ydW4YAiABKAsyGy5pZHAuaW50ZWdyYXRpb24udjEuU3luY1J1biI8ChVHZXRJbnRlZ3JhdGlvblJlcXVlc3QSIwoLaW50ZWdyYXRpb24YASABKAlCDrpIC3IJoI4nARABGIABIk4KFkdldEludGVncmF0aW9uUmVzcG9uc2USNAoLaW50ZWdyYXRpb24YASABKAsyHy5pZHAuaW50ZWdyYXRpb24udjEuSW50ZWdyYXRpb24iZwoXTGlzdEludGVncmF0aW9uc1JlcXVlc3QSHAoJcGFnZV9zaXplGAEgASgFQgm6SAYaBLCOJwESLgoKcGFnZV90b2tlbhgCIAEoCUIaukgXchUYgAgyEF5bQS1aYS16MC05Xy1dKiQieQoYTGlzdEludGVncmF0aW9uc1Jlc3BvbnNlEjUKDGludGVncmF0aW9ucxgBIAMoCzIfLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSDQoFdG90YWwYAyABKAMi5wIKGFVwZGF0ZUludGVncmF0aW9uUmVxdWVzdBIjCgtpbnRlZ3JhdGlvbhgBIAEoCUIOukgLcgmgjicBEAEYgAESMAoHY2hhbmdlcxgCIAEoCzIfLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvbhLcAQoLdXBkYXRlX21hc2sYAyABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrQqoBukimAeIBogESBG5hbWUSCWNvbm5lY3RvchIJd29ya3NwYWNlEghiZWhhdmlvchIEa2luZBIEdHlwZRILY29ycmVsYXRpb24SDmZpZWxkX21hcHBpbmdzEg9zZWNvbmRhcnlfa2luZHMSEHVwZGF0ZV9mcmVxdWVuY3kSCnN0YXJ0X2RhdGUSC2F1dG9faW1wb3J0Eg1vd25lcl9tYXBwaW5nEgZmaWx0ZXISFQoNdmFsaWRhdGVfb25seRgEIAEoCCKJAQoZVXBkYXRlSW50ZWdyYXRpb25SZXNwb25zZRI0CgtpbnRlZ3JhdGlvbhgBIAEoCzIfLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvbhI2CgdwcmV2aWV3GAIgASgLMiUuaWRwLmludGVncmF0aW9uLnYxLkRpc2NvdmVyZWRQcmV2aWV3InoKFFJlY29tbWVuZGF0aW9uQ2hhbmdlEhIKCnJlcG9zaXRvcnkYASABKAkSEwoLZnJvbV9hY3Rpb24YAiABKAkSEwoLZnJvbV9lbnRpdHkYAyABKAkSEQoJdG9fYWN0aW9uGAQgASgJEhEKCXRvX2VudGl0eRgFIAEoCSKbAgoRRGlzY292ZXJlZFByZXZpZXcSFAoMcmVwb3NpdG9yaWVzGAEgASgDEhkKEXJlZ2lzdGVyX3RvX21lcmdlGAIgASgDEhkKEW1lcmdlX3RvX3JlZ2lzdGVyGAMgASgDEhwKFG1lcmdlX3RhcmdldF9jaGFuZ2VkGAQgASgDEg8KB3RvX25vbmUYBSABKAMSEQoJZnJvbV9ub25lGAYgASgDEg8KB2xlYXZpbmcYByABKAMSEAoIZW50ZXJpbmcYCCABKAMSGQoRaW1wb3J0ZWRfZXhjbHVkZWQYCSABKAMSOgoIZXhhbXBsZXMYCiADKAsyKC5pZHAuaW50ZWdyYXRpb24udjEuUmVjb21tZW5kYXRpb25DaGFuZ2UiQAoZU3VzcGVuZEludGVncmF0aW9uUmVxdWVzdBIjCgtpbnRlZ3JhdGlvbhgBIAEoCUIOukgLcgmgjicBEAEYgAEiUgoaU3VzcGVuZEludGVncmF0aW9uUmVzcG9uc2USNAoLaW50ZWdyYXRpb24YASABKAsyHy5pZHAuaW50ZWdyYXRpb24udjEuSW50ZWdyYXRpb24iPwoYUmVzdW1lSW50ZWdyYXRpb25SZXF1ZXN0EiMKC2ludGVncmF0aW9uGAEgASgJQg66SAtyCaCOJwEQARiAASJRChlSZXN1bWVJbnRlZ3JhdGlvblJlc3BvbnNlEjQKC2ludGVncmF0aW9uGAEgASgLMh8uaWRwLmludGVncmF0aW9uLnYxLkludGVncmF0aW9uIp8GCgdTeW5jUnVuEhgKAmlkGAEgASgJQgy6SAlyB6COJwEYgAESJAoOaW50ZWdyYXRpb25faWQYAiABKAlCDLpICXIHoI4nARiAARI6Cgd0cmlnZ2VyGAMgASgOMh8uaWRwLmludGVncmF0aW9uLnYxLlN5bmNUcmlnZ2VyQgi6SAWCAQIQARI4CgZzdGF0dXMYBCABKA4yHi5pZHAuaW50ZWdyYXRpb24udjEuU3luY1N0YXR1c0IIukgFggECEAESSwoJcXVldWVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIcukgZsgEWIgcI/4LR/68HMgsIgJK4w5j+////ARJMCgpzdGFydGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIcukgZsgEWIgcI/4LR/68HMgsIgJK4w5j+////ARJNCgtmaW5pc2hlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCHLpIGbIBFiIHCP+C0f+vBzILCICSuMOY/v///wESGgoFcGhhc2UYCCABKAlCC7pICHIGoI4nARhAEh0KDHJlcG9zaXRvcmllcxgJIAEoA0IHukgEIgIoABIeCg1wdWxsX3JlcXVlc3RzGAogASgDQge6SAQiAigAEhgKB2NvbW1pdHMYCyABKANCB7pIBCICKAASGQoIcmVxdWVzdHMYDCABKANCB7pIBCICKAASHQoMcmF0ZV9saW1pdGVkGA0gASgDQge6SAQiAigAEhsKBWVycm9yGA4gASgJQgy6SAlyB6iOJwEYgCASGAoHYXR0ZW1wdBgPIAEoBUIHukgEGgIoABIiChFyZXBvc2l0b3JpZXNfZG9uZRgQIAEoA0IHukgEIgIoABIjChJyZXBvc2l0b3JpZXNfdG90YWwYESABKANCB7pIBCICKAASHgoIZGVsZWdhdGUYEiABKAlCDLpICXIHoI4nARiAARIlChRjb2RlX293bmVyc19yZXF1ZXN0cxgTIAEoA0IHukgEIgIoACI9ChZTeW5jSW50ZWdyYXRpb25SZXF1ZXN0EiMKC2ludGVncmF0aW9uGAEgASgJQg66SAtyCaCOJwEQARiAASJTChdTeW5jSW50ZWdyYXRpb25SZXNwb25zZRIoCgNydW4YASABKAsyGy5pZHAuaW50ZWdyYXRpb24udjEuU3luY1J1bhIOCgZqb2luZWQYAiABKAgiLwoRR2V0U3luY1J1blJlcXVlc3QSGgoCaWQYASABKAlCDrpIC3IJoI4nARABGIABIj4KEkdldFN5bmNSdW5SZXNwb25zZRIoCgNydW4YASABKAsyGy5pZHAuaW50ZWdyYXRpb24udjEuU3luY1J1biKIAQoTTGlzdFN5bmNSdW5zUmVxdWVzdBIjCgtpbnRlZ3JhdGlvbhgBIAEoCUIOukgLcgmgjicBEAEYgAESHAoJcGFnZV9zaXplGAIgASgFQgm6SAYaBLCOJwESLgoKcGFnZV90b2tlbhgDIAEoCUIaukgXchUYgAgyEF5bQS1aYS16MC05Xy1dKiQiaQoUTGlzdFN5bmNSdW5zUmVzcG9uc2USKQoEcnVucxgBIAMoCzIbLmlkcC5pbnRlZ3JhdGlvbi52MS5TeW5jUnVuEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRINCgV0b3RhbBgDIAEoAyK9AQoFRXZlbnQSCgoCaWQYASABKAkSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoEdHlwZRgDIAEoDjIdLmlkcC5pbnRlZ3JhdGlvbi52MS5FdmVudFR5cGUSDwoHbWVzc2FnZRgEIAEoCRINCgVhY3RvchgFIAEoCRIOCgZydW5faWQYBiABKAkSEgoKcmVwb3NpdG9yeRgHIAEoCRINCgVlcnJvchgIIAEoCSKGAQoRTGlzdEV2ZW50c1JlcXVlc3QSIwoLaW50ZWdyYXRpb24YASABKAlCDrpIC3IJoI4nARABGIABEhwKCXBhZ2Vfc2l6ZRgCIAEoBUIJukgGGgSwjicBEi4KCnBhZ2VfdG9rZW4YAyABKAlCGrpIF3IVGIAIMhBeW0EtWmEtejAtOV8tXSokIlgKEkxpc3RFdmVudHNSZXNwb25zZRIpCgZldmVudHMYASADKAsyGS5pZHAuaW50ZWdyYXRpb24udjEuRXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJKnAKCEJlaGF2aW9yEhgKFEJFSEFWSU9SX1VOU1BFQ0lGSUVEEAASHwobQkVIQVZJT1JfUkVHSVNURVJfQU5EX01FUkdFEAESFQoRQkVIQVZJT1JfUkVHSVNURVIQAhISCg5CRUhBVklPUl9NRVJHRRADKlAKCE9wZXJhdG9yEhgKFE9QRVJBVE9SX1VOU1BFQ0lGSUVEEAASEwoPT1BFUkFUT1JfRVFVQUxTEAESFQoRT1BFUkFUT1JfQ09OVEFJTlMQAiptCg1TZWNvbmRhcnlLaW5kEh4KGlNFQ09OREFSWV9LSU5EX1VOU1BFQ0lGSUVEEAASIAocU0VDT05EQVJZX0tJTkRfUFVMTF9SRVFVRVNUUxABEhoKFlNFQ09OREFSWV9LSU5EX0NPTU1JVFMQAiroAQoPVXBkYXRlRnJlcXVlbmN5EiAKHFVQREFURV9GUkVRVUVOQ1lfVU5TUEVDSUZJRUQQABIfChtVUERBVEVfRlJFUVVFTkNZXzMwX01JTlVURVMQARIbChdVUERBVEVfRlJFUVVFTkNZXzFfSE9VUhACEhwKGFVQREFURV9GUkVRVUVOQ1lfM19IT1VSUxADEhwKGFVQREFURV9GUkVRVUVOQ1lfNl9IT1VSUxAEEh0KGVVQREFURV9GUkVRVUVOQ1lfMTJfSE9VUlMQBRIaChZVUERBVEVfRlJFUVVFTkNZXzFfREFZEAYqdQoQSW50ZWdyYXRpb25TdGF0ZRIhCh1JTlRFR1JBVElPTl9TVEFURV9VTlNQRUNJRklFRBAAEh0KGUlOVEVHUkFUSU9OX1NUQVRFX0VOQUJMRUQQARIfChtJTlRFR1JBVElPTl9TVEFURV9TVVNQRU5ERUQQAiqCAQoUUmVwb3NpdG9yeVZpc2liaWxpdHkSJQohUkVQT1NJVE9SWV9WSVNJQklMSVRZX1VOU1BFQ0lGSUVEEAASIQodUkVQT1NJVE9SWV9WSVNJQklMSVRZX1BSSVZBVEUQARIgChxSRVBPU0lUT1JZX1ZJU0lCSUxJVFlfUFVCTElDEAIqcQoKRm9ya1BvbGljeRIbChdGT1JLX1BPTElDWV9VTlNQRUNJRklFRBAAEhcKE0ZPUktfUE9MSUNZX0lOQ0xVREUQARIXChNGT1JLX1BPTElDWV9FWENMVURFEAISFAoQRk9SS19QT0xJQ1lfT05MWRADKq4BCgtTeW5jVHJpZ2dlchIcChhTWU5DX1RSSUdHRVJfVU5TUEVDSUZJRUQQABIaChZTWU5DX1RSSUdHRVJfU0NIRURVTEVEEAESFwoTU1lOQ19UUklHR0VSX01BTlVBTBACEhgKFFNZTkNfVFJJR0dFUl9DUkVBVEVEEAMSGAoUU1lOQ19UUklHR0VSX1JFU1VNRUQQBBIYChRTWU5DX1RSSUdHRVJfV0VCSE9PSxAFKr8BCgpTeW5jU3RhdHVzEhsKF1NZTkNfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFgoSU1lOQ19TVEFUVVNfUVVFVUVEEAESFwoTU1lOQ19TVEFUVVNfUlVOTklORxACEhcKE1NZTkNfU1RBVFVTX1NVQ0NFU1MQAxIXChNTWU5DX1NUQVRVU19QQVJUSUFMEAQSFgoSU1lOQ19TVEFUVVNfRkFJTEVEEAUSGQoVU1lOQ19TVEFUVVNfQ0FOQ0VMTEVEEAYqvwIKCUV2ZW50VHlwZRIaChZFVkVOVF9UWVBFX1VOU1BFQ0lGSUVEEAASEwoPRVZFTlRfVFlQRV9TWU5DEAESHQoZRVZFTlRfVFlQRV9DT05GSUdfQ0hBTkdFRBACEhgKFEVWRU5UX1RZUEVfU1VTUEVOREVEEAMSFgoSRVZFTlRfVFlQRV9SRVNVTUVEEAQSFwoTRVZFTlRfVFlQRV9JTVBPUlRFRBAFEhwKGEVWRU5UX1RZUEVfQVVUT19JTVBPUlRFRBAGEhcKE0VWRU5UX1RZUEVfVU5MSU5LRUQQBxIcChhFVkVOVF9UWVBFX0lNUE9SVF9GQUlMRUQQCBIhCh1FVkVOVF9UWVBFX1JFUE9TSVRPUllfREVMRVRFRBAJEh8KG0VWRU5UX1RZUEVfRk9MTE9XX1VQX0ZBSUxFRBAKMsAIChJJbnRlZ3JhdGlvblNlcnZpY2UScAoRQ3JlYXRlSW50ZWdyYXRpb24SLC5pZHAuaW50ZWdyYXRpb24udjEuQ3JlYXRlSW50ZWdyYXRpb25SZXF1ZXN0Gi0uaWRwLmludGVncmF0aW9uLnYxLkNyZWF0ZUludGVncmF0aW9uUmVzcG9uc2USZwoOR2V0SW50ZWdyYXRpb24SKS5pZHAuaW50ZWdyYXRpb24udjEuR2V0SW50ZWdyYXRpb25SZXF1ZXN0GiouaWRwLmludGVncmF0aW9uLnYxLkdldEludGVncmF0aW9uUmVzcG9uc2USbQoQTGlzdEludGVncmF0aW9ucxIrLmlkcC5pbnRlZ3JhdGlvbi52MS5MaXN0SW50ZWdyYXRpb25zUmVxdWVzdBosLmlkcC5pbnRlZ3JhdGlvbi52MS5MaXN0SW50ZWdyYXRpb25zUmVzcG9uc2UScAoRVXBkYXRlSW50ZWdyYXRpb24SLC5pZHAuaW50ZWdyYXRpb24udjEuVXBkYXRlSW50ZWdyYXRpb25SZXF1ZXN0Gi0uaWRwLmludGVncmF0aW9uLnYxLlVwZGF0ZUludGVncmF0aW9uUmVzcG9uc2UScwoSU3VzcGVuZEludGVncmF0aW9uEi0uaWRwLmludGVncmF0aW9uLnYxLlN1c3BlbmRJbnRlZ3JhdGlvblJlcXVlc3QaLi5pZHAuaW50ZWdyYXRpb24udjEuU3VzcGVuZEludGVncmF0aW9uUmVzcG9uc2UScAoRUmVzdW1lSW50ZWdyYXRpb24SLC5pZHAuaW50ZWdyYXRpb24udjEuUmVzdW1lSW50ZWdyYXRpb25SZXF1ZXN0Gi0uaWRwLmludGVncmF0aW9uLnYxLlJlc3VtZUludGVncmF0aW9uUmVzcG9uc2USagoPU3luY0ludGVncmF0aW9uEiouaWRwLmludGVncmF0aW9uLnYxLlN5bmNJbnRlZ3JhdGlvblJlcXVlc3QaKy5pZHAuaW50ZWdyYXRpb24udjEuU3luY0ludGVncmF0aW9uUmVzcG9uc2USWwoKR2V0U3luY1J1bhIlLmlkcC5pbnRlZ3JhdGlvbi52MS5HZXRTeW5jUnVuUmVxdWVzdBomLmlkcC5pbnRlZ3JhdGlvbi52MS5HZXRTeW5jUnVuUmVzcG9uc2USYQoMTGlzdFN5bmNSdW5zEicuaWRwLmludGVncmF0aW9uLnYxLkxpc3RTeW5jUnVuc1JlcXVlc3QaKC5pZHAuaW50ZWdyYXRpb24udjEuTGlzdFN5bmNSdW5zUmVzcG9uc2USWwoKTGlzdEV2ZW50cxIlLmlkcC5pbnRlZ3JhdGlvbi52MS5MaXN0RXZlbnRzUmVxdWVzdBomLmlkcC5pbnRlZ3JhdGlvbi52MS5MaXN0RXZlbnRzUmVzcG9uc2ViBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_idp_rules_v1_rules]);
+  fileDesc("CiRpZHAvaW50ZWdyYXRpb24vdjEvaW50ZWdyYXRpb24ucHJvdG8SEmlkcC5pbnRlZ3JhdGlvbi52MSKUAQoPQ29ycmVsYXRpb25SdWxlEiMKDWluZ2VzdGVkX3BhdGgYASABKAlCDLpICXIHoI4nARiAAhIiCgxjYXRhbG9nX3BhdGgYAiABKAlCDLpICXIHoI4nARiAAhI4CghvcGVyYXRvchgDIAEoDjIcLmlkcC5pbnRlZ3JhdGlvbi52MS5PcGVyYXRvckIIukgFggECEAEiRgoMRmllbGRNYXBwaW5nEhoKBG5hbWUYASABKAlCDLpICXIHoI4nARiAAhIaCgRwYXRoGAIgASgJQgy6SAlyB6COJwEYgAIiqAcKC0ludGVncmF0aW9uEhgKAmlkGAEgASgJQgy6SAlyB6COJwEYgAESGgoEbmFtZRgCIAEoCUIMukgJcgegjicBGIABEh8KCWNvbm5lY3RvchgDIAEoCUIMukgJcgegjicBGIABEh4KCXdvcmtzcGFjZRgEIAEoCUILukgIcgagjicBGGQSOAoIYmVoYXZpb3IYBSABKA4yHC5pZHAuaW50ZWdyYXRpb24udjEuQmVoYXZpb3JCCLpIBYIBAhABEhkKBGtpbmQYBiABKAlCC7pICHIGoI4nARhAEhkKBHR5cGUYByABKAlCC7pICHIGoI4nARg/EjkKC2NvcnJlbGF0aW9uGAggASgLMiQuaWRwLmludGVncmF0aW9uLnYxLkNvcnJlbGF0aW9uUnVsZXMSOQoOZmllbGRfbWFwcGluZ3MYCSABKAsyIS5pZHAuaW50ZWdyYXRpb24udjEuRmllbGRNYXBwaW5ncxI7Cg9zZWNvbmRhcnlfa2luZHMYCiABKAsyIi5pZHAuaW50ZWdyYXRpb24udjEuU2Vjb25kYXJ5S2luZHMSRwoQdXBkYXRlX2ZyZXF1ZW5jeRgLIAEoDjIjLmlkcC5pbnRlZ3JhdGlvbi52MS5VcGRhdGVGcmVxdWVuY3lCCLpIBYIBAhABEkcKCnN0YXJ0X2RhdGUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhe6SBSyAREiBwj/gtH/rwcyBgiAh7XDAxITCgthdXRvX2ltcG9ydBgNIAEoCBI9CgVzdGF0ZRgOIAEoDjIkLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvblN0YXRlQgi6SAWCAQIQARJMCgpjcmVhdGVkX2F0GA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIcukgZsgEWIgcI/4LR/68HMgsIgJK4w5j+////ARJMCgp1cGRhdGVkX2F0GBAgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIcukgZsgEWIgcI/4LR/68HMgsIgJK4w5j+////ARJOCgxuZXh0X3N5bmNfYXQYESABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhy6SBmyARYiBwj/gtH/rwcyCwiAkrjDmP7///8BEi0KCGxhc3RfcnVuGBIgASgLMhsuaWRwLmludGVncmF0aW9uLnYxLlN5bmNSdW4iUAoQQ29ycmVsYXRpb25SdWxlcxI8CgVydWxlcxgBIAMoCzIjLmlkcC5pbnRlZ3JhdGlvbi52MS5Db3JyZWxhdGlvblJ1bGVCCLpIBZIBAhAgIk0KDUZpZWxkTWFwcGluZ3MSPAoIbWFwcGluZ3MYASADKAsyIC5pZHAuaW50ZWdyYXRpb24udjEuRmllbGRNYXBwaW5nQgi6SAWSAQIQQCJXCg5TZWNvbmRhcnlLaW5kcxJFCgVraW5kcxgBIAMoDjIhLmlkcC5pbnRlZ3JhdGlvbi52MS5TZWNvbmRhcnlLaW5kQhO6SBCSAQ0QAhgBIgeCAQQQASAAIlgKGENyZWF0ZUludGVncmF0aW9uUmVxdWVzdBI8CgtpbnRlZ3JhdGlvbhgBIAEoCzIfLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvbkIGukgDyAEBIoEBChlDcmVhdGVJbnRlZ3JhdGlvblJlc3BvbnNlEjQKC2ludGVncmF0aW9uGAEgASgLMh8uaWRwLmludGVncmF0aW9uLnYxLkludGVncmF0aW9uEi4KCWZpcnN0X3J1bhgCIAEoCzIbLmlkcC5pbnRlZ3JhdGlvbi52MS5TeW5jUnVuIjwKFUdldEludGVncmF0aW9uUmVxdWVzdBIjCgtpbnRlZ3JhdGlvbhgBIAEoCUIOukgLcgmgjicBEAEYgAEiTgoWR2V0SW50ZWdyYXRpb25SZXNwb25zZRI0CgtpbnRlZ3JhdGlvbhgBIAEoCzIfLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvbiJnChdMaXN0SW50ZWdyYXRpb25zUmVxdWVzdBIcCglwYWdlX3NpemUYASABKAVCCbpIBhoEsI4nARIuCgpwYWdlX3Rva2VuGAIgASgJQhq6SBdyFRiACDIQXltBLVphLXowLTlfLV0qJCJqChhMaXN0SW50ZWdyYXRpb25zUmVzcG9uc2USNQoMaW50ZWdyYXRpb25zGAEgAygLMh8uaWRwLmludGVncmF0aW9uLnYxLkludGVncmF0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSK5AgoYVXBkYXRlSW50ZWdyYXRpb25SZXF1ZXN0EiMKC2ludGVncmF0aW9uGAEgASgJQg66SAtyCaCOJwEQARiAARIwCgdjaGFuZ2VzGAIgASgLMh8uaWRwLmludGVncmF0aW9uLnYxLkludGVncmF0aW9uEsUBCgt1cGRhdGVfbWFzaxgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2tCkwG6SI8B4gGLARIEbmFtZRIJY29ubmVjdG9yEgl3b3Jrc3BhY2USCGJlaGF2aW9yEgRraW5kEgR0eXBlEgtjb3JyZWxhdGlvbhIOZmllbGRfbWFwcGluZ3MSD3NlY29uZGFyeV9raW5kcxIQdXBkYXRlX2ZyZXF1ZW5jeRIKc3RhcnRfZGF0ZRILYXV0b19pbXBvcnQiUQoZVXBkYXRlSW50ZWdyYXRpb25SZXNwb25zZRI0CgtpbnRlZ3JhdGlvbhgBIAEoCzIfLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvbiJAChlTdXNwZW5kSW50ZWdyYXRpb25SZXF1ZXN0EiMKC2ludGVncmF0aW9uGAEgASgJQg66SAtyCaCOJwEQARiAASJSChpTdXNwZW5kSW50ZWdyYXRpb25SZXNwb25zZRI0CgtpbnRlZ3JhdGlvbhgBIAEoCzIfLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvbiI/ChhSZXN1bWVJbnRlZ3JhdGlvblJlcXVlc3QSIwoLaW50ZWdyYXRpb24YASABKAlCDrpIC3IJoI4nARABGIABIlEKGVJlc3VtZUludGVncmF0aW9uUmVzcG9uc2USNAoLaW50ZWdyYXRpb24YASABKAsyHy5pZHAuaW50ZWdyYXRpb24udjEuSW50ZWdyYXRpb24itAYKB1N5bmNSdW4SGAoCaWQYASABKAlCDLpICXIHoI4nARiAARIkCg5pbnRlZ3JhdGlvbl9pZBgCIAEoCUIMukgJcgegjicBGIABEjoKB3RyaWdnZXIYAyABKA4yHy5pZHAuaW50ZWdyYXRpb24udjEuU3luY1RyaWdnZXJCCLpIBYIBAhABEjgKBnN0YXR1cxgEIAEoDjIeLmlkcC5pbnRlZ3JhdGlvbi52MS5TeW5jU3RhdHVzQgi6SAWCAQIQARJLCglxdWV1ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhy6SBmyARYiBwj/gtH/rwcyCwiAkrjDmP7///8BEkwKCnN0YXJ0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhy6SBmyARYiBwj/gtH/rwcyCwiAkrjDmP7///8BEk0KC2ZpbmlzaGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIcukgZsgEWIgcI/4LR/68HMgsIgJK4w5j+////ARIaCgVwaGFzZRgIIAEoCUILukgIcgagjicBGEASHQoMcmVwb3NpdG9yaWVzGAkgASgDQge6SAQiAigAEh4KDXB1bGxfcmVxdWVzdHMYCiABKANCB7pIBCICKAASGAoHY29tbWl0cxgLIAEoA0IHukgEIgIoABIZCghyZXF1ZXN0cxgMIAEoA0IHukgEIgIoABIdCgxyYXRlX2xpbWl0ZWQYDSABKANCB7pIBCICKAASGwoFZXJyb3IYDiABKAlCDLpICXIHqI4nARiAIBIYCgdhdHRlbXB0GA8gASgFQge6SAQaAigAEiIKEXJlcG9zaXRvcmllc19kb25lGBAgASgDQge6SAQiAigAEiMKEnJlcG9zaXRvcmllc190b3RhbBgRIAEoA0IHukgEIgIoABIeCghkZWxlZ2F0ZRgSIAEoCUIMukgJcgegjicBGIABEjoKBnRva2VucxgTIAMoCzIgLmlkcC5pbnRlZ3JhdGlvbi52MS5TeW5jUnVuVG9rZW5CCLpIBZIBAhAQIrsBCgxTeW5jUnVuVG9rZW4SHwoJdG9rZW5fcmVmGAEgASgJQgy6SAlyB6COJwEYgAgSEAoIcmVqZWN0ZWQYAiABKAgSHQoHbWVzc2FnZRgDIAEoCUIMukgJcgeojicBGIAgEh8KDmxpbWl0X3Blcl9ob3VyGAQgASgDQge6SAQiAigAEhkKCHJlcXVlc3RzGAUgASgDQge6SAQiAigAEh0KDHJhdGVfbGltaXRlZBgGIAEoA0IHukgEIgIoACI9ChZTeW5jSW50ZWdyYXRpb25SZXF1ZXN0EiMKC2ludGVncmF0aW9uGAEgASgJQg66SAtyCaCOJwEQARiAASJTChdTeW5jSW50ZWdyYXRpb25SZXNwb25zZRIoCgNydW4YASABKAsyGy5pZHAuaW50ZWdyYXRpb24udjEuU3luY1J1bhIOCgZqb2luZWQYAiABKAgiLwoRR2V0U3luY1J1blJlcXVlc3QSGgoCaWQYASABKAlCDrpIC3IJoI4nARABGIABIj4KEkdldFN5bmNSdW5SZXNwb25zZRIoCgNydW4YASABKAsyGy5pZHAuaW50ZWdyYXRpb24udjEuU3luY1J1biKIAQoTTGlzdFN5bmNSdW5zUmVxdWVzdBIjCgtpbnRlZ3JhdGlvbhgBIAEoCUIOukgLcgmgjicBEAEYgAESHAoJcGFnZV9zaXplGAIgASgFQgm6SAYaBLCOJwESLgoKcGFnZV90b2tlbhgDIAEoCUIaukgXchUYgAgyEF5bQS1aYS16MC05Xy1dKiQiWgoUTGlzdFN5bmNSdW5zUmVzcG9uc2USKQoEcnVucxgBIAMoCzIbLmlkcC5pbnRlZ3JhdGlvbi52MS5TeW5jUnVuEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSK9AQoFRXZlbnQSCgoCaWQYASABKAkSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoEdHlwZRgDIAEoDjIdLmlkcC5pbnRlZ3JhdGlvbi52MS5FdmVudFR5cGUSDwoHbWVzc2FnZRgEIAEoCRINCgVhY3RvchgFIAEoCRIOCgZydW5faWQYBiABKAkSEgoKcmVwb3NpdG9yeRgHIAEoCRINCgVlcnJvchgIIAEoCSKGAQoRTGlzdEV2ZW50c1JlcXVlc3QSIwoLaW50ZWdyYXRpb24YASABKAlCDrpIC3IJoI4nARABGIABEhwKCXBhZ2Vfc2l6ZRgCIAEoBUIJukgGGgSwjicBEi4KCnBhZ2VfdG9rZW4YAyABKAlCGrpIF3IVGIAIMhBeW0EtWmEtejAtOV8tXSokIlgKEkxpc3RFdmVudHNSZXNwb25zZRIpCgZldmVudHMYASADKAsyGS5pZHAuaW50ZWdyYXRpb24udjEuRXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJKnAKCEJlaGF2aW9yEhgKFEJFSEFWSU9SX1VOU1BFQ0lGSUVEEAASHwobQkVIQVZJT1JfUkVHSVNURVJfQU5EX01FUkdFEAESFQoRQkVIQVZJT1JfUkVHSVNURVIQAhISCg5CRUhBVklPUl9NRVJHRRADKlAKCE9wZXJhdG9yEhgKFE9QRVJBVE9SX1VOU1BFQ0lGSUVEEAASEwoPT1BFUkFUT1JfRVFVQUxTEAESFQoRT1BFUkFUT1JfQ09OVEFJTlMQAiptCg1TZWNvbmRhcnlLaW5kEh4KGlNFQ09OREFSWV9LSU5EX1VOU1BFQ0lGSUVEEAASIAocU0VDT05EQVJZX0tJTkRfUFVMTF9SRVFVRVNUUxABEhoKFlNFQ09OREFSWV9LSU5EX0NPTU1JVFMQAiroAQoPVXBkYXRlRnJlcXVlbmN5EiAKHFVQREFURV9GUkVRVUVOQ1lfVU5TUEVDSUZJRUQQABIfChtVUERBVEVfRlJFUVVFTkNZXzMwX01JTlVURVMQARIbChdVUERBVEVfRlJFUVVFTkNZXzFfSE9VUhACEhwKGFVQREFURV9GUkVRVUVOQ1lfM19IT1VSUxADEhwKGFVQREFURV9GUkVRVUVOQ1lfNl9IT1VSUxAEEh0KGVVQREFURV9GUkVRVUVOQ1lfMTJfSE9VUlMQBRIaChZVUERBVEVfRlJFUVVFTkNZXzFfREFZEAYqdQoQSW50ZWdyYXRpb25TdGF0ZRIhCh1JTlRFR1JBVElPTl9TVEFURV9VTlNQRUNJRklFRBAAEh0KGUlOVEVHUkFUSU9OX1NUQVRFX0VOQUJMRUQQARIfChtJTlRFR1JBVElPTl9TVEFURV9TVVNQRU5ERUQQAiquAQoLU3luY1RyaWdnZXISHAoYU1lOQ19UUklHR0VSX1VOU1BFQ0lGSUVEEAASGgoWU1lOQ19UUklHR0VSX1NDSEVEVUxFRBABEhcKE1NZTkNfVFJJR0dFUl9NQU5VQUwQAhIYChRTWU5DX1RSSUdHRVJfQ1JFQVRFRBADEhgKFFNZTkNfVFJJR0dFUl9SRVNVTUVEEAQSGAoUU1lOQ19UUklHR0VSX1dFQkhPT0sQBSq/AQoKU3luY1N0YXR1cxIbChdTWU5DX1NUQVRVU19VTlNQRUNJRklFRBAAEhYKElNZTkNfU1RBVFVTX1FVRVVFRBABEhcKE1NZTkNfU1RBVFVTX1JVTk5JTkcQAhIXChNTWU5DX1NUQVRVU19TVUNDRVNTEAMSFwoTU1lOQ19TVEFUVVNfUEFSVElBTBAEEhYKElNZTkNfU1RBVFVTX0ZBSUxFRBAFEhkKFVNZTkNfU1RBVFVTX0NBTkNFTExFRBAGKr8CCglFdmVudFR5cGUSGgoWRVZFTlRfVFlQRV9VTlNQRUNJRklFRBAAEhMKD0VWRU5UX1RZUEVfU1lOQxABEh0KGUVWRU5UX1RZUEVfQ09ORklHX0NIQU5HRUQQAhIYChRFVkVOVF9UWVBFX1NVU1BFTkRFRBADEhYKEkVWRU5UX1RZUEVfUkVTVU1FRBAEEhcKE0VWRU5UX1RZUEVfSU1QT1JURUQQBRIcChhFVkVOVF9UWVBFX0FVVE9fSU1QT1JURUQQBhIXChNFVkVOVF9UWVBFX1VOTElOS0VEEAcSHAoYRVZFTlRfVFlQRV9JTVBPUlRfRkFJTEVEEAgSIQodRVZFTlRfVFlQRV9SRVBPU0lUT1JZX0RFTEVURUQQCRIfChtFVkVOVF9UWVBFX0ZPTExPV19VUF9GQUlMRUQQCjLACAoSSW50ZWdyYXRpb25TZXJ2aWNlEnAKEUNyZWF0ZUludGVncmF0aW9uEiwuaWRwLmludGVncmF0aW9uLnYxLkNyZWF0ZUludGVncmF0aW9uUmVxdWVzdBotLmlkcC5pbnRlZ3JhdGlvbi52MS5DcmVhdGVJbnRlZ3JhdGlvblJlc3BvbnNlEmcKDkdldEludGVncmF0aW9uEikuaWRwLmludGVncmF0aW9uLnYxLkdldEludGVncmF0aW9uUmVxdWVzdBoqLmlkcC5pbnRlZ3JhdGlvbi52MS5HZXRJbnRlZ3JhdGlvblJlc3BvbnNlEm0KEExpc3RJbnRlZ3JhdGlvbnMSKy5pZHAuaW50ZWdyYXRpb24udjEuTGlzdEludGVncmF0aW9uc1JlcXVlc3QaLC5pZHAuaW50ZWdyYXRpb24udjEuTGlzdEludGVncmF0aW9uc1Jlc3BvbnNlEnAKEVVwZGF0ZUludGVncmF0aW9uEiwuaWRwLmludGVncmF0aW9uLnYxLlVwZGF0ZUludGVncmF0aW9uUmVxdWVzdBotLmlkcC5pbnRlZ3JhdGlvbi52MS5VcGRhdGVJbnRlZ3JhdGlvblJlc3BvbnNlEnMKElN1c3BlbmRJbnRlZ3JhdGlvbhItLmlkcC5pbnRlZ3JhdGlvbi52MS5TdXNwZW5kSW50ZWdyYXRpb25SZXF1ZXN0Gi4uaWRwLmludGVncmF0aW9uLnYxLlN1c3BlbmRJbnRlZ3JhdGlvblJlc3BvbnNlEnAKEVJlc3VtZUludGVncmF0aW9uEiwuaWRwLmludGVncmF0aW9uLnYxLlJlc3VtZUludGVncmF0aW9uUmVxdWVzdBotLmlkcC5pbnRlZ3JhdGlvbi52MS5SZXN1bWVJbnRlZ3JhdGlvblJlc3BvbnNlEmoKD1N5bmNJbnRlZ3JhdGlvbhIqLmlkcC5pbnRlZ3JhdGlvbi52MS5TeW5jSW50ZWdyYXRpb25SZXF1ZXN0GisuaWRwLmludGVncmF0aW9uLnYxLlN5bmNJbnRlZ3JhdGlvblJlc3BvbnNlElsKCkdldFN5bmNSdW4SJS5pZHAuaW50ZWdyYXRpb24udjEuR2V0U3luY1J1blJlcXVlc3QaJi5pZHAuaW50ZWdyYXRpb24udjEuR2V0U3luY1J1blJlc3BvbnNlEmEKDExpc3RTeW5jUnVucxInLmlkcC5pbnRlZ3JhdGlvbi52MS5MaXN0U3luY1J1bnNSZXF1ZXN0GiguaWRwLmludGVncmF0aW9uLnYxLkxpc3RTeW5jUnVuc1Jlc3BvbnNlElsKCkxpc3RFdmVudHMSJS5pZHAuaW50ZWdyYXRpb24udjEuTGlzdEV2ZW50c1JlcXVlc3QaJi5pZHAuaW50ZWdyYXRpb24udjEuTGlzdEV2ZW50c1Jlc3BvbnNlYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_idp_rules_v1_rules]);
 
 /**
  * CorrelationRule matches a discovered repository with a catalog entity.
@@ -219,35 +219,6 @@ export type Integration = Message<"idp.integration.v1.Integration"> & {
    * @generated from field: idp.integration.v1.SyncRun last_run = 18;
    */
   lastRun?: SyncRun | undefined;
-
-  /**
-   * The connector's name (connector holds its id). Output only.
-   *
-   * @generated from field: string connector_name = 19;
-   */
-  connectorName: string;
-
-  /**
-   * How the owners a CODEOWNERS file names become catalog owners for the
-   * owner suggested on Register. Not set on create: the defaults
-   * (@WORKSPACE/* -> group:*, @* -> user:*). An empty list turns owner
-   * suggestions off, and no CODEOWNERS file is read.
-   *
-   * @generated from field: idp.integration.v1.OwnerMapping owner_mapping = 20;
-   */
-  ownerMapping?: OwnerMapping | undefined;
-
-  /**
-   * Which repositories of the workspace are discovered. Absent or empty
-   * keeps every repository. Repositories it leaves out leave the
-   * Discovered list at once; imported ones stay imported, flagged
-   * (ImportedRepository.excluded_reason). The delegate asks Bitbucket to
-   * apply the project, visibility and activity parts, so repositories they
-   * leave out cost no request.
-   *
-   * @generated from field: idp.integration.v1.RepositoryFilter filter = 21;
-   */
-  filter?: RepositoryFilter | undefined;
 };
 
 /**
@@ -256,73 +227,6 @@ export type Integration = Message<"idp.integration.v1.Integration"> & {
  */
 export const IntegrationSchema: GenMessage<Integration> = /*@__PURE__*/
   messageDesc(file_idp_integration_v1_integration, 2);
-
-/**
- * RepositoryFilter selects the repositories an integration discovers: a
- * repository is kept when it passes every part that is set.
- *
- * @generated from message idp.integration.v1.RepositoryFilter
- */
-export type RepositoryFilter = Message<"idp.integration.v1.RepositoryFilter"> & {
-  /**
-   * Only repositories of these Bitbucket project keys (e.g. "PAY"); empty
-   * keeps every project.
-   *
-   * @generated from field: repeated string include_projects = 1;
-   */
-  includeProjects: string[];
-
-  /**
-   * Not the repositories of these project keys.
-   *
-   * @generated from field: repeated string exclude_projects = 2;
-   */
-  excludeProjects: string[];
-
-  /**
-   * Only repositories whose slug or name matches one of these globs
-   * (*, ?, [a-z]; case ignored); empty keeps every name.
-   *
-   * @generated from field: repeated string include_names = 3;
-   */
-  includeNames: string[];
-
-  /**
-   * Not the repositories whose slug or name matches one of these globs.
-   *
-   * @generated from field: repeated string exclude_names = 4;
-   */
-  excludeNames: string[];
-
-  /**
-   * Private or public repositories only.
-   *
-   * @generated from field: idp.integration.v1.RepositoryVisibility visibility = 5;
-   */
-  visibility: RepositoryVisibility;
-
-  /**
-   * What becomes of forks.
-   *
-   * @generated from field: idp.integration.v1.ForkPolicy forks = 6;
-   */
-  forks: ForkPolicy;
-
-  /**
-   * Not the repositories without any update (push, settings change) since
-   * then: an archived-like, inactive repository.
-   *
-   * @generated from field: google.protobuf.Timestamp updated_since = 7;
-   */
-  updatedSince?: Timestamp | undefined;
-};
-
-/**
- * Describes the message idp.integration.v1.RepositoryFilter.
- * Use `create(RepositoryFilterSchema)` to create a new message.
- */
-export const RepositoryFilterSchema: GenMessage<RepositoryFilter> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 3);
 
 /**
  * CorrelationRules is a set of rules that must all hold.
@@ -343,7 +247,7 @@ export type CorrelationRules = Message<"idp.integration.v1.CorrelationRules"> & 
  * Use `create(CorrelationRulesSchema)` to create a new message.
  */
 export const CorrelationRulesSchema: GenMessage<CorrelationRules> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 4);
+  messageDesc(file_idp_integration_v1_integration, 3);
 
 /**
  * FieldMappings is the set of fields copied into linked entities.
@@ -364,61 +268,7 @@ export type FieldMappings = Message<"idp.integration.v1.FieldMappings"> & {
  * Use `create(FieldMappingsSchema)` to create a new message.
  */
 export const FieldMappingsSchema: GenMessage<FieldMappings> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 5);
-
-/**
- * OwnerMappingRule maps CODEOWNERS owners to a catalog owner.
- *
- * @generated from message idp.integration.v1.OwnerMappingRule
- */
-export type OwnerMappingRule = Message<"idp.integration.v1.OwnerMappingRule"> & {
-  /**
-   * A CODEOWNERS owner as written (@user, @workspace/group, an e-mail),
-   * compared ignoring case, or a pattern where one "*" stands for one or
-   * more characters other than "/", e.g. "@acme/*" or "*@example.com".
-   *
-   * @generated from field: string from = 1;
-   */
-  from: string;
-
-  /**
-   * The catalog owner, e.g. "group:payments"; a "*" is replaced by what the
-   * "*" of from matched, e.g. "group:*".
-   *
-   * @generated from field: string to = 2;
-   */
-  to: string;
-};
-
-/**
- * Describes the message idp.integration.v1.OwnerMappingRule.
- * Use `create(OwnerMappingRuleSchema)` to create a new message.
- */
-export const OwnerMappingRuleSchema: GenMessage<OwnerMappingRule> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 6);
-
-/**
- * OwnerMapping is an ordered list of rules: for the owners of the rule
- * covering the whole repository, in file order, the first rule that matches
- * one of them gives the suggested owner.
- *
- * @generated from message idp.integration.v1.OwnerMapping
- */
-export type OwnerMapping = Message<"idp.integration.v1.OwnerMapping"> & {
-  /**
-   * The rules, tried in order.
-   *
-   * @generated from field: repeated idp.integration.v1.OwnerMappingRule rules = 1;
-   */
-  rules: OwnerMappingRule[];
-};
-
-/**
- * Describes the message idp.integration.v1.OwnerMapping.
- * Use `create(OwnerMappingSchema)` to create a new message.
- */
-export const OwnerMappingSchema: GenMessage<OwnerMapping> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 7);
+  messageDesc(file_idp_integration_v1_integration, 4);
 
 /**
  * SecondaryKinds is the set of secondary kinds synced.
@@ -439,7 +289,7 @@ export type SecondaryKinds = Message<"idp.integration.v1.SecondaryKinds"> & {
  * Use `create(SecondaryKindsSchema)` to create a new message.
  */
 export const SecondaryKindsSchema: GenMessage<SecondaryKinds> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 8);
+  messageDesc(file_idp_integration_v1_integration, 5);
 
 /**
  * CreateIntegrationRequest holds the new integration.
@@ -460,7 +310,7 @@ export type CreateIntegrationRequest = Message<"idp.integration.v1.CreateIntegra
  * Use `create(CreateIntegrationRequestSchema)` to create a new message.
  */
 export const CreateIntegrationRequestSchema: GenMessage<CreateIntegrationRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 9);
+  messageDesc(file_idp_integration_v1_integration, 6);
 
 /**
  * CreateIntegrationResponse holds the stored integration.
@@ -488,7 +338,7 @@ export type CreateIntegrationResponse = Message<"idp.integration.v1.CreateIntegr
  * Use `create(CreateIntegrationResponseSchema)` to create a new message.
  */
 export const CreateIntegrationResponseSchema: GenMessage<CreateIntegrationResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 10);
+  messageDesc(file_idp_integration_v1_integration, 7);
 
 /**
  * GetIntegrationRequest names an integration.
@@ -509,7 +359,7 @@ export type GetIntegrationRequest = Message<"idp.integration.v1.GetIntegrationRe
  * Use `create(GetIntegrationRequestSchema)` to create a new message.
  */
 export const GetIntegrationRequestSchema: GenMessage<GetIntegrationRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 11);
+  messageDesc(file_idp_integration_v1_integration, 8);
 
 /**
  * GetIntegrationResponse holds the integration.
@@ -530,7 +380,7 @@ export type GetIntegrationResponse = Message<"idp.integration.v1.GetIntegrationR
  * Use `create(GetIntegrationResponseSchema)` to create a new message.
  */
 export const GetIntegrationResponseSchema: GenMessage<GetIntegrationResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 12);
+  messageDesc(file_idp_integration_v1_integration, 9);
 
 /**
  * ListIntegrationsRequest pages through integrations.
@@ -558,7 +408,7 @@ export type ListIntegrationsRequest = Message<"idp.integration.v1.ListIntegratio
  * Use `create(ListIntegrationsRequestSchema)` to create a new message.
  */
 export const ListIntegrationsRequestSchema: GenMessage<ListIntegrationsRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 13);
+  messageDesc(file_idp_integration_v1_integration, 10);
 
 /**
  * ListIntegrationsResponse is one page.
@@ -579,13 +429,6 @@ export type ListIntegrationsResponse = Message<"idp.integration.v1.ListIntegrati
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
-
-  /**
-   * The account's integrations across all pages.
-   *
-   * @generated from field: int64 total = 3;
-   */
-  total: bigint;
 };
 
 /**
@@ -593,7 +436,7 @@ export type ListIntegrationsResponse = Message<"idp.integration.v1.ListIntegrati
  * Use `create(ListIntegrationsResponseSchema)` to create a new message.
  */
 export const ListIntegrationsResponseSchema: GenMessage<ListIntegrationsResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 14);
+  messageDesc(file_idp_integration_v1_integration, 11);
 
 /**
  * UpdateIntegrationRequest changes some fields.
@@ -621,16 +464,6 @@ export type UpdateIntegrationRequest = Message<"idp.integration.v1.UpdateIntegra
    * @generated from field: google.protobuf.FieldMask update_mask = 3;
    */
   updateMask?: FieldMask | undefined;
-
-  /**
-   * Check the change and preview it without applying it: the response
-   * holds the integration as it would be and, for a change of the
-   * correlation rules, behavior, kind, type or filter, what would change in
-   * the Discovered list. Nothing is stored and no event is recorded.
-   *
-   * @generated from field: bool validate_only = 4;
-   */
-  validateOnly: boolean;
 };
 
 /**
@@ -638,7 +471,7 @@ export type UpdateIntegrationRequest = Message<"idp.integration.v1.UpdateIntegra
  * Use `create(UpdateIntegrationRequestSchema)` to create a new message.
  */
 export const UpdateIntegrationRequestSchema: GenMessage<UpdateIntegrationRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 15);
+  messageDesc(file_idp_integration_v1_integration, 12);
 
 /**
  * UpdateIntegrationResponse holds the changed integration.
@@ -647,19 +480,11 @@ export const UpdateIntegrationRequestSchema: GenMessage<UpdateIntegrationRequest
  */
 export type UpdateIntegrationResponse = Message<"idp.integration.v1.UpdateIntegrationResponse"> & {
   /**
-   * The integration after the change (with validate_only, as it would be).
+   * The integration after the change.
    *
    * @generated from field: idp.integration.v1.Integration integration = 1;
    */
   integration?: Integration | undefined;
-
-  /**
-   * With validate_only, for a change of the correlation rules, behavior,
-   * kind, type or filter: what the change would do to the Discovered list.
-   *
-   * @generated from field: idp.integration.v1.DiscoveredPreview preview = 2;
-   */
-  preview?: DiscoveredPreview | undefined;
 };
 
 /**
@@ -667,146 +492,7 @@ export type UpdateIntegrationResponse = Message<"idp.integration.v1.UpdateIntegr
  * Use `create(UpdateIntegrationResponseSchema)` to create a new message.
  */
 export const UpdateIntegrationResponseSchema: GenMessage<UpdateIntegrationResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 16);
-
-/**
- * RecommendationChange is one discovered repository whose recommendation a
- * change would alter.
- *
- * @generated from message idp.integration.v1.RecommendationChange
- */
-export type RecommendationChange = Message<"idp.integration.v1.RecommendationChange"> & {
-  /**
-   * workspace/slug.
-   *
-   * @generated from field: string repository = 1;
-   */
-  repository: string;
-
-  /**
-   * The recommended action now: "REGISTER", "MERGE", or empty when there
-   * is none.
-   *
-   * @generated from field: string from_action = 2;
-   */
-  fromAction: string;
-
-  /**
-   * The entity suggested now, for Merge: its identifier.
-   *
-   * @generated from field: string from_entity = 3;
-   */
-  fromEntity: string;
-
-  /**
-   * The recommended action after the change: "REGISTER", "MERGE", or empty
-   * when there is none.
-   *
-   * @generated from field: string to_action = 4;
-   */
-  toAction: string;
-
-  /**
-   * The entity suggested after the change, for Merge.
-   *
-   * @generated from field: string to_entity = 5;
-   */
-  toEntity: string;
-};
-
-/**
- * Describes the message idp.integration.v1.RecommendationChange.
- * Use `create(RecommendationChangeSchema)` to create a new message.
- */
-export const RecommendationChangeSchema: GenMessage<RecommendationChange> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 17);
-
-/**
- * DiscoveredPreview is what a configuration change would do to the
- * Discovered list, computed with the same rules the change would then run.
- *
- * @generated from message idp.integration.v1.DiscoveredPreview
- */
-export type DiscoveredPreview = Message<"idp.integration.v1.DiscoveredPreview"> & {
-  /**
-   * Discovered repositories compared (not imported, not ignored, kept by
-   * the filter before or after the change).
-   *
-   * @generated from field: int64 repositories = 1;
-   */
-  repositories: bigint;
-
-  /**
-   * Recommended Register now, Merge after.
-   *
-   * @generated from field: int64 register_to_merge = 2;
-   */
-  registerToMerge: bigint;
-
-  /**
-   * Recommended Merge now, Register after.
-   *
-   * @generated from field: int64 merge_to_register = 3;
-   */
-  mergeToRegister: bigint;
-
-  /**
-   * Merge both times, into another entity.
-   *
-   * @generated from field: int64 merge_target_changed = 4;
-   */
-  mergeTargetChanged: bigint;
-
-  /**
-   * A recommendation now, none after (a person must choose).
-   *
-   * @generated from field: int64 to_none = 5;
-   */
-  toNone: bigint;
-
-  /**
-   * No recommendation now, one after.
-   *
-   * @generated from field: int64 from_none = 6;
-   */
-  fromNone: bigint;
-
-  /**
-   * Repositories the new filter takes out of the Discovered list.
-   *
-   * @generated from field: int64 leaving = 7;
-   */
-  leaving: bigint;
-
-  /**
-   * Stored repositories the new filter brings into the Discovered list.
-   *
-   * @generated from field: int64 entering = 8;
-   */
-  entering: bigint;
-
-  /**
-   * Imported repositories the new filter would leave out (they stay
-   * imported, flagged).
-   *
-   * @generated from field: int64 imported_excluded = 9;
-   */
-  importedExcluded: bigint;
-
-  /**
-   * Some repositories of each kind of change, by name.
-   *
-   * @generated from field: repeated idp.integration.v1.RecommendationChange examples = 10;
-   */
-  examples: RecommendationChange[];
-};
-
-/**
- * Describes the message idp.integration.v1.DiscoveredPreview.
- * Use `create(DiscoveredPreviewSchema)` to create a new message.
- */
-export const DiscoveredPreviewSchema: GenMessage<DiscoveredPreview> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 18);
+  messageDesc(file_idp_integration_v1_integration, 13);
 
 /**
  * SuspendIntegrationRequest names an integration.
@@ -827,7 +513,7 @@ export type SuspendIntegrationRequest = Message<"idp.integration.v1.SuspendInteg
  * Use `create(SuspendIntegrationRequestSchema)` to create a new message.
  */
 export const SuspendIntegrationRequestSchema: GenMessage<SuspendIntegrationRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 19);
+  messageDesc(file_idp_integration_v1_integration, 14);
 
 /**
  * SuspendIntegrationResponse holds the suspended integration.
@@ -848,7 +534,7 @@ export type SuspendIntegrationResponse = Message<"idp.integration.v1.SuspendInte
  * Use `create(SuspendIntegrationResponseSchema)` to create a new message.
  */
 export const SuspendIntegrationResponseSchema: GenMessage<SuspendIntegrationResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 20);
+  messageDesc(file_idp_integration_v1_integration, 15);
 
 /**
  * ResumeIntegrationRequest names an integration.
@@ -869,7 +555,7 @@ export type ResumeIntegrationRequest = Message<"idp.integration.v1.ResumeIntegra
  * Use `create(ResumeIntegrationRequestSchema)` to create a new message.
  */
 export const ResumeIntegrationRequestSchema: GenMessage<ResumeIntegrationRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 21);
+  messageDesc(file_idp_integration_v1_integration, 16);
 
 /**
  * ResumeIntegrationResponse holds the resumed integration.
@@ -890,7 +576,7 @@ export type ResumeIntegrationResponse = Message<"idp.integration.v1.ResumeIntegr
  * Use `create(ResumeIntegrationResponseSchema)` to create a new message.
  */
 export const ResumeIntegrationResponseSchema: GenMessage<ResumeIntegrationResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 22);
+  messageDesc(file_idp_integration_v1_integration, 17);
 
 /**
  * SyncRun is one sync of an integration.
@@ -1025,11 +711,13 @@ export type SyncRun = Message<"idp.integration.v1.SyncRun"> & {
   delegate: string;
 
   /**
-   * Of requests, those that read CODEOWNERS files for owner suggestions.
+   * How each token of the connector fared, as the delegate last reported:
+   * a token Bitbucket rejected (expired or revoked) is named here, and the
+   * sync went on with the others.
    *
-   * @generated from field: int64 code_owners_requests = 19;
+   * @generated from field: repeated idp.integration.v1.SyncRunToken tokens = 19;
    */
-  codeOwnersRequests: bigint;
+  tokens: SyncRunToken[];
 };
 
 /**
@@ -1037,7 +725,64 @@ export type SyncRun = Message<"idp.integration.v1.SyncRun"> & {
  * Use `create(SyncRunSchema)` to create a new message.
  */
 export const SyncRunSchema: GenMessage<SyncRun> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 23);
+  messageDesc(file_idp_integration_v1_integration, 18);
+
+/**
+ * SyncRunToken is what one token of the connector did in a sync run.
+ *
+ * @generated from message idp.integration.v1.SyncRunToken
+ */
+export type SyncRunToken = Message<"idp.integration.v1.SyncRunToken"> & {
+  /**
+   * The token's reference (never its value).
+   *
+   * @generated from field: string token_ref = 1;
+   */
+  tokenRef: string;
+
+  /**
+   * True when the token was taken out of use: Bitbucket rejected it (401:
+   * expired or revoked) or the reference did not resolve on the delegate.
+   *
+   * @generated from field: bool rejected = 2;
+   */
+  rejected: boolean;
+
+  /**
+   * Why it was rejected; empty otherwise.
+   *
+   * @generated from field: string message = 3;
+   */
+  message: string;
+
+  /**
+   * The hourly allowance the delegate paced the token at.
+   *
+   * @generated from field: int64 limit_per_hour = 4;
+   */
+  limitPerHour: bigint;
+
+  /**
+   * Bitbucket requests sent with the token in this attempt.
+   *
+   * @generated from field: int64 requests = 5;
+   */
+  requests: bigint;
+
+  /**
+   * 429 answers to the token in this attempt.
+   *
+   * @generated from field: int64 rate_limited = 6;
+   */
+  rateLimited: bigint;
+};
+
+/**
+ * Describes the message idp.integration.v1.SyncRunToken.
+ * Use `create(SyncRunTokenSchema)` to create a new message.
+ */
+export const SyncRunTokenSchema: GenMessage<SyncRunToken> = /*@__PURE__*/
+  messageDesc(file_idp_integration_v1_integration, 19);
 
 /**
  * SyncIntegrationRequest asks for a sync now.
@@ -1058,7 +803,7 @@ export type SyncIntegrationRequest = Message<"idp.integration.v1.SyncIntegration
  * Use `create(SyncIntegrationRequestSchema)` to create a new message.
  */
 export const SyncIntegrationRequestSchema: GenMessage<SyncIntegrationRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 24);
+  messageDesc(file_idp_integration_v1_integration, 20);
 
 /**
  * SyncIntegrationResponse holds the run.
@@ -1086,7 +831,7 @@ export type SyncIntegrationResponse = Message<"idp.integration.v1.SyncIntegratio
  * Use `create(SyncIntegrationResponseSchema)` to create a new message.
  */
 export const SyncIntegrationResponseSchema: GenMessage<SyncIntegrationResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 25);
+  messageDesc(file_idp_integration_v1_integration, 21);
 
 /**
  * GetSyncRunRequest names a run.
@@ -1107,7 +852,7 @@ export type GetSyncRunRequest = Message<"idp.integration.v1.GetSyncRunRequest"> 
  * Use `create(GetSyncRunRequestSchema)` to create a new message.
  */
 export const GetSyncRunRequestSchema: GenMessage<GetSyncRunRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 26);
+  messageDesc(file_idp_integration_v1_integration, 22);
 
 /**
  * GetSyncRunResponse holds the run.
@@ -1128,7 +873,7 @@ export type GetSyncRunResponse = Message<"idp.integration.v1.GetSyncRunResponse"
  * Use `create(GetSyncRunResponseSchema)` to create a new message.
  */
 export const GetSyncRunResponseSchema: GenMessage<GetSyncRunResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 27);
+  messageDesc(file_idp_integration_v1_integration, 23);
 
 /**
  * ListSyncRunsRequest pages through runs.
@@ -1163,7 +908,7 @@ export type ListSyncRunsRequest = Message<"idp.integration.v1.ListSyncRunsReques
  * Use `create(ListSyncRunsRequestSchema)` to create a new message.
  */
 export const ListSyncRunsRequestSchema: GenMessage<ListSyncRunsRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 28);
+  messageDesc(file_idp_integration_v1_integration, 24);
 
 /**
  * ListSyncRunsResponse is one page, newest first.
@@ -1184,13 +929,6 @@ export type ListSyncRunsResponse = Message<"idp.integration.v1.ListSyncRunsRespo
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
-
-  /**
-   * The integration's runs across all pages.
-   *
-   * @generated from field: int64 total = 3;
-   */
-  total: bigint;
 };
 
 /**
@@ -1198,7 +936,7 @@ export type ListSyncRunsResponse = Message<"idp.integration.v1.ListSyncRunsRespo
  * Use `create(ListSyncRunsResponseSchema)` to create a new message.
  */
 export const ListSyncRunsResponseSchema: GenMessage<ListSyncRunsResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 29);
+  messageDesc(file_idp_integration_v1_integration, 25);
 
 /**
  * Event is one entry of an integration's log.
@@ -1268,7 +1006,7 @@ export type Event = Message<"idp.integration.v1.Event"> & {
  * Use `create(EventSchema)` to create a new message.
  */
 export const EventSchema: GenMessage<Event> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 30);
+  messageDesc(file_idp_integration_v1_integration, 26);
 
 /**
  * ListEventsRequest pages through events.
@@ -1303,7 +1041,7 @@ export type ListEventsRequest = Message<"idp.integration.v1.ListEventsRequest"> 
  * Use `create(ListEventsRequestSchema)` to create a new message.
  */
 export const ListEventsRequestSchema: GenMessage<ListEventsRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 31);
+  messageDesc(file_idp_integration_v1_integration, 27);
 
 /**
  * ListEventsResponse is one page, newest first.
@@ -1331,7 +1069,7 @@ export type ListEventsResponse = Message<"idp.integration.v1.ListEventsResponse"
  * Use `create(ListEventsResponseSchema)` to create a new message.
  */
 export const ListEventsResponseSchema: GenMessage<ListEventsResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 32);
+  messageDesc(file_idp_integration_v1_integration, 28);
 
 /**
  * Behavior is how discovered repositories enter the catalog.
@@ -1540,81 +1278,6 @@ export const IntegrationStateSchema: GenEnum<IntegrationState> = /*@__PURE__*/
   enumDesc(file_idp_integration_v1_integration, 4);
 
 /**
- * RepositoryVisibility keeps private or public repositories only.
- *
- * @generated from enum idp.integration.v1.RepositoryVisibility
- */
-export enum RepositoryVisibility {
-  /**
-   * Not set: both.
-   *
-   * @generated from enum value: REPOSITORY_VISIBILITY_UNSPECIFIED = 0;
-   */
-  UNSPECIFIED = 0,
-
-  /**
-   * Private repositories only.
-   *
-   * @generated from enum value: REPOSITORY_VISIBILITY_PRIVATE = 1;
-   */
-  PRIVATE = 1,
-
-  /**
-   * Public repositories only.
-   *
-   * @generated from enum value: REPOSITORY_VISIBILITY_PUBLIC = 2;
-   */
-  PUBLIC = 2,
-}
-
-/**
- * Describes the enum idp.integration.v1.RepositoryVisibility.
- */
-export const RepositoryVisibilitySchema: GenEnum<RepositoryVisibility> = /*@__PURE__*/
-  enumDesc(file_idp_integration_v1_integration, 5);
-
-/**
- * ForkPolicy says what becomes of repositories that are forks.
- *
- * @generated from enum idp.integration.v1.ForkPolicy
- */
-export enum ForkPolicy {
-  /**
-   * Not set: forks are discovered like any repository.
-   *
-   * @generated from enum value: FORK_POLICY_UNSPECIFIED = 0;
-   */
-  UNSPECIFIED = 0,
-
-  /**
-   * Forks are discovered like any repository.
-   *
-   * @generated from enum value: FORK_POLICY_INCLUDE = 1;
-   */
-  INCLUDE = 1,
-
-  /**
-   * Forks are left out.
-   *
-   * @generated from enum value: FORK_POLICY_EXCLUDE = 2;
-   */
-  EXCLUDE = 2,
-
-  /**
-   * Only forks are discovered.
-   *
-   * @generated from enum value: FORK_POLICY_ONLY = 3;
-   */
-  ONLY = 3,
-}
-
-/**
- * Describes the enum idp.integration.v1.ForkPolicy.
- */
-export const ForkPolicySchema: GenEnum<ForkPolicy> = /*@__PURE__*/
-  enumDesc(file_idp_integration_v1_integration, 6);
-
-/**
  * SyncTrigger is what started a run.
  *
  * @generated from enum idp.integration.v1.SyncTrigger
@@ -1667,7 +1330,7 @@ export enum SyncTrigger {
  * Describes the enum idp.integration.v1.SyncTrigger.
  */
 export const SyncTriggerSchema: GenEnum<SyncTrigger> = /*@__PURE__*/
-  enumDesc(file_idp_integration_v1_integration, 7);
+  enumDesc(file_idp_integration_v1_integration, 5);
 
 /**
  * SyncStatus is where a run is.
@@ -1729,7 +1392,7 @@ export enum SyncStatus {
  * Describes the enum idp.integration.v1.SyncStatus.
  */
 export const SyncStatusSchema: GenEnum<SyncStatus> = /*@__PURE__*/
-  enumDesc(file_idp_integration_v1_integration, 8);
+  enumDesc(file_idp_integration_v1_integration, 6);
 
 /**
  * EventType classifies an event.
@@ -1820,7 +1483,7 @@ export enum EventType {
  * Describes the enum idp.integration.v1.EventType.
  */
 export const EventTypeSchema: GenEnum<EventType> = /*@__PURE__*/
-  enumDesc(file_idp_integration_v1_integration, 9);
+  enumDesc(file_idp_integration_v1_integration, 7);
 
 /**
  * IntegrationService manages Bitbucket Cloud integrations, their schedule,
