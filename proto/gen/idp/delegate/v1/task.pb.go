@@ -34,6 +34,9 @@ const (
 	TaskType_TASK_TYPE_SYNC TaskType = 1
 	// Check a connector's token, workspace and scopes.
 	TaskType_TASK_TYPE_TEST_CONNECTION TaskType = 2
+	// Bring the integration's workspace webhook to the given settings
+	// (deactivate it when the integration is suspended).
+	TaskType_TASK_TYPE_WEBHOOK TaskType = 3
 )
 
 // Enum value maps for TaskType.
@@ -42,11 +45,13 @@ var (
 		0: "TASK_TYPE_UNSPECIFIED",
 		1: "TASK_TYPE_SYNC",
 		2: "TASK_TYPE_TEST_CONNECTION",
+		3: "TASK_TYPE_WEBHOOK",
 	}
 	TaskType_value = map[string]int32{
 		"TASK_TYPE_UNSPECIFIED":     0,
 		"TASK_TYPE_SYNC":            1,
 		"TASK_TYPE_TEST_CONNECTION": 2,
+		"TASK_TYPE_WEBHOOK":         3,
 	}
 )
 
@@ -198,6 +203,71 @@ func (Outcome) EnumDescriptor() ([]byte, []int) {
 	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{2}
 }
 
+// WebhookState is what became of a workspace webhook.
+type WebhookState int32
+
+const (
+	// Not set.
+	WebhookState_WEBHOOK_STATE_UNSPECIFIED WebhookState = 0
+	// The hook exists, is active and signs with the integration's secret.
+	WebhookState_WEBHOOK_STATE_ACTIVE WebhookState = 1
+	// The hook was deactivated (or there was none to deactivate).
+	WebhookState_WEBHOOK_STATE_INACTIVE WebhookState = 2
+	// The token lacks the webhook scope: the integration stays on polling.
+	WebhookState_WEBHOOK_STATE_MISSING_SCOPE WebhookState = 3
+	// The workspace refused (403): only workspace owners may manage its hooks.
+	WebhookState_WEBHOOK_STATE_NOT_OWNER WebhookState = 4
+	// Any other failure; message says what.
+	WebhookState_WEBHOOK_STATE_FAILED WebhookState = 5
+)
+
+// Enum value maps for WebhookState.
+var (
+	WebhookState_name = map[int32]string{
+		0: "WEBHOOK_STATE_UNSPECIFIED",
+		1: "WEBHOOK_STATE_ACTIVE",
+		2: "WEBHOOK_STATE_INACTIVE",
+		3: "WEBHOOK_STATE_MISSING_SCOPE",
+		4: "WEBHOOK_STATE_NOT_OWNER",
+		5: "WEBHOOK_STATE_FAILED",
+	}
+	WebhookState_value = map[string]int32{
+		"WEBHOOK_STATE_UNSPECIFIED":   0,
+		"WEBHOOK_STATE_ACTIVE":        1,
+		"WEBHOOK_STATE_INACTIVE":      2,
+		"WEBHOOK_STATE_MISSING_SCOPE": 3,
+		"WEBHOOK_STATE_NOT_OWNER":     4,
+		"WEBHOOK_STATE_FAILED":        5,
+	}
+)
+
+func (x WebhookState) Enum() *WebhookState {
+	p := new(WebhookState)
+	*p = x
+	return p
+}
+
+func (x WebhookState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (WebhookState) Descriptor() protoreflect.EnumDescriptor {
+	return file_idp_delegate_v1_task_proto_enumTypes[3].Descriptor()
+}
+
+func (WebhookState) Type() protoreflect.EnumType {
+	return &file_idp_delegate_v1_task_proto_enumTypes[3]
+}
+
+func (x WebhookState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use WebhookState.Descriptor instead.
+func (WebhookState) EnumDescriptor() ([]byte, []int) {
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{3}
+}
+
 // Task is one unit of work under a lease.
 type Task struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -221,8 +291,10 @@ type Task struct {
 	Sync *SyncTask `protobuf:"bytes,8,opt,name=sync,proto3" json:"sync,omitempty"`
 	// Set for TASK_TYPE_TEST_CONNECTION.
 	TestConnection *TestConnectionTask `protobuf:"bytes,9,opt,name=test_connection,json=testConnection,proto3" json:"test_connection,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Set for TASK_TYPE_WEBHOOK.
+	Webhook       *WebhookTask `protobuf:"bytes,10,opt,name=webhook,proto3" json:"webhook,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Task) Reset() {
@@ -318,6 +390,13 @@ func (x *Task) GetTestConnection() *TestConnectionTask {
 	return nil
 }
 
+func (x *Task) GetWebhook() *WebhookTask {
+	if x != nil {
+		return x.Webhook
+	}
+	return nil
+}
+
 // BitbucketTarget is where and as whom to call Bitbucket. It holds no secret.
 type BitbucketTarget struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -398,7 +477,16 @@ type SyncTask struct {
 	StartDate *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
 	// What earlier syncs fetched, per repository; a repository without a
 	// cursor is synced for the first time.
-	Cursors       []*RepositoryCursor `protobuf:"bytes,6,rep,name=cursors,proto3" json:"cursors,omitempty"`
+	Cursors []*RepositoryCursor `protobuf:"bytes,6,rep,name=cursors,proto3" json:"cursors,omitempty"`
+	// The workspace webhook the delegate makes sure exists (found by url,
+	// created or updated) before the sync; unset when the control plane has
+	// no public address. The outcome comes back in CompleteTaskRequest.webhook.
+	Webhook *WebhookSpec `protobuf:"bytes,7,opt,name=webhook,proto3" json:"webhook,omitempty"`
+	// A targeted refresh: only these repositories (slugs), each fetched by
+	// GET /repositories/{workspace}/{slug} with its pull requests since the
+	// cursor and its commits since the known hash. No listing_complete is sent.
+	// Empty: the whole workspace.
+	Repositories  []string `protobuf:"bytes,8,rep,name=repositories,proto3" json:"repositories,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -475,6 +563,231 @@ func (x *SyncTask) GetCursors() []*RepositoryCursor {
 	return nil
 }
 
+func (x *SyncTask) GetWebhook() *WebhookSpec {
+	if x != nil {
+		return x.Webhook
+	}
+	return nil
+}
+
+func (x *SyncTask) GetRepositories() []string {
+	if x != nil {
+		return x.Repositories
+	}
+	return nil
+}
+
+// WebhookSpec is a workspace webhook as the control plane wants it.
+type WebhookSpec struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Where Bitbucket delivers events: the control plane's public address.
+	// Hooks are matched by this url.
+	Url string `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	// The integration's signing secret (X-Hub-Signature); at most 128 characters.
+	Secret string `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
+	// The events subscribed to.
+	Events []string `protobuf:"bytes,3,rep,name=events,proto3" json:"events,omitempty"`
+	// False deactivates the hook (an existing one only; none is created).
+	Active bool `protobuf:"varint,4,opt,name=active,proto3" json:"active,omitempty"`
+	// Description shown in Bitbucket's webhook settings.
+	Description   string `protobuf:"bytes,5,opt,name=description,proto3" json:"description,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WebhookSpec) Reset() {
+	*x = WebhookSpec{}
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebhookSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebhookSpec) ProtoMessage() {}
+
+func (x *WebhookSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebhookSpec.ProtoReflect.Descriptor instead.
+func (*WebhookSpec) Descriptor() ([]byte, []int) {
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *WebhookSpec) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *WebhookSpec) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+func (x *WebhookSpec) GetEvents() []string {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *WebhookSpec) GetActive() bool {
+	if x != nil {
+		return x.Active
+	}
+	return false
+}
+
+func (x *WebhookSpec) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+// WebhookTask asks the delegate to bring a workspace webhook to spec.
+type WebhookTask struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The integration the hook belongs to.
+	IntegrationId string `protobuf:"bytes,1,opt,name=integration_id,json=integrationId,proto3" json:"integration_id,omitempty"`
+	// Where and as whom.
+	Target *BitbucketTarget `protobuf:"bytes,2,opt,name=target,proto3" json:"target,omitempty"`
+	// The wanted settings.
+	Spec          *WebhookSpec `protobuf:"bytes,3,opt,name=spec,proto3" json:"spec,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WebhookTask) Reset() {
+	*x = WebhookTask{}
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebhookTask) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebhookTask) ProtoMessage() {}
+
+func (x *WebhookTask) ProtoReflect() protoreflect.Message {
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebhookTask.ProtoReflect.Descriptor instead.
+func (*WebhookTask) Descriptor() ([]byte, []int) {
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *WebhookTask) GetIntegrationId() string {
+	if x != nil {
+		return x.IntegrationId
+	}
+	return ""
+}
+
+func (x *WebhookTask) GetTarget() *BitbucketTarget {
+	if x != nil {
+		return x.Target
+	}
+	return nil
+}
+
+func (x *WebhookTask) GetSpec() *WebhookSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+// WebhookResult is the delegate's report on a webhook.
+type WebhookResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What became of it.
+	State WebhookState `protobuf:"varint,1,opt,name=state,proto3,enum=idp.delegate.v1.WebhookState" json:"state,omitempty"`
+	// One line for users: what failed, or the hook's uuid.
+	Message string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	// Bitbucket's uuid of the hook, when one exists.
+	HookUuid      string `protobuf:"bytes,3,opt,name=hook_uuid,json=hookUuid,proto3" json:"hook_uuid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WebhookResult) Reset() {
+	*x = WebhookResult{}
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebhookResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebhookResult) ProtoMessage() {}
+
+func (x *WebhookResult) ProtoReflect() protoreflect.Message {
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebhookResult.ProtoReflect.Descriptor instead.
+func (*WebhookResult) Descriptor() ([]byte, []int) {
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *WebhookResult) GetState() WebhookState {
+	if x != nil {
+		return x.State
+	}
+	return WebhookState_WEBHOOK_STATE_UNSPECIFIED
+}
+
+func (x *WebhookResult) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *WebhookResult) GetHookUuid() string {
+	if x != nil {
+		return x.HookUuid
+	}
+	return ""
+}
+
 // SyncLimits caps how much one sync fetches.
 type SyncLimits struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -491,7 +804,7 @@ type SyncLimits struct {
 
 func (x *SyncLimits) Reset() {
 	*x = SyncLimits{}
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[3]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -503,7 +816,7 @@ func (x *SyncLimits) String() string {
 func (*SyncLimits) ProtoMessage() {}
 
 func (x *SyncLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[3]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -516,7 +829,7 @@ func (x *SyncLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncLimits.ProtoReflect.Descriptor instead.
 func (*SyncLimits) Descriptor() ([]byte, []int) {
-	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{3}
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *SyncLimits) GetFirstSyncPerRepository() int32 {
@@ -569,7 +882,7 @@ type RepositoryCursor struct {
 
 func (x *RepositoryCursor) Reset() {
 	*x = RepositoryCursor{}
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[4]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -581,7 +894,7 @@ func (x *RepositoryCursor) String() string {
 func (*RepositoryCursor) ProtoMessage() {}
 
 func (x *RepositoryCursor) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[4]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -594,7 +907,7 @@ func (x *RepositoryCursor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RepositoryCursor.ProtoReflect.Descriptor instead.
 func (*RepositoryCursor) Descriptor() ([]byte, []int) {
-	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{4}
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RepositoryCursor) GetRepositoryUuid() string {
@@ -666,7 +979,7 @@ type TestConnectionTask struct {
 
 func (x *TestConnectionTask) Reset() {
 	*x = TestConnectionTask{}
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[5]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -678,7 +991,7 @@ func (x *TestConnectionTask) String() string {
 func (*TestConnectionTask) ProtoMessage() {}
 
 func (x *TestConnectionTask) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[5]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -691,7 +1004,7 @@ func (x *TestConnectionTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TestConnectionTask.ProtoReflect.Descriptor instead.
 func (*TestConnectionTask) Descriptor() ([]byte, []int) {
-	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{5}
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *TestConnectionTask) GetConnectorId() string {
@@ -728,7 +1041,7 @@ type TestConnectionResult struct {
 
 func (x *TestConnectionResult) Reset() {
 	*x = TestConnectionResult{}
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[6]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -740,7 +1053,7 @@ func (x *TestConnectionResult) String() string {
 func (*TestConnectionResult) ProtoMessage() {}
 
 func (x *TestConnectionResult) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[6]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -753,7 +1066,7 @@ func (x *TestConnectionResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TestConnectionResult.ProtoReflect.Descriptor instead.
 func (*TestConnectionResult) Descriptor() ([]byte, []int) {
-	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{6}
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *TestConnectionResult) GetOk() bool {
@@ -816,7 +1129,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[7]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -828,7 +1141,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[7]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -841,7 +1154,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{7}
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Progress) GetPhase() string {
@@ -904,7 +1217,7 @@ var File_idp_delegate_v1_task_proto protoreflect.FileDescriptor
 
 const file_idp_delegate_v1_task_proto_rawDesc = "" +
 	"\n" +
-	"\x1aidp/delegate/v1/task.proto\x12\x0fidp.delegate.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18idp/rules/v1/rules.proto\"\x88\x03\n" +
+	"\x1aidp/delegate/v1/task.proto\x12\x0fidp.delegate.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18idp/rules/v1/rules.proto\"\xc0\x03\n" +
 	"\x04Task\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12-\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x19.idp.delegate.v1.TaskTypeR\x04type\x12\x1f\n" +
@@ -917,12 +1230,14 @@ const file_idp_delegate_v1_task_proto_rawDesc = "" +
 	"checkpoint\x12#\n" +
 	"\rnext_sequence\x18\a \x01(\x03R\fnextSequence\x12-\n" +
 	"\x04sync\x18\b \x01(\v2\x19.idp.delegate.v1.SyncTaskR\x04sync\x12L\n" +
-	"\x0ftest_connection\x18\t \x01(\v2#.idp.delegate.v1.TestConnectionTaskR\x0etestConnection\"n\n" +
+	"\x0ftest_connection\x18\t \x01(\v2#.idp.delegate.v1.TestConnectionTaskR\x0etestConnection\x126\n" +
+	"\awebhook\x18\n" +
+	" \x01(\v2\x1c.idp.delegate.v1.WebhookTaskR\awebhook\"n\n" +
 	"\x0fBitbucketTarget\x12\x1c\n" +
 	"\tworkspace\x18\x01 \x01(\tR\tworkspace\x12 \n" +
 	"\fapi_base_url\x18\x02 \x01(\tR\n" +
 	"apiBaseUrl\x12\x1b\n" +
-	"\ttoken_ref\x18\x03 \x01(\tR\btokenRef\"\xe1\x02\n" +
+	"\ttoken_ref\x18\x03 \x01(\tR\btokenRef\"\xbd\x03\n" +
 	"\bSyncTask\x12%\n" +
 	"\x0eintegration_id\x18\x01 \x01(\tR\rintegrationId\x128\n" +
 	"\x06target\x18\x02 \x01(\v2 .idp.delegate.v1.BitbucketTargetR\x06target\x12G\n" +
@@ -930,7 +1245,24 @@ const file_idp_delegate_v1_task_proto_rawDesc = "" +
 	"\x06limits\x18\x04 \x01(\v2\x1b.idp.delegate.v1.SyncLimitsR\x06limits\x129\n" +
 	"\n" +
 	"start_date\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tstartDate\x12;\n" +
-	"\acursors\x18\x06 \x03(\v2!.idp.delegate.v1.RepositoryCursorR\acursors\"\xb4\x01\n" +
+	"\acursors\x18\x06 \x03(\v2!.idp.delegate.v1.RepositoryCursorR\acursors\x126\n" +
+	"\awebhook\x18\a \x01(\v2\x1c.idp.delegate.v1.WebhookSpecR\awebhook\x12\"\n" +
+	"\frepositories\x18\b \x03(\tR\frepositories\"\x89\x01\n" +
+	"\vWebhookSpec\x12\x10\n" +
+	"\x03url\x18\x01 \x01(\tR\x03url\x12\x16\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\x12\x16\n" +
+	"\x06events\x18\x03 \x03(\tR\x06events\x12\x16\n" +
+	"\x06active\x18\x04 \x01(\bR\x06active\x12 \n" +
+	"\vdescription\x18\x05 \x01(\tR\vdescription\"\xa0\x01\n" +
+	"\vWebhookTask\x12%\n" +
+	"\x0eintegration_id\x18\x01 \x01(\tR\rintegrationId\x128\n" +
+	"\x06target\x18\x02 \x01(\v2 .idp.delegate.v1.BitbucketTargetR\x06target\x120\n" +
+	"\x04spec\x18\x03 \x01(\v2\x1c.idp.delegate.v1.WebhookSpecR\x04spec\"\xa2\x01\n" +
+	"\rWebhookResult\x12?\n" +
+	"\x05state\x18\x01 \x01(\x0e2\x1d.idp.delegate.v1.WebhookStateB\n" +
+	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x05state\x12&\n" +
+	"\amessage\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\bR\amessage\x12(\n" +
+	"\thook_uuid\x18\x03 \x01(\tB\v\xbaH\br\x06\xa0\x8e'\x01\x18BR\bhookUuid\"\xb4\x01\n" +
 	"\n" +
 	"SyncLimits\x129\n" +
 	"\x19first_sync_per_repository\x18\x01 \x01(\x05R\x16firstSyncPerRepository\x12:\n" +
@@ -963,11 +1295,12 @@ const file_idp_delegate_v1_task_proto_rawDesc = "" +
 	"\brequests\x18\x05 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\brequests\x12*\n" +
 	"\frate_limited\x18\x06 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\vrateLimited\x124\n" +
 	"\x11repositories_done\x18\a \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x10repositoriesDone\x126\n" +
-	"\x12repositories_total\x18\b \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x11repositoriesTotal*X\n" +
+	"\x12repositories_total\x18\b \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x11repositoriesTotal*o\n" +
 	"\bTaskType\x12\x19\n" +
 	"\x15TASK_TYPE_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eTASK_TYPE_SYNC\x10\x01\x12\x1d\n" +
-	"\x19TASK_TYPE_TEST_CONNECTION\x10\x02*m\n" +
+	"\x19TASK_TYPE_TEST_CONNECTION\x10\x02\x12\x15\n" +
+	"\x11TASK_TYPE_WEBHOOK\x10\x03*m\n" +
 	"\rSecondaryKind\x12\x1e\n" +
 	"\x1aSECONDARY_KIND_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cSECONDARY_KIND_PULL_REQUESTS\x10\x01\x12\x1a\n" +
@@ -978,7 +1311,14 @@ const file_idp_delegate_v1_task_proto_rawDesc = "" +
 	"\x0fOUTCOME_PARTIAL\x10\x02\x12\x12\n" +
 	"\x0eOUTCOME_FAILED\x10\x03\x12\x15\n" +
 	"\x11OUTCOME_CANCELLED\x10\x04\x12\x14\n" +
-	"\x10OUTCOME_RELEASED\x10\x05B\xcb\x01\n" +
+	"\x10OUTCOME_RELEASED\x10\x05*\xbb\x01\n" +
+	"\fWebhookState\x12\x1d\n" +
+	"\x19WEBHOOK_STATE_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14WEBHOOK_STATE_ACTIVE\x10\x01\x12\x1a\n" +
+	"\x16WEBHOOK_STATE_INACTIVE\x10\x02\x12\x1f\n" +
+	"\x1bWEBHOOK_STATE_MISSING_SCOPE\x10\x03\x12\x1b\n" +
+	"\x17WEBHOOK_STATE_NOT_OWNER\x10\x04\x12\x18\n" +
+	"\x14WEBHOOK_STATE_FAILED\x10\x05B\xcb\x01\n" +
 	"\x13com.idp.delegate.v1B\tTaskProtoP\x01ZKgithub.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1;delegatev1\xa2\x02\x03IDX\xaa\x02\x0fIdp.Delegate.V1\xca\x02\x0fIdp\\Delegate\\V1\xe2\x02\x1bIdp\\Delegate\\V1\\GPBMetadata\xea\x02\x11Idp::Delegate::V1b\x06proto3"
 
 var (
@@ -993,41 +1333,50 @@ func file_idp_delegate_v1_task_proto_rawDescGZIP() []byte {
 	return file_idp_delegate_v1_task_proto_rawDescData
 }
 
-var file_idp_delegate_v1_task_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_idp_delegate_v1_task_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_idp_delegate_v1_task_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_idp_delegate_v1_task_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_idp_delegate_v1_task_proto_goTypes = []any{
 	(TaskType)(0),                 // 0: idp.delegate.v1.TaskType
 	(SecondaryKind)(0),            // 1: idp.delegate.v1.SecondaryKind
 	(Outcome)(0),                  // 2: idp.delegate.v1.Outcome
-	(*Task)(nil),                  // 3: idp.delegate.v1.Task
-	(*BitbucketTarget)(nil),       // 4: idp.delegate.v1.BitbucketTarget
-	(*SyncTask)(nil),              // 5: idp.delegate.v1.SyncTask
-	(*SyncLimits)(nil),            // 6: idp.delegate.v1.SyncLimits
-	(*RepositoryCursor)(nil),      // 7: idp.delegate.v1.RepositoryCursor
-	(*TestConnectionTask)(nil),    // 8: idp.delegate.v1.TestConnectionTask
-	(*TestConnectionResult)(nil),  // 9: idp.delegate.v1.TestConnectionResult
-	(*Progress)(nil),              // 10: idp.delegate.v1.Progress
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(WebhookState)(0),             // 3: idp.delegate.v1.WebhookState
+	(*Task)(nil),                  // 4: idp.delegate.v1.Task
+	(*BitbucketTarget)(nil),       // 5: idp.delegate.v1.BitbucketTarget
+	(*SyncTask)(nil),              // 6: idp.delegate.v1.SyncTask
+	(*WebhookSpec)(nil),           // 7: idp.delegate.v1.WebhookSpec
+	(*WebhookTask)(nil),           // 8: idp.delegate.v1.WebhookTask
+	(*WebhookResult)(nil),         // 9: idp.delegate.v1.WebhookResult
+	(*SyncLimits)(nil),            // 10: idp.delegate.v1.SyncLimits
+	(*RepositoryCursor)(nil),      // 11: idp.delegate.v1.RepositoryCursor
+	(*TestConnectionTask)(nil),    // 12: idp.delegate.v1.TestConnectionTask
+	(*TestConnectionResult)(nil),  // 13: idp.delegate.v1.TestConnectionResult
+	(*Progress)(nil),              // 14: idp.delegate.v1.Progress
+	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
 }
 var file_idp_delegate_v1_task_proto_depIdxs = []int32{
 	0,  // 0: idp.delegate.v1.Task.type:type_name -> idp.delegate.v1.TaskType
-	11, // 1: idp.delegate.v1.Task.lease_expires_at:type_name -> google.protobuf.Timestamp
-	5,  // 2: idp.delegate.v1.Task.sync:type_name -> idp.delegate.v1.SyncTask
-	8,  // 3: idp.delegate.v1.Task.test_connection:type_name -> idp.delegate.v1.TestConnectionTask
-	4,  // 4: idp.delegate.v1.SyncTask.target:type_name -> idp.delegate.v1.BitbucketTarget
-	1,  // 5: idp.delegate.v1.SyncTask.secondary_kinds:type_name -> idp.delegate.v1.SecondaryKind
-	6,  // 6: idp.delegate.v1.SyncTask.limits:type_name -> idp.delegate.v1.SyncLimits
-	11, // 7: idp.delegate.v1.SyncTask.start_date:type_name -> google.protobuf.Timestamp
-	7,  // 8: idp.delegate.v1.SyncTask.cursors:type_name -> idp.delegate.v1.RepositoryCursor
-	11, // 9: idp.delegate.v1.RepositoryCursor.commits_checked_at_updated_on:type_name -> google.protobuf.Timestamp
-	11, // 10: idp.delegate.v1.RepositoryCursor.newest_pull_request_updated_on:type_name -> google.protobuf.Timestamp
-	11, // 11: idp.delegate.v1.RepositoryCursor.oldest_pull_request_updated_on:type_name -> google.protobuf.Timestamp
-	4,  // 12: idp.delegate.v1.TestConnectionTask.target:type_name -> idp.delegate.v1.BitbucketTarget
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	15, // 1: idp.delegate.v1.Task.lease_expires_at:type_name -> google.protobuf.Timestamp
+	6,  // 2: idp.delegate.v1.Task.sync:type_name -> idp.delegate.v1.SyncTask
+	12, // 3: idp.delegate.v1.Task.test_connection:type_name -> idp.delegate.v1.TestConnectionTask
+	8,  // 4: idp.delegate.v1.Task.webhook:type_name -> idp.delegate.v1.WebhookTask
+	5,  // 5: idp.delegate.v1.SyncTask.target:type_name -> idp.delegate.v1.BitbucketTarget
+	1,  // 6: idp.delegate.v1.SyncTask.secondary_kinds:type_name -> idp.delegate.v1.SecondaryKind
+	10, // 7: idp.delegate.v1.SyncTask.limits:type_name -> idp.delegate.v1.SyncLimits
+	15, // 8: idp.delegate.v1.SyncTask.start_date:type_name -> google.protobuf.Timestamp
+	11, // 9: idp.delegate.v1.SyncTask.cursors:type_name -> idp.delegate.v1.RepositoryCursor
+	7,  // 10: idp.delegate.v1.SyncTask.webhook:type_name -> idp.delegate.v1.WebhookSpec
+	5,  // 11: idp.delegate.v1.WebhookTask.target:type_name -> idp.delegate.v1.BitbucketTarget
+	7,  // 12: idp.delegate.v1.WebhookTask.spec:type_name -> idp.delegate.v1.WebhookSpec
+	3,  // 13: idp.delegate.v1.WebhookResult.state:type_name -> idp.delegate.v1.WebhookState
+	15, // 14: idp.delegate.v1.RepositoryCursor.commits_checked_at_updated_on:type_name -> google.protobuf.Timestamp
+	15, // 15: idp.delegate.v1.RepositoryCursor.newest_pull_request_updated_on:type_name -> google.protobuf.Timestamp
+	15, // 16: idp.delegate.v1.RepositoryCursor.oldest_pull_request_updated_on:type_name -> google.protobuf.Timestamp
+	5,  // 17: idp.delegate.v1.TestConnectionTask.target:type_name -> idp.delegate.v1.BitbucketTarget
+	18, // [18:18] is the sub-list for method output_type
+	18, // [18:18] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_idp_delegate_v1_task_proto_init() }
@@ -1040,8 +1389,8 @@ func file_idp_delegate_v1_task_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_idp_delegate_v1_task_proto_rawDesc), len(file_idp_delegate_v1_task_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   8,
+			NumEnums:      4,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

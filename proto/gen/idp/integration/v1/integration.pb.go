@@ -311,6 +311,79 @@ func (IntegrationState) EnumDescriptor() ([]byte, []int) {
 	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{4}
 }
 
+// IntegrationWebhookState is where an integration's workspace webhook stands.
+type IntegrationWebhookState int32
+
+const (
+	// Not set.
+	IntegrationWebhookState_INTEGRATION_WEBHOOK_STATE_UNSPECIFIED IntegrationWebhookState = 0
+	// The control plane has no public address (serve --public-url): polling only.
+	IntegrationWebhookState_INTEGRATION_WEBHOOK_STATE_NOT_CONFIGURED IntegrationWebhookState = 1
+	// The next sync registers it.
+	IntegrationWebhookState_INTEGRATION_WEBHOOK_STATE_PENDING IntegrationWebhookState = 2
+	// Registered and active: changes arrive in seconds.
+	IntegrationWebhookState_INTEGRATION_WEBHOOK_STATE_ACTIVE IntegrationWebhookState = 3
+	// Deactivated while the integration is suspended.
+	IntegrationWebhookState_INTEGRATION_WEBHOOK_STATE_INACTIVE IntegrationWebhookState = 4
+	// The token lacks the webhook scope: polling only.
+	IntegrationWebhookState_INTEGRATION_WEBHOOK_STATE_MISSING_SCOPE IntegrationWebhookState = 5
+	// The token may not manage the workspace's hooks (not an owner): polling only.
+	IntegrationWebhookState_INTEGRATION_WEBHOOK_STATE_NOT_OWNER IntegrationWebhookState = 6
+	// Registration failed for another reason: polling only; message says why.
+	IntegrationWebhookState_INTEGRATION_WEBHOOK_STATE_FAILED IntegrationWebhookState = 7
+)
+
+// Enum value maps for IntegrationWebhookState.
+var (
+	IntegrationWebhookState_name = map[int32]string{
+		0: "INTEGRATION_WEBHOOK_STATE_UNSPECIFIED",
+		1: "INTEGRATION_WEBHOOK_STATE_NOT_CONFIGURED",
+		2: "INTEGRATION_WEBHOOK_STATE_PENDING",
+		3: "INTEGRATION_WEBHOOK_STATE_ACTIVE",
+		4: "INTEGRATION_WEBHOOK_STATE_INACTIVE",
+		5: "INTEGRATION_WEBHOOK_STATE_MISSING_SCOPE",
+		6: "INTEGRATION_WEBHOOK_STATE_NOT_OWNER",
+		7: "INTEGRATION_WEBHOOK_STATE_FAILED",
+	}
+	IntegrationWebhookState_value = map[string]int32{
+		"INTEGRATION_WEBHOOK_STATE_UNSPECIFIED":    0,
+		"INTEGRATION_WEBHOOK_STATE_NOT_CONFIGURED": 1,
+		"INTEGRATION_WEBHOOK_STATE_PENDING":        2,
+		"INTEGRATION_WEBHOOK_STATE_ACTIVE":         3,
+		"INTEGRATION_WEBHOOK_STATE_INACTIVE":       4,
+		"INTEGRATION_WEBHOOK_STATE_MISSING_SCOPE":  5,
+		"INTEGRATION_WEBHOOK_STATE_NOT_OWNER":      6,
+		"INTEGRATION_WEBHOOK_STATE_FAILED":         7,
+	}
+)
+
+func (x IntegrationWebhookState) Enum() *IntegrationWebhookState {
+	p := new(IntegrationWebhookState)
+	*p = x
+	return p
+}
+
+func (x IntegrationWebhookState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (IntegrationWebhookState) Descriptor() protoreflect.EnumDescriptor {
+	return file_idp_integration_v1_integration_proto_enumTypes[5].Descriptor()
+}
+
+func (IntegrationWebhookState) Type() protoreflect.EnumType {
+	return &file_idp_integration_v1_integration_proto_enumTypes[5]
+}
+
+func (x IntegrationWebhookState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use IntegrationWebhookState.Descriptor instead.
+func (IntegrationWebhookState) EnumDescriptor() ([]byte, []int) {
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{5}
+}
+
 // SyncTrigger is what started a run.
 type SyncTrigger int32
 
@@ -325,7 +398,7 @@ const (
 	SyncTrigger_SYNC_TRIGGER_CREATED SyncTrigger = 3
 	// The catch-up sync queued when a suspended integration was resumed.
 	SyncTrigger_SYNC_TRIGGER_RESUMED SyncTrigger = 4
-	// A Bitbucket webhook (reserved: no sync is started by webhooks yet).
+	// A Bitbucket webhook delivery that needed a targeted refresh.
 	SyncTrigger_SYNC_TRIGGER_WEBHOOK SyncTrigger = 5
 )
 
@@ -360,11 +433,11 @@ func (x SyncTrigger) String() string {
 }
 
 func (SyncTrigger) Descriptor() protoreflect.EnumDescriptor {
-	return file_idp_integration_v1_integration_proto_enumTypes[5].Descriptor()
+	return file_idp_integration_v1_integration_proto_enumTypes[6].Descriptor()
 }
 
 func (SyncTrigger) Type() protoreflect.EnumType {
-	return &file_idp_integration_v1_integration_proto_enumTypes[5]
+	return &file_idp_integration_v1_integration_proto_enumTypes[6]
 }
 
 func (x SyncTrigger) Number() protoreflect.EnumNumber {
@@ -373,7 +446,7 @@ func (x SyncTrigger) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SyncTrigger.Descriptor instead.
 func (SyncTrigger) EnumDescriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{5}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{6}
 }
 
 // SyncStatus is where a run is.
@@ -429,11 +502,11 @@ func (x SyncStatus) String() string {
 }
 
 func (SyncStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_idp_integration_v1_integration_proto_enumTypes[6].Descriptor()
+	return file_idp_integration_v1_integration_proto_enumTypes[7].Descriptor()
 }
 
 func (SyncStatus) Type() protoreflect.EnumType {
-	return &file_idp_integration_v1_integration_proto_enumTypes[6]
+	return &file_idp_integration_v1_integration_proto_enumTypes[7]
 }
 
 func (x SyncStatus) Number() protoreflect.EnumNumber {
@@ -442,7 +515,7 @@ func (x SyncStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SyncStatus.Descriptor instead.
 func (SyncStatus) EnumDescriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{6}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{7}
 }
 
 // EventType classifies an event.
@@ -515,11 +588,11 @@ func (x EventType) String() string {
 }
 
 func (EventType) Descriptor() protoreflect.EnumDescriptor {
-	return file_idp_integration_v1_integration_proto_enumTypes[7].Descriptor()
+	return file_idp_integration_v1_integration_proto_enumTypes[8].Descriptor()
 }
 
 func (EventType) Type() protoreflect.EnumType {
-	return &file_idp_integration_v1_integration_proto_enumTypes[7]
+	return &file_idp_integration_v1_integration_proto_enumTypes[8]
 }
 
 func (x EventType) Number() protoreflect.EnumNumber {
@@ -528,7 +601,7 @@ func (x EventType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use EventType.Descriptor instead.
 func (EventType) EnumDescriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{7}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{8}
 }
 
 // CorrelationRule matches a discovered repository with a catalog entity.
@@ -697,7 +770,9 @@ type Integration struct {
 	// When the next scheduled sync is due; unset while suspended. Output only.
 	NextSyncAt *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=next_sync_at,json=nextSyncAt,proto3" json:"next_sync_at,omitempty"`
 	// The most recent run. Output only.
-	LastRun       *SyncRun `protobuf:"bytes,18,opt,name=last_run,json=lastRun,proto3" json:"last_run,omitempty"`
+	LastRun *SyncRun `protobuf:"bytes,18,opt,name=last_run,json=lastRun,proto3" json:"last_run,omitempty"`
+	// The workspace webhook that keeps the catalog fresh between syncs. Output only.
+	Webhook       *IntegrationWebhook `protobuf:"bytes,19,opt,name=webhook,proto3" json:"webhook,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -858,6 +933,113 @@ func (x *Integration) GetLastRun() *SyncRun {
 	return nil
 }
 
+func (x *Integration) GetWebhook() *IntegrationWebhook {
+	if x != nil {
+		return x.Webhook
+	}
+	return nil
+}
+
+// IntegrationWebhook is an integration's workspace webhook. Output only.
+type IntegrationWebhook struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Where Bitbucket delivers events; empty without a public address.
+	Url string `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	// Where it stands.
+	State IntegrationWebhookState `protobuf:"varint,2,opt,name=state,proto3,enum=idp.integration.v1.IntegrationWebhookState" json:"state,omitempty"`
+	// What the delegate last reported.
+	Message string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	// What to do about it, when it is not active.
+	Hint string `protobuf:"bytes,4,opt,name=hint,proto3" json:"hint,omitempty"`
+	// When the delegate last reported on it.
+	CheckedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=checked_at,json=checkedAt,proto3" json:"checked_at,omitempty"`
+	// Deliveries accepted so far.
+	Deliveries int64 `protobuf:"varint,6,opt,name=deliveries,proto3" json:"deliveries,omitempty"`
+	// When the last delivery was accepted.
+	LastDeliveryAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=last_delivery_at,json=lastDeliveryAt,proto3" json:"last_delivery_at,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *IntegrationWebhook) Reset() {
+	*x = IntegrationWebhook{}
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IntegrationWebhook) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IntegrationWebhook) ProtoMessage() {}
+
+func (x *IntegrationWebhook) ProtoReflect() protoreflect.Message {
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IntegrationWebhook.ProtoReflect.Descriptor instead.
+func (*IntegrationWebhook) Descriptor() ([]byte, []int) {
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *IntegrationWebhook) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *IntegrationWebhook) GetState() IntegrationWebhookState {
+	if x != nil {
+		return x.State
+	}
+	return IntegrationWebhookState_INTEGRATION_WEBHOOK_STATE_UNSPECIFIED
+}
+
+func (x *IntegrationWebhook) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *IntegrationWebhook) GetHint() string {
+	if x != nil {
+		return x.Hint
+	}
+	return ""
+}
+
+func (x *IntegrationWebhook) GetCheckedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CheckedAt
+	}
+	return nil
+}
+
+func (x *IntegrationWebhook) GetDeliveries() int64 {
+	if x != nil {
+		return x.Deliveries
+	}
+	return 0
+}
+
+func (x *IntegrationWebhook) GetLastDeliveryAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastDeliveryAt
+	}
+	return nil
+}
+
 // CorrelationRules is a set of rules that must all hold.
 type CorrelationRules struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -869,7 +1051,7 @@ type CorrelationRules struct {
 
 func (x *CorrelationRules) Reset() {
 	*x = CorrelationRules{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[3]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -881,7 +1063,7 @@ func (x *CorrelationRules) String() string {
 func (*CorrelationRules) ProtoMessage() {}
 
 func (x *CorrelationRules) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[3]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -894,7 +1076,7 @@ func (x *CorrelationRules) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CorrelationRules.ProtoReflect.Descriptor instead.
 func (*CorrelationRules) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{3}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CorrelationRules) GetRules() []*CorrelationRule {
@@ -915,7 +1097,7 @@ type FieldMappings struct {
 
 func (x *FieldMappings) Reset() {
 	*x = FieldMappings{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[4]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -927,7 +1109,7 @@ func (x *FieldMappings) String() string {
 func (*FieldMappings) ProtoMessage() {}
 
 func (x *FieldMappings) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[4]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -940,7 +1122,7 @@ func (x *FieldMappings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldMappings.ProtoReflect.Descriptor instead.
 func (*FieldMappings) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{4}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *FieldMappings) GetMappings() []*FieldMapping {
@@ -961,7 +1143,7 @@ type SecondaryKinds struct {
 
 func (x *SecondaryKinds) Reset() {
 	*x = SecondaryKinds{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[5]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -973,7 +1155,7 @@ func (x *SecondaryKinds) String() string {
 func (*SecondaryKinds) ProtoMessage() {}
 
 func (x *SecondaryKinds) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[5]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -986,7 +1168,7 @@ func (x *SecondaryKinds) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecondaryKinds.ProtoReflect.Descriptor instead.
 func (*SecondaryKinds) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{5}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *SecondaryKinds) GetKinds() []SecondaryKind {
@@ -1007,7 +1189,7 @@ type CreateIntegrationRequest struct {
 
 func (x *CreateIntegrationRequest) Reset() {
 	*x = CreateIntegrationRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[6]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1019,7 +1201,7 @@ func (x *CreateIntegrationRequest) String() string {
 func (*CreateIntegrationRequest) ProtoMessage() {}
 
 func (x *CreateIntegrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[6]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1032,7 +1214,7 @@ func (x *CreateIntegrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateIntegrationRequest.ProtoReflect.Descriptor instead.
 func (*CreateIntegrationRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{6}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CreateIntegrationRequest) GetIntegration() *Integration {
@@ -1055,7 +1237,7 @@ type CreateIntegrationResponse struct {
 
 func (x *CreateIntegrationResponse) Reset() {
 	*x = CreateIntegrationResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[7]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1067,7 +1249,7 @@ func (x *CreateIntegrationResponse) String() string {
 func (*CreateIntegrationResponse) ProtoMessage() {}
 
 func (x *CreateIntegrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[7]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1080,7 +1262,7 @@ func (x *CreateIntegrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateIntegrationResponse.ProtoReflect.Descriptor instead.
 func (*CreateIntegrationResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{7}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CreateIntegrationResponse) GetIntegration() *Integration {
@@ -1108,7 +1290,7 @@ type GetIntegrationRequest struct {
 
 func (x *GetIntegrationRequest) Reset() {
 	*x = GetIntegrationRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[8]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1120,7 +1302,7 @@ func (x *GetIntegrationRequest) String() string {
 func (*GetIntegrationRequest) ProtoMessage() {}
 
 func (x *GetIntegrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[8]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1133,7 +1315,7 @@ func (x *GetIntegrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetIntegrationRequest.ProtoReflect.Descriptor instead.
 func (*GetIntegrationRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{8}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetIntegrationRequest) GetIntegration() string {
@@ -1154,7 +1336,7 @@ type GetIntegrationResponse struct {
 
 func (x *GetIntegrationResponse) Reset() {
 	*x = GetIntegrationResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[9]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1166,7 +1348,7 @@ func (x *GetIntegrationResponse) String() string {
 func (*GetIntegrationResponse) ProtoMessage() {}
 
 func (x *GetIntegrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[9]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1179,7 +1361,7 @@ func (x *GetIntegrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetIntegrationResponse.ProtoReflect.Descriptor instead.
 func (*GetIntegrationResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{9}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetIntegrationResponse) GetIntegration() *Integration {
@@ -1202,7 +1384,7 @@ type ListIntegrationsRequest struct {
 
 func (x *ListIntegrationsRequest) Reset() {
 	*x = ListIntegrationsRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[10]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1214,7 +1396,7 @@ func (x *ListIntegrationsRequest) String() string {
 func (*ListIntegrationsRequest) ProtoMessage() {}
 
 func (x *ListIntegrationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[10]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1227,7 +1409,7 @@ func (x *ListIntegrationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListIntegrationsRequest.ProtoReflect.Descriptor instead.
 func (*ListIntegrationsRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{10}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListIntegrationsRequest) GetPageSize() int32 {
@@ -1257,7 +1439,7 @@ type ListIntegrationsResponse struct {
 
 func (x *ListIntegrationsResponse) Reset() {
 	*x = ListIntegrationsResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[11]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1269,7 +1451,7 @@ func (x *ListIntegrationsResponse) String() string {
 func (*ListIntegrationsResponse) ProtoMessage() {}
 
 func (x *ListIntegrationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[11]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1282,7 +1464,7 @@ func (x *ListIntegrationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListIntegrationsResponse.ProtoReflect.Descriptor instead.
 func (*ListIntegrationsResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{11}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListIntegrationsResponse) GetIntegrations() []*Integration {
@@ -1314,7 +1496,7 @@ type UpdateIntegrationRequest struct {
 
 func (x *UpdateIntegrationRequest) Reset() {
 	*x = UpdateIntegrationRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[12]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1326,7 +1508,7 @@ func (x *UpdateIntegrationRequest) String() string {
 func (*UpdateIntegrationRequest) ProtoMessage() {}
 
 func (x *UpdateIntegrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[12]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1339,7 +1521,7 @@ func (x *UpdateIntegrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateIntegrationRequest.ProtoReflect.Descriptor instead.
 func (*UpdateIntegrationRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{12}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *UpdateIntegrationRequest) GetIntegration() string {
@@ -1374,7 +1556,7 @@ type UpdateIntegrationResponse struct {
 
 func (x *UpdateIntegrationResponse) Reset() {
 	*x = UpdateIntegrationResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[13]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1386,7 +1568,7 @@ func (x *UpdateIntegrationResponse) String() string {
 func (*UpdateIntegrationResponse) ProtoMessage() {}
 
 func (x *UpdateIntegrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[13]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1399,7 +1581,7 @@ func (x *UpdateIntegrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateIntegrationResponse.ProtoReflect.Descriptor instead.
 func (*UpdateIntegrationResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{13}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *UpdateIntegrationResponse) GetIntegration() *Integration {
@@ -1420,7 +1602,7 @@ type SuspendIntegrationRequest struct {
 
 func (x *SuspendIntegrationRequest) Reset() {
 	*x = SuspendIntegrationRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[14]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1432,7 +1614,7 @@ func (x *SuspendIntegrationRequest) String() string {
 func (*SuspendIntegrationRequest) ProtoMessage() {}
 
 func (x *SuspendIntegrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[14]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1445,7 +1627,7 @@ func (x *SuspendIntegrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SuspendIntegrationRequest.ProtoReflect.Descriptor instead.
 func (*SuspendIntegrationRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{14}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SuspendIntegrationRequest) GetIntegration() string {
@@ -1466,7 +1648,7 @@ type SuspendIntegrationResponse struct {
 
 func (x *SuspendIntegrationResponse) Reset() {
 	*x = SuspendIntegrationResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[15]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1478,7 +1660,7 @@ func (x *SuspendIntegrationResponse) String() string {
 func (*SuspendIntegrationResponse) ProtoMessage() {}
 
 func (x *SuspendIntegrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[15]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1491,7 +1673,7 @@ func (x *SuspendIntegrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SuspendIntegrationResponse.ProtoReflect.Descriptor instead.
 func (*SuspendIntegrationResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{15}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SuspendIntegrationResponse) GetIntegration() *Integration {
@@ -1512,7 +1694,7 @@ type ResumeIntegrationRequest struct {
 
 func (x *ResumeIntegrationRequest) Reset() {
 	*x = ResumeIntegrationRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[16]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1524,7 +1706,7 @@ func (x *ResumeIntegrationRequest) String() string {
 func (*ResumeIntegrationRequest) ProtoMessage() {}
 
 func (x *ResumeIntegrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[16]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1537,7 +1719,7 @@ func (x *ResumeIntegrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeIntegrationRequest.ProtoReflect.Descriptor instead.
 func (*ResumeIntegrationRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{16}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ResumeIntegrationRequest) GetIntegration() string {
@@ -1558,7 +1740,7 @@ type ResumeIntegrationResponse struct {
 
 func (x *ResumeIntegrationResponse) Reset() {
 	*x = ResumeIntegrationResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[17]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1570,7 +1752,7 @@ func (x *ResumeIntegrationResponse) String() string {
 func (*ResumeIntegrationResponse) ProtoMessage() {}
 
 func (x *ResumeIntegrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[17]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1583,7 +1765,7 @@ func (x *ResumeIntegrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeIntegrationResponse.ProtoReflect.Descriptor instead.
 func (*ResumeIntegrationResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{17}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ResumeIntegrationResponse) GetIntegration() *Integration {
@@ -1631,14 +1813,17 @@ type SyncRun struct {
 	// Repositories in the workspace, once known.
 	RepositoriesTotal int64 `protobuf:"varint,17,opt,name=repositories_total,json=repositoriesTotal,proto3" json:"repositories_total,omitempty"`
 	// Name of the delegate running it.
-	Delegate      string `protobuf:"bytes,18,opt,name=delegate,proto3" json:"delegate,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Delegate string `protobuf:"bytes,18,opt,name=delegate,proto3" json:"delegate,omitempty"`
+	// For a targeted refresh, the repositories (slugs) it covers; empty for
+	// a sync of the whole workspace.
+	TargetedRepositories []string `protobuf:"bytes,19,rep,name=targeted_repositories,json=targetedRepositories,proto3" json:"targeted_repositories,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *SyncRun) Reset() {
 	*x = SyncRun{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[18]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1650,7 +1835,7 @@ func (x *SyncRun) String() string {
 func (*SyncRun) ProtoMessage() {}
 
 func (x *SyncRun) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[18]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1663,7 +1848,7 @@ func (x *SyncRun) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncRun.ProtoReflect.Descriptor instead.
 func (*SyncRun) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{18}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SyncRun) GetId() string {
@@ -1792,18 +1977,29 @@ func (x *SyncRun) GetDelegate() string {
 	return ""
 }
 
+func (x *SyncRun) GetTargetedRepositories() []string {
+	if x != nil {
+		return x.TargetedRepositories
+	}
+	return nil
+}
+
 // SyncIntegrationRequest asks for a sync now.
 type SyncIntegrationRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Id or name.
-	Integration   string `protobuf:"bytes,1,opt,name=integration,proto3" json:"integration,omitempty"`
+	Integration string `protobuf:"bytes,1,opt,name=integration,proto3" json:"integration,omitempty"`
+	// Refresh only these repositories (slugs): their metadata, pull requests
+	// and commits, without listing the workspace. Requests for one integration
+	// join its targeted refresh not yet taken by a delegate. Empty: a full sync.
+	Repositories  []string `protobuf:"bytes,2,rep,name=repositories,proto3" json:"repositories,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SyncIntegrationRequest) Reset() {
 	*x = SyncIntegrationRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[19]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1815,7 +2011,7 @@ func (x *SyncIntegrationRequest) String() string {
 func (*SyncIntegrationRequest) ProtoMessage() {}
 
 func (x *SyncIntegrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[19]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1828,7 +2024,7 @@ func (x *SyncIntegrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncIntegrationRequest.ProtoReflect.Descriptor instead.
 func (*SyncIntegrationRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{19}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SyncIntegrationRequest) GetIntegration() string {
@@ -1836,6 +2032,13 @@ func (x *SyncIntegrationRequest) GetIntegration() string {
 		return x.Integration
 	}
 	return ""
+}
+
+func (x *SyncIntegrationRequest) GetRepositories() []string {
+	if x != nil {
+		return x.Repositories
+	}
+	return nil
 }
 
 // SyncIntegrationResponse holds the run.
@@ -1851,7 +2054,7 @@ type SyncIntegrationResponse struct {
 
 func (x *SyncIntegrationResponse) Reset() {
 	*x = SyncIntegrationResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[20]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1863,7 +2066,7 @@ func (x *SyncIntegrationResponse) String() string {
 func (*SyncIntegrationResponse) ProtoMessage() {}
 
 func (x *SyncIntegrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[20]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1876,7 +2079,7 @@ func (x *SyncIntegrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncIntegrationResponse.ProtoReflect.Descriptor instead.
 func (*SyncIntegrationResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{20}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SyncIntegrationResponse) GetRun() *SyncRun {
@@ -1904,7 +2107,7 @@ type GetSyncRunRequest struct {
 
 func (x *GetSyncRunRequest) Reset() {
 	*x = GetSyncRunRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[21]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1916,7 +2119,7 @@ func (x *GetSyncRunRequest) String() string {
 func (*GetSyncRunRequest) ProtoMessage() {}
 
 func (x *GetSyncRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[21]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1929,7 +2132,7 @@ func (x *GetSyncRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSyncRunRequest.ProtoReflect.Descriptor instead.
 func (*GetSyncRunRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{21}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetSyncRunRequest) GetId() string {
@@ -1950,7 +2153,7 @@ type GetSyncRunResponse struct {
 
 func (x *GetSyncRunResponse) Reset() {
 	*x = GetSyncRunResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[22]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1962,7 +2165,7 @@ func (x *GetSyncRunResponse) String() string {
 func (*GetSyncRunResponse) ProtoMessage() {}
 
 func (x *GetSyncRunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[22]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1975,7 +2178,7 @@ func (x *GetSyncRunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSyncRunResponse.ProtoReflect.Descriptor instead.
 func (*GetSyncRunResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{22}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetSyncRunResponse) GetRun() *SyncRun {
@@ -2000,7 +2203,7 @@ type ListSyncRunsRequest struct {
 
 func (x *ListSyncRunsRequest) Reset() {
 	*x = ListSyncRunsRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[23]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2012,7 +2215,7 @@ func (x *ListSyncRunsRequest) String() string {
 func (*ListSyncRunsRequest) ProtoMessage() {}
 
 func (x *ListSyncRunsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[23]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2025,7 +2228,7 @@ func (x *ListSyncRunsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSyncRunsRequest.ProtoReflect.Descriptor instead.
 func (*ListSyncRunsRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{23}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListSyncRunsRequest) GetIntegration() string {
@@ -2062,7 +2265,7 @@ type ListSyncRunsResponse struct {
 
 func (x *ListSyncRunsResponse) Reset() {
 	*x = ListSyncRunsResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[24]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2074,7 +2277,7 @@ func (x *ListSyncRunsResponse) String() string {
 func (*ListSyncRunsResponse) ProtoMessage() {}
 
 func (x *ListSyncRunsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[24]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2087,7 +2290,7 @@ func (x *ListSyncRunsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSyncRunsResponse.ProtoReflect.Descriptor instead.
 func (*ListSyncRunsResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{24}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListSyncRunsResponse) GetRuns() []*SyncRun {
@@ -2129,7 +2332,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[25]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2141,7 +2344,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[25]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2154,7 +2357,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{25}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Event) GetId() string {
@@ -2228,7 +2431,7 @@ type ListEventsRequest struct {
 
 func (x *ListEventsRequest) Reset() {
 	*x = ListEventsRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[26]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2240,7 +2443,7 @@ func (x *ListEventsRequest) String() string {
 func (*ListEventsRequest) ProtoMessage() {}
 
 func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[26]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2253,7 +2456,7 @@ func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListEventsRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{26}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListEventsRequest) GetIntegration() string {
@@ -2290,7 +2493,7 @@ type ListEventsResponse struct {
 
 func (x *ListEventsResponse) Reset() {
 	*x = ListEventsResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[27]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2302,7 +2505,7 @@ func (x *ListEventsResponse) String() string {
 func (*ListEventsResponse) ProtoMessage() {}
 
 func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[27]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2315,7 +2518,7 @@ func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListEventsResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{27}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListEventsResponse) GetEvents() []*Event {
@@ -2343,7 +2546,7 @@ const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"\boperator\x18\x03 \x01(\x0e2\x1c.idp.integration.v1.OperatorB\b\xbaH\x05\x82\x01\x02\x10\x01R\boperator\"R\n" +
 	"\fFieldMapping\x12 \n" +
 	"\x04name\x18\x01 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\x04name\x12 \n" +
-	"\x04path\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\x04path\"\xe4\b\n" +
+	"\x04path\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\x04path\"\xa6\t\n" +
 	"\vIntegration\x12\x1c\n" +
 	"\x02id\x18\x01 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\x02id\x12 \n" +
 	"\x04name\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\x04name\x12*\n" +
@@ -2368,7 +2571,19 @@ const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"updated_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\tupdatedAt\x12Z\n" +
 	"\fnext_sync_at\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\n" +
 	"nextSyncAt\x126\n" +
-	"\blast_run\x18\x12 \x01(\v2\x1b.idp.integration.v1.SyncRunR\alastRun\"W\n" +
+	"\blast_run\x18\x12 \x01(\v2\x1b.idp.integration.v1.SyncRunR\alastRun\x12@\n" +
+	"\awebhook\x18\x13 \x01(\v2&.idp.integration.v1.IntegrationWebhookR\awebhook\"\xb1\x03\n" +
+	"\x12IntegrationWebhook\x12\x1e\n" +
+	"\x03url\x18\x01 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x10R\x03url\x12K\n" +
+	"\x05state\x18\x02 \x01(\x0e2+.idp.integration.v1.IntegrationWebhookStateB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x12&\n" +
+	"\amessage\x18\x03 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\bR\amessage\x12 \n" +
+	"\x04hint\x18\x04 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\bR\x04hint\x12W\n" +
+	"\n" +
+	"checked_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\tcheckedAt\x12'\n" +
+	"\n" +
+	"deliveries\x18\x06 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\n" +
+	"deliveries\x12b\n" +
+	"\x10last_delivery_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\x0elastDeliveryAt\"W\n" +
 	"\x10CorrelationRules\x12C\n" +
 	"\x05rules\x18\x01 \x03(\v2#.idp.integration.v1.CorrelationRuleB\b\xbaH\x05\x92\x01\x02\x10 R\x05rules\"W\n" +
 	"\rFieldMappings\x12F\n" +
@@ -2406,7 +2621,7 @@ const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"\x18ResumeIntegrationRequest\x120\n" +
 	"\vintegration\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\vintegration\"^\n" +
 	"\x19ResumeIntegrationResponse\x12A\n" +
-	"\vintegration\x18\x01 \x01(\v2\x1f.idp.integration.v1.IntegrationR\vintegration\"\xbf\a\n" +
+	"\vintegration\x18\x01 \x01(\v2\x1f.idp.integration.v1.IntegrationR\vintegration\"\xff\a\n" +
 	"\aSyncRun\x12\x1c\n" +
 	"\x02id\x18\x01 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\x02id\x123\n" +
 	"\x0eintegration_id\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\rintegrationId\x12C\n" +
@@ -2428,9 +2643,11 @@ const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"\aattempt\x18\x0f \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\aattempt\x124\n" +
 	"\x11repositories_done\x18\x10 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x10repositoriesDone\x126\n" +
 	"\x12repositories_total\x18\x11 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x11repositoriesTotal\x12(\n" +
-	"\bdelegate\x18\x12 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\bdelegate\"J\n" +
+	"\bdelegate\x18\x12 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\bdelegate\x12>\n" +
+	"\x15targeted_repositories\x18\x13 \x03(\tB\t\xbaH\x06\x92\x01\x03\x10\xe8\aR\x14targetedRepositories\"\x97\x01\n" +
 	"\x16SyncIntegrationRequest\x120\n" +
-	"\vintegration\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\vintegration\"`\n" +
+	"\vintegration\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\vintegration\x12K\n" +
+	"\frepositories\x18\x02 \x03(\tB'\xbaH$\x92\x01!\x10d\x18\x01\"\x1br\x192\x17^[A-Za-z0-9._-]{1,128}$R\frepositories\"`\n" +
 	"\x17SyncIntegrationResponse\x12-\n" +
 	"\x03run\x18\x01 \x01(\v2\x1b.idp.integration.v1.SyncRunR\x03run\x12\x16\n" +
 	"\x06joined\x18\x02 \x01(\bR\x06joined\"3\n" +
@@ -2489,7 +2706,16 @@ const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"\x10IntegrationState\x12!\n" +
 	"\x1dINTEGRATION_STATE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19INTEGRATION_STATE_ENABLED\x10\x01\x12\x1f\n" +
-	"\x1bINTEGRATION_STATE_SUSPENDED\x10\x02*\xae\x01\n" +
+	"\x1bINTEGRATION_STATE_SUSPENDED\x10\x02*\xe3\x02\n" +
+	"\x17IntegrationWebhookState\x12)\n" +
+	"%INTEGRATION_WEBHOOK_STATE_UNSPECIFIED\x10\x00\x12,\n" +
+	"(INTEGRATION_WEBHOOK_STATE_NOT_CONFIGURED\x10\x01\x12%\n" +
+	"!INTEGRATION_WEBHOOK_STATE_PENDING\x10\x02\x12$\n" +
+	" INTEGRATION_WEBHOOK_STATE_ACTIVE\x10\x03\x12&\n" +
+	"\"INTEGRATION_WEBHOOK_STATE_INACTIVE\x10\x04\x12+\n" +
+	"'INTEGRATION_WEBHOOK_STATE_MISSING_SCOPE\x10\x05\x12'\n" +
+	"#INTEGRATION_WEBHOOK_STATE_NOT_OWNER\x10\x06\x12$\n" +
+	" INTEGRATION_WEBHOOK_STATE_FAILED\x10\a*\xae\x01\n" +
 	"\vSyncTrigger\x12\x1c\n" +
 	"\x18SYNC_TRIGGER_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16SYNC_TRIGGER_SCHEDULED\x10\x01\x12\x17\n" +
@@ -2546,110 +2772,116 @@ func file_idp_integration_v1_integration_proto_rawDescGZIP() []byte {
 	return file_idp_integration_v1_integration_proto_rawDescData
 }
 
-var file_idp_integration_v1_integration_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_idp_integration_v1_integration_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_idp_integration_v1_integration_proto_enumTypes = make([]protoimpl.EnumInfo, 9)
+var file_idp_integration_v1_integration_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_idp_integration_v1_integration_proto_goTypes = []any{
 	(Behavior)(0),                      // 0: idp.integration.v1.Behavior
 	(Operator)(0),                      // 1: idp.integration.v1.Operator
 	(SecondaryKind)(0),                 // 2: idp.integration.v1.SecondaryKind
 	(UpdateFrequency)(0),               // 3: idp.integration.v1.UpdateFrequency
 	(IntegrationState)(0),              // 4: idp.integration.v1.IntegrationState
-	(SyncTrigger)(0),                   // 5: idp.integration.v1.SyncTrigger
-	(SyncStatus)(0),                    // 6: idp.integration.v1.SyncStatus
-	(EventType)(0),                     // 7: idp.integration.v1.EventType
-	(*CorrelationRule)(nil),            // 8: idp.integration.v1.CorrelationRule
-	(*FieldMapping)(nil),               // 9: idp.integration.v1.FieldMapping
-	(*Integration)(nil),                // 10: idp.integration.v1.Integration
-	(*CorrelationRules)(nil),           // 11: idp.integration.v1.CorrelationRules
-	(*FieldMappings)(nil),              // 12: idp.integration.v1.FieldMappings
-	(*SecondaryKinds)(nil),             // 13: idp.integration.v1.SecondaryKinds
-	(*CreateIntegrationRequest)(nil),   // 14: idp.integration.v1.CreateIntegrationRequest
-	(*CreateIntegrationResponse)(nil),  // 15: idp.integration.v1.CreateIntegrationResponse
-	(*GetIntegrationRequest)(nil),      // 16: idp.integration.v1.GetIntegrationRequest
-	(*GetIntegrationResponse)(nil),     // 17: idp.integration.v1.GetIntegrationResponse
-	(*ListIntegrationsRequest)(nil),    // 18: idp.integration.v1.ListIntegrationsRequest
-	(*ListIntegrationsResponse)(nil),   // 19: idp.integration.v1.ListIntegrationsResponse
-	(*UpdateIntegrationRequest)(nil),   // 20: idp.integration.v1.UpdateIntegrationRequest
-	(*UpdateIntegrationResponse)(nil),  // 21: idp.integration.v1.UpdateIntegrationResponse
-	(*SuspendIntegrationRequest)(nil),  // 22: idp.integration.v1.SuspendIntegrationRequest
-	(*SuspendIntegrationResponse)(nil), // 23: idp.integration.v1.SuspendIntegrationResponse
-	(*ResumeIntegrationRequest)(nil),   // 24: idp.integration.v1.ResumeIntegrationRequest
-	(*ResumeIntegrationResponse)(nil),  // 25: idp.integration.v1.ResumeIntegrationResponse
-	(*SyncRun)(nil),                    // 26: idp.integration.v1.SyncRun
-	(*SyncIntegrationRequest)(nil),     // 27: idp.integration.v1.SyncIntegrationRequest
-	(*SyncIntegrationResponse)(nil),    // 28: idp.integration.v1.SyncIntegrationResponse
-	(*GetSyncRunRequest)(nil),          // 29: idp.integration.v1.GetSyncRunRequest
-	(*GetSyncRunResponse)(nil),         // 30: idp.integration.v1.GetSyncRunResponse
-	(*ListSyncRunsRequest)(nil),        // 31: idp.integration.v1.ListSyncRunsRequest
-	(*ListSyncRunsResponse)(nil),       // 32: idp.integration.v1.ListSyncRunsResponse
-	(*Event)(nil),                      // 33: idp.integration.v1.Event
-	(*ListEventsRequest)(nil),          // 34: idp.integration.v1.ListEventsRequest
-	(*ListEventsResponse)(nil),         // 35: idp.integration.v1.ListEventsResponse
-	(*timestamppb.Timestamp)(nil),      // 36: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),      // 37: google.protobuf.FieldMask
+	(IntegrationWebhookState)(0),       // 5: idp.integration.v1.IntegrationWebhookState
+	(SyncTrigger)(0),                   // 6: idp.integration.v1.SyncTrigger
+	(SyncStatus)(0),                    // 7: idp.integration.v1.SyncStatus
+	(EventType)(0),                     // 8: idp.integration.v1.EventType
+	(*CorrelationRule)(nil),            // 9: idp.integration.v1.CorrelationRule
+	(*FieldMapping)(nil),               // 10: idp.integration.v1.FieldMapping
+	(*Integration)(nil),                // 11: idp.integration.v1.Integration
+	(*IntegrationWebhook)(nil),         // 12: idp.integration.v1.IntegrationWebhook
+	(*CorrelationRules)(nil),           // 13: idp.integration.v1.CorrelationRules
+	(*FieldMappings)(nil),              // 14: idp.integration.v1.FieldMappings
+	(*SecondaryKinds)(nil),             // 15: idp.integration.v1.SecondaryKinds
+	(*CreateIntegrationRequest)(nil),   // 16: idp.integration.v1.CreateIntegrationRequest
+	(*CreateIntegrationResponse)(nil),  // 17: idp.integration.v1.CreateIntegrationResponse
+	(*GetIntegrationRequest)(nil),      // 18: idp.integration.v1.GetIntegrationRequest
+	(*GetIntegrationResponse)(nil),     // 19: idp.integration.v1.GetIntegrationResponse
+	(*ListIntegrationsRequest)(nil),    // 20: idp.integration.v1.ListIntegrationsRequest
+	(*ListIntegrationsResponse)(nil),   // 21: idp.integration.v1.ListIntegrationsResponse
+	(*UpdateIntegrationRequest)(nil),   // 22: idp.integration.v1.UpdateIntegrationRequest
+	(*UpdateIntegrationResponse)(nil),  // 23: idp.integration.v1.UpdateIntegrationResponse
+	(*SuspendIntegrationRequest)(nil),  // 24: idp.integration.v1.SuspendIntegrationRequest
+	(*SuspendIntegrationResponse)(nil), // 25: idp.integration.v1.SuspendIntegrationResponse
+	(*ResumeIntegrationRequest)(nil),   // 26: idp.integration.v1.ResumeIntegrationRequest
+	(*ResumeIntegrationResponse)(nil),  // 27: idp.integration.v1.ResumeIntegrationResponse
+	(*SyncRun)(nil),                    // 28: idp.integration.v1.SyncRun
+	(*SyncIntegrationRequest)(nil),     // 29: idp.integration.v1.SyncIntegrationRequest
+	(*SyncIntegrationResponse)(nil),    // 30: idp.integration.v1.SyncIntegrationResponse
+	(*GetSyncRunRequest)(nil),          // 31: idp.integration.v1.GetSyncRunRequest
+	(*GetSyncRunResponse)(nil),         // 32: idp.integration.v1.GetSyncRunResponse
+	(*ListSyncRunsRequest)(nil),        // 33: idp.integration.v1.ListSyncRunsRequest
+	(*ListSyncRunsResponse)(nil),       // 34: idp.integration.v1.ListSyncRunsResponse
+	(*Event)(nil),                      // 35: idp.integration.v1.Event
+	(*ListEventsRequest)(nil),          // 36: idp.integration.v1.ListEventsRequest
+	(*ListEventsResponse)(nil),         // 37: idp.integration.v1.ListEventsResponse
+	(*timestamppb.Timestamp)(nil),      // 38: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),      // 39: google.protobuf.FieldMask
 }
 var file_idp_integration_v1_integration_proto_depIdxs = []int32{
 	1,  // 0: idp.integration.v1.CorrelationRule.operator:type_name -> idp.integration.v1.Operator
 	0,  // 1: idp.integration.v1.Integration.behavior:type_name -> idp.integration.v1.Behavior
-	11, // 2: idp.integration.v1.Integration.correlation:type_name -> idp.integration.v1.CorrelationRules
-	12, // 3: idp.integration.v1.Integration.field_mappings:type_name -> idp.integration.v1.FieldMappings
-	13, // 4: idp.integration.v1.Integration.secondary_kinds:type_name -> idp.integration.v1.SecondaryKinds
+	13, // 2: idp.integration.v1.Integration.correlation:type_name -> idp.integration.v1.CorrelationRules
+	14, // 3: idp.integration.v1.Integration.field_mappings:type_name -> idp.integration.v1.FieldMappings
+	15, // 4: idp.integration.v1.Integration.secondary_kinds:type_name -> idp.integration.v1.SecondaryKinds
 	3,  // 5: idp.integration.v1.Integration.update_frequency:type_name -> idp.integration.v1.UpdateFrequency
-	36, // 6: idp.integration.v1.Integration.start_date:type_name -> google.protobuf.Timestamp
+	38, // 6: idp.integration.v1.Integration.start_date:type_name -> google.protobuf.Timestamp
 	4,  // 7: idp.integration.v1.Integration.state:type_name -> idp.integration.v1.IntegrationState
-	36, // 8: idp.integration.v1.Integration.created_at:type_name -> google.protobuf.Timestamp
-	36, // 9: idp.integration.v1.Integration.updated_at:type_name -> google.protobuf.Timestamp
-	36, // 10: idp.integration.v1.Integration.next_sync_at:type_name -> google.protobuf.Timestamp
-	26, // 11: idp.integration.v1.Integration.last_run:type_name -> idp.integration.v1.SyncRun
-	8,  // 12: idp.integration.v1.CorrelationRules.rules:type_name -> idp.integration.v1.CorrelationRule
-	9,  // 13: idp.integration.v1.FieldMappings.mappings:type_name -> idp.integration.v1.FieldMapping
-	2,  // 14: idp.integration.v1.SecondaryKinds.kinds:type_name -> idp.integration.v1.SecondaryKind
-	10, // 15: idp.integration.v1.CreateIntegrationRequest.integration:type_name -> idp.integration.v1.Integration
-	10, // 16: idp.integration.v1.CreateIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
-	26, // 17: idp.integration.v1.CreateIntegrationResponse.first_run:type_name -> idp.integration.v1.SyncRun
-	10, // 18: idp.integration.v1.GetIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
-	10, // 19: idp.integration.v1.ListIntegrationsResponse.integrations:type_name -> idp.integration.v1.Integration
-	10, // 20: idp.integration.v1.UpdateIntegrationRequest.changes:type_name -> idp.integration.v1.Integration
-	37, // 21: idp.integration.v1.UpdateIntegrationRequest.update_mask:type_name -> google.protobuf.FieldMask
-	10, // 22: idp.integration.v1.UpdateIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
-	10, // 23: idp.integration.v1.SuspendIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
-	10, // 24: idp.integration.v1.ResumeIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
-	5,  // 25: idp.integration.v1.SyncRun.trigger:type_name -> idp.integration.v1.SyncTrigger
-	6,  // 26: idp.integration.v1.SyncRun.status:type_name -> idp.integration.v1.SyncStatus
-	36, // 27: idp.integration.v1.SyncRun.queued_at:type_name -> google.protobuf.Timestamp
-	36, // 28: idp.integration.v1.SyncRun.started_at:type_name -> google.protobuf.Timestamp
-	36, // 29: idp.integration.v1.SyncRun.finished_at:type_name -> google.protobuf.Timestamp
-	26, // 30: idp.integration.v1.SyncIntegrationResponse.run:type_name -> idp.integration.v1.SyncRun
-	26, // 31: idp.integration.v1.GetSyncRunResponse.run:type_name -> idp.integration.v1.SyncRun
-	26, // 32: idp.integration.v1.ListSyncRunsResponse.runs:type_name -> idp.integration.v1.SyncRun
-	36, // 33: idp.integration.v1.Event.time:type_name -> google.protobuf.Timestamp
-	7,  // 34: idp.integration.v1.Event.type:type_name -> idp.integration.v1.EventType
-	33, // 35: idp.integration.v1.ListEventsResponse.events:type_name -> idp.integration.v1.Event
-	14, // 36: idp.integration.v1.IntegrationService.CreateIntegration:input_type -> idp.integration.v1.CreateIntegrationRequest
-	16, // 37: idp.integration.v1.IntegrationService.GetIntegration:input_type -> idp.integration.v1.GetIntegrationRequest
-	18, // 38: idp.integration.v1.IntegrationService.ListIntegrations:input_type -> idp.integration.v1.ListIntegrationsRequest
-	20, // 39: idp.integration.v1.IntegrationService.UpdateIntegration:input_type -> idp.integration.v1.UpdateIntegrationRequest
-	22, // 40: idp.integration.v1.IntegrationService.SuspendIntegration:input_type -> idp.integration.v1.SuspendIntegrationRequest
-	24, // 41: idp.integration.v1.IntegrationService.ResumeIntegration:input_type -> idp.integration.v1.ResumeIntegrationRequest
-	27, // 42: idp.integration.v1.IntegrationService.SyncIntegration:input_type -> idp.integration.v1.SyncIntegrationRequest
-	29, // 43: idp.integration.v1.IntegrationService.GetSyncRun:input_type -> idp.integration.v1.GetSyncRunRequest
-	31, // 44: idp.integration.v1.IntegrationService.ListSyncRuns:input_type -> idp.integration.v1.ListSyncRunsRequest
-	34, // 45: idp.integration.v1.IntegrationService.ListEvents:input_type -> idp.integration.v1.ListEventsRequest
-	15, // 46: idp.integration.v1.IntegrationService.CreateIntegration:output_type -> idp.integration.v1.CreateIntegrationResponse
-	17, // 47: idp.integration.v1.IntegrationService.GetIntegration:output_type -> idp.integration.v1.GetIntegrationResponse
-	19, // 48: idp.integration.v1.IntegrationService.ListIntegrations:output_type -> idp.integration.v1.ListIntegrationsResponse
-	21, // 49: idp.integration.v1.IntegrationService.UpdateIntegration:output_type -> idp.integration.v1.UpdateIntegrationResponse
-	23, // 50: idp.integration.v1.IntegrationService.SuspendIntegration:output_type -> idp.integration.v1.SuspendIntegrationResponse
-	25, // 51: idp.integration.v1.IntegrationService.ResumeIntegration:output_type -> idp.integration.v1.ResumeIntegrationResponse
-	28, // 52: idp.integration.v1.IntegrationService.SyncIntegration:output_type -> idp.integration.v1.SyncIntegrationResponse
-	30, // 53: idp.integration.v1.IntegrationService.GetSyncRun:output_type -> idp.integration.v1.GetSyncRunResponse
-	32, // 54: idp.integration.v1.IntegrationService.ListSyncRuns:output_type -> idp.integration.v1.ListSyncRunsResponse
-	35, // 55: idp.integration.v1.IntegrationService.ListEvents:output_type -> idp.integration.v1.ListEventsResponse
-	46, // [46:56] is the sub-list for method output_type
-	36, // [36:46] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	38, // 8: idp.integration.v1.Integration.created_at:type_name -> google.protobuf.Timestamp
+	38, // 9: idp.integration.v1.Integration.updated_at:type_name -> google.protobuf.Timestamp
+	38, // 10: idp.integration.v1.Integration.next_sync_at:type_name -> google.protobuf.Timestamp
+	28, // 11: idp.integration.v1.Integration.last_run:type_name -> idp.integration.v1.SyncRun
+	12, // 12: idp.integration.v1.Integration.webhook:type_name -> idp.integration.v1.IntegrationWebhook
+	5,  // 13: idp.integration.v1.IntegrationWebhook.state:type_name -> idp.integration.v1.IntegrationWebhookState
+	38, // 14: idp.integration.v1.IntegrationWebhook.checked_at:type_name -> google.protobuf.Timestamp
+	38, // 15: idp.integration.v1.IntegrationWebhook.last_delivery_at:type_name -> google.protobuf.Timestamp
+	9,  // 16: idp.integration.v1.CorrelationRules.rules:type_name -> idp.integration.v1.CorrelationRule
+	10, // 17: idp.integration.v1.FieldMappings.mappings:type_name -> idp.integration.v1.FieldMapping
+	2,  // 18: idp.integration.v1.SecondaryKinds.kinds:type_name -> idp.integration.v1.SecondaryKind
+	11, // 19: idp.integration.v1.CreateIntegrationRequest.integration:type_name -> idp.integration.v1.Integration
+	11, // 20: idp.integration.v1.CreateIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
+	28, // 21: idp.integration.v1.CreateIntegrationResponse.first_run:type_name -> idp.integration.v1.SyncRun
+	11, // 22: idp.integration.v1.GetIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
+	11, // 23: idp.integration.v1.ListIntegrationsResponse.integrations:type_name -> idp.integration.v1.Integration
+	11, // 24: idp.integration.v1.UpdateIntegrationRequest.changes:type_name -> idp.integration.v1.Integration
+	39, // 25: idp.integration.v1.UpdateIntegrationRequest.update_mask:type_name -> google.protobuf.FieldMask
+	11, // 26: idp.integration.v1.UpdateIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
+	11, // 27: idp.integration.v1.SuspendIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
+	11, // 28: idp.integration.v1.ResumeIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
+	6,  // 29: idp.integration.v1.SyncRun.trigger:type_name -> idp.integration.v1.SyncTrigger
+	7,  // 30: idp.integration.v1.SyncRun.status:type_name -> idp.integration.v1.SyncStatus
+	38, // 31: idp.integration.v1.SyncRun.queued_at:type_name -> google.protobuf.Timestamp
+	38, // 32: idp.integration.v1.SyncRun.started_at:type_name -> google.protobuf.Timestamp
+	38, // 33: idp.integration.v1.SyncRun.finished_at:type_name -> google.protobuf.Timestamp
+	28, // 34: idp.integration.v1.SyncIntegrationResponse.run:type_name -> idp.integration.v1.SyncRun
+	28, // 35: idp.integration.v1.GetSyncRunResponse.run:type_name -> idp.integration.v1.SyncRun
+	28, // 36: idp.integration.v1.ListSyncRunsResponse.runs:type_name -> idp.integration.v1.SyncRun
+	38, // 37: idp.integration.v1.Event.time:type_name -> google.protobuf.Timestamp
+	8,  // 38: idp.integration.v1.Event.type:type_name -> idp.integration.v1.EventType
+	35, // 39: idp.integration.v1.ListEventsResponse.events:type_name -> idp.integration.v1.Event
+	16, // 40: idp.integration.v1.IntegrationService.CreateIntegration:input_type -> idp.integration.v1.CreateIntegrationRequest
+	18, // 41: idp.integration.v1.IntegrationService.GetIntegration:input_type -> idp.integration.v1.GetIntegrationRequest
+	20, // 42: idp.integration.v1.IntegrationService.ListIntegrations:input_type -> idp.integration.v1.ListIntegrationsRequest
+	22, // 43: idp.integration.v1.IntegrationService.UpdateIntegration:input_type -> idp.integration.v1.UpdateIntegrationRequest
+	24, // 44: idp.integration.v1.IntegrationService.SuspendIntegration:input_type -> idp.integration.v1.SuspendIntegrationRequest
+	26, // 45: idp.integration.v1.IntegrationService.ResumeIntegration:input_type -> idp.integration.v1.ResumeIntegrationRequest
+	29, // 46: idp.integration.v1.IntegrationService.SyncIntegration:input_type -> idp.integration.v1.SyncIntegrationRequest
+	31, // 47: idp.integration.v1.IntegrationService.GetSyncRun:input_type -> idp.integration.v1.GetSyncRunRequest
+	33, // 48: idp.integration.v1.IntegrationService.ListSyncRuns:input_type -> idp.integration.v1.ListSyncRunsRequest
+	36, // 49: idp.integration.v1.IntegrationService.ListEvents:input_type -> idp.integration.v1.ListEventsRequest
+	17, // 50: idp.integration.v1.IntegrationService.CreateIntegration:output_type -> idp.integration.v1.CreateIntegrationResponse
+	19, // 51: idp.integration.v1.IntegrationService.GetIntegration:output_type -> idp.integration.v1.GetIntegrationResponse
+	21, // 52: idp.integration.v1.IntegrationService.ListIntegrations:output_type -> idp.integration.v1.ListIntegrationsResponse
+	23, // 53: idp.integration.v1.IntegrationService.UpdateIntegration:output_type -> idp.integration.v1.UpdateIntegrationResponse
+	25, // 54: idp.integration.v1.IntegrationService.SuspendIntegration:output_type -> idp.integration.v1.SuspendIntegrationResponse
+	27, // 55: idp.integration.v1.IntegrationService.ResumeIntegration:output_type -> idp.integration.v1.ResumeIntegrationResponse
+	30, // 56: idp.integration.v1.IntegrationService.SyncIntegration:output_type -> idp.integration.v1.SyncIntegrationResponse
+	32, // 57: idp.integration.v1.IntegrationService.GetSyncRun:output_type -> idp.integration.v1.GetSyncRunResponse
+	34, // 58: idp.integration.v1.IntegrationService.ListSyncRuns:output_type -> idp.integration.v1.ListSyncRunsResponse
+	37, // 59: idp.integration.v1.IntegrationService.ListEvents:output_type -> idp.integration.v1.ListEventsResponse
+	50, // [50:60] is the sub-list for method output_type
+	40, // [40:50] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_idp_integration_v1_integration_proto_init() }
@@ -2662,8 +2894,8 @@ func file_idp_integration_v1_integration_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_idp_integration_v1_integration_proto_rawDesc), len(file_idp_integration_v1_integration_proto_rawDesc)),
-			NumEnums:      8,
-			NumMessages:   28,
+			NumEnums:      9,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
