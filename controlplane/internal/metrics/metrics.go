@@ -54,7 +54,7 @@ const (
 // recordKinds are the values of record.Record.Kind.
 var recordKinds = []string{"repository", "pull_request", "commit", "cursor", "listing_complete"}
 
-var taskTypes = []tasks.Type{tasks.Sync, tasks.TestConnection}
+var taskTypes = []tasks.Type{tasks.Sync, tasks.TestConnection, tasks.Hook}
 
 var finalRunStatuses = []tasks.RunStatus{tasks.RunSuccess, tasks.RunPartial, tasks.RunFailed, tasks.RunCancelled}
 

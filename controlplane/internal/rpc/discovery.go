@@ -88,7 +88,7 @@ func (s *discoveryServer) SetAutoImport(ctx context.Context, req *integrationv1.
 	if err != nil {
 		return nil, err
 	}
-	return &integrationv1.SetAutoImportResponse{Integration: integrationToProto(in, run)}, nil
+	return &integrationv1.SetAutoImportResponse{Integration: integrationToProto(in, run, s.m.PublicURL())}, nil
 }
 
 var importStatuses = map[catalog.Action]integrationv1.ImportStatus{

@@ -19,7 +19,7 @@ func (i *integrationServer) CreateIntegration(ctx context.Context, req *integrat
 	if err != nil {
 		return nil, err
 	}
-	out := integrationToProto(in, &run)
+	out := integrationToProto(in, &run, i.s.Manage.PublicURL())
 	return &integrationv1.CreateIntegrationResponse{Integration: out, FirstRun: out.LastRun}, nil
 }
 
@@ -28,7 +28,13 @@ func (i *integrationServer) GetIntegration(ctx context.Context, req *integration
 	if err != nil {
 		return nil, err
 	}
-	return &integrationv1.GetIntegrationResponse{Integration: integrationToProto(in, run)}, nil
+	out := integrationToProto(in, run, i.s.Manage.PublicURL())
+	stats, err := i.s.Manage.WebhookDeliveries(ctx, managementCaller(ctx), in.ID)
+	if err != nil {
+		return nil, err
+	}
+	out.Webhook = webhookToProto(in, i.s.Manage.PublicURL(), stats)
+	return &integrationv1.GetIntegrationResponse{Integration: out}, nil
 }
 
 func (i *integrationServer) ListIntegrations(ctx context.Context, req *integrationv1.ListIntegrationsRequest) (*integrationv1.ListIntegrationsResponse, error) {
@@ -39,7 +45,7 @@ func (i *integrationServer) ListIntegrations(ctx context.Context, req *integrati
 	}
 	out := &integrationv1.ListIntegrationsResponse{NextPageToken: next}
 	for _, in := range list {
-		out.Integrations = append(out.Integrations, integrationToProto(in.Integration, in.LastRun))
+		out.Integrations = append(out.Integrations, integrationToProto(in.Integration, in.LastRun, i.s.Manage.PublicURL()))
 	}
 	return out, nil
 }
@@ -59,7 +65,7 @@ func (i *integrationServer) UpdateIntegration(ctx context.Context, req *integrat
 	if err != nil {
 		return nil, err
 	}
-	return &integrationv1.UpdateIntegrationResponse{Integration: integrationToProto(in, run)}, nil
+	return &integrationv1.UpdateIntegrationResponse{Integration: integrationToProto(in, run, i.s.Manage.PublicURL())}, nil
 }
 
 func (i *integrationServer) withRun(ctx context.Context, who integrationsvc.Caller, in integration.Integration) (*integrationv1.Integration, error) {
@@ -67,7 +73,7 @@ func (i *integrationServer) withRun(ctx context.Context, who integrationsvc.Call
 	if err != nil {
 		return nil, err
 	}
-	return integrationToProto(in, run), nil
+	return integrationToProto(in, run, i.s.Manage.PublicURL()), nil
 }
 
 func (i *integrationServer) SuspendIntegration(ctx context.Context, req *integrationv1.SuspendIntegrationRequest) (*integrationv1.SuspendIntegrationResponse, error) {
@@ -91,7 +97,7 @@ func (i *integrationServer) ResumeIntegration(ctx context.Context, req *integrat
 }
 
 func (i *integrationServer) SyncIntegration(ctx context.Context, req *integrationv1.SyncIntegrationRequest) (*integrationv1.SyncIntegrationResponse, error) {
-	run, joined, err := i.s.Manage.SyncNow(ctx, managementCaller(ctx), req.GetIntegration())
+	run, joined, err := i.s.Manage.SyncNow(ctx, managementCaller(ctx), req.GetIntegration(), req.GetRepositories())
 	if err != nil {
 		return nil, err
 	}

@@ -229,8 +229,15 @@ func (a *applier) upsertRepositories(ctx context.Context, repos []*record.Reposi
 	if err := a.count(ctx, &a.repos, "repositories", []string{"uuid"}, rows); err != nil {
 		return err
 	}
-	// first_seen_at is kept on update: it is the discovery time.
-	return a.upsert(ctx, "repositories", repositoryCols, []string{"integration_id", "uuid"}, []string{"first_seen_at"}, rows)
+	// first_seen_at is kept on update: it is the discovery time. A
+	// targeted refresh keeps last_seen_task_id too: it marks what a full
+	// listing saw, and a full sync running meanwhile must not take a
+	// repository refreshed beside it for deleted.
+	keep := []string{"first_seen_at"}
+	if len(a.task.Repositories) > 0 {
+		keep = append(keep, "last_seen_task_id")
+	}
+	return a.upsert(ctx, "repositories", repositoryCols, []string{"integration_id", "uuid"}, keep, rows)
 }
 
 func rawOrEmpty(raw json.RawMessage) string {
