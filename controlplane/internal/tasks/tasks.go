@@ -72,10 +72,10 @@ type Task struct {
 	// targeted refresh); empty for the whole workspace.
 	Repositories []string
 	// HookActive is the wanted state of the hook, for a WEBHOOK task.
-	HookActive bool
-	CreatedAt       time.Time
-	AvailableAt     time.Time // when it was last queued
-	FinishedAt      time.Time
+	HookActive  bool
+	CreatedAt   time.Time
+	AvailableAt time.Time // when it was last queued
+	FinishedAt  time.Time
 }
 
 // NextSequence is the number of the next record batch to upload.
@@ -112,7 +112,7 @@ const (
 	Manual    Trigger = "MANUAL"    // "sync now"
 	Scheduled Trigger = "SCHEDULED" // the integration's schedule
 	Resumed   Trigger = "RESUMED"   // the catch-up sync queued by resuming a suspended integration
-	Webhook   Trigger = "WEBHOOK" // a webhook delivery the payload could not fully describe
+	Webhook   Trigger = "WEBHOOK"   // a webhook delivery the payload could not fully describe
 )
 
 // Triggers lists every trigger, so that per-trigger metrics and views
