@@ -68,7 +68,17 @@ func taskFromWire(t *pb.Task) *task.Task {
 		for _, c := range s.GetCursors() {
 			sync.Cursors[c.GetRepositoryUuid()] = cursorFromWire(c)
 		}
+		sync.Repositories = s.GetRepositories()
+		if h := s.GetWebhook(); h != nil {
+			spec := webhookSpecFromWire(h)
+			sync.Webhook = &spec
+		}
 		out.Sync = sync
+	case pb.TaskType_TASK_TYPE_WEBHOOK:
+		out.Type = task.TypeWebhook
+		w := t.GetWebhook()
+		out.Webhook = &task.WebhookTask{IntegrationID: w.GetIntegrationId(), Target: targetFromWire(w.GetTarget()),
+			Spec: webhookSpecFromWire(w.GetSpec())}
 	case pb.TaskType_TASK_TYPE_TEST_CONNECTION:
 		out.Type = task.TypeTestConnection
 		out.TestConnection = &task.TestConnection{
@@ -77,6 +87,28 @@ func taskFromWire(t *pb.Task) *task.Task {
 		}
 	}
 	return out
+}
+
+func webhookSpecFromWire(h *pb.WebhookSpec) task.WebhookSpec {
+	return task.WebhookSpec{URL: h.GetUrl(), Secret: h.GetSecret(), Events: h.GetEvents(), Active: h.GetActive(),
+		Description: h.GetDescription()}
+}
+
+// webhookStatesToWire maps webhook states to the wire.
+var webhookStatesToWire = map[task.WebhookState]pb.WebhookState{
+	task.WebhookActive:       pb.WebhookState_WEBHOOK_STATE_ACTIVE,
+	task.WebhookInactive:     pb.WebhookState_WEBHOOK_STATE_INACTIVE,
+	task.WebhookMissingScope: pb.WebhookState_WEBHOOK_STATE_MISSING_SCOPE,
+	task.WebhookNotOwner:     pb.WebhookState_WEBHOOK_STATE_NOT_OWNER,
+	task.WebhookFailed:       pb.WebhookState_WEBHOOK_STATE_FAILED,
+}
+
+func webhookResultToWire(r *task.WebhookResult) *pb.WebhookResult {
+	state, ok := webhookStatesToWire[r.State]
+	if r == nil || !ok {
+		return nil
+	}
+	return &pb.WebhookResult{State: state, Message: fitLine(r.Message, 1024), HookUuid: fitLine(r.HookUUID, 66)}
 }
 
 func targetFromWire(t *pb.BitbucketTarget) task.Target {
@@ -214,4 +246,20 @@ func Encode(r record.Record) (EncodedRecord, error) {
 		return EncodedRecord{}, fmt.Errorf("empty record")
 	}
 	return EncodedRecord{m: m, size: proto.Size(m) + 4, kind: r.Kind()}, nil
+}
+
+// fitLine makes s a single line of valid UTF-8 of at most n bytes, cut on
+// a character boundary.
+func fitLine(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
+	for len(s) > n {
+		_, size := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-size]
+	}
+	return s
 }
