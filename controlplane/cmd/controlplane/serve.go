@@ -101,7 +101,7 @@ Every flag can also be set with the environment variable named in its help.`,
 		"lease-duration": "IDP_LEASE_DURATION", "renew-interval": "IDP_RENEW_INTERVAL", "poll-hold": "IDP_POLL_HOLD",
 		"max-attempts": "IDP_MAX_ATTEMPTS", "schedule-interval": "IDP_SCHEDULE_INTERVAL",
 		"keepalive-min-time": "IDP_KEEPALIVE_MIN_TIME", "public-url": "IDP_PUBLIC_URL",
-		"http-listen":        "IDP_HTTP_LISTEN", "console-session-idle": "IDP_CONSOLE_SESSION_IDLE", "console-session-max": "IDP_CONSOLE_SESSION_MAX",
+		"http-listen": "IDP_HTTP_LISTEN", "console-session-idle": "IDP_CONSOLE_SESSION_IDLE", "console-session-max": "IDP_CONSOLE_SESSION_MAX",
 	})
 	return cmd
 }

@@ -188,7 +188,9 @@ func (e errorLog) Println(v ...any) {
 var _ dispatch.Meter = (*Metrics)(nil)
 
 // Delivery implements hooksvc.Meter.
-func (m *Metrics) Delivery(integration, result string) { m.Webhooks.WithLabelValues(integration, result).Inc() }
+func (m *Metrics) Delivery(integration, result string) {
+	m.Webhooks.WithLabelValues(integration, result).Inc()
+}
 
 // Applied implements hooksvc.Meter.
 func (m *Metrics) Applied(integration string, lag time.Duration) {
