@@ -2621,7 +2621,7 @@ const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"\x18ResumeIntegrationRequest\x120\n" +
 	"\vintegration\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\vintegration\"^\n" +
 	"\x19ResumeIntegrationResponse\x12A\n" +
-	"\vintegration\x18\x01 \x01(\v2\x1f.idp.integration.v1.IntegrationR\vintegration\"\xff\a\n" +
+	"\vintegration\x18\x01 \x01(\v2\x1f.idp.integration.v1.IntegrationR\vintegration\"\x8a\b\n" +
 	"\aSyncRun\x12\x1c\n" +
 	"\x02id\x18\x01 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\x02id\x123\n" +
 	"\x0eintegration_id\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\rintegrationId\x12C\n" +
@@ -2643,8 +2643,8 @@ const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"\aattempt\x18\x0f \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\aattempt\x124\n" +
 	"\x11repositories_done\x18\x10 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x10repositoriesDone\x126\n" +
 	"\x12repositories_total\x18\x11 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x11repositoriesTotal\x12(\n" +
-	"\bdelegate\x18\x12 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\bdelegate\x12>\n" +
-	"\x15targeted_repositories\x18\x13 \x03(\tB\t\xbaH\x06\x92\x01\x03\x10\xe8\aR\x14targetedRepositories\"\x97\x01\n" +
+	"\bdelegate\x18\x12 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\bdelegate\x12I\n" +
+	"\x15targeted_repositories\x18\x13 \x03(\tB\x14\xbaH\x11\x92\x01\x0e\x10\xe8\a\"\tr\a\xa0\x8e'\x01\x18\x80\x01R\x14targetedRepositories\"\x97\x01\n" +
 	"\x16SyncIntegrationRequest\x120\n" +
 	"\vintegration\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\vintegration\x12K\n" +
 	"\frepositories\x18\x02 \x03(\tB'\xbaH$\x92\x01!\x10d\x18\x01\"\x1br\x192\x17^[A-Za-z0-9._-]{1,128}$R\frepositories\"`\n" +
