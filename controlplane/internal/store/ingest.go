@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/ingest"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/webhook"
 	"github.com/catalog-discovery/bitbucket/shared/record"
 )
 
@@ -252,6 +254,10 @@ var pullRequestCols = []string{"integration_id", "repository_uuid", "number", "t
 	"last_seen_task_id"}
 
 func (a *applier) upsertPullRequests(ctx context.Context, prs []*record.PullRequest) error {
+	prs, err := a.supersedingPullRequests(ctx, prs)
+	if err != nil {
+		return err
+	}
 	rows := make([][]any, 0, len(prs))
 	seen := map[[2]any]int{}
 	for _, p := range prs {
@@ -270,6 +276,55 @@ func (a *applier) upsertPullRequests(ctx context.Context, prs []*record.PullRequ
 		return err
 	}
 	return a.upsert(ctx, "pull_requests", pullRequestCols, []string{"integration_id", "repository_uuid", "number"}, nil, rows)
+}
+
+// supersedingPullRequests keeps the pull requests that replace the stored
+// version (webhook.Supersedes: the newer updated_on wins), reading the
+// stored ones under lock: a sync page fetched before a webhook delivery
+// and uploaded after it must not move the pull request back.
+func (a *applier) supersedingPullRequests(ctx context.Context, prs []*record.PullRequest) ([]*record.PullRequest, error) {
+	type key struct {
+		repo string
+		id   int64
+	}
+	stored := map[key]time.Time{}
+	for start := 0; start < len(prs); start += countChunk {
+		chunk := prs[start:min(start+countChunk, len(prs))]
+		args := []any{a.task.IntegrationID}
+		conds := make([]string, len(chunk))
+		for i, p := range chunk {
+			conds[i] = "(repository_uuid = ? AND number = ?)"
+			args = append(args, p.RepositoryUUID, p.ID)
+		}
+		rows, err := a.tx.query(ctx, `SELECT repository_uuid, number, updated_on FROM pull_requests WHERE integration_id = ? AND (`+
+			strings.Join(conds, " OR ")+`)`+a.d.lockRows(false), args...)
+		if err != nil {
+			return nil, fmt.Errorf("read pull requests: %w", err)
+		}
+		for rows.Next() {
+			var k key
+			var updated sql.NullInt64
+			if err := rows.Scan(&k.repo, &k.id, &updated); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			stored[k] = fromNullMicros(updated)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	out := prs[:0:0]
+	for _, p := range prs {
+		old, ok := stored[key{p.RepositoryUUID, p.ID}]
+		// The same version again is written too: a resent batch stays a
+		// no-op, and a sync refreshes what it fetched.
+		if !ok || old.Equal(p.UpdatedOn) || webhook.Supersedes(old, p.UpdatedOn) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }
 
 var commitCols = []string{"integration_id", "repository_uuid", "hash", "committed_at", "author_raw", "author_user", "message", "parents", "html_url",

@@ -8,6 +8,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store/storetest"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
+	"github.com/catalog-discovery/bitbucket/shared/record"
 )
 
 // Targeted refreshes run beside the full sync, coalesce until a delegate
@@ -90,6 +91,57 @@ func TestDeliveriesStoredOnceAndClaimed(t *testing.T) {
 		stats, err := db.WebhookDeliveryStats(f.ctx, f.acct)
 		if err != nil || stats[f.integ.ID].Count != 1 {
 			t.Fatalf("stats: %+v %v", stats, err)
+		}
+	})
+}
+
+// A pull request from a delivery and from a sync page: whichever is newer
+// wins, in either order, so a page fetched before a merge and uploaded
+// after its delivery does not reopen the pull request.
+func TestPullRequestNewerWinsAcrossSyncAndDelivery(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, "acct-newer")
+		task, ok := f.acquire(t, t0)
+		if !ok {
+			t.Fatal("no task")
+		}
+		repo := &record.Repository{UUID: "{r1}", Slug: "svc", Name: "svc", FullName: "acct-newer/svc", Workspace: "acct-newer"}
+		pr := func(state string, at time.Time) *record.PullRequest {
+			return &record.PullRequest{RepositoryUUID: "{r1}", ID: 7, Title: state, State: state, UpdatedOn: at}
+		}
+		batch := func(seq int64, recs ...record.Record) {
+			t.Helper()
+			if _, err := db.ApplyBatch(f.ctx, store.BatchRequest{AccountID: f.acct, TaskID: task.ID, LeaseToken: task.LeaseToken,
+				Sequence: seq, Records: recs, Now: t0}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		state := func() string {
+			t.Helper()
+			prs, err := db.ListPullRequests(f.ctx, f.integ.ID, "{r1}")
+			if err != nil || len(prs) != 1 {
+				t.Fatalf("pull requests: %+v %v", prs, err)
+			}
+			return prs[0].State
+		}
+		batch(1, record.Record{Repository: repo}, record.Record{PullRequest: pr("OPEN", t0)})
+		res, err := db.ApplyHook(f.ctx, store.HookApply{AccountID: f.acct, IntegrationID: f.integ.ID, RequestUUID: "r1",
+			PullRequest: pr("MERGED", t0.Add(time.Minute)), Now: t0})
+		if err != nil || res.Stale || res.Unknown {
+			t.Fatalf("delivery: %+v %v", res, err)
+		}
+		batch(2, record.Record{PullRequest: pr("OPEN", t0)}) // a page fetched before the merge
+		if got := state(); got != "MERGED" {
+			t.Fatalf("after an older sync page: %s, want MERGED", got)
+		}
+		res, err = db.ApplyHook(f.ctx, store.HookApply{AccountID: f.acct, IntegrationID: f.integ.ID, RequestUUID: "r2",
+			PullRequest: pr("OPEN", t0.Add(30*time.Second)), Now: t0})
+		if err != nil || !res.Stale || state() != "MERGED" {
+			t.Fatalf("older delivery: %+v %v, state %s; want stale, MERGED", res, err, state())
+		}
+		batch(3, record.Record{PullRequest: pr("DECLINED", t0.Add(2*time.Minute))})
+		if got := state(); got != "DECLINED" {
+			t.Fatalf("after a newer sync page: %s, want DECLINED", got)
 		}
 	})
 }
