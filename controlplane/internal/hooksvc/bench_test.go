@@ -47,7 +47,8 @@ func setup(tb testing.TB, db *store.DB) (integrationID string) {
 		tb.Fatal(ok, err)
 	}
 	if _, err := db.ApplyBatch(ctx, store.BatchRequest{AccountID: "acme", TaskID: t.ID, LeaseToken: t.LeaseToken, Sequence: 1, Now: now,
-		Records: []record.Record{{Repository: &record.Repository{UUID: "{r1}", Slug: "svc", Name: "svc", FullName: "acme/svc", Workspace: "acme"}}}}); err != nil {
+		Records: []record.Record{{Repository: &record.Repository{UUID: "{00000000-0000-4000-8000-000000000001}", Slug: "svc", Name: "svc", FullName: "acme/svc", Workspace: "acme",
+			MainBranch: "main"}}}}); err != nil {
 		tb.Fatal(err)
 	}
 	return in.ID
@@ -75,7 +76,7 @@ func BenchmarkDeliveriesAbsorbed(b *testing.B) {
 			base := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 			bodies := make([][]byte, b.N)
 			for i := range bodies {
-				bodies[i] = []byte(fmt.Sprintf(`{"repository":{"uuid":"{r1}","full_name":"acme/svc"},"pullrequest":{"id":%d,"title":"change %d",
+				bodies[i] = []byte(fmt.Sprintf(`{"repository":{"uuid":"{00000000-0000-4000-8000-000000000001}","full_name":"acme/svc"},"pullrequest":{"id":%d,"title":"change %d",
 					"state":"OPEN","updated_on":%q,"source":{"branch":{"name":"f"}},"destination":{"branch":{"name":"main"}}}}`,
 					i%50+1, i, base.Add(time.Duration(i)*time.Millisecond).Format(time.RFC3339Nano)))
 			}
@@ -109,6 +110,11 @@ func BenchmarkDeliveriesAbsorbed(b *testing.B) {
 			}
 			<-received
 			elapsed := time.Since(start)
+			b.StopTimer()
+			prs, err := db.ListPullRequests(ctx, id, "{00000000-0000-4000-8000-000000000001}")
+			if err != nil || len(prs) != min(b.N, 50) {
+				b.Fatalf("%d pull requests stored (%v); want %d: deliveries were not applied", len(prs), err, min(b.N, 50))
+			}
 			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "deliveries/s")
 		})
 	}

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file idp/integration/v1/integration.proto.
  */
 export const file_idp_integration_v1_integration: GenFile = /*@__PURE__*/
-  fileDesc("CiRpZHAvaW50ZWdyYXRpb24vdjEvaW50ZWdyYXRpb24ucHJvdG8SEmlkcC5pbnRlZ3JhdGlvbi52MSKUAQoPQ29ycmVsYXRpb25SdWxlEiMKDWluZ2VzdGVkX3BhdGgYASABKAlCDLpICXIHoI4nARiAAhIiCgxjYXRhbG9nX3BhdGgYAiABKAlCDLpICXIHoI4nARiAAhI4CghvcGVyYXRvchgDIAEoDjIcLmlkcC5pbnRlZ3JhdGlvbi52MS5PcGVyYXRvckIIukgFggECEAEiRgoMRmllbGRNYXBwaW5nEhoKBG5hbWUYASABKAlCDLpICXIHoI4nARiAAhIaCgRwYXRoGAIgASgJQgy6SAlyB6COJwEYgAIiqAcKC0ludGVncmF0aW9uEhgKAmlkGAEgASgJQgy6SAlyB6COJwEYgAESGgoEbmFtZRgCIAEoCUIMukgJcgegjicBGIABEh8KCWNvbm5lY3RvchgDIAEoCUIMukgJcgegjicBGIABEh4KCXdvcmtzcGFjZRgEIAEoCUILukgIcgagjicBGGQSOAoIYmVoYXZpb3IYBSABKA4yHC5pZHAuaW50ZWdyYXRpb24udjEuQmVoYXZpb3JCCLpIBYIBAhABEhkKBGtpbmQYBiABKAlCC7pICHIGoI4nARhAEhkKBHR5cGUYByABKAlCC7pICHIGoI4nARg/EjkKC2NvcnJlbGF0aW9uGAggASgLMiQuaWRwLmludGVncmF0aW9uLnYxLkNvcnJlbGF0aW9uUnVsZXMSOQoOZmllbGRfbWFwcGluZ3MYCSABKAsyIS5pZHAuaW50ZWdyYXRpb24udjEuRmllbGRNYXBwaW5ncxI7Cg9zZWNvbmRhcnlfa2luZHMYCiABKAsyIi5pZHAuaW50ZWdyYXRpb24udjEuU2Vjb25kYXJ5S2luZHMSRwoQdXBkYXRlX2ZyZXF1ZW5jeRgLIAEoDjIjLmlkcC5pbnRlZ3JhdGlvbi52MS5VcGRhdGVGcmVxdWVuY3lCCLpIBYIBAhABEkcKCnN0YXJ0X2RhdGUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhe6SBSyAREiBwj/gtH/rwcyBgiAh7XDAxITCgthdXRvX2ltcG9ydBgNIAEoCBI9CgVzdGF0ZRgOIAEoDjIkLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvblN0YXRlQgi6SAWCAQIQARJMCgpjcmVhdGVkX2F0GA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIcukgZsgEWIgcI/4LR/68HMgsIgJK4w5j+////ARJMCgp1cGRhdGVkX2F0GBAgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIcukgZsgEWIgcI/4LR/68HMgsIgJK4w5j+////ARJOCgxuZXh0X3N5bmNfYXQYESABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhy6SBmyARYiBwj/gtH/rwcyCwiAkrjDmP7///8BEi0KCGxhc3RfcnVuGBIgASgLMhsuaWRwLmludGVncmF0aW9uLnYxLlN5bmNSdW4iUAoQQ29ycmVsYXRpb25SdWxlcxI8CgVydWxlcxgBIAMoCzIjLmlkcC5pbnRlZ3JhdGlvbi52MS5Db3JyZWxhdGlvblJ1bGVCCLpIBZIBAhAgIk0KDUZpZWxkTWFwcGluZ3MSPAoIbWFwcGluZ3MYASADKAsyIC5pZHAuaW50ZWdyYXRpb24udjEuRmllbGRNYXBwaW5nQgi6SAWSAQIQQCJXCg5TZWNvbmRhcnlLaW5kcxJFCgVraW5kcxgBIAMoDjIhLmlkcC5pbnRlZ3JhdGlvbi52MS5TZWNvbmRhcnlLaW5kQhO6SBCSAQ0QAhgBIgeCAQQQASAAIlgKGENyZWF0ZUludGVncmF0aW9uUmVxdWVzdBI8CgtpbnRlZ3JhdGlvbhgBIAEoCzIfLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvbkIGukgDyAEBIoEBChlDcmVhdGVJbnRlZ3JhdGlvblJlc3BvbnNlEjQKC2ludGVncmF0aW9uGAEgASgLMh8uaWRwLmludGVncmF0aW9uLnYxLkludGVncmF0aW9uEi4KCWZpcnN0X3J1bhgCIAEoCzIbLmlkcC5pbnRlZ3JhdGlvbi52MS5TeW5jUnVuIjwKFUdldEludGVncmF0aW9uUmVxdWVzdBIjCgtpbnRlZ3JhdGlvbhgBIAEoCUIOukgLcgmgjicBEAEYgAEiTgoWR2V0SW50ZWdyYXRpb25SZXNwb25zZRI0CgtpbnRlZ3JhdGlvbhgBIAEoCzIfLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvbiJnChdMaXN0SW50ZWdyYXRpb25zUmVxdWVzdBIcCglwYWdlX3NpemUYASABKAVCCbpIBhoEsI4nARIuCgpwYWdlX3Rva2VuGAIgASgJQhq6SBdyFRiACDIQXltBLVphLXowLTlfLV0qJCJqChhMaXN0SW50ZWdyYXRpb25zUmVzcG9uc2USNQoMaW50ZWdyYXRpb25zGAEgAygLMh8uaWRwLmludGVncmF0aW9uLnYxLkludGVncmF0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSK5AgoYVXBkYXRlSW50ZWdyYXRpb25SZXF1ZXN0EiMKC2ludGVncmF0aW9uGAEgASgJQg66SAtyCaCOJwEQARiAARIwCgdjaGFuZ2VzGAIgASgLMh8uaWRwLmludGVncmF0aW9uLnYxLkludGVncmF0aW9uEsUBCgt1cGRhdGVfbWFzaxgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2tCkwG6SI8B4gGLARIEbmFtZRIJY29ubmVjdG9yEgl3b3Jrc3BhY2USCGJlaGF2aW9yEgRraW5kEgR0eXBlEgtjb3JyZWxhdGlvbhIOZmllbGRfbWFwcGluZ3MSD3NlY29uZGFyeV9raW5kcxIQdXBkYXRlX2ZyZXF1ZW5jeRIKc3RhcnRfZGF0ZRILYXV0b19pbXBvcnQiUQoZVXBkYXRlSW50ZWdyYXRpb25SZXNwb25zZRI0CgtpbnRlZ3JhdGlvbhgBIAEoCzIfLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvbiJAChlTdXNwZW5kSW50ZWdyYXRpb25SZXF1ZXN0EiMKC2ludGVncmF0aW9uGAEgASgJQg66SAtyCaCOJwEQARiAASJSChpTdXNwZW5kSW50ZWdyYXRpb25SZXNwb25zZRI0CgtpbnRlZ3JhdGlvbhgBIAEoCzIfLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvbiI/ChhSZXN1bWVJbnRlZ3JhdGlvblJlcXVlc3QSIwoLaW50ZWdyYXRpb24YASABKAlCDrpIC3IJoI4nARABGIABIlEKGVJlc3VtZUludGVncmF0aW9uUmVzcG9uc2USNAoLaW50ZWdyYXRpb24YASABKAsyHy5pZHAuaW50ZWdyYXRpb24udjEuSW50ZWdyYXRpb24i+AUKB1N5bmNSdW4SGAoCaWQYASABKAlCDLpICXIHoI4nARiAARIkCg5pbnRlZ3JhdGlvbl9pZBgCIAEoCUIMukgJcgegjicBGIABEjoKB3RyaWdnZXIYAyABKA4yHy5pZHAuaW50ZWdyYXRpb24udjEuU3luY1RyaWdnZXJCCLpIBYIBAhABEjgKBnN0YXR1cxgEIAEoDjIeLmlkcC5pbnRlZ3JhdGlvbi52MS5TeW5jU3RhdHVzQgi6SAWCAQIQARJLCglxdWV1ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhy6SBmyARYiBwj/gtH/rwcyCwiAkrjDmP7///8BEkwKCnN0YXJ0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhy6SBmyARYiBwj/gtH/rwcyCwiAkrjDmP7///8BEk0KC2ZpbmlzaGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIcukgZsgEWIgcI/4LR/68HMgsIgJK4w5j+////ARIaCgVwaGFzZRgIIAEoCUILukgIcgagjicBGEASHQoMcmVwb3NpdG9yaWVzGAkgASgDQge6SAQiAigAEh4KDXB1bGxfcmVxdWVzdHMYCiABKANCB7pIBCICKAASGAoHY29tbWl0cxgLIAEoA0IHukgEIgIoABIZCghyZXF1ZXN0cxgMIAEoA0IHukgEIgIoABIdCgxyYXRlX2xpbWl0ZWQYDSABKANCB7pIBCICKAASGwoFZXJyb3IYDiABKAlCDLpICXIHqI4nARiAIBIYCgdhdHRlbXB0GA8gASgFQge6SAQaAigAEiIKEXJlcG9zaXRvcmllc19kb25lGBAgASgDQge6SAQiAigAEiMKEnJlcG9zaXRvcmllc190b3RhbBgRIAEoA0IHukgEIgIoABIeCghkZWxlZ2F0ZRgSIAEoCUIMukgJcgegjicBGIABIj0KFlN5bmNJbnRlZ3JhdGlvblJlcXVlc3QSIwoLaW50ZWdyYXRpb24YASABKAlCDrpIC3IJoI4nARABGIABIlMKF1N5bmNJbnRlZ3JhdGlvblJlc3BvbnNlEigKA3J1bhgBIAEoCzIbLmlkcC5pbnRlZ3JhdGlvbi52MS5TeW5jUnVuEg4KBmpvaW5lZBgCIAEoCCIvChFHZXRTeW5jUnVuUmVxdWVzdBIaCgJpZBgBIAEoCUIOukgLcgmgjicBEAEYgAEiPgoSR2V0U3luY1J1blJlc3BvbnNlEigKA3J1bhgBIAEoCzIbLmlkcC5pbnRlZ3JhdGlvbi52MS5TeW5jUnVuIogBChNMaXN0U3luY1J1bnNSZXF1ZXN0EiMKC2ludGVncmF0aW9uGAEgASgJQg66SAtyCaCOJwEQARiAARIcCglwYWdlX3NpemUYAiABKAVCCbpIBhoEsI4nARIuCgpwYWdlX3Rva2VuGAMgASgJQhq6SBdyFRiACDIQXltBLVphLXowLTlfLV0qJCJaChRMaXN0U3luY1J1bnNSZXNwb25zZRIpCgRydW5zGAEgAygLMhsuaWRwLmludGVncmF0aW9uLnYxLlN5bmNSdW4SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIr0BCgVFdmVudBIKCgJpZBgBIAEoCRIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgR0eXBlGAMgASgOMh0uaWRwLmludGVncmF0aW9uLnYxLkV2ZW50VHlwZRIPCgdtZXNzYWdlGAQgASgJEg0KBWFjdG9yGAUgASgJEg4KBnJ1bl9pZBgGIAEoCRISCgpyZXBvc2l0b3J5GAcgASgJEg0KBWVycm9yGAggASgJIoYBChFMaXN0RXZlbnRzUmVxdWVzdBIjCgtpbnRlZ3JhdGlvbhgBIAEoCUIOukgLcgmgjicBEAEYgAESHAoJcGFnZV9zaXplGAIgASgFQgm6SAYaBLCOJwESLgoKcGFnZV90b2tlbhgDIAEoCUIaukgXchUYgAgyEF5bQS1aYS16MC05Xy1dKiQiWAoSTGlzdEV2ZW50c1Jlc3BvbnNlEikKBmV2ZW50cxgBIAMoCzIZLmlkcC5pbnRlZ3JhdGlvbi52MS5FdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkqcAoIQmVoYXZpb3ISGAoUQkVIQVZJT1JfVU5TUEVDSUZJRUQQABIfChtCRUhBVklPUl9SRUdJU1RFUl9BTkRfTUVSR0UQARIVChFCRUhBVklPUl9SRUdJU1RFUhACEhIKDkJFSEFWSU9SX01FUkdFEAMqUAoIT3BlcmF0b3ISGAoUT1BFUkFUT1JfVU5TUEVDSUZJRUQQABITCg9PUEVSQVRPUl9FUVVBTFMQARIVChFPUEVSQVRPUl9DT05UQUlOUxACKm0KDVNlY29uZGFyeUtpbmQSHgoaU0VDT05EQVJZX0tJTkRfVU5TUEVDSUZJRUQQABIgChxTRUNPTkRBUllfS0lORF9QVUxMX1JFUVVFU1RTEAESGgoWU0VDT05EQVJZX0tJTkRfQ09NTUlUUxACKugBCg9VcGRhdGVGcmVxdWVuY3kSIAocVVBEQVRFX0ZSRVFVRU5DWV9VTlNQRUNJRklFRBAAEh8KG1VQREFURV9GUkVRVUVOQ1lfMzBfTUlOVVRFUxABEhsKF1VQREFURV9GUkVRVUVOQ1lfMV9IT1VSEAISHAoYVVBEQVRFX0ZSRVFVRU5DWV8zX0hPVVJTEAMSHAoYVVBEQVRFX0ZSRVFVRU5DWV82X0hPVVJTEAQSHQoZVVBEQVRFX0ZSRVFVRU5DWV8xMl9IT1VSUxAFEhoKFlVQREFURV9GUkVRVUVOQ1lfMV9EQVkQBip1ChBJbnRlZ3JhdGlvblN0YXRlEiEKHUlOVEVHUkFUSU9OX1NUQVRFX1VOU1BFQ0lGSUVEEAASHQoZSU5URUdSQVRJT05fU1RBVEVfRU5BQkxFRBABEh8KG0lOVEVHUkFUSU9OX1NUQVRFX1NVU1BFTkRFRBACKq4BCgtTeW5jVHJpZ2dlchIcChhTWU5DX1RSSUdHRVJfVU5TUEVDSUZJRUQQABIaChZTWU5DX1RSSUdHRVJfU0NIRURVTEVEEAESFwoTU1lOQ19UUklHR0VSX01BTlVBTBACEhgKFFNZTkNfVFJJR0dFUl9DUkVBVEVEEAMSGAoUU1lOQ19UUklHR0VSX1JFU1VNRUQQBBIYChRTWU5DX1RSSUdHRVJfV0VCSE9PSxAFKr8BCgpTeW5jU3RhdHVzEhsKF1NZTkNfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFgoSU1lOQ19TVEFUVVNfUVVFVUVEEAESFwoTU1lOQ19TVEFUVVNfUlVOTklORxACEhcKE1NZTkNfU1RBVFVTX1NVQ0NFU1MQAxIXChNTWU5DX1NUQVRVU19QQVJUSUFMEAQSFgoSU1lOQ19TVEFUVVNfRkFJTEVEEAUSGQoVU1lOQ19TVEFUVVNfQ0FOQ0VMTEVEEAYqvwIKCUV2ZW50VHlwZRIaChZFVkVOVF9UWVBFX1VOU1BFQ0lGSUVEEAASEwoPRVZFTlRfVFlQRV9TWU5DEAESHQoZRVZFTlRfVFlQRV9DT05GSUdfQ0hBTkdFRBACEhgKFEVWRU5UX1RZUEVfU1VTUEVOREVEEAMSFgoSRVZFTlRfVFlQRV9SRVNVTUVEEAQSFwoTRVZFTlRfVFlQRV9JTVBPUlRFRBAFEhwKGEVWRU5UX1RZUEVfQVVUT19JTVBPUlRFRBAGEhcKE0VWRU5UX1RZUEVfVU5MSU5LRUQQBxIcChhFVkVOVF9UWVBFX0lNUE9SVF9GQUlMRUQQCBIhCh1FVkVOVF9UWVBFX1JFUE9TSVRPUllfREVMRVRFRBAJEh8KG0VWRU5UX1RZUEVfRk9MTE9XX1VQX0ZBSUxFRBAKMsAIChJJbnRlZ3JhdGlvblNlcnZpY2UScAoRQ3JlYXRlSW50ZWdyYXRpb24SLC5pZHAuaW50ZWdyYXRpb24udjEuQ3JlYXRlSW50ZWdyYXRpb25SZXF1ZXN0Gi0uaWRwLmludGVncmF0aW9uLnYxLkNyZWF0ZUludGVncmF0aW9uUmVzcG9uc2USZwoOR2V0SW50ZWdyYXRpb24SKS5pZHAuaW50ZWdyYXRpb24udjEuR2V0SW50ZWdyYXRpb25SZXF1ZXN0GiouaWRwLmludGVncmF0aW9uLnYxLkdldEludGVncmF0aW9uUmVzcG9uc2USbQoQTGlzdEludGVncmF0aW9ucxIrLmlkcC5pbnRlZ3JhdGlvbi52MS5MaXN0SW50ZWdyYXRpb25zUmVxdWVzdBosLmlkcC5pbnRlZ3JhdGlvbi52MS5MaXN0SW50ZWdyYXRpb25zUmVzcG9uc2UScAoRVXBkYXRlSW50ZWdyYXRpb24SLC5pZHAuaW50ZWdyYXRpb24udjEuVXBkYXRlSW50ZWdyYXRpb25SZXF1ZXN0Gi0uaWRwLmludGVncmF0aW9uLnYxLlVwZGF0ZUludGVncmF0aW9uUmVzcG9uc2UScwoSU3VzcGVuZEludGVncmF0aW9uEi0uaWRwLmludGVncmF0aW9uLnYxLlN1c3BlbmRJbnRlZ3JhdGlvblJlcXVlc3QaLi5pZHAuaW50ZWdyYXRpb24udjEuU3VzcGVuZEludGVncmF0aW9uUmVzcG9uc2UScAoRUmVzdW1lSW50ZWdyYXRpb24SLC5pZHAuaW50ZWdyYXRpb24udjEuUmVzdW1lSW50ZWdyYXRpb25SZXF1ZXN0Gi0uaWRwLmludGVncmF0aW9uLnYxLlJlc3VtZUludGVncmF0aW9uUmVzcG9uc2USagoPU3luY0ludGVncmF0aW9uEiouaWRwLmludGVncmF0aW9uLnYxLlN5bmNJbnRlZ3JhdGlvblJlcXVlc3QaKy5pZHAuaW50ZWdyYXRpb24udjEuU3luY0ludGVncmF0aW9uUmVzcG9uc2USWwoKR2V0U3luY1J1bhIlLmlkcC5pbnRlZ3JhdGlvbi52MS5HZXRTeW5jUnVuUmVxdWVzdBomLmlkcC5pbnRlZ3JhdGlvbi52MS5HZXRTeW5jUnVuUmVzcG9uc2USYQoMTGlzdFN5bmNSdW5zEicuaWRwLmludGVncmF0aW9uLnYxLkxpc3RTeW5jUnVuc1JlcXVlc3QaKC5pZHAuaW50ZWdyYXRpb24udjEuTGlzdFN5bmNSdW5zUmVzcG9uc2USWwoKTGlzdEV2ZW50cxIlLmlkcC5pbnRlZ3JhdGlvbi52MS5MaXN0RXZlbnRzUmVxdWVzdBomLmlkcC5pbnRlZ3JhdGlvbi52MS5MaXN0RXZlbnRzUmVzcG9uc2ViBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_idp_rules_v1_rules]);
+  fileDesc("CiRpZHAvaW50ZWdyYXRpb24vdjEvaW50ZWdyYXRpb24ucHJvdG8SEmlkcC5pbnRlZ3JhdGlvbi52MSKUAQoPQ29ycmVsYXRpb25SdWxlEiMKDWluZ2VzdGVkX3BhdGgYASABKAlCDLpICXIHoI4nARiAAhIiCgxjYXRhbG9nX3BhdGgYAiABKAlCDLpICXIHoI4nARiAAhI4CghvcGVyYXRvchgDIAEoDjIcLmlkcC5pbnRlZ3JhdGlvbi52MS5PcGVyYXRvckIIukgFggECEAEiRgoMRmllbGRNYXBwaW5nEhoKBG5hbWUYASABKAlCDLpICXIHoI4nARiAAhIaCgRwYXRoGAIgASgJQgy6SAlyB6COJwEYgAIi4QcKC0ludGVncmF0aW9uEhgKAmlkGAEgASgJQgy6SAlyB6COJwEYgAESGgoEbmFtZRgCIAEoCUIMukgJcgegjicBGIABEh8KCWNvbm5lY3RvchgDIAEoCUIMukgJcgegjicBGIABEh4KCXdvcmtzcGFjZRgEIAEoCUILukgIcgagjicBGGQSOAoIYmVoYXZpb3IYBSABKA4yHC5pZHAuaW50ZWdyYXRpb24udjEuQmVoYXZpb3JCCLpIBYIBAhABEhkKBGtpbmQYBiABKAlCC7pICHIGoI4nARhAEhkKBHR5cGUYByABKAlCC7pICHIGoI4nARg/EjkKC2NvcnJlbGF0aW9uGAggASgLMiQuaWRwLmludGVncmF0aW9uLnYxLkNvcnJlbGF0aW9uUnVsZXMSOQoOZmllbGRfbWFwcGluZ3MYCSABKAsyIS5pZHAuaW50ZWdyYXRpb24udjEuRmllbGRNYXBwaW5ncxI7Cg9zZWNvbmRhcnlfa2luZHMYCiABKAsyIi5pZHAuaW50ZWdyYXRpb24udjEuU2Vjb25kYXJ5S2luZHMSRwoQdXBkYXRlX2ZyZXF1ZW5jeRgLIAEoDjIjLmlkcC5pbnRlZ3JhdGlvbi52MS5VcGRhdGVGcmVxdWVuY3lCCLpIBYIBAhABEkcKCnN0YXJ0X2RhdGUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhe6SBSyAREiBwj/gtH/rwcyBgiAh7XDAxITCgthdXRvX2ltcG9ydBgNIAEoCBI9CgVzdGF0ZRgOIAEoDjIkLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvblN0YXRlQgi6SAWCAQIQARJMCgpjcmVhdGVkX2F0GA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIcukgZsgEWIgcI/4LR/68HMgsIgJK4w5j+////ARJMCgp1cGRhdGVkX2F0GBAgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIcukgZsgEWIgcI/4LR/68HMgsIgJK4w5j+////ARJOCgxuZXh0X3N5bmNfYXQYESABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhy6SBmyARYiBwj/gtH/rwcyCwiAkrjDmP7///8BEi0KCGxhc3RfcnVuGBIgASgLMhsuaWRwLmludGVncmF0aW9uLnYxLlN5bmNSdW4SNwoHd2ViaG9vaxgTIAEoCzImLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvbldlYmhvb2si7wIKEkludGVncmF0aW9uV2ViaG9vaxIZCgN1cmwYASABKAlCDLpICXIHoI4nARiAEBJECgVzdGF0ZRgCIAEoDjIrLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvbldlYmhvb2tTdGF0ZUIIukgFggECEAESHQoHbWVzc2FnZRgDIAEoCUIMukgJcgegjicBGIAIEhoKBGhpbnQYBCABKAlCDLpICXIHoI4nARiACBJMCgpjaGVja2VkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIcukgZsgEWIgcI/4LR/68HMgsIgJK4w5j+////ARIbCgpkZWxpdmVyaWVzGAYgASgDQge6SAQiAigAElIKEGxhc3RfZGVsaXZlcnlfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhy6SBmyARYiBwj/gtH/rwcyCwiAkrjDmP7///8BIlAKEENvcnJlbGF0aW9uUnVsZXMSPAoFcnVsZXMYASADKAsyIy5pZHAuaW50ZWdyYXRpb24udjEuQ29ycmVsYXRpb25SdWxlQgi6SAWSAQIQICJNCg1GaWVsZE1hcHBpbmdzEjwKCG1hcHBpbmdzGAEgAygLMiAuaWRwLmludGVncmF0aW9uLnYxLkZpZWxkTWFwcGluZ0IIukgFkgECEEAiVwoOU2Vjb25kYXJ5S2luZHMSRQoFa2luZHMYASADKA4yIS5pZHAuaW50ZWdyYXRpb24udjEuU2Vjb25kYXJ5S2luZEITukgQkgENEAIYASIHggEEEAEgACJYChhDcmVhdGVJbnRlZ3JhdGlvblJlcXVlc3QSPAoLaW50ZWdyYXRpb24YASABKAsyHy5pZHAuaW50ZWdyYXRpb24udjEuSW50ZWdyYXRpb25CBrpIA8gBASKBAQoZQ3JlYXRlSW50ZWdyYXRpb25SZXNwb25zZRI0CgtpbnRlZ3JhdGlvbhgBIAEoCzIfLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvbhIuCglmaXJzdF9ydW4YAiABKAsyGy5pZHAuaW50ZWdyYXRpb24udjEuU3luY1J1biI8ChVHZXRJbnRlZ3JhdGlvblJlcXVlc3QSIwoLaW50ZWdyYXRpb24YASABKAlCDrpIC3IJoI4nARABGIABIk4KFkdldEludGVncmF0aW9uUmVzcG9uc2USNAoLaW50ZWdyYXRpb24YASABKAsyHy5pZHAuaW50ZWdyYXRpb24udjEuSW50ZWdyYXRpb24iZwoXTGlzdEludGVncmF0aW9uc1JlcXVlc3QSHAoJcGFnZV9zaXplGAEgASgFQgm6SAYaBLCOJwESLgoKcGFnZV90b2tlbhgCIAEoCUIaukgXchUYgAgyEF5bQS1aYS16MC05Xy1dKiQiagoYTGlzdEludGVncmF0aW9uc1Jlc3BvbnNlEjUKDGludGVncmF0aW9ucxgBIAMoCzIfLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiuQIKGFVwZGF0ZUludGVncmF0aW9uUmVxdWVzdBIjCgtpbnRlZ3JhdGlvbhgBIAEoCUIOukgLcgmgjicBEAEYgAESMAoHY2hhbmdlcxgCIAEoCzIfLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvbhLFAQoLdXBkYXRlX21hc2sYAyABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrQpMBukiPAeIBiwESBG5hbWUSCWNvbm5lY3RvchIJd29ya3NwYWNlEghiZWhhdmlvchIEa2luZBIEdHlwZRILY29ycmVsYXRpb24SDmZpZWxkX21hcHBpbmdzEg9zZWNvbmRhcnlfa2luZHMSEHVwZGF0ZV9mcmVxdWVuY3kSCnN0YXJ0X2RhdGUSC2F1dG9faW1wb3J0IlEKGVVwZGF0ZUludGVncmF0aW9uUmVzcG9uc2USNAoLaW50ZWdyYXRpb24YASABKAsyHy5pZHAuaW50ZWdyYXRpb24udjEuSW50ZWdyYXRpb24iQAoZU3VzcGVuZEludGVncmF0aW9uUmVxdWVzdBIjCgtpbnRlZ3JhdGlvbhgBIAEoCUIOukgLcgmgjicBEAEYgAEiUgoaU3VzcGVuZEludGVncmF0aW9uUmVzcG9uc2USNAoLaW50ZWdyYXRpb24YASABKAsyHy5pZHAuaW50ZWdyYXRpb24udjEuSW50ZWdyYXRpb24iPwoYUmVzdW1lSW50ZWdyYXRpb25SZXF1ZXN0EiMKC2ludGVncmF0aW9uGAEgASgJQg66SAtyCaCOJwEQARiAASJRChlSZXN1bWVJbnRlZ3JhdGlvblJlc3BvbnNlEjQKC2ludGVncmF0aW9uGAEgASgLMh8uaWRwLmludGVncmF0aW9uLnYxLkludGVncmF0aW9uIq0GCgdTeW5jUnVuEhgKAmlkGAEgASgJQgy6SAlyB6COJwEYgAESJAoOaW50ZWdyYXRpb25faWQYAiABKAlCDLpICXIHoI4nARiAARI6Cgd0cmlnZ2VyGAMgASgOMh8uaWRwLmludGVncmF0aW9uLnYxLlN5bmNUcmlnZ2VyQgi6SAWCAQIQARI4CgZzdGF0dXMYBCABKA4yHi5pZHAuaW50ZWdyYXRpb24udjEuU3luY1N0YXR1c0IIukgFggECEAESSwoJcXVldWVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIcukgZsgEWIgcI/4LR/68HMgsIgJK4w5j+////ARJMCgpzdGFydGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIcukgZsgEWIgcI/4LR/68HMgsIgJK4w5j+////ARJNCgtmaW5pc2hlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCHLpIGbIBFiIHCP+C0f+vBzILCICSuMOY/v///wESGgoFcGhhc2UYCCABKAlCC7pICHIGoI4nARhAEh0KDHJlcG9zaXRvcmllcxgJIAEoA0IHukgEIgIoABIeCg1wdWxsX3JlcXVlc3RzGAogASgDQge6SAQiAigAEhgKB2NvbW1pdHMYCyABKANCB7pIBCICKAASGQoIcmVxdWVzdHMYDCABKANCB7pIBCICKAASHQoMcmF0ZV9saW1pdGVkGA0gASgDQge6SAQiAigAEhsKBWVycm9yGA4gASgJQgy6SAlyB6iOJwEYgCASGAoHYXR0ZW1wdBgPIAEoBUIHukgEGgIoABIiChFyZXBvc2l0b3JpZXNfZG9uZRgQIAEoA0IHukgEIgIoABIjChJyZXBvc2l0b3JpZXNfdG90YWwYESABKANCB7pIBCICKAASHgoIZGVsZWdhdGUYEiABKAlCDLpICXIHoI4nARiAARIzChV0YXJnZXRlZF9yZXBvc2l0b3JpZXMYEyADKAlCFLpIEZIBDhDoByIJcgegjicBGIABInwKFlN5bmNJbnRlZ3JhdGlvblJlcXVlc3QSIwoLaW50ZWdyYXRpb24YASABKAlCDrpIC3IJoI4nARABGIABEj0KDHJlcG9zaXRvcmllcxgCIAMoCUInukgkkgEhEGQYASIbchkyF15bQS1aYS16MC05Ll8tXXsxLDEyOH0kIlMKF1N5bmNJbnRlZ3JhdGlvblJlc3BvbnNlEigKA3J1bhgBIAEoCzIbLmlkcC5pbnRlZ3JhdGlvbi52MS5TeW5jUnVuEg4KBmpvaW5lZBgCIAEoCCIvChFHZXRTeW5jUnVuUmVxdWVzdBIaCgJpZBgBIAEoCUIOukgLcgmgjicBEAEYgAEiPgoSR2V0U3luY1J1blJlc3BvbnNlEigKA3J1bhgBIAEoCzIbLmlkcC5pbnRlZ3JhdGlvbi52MS5TeW5jUnVuIogBChNMaXN0U3luY1J1bnNSZXF1ZXN0EiMKC2ludGVncmF0aW9uGAEgASgJQg66SAtyCaCOJwEQARiAARIcCglwYWdlX3NpemUYAiABKAVCCbpIBhoEsI4nARIuCgpwYWdlX3Rva2VuGAMgASgJQhq6SBdyFRiACDIQXltBLVphLXowLTlfLV0qJCJaChRMaXN0U3luY1J1bnNSZXNwb25zZRIpCgRydW5zGAEgAygLMhsuaWRwLmludGVncmF0aW9uLnYxLlN5bmNSdW4SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIr0BCgVFdmVudBIKCgJpZBgBIAEoCRIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgR0eXBlGAMgASgOMh0uaWRwLmludGVncmF0aW9uLnYxLkV2ZW50VHlwZRIPCgdtZXNzYWdlGAQgASgJEg0KBWFjdG9yGAUgASgJEg4KBnJ1bl9pZBgGIAEoCRISCgpyZXBvc2l0b3J5GAcgASgJEg0KBWVycm9yGAggASgJIoYBChFMaXN0RXZlbnRzUmVxdWVzdBIjCgtpbnRlZ3JhdGlvbhgBIAEoCUIOukgLcgmgjicBEAEYgAESHAoJcGFnZV9zaXplGAIgASgFQgm6SAYaBLCOJwESLgoKcGFnZV90b2tlbhgDIAEoCUIaukgXchUYgAgyEF5bQS1aYS16MC05Xy1dKiQiWAoSTGlzdEV2ZW50c1Jlc3BvbnNlEikKBmV2ZW50cxgBIAMoCzIZLmlkcC5pbnRlZ3JhdGlvbi52MS5FdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkqcAoIQmVoYXZpb3ISGAoUQkVIQVZJT1JfVU5TUEVDSUZJRUQQABIfChtCRUhBVklPUl9SRUdJU1RFUl9BTkRfTUVSR0UQARIVChFCRUhBVklPUl9SRUdJU1RFUhACEhIKDkJFSEFWSU9SX01FUkdFEAMqUAoIT3BlcmF0b3ISGAoUT1BFUkFUT1JfVU5TUEVDSUZJRUQQABITCg9PUEVSQVRPUl9FUVVBTFMQARIVChFPUEVSQVRPUl9DT05UQUlOUxACKm0KDVNlY29uZGFyeUtpbmQSHgoaU0VDT05EQVJZX0tJTkRfVU5TUEVDSUZJRUQQABIgChxTRUNPTkRBUllfS0lORF9QVUxMX1JFUVVFU1RTEAESGgoWU0VDT05EQVJZX0tJTkRfQ09NTUlUUxACKugBCg9VcGRhdGVGcmVxdWVuY3kSIAocVVBEQVRFX0ZSRVFVRU5DWV9VTlNQRUNJRklFRBAAEh8KG1VQREFURV9GUkVRVUVOQ1lfMzBfTUlOVVRFUxABEhsKF1VQREFURV9GUkVRVUVOQ1lfMV9IT1VSEAISHAoYVVBEQVRFX0ZSRVFVRU5DWV8zX0hPVVJTEAMSHAoYVVBEQVRFX0ZSRVFVRU5DWV82X0hPVVJTEAQSHQoZVVBEQVRFX0ZSRVFVRU5DWV8xMl9IT1VSUxAFEhoKFlVQREFURV9GUkVRVUVOQ1lfMV9EQVkQBip1ChBJbnRlZ3JhdGlvblN0YXRlEiEKHUlOVEVHUkFUSU9OX1NUQVRFX1VOU1BFQ0lGSUVEEAASHQoZSU5URUdSQVRJT05fU1RBVEVfRU5BQkxFRBABEh8KG0lOVEVHUkFUSU9OX1NUQVRFX1NVU1BFTkRFRBACKuMCChdJbnRlZ3JhdGlvbldlYmhvb2tTdGF0ZRIpCiVJTlRFR1JBVElPTl9XRUJIT09LX1NUQVRFX1VOU1BFQ0lGSUVEEAASLAooSU5URUdSQVRJT05fV0VCSE9PS19TVEFURV9OT1RfQ09ORklHVVJFRBABEiUKIUlOVEVHUkFUSU9OX1dFQkhPT0tfU1RBVEVfUEVORElORxACEiQKIElOVEVHUkFUSU9OX1dFQkhPT0tfU1RBVEVfQUNUSVZFEAMSJgoiSU5URUdSQVRJT05fV0VCSE9PS19TVEFURV9JTkFDVElWRRAEEisKJ0lOVEVHUkFUSU9OX1dFQkhPT0tfU1RBVEVfTUlTU0lOR19TQ09QRRAFEicKI0lOVEVHUkFUSU9OX1dFQkhPT0tfU1RBVEVfTk9UX09XTkVSEAYSJAogSU5URUdSQVRJT05fV0VCSE9PS19TVEFURV9GQUlMRUQQByquAQoLU3luY1RyaWdnZXISHAoYU1lOQ19UUklHR0VSX1VOU1BFQ0lGSUVEEAASGgoWU1lOQ19UUklHR0VSX1NDSEVEVUxFRBABEhcKE1NZTkNfVFJJR0dFUl9NQU5VQUwQAhIYChRTWU5DX1RSSUdHRVJfQ1JFQVRFRBADEhgKFFNZTkNfVFJJR0dFUl9SRVNVTUVEEAQSGAoUU1lOQ19UUklHR0VSX1dFQkhPT0sQBSq/AQoKU3luY1N0YXR1cxIbChdTWU5DX1NUQVRVU19VTlNQRUNJRklFRBAAEhYKElNZTkNfU1RBVFVTX1FVRVVFRBABEhcKE1NZTkNfU1RBVFVTX1JVTk5JTkcQAhIXChNTWU5DX1NUQVRVU19TVUNDRVNTEAMSFwoTU1lOQ19TVEFUVVNfUEFSVElBTBAEEhYKElNZTkNfU1RBVFVTX0ZBSUxFRBAFEhkKFVNZTkNfU1RBVFVTX0NBTkNFTExFRBAGKr8CCglFdmVudFR5cGUSGgoWRVZFTlRfVFlQRV9VTlNQRUNJRklFRBAAEhMKD0VWRU5UX1RZUEVfU1lOQxABEh0KGUVWRU5UX1RZUEVfQ09ORklHX0NIQU5HRUQQAhIYChRFVkVOVF9UWVBFX1NVU1BFTkRFRBADEhYKEkVWRU5UX1RZUEVfUkVTVU1FRBAEEhcKE0VWRU5UX1RZUEVfSU1QT1JURUQQBRIcChhFVkVOVF9UWVBFX0FVVE9fSU1QT1JURUQQBhIXChNFVkVOVF9UWVBFX1VOTElOS0VEEAcSHAoYRVZFTlRfVFlQRV9JTVBPUlRfRkFJTEVEEAgSIQodRVZFTlRfVFlQRV9SRVBPU0lUT1JZX0RFTEVURUQQCRIfChtFVkVOVF9UWVBFX0ZPTExPV19VUF9GQUlMRUQQCjLACAoSSW50ZWdyYXRpb25TZXJ2aWNlEnAKEUNyZWF0ZUludGVncmF0aW9uEiwuaWRwLmludGVncmF0aW9uLnYxLkNyZWF0ZUludGVncmF0aW9uUmVxdWVzdBotLmlkcC5pbnRlZ3JhdGlvbi52MS5DcmVhdGVJbnRlZ3JhdGlvblJlc3BvbnNlEmcKDkdldEludGVncmF0aW9uEikuaWRwLmludGVncmF0aW9uLnYxLkdldEludGVncmF0aW9uUmVxdWVzdBoqLmlkcC5pbnRlZ3JhdGlvbi52MS5HZXRJbnRlZ3JhdGlvblJlc3BvbnNlEm0KEExpc3RJbnRlZ3JhdGlvbnMSKy5pZHAuaW50ZWdyYXRpb24udjEuTGlzdEludGVncmF0aW9uc1JlcXVlc3QaLC5pZHAuaW50ZWdyYXRpb24udjEuTGlzdEludGVncmF0aW9uc1Jlc3BvbnNlEnAKEVVwZGF0ZUludGVncmF0aW9uEiwuaWRwLmludGVncmF0aW9uLnYxLlVwZGF0ZUludGVncmF0aW9uUmVxdWVzdBotLmlkcC5pbnRlZ3JhdGlvbi52MS5VcGRhdGVJbnRlZ3JhdGlvblJlc3BvbnNlEnMKElN1c3BlbmRJbnRlZ3JhdGlvbhItLmlkcC5pbnRlZ3JhdGlvbi52MS5TdXNwZW5kSW50ZWdyYXRpb25SZXF1ZXN0Gi4uaWRwLmludGVncmF0aW9uLnYxLlN1c3BlbmRJbnRlZ3JhdGlvblJlc3BvbnNlEnAKEVJlc3VtZUludGVncmF0aW9uEiwuaWRwLmludGVncmF0aW9uLnYxLlJlc3VtZUludGVncmF0aW9uUmVxdWVzdBotLmlkcC5pbnRlZ3JhdGlvbi52MS5SZXN1bWVJbnRlZ3JhdGlvblJlc3BvbnNlEmoKD1N5bmNJbnRlZ3JhdGlvbhIqLmlkcC5pbnRlZ3JhdGlvbi52MS5TeW5jSW50ZWdyYXRpb25SZXF1ZXN0GisuaWRwLmludGVncmF0aW9uLnYxLlN5bmNJbnRlZ3JhdGlvblJlc3BvbnNlElsKCkdldFN5bmNSdW4SJS5pZHAuaW50ZWdyYXRpb24udjEuR2V0U3luY1J1blJlcXVlc3QaJi5pZHAuaW50ZWdyYXRpb24udjEuR2V0U3luY1J1blJlc3BvbnNlEmEKDExpc3RTeW5jUnVucxInLmlkcC5pbnRlZ3JhdGlvbi52MS5MaXN0U3luY1J1bnNSZXF1ZXN0GiguaWRwLmludGVncmF0aW9uLnYxLkxpc3RTeW5jUnVuc1Jlc3BvbnNlElsKCkxpc3RFdmVudHMSJS5pZHAuaW50ZWdyYXRpb24udjEuTGlzdEV2ZW50c1JlcXVlc3QaJi5pZHAuaW50ZWdyYXRpb24udjEuTGlzdEV2ZW50c1Jlc3BvbnNlYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_idp_rules_v1_rules]);
 
 /**
  * CorrelationRule matches a discovered repository with a catalog entity.
@@ -219,6 +219,13 @@ export type Integration = Message<"idp.integration.v1.Integration"> & {
    * @generated from field: idp.integration.v1.SyncRun last_run = 18;
    */
   lastRun?: SyncRun | undefined;
+
+  /**
+   * The workspace webhook that keeps the catalog fresh between syncs. Output only.
+   *
+   * @generated from field: idp.integration.v1.IntegrationWebhook webhook = 19;
+   */
+  webhook?: IntegrationWebhook | undefined;
 };
 
 /**
@@ -227,6 +234,69 @@ export type Integration = Message<"idp.integration.v1.Integration"> & {
  */
 export const IntegrationSchema: GenMessage<Integration> = /*@__PURE__*/
   messageDesc(file_idp_integration_v1_integration, 2);
+
+/**
+ * IntegrationWebhook is an integration's workspace webhook. Output only.
+ *
+ * @generated from message idp.integration.v1.IntegrationWebhook
+ */
+export type IntegrationWebhook = Message<"idp.integration.v1.IntegrationWebhook"> & {
+  /**
+   * Where Bitbucket delivers events; empty without a public address.
+   *
+   * @generated from field: string url = 1;
+   */
+  url: string;
+
+  /**
+   * Where it stands.
+   *
+   * @generated from field: idp.integration.v1.IntegrationWebhookState state = 2;
+   */
+  state: IntegrationWebhookState;
+
+  /**
+   * What the delegate last reported.
+   *
+   * @generated from field: string message = 3;
+   */
+  message: string;
+
+  /**
+   * What to do about it, when it is not active.
+   *
+   * @generated from field: string hint = 4;
+   */
+  hint: string;
+
+  /**
+   * When the delegate last reported on it.
+   *
+   * @generated from field: google.protobuf.Timestamp checked_at = 5;
+   */
+  checkedAt?: Timestamp | undefined;
+
+  /**
+   * Deliveries accepted so far.
+   *
+   * @generated from field: int64 deliveries = 6;
+   */
+  deliveries: bigint;
+
+  /**
+   * When the last delivery was accepted.
+   *
+   * @generated from field: google.protobuf.Timestamp last_delivery_at = 7;
+   */
+  lastDeliveryAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message idp.integration.v1.IntegrationWebhook.
+ * Use `create(IntegrationWebhookSchema)` to create a new message.
+ */
+export const IntegrationWebhookSchema: GenMessage<IntegrationWebhook> = /*@__PURE__*/
+  messageDesc(file_idp_integration_v1_integration, 3);
 
 /**
  * CorrelationRules is a set of rules that must all hold.
@@ -247,7 +317,7 @@ export type CorrelationRules = Message<"idp.integration.v1.CorrelationRules"> & 
  * Use `create(CorrelationRulesSchema)` to create a new message.
  */
 export const CorrelationRulesSchema: GenMessage<CorrelationRules> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 3);
+  messageDesc(file_idp_integration_v1_integration, 4);
 
 /**
  * FieldMappings is the set of fields copied into linked entities.
@@ -268,7 +338,7 @@ export type FieldMappings = Message<"idp.integration.v1.FieldMappings"> & {
  * Use `create(FieldMappingsSchema)` to create a new message.
  */
 export const FieldMappingsSchema: GenMessage<FieldMappings> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 4);
+  messageDesc(file_idp_integration_v1_integration, 5);
 
 /**
  * SecondaryKinds is the set of secondary kinds synced.
@@ -289,7 +359,7 @@ export type SecondaryKinds = Message<"idp.integration.v1.SecondaryKinds"> & {
  * Use `create(SecondaryKindsSchema)` to create a new message.
  */
 export const SecondaryKindsSchema: GenMessage<SecondaryKinds> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 5);
+  messageDesc(file_idp_integration_v1_integration, 6);
 
 /**
  * CreateIntegrationRequest holds the new integration.
@@ -310,7 +380,7 @@ export type CreateIntegrationRequest = Message<"idp.integration.v1.CreateIntegra
  * Use `create(CreateIntegrationRequestSchema)` to create a new message.
  */
 export const CreateIntegrationRequestSchema: GenMessage<CreateIntegrationRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 6);
+  messageDesc(file_idp_integration_v1_integration, 7);
 
 /**
  * CreateIntegrationResponse holds the stored integration.
@@ -338,7 +408,7 @@ export type CreateIntegrationResponse = Message<"idp.integration.v1.CreateIntegr
  * Use `create(CreateIntegrationResponseSchema)` to create a new message.
  */
 export const CreateIntegrationResponseSchema: GenMessage<CreateIntegrationResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 7);
+  messageDesc(file_idp_integration_v1_integration, 8);
 
 /**
  * GetIntegrationRequest names an integration.
@@ -359,7 +429,7 @@ export type GetIntegrationRequest = Message<"idp.integration.v1.GetIntegrationRe
  * Use `create(GetIntegrationRequestSchema)` to create a new message.
  */
 export const GetIntegrationRequestSchema: GenMessage<GetIntegrationRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 8);
+  messageDesc(file_idp_integration_v1_integration, 9);
 
 /**
  * GetIntegrationResponse holds the integration.
@@ -380,7 +450,7 @@ export type GetIntegrationResponse = Message<"idp.integration.v1.GetIntegrationR
  * Use `create(GetIntegrationResponseSchema)` to create a new message.
  */
 export const GetIntegrationResponseSchema: GenMessage<GetIntegrationResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 9);
+  messageDesc(file_idp_integration_v1_integration, 10);
 
 /**
  * ListIntegrationsRequest pages through integrations.
@@ -408,7 +478,7 @@ export type ListIntegrationsRequest = Message<"idp.integration.v1.ListIntegratio
  * Use `create(ListIntegrationsRequestSchema)` to create a new message.
  */
 export const ListIntegrationsRequestSchema: GenMessage<ListIntegrationsRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 10);
+  messageDesc(file_idp_integration_v1_integration, 11);
 
 /**
  * ListIntegrationsResponse is one page.
@@ -436,7 +506,7 @@ export type ListIntegrationsResponse = Message<"idp.integration.v1.ListIntegrati
  * Use `create(ListIntegrationsResponseSchema)` to create a new message.
  */
 export const ListIntegrationsResponseSchema: GenMessage<ListIntegrationsResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 11);
+  messageDesc(file_idp_integration_v1_integration, 12);
 
 /**
  * UpdateIntegrationRequest changes some fields.
@@ -471,7 +541,7 @@ export type UpdateIntegrationRequest = Message<"idp.integration.v1.UpdateIntegra
  * Use `create(UpdateIntegrationRequestSchema)` to create a new message.
  */
 export const UpdateIntegrationRequestSchema: GenMessage<UpdateIntegrationRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 12);
+  messageDesc(file_idp_integration_v1_integration, 13);
 
 /**
  * UpdateIntegrationResponse holds the changed integration.
@@ -492,7 +562,7 @@ export type UpdateIntegrationResponse = Message<"idp.integration.v1.UpdateIntegr
  * Use `create(UpdateIntegrationResponseSchema)` to create a new message.
  */
 export const UpdateIntegrationResponseSchema: GenMessage<UpdateIntegrationResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 13);
+  messageDesc(file_idp_integration_v1_integration, 14);
 
 /**
  * SuspendIntegrationRequest names an integration.
@@ -513,7 +583,7 @@ export type SuspendIntegrationRequest = Message<"idp.integration.v1.SuspendInteg
  * Use `create(SuspendIntegrationRequestSchema)` to create a new message.
  */
 export const SuspendIntegrationRequestSchema: GenMessage<SuspendIntegrationRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 14);
+  messageDesc(file_idp_integration_v1_integration, 15);
 
 /**
  * SuspendIntegrationResponse holds the suspended integration.
@@ -534,7 +604,7 @@ export type SuspendIntegrationResponse = Message<"idp.integration.v1.SuspendInte
  * Use `create(SuspendIntegrationResponseSchema)` to create a new message.
  */
 export const SuspendIntegrationResponseSchema: GenMessage<SuspendIntegrationResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 15);
+  messageDesc(file_idp_integration_v1_integration, 16);
 
 /**
  * ResumeIntegrationRequest names an integration.
@@ -555,7 +625,7 @@ export type ResumeIntegrationRequest = Message<"idp.integration.v1.ResumeIntegra
  * Use `create(ResumeIntegrationRequestSchema)` to create a new message.
  */
 export const ResumeIntegrationRequestSchema: GenMessage<ResumeIntegrationRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 16);
+  messageDesc(file_idp_integration_v1_integration, 17);
 
 /**
  * ResumeIntegrationResponse holds the resumed integration.
@@ -576,7 +646,7 @@ export type ResumeIntegrationResponse = Message<"idp.integration.v1.ResumeIntegr
  * Use `create(ResumeIntegrationResponseSchema)` to create a new message.
  */
 export const ResumeIntegrationResponseSchema: GenMessage<ResumeIntegrationResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 17);
+  messageDesc(file_idp_integration_v1_integration, 18);
 
 /**
  * SyncRun is one sync of an integration.
@@ -709,6 +779,14 @@ export type SyncRun = Message<"idp.integration.v1.SyncRun"> & {
    * @generated from field: string delegate = 18;
    */
   delegate: string;
+
+  /**
+   * For a targeted refresh, the repositories (slugs) it covers; empty for
+   * a sync of the whole workspace.
+   *
+   * @generated from field: repeated string targeted_repositories = 19;
+   */
+  targetedRepositories: string[];
 };
 
 /**
@@ -716,7 +794,7 @@ export type SyncRun = Message<"idp.integration.v1.SyncRun"> & {
  * Use `create(SyncRunSchema)` to create a new message.
  */
 export const SyncRunSchema: GenMessage<SyncRun> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 18);
+  messageDesc(file_idp_integration_v1_integration, 19);
 
 /**
  * SyncIntegrationRequest asks for a sync now.
@@ -730,6 +808,15 @@ export type SyncIntegrationRequest = Message<"idp.integration.v1.SyncIntegration
    * @generated from field: string integration = 1;
    */
   integration: string;
+
+  /**
+   * Refresh only these repositories (slugs): their metadata, pull requests
+   * and commits, without listing the workspace. Requests for one integration
+   * join its targeted refresh not yet taken by a delegate. Empty: a full sync.
+   *
+   * @generated from field: repeated string repositories = 2;
+   */
+  repositories: string[];
 };
 
 /**
@@ -737,7 +824,7 @@ export type SyncIntegrationRequest = Message<"idp.integration.v1.SyncIntegration
  * Use `create(SyncIntegrationRequestSchema)` to create a new message.
  */
 export const SyncIntegrationRequestSchema: GenMessage<SyncIntegrationRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 19);
+  messageDesc(file_idp_integration_v1_integration, 20);
 
 /**
  * SyncIntegrationResponse holds the run.
@@ -765,7 +852,7 @@ export type SyncIntegrationResponse = Message<"idp.integration.v1.SyncIntegratio
  * Use `create(SyncIntegrationResponseSchema)` to create a new message.
  */
 export const SyncIntegrationResponseSchema: GenMessage<SyncIntegrationResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 20);
+  messageDesc(file_idp_integration_v1_integration, 21);
 
 /**
  * GetSyncRunRequest names a run.
@@ -786,7 +873,7 @@ export type GetSyncRunRequest = Message<"idp.integration.v1.GetSyncRunRequest"> 
  * Use `create(GetSyncRunRequestSchema)` to create a new message.
  */
 export const GetSyncRunRequestSchema: GenMessage<GetSyncRunRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 21);
+  messageDesc(file_idp_integration_v1_integration, 22);
 
 /**
  * GetSyncRunResponse holds the run.
@@ -807,7 +894,7 @@ export type GetSyncRunResponse = Message<"idp.integration.v1.GetSyncRunResponse"
  * Use `create(GetSyncRunResponseSchema)` to create a new message.
  */
 export const GetSyncRunResponseSchema: GenMessage<GetSyncRunResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 22);
+  messageDesc(file_idp_integration_v1_integration, 23);
 
 /**
  * ListSyncRunsRequest pages through runs.
@@ -842,7 +929,7 @@ export type ListSyncRunsRequest = Message<"idp.integration.v1.ListSyncRunsReques
  * Use `create(ListSyncRunsRequestSchema)` to create a new message.
  */
 export const ListSyncRunsRequestSchema: GenMessage<ListSyncRunsRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 23);
+  messageDesc(file_idp_integration_v1_integration, 24);
 
 /**
  * ListSyncRunsResponse is one page, newest first.
@@ -870,7 +957,7 @@ export type ListSyncRunsResponse = Message<"idp.integration.v1.ListSyncRunsRespo
  * Use `create(ListSyncRunsResponseSchema)` to create a new message.
  */
 export const ListSyncRunsResponseSchema: GenMessage<ListSyncRunsResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 24);
+  messageDesc(file_idp_integration_v1_integration, 25);
 
 /**
  * Event is one entry of an integration's log.
@@ -940,7 +1027,7 @@ export type Event = Message<"idp.integration.v1.Event"> & {
  * Use `create(EventSchema)` to create a new message.
  */
 export const EventSchema: GenMessage<Event> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 25);
+  messageDesc(file_idp_integration_v1_integration, 26);
 
 /**
  * ListEventsRequest pages through events.
@@ -975,7 +1062,7 @@ export type ListEventsRequest = Message<"idp.integration.v1.ListEventsRequest"> 
  * Use `create(ListEventsRequestSchema)` to create a new message.
  */
 export const ListEventsRequestSchema: GenMessage<ListEventsRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 26);
+  messageDesc(file_idp_integration_v1_integration, 27);
 
 /**
  * ListEventsResponse is one page, newest first.
@@ -1003,7 +1090,7 @@ export type ListEventsResponse = Message<"idp.integration.v1.ListEventsResponse"
  * Use `create(ListEventsResponseSchema)` to create a new message.
  */
 export const ListEventsResponseSchema: GenMessage<ListEventsResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 27);
+  messageDesc(file_idp_integration_v1_integration, 28);
 
 /**
  * Behavior is how discovered repositories enter the catalog.
@@ -1212,6 +1299,75 @@ export const IntegrationStateSchema: GenEnum<IntegrationState> = /*@__PURE__*/
   enumDesc(file_idp_integration_v1_integration, 4);
 
 /**
+ * IntegrationWebhookState is where an integration's workspace webhook stands.
+ *
+ * @generated from enum idp.integration.v1.IntegrationWebhookState
+ */
+export enum IntegrationWebhookState {
+  /**
+   * Not set.
+   *
+   * @generated from enum value: INTEGRATION_WEBHOOK_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The control plane has no public address (serve --public-url): polling only.
+   *
+   * @generated from enum value: INTEGRATION_WEBHOOK_STATE_NOT_CONFIGURED = 1;
+   */
+  NOT_CONFIGURED = 1,
+
+  /**
+   * The next sync registers it.
+   *
+   * @generated from enum value: INTEGRATION_WEBHOOK_STATE_PENDING = 2;
+   */
+  PENDING = 2,
+
+  /**
+   * Registered and active: changes arrive in seconds.
+   *
+   * @generated from enum value: INTEGRATION_WEBHOOK_STATE_ACTIVE = 3;
+   */
+  ACTIVE = 3,
+
+  /**
+   * Deactivated while the integration is suspended.
+   *
+   * @generated from enum value: INTEGRATION_WEBHOOK_STATE_INACTIVE = 4;
+   */
+  INACTIVE = 4,
+
+  /**
+   * The token lacks the webhook scope: polling only.
+   *
+   * @generated from enum value: INTEGRATION_WEBHOOK_STATE_MISSING_SCOPE = 5;
+   */
+  MISSING_SCOPE = 5,
+
+  /**
+   * The token may not manage the workspace's hooks (not an owner): polling only.
+   *
+   * @generated from enum value: INTEGRATION_WEBHOOK_STATE_NOT_OWNER = 6;
+   */
+  NOT_OWNER = 6,
+
+  /**
+   * Registration failed for another reason: polling only; message says why.
+   *
+   * @generated from enum value: INTEGRATION_WEBHOOK_STATE_FAILED = 7;
+   */
+  FAILED = 7,
+}
+
+/**
+ * Describes the enum idp.integration.v1.IntegrationWebhookState.
+ */
+export const IntegrationWebhookStateSchema: GenEnum<IntegrationWebhookState> = /*@__PURE__*/
+  enumDesc(file_idp_integration_v1_integration, 5);
+
+/**
  * SyncTrigger is what started a run.
  *
  * @generated from enum idp.integration.v1.SyncTrigger
@@ -1253,7 +1409,7 @@ export enum SyncTrigger {
   RESUMED = 4,
 
   /**
-   * A Bitbucket webhook (reserved: no sync is started by webhooks yet).
+   * A Bitbucket webhook delivery that needed a targeted refresh.
    *
    * @generated from enum value: SYNC_TRIGGER_WEBHOOK = 5;
    */
@@ -1264,7 +1420,7 @@ export enum SyncTrigger {
  * Describes the enum idp.integration.v1.SyncTrigger.
  */
 export const SyncTriggerSchema: GenEnum<SyncTrigger> = /*@__PURE__*/
-  enumDesc(file_idp_integration_v1_integration, 5);
+  enumDesc(file_idp_integration_v1_integration, 6);
 
 /**
  * SyncStatus is where a run is.
@@ -1326,7 +1482,7 @@ export enum SyncStatus {
  * Describes the enum idp.integration.v1.SyncStatus.
  */
 export const SyncStatusSchema: GenEnum<SyncStatus> = /*@__PURE__*/
-  enumDesc(file_idp_integration_v1_integration, 6);
+  enumDesc(file_idp_integration_v1_integration, 7);
 
 /**
  * EventType classifies an event.
@@ -1417,7 +1573,7 @@ export enum EventType {
  * Describes the enum idp.integration.v1.EventType.
  */
 export const EventTypeSchema: GenEnum<EventType> = /*@__PURE__*/
-  enumDesc(file_idp_integration_v1_integration, 7);
+  enumDesc(file_idp_integration_v1_integration, 8);
 
 /**
  * IntegrationService manages Bitbucket Cloud integrations, their schedule,
