@@ -152,6 +152,71 @@ func TestWebhookMergedPullRequestWithoutSync(t *testing.T) {
 	if n := h.runCount(t); n != runsBefore {
 		t.Fatalf("runs went from %d to %d: the merge should need no sync", runsBefore, n)
 	}
+
+	// A targeted refresh by hand: that repository only, beside no full sync.
+	var run map[string]any
+	h.cli.json(&run, "sync", integration, "--repo", h.repo, "--wait", "--timeout", "2m")
+	if run["status"] != "SYNC_STATUS_SUCCESS" || fmt.Sprint(run["targeted_repositories"]) != "["+h.repo+"]" || fmt.Sprint(run["repositories"]) != "1" {
+		t.Fatalf("targeted refresh: %v", run)
+	}
+
+	// Suspend deactivates the hook (through a task the delegate runs);
+	// resume's sync activates it again, still one hook.
+	h.cli.ok("integration", "suspend", integration)
+	h.waitHook(t, "INTEGRATION_WEBHOOK_STATE_INACTIVE", false)
+	h.cli.ok("integration", "resume", integration)
+	h.waitHook(t, "INTEGRATION_WEBHOOK_STATE_ACTIVE", true)
+}
+
+// waitHook waits until the integration shows the webhook state and the
+// mock's one hook is (in)active.
+func (h hookStack) waitHook(t *testing.T, state string, active bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var in map[string]any
+		h.cli.json(&in, "integration", "get", integration)
+		var hooks []bitbucketmock.HookInfo
+		getJSON(t, h.controlURL+"/hooks", &hooks)
+		if path(in, "webhook", "state") == state && len(hooks) == 1 && hooks[0].Active == active {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("webhook %v, mock hooks %+v; want %s and active=%v", in["webhook"], hooks, state, active)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestWebhookWithoutScopeStaysOnPolling: a token without the webhook scope
+// syncs as before; the integration says it polls, and why, and the
+// connection test reports the scope as optional.
+func TestWebhookWithoutScopeStaysOnPolling(t *testing.T) {
+	addr := freeAddr(t)
+	s := startStackWith(t, nil, []string{"--http-listen", addr, "--public-url", "http://" + addr})
+	c := s.cli
+	c.ok("connector", "create", "--name", "bb", "--workspace", workspace, "--token-ref", "env:BITBUCKET_TOKEN", "--api-url", s.mockURL)
+	var test map[string]any
+	c.json(&test, "connector", "test", "bb")
+	if test["status"] != "CONNECTOR_TEST_STATUS_SUCCEEDED" || !strings.Contains(fmt.Sprint(test["message"]), "optional scope Webhooks") {
+		t.Fatalf("connector test: %v; want success naming the optional webhook scope", test)
+	}
+	c.ok("integration", "create", "--name", integration, "--connector", "bb")
+	syncWait(t, c)
+	var in map[string]any
+	c.json(&in, "integration", "get", integration)
+	hook, _ := in["webhook"].(map[string]any)
+	if hook["state"] != "INTEGRATION_WEBHOOK_STATE_MISSING_SCOPE" || !strings.Contains(fmt.Sprint(hook["hint"]), "Webhooks") {
+		t.Fatalf("webhook without the scope: %v", hook)
+	}
+	if out := c.ok("integration", "get", integration); !strings.Contains(out, "missing_scope") || !strings.Contains(out, "scheduled syncs") {
+		t.Fatalf("integration get does not show the state and hint:\n%s", out)
+	}
+	var hooks []bitbucketmock.HookInfo
+	getJSON(t, s.controlURL+"/hooks", &hooks)
+	if len(hooks) != 0 {
+		t.Fatalf("hooks registered without the scope: %+v", hooks)
+	}
 }
 
 // secret reads the integration's signing secret from the control plane's

@@ -64,58 +64,74 @@ func BenchmarkDeliveriesAbsorbed(b *testing.B) {
 		name string
 		open func(testing.TB, ...store.Option) *store.DB
 	}{{"sqlite", storetest.SQLite}, {"postgres", storetest.Postgres}} {
-		b.Run(d.name, func(b *testing.B) {
-			db := d.open(b)
-			id := setup(b, db)
-			ctx := context.Background()
-			secret, err := db.EnsureWebhookSecret(ctx, id, "bench-secret")
-			if err != nil {
-				b.Fatal(err)
+		for _, apply := range []bool{false, true} {
+			name := d.name + "/stored"
+			if apply {
+				name = d.name + "/stored+applied"
 			}
-			svc := hooksvc.New(db, dispatch.New(db, dispatch.DefaultConfig, clock.Real{}, zerolog.Nop(), nil), clock.Real{}, zerolog.Nop())
-			base := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
-			bodies := make([][]byte, b.N)
-			for i := range bodies {
-				bodies[i] = []byte(fmt.Sprintf(`{"repository":{"uuid":"{00000000-0000-4000-8000-000000000001}","full_name":"acme/svc"},"pullrequest":{"id":%d,"title":"change %d",
+			b.Run(name, func(b *testing.B) { benchDeliveries(b, d.open, apply) })
+		}
+	}
+}
+
+// benchDeliveries sends b.N deliveries from 8 senders; with apply, an
+// applier drains them meanwhile and the time runs until all are applied.
+func benchDeliveries(b *testing.B, open func(testing.TB, ...store.Option) *store.DB, apply bool) {
+	db := open(b)
+	id := setup(b, db)
+	ctx := context.Background()
+	secret, err := db.EnsureWebhookSecret(ctx, id, "bench-secret")
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc := hooksvc.New(db, dispatch.New(db, dispatch.DefaultConfig, clock.Real{}, zerolog.Nop(), nil), clock.Real{}, zerolog.Nop())
+	base := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	bodies := make([][]byte, b.N)
+	for i := range bodies {
+		bodies[i] = []byte(fmt.Sprintf(`{"repository":{"uuid":"{00000000-0000-4000-8000-000000000001}","full_name":"acme/svc"},"pullrequest":{"id":%d,"title":"change %d",
 					"state":"OPEN","updated_on":%q,"source":{"branch":{"name":"f"}},"destination":{"branch":{"name":"main"}}}}`,
-					i%50+1, i, base.Add(time.Duration(i)*time.Millisecond).Format(time.RFC3339Nano)))
-			}
-			b.ResetTimer()
-			start := time.Now()
-			var wg sync.WaitGroup
-			const senders = 8
-			for s := range senders {
-				wg.Go(func() {
-					for i := s; i < b.N; i += senders {
-						if _, err := svc.Receive(ctx, hooksvc.Delivery{IntegrationID: id, Event: "pullrequest:updated",
-							RequestUUID: fmt.Sprintf("req-%d", i), Attempt: 1, Signature: bitbucketmock.Signature(secret, bodies[i]), Body: bodies[i]}); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				})
-			}
-			received := make(chan struct{})
-			go func() { wg.Wait(); close(received) }()
-			applied := 0
-			for applied < b.N {
-				n := svc.Drain(ctx)
-				applied += n
-				if n == 0 {
-					select {
-					case <-received:
-					case <-time.After(time.Millisecond):
-					}
+			i%50+1, i, base.Add(time.Duration(i)*time.Millisecond).Format(time.RFC3339Nano)))
+	}
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	const senders = 8
+	for s := range senders {
+		wg.Go(func() {
+			for i := s; i < b.N; i += senders {
+				if _, err := svc.Receive(ctx, hooksvc.Delivery{IntegrationID: id, Event: "pullrequest:updated",
+					RequestUUID: fmt.Sprintf("req-%d", i), Attempt: 1, Signature: bitbucketmock.Signature(secret, bodies[i]), Body: bodies[i]}); err != nil {
+					b.Error(err)
+					return
 				}
 			}
-			<-received
-			elapsed := time.Since(start)
-			b.StopTimer()
-			prs, err := db.ListPullRequests(ctx, id, "{00000000-0000-4000-8000-000000000001}")
-			if err != nil || len(prs) != min(b.N, 50) {
-				b.Fatalf("%d pull requests stored (%v); want %d: deliveries were not applied", len(prs), err, min(b.N, 50))
-			}
-			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "deliveries/s")
 		})
 	}
+	received := make(chan struct{})
+	go func() { wg.Wait(); close(received) }()
+	applied := 0
+	if !apply {
+		<-received
+		applied = b.N
+	}
+	for applied < b.N {
+		n := svc.Drain(ctx)
+		applied += n
+		if n == 0 {
+			select {
+			case <-received:
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}
+	<-received
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if apply {
+		prs, err := db.ListPullRequests(ctx, id, "{00000000-0000-4000-8000-000000000001}")
+		if err != nil || len(prs) != min(b.N, 50) {
+			b.Fatalf("%d pull requests stored (%v); want %d: deliveries were not applied", len(prs), err, min(b.N, 50))
+		}
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "deliveries/s")
 }

@@ -176,8 +176,23 @@ func (s *Service) Drain(ctx context.Context) int {
 		}
 		return 0
 	}
+	// One batch reads each integration once.
+	enabled := map[string]bool{}
 	for _, d := range claimed {
-		outcome, err := s.apply(ctx, d)
+		on, seen := enabled[d.IntegrationID]
+		if !seen {
+			in, err := s.store.GetIntegration(ctx, d.AccountID, d.IntegrationID)
+			if err != nil {
+				s.log.Error().Err(err).Str("integration", d.IntegrationID).Msg("webhook deliveries not applied; retried later")
+				continue
+			}
+			on = in.State == integration.Enabled
+			enabled[d.IntegrationID] = on
+		}
+		outcome, err := "ignored: the integration is suspended", error(nil)
+		if on {
+			outcome, err = s.apply(ctx, d)
+		}
 		failed := err != nil
 		if failed {
 			if ctx.Err() != nil {
@@ -213,13 +228,6 @@ func (s *Service) apply(ctx context.Context, d store.Delivery) (string, error) {
 	a, err := webhook.Decide(d.Event, d.Body)
 	if err != nil {
 		return "", fault.New(fault.Invalid, "", "%v", err)
-	}
-	in, err := s.store.GetIntegration(ctx, d.AccountID, d.IntegrationID)
-	if err != nil {
-		return "", err
-	}
-	if in.State != integration.Enabled {
-		return "ignored: the integration is suspended", nil
 	}
 	switch a.Kind {
 	case webhook.Ignore:
