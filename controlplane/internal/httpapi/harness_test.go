@@ -55,9 +55,9 @@ type harness struct {
 	discovery *discoverysvc.Service
 	// hooks receives webhook deliveries under /hooks/bitbucket/.
 	hooks *hooksvc.Service
-	grpc      *grpc.Server
-	conn      *grpc.ClientConn
-	srv       *httptest.Server
+	grpc  *grpc.Server
+	conn  *grpc.ClientConn
+	srv   *httptest.Server
 	// admin holds every permission on an account with the flag on.
 	admin string
 }
