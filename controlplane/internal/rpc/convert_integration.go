@@ -67,6 +67,7 @@ var eventTypes = map[store.EventType]integrationv1.EventType{
 	store.EventImportFailed:      integrationv1.EventType_EVENT_TYPE_IMPORT_FAILED,
 	store.EventRepositoryDeleted: integrationv1.EventType_EVENT_TYPE_REPOSITORY_DELETED,
 	store.EventFollowUpFailed:    integrationv1.EventType_EVENT_TYPE_FOLLOW_UP_FAILED,
+	store.EventWebhook:           integrationv1.EventType_EVENT_TYPE_WEBHOOK,
 }
 
 // lookup maps a wire enum; a value this build does not know becomes a

@@ -545,6 +545,9 @@ const (
 	// Work that follows a sync run (entity refresh, recommendations,
 	// auto-import) failed; message says when it is retried.
 	EventType_EVENT_TYPE_FOLLOW_UP_FAILED EventType = 10
+	// The workspace webhook changed state (registered, refused, deactivated);
+	// message says what and what to do.
+	EventType_EVENT_TYPE_WEBHOOK EventType = 11
 )
 
 // Enum value maps for EventType.
@@ -561,6 +564,7 @@ var (
 		8:  "EVENT_TYPE_IMPORT_FAILED",
 		9:  "EVENT_TYPE_REPOSITORY_DELETED",
 		10: "EVENT_TYPE_FOLLOW_UP_FAILED",
+		11: "EVENT_TYPE_WEBHOOK",
 	}
 	EventType_value = map[string]int32{
 		"EVENT_TYPE_UNSPECIFIED":        0,
@@ -574,6 +578,7 @@ var (
 		"EVENT_TYPE_IMPORT_FAILED":      8,
 		"EVENT_TYPE_REPOSITORY_DELETED": 9,
 		"EVENT_TYPE_FOLLOW_UP_FAILED":   10,
+		"EVENT_TYPE_WEBHOOK":            11,
 	}
 )
 
@@ -2731,7 +2736,7 @@ const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"\x13SYNC_STATUS_SUCCESS\x10\x03\x12\x17\n" +
 	"\x13SYNC_STATUS_PARTIAL\x10\x04\x12\x16\n" +
 	"\x12SYNC_STATUS_FAILED\x10\x05\x12\x19\n" +
-	"\x15SYNC_STATUS_CANCELLED\x10\x06*\xbf\x02\n" +
+	"\x15SYNC_STATUS_CANCELLED\x10\x06*\xd7\x02\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fEVENT_TYPE_SYNC\x10\x01\x12\x1d\n" +
@@ -2744,7 +2749,8 @@ const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"\x18EVENT_TYPE_IMPORT_FAILED\x10\b\x12!\n" +
 	"\x1dEVENT_TYPE_REPOSITORY_DELETED\x10\t\x12\x1f\n" +
 	"\x1bEVENT_TYPE_FOLLOW_UP_FAILED\x10\n" +
-	"2\xc0\b\n" +
+	"\x12\x16\n" +
+	"\x12EVENT_TYPE_WEBHOOK\x10\v2\xc0\b\n" +
 	"\x12IntegrationService\x12p\n" +
 	"\x11CreateIntegration\x12,.idp.integration.v1.CreateIntegrationRequest\x1a-.idp.integration.v1.CreateIntegrationResponse\x12g\n" +
 	"\x0eGetIntegration\x12).idp.integration.v1.GetIntegrationRequest\x1a*.idp.integration.v1.GetIntegrationResponse\x12m\n" +
