@@ -10,8 +10,11 @@ package hooksvc
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -72,6 +75,8 @@ type Service struct {
 	Recheck time.Duration
 	// MaxTries is how often a delivery is tried before it is given up.
 	MaxTries int
+	// Workers is how many deliveries are applied at once.
+	Workers int
 	// Discovery, when set, refreshes recommendations and linked entities
 	// after a repository is deleted by a delivery, as after a sync that
 	// found it gone (other changes go through targeted refreshes, whose
@@ -82,7 +87,7 @@ type Service struct {
 // New builds the service.
 func New(s store.Store, t *dispatch.Service, clk clock.Clock, log zerolog.Logger) *Service {
 	return &Service{store: s, tasks: t, clock: clk, log: log, meter: noMeter{}, wake: make(chan struct{}, 1),
-		LeaseFor: time.Minute, Recheck: 5 * time.Second, MaxTries: 5}
+		LeaseFor: time.Minute, Recheck: 5 * time.Second, MaxTries: 5, Workers: 4}
 }
 
 // Measure counts deliveries with m.
@@ -179,48 +184,84 @@ func (s *Service) Drain(ctx context.Context) int {
 	// One batch reads each integration once.
 	enabled := map[string]bool{}
 	for _, d := range claimed {
-		on, seen := enabled[d.IntegrationID]
-		if !seen {
-			in, err := s.store.GetIntegration(ctx, d.AccountID, d.IntegrationID)
-			if err != nil {
-				s.log.Error().Err(err).Str("integration", d.IntegrationID).Msg("webhook deliveries not applied; retried later")
-				continue
-			}
-			on = in.State == integration.Enabled
-			enabled[d.IntegrationID] = on
-		}
-		outcome, err := "ignored: the integration is suspended", error(nil)
-		if on {
-			outcome, err = s.apply(ctx, d)
-		}
-		failed := err != nil
-		if failed {
-			if ctx.Err() != nil {
-				return len(claimed)
-			}
-			outcome = err.Error()
-			if d.Tries < s.MaxTries && fault.CodeOf(err) != fault.Invalid {
-				// Left queued: retried once its claim runs out.
-				s.log.Warn().Err(err).Str("integration", d.IntegrationID).Str("request", d.RequestUUID).Int("tries", d.Tries).
-					Msg("webhook delivery not applied; retried later")
-				continue
-			}
-		}
-		if err := s.store.FinishDelivery(ctx, d, outcome, failed, s.clock.Now()); err != nil {
-			s.log.Error().Err(err).Str("request", d.RequestUUID).Msg("webhook delivery applied but not marked done; applied again later, to no effect")
+		if _, seen := enabled[d.IntegrationID]; seen {
 			continue
 		}
-		result := ResultApplied
-		if failed {
-			result = ResultFailed
-		} else {
-			s.meter.Applied(d.IntegrationID, s.clock.Now().Sub(d.ReceivedAt))
+		in, err := s.store.GetIntegration(ctx, d.AccountID, d.IntegrationID)
+		if err != nil {
+			s.log.Error().Err(err).Str("integration", d.IntegrationID).Msg("webhook deliveries not applied; retried later")
+			return len(claimed)
 		}
-		s.meter.Delivery(d.IntegrationID, result)
-		s.log.Debug().Str("integration", d.IntegrationID).Str("event", d.Event).Str("request", d.RequestUUID).Str("outcome", outcome).
-			Msg("webhook delivery " + result)
+		enabled[d.IntegrationID] = in.State == integration.Enabled
 	}
+	// Deliveries apply side by side, each in its own transaction, but
+	// those about one repository in arrival order on one worker: two
+	// versions of a pull request not stored yet must not race to insert.
+	workers := max(s.Workers, 1)
+	lanes := make([][]store.Delivery, workers)
+	for _, d := range claimed {
+		h := fnv.New32a()
+		h.Write([]byte(d.IntegrationID + " " + repositoryOf(d.Body)))
+		i := int(h.Sum32() % uint32(workers))
+		lanes[i] = append(lanes[i], d)
+	}
+	var wg sync.WaitGroup
+	for _, lane := range lanes {
+		wg.Go(func() {
+			for _, d := range lane {
+				s.finish(ctx, d, enabled[d.IntegrationID])
+			}
+		})
+	}
+	wg.Wait()
 	return len(claimed)
+}
+
+// repositoryOf is the repository uuid a payload is about, "" when it has
+// none (the delivery then fails in apply, whichever lane it takes).
+func repositoryOf(body []byte) string {
+	var p struct {
+		Repository struct {
+			UUID string `json:"uuid"`
+		} `json:"repository"`
+	}
+	_ = json.Unmarshal(body, &p)
+	return p.Repository.UUID
+}
+
+// finish applies one claimed delivery (unless its integration is
+// suspended) and records the outcome; a failure worth retrying leaves it
+// queued until its claim runs out.
+func (s *Service) finish(ctx context.Context, d store.Delivery, enabled bool) {
+	outcome, err := "ignored: the integration is suspended", error(nil)
+	if enabled {
+		outcome, err = s.apply(ctx, d)
+	}
+	failed := err != nil
+	if failed {
+		if ctx.Err() != nil {
+			return
+		}
+		outcome = err.Error()
+		if d.Tries < s.MaxTries && fault.CodeOf(err) != fault.Invalid {
+			s.log.Warn().Err(err).Str("integration", d.IntegrationID).Str("request", d.RequestUUID).Int("tries", d.Tries).
+				Msg("webhook delivery not applied; retried later")
+			return
+		}
+	}
+	if err := s.store.FinishDelivery(ctx, d, outcome, failed, s.clock.Now()); err != nil {
+		s.log.Error().Err(err).Str("request", d.RequestUUID).Msg("webhook delivery applied but not marked done; applied again later, to no effect")
+		return
+	}
+	result := ResultApplied
+	if failed {
+		result = ResultFailed
+	} else {
+		s.meter.Applied(d.IntegrationID, s.clock.Now().Sub(d.ReceivedAt))
+	}
+	s.meter.Delivery(d.IntegrationID, result)
+	s.log.Debug().Str("integration", d.IntegrationID).Str("event", d.Event).Str("request", d.RequestUUID).Str("outcome", outcome).
+		Msg("webhook delivery " + result)
 }
 
 // apply carries out one delivery and says what it did.

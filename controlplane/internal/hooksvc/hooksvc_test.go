@@ -82,8 +82,8 @@ func TestDeliveriesApplied(t *testing.T) {
 		t.Fatalf("after a truncated push: %+v; want one WEBHOOK refresh of svc", r)
 	}
 	send("repo:updated", `{"repository":{"uuid":"{00000000-0000-4000-8000-000000000001}","full_name":"acme/svc"}}`)
-	send("repo:created", `{"repository":{"uuid":"{00000000-0000-4000-8000-000000000002}","full_name":"acme/new-one"}}`)
-	send("pullrequest:created", `{"repository":{"uuid":"{00000000-0000-4000-8000-000000000003}","full_name":"acme/unknown"},"pullrequest":{"id":1,"updated_on":"2026-12-01T09:00:00Z"}}`)
+	send("repo:created", `{"repository":{"uuid":"{00000000-0000-4000-8000-000000000098}","full_name":"acme/new-one"}}`)
+	send("pullrequest:created", `{"repository":{"uuid":"{00000000-0000-4000-8000-000000000099}","full_name":"acme/unknown"},"pullrequest":{"id":1,"updated_on":"2026-12-01T09:00:00Z"}}`)
 	r = refreshes()
 	if len(r) != 1 || !slices.Equal(r[0].Targeted, []string{"new-one", "svc", "unknown"}) {
 		t.Fatalf("refreshes: %+v; want one, coalesced over svc, new-one and unknown", r)
