@@ -254,10 +254,17 @@ var pullRequestCols = []string{"integration_id", "repository_uuid", "number", "t
 	"last_seen_task_id"}
 
 func (a *applier) upsertPullRequests(ctx context.Context, prs []*record.PullRequest) error {
-	prs, err := a.supersedingPullRequests(ctx, prs)
+	// The same version again is written too: a resent batch stays a no-op,
+	// and a sync refreshes what it fetched.
+	prs, err := a.supersedingPullRequests(ctx, prs, true)
 	if err != nil {
 		return err
 	}
+	return a.writePullRequests(ctx, prs)
+}
+
+// writePullRequests upserts pull requests that supersedingPullRequests kept.
+func (a *applier) writePullRequests(ctx context.Context, prs []*record.PullRequest) error {
 	rows := make([][]any, 0, len(prs))
 	seen := map[[2]any]int{}
 	for _, p := range prs {
@@ -282,7 +289,8 @@ func (a *applier) upsertPullRequests(ctx context.Context, prs []*record.PullRequ
 // version (webhook.Supersedes: the newer updated_on wins), reading the
 // stored ones under lock: a sync page fetched before a webhook delivery
 // and uploaded after it must not move the pull request back.
-func (a *applier) supersedingPullRequests(ctx context.Context, prs []*record.PullRequest) ([]*record.PullRequest, error) {
+// With sameToo, the version already stored is kept as well.
+func (a *applier) supersedingPullRequests(ctx context.Context, prs []*record.PullRequest, sameToo bool) ([]*record.PullRequest, error) {
 	type key struct {
 		repo string
 		id   int64
@@ -318,9 +326,7 @@ func (a *applier) supersedingPullRequests(ctx context.Context, prs []*record.Pul
 	out := prs[:0:0]
 	for _, p := range prs {
 		old, ok := stored[key{p.RepositoryUUID, p.ID}]
-		// The same version again is written too: a resent batch stays a
-		// no-op, and a sync refreshes what it fetched.
-		if !ok || old.Equal(p.UpdatedOn) || webhook.Supersedes(old, p.UpdatedOn) {
+		if !ok || sameToo && old.Equal(p.UpdatedOn) || webhook.Supersedes(old, p.UpdatedOn) {
 			out = append(out, p)
 		}
 	}

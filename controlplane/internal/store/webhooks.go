@@ -316,18 +316,13 @@ func (db *DB) ApplyHook(ctx context.Context, h HookApply) (HookApplied, error) {
 		a := applier{tx: tx, d: db.dialect, task: tasks.Task{AccountID: h.AccountID, IntegrationID: h.IntegrationID, ID: "hook:" + h.RequestUUID},
 			now: micros(h.Now), known: map[string]bool{repo: true}}
 		if p := h.PullRequest; p != nil {
-			var stored sql.NullInt64
-			err := tx.queryRow(ctx, `SELECT updated_on FROM pull_requests WHERE integration_id = ? AND repository_uuid = ? AND number = ?`+
-				tx.d.lockRows(false), h.IntegrationID, p.RepositoryUUID, p.ID).Scan(&stored)
-			switch {
-			case errors.Is(err, sql.ErrNoRows):
-			case err != nil:
+			kept, err := a.supersedingPullRequests(ctx, []*record.PullRequest{p}, false)
+			if err != nil {
 				return err
-			case !webhook.Supersedes(fromNullMicros(stored), p.UpdatedOn):
-				res.Stale = true
 			}
+			res.Stale = len(kept) == 0
 			if !res.Stale {
-				if err := a.upsertPullRequests(ctx, []*record.PullRequest{p}); err != nil {
+				if err := a.writePullRequests(ctx, kept); err != nil {
 					return err
 				}
 			}
