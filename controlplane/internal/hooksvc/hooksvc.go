@@ -152,10 +152,19 @@ func (s *Service) Receive(ctx context.Context, d Delivery) (duplicate bool, err 
 	return false, nil
 }
 
-// Run applies stored deliveries until ctx ends.
+// Keep is how long applied deliveries are kept: their X-Request-UUIDs
+// dedupe retries and replays for that long, and the integration counts them.
+const Keep = 7 * 24 * time.Hour
+
+// pruneEvery is how often deliveries older than Keep are deleted.
+const pruneEvery = time.Hour
+
+// Run applies stored deliveries, and prunes old ones, until ctx ends.
 func (s *Service) Run(ctx context.Context) {
 	t := s.clock.NewTicker(s.Recheck)
 	defer t.Stop()
+	prune := s.clock.NewTicker(pruneEvery)
+	defer prune.Stop()
 	for {
 		for ctx.Err() == nil && s.Drain(ctx) > 0 {
 		}
@@ -164,6 +173,22 @@ func (s *Service) Run(ctx context.Context) {
 			return
 		case <-s.wake:
 		case <-t.C():
+		case <-prune.C():
+			s.Prune(ctx)
+		}
+	}
+}
+
+// Prune deletes deliveries applied more than Keep ago.
+func (s *Service) Prune(ctx context.Context) {
+	for ctx.Err() == nil {
+		n, err := s.store.PruneDeliveries(ctx, s.clock.Now().Add(-Keep), 1000)
+		if err != nil {
+			s.log.Error().Err(err).Msg("old webhook deliveries could not be deleted; tried again later")
+			return
+		}
+		if n < 1000 {
+			return
 		}
 	}
 }

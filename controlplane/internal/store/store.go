@@ -81,6 +81,7 @@ type Store interface {
 	ClaimDeliveries(ctx context.Context, now time.Time, leaseFor time.Duration, limit int) ([]Delivery, error)
 	FinishDelivery(ctx context.Context, d Delivery, outcome string, failed bool, now time.Time) error
 	WebhookDeliveryStats(ctx context.Context, accountID string) (map[string]DeliveryStats, error)
+	PruneDeliveries(ctx context.Context, before time.Time, limit int) (int64, error)
 	ApplyHook(ctx context.Context, h HookApply) (HookApplied, error)
 	MarkRepositoryDeleted(ctx context.Context, accountID, integrationID, uuid string, now time.Time) (bool, error)
 

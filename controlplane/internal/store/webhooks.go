@@ -366,3 +366,17 @@ func (db *DB) MarkRepositoryDeleted(ctx context.Context, accountID, integrationI
 	})
 	return deleted, err
 }
+
+// PruneDeliveries deletes deliveries applied or given up before before,
+// at most limit of them, and returns how many it deleted. Their
+// X-Request-UUIDs are then forgotten: a replay older than that is applied
+// again, to no effect (newer-wins, commits by hash, refreshes coalesce).
+func (db *DB) PruneDeliveries(ctx context.Context, before time.Time, limit int) (int64, error) {
+	res, err := db.exec(ctx, `DELETE FROM webhook_deliveries WHERE (integration_id, request_uuid) IN (
+		SELECT integration_id, request_uuid FROM webhook_deliveries WHERE state <> 'QUEUED' AND applied_at < ? LIMIT ?)`,
+		micros(before), limit)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}

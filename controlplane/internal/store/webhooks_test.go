@@ -92,6 +92,15 @@ func TestDeliveriesStoredOnceAndClaimed(t *testing.T) {
 		if err != nil || stats[f.integ.ID].Count != 1 {
 			t.Fatalf("stats: %+v %v", stats, err)
 		}
+		if n, err := db.PruneDeliveries(f.ctx, t0.Add(2*time.Minute), 10); err != nil || n != 0 {
+			t.Fatalf("pruned %d (%v) applied at the cut-off; want none", n, err)
+		}
+		if n, err := db.PruneDeliveries(f.ctx, t0.Add(3*time.Minute), 10); err != nil || n != 1 {
+			t.Fatalf("pruned %d (%v); want the applied delivery", n, err)
+		}
+		if dup, err := db.AddDelivery(f.ctx, d); err != nil || dup {
+			t.Fatalf("after pruning, the request id is forgotten: duplicate=%v %v", dup, err)
+		}
 	})
 }
 

@@ -958,9 +958,9 @@ type IntegrationWebhook struct {
 	Hint string `protobuf:"bytes,4,opt,name=hint,proto3" json:"hint,omitempty"`
 	// When the delegate last reported on it.
 	CheckedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=checked_at,json=checkedAt,proto3" json:"checked_at,omitempty"`
-	// Deliveries accepted so far.
+	// Deliveries accepted in the last 7 days (applied ones are kept that long).
 	Deliveries int64 `protobuf:"varint,6,opt,name=deliveries,proto3" json:"deliveries,omitempty"`
-	// When the last delivery was accepted.
+	// When the last delivery kept was accepted.
 	LastDeliveryAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=last_delivery_at,json=lastDeliveryAt,proto3" json:"last_delivery_at,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache

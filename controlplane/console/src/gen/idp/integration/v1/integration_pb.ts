@@ -277,14 +277,14 @@ export type IntegrationWebhook = Message<"idp.integration.v1.IntegrationWebhook"
   checkedAt?: Timestamp | undefined;
 
   /**
-   * Deliveries accepted so far.
+   * Deliveries accepted in the last 7 days (applied ones are kept that long).
    *
    * @generated from field: int64 deliveries = 6;
    */
   deliveries: bigint;
 
   /**
-   * When the last delivery was accepted.
+   * When the last delivery kept was accepted.
    *
    * @generated from field: google.protobuf.Timestamp last_delivery_at = 7;
    */
