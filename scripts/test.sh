@@ -67,3 +67,4 @@ fuzz() { go test -run='^$' -fuzz="^$1\$" -fuzztime="${IDP_FUZZTIME:-10s}" "$2"; 
 step "fuzz targets, ${IDP_FUZZTIME:-10s} each"
 fuzz FuzzParse ./controlplane/internal/catalog
 fuzz FuzzPaths ./controlplane/internal/discoverysvc
+fuzz FuzzDecide ./controlplane/internal/webhook
