@@ -255,7 +255,7 @@ func (s *Service) assignment(ctx context.Context, t tasks.Task) (tasks.Assignmen
 		if err != nil {
 			return a, err
 		}
-		cursors, err := s.store.ListCursors(ctx, in.ID)
+		cursors, err := s.store.ListCursors(ctx, in.ID, t.Repositories...)
 		if err != nil {
 			return a, err
 		}

@@ -497,12 +497,22 @@ func (db *DB) ListCommits(ctx context.Context, integrationID, repoUUID string) (
 }
 
 // ListCursors returns every repository cursor of an integration, for the
-// next SYNC task. Cursors of deleted repositories are left out.
-func (db *DB) ListCursors(ctx context.Context, integrationID string) ([]record.Cursor, error) {
-	return queryAll(ctx, db, `SELECT c.repository_uuid, c.commits_checked_at_updated_on, c.newest_commit_hash, c.oldest_commit_hash,
+// next SYNC task; with slugs, only those of the repositories so named (a
+// targeted refresh needs no others). Cursors of deleted repositories are
+// left out.
+func (db *DB) ListCursors(ctx context.Context, integrationID string, slugs ...string) ([]record.Cursor, error) {
+	q := `SELECT c.repository_uuid, c.commits_checked_at_updated_on, c.newest_commit_hash, c.oldest_commit_hash,
 		c.commits_backfilled, c.newest_pr_updated_on, c.oldest_pr_updated_on, c.pull_requests_backfilled
 		FROM repository_cursors c JOIN repositories r ON r.integration_id = c.integration_id AND r.uuid = c.repository_uuid
-		WHERE c.integration_id = ? AND r.deleted_at IS NULL ORDER BY c.repository_uuid`, []any{integrationID}, func(row scanner) (record.Cursor, error) {
+		WHERE c.integration_id = ? AND r.deleted_at IS NULL`
+	args := []any{integrationID}
+	if len(slugs) > 0 {
+		q += ` AND r.slug IN (` + strings.TrimSuffix(strings.Repeat("?, ", len(slugs)), ", ") + `)`
+		for _, s := range slugs {
+			args = append(args, s)
+		}
+	}
+	return queryAll(ctx, db, q+` ORDER BY c.repository_uuid`, args, func(row scanner) (record.Cursor, error) {
 		var c record.Cursor
 		var checked, newest, oldest sql.NullInt64
 		err := row.Scan(&c.RepositoryUUID, &checked, &c.NewestCommitHash, &c.OldestCommitHash, &c.CommitsBackfilled,

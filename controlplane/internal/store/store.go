@@ -71,7 +71,7 @@ type Store interface {
 	GetRepository(ctx context.Context, integrationID, uuid string) (Repository, error)
 	ListPullRequests(ctx context.Context, integrationID, repositoryUUID string) ([]record.PullRequest, error)
 	ListCommits(ctx context.Context, integrationID, repositoryUUID string) ([]record.Commit, error)
-	ListCursors(ctx context.Context, integrationID string) ([]record.Cursor, error)
+	ListCursors(ctx context.Context, integrationID string, slugs ...string) ([]record.Cursor, error)
 
 	// Webhooks and targeted refreshes.
 	QueueRefresh(ctx context.Context, r TargetedRequest) (run tasks.SyncRun, coalesced bool, err error)

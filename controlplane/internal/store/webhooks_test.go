@@ -148,9 +148,19 @@ func TestPullRequestNewerWinsAcrossSyncAndDelivery(t *testing.T) {
 		if err != nil || !res.Stale || state() != "MERGED" {
 			t.Fatalf("older delivery: %+v %v, state %s; want stale, MERGED", res, err, state())
 		}
-		batch(3, record.Record{PullRequest: pr("DECLINED", t0.Add(2*time.Minute))})
+		batch(3, record.Record{PullRequest: pr("DECLINED", t0.Add(2*time.Minute))},
+			record.Record{Cursor: &record.Cursor{RepositoryUUID: "{r1}", NewestCommitHash: "abc"}})
 		if got := state(); got != "DECLINED" {
 			t.Fatalf("after a newer sync page: %s, want DECLINED", got)
+		}
+		// A targeted refresh gets the cursors of its repositories only.
+		for _, tc := range []struct {
+			slugs []string
+			want  int
+		}{{nil, 1}, {[]string{"svc"}, 1}, {[]string{"other"}, 0}, {[]string{"other", "svc"}, 1}} {
+			if cs, err := db.ListCursors(f.ctx, f.integ.ID, tc.slugs...); err != nil || len(cs) != tc.want {
+				t.Fatalf("cursors of %v: %+v %v; want %d", tc.slugs, cs, err, tc.want)
+			}
 		}
 	})
 }
