@@ -69,3 +69,4 @@ fuzz FuzzParse ./controlplane/internal/catalog
 fuzz FuzzPaths ./controlplane/internal/discoverysvc
 fuzz FuzzParse ./shared/codeowners
 fuzz FuzzImport ./controlplane/internal/backstage
+fuzz FuzzDecide ./controlplane/internal/webhook

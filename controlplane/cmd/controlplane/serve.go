@@ -25,6 +25,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalogsvc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/discoverysvc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/dispatch"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/hooksvc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/httpapi"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integrationsvc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/metrics"
@@ -32,6 +33,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/schedule"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/webhook"
 	"github.com/catalog-discovery/bitbucket/shared/backoff"
 	"github.com/catalog-discovery/bitbucket/shared/buildinfo"
 	"github.com/catalog-discovery/bitbucket/shared/cli"
@@ -96,13 +98,14 @@ Every flag can also be set with the environment variable named in its help.`,
 	f.DurationVar(&o.keepaliveMinTime, "keepalive-min-time", rpc.DefaultKeepaliveMinTime, "shortest interval between keepalive pings a client may send (10s to 5m); a client pinging more often is disconnected. Delegates pinging more often (their --keepalive) refuse to start, so lower this first")
 	f.IntVar(&o.lease.MaxAttempts, "max-attempts", o.lease.MaxAttempts, "leases a task gets before it fails because delegates keep losing it (at least 1)")
 	f.DurationVar(&o.scheduleInterval, "schedule-interval", 15*time.Second, "how often due integrations are looked for")
+	f.StringVar(&o.lease.PublicURL, "public-url", "", "the address of --http-listen as Bitbucket reaches it (e.g. https://idp.example.com, behind your load balancer); when set, delegates register a workspace webhook delivering to PUBLIC-URL/hooks/bitbucket/INTEGRATION-ID, so changes reach the catalog in seconds. Empty: no webhooks, changes arrive with the scheduled syncs")
 	bindEnv(cmd, map[string]string{
 		"db": "IDP_DB", "listen": "IDP_LISTEN", "metrics-listen": "IDP_METRICS_LISTEN", "tls-cert": "IDP_TLS_CERT", "tls-key": "IDP_TLS_KEY",
 		"log-level": "IDP_LOG_LEVEL", "log-format": "IDP_LOG_FORMAT", "grace-period": "IDP_GRACE_PERIOD",
 		"lease-duration": "IDP_LEASE_DURATION", "renew-interval": "IDP_RENEW_INTERVAL", "poll-hold": "IDP_POLL_HOLD",
 		"max-attempts": "IDP_MAX_ATTEMPTS", "schedule-interval": "IDP_SCHEDULE_INTERVAL",
-		"keepalive-min-time": "IDP_KEEPALIVE_MIN_TIME",
-		"http-listen":        "IDP_HTTP_LISTEN", "console-session-idle": "IDP_CONSOLE_SESSION_IDLE", "console-session-max": "IDP_CONSOLE_SESSION_MAX",
+		"keepalive-min-time": "IDP_KEEPALIVE_MIN_TIME", "public-url": "IDP_PUBLIC_URL",
+		"http-listen": "IDP_HTTP_LISTEN", "console-session-idle": "IDP_CONSOLE_SESSION_IDLE", "console-session-max": "IDP_CONSOLE_SESSION_MAX",
 	})
 	return cmd
 }
@@ -127,6 +130,14 @@ func (o serveOptions) validate() error {
 	if o.metricsListen != "" {
 		if _, _, err := net.SplitHostPort(o.metricsListen); err != nil {
 			return cli.Usagef("--metrics-listen %q: want HOST:PORT or :PORT: %v", o.metricsListen, err)
+		}
+	}
+	if o.lease.PublicURL != "" {
+		if err := webhook.CheckPublicURL(o.lease.PublicURL); err != nil {
+			return cli.Usagef("--public-url %q: %v", o.lease.PublicURL, err)
+		}
+		if o.httpListen == "" {
+			return cli.Usagef("--public-url needs --http-listen: webhook deliveries arrive on the HTTP address")
 		}
 	}
 	switch {
@@ -236,6 +247,11 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	sched.Interval = o.scheduleInterval
 	authn := &auth.Authenticator{Store: db, Seen: func(token string) { secrets.Add(token) }}
 	mgr := integrationsvc.New(db, leases, clk, log)
+	hooks := hooksvc.New(db, leases, clk, log)
+	hooks.Discovery = disc
+	if meter != nil {
+		hooks.Measure(meter)
+	}
 	g, srv := rpc.NewServer(rpc.Deps{Store: db, Auth: authn, Tasks: leases, Manage: mgr, Log: log,
 		Discovery: rpc.NewDiscoveryServer(disc, mgr), Previewer: disc, Catalog: rpc.NewCatalogServer(entities), KeepaliveMinTime: o.keepaliveMinTime, Metrics: meter}, opts...)
 
@@ -251,6 +267,7 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	go leases.RunFollowUps(bg)
 	go sched.Run(bg)
 	go disc.Run(bg, 30*time.Second)
+	go hooks.Run(bg)
 	go watchDatabase(bg, clk, db, srv.Health, log)
 	if metricsLis != nil {
 		go meter.Serve(bg, metricsLis, log)
@@ -261,11 +278,12 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	go func() { served <- g.Serve(lis) }()
 	log.Info().Str("addr", lis.Addr().String()).Str("db", db.Dialect()).Bool("tls", o.tlsCert != "").
 		Stringer("lease", o.lease.LeaseDuration).Stringer("poll_hold", o.lease.PollHold).
-		Stringer("keepalive_min_time", o.keepaliveMinTime).Msg("control plane listening")
+		Stringer("keepalive_min_time", o.keepaliveMinTime).Str("public_url", o.lease.PublicURL).Msg("control plane listening")
 	var web *http.Server
 	if httpLis != nil {
 		web, err = startConsole(httpLis, tlsConfig, httpapi.Config{GRPC: g, Services: rpc.ManagementServices, Auth: authn,
-			Sessions: db, Console: console.Assets(), SessionIdle: o.sessionIdle, SessionMax: o.sessionMax, Clock: clk, Log: log}, served)
+			Sessions: db, Console: console.Assets(), SessionIdle: o.sessionIdle, SessionMax: o.sessionMax, Clock: clk, Log: log,
+			Hooks: hooks}, served)
 		if err != nil {
 			return err
 		}

@@ -1,5 +1,5 @@
 // Words the pages use for the API's enums, as the reference screens say them.
-import { Behavior, IntegrationState, Operator, SecondaryKind, SyncStatus, SyncTrigger, UpdateFrequency, EventType } from "./gen/idp/integration/v1/integration_pb";
+import { Behavior, IntegrationState, IntegrationWebhookState, Operator, SecondaryKind, SyncStatus, SyncTrigger, UpdateFrequency, EventType } from "./gen/idp/integration/v1/integration_pb";
 import { ImportAction, ImportStatus } from "./gen/idp/integration/v1/discovery_pb";
 
 export const behaviors: [Behavior, string, string][] = [
@@ -36,6 +36,28 @@ export const kinds = ["Component", "API", "Resource", "System", "Group", "User",
 
 export function stateLabel(s: IntegrationState): string {
   return s === IntegrationState.ENABLED ? "Enabled" : s === IntegrationState.SUSPENDED ? "Suspended" : "—";
+}
+
+// webhookLabel names a webhook state; only "active" brings changes in seconds.
+export function webhookLabel(s: IntegrationWebhookState): string {
+  switch (s) {
+    case IntegrationWebhookState.ACTIVE:
+      return "active";
+    case IntegrationWebhookState.PENDING:
+      return "pending (the next sync registers it)";
+    case IntegrationWebhookState.INACTIVE:
+      return "inactive";
+    case IntegrationWebhookState.MISSING_SCOPE:
+      return "off: the token lacks the webhook scope";
+    case IntegrationWebhookState.NOT_OWNER:
+      return "off: not a workspace owner";
+    case IntegrationWebhookState.FAILED:
+      return "off: registration failed";
+    case IntegrationWebhookState.NOT_CONFIGURED:
+      return "off: no public address";
+    default:
+      return "—";
+  }
 }
 
 export function actionLabel(a: ImportAction): string {

@@ -26,12 +26,12 @@ const (
 // here and in ARCHITECTURE.md.
 var layers = map[string]string{
 	"internal/auth": rules, "internal/catalog": rules, "internal/correlate": rules, "internal/fault": rules, "internal/ids": rules,
-	"internal/imports": rules, "internal/ingest": rules, "internal/integration": rules, "internal/owners": rules, "internal/backstage": rules, "internal/sortkey": rules, "internal/tasks": rules,
+	"internal/imports": rules, "internal/ingest": rules, "internal/integration": rules, "internal/owners": rules, "internal/backstage": rules, "internal/sortkey": rules, "internal/tasks": rules, "internal/webhook": rules,
 
 	"internal/store": storage, "internal/store/storetest": storage,
 
 	"internal/dispatch": service, "internal/integrationsvc": service, "internal/catalogsvc": service,
-	"internal/discoverysvc": service, "internal/schedule": service,
+	"internal/discoverysvc": service, "internal/schedule": service, "internal/hooksvc": service,
 
 	"internal/rpc": edge, "internal/idpctl": edge, "internal/e2e": edge, "internal/metrics": edge, "internal/httpapi": edge, "console": edge, "cmd/controlplane": edge, "cmd/idpctl": edge,
 

@@ -13,8 +13,10 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/ids"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/ingest"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/webhook"
 	"github.com/catalog-discovery/bitbucket/shared/backoff"
 	"github.com/catalog-discovery/bitbucket/shared/clock"
 	"github.com/catalog-discovery/bitbucket/shared/record"
@@ -38,6 +40,9 @@ type Config struct {
 	MaxAttempts int
 	// Limits are the caps every SYNC task carries.
 	Limits tasks.Limits
+	// PublicURL is the control plane's address as Bitbucket reaches it
+	// (serve --public-url); empty: no workspace webhooks, polling only.
+	PublicURL string
 }
 
 // DefaultConfig is what production uses.
@@ -250,7 +255,7 @@ func (s *Service) assignment(ctx context.Context, t tasks.Task) (tasks.Assignmen
 		if err != nil {
 			return a, err
 		}
-		cursors, err := s.store.ListCursors(ctx, in.ID)
+		cursors, err := s.store.ListCursors(ctx, in.ID, t.Repositories...)
 		if err != nil {
 			return a, err
 		}
@@ -268,7 +273,32 @@ func (s *Service) assignment(ctx context.Context, t tasks.Task) (tasks.Assignmen
 			kinds[i] = string(k)
 		}
 		a.Sync = &tasks.SyncPayload{IntegrationID: in.ID, SecondaryKinds: kinds, Limits: s.cfg.Limits, StartDate: in.StartDate,
-			Cursors: cursors, CodeOwners: codeOwners, Filter: in.Filter, Target: tasks.Target{Workspace: in.Workspace, APIBaseURL: c.APIBaseURL, TokenRefs: c.TokenRefs}}
+			Cursors: cursors, CodeOwners: codeOwners, Filter: in.Filter, Target: tasks.Target{Workspace: in.Workspace, APIBaseURL: c.APIBaseURL, TokenRefs: c.TokenRefs},
+			Repositories: t.Repositories}
+		if len(t.Repositories) == 0 && s.cfg.PublicURL != "" {
+			// Every full sync makes sure of the hook: it costs one request
+			// when the hook is as wanted, and heals one deleted by hand.
+			spec, err := s.hookSpec(ctx, in, true)
+			if err != nil {
+				return a, err
+			}
+			a.Sync.Webhook = &spec
+		}
+	case tasks.Hook:
+		in, err := s.store.GetIntegration(ctx, t.AccountID, t.IntegrationID)
+		if err != nil {
+			return a, err
+		}
+		c, err := s.store.GetConnector(ctx, t.AccountID, in.ConnectorID)
+		if err != nil {
+			return a, err
+		}
+		spec, err := s.hookSpec(ctx, in, t.HookActive)
+		if err != nil {
+			return a, err
+		}
+		a.Hook = &tasks.HookPayload{IntegrationID: in.ID, Spec: spec,
+			Target: tasks.Target{Workspace: in.Workspace, APIBaseURL: c.APIBaseURL, TokenRefs: c.TokenRefs}}
 	case tasks.TestConnection:
 		c, err := s.store.GetConnector(ctx, t.AccountID, t.ConnectorID)
 		if err != nil {
@@ -277,6 +307,38 @@ func (s *Service) assignment(ctx context.Context, t tasks.Task) (tasks.Assignmen
 		a.Test = &tasks.TestPayload{ConnectorID: c.ID, Target: tasks.Target{Workspace: c.Workspace, APIBaseURL: c.APIBaseURL, TokenRefs: c.TokenRefs}}
 	}
 	return a, nil
+}
+
+// hookSpec is the integration's workspace webhook as wanted, with its
+// secret (generated on first use). Without a public address the url is
+// empty: a deactivation then finds no hook by url and changes nothing.
+func (s *Service) hookSpec(ctx context.Context, in integration.Integration, active bool) (tasks.HookSpec, error) {
+	secret, err := s.store.EnsureWebhookSecret(ctx, in.ID, webhook.NewSecret())
+	if err != nil {
+		return tasks.HookSpec{}, err
+	}
+	return tasks.HookSpec{URL: webhook.URL(s.cfg.PublicURL, in.ID), Secret: secret, Events: webhook.Events, Active: active,
+		Description: webhook.Description}, nil
+}
+
+// QueueRefresh queues a targeted refresh of some repositories of an
+// integration (or joins the one no delegate has taken yet) and wakes the
+// account's delegates. Webhook deliveries, users and sweeps call it.
+// Errors: those of store.QueueRefresh.
+func (s *Service) QueueRefresh(ctx context.Context, r store.TargetedRequest) (tasks.SyncRun, bool, error) {
+	if r.Now.IsZero() {
+		r.Now = s.clock.Now()
+	}
+	run, coalesced, err := s.store.QueueRefresh(ctx, r)
+	if err != nil {
+		return run, coalesced, err
+	}
+	if !coalesced {
+		s.Queued(r.AccountID)
+	}
+	s.log.Info().Str("account", r.AccountID).Str("integration", r.IntegrationID).Str("run", run.ID).Strs("repositories", r.Slugs).
+		Bool("coalesced", coalesced).Str("trigger", string(r.Trigger)).Msg("targeted refresh queued")
+	return run, coalesced, nil
 }
 
 // Renew extends a lease and stores progress and checkpoint. Errors:

@@ -23,7 +23,10 @@ const (
 	bitbucketTK = "e2e-bitbucket-token-value"
 	// limitedTK is accepted with the repository scope only; the delegate
 	// reads it from BITBUCKET_LIMITED_TOKEN.
-	limitedTK   = "e2e-limited-token-value"
+	limitedTK = "e2e-limited-token-value"
+	// hookTK also has the webhook scope; the delegate reads it from
+	// BITBUCKET_HOOK_TOKEN.
+	hookTK      = "e2e-hook-token-value"
 	integration = "Bitbucket acme"
 )
 
@@ -55,7 +58,8 @@ func startStackWith(t *testing.T, mockArgs, cpArgs []string) *stack {
 
 	mock := start(t, "mock-bitbucket", nil, append([]string{"--listen", "127.0.0.1:0", "--workspace", workspace,
 		"--repos", itoa(repoCount), "--prs-per-repo", "6", "--commits-per-repo", "8",
-		"--token", bitbucketTK, "--token", limitedTK + ":repository", "--log-format", "json"}, mockArgs...)...)
+		"--token", bitbucketTK, "--token", limitedTK + ":repository", "--token", hookTK + ":project,repository,pullrequest,webhook",
+		"--log-format", "json"}, mockArgs...)...)
 	s.mockURL = mock.waitOutput(regexp.MustCompile(`mock Bitbucket Cloud API: (\S+)`), 30*time.Second)
 	s.controlURL = strings.TrimSuffix(s.mockURL, "/2.0") + "/_mock"
 
@@ -72,7 +76,8 @@ func startStackWith(t *testing.T, mockArgs, cpArgs []string) *stack {
 	// The delegate resolves the connector's token reference from its own
 	// environment; the control plane only ever sees "env:BITBUCKET_TOKEN".
 	mockHost := strings.TrimSuffix(strings.TrimPrefix(s.mockURL, "http://"), "/2.0")
-	s.delegate = start(t, "delegate", []string{"BITBUCKET_TOKEN=" + bitbucketTK, "BITBUCKET_LIMITED_TOKEN=" + limitedTK},
+	s.delegate = start(t, "delegate", []string{"BITBUCKET_TOKEN=" + bitbucketTK, "BITBUCKET_LIMITED_TOKEN=" + limitedTK,
+		"BITBUCKET_HOOK_TOKEN=" + hookTK},
 		"--control-plane", s.cpAddr, "--tls=false", "--account", "e2e", "--token", creds.DelegateToken,
 		"--allowed-api-hosts", mockHost,
 		"--name", "e2e-delegate", "--log-level", "debug", "--log-format", "json")

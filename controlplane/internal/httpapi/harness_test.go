@@ -27,6 +27,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalogsvc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/discoverysvc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/dispatch"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/hooksvc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/httpapi"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/ids"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integrationsvc"
@@ -53,9 +54,11 @@ type harness struct {
 	clock *clock.Fake
 	// discovery is the service behind DiscoveryService, for seeding.
 	discovery *discoverysvc.Service
-	grpc      *grpc.Server
-	conn      *grpc.ClientConn
-	srv       *httptest.Server
+	// hooks receives webhook deliveries under /hooks/bitbucket/.
+	hooks *hooksvc.Service
+	grpc  *grpc.Server
+	conn  *grpc.ClientConn
+	srv   *httptest.Server
 	// admin holds every permission on an account with the flag on.
 	admin string
 	// handler is the HTTP face h.srv serves.
@@ -69,6 +72,9 @@ type harnessOptions struct {
 	db      *store.DB                      // nil: a fresh SQLite file
 	log     io.Writer                      // nil: no logs
 	metrics bool                           // count RPCs as serve does with --metrics-listen
+	// hookBurst bounds the deliveries one source may send at once (the
+	// fake clock refills nothing); 0: the default.
+	hookBurst int
 }
 
 func newHarness(t testing.TB, o harnessOptions) *harness {
@@ -111,8 +117,10 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 	}
 	t.Cleanup(func() { h.conn.Close() })
 
+	h.hooks = hooksvc.New(h.db, leases, clk, log)
 	handler, err := httpapi.New(httpapi.Config{GRPC: g, Services: rpc.ManagementServices, Auth: authn, Sessions: h.db,
-		Console: testConsole, TLS: o.tls, SessionIdle: 30 * time.Minute, SessionMax: 12 * time.Hour, Clock: clk, Log: log})
+		Console: testConsole, TLS: o.tls, SessionIdle: 30 * time.Minute, SessionMax: 12 * time.Hour, Clock: clk, Log: log,
+		Hooks: h.hooks, HookBurst: o.hookBurst})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/auth"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/webhook"
 	"github.com/catalog-discovery/bitbucket/shared/clock"
 )
 
@@ -32,7 +33,13 @@ type Config struct {
 	SessionIdle time.Duration
 	SessionMax  time.Duration
 	Clock       clock.Clock
-	Log         zerolog.Logger
+	// Hooks, when set, receives Bitbucket webhook deliveries under
+	// /hooks/bitbucket/ (webhook.Path), limited per source address to
+	// HookRate a second with bursts of HookBurst (zero: the defaults).
+	Hooks     Hooks
+	HookRate  int
+	HookBurst int
+	Log       zerolog.Logger
 }
 
 // Default session lifetimes.
@@ -63,6 +70,16 @@ func New(c Config) (http.Handler, error) {
 	mux.Handle(apiPrefix, http.StripPrefix(strings.TrimSuffix(apiPrefix, "/"), api))
 	mux.Handle(delegatePrefix, http.StripPrefix(strings.TrimSuffix(delegatePrefix, "/"), delegates))
 	mux.Handle(sessionPath, sessions)
+	if c.Hooks != nil {
+		rate, burst := c.HookRate, c.HookBurst
+		if rate <= 0 {
+			rate = DefaultHookRate
+		}
+		if burst <= 0 {
+			burst = DefaultHookBurst
+		}
+		mux.Handle(webhook.Path, &hookReceiver{hooks: c.Hooks, limiter: newSourceLimiter(c.Clock, rate, burst), log: c.Log})
+	}
 	mux.Handle("/console/", notFound{log: c.Log})
 	if c.Console != nil {
 		mux.Handle("/", &static{files: c.Console})

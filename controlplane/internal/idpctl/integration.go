@@ -881,6 +881,21 @@ func (a *app) integrationDetails(w io.Writer, in *integrationv1.Integration) {
 	d.add("Updated", a.when(in.GetUpdatedAt()))
 	d.add("Next sync", a.when(in.GetNextSyncAt()))
 	d.add("Last run", a.runSummaryLong(in.GetLastRun()))
+	if h := in.GetWebhook(); h != nil {
+		d.add("Webhook", strings.ToLower(enumName(h.GetState(), "INTEGRATION_WEBHOOK_STATE_")))
+		if h.GetUrl() != "" {
+			d.add("Webhook URL", h.GetUrl())
+		}
+		if h.GetMessage() != "" {
+			d.add("Webhook report", h.GetMessage()+" ("+a.when(h.GetCheckedAt())+")")
+		}
+		if h.GetDeliveries() > 0 {
+			d.add("Webhook deliveries", fmt.Sprintf("%d, last %s", h.GetDeliveries(), a.when(h.GetLastDeliveryAt())))
+		}
+		if h.GetHint() != "" {
+			d.add("Webhook hint", h.GetHint())
+		}
+	}
 	d.flush()
 }
 

@@ -24,12 +24,18 @@ func (a *app) syncCommand() *cobra.Command {
 		wait    bool
 		timeout time.Duration
 		output  outputFormat
+		repos   []string
 	)
 	cmd := &cobra.Command{
-		Use:   "sync INTEGRATION [--wait]",
+		Use:   "sync INTEGRATION [--repo SLUG]... [--wait]",
 		Short: "Sync an integration now, and optionally watch the run",
 		Long: `Queue a sync of the integration now. When a sync is already queued or running,
 that run is joined instead of starting a second one.
+
+With --repo (repeatable), only those repositories are refreshed: their
+metadata, pull requests and commits, without listing the workspace. Such a
+targeted refresh runs beside a full sync; requests made before a delegate
+takes it join it, so many requests for one repository cost one refresh.
 
 With --wait, idpctl follows the run until it ends, showing its status, phase,
 records received per kind, Bitbucket requests and 429 answers: one line
@@ -42,7 +48,8 @@ with a warning; 1 when it ends FAILED or CANCELLED, or when --timeout passes
 first (the run itself goes on).`,
 		Example: `  idpctl sync acme
   idpctl sync acme --wait
-  idpctl sync acme --wait --timeout 10m -o json > run.json`,
+  idpctl sync acme --wait --timeout 10m -o json > run.json
+  idpctl sync acme --repo payments-api --repo billing --wait`,
 		Args: exactArgs("INTEGRATION"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if timeout < 0 {
@@ -52,16 +59,22 @@ first (the run itself goes on).`,
 			if err != nil {
 				return err
 			}
-			resp, err := call(cmd.Context(), a, c.integrations.SyncIntegration, &integrationv1.SyncIntegrationRequest{Integration: args[0]})
+			resp, err := call(cmd.Context(), a, c.integrations.SyncIntegration, &integrationv1.SyncIntegrationRequest{Integration: args[0],
+				Repositories: repos})
 			if err != nil {
 				return about(integrationSubject, err)
 			}
 			run := resp.GetRun()
 			if !wait {
 				return a.writeMessage(output, run, func(w io.Writer) {
-					if resp.GetJoined() {
+					switch {
+					case resp.GetJoined() && len(repos) > 0:
+						fmt.Fprintf(w, "Joined the queued refresh of %s: run %s.\n", strings.Join(run.GetTargetedRepositories(), ", "), run.GetId())
+					case resp.GetJoined():
 						fmt.Fprintf(w, "A sync is already %s: run %s.\n", strings.ToLower(enumName(run.GetStatus(), "SYNC_STATUS_")), run.GetId())
-					} else {
+					case len(repos) > 0:
+						fmt.Fprintf(w, "Refresh of %s queued: run %s.\n", strings.Join(run.GetTargetedRepositories(), ", "), run.GetId())
+					default:
 						fmt.Fprintf(w, "Sync queued: run %s.\n", run.GetId())
 					}
 					a.hint("Follow it: %s", cmdLine("sync", args[0], "--wait"))
@@ -90,6 +103,7 @@ first (the run itself goes on).`,
 	}
 	cmd.Flags().BoolVarP(&wait, "wait", "w", false, "follow the run until it ends")
 	cmd.Flags().DurationVar(&timeout, "timeout", time.Hour, "with --wait: stop waiting after this long (0: no limit)")
+	cmd.Flags().StringArrayVar(&repos, "repo", nil, "refresh only this repository (its slug); repeatable")
 	addOutputFlag(cmd, &output)
 	return cmd
 }

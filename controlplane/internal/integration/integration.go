@@ -10,6 +10,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalog"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/owners"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/webhook"
 	"github.com/catalog-discovery/bitbucket/shared/repofilter"
 )
 
@@ -155,6 +156,8 @@ type Integration struct {
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 	NextSyncAt time.Time // zero while suspended
+	// Webhook is the workspace webhook's secret and last reported state.
+	Webhook webhook.Status
 }
 
 // Draft is a requested integration before defaults: a nil slice pointer

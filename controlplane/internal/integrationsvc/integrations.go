@@ -127,6 +127,7 @@ func (s *Service) SuspendIntegration(ctx context.Context, who Caller, ref string
 	}
 	if sc.Changed {
 		s.log.Info().Str("account", who.AccountID).Str("integration", sc.Integration.ID).Msg("integration suspended")
+		s.tasks.Queued(who.AccountID) // the task deactivating its webhook, if it has one
 	}
 	for _, run := range sc.Ended {
 		s.tasks.RunEnded(ctx, run)
@@ -148,10 +149,21 @@ func (s *Service) ResumeIntegration(ctx context.Context, who Caller, ref string)
 	return sc.Integration, nil
 }
 
-// SyncNow queues a sync, or returns the active one (joined).
-func (s *Service) SyncNow(ctx context.Context, who Caller, ref string) (tasks.SyncRun, bool, error) {
+// SyncNow queues a sync, or returns the active one (joined). With
+// repositories (slugs) it queues a targeted refresh of those only, or
+// adds them to the one not yet taken by a delegate (joined).
+func (s *Service) SyncNow(ctx context.Context, who Caller, ref string, repositories []string) (tasks.SyncRun, bool, error) {
+	now := s.clock.Now().UTC()
+	if len(repositories) > 0 {
+		in, err := s.store.GetIntegration(ctx, who.AccountID, ref)
+		if err != nil {
+			return tasks.SyncRun{}, false, err
+		}
+		return s.tasks.QueueRefresh(ctx, store.TargetedRequest{AccountID: who.AccountID, IntegrationID: in.ID, Slugs: repositories,
+			Trigger: tasks.Manual, Now: now})
+	}
 	run, joined, err := s.store.QueueSync(ctx, store.SyncRequest{AccountID: who.AccountID, IntegrationID: ref, Trigger: tasks.Manual,
-		Actor: who.Actor, Now: s.clock.Now().UTC()})
+		Actor: who.Actor, Now: now})
 	if err != nil {
 		return run, joined, err
 	}
@@ -160,6 +172,16 @@ func (s *Service) SyncNow(ctx context.Context, who Caller, ref string) (tasks.Sy
 		s.tasks.Queued(who.AccountID)
 	}
 	return run, joined, nil
+}
+
+// PublicURL is the control plane's address as Bitbucket reaches it; ""
+// when webhooks are off.
+func (s *Service) PublicURL() string { return s.tasks.Config().PublicURL }
+
+// WebhookDeliveries counts the webhook deliveries accepted for an integration.
+func (s *Service) WebhookDeliveries(ctx context.Context, who Caller, integrationID string) (store.DeliveryStats, error) {
+	all, err := s.store.WebhookDeliveryStats(ctx, who.AccountID)
+	return all[integrationID], err
 }
 
 // GetSyncRun returns a run.

@@ -39,8 +39,7 @@ func (f fakeCounts) PoolStats() sql.DBStats {
 }
 
 // families returns every family the control plane exports and the labels
-// of each, with a series in each vector (the webhook family has none in
-// production until webhooks arrive).
+// of each, with a series in each vector (the webhook families have none until deliveries arrive).
 func families(t *testing.T) map[string][]string {
 	t.Helper()
 	m := metrics.New()
@@ -48,7 +47,8 @@ func families(t *testing.T) map[string][]string {
 	g := grpc.NewServer()
 	healthgrpc.RegisterHealthServer(g, health.NewServer())
 	m.InitRPCs(g)
-	m.Webhooks.WithLabelValues("accepted")
+	m.Delivery("int_1", "accepted")
+	m.Applied("int_1", time.Second)
 	got, err := m.Registry.Gather()
 	if err != nil {
 		t.Fatal(err)

@@ -36,10 +36,13 @@ type Metrics struct {
 	records     *prometheus.CounterVec
 	batches     *prometheus.CounterVec
 	runs        *prometheus.CounterVec
-	// Webhooks counts Bitbucket webhook deliveries by result. Nothing
-	// receives webhooks yet: the family is declared so dashboards and
-	// alerts can be written against it, and it has no series until then.
-	Webhooks *prometheus.CounterVec
+	// Webhooks counts Bitbucket webhook deliveries by integration and
+	// result: accepted, duplicate, unauthorized, malformed, too_large,
+	// rate_limited (refused before they are stored; integration "unknown"
+	// when none of ours was named or it was not checked yet), then applied
+	// or failed.
+	Webhooks   *prometheus.CounterVec
+	webhookLag *prometheus.HistogramVec
 }
 
 // Label values of the fixed sets.
@@ -54,7 +57,7 @@ const (
 // recordKinds are the values of record.Record.Kind.
 var recordKinds = []string{"repository", "pull_request", "commit", "cursor", "listing_complete"}
 
-var taskTypes = []tasks.Type{tasks.Sync, tasks.TestConnection}
+var taskTypes = []tasks.Type{tasks.Sync, tasks.TestConnection, tasks.Hook}
 
 var finalRunStatuses = []tasks.RunStatus{tasks.RunSuccess, tasks.RunPartial, tasks.RunFailed, tasks.RunCancelled}
 
@@ -84,7 +87,11 @@ func New() *Metrics {
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "sync_runs_total",
 			Help: "Sync runs ended, by final status and trigger."}, []string{"status", "trigger"}),
 		Webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "webhook_deliveries_total",
-			Help: "Bitbucket webhook deliveries received, by result. Reserved: no series until the control plane receives webhooks."}, []string{"result"}),
+			Help: "Bitbucket webhook deliveries, by integration and result: accepted, duplicate, unauthorized, malformed, too_large, rate_limited, then applied or failed."},
+			[]string{"integration", "result"}),
+		webhookLag: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: "webhook_delivery_lag_seconds",
+			Help:    "Time from a webhook delivery's arrival to its effect in the catalog, by integration.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}}, []string{"integration"}),
 	}
 	for _, t := range taskTypes {
 		typ := label(string(t))
@@ -105,7 +112,7 @@ func New() *Metrics {
 			m.runs.WithLabelValues(label(string(s)), label(string(tr)))
 		}
 	}
-	m.Registry.MustRegister(m.rpcs, m.rpcDuration, m.leases, m.takeovers, m.expiries, m.queueWait, m.records, m.batches, m.runs, m.Webhooks,
+	m.Registry.MustRegister(m.rpcs, m.rpcDuration, m.leases, m.takeovers, m.expiries, m.queueWait, m.records, m.batches, m.runs, m.Webhooks, m.webhookLag,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -179,3 +186,13 @@ func (e errorLog) Println(v ...any) {
 }
 
 var _ dispatch.Meter = (*Metrics)(nil)
+
+// Delivery implements hooksvc.Meter.
+func (m *Metrics) Delivery(integration, result string) {
+	m.Webhooks.WithLabelValues(integration, result).Inc()
+}
+
+// Applied implements hooksvc.Meter.
+func (m *Metrics) Applied(integration string, lag time.Duration) {
+	m.webhookLag.WithLabelValues(integration).Observe(lag.Seconds())
+}

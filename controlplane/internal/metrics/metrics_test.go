@@ -48,16 +48,20 @@ idp_controlplane_ingest_batches_total{outcome="rejected"} 1
 # TYPE idp_controlplane_lease_expiries_total counter
 idp_controlplane_lease_expiries_total{outcome="ended",type="sync"} 1
 idp_controlplane_lease_expiries_total{outcome="ended",type="test_connection"} 0
+idp_controlplane_lease_expiries_total{outcome="ended",type="webhook"} 0
 idp_controlplane_lease_expiries_total{outcome="requeued",type="sync"} 1
 idp_controlplane_lease_expiries_total{outcome="requeued",type="test_connection"} 0
+idp_controlplane_lease_expiries_total{outcome="requeued",type="webhook"} 0
 # HELP idp_controlplane_lease_takeovers_total Leases of a task that had been leased before (its earlier lease expired or was released), so the work resumes from its checkpoint; by task type.
 # TYPE idp_controlplane_lease_takeovers_total counter
 idp_controlplane_lease_takeovers_total{type="sync"} 1
 idp_controlplane_lease_takeovers_total{type="test_connection"} 0
+idp_controlplane_lease_takeovers_total{type="webhook"} 0
 # HELP idp_controlplane_task_leases_total Tasks handed to a delegate, by task type.
 # TYPE idp_controlplane_task_leases_total counter
 idp_controlplane_task_leases_total{type="sync"} 2
 idp_controlplane_task_leases_total{type="test_connection"} 1
+idp_controlplane_task_leases_total{type="webhook"} 0
 `
 	if err := testutil.GatherAndCompare(m.Registry, strings.NewReader(want), "idp_controlplane_ingest_batches_total",
 		"idp_controlplane_lease_expiries_total", "idp_controlplane_lease_takeovers_total", "idp_controlplane_task_leases_total"); err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/ingest"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/webhook"
 )
 
 func itoa(i int) string { return strconv.Itoa(i) }
@@ -79,12 +80,41 @@ func taskToProto(a tasks.Assignment) *delegatev1.Task {
 		if !p.Filter.IsZero() {
 			s.Filter = delegateFilterToProto(p.Filter)
 		}
+		s.Repositories = p.Repositories
+		if p.Webhook != nil {
+			s.Webhook = hookSpecToProto(*p.Webhook)
+		}
 		out.Sync = s
 	case a.Test != nil:
 		out.Type = delegatev1.TaskType_TASK_TYPE_TEST_CONNECTION
 		out.TestConnection = &delegatev1.TestConnectionTask{ConnectorId: a.Test.ConnectorID, Target: targetToProto(a.Test.Target)}
+	case a.Hook != nil:
+		out.Type = delegatev1.TaskType_TASK_TYPE_WEBHOOK
+		out.Webhook = &delegatev1.WebhookTask{IntegrationId: a.Hook.IntegrationID, Target: targetToProto(a.Hook.Target),
+			Spec: hookSpecToProto(a.Hook.Spec)}
 	}
 	return out
+}
+
+func hookSpecToProto(h tasks.HookSpec) *delegatev1.WebhookSpec {
+	return &delegatev1.WebhookSpec{Url: h.URL, Secret: h.Secret, Events: h.Events, Active: h.Active, Description: h.Description}
+}
+
+// hookStates maps the delegate's webhook report to webhook states.
+var hookStates = map[delegatev1.WebhookState]webhook.State{
+	delegatev1.WebhookState_WEBHOOK_STATE_ACTIVE:        webhook.Active,
+	delegatev1.WebhookState_WEBHOOK_STATE_INACTIVE:      webhook.Inactive,
+	delegatev1.WebhookState_WEBHOOK_STATE_MISSING_SCOPE: webhook.MissingScope,
+	delegatev1.WebhookState_WEBHOOK_STATE_NOT_OWNER:     webhook.NotOwner,
+	delegatev1.WebhookState_WEBHOOK_STATE_FAILED:        webhook.Failed,
+}
+
+func hookResultFromProto(r *delegatev1.WebhookResult) *tasks.HookResult {
+	state, ok := hookStates[r.GetState()]
+	if r == nil || !ok {
+		return nil
+	}
+	return &tasks.HookResult{State: string(state), Message: r.GetMessage(), HookUUID: r.GetHookUuid()}
 }
 
 func cursorToProto(c record.Cursor) *delegatev1.RepositoryCursor {

@@ -9,6 +9,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/owners"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/webhook"
 	"github.com/catalog-discovery/bitbucket/shared/repofilter"
 )
 
@@ -68,6 +69,7 @@ var eventTypes = map[store.EventType]integrationv1.EventType{
 	store.EventImportFailed:      integrationv1.EventType_EVENT_TYPE_IMPORT_FAILED,
 	store.EventRepositoryDeleted: integrationv1.EventType_EVENT_TYPE_REPOSITORY_DELETED,
 	store.EventFollowUpFailed:    integrationv1.EventType_EVENT_TYPE_FOLLOW_UP_FAILED,
+	store.EventWebhook:           integrationv1.EventType_EVENT_TYPE_WEBHOOK,
 }
 
 // lookup maps a wire enum; a value this build does not know becomes a
@@ -168,7 +170,27 @@ func filterToProto(f repofilter.Filter) *integrationv1.RepositoryFilter {
 		Forks: forkPoliciesOut[f.Forks], UpdatedSince: ts(f.UpdatedSince)}
 }
 
-func integrationToProto(in integration.Integration, last *tasks.SyncRun) *integrationv1.Integration {
+// webhookStatesOut maps webhook states to the wire.
+var webhookStatesOut = map[webhook.State]integrationv1.IntegrationWebhookState{
+	webhook.NotConfigured: integrationv1.IntegrationWebhookState_INTEGRATION_WEBHOOK_STATE_NOT_CONFIGURED,
+	webhook.Pending:       integrationv1.IntegrationWebhookState_INTEGRATION_WEBHOOK_STATE_PENDING,
+	webhook.Active:        integrationv1.IntegrationWebhookState_INTEGRATION_WEBHOOK_STATE_ACTIVE,
+	webhook.Inactive:      integrationv1.IntegrationWebhookState_INTEGRATION_WEBHOOK_STATE_INACTIVE,
+	webhook.MissingScope:  integrationv1.IntegrationWebhookState_INTEGRATION_WEBHOOK_STATE_MISSING_SCOPE,
+	webhook.NotOwner:      integrationv1.IntegrationWebhookState_INTEGRATION_WEBHOOK_STATE_NOT_OWNER,
+	webhook.Failed:        integrationv1.IntegrationWebhookState_INTEGRATION_WEBHOOK_STATE_FAILED,
+}
+
+// webhookToProto shows an integration's hook under the control plane's
+// public address publicURL.
+func webhookToProto(in integration.Integration, publicURL string, stats store.DeliveryStats) *integrationv1.IntegrationWebhook {
+	state := in.Webhook.Effective(publicURL)
+	return &integrationv1.IntegrationWebhook{Url: webhook.URL(publicURL, in.ID), State: webhookStatesOut[state],
+		Message: in.Webhook.Message, Hint: webhook.Hint(state), CheckedAt: ts(in.Webhook.CheckedAt),
+		Deliveries: stats.Count, LastDeliveryAt: ts(stats.Last)}
+}
+
+func integrationToProto(in integration.Integration, last *tasks.SyncRun, publicURL string) *integrationv1.Integration {
 	out := &integrationv1.Integration{Id: in.ID, Name: in.Name, Connector: in.ConnectorID, Workspace: in.Workspace,
 		Behavior: behaviorsOut[in.Behavior], Kind: in.Kind, Type: in.Type, UpdateFrequency: frequenciesOut[in.Frequency],
 		StartDate: ts(in.StartDate), AutoImport: in.AutoImport, CreatedAt: ts(in.CreatedAt), UpdatedAt: ts(in.UpdatedAt),
@@ -194,6 +216,7 @@ func integrationToProto(in integration.Integration, last *tasks.SyncRun) *integr
 	if last != nil {
 		out.LastRun = runToProto(*last)
 	}
+	out.Webhook = webhookToProto(in, publicURL, store.DeliveryStats{})
 	return out
 }
 
@@ -204,7 +227,7 @@ func runToProto(r tasks.SyncRun) *integrationv1.SyncRun {
 		Repositories: p.Repositories, PullRequests: p.PullRequests, Commits: p.Commits, Requests: p.Requests,
 		RateLimited: p.RateLimited, Error: r.Error, Attempt: int32(r.Attempt), RepositoriesDone: p.RepositoriesDone,
 		RepositoriesTotal: p.RepositoriesTotal, Delegate: r.Delegate, CodeOwnersRequests: p.CodeOwnersRequests,
-		Tokens: runTokensToProto(p.Tokens)}
+		TargetedRepositories: r.Targeted, Tokens: runTokensToProto(p.Tokens)}
 }
 
 func runTokensToProto(in []tasks.TokenUsage) []*integrationv1.SyncRunToken {

@@ -75,7 +75,7 @@ func (d *delegateServer) CompleteTask(ctx context.Context, req *delegatev1.Compl
 	}
 	_, err := d.s.Tasks.Complete(ctx, store.CompleteRequest{AccountID: d.caller(ctx).AccountID, TaskID: req.GetTaskId(),
 		LeaseToken: req.GetLeaseToken(), Outcome: outcome, Error: req.GetError(), Progress: progressFromProto(req.GetProgress()),
-		Result: result, Checkpoint: req.GetCheckpoint(), Actor: "delegate"})
+		Result: result, Hook: hookResultFromProto(req.GetWebhook()), Checkpoint: req.GetCheckpoint(), Actor: "delegate"})
 	if err != nil {
 		return nil, err
 	}

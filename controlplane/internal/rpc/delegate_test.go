@@ -459,11 +459,11 @@ type failCursorsOnce struct {
 	failed atomic.Bool
 }
 
-func (s *failCursorsOnce) ListCursors(ctx context.Context, integrationID string) ([]record.Cursor, error) {
+func (s *failCursorsOnce) ListCursors(ctx context.Context, integrationID string, slugs ...string) ([]record.Cursor, error) {
 	if s.failed.CompareAndSwap(false, true) {
 		return nil, errors.New("connection reset by peer")
 	}
-	return s.Store.ListCursors(ctx, integrationID)
+	return s.Store.ListCursors(ctx, integrationID, slugs...)
 }
 
 func TestTaskWhoseAssignmentFailsIsHandedBackAtOnce(t *testing.T) {

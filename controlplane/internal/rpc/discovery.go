@@ -101,7 +101,7 @@ func (s *discoveryServer) SetAutoImport(ctx context.Context, req *integrationv1.
 	if err != nil {
 		return nil, err
 	}
-	out := integrationToProto(in, run)
+	out := integrationToProto(in, run, s.m.PublicURL())
 	return &integrationv1.SetAutoImportResponse{Integration: out}, nameConnectors(ctx, s.m, who, out)
 }
 

@@ -21,7 +21,7 @@ func (i *integrationServer) CreateIntegration(ctx context.Context, req *integrat
 	if err != nil {
 		return nil, err
 	}
-	out := integrationToProto(in, &run)
+	out := integrationToProto(in, &run, i.s.Manage.PublicURL())
 	if err := nameConnectors(ctx, i.s.Manage, managementCaller(ctx), out); err != nil {
 		return nil, err
 	}
@@ -33,7 +33,12 @@ func (i *integrationServer) GetIntegration(ctx context.Context, req *integration
 	if err != nil {
 		return nil, err
 	}
-	out := integrationToProto(in, run)
+	out := integrationToProto(in, run, i.s.Manage.PublicURL())
+	stats, err := i.s.Manage.WebhookDeliveries(ctx, managementCaller(ctx), in.ID)
+	if err != nil {
+		return nil, err
+	}
+	out.Webhook = webhookToProto(in, i.s.Manage.PublicURL(), stats)
 	return &integrationv1.GetIntegrationResponse{Integration: out}, nameConnectors(ctx, i.s.Manage, managementCaller(ctx), out)
 }
 
@@ -45,7 +50,7 @@ func (i *integrationServer) ListIntegrations(ctx context.Context, req *integrati
 	}
 	out := &integrationv1.ListIntegrationsResponse{NextPageToken: next}
 	for _, in := range list {
-		out.Integrations = append(out.Integrations, integrationToProto(in.Integration, in.LastRun))
+		out.Integrations = append(out.Integrations, integrationToProto(in.Integration, in.LastRun, i.s.Manage.PublicURL()))
 	}
 	if out.Total, err = i.s.Manage.CountIntegrations(ctx, who); err != nil {
 		return nil, err
@@ -71,7 +76,7 @@ func (i *integrationServer) UpdateIntegration(ctx context.Context, req *integrat
 	if err != nil {
 		return nil, err
 	}
-	out := integrationToProto(in, run)
+	out := integrationToProto(in, run, i.s.Manage.PublicURL())
 	return &integrationv1.UpdateIntegrationResponse{Integration: out}, nameConnectors(ctx, i.s.Manage, who, out)
 }
 
@@ -115,7 +120,7 @@ func (i *integrationServer) withRun(ctx context.Context, who integrationsvc.Call
 	if err != nil {
 		return nil, err
 	}
-	out := integrationToProto(in, run)
+	out := integrationToProto(in, run, i.s.Manage.PublicURL())
 	return out, nameConnectors(ctx, i.s.Manage, who, out)
 }
 
@@ -156,7 +161,7 @@ func (i *integrationServer) ResumeIntegration(ctx context.Context, req *integrat
 }
 
 func (i *integrationServer) SyncIntegration(ctx context.Context, req *integrationv1.SyncIntegrationRequest) (*integrationv1.SyncIntegrationResponse, error) {
-	run, joined, err := i.s.Manage.SyncNow(ctx, managementCaller(ctx), req.GetIntegration())
+	run, joined, err := i.s.Manage.SyncNow(ctx, managementCaller(ctx), req.GetIntegration(), req.GetRepositories())
 	if err != nil {
 		return nil, err
 	}

@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/ingest"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/sortkey"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/webhook"
 	"github.com/catalog-discovery/bitbucket/shared/record"
 	"github.com/catalog-discovery/bitbucket/shared/repofilter"
 )
@@ -250,8 +252,15 @@ func (a *applier) upsertRepositories(ctx context.Context, repos []*record.Reposi
 	if err := a.count(ctx, &a.repos, "repositories", []string{"uuid"}, rows); err != nil {
 		return err
 	}
-	// first_seen_at is kept on update: it is the discovery time.
-	return a.upsert(ctx, "repositories", repositoryCols, []string{"integration_id", "uuid"}, []string{"first_seen_at"}, rows)
+	// first_seen_at is kept on update: it is the discovery time. A
+	// targeted refresh keeps last_seen_task_id too: it marks what a full
+	// listing saw, and a full sync running meanwhile must not take a
+	// repository refreshed beside it for deleted.
+	keep := []string{"first_seen_at"}
+	if len(a.task.Repositories) > 0 {
+		keep = append(keep, "last_seen_task_id")
+	}
+	return a.upsert(ctx, "repositories", repositoryCols, []string{"integration_id", "uuid"}, keep, rows)
 }
 
 func rawOrEmpty(raw json.RawMessage) string {
@@ -266,6 +275,17 @@ var pullRequestCols = []string{"integration_id", "repository_uuid", "number", "t
 	"last_seen_task_id"}
 
 func (a *applier) upsertPullRequests(ctx context.Context, prs []*record.PullRequest) error {
+	// The same version again is written too: a resent batch stays a no-op,
+	// and a sync refreshes what it fetched.
+	prs, err := a.supersedingPullRequests(ctx, prs, true)
+	if err != nil {
+		return err
+	}
+	return a.writePullRequests(ctx, prs)
+}
+
+// writePullRequests upserts pull requests that supersedingPullRequests kept.
+func (a *applier) writePullRequests(ctx context.Context, prs []*record.PullRequest) error {
 	rows := make([][]any, 0, len(prs))
 	seen := map[[2]any]int{}
 	for _, p := range prs {
@@ -284,6 +304,54 @@ func (a *applier) upsertPullRequests(ctx context.Context, prs []*record.PullRequ
 		return err
 	}
 	return a.upsert(ctx, "pull_requests", pullRequestCols, []string{"integration_id", "repository_uuid", "number"}, nil, rows)
+}
+
+// supersedingPullRequests keeps the pull requests that replace the stored
+// version (webhook.Supersedes: the newer updated_on wins), reading the
+// stored ones under lock: a sync page fetched before a webhook delivery
+// and uploaded after it must not move the pull request back.
+// With sameToo, the version already stored is kept as well.
+func (a *applier) supersedingPullRequests(ctx context.Context, prs []*record.PullRequest, sameToo bool) ([]*record.PullRequest, error) {
+	type key struct {
+		repo string
+		id   int64
+	}
+	stored := map[key]time.Time{}
+	for start := 0; start < len(prs); start += countChunk {
+		chunk := prs[start:min(start+countChunk, len(prs))]
+		args := []any{a.task.IntegrationID}
+		conds := make([]string, len(chunk))
+		for i, p := range chunk {
+			conds[i] = "(repository_uuid = ? AND number = ?)"
+			args = append(args, p.RepositoryUUID, p.ID)
+		}
+		rows, err := a.tx.query(ctx, `SELECT repository_uuid, number, updated_on FROM pull_requests WHERE integration_id = ? AND (`+
+			strings.Join(conds, " OR ")+`)`+a.d.lockRows(false), args...)
+		if err != nil {
+			return nil, fmt.Errorf("read pull requests: %w", err)
+		}
+		for rows.Next() {
+			var k key
+			var updated sql.NullInt64
+			if err := rows.Scan(&k.repo, &k.id, &updated); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			stored[k] = fromNullMicros(updated)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	out := prs[:0:0]
+	for _, p := range prs {
+		old, ok := stored[key{p.RepositoryUUID, p.ID}]
+		if !ok || sameToo && old.Equal(p.UpdatedOn) || webhook.Supersedes(old, p.UpdatedOn) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }
 
 var commitCols = []string{"integration_id", "repository_uuid", "hash", "committed_at", "author_raw", "author_user", "message", "parents", "html_url",
@@ -513,12 +581,22 @@ func (db *DB) ListCommits(ctx context.Context, integrationID, repoUUID string) (
 }
 
 // ListCursors returns every repository cursor of an integration, for the
-// next SYNC task. Cursors of deleted repositories are left out.
-func (db *DB) ListCursors(ctx context.Context, integrationID string) ([]record.Cursor, error) {
-	return queryAll(ctx, db, `SELECT c.repository_uuid, c.commits_checked_at_updated_on, c.newest_commit_hash, c.oldest_commit_hash,
+// next SYNC task; with slugs, only those of the repositories so named (a
+// targeted refresh needs no others). Cursors of deleted repositories are
+// left out.
+func (db *DB) ListCursors(ctx context.Context, integrationID string, slugs ...string) ([]record.Cursor, error) {
+	q := `SELECT c.repository_uuid, c.commits_checked_at_updated_on, c.newest_commit_hash, c.oldest_commit_hash,
 		c.commits_backfilled, c.newest_pr_updated_on, c.oldest_pr_updated_on, c.pull_requests_backfilled
 		FROM repository_cursors c JOIN repositories r ON r.integration_id = c.integration_id AND r.uuid = c.repository_uuid
-		WHERE c.integration_id = ? AND r.deleted_at IS NULL ORDER BY c.repository_uuid`, []any{integrationID}, func(row scanner) (record.Cursor, error) {
+		WHERE c.integration_id = ? AND r.deleted_at IS NULL`
+	args := []any{integrationID}
+	if len(slugs) > 0 {
+		q += ` AND r.slug IN (` + strings.TrimSuffix(strings.Repeat("?, ", len(slugs)), ", ") + `)`
+		for _, s := range slugs {
+			args = append(args, s)
+		}
+	}
+	return queryAll(ctx, db, q+` ORDER BY c.repository_uuid`, args, func(row scanner) (record.Cursor, error) {
 		var c record.Cursor
 		var checked, newest, oldest sql.NullInt64
 		err := row.Scan(&c.RepositoryUUID, &checked, &c.NewestCommitHash, &c.OldestCommitHash, &c.CommitsBackfilled,

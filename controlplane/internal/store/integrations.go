@@ -14,6 +14,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/owners"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
 	"github.com/catalog-discovery/bitbucket/shared/repofilter"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/webhook"
 )
 
 // Reasons of integration failures.
@@ -24,26 +25,30 @@ const (
 )
 
 const integrationColumns = `id, account_id, name, connector_id, workspace, behavior, kind, type, correlation, field_mappings,
-	secondary_kinds, frequency, start_date, auto_import, state, next_sync_at, created_at, updated_at, owner_mapping, filter`
+	secondary_kinds, frequency, start_date, auto_import, state, next_sync_at, created_at, updated_at, owner_mapping, filter,
+	webhook_secret, webhook_state, webhook_message, webhook_checked_at`
 
 func integrationArgs(in integration.Integration) []any {
 	return []any{in.ID, in.AccountID, in.Name, in.ConnectorID, in.Workspace, string(in.Behavior), in.Kind, in.Type,
 		toJSON(in.Correlation), toJSON(in.Fields), toJSON(in.SecondaryKinds), string(in.Frequency),
 		nullMicros(in.StartDate), in.AutoImport, string(in.State), nullMicros(in.NextSyncAt), micros(in.CreatedAt), micros(in.UpdatedAt),
-		toJSON(in.OwnerMapping), toJSON(in.Filter)}
+		toJSON(in.OwnerMapping), toJSON(in.Filter),
+		in.Webhook.Secret, string(in.Webhook.State), in.Webhook.Message, nullMicros(in.Webhook.CheckedAt)}
 }
 
 func scanIntegration(row scanner) (integration.Integration, error) {
 	var in integration.Integration
-	var behavior, corr, fields, kinds, freq, state, filter string
-	var start, next sql.NullInt64
+	var behavior, corr, fields, kinds, freq, state, filter, hookState string
+	var start, next, hookChecked sql.NullInt64
 	var created, updated int64
 	var mapping sql.NullString
 	err := row.Scan(&in.ID, &in.AccountID, &in.Name, &in.ConnectorID, &in.Workspace, &behavior, &in.Kind, &in.Type,
-		&corr, &fields, &kinds, &freq, &start, &in.AutoImport, &state, &next, &created, &updated, &mapping, &filter)
+		&corr, &fields, &kinds, &freq, &start, &in.AutoImport, &state, &next, &created, &updated, &mapping, &filter,
+		&in.Webhook.Secret, &hookState, &in.Webhook.Message, &hookChecked)
 	if err != nil {
 		return in, err
 	}
+	in.Webhook.State, in.Webhook.CheckedAt = webhook.State(hookState), fromNullMicros(hookChecked)
 	in.Behavior, in.Frequency, in.State = integration.Behavior(behavior), integration.Frequency(freq), integration.State(state)
 	in.StartDate, in.NextSyncAt = fromNullMicros(start), fromNullMicros(next)
 	in.CreatedAt, in.UpdatedAt = fromMicros(created), fromMicros(updated)
@@ -157,7 +162,8 @@ const lastRunColumns = `r.id, COALESCE(r.account_id, ''), COALESCE(r.integration
 	COALESCE(r.triggered_by, ''), COALESCE(r.status, ''), COALESCE(r.queued_at, 0), r.started_at, r.finished_at, COALESCE(r.attempt, 0),
 	COALESCE(r.delegate, ''), COALESCE(r.error, ''), COALESCE(r.phase, ''), COALESCE(r.repositories, 0), COALESCE(r.pull_requests, 0),
 	COALESCE(r.commits, 0), COALESCE(r.requests, 0), COALESCE(r.rate_limited, 0), COALESCE(r.repositories_done, 0),
-	COALESCE(r.repositories_total, 0), COALESCE(r.code_owners_requests, 0), COALESCE(r.tokens, '[]')`
+	COALESCE(r.repositories_total, 0), COALESCE(r.code_owners_requests, 0), COALESCE(r.tokens, '[]'),
+	COALESCE(r.targeted, FALSE), COALESCE(r.targeted_repositories, '')`
 
 // ListIntegrations returns a page of integrations by name, each with its
 // last sync run, in one query.
@@ -266,23 +272,36 @@ func (db *DB) SuspendIntegration(ctx context.Context, accountID, ref, actor stri
 			Actor: actor, Message: "integration suspended: no discovery or sync until resumed"}); err != nil {
 			return err
 		}
-		run, ok, err := activeRun(ctx, tx, in.ID)
-		if err != nil || !ok {
-			return err
+		// The hook's token is the delegate's: a task deactivates it.
+		if in.Webhook.State == webhook.Active {
+			if err := queueHookTask(ctx, tx, in, false, now); err != nil {
+				return err
+			}
 		}
-		t, err := lockTask(ctx, tx, accountID, run.TaskID)
+		// The full sync and every targeted refresh stop.
+		runs, err := queryAll(ctx, tx, `SELECT `+runColumns+` FROM sync_runs WHERE integration_id = ? AND status IN ('QUEUED', 'RUNNING')
+			ORDER BY queued_at, id`, []any{in.ID}, scanRun)
 		if err != nil {
 			return err
 		}
-		tr, err := tasks.Next(t, tasks.Event{Kind: tasks.Suspend, Now: now})
-		if err != nil {
-			return err
+		for _, run := range runs {
+			t, err := lockTask(ctx, tx, accountID, run.TaskID)
+			if err != nil {
+				return err
+			}
+			tr, err := tasks.Next(t, tasks.Event{Kind: tasks.Suspend, Now: now})
+			if err != nil {
+				return err
+			}
+			ended, err := saveTransition(ctx, tx, tr, now, taskWrite{Actor: actor})
+			if err != nil {
+				return err
+			}
+			if ended != nil {
+				sc.Ended = append(sc.Ended, *ended)
+			}
 		}
-		ended, err := saveTransition(ctx, tx, tr, now, taskWrite{Actor: actor})
-		if ended != nil {
-			sc.Ended = append(sc.Ended, *ended)
-		}
-		return err
+		return nil
 	})
 	return sc, err
 }

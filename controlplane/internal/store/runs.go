@@ -14,7 +14,8 @@ import (
 )
 
 const runColumns = `id, account_id, integration_id, task_id, triggered_by, status, queued_at, started_at, finished_at, attempt,
-	delegate, error, phase, repositories, pull_requests, commits, requests, rate_limited, repositories_done, repositories_total, code_owners_requests, tokens`
+	delegate, error, phase, repositories, pull_requests, commits, requests, rate_limited, repositories_done, repositories_total, code_owners_requests, tokens,
+	targeted, targeted_repositories`
 
 func scanRun(row scanner) (tasks.SyncRun, error) {
 	var r tasks.SyncRun
@@ -27,14 +28,15 @@ func scanRun(row scanner) (tasks.SyncRun, error) {
 // runFields returns the scan destinations of runColumns for r, and what
 // fills r from them once scanned.
 func runFields(r *tasks.SyncRun) ([]any, func()) {
-	var trigger, status string
+	var trigger, status, targeted string
 	var queued int64
 	var started, finished sql.NullInt64
 	var tokens string
+	var isTargeted bool
 	p := &r.Progress
 	return []any{&r.ID, &r.AccountID, &r.IntegrationID, &r.TaskID, &trigger, &status, &queued, &started, &finished, &r.Attempt,
 			&r.Delegate, &r.Error, &p.Phase, &p.Repositories, &p.PullRequests, &p.Commits, &p.Requests, &p.RateLimited,
-			&p.RepositoriesDone, &p.RepositoriesTotal, &p.CodeOwnersRequests, &tokens}, func() {
+			&p.RepositoriesDone, &p.RepositoriesTotal, &p.CodeOwnersRequests, &tokens, &isTargeted, &targeted}, func() {
 			// Written by this package from a checked list; unreadable only
 			// if edited by hand, and then shown as no tokens.
 			if ts, _ := fromJSON[[]tasks.TokenUsage](tokens); len(ts) > 0 {
@@ -42,6 +44,7 @@ func runFields(r *tasks.SyncRun) ([]any, func()) {
 			}
 			r.Trigger, r.Status = tasks.Trigger(trigger), tasks.RunStatus(status)
 			r.QueuedAt, r.StartedAt, r.FinishedAt = fromMicros(queued), fromNullMicros(started), fromNullMicros(finished)
+			r.Targeted, _ = splitList(targeted)
 		}
 }
 
@@ -49,9 +52,10 @@ func getRunTx(ctx context.Context, tx *txn, id string) (tasks.SyncRun, error) {
 	return scanRun(tx.queryRow(ctx, `SELECT `+runColumns+` FROM sync_runs WHERE id = ?`, id))
 }
 
-// activeRun returns the integration's queued or running sync, if any.
+// activeRun returns the integration's queued or running full sync, if any.
 func activeRun(ctx context.Context, tx *txn, integrationID string) (tasks.SyncRun, bool, error) {
-	r, err := scanRun(tx.queryRow(ctx, `SELECT `+runColumns+` FROM sync_runs WHERE integration_id = ? AND status IN ('QUEUED', 'RUNNING')`, integrationID))
+	r, err := scanRun(tx.queryRow(ctx, `SELECT `+runColumns+` FROM sync_runs WHERE integration_id = ? AND status IN ('QUEUED', 'RUNNING')
+		AND NOT targeted`, integrationID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, false, nil
 	}
@@ -74,8 +78,8 @@ func queueSync(ctx context.Context, tx *txn, r SyncRequest, in integration.Integ
 	}
 	run := tasks.SyncRun{ID: runID, AccountID: in.AccountID, IntegrationID: in.ID, TaskID: taskID, Trigger: r.Trigger,
 		Status: tasks.RunQueued, QueuedAt: fromMicros(now)}
-	if _, err := tx.exec(ctx, `INSERT INTO sync_runs (`+runColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, 0, '', '', '', 0, 0, 0, 0, 0, 0, 0, 0, '[]')`,
-		run.ID, run.AccountID, run.IntegrationID, run.TaskID, string(run.Trigger), string(run.Status), now); err != nil {
+	if _, err := tx.exec(ctx, `INSERT INTO sync_runs (`+runColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, 0, '', '', '', 0, 0, 0, 0, 0, 0, 0, 0, '[]', ?, '')`,
+		run.ID, run.AccountID, run.IntegrationID, run.TaskID, string(run.Trigger), string(run.Status), now, false); err != nil {
 		return tasks.SyncRun{}, false, err
 	}
 	return run, false, tx.wake(ctx, Wake{Kind: WakeQueued, Key: in.AccountID})

@@ -80,8 +80,20 @@ type Store interface {
 	GetRepository(ctx context.Context, integrationID, uuid string) (Repository, error)
 	ListPullRequests(ctx context.Context, integrationID, repositoryUUID string) ([]record.PullRequest, error)
 	ListCommits(ctx context.Context, integrationID, repositoryUUID string) ([]record.Commit, error)
-	ListCursors(ctx context.Context, integrationID string) ([]record.Cursor, error)
+	ListCursors(ctx context.Context, integrationID string, slugs ...string) ([]record.Cursor, error)
 	CodeOwnersToCheck(ctx context.Context, integrationID string, limit int) ([]string, error)
+
+	// Webhooks and targeted refreshes.
+	QueueRefresh(ctx context.Context, r TargetedRequest) (run tasks.SyncRun, coalesced bool, err error)
+	EnsureWebhookSecret(ctx context.Context, integrationID, fresh string) (string, error)
+	WebhookReceiverOf(ctx context.Context, integrationID string) (WebhookReceiver, bool, error)
+	AddDelivery(ctx context.Context, d Delivery) (duplicate bool, err error)
+	ClaimDeliveries(ctx context.Context, now time.Time, leaseFor time.Duration, limit int) ([]Delivery, error)
+	FinishDelivery(ctx context.Context, d Delivery, outcome string, failed bool, now time.Time) error
+	WebhookDeliveryStats(ctx context.Context, accountID string) (map[string]DeliveryStats, error)
+	PruneDeliveries(ctx context.Context, before time.Time, limit int) (int64, error)
+	ApplyHook(ctx context.Context, h HookApply) (HookApplied, error)
+	MarkRepositoryDeleted(ctx context.Context, accountID, integrationID, uuid string, now time.Time) (bool, error)
 
 	// Events.
 	AddEvent(ctx context.Context, e Event) error
@@ -191,6 +203,8 @@ type CompleteRequest struct {
 	Error      string
 	Progress   *tasks.Progress
 	Result     *tasks.TestResult
+	// Hook is the delegate's report on the integration's webhook.
+	Hook       *tasks.HookResult
 	Checkpoint []byte
 	Actor      string
 	Now        time.Time

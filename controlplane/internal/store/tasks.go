@@ -16,18 +16,27 @@ import (
 )
 
 const taskColumns = `id, account_id, type, integration_id, connector_id, run_id, selectors, state, attempt, lease_token,
-	lease_expires_at, delegate_id, checkpoint, last_sequence, cancel_requested, outcome, error, result, created_at, available_at, finished_at`
+	lease_expires_at, delegate_id, checkpoint, last_sequence, cancel_requested, outcome, error, result, created_at, available_at, finished_at,
+	payload`
 
 func scanTask(row scanner) (tasks.Task, error) {
 	var t tasks.Task
-	var typ, sel, state, checkpoint, outcome, result string
+	var typ, sel, state, checkpoint, outcome, result, payload string
 	var integ, conn, run, delegate sql.NullString
 	var expires, finished sql.NullInt64
 	var created, available int64
 	err := row.Scan(&t.ID, &t.AccountID, &typ, &integ, &conn, &run, &sel, &state, &t.Attempt, &t.LeaseToken,
-		&expires, &delegate, &checkpoint, &t.LastSequence, &t.CancelRequested, &outcome, &t.Error, &result, &created, &available, &finished)
+		&expires, &delegate, &checkpoint, &t.LastSequence, &t.CancelRequested, &outcome, &t.Error, &result, &created, &available, &finished,
+		&payload)
 	if err != nil {
 		return t, err
+	}
+	if payload != "" {
+		p, err := fromJSON[taskPayload](payload)
+		if err != nil {
+			return t, err
+		}
+		t.Repositories, t.HookActive = p.Repositories, p.HookActive
 	}
 	t.Type, t.State, t.Outcome = tasks.Type(typ), tasks.State(state), tasks.Outcome(outcome)
 	t.IntegrationID, t.ConnectorID, t.RunID, t.DelegateID = integ.String, conn.String, run.String, delegate.String
@@ -92,6 +101,12 @@ func (db *DB) QueueTestConnection(ctx context.Context, c integration.Connector, 
 		return tx.wake(ctx, Wake{Kind: WakeQueued, Key: t.AccountID})
 	})
 	return t, err
+}
+
+// taskPayload is what a task holds beyond its type (the payload column).
+type taskPayload struct {
+	Repositories []string `json:"repositories,omitempty"`
+	HookActive   bool     `json:"hook_active,omitempty"`
 }
 
 // acquirePage is how many queued tasks one step of AcquireTask examines.
@@ -342,7 +357,10 @@ func (db *DB) CompleteTask(ctx context.Context, r CompleteRequest) (CompleteResu
 		}
 		run, err := saveTransition(ctx, tx, tr, r.Now, taskWrite{Progress: r.Progress, Result: r.Result, Actor: r.Actor})
 		res = CompleteResult{Task: tr.Task, Run: run, Repeated: tr.Change == tasks.ChangeRepeated}
-		return err
+		if err != nil || res.Repeated {
+			return err
+		}
+		return saveHookResult(ctx, tx, t, r.Hook, r.Now)
 	})
 	return res, err
 }

@@ -5,6 +5,7 @@
 package tasks
 
 import (
+	"slices"
 	"time"
 
 	"github.com/catalog-discovery/bitbucket/shared/record"
@@ -18,6 +19,10 @@ type Type string
 const (
 	Sync           Type = "SYNC"
 	TestConnection Type = "TEST_CONNECTION"
+	// Hook brings an integration's workspace webhook to its wanted
+	// settings; the control plane queues one to deactivate the hook of a
+	// suspended integration (the token, and so the hook, is the delegate's).
+	Hook Type = "WEBHOOK"
 )
 
 // State is where a task is in its life.
@@ -64,9 +69,14 @@ type Task struct {
 	Outcome         Outcome
 	Error           string
 	Result          *TestResult // TEST_CONNECTION, once done
-	CreatedAt       time.Time
-	AvailableAt     time.Time // when it was last queued
-	FinishedAt      time.Time
+	// Repositories limits a SYNC task to these repository slugs (a
+	// targeted refresh); empty for the whole workspace.
+	Repositories []string
+	// HookActive is the wanted state of the hook, for a WEBHOOK task.
+	HookActive  bool
+	CreatedAt   time.Time
+	AvailableAt time.Time // when it was last queued
+	FinishedAt  time.Time
 }
 
 // NextSequence is the number of the next record batch to upload.
@@ -124,14 +134,14 @@ type TokenCheck struct {
 // Trigger is what started a sync run.
 type Trigger string
 
-// Sync triggers. Webhook is reserved for syncs started by Bitbucket
-// webhooks; nothing queues it yet.
+// Sync triggers. Webhook marks targeted refreshes queued by webhook
+// deliveries.
 const (
 	Created   Trigger = "CREATED"   // the first sync, queued by creating the integration
 	Manual    Trigger = "MANUAL"    // "sync now"
 	Scheduled Trigger = "SCHEDULED" // the integration's schedule
 	Resumed   Trigger = "RESUMED"   // the catch-up sync queued by resuming a suspended integration
-	Webhook   Trigger = "WEBHOOK"
+	Webhook   Trigger = "WEBHOOK"   // a webhook delivery the payload could not fully describe
 )
 
 // Triggers lists every trigger, so that per-trigger metrics and views
@@ -185,6 +195,9 @@ type SyncRun struct {
 	// Repositories, PullRequests and Commits count records received and
 	// applied; the rest comes from the delegate's progress reports.
 	Progress Progress
+	// Targeted lists the repository slugs of a targeted refresh; empty for
+	// a sync of the whole workspace.
+	Targeted []string
 }
 
 // SyncPayload is what a SYNC task tells the delegate, built when the task
@@ -200,7 +213,39 @@ type SyncPayload struct {
 	CodeOwners []string
 	// Filter is the integration's repository filter.
 	Filter repofilter.Filter
+	// Repositories limits the sync to these slugs; empty: the workspace.
+	Repositories []string
+	// Webhook is the hook to ensure before a full sync; nil without a
+	// public address, and for targeted refreshes.
+	Webhook *HookSpec
 }
+
+// HookSpec is a workspace webhook as the control plane wants it.
+type HookSpec struct {
+	URL         string
+	Secret      string
+	Events      []string
+	Active      bool
+	Description string
+}
+
+// HookPayload is what a WEBHOOK task tells the delegate.
+type HookPayload struct {
+	IntegrationID string
+	Target        Target
+	Spec          HookSpec
+}
+
+// HookResult is the delegate's report on a workspace webhook.
+type HookResult struct {
+	State    string // a webhook.State
+	Message  string
+	HookUUID string
+}
+
+// MaxTargeted is the most repositories one targeted refresh covers; more
+// are queued in the next one.
+const MaxTargeted = 1000
 
 // TestPayload is what a TEST_CONNECTION task tells the delegate.
 type TestPayload struct {
@@ -238,4 +283,16 @@ type Assignment struct {
 	Task Task
 	Sync *SyncPayload
 	Test *TestPayload
+	Hook *HookPayload
+}
+
+// Coalesce adds more repository slugs to those of a targeted refresh not
+// yet taken by a delegate: one task then serves every event about them.
+// The result is sorted and unique; ok is false when it would exceed
+// MaxTargeted, and a new task is due instead.
+func Coalesce(queued, more []string) (merged []string, ok bool) {
+	merged = append(slices.Clone(queued), more...)
+	slices.Sort(merged)
+	merged = slices.Compact(merged)
+	return merged, len(merged) <= MaxTargeted
 }

@@ -51,6 +51,9 @@ type Result struct {
 	Outcome        task.Outcome
 	Err            error
 	TestConnection *task.TestConnectionResult
+	// Webhook is the report on the workspace webhook, when the task
+	// checked one.
+	Webhook *task.WebhookResult
 }
 
 // NewWork builds the work of a task; up receives its records.

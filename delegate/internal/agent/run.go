@@ -66,7 +66,7 @@ func (a *Agent) runTask(t *task.Task) {
 
 	done := task.Completion{
 		TaskID: t.ID, LeaseToken: t.LeaseToken, Outcome: res.Outcome,
-		Progress: work.Progress(), TestConnection: res.TestConnection,
+		Progress: work.Progress(), TestConnection: res.TestConnection, Webhook: res.Webhook,
 	}
 	if res.Err != nil {
 		done.Error = a.cfg.Secrets.ScrubString(res.Err.Error())

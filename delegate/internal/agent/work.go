@@ -45,6 +45,8 @@ func (e *Executor) NewWork(t *task.Task, up *upload.Batcher, log zerolog.Logger)
 		return &syncWork{e: e, t: t, up: up, log: log}
 	case task.TypeTestConnection:
 		return &testConnectionWork{e: e, t: t, log: log}
+	case task.TypeWebhook:
+		return &webhookWork{e: e, t: t, log: log}
 	default:
 		return failedWork{err: fmt.Errorf("task type %d is not supported by this delegate version", t.Type)}
 	}
@@ -161,7 +163,7 @@ func (w *syncWork) Run(ctx context.Context) Result {
 	run := synctask.New(w.t, sess, w.up, w.e.Workers, w.log)
 	w.run.Store(run)
 	outcome, err := run.Execute(ctx)
-	return Result{Outcome: outcome, Err: err}
+	return Result{Outcome: outcome, Err: err, Webhook: run.Webhook()}
 }
 
 func (w *syncWork) Progress() task.Progress {
@@ -286,3 +288,32 @@ func (w *testConnectionWork) Progress() task.Progress {
 }
 
 func (w *testConnectionWork) Checkpoint() []byte { return nil }
+
+// webhookWork brings an integration's workspace webhook to the wanted
+// settings (the control plane asks for this to deactivate it).
+type webhookWork struct {
+	e        *Executor
+	t        *task.Task
+	log      zerolog.Logger
+	requests atomic.Int64
+}
+
+func (w *webhookWork) Run(ctx context.Context) Result {
+	if w.t.Webhook == nil {
+		return Result{Outcome: task.OutcomeFailed, Err: errors.New("WEBHOOK task without its payload")}
+	}
+	sess, err := w.e.session(w.t.ID, w.t.Webhook.Target, w.log)
+	if err != nil {
+		return Result{Outcome: task.OutcomeFailed, Err: err}
+	}
+	res := sess.EnsureHook(ctx, w.t.Webhook.Target.Workspace, w.t.Webhook.Spec)
+	w.requests.Store(sess.Requests())
+	w.log.Info().Int("state", int(res.State)).Str("message", res.Message).Msg("workspace webhook brought to its settings")
+	return Result{Outcome: task.OutcomeSucceeded, Webhook: &res}
+}
+
+func (w *webhookWork) Progress() task.Progress {
+	return task.Progress{Phase: "webhook", Requests: w.requests.Load()}
+}
+
+func (w *webhookWork) Checkpoint() []byte { return nil }

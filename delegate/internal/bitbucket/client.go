@@ -150,17 +150,33 @@ type sessionKey struct{}
 // get fetches u and hands the body of a 200 response to decode; decode's
 // DecodeError decides whether the page is fetched again.
 func (s *Session) get(ctx context.Context, u string, decode func(http.Header, []byte) error) error {
-	req, err := retryablehttp.NewRequestWithContext(context.WithValue(ctx, sessionKey{}, s), http.MethodGet, u, nil)
+	return s.do(ctx, http.MethodGet, u, nil, decode)
+}
+
+// do sends method to u with a JSON body (nil: none) and hands the body of
+// a 2xx response to decode (nil: ignored).
+func (s *Session) do(ctx context.Context, method, u string, body []byte, decode func(http.Header, []byte) error) error {
+	var payload any
+	if body != nil {
+		payload = body
+	}
+	req, err := retryablehttp.NewRequestWithContext(context.WithValue(ctx, sessionKey{}, s), method, u, payload)
 	if err != nil {
 		return fmt.Errorf("building request: %w", err)
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", s.c.opts.UserAgent)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	path := req.URL.Path
 	req.SetResponseHandler(func(resp *http.Response) error {
 		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return newStatusError(path, resp)
+		ok := resp.StatusCode == http.StatusOK || method != http.MethodGet && resp.StatusCode/100 == 2
+		if !ok {
+			se := newStatusError(path, resp)
+			se.Method = method
+			return se
 		}
 		body, err := io.ReadAll(io.LimitReader(resp.Body, s.c.opts.MaxPageBytes+1))
 		if err != nil {
@@ -168,6 +184,9 @@ func (s *Session) get(ctx context.Context, u string, decode func(http.Header, []
 		}
 		if int64(len(body)) > s.c.opts.MaxPageBytes {
 			return &DecodeError{Path: path, Err: fmt.Errorf("response larger than %d bytes", s.c.opts.MaxPageBytes)}
+		}
+		if decode == nil {
+			return nil
 		}
 		if err := decode(resp.Header, body); err != nil {
 			var de *DecodeError

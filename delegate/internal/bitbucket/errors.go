@@ -11,6 +11,7 @@ import (
 // StatusError is a definite non-200 answer from Bitbucket (after retries
 // for 429 and 5xx ran out, or at once for 4xx).
 type StatusError struct {
+	Method  string // "" for GET
 	Path    string
 	Code    int
 	Message string
@@ -23,7 +24,11 @@ func (e *StatusError) Error() string {
 	if msg == "" {
 		msg = http.StatusText(e.Code)
 	}
-	return fmt.Sprintf("GET %s: %d %s", e.Path, e.Code, msg)
+	method := e.Method
+	if method == "" {
+		method = "GET"
+	}
+	return fmt.Sprintf("%s %s: %d %s", method, e.Path, e.Code, msg)
 }
 
 func newStatusError(path string, resp *http.Response) *StatusError {

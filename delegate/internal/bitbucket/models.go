@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/catalog-discovery/bitbucket/shared/bitbucketjson"
 	"github.com/catalog-discovery/bitbucket/shared/record"
 )
 
@@ -110,11 +111,6 @@ type href struct {
 	Href string `json:"href"`
 }
 
-type account struct {
-	DisplayName string `json:"display_name"`
-	UUID        string `json:"uuid"`
-}
-
 type repositoryJSON struct {
 	UUID      string `json:"uuid"`
 	Slug      string `json:"slug"`
@@ -193,42 +189,8 @@ func withoutUser(v string) string {
 	return u.String()
 }
 
-type pullRequestJSON struct {
-	ID          int64     `json:"id"`
-	Title       string    `json:"title"`
-	State       string    `json:"state"`
-	Draft       bool      `json:"draft"`
-	Author      *account  `json:"author"`
-	Source      endpoint  `json:"source"`
-	Destination endpoint  `json:"destination"`
-	CreatedOn   time.Time `json:"created_on"`
-	UpdatedOn   time.Time `json:"updated_on"`
-	MergeCommit *struct {
-		Hash string `json:"hash"`
-	} `json:"merge_commit"`
-	ClosedBy     *account `json:"closed_by"`
-	CommentCount int32    `json:"comment_count"`
-	TaskCount    int32    `json:"task_count"`
-	Links        struct {
-		HTML href `json:"html"`
-	} `json:"links"`
-}
-
-type endpoint struct {
-	Branch *struct {
-		Name string `json:"name"`
-	} `json:"branch"`
-}
-
-func (e endpoint) branch() string {
-	if e.Branch == nil {
-		return ""
-	}
-	return e.Branch.Name
-}
-
 func decodePullRequest(i int, raw json.RawMessage, repoUUID string) (record.PullRequest, error) {
-	var j pullRequestJSON
+	var j bitbucketjson.PullRequest
 	if err := decodeItem(i, raw, &j); err != nil {
 		return record.PullRequest{}, err
 	}
@@ -241,42 +203,12 @@ func decodePullRequest(i int, raw json.RawMessage, repoUUID string) (record.Pull
 	if err := checkFields(i, map[string]string{"title": j.Title}); err != nil {
 		return record.PullRequest{}, err
 	}
-	pr := record.PullRequest{
-		RepositoryUUID: repoUUID, ID: j.ID, Title: j.Title, State: j.State, Draft: j.Draft,
-		SourceBranch: j.Source.branch(), DestinationBranch: j.Destination.branch(),
-		CreatedOn: j.CreatedOn, UpdatedOn: j.UpdatedOn, CommentCount: j.CommentCount, TaskCount: j.TaskCount,
-		HTMLURL: j.Links.HTML.Href,
-	}
-	if j.Author != nil {
-		pr.Author, pr.AuthorUUID = j.Author.DisplayName, j.Author.UUID
-	}
-	if j.MergeCommit != nil {
-		pr.MergeCommit = j.MergeCommit.Hash
-	}
-	if j.ClosedBy != nil {
-		pr.ClosedBy = j.ClosedBy.DisplayName
-	}
+	pr := j.Record(repoUUID)
 	return pr, nil
 }
 
-type commitJSON struct {
-	Hash   string    `json:"hash"`
-	Date   time.Time `json:"date"`
-	Author *struct {
-		Raw  string   `json:"raw"`
-		User *account `json:"user"`
-	} `json:"author"`
-	Message string `json:"message"`
-	Parents []struct {
-		Hash string `json:"hash"`
-	} `json:"parents"`
-	Links struct {
-		HTML href `json:"html"`
-	} `json:"links"`
-}
-
 func decodeCommit(i int, raw json.RawMessage, repoUUID string) (record.Commit, error) {
-	var j commitJSON
+	var j bitbucketjson.Commit
 	if err := decodeItem(i, raw, &j); err != nil {
 		return record.Commit{}, err
 	}
@@ -286,15 +218,6 @@ func decodeCommit(i int, raw json.RawMessage, repoUUID string) (record.Commit, e
 	if err := checkFields(i, map[string]string{"message": j.Message, "hash": j.Hash}); err != nil {
 		return record.Commit{}, err
 	}
-	c := record.Commit{RepositoryUUID: repoUUID, Hash: j.Hash, Date: j.Date, Message: j.Message, HTMLURL: j.Links.HTML.Href}
-	if j.Author != nil {
-		c.AuthorRaw = j.Author.Raw
-		if j.Author.User != nil {
-			c.AuthorUser = j.Author.User.DisplayName
-		}
-	}
-	for _, p := range j.Parents {
-		c.Parents = append(c.Parents, p.Hash)
-	}
+	c := j.Record(repoUUID)
 	return c, nil
 }

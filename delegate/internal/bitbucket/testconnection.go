@@ -52,12 +52,38 @@ func (s *Session) CheckConnection(ctx context.Context, workspace string) (task.T
 	case scopes == "":
 		c.unverified = ScopePullRequestsRead
 	}
+	c.checkWebhooks(ctx, s, workspace)
 	return c.finish(workspace), nil
+}
+
+// ScopeWebhooks is the optional scope that lets the delegate register the
+// workspace webhook; without it the integration polls.
+const ScopeWebhooks = "Webhooks: Read and write"
+
+// checkWebhooks asks whether the token may manage the workspace's hooks.
+// The answer never fails the check: webhooks are optional.
+func (c *connectionCheck) checkWebhooks(ctx context.Context, s *Session, workspace string) {
+	if !c.res.TokenValid || !c.res.WorkspaceReachable {
+		return
+	}
+	_, _, err := s.probe(ctx, s.endpoint(url.Values{"pagelen": {"1"}}, "workspaces", workspace, "hooks"))
+	var se *StatusError
+	switch {
+	case err == nil:
+		c.webhooks = "webhooks available"
+	case errors.As(err, &se) && se.Code == http.StatusForbidden && (len(se.Required) > 0 || strings.Contains(strings.ToLower(se.Message), "scope")):
+		c.webhooks = "optional scope " + ScopeWebhooks + " missing: changes arrive with the scheduled syncs instead of webhooks"
+	case errors.As(err, &se) && se.Code == http.StatusForbidden:
+		c.webhooks = "webhooks unavailable: only a workspace owner (or a workspace access token) may manage workspace webhooks; changes arrive with the scheduled syncs"
+	default:
+		c.webhooks = "webhooks not checked: " + err.Error()
+	}
 }
 
 type connectionCheck struct {
 	res        task.TestConnectionResult
 	unverified string
+	webhooks   string // what the optional webhook check found
 }
 
 // apply folds one probe's outcome in. stop means later probes are
@@ -104,6 +130,9 @@ func (c *connectionCheck) finish(workspace string) task.TestConnectionResult {
 		r.Message = fmt.Sprintf("connection OK; %s could not be verified because the workspace has no repositories", c.unverified)
 	default:
 		r.Message = "connection OK: token valid, workspace reachable, all scopes present"
+	}
+	if c.webhooks != "" {
+		r.Message += "; " + c.webhooks
 	}
 	return r
 }

@@ -187,6 +187,9 @@ func (c *Client) CompleteTask(ctx context.Context, done task.Completion) error {
 			MissingScopes: r.MissingScopes, Message: fitText(r.Message), Tokens: tokenChecksToWire(r.Tokens),
 		}
 	}
+	if done.Webhook != nil {
+		req.Webhook = webhookResultToWire(done.Webhook)
+	}
 	_, err := c.svc.CompleteTask(ctx, req)
 	return c.translate(err)
 }

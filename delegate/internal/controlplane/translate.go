@@ -78,7 +78,17 @@ func taskFromWire(t *pb.Task) *task.Task {
 		if f := s.GetFilter(); f != nil {
 			sync.Filter = filterFromWire(f)
 		}
+		sync.Repositories = s.GetRepositories()
+		if h := s.GetWebhook(); h != nil {
+			spec := webhookSpecFromWire(h)
+			sync.Webhook = &spec
+		}
 		out.Sync = sync
+	case pb.TaskType_TASK_TYPE_WEBHOOK:
+		out.Type = task.TypeWebhook
+		w := t.GetWebhook()
+		out.Webhook = &task.WebhookTask{IntegrationID: w.GetIntegrationId(), Target: targetFromWire(w.GetTarget()),
+			Spec: webhookSpecFromWire(w.GetSpec())}
 	case pb.TaskType_TASK_TYPE_TEST_CONNECTION:
 		out.Type = task.TypeTestConnection
 		out.TestConnection = &task.TestConnection{
@@ -87,6 +97,31 @@ func taskFromWire(t *pb.Task) *task.Task {
 		}
 	}
 	return out
+}
+
+func webhookSpecFromWire(h *pb.WebhookSpec) task.WebhookSpec {
+	return task.WebhookSpec{URL: h.GetUrl(), Secret: h.GetSecret(), Events: h.GetEvents(), Active: h.GetActive(),
+		Description: h.GetDescription()}
+}
+
+// webhookStatesToWire maps webhook states to the wire.
+var webhookStatesToWire = map[task.WebhookState]pb.WebhookState{
+	task.WebhookActive:       pb.WebhookState_WEBHOOK_STATE_ACTIVE,
+	task.WebhookInactive:     pb.WebhookState_WEBHOOK_STATE_INACTIVE,
+	task.WebhookMissingScope: pb.WebhookState_WEBHOOK_STATE_MISSING_SCOPE,
+	task.WebhookNotOwner:     pb.WebhookState_WEBHOOK_STATE_NOT_OWNER,
+	task.WebhookFailed:       pb.WebhookState_WEBHOOK_STATE_FAILED,
+}
+
+func webhookResultToWire(r *task.WebhookResult) *pb.WebhookResult {
+	if r == nil {
+		return nil
+	}
+	state, ok := webhookStatesToWire[r.State]
+	if !ok {
+		return nil
+	}
+	return &pb.WebhookResult{State: state, Message: fitLine(r.Message, 1024), HookUuid: fitLine(r.HookUUID, 66)}
 }
 
 // targetFromWire reads the target's tokens: token_refs, or token_ref
@@ -274,4 +309,20 @@ func filterToWire(f repofilter.Filter) *pb.RepositoryFilter {
 		out.UpdatedSince = timestamppb.New(f.UpdatedSince)
 	}
 	return out
+}
+
+// fitLine makes s a single line of valid UTF-8 of at most n bytes, cut on
+// a character boundary.
+func fitLine(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
+	for len(s) > n {
+		_, size := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-size]
+	}
+	return s
 }

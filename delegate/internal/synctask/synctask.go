@@ -66,6 +66,8 @@ type Run struct {
 	listed, done, total atomic.Int64
 	phase               atomic.Value
 
+	hook atomic.Pointer[task.WebhookResult]
+
 	mu       sync.Mutex
 	failures []string
 	failed   int
@@ -141,6 +143,15 @@ func (r *Run) Checkpoint() []byte {
 // caller stopped it (lease lost, cancellation, shutdown).
 func (r *Run) Execute(ctx context.Context) (task.Outcome, error) {
 	ws := r.spec.Target.Workspace
+	if spec := r.spec.Webhook; spec != nil {
+		r.phase.Store("webhook")
+		res := r.session.EnsureHook(ctx, ws, *spec)
+		r.hook.Store(&res)
+		r.log.Info().Int("state", int(res.State)).Str("message", res.Message).Msg("workspace webhook checked")
+	}
+	if len(r.spec.Repositories) > 0 {
+		return r.targeted(ctx, ws)
+	}
 	if r.resume.Complete {
 		return r.finish(ctx, r.resume.Listed, !r.resume.Unverified, nil)
 	}
@@ -172,6 +183,61 @@ func (r *Run) Execute(ctx context.Context) (task.Outcome, error) {
 		return r.finish(ctx, 0, false, listErr)
 	}
 	return r.finish(ctx, r.listed.Load(), verified, nil)
+}
+
+// Webhook is the report on the workspace webhook, once checked; nil when
+// the task carried none.
+func (r *Run) Webhook() *task.WebhookResult { return r.hook.Load() }
+
+// targeted refreshes the task's repositories only: each one's metadata,
+// then its pull requests and commits above its cursor, as the first pass
+// of a full sync does. Nothing is listed, so nothing is marked complete
+// (or deleted); a repository that is gone (404) is skipped.
+func (r *Run) targeted(ctx context.Context, ws string) (task.Outcome, error) {
+	r.phase.Store("targeted")
+	r.total.Store(int64(len(r.spec.Repositories)))
+	for _, slug := range r.spec.Repositories {
+		repo, err := r.session.Repository(ctx, ws, slug)
+		var se *bitbucket.StatusError
+		switch {
+		case errors.As(err, &se) && se.Code == http.StatusNotFound:
+			r.log.Info().Str("repository", slug).Msg("repository not found (deleted or moved); skipped")
+			r.done.Add(1)
+			continue
+		case err != nil && fatal(err):
+			return task.OutcomeFailed, err
+		case err != nil:
+			r.mu.Lock()
+			r.failed++
+			r.failures = append(r.failures, slug+": "+err.Error())
+			r.mu.Unlock()
+			r.done.Add(1)
+			continue
+		}
+		if err := r.emit(ctx, record.Record{Repository: &repo}); err != nil {
+			return task.OutcomeFailed, err
+		}
+		r.listed.Add(1)
+		old, had := r.spec.Cursors[repo.UUID]
+		old.RepositoryUUID = repo.UUID
+		cur := old
+		var errs []error
+		if r.spec.PullRequests {
+			if err := r.newPullRequests(ctx, ws, repo, had, &cur); err != nil {
+				errs = append(errs, fmt.Errorf("pull requests: %w", err))
+			}
+		}
+		if r.spec.Commits {
+			if err := r.newCommits(ctx, ws, repo, had, &cur); err != nil {
+				errs = append(errs, fmt.Errorf("commits: %w", err))
+			}
+		}
+		if _, err := r.settle(ctx, repo, old, cur, errs); err != nil {
+			return task.OutcomeFailed, err
+		}
+		r.done.Add(1)
+	}
+	return r.finish(ctx, 0, false, nil)
 }
 
 // backfill runs the second pass over the backlog, with the caps the first

@@ -19,6 +19,7 @@ const (
 	TypeUnknown Type = iota
 	TypeSync
 	TypeTestConnection
+	TypeWebhook
 )
 
 func (t Type) String() string {
@@ -27,6 +28,8 @@ func (t Type) String() string {
 		return "sync"
 	case TypeTestConnection:
 		return "test_connection"
+	case TypeWebhook:
+		return "webhook"
 	default:
 		return "unknown"
 	}
@@ -45,6 +48,7 @@ type Task struct {
 	NextSequence   int64
 	Sync           *Sync
 	TestConnection *TestConnection
+	Webhook        *WebhookTask
 }
 
 // Target says where and as whom to call Bitbucket; TokenRefs name the
@@ -73,6 +77,47 @@ type Sync struct {
 	// applies its server part to the listing; the secondary kinds of
 	// listed repositories the rest leaves out are not fetched.
 	Filter repofilter.Filter
+	// Repositories, when set, limits the sync to these slugs (a targeted
+	// refresh): no listing, no listing-complete marker.
+	Repositories []string
+	// Webhook is the workspace webhook to make sure of first; nil: none.
+	Webhook *WebhookSpec
+}
+
+// WebhookSpec is a workspace webhook as the control plane wants it.
+type WebhookSpec struct {
+	URL         string
+	Secret      string
+	Events      []string
+	Active      bool
+	Description string
+}
+
+// WebhookTask asks for the integration's hook to be brought to Spec.
+type WebhookTask struct {
+	IntegrationID string
+	Target        Target
+	Spec          WebhookSpec
+}
+
+// WebhookState is what became of a workspace webhook.
+type WebhookState int
+
+// Webhook states, as in the wire contract.
+const (
+	WebhookUnknown WebhookState = iota
+	WebhookActive
+	WebhookInactive
+	WebhookMissingScope
+	WebhookNotOwner
+	WebhookFailed
+)
+
+// WebhookResult is the report on a workspace webhook.
+type WebhookResult struct {
+	State    WebhookState
+	Message  string
+	HookUUID string
 }
 
 // Limits cap how much one sync fetches.
@@ -205,6 +250,7 @@ type Completion struct {
 	Error          string
 	Progress       Progress
 	TestConnection *TestConnectionResult
+	Webhook        *WebhookResult
 	Checkpoint     []byte
 }
 

@@ -3,8 +3,8 @@
 import { useCallback, useEffect, useState } from "react";
 import { integrations } from "../api";
 import { shown, type ShownError } from "../errors";
-import { IntegrationState, type Integration, type SyncRun } from "../gen/idp/integration/v1/integration_pb";
-import { isActive, stateLabel, syncStatusLabel, syncTone } from "../labels";
+import { IntegrationState, IntegrationWebhookState, type Integration, type SyncRun } from "../gen/idp/integration/v1/integration_pb";
+import { isActive, stateLabel, syncStatusLabel, syncTone, webhookLabel } from "../labels";
 import { Link } from "../router";
 import { Badge, ErrorBox, useLoad, when } from "../ui";
 import { DiscoveredTab } from "./DiscoveredTab";
@@ -44,8 +44,10 @@ export function IntegrationPage({ id, tab }: { id: string; tab: string }) {
         <SyncControl integration={integration} onFinished={changed} />
       </header>
       <p className="hint">
-        Bitbucket Cloud workspace <strong>{integration.workspace}</strong> · next sync {when(integration.nextSyncAt)}
+        Bitbucket Cloud workspace <strong>{integration.workspace}</strong> · next sync {when(integration.nextSyncAt)} · webhook{" "}
+        <span title={integration.webhook?.url || undefined}>{webhookLabel(integration.webhook?.state ?? IntegrationWebhookState.UNSPECIFIED)}</span>
       </p>
+      {integration.webhook?.hint && <p className="hint">{integration.webhook.hint}</p>}
       <nav className="tabs" aria-label="Integration">
         {tabs.map(([t, label]) => (
           <Link key={t} href={`/integrations/${encodeURIComponent(integration.id)}/${t}`} aria-current={t === tab ? "page" : undefined}>

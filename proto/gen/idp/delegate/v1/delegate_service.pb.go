@@ -599,7 +599,10 @@ type CompleteTaskRequest struct {
 	// The verdict of a TEST_CONNECTION task.
 	TestConnection *TestConnectionResult `protobuf:"bytes,6,opt,name=test_connection,json=testConnection,proto3" json:"test_connection,omitempty"`
 	// Resume state for OUTCOME_RELEASED, as in RenewLeaseRequest.checkpoint.
-	Checkpoint    []byte `protobuf:"bytes,7,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	Checkpoint []byte `protobuf:"bytes,7,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	// What became of the workspace webhook, for a SYNC task that carried a
+	// WebhookSpec and for TASK_TYPE_WEBHOOK.
+	Webhook       *WebhookResult `protobuf:"bytes,8,opt,name=webhook,proto3" json:"webhook,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -679,6 +682,13 @@ func (x *CompleteTaskRequest) GetTestConnection() *TestConnectionResult {
 func (x *CompleteTaskRequest) GetCheckpoint() []byte {
 	if x != nil {
 		return x.Checkpoint
+	}
+	return nil
+}
+
+func (x *CompleteTaskRequest) GetWebhook() *WebhookResult {
+	if x != nil {
+		return x.Webhook
 	}
 	return nil
 }
@@ -767,7 +777,7 @@ const file_idp_delegate_v1_delegate_service_proto_rawDesc = "" +
 	"\bprogress\x18\x05 \x01(\v2\x19.idp.delegate.v1.ProgressR\bprogress\"j\n" +
 	"\x15UploadRecordsResponse\x123\n" +
 	"\x15acknowledged_sequence\x18\x01 \x01(\x03R\x14acknowledgedSequence\x12\x1c\n" +
-	"\tduplicate\x18\x02 \x01(\bR\tduplicate\"\x85\x03\n" +
+	"\tduplicate\x18\x02 \x01(\bR\tduplicate\"\xbf\x03\n" +
 	"\x13CompleteTaskRequest\x12'\n" +
 	"\atask_id\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\x06taskId\x12/\n" +
 	"\vlease_token\x18\x02 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\n" +
@@ -779,7 +789,8 @@ const file_idp_delegate_v1_delegate_service_proto_rawDesc = "" +
 	"\x0ftest_connection\x18\x06 \x01(\v2%.idp.delegate.v1.TestConnectionResultR\x0etestConnection\x12)\n" +
 	"\n" +
 	"checkpoint\x18\a \x01(\fB\t\xbaH\x06z\x04\x18\x80\x80\x04R\n" +
-	"checkpoint\"\x16\n" +
+	"checkpoint\x128\n" +
+	"\awebhook\x18\b \x01(\v2\x1e.idp.delegate.v1.WebhookResultR\awebhook\"\x16\n" +
 	"\x14CompleteTaskResponse2\xd0\x03\n" +
 	"\x0fDelegateService\x12O\n" +
 	"\bRegister\x12 .idp.delegate.v1.RegisterRequest\x1a!.idp.delegate.v1.RegisterResponse\x12X\n" +
@@ -820,6 +831,7 @@ var file_idp_delegate_v1_delegate_service_proto_goTypes = []any{
 	(*Record)(nil),                // 13: idp.delegate.v1.Record
 	(Outcome)(0),                  // 14: idp.delegate.v1.Outcome
 	(*TestConnectionResult)(nil),  // 15: idp.delegate.v1.TestConnectionResult
+	(*WebhookResult)(nil),         // 16: idp.delegate.v1.WebhookResult
 }
 var file_idp_delegate_v1_delegate_service_proto_depIdxs = []int32{
 	10, // 0: idp.delegate.v1.AcquireTaskResponse.task:type_name -> idp.delegate.v1.Task
@@ -830,21 +842,22 @@ var file_idp_delegate_v1_delegate_service_proto_depIdxs = []int32{
 	14, // 5: idp.delegate.v1.CompleteTaskRequest.outcome:type_name -> idp.delegate.v1.Outcome
 	11, // 6: idp.delegate.v1.CompleteTaskRequest.progress:type_name -> idp.delegate.v1.Progress
 	15, // 7: idp.delegate.v1.CompleteTaskRequest.test_connection:type_name -> idp.delegate.v1.TestConnectionResult
-	0,  // 8: idp.delegate.v1.DelegateService.Register:input_type -> idp.delegate.v1.RegisterRequest
-	2,  // 9: idp.delegate.v1.DelegateService.AcquireTask:input_type -> idp.delegate.v1.AcquireTaskRequest
-	4,  // 10: idp.delegate.v1.DelegateService.RenewLease:input_type -> idp.delegate.v1.RenewLeaseRequest
-	6,  // 11: idp.delegate.v1.DelegateService.UploadRecords:input_type -> idp.delegate.v1.UploadRecordsRequest
-	8,  // 12: idp.delegate.v1.DelegateService.CompleteTask:input_type -> idp.delegate.v1.CompleteTaskRequest
-	1,  // 13: idp.delegate.v1.DelegateService.Register:output_type -> idp.delegate.v1.RegisterResponse
-	3,  // 14: idp.delegate.v1.DelegateService.AcquireTask:output_type -> idp.delegate.v1.AcquireTaskResponse
-	5,  // 15: idp.delegate.v1.DelegateService.RenewLease:output_type -> idp.delegate.v1.RenewLeaseResponse
-	7,  // 16: idp.delegate.v1.DelegateService.UploadRecords:output_type -> idp.delegate.v1.UploadRecordsResponse
-	9,  // 17: idp.delegate.v1.DelegateService.CompleteTask:output_type -> idp.delegate.v1.CompleteTaskResponse
-	13, // [13:18] is the sub-list for method output_type
-	8,  // [8:13] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	16, // 8: idp.delegate.v1.CompleteTaskRequest.webhook:type_name -> idp.delegate.v1.WebhookResult
+	0,  // 9: idp.delegate.v1.DelegateService.Register:input_type -> idp.delegate.v1.RegisterRequest
+	2,  // 10: idp.delegate.v1.DelegateService.AcquireTask:input_type -> idp.delegate.v1.AcquireTaskRequest
+	4,  // 11: idp.delegate.v1.DelegateService.RenewLease:input_type -> idp.delegate.v1.RenewLeaseRequest
+	6,  // 12: idp.delegate.v1.DelegateService.UploadRecords:input_type -> idp.delegate.v1.UploadRecordsRequest
+	8,  // 13: idp.delegate.v1.DelegateService.CompleteTask:input_type -> idp.delegate.v1.CompleteTaskRequest
+	1,  // 14: idp.delegate.v1.DelegateService.Register:output_type -> idp.delegate.v1.RegisterResponse
+	3,  // 15: idp.delegate.v1.DelegateService.AcquireTask:output_type -> idp.delegate.v1.AcquireTaskResponse
+	5,  // 16: idp.delegate.v1.DelegateService.RenewLease:output_type -> idp.delegate.v1.RenewLeaseResponse
+	7,  // 17: idp.delegate.v1.DelegateService.UploadRecords:output_type -> idp.delegate.v1.UploadRecordsResponse
+	9,  // 18: idp.delegate.v1.DelegateService.CompleteTask:output_type -> idp.delegate.v1.CompleteTaskResponse
+	14, // [14:19] is the sub-list for method output_type
+	9,  // [9:14] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_idp_delegate_v1_delegate_service_proto_init() }

@@ -34,6 +34,9 @@ const (
 	TaskType_TASK_TYPE_SYNC TaskType = 1
 	// Check a connector's token, workspace and scopes.
 	TaskType_TASK_TYPE_TEST_CONNECTION TaskType = 2
+	// Bring the integration's workspace webhook to the given settings
+	// (deactivate it when the integration is suspended).
+	TaskType_TASK_TYPE_WEBHOOK TaskType = 3
 )
 
 // Enum value maps for TaskType.
@@ -42,11 +45,13 @@ var (
 		0: "TASK_TYPE_UNSPECIFIED",
 		1: "TASK_TYPE_SYNC",
 		2: "TASK_TYPE_TEST_CONNECTION",
+		3: "TASK_TYPE_WEBHOOK",
 	}
 	TaskType_value = map[string]int32{
 		"TASK_TYPE_UNSPECIFIED":     0,
 		"TASK_TYPE_SYNC":            1,
 		"TASK_TYPE_TEST_CONNECTION": 2,
+		"TASK_TYPE_WEBHOOK":         3,
 	}
 )
 
@@ -198,6 +203,71 @@ func (Outcome) EnumDescriptor() ([]byte, []int) {
 	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{2}
 }
 
+// WebhookState is what became of a workspace webhook.
+type WebhookState int32
+
+const (
+	// Not set.
+	WebhookState_WEBHOOK_STATE_UNSPECIFIED WebhookState = 0
+	// The hook exists, is active and signs with the integration's secret.
+	WebhookState_WEBHOOK_STATE_ACTIVE WebhookState = 1
+	// The hook was deactivated (or there was none to deactivate).
+	WebhookState_WEBHOOK_STATE_INACTIVE WebhookState = 2
+	// The token lacks the webhook scope: the integration stays on polling.
+	WebhookState_WEBHOOK_STATE_MISSING_SCOPE WebhookState = 3
+	// The workspace refused (403): only workspace owners may manage its hooks.
+	WebhookState_WEBHOOK_STATE_NOT_OWNER WebhookState = 4
+	// Any other failure; message says what.
+	WebhookState_WEBHOOK_STATE_FAILED WebhookState = 5
+)
+
+// Enum value maps for WebhookState.
+var (
+	WebhookState_name = map[int32]string{
+		0: "WEBHOOK_STATE_UNSPECIFIED",
+		1: "WEBHOOK_STATE_ACTIVE",
+		2: "WEBHOOK_STATE_INACTIVE",
+		3: "WEBHOOK_STATE_MISSING_SCOPE",
+		4: "WEBHOOK_STATE_NOT_OWNER",
+		5: "WEBHOOK_STATE_FAILED",
+	}
+	WebhookState_value = map[string]int32{
+		"WEBHOOK_STATE_UNSPECIFIED":   0,
+		"WEBHOOK_STATE_ACTIVE":        1,
+		"WEBHOOK_STATE_INACTIVE":      2,
+		"WEBHOOK_STATE_MISSING_SCOPE": 3,
+		"WEBHOOK_STATE_NOT_OWNER":     4,
+		"WEBHOOK_STATE_FAILED":        5,
+	}
+)
+
+func (x WebhookState) Enum() *WebhookState {
+	p := new(WebhookState)
+	*p = x
+	return p
+}
+
+func (x WebhookState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (WebhookState) Descriptor() protoreflect.EnumDescriptor {
+	return file_idp_delegate_v1_task_proto_enumTypes[3].Descriptor()
+}
+
+func (WebhookState) Type() protoreflect.EnumType {
+	return &file_idp_delegate_v1_task_proto_enumTypes[3]
+}
+
+func (x WebhookState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use WebhookState.Descriptor instead.
+func (WebhookState) EnumDescriptor() ([]byte, []int) {
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{3}
+}
+
 // Task is one unit of work under a lease.
 type Task struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -221,8 +291,10 @@ type Task struct {
 	Sync *SyncTask `protobuf:"bytes,8,opt,name=sync,proto3" json:"sync,omitempty"`
 	// Set for TASK_TYPE_TEST_CONNECTION.
 	TestConnection *TestConnectionTask `protobuf:"bytes,9,opt,name=test_connection,json=testConnection,proto3" json:"test_connection,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Set for TASK_TYPE_WEBHOOK.
+	Webhook       *WebhookTask `protobuf:"bytes,10,opt,name=webhook,proto3" json:"webhook,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Task) Reset() {
@@ -314,6 +386,13 @@ func (x *Task) GetSync() *SyncTask {
 func (x *Task) GetTestConnection() *TestConnectionTask {
 	if x != nil {
 		return x.TestConnection
+	}
+	return nil
+}
+
+func (x *Task) GetWebhook() *WebhookTask {
+	if x != nil {
+		return x.Webhook
 	}
 	return nil
 }
@@ -425,7 +504,16 @@ type SyncTask struct {
 	// so Bitbucket leaves those repositories out, and fetches no pull
 	// requests or commits of the listed ones the rest of the filter leaves
 	// out (it still sends their repository records).
-	Filter        *RepositoryFilter `protobuf:"bytes,8,opt,name=filter,proto3" json:"filter,omitempty"`
+	Filter *RepositoryFilter `protobuf:"bytes,8,opt,name=filter,proto3" json:"filter,omitempty"`
+	// The workspace webhook the delegate makes sure exists (found by url,
+	// created or updated) before the sync; unset when the control plane has
+	// no public address. The outcome comes back in CompleteTaskRequest.webhook.
+	Webhook *WebhookSpec `protobuf:"bytes,9,opt,name=webhook,proto3" json:"webhook,omitempty"`
+	// A targeted refresh: only these repositories (slugs), each fetched by
+	// GET /repositories/{workspace}/{slug} with its pull requests since the
+	// cursor and its commits since the known hash. No listing_complete is sent.
+	// Empty: the whole workspace.
+	Repositories  []string `protobuf:"bytes,10,rep,name=repositories,proto3" json:"repositories,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -512,6 +600,20 @@ func (x *SyncTask) GetCodeOwnersRepositories() []string {
 func (x *SyncTask) GetFilter() *RepositoryFilter {
 	if x != nil {
 		return x.Filter
+	}
+	return nil
+}
+
+func (x *SyncTask) GetWebhook() *WebhookSpec {
+	if x != nil {
+		return x.Webhook
+	}
+	return nil
+}
+
+func (x *SyncTask) GetRepositories() []string {
+	if x != nil {
+		return x.Repositories
 	}
 	return nil
 }
@@ -617,6 +719,217 @@ func (x *RepositoryFilter) GetUpdatedSince() *timestamppb.Timestamp {
 	return nil
 }
 
+// WebhookSpec is a workspace webhook as the control plane wants it.
+type WebhookSpec struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Where Bitbucket delivers events: the control plane's public address.
+	// Hooks are matched by this url.
+	Url string `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	// The integration's signing secret (X-Hub-Signature); at most 128 characters.
+	Secret string `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
+	// The events subscribed to.
+	Events []string `protobuf:"bytes,3,rep,name=events,proto3" json:"events,omitempty"`
+	// False deactivates the hook (an existing one only; none is created).
+	Active bool `protobuf:"varint,4,opt,name=active,proto3" json:"active,omitempty"`
+	// Description shown in Bitbucket's webhook settings.
+	Description   string `protobuf:"bytes,5,opt,name=description,proto3" json:"description,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WebhookSpec) Reset() {
+	*x = WebhookSpec{}
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebhookSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebhookSpec) ProtoMessage() {}
+
+func (x *WebhookSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebhookSpec.ProtoReflect.Descriptor instead.
+func (*WebhookSpec) Descriptor() ([]byte, []int) {
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *WebhookSpec) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *WebhookSpec) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+func (x *WebhookSpec) GetEvents() []string {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *WebhookSpec) GetActive() bool {
+	if x != nil {
+		return x.Active
+	}
+	return false
+}
+
+func (x *WebhookSpec) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+// WebhookTask asks the delegate to bring a workspace webhook to spec.
+type WebhookTask struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The integration the hook belongs to.
+	IntegrationId string `protobuf:"bytes,1,opt,name=integration_id,json=integrationId,proto3" json:"integration_id,omitempty"`
+	// Where and as whom.
+	Target *BitbucketTarget `protobuf:"bytes,2,opt,name=target,proto3" json:"target,omitempty"`
+	// The wanted settings.
+	Spec          *WebhookSpec `protobuf:"bytes,3,opt,name=spec,proto3" json:"spec,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WebhookTask) Reset() {
+	*x = WebhookTask{}
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebhookTask) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebhookTask) ProtoMessage() {}
+
+func (x *WebhookTask) ProtoReflect() protoreflect.Message {
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebhookTask.ProtoReflect.Descriptor instead.
+func (*WebhookTask) Descriptor() ([]byte, []int) {
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *WebhookTask) GetIntegrationId() string {
+	if x != nil {
+		return x.IntegrationId
+	}
+	return ""
+}
+
+func (x *WebhookTask) GetTarget() *BitbucketTarget {
+	if x != nil {
+		return x.Target
+	}
+	return nil
+}
+
+func (x *WebhookTask) GetSpec() *WebhookSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+// WebhookResult is the delegate's report on a webhook.
+type WebhookResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What became of it.
+	State WebhookState `protobuf:"varint,1,opt,name=state,proto3,enum=idp.delegate.v1.WebhookState" json:"state,omitempty"`
+	// One line for users: what failed, or the hook's uuid.
+	Message string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	// Bitbucket's uuid of the hook, when one exists.
+	HookUuid      string `protobuf:"bytes,3,opt,name=hook_uuid,json=hookUuid,proto3" json:"hook_uuid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WebhookResult) Reset() {
+	*x = WebhookResult{}
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebhookResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebhookResult) ProtoMessage() {}
+
+func (x *WebhookResult) ProtoReflect() protoreflect.Message {
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebhookResult.ProtoReflect.Descriptor instead.
+func (*WebhookResult) Descriptor() ([]byte, []int) {
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *WebhookResult) GetState() WebhookState {
+	if x != nil {
+		return x.State
+	}
+	return WebhookState_WEBHOOK_STATE_UNSPECIFIED
+}
+
+func (x *WebhookResult) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *WebhookResult) GetHookUuid() string {
+	if x != nil {
+		return x.HookUuid
+	}
+	return ""
+}
+
 // SyncLimits caps how much one sync fetches.
 type SyncLimits struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -636,7 +949,7 @@ type SyncLimits struct {
 
 func (x *SyncLimits) Reset() {
 	*x = SyncLimits{}
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[4]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -648,7 +961,7 @@ func (x *SyncLimits) String() string {
 func (*SyncLimits) ProtoMessage() {}
 
 func (x *SyncLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[4]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -661,7 +974,7 @@ func (x *SyncLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncLimits.ProtoReflect.Descriptor instead.
 func (*SyncLimits) Descriptor() ([]byte, []int) {
-	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{4}
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SyncLimits) GetFirstSyncPerRepository() int32 {
@@ -721,7 +1034,7 @@ type RepositoryCursor struct {
 
 func (x *RepositoryCursor) Reset() {
 	*x = RepositoryCursor{}
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[5]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -733,7 +1046,7 @@ func (x *RepositoryCursor) String() string {
 func (*RepositoryCursor) ProtoMessage() {}
 
 func (x *RepositoryCursor) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[5]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -746,7 +1059,7 @@ func (x *RepositoryCursor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RepositoryCursor.ProtoReflect.Descriptor instead.
 func (*RepositoryCursor) Descriptor() ([]byte, []int) {
-	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{5}
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RepositoryCursor) GetRepositoryUuid() string {
@@ -818,7 +1131,7 @@ type TestConnectionTask struct {
 
 func (x *TestConnectionTask) Reset() {
 	*x = TestConnectionTask{}
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[6]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -830,7 +1143,7 @@ func (x *TestConnectionTask) String() string {
 func (*TestConnectionTask) ProtoMessage() {}
 
 func (x *TestConnectionTask) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[6]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -843,7 +1156,7 @@ func (x *TestConnectionTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TestConnectionTask.ProtoReflect.Descriptor instead.
 func (*TestConnectionTask) Descriptor() ([]byte, []int) {
-	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{6}
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *TestConnectionTask) GetConnectorId() string {
@@ -883,7 +1196,7 @@ type TestConnectionResult struct {
 
 func (x *TestConnectionResult) Reset() {
 	*x = TestConnectionResult{}
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[7]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -895,7 +1208,7 @@ func (x *TestConnectionResult) String() string {
 func (*TestConnectionResult) ProtoMessage() {}
 
 func (x *TestConnectionResult) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[7]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -908,7 +1221,7 @@ func (x *TestConnectionResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TestConnectionResult.ProtoReflect.Descriptor instead.
 func (*TestConnectionResult) Descriptor() ([]byte, []int) {
-	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{7}
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *TestConnectionResult) GetOk() bool {
@@ -976,7 +1289,7 @@ type TokenCheck struct {
 
 func (x *TokenCheck) Reset() {
 	*x = TokenCheck{}
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[8]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -988,7 +1301,7 @@ func (x *TokenCheck) String() string {
 func (*TokenCheck) ProtoMessage() {}
 
 func (x *TokenCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[8]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1001,7 +1314,7 @@ func (x *TokenCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TokenCheck.ProtoReflect.Descriptor instead.
 func (*TokenCheck) Descriptor() ([]byte, []int) {
-	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{8}
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *TokenCheck) GetTokenRef() string {
@@ -1075,7 +1388,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[9]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1087,7 +1400,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[9]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1100,7 +1413,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{9}
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Progress) GetPhase() string {
@@ -1196,7 +1509,7 @@ type TokenUsage struct {
 
 func (x *TokenUsage) Reset() {
 	*x = TokenUsage{}
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[10]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1208,7 +1521,7 @@ func (x *TokenUsage) String() string {
 func (*TokenUsage) ProtoMessage() {}
 
 func (x *TokenUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[10]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1221,7 +1534,7 @@ func (x *TokenUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TokenUsage.ProtoReflect.Descriptor instead.
 func (*TokenUsage) Descriptor() ([]byte, []int) {
-	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{10}
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *TokenUsage) GetTokenRef() string {
@@ -1270,7 +1583,7 @@ var File_idp_delegate_v1_task_proto protoreflect.FileDescriptor
 
 const file_idp_delegate_v1_task_proto_rawDesc = "" +
 	"\n" +
-	"\x1aidp/delegate/v1/task.proto\x12\x0fidp.delegate.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18idp/rules/v1/rules.proto\"\x88\x03\n" +
+	"\x1aidp/delegate/v1/task.proto\x12\x0fidp.delegate.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18idp/rules/v1/rules.proto\"\xc0\x03\n" +
 	"\x04Task\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12-\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x19.idp.delegate.v1.TaskTypeR\x04type\x12\x1f\n" +
@@ -1283,14 +1596,16 @@ const file_idp_delegate_v1_task_proto_rawDesc = "" +
 	"checkpoint\x12#\n" +
 	"\rnext_sequence\x18\a \x01(\x03R\fnextSequence\x12-\n" +
 	"\x04sync\x18\b \x01(\v2\x19.idp.delegate.v1.SyncTaskR\x04sync\x12L\n" +
-	"\x0ftest_connection\x18\t \x01(\v2#.idp.delegate.v1.TestConnectionTaskR\x0etestConnection\"\xa2\x01\n" +
+	"\x0ftest_connection\x18\t \x01(\v2#.idp.delegate.v1.TestConnectionTaskR\x0etestConnection\x126\n" +
+	"\awebhook\x18\n" +
+	" \x01(\v2\x1c.idp.delegate.v1.WebhookTaskR\awebhook\"\xa2\x01\n" +
 	"\x0fBitbucketTarget\x12\x1c\n" +
 	"\tworkspace\x18\x01 \x01(\tR\tworkspace\x12 \n" +
 	"\fapi_base_url\x18\x02 \x01(\tR\n" +
 	"apiBaseUrl\x12\x1b\n" +
 	"\ttoken_ref\x18\x03 \x01(\tR\btokenRef\x122\n" +
 	"\n" +
-	"token_refs\x18\x04 \x03(\tB\x13\xbaH\x10\x92\x01\r\x10\x10\"\tr\a\xa0\x8e'\x01\x18\x80\bR\ttokenRefs\"\xec\x03\n" +
+	"token_refs\x18\x04 \x03(\tB\x13\xbaH\x10\x92\x01\r\x10\x10\"\tr\a\xa0\x8e'\x01\x18\x80\bR\ttokenRefs\"\xc8\x04\n" +
 	"\bSyncTask\x12%\n" +
 	"\x0eintegration_id\x18\x01 \x01(\tR\rintegrationId\x128\n" +
 	"\x06target\x18\x02 \x01(\v2 .idp.delegate.v1.BitbucketTargetR\x06target\x12G\n" +
@@ -1300,7 +1615,10 @@ const file_idp_delegate_v1_task_proto_rawDesc = "" +
 	"start_date\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tstartDate\x12;\n" +
 	"\acursors\x18\x06 \x03(\v2!.idp.delegate.v1.RepositoryCursorR\acursors\x12N\n" +
 	"\x18code_owners_repositories\x18\a \x03(\tB\x14\xbaH\x11\x92\x01\x0e\x10\xa0\x8d\x06\"\br\x06\xa0\x8e'\x01\x18BR\x16codeOwnersRepositories\x129\n" +
-	"\x06filter\x18\b \x01(\v2!.idp.delegate.v1.RepositoryFilterR\x06filter\"\xf9\x02\n" +
+	"\x06filter\x18\b \x01(\v2!.idp.delegate.v1.RepositoryFilterR\x06filter\x126\n" +
+	"\awebhook\x18\t \x01(\v2\x1c.idp.delegate.v1.WebhookSpecR\awebhook\x12\"\n" +
+	"\frepositories\x18\n" +
+	" \x03(\tR\frepositories\"\xf9\x02\n" +
 	"\x10RepositoryFilter\x12)\n" +
 	"\x10include_projects\x18\x01 \x03(\tR\x0fincludeProjects\x12)\n" +
 	"\x10exclude_projects\x18\x02 \x03(\tR\x0fexcludeProjects\x12#\n" +
@@ -1310,7 +1628,22 @@ const file_idp_delegate_v1_task_proto_rawDesc = "" +
 	"visibility\x18\x05 \x01(\tB\x18\xbaH\x15r\x13R\x00R\aprivateR\x06publicR\n" +
 	"visibility\x12,\n" +
 	"\x05forks\x18\x06 \x01(\tB\x16\xbaH\x13r\x11R\x00R\aexcludeR\x04onlyR\x05forks\x12]\n" +
-	"\rupdated_since\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\fupdatedSince\"\xfd\x01\n" +
+	"\rupdated_since\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\fupdatedSince\"\x89\x01\n" +
+	"\vWebhookSpec\x12\x10\n" +
+	"\x03url\x18\x01 \x01(\tR\x03url\x12\x16\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\x12\x16\n" +
+	"\x06events\x18\x03 \x03(\tR\x06events\x12\x16\n" +
+	"\x06active\x18\x04 \x01(\bR\x06active\x12 \n" +
+	"\vdescription\x18\x05 \x01(\tR\vdescription\"\xa0\x01\n" +
+	"\vWebhookTask\x12%\n" +
+	"\x0eintegration_id\x18\x01 \x01(\tR\rintegrationId\x128\n" +
+	"\x06target\x18\x02 \x01(\v2 .idp.delegate.v1.BitbucketTargetR\x06target\x120\n" +
+	"\x04spec\x18\x03 \x01(\v2\x1c.idp.delegate.v1.WebhookSpecR\x04spec\"\xa2\x01\n" +
+	"\rWebhookResult\x12?\n" +
+	"\x05state\x18\x01 \x01(\x0e2\x1d.idp.delegate.v1.WebhookStateB\n" +
+	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x05state\x12&\n" +
+	"\amessage\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\bR\amessage\x12(\n" +
+	"\thook_uuid\x18\x03 \x01(\tB\v\xbaH\br\x06\xa0\x8e'\x01\x18BR\bhookUuid\"\xfd\x01\n" +
 	"\n" +
 	"SyncLimits\x129\n" +
 	"\x19first_sync_per_repository\x18\x01 \x01(\x05R\x16firstSyncPerRepository\x12:\n" +
@@ -1364,11 +1697,12 @@ const file_idp_delegate_v1_task_proto_rawDesc = "" +
 	"\amessage\x18\x03 \x01(\tB\f\xbaH\tr\a\xa8\x8e'\x01\x18\x80 R\amessage\x12-\n" +
 	"\x0elimit_per_hour\x18\x04 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\flimitPerHour\x12#\n" +
 	"\brequests\x18\x05 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\brequests\x12*\n" +
-	"\frate_limited\x18\x06 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\vrateLimited*X\n" +
+	"\frate_limited\x18\x06 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\vrateLimited*o\n" +
 	"\bTaskType\x12\x19\n" +
 	"\x15TASK_TYPE_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eTASK_TYPE_SYNC\x10\x01\x12\x1d\n" +
-	"\x19TASK_TYPE_TEST_CONNECTION\x10\x02*m\n" +
+	"\x19TASK_TYPE_TEST_CONNECTION\x10\x02\x12\x15\n" +
+	"\x11TASK_TYPE_WEBHOOK\x10\x03*m\n" +
 	"\rSecondaryKind\x12\x1e\n" +
 	"\x1aSECONDARY_KIND_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cSECONDARY_KIND_PULL_REQUESTS\x10\x01\x12\x1a\n" +
@@ -1379,7 +1713,14 @@ const file_idp_delegate_v1_task_proto_rawDesc = "" +
 	"\x0fOUTCOME_PARTIAL\x10\x02\x12\x12\n" +
 	"\x0eOUTCOME_FAILED\x10\x03\x12\x15\n" +
 	"\x11OUTCOME_CANCELLED\x10\x04\x12\x14\n" +
-	"\x10OUTCOME_RELEASED\x10\x05B\xcb\x01\n" +
+	"\x10OUTCOME_RELEASED\x10\x05*\xbb\x01\n" +
+	"\fWebhookState\x12\x1d\n" +
+	"\x19WEBHOOK_STATE_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14WEBHOOK_STATE_ACTIVE\x10\x01\x12\x1a\n" +
+	"\x16WEBHOOK_STATE_INACTIVE\x10\x02\x12\x1f\n" +
+	"\x1bWEBHOOK_STATE_MISSING_SCOPE\x10\x03\x12\x1b\n" +
+	"\x17WEBHOOK_STATE_NOT_OWNER\x10\x04\x12\x18\n" +
+	"\x14WEBHOOK_STATE_FAILED\x10\x05B\xcb\x01\n" +
 	"\x13com.idp.delegate.v1B\tTaskProtoP\x01ZKgithub.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1;delegatev1\xa2\x02\x03IDX\xaa\x02\x0fIdp.Delegate.V1\xca\x02\x0fIdp\\Delegate\\V1\xe2\x02\x1bIdp\\Delegate\\V1\\GPBMetadata\xea\x02\x11Idp::Delegate::V1b\x06proto3"
 
 var (
@@ -1394,48 +1735,57 @@ func file_idp_delegate_v1_task_proto_rawDescGZIP() []byte {
 	return file_idp_delegate_v1_task_proto_rawDescData
 }
 
-var file_idp_delegate_v1_task_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_idp_delegate_v1_task_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_idp_delegate_v1_task_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_idp_delegate_v1_task_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_idp_delegate_v1_task_proto_goTypes = []any{
 	(TaskType)(0),                 // 0: idp.delegate.v1.TaskType
 	(SecondaryKind)(0),            // 1: idp.delegate.v1.SecondaryKind
 	(Outcome)(0),                  // 2: idp.delegate.v1.Outcome
-	(*Task)(nil),                  // 3: idp.delegate.v1.Task
-	(*BitbucketTarget)(nil),       // 4: idp.delegate.v1.BitbucketTarget
-	(*SyncTask)(nil),              // 5: idp.delegate.v1.SyncTask
-	(*RepositoryFilter)(nil),      // 6: idp.delegate.v1.RepositoryFilter
-	(*SyncLimits)(nil),            // 7: idp.delegate.v1.SyncLimits
-	(*RepositoryCursor)(nil),      // 8: idp.delegate.v1.RepositoryCursor
-	(*TestConnectionTask)(nil),    // 9: idp.delegate.v1.TestConnectionTask
-	(*TestConnectionResult)(nil),  // 10: idp.delegate.v1.TestConnectionResult
-	(*TokenCheck)(nil),            // 11: idp.delegate.v1.TokenCheck
-	(*Progress)(nil),              // 12: idp.delegate.v1.Progress
-	(*TokenUsage)(nil),            // 13: idp.delegate.v1.TokenUsage
-	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
+	(WebhookState)(0),             // 3: idp.delegate.v1.WebhookState
+	(*Task)(nil),                  // 4: idp.delegate.v1.Task
+	(*BitbucketTarget)(nil),       // 5: idp.delegate.v1.BitbucketTarget
+	(*SyncTask)(nil),              // 6: idp.delegate.v1.SyncTask
+	(*RepositoryFilter)(nil),      // 7: idp.delegate.v1.RepositoryFilter
+	(*WebhookSpec)(nil),           // 8: idp.delegate.v1.WebhookSpec
+	(*WebhookTask)(nil),           // 9: idp.delegate.v1.WebhookTask
+	(*WebhookResult)(nil),         // 10: idp.delegate.v1.WebhookResult
+	(*SyncLimits)(nil),            // 11: idp.delegate.v1.SyncLimits
+	(*RepositoryCursor)(nil),      // 12: idp.delegate.v1.RepositoryCursor
+	(*TestConnectionTask)(nil),    // 13: idp.delegate.v1.TestConnectionTask
+	(*TestConnectionResult)(nil),  // 14: idp.delegate.v1.TestConnectionResult
+	(*TokenCheck)(nil),            // 15: idp.delegate.v1.TokenCheck
+	(*Progress)(nil),              // 16: idp.delegate.v1.Progress
+	(*TokenUsage)(nil),            // 17: idp.delegate.v1.TokenUsage
+	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
 }
 var file_idp_delegate_v1_task_proto_depIdxs = []int32{
 	0,  // 0: idp.delegate.v1.Task.type:type_name -> idp.delegate.v1.TaskType
-	14, // 1: idp.delegate.v1.Task.lease_expires_at:type_name -> google.protobuf.Timestamp
-	5,  // 2: idp.delegate.v1.Task.sync:type_name -> idp.delegate.v1.SyncTask
-	9,  // 3: idp.delegate.v1.Task.test_connection:type_name -> idp.delegate.v1.TestConnectionTask
-	4,  // 4: idp.delegate.v1.SyncTask.target:type_name -> idp.delegate.v1.BitbucketTarget
-	1,  // 5: idp.delegate.v1.SyncTask.secondary_kinds:type_name -> idp.delegate.v1.SecondaryKind
-	7,  // 6: idp.delegate.v1.SyncTask.limits:type_name -> idp.delegate.v1.SyncLimits
-	14, // 7: idp.delegate.v1.SyncTask.start_date:type_name -> google.protobuf.Timestamp
-	8,  // 8: idp.delegate.v1.SyncTask.cursors:type_name -> idp.delegate.v1.RepositoryCursor
-	6,  // 9: idp.delegate.v1.SyncTask.filter:type_name -> idp.delegate.v1.RepositoryFilter
-	14, // 10: idp.delegate.v1.RepositoryFilter.updated_since:type_name -> google.protobuf.Timestamp
-	14, // 11: idp.delegate.v1.RepositoryCursor.commits_checked_at_updated_on:type_name -> google.protobuf.Timestamp
-	14, // 12: idp.delegate.v1.RepositoryCursor.newest_pull_request_updated_on:type_name -> google.protobuf.Timestamp
-	14, // 13: idp.delegate.v1.RepositoryCursor.oldest_pull_request_updated_on:type_name -> google.protobuf.Timestamp
-	4,  // 14: idp.delegate.v1.TestConnectionTask.target:type_name -> idp.delegate.v1.BitbucketTarget
-	11, // 15: idp.delegate.v1.TestConnectionResult.tokens:type_name -> idp.delegate.v1.TokenCheck
-	13, // 16: idp.delegate.v1.Progress.tokens:type_name -> idp.delegate.v1.TokenUsage
-	17, // [17:17] is the sub-list for method output_type
-	17, // [17:17] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	18, // 1: idp.delegate.v1.Task.lease_expires_at:type_name -> google.protobuf.Timestamp
+	6,  // 2: idp.delegate.v1.Task.sync:type_name -> idp.delegate.v1.SyncTask
+	13, // 3: idp.delegate.v1.Task.test_connection:type_name -> idp.delegate.v1.TestConnectionTask
+	9,  // 4: idp.delegate.v1.Task.webhook:type_name -> idp.delegate.v1.WebhookTask
+	5,  // 5: idp.delegate.v1.SyncTask.target:type_name -> idp.delegate.v1.BitbucketTarget
+	1,  // 6: idp.delegate.v1.SyncTask.secondary_kinds:type_name -> idp.delegate.v1.SecondaryKind
+	11, // 7: idp.delegate.v1.SyncTask.limits:type_name -> idp.delegate.v1.SyncLimits
+	18, // 8: idp.delegate.v1.SyncTask.start_date:type_name -> google.protobuf.Timestamp
+	12, // 9: idp.delegate.v1.SyncTask.cursors:type_name -> idp.delegate.v1.RepositoryCursor
+	7,  // 10: idp.delegate.v1.SyncTask.filter:type_name -> idp.delegate.v1.RepositoryFilter
+	8,  // 11: idp.delegate.v1.SyncTask.webhook:type_name -> idp.delegate.v1.WebhookSpec
+	18, // 12: idp.delegate.v1.RepositoryFilter.updated_since:type_name -> google.protobuf.Timestamp
+	5,  // 13: idp.delegate.v1.WebhookTask.target:type_name -> idp.delegate.v1.BitbucketTarget
+	8,  // 14: idp.delegate.v1.WebhookTask.spec:type_name -> idp.delegate.v1.WebhookSpec
+	3,  // 15: idp.delegate.v1.WebhookResult.state:type_name -> idp.delegate.v1.WebhookState
+	18, // 16: idp.delegate.v1.RepositoryCursor.commits_checked_at_updated_on:type_name -> google.protobuf.Timestamp
+	18, // 17: idp.delegate.v1.RepositoryCursor.newest_pull_request_updated_on:type_name -> google.protobuf.Timestamp
+	18, // 18: idp.delegate.v1.RepositoryCursor.oldest_pull_request_updated_on:type_name -> google.protobuf.Timestamp
+	5,  // 19: idp.delegate.v1.TestConnectionTask.target:type_name -> idp.delegate.v1.BitbucketTarget
+	15, // 20: idp.delegate.v1.TestConnectionResult.tokens:type_name -> idp.delegate.v1.TokenCheck
+	17, // 21: idp.delegate.v1.Progress.tokens:type_name -> idp.delegate.v1.TokenUsage
+	22, // [22:22] is the sub-list for method output_type
+	22, // [22:22] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_idp_delegate_v1_task_proto_init() }
@@ -1448,8 +1798,8 @@ func file_idp_delegate_v1_task_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_idp_delegate_v1_task_proto_rawDesc), len(file_idp_delegate_v1_task_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   11,
+			NumEnums:      4,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -421,6 +421,79 @@ func (ForkPolicy) EnumDescriptor() ([]byte, []int) {
 	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{6}
 }
 
+// IntegrationWebhookState is where an integration's workspace webhook stands.
+type IntegrationWebhookState int32
+
+const (
+	// Not set.
+	IntegrationWebhookState_INTEGRATION_WEBHOOK_STATE_UNSPECIFIED IntegrationWebhookState = 0
+	// The control plane has no public address (serve --public-url): polling only.
+	IntegrationWebhookState_INTEGRATION_WEBHOOK_STATE_NOT_CONFIGURED IntegrationWebhookState = 1
+	// The next sync registers it.
+	IntegrationWebhookState_INTEGRATION_WEBHOOK_STATE_PENDING IntegrationWebhookState = 2
+	// Registered and active: changes arrive in seconds.
+	IntegrationWebhookState_INTEGRATION_WEBHOOK_STATE_ACTIVE IntegrationWebhookState = 3
+	// Deactivated while the integration is suspended.
+	IntegrationWebhookState_INTEGRATION_WEBHOOK_STATE_INACTIVE IntegrationWebhookState = 4
+	// The token lacks the webhook scope: polling only.
+	IntegrationWebhookState_INTEGRATION_WEBHOOK_STATE_MISSING_SCOPE IntegrationWebhookState = 5
+	// The token may not manage the workspace's hooks (not an owner): polling only.
+	IntegrationWebhookState_INTEGRATION_WEBHOOK_STATE_NOT_OWNER IntegrationWebhookState = 6
+	// Registration failed for another reason: polling only; message says why.
+	IntegrationWebhookState_INTEGRATION_WEBHOOK_STATE_FAILED IntegrationWebhookState = 7
+)
+
+// Enum value maps for IntegrationWebhookState.
+var (
+	IntegrationWebhookState_name = map[int32]string{
+		0: "INTEGRATION_WEBHOOK_STATE_UNSPECIFIED",
+		1: "INTEGRATION_WEBHOOK_STATE_NOT_CONFIGURED",
+		2: "INTEGRATION_WEBHOOK_STATE_PENDING",
+		3: "INTEGRATION_WEBHOOK_STATE_ACTIVE",
+		4: "INTEGRATION_WEBHOOK_STATE_INACTIVE",
+		5: "INTEGRATION_WEBHOOK_STATE_MISSING_SCOPE",
+		6: "INTEGRATION_WEBHOOK_STATE_NOT_OWNER",
+		7: "INTEGRATION_WEBHOOK_STATE_FAILED",
+	}
+	IntegrationWebhookState_value = map[string]int32{
+		"INTEGRATION_WEBHOOK_STATE_UNSPECIFIED":    0,
+		"INTEGRATION_WEBHOOK_STATE_NOT_CONFIGURED": 1,
+		"INTEGRATION_WEBHOOK_STATE_PENDING":        2,
+		"INTEGRATION_WEBHOOK_STATE_ACTIVE":         3,
+		"INTEGRATION_WEBHOOK_STATE_INACTIVE":       4,
+		"INTEGRATION_WEBHOOK_STATE_MISSING_SCOPE":  5,
+		"INTEGRATION_WEBHOOK_STATE_NOT_OWNER":      6,
+		"INTEGRATION_WEBHOOK_STATE_FAILED":         7,
+	}
+)
+
+func (x IntegrationWebhookState) Enum() *IntegrationWebhookState {
+	p := new(IntegrationWebhookState)
+	*p = x
+	return p
+}
+
+func (x IntegrationWebhookState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (IntegrationWebhookState) Descriptor() protoreflect.EnumDescriptor {
+	return file_idp_integration_v1_integration_proto_enumTypes[7].Descriptor()
+}
+
+func (IntegrationWebhookState) Type() protoreflect.EnumType {
+	return &file_idp_integration_v1_integration_proto_enumTypes[7]
+}
+
+func (x IntegrationWebhookState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use IntegrationWebhookState.Descriptor instead.
+func (IntegrationWebhookState) EnumDescriptor() ([]byte, []int) {
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{7}
+}
+
 // SyncTrigger is what started a run.
 type SyncTrigger int32
 
@@ -435,7 +508,7 @@ const (
 	SyncTrigger_SYNC_TRIGGER_CREATED SyncTrigger = 3
 	// The catch-up sync queued when a suspended integration was resumed.
 	SyncTrigger_SYNC_TRIGGER_RESUMED SyncTrigger = 4
-	// A Bitbucket webhook (reserved: no sync is started by webhooks yet).
+	// A Bitbucket webhook delivery that needed a targeted refresh.
 	SyncTrigger_SYNC_TRIGGER_WEBHOOK SyncTrigger = 5
 )
 
@@ -470,11 +543,11 @@ func (x SyncTrigger) String() string {
 }
 
 func (SyncTrigger) Descriptor() protoreflect.EnumDescriptor {
-	return file_idp_integration_v1_integration_proto_enumTypes[7].Descriptor()
+	return file_idp_integration_v1_integration_proto_enumTypes[8].Descriptor()
 }
 
 func (SyncTrigger) Type() protoreflect.EnumType {
-	return &file_idp_integration_v1_integration_proto_enumTypes[7]
+	return &file_idp_integration_v1_integration_proto_enumTypes[8]
 }
 
 func (x SyncTrigger) Number() protoreflect.EnumNumber {
@@ -483,7 +556,7 @@ func (x SyncTrigger) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SyncTrigger.Descriptor instead.
 func (SyncTrigger) EnumDescriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{7}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{8}
 }
 
 // SyncStatus is where a run is.
@@ -539,11 +612,11 @@ func (x SyncStatus) String() string {
 }
 
 func (SyncStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_idp_integration_v1_integration_proto_enumTypes[8].Descriptor()
+	return file_idp_integration_v1_integration_proto_enumTypes[9].Descriptor()
 }
 
 func (SyncStatus) Type() protoreflect.EnumType {
-	return &file_idp_integration_v1_integration_proto_enumTypes[8]
+	return &file_idp_integration_v1_integration_proto_enumTypes[9]
 }
 
 func (x SyncStatus) Number() protoreflect.EnumNumber {
@@ -552,7 +625,7 @@ func (x SyncStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SyncStatus.Descriptor instead.
 func (SyncStatus) EnumDescriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{8}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{9}
 }
 
 // EventType classifies an event.
@@ -582,6 +655,9 @@ const (
 	// Work that follows a sync run (entity refresh, recommendations,
 	// auto-import) failed; message says when it is retried.
 	EventType_EVENT_TYPE_FOLLOW_UP_FAILED EventType = 10
+	// The workspace webhook changed state (registered, refused, deactivated);
+	// message says what and what to do.
+	EventType_EVENT_TYPE_WEBHOOK EventType = 11
 )
 
 // Enum value maps for EventType.
@@ -598,6 +674,7 @@ var (
 		8:  "EVENT_TYPE_IMPORT_FAILED",
 		9:  "EVENT_TYPE_REPOSITORY_DELETED",
 		10: "EVENT_TYPE_FOLLOW_UP_FAILED",
+		11: "EVENT_TYPE_WEBHOOK",
 	}
 	EventType_value = map[string]int32{
 		"EVENT_TYPE_UNSPECIFIED":        0,
@@ -611,6 +688,7 @@ var (
 		"EVENT_TYPE_IMPORT_FAILED":      8,
 		"EVENT_TYPE_REPOSITORY_DELETED": 9,
 		"EVENT_TYPE_FOLLOW_UP_FAILED":   10,
+		"EVENT_TYPE_WEBHOOK":            11,
 	}
 )
 
@@ -625,11 +703,11 @@ func (x EventType) String() string {
 }
 
 func (EventType) Descriptor() protoreflect.EnumDescriptor {
-	return file_idp_integration_v1_integration_proto_enumTypes[9].Descriptor()
+	return file_idp_integration_v1_integration_proto_enumTypes[10].Descriptor()
 }
 
 func (EventType) Type() protoreflect.EnumType {
-	return &file_idp_integration_v1_integration_proto_enumTypes[9]
+	return &file_idp_integration_v1_integration_proto_enumTypes[10]
 }
 
 func (x EventType) Number() protoreflect.EnumNumber {
@@ -638,7 +716,7 @@ func (x EventType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use EventType.Descriptor instead.
 func (EventType) EnumDescriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{9}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{10}
 }
 
 // CorrelationRule matches a discovered repository with a catalog entity.
@@ -821,7 +899,9 @@ type Integration struct {
 	// (ImportedRepository.excluded_reason). The delegate asks Bitbucket to
 	// apply the project, visibility and activity parts, so repositories they
 	// leave out cost no request.
-	Filter        *RepositoryFilter `protobuf:"bytes,21,opt,name=filter,proto3" json:"filter,omitempty"`
+	Filter *RepositoryFilter `protobuf:"bytes,21,opt,name=filter,proto3" json:"filter,omitempty"`
+	// The workspace webhook that keeps the catalog fresh between syncs. Output only.
+	Webhook       *IntegrationWebhook `protobuf:"bytes,22,opt,name=webhook,proto3" json:"webhook,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1003,6 +1083,13 @@ func (x *Integration) GetFilter() *RepositoryFilter {
 	return nil
 }
 
+func (x *Integration) GetWebhook() *IntegrationWebhook {
+	if x != nil {
+		return x.Webhook
+	}
+	return nil
+}
+
 // RepositoryFilter selects the repositories an integration discovers: a
 // repository is kept when it passes every part that is set.
 type RepositoryFilter struct {
@@ -1107,6 +1194,106 @@ func (x *RepositoryFilter) GetUpdatedSince() *timestamppb.Timestamp {
 	return nil
 }
 
+// IntegrationWebhook is an integration's workspace webhook. Output only.
+type IntegrationWebhook struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Where Bitbucket delivers events; empty without a public address.
+	Url string `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	// Where it stands.
+	State IntegrationWebhookState `protobuf:"varint,2,opt,name=state,proto3,enum=idp.integration.v1.IntegrationWebhookState" json:"state,omitempty"`
+	// What the delegate last reported.
+	Message string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	// What to do about it, when it is not active.
+	Hint string `protobuf:"bytes,4,opt,name=hint,proto3" json:"hint,omitempty"`
+	// When the delegate last reported on it.
+	CheckedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=checked_at,json=checkedAt,proto3" json:"checked_at,omitempty"`
+	// Deliveries accepted in the last 7 days (applied ones are kept that long).
+	Deliveries int64 `protobuf:"varint,6,opt,name=deliveries,proto3" json:"deliveries,omitempty"`
+	// When the last delivery kept was accepted.
+	LastDeliveryAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=last_delivery_at,json=lastDeliveryAt,proto3" json:"last_delivery_at,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *IntegrationWebhook) Reset() {
+	*x = IntegrationWebhook{}
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IntegrationWebhook) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IntegrationWebhook) ProtoMessage() {}
+
+func (x *IntegrationWebhook) ProtoReflect() protoreflect.Message {
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IntegrationWebhook.ProtoReflect.Descriptor instead.
+func (*IntegrationWebhook) Descriptor() ([]byte, []int) {
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *IntegrationWebhook) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *IntegrationWebhook) GetState() IntegrationWebhookState {
+	if x != nil {
+		return x.State
+	}
+	return IntegrationWebhookState_INTEGRATION_WEBHOOK_STATE_UNSPECIFIED
+}
+
+func (x *IntegrationWebhook) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *IntegrationWebhook) GetHint() string {
+	if x != nil {
+		return x.Hint
+	}
+	return ""
+}
+
+func (x *IntegrationWebhook) GetCheckedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CheckedAt
+	}
+	return nil
+}
+
+func (x *IntegrationWebhook) GetDeliveries() int64 {
+	if x != nil {
+		return x.Deliveries
+	}
+	return 0
+}
+
+func (x *IntegrationWebhook) GetLastDeliveryAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastDeliveryAt
+	}
+	return nil
+}
+
 // CorrelationRules is a set of rules that must all hold.
 type CorrelationRules struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1118,7 +1305,7 @@ type CorrelationRules struct {
 
 func (x *CorrelationRules) Reset() {
 	*x = CorrelationRules{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[4]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1130,7 +1317,7 @@ func (x *CorrelationRules) String() string {
 func (*CorrelationRules) ProtoMessage() {}
 
 func (x *CorrelationRules) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[4]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1143,7 +1330,7 @@ func (x *CorrelationRules) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CorrelationRules.ProtoReflect.Descriptor instead.
 func (*CorrelationRules) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{4}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CorrelationRules) GetRules() []*CorrelationRule {
@@ -1164,7 +1351,7 @@ type FieldMappings struct {
 
 func (x *FieldMappings) Reset() {
 	*x = FieldMappings{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[5]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1176,7 +1363,7 @@ func (x *FieldMappings) String() string {
 func (*FieldMappings) ProtoMessage() {}
 
 func (x *FieldMappings) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[5]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1189,7 +1376,7 @@ func (x *FieldMappings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldMappings.ProtoReflect.Descriptor instead.
 func (*FieldMappings) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{5}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *FieldMappings) GetMappings() []*FieldMapping {
@@ -1215,7 +1402,7 @@ type OwnerMappingRule struct {
 
 func (x *OwnerMappingRule) Reset() {
 	*x = OwnerMappingRule{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[6]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1227,7 +1414,7 @@ func (x *OwnerMappingRule) String() string {
 func (*OwnerMappingRule) ProtoMessage() {}
 
 func (x *OwnerMappingRule) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[6]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1240,7 +1427,7 @@ func (x *OwnerMappingRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OwnerMappingRule.ProtoReflect.Descriptor instead.
 func (*OwnerMappingRule) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{6}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *OwnerMappingRule) GetFrom() string {
@@ -1270,7 +1457,7 @@ type OwnerMapping struct {
 
 func (x *OwnerMapping) Reset() {
 	*x = OwnerMapping{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[7]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1282,7 +1469,7 @@ func (x *OwnerMapping) String() string {
 func (*OwnerMapping) ProtoMessage() {}
 
 func (x *OwnerMapping) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[7]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1295,7 +1482,7 @@ func (x *OwnerMapping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OwnerMapping.ProtoReflect.Descriptor instead.
 func (*OwnerMapping) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{7}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *OwnerMapping) GetRules() []*OwnerMappingRule {
@@ -1316,7 +1503,7 @@ type SecondaryKinds struct {
 
 func (x *SecondaryKinds) Reset() {
 	*x = SecondaryKinds{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[8]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1328,7 +1515,7 @@ func (x *SecondaryKinds) String() string {
 func (*SecondaryKinds) ProtoMessage() {}
 
 func (x *SecondaryKinds) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[8]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1341,7 +1528,7 @@ func (x *SecondaryKinds) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecondaryKinds.ProtoReflect.Descriptor instead.
 func (*SecondaryKinds) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{8}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SecondaryKinds) GetKinds() []SecondaryKind {
@@ -1362,7 +1549,7 @@ type CreateIntegrationRequest struct {
 
 func (x *CreateIntegrationRequest) Reset() {
 	*x = CreateIntegrationRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[9]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1374,7 +1561,7 @@ func (x *CreateIntegrationRequest) String() string {
 func (*CreateIntegrationRequest) ProtoMessage() {}
 
 func (x *CreateIntegrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[9]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1387,7 +1574,7 @@ func (x *CreateIntegrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateIntegrationRequest.ProtoReflect.Descriptor instead.
 func (*CreateIntegrationRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{9}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CreateIntegrationRequest) GetIntegration() *Integration {
@@ -1410,7 +1597,7 @@ type CreateIntegrationResponse struct {
 
 func (x *CreateIntegrationResponse) Reset() {
 	*x = CreateIntegrationResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[10]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1422,7 +1609,7 @@ func (x *CreateIntegrationResponse) String() string {
 func (*CreateIntegrationResponse) ProtoMessage() {}
 
 func (x *CreateIntegrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[10]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1435,7 +1622,7 @@ func (x *CreateIntegrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateIntegrationResponse.ProtoReflect.Descriptor instead.
 func (*CreateIntegrationResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{10}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CreateIntegrationResponse) GetIntegration() *Integration {
@@ -1463,7 +1650,7 @@ type GetIntegrationRequest struct {
 
 func (x *GetIntegrationRequest) Reset() {
 	*x = GetIntegrationRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[11]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1475,7 +1662,7 @@ func (x *GetIntegrationRequest) String() string {
 func (*GetIntegrationRequest) ProtoMessage() {}
 
 func (x *GetIntegrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[11]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1488,7 +1675,7 @@ func (x *GetIntegrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetIntegrationRequest.ProtoReflect.Descriptor instead.
 func (*GetIntegrationRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{11}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetIntegrationRequest) GetIntegration() string {
@@ -1509,7 +1696,7 @@ type GetIntegrationResponse struct {
 
 func (x *GetIntegrationResponse) Reset() {
 	*x = GetIntegrationResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[12]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1521,7 +1708,7 @@ func (x *GetIntegrationResponse) String() string {
 func (*GetIntegrationResponse) ProtoMessage() {}
 
 func (x *GetIntegrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[12]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1534,7 +1721,7 @@ func (x *GetIntegrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetIntegrationResponse.ProtoReflect.Descriptor instead.
 func (*GetIntegrationResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{12}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetIntegrationResponse) GetIntegration() *Integration {
@@ -1557,7 +1744,7 @@ type ListIntegrationsRequest struct {
 
 func (x *ListIntegrationsRequest) Reset() {
 	*x = ListIntegrationsRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[13]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1569,7 +1756,7 @@ func (x *ListIntegrationsRequest) String() string {
 func (*ListIntegrationsRequest) ProtoMessage() {}
 
 func (x *ListIntegrationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[13]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1582,7 +1769,7 @@ func (x *ListIntegrationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListIntegrationsRequest.ProtoReflect.Descriptor instead.
 func (*ListIntegrationsRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{13}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListIntegrationsRequest) GetPageSize() int32 {
@@ -1614,7 +1801,7 @@ type ListIntegrationsResponse struct {
 
 func (x *ListIntegrationsResponse) Reset() {
 	*x = ListIntegrationsResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[14]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1626,7 +1813,7 @@ func (x *ListIntegrationsResponse) String() string {
 func (*ListIntegrationsResponse) ProtoMessage() {}
 
 func (x *ListIntegrationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[14]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1639,7 +1826,7 @@ func (x *ListIntegrationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListIntegrationsResponse.ProtoReflect.Descriptor instead.
 func (*ListIntegrationsResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{14}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListIntegrationsResponse) GetIntegrations() []*Integration {
@@ -1683,7 +1870,7 @@ type UpdateIntegrationRequest struct {
 
 func (x *UpdateIntegrationRequest) Reset() {
 	*x = UpdateIntegrationRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[15]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1695,7 +1882,7 @@ func (x *UpdateIntegrationRequest) String() string {
 func (*UpdateIntegrationRequest) ProtoMessage() {}
 
 func (x *UpdateIntegrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[15]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1708,7 +1895,7 @@ func (x *UpdateIntegrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateIntegrationRequest.ProtoReflect.Descriptor instead.
 func (*UpdateIntegrationRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{15}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *UpdateIntegrationRequest) GetIntegration() string {
@@ -1753,7 +1940,7 @@ type UpdateIntegrationResponse struct {
 
 func (x *UpdateIntegrationResponse) Reset() {
 	*x = UpdateIntegrationResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[16]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1765,7 +1952,7 @@ func (x *UpdateIntegrationResponse) String() string {
 func (*UpdateIntegrationResponse) ProtoMessage() {}
 
 func (x *UpdateIntegrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[16]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1778,7 +1965,7 @@ func (x *UpdateIntegrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateIntegrationResponse.ProtoReflect.Descriptor instead.
 func (*UpdateIntegrationResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{16}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *UpdateIntegrationResponse) GetIntegration() *Integration {
@@ -1817,7 +2004,7 @@ type RecommendationChange struct {
 
 func (x *RecommendationChange) Reset() {
 	*x = RecommendationChange{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[17]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1829,7 +2016,7 @@ func (x *RecommendationChange) String() string {
 func (*RecommendationChange) ProtoMessage() {}
 
 func (x *RecommendationChange) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[17]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1842,7 +2029,7 @@ func (x *RecommendationChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecommendationChange.ProtoReflect.Descriptor instead.
 func (*RecommendationChange) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{17}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RecommendationChange) GetRepository() string {
@@ -1912,7 +2099,7 @@ type DiscoveredPreview struct {
 
 func (x *DiscoveredPreview) Reset() {
 	*x = DiscoveredPreview{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[18]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1924,7 +2111,7 @@ func (x *DiscoveredPreview) String() string {
 func (*DiscoveredPreview) ProtoMessage() {}
 
 func (x *DiscoveredPreview) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[18]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1937,7 +2124,7 @@ func (x *DiscoveredPreview) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscoveredPreview.ProtoReflect.Descriptor instead.
 func (*DiscoveredPreview) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{18}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *DiscoveredPreview) GetRepositories() int64 {
@@ -2021,7 +2208,7 @@ type SuspendIntegrationRequest struct {
 
 func (x *SuspendIntegrationRequest) Reset() {
 	*x = SuspendIntegrationRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[19]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2033,7 +2220,7 @@ func (x *SuspendIntegrationRequest) String() string {
 func (*SuspendIntegrationRequest) ProtoMessage() {}
 
 func (x *SuspendIntegrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[19]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2046,7 +2233,7 @@ func (x *SuspendIntegrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SuspendIntegrationRequest.ProtoReflect.Descriptor instead.
 func (*SuspendIntegrationRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{19}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SuspendIntegrationRequest) GetIntegration() string {
@@ -2067,7 +2254,7 @@ type SuspendIntegrationResponse struct {
 
 func (x *SuspendIntegrationResponse) Reset() {
 	*x = SuspendIntegrationResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[20]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2079,7 +2266,7 @@ func (x *SuspendIntegrationResponse) String() string {
 func (*SuspendIntegrationResponse) ProtoMessage() {}
 
 func (x *SuspendIntegrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[20]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2092,7 +2279,7 @@ func (x *SuspendIntegrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SuspendIntegrationResponse.ProtoReflect.Descriptor instead.
 func (*SuspendIntegrationResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{20}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SuspendIntegrationResponse) GetIntegration() *Integration {
@@ -2113,7 +2300,7 @@ type ResumeIntegrationRequest struct {
 
 func (x *ResumeIntegrationRequest) Reset() {
 	*x = ResumeIntegrationRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[21]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2125,7 +2312,7 @@ func (x *ResumeIntegrationRequest) String() string {
 func (*ResumeIntegrationRequest) ProtoMessage() {}
 
 func (x *ResumeIntegrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[21]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2138,7 +2325,7 @@ func (x *ResumeIntegrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeIntegrationRequest.ProtoReflect.Descriptor instead.
 func (*ResumeIntegrationRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{21}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ResumeIntegrationRequest) GetIntegration() string {
@@ -2159,7 +2346,7 @@ type ResumeIntegrationResponse struct {
 
 func (x *ResumeIntegrationResponse) Reset() {
 	*x = ResumeIntegrationResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[22]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2171,7 +2358,7 @@ func (x *ResumeIntegrationResponse) String() string {
 func (*ResumeIntegrationResponse) ProtoMessage() {}
 
 func (x *ResumeIntegrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[22]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2184,7 +2371,7 @@ func (x *ResumeIntegrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeIntegrationResponse.ProtoReflect.Descriptor instead.
 func (*ResumeIntegrationResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{22}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ResumeIntegrationResponse) GetIntegration() *Integration {
@@ -2238,14 +2425,17 @@ type SyncRun struct {
 	// How each token of the connector fared, as the delegate last reported:
 	// a token Bitbucket rejected (expired or revoked) is named here, and the
 	// sync went on with the others.
-	Tokens        []*SyncRunToken `protobuf:"bytes,20,rep,name=tokens,proto3" json:"tokens,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Tokens []*SyncRunToken `protobuf:"bytes,20,rep,name=tokens,proto3" json:"tokens,omitempty"`
+	// For a targeted refresh, the repositories (slugs) it covers; empty for
+	// a sync of the whole workspace.
+	TargetedRepositories []string `protobuf:"bytes,21,rep,name=targeted_repositories,json=targetedRepositories,proto3" json:"targeted_repositories,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *SyncRun) Reset() {
 	*x = SyncRun{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[23]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2257,7 +2447,7 @@ func (x *SyncRun) String() string {
 func (*SyncRun) ProtoMessage() {}
 
 func (x *SyncRun) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[23]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2270,7 +2460,7 @@ func (x *SyncRun) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncRun.ProtoReflect.Descriptor instead.
 func (*SyncRun) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{23}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SyncRun) GetId() string {
@@ -2413,6 +2603,13 @@ func (x *SyncRun) GetTokens() []*SyncRunToken {
 	return nil
 }
 
+func (x *SyncRun) GetTargetedRepositories() []string {
+	if x != nil {
+		return x.TargetedRepositories
+	}
+	return nil
+}
+
 // SyncRunToken is what one token of the connector did in a sync run.
 type SyncRunToken struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2435,7 +2632,7 @@ type SyncRunToken struct {
 
 func (x *SyncRunToken) Reset() {
 	*x = SyncRunToken{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[24]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2447,7 +2644,7 @@ func (x *SyncRunToken) String() string {
 func (*SyncRunToken) ProtoMessage() {}
 
 func (x *SyncRunToken) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[24]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2460,7 +2657,7 @@ func (x *SyncRunToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncRunToken.ProtoReflect.Descriptor instead.
 func (*SyncRunToken) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{24}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SyncRunToken) GetTokenRef() string {
@@ -2509,14 +2706,18 @@ func (x *SyncRunToken) GetRateLimited() int64 {
 type SyncIntegrationRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Id or name.
-	Integration   string `protobuf:"bytes,1,opt,name=integration,proto3" json:"integration,omitempty"`
+	Integration string `protobuf:"bytes,1,opt,name=integration,proto3" json:"integration,omitempty"`
+	// Refresh only these repositories (slugs): their metadata, pull requests
+	// and commits, without listing the workspace. Requests for one integration
+	// join its targeted refresh not yet taken by a delegate. Empty: a full sync.
+	Repositories  []string `protobuf:"bytes,2,rep,name=repositories,proto3" json:"repositories,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SyncIntegrationRequest) Reset() {
 	*x = SyncIntegrationRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[25]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2528,7 +2729,7 @@ func (x *SyncIntegrationRequest) String() string {
 func (*SyncIntegrationRequest) ProtoMessage() {}
 
 func (x *SyncIntegrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[25]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2541,7 +2742,7 @@ func (x *SyncIntegrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncIntegrationRequest.ProtoReflect.Descriptor instead.
 func (*SyncIntegrationRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{25}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SyncIntegrationRequest) GetIntegration() string {
@@ -2549,6 +2750,13 @@ func (x *SyncIntegrationRequest) GetIntegration() string {
 		return x.Integration
 	}
 	return ""
+}
+
+func (x *SyncIntegrationRequest) GetRepositories() []string {
+	if x != nil {
+		return x.Repositories
+	}
+	return nil
 }
 
 // SyncIntegrationResponse holds the run.
@@ -2564,7 +2772,7 @@ type SyncIntegrationResponse struct {
 
 func (x *SyncIntegrationResponse) Reset() {
 	*x = SyncIntegrationResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[26]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2576,7 +2784,7 @@ func (x *SyncIntegrationResponse) String() string {
 func (*SyncIntegrationResponse) ProtoMessage() {}
 
 func (x *SyncIntegrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[26]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2589,7 +2797,7 @@ func (x *SyncIntegrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncIntegrationResponse.ProtoReflect.Descriptor instead.
 func (*SyncIntegrationResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{26}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SyncIntegrationResponse) GetRun() *SyncRun {
@@ -2617,7 +2825,7 @@ type GetSyncRunRequest struct {
 
 func (x *GetSyncRunRequest) Reset() {
 	*x = GetSyncRunRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[27]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2629,7 +2837,7 @@ func (x *GetSyncRunRequest) String() string {
 func (*GetSyncRunRequest) ProtoMessage() {}
 
 func (x *GetSyncRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[27]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2642,7 +2850,7 @@ func (x *GetSyncRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSyncRunRequest.ProtoReflect.Descriptor instead.
 func (*GetSyncRunRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{27}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetSyncRunRequest) GetId() string {
@@ -2663,7 +2871,7 @@ type GetSyncRunResponse struct {
 
 func (x *GetSyncRunResponse) Reset() {
 	*x = GetSyncRunResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[28]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2675,7 +2883,7 @@ func (x *GetSyncRunResponse) String() string {
 func (*GetSyncRunResponse) ProtoMessage() {}
 
 func (x *GetSyncRunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[28]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2688,7 +2896,7 @@ func (x *GetSyncRunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSyncRunResponse.ProtoReflect.Descriptor instead.
 func (*GetSyncRunResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{28}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetSyncRunResponse) GetRun() *SyncRun {
@@ -2713,7 +2921,7 @@ type ListSyncRunsRequest struct {
 
 func (x *ListSyncRunsRequest) Reset() {
 	*x = ListSyncRunsRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[29]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2725,7 +2933,7 @@ func (x *ListSyncRunsRequest) String() string {
 func (*ListSyncRunsRequest) ProtoMessage() {}
 
 func (x *ListSyncRunsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[29]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2738,7 +2946,7 @@ func (x *ListSyncRunsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSyncRunsRequest.ProtoReflect.Descriptor instead.
 func (*ListSyncRunsRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{29}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListSyncRunsRequest) GetIntegration() string {
@@ -2777,7 +2985,7 @@ type ListSyncRunsResponse struct {
 
 func (x *ListSyncRunsResponse) Reset() {
 	*x = ListSyncRunsResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[30]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2789,7 +2997,7 @@ func (x *ListSyncRunsResponse) String() string {
 func (*ListSyncRunsResponse) ProtoMessage() {}
 
 func (x *ListSyncRunsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[30]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2802,7 +3010,7 @@ func (x *ListSyncRunsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSyncRunsResponse.ProtoReflect.Descriptor instead.
 func (*ListSyncRunsResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{30}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListSyncRunsResponse) GetRuns() []*SyncRun {
@@ -2851,7 +3059,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[31]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2863,7 +3071,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[31]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2876,7 +3084,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{31}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Event) GetId() string {
@@ -2950,7 +3158,7 @@ type ListEventsRequest struct {
 
 func (x *ListEventsRequest) Reset() {
 	*x = ListEventsRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[32]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2962,7 +3170,7 @@ func (x *ListEventsRequest) String() string {
 func (*ListEventsRequest) ProtoMessage() {}
 
 func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[32]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2975,7 +3183,7 @@ func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListEventsRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{32}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ListEventsRequest) GetIntegration() string {
@@ -3012,7 +3220,7 @@ type ListEventsResponse struct {
 
 func (x *ListEventsResponse) Reset() {
 	*x = ListEventsResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[33]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3024,7 +3232,7 @@ func (x *ListEventsResponse) String() string {
 func (*ListEventsResponse) ProtoMessage() {}
 
 func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[33]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3037,7 +3245,7 @@ func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListEventsResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{33}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListEventsResponse) GetEvents() []*Event {
@@ -3065,7 +3273,7 @@ const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"\boperator\x18\x03 \x01(\x0e2\x1c.idp.integration.v1.OperatorB\b\xbaH\x05\x82\x01\x02\x10\x01R\boperator\"R\n" +
 	"\fFieldMapping\x12 \n" +
 	"\x04name\x18\x01 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\x04name\x12 \n" +
-	"\x04path\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\x04path\"\x9e\n" +
+	"\x04path\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\x04path\"\xe0\n" +
 	"\n" +
 	"\vIntegration\x12\x1c\n" +
 	"\x02id\x18\x01 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\x02id\x12 \n" +
@@ -3094,7 +3302,8 @@ const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"\blast_run\x18\x12 \x01(\v2\x1b.idp.integration.v1.SyncRunR\alastRun\x123\n" +
 	"\x0econnector_name\x18\x13 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\rconnectorName\x12E\n" +
 	"\rowner_mapping\x18\x14 \x01(\v2 .idp.integration.v1.OwnerMappingR\fownerMapping\x12<\n" +
-	"\x06filter\x18\x15 \x01(\v2$.idp.integration.v1.RepositoryFilterR\x06filter\"\xf4\x03\n" +
+	"\x06filter\x18\x15 \x01(\v2$.idp.integration.v1.RepositoryFilterR\x06filter\x12@\n" +
+	"\awebhook\x18\x16 \x01(\v2&.idp.integration.v1.IntegrationWebhookR\awebhook\"\xf4\x03\n" +
 	"\x10RepositoryFilter\x12>\n" +
 	"\x10include_projects\x18\x01 \x03(\tB\x13\xbaH\x10\x92\x01\r\x10d\"\tr\a\xa0\x8e'\x01\x18\x80\x01R\x0fincludeProjects\x12>\n" +
 	"\x10exclude_projects\x18\x02 \x03(\tB\x13\xbaH\x10\x92\x01\r\x10d\"\tr\a\xa0\x8e'\x01\x18\x80\x01R\x0fexcludeProjects\x128\n" +
@@ -3104,7 +3313,18 @@ const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"visibility\x18\x05 \x01(\x0e2(.idp.integration.v1.RepositoryVisibilityB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
 	"visibility\x12>\n" +
 	"\x05forks\x18\x06 \x01(\x0e2\x1e.idp.integration.v1.ForkPolicyB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05forks\x12X\n" +
-	"\rupdated_since\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x17\xbaH\x14\xb2\x01\x11\"\a\b\xff\x82\xd1\xff\xaf\a2\x06\b\x80\x87\xb5\xc3\x03R\fupdatedSince\"W\n" +
+	"\rupdated_since\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x17\xbaH\x14\xb2\x01\x11\"\a\b\xff\x82\xd1\xff\xaf\a2\x06\b\x80\x87\xb5\xc3\x03R\fupdatedSince\"\xb1\x03\n" +
+	"\x12IntegrationWebhook\x12\x1e\n" +
+	"\x03url\x18\x01 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x10R\x03url\x12K\n" +
+	"\x05state\x18\x02 \x01(\x0e2+.idp.integration.v1.IntegrationWebhookStateB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x12&\n" +
+	"\amessage\x18\x03 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\bR\amessage\x12 \n" +
+	"\x04hint\x18\x04 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\bR\x04hint\x12W\n" +
+	"\n" +
+	"checked_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\tcheckedAt\x12'\n" +
+	"\n" +
+	"deliveries\x18\x06 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\n" +
+	"deliveries\x12b\n" +
+	"\x10last_delivery_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\x0elastDeliveryAt\"W\n" +
 	"\x10CorrelationRules\x12C\n" +
 	"\x05rules\x18\x01 \x03(\v2#.idp.integration.v1.CorrelationRuleB\b\xbaH\x05\x92\x01\x02\x10 R\x05rules\"W\n" +
 	"\rFieldMappings\x12F\n" +
@@ -3172,7 +3392,7 @@ const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"\x18ResumeIntegrationRequest\x120\n" +
 	"\vintegration\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\vintegration\"^\n" +
 	"\x19ResumeIntegrationResponse\x12A\n" +
-	"\vintegration\x18\x01 \x01(\v2\x1f.idp.integration.v1.IntegrationR\vintegration\"\xbe\b\n" +
+	"\vintegration\x18\x01 \x01(\v2\x1f.idp.integration.v1.IntegrationR\vintegration\"\x89\t\n" +
 	"\aSyncRun\x12\x1c\n" +
 	"\x02id\x18\x01 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\x02id\x123\n" +
 	"\x0eintegration_id\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\rintegrationId\x12C\n" +
@@ -3196,16 +3416,18 @@ const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"\x12repositories_total\x18\x11 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x11repositoriesTotal\x12(\n" +
 	"\bdelegate\x18\x12 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\bdelegate\x129\n" +
 	"\x14code_owners_requests\x18\x13 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x12codeOwnersRequests\x12B\n" +
-	"\x06tokens\x18\x14 \x03(\v2 .idp.integration.v1.SyncRunTokenB\b\xbaH\x05\x92\x01\x02\x10\x10R\x06tokens\"\xfd\x01\n" +
+	"\x06tokens\x18\x14 \x03(\v2 .idp.integration.v1.SyncRunTokenB\b\xbaH\x05\x92\x01\x02\x10\x10R\x06tokens\x12I\n" +
+	"\x15targeted_repositories\x18\x15 \x03(\tB\x14\xbaH\x11\x92\x01\x0e\x10\xe8\a\"\tr\a\xa0\x8e'\x01\x18\x80\x01R\x14targetedRepositories\"\xfd\x01\n" +
 	"\fSyncRunToken\x12)\n" +
 	"\ttoken_ref\x18\x01 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\bR\btokenRef\x12\x1a\n" +
 	"\brejected\x18\x02 \x01(\bR\brejected\x12&\n" +
 	"\amessage\x18\x03 \x01(\tB\f\xbaH\tr\a\xa8\x8e'\x01\x18\x80 R\amessage\x12-\n" +
 	"\x0elimit_per_hour\x18\x04 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\flimitPerHour\x12#\n" +
 	"\brequests\x18\x05 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\brequests\x12*\n" +
-	"\frate_limited\x18\x06 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\vrateLimited\"J\n" +
+	"\frate_limited\x18\x06 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\vrateLimited\"\x97\x01\n" +
 	"\x16SyncIntegrationRequest\x120\n" +
-	"\vintegration\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\vintegration\"`\n" +
+	"\vintegration\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\vintegration\x12K\n" +
+	"\frepositories\x18\x02 \x03(\tB'\xbaH$\x92\x01!\x10d\x18\x01\"\x1br\x192\x17^[A-Za-z0-9._-]{1,128}$R\frepositories\"`\n" +
 	"\x17SyncIntegrationResponse\x12-\n" +
 	"\x03run\x18\x01 \x01(\v2\x1b.idp.integration.v1.SyncRunR\x03run\x12\x16\n" +
 	"\x06joined\x18\x02 \x01(\bR\x06joined\"3\n" +
@@ -3275,7 +3497,16 @@ const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"\x17FORK_POLICY_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13FORK_POLICY_INCLUDE\x10\x01\x12\x17\n" +
 	"\x13FORK_POLICY_EXCLUDE\x10\x02\x12\x14\n" +
-	"\x10FORK_POLICY_ONLY\x10\x03*\xae\x01\n" +
+	"\x10FORK_POLICY_ONLY\x10\x03*\xe3\x02\n" +
+	"\x17IntegrationWebhookState\x12)\n" +
+	"%INTEGRATION_WEBHOOK_STATE_UNSPECIFIED\x10\x00\x12,\n" +
+	"(INTEGRATION_WEBHOOK_STATE_NOT_CONFIGURED\x10\x01\x12%\n" +
+	"!INTEGRATION_WEBHOOK_STATE_PENDING\x10\x02\x12$\n" +
+	" INTEGRATION_WEBHOOK_STATE_ACTIVE\x10\x03\x12&\n" +
+	"\"INTEGRATION_WEBHOOK_STATE_INACTIVE\x10\x04\x12+\n" +
+	"'INTEGRATION_WEBHOOK_STATE_MISSING_SCOPE\x10\x05\x12'\n" +
+	"#INTEGRATION_WEBHOOK_STATE_NOT_OWNER\x10\x06\x12$\n" +
+	" INTEGRATION_WEBHOOK_STATE_FAILED\x10\a*\xae\x01\n" +
 	"\vSyncTrigger\x12\x1c\n" +
 	"\x18SYNC_TRIGGER_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16SYNC_TRIGGER_SCHEDULED\x10\x01\x12\x17\n" +
@@ -3291,7 +3522,7 @@ const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"\x13SYNC_STATUS_SUCCESS\x10\x03\x12\x17\n" +
 	"\x13SYNC_STATUS_PARTIAL\x10\x04\x12\x16\n" +
 	"\x12SYNC_STATUS_FAILED\x10\x05\x12\x19\n" +
-	"\x15SYNC_STATUS_CANCELLED\x10\x06*\xbf\x02\n" +
+	"\x15SYNC_STATUS_CANCELLED\x10\x06*\xd7\x02\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fEVENT_TYPE_SYNC\x10\x01\x12\x1d\n" +
@@ -3304,7 +3535,8 @@ const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"\x18EVENT_TYPE_IMPORT_FAILED\x10\b\x12!\n" +
 	"\x1dEVENT_TYPE_REPOSITORY_DELETED\x10\t\x12\x1f\n" +
 	"\x1bEVENT_TYPE_FOLLOW_UP_FAILED\x10\n" +
-	"2\xc0\b\n" +
+	"\x12\x16\n" +
+	"\x12EVENT_TYPE_WEBHOOK\x10\v2\xc0\b\n" +
 	"\x12IntegrationService\x12p\n" +
 	"\x11CreateIntegration\x12,.idp.integration.v1.CreateIntegrationRequest\x1a-.idp.integration.v1.CreateIntegrationResponse\x12g\n" +
 	"\x0eGetIntegration\x12).idp.integration.v1.GetIntegrationRequest\x1a*.idp.integration.v1.GetIntegrationResponse\x12m\n" +
@@ -3332,8 +3564,8 @@ func file_idp_integration_v1_integration_proto_rawDescGZIP() []byte {
 	return file_idp_integration_v1_integration_proto_rawDescData
 }
 
-var file_idp_integration_v1_integration_proto_enumTypes = make([]protoimpl.EnumInfo, 10)
-var file_idp_integration_v1_integration_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_idp_integration_v1_integration_proto_enumTypes = make([]protoimpl.EnumInfo, 11)
+var file_idp_integration_v1_integration_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_idp_integration_v1_integration_proto_goTypes = []any{
 	(Behavior)(0),                      // 0: idp.integration.v1.Behavior
 	(Operator)(0),                      // 1: idp.integration.v1.Operator
@@ -3342,117 +3574,123 @@ var file_idp_integration_v1_integration_proto_goTypes = []any{
 	(IntegrationState)(0),              // 4: idp.integration.v1.IntegrationState
 	(RepositoryVisibility)(0),          // 5: idp.integration.v1.RepositoryVisibility
 	(ForkPolicy)(0),                    // 6: idp.integration.v1.ForkPolicy
-	(SyncTrigger)(0),                   // 7: idp.integration.v1.SyncTrigger
-	(SyncStatus)(0),                    // 8: idp.integration.v1.SyncStatus
-	(EventType)(0),                     // 9: idp.integration.v1.EventType
-	(*CorrelationRule)(nil),            // 10: idp.integration.v1.CorrelationRule
-	(*FieldMapping)(nil),               // 11: idp.integration.v1.FieldMapping
-	(*Integration)(nil),                // 12: idp.integration.v1.Integration
-	(*RepositoryFilter)(nil),           // 13: idp.integration.v1.RepositoryFilter
-	(*CorrelationRules)(nil),           // 14: idp.integration.v1.CorrelationRules
-	(*FieldMappings)(nil),              // 15: idp.integration.v1.FieldMappings
-	(*OwnerMappingRule)(nil),           // 16: idp.integration.v1.OwnerMappingRule
-	(*OwnerMapping)(nil),               // 17: idp.integration.v1.OwnerMapping
-	(*SecondaryKinds)(nil),             // 18: idp.integration.v1.SecondaryKinds
-	(*CreateIntegrationRequest)(nil),   // 19: idp.integration.v1.CreateIntegrationRequest
-	(*CreateIntegrationResponse)(nil),  // 20: idp.integration.v1.CreateIntegrationResponse
-	(*GetIntegrationRequest)(nil),      // 21: idp.integration.v1.GetIntegrationRequest
-	(*GetIntegrationResponse)(nil),     // 22: idp.integration.v1.GetIntegrationResponse
-	(*ListIntegrationsRequest)(nil),    // 23: idp.integration.v1.ListIntegrationsRequest
-	(*ListIntegrationsResponse)(nil),   // 24: idp.integration.v1.ListIntegrationsResponse
-	(*UpdateIntegrationRequest)(nil),   // 25: idp.integration.v1.UpdateIntegrationRequest
-	(*UpdateIntegrationResponse)(nil),  // 26: idp.integration.v1.UpdateIntegrationResponse
-	(*RecommendationChange)(nil),       // 27: idp.integration.v1.RecommendationChange
-	(*DiscoveredPreview)(nil),          // 28: idp.integration.v1.DiscoveredPreview
-	(*SuspendIntegrationRequest)(nil),  // 29: idp.integration.v1.SuspendIntegrationRequest
-	(*SuspendIntegrationResponse)(nil), // 30: idp.integration.v1.SuspendIntegrationResponse
-	(*ResumeIntegrationRequest)(nil),   // 31: idp.integration.v1.ResumeIntegrationRequest
-	(*ResumeIntegrationResponse)(nil),  // 32: idp.integration.v1.ResumeIntegrationResponse
-	(*SyncRun)(nil),                    // 33: idp.integration.v1.SyncRun
-	(*SyncRunToken)(nil),               // 34: idp.integration.v1.SyncRunToken
-	(*SyncIntegrationRequest)(nil),     // 35: idp.integration.v1.SyncIntegrationRequest
-	(*SyncIntegrationResponse)(nil),    // 36: idp.integration.v1.SyncIntegrationResponse
-	(*GetSyncRunRequest)(nil),          // 37: idp.integration.v1.GetSyncRunRequest
-	(*GetSyncRunResponse)(nil),         // 38: idp.integration.v1.GetSyncRunResponse
-	(*ListSyncRunsRequest)(nil),        // 39: idp.integration.v1.ListSyncRunsRequest
-	(*ListSyncRunsResponse)(nil),       // 40: idp.integration.v1.ListSyncRunsResponse
-	(*Event)(nil),                      // 41: idp.integration.v1.Event
-	(*ListEventsRequest)(nil),          // 42: idp.integration.v1.ListEventsRequest
-	(*ListEventsResponse)(nil),         // 43: idp.integration.v1.ListEventsResponse
-	(*timestamppb.Timestamp)(nil),      // 44: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),      // 45: google.protobuf.FieldMask
+	(IntegrationWebhookState)(0),       // 7: idp.integration.v1.IntegrationWebhookState
+	(SyncTrigger)(0),                   // 8: idp.integration.v1.SyncTrigger
+	(SyncStatus)(0),                    // 9: idp.integration.v1.SyncStatus
+	(EventType)(0),                     // 10: idp.integration.v1.EventType
+	(*CorrelationRule)(nil),            // 11: idp.integration.v1.CorrelationRule
+	(*FieldMapping)(nil),               // 12: idp.integration.v1.FieldMapping
+	(*Integration)(nil),                // 13: idp.integration.v1.Integration
+	(*RepositoryFilter)(nil),           // 14: idp.integration.v1.RepositoryFilter
+	(*IntegrationWebhook)(nil),         // 15: idp.integration.v1.IntegrationWebhook
+	(*CorrelationRules)(nil),           // 16: idp.integration.v1.CorrelationRules
+	(*FieldMappings)(nil),              // 17: idp.integration.v1.FieldMappings
+	(*OwnerMappingRule)(nil),           // 18: idp.integration.v1.OwnerMappingRule
+	(*OwnerMapping)(nil),               // 19: idp.integration.v1.OwnerMapping
+	(*SecondaryKinds)(nil),             // 20: idp.integration.v1.SecondaryKinds
+	(*CreateIntegrationRequest)(nil),   // 21: idp.integration.v1.CreateIntegrationRequest
+	(*CreateIntegrationResponse)(nil),  // 22: idp.integration.v1.CreateIntegrationResponse
+	(*GetIntegrationRequest)(nil),      // 23: idp.integration.v1.GetIntegrationRequest
+	(*GetIntegrationResponse)(nil),     // 24: idp.integration.v1.GetIntegrationResponse
+	(*ListIntegrationsRequest)(nil),    // 25: idp.integration.v1.ListIntegrationsRequest
+	(*ListIntegrationsResponse)(nil),   // 26: idp.integration.v1.ListIntegrationsResponse
+	(*UpdateIntegrationRequest)(nil),   // 27: idp.integration.v1.UpdateIntegrationRequest
+	(*UpdateIntegrationResponse)(nil),  // 28: idp.integration.v1.UpdateIntegrationResponse
+	(*RecommendationChange)(nil),       // 29: idp.integration.v1.RecommendationChange
+	(*DiscoveredPreview)(nil),          // 30: idp.integration.v1.DiscoveredPreview
+	(*SuspendIntegrationRequest)(nil),  // 31: idp.integration.v1.SuspendIntegrationRequest
+	(*SuspendIntegrationResponse)(nil), // 32: idp.integration.v1.SuspendIntegrationResponse
+	(*ResumeIntegrationRequest)(nil),   // 33: idp.integration.v1.ResumeIntegrationRequest
+	(*ResumeIntegrationResponse)(nil),  // 34: idp.integration.v1.ResumeIntegrationResponse
+	(*SyncRun)(nil),                    // 35: idp.integration.v1.SyncRun
+	(*SyncRunToken)(nil),               // 36: idp.integration.v1.SyncRunToken
+	(*SyncIntegrationRequest)(nil),     // 37: idp.integration.v1.SyncIntegrationRequest
+	(*SyncIntegrationResponse)(nil),    // 38: idp.integration.v1.SyncIntegrationResponse
+	(*GetSyncRunRequest)(nil),          // 39: idp.integration.v1.GetSyncRunRequest
+	(*GetSyncRunResponse)(nil),         // 40: idp.integration.v1.GetSyncRunResponse
+	(*ListSyncRunsRequest)(nil),        // 41: idp.integration.v1.ListSyncRunsRequest
+	(*ListSyncRunsResponse)(nil),       // 42: idp.integration.v1.ListSyncRunsResponse
+	(*Event)(nil),                      // 43: idp.integration.v1.Event
+	(*ListEventsRequest)(nil),          // 44: idp.integration.v1.ListEventsRequest
+	(*ListEventsResponse)(nil),         // 45: idp.integration.v1.ListEventsResponse
+	(*timestamppb.Timestamp)(nil),      // 46: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),      // 47: google.protobuf.FieldMask
 }
 var file_idp_integration_v1_integration_proto_depIdxs = []int32{
 	1,  // 0: idp.integration.v1.CorrelationRule.operator:type_name -> idp.integration.v1.Operator
 	0,  // 1: idp.integration.v1.Integration.behavior:type_name -> idp.integration.v1.Behavior
-	14, // 2: idp.integration.v1.Integration.correlation:type_name -> idp.integration.v1.CorrelationRules
-	15, // 3: idp.integration.v1.Integration.field_mappings:type_name -> idp.integration.v1.FieldMappings
-	18, // 4: idp.integration.v1.Integration.secondary_kinds:type_name -> idp.integration.v1.SecondaryKinds
+	16, // 2: idp.integration.v1.Integration.correlation:type_name -> idp.integration.v1.CorrelationRules
+	17, // 3: idp.integration.v1.Integration.field_mappings:type_name -> idp.integration.v1.FieldMappings
+	20, // 4: idp.integration.v1.Integration.secondary_kinds:type_name -> idp.integration.v1.SecondaryKinds
 	3,  // 5: idp.integration.v1.Integration.update_frequency:type_name -> idp.integration.v1.UpdateFrequency
-	44, // 6: idp.integration.v1.Integration.start_date:type_name -> google.protobuf.Timestamp
+	46, // 6: idp.integration.v1.Integration.start_date:type_name -> google.protobuf.Timestamp
 	4,  // 7: idp.integration.v1.Integration.state:type_name -> idp.integration.v1.IntegrationState
-	44, // 8: idp.integration.v1.Integration.created_at:type_name -> google.protobuf.Timestamp
-	44, // 9: idp.integration.v1.Integration.updated_at:type_name -> google.protobuf.Timestamp
-	44, // 10: idp.integration.v1.Integration.next_sync_at:type_name -> google.protobuf.Timestamp
-	33, // 11: idp.integration.v1.Integration.last_run:type_name -> idp.integration.v1.SyncRun
-	17, // 12: idp.integration.v1.Integration.owner_mapping:type_name -> idp.integration.v1.OwnerMapping
-	13, // 13: idp.integration.v1.Integration.filter:type_name -> idp.integration.v1.RepositoryFilter
-	5,  // 14: idp.integration.v1.RepositoryFilter.visibility:type_name -> idp.integration.v1.RepositoryVisibility
-	6,  // 15: idp.integration.v1.RepositoryFilter.forks:type_name -> idp.integration.v1.ForkPolicy
-	44, // 16: idp.integration.v1.RepositoryFilter.updated_since:type_name -> google.protobuf.Timestamp
-	10, // 17: idp.integration.v1.CorrelationRules.rules:type_name -> idp.integration.v1.CorrelationRule
-	11, // 18: idp.integration.v1.FieldMappings.mappings:type_name -> idp.integration.v1.FieldMapping
-	16, // 19: idp.integration.v1.OwnerMapping.rules:type_name -> idp.integration.v1.OwnerMappingRule
-	2,  // 20: idp.integration.v1.SecondaryKinds.kinds:type_name -> idp.integration.v1.SecondaryKind
-	12, // 21: idp.integration.v1.CreateIntegrationRequest.integration:type_name -> idp.integration.v1.Integration
-	12, // 22: idp.integration.v1.CreateIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
-	33, // 23: idp.integration.v1.CreateIntegrationResponse.first_run:type_name -> idp.integration.v1.SyncRun
-	12, // 24: idp.integration.v1.GetIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
-	12, // 25: idp.integration.v1.ListIntegrationsResponse.integrations:type_name -> idp.integration.v1.Integration
-	12, // 26: idp.integration.v1.UpdateIntegrationRequest.changes:type_name -> idp.integration.v1.Integration
-	45, // 27: idp.integration.v1.UpdateIntegrationRequest.update_mask:type_name -> google.protobuf.FieldMask
-	12, // 28: idp.integration.v1.UpdateIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
-	28, // 29: idp.integration.v1.UpdateIntegrationResponse.preview:type_name -> idp.integration.v1.DiscoveredPreview
-	27, // 30: idp.integration.v1.DiscoveredPreview.examples:type_name -> idp.integration.v1.RecommendationChange
-	12, // 31: idp.integration.v1.SuspendIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
-	12, // 32: idp.integration.v1.ResumeIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
-	7,  // 33: idp.integration.v1.SyncRun.trigger:type_name -> idp.integration.v1.SyncTrigger
-	8,  // 34: idp.integration.v1.SyncRun.status:type_name -> idp.integration.v1.SyncStatus
-	44, // 35: idp.integration.v1.SyncRun.queued_at:type_name -> google.protobuf.Timestamp
-	44, // 36: idp.integration.v1.SyncRun.started_at:type_name -> google.protobuf.Timestamp
-	44, // 37: idp.integration.v1.SyncRun.finished_at:type_name -> google.protobuf.Timestamp
-	34, // 38: idp.integration.v1.SyncRun.tokens:type_name -> idp.integration.v1.SyncRunToken
-	33, // 39: idp.integration.v1.SyncIntegrationResponse.run:type_name -> idp.integration.v1.SyncRun
-	33, // 40: idp.integration.v1.GetSyncRunResponse.run:type_name -> idp.integration.v1.SyncRun
-	33, // 41: idp.integration.v1.ListSyncRunsResponse.runs:type_name -> idp.integration.v1.SyncRun
-	44, // 42: idp.integration.v1.Event.time:type_name -> google.protobuf.Timestamp
-	9,  // 43: idp.integration.v1.Event.type:type_name -> idp.integration.v1.EventType
-	41, // 44: idp.integration.v1.ListEventsResponse.events:type_name -> idp.integration.v1.Event
-	19, // 45: idp.integration.v1.IntegrationService.CreateIntegration:input_type -> idp.integration.v1.CreateIntegrationRequest
-	21, // 46: idp.integration.v1.IntegrationService.GetIntegration:input_type -> idp.integration.v1.GetIntegrationRequest
-	23, // 47: idp.integration.v1.IntegrationService.ListIntegrations:input_type -> idp.integration.v1.ListIntegrationsRequest
-	25, // 48: idp.integration.v1.IntegrationService.UpdateIntegration:input_type -> idp.integration.v1.UpdateIntegrationRequest
-	29, // 49: idp.integration.v1.IntegrationService.SuspendIntegration:input_type -> idp.integration.v1.SuspendIntegrationRequest
-	31, // 50: idp.integration.v1.IntegrationService.ResumeIntegration:input_type -> idp.integration.v1.ResumeIntegrationRequest
-	35, // 51: idp.integration.v1.IntegrationService.SyncIntegration:input_type -> idp.integration.v1.SyncIntegrationRequest
-	37, // 52: idp.integration.v1.IntegrationService.GetSyncRun:input_type -> idp.integration.v1.GetSyncRunRequest
-	39, // 53: idp.integration.v1.IntegrationService.ListSyncRuns:input_type -> idp.integration.v1.ListSyncRunsRequest
-	42, // 54: idp.integration.v1.IntegrationService.ListEvents:input_type -> idp.integration.v1.ListEventsRequest
-	20, // 55: idp.integration.v1.IntegrationService.CreateIntegration:output_type -> idp.integration.v1.CreateIntegrationResponse
-	22, // 56: idp.integration.v1.IntegrationService.GetIntegration:output_type -> idp.integration.v1.GetIntegrationResponse
-	24, // 57: idp.integration.v1.IntegrationService.ListIntegrations:output_type -> idp.integration.v1.ListIntegrationsResponse
-	26, // 58: idp.integration.v1.IntegrationService.UpdateIntegration:output_type -> idp.integration.v1.UpdateIntegrationResponse
-	30, // 59: idp.integration.v1.IntegrationService.SuspendIntegration:output_type -> idp.integration.v1.SuspendIntegrationResponse
-	32, // 60: idp.integration.v1.IntegrationService.ResumeIntegration:output_type -> idp.integration.v1.ResumeIntegrationResponse
-	36, // 61: idp.integration.v1.IntegrationService.SyncIntegration:output_type -> idp.integration.v1.SyncIntegrationResponse
-	38, // 62: idp.integration.v1.IntegrationService.GetSyncRun:output_type -> idp.integration.v1.GetSyncRunResponse
-	40, // 63: idp.integration.v1.IntegrationService.ListSyncRuns:output_type -> idp.integration.v1.ListSyncRunsResponse
-	43, // 64: idp.integration.v1.IntegrationService.ListEvents:output_type -> idp.integration.v1.ListEventsResponse
-	55, // [55:65] is the sub-list for method output_type
-	45, // [45:55] is the sub-list for method input_type
-	45, // [45:45] is the sub-list for extension type_name
-	45, // [45:45] is the sub-list for extension extendee
-	0,  // [0:45] is the sub-list for field type_name
+	46, // 8: idp.integration.v1.Integration.created_at:type_name -> google.protobuf.Timestamp
+	46, // 9: idp.integration.v1.Integration.updated_at:type_name -> google.protobuf.Timestamp
+	46, // 10: idp.integration.v1.Integration.next_sync_at:type_name -> google.protobuf.Timestamp
+	35, // 11: idp.integration.v1.Integration.last_run:type_name -> idp.integration.v1.SyncRun
+	19, // 12: idp.integration.v1.Integration.owner_mapping:type_name -> idp.integration.v1.OwnerMapping
+	14, // 13: idp.integration.v1.Integration.filter:type_name -> idp.integration.v1.RepositoryFilter
+	15, // 14: idp.integration.v1.Integration.webhook:type_name -> idp.integration.v1.IntegrationWebhook
+	5,  // 15: idp.integration.v1.RepositoryFilter.visibility:type_name -> idp.integration.v1.RepositoryVisibility
+	6,  // 16: idp.integration.v1.RepositoryFilter.forks:type_name -> idp.integration.v1.ForkPolicy
+	46, // 17: idp.integration.v1.RepositoryFilter.updated_since:type_name -> google.protobuf.Timestamp
+	7,  // 18: idp.integration.v1.IntegrationWebhook.state:type_name -> idp.integration.v1.IntegrationWebhookState
+	46, // 19: idp.integration.v1.IntegrationWebhook.checked_at:type_name -> google.protobuf.Timestamp
+	46, // 20: idp.integration.v1.IntegrationWebhook.last_delivery_at:type_name -> google.protobuf.Timestamp
+	11, // 21: idp.integration.v1.CorrelationRules.rules:type_name -> idp.integration.v1.CorrelationRule
+	12, // 22: idp.integration.v1.FieldMappings.mappings:type_name -> idp.integration.v1.FieldMapping
+	18, // 23: idp.integration.v1.OwnerMapping.rules:type_name -> idp.integration.v1.OwnerMappingRule
+	2,  // 24: idp.integration.v1.SecondaryKinds.kinds:type_name -> idp.integration.v1.SecondaryKind
+	13, // 25: idp.integration.v1.CreateIntegrationRequest.integration:type_name -> idp.integration.v1.Integration
+	13, // 26: idp.integration.v1.CreateIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
+	35, // 27: idp.integration.v1.CreateIntegrationResponse.first_run:type_name -> idp.integration.v1.SyncRun
+	13, // 28: idp.integration.v1.GetIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
+	13, // 29: idp.integration.v1.ListIntegrationsResponse.integrations:type_name -> idp.integration.v1.Integration
+	13, // 30: idp.integration.v1.UpdateIntegrationRequest.changes:type_name -> idp.integration.v1.Integration
+	47, // 31: idp.integration.v1.UpdateIntegrationRequest.update_mask:type_name -> google.protobuf.FieldMask
+	13, // 32: idp.integration.v1.UpdateIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
+	30, // 33: idp.integration.v1.UpdateIntegrationResponse.preview:type_name -> idp.integration.v1.DiscoveredPreview
+	29, // 34: idp.integration.v1.DiscoveredPreview.examples:type_name -> idp.integration.v1.RecommendationChange
+	13, // 35: idp.integration.v1.SuspendIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
+	13, // 36: idp.integration.v1.ResumeIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
+	8,  // 37: idp.integration.v1.SyncRun.trigger:type_name -> idp.integration.v1.SyncTrigger
+	9,  // 38: idp.integration.v1.SyncRun.status:type_name -> idp.integration.v1.SyncStatus
+	46, // 39: idp.integration.v1.SyncRun.queued_at:type_name -> google.protobuf.Timestamp
+	46, // 40: idp.integration.v1.SyncRun.started_at:type_name -> google.protobuf.Timestamp
+	46, // 41: idp.integration.v1.SyncRun.finished_at:type_name -> google.protobuf.Timestamp
+	36, // 42: idp.integration.v1.SyncRun.tokens:type_name -> idp.integration.v1.SyncRunToken
+	35, // 43: idp.integration.v1.SyncIntegrationResponse.run:type_name -> idp.integration.v1.SyncRun
+	35, // 44: idp.integration.v1.GetSyncRunResponse.run:type_name -> idp.integration.v1.SyncRun
+	35, // 45: idp.integration.v1.ListSyncRunsResponse.runs:type_name -> idp.integration.v1.SyncRun
+	46, // 46: idp.integration.v1.Event.time:type_name -> google.protobuf.Timestamp
+	10, // 47: idp.integration.v1.Event.type:type_name -> idp.integration.v1.EventType
+	43, // 48: idp.integration.v1.ListEventsResponse.events:type_name -> idp.integration.v1.Event
+	21, // 49: idp.integration.v1.IntegrationService.CreateIntegration:input_type -> idp.integration.v1.CreateIntegrationRequest
+	23, // 50: idp.integration.v1.IntegrationService.GetIntegration:input_type -> idp.integration.v1.GetIntegrationRequest
+	25, // 51: idp.integration.v1.IntegrationService.ListIntegrations:input_type -> idp.integration.v1.ListIntegrationsRequest
+	27, // 52: idp.integration.v1.IntegrationService.UpdateIntegration:input_type -> idp.integration.v1.UpdateIntegrationRequest
+	31, // 53: idp.integration.v1.IntegrationService.SuspendIntegration:input_type -> idp.integration.v1.SuspendIntegrationRequest
+	33, // 54: idp.integration.v1.IntegrationService.ResumeIntegration:input_type -> idp.integration.v1.ResumeIntegrationRequest
+	37, // 55: idp.integration.v1.IntegrationService.SyncIntegration:input_type -> idp.integration.v1.SyncIntegrationRequest
+	39, // 56: idp.integration.v1.IntegrationService.GetSyncRun:input_type -> idp.integration.v1.GetSyncRunRequest
+	41, // 57: idp.integration.v1.IntegrationService.ListSyncRuns:input_type -> idp.integration.v1.ListSyncRunsRequest
+	44, // 58: idp.integration.v1.IntegrationService.ListEvents:input_type -> idp.integration.v1.ListEventsRequest
+	22, // 59: idp.integration.v1.IntegrationService.CreateIntegration:output_type -> idp.integration.v1.CreateIntegrationResponse
+	24, // 60: idp.integration.v1.IntegrationService.GetIntegration:output_type -> idp.integration.v1.GetIntegrationResponse
+	26, // 61: idp.integration.v1.IntegrationService.ListIntegrations:output_type -> idp.integration.v1.ListIntegrationsResponse
+	28, // 62: idp.integration.v1.IntegrationService.UpdateIntegration:output_type -> idp.integration.v1.UpdateIntegrationResponse
+	32, // 63: idp.integration.v1.IntegrationService.SuspendIntegration:output_type -> idp.integration.v1.SuspendIntegrationResponse
+	34, // 64: idp.integration.v1.IntegrationService.ResumeIntegration:output_type -> idp.integration.v1.ResumeIntegrationResponse
+	38, // 65: idp.integration.v1.IntegrationService.SyncIntegration:output_type -> idp.integration.v1.SyncIntegrationResponse
+	40, // 66: idp.integration.v1.IntegrationService.GetSyncRun:output_type -> idp.integration.v1.GetSyncRunResponse
+	42, // 67: idp.integration.v1.IntegrationService.ListSyncRuns:output_type -> idp.integration.v1.ListSyncRunsResponse
+	45, // 68: idp.integration.v1.IntegrationService.ListEvents:output_type -> idp.integration.v1.ListEventsResponse
+	59, // [59:69] is the sub-list for method output_type
+	49, // [49:59] is the sub-list for method input_type
+	49, // [49:49] is the sub-list for extension type_name
+	49, // [49:49] is the sub-list for extension extendee
+	0,  // [0:49] is the sub-list for field type_name
 }
 
 func init() { file_idp_integration_v1_integration_proto_init() }
@@ -3465,8 +3703,8 @@ func file_idp_integration_v1_integration_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_idp_integration_v1_integration_proto_rawDesc), len(file_idp_integration_v1_integration_proto_rawDesc)),
-			NumEnums:      10,
-			NumMessages:   34,
+			NumEnums:      11,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

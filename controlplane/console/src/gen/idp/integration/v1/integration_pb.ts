@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file idp/integration/v1/integration.proto.
  */
 export const file_idp_integration_v1_integration: GenFile = /*@__PURE__*/
-  fileDesc("CiRpZHAvaW50ZWdyYXRpb24vdjEvaW50ZWdyYXRpb24ucHJvdG8SEmlkcC5pbnRlZ3JhdGlvbi52MSKUAQoPQ29ycmVsYXRpb25SdWxlEiMKDWluZ2VzdGVkX3BhdGgYASABKAlCDLpICXIHoI4nARiAAhIiCgxjYXRhbG9nX3BhdGgYAiABKAlCDLpICXIHoI4nARiAAhI4CghvcGVyYXRvchgDIAEoDjIcLmlkcC5pbnRlZ3JhdGlvbi52MS5PcGVyYXRvckIIukgFggECEAEiRgoMRmllbGRNYXBwaW5nEhoKBG5hbWUYASABKAlCDLpICXIHoI4nARiAAhIaCgRwYXRoGAIgASgJQgy6SAlyB6COJwEYgAIiqAcKC0ludGVncmF0aW9uEhgKAmlkGAEgASgJQgy6SAlyB6COJwEYgAESGgoEbmFtZRgCIAEoCUIMukgJcgegjicBGIABEh8KCWNvbm5lY3RvchgDIAEoCUIMukgJcgegjicBGIABEh4KCXdvcmtzcGFjZRgEIAEoCUILukgIcgagjicBGGQSOAoIYmVoYXZpb3IYBSABKA4yHC5pZHAuaW50ZWdyYXRpb24udjEuQmVoYXZpb3JCCLpIBYIBAhABEhkKBGtpbmQYBiABKAlCC7pICHIGoI4nARhAEhkKBHR5cGUYByABKAlCC7pICHIGoI4nARg/EjkKC2NvcnJlbGF0aW9uGAggASgLMiQuaWRwLmludGVncmF0aW9uLnYxLkNvcnJlbGF0aW9uUnVsZXMSOQoOZmllbGRfbWFwcGluZ3MYCSABKAsyIS5pZHAuaW50ZWdyYXRpb24udjEuRmllbGRNYXBwaW5ncxI7Cg9zZWNvbmRhcnlfa2luZHMYCiABKAsyIi5pZHAuaW50ZWdyYXRpb24udjEuU2Vjb25kYXJ5S2luZHMSRwoQdXBkYXRlX2ZyZXF1ZW5jeRgLIAEoDjIjLmlkcC5pbnRlZ3JhdGlvbi52MS5VcGRhdGVGcmVxdWVuY3lCCLpIBYIBAhABEkcKCnN0YXJ0X2RhdGUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhe6SBSyAREiBwj/gtH/rwcyBgiAh7XDAxITCgthdXRvX2ltcG9ydBgNIAEoCBI9CgVzdGF0ZRgOIAEoDjIkLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvblN0YXRlQgi6SAWCAQIQARJMCgpjcmVhdGVkX2F0GA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIcukgZsgEWIgcI/4LR/68HMgsIgJK4w5j+////ARJMCgp1cGRhdGVkX2F0GBAgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIcukgZsgEWIgcI/4LR/68HMgsIgJK4w5j+////ARJOCgxuZXh0X3N5bmNfYXQYESABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhy6SBmyARYiBwj/gtH/rwcyCwiAkrjDmP7///8BEi0KCGxhc3RfcnVuGBIgASgLMhsuaWRwLmludGVncmF0aW9uLnYxLlN5bmNSdW4iUAoQQ29ycmVsYXRpb25SdWxlcxI8CgVydWxlcxgBIAMoCzIjLmlkcC5pbnRlZ3JhdGlvbi52MS5Db3JyZWxhdGlvblJ1bGVCCLpIBZIBAhAgIk0KDUZpZWxkTWFwcGluZ3MSPAoIbWFwcGluZ3MYASADKAsyIC5pZHAuaW50ZWdyYXRpb24udjEuRmllbGRNYXBwaW5nQgi6SAWSAQIQQCJXCg5TZWNvbmRhcnlLaW5kcxJFCgVraW5kcxgBIAMoDjIhLmlkcC5pbnRlZ3JhdGlvbi52MS5TZWNvbmRhcnlLaW5kQhO6SBCSAQ0QAhgBIgeCAQQQASAAIlgKGENyZWF0ZUludGVncmF0aW9uUmVxdWVzdBI8CgtpbnRlZ3JhdGlvbhgBIAEoCzIfLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvbkIGukgDyAEBIoEBChlDcmVhdGVJbnRlZ3JhdGlvblJlc3BvbnNlEjQKC2ludGVncmF0aW9uGAEgASgLMh8uaWRwLmludGVncmF0aW9uLnYxLkludGVncmF0aW9uEi4KCWZpcnN0X3J1bhgCIAEoCzIbLmlkcC5pbnRlZ3JhdGlvbi52MS5TeW5jUnVuIjwKFUdldEludGVncmF0aW9uUmVxdWVzdBIjCgtpbnRlZ3JhdGlvbhgBIAEoCUIOukgLcgmgjicBEAEYgAEiTgoWR2V0SW50ZWdyYXRpb25SZXNwb25zZRI0CgtpbnRlZ3JhdGlvbhgBIAEoCzIfLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvbiJnChdMaXN0SW50ZWdyYXRpb25zUmVxdWVzdBIcCglwYWdlX3NpemUYASABKAVCCbpIBhoEsI4nARIuCgpwYWdlX3Rva2VuGAIgASgJQhq6SBdyFRiACDIQXltBLVphLXowLTlfLV0qJCJqChhMaXN0SW50ZWdyYXRpb25zUmVzcG9uc2USNQoMaW50ZWdyYXRpb25zGAEgAygLMh8uaWRwLmludGVncmF0aW9uLnYxLkludGVncmF0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSK5AgoYVXBkYXRlSW50ZWdyYXRpb25SZXF1ZXN0EiMKC2ludGVncmF0aW9uGAEgASgJQg66SAtyCaCOJwEQARiAARIwCgdjaGFuZ2VzGAIgASgLMh8uaWRwLmludGVncmF0aW9uLnYxLkludGVncmF0aW9uEsUBCgt1cGRhdGVfbWFzaxgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2tCkwG6SI8B4gGLARIEbmFtZRIJY29ubmVjdG9yEgl3b3Jrc3BhY2USCGJlaGF2aW9yEgRraW5kEgR0eXBlEgtjb3JyZWxhdGlvbhIOZmllbGRfbWFwcGluZ3MSD3NlY29uZGFyeV9raW5kcxIQdXBkYXRlX2ZyZXF1ZW5jeRIKc3RhcnRfZGF0ZRILYXV0b19pbXBvcnQiUQoZVXBkYXRlSW50ZWdyYXRpb25SZXNwb25zZRI0CgtpbnRlZ3JhdGlvbhgBIAEoCzIfLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvbiJAChlTdXNwZW5kSW50ZWdyYXRpb25SZXF1ZXN0EiMKC2ludGVncmF0aW9uGAEgASgJQg66SAtyCaCOJwEQARiAASJSChpTdXNwZW5kSW50ZWdyYXRpb25SZXNwb25zZRI0CgtpbnRlZ3JhdGlvbhgBIAEoCzIfLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvbiI/ChhSZXN1bWVJbnRlZ3JhdGlvblJlcXVlc3QSIwoLaW50ZWdyYXRpb24YASABKAlCDrpIC3IJoI4nARABGIABIlEKGVJlc3VtZUludGVncmF0aW9uUmVzcG9uc2USNAoLaW50ZWdyYXRpb24YASABKAsyHy5pZHAuaW50ZWdyYXRpb24udjEuSW50ZWdyYXRpb24itAYKB1N5bmNSdW4SGAoCaWQYASABKAlCDLpICXIHoI4nARiAARIkCg5pbnRlZ3JhdGlvbl9pZBgCIAEoCUIMukgJcgegjicBGIABEjoKB3RyaWdnZXIYAyABKA4yHy5pZHAuaW50ZWdyYXRpb24udjEuU3luY1RyaWdnZXJCCLpIBYIBAhABEjgKBnN0YXR1cxgEIAEoDjIeLmlkcC5pbnRlZ3JhdGlvbi52MS5TeW5jU3RhdHVzQgi6SAWCAQIQARJLCglxdWV1ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhy6SBmyARYiBwj/gtH/rwcyCwiAkrjDmP7///8BEkwKCnN0YXJ0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhy6SBmyARYiBwj/gtH/rwcyCwiAkrjDmP7///8BEk0KC2ZpbmlzaGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIcukgZsgEWIgcI/4LR/68HMgsIgJK4w5j+////ARIaCgVwaGFzZRgIIAEoCUILukgIcgagjicBGEASHQoMcmVwb3NpdG9yaWVzGAkgASgDQge6SAQiAigAEh4KDXB1bGxfcmVxdWVzdHMYCiABKANCB7pIBCICKAASGAoHY29tbWl0cxgLIAEoA0IHukgEIgIoABIZCghyZXF1ZXN0cxgMIAEoA0IHukgEIgIoABIdCgxyYXRlX2xpbWl0ZWQYDSABKANCB7pIBCICKAASGwoFZXJyb3IYDiABKAlCDLpICXIHqI4nARiAIBIYCgdhdHRlbXB0GA8gASgFQge6SAQaAigAEiIKEXJlcG9zaXRvcmllc19kb25lGBAgASgDQge6SAQiAigAEiMKEnJlcG9zaXRvcmllc190b3RhbBgRIAEoA0IHukgEIgIoABIeCghkZWxlZ2F0ZRgSIAEoCUIMukgJcgegjicBGIABEjoKBnRva2VucxgTIAMoCzIgLmlkcC5pbnRlZ3JhdGlvbi52MS5TeW5jUnVuVG9rZW5CCLpIBZIBAhAQIrsBCgxTeW5jUnVuVG9rZW4SHwoJdG9rZW5fcmVmGAEgASgJQgy6SAlyB6COJwEYgAgSEAoIcmVqZWN0ZWQYAiABKAgSHQoHbWVzc2FnZRgDIAEoCUIMukgJcgeojicBGIAgEh8KDmxpbWl0X3Blcl9ob3VyGAQgASgDQge6SAQiAigAEhkKCHJlcXVlc3RzGAUgASgDQge6SAQiAigAEh0KDHJhdGVfbGltaXRlZBgGIAEoA0IHukgEIgIoACI9ChZTeW5jSW50ZWdyYXRpb25SZXF1ZXN0EiMKC2ludGVncmF0aW9uGAEgASgJQg66SAtyCaCOJwEQARiAASJTChdTeW5jSW50ZWdyYXRpb25SZXNwb25zZRIoCgNydW4YASABKAsyGy5pZHAuaW50ZWdyYXRpb24udjEuU3luY1J1bhIOCgZqb2luZWQYAiABKAgiLwoRR2V0U3luY1J1blJlcXVlc3QSGgoCaWQYASABKAlCDrpIC3IJoI4nARABGIABIj4KEkdldFN5bmNSdW5SZXNwb25zZRIoCgNydW4YASABKAsyGy5pZHAuaW50ZWdyYXRpb24udjEuU3luY1J1biKIAQoTTGlzdFN5bmNSdW5zUmVxdWVzdBIjCgtpbnRlZ3JhdGlvbhgBIAEoCUIOukgLcgmgjicBEAEYgAESHAoJcGFnZV9zaXplGAIgASgFQgm6SAYaBLCOJwESLgoKcGFnZV90b2tlbhgDIAEoCUIaukgXchUYgAgyEF5bQS1aYS16MC05Xy1dKiQiWgoUTGlzdFN5bmNSdW5zUmVzcG9uc2USKQoEcnVucxgBIAMoCzIbLmlkcC5pbnRlZ3JhdGlvbi52MS5TeW5jUnVuEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSK9AQoFRXZlbnQSCgoCaWQYASABKAkSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoEdHlwZRgDIAEoDjIdLmlkcC5pbnRlZ3JhdGlvbi52MS5FdmVudFR5cGUSDwoHbWVzc2FnZRgEIAEoCRINCgVhY3RvchgFIAEoCRIOCgZydW5faWQYBiABKAkSEgoKcmVwb3NpdG9yeRgHIAEoCRINCgVlcnJvchgIIAEoCSKGAQoRTGlzdEV2ZW50c1JlcXVlc3QSIwoLaW50ZWdyYXRpb24YASABKAlCDrpIC3IJoI4nARABGIABEhwKCXBhZ2Vfc2l6ZRgCIAEoBUIJukgGGgSwjicBEi4KCnBhZ2VfdG9rZW4YAyABKAlCGrpIF3IVGIAIMhBeW0EtWmEtejAtOV8tXSokIlgKEkxpc3RFdmVudHNSZXNwb25zZRIpCgZldmVudHMYASADKAsyGS5pZHAuaW50ZWdyYXRpb24udjEuRXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJKnAKCEJlaGF2aW9yEhgKFEJFSEFWSU9SX1VOU1BFQ0lGSUVEEAASHwobQkVIQVZJT1JfUkVHSVNURVJfQU5EX01FUkdFEAESFQoRQkVIQVZJT1JfUkVHSVNURVIQAhISCg5CRUhBVklPUl9NRVJHRRADKlAKCE9wZXJhdG9yEhgKFE9QRVJBVE9SX1VOU1BFQ0lGSUVEEAASEwoPT1BFUkFUT1JfRVFVQUxTEAESFQoRT1BFUkFUT1JfQ09OVEFJTlMQAiptCg1TZWNvbmRhcnlLaW5kEh4KGlNFQ09OREFSWV9LSU5EX1VOU1BFQ0lGSUVEEAASIAocU0VDT05EQVJZX0tJTkRfUFVMTF9SRVFVRVNUUxABEhoKFlNFQ09OREFSWV9LSU5EX0NPTU1JVFMQAiroAQoPVXBkYXRlRnJlcXVlbmN5EiAKHFVQREFURV9GUkVRVUVOQ1lfVU5TUEVDSUZJRUQQABIfChtVUERBVEVfRlJFUVVFTkNZXzMwX01JTlVURVMQARIbChdVUERBVEVfRlJFUVVFTkNZXzFfSE9VUhACEhwKGFVQREFURV9GUkVRVUVOQ1lfM19IT1VSUxADEhwKGFVQREFURV9GUkVRVUVOQ1lfNl9IT1VSUxAEEh0KGVVQREFURV9GUkVRVUVOQ1lfMTJfSE9VUlMQBRIaChZVUERBVEVfRlJFUVVFTkNZXzFfREFZEAYqdQoQSW50ZWdyYXRpb25TdGF0ZRIhCh1JTlRFR1JBVElPTl9TVEFURV9VTlNQRUNJRklFRBAAEh0KGUlOVEVHUkFUSU9OX1NUQVRFX0VOQUJMRUQQARIfChtJTlRFR1JBVElPTl9TVEFURV9TVVNQRU5ERUQQAiquAQoLU3luY1RyaWdnZXISHAoYU1lOQ19UUklHR0VSX1VOU1BFQ0lGSUVEEAASGgoWU1lOQ19UUklHR0VSX1NDSEVEVUxFRBABEhcKE1NZTkNfVFJJR0dFUl9NQU5VQUwQAhIYChRTWU5DX1RSSUdHRVJfQ1JFQVRFRBADEhgKFFNZTkNfVFJJR0dFUl9SRVNVTUVEEAQSGAoUU1lOQ19UUklHR0VSX1dFQkhPT0sQBSq/AQoKU3luY1N0YXR1cxIbChdTWU5DX1NUQVRVU19VTlNQRUNJRklFRBAAEhYKElNZTkNfU1RBVFVTX1FVRVVFRBABEhcKE1NZTkNfU1RBVFVTX1JVTk5JTkcQAhIXChNTWU5DX1NUQVRVU19TVUNDRVNTEAMSFwoTU1lOQ19TVEFUVVNfUEFSVElBTBAEEhYKElNZTkNfU1RBVFVTX0ZBSUxFRBAFEhkKFVNZTkNfU1RBVFVTX0NBTkNFTExFRBAGKr8CCglFdmVudFR5cGUSGgoWRVZFTlRfVFlQRV9VTlNQRUNJRklFRBAAEhMKD0VWRU5UX1RZUEVfU1lOQxABEh0KGUVWRU5UX1RZUEVfQ09ORklHX0NIQU5HRUQQAhIYChRFVkVOVF9UWVBFX1NVU1BFTkRFRBADEhYKEkVWRU5UX1RZUEVfUkVTVU1FRBAEEhcKE0VWRU5UX1RZUEVfSU1QT1JURUQQBRIcChhFVkVOVF9UWVBFX0FVVE9fSU1QT1JURUQQBhIXChNFVkVOVF9UWVBFX1VOTElOS0VEEAcSHAoYRVZFTlRfVFlQRV9JTVBPUlRfRkFJTEVEEAgSIQodRVZFTlRfVFlQRV9SRVBPU0lUT1JZX0RFTEVURUQQCRIfChtFVkVOVF9UWVBFX0ZPTExPV19VUF9GQUlMRUQQCjLACAoSSW50ZWdyYXRpb25TZXJ2aWNlEnAKEUNyZWF0ZUludGVncmF0aW9uEiwuaWRwLmludGVncmF0aW9uLnYxLkNyZWF0ZUludGVncmF0aW9uUmVxdWVzdBotLmlkcC5pbnRlZ3JhdGlvbi52MS5DcmVhdGVJbnRlZ3JhdGlvblJlc3BvbnNlEmcKDkdldEludGVncmF0aW9uEikuaWRwLmludGVncmF0aW9uLnYxLkdldEludGVncmF0aW9uUmVxdWVzdBoqLmlkcC5pbnRlZ3JhdGlvbi52MS5HZXRJbnRlZ3JhdGlvblJlc3BvbnNlEm0KEExpc3RJbnRlZ3JhdGlvbnMSKy5pZHAuaW50ZWdyYXRpb24udjEuTGlzdEludGVncmF0aW9uc1JlcXVlc3QaLC5pZHAuaW50ZWdyYXRpb24udjEuTGlzdEludGVncmF0aW9uc1Jlc3BvbnNlEnAKEVVwZGF0ZUludGVncmF0aW9uEiwuaWRwLmludGVncmF0aW9uLnYxLlVwZGF0ZUludGVncmF0aW9uUmVxdWVzdBotLmlkcC5pbnRlZ3JhdGlvbi52MS5VcGRhdGVJbnRlZ3JhdGlvblJlc3BvbnNlEnMKElN1c3BlbmRJbnRlZ3JhdGlvbhItLmlkcC5pbnRlZ3JhdGlvbi52MS5TdXNwZW5kSW50ZWdyYXRpb25SZXF1ZXN0Gi4uaWRwLmludGVncmF0aW9uLnYxLlN1c3BlbmRJbnRlZ3JhdGlvblJlc3BvbnNlEnAKEVJlc3VtZUludGVncmF0aW9uEiwuaWRwLmludGVncmF0aW9uLnYxLlJlc3VtZUludGVncmF0aW9uUmVxdWVzdBotLmlkcC5pbnRlZ3JhdGlvbi52MS5SZXN1bWVJbnRlZ3JhdGlvblJlc3BvbnNlEmoKD1N5bmNJbnRlZ3JhdGlvbhIqLmlkcC5pbnRlZ3JhdGlvbi52MS5TeW5jSW50ZWdyYXRpb25SZXF1ZXN0GisuaWRwLmludGVncmF0aW9uLnYxLlN5bmNJbnRlZ3JhdGlvblJlc3BvbnNlElsKCkdldFN5bmNSdW4SJS5pZHAuaW50ZWdyYXRpb24udjEuR2V0U3luY1J1blJlcXVlc3QaJi5pZHAuaW50ZWdyYXRpb24udjEuR2V0U3luY1J1blJlc3BvbnNlEmEKDExpc3RTeW5jUnVucxInLmlkcC5pbnRlZ3JhdGlvbi52MS5MaXN0U3luY1J1bnNSZXF1ZXN0GiguaWRwLmludGVncmF0aW9uLnYxLkxpc3RTeW5jUnVuc1Jlc3BvbnNlElsKCkxpc3RFdmVudHMSJS5pZHAuaW50ZWdyYXRpb24udjEuTGlzdEV2ZW50c1JlcXVlc3QaJi5pZHAuaW50ZWdyYXRpb24udjEuTGlzdEV2ZW50c1Jlc3BvbnNlYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_idp_rules_v1_rules]);
+  fileDesc("CiRpZHAvaW50ZWdyYXRpb24vdjEvaW50ZWdyYXRpb24ucHJvdG8SEmlkcC5pbnRlZ3JhdGlvbi52MSKUAQoPQ29ycmVsYXRpb25SdWxlEiMKDWluZ2VzdGVkX3BhdGgYASABKAlCDLpICXIHoI4nARiAAhIiCgxjYXRhbG9nX3BhdGgYAiABKAlCDLpICXIHoI4nARiAAhI4CghvcGVyYXRvchgDIAEoDjIcLmlkcC5pbnRlZ3JhdGlvbi52MS5PcGVyYXRvckIIukgFggECEAEiRgoMRmllbGRNYXBwaW5nEhoKBG5hbWUYASABKAlCDLpICXIHoI4nARiAAhIaCgRwYXRoGAIgASgJQgy6SAlyB6COJwEYgAIi9ggKC0ludGVncmF0aW9uEhgKAmlkGAEgASgJQgy6SAlyB6COJwEYgAESGgoEbmFtZRgCIAEoCUIMukgJcgegjicBGIABEh8KCWNvbm5lY3RvchgDIAEoCUIMukgJcgegjicBGIABEh4KCXdvcmtzcGFjZRgEIAEoCUILukgIcgagjicBGGQSOAoIYmVoYXZpb3IYBSABKA4yHC5pZHAuaW50ZWdyYXRpb24udjEuQmVoYXZpb3JCCLpIBYIBAhABEhkKBGtpbmQYBiABKAlCC7pICHIGoI4nARhAEhkKBHR5cGUYByABKAlCC7pICHIGoI4nARg/EjkKC2NvcnJlbGF0aW9uGAggASgLMiQuaWRwLmludGVncmF0aW9uLnYxLkNvcnJlbGF0aW9uUnVsZXMSOQoOZmllbGRfbWFwcGluZ3MYCSABKAsyIS5pZHAuaW50ZWdyYXRpb24udjEuRmllbGRNYXBwaW5ncxI7Cg9zZWNvbmRhcnlfa2luZHMYCiABKAsyIi5pZHAuaW50ZWdyYXRpb24udjEuU2Vjb25kYXJ5S2luZHMSRwoQdXBkYXRlX2ZyZXF1ZW5jeRgLIAEoDjIjLmlkcC5pbnRlZ3JhdGlvbi52MS5VcGRhdGVGcmVxdWVuY3lCCLpIBYIBAhABEkcKCnN0YXJ0X2RhdGUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhe6SBSyAREiBwj/gtH/rwcyBgiAh7XDAxITCgthdXRvX2ltcG9ydBgNIAEoCBI9CgVzdGF0ZRgOIAEoDjIkLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvblN0YXRlQgi6SAWCAQIQARJMCgpjcmVhdGVkX2F0GA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIcukgZsgEWIgcI/4LR/68HMgsIgJK4w5j+////ARJMCgp1cGRhdGVkX2F0GBAgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIcukgZsgEWIgcI/4LR/68HMgsIgJK4w5j+////ARJOCgxuZXh0X3N5bmNfYXQYESABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhy6SBmyARYiBwj/gtH/rwcyCwiAkrjDmP7///8BEi0KCGxhc3RfcnVuGBIgASgLMhsuaWRwLmludGVncmF0aW9uLnYxLlN5bmNSdW4SJAoOY29ubmVjdG9yX25hbWUYEyABKAlCDLpICXIHoI4nARiAARI3Cg1vd25lcl9tYXBwaW5nGBQgASgLMiAuaWRwLmludGVncmF0aW9uLnYxLk93bmVyTWFwcGluZxI0CgZmaWx0ZXIYFSABKAsyJC5pZHAuaW50ZWdyYXRpb24udjEuUmVwb3NpdG9yeUZpbHRlchI3Cgd3ZWJob29rGBYgASgLMiYuaWRwLmludGVncmF0aW9uLnYxLkludGVncmF0aW9uV2ViaG9vayKVAwoQUmVwb3NpdG9yeUZpbHRlchItChBpbmNsdWRlX3Byb2plY3RzGAEgAygJQhO6SBCSAQ0QZCIJcgegjicBGIABEi0KEGV4Y2x1ZGVfcHJvamVjdHMYAiADKAlCE7pIEJIBDRBkIglyB6COJwEYgAESKgoNaW5jbHVkZV9uYW1lcxgDIAMoCUITukgQkgENEGQiCXIHoI4nARjIARIqCg1leGNsdWRlX25hbWVzGAQgAygJQhO6SBCSAQ0QZCIJcgegjicBGMgBEkYKCnZpc2liaWxpdHkYBSABKA4yKC5pZHAuaW50ZWdyYXRpb24udjEuUmVwb3NpdG9yeVZpc2liaWxpdHlCCLpIBYIBAhABEjcKBWZvcmtzGAYgASgOMh4uaWRwLmludGVncmF0aW9uLnYxLkZvcmtQb2xpY3lCCLpIBYIBAhABEkoKDXVwZGF0ZWRfc2luY2UYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhe6SBSyAREiBwj/gtH/rwcyBgiAh7XDAyLvAgoSSW50ZWdyYXRpb25XZWJob29rEhkKA3VybBgBIAEoCUIMukgJcgegjicBGIAQEkQKBXN0YXRlGAIgASgOMisuaWRwLmludGVncmF0aW9uLnYxLkludGVncmF0aW9uV2ViaG9va1N0YXRlQgi6SAWCAQIQARIdCgdtZXNzYWdlGAMgASgJQgy6SAlyB6COJwEYgAgSGgoEaGludBgEIAEoCUIMukgJcgegjicBGIAIEkwKCmNoZWNrZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhy6SBmyARYiBwj/gtH/rwcyCwiAkrjDmP7///8BEhsKCmRlbGl2ZXJpZXMYBiABKANCB7pIBCICKAASUgoQbGFzdF9kZWxpdmVyeV9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCHLpIGbIBFiIHCP+C0f+vBzILCICSuMOY/v///wEiUAoQQ29ycmVsYXRpb25SdWxlcxI8CgVydWxlcxgBIAMoCzIjLmlkcC5pbnRlZ3JhdGlvbi52MS5Db3JyZWxhdGlvblJ1bGVCCLpIBZIBAhAgIk0KDUZpZWxkTWFwcGluZ3MSPAoIbWFwcGluZ3MYASADKAsyIC5pZHAuaW50ZWdyYXRpb24udjEuRmllbGRNYXBwaW5nQgi6SAWSAQIQQCJMChBPd25lck1hcHBpbmdSdWxlEhwKBGZyb20YASABKAlCDrpIC3IJoI4nARABGIACEhoKAnRvGAIgASgJQg66SAtyCaCOJwEQARiAAiJOCgxPd25lck1hcHBpbmcSPgoFcnVsZXMYASADKAsyJC5pZHAuaW50ZWdyYXRpb24udjEuT3duZXJNYXBwaW5nUnVsZUIJukgGkgEDEIACIlcKDlNlY29uZGFyeUtpbmRzEkUKBWtpbmRzGAEgAygOMiEuaWRwLmludGVncmF0aW9uLnYxLlNlY29uZGFyeUtpbmRCE7pIEJIBDRACGAEiB4IBBBABIAAiWAoYQ3JlYXRlSW50ZWdyYXRpb25SZXF1ZXN0EjwKC2ludGVncmF0aW9uGAEgASgLMh8uaWRwLmludGVncmF0aW9uLnYxLkludGVncmF0aW9uQga6SAPIAQEigQEKGUNyZWF0ZUludGVncmF0aW9uUmVzcG9uc2USNAoLaW50ZWdyYXRpb24YASABKAsyHy5pZHAuaW50ZWdyYXRpb24udjEuSW50ZWdyYXRpb24SLgoJZmlyc3RfcnVuGAIgASgLMhsuaWRwLmludGVncmF0aW9uLnYxLlN5bmNSdW4iPAoVR2V0SW50ZWdyYXRpb25SZXF1ZXN0EiMKC2ludGVncmF0aW9uGAEgASgJQg66SAtyCaCOJwEQARiAASJOChZHZXRJbnRlZ3JhdGlvblJlc3BvbnNlEjQKC2ludGVncmF0aW9uGAEgASgLMh8uaWRwLmludGVncmF0aW9uLnYxLkludGVncmF0aW9uImcKF0xpc3RJbnRlZ3JhdGlvbnNSZXF1ZXN0EhwKCXBhZ2Vfc2l6ZRgBIAEoBUIJukgGGgSwjicBEi4KCnBhZ2VfdG9rZW4YAiABKAlCGrpIF3IVGIAIMhBeW0EtWmEtejAtOV8tXSokInkKGExpc3RJbnRlZ3JhdGlvbnNSZXNwb25zZRI1CgxpbnRlZ3JhdGlvbnMYASADKAsyHy5pZHAuaW50ZWdyYXRpb24udjEuSW50ZWdyYXRpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEg0KBXRvdGFsGAMgASgDIucCChhVcGRhdGVJbnRlZ3JhdGlvblJlcXVlc3QSIwoLaW50ZWdyYXRpb24YASABKAlCDrpIC3IJoI4nARABGIABEjAKB2NoYW5nZXMYAiABKAsyHy5pZHAuaW50ZWdyYXRpb24udjEuSW50ZWdyYXRpb24S3AEKC3VwZGF0ZV9tYXNrGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFza0KqAbpIpgHiAaIBEgRuYW1lEgljb25uZWN0b3ISCXdvcmtzcGFjZRIIYmVoYXZpb3ISBGtpbmQSBHR5cGUSC2NvcnJlbGF0aW9uEg5maWVsZF9tYXBwaW5ncxIPc2Vjb25kYXJ5X2tpbmRzEhB1cGRhdGVfZnJlcXVlbmN5EgpzdGFydF9kYXRlEgthdXRvX2ltcG9ydBINb3duZXJfbWFwcGluZxIGZmlsdGVyEhUKDXZhbGlkYXRlX29ubHkYBCABKAgiiQEKGVVwZGF0ZUludGVncmF0aW9uUmVzcG9uc2USNAoLaW50ZWdyYXRpb24YASABKAsyHy5pZHAuaW50ZWdyYXRpb24udjEuSW50ZWdyYXRpb24SNgoHcHJldmlldxgCIAEoCzIlLmlkcC5pbnRlZ3JhdGlvbi52MS5EaXNjb3ZlcmVkUHJldmlldyJ6ChRSZWNvbW1lbmRhdGlvbkNoYW5nZRISCgpyZXBvc2l0b3J5GAEgASgJEhMKC2Zyb21fYWN0aW9uGAIgASgJEhMKC2Zyb21fZW50aXR5GAMgASgJEhEKCXRvX2FjdGlvbhgEIAEoCRIRCgl0b19lbnRpdHkYBSABKAkimwIKEURpc2NvdmVyZWRQcmV2aWV3EhQKDHJlcG9zaXRvcmllcxgBIAEoAxIZChFyZWdpc3Rlcl90b19tZXJnZRgCIAEoAxIZChFtZXJnZV90b19yZWdpc3RlchgDIAEoAxIcChRtZXJnZV90YXJnZXRfY2hhbmdlZBgEIAEoAxIPCgd0b19ub25lGAUgASgDEhEKCWZyb21fbm9uZRgGIAEoAxIPCgdsZWF2aW5nGAcgASgDEhAKCGVudGVyaW5nGAggASgDEhkKEWltcG9ydGVkX2V4Y2x1ZGVkGAkgASgDEjoKCGV4YW1wbGVzGAogAygLMiguaWRwLmludGVncmF0aW9uLnYxLlJlY29tbWVuZGF0aW9uQ2hhbmdlIkAKGVN1c3BlbmRJbnRlZ3JhdGlvblJlcXVlc3QSIwoLaW50ZWdyYXRpb24YASABKAlCDrpIC3IJoI4nARABGIABIlIKGlN1c3BlbmRJbnRlZ3JhdGlvblJlc3BvbnNlEjQKC2ludGVncmF0aW9uGAEgASgLMh8uaWRwLmludGVncmF0aW9uLnYxLkludGVncmF0aW9uIj8KGFJlc3VtZUludGVncmF0aW9uUmVxdWVzdBIjCgtpbnRlZ3JhdGlvbhgBIAEoCUIOukgLcgmgjicBEAEYgAEiUQoZUmVzdW1lSW50ZWdyYXRpb25SZXNwb25zZRI0CgtpbnRlZ3JhdGlvbhgBIAEoCzIfLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvbiKQBwoHU3luY1J1bhIYCgJpZBgBIAEoCUIMukgJcgegjicBGIABEiQKDmludGVncmF0aW9uX2lkGAIgASgJQgy6SAlyB6COJwEYgAESOgoHdHJpZ2dlchgDIAEoDjIfLmlkcC5pbnRlZ3JhdGlvbi52MS5TeW5jVHJpZ2dlckIIukgFggECEAESOAoGc3RhdHVzGAQgASgOMh4uaWRwLmludGVncmF0aW9uLnYxLlN5bmNTdGF0dXNCCLpIBYIBAhABEksKCXF1ZXVlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCHLpIGbIBFiIHCP+C0f+vBzILCICSuMOY/v///wESTAoKc3RhcnRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCHLpIGbIBFiIHCP+C0f+vBzILCICSuMOY/v///wESTQoLZmluaXNoZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhy6SBmyARYiBwj/gtH/rwcyCwiAkrjDmP7///8BEhoKBXBoYXNlGAggASgJQgu6SAhyBqCOJwEYQBIdCgxyZXBvc2l0b3JpZXMYCSABKANCB7pIBCICKAASHgoNcHVsbF9yZXF1ZXN0cxgKIAEoA0IHukgEIgIoABIYCgdjb21taXRzGAsgASgDQge6SAQiAigAEhkKCHJlcXVlc3RzGAwgASgDQge6SAQiAigAEh0KDHJhdGVfbGltaXRlZBgNIAEoA0IHukgEIgIoABIbCgVlcnJvchgOIAEoCUIMukgJcgeojicBGIAgEhgKB2F0dGVtcHQYDyABKAVCB7pIBBoCKAASIgoRcmVwb3NpdG9yaWVzX2RvbmUYECABKANCB7pIBCICKAASIwoScmVwb3NpdG9yaWVzX3RvdGFsGBEgASgDQge6SAQiAigAEh4KCGRlbGVnYXRlGBIgASgJQgy6SAlyB6COJwEYgAESJQoUY29kZV9vd25lcnNfcmVxdWVzdHMYEyABKANCB7pIBCICKAASOgoGdG9rZW5zGBQgAygLMiAuaWRwLmludGVncmF0aW9uLnYxLlN5bmNSdW5Ub2tlbkIIukgFkgECEBASMwoVdGFyZ2V0ZWRfcmVwb3NpdG9yaWVzGBUgAygJQhS6SBGSAQ4Q6AciCXIHoI4nARiAASK7AQoMU3luY1J1blRva2VuEh8KCXRva2VuX3JlZhgBIAEoCUIMukgJcgegjicBGIAIEhAKCHJlamVjdGVkGAIgASgIEh0KB21lc3NhZ2UYAyABKAlCDLpICXIHqI4nARiAIBIfCg5saW1pdF9wZXJfaG91chgEIAEoA0IHukgEIgIoABIZCghyZXF1ZXN0cxgFIAEoA0IHukgEIgIoABIdCgxyYXRlX2xpbWl0ZWQYBiABKANCB7pIBCICKAAifAoWU3luY0ludGVncmF0aW9uUmVxdWVzdBIjCgtpbnRlZ3JhdGlvbhgBIAEoCUIOukgLcgmgjicBEAEYgAESPQoMcmVwb3NpdG9yaWVzGAIgAygJQie6SCSSASEQZBgBIhtyGTIXXltBLVphLXowLTkuXy1dezEsMTI4fSQiUwoXU3luY0ludGVncmF0aW9uUmVzcG9uc2USKAoDcnVuGAEgASgLMhsuaWRwLmludGVncmF0aW9uLnYxLlN5bmNSdW4SDgoGam9pbmVkGAIgASgIIi8KEUdldFN5bmNSdW5SZXF1ZXN0EhoKAmlkGAEgASgJQg66SAtyCaCOJwEQARiAASI+ChJHZXRTeW5jUnVuUmVzcG9uc2USKAoDcnVuGAEgASgLMhsuaWRwLmludGVncmF0aW9uLnYxLlN5bmNSdW4iiAEKE0xpc3RTeW5jUnVuc1JlcXVlc3QSIwoLaW50ZWdyYXRpb24YASABKAlCDrpIC3IJoI4nARABGIABEhwKCXBhZ2Vfc2l6ZRgCIAEoBUIJukgGGgSwjicBEi4KCnBhZ2VfdG9rZW4YAyABKAlCGrpIF3IVGIAIMhBeW0EtWmEtejAtOV8tXSokImkKFExpc3RTeW5jUnVuc1Jlc3BvbnNlEikKBHJ1bnMYASADKAsyGy5pZHAuaW50ZWdyYXRpb24udjEuU3luY1J1bhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSDQoFdG90YWwYAyABKAMivQEKBUV2ZW50EgoKAmlkGAEgASgJEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKBHR5cGUYAyABKA4yHS5pZHAuaW50ZWdyYXRpb24udjEuRXZlbnRUeXBlEg8KB21lc3NhZ2UYBCABKAkSDQoFYWN0b3IYBSABKAkSDgoGcnVuX2lkGAYgASgJEhIKCnJlcG9zaXRvcnkYByABKAkSDQoFZXJyb3IYCCABKAkihgEKEUxpc3RFdmVudHNSZXF1ZXN0EiMKC2ludGVncmF0aW9uGAEgASgJQg66SAtyCaCOJwEQARiAARIcCglwYWdlX3NpemUYAiABKAVCCbpIBhoEsI4nARIuCgpwYWdlX3Rva2VuGAMgASgJQhq6SBdyFRiACDIQXltBLVphLXowLTlfLV0qJCJYChJMaXN0RXZlbnRzUmVzcG9uc2USKQoGZXZlbnRzGAEgAygLMhkuaWRwLmludGVncmF0aW9uLnYxLkV2ZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSpwCghCZWhhdmlvchIYChRCRUhBVklPUl9VTlNQRUNJRklFRBAAEh8KG0JFSEFWSU9SX1JFR0lTVEVSX0FORF9NRVJHRRABEhUKEUJFSEFWSU9SX1JFR0lTVEVSEAISEgoOQkVIQVZJT1JfTUVSR0UQAypQCghPcGVyYXRvchIYChRPUEVSQVRPUl9VTlNQRUNJRklFRBAAEhMKD09QRVJBVE9SX0VRVUFMUxABEhUKEU9QRVJBVE9SX0NPTlRBSU5TEAIqbQoNU2Vjb25kYXJ5S2luZBIeChpTRUNPTkRBUllfS0lORF9VTlNQRUNJRklFRBAAEiAKHFNFQ09OREFSWV9LSU5EX1BVTExfUkVRVUVTVFMQARIaChZTRUNPTkRBUllfS0lORF9DT01NSVRTEAIq6AEKD1VwZGF0ZUZyZXF1ZW5jeRIgChxVUERBVEVfRlJFUVVFTkNZX1VOU1BFQ0lGSUVEEAASHwobVVBEQVRFX0ZSRVFVRU5DWV8zMF9NSU5VVEVTEAESGwoXVVBEQVRFX0ZSRVFVRU5DWV8xX0hPVVIQAhIcChhVUERBVEVfRlJFUVVFTkNZXzNfSE9VUlMQAxIcChhVUERBVEVfRlJFUVVFTkNZXzZfSE9VUlMQBBIdChlVUERBVEVfRlJFUVVFTkNZXzEyX0hPVVJTEAUSGgoWVVBEQVRFX0ZSRVFVRU5DWV8xX0RBWRAGKnUKEEludGVncmF0aW9uU3RhdGUSIQodSU5URUdSQVRJT05fU1RBVEVfVU5TUEVDSUZJRUQQABIdChlJTlRFR1JBVElPTl9TVEFURV9FTkFCTEVEEAESHwobSU5URUdSQVRJT05fU1RBVEVfU1VTUEVOREVEEAIqggEKFFJlcG9zaXRvcnlWaXNpYmlsaXR5EiUKIVJFUE9TSVRPUllfVklTSUJJTElUWV9VTlNQRUNJRklFRBAAEiEKHVJFUE9TSVRPUllfVklTSUJJTElUWV9QUklWQVRFEAESIAocUkVQT1NJVE9SWV9WSVNJQklMSVRZX1BVQkxJQxACKnEKCkZvcmtQb2xpY3kSGwoXRk9SS19QT0xJQ1lfVU5TUEVDSUZJRUQQABIXChNGT1JLX1BPTElDWV9JTkNMVURFEAESFwoTRk9SS19QT0xJQ1lfRVhDTFVERRACEhQKEEZPUktfUE9MSUNZX09OTFkQAyrjAgoXSW50ZWdyYXRpb25XZWJob29rU3RhdGUSKQolSU5URUdSQVRJT05fV0VCSE9PS19TVEFURV9VTlNQRUNJRklFRBAAEiwKKElOVEVHUkFUSU9OX1dFQkhPT0tfU1RBVEVfTk9UX0NPTkZJR1VSRUQQARIlCiFJTlRFR1JBVElPTl9XRUJIT09LX1NUQVRFX1BFTkRJTkcQAhIkCiBJTlRFR1JBVElPTl9XRUJIT09LX1NUQVRFX0FDVElWRRADEiYKIklOVEVHUkFUSU9OX1dFQkhPT0tfU1RBVEVfSU5BQ1RJVkUQBBIrCidJTlRFR1JBVElPTl9XRUJIT09LX1NUQVRFX01JU1NJTkdfU0NPUEUQBRInCiNJTlRFR1JBVElPTl9XRUJIT09LX1NUQVRFX05PVF9PV05FUhAGEiQKIElOVEVHUkFUSU9OX1dFQkhPT0tfU1RBVEVfRkFJTEVEEAcqrgEKC1N5bmNUcmlnZ2VyEhwKGFNZTkNfVFJJR0dFUl9VTlNQRUNJRklFRBAAEhoKFlNZTkNfVFJJR0dFUl9TQ0hFRFVMRUQQARIXChNTWU5DX1RSSUdHRVJfTUFOVUFMEAISGAoUU1lOQ19UUklHR0VSX0NSRUFURUQQAxIYChRTWU5DX1RSSUdHRVJfUkVTVU1FRBAEEhgKFFNZTkNfVFJJR0dFUl9XRUJIT09LEAUqvwEKClN5bmNTdGF0dXMSGwoXU1lOQ19TVEFUVVNfVU5TUEVDSUZJRUQQABIWChJTWU5DX1NUQVRVU19RVUVVRUQQARIXChNTWU5DX1NUQVRVU19SVU5OSU5HEAISFwoTU1lOQ19TVEFUVVNfU1VDQ0VTUxADEhcKE1NZTkNfU1RBVFVTX1BBUlRJQUwQBBIWChJTWU5DX1NUQVRVU19GQUlMRUQQBRIZChVTWU5DX1NUQVRVU19DQU5DRUxMRUQQBirXAgoJRXZlbnRUeXBlEhoKFkVWRU5UX1RZUEVfVU5TUEVDSUZJRUQQABITCg9FVkVOVF9UWVBFX1NZTkMQARIdChlFVkVOVF9UWVBFX0NPTkZJR19DSEFOR0VEEAISGAoURVZFTlRfVFlQRV9TVVNQRU5ERUQQAxIWChJFVkVOVF9UWVBFX1JFU1VNRUQQBBIXChNFVkVOVF9UWVBFX0lNUE9SVEVEEAUSHAoYRVZFTlRfVFlQRV9BVVRPX0lNUE9SVEVEEAYSFwoTRVZFTlRfVFlQRV9VTkxJTktFRBAHEhwKGEVWRU5UX1RZUEVfSU1QT1JUX0ZBSUxFRBAIEiEKHUVWRU5UX1RZUEVfUkVQT1NJVE9SWV9ERUxFVEVEEAkSHwobRVZFTlRfVFlQRV9GT0xMT1dfVVBfRkFJTEVEEAoSFgoSRVZFTlRfVFlQRV9XRUJIT09LEAsywAgKEkludGVncmF0aW9uU2VydmljZRJwChFDcmVhdGVJbnRlZ3JhdGlvbhIsLmlkcC5pbnRlZ3JhdGlvbi52MS5DcmVhdGVJbnRlZ3JhdGlvblJlcXVlc3QaLS5pZHAuaW50ZWdyYXRpb24udjEuQ3JlYXRlSW50ZWdyYXRpb25SZXNwb25zZRJnCg5HZXRJbnRlZ3JhdGlvbhIpLmlkcC5pbnRlZ3JhdGlvbi52MS5HZXRJbnRlZ3JhdGlvblJlcXVlc3QaKi5pZHAuaW50ZWdyYXRpb24udjEuR2V0SW50ZWdyYXRpb25SZXNwb25zZRJtChBMaXN0SW50ZWdyYXRpb25zEisuaWRwLmludGVncmF0aW9uLnYxLkxpc3RJbnRlZ3JhdGlvbnNSZXF1ZXN0GiwuaWRwLmludGVncmF0aW9uLnYxLkxpc3RJbnRlZ3JhdGlvbnNSZXNwb25zZRJwChFVcGRhdGVJbnRlZ3JhdGlvbhIsLmlkcC5pbnRlZ3JhdGlvbi52MS5VcGRhdGVJbnRlZ3JhdGlvblJlcXVlc3QaLS5pZHAuaW50ZWdyYXRpb24udjEuVXBkYXRlSW50ZWdyYXRpb25SZXNwb25zZRJzChJTdXNwZW5kSW50ZWdyYXRpb24SLS5pZHAuaW50ZWdyYXRpb24udjEuU3VzcGVuZEludGVncmF0aW9uUmVxdWVzdBouLmlkcC5pbnRlZ3JhdGlvbi52MS5TdXNwZW5kSW50ZWdyYXRpb25SZXNwb25zZRJwChFSZXN1bWVJbnRlZ3JhdGlvbhIsLmlkcC5pbnRlZ3JhdGlvbi52MS5SZXN1bWVJbnRlZ3JhdGlvblJlcXVlc3QaLS5pZHAuaW50ZWdyYXRpb24udjEuUmVzdW1lSW50ZWdyYXRpb25SZXNwb25zZRJqCg9TeW5jSW50ZWdyYXRpb24SKi5pZHAuaW50ZWdyYXRpb24udjEuU3luY0ludGVncmF0aW9uUmVxdWVzdBorLmlkcC5pbnRlZ3JhdGlvbi52MS5TeW5jSW50ZWdyYXRpb25SZXNwb25zZRJbCgpHZXRTeW5jUnVuEiUuaWRwLmludGVncmF0aW9uLnYxLkdldFN5bmNSdW5SZXF1ZXN0GiYuaWRwLmludGVncmF0aW9uLnYxLkdldFN5bmNSdW5SZXNwb25zZRJhCgxMaXN0U3luY1J1bnMSJy5pZHAuaW50ZWdyYXRpb24udjEuTGlzdFN5bmNSdW5zUmVxdWVzdBooLmlkcC5pbnRlZ3JhdGlvbi52MS5MaXN0U3luY1J1bnNSZXNwb25zZRJbCgpMaXN0RXZlbnRzEiUuaWRwLmludGVncmF0aW9uLnYxLkxpc3RFdmVudHNSZXF1ZXN0GiYuaWRwLmludGVncmF0aW9uLnYxLkxpc3RFdmVudHNSZXNwb25zZWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_idp_rules_v1_rules]);
 
 /**
  * CorrelationRule matches a discovered repository with a catalog entity.
@@ -219,6 +219,42 @@ export type Integration = Message<"idp.integration.v1.Integration"> & {
    * @generated from field: idp.integration.v1.SyncRun last_run = 18;
    */
   lastRun?: SyncRun | undefined;
+
+  /**
+   * The connector's name (connector holds its id). Output only.
+   *
+   * @generated from field: string connector_name = 19;
+   */
+  connectorName: string;
+
+  /**
+   * How the owners a CODEOWNERS file names become catalog owners for the
+   * owner suggested on Register. Not set on create: the defaults
+   * (@WORKSPACE/* -> group:*, @* -> user:*). An empty list turns owner
+   * suggestions off, and no CODEOWNERS file is read.
+   *
+   * @generated from field: idp.integration.v1.OwnerMapping owner_mapping = 20;
+   */
+  ownerMapping?: OwnerMapping | undefined;
+
+  /**
+   * Which repositories of the workspace are discovered. Absent or empty
+   * keeps every repository. Repositories it leaves out leave the
+   * Discovered list at once; imported ones stay imported, flagged
+   * (ImportedRepository.excluded_reason). The delegate asks Bitbucket to
+   * apply the project, visibility and activity parts, so repositories they
+   * leave out cost no request.
+   *
+   * @generated from field: idp.integration.v1.RepositoryFilter filter = 21;
+   */
+  filter?: RepositoryFilter | undefined;
+
+  /**
+   * The workspace webhook that keeps the catalog fresh between syncs. Output only.
+   *
+   * @generated from field: idp.integration.v1.IntegrationWebhook webhook = 22;
+   */
+  webhook?: IntegrationWebhook | undefined;
 };
 
 /**
@@ -227,6 +263,136 @@ export type Integration = Message<"idp.integration.v1.Integration"> & {
  */
 export const IntegrationSchema: GenMessage<Integration> = /*@__PURE__*/
   messageDesc(file_idp_integration_v1_integration, 2);
+
+/**
+ * RepositoryFilter selects the repositories an integration discovers: a
+ * repository is kept when it passes every part that is set.
+ *
+ * @generated from message idp.integration.v1.RepositoryFilter
+ */
+export type RepositoryFilter = Message<"idp.integration.v1.RepositoryFilter"> & {
+  /**
+   * Only repositories of these Bitbucket project keys (e.g. "PAY"); empty
+   * keeps every project.
+   *
+   * @generated from field: repeated string include_projects = 1;
+   */
+  includeProjects: string[];
+
+  /**
+   * Not the repositories of these project keys.
+   *
+   * @generated from field: repeated string exclude_projects = 2;
+   */
+  excludeProjects: string[];
+
+  /**
+   * Only repositories whose slug or name matches one of these globs
+   * (*, ?, [a-z]; case ignored); empty keeps every name.
+   *
+   * @generated from field: repeated string include_names = 3;
+   */
+  includeNames: string[];
+
+  /**
+   * Not the repositories whose slug or name matches one of these globs.
+   *
+   * @generated from field: repeated string exclude_names = 4;
+   */
+  excludeNames: string[];
+
+  /**
+   * Private or public repositories only.
+   *
+   * @generated from field: idp.integration.v1.RepositoryVisibility visibility = 5;
+   */
+  visibility: RepositoryVisibility;
+
+  /**
+   * What becomes of forks.
+   *
+   * @generated from field: idp.integration.v1.ForkPolicy forks = 6;
+   */
+  forks: ForkPolicy;
+
+  /**
+   * Not the repositories without any update (push, settings change) since
+   * then: an archived-like, inactive repository.
+   *
+   * @generated from field: google.protobuf.Timestamp updated_since = 7;
+   */
+  updatedSince?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message idp.integration.v1.RepositoryFilter.
+ * Use `create(RepositoryFilterSchema)` to create a new message.
+ */
+export const RepositoryFilterSchema: GenMessage<RepositoryFilter> = /*@__PURE__*/
+  messageDesc(file_idp_integration_v1_integration, 3);
+
+/**
+ * IntegrationWebhook is an integration's workspace webhook. Output only.
+ *
+ * @generated from message idp.integration.v1.IntegrationWebhook
+ */
+export type IntegrationWebhook = Message<"idp.integration.v1.IntegrationWebhook"> & {
+  /**
+   * Where Bitbucket delivers events; empty without a public address.
+   *
+   * @generated from field: string url = 1;
+   */
+  url: string;
+
+  /**
+   * Where it stands.
+   *
+   * @generated from field: idp.integration.v1.IntegrationWebhookState state = 2;
+   */
+  state: IntegrationWebhookState;
+
+  /**
+   * What the delegate last reported.
+   *
+   * @generated from field: string message = 3;
+   */
+  message: string;
+
+  /**
+   * What to do about it, when it is not active.
+   *
+   * @generated from field: string hint = 4;
+   */
+  hint: string;
+
+  /**
+   * When the delegate last reported on it.
+   *
+   * @generated from field: google.protobuf.Timestamp checked_at = 5;
+   */
+  checkedAt?: Timestamp | undefined;
+
+  /**
+   * Deliveries accepted in the last 7 days (applied ones are kept that long).
+   *
+   * @generated from field: int64 deliveries = 6;
+   */
+  deliveries: bigint;
+
+  /**
+   * When the last delivery kept was accepted.
+   *
+   * @generated from field: google.protobuf.Timestamp last_delivery_at = 7;
+   */
+  lastDeliveryAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message idp.integration.v1.IntegrationWebhook.
+ * Use `create(IntegrationWebhookSchema)` to create a new message.
+ */
+export const IntegrationWebhookSchema: GenMessage<IntegrationWebhook> = /*@__PURE__*/
+  messageDesc(file_idp_integration_v1_integration, 4);
 
 /**
  * CorrelationRules is a set of rules that must all hold.
@@ -247,7 +413,7 @@ export type CorrelationRules = Message<"idp.integration.v1.CorrelationRules"> & 
  * Use `create(CorrelationRulesSchema)` to create a new message.
  */
 export const CorrelationRulesSchema: GenMessage<CorrelationRules> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 3);
+  messageDesc(file_idp_integration_v1_integration, 5);
 
 /**
  * FieldMappings is the set of fields copied into linked entities.
@@ -268,7 +434,61 @@ export type FieldMappings = Message<"idp.integration.v1.FieldMappings"> & {
  * Use `create(FieldMappingsSchema)` to create a new message.
  */
 export const FieldMappingsSchema: GenMessage<FieldMappings> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 4);
+  messageDesc(file_idp_integration_v1_integration, 6);
+
+/**
+ * OwnerMappingRule maps CODEOWNERS owners to a catalog owner.
+ *
+ * @generated from message idp.integration.v1.OwnerMappingRule
+ */
+export type OwnerMappingRule = Message<"idp.integration.v1.OwnerMappingRule"> & {
+  /**
+   * A CODEOWNERS owner as written (@user, @workspace/group, an e-mail),
+   * compared ignoring case, or a pattern where one "*" stands for one or
+   * more characters other than "/", e.g. "@acme/*" or "*@example.com".
+   *
+   * @generated from field: string from = 1;
+   */
+  from: string;
+
+  /**
+   * The catalog owner, e.g. "group:payments"; a "*" is replaced by what the
+   * "*" of from matched, e.g. "group:*".
+   *
+   * @generated from field: string to = 2;
+   */
+  to: string;
+};
+
+/**
+ * Describes the message idp.integration.v1.OwnerMappingRule.
+ * Use `create(OwnerMappingRuleSchema)` to create a new message.
+ */
+export const OwnerMappingRuleSchema: GenMessage<OwnerMappingRule> = /*@__PURE__*/
+  messageDesc(file_idp_integration_v1_integration, 7);
+
+/**
+ * OwnerMapping is an ordered list of rules: for the owners of the rule
+ * covering the whole repository, in file order, the first rule that matches
+ * one of them gives the suggested owner.
+ *
+ * @generated from message idp.integration.v1.OwnerMapping
+ */
+export type OwnerMapping = Message<"idp.integration.v1.OwnerMapping"> & {
+  /**
+   * The rules, tried in order.
+   *
+   * @generated from field: repeated idp.integration.v1.OwnerMappingRule rules = 1;
+   */
+  rules: OwnerMappingRule[];
+};
+
+/**
+ * Describes the message idp.integration.v1.OwnerMapping.
+ * Use `create(OwnerMappingSchema)` to create a new message.
+ */
+export const OwnerMappingSchema: GenMessage<OwnerMapping> = /*@__PURE__*/
+  messageDesc(file_idp_integration_v1_integration, 8);
 
 /**
  * SecondaryKinds is the set of secondary kinds synced.
@@ -289,7 +509,7 @@ export type SecondaryKinds = Message<"idp.integration.v1.SecondaryKinds"> & {
  * Use `create(SecondaryKindsSchema)` to create a new message.
  */
 export const SecondaryKindsSchema: GenMessage<SecondaryKinds> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 5);
+  messageDesc(file_idp_integration_v1_integration, 9);
 
 /**
  * CreateIntegrationRequest holds the new integration.
@@ -310,7 +530,7 @@ export type CreateIntegrationRequest = Message<"idp.integration.v1.CreateIntegra
  * Use `create(CreateIntegrationRequestSchema)` to create a new message.
  */
 export const CreateIntegrationRequestSchema: GenMessage<CreateIntegrationRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 6);
+  messageDesc(file_idp_integration_v1_integration, 10);
 
 /**
  * CreateIntegrationResponse holds the stored integration.
@@ -338,7 +558,7 @@ export type CreateIntegrationResponse = Message<"idp.integration.v1.CreateIntegr
  * Use `create(CreateIntegrationResponseSchema)` to create a new message.
  */
 export const CreateIntegrationResponseSchema: GenMessage<CreateIntegrationResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 7);
+  messageDesc(file_idp_integration_v1_integration, 11);
 
 /**
  * GetIntegrationRequest names an integration.
@@ -359,7 +579,7 @@ export type GetIntegrationRequest = Message<"idp.integration.v1.GetIntegrationRe
  * Use `create(GetIntegrationRequestSchema)` to create a new message.
  */
 export const GetIntegrationRequestSchema: GenMessage<GetIntegrationRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 8);
+  messageDesc(file_idp_integration_v1_integration, 12);
 
 /**
  * GetIntegrationResponse holds the integration.
@@ -380,7 +600,7 @@ export type GetIntegrationResponse = Message<"idp.integration.v1.GetIntegrationR
  * Use `create(GetIntegrationResponseSchema)` to create a new message.
  */
 export const GetIntegrationResponseSchema: GenMessage<GetIntegrationResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 9);
+  messageDesc(file_idp_integration_v1_integration, 13);
 
 /**
  * ListIntegrationsRequest pages through integrations.
@@ -408,7 +628,7 @@ export type ListIntegrationsRequest = Message<"idp.integration.v1.ListIntegratio
  * Use `create(ListIntegrationsRequestSchema)` to create a new message.
  */
 export const ListIntegrationsRequestSchema: GenMessage<ListIntegrationsRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 10);
+  messageDesc(file_idp_integration_v1_integration, 14);
 
 /**
  * ListIntegrationsResponse is one page.
@@ -429,6 +649,13 @@ export type ListIntegrationsResponse = Message<"idp.integration.v1.ListIntegrati
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
+
+  /**
+   * The account's integrations across all pages.
+   *
+   * @generated from field: int64 total = 3;
+   */
+  total: bigint;
 };
 
 /**
@@ -436,7 +663,7 @@ export type ListIntegrationsResponse = Message<"idp.integration.v1.ListIntegrati
  * Use `create(ListIntegrationsResponseSchema)` to create a new message.
  */
 export const ListIntegrationsResponseSchema: GenMessage<ListIntegrationsResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 11);
+  messageDesc(file_idp_integration_v1_integration, 15);
 
 /**
  * UpdateIntegrationRequest changes some fields.
@@ -464,6 +691,16 @@ export type UpdateIntegrationRequest = Message<"idp.integration.v1.UpdateIntegra
    * @generated from field: google.protobuf.FieldMask update_mask = 3;
    */
   updateMask?: FieldMask | undefined;
+
+  /**
+   * Check the change and preview it without applying it: the response
+   * holds the integration as it would be and, for a change of the
+   * correlation rules, behavior, kind, type or filter, what would change in
+   * the Discovered list. Nothing is stored and no event is recorded.
+   *
+   * @generated from field: bool validate_only = 4;
+   */
+  validateOnly: boolean;
 };
 
 /**
@@ -471,7 +708,7 @@ export type UpdateIntegrationRequest = Message<"idp.integration.v1.UpdateIntegra
  * Use `create(UpdateIntegrationRequestSchema)` to create a new message.
  */
 export const UpdateIntegrationRequestSchema: GenMessage<UpdateIntegrationRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 12);
+  messageDesc(file_idp_integration_v1_integration, 16);
 
 /**
  * UpdateIntegrationResponse holds the changed integration.
@@ -480,11 +717,19 @@ export const UpdateIntegrationRequestSchema: GenMessage<UpdateIntegrationRequest
  */
 export type UpdateIntegrationResponse = Message<"idp.integration.v1.UpdateIntegrationResponse"> & {
   /**
-   * The integration after the change.
+   * The integration after the change (with validate_only, as it would be).
    *
    * @generated from field: idp.integration.v1.Integration integration = 1;
    */
   integration?: Integration | undefined;
+
+  /**
+   * With validate_only, for a change of the correlation rules, behavior,
+   * kind, type or filter: what the change would do to the Discovered list.
+   *
+   * @generated from field: idp.integration.v1.DiscoveredPreview preview = 2;
+   */
+  preview?: DiscoveredPreview | undefined;
 };
 
 /**
@@ -492,7 +737,146 @@ export type UpdateIntegrationResponse = Message<"idp.integration.v1.UpdateIntegr
  * Use `create(UpdateIntegrationResponseSchema)` to create a new message.
  */
 export const UpdateIntegrationResponseSchema: GenMessage<UpdateIntegrationResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 13);
+  messageDesc(file_idp_integration_v1_integration, 17);
+
+/**
+ * RecommendationChange is one discovered repository whose recommendation a
+ * change would alter.
+ *
+ * @generated from message idp.integration.v1.RecommendationChange
+ */
+export type RecommendationChange = Message<"idp.integration.v1.RecommendationChange"> & {
+  /**
+   * workspace/slug.
+   *
+   * @generated from field: string repository = 1;
+   */
+  repository: string;
+
+  /**
+   * The recommended action now: "REGISTER", "MERGE", or empty when there
+   * is none.
+   *
+   * @generated from field: string from_action = 2;
+   */
+  fromAction: string;
+
+  /**
+   * The entity suggested now, for Merge: its identifier.
+   *
+   * @generated from field: string from_entity = 3;
+   */
+  fromEntity: string;
+
+  /**
+   * The recommended action after the change: "REGISTER", "MERGE", or empty
+   * when there is none.
+   *
+   * @generated from field: string to_action = 4;
+   */
+  toAction: string;
+
+  /**
+   * The entity suggested after the change, for Merge.
+   *
+   * @generated from field: string to_entity = 5;
+   */
+  toEntity: string;
+};
+
+/**
+ * Describes the message idp.integration.v1.RecommendationChange.
+ * Use `create(RecommendationChangeSchema)` to create a new message.
+ */
+export const RecommendationChangeSchema: GenMessage<RecommendationChange> = /*@__PURE__*/
+  messageDesc(file_idp_integration_v1_integration, 18);
+
+/**
+ * DiscoveredPreview is what a configuration change would do to the
+ * Discovered list, computed with the same rules the change would then run.
+ *
+ * @generated from message idp.integration.v1.DiscoveredPreview
+ */
+export type DiscoveredPreview = Message<"idp.integration.v1.DiscoveredPreview"> & {
+  /**
+   * Discovered repositories compared (not imported, not ignored, kept by
+   * the filter before or after the change).
+   *
+   * @generated from field: int64 repositories = 1;
+   */
+  repositories: bigint;
+
+  /**
+   * Recommended Register now, Merge after.
+   *
+   * @generated from field: int64 register_to_merge = 2;
+   */
+  registerToMerge: bigint;
+
+  /**
+   * Recommended Merge now, Register after.
+   *
+   * @generated from field: int64 merge_to_register = 3;
+   */
+  mergeToRegister: bigint;
+
+  /**
+   * Merge both times, into another entity.
+   *
+   * @generated from field: int64 merge_target_changed = 4;
+   */
+  mergeTargetChanged: bigint;
+
+  /**
+   * A recommendation now, none after (a person must choose).
+   *
+   * @generated from field: int64 to_none = 5;
+   */
+  toNone: bigint;
+
+  /**
+   * No recommendation now, one after.
+   *
+   * @generated from field: int64 from_none = 6;
+   */
+  fromNone: bigint;
+
+  /**
+   * Repositories the new filter takes out of the Discovered list.
+   *
+   * @generated from field: int64 leaving = 7;
+   */
+  leaving: bigint;
+
+  /**
+   * Stored repositories the new filter brings into the Discovered list.
+   *
+   * @generated from field: int64 entering = 8;
+   */
+  entering: bigint;
+
+  /**
+   * Imported repositories the new filter would leave out (they stay
+   * imported, flagged).
+   *
+   * @generated from field: int64 imported_excluded = 9;
+   */
+  importedExcluded: bigint;
+
+  /**
+   * Some repositories of each kind of change, by name.
+   *
+   * @generated from field: repeated idp.integration.v1.RecommendationChange examples = 10;
+   */
+  examples: RecommendationChange[];
+};
+
+/**
+ * Describes the message idp.integration.v1.DiscoveredPreview.
+ * Use `create(DiscoveredPreviewSchema)` to create a new message.
+ */
+export const DiscoveredPreviewSchema: GenMessage<DiscoveredPreview> = /*@__PURE__*/
+  messageDesc(file_idp_integration_v1_integration, 19);
 
 /**
  * SuspendIntegrationRequest names an integration.
@@ -513,7 +897,7 @@ export type SuspendIntegrationRequest = Message<"idp.integration.v1.SuspendInteg
  * Use `create(SuspendIntegrationRequestSchema)` to create a new message.
  */
 export const SuspendIntegrationRequestSchema: GenMessage<SuspendIntegrationRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 14);
+  messageDesc(file_idp_integration_v1_integration, 20);
 
 /**
  * SuspendIntegrationResponse holds the suspended integration.
@@ -534,7 +918,7 @@ export type SuspendIntegrationResponse = Message<"idp.integration.v1.SuspendInte
  * Use `create(SuspendIntegrationResponseSchema)` to create a new message.
  */
 export const SuspendIntegrationResponseSchema: GenMessage<SuspendIntegrationResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 15);
+  messageDesc(file_idp_integration_v1_integration, 21);
 
 /**
  * ResumeIntegrationRequest names an integration.
@@ -555,7 +939,7 @@ export type ResumeIntegrationRequest = Message<"idp.integration.v1.ResumeIntegra
  * Use `create(ResumeIntegrationRequestSchema)` to create a new message.
  */
 export const ResumeIntegrationRequestSchema: GenMessage<ResumeIntegrationRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 16);
+  messageDesc(file_idp_integration_v1_integration, 22);
 
 /**
  * ResumeIntegrationResponse holds the resumed integration.
@@ -576,7 +960,7 @@ export type ResumeIntegrationResponse = Message<"idp.integration.v1.ResumeIntegr
  * Use `create(ResumeIntegrationResponseSchema)` to create a new message.
  */
 export const ResumeIntegrationResponseSchema: GenMessage<ResumeIntegrationResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 17);
+  messageDesc(file_idp_integration_v1_integration, 23);
 
 /**
  * SyncRun is one sync of an integration.
@@ -711,13 +1095,28 @@ export type SyncRun = Message<"idp.integration.v1.SyncRun"> & {
   delegate: string;
 
   /**
+   * Of requests, those that read CODEOWNERS files for owner suggestions.
+   *
+   * @generated from field: int64 code_owners_requests = 19;
+   */
+  codeOwnersRequests: bigint;
+
+  /**
    * How each token of the connector fared, as the delegate last reported:
    * a token Bitbucket rejected (expired or revoked) is named here, and the
    * sync went on with the others.
    *
-   * @generated from field: repeated idp.integration.v1.SyncRunToken tokens = 19;
+   * @generated from field: repeated idp.integration.v1.SyncRunToken tokens = 20;
    */
   tokens: SyncRunToken[];
+
+  /**
+   * For a targeted refresh, the repositories (slugs) it covers; empty for
+   * a sync of the whole workspace.
+   *
+   * @generated from field: repeated string targeted_repositories = 21;
+   */
+  targetedRepositories: string[];
 };
 
 /**
@@ -725,7 +1124,7 @@ export type SyncRun = Message<"idp.integration.v1.SyncRun"> & {
  * Use `create(SyncRunSchema)` to create a new message.
  */
 export const SyncRunSchema: GenMessage<SyncRun> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 18);
+  messageDesc(file_idp_integration_v1_integration, 24);
 
 /**
  * SyncRunToken is what one token of the connector did in a sync run.
@@ -782,7 +1181,7 @@ export type SyncRunToken = Message<"idp.integration.v1.SyncRunToken"> & {
  * Use `create(SyncRunTokenSchema)` to create a new message.
  */
 export const SyncRunTokenSchema: GenMessage<SyncRunToken> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 19);
+  messageDesc(file_idp_integration_v1_integration, 25);
 
 /**
  * SyncIntegrationRequest asks for a sync now.
@@ -796,6 +1195,15 @@ export type SyncIntegrationRequest = Message<"idp.integration.v1.SyncIntegration
    * @generated from field: string integration = 1;
    */
   integration: string;
+
+  /**
+   * Refresh only these repositories (slugs): their metadata, pull requests
+   * and commits, without listing the workspace. Requests for one integration
+   * join its targeted refresh not yet taken by a delegate. Empty: a full sync.
+   *
+   * @generated from field: repeated string repositories = 2;
+   */
+  repositories: string[];
 };
 
 /**
@@ -803,7 +1211,7 @@ export type SyncIntegrationRequest = Message<"idp.integration.v1.SyncIntegration
  * Use `create(SyncIntegrationRequestSchema)` to create a new message.
  */
 export const SyncIntegrationRequestSchema: GenMessage<SyncIntegrationRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 20);
+  messageDesc(file_idp_integration_v1_integration, 26);
 
 /**
  * SyncIntegrationResponse holds the run.
@@ -831,7 +1239,7 @@ export type SyncIntegrationResponse = Message<"idp.integration.v1.SyncIntegratio
  * Use `create(SyncIntegrationResponseSchema)` to create a new message.
  */
 export const SyncIntegrationResponseSchema: GenMessage<SyncIntegrationResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 21);
+  messageDesc(file_idp_integration_v1_integration, 27);
 
 /**
  * GetSyncRunRequest names a run.
@@ -852,7 +1260,7 @@ export type GetSyncRunRequest = Message<"idp.integration.v1.GetSyncRunRequest"> 
  * Use `create(GetSyncRunRequestSchema)` to create a new message.
  */
 export const GetSyncRunRequestSchema: GenMessage<GetSyncRunRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 22);
+  messageDesc(file_idp_integration_v1_integration, 28);
 
 /**
  * GetSyncRunResponse holds the run.
@@ -873,7 +1281,7 @@ export type GetSyncRunResponse = Message<"idp.integration.v1.GetSyncRunResponse"
  * Use `create(GetSyncRunResponseSchema)` to create a new message.
  */
 export const GetSyncRunResponseSchema: GenMessage<GetSyncRunResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 23);
+  messageDesc(file_idp_integration_v1_integration, 29);
 
 /**
  * ListSyncRunsRequest pages through runs.
@@ -908,7 +1316,7 @@ export type ListSyncRunsRequest = Message<"idp.integration.v1.ListSyncRunsReques
  * Use `create(ListSyncRunsRequestSchema)` to create a new message.
  */
 export const ListSyncRunsRequestSchema: GenMessage<ListSyncRunsRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 24);
+  messageDesc(file_idp_integration_v1_integration, 30);
 
 /**
  * ListSyncRunsResponse is one page, newest first.
@@ -929,6 +1337,13 @@ export type ListSyncRunsResponse = Message<"idp.integration.v1.ListSyncRunsRespo
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
+
+  /**
+   * The integration's runs across all pages.
+   *
+   * @generated from field: int64 total = 3;
+   */
+  total: bigint;
 };
 
 /**
@@ -936,7 +1351,7 @@ export type ListSyncRunsResponse = Message<"idp.integration.v1.ListSyncRunsRespo
  * Use `create(ListSyncRunsResponseSchema)` to create a new message.
  */
 export const ListSyncRunsResponseSchema: GenMessage<ListSyncRunsResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 25);
+  messageDesc(file_idp_integration_v1_integration, 31);
 
 /**
  * Event is one entry of an integration's log.
@@ -1006,7 +1421,7 @@ export type Event = Message<"idp.integration.v1.Event"> & {
  * Use `create(EventSchema)` to create a new message.
  */
 export const EventSchema: GenMessage<Event> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 26);
+  messageDesc(file_idp_integration_v1_integration, 32);
 
 /**
  * ListEventsRequest pages through events.
@@ -1041,7 +1456,7 @@ export type ListEventsRequest = Message<"idp.integration.v1.ListEventsRequest"> 
  * Use `create(ListEventsRequestSchema)` to create a new message.
  */
 export const ListEventsRequestSchema: GenMessage<ListEventsRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 27);
+  messageDesc(file_idp_integration_v1_integration, 33);
 
 /**
  * ListEventsResponse is one page, newest first.
@@ -1069,7 +1484,7 @@ export type ListEventsResponse = Message<"idp.integration.v1.ListEventsResponse"
  * Use `create(ListEventsResponseSchema)` to create a new message.
  */
 export const ListEventsResponseSchema: GenMessage<ListEventsResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 28);
+  messageDesc(file_idp_integration_v1_integration, 34);
 
 /**
  * Behavior is how discovered repositories enter the catalog.
@@ -1278,6 +1693,150 @@ export const IntegrationStateSchema: GenEnum<IntegrationState> = /*@__PURE__*/
   enumDesc(file_idp_integration_v1_integration, 4);
 
 /**
+ * RepositoryVisibility keeps private or public repositories only.
+ *
+ * @generated from enum idp.integration.v1.RepositoryVisibility
+ */
+export enum RepositoryVisibility {
+  /**
+   * Not set: both.
+   *
+   * @generated from enum value: REPOSITORY_VISIBILITY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Private repositories only.
+   *
+   * @generated from enum value: REPOSITORY_VISIBILITY_PRIVATE = 1;
+   */
+  PRIVATE = 1,
+
+  /**
+   * Public repositories only.
+   *
+   * @generated from enum value: REPOSITORY_VISIBILITY_PUBLIC = 2;
+   */
+  PUBLIC = 2,
+}
+
+/**
+ * Describes the enum idp.integration.v1.RepositoryVisibility.
+ */
+export const RepositoryVisibilitySchema: GenEnum<RepositoryVisibility> = /*@__PURE__*/
+  enumDesc(file_idp_integration_v1_integration, 5);
+
+/**
+ * ForkPolicy says what becomes of repositories that are forks.
+ *
+ * @generated from enum idp.integration.v1.ForkPolicy
+ */
+export enum ForkPolicy {
+  /**
+   * Not set: forks are discovered like any repository.
+   *
+   * @generated from enum value: FORK_POLICY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Forks are discovered like any repository.
+   *
+   * @generated from enum value: FORK_POLICY_INCLUDE = 1;
+   */
+  INCLUDE = 1,
+
+  /**
+   * Forks are left out.
+   *
+   * @generated from enum value: FORK_POLICY_EXCLUDE = 2;
+   */
+  EXCLUDE = 2,
+
+  /**
+   * Only forks are discovered.
+   *
+   * @generated from enum value: FORK_POLICY_ONLY = 3;
+   */
+  ONLY = 3,
+}
+
+/**
+ * Describes the enum idp.integration.v1.ForkPolicy.
+ */
+export const ForkPolicySchema: GenEnum<ForkPolicy> = /*@__PURE__*/
+  enumDesc(file_idp_integration_v1_integration, 6);
+
+/**
+ * IntegrationWebhookState is where an integration's workspace webhook stands.
+ *
+ * @generated from enum idp.integration.v1.IntegrationWebhookState
+ */
+export enum IntegrationWebhookState {
+  /**
+   * Not set.
+   *
+   * @generated from enum value: INTEGRATION_WEBHOOK_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The control plane has no public address (serve --public-url): polling only.
+   *
+   * @generated from enum value: INTEGRATION_WEBHOOK_STATE_NOT_CONFIGURED = 1;
+   */
+  NOT_CONFIGURED = 1,
+
+  /**
+   * The next sync registers it.
+   *
+   * @generated from enum value: INTEGRATION_WEBHOOK_STATE_PENDING = 2;
+   */
+  PENDING = 2,
+
+  /**
+   * Registered and active: changes arrive in seconds.
+   *
+   * @generated from enum value: INTEGRATION_WEBHOOK_STATE_ACTIVE = 3;
+   */
+  ACTIVE = 3,
+
+  /**
+   * Deactivated while the integration is suspended.
+   *
+   * @generated from enum value: INTEGRATION_WEBHOOK_STATE_INACTIVE = 4;
+   */
+  INACTIVE = 4,
+
+  /**
+   * The token lacks the webhook scope: polling only.
+   *
+   * @generated from enum value: INTEGRATION_WEBHOOK_STATE_MISSING_SCOPE = 5;
+   */
+  MISSING_SCOPE = 5,
+
+  /**
+   * The token may not manage the workspace's hooks (not an owner): polling only.
+   *
+   * @generated from enum value: INTEGRATION_WEBHOOK_STATE_NOT_OWNER = 6;
+   */
+  NOT_OWNER = 6,
+
+  /**
+   * Registration failed for another reason: polling only; message says why.
+   *
+   * @generated from enum value: INTEGRATION_WEBHOOK_STATE_FAILED = 7;
+   */
+  FAILED = 7,
+}
+
+/**
+ * Describes the enum idp.integration.v1.IntegrationWebhookState.
+ */
+export const IntegrationWebhookStateSchema: GenEnum<IntegrationWebhookState> = /*@__PURE__*/
+  enumDesc(file_idp_integration_v1_integration, 7);
+
+/**
  * SyncTrigger is what started a run.
  *
  * @generated from enum idp.integration.v1.SyncTrigger
@@ -1319,7 +1878,7 @@ export enum SyncTrigger {
   RESUMED = 4,
 
   /**
-   * A Bitbucket webhook (reserved: no sync is started by webhooks yet).
+   * A Bitbucket webhook delivery that needed a targeted refresh.
    *
    * @generated from enum value: SYNC_TRIGGER_WEBHOOK = 5;
    */
@@ -1330,7 +1889,7 @@ export enum SyncTrigger {
  * Describes the enum idp.integration.v1.SyncTrigger.
  */
 export const SyncTriggerSchema: GenEnum<SyncTrigger> = /*@__PURE__*/
-  enumDesc(file_idp_integration_v1_integration, 5);
+  enumDesc(file_idp_integration_v1_integration, 8);
 
 /**
  * SyncStatus is where a run is.
@@ -1392,7 +1951,7 @@ export enum SyncStatus {
  * Describes the enum idp.integration.v1.SyncStatus.
  */
 export const SyncStatusSchema: GenEnum<SyncStatus> = /*@__PURE__*/
-  enumDesc(file_idp_integration_v1_integration, 6);
+  enumDesc(file_idp_integration_v1_integration, 9);
 
 /**
  * EventType classifies an event.
@@ -1477,13 +2036,21 @@ export enum EventType {
    * @generated from enum value: EVENT_TYPE_FOLLOW_UP_FAILED = 10;
    */
   FOLLOW_UP_FAILED = 10,
+
+  /**
+   * The workspace webhook changed state (registered, refused, deactivated);
+   * message says what and what to do.
+   *
+   * @generated from enum value: EVENT_TYPE_WEBHOOK = 11;
+   */
+  WEBHOOK = 11,
 }
 
 /**
  * Describes the enum idp.integration.v1.EventType.
  */
 export const EventTypeSchema: GenEnum<EventType> = /*@__PURE__*/
-  enumDesc(file_idp_integration_v1_integration, 7);
+  enumDesc(file_idp_integration_v1_integration, 10);
 
 /**
  * IntegrationService manages Bitbucket Cloud integrations, their schedule,
