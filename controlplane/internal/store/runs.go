@@ -78,11 +78,21 @@ func queueSync(ctx context.Context, tx *txn, r SyncRequest, in integration.Integ
 	}
 	run := tasks.SyncRun{ID: runID, AccountID: in.AccountID, IntegrationID: in.ID, TaskID: taskID, Trigger: r.Trigger,
 		Status: tasks.RunQueued, QueuedAt: fromMicros(now)}
-	if _, err := tx.exec(ctx, `INSERT INTO sync_runs (`+runColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, 0, '', '', '', 0, 0, 0, 0, 0, 0, 0, 0, '[]', ?, '')`,
-		run.ID, run.AccountID, run.IntegrationID, run.TaskID, string(run.Trigger), string(run.Status), now, false); err != nil {
+	if err := insertRun(ctx, tx, run); err != nil {
 		return tasks.SyncRun{}, false, err
 	}
 	return run, false, tx.wake(ctx, Wake{Kind: WakeQueued, Key: in.AccountID})
+}
+
+// insertRun stores a queued run: no progress yet; targeted when run names
+// the repositories of a targeted refresh.
+func insertRun(ctx context.Context, tx *txn, run tasks.SyncRun) error {
+	_, err := tx.exec(ctx, `INSERT INTO sync_runs (id, account_id, integration_id, task_id, triggered_by, status, queued_at,
+		attempt, delegate, error, phase, repositories, pull_requests, commits, requests, rate_limited, repositories_done,
+		repositories_total, targeted, targeted_repositories) VALUES (?, ?, ?, ?, ?, ?, ?, 0, '', '', '', 0, 0, 0, 0, 0, 0, 0, ?, ?)`,
+		run.ID, run.AccountID, run.IntegrationID, run.TaskID, string(run.Trigger), string(run.Status), micros(run.QueuedAt),
+		len(run.Targeted) > 0, joinList(run.Targeted))
+	return err
 }
 
 // QueueSync queues a sync now, or joins the active one. Errors: NotFound;

@@ -77,8 +77,7 @@ func (db *DB) QueueRefresh(ctx context.Context, r TargetedRequest) (run tasks.Sy
 		}
 		run = tasks.SyncRun{ID: runID, AccountID: in.AccountID, IntegrationID: in.ID, TaskID: taskID, Trigger: r.Trigger,
 			Status: tasks.RunQueued, QueuedAt: fromMicros(now), Targeted: slugs}
-		if _, err := tx.exec(ctx, `INSERT INTO sync_runs (`+runColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, 0, '', '', '', 0, 0, 0, 0, 0, 0, 0, ?, ?)`,
-			run.ID, run.AccountID, run.IntegrationID, run.TaskID, string(run.Trigger), string(run.Status), now, true, joinList(slugs)); err != nil {
+		if err := insertRun(ctx, tx, run); err != nil {
 			return err
 		}
 		return tx.wake(ctx, Wake{Kind: WakeQueued, Key: in.AccountID})
