@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/catalog-discovery/bitbucket/shared/record"
+	"github.com/catalog-discovery/bitbucket/shared/sweep"
 )
 
 // Type is what a task asks a delegate to do.
@@ -167,6 +168,10 @@ type SyncPayload struct {
 	Limits         Limits
 	StartDate      time.Time
 	Cursors        []record.Cursor
+	// Plan is the run's sweep plan, decided when the task is first leased
+	// and kept for its later attempts; nil for a task planned by no one
+	// (a full listing of every repository's pull requests).
+	Plan *sweep.Plan
 }
 
 // TestPayload is what a TEST_CONNECTION task tells the delegate.

@@ -11,6 +11,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/delegate/internal/task"
 	pb "github.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1"
 	"github.com/catalog-discovery/bitbucket/shared/record"
+	"github.com/catalog-discovery/bitbucket/shared/sweep"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -68,6 +69,7 @@ func taskFromWire(t *pb.Task) *task.Task {
 		for _, c := range s.GetCursors() {
 			sync.Cursors[c.GetRepositoryUuid()] = cursorFromWire(c)
 		}
+		sync.Plan = planFromWire(s.GetSweep())
 		out.Sync = sync
 	case pb.TaskType_TASK_TYPE_TEST_CONNECTION:
 		out.Type = task.TypeTestConnection
@@ -75,6 +77,19 @@ func taskFromWire(t *pb.Task) *task.Task {
 			ConnectorID: t.GetTestConnection().GetConnectorId(),
 			Target:      targetFromWire(t.GetTestConnection().GetTarget()),
 		}
+	}
+	return out
+}
+
+// planFromWire translates the sweep plan; nil when the task has none.
+func planFromWire(p *pb.SweepPlan) *sweep.Plan {
+	if p == nil {
+		return nil
+	}
+	out := &sweep.Plan{AsOf: fromTS(p.GetAsOf()), Mode: sweep.Full, AllPullRequests: p.GetAllPullRequests(),
+		PullRequests: p.GetPullRequestRepositories()}
+	if p.GetListing() == pb.ListingMode_LISTING_MODE_WATERMARK {
+		out.Mode, out.Since = sweep.Watermark, fromTS(p.GetSince())
 	}
 	return out
 }
@@ -93,6 +108,9 @@ func cursorFromWire(c *pb.RepositoryCursor) record.Cursor {
 		NewestPullRequestUpdatedOn: fromTS(c.GetNewestPullRequestUpdatedOn()),
 		OldestPullRequestUpdatedOn: fromTS(c.GetOldestPullRequestUpdatedOn()),
 		PullRequestsBackfilled:     c.GetPullRequestsBackfilled(),
+
+		PullRequestsConfirmedAt:        fromTS(c.GetPullRequestsConfirmedAt()),
+		PullRequestsCheckedAtUpdatedOn: fromTS(c.GetPullRequestsCheckedAtUpdatedOn()),
 	}
 }
 
@@ -108,6 +126,9 @@ func CursorToWire(c record.Cursor) *pb.RepositoryCursor {
 		NewestPullRequestUpdatedOn: ts(c.NewestPullRequestUpdatedOn),
 		OldestPullRequestUpdatedOn: ts(c.OldestPullRequestUpdatedOn),
 		PullRequestsBackfilled:     c.PullRequestsBackfilled,
+
+		PullRequestsConfirmedAt:        ts(c.PullRequestsConfirmedAt),
+		PullRequestsCheckedAtUpdatedOn: ts(c.PullRequestsCheckedAtUpdatedOn),
 	}
 }
 

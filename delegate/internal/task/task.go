@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/catalog-discovery/bitbucket/shared/record"
+	"github.com/catalog-discovery/bitbucket/shared/sweep"
 )
 
 // Type says what a task asks the delegate to do.
@@ -65,6 +66,9 @@ type Sync struct {
 	StartDate time.Time
 	// Cursors by repository uuid.
 	Cursors map[string]record.Cursor
+	// Plan says how to list and whose pull requests to confirm; nil: a
+	// full listing with every repository's pull requests.
+	Plan *sweep.Plan
 }
 
 // Limits cap how much one sync fetches.

@@ -198,6 +198,62 @@ func (Outcome) EnumDescriptor() ([]byte, []int) {
 	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{2}
 }
 
+// ListingMode is how a sync lists the workspace's repositories.
+type ListingMode int32
+
+const (
+	// Not set; means LISTING_MODE_FULL.
+	ListingMode_LISTING_MODE_UNSPECIFIED ListingMode = 0
+	// Every repository, oldest first by created_on. When verified complete,
+	// the integration's repositories not listed are deleted.
+	ListingMode_LISTING_MODE_FULL ListingMode = 1
+	// Only repositories whose updated_on is at or after SweepPlan.since,
+	// ascending by updated_on, each once (deduplicated by uuid). Deletes
+	// nothing.
+	ListingMode_LISTING_MODE_WATERMARK ListingMode = 2
+)
+
+// Enum value maps for ListingMode.
+var (
+	ListingMode_name = map[int32]string{
+		0: "LISTING_MODE_UNSPECIFIED",
+		1: "LISTING_MODE_FULL",
+		2: "LISTING_MODE_WATERMARK",
+	}
+	ListingMode_value = map[string]int32{
+		"LISTING_MODE_UNSPECIFIED": 0,
+		"LISTING_MODE_FULL":        1,
+		"LISTING_MODE_WATERMARK":   2,
+	}
+)
+
+func (x ListingMode) Enum() *ListingMode {
+	p := new(ListingMode)
+	*p = x
+	return p
+}
+
+func (x ListingMode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ListingMode) Descriptor() protoreflect.EnumDescriptor {
+	return file_idp_delegate_v1_task_proto_enumTypes[3].Descriptor()
+}
+
+func (ListingMode) Type() protoreflect.EnumType {
+	return &file_idp_delegate_v1_task_proto_enumTypes[3]
+}
+
+func (x ListingMode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ListingMode.Descriptor instead.
+func (ListingMode) EnumDescriptor() ([]byte, []int) {
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{3}
+}
+
 // Task is one unit of work under a lease.
 type Task struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -398,7 +454,10 @@ type SyncTask struct {
 	StartDate *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
 	// What earlier syncs fetched, per repository; a repository without a
 	// cursor is synced for the first time.
-	Cursors       []*RepositoryCursor `protobuf:"bytes,6,rep,name=cursors,proto3" json:"cursors,omitempty"`
+	Cursors []*RepositoryCursor `protobuf:"bytes,6,rep,name=cursors,proto3" json:"cursors,omitempty"`
+	// How this run lists repositories and whose pull requests it confirms.
+	// Absent: a full listing, and every repository's pull requests.
+	Sweep         *SweepPlan `protobuf:"bytes,7,opt,name=sweep,proto3" json:"sweep,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -475,6 +534,101 @@ func (x *SyncTask) GetCursors() []*RepositoryCursor {
 	return nil
 }
 
+func (x *SyncTask) GetSweep() *SweepPlan {
+	if x != nil {
+		return x.Sweep
+	}
+	return nil
+}
+
+// SweepPlan is the control plane's plan of one sync run.
+type SweepPlan struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How repositories are listed.
+	Listing ListingMode `protobuf:"varint,1,opt,name=listing,proto3,enum=idp.delegate.v1.ListingMode" json:"listing,omitempty"`
+	// With LISTING_MODE_WATERMARK: list repositories updated at or after it.
+	Since *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=since,proto3" json:"since,omitempty"`
+	// When the plan was made: a repository whose pull requests this run
+	// fetches completely is confirmed as of this time
+	// (RepositoryCursor.pull_requests_confirmed_at).
+	AsOf *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	// Every repository listed has its pull requests fetched.
+	AllPullRequests bool `protobuf:"varint,4,opt,name=all_pull_requests,json=allPullRequests,proto3" json:"all_pull_requests,omitempty"`
+	// Repository uuids whose pull requests this run confirms, most urgent
+	// first, listed or not (an unlisted one is addressed by its uuid).
+	// Besides them, a listed repository whose updated_on differs from its
+	// cursor's pull_requests_checked_at_updated_on, or that has no cursor,
+	// has its pull requests fetched.
+	PullRequestRepositories []string `protobuf:"bytes,5,rep,name=pull_request_repositories,json=pullRequestRepositories,proto3" json:"pull_request_repositories,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
+}
+
+func (x *SweepPlan) Reset() {
+	*x = SweepPlan{}
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SweepPlan) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SweepPlan) ProtoMessage() {}
+
+func (x *SweepPlan) ProtoReflect() protoreflect.Message {
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SweepPlan.ProtoReflect.Descriptor instead.
+func (*SweepPlan) Descriptor() ([]byte, []int) {
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *SweepPlan) GetListing() ListingMode {
+	if x != nil {
+		return x.Listing
+	}
+	return ListingMode_LISTING_MODE_UNSPECIFIED
+}
+
+func (x *SweepPlan) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *SweepPlan) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+func (x *SweepPlan) GetAllPullRequests() bool {
+	if x != nil {
+		return x.AllPullRequests
+	}
+	return false
+}
+
+func (x *SweepPlan) GetPullRequestRepositories() []string {
+	if x != nil {
+		return x.PullRequestRepositories
+	}
+	return nil
+}
+
 // SyncLimits caps how much one sync fetches.
 type SyncLimits struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -491,7 +645,7 @@ type SyncLimits struct {
 
 func (x *SyncLimits) Reset() {
 	*x = SyncLimits{}
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[3]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -503,7 +657,7 @@ func (x *SyncLimits) String() string {
 func (*SyncLimits) ProtoMessage() {}
 
 func (x *SyncLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[3]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -516,7 +670,7 @@ func (x *SyncLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncLimits.ProtoReflect.Descriptor instead.
 func (*SyncLimits) Descriptor() ([]byte, []int) {
-	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{3}
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *SyncLimits) GetFirstSyncPerRepository() int32 {
@@ -563,13 +717,20 @@ type RepositoryCursor struct {
 	OldestPullRequestUpdatedOn *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=oldest_pull_request_updated_on,json=oldestPullRequestUpdatedOn,proto3" json:"oldest_pull_request_updated_on,omitempty"`
 	// True when pull requests down to the start date are in.
 	PullRequestsBackfilled bool `protobuf:"varint,8,opt,name=pull_requests_backfilled,json=pullRequestsBackfilled,proto3" json:"pull_requests_backfilled,omitempty"`
-	unknownFields          protoimpl.UnknownFields
-	sizeCache              protoimpl.SizeCache
+	// When every pull request updated before it was last known stored: the
+	// as_of of the plan of the run that fetched them completely.
+	PullRequestsConfirmedAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=pull_requests_confirmed_at,json=pullRequestsConfirmedAt,proto3" json:"pull_requests_confirmed_at,omitempty"`
+	// Repository updated_on when its pull requests were last confirmed: a
+	// listed repository whose updated_on moved (a push, a merge) has them
+	// fetched again.
+	PullRequestsCheckedAtUpdatedOn *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=pull_requests_checked_at_updated_on,json=pullRequestsCheckedAtUpdatedOn,proto3" json:"pull_requests_checked_at_updated_on,omitempty"`
+	unknownFields                  protoimpl.UnknownFields
+	sizeCache                      protoimpl.SizeCache
 }
 
 func (x *RepositoryCursor) Reset() {
 	*x = RepositoryCursor{}
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[4]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -581,7 +742,7 @@ func (x *RepositoryCursor) String() string {
 func (*RepositoryCursor) ProtoMessage() {}
 
 func (x *RepositoryCursor) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[4]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -594,7 +755,7 @@ func (x *RepositoryCursor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RepositoryCursor.ProtoReflect.Descriptor instead.
 func (*RepositoryCursor) Descriptor() ([]byte, []int) {
-	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{4}
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *RepositoryCursor) GetRepositoryUuid() string {
@@ -653,6 +814,20 @@ func (x *RepositoryCursor) GetPullRequestsBackfilled() bool {
 	return false
 }
 
+func (x *RepositoryCursor) GetPullRequestsConfirmedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PullRequestsConfirmedAt
+	}
+	return nil
+}
+
+func (x *RepositoryCursor) GetPullRequestsCheckedAtUpdatedOn() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PullRequestsCheckedAtUpdatedOn
+	}
+	return nil
+}
+
 // TestConnectionTask asks the delegate to check a connector.
 type TestConnectionTask struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -666,7 +841,7 @@ type TestConnectionTask struct {
 
 func (x *TestConnectionTask) Reset() {
 	*x = TestConnectionTask{}
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[5]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -678,7 +853,7 @@ func (x *TestConnectionTask) String() string {
 func (*TestConnectionTask) ProtoMessage() {}
 
 func (x *TestConnectionTask) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[5]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -691,7 +866,7 @@ func (x *TestConnectionTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TestConnectionTask.ProtoReflect.Descriptor instead.
 func (*TestConnectionTask) Descriptor() ([]byte, []int) {
-	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{5}
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *TestConnectionTask) GetConnectorId() string {
@@ -728,7 +903,7 @@ type TestConnectionResult struct {
 
 func (x *TestConnectionResult) Reset() {
 	*x = TestConnectionResult{}
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[6]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -740,7 +915,7 @@ func (x *TestConnectionResult) String() string {
 func (*TestConnectionResult) ProtoMessage() {}
 
 func (x *TestConnectionResult) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[6]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -753,7 +928,7 @@ func (x *TestConnectionResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TestConnectionResult.ProtoReflect.Descriptor instead.
 func (*TestConnectionResult) Descriptor() ([]byte, []int) {
-	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{6}
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *TestConnectionResult) GetOk() bool {
@@ -816,7 +991,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[7]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -828,7 +1003,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[7]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -841,7 +1016,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{7}
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Progress) GetPhase() string {
@@ -922,7 +1097,7 @@ const file_idp_delegate_v1_task_proto_rawDesc = "" +
 	"\tworkspace\x18\x01 \x01(\tR\tworkspace\x12 \n" +
 	"\fapi_base_url\x18\x02 \x01(\tR\n" +
 	"apiBaseUrl\x12\x1b\n" +
-	"\ttoken_ref\x18\x03 \x01(\tR\btokenRef\"\xe1\x02\n" +
+	"\ttoken_ref\x18\x03 \x01(\tR\btokenRef\"\x93\x03\n" +
 	"\bSyncTask\x12%\n" +
 	"\x0eintegration_id\x18\x01 \x01(\tR\rintegrationId\x128\n" +
 	"\x06target\x18\x02 \x01(\v2 .idp.delegate.v1.BitbucketTargetR\x06target\x12G\n" +
@@ -930,12 +1105,20 @@ const file_idp_delegate_v1_task_proto_rawDesc = "" +
 	"\x06limits\x18\x04 \x01(\v2\x1b.idp.delegate.v1.SyncLimitsR\x06limits\x129\n" +
 	"\n" +
 	"start_date\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tstartDate\x12;\n" +
-	"\acursors\x18\x06 \x03(\v2!.idp.delegate.v1.RepositoryCursorR\acursors\"\xb4\x01\n" +
+	"\acursors\x18\x06 \x03(\v2!.idp.delegate.v1.RepositoryCursorR\acursors\x120\n" +
+	"\x05sweep\x18\a \x01(\v2\x1a.idp.delegate.v1.SweepPlanR\x05sweep\"\xaa\x02\n" +
+	"\tSweepPlan\x12@\n" +
+	"\alisting\x18\x01 \x01(\x0e2\x1c.idp.delegate.v1.ListingModeB\b\xbaH\x05\x82\x01\x02\x10\x01R\alisting\x120\n" +
+	"\x05since\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12/\n" +
+	"\x05as_of\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\x12*\n" +
+	"\x11all_pull_requests\x18\x04 \x01(\bR\x0fallPullRequests\x12L\n" +
+	"\x19pull_request_repositories\x18\x05 \x03(\tB\x10\xbaH\r\x92\x01\n" +
+	"\x10\xc0\x9a\f\"\x04r\x02\x18BR\x17pullRequestRepositories\"\xb4\x01\n" +
 	"\n" +
 	"SyncLimits\x129\n" +
 	"\x19first_sync_per_repository\x18\x01 \x01(\x05R\x16firstSyncPerRepository\x12:\n" +
 	"\x1amax_pull_requests_per_sync\x18\x02 \x01(\x05R\x16maxPullRequestsPerSync\x12/\n" +
-	"\x14max_commits_per_sync\x18\x03 \x01(\x05R\x11maxCommitsPerSync\"\x9f\x05\n" +
+	"\x14max_commits_per_sync\x18\x03 \x01(\x05R\x11maxCommitsPerSync\"\x9e\a\n" +
 	"\x10RepositoryCursor\x124\n" +
 	"\x0frepository_uuid\x18\x01 \x01(\tB\v\xbaH\br\x06\xa0\x8e'\x01\x18BR\x0erepositoryUuid\x12z\n" +
 	"\x1dcommits_checked_at_updated_on\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\x19commitsCheckedAtUpdatedOn\x129\n" +
@@ -944,7 +1127,10 @@ const file_idp_delegate_v1_task_proto_rawDesc = "" +
 	"\x12commits_backfilled\x18\x05 \x01(\bR\x11commitsBackfilled\x12|\n" +
 	"\x1enewest_pull_request_updated_on\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\x1anewestPullRequestUpdatedOn\x12|\n" +
 	"\x1eoldest_pull_request_updated_on\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\x1aoldestPullRequestUpdatedOn\x128\n" +
-	"\x18pull_requests_backfilled\x18\b \x01(\bR\x16pullRequestsBackfilled\"q\n" +
+	"\x18pull_requests_backfilled\x18\b \x01(\bR\x16pullRequestsBackfilled\x12u\n" +
+	"\x1apull_requests_confirmed_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\x17pullRequestsConfirmedAt\x12\x85\x01\n" +
+	"#pull_requests_checked_at_updated_on\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\x1epullRequestsCheckedAtUpdatedOn\"q\n" +
 	"\x12TestConnectionTask\x12!\n" +
 	"\fconnector_id\x18\x01 \x01(\tR\vconnectorId\x128\n" +
 	"\x06target\x18\x02 \x01(\v2 .idp.delegate.v1.BitbucketTargetR\x06target\"\xdc\x01\n" +
@@ -978,7 +1164,11 @@ const file_idp_delegate_v1_task_proto_rawDesc = "" +
 	"\x0fOUTCOME_PARTIAL\x10\x02\x12\x12\n" +
 	"\x0eOUTCOME_FAILED\x10\x03\x12\x15\n" +
 	"\x11OUTCOME_CANCELLED\x10\x04\x12\x14\n" +
-	"\x10OUTCOME_RELEASED\x10\x05B\xcb\x01\n" +
+	"\x10OUTCOME_RELEASED\x10\x05*^\n" +
+	"\vListingMode\x12\x1c\n" +
+	"\x18LISTING_MODE_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11LISTING_MODE_FULL\x10\x01\x12\x1a\n" +
+	"\x16LISTING_MODE_WATERMARK\x10\x02B\xcb\x01\n" +
 	"\x13com.idp.delegate.v1B\tTaskProtoP\x01ZKgithub.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1;delegatev1\xa2\x02\x03IDX\xaa\x02\x0fIdp.Delegate.V1\xca\x02\x0fIdp\\Delegate\\V1\xe2\x02\x1bIdp\\Delegate\\V1\\GPBMetadata\xea\x02\x11Idp::Delegate::V1b\x06proto3"
 
 var (
@@ -993,41 +1183,49 @@ func file_idp_delegate_v1_task_proto_rawDescGZIP() []byte {
 	return file_idp_delegate_v1_task_proto_rawDescData
 }
 
-var file_idp_delegate_v1_task_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_idp_delegate_v1_task_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_idp_delegate_v1_task_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_idp_delegate_v1_task_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_idp_delegate_v1_task_proto_goTypes = []any{
 	(TaskType)(0),                 // 0: idp.delegate.v1.TaskType
 	(SecondaryKind)(0),            // 1: idp.delegate.v1.SecondaryKind
 	(Outcome)(0),                  // 2: idp.delegate.v1.Outcome
-	(*Task)(nil),                  // 3: idp.delegate.v1.Task
-	(*BitbucketTarget)(nil),       // 4: idp.delegate.v1.BitbucketTarget
-	(*SyncTask)(nil),              // 5: idp.delegate.v1.SyncTask
-	(*SyncLimits)(nil),            // 6: idp.delegate.v1.SyncLimits
-	(*RepositoryCursor)(nil),      // 7: idp.delegate.v1.RepositoryCursor
-	(*TestConnectionTask)(nil),    // 8: idp.delegate.v1.TestConnectionTask
-	(*TestConnectionResult)(nil),  // 9: idp.delegate.v1.TestConnectionResult
-	(*Progress)(nil),              // 10: idp.delegate.v1.Progress
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(ListingMode)(0),              // 3: idp.delegate.v1.ListingMode
+	(*Task)(nil),                  // 4: idp.delegate.v1.Task
+	(*BitbucketTarget)(nil),       // 5: idp.delegate.v1.BitbucketTarget
+	(*SyncTask)(nil),              // 6: idp.delegate.v1.SyncTask
+	(*SweepPlan)(nil),             // 7: idp.delegate.v1.SweepPlan
+	(*SyncLimits)(nil),            // 8: idp.delegate.v1.SyncLimits
+	(*RepositoryCursor)(nil),      // 9: idp.delegate.v1.RepositoryCursor
+	(*TestConnectionTask)(nil),    // 10: idp.delegate.v1.TestConnectionTask
+	(*TestConnectionResult)(nil),  // 11: idp.delegate.v1.TestConnectionResult
+	(*Progress)(nil),              // 12: idp.delegate.v1.Progress
+	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
 }
 var file_idp_delegate_v1_task_proto_depIdxs = []int32{
 	0,  // 0: idp.delegate.v1.Task.type:type_name -> idp.delegate.v1.TaskType
-	11, // 1: idp.delegate.v1.Task.lease_expires_at:type_name -> google.protobuf.Timestamp
-	5,  // 2: idp.delegate.v1.Task.sync:type_name -> idp.delegate.v1.SyncTask
-	8,  // 3: idp.delegate.v1.Task.test_connection:type_name -> idp.delegate.v1.TestConnectionTask
-	4,  // 4: idp.delegate.v1.SyncTask.target:type_name -> idp.delegate.v1.BitbucketTarget
+	13, // 1: idp.delegate.v1.Task.lease_expires_at:type_name -> google.protobuf.Timestamp
+	6,  // 2: idp.delegate.v1.Task.sync:type_name -> idp.delegate.v1.SyncTask
+	10, // 3: idp.delegate.v1.Task.test_connection:type_name -> idp.delegate.v1.TestConnectionTask
+	5,  // 4: idp.delegate.v1.SyncTask.target:type_name -> idp.delegate.v1.BitbucketTarget
 	1,  // 5: idp.delegate.v1.SyncTask.secondary_kinds:type_name -> idp.delegate.v1.SecondaryKind
-	6,  // 6: idp.delegate.v1.SyncTask.limits:type_name -> idp.delegate.v1.SyncLimits
-	11, // 7: idp.delegate.v1.SyncTask.start_date:type_name -> google.protobuf.Timestamp
-	7,  // 8: idp.delegate.v1.SyncTask.cursors:type_name -> idp.delegate.v1.RepositoryCursor
-	11, // 9: idp.delegate.v1.RepositoryCursor.commits_checked_at_updated_on:type_name -> google.protobuf.Timestamp
-	11, // 10: idp.delegate.v1.RepositoryCursor.newest_pull_request_updated_on:type_name -> google.protobuf.Timestamp
-	11, // 11: idp.delegate.v1.RepositoryCursor.oldest_pull_request_updated_on:type_name -> google.protobuf.Timestamp
-	4,  // 12: idp.delegate.v1.TestConnectionTask.target:type_name -> idp.delegate.v1.BitbucketTarget
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	8,  // 6: idp.delegate.v1.SyncTask.limits:type_name -> idp.delegate.v1.SyncLimits
+	13, // 7: idp.delegate.v1.SyncTask.start_date:type_name -> google.protobuf.Timestamp
+	9,  // 8: idp.delegate.v1.SyncTask.cursors:type_name -> idp.delegate.v1.RepositoryCursor
+	7,  // 9: idp.delegate.v1.SyncTask.sweep:type_name -> idp.delegate.v1.SweepPlan
+	3,  // 10: idp.delegate.v1.SweepPlan.listing:type_name -> idp.delegate.v1.ListingMode
+	13, // 11: idp.delegate.v1.SweepPlan.since:type_name -> google.protobuf.Timestamp
+	13, // 12: idp.delegate.v1.SweepPlan.as_of:type_name -> google.protobuf.Timestamp
+	13, // 13: idp.delegate.v1.RepositoryCursor.commits_checked_at_updated_on:type_name -> google.protobuf.Timestamp
+	13, // 14: idp.delegate.v1.RepositoryCursor.newest_pull_request_updated_on:type_name -> google.protobuf.Timestamp
+	13, // 15: idp.delegate.v1.RepositoryCursor.oldest_pull_request_updated_on:type_name -> google.protobuf.Timestamp
+	13, // 16: idp.delegate.v1.RepositoryCursor.pull_requests_confirmed_at:type_name -> google.protobuf.Timestamp
+	13, // 17: idp.delegate.v1.RepositoryCursor.pull_requests_checked_at_updated_on:type_name -> google.protobuf.Timestamp
+	5,  // 18: idp.delegate.v1.TestConnectionTask.target:type_name -> idp.delegate.v1.BitbucketTarget
+	19, // [19:19] is the sub-list for method output_type
+	19, // [19:19] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_idp_delegate_v1_task_proto_init() }
@@ -1040,8 +1238,8 @@ func file_idp_delegate_v1_task_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_idp_delegate_v1_task_proto_rawDesc), len(file_idp_delegate_v1_task_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   8,
+			NumEnums:      4,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -11,6 +11,7 @@ import (
 	_ "github.com/catalog-discovery/bitbucket/proto/gen/idp/rules/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
@@ -697,7 +698,25 @@ type Integration struct {
 	// When the next scheduled sync is due; unset while suspended. Output only.
 	NextSyncAt *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=next_sync_at,json=nextSyncAt,proto3" json:"next_sync_at,omitempty"`
 	// The most recent run. Output only.
-	LastRun       *SyncRun `protobuf:"bytes,18,opt,name=last_run,json=lastRun,proto3" json:"last_run,omitempty"`
+	LastRun *SyncRun `protobuf:"bytes,18,opt,name=last_run,json=lastRun,proto3" json:"last_run,omitempty"`
+	// How long a repository's pull requests may go unconfirmed while a
+	// webhook delivers the workspace's changes: each scheduled sync confirms
+	// its share, so that every repository is swept once per window (those
+	// with open pull requests or recent pushes twice). 30m to 30 days, whole
+	// minutes; default 24h.
+	PullRequestSweepWindow *durationpb.Duration `protobuf:"bytes,19,opt,name=pull_request_sweep_window,json=pullRequestSweepWindow,proto3" json:"pull_request_sweep_window,omitempty"`
+	// The same window while no webhook works; at most
+	// pull_request_sweep_window. Default 6h.
+	PullRequestSweepWindowWithoutWebhook *durationpb.Duration `protobuf:"bytes,20,opt,name=pull_request_sweep_window_without_webhook,json=pullRequestSweepWindowWithoutWebhook,proto3" json:"pull_request_sweep_window_without_webhook,omitempty"`
+	// How often a sync lists every repository (to learn of deletions and
+	// transfers); the syncs in between list only the repositories updated
+	// since the last listing. 1h to 30 days, whole minutes; default 24h.
+	FullListingInterval *durationpb.Duration `protobuf:"bytes,21,opt,name=full_listing_interval,json=fullListingInterval,proto3" json:"full_listing_interval,omitempty"`
+	// Taken off the watermark of those listings, for clock differences. 0 to
+	// 24h, whole minutes; default 15m.
+	WatermarkOverlap *durationpb.Duration `protobuf:"bytes,22,opt,name=watermark_overlap,json=watermarkOverlap,proto3" json:"watermark_overlap,omitempty"`
+	// How fresh the synced data is. Output only; set by GetIntegration.
+	Freshness     *Freshness `protobuf:"bytes,23,opt,name=freshness,proto3" json:"freshness,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -858,6 +877,145 @@ func (x *Integration) GetLastRun() *SyncRun {
 	return nil
 }
 
+func (x *Integration) GetPullRequestSweepWindow() *durationpb.Duration {
+	if x != nil {
+		return x.PullRequestSweepWindow
+	}
+	return nil
+}
+
+func (x *Integration) GetPullRequestSweepWindowWithoutWebhook() *durationpb.Duration {
+	if x != nil {
+		return x.PullRequestSweepWindowWithoutWebhook
+	}
+	return nil
+}
+
+func (x *Integration) GetFullListingInterval() *durationpb.Duration {
+	if x != nil {
+		return x.FullListingInterval
+	}
+	return nil
+}
+
+func (x *Integration) GetWatermarkOverlap() *durationpb.Duration {
+	if x != nil {
+		return x.WatermarkOverlap
+	}
+	return nil
+}
+
+func (x *Integration) GetFreshness() *Freshness {
+	if x != nil {
+		return x.Freshness
+	}
+	return nil
+}
+
+// Freshness says how recently the integration's data was confirmed.
+type Freshness struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A webhook delivers the workspace's changes; when false, the shorter
+	// pull_request_sweep_window_without_webhook applies.
+	Webhook bool `protobuf:"varint,1,opt,name=webhook,proto3" json:"webhook,omitempty"`
+	// The pull request sweep window in force.
+	PullRequestWindow *durationpb.Duration `protobuf:"bytes,2,opt,name=pull_request_window,json=pullRequestWindow,proto3" json:"pull_request_window,omitempty"`
+	// Live repositories.
+	Repositories int64 `protobuf:"varint,3,opt,name=repositories,proto3" json:"repositories,omitempty"`
+	// The oldest confirmation of a repository's pull requests; unset when
+	// some repository's were never confirmed, or there are none.
+	PullRequestsOldestConfirmedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=pull_requests_oldest_confirmed_at,json=pullRequestsOldestConfirmedAt,proto3" json:"pull_requests_oldest_confirmed_at,omitempty"`
+	// Repositories whose pull requests were never confirmed, or longer ago
+	// than the window plus one update interval.
+	PullRequestsOverdue int64 `protobuf:"varint,5,opt,name=pull_requests_overdue,json=pullRequestsOverdue,proto3" json:"pull_requests_overdue,omitempty"`
+	// When a sync last listed every repository; unset when none has.
+	LastFullListingAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=last_full_listing_at,json=lastFullListingAt,proto3" json:"last_full_listing_at,omitempty"`
+	// Every repository updated before this time was listed by a sync; the
+	// next watermark listing starts here, less the overlap.
+	ListedAsOf    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=listed_as_of,json=listedAsOf,proto3" json:"listed_as_of,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Freshness) Reset() {
+	*x = Freshness{}
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Freshness) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Freshness) ProtoMessage() {}
+
+func (x *Freshness) ProtoReflect() protoreflect.Message {
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Freshness.ProtoReflect.Descriptor instead.
+func (*Freshness) Descriptor() ([]byte, []int) {
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Freshness) GetWebhook() bool {
+	if x != nil {
+		return x.Webhook
+	}
+	return false
+}
+
+func (x *Freshness) GetPullRequestWindow() *durationpb.Duration {
+	if x != nil {
+		return x.PullRequestWindow
+	}
+	return nil
+}
+
+func (x *Freshness) GetRepositories() int64 {
+	if x != nil {
+		return x.Repositories
+	}
+	return 0
+}
+
+func (x *Freshness) GetPullRequestsOldestConfirmedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PullRequestsOldestConfirmedAt
+	}
+	return nil
+}
+
+func (x *Freshness) GetPullRequestsOverdue() int64 {
+	if x != nil {
+		return x.PullRequestsOverdue
+	}
+	return 0
+}
+
+func (x *Freshness) GetLastFullListingAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastFullListingAt
+	}
+	return nil
+}
+
+func (x *Freshness) GetListedAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ListedAsOf
+	}
+	return nil
+}
+
 // CorrelationRules is a set of rules that must all hold.
 type CorrelationRules struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -869,7 +1027,7 @@ type CorrelationRules struct {
 
 func (x *CorrelationRules) Reset() {
 	*x = CorrelationRules{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[3]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -881,7 +1039,7 @@ func (x *CorrelationRules) String() string {
 func (*CorrelationRules) ProtoMessage() {}
 
 func (x *CorrelationRules) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[3]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -894,7 +1052,7 @@ func (x *CorrelationRules) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CorrelationRules.ProtoReflect.Descriptor instead.
 func (*CorrelationRules) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{3}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CorrelationRules) GetRules() []*CorrelationRule {
@@ -915,7 +1073,7 @@ type FieldMappings struct {
 
 func (x *FieldMappings) Reset() {
 	*x = FieldMappings{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[4]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -927,7 +1085,7 @@ func (x *FieldMappings) String() string {
 func (*FieldMappings) ProtoMessage() {}
 
 func (x *FieldMappings) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[4]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -940,7 +1098,7 @@ func (x *FieldMappings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldMappings.ProtoReflect.Descriptor instead.
 func (*FieldMappings) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{4}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *FieldMappings) GetMappings() []*FieldMapping {
@@ -961,7 +1119,7 @@ type SecondaryKinds struct {
 
 func (x *SecondaryKinds) Reset() {
 	*x = SecondaryKinds{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[5]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -973,7 +1131,7 @@ func (x *SecondaryKinds) String() string {
 func (*SecondaryKinds) ProtoMessage() {}
 
 func (x *SecondaryKinds) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[5]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -986,7 +1144,7 @@ func (x *SecondaryKinds) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecondaryKinds.ProtoReflect.Descriptor instead.
 func (*SecondaryKinds) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{5}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *SecondaryKinds) GetKinds() []SecondaryKind {
@@ -1007,7 +1165,7 @@ type CreateIntegrationRequest struct {
 
 func (x *CreateIntegrationRequest) Reset() {
 	*x = CreateIntegrationRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[6]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1019,7 +1177,7 @@ func (x *CreateIntegrationRequest) String() string {
 func (*CreateIntegrationRequest) ProtoMessage() {}
 
 func (x *CreateIntegrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[6]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1032,7 +1190,7 @@ func (x *CreateIntegrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateIntegrationRequest.ProtoReflect.Descriptor instead.
 func (*CreateIntegrationRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{6}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CreateIntegrationRequest) GetIntegration() *Integration {
@@ -1055,7 +1213,7 @@ type CreateIntegrationResponse struct {
 
 func (x *CreateIntegrationResponse) Reset() {
 	*x = CreateIntegrationResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[7]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1067,7 +1225,7 @@ func (x *CreateIntegrationResponse) String() string {
 func (*CreateIntegrationResponse) ProtoMessage() {}
 
 func (x *CreateIntegrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[7]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1080,7 +1238,7 @@ func (x *CreateIntegrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateIntegrationResponse.ProtoReflect.Descriptor instead.
 func (*CreateIntegrationResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{7}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CreateIntegrationResponse) GetIntegration() *Integration {
@@ -1108,7 +1266,7 @@ type GetIntegrationRequest struct {
 
 func (x *GetIntegrationRequest) Reset() {
 	*x = GetIntegrationRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[8]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1120,7 +1278,7 @@ func (x *GetIntegrationRequest) String() string {
 func (*GetIntegrationRequest) ProtoMessage() {}
 
 func (x *GetIntegrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[8]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1133,7 +1291,7 @@ func (x *GetIntegrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetIntegrationRequest.ProtoReflect.Descriptor instead.
 func (*GetIntegrationRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{8}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetIntegrationRequest) GetIntegration() string {
@@ -1154,7 +1312,7 @@ type GetIntegrationResponse struct {
 
 func (x *GetIntegrationResponse) Reset() {
 	*x = GetIntegrationResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[9]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1166,7 +1324,7 @@ func (x *GetIntegrationResponse) String() string {
 func (*GetIntegrationResponse) ProtoMessage() {}
 
 func (x *GetIntegrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[9]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1179,7 +1337,7 @@ func (x *GetIntegrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetIntegrationResponse.ProtoReflect.Descriptor instead.
 func (*GetIntegrationResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{9}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetIntegrationResponse) GetIntegration() *Integration {
@@ -1202,7 +1360,7 @@ type ListIntegrationsRequest struct {
 
 func (x *ListIntegrationsRequest) Reset() {
 	*x = ListIntegrationsRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[10]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1214,7 +1372,7 @@ func (x *ListIntegrationsRequest) String() string {
 func (*ListIntegrationsRequest) ProtoMessage() {}
 
 func (x *ListIntegrationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[10]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1227,7 +1385,7 @@ func (x *ListIntegrationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListIntegrationsRequest.ProtoReflect.Descriptor instead.
 func (*ListIntegrationsRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{10}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListIntegrationsRequest) GetPageSize() int32 {
@@ -1257,7 +1415,7 @@ type ListIntegrationsResponse struct {
 
 func (x *ListIntegrationsResponse) Reset() {
 	*x = ListIntegrationsResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[11]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1269,7 +1427,7 @@ func (x *ListIntegrationsResponse) String() string {
 func (*ListIntegrationsResponse) ProtoMessage() {}
 
 func (x *ListIntegrationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[11]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1282,7 +1440,7 @@ func (x *ListIntegrationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListIntegrationsResponse.ProtoReflect.Descriptor instead.
 func (*ListIntegrationsResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{11}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListIntegrationsResponse) GetIntegrations() []*Integration {
@@ -1314,7 +1472,7 @@ type UpdateIntegrationRequest struct {
 
 func (x *UpdateIntegrationRequest) Reset() {
 	*x = UpdateIntegrationRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[12]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1326,7 +1484,7 @@ func (x *UpdateIntegrationRequest) String() string {
 func (*UpdateIntegrationRequest) ProtoMessage() {}
 
 func (x *UpdateIntegrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[12]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1339,7 +1497,7 @@ func (x *UpdateIntegrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateIntegrationRequest.ProtoReflect.Descriptor instead.
 func (*UpdateIntegrationRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{12}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *UpdateIntegrationRequest) GetIntegration() string {
@@ -1374,7 +1532,7 @@ type UpdateIntegrationResponse struct {
 
 func (x *UpdateIntegrationResponse) Reset() {
 	*x = UpdateIntegrationResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[13]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1386,7 +1544,7 @@ func (x *UpdateIntegrationResponse) String() string {
 func (*UpdateIntegrationResponse) ProtoMessage() {}
 
 func (x *UpdateIntegrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[13]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1399,7 +1557,7 @@ func (x *UpdateIntegrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateIntegrationResponse.ProtoReflect.Descriptor instead.
 func (*UpdateIntegrationResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{13}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *UpdateIntegrationResponse) GetIntegration() *Integration {
@@ -1420,7 +1578,7 @@ type SuspendIntegrationRequest struct {
 
 func (x *SuspendIntegrationRequest) Reset() {
 	*x = SuspendIntegrationRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[14]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1432,7 +1590,7 @@ func (x *SuspendIntegrationRequest) String() string {
 func (*SuspendIntegrationRequest) ProtoMessage() {}
 
 func (x *SuspendIntegrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[14]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1445,7 +1603,7 @@ func (x *SuspendIntegrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SuspendIntegrationRequest.ProtoReflect.Descriptor instead.
 func (*SuspendIntegrationRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{14}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SuspendIntegrationRequest) GetIntegration() string {
@@ -1466,7 +1624,7 @@ type SuspendIntegrationResponse struct {
 
 func (x *SuspendIntegrationResponse) Reset() {
 	*x = SuspendIntegrationResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[15]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1478,7 +1636,7 @@ func (x *SuspendIntegrationResponse) String() string {
 func (*SuspendIntegrationResponse) ProtoMessage() {}
 
 func (x *SuspendIntegrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[15]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1491,7 +1649,7 @@ func (x *SuspendIntegrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SuspendIntegrationResponse.ProtoReflect.Descriptor instead.
 func (*SuspendIntegrationResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{15}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SuspendIntegrationResponse) GetIntegration() *Integration {
@@ -1512,7 +1670,7 @@ type ResumeIntegrationRequest struct {
 
 func (x *ResumeIntegrationRequest) Reset() {
 	*x = ResumeIntegrationRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[16]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1524,7 +1682,7 @@ func (x *ResumeIntegrationRequest) String() string {
 func (*ResumeIntegrationRequest) ProtoMessage() {}
 
 func (x *ResumeIntegrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[16]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1537,7 +1695,7 @@ func (x *ResumeIntegrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeIntegrationRequest.ProtoReflect.Descriptor instead.
 func (*ResumeIntegrationRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{16}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ResumeIntegrationRequest) GetIntegration() string {
@@ -1558,7 +1716,7 @@ type ResumeIntegrationResponse struct {
 
 func (x *ResumeIntegrationResponse) Reset() {
 	*x = ResumeIntegrationResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[17]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1570,7 +1728,7 @@ func (x *ResumeIntegrationResponse) String() string {
 func (*ResumeIntegrationResponse) ProtoMessage() {}
 
 func (x *ResumeIntegrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[17]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1583,7 +1741,7 @@ func (x *ResumeIntegrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeIntegrationResponse.ProtoReflect.Descriptor instead.
 func (*ResumeIntegrationResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{17}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ResumeIntegrationResponse) GetIntegration() *Integration {
@@ -1638,7 +1796,7 @@ type SyncRun struct {
 
 func (x *SyncRun) Reset() {
 	*x = SyncRun{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[18]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1650,7 +1808,7 @@ func (x *SyncRun) String() string {
 func (*SyncRun) ProtoMessage() {}
 
 func (x *SyncRun) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[18]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1663,7 +1821,7 @@ func (x *SyncRun) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncRun.ProtoReflect.Descriptor instead.
 func (*SyncRun) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{18}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SyncRun) GetId() string {
@@ -1803,7 +1961,7 @@ type SyncIntegrationRequest struct {
 
 func (x *SyncIntegrationRequest) Reset() {
 	*x = SyncIntegrationRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[19]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1815,7 +1973,7 @@ func (x *SyncIntegrationRequest) String() string {
 func (*SyncIntegrationRequest) ProtoMessage() {}
 
 func (x *SyncIntegrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[19]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1828,7 +1986,7 @@ func (x *SyncIntegrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncIntegrationRequest.ProtoReflect.Descriptor instead.
 func (*SyncIntegrationRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{19}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SyncIntegrationRequest) GetIntegration() string {
@@ -1851,7 +2009,7 @@ type SyncIntegrationResponse struct {
 
 func (x *SyncIntegrationResponse) Reset() {
 	*x = SyncIntegrationResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[20]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1863,7 +2021,7 @@ func (x *SyncIntegrationResponse) String() string {
 func (*SyncIntegrationResponse) ProtoMessage() {}
 
 func (x *SyncIntegrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[20]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1876,7 +2034,7 @@ func (x *SyncIntegrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncIntegrationResponse.ProtoReflect.Descriptor instead.
 func (*SyncIntegrationResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{20}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SyncIntegrationResponse) GetRun() *SyncRun {
@@ -1904,7 +2062,7 @@ type GetSyncRunRequest struct {
 
 func (x *GetSyncRunRequest) Reset() {
 	*x = GetSyncRunRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[21]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1916,7 +2074,7 @@ func (x *GetSyncRunRequest) String() string {
 func (*GetSyncRunRequest) ProtoMessage() {}
 
 func (x *GetSyncRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[21]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1929,7 +2087,7 @@ func (x *GetSyncRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSyncRunRequest.ProtoReflect.Descriptor instead.
 func (*GetSyncRunRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{21}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetSyncRunRequest) GetId() string {
@@ -1950,7 +2108,7 @@ type GetSyncRunResponse struct {
 
 func (x *GetSyncRunResponse) Reset() {
 	*x = GetSyncRunResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[22]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1962,7 +2120,7 @@ func (x *GetSyncRunResponse) String() string {
 func (*GetSyncRunResponse) ProtoMessage() {}
 
 func (x *GetSyncRunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[22]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1975,7 +2133,7 @@ func (x *GetSyncRunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSyncRunResponse.ProtoReflect.Descriptor instead.
 func (*GetSyncRunResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{22}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetSyncRunResponse) GetRun() *SyncRun {
@@ -2000,7 +2158,7 @@ type ListSyncRunsRequest struct {
 
 func (x *ListSyncRunsRequest) Reset() {
 	*x = ListSyncRunsRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[23]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2012,7 +2170,7 @@ func (x *ListSyncRunsRequest) String() string {
 func (*ListSyncRunsRequest) ProtoMessage() {}
 
 func (x *ListSyncRunsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[23]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2025,7 +2183,7 @@ func (x *ListSyncRunsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSyncRunsRequest.ProtoReflect.Descriptor instead.
 func (*ListSyncRunsRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{23}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListSyncRunsRequest) GetIntegration() string {
@@ -2062,7 +2220,7 @@ type ListSyncRunsResponse struct {
 
 func (x *ListSyncRunsResponse) Reset() {
 	*x = ListSyncRunsResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[24]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2074,7 +2232,7 @@ func (x *ListSyncRunsResponse) String() string {
 func (*ListSyncRunsResponse) ProtoMessage() {}
 
 func (x *ListSyncRunsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[24]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2087,7 +2245,7 @@ func (x *ListSyncRunsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSyncRunsResponse.ProtoReflect.Descriptor instead.
 func (*ListSyncRunsResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{24}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListSyncRunsResponse) GetRuns() []*SyncRun {
@@ -2129,7 +2287,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[25]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2141,7 +2299,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[25]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2154,7 +2312,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{25}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Event) GetId() string {
@@ -2228,7 +2386,7 @@ type ListEventsRequest struct {
 
 func (x *ListEventsRequest) Reset() {
 	*x = ListEventsRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[26]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2240,7 +2398,7 @@ func (x *ListEventsRequest) String() string {
 func (*ListEventsRequest) ProtoMessage() {}
 
 func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[26]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2253,7 +2411,7 @@ func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListEventsRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{26}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListEventsRequest) GetIntegration() string {
@@ -2290,7 +2448,7 @@ type ListEventsResponse struct {
 
 func (x *ListEventsResponse) Reset() {
 	*x = ListEventsResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[27]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2302,7 +2460,7 @@ func (x *ListEventsResponse) String() string {
 func (*ListEventsResponse) ProtoMessage() {}
 
 func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[27]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2315,7 +2473,7 @@ func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListEventsResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{27}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListEventsResponse) GetEvents() []*Event {
@@ -2336,14 +2494,14 @@ var File_idp_integration_v1_integration_proto protoreflect.FileDescriptor
 
 const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"\n" +
-	"$idp/integration/v1/integration.proto\x12\x12idp.integration.v1\x1a\x1bbuf/validate/validate.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18idp/rules/v1/rules.proto\"\xb9\x01\n" +
+	"$idp/integration/v1/integration.proto\x12\x12idp.integration.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18idp/rules/v1/rules.proto\"\xb9\x01\n" +
 	"\x0fCorrelationRule\x121\n" +
 	"\ringested_path\x18\x01 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\fingestedPath\x12/\n" +
 	"\fcatalog_path\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\vcatalogPath\x12B\n" +
 	"\boperator\x18\x03 \x01(\x0e2\x1c.idp.integration.v1.OperatorB\b\xbaH\x05\x82\x01\x02\x10\x01R\boperator\"R\n" +
 	"\fFieldMapping\x12 \n" +
 	"\x04name\x18\x01 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\x04name\x12 \n" +
-	"\x04path\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\x04path\"\xe4\b\n" +
+	"\x04path\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\x04path\"\x82\f\n" +
 	"\vIntegration\x12\x1c\n" +
 	"\x02id\x18\x01 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\x02id\x12 \n" +
 	"\x04name\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\x04name\x12*\n" +
@@ -2368,7 +2526,21 @@ const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"updated_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\tupdatedAt\x12Z\n" +
 	"\fnext_sync_at\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\n" +
 	"nextSyncAt\x126\n" +
-	"\blast_run\x18\x12 \x01(\v2\x1b.idp.integration.v1.SyncRunR\alastRun\"W\n" +
+	"\blast_run\x18\x12 \x01(\v2\x1b.idp.integration.v1.SyncRunR\alastRun\x12T\n" +
+	"\x19pull_request_sweep_window\x18\x13 \x01(\v2\x19.google.protobuf.DurationR\x16pullRequestSweepWindow\x12r\n" +
+	")pull_request_sweep_window_without_webhook\x18\x14 \x01(\v2\x19.google.protobuf.DurationR$pullRequestSweepWindowWithoutWebhook\x12M\n" +
+	"\x15full_listing_interval\x18\x15 \x01(\v2\x19.google.protobuf.DurationR\x13fullListingInterval\x12F\n" +
+	"\x11watermark_overlap\x18\x16 \x01(\v2\x19.google.protobuf.DurationR\x10watermarkOverlap\x12;\n" +
+	"\tfreshness\x18\x17 \x01(\v2\x1d.idp.integration.v1.FreshnessR\tfreshness\"\xb9\x03\n" +
+	"\tFreshness\x12\x18\n" +
+	"\awebhook\x18\x01 \x01(\bR\awebhook\x12I\n" +
+	"\x13pull_request_window\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x11pullRequestWindow\x12\"\n" +
+	"\frepositories\x18\x03 \x01(\x03R\frepositories\x12d\n" +
+	"!pull_requests_oldest_confirmed_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x1dpullRequestsOldestConfirmedAt\x122\n" +
+	"\x15pull_requests_overdue\x18\x05 \x01(\x03R\x13pullRequestsOverdue\x12K\n" +
+	"\x14last_full_listing_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x11lastFullListingAt\x12<\n" +
+	"\flisted_as_of\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"listedAsOf\"W\n" +
 	"\x10CorrelationRules\x12C\n" +
 	"\x05rules\x18\x01 \x03(\v2#.idp.integration.v1.CorrelationRuleB\b\xbaH\x05\x92\x01\x02\x10 R\x05rules\"W\n" +
 	"\rFieldMappings\x12F\n" +
@@ -2390,12 +2562,12 @@ const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"page_token\x18\x02 \x01(\tB\x1a\xbaH\x17r\x15\x18\x80\b2\x10^[A-Za-z0-9_-]*$R\tpageToken\"\x87\x01\n" +
 	"\x18ListIntegrationsResponse\x12C\n" +
 	"\fintegrations\x18\x01 \x03(\v2\x1f.idp.integration.v1.IntegrationR\fintegrations\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xdb\x02\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xcb\x03\n" +
 	"\x18UpdateIntegrationRequest\x120\n" +
 	"\vintegration\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\vintegration\x129\n" +
-	"\achanges\x18\x02 \x01(\v2\x1f.idp.integration.v1.IntegrationR\achanges\x12\xd1\x01\n" +
-	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskB\x93\x01\xbaH\x8f\x01\xe2\x01\x8b\x01\x12\x04name\x12\tconnector\x12\tworkspace\x12\bbehavior\x12\x04kind\x12\x04type\x12\vcorrelation\x12\x0efield_mappings\x12\x0fsecondary_kinds\x12\x10update_frequency\x12\n" +
-	"start_date\x12\vauto_importR\n" +
+	"\achanges\x18\x02 \x01(\v2\x1f.idp.integration.v1.IntegrationR\achanges\x12\xc1\x02\n" +
+	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskB\x83\x02\xbaH\xff\x01\xe2\x01\xfb\x01\x12\x04name\x12\tconnector\x12\tworkspace\x12\bbehavior\x12\x04kind\x12\x04type\x12\vcorrelation\x12\x0efield_mappings\x12\x0fsecondary_kinds\x12\x10update_frequency\x12\n" +
+	"start_date\x12\vauto_import\x12\x19pull_request_sweep_window\x12)pull_request_sweep_window_without_webhook\x12\x15full_listing_interval\x12\x11watermark_overlapR\n" +
 	"updateMask\"^\n" +
 	"\x19UpdateIntegrationResponse\x12A\n" +
 	"\vintegration\x18\x01 \x01(\v2\x1f.idp.integration.v1.IntegrationR\vintegration\"M\n" +
@@ -2547,7 +2719,7 @@ func file_idp_integration_v1_integration_proto_rawDescGZIP() []byte {
 }
 
 var file_idp_integration_v1_integration_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_idp_integration_v1_integration_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_idp_integration_v1_integration_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_idp_integration_v1_integration_proto_goTypes = []any{
 	(Behavior)(0),                      // 0: idp.integration.v1.Behavior
 	(Operator)(0),                      // 1: idp.integration.v1.Operator
@@ -2560,96 +2732,107 @@ var file_idp_integration_v1_integration_proto_goTypes = []any{
 	(*CorrelationRule)(nil),            // 8: idp.integration.v1.CorrelationRule
 	(*FieldMapping)(nil),               // 9: idp.integration.v1.FieldMapping
 	(*Integration)(nil),                // 10: idp.integration.v1.Integration
-	(*CorrelationRules)(nil),           // 11: idp.integration.v1.CorrelationRules
-	(*FieldMappings)(nil),              // 12: idp.integration.v1.FieldMappings
-	(*SecondaryKinds)(nil),             // 13: idp.integration.v1.SecondaryKinds
-	(*CreateIntegrationRequest)(nil),   // 14: idp.integration.v1.CreateIntegrationRequest
-	(*CreateIntegrationResponse)(nil),  // 15: idp.integration.v1.CreateIntegrationResponse
-	(*GetIntegrationRequest)(nil),      // 16: idp.integration.v1.GetIntegrationRequest
-	(*GetIntegrationResponse)(nil),     // 17: idp.integration.v1.GetIntegrationResponse
-	(*ListIntegrationsRequest)(nil),    // 18: idp.integration.v1.ListIntegrationsRequest
-	(*ListIntegrationsResponse)(nil),   // 19: idp.integration.v1.ListIntegrationsResponse
-	(*UpdateIntegrationRequest)(nil),   // 20: idp.integration.v1.UpdateIntegrationRequest
-	(*UpdateIntegrationResponse)(nil),  // 21: idp.integration.v1.UpdateIntegrationResponse
-	(*SuspendIntegrationRequest)(nil),  // 22: idp.integration.v1.SuspendIntegrationRequest
-	(*SuspendIntegrationResponse)(nil), // 23: idp.integration.v1.SuspendIntegrationResponse
-	(*ResumeIntegrationRequest)(nil),   // 24: idp.integration.v1.ResumeIntegrationRequest
-	(*ResumeIntegrationResponse)(nil),  // 25: idp.integration.v1.ResumeIntegrationResponse
-	(*SyncRun)(nil),                    // 26: idp.integration.v1.SyncRun
-	(*SyncIntegrationRequest)(nil),     // 27: idp.integration.v1.SyncIntegrationRequest
-	(*SyncIntegrationResponse)(nil),    // 28: idp.integration.v1.SyncIntegrationResponse
-	(*GetSyncRunRequest)(nil),          // 29: idp.integration.v1.GetSyncRunRequest
-	(*GetSyncRunResponse)(nil),         // 30: idp.integration.v1.GetSyncRunResponse
-	(*ListSyncRunsRequest)(nil),        // 31: idp.integration.v1.ListSyncRunsRequest
-	(*ListSyncRunsResponse)(nil),       // 32: idp.integration.v1.ListSyncRunsResponse
-	(*Event)(nil),                      // 33: idp.integration.v1.Event
-	(*ListEventsRequest)(nil),          // 34: idp.integration.v1.ListEventsRequest
-	(*ListEventsResponse)(nil),         // 35: idp.integration.v1.ListEventsResponse
-	(*timestamppb.Timestamp)(nil),      // 36: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),      // 37: google.protobuf.FieldMask
+	(*Freshness)(nil),                  // 11: idp.integration.v1.Freshness
+	(*CorrelationRules)(nil),           // 12: idp.integration.v1.CorrelationRules
+	(*FieldMappings)(nil),              // 13: idp.integration.v1.FieldMappings
+	(*SecondaryKinds)(nil),             // 14: idp.integration.v1.SecondaryKinds
+	(*CreateIntegrationRequest)(nil),   // 15: idp.integration.v1.CreateIntegrationRequest
+	(*CreateIntegrationResponse)(nil),  // 16: idp.integration.v1.CreateIntegrationResponse
+	(*GetIntegrationRequest)(nil),      // 17: idp.integration.v1.GetIntegrationRequest
+	(*GetIntegrationResponse)(nil),     // 18: idp.integration.v1.GetIntegrationResponse
+	(*ListIntegrationsRequest)(nil),    // 19: idp.integration.v1.ListIntegrationsRequest
+	(*ListIntegrationsResponse)(nil),   // 20: idp.integration.v1.ListIntegrationsResponse
+	(*UpdateIntegrationRequest)(nil),   // 21: idp.integration.v1.UpdateIntegrationRequest
+	(*UpdateIntegrationResponse)(nil),  // 22: idp.integration.v1.UpdateIntegrationResponse
+	(*SuspendIntegrationRequest)(nil),  // 23: idp.integration.v1.SuspendIntegrationRequest
+	(*SuspendIntegrationResponse)(nil), // 24: idp.integration.v1.SuspendIntegrationResponse
+	(*ResumeIntegrationRequest)(nil),   // 25: idp.integration.v1.ResumeIntegrationRequest
+	(*ResumeIntegrationResponse)(nil),  // 26: idp.integration.v1.ResumeIntegrationResponse
+	(*SyncRun)(nil),                    // 27: idp.integration.v1.SyncRun
+	(*SyncIntegrationRequest)(nil),     // 28: idp.integration.v1.SyncIntegrationRequest
+	(*SyncIntegrationResponse)(nil),    // 29: idp.integration.v1.SyncIntegrationResponse
+	(*GetSyncRunRequest)(nil),          // 30: idp.integration.v1.GetSyncRunRequest
+	(*GetSyncRunResponse)(nil),         // 31: idp.integration.v1.GetSyncRunResponse
+	(*ListSyncRunsRequest)(nil),        // 32: idp.integration.v1.ListSyncRunsRequest
+	(*ListSyncRunsResponse)(nil),       // 33: idp.integration.v1.ListSyncRunsResponse
+	(*Event)(nil),                      // 34: idp.integration.v1.Event
+	(*ListEventsRequest)(nil),          // 35: idp.integration.v1.ListEventsRequest
+	(*ListEventsResponse)(nil),         // 36: idp.integration.v1.ListEventsResponse
+	(*timestamppb.Timestamp)(nil),      // 37: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),        // 38: google.protobuf.Duration
+	(*fieldmaskpb.FieldMask)(nil),      // 39: google.protobuf.FieldMask
 }
 var file_idp_integration_v1_integration_proto_depIdxs = []int32{
 	1,  // 0: idp.integration.v1.CorrelationRule.operator:type_name -> idp.integration.v1.Operator
 	0,  // 1: idp.integration.v1.Integration.behavior:type_name -> idp.integration.v1.Behavior
-	11, // 2: idp.integration.v1.Integration.correlation:type_name -> idp.integration.v1.CorrelationRules
-	12, // 3: idp.integration.v1.Integration.field_mappings:type_name -> idp.integration.v1.FieldMappings
-	13, // 4: idp.integration.v1.Integration.secondary_kinds:type_name -> idp.integration.v1.SecondaryKinds
+	12, // 2: idp.integration.v1.Integration.correlation:type_name -> idp.integration.v1.CorrelationRules
+	13, // 3: idp.integration.v1.Integration.field_mappings:type_name -> idp.integration.v1.FieldMappings
+	14, // 4: idp.integration.v1.Integration.secondary_kinds:type_name -> idp.integration.v1.SecondaryKinds
 	3,  // 5: idp.integration.v1.Integration.update_frequency:type_name -> idp.integration.v1.UpdateFrequency
-	36, // 6: idp.integration.v1.Integration.start_date:type_name -> google.protobuf.Timestamp
+	37, // 6: idp.integration.v1.Integration.start_date:type_name -> google.protobuf.Timestamp
 	4,  // 7: idp.integration.v1.Integration.state:type_name -> idp.integration.v1.IntegrationState
-	36, // 8: idp.integration.v1.Integration.created_at:type_name -> google.protobuf.Timestamp
-	36, // 9: idp.integration.v1.Integration.updated_at:type_name -> google.protobuf.Timestamp
-	36, // 10: idp.integration.v1.Integration.next_sync_at:type_name -> google.protobuf.Timestamp
-	26, // 11: idp.integration.v1.Integration.last_run:type_name -> idp.integration.v1.SyncRun
-	8,  // 12: idp.integration.v1.CorrelationRules.rules:type_name -> idp.integration.v1.CorrelationRule
-	9,  // 13: idp.integration.v1.FieldMappings.mappings:type_name -> idp.integration.v1.FieldMapping
-	2,  // 14: idp.integration.v1.SecondaryKinds.kinds:type_name -> idp.integration.v1.SecondaryKind
-	10, // 15: idp.integration.v1.CreateIntegrationRequest.integration:type_name -> idp.integration.v1.Integration
-	10, // 16: idp.integration.v1.CreateIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
-	26, // 17: idp.integration.v1.CreateIntegrationResponse.first_run:type_name -> idp.integration.v1.SyncRun
-	10, // 18: idp.integration.v1.GetIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
-	10, // 19: idp.integration.v1.ListIntegrationsResponse.integrations:type_name -> idp.integration.v1.Integration
-	10, // 20: idp.integration.v1.UpdateIntegrationRequest.changes:type_name -> idp.integration.v1.Integration
-	37, // 21: idp.integration.v1.UpdateIntegrationRequest.update_mask:type_name -> google.protobuf.FieldMask
-	10, // 22: idp.integration.v1.UpdateIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
-	10, // 23: idp.integration.v1.SuspendIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
-	10, // 24: idp.integration.v1.ResumeIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
-	5,  // 25: idp.integration.v1.SyncRun.trigger:type_name -> idp.integration.v1.SyncTrigger
-	6,  // 26: idp.integration.v1.SyncRun.status:type_name -> idp.integration.v1.SyncStatus
-	36, // 27: idp.integration.v1.SyncRun.queued_at:type_name -> google.protobuf.Timestamp
-	36, // 28: idp.integration.v1.SyncRun.started_at:type_name -> google.protobuf.Timestamp
-	36, // 29: idp.integration.v1.SyncRun.finished_at:type_name -> google.protobuf.Timestamp
-	26, // 30: idp.integration.v1.SyncIntegrationResponse.run:type_name -> idp.integration.v1.SyncRun
-	26, // 31: idp.integration.v1.GetSyncRunResponse.run:type_name -> idp.integration.v1.SyncRun
-	26, // 32: idp.integration.v1.ListSyncRunsResponse.runs:type_name -> idp.integration.v1.SyncRun
-	36, // 33: idp.integration.v1.Event.time:type_name -> google.protobuf.Timestamp
-	7,  // 34: idp.integration.v1.Event.type:type_name -> idp.integration.v1.EventType
-	33, // 35: idp.integration.v1.ListEventsResponse.events:type_name -> idp.integration.v1.Event
-	14, // 36: idp.integration.v1.IntegrationService.CreateIntegration:input_type -> idp.integration.v1.CreateIntegrationRequest
-	16, // 37: idp.integration.v1.IntegrationService.GetIntegration:input_type -> idp.integration.v1.GetIntegrationRequest
-	18, // 38: idp.integration.v1.IntegrationService.ListIntegrations:input_type -> idp.integration.v1.ListIntegrationsRequest
-	20, // 39: idp.integration.v1.IntegrationService.UpdateIntegration:input_type -> idp.integration.v1.UpdateIntegrationRequest
-	22, // 40: idp.integration.v1.IntegrationService.SuspendIntegration:input_type -> idp.integration.v1.SuspendIntegrationRequest
-	24, // 41: idp.integration.v1.IntegrationService.ResumeIntegration:input_type -> idp.integration.v1.ResumeIntegrationRequest
-	27, // 42: idp.integration.v1.IntegrationService.SyncIntegration:input_type -> idp.integration.v1.SyncIntegrationRequest
-	29, // 43: idp.integration.v1.IntegrationService.GetSyncRun:input_type -> idp.integration.v1.GetSyncRunRequest
-	31, // 44: idp.integration.v1.IntegrationService.ListSyncRuns:input_type -> idp.integration.v1.ListSyncRunsRequest
-	34, // 45: idp.integration.v1.IntegrationService.ListEvents:input_type -> idp.integration.v1.ListEventsRequest
-	15, // 46: idp.integration.v1.IntegrationService.CreateIntegration:output_type -> idp.integration.v1.CreateIntegrationResponse
-	17, // 47: idp.integration.v1.IntegrationService.GetIntegration:output_type -> idp.integration.v1.GetIntegrationResponse
-	19, // 48: idp.integration.v1.IntegrationService.ListIntegrations:output_type -> idp.integration.v1.ListIntegrationsResponse
-	21, // 49: idp.integration.v1.IntegrationService.UpdateIntegration:output_type -> idp.integration.v1.UpdateIntegrationResponse
-	23, // 50: idp.integration.v1.IntegrationService.SuspendIntegration:output_type -> idp.integration.v1.SuspendIntegrationResponse
-	25, // 51: idp.integration.v1.IntegrationService.ResumeIntegration:output_type -> idp.integration.v1.ResumeIntegrationResponse
-	28, // 52: idp.integration.v1.IntegrationService.SyncIntegration:output_type -> idp.integration.v1.SyncIntegrationResponse
-	30, // 53: idp.integration.v1.IntegrationService.GetSyncRun:output_type -> idp.integration.v1.GetSyncRunResponse
-	32, // 54: idp.integration.v1.IntegrationService.ListSyncRuns:output_type -> idp.integration.v1.ListSyncRunsResponse
-	35, // 55: idp.integration.v1.IntegrationService.ListEvents:output_type -> idp.integration.v1.ListEventsResponse
-	46, // [46:56] is the sub-list for method output_type
-	36, // [36:46] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	37, // 8: idp.integration.v1.Integration.created_at:type_name -> google.protobuf.Timestamp
+	37, // 9: idp.integration.v1.Integration.updated_at:type_name -> google.protobuf.Timestamp
+	37, // 10: idp.integration.v1.Integration.next_sync_at:type_name -> google.protobuf.Timestamp
+	27, // 11: idp.integration.v1.Integration.last_run:type_name -> idp.integration.v1.SyncRun
+	38, // 12: idp.integration.v1.Integration.pull_request_sweep_window:type_name -> google.protobuf.Duration
+	38, // 13: idp.integration.v1.Integration.pull_request_sweep_window_without_webhook:type_name -> google.protobuf.Duration
+	38, // 14: idp.integration.v1.Integration.full_listing_interval:type_name -> google.protobuf.Duration
+	38, // 15: idp.integration.v1.Integration.watermark_overlap:type_name -> google.protobuf.Duration
+	11, // 16: idp.integration.v1.Integration.freshness:type_name -> idp.integration.v1.Freshness
+	38, // 17: idp.integration.v1.Freshness.pull_request_window:type_name -> google.protobuf.Duration
+	37, // 18: idp.integration.v1.Freshness.pull_requests_oldest_confirmed_at:type_name -> google.protobuf.Timestamp
+	37, // 19: idp.integration.v1.Freshness.last_full_listing_at:type_name -> google.protobuf.Timestamp
+	37, // 20: idp.integration.v1.Freshness.listed_as_of:type_name -> google.protobuf.Timestamp
+	8,  // 21: idp.integration.v1.CorrelationRules.rules:type_name -> idp.integration.v1.CorrelationRule
+	9,  // 22: idp.integration.v1.FieldMappings.mappings:type_name -> idp.integration.v1.FieldMapping
+	2,  // 23: idp.integration.v1.SecondaryKinds.kinds:type_name -> idp.integration.v1.SecondaryKind
+	10, // 24: idp.integration.v1.CreateIntegrationRequest.integration:type_name -> idp.integration.v1.Integration
+	10, // 25: idp.integration.v1.CreateIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
+	27, // 26: idp.integration.v1.CreateIntegrationResponse.first_run:type_name -> idp.integration.v1.SyncRun
+	10, // 27: idp.integration.v1.GetIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
+	10, // 28: idp.integration.v1.ListIntegrationsResponse.integrations:type_name -> idp.integration.v1.Integration
+	10, // 29: idp.integration.v1.UpdateIntegrationRequest.changes:type_name -> idp.integration.v1.Integration
+	39, // 30: idp.integration.v1.UpdateIntegrationRequest.update_mask:type_name -> google.protobuf.FieldMask
+	10, // 31: idp.integration.v1.UpdateIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
+	10, // 32: idp.integration.v1.SuspendIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
+	10, // 33: idp.integration.v1.ResumeIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
+	5,  // 34: idp.integration.v1.SyncRun.trigger:type_name -> idp.integration.v1.SyncTrigger
+	6,  // 35: idp.integration.v1.SyncRun.status:type_name -> idp.integration.v1.SyncStatus
+	37, // 36: idp.integration.v1.SyncRun.queued_at:type_name -> google.protobuf.Timestamp
+	37, // 37: idp.integration.v1.SyncRun.started_at:type_name -> google.protobuf.Timestamp
+	37, // 38: idp.integration.v1.SyncRun.finished_at:type_name -> google.protobuf.Timestamp
+	27, // 39: idp.integration.v1.SyncIntegrationResponse.run:type_name -> idp.integration.v1.SyncRun
+	27, // 40: idp.integration.v1.GetSyncRunResponse.run:type_name -> idp.integration.v1.SyncRun
+	27, // 41: idp.integration.v1.ListSyncRunsResponse.runs:type_name -> idp.integration.v1.SyncRun
+	37, // 42: idp.integration.v1.Event.time:type_name -> google.protobuf.Timestamp
+	7,  // 43: idp.integration.v1.Event.type:type_name -> idp.integration.v1.EventType
+	34, // 44: idp.integration.v1.ListEventsResponse.events:type_name -> idp.integration.v1.Event
+	15, // 45: idp.integration.v1.IntegrationService.CreateIntegration:input_type -> idp.integration.v1.CreateIntegrationRequest
+	17, // 46: idp.integration.v1.IntegrationService.GetIntegration:input_type -> idp.integration.v1.GetIntegrationRequest
+	19, // 47: idp.integration.v1.IntegrationService.ListIntegrations:input_type -> idp.integration.v1.ListIntegrationsRequest
+	21, // 48: idp.integration.v1.IntegrationService.UpdateIntegration:input_type -> idp.integration.v1.UpdateIntegrationRequest
+	23, // 49: idp.integration.v1.IntegrationService.SuspendIntegration:input_type -> idp.integration.v1.SuspendIntegrationRequest
+	25, // 50: idp.integration.v1.IntegrationService.ResumeIntegration:input_type -> idp.integration.v1.ResumeIntegrationRequest
+	28, // 51: idp.integration.v1.IntegrationService.SyncIntegration:input_type -> idp.integration.v1.SyncIntegrationRequest
+	30, // 52: idp.integration.v1.IntegrationService.GetSyncRun:input_type -> idp.integration.v1.GetSyncRunRequest
+	32, // 53: idp.integration.v1.IntegrationService.ListSyncRuns:input_type -> idp.integration.v1.ListSyncRunsRequest
+	35, // 54: idp.integration.v1.IntegrationService.ListEvents:input_type -> idp.integration.v1.ListEventsRequest
+	16, // 55: idp.integration.v1.IntegrationService.CreateIntegration:output_type -> idp.integration.v1.CreateIntegrationResponse
+	18, // 56: idp.integration.v1.IntegrationService.GetIntegration:output_type -> idp.integration.v1.GetIntegrationResponse
+	20, // 57: idp.integration.v1.IntegrationService.ListIntegrations:output_type -> idp.integration.v1.ListIntegrationsResponse
+	22, // 58: idp.integration.v1.IntegrationService.UpdateIntegration:output_type -> idp.integration.v1.UpdateIntegrationResponse
+	24, // 59: idp.integration.v1.IntegrationService.SuspendIntegration:output_type -> idp.integration.v1.SuspendIntegrationResponse
+	26, // 60: idp.integration.v1.IntegrationService.ResumeIntegration:output_type -> idp.integration.v1.ResumeIntegrationResponse
+	29, // 61: idp.integration.v1.IntegrationService.SyncIntegration:output_type -> idp.integration.v1.SyncIntegrationResponse
+	31, // 62: idp.integration.v1.IntegrationService.GetSyncRun:output_type -> idp.integration.v1.GetSyncRunResponse
+	33, // 63: idp.integration.v1.IntegrationService.ListSyncRuns:output_type -> idp.integration.v1.ListSyncRunsResponse
+	36, // 64: idp.integration.v1.IntegrationService.ListEvents:output_type -> idp.integration.v1.ListEventsResponse
+	55, // [55:65] is the sub-list for method output_type
+	45, // [45:55] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_idp_integration_v1_integration_proto_init() }
@@ -2663,7 +2846,7 @@ func file_idp_integration_v1_integration_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_idp_integration_v1_integration_proto_rawDesc), len(file_idp_integration_v1_integration_proto_rawDesc)),
 			NumEnums:      8,
-			NumMessages:   28,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
