@@ -13,11 +13,13 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/ids"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/ingest"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
 	"github.com/catalog-discovery/bitbucket/shared/backoff"
 	"github.com/catalog-discovery/bitbucket/shared/clock"
 	"github.com/catalog-discovery/bitbucket/shared/record"
+	"github.com/catalog-discovery/bitbucket/shared/sweep"
 )
 
 // Config holds the timings of the task protocol.
@@ -258,8 +260,15 @@ func (s *Service) assignment(ctx context.Context, t tasks.Task) (tasks.Assignmen
 		for i, k := range in.SecondaryKinds {
 			kinds[i] = string(k)
 		}
+		now := s.clock.Now().UTC()
+		plan, err := s.store.PlanSync(ctx, t.AccountID, t.ID, t.LeaseToken, func(f store.SweepFacts) sweep.Plan {
+			return sweep.Decide(in.Sweep, sweepFacts(in, f, now))
+		})
+		if err != nil {
+			return a, err
+		}
 		a.Sync = &tasks.SyncPayload{IntegrationID: in.ID, SecondaryKinds: kinds, Limits: s.cfg.Limits, StartDate: in.StartDate,
-			Cursors: cursors, Target: tasks.Target{Workspace: in.Workspace, APIBaseURL: c.APIBaseURL, TokenRef: c.TokenRef}}
+			Cursors: cursors, Target: tasks.Target{Workspace: in.Workspace, APIBaseURL: c.APIBaseURL, TokenRef: c.TokenRef}, Plan: &plan}
 	case tasks.TestConnection:
 		c, err := s.store.GetConnector(ctx, t.AccountID, t.ConnectorID)
 		if err != nil {
@@ -268,6 +277,15 @@ func (s *Service) assignment(ctx context.Context, t tasks.Task) (tasks.Assignmen
 		a.Test = &tasks.TestPayload{ConnectorID: c.ID, Target: tasks.Target{Workspace: c.Workspace, APIBaseURL: c.APIBaseURL, TokenRef: c.TokenRef}}
 	}
 	return a, nil
+}
+
+// sweepFacts puts together what a sync's plan is decided from: a run
+// that is not scheduled (the first sync, a catch-up after a suspension, a
+// user's sync now) lists and confirms everything.
+func sweepFacts(in integration.Integration, f store.SweepFacts, now time.Time) sweep.Facts {
+	return sweep.Facts{Now: now, Interval: in.Frequency.Duration(), Webhook: in.WebhookWorking(),
+		Everything: slices.Contains([]tasks.Trigger{tasks.Created, tasks.Manual, tasks.Resumed}, f.Trigger), PullRequests: slices.Contains(in.SecondaryKinds, integration.PullRequests),
+		LastFullListing: f.LastFullListing, ListedAsOf: f.ListedAsOf, Repositories: f.Repositories}
 }
 
 // Renew extends a lease and stores progress and checkpoint. Errors:

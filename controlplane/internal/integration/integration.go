@@ -9,6 +9,7 @@ import (
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/catalog"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+	"github.com/catalog-discovery/bitbucket/shared/sweep"
 )
 
 // Behavior is how discovered repositories enter the catalog.
@@ -147,7 +148,15 @@ type Integration struct {
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 	NextSyncAt     time.Time // zero while suspended
+	// Sweep holds the windows of the pull request sweep and the listings.
+	Sweep sweep.Settings
 }
+
+// WebhookWorking reports whether a workspace webhook delivers this
+// integration's changes, which lets its sweeps use the longer window.
+// The control plane registers no webhook, so polling is the only source
+// of changes and every integration sweeps at the shorter window.
+func (in Integration) WebhookWorking() bool { return false }
 
 // Draft is a requested integration before defaults: a nil slice pointer
 // means "not given" (use the default), a pointer to an empty slice means
@@ -165,6 +174,27 @@ type Draft struct {
 	Frequency      Frequency
 	StartDate      time.Time
 	AutoImport     bool
+	// Sweep settings; nil ones take their defaults.
+	Sweep SweepDraft
+}
+
+// SweepDraft holds the sweep settings given; nil means the default.
+type SweepDraft struct {
+	Window, WindowWithoutWebhook, FullListingInterval, Overlap *time.Duration
+}
+
+// settings fills what is not given from base.
+func (d SweepDraft) settings(base sweep.Settings) sweep.Settings {
+	for _, f := range []struct {
+		given *time.Duration
+		to    *time.Duration
+	}{{d.Window, &base.Window}, {d.WindowWithoutWebhook, &base.WindowWithoutWebhook},
+		{d.FullListingInterval, &base.FullListingInterval}, {d.Overlap, &base.Overlap}} {
+		if f.given != nil {
+			*f.to = *f.given
+		}
+	}
+	return base
 }
 
 // ValidType reports whether t is a valid catalog type for an integration
@@ -229,6 +259,7 @@ func New(d Draft, connector Connector, now time.Time) (Integration, error) {
 	if in.Frequency == "" {
 		in.Frequency = Every3Hours
 	}
+	in.Sweep = d.Sweep.settings(sweep.DefaultSettings)
 	in.check(&v)
 	checkSecondaryKinds(&v, in.SecondaryKinds)
 	if !in.StartDate.IsZero() && in.StartDate.After(now) {
@@ -308,7 +339,11 @@ func (in *Integration) check(v *fault.Violations) {
 	if !in.Frequency.Valid() {
 		v.Add("integration.update_frequency", "unknown frequency %q: want one of 30m, 1h, 3h, 6h, 12h, 1d", in.Frequency)
 	}
+	for _, bad := range in.Sweep.Check() {
+		v.Add("integration."+bad.Field, "%s", bad.Rule)
+	}
 }
+
 
 func checkSecondaryKinds(v *fault.Violations, kinds []SecondaryKind) {
 	seen := map[SecondaryKind]bool{}

@@ -1,6 +1,7 @@
 package integration_test
 
 import (
+	"github.com/catalog-discovery/bitbucket/shared/sweep"
 	"slices"
 	"strings"
 	"testing"
@@ -107,7 +108,8 @@ func TestNewIntegrationDefaults(t *testing.T) {
 	want := integration.Integration{AccountID: "acme", Name: "main", ConnectorID: "con_1", Workspace: "acme",
 		Behavior: integration.RegisterAndMerge, Kind: "Component", Type: "service", Correlation: integration.DefaultCorrelation(),
 		Fields: integration.DefaultFieldMappings(), SecondaryKinds: []integration.SecondaryKind{integration.PullRequests, integration.Commits},
-		Frequency: integration.Every3Hours, State: integration.Enabled, CreatedAt: now, UpdatedAt: now, NextSyncAt: now.Add(3 * time.Hour)}
+		Frequency: integration.Every3Hours, State: integration.Enabled, CreatedAt: now, UpdatedAt: now, NextSyncAt: now.Add(3 * time.Hour),
+		Sweep: sweep.DefaultSettings}
 	if diff := cmp.Diff(want, in); diff != "" {
 		t.Fatalf("defaults (-want +got):\n%s", diff)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
+	"github.com/catalog-discovery/bitbucket/shared/sweep"
 )
 
 // ReasonSecondaryKindsLocked is the reason of a rejected secondary-kinds change.
@@ -25,10 +26,16 @@ const (
 	FieldFrequency      = "update_frequency"
 	FieldStartDate      = "start_date"
 	FieldAutoImport     = "auto_import"
+	// The sweep settings.
+	FieldSweepWindow            = "pull_request_sweep_window"
+	FieldSweepWindowWithoutHook = "pull_request_sweep_window_without_webhook"
+	FieldFullListingInterval    = "full_listing_interval"
+	FieldWatermarkOverlap       = "watermark_overlap"
 )
 
 var updatable = []string{FieldName, FieldConnector, FieldBehavior, FieldKind, FieldType, FieldCorrelation,
-	FieldFieldMappings, FieldFrequency, FieldStartDate, FieldAutoImport}
+	FieldFieldMappings, FieldFrequency, FieldStartDate, FieldAutoImport,
+	FieldSweepWindow, FieldSweepWindowWithoutHook, FieldFullListingInterval, FieldWatermarkOverlap}
 
 // Changes is a partial update: only the fields named in Mask are applied.
 type Changes struct {
@@ -88,6 +95,14 @@ func Apply(in *Integration, ch Changes, connector *Connector, now time.Time) ([]
 			}
 		case FieldAutoImport:
 			next.AutoImport = ch.Draft.AutoImport
+		case FieldSweepWindow:
+			next.Sweep.Window = sweepValue(ch.Draft.Sweep.Window, sweep.DefaultSettings.Window)
+		case FieldSweepWindowWithoutHook:
+			next.Sweep.WindowWithoutWebhook = sweepValue(ch.Draft.Sweep.WindowWithoutWebhook, sweep.DefaultSettings.WindowWithoutWebhook)
+		case FieldFullListingInterval:
+			next.Sweep.FullListingInterval = sweepValue(ch.Draft.Sweep.FullListingInterval, sweep.DefaultSettings.FullListingInterval)
+		case FieldWatermarkOverlap:
+			next.Sweep.Overlap = sweepValue(ch.Draft.Sweep.Overlap, sweep.DefaultSettings.Overlap)
 		case FieldSecondaryKinds:
 			var want []SecondaryKind
 			if ch.Draft.SecondaryKinds != nil {
@@ -122,6 +137,15 @@ func Apply(in *Integration, ch Changes, connector *Connector, now time.Time) ([]
 	next.UpdatedAt = now
 	*in = next
 	return changed, nil
+}
+
+// sweepValue is a sweep setting named in a mask: the value given, or
+// the default when none is.
+func sweepValue(given *time.Duration, def time.Duration) time.Duration {
+	if given == nil {
+		return def
+	}
+	return *given
 }
 
 // checkConnectorWorkspace holds an integration to its workspace: a
@@ -159,5 +183,9 @@ func diff(a, b Integration) []string {
 	add(a.Frequency != b.Frequency, FieldFrequency)
 	add(!a.StartDate.Equal(b.StartDate), FieldStartDate)
 	add(a.AutoImport != b.AutoImport, FieldAutoImport)
+	add(a.Sweep.Window != b.Sweep.Window, FieldSweepWindow)
+	add(a.Sweep.WindowWithoutWebhook != b.Sweep.WindowWithoutWebhook, FieldSweepWindowWithoutHook)
+	add(a.Sweep.FullListingInterval != b.Sweep.FullListingInterval, FieldFullListingInterval)
+	add(a.Sweep.Overlap != b.Sweep.Overlap, FieldWatermarkOverlap)
 	return out
 }

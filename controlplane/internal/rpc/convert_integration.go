@@ -2,10 +2,14 @@ package rpc
 
 import (
 	"fmt"
+	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	integrationv1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/integration/v1"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/integrationsvc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
 )
@@ -121,7 +125,25 @@ func draftFromProto(p *integrationv1.Integration) integration.Draft {
 		}
 		d.SecondaryKinds = &kinds
 	}
+	d.Sweep = integration.SweepDraft{Window: fromDuration(p.GetPullRequestSweepWindow()),
+		WindowWithoutWebhook: fromDuration(p.GetPullRequestSweepWindowWithoutWebhook()),
+		FullListingInterval:  fromDuration(p.GetFullListingInterval()), Overlap: fromDuration(p.GetWatermarkOverlap())}
 	return d
+}
+
+func freshnessToProto(f integrationsvc.Freshness) *integrationv1.Freshness {
+	return &integrationv1.Freshness{Webhook: f.Webhook, PullRequestWindow: durationpb.New(f.Window), Repositories: f.Repositories,
+		PullRequestsOldestConfirmedAt: ts(f.OldestConfirmed), PullRequestsOverdue: f.Overdue,
+		LastFullListingAt: ts(f.LastFullListing), ListedAsOf: ts(f.ListedAsOf)}
+}
+
+// fromDuration reads an optional duration: nil when not given.
+func fromDuration(d *durationpb.Duration) *time.Duration {
+	if d == nil {
+		return nil
+	}
+	v := d.AsDuration()
+	return &v
 }
 
 func integrationToProto(in integration.Integration, last *tasks.SyncRun) *integrationv1.Integration {
@@ -129,7 +151,11 @@ func integrationToProto(in integration.Integration, last *tasks.SyncRun) *integr
 		Behavior: behaviorsOut[in.Behavior], Kind: in.Kind, Type: in.Type, UpdateFrequency: frequenciesOut[in.Frequency],
 		StartDate: ts(in.StartDate), AutoImport: in.AutoImport, CreatedAt: ts(in.CreatedAt), UpdatedAt: ts(in.UpdatedAt),
 		NextSyncAt: ts(in.NextSyncAt), Correlation: &integrationv1.CorrelationRules{}, FieldMappings: &integrationv1.FieldMappings{},
-		SecondaryKinds: &integrationv1.SecondaryKinds{}}
+		SecondaryKinds:                       &integrationv1.SecondaryKinds{},
+		PullRequestSweepWindow:               durationpb.New(in.Sweep.Window),
+		PullRequestSweepWindowWithoutWebhook: durationpb.New(in.Sweep.WindowWithoutWebhook),
+		FullListingInterval:                  durationpb.New(in.Sweep.FullListingInterval),
+		WatermarkOverlap:                     durationpb.New(in.Sweep.Overlap)}
 	out.State = integrationv1.IntegrationState_INTEGRATION_STATE_ENABLED
 	if in.State == integration.Suspended {
 		out.State = integrationv1.IntegrationState_INTEGRATION_STATE_SUSPENDED

@@ -28,7 +28,13 @@ func (i *integrationServer) GetIntegration(ctx context.Context, req *integration
 	if err != nil {
 		return nil, err
 	}
-	return &integrationv1.GetIntegrationResponse{Integration: integrationToProto(in, run)}, nil
+	f, err := i.s.Manage.Freshness(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	out := integrationToProto(in, run)
+	out.Freshness = freshnessToProto(f)
+	return &integrationv1.GetIntegrationResponse{Integration: out}, nil
 }
 
 func (i *integrationServer) ListIntegrations(ctx context.Context, req *integrationv1.ListIntegrationsRequest) (*integrationv1.ListIntegrationsResponse, error) {

@@ -21,24 +21,32 @@ const (
 )
 
 const integrationColumns = `id, account_id, name, connector_id, workspace, behavior, kind, type, correlation, field_mappings,
-	secondary_kinds, frequency, start_date, auto_import, state, next_sync_at, created_at, updated_at`
+	secondary_kinds, frequency, start_date, auto_import, state, next_sync_at, created_at, updated_at,
+	pr_sweep_window, pr_sweep_window_without_webhook, full_listing_interval, watermark_overlap`
 
 func integrationArgs(in integration.Integration) []any {
 	return []any{in.ID, in.AccountID, in.Name, in.ConnectorID, in.Workspace, string(in.Behavior), in.Kind, in.Type,
 		toJSON(in.Correlation), toJSON(in.Fields), toJSON(in.SecondaryKinds), string(in.Frequency),
-		nullMicros(in.StartDate), in.AutoImport, string(in.State), nullMicros(in.NextSyncAt), micros(in.CreatedAt), micros(in.UpdatedAt)}
+		nullMicros(in.StartDate), in.AutoImport, string(in.State), nullMicros(in.NextSyncAt), micros(in.CreatedAt), micros(in.UpdatedAt),
+		seconds(in.Sweep.Window), seconds(in.Sweep.WindowWithoutWebhook), seconds(in.Sweep.FullListingInterval), seconds(in.Sweep.Overlap)}
 }
+
+func seconds(d time.Duration) int64 { return int64(d / time.Second) }
 
 func scanIntegration(row scanner) (integration.Integration, error) {
 	var in integration.Integration
 	var behavior, corr, fields, kinds, freq, state string
 	var start, next sql.NullInt64
 	var created, updated int64
+	var window, windowAlone, full, overlap int64
 	err := row.Scan(&in.ID, &in.AccountID, &in.Name, &in.ConnectorID, &in.Workspace, &behavior, &in.Kind, &in.Type,
-		&corr, &fields, &kinds, &freq, &start, &in.AutoImport, &state, &next, &created, &updated)
+		&corr, &fields, &kinds, &freq, &start, &in.AutoImport, &state, &next, &created, &updated,
+		&window, &windowAlone, &full, &overlap)
 	if err != nil {
 		return in, err
 	}
+	in.Sweep.Window, in.Sweep.WindowWithoutWebhook = time.Duration(window)*time.Second, time.Duration(windowAlone)*time.Second
+	in.Sweep.FullListingInterval, in.Sweep.Overlap = time.Duration(full)*time.Second, time.Duration(overlap)*time.Second
 	in.Behavior, in.Frequency, in.State = integration.Behavior(behavior), integration.Frequency(freq), integration.State(state)
 	in.StartDate, in.NextSyncAt = fromNullMicros(start), fromNullMicros(next)
 	in.CreatedAt, in.UpdatedAt = fromMicros(created), fromMicros(updated)
@@ -65,7 +73,7 @@ func (db *DB) CreateIntegration(ctx context.Context, in integration.Integration,
 		if err != nil {
 			return err
 		}
-		if _, err := tx.exec(ctx, `INSERT INTO integrations (`+integrationColumns+`) VALUES `+placeholders(18), integrationArgs(in)...); err != nil {
+		if _, err := tx.exec(ctx, `INSERT INTO integrations (`+integrationColumns+`) VALUES `+placeholders(22), integrationArgs(in)...); err != nil {
 			if db.dialect.isUniqueViolation(err) {
 				return fault.New(fault.AlreadyExists, "", "integration %q conflicts with an existing one", in.Name)
 			}
@@ -210,8 +218,10 @@ func (db *DB) UpdateIntegration(ctx context.Context, accountID, ref string, ch I
 		}
 		args := integrationArgs(in)
 		_, err = tx.exec(ctx, `UPDATE integrations SET name = ?, connector_id = ?, behavior = ?, kind = ?, type = ?, correlation = ?,
-			field_mappings = ?, frequency = ?, start_date = ?, auto_import = ?, next_sync_at = ?, updated_at = ? WHERE id = ?`,
-			args[2], args[3], args[5], args[6], args[7], args[8], args[9], args[11], args[12], args[13], args[15], args[17], in.ID)
+			field_mappings = ?, frequency = ?, start_date = ?, auto_import = ?, next_sync_at = ?, updated_at = ?,
+			pr_sweep_window = ?, pr_sweep_window_without_webhook = ?, full_listing_interval = ?, watermark_overlap = ? WHERE id = ?`,
+			args[2], args[3], args[5], args[6], args[7], args[8], args[9], args[11], args[12], args[13], args[15], args[17],
+			args[18], args[19], args[20], args[21], in.ID)
 		if err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
 	"github.com/catalog-discovery/bitbucket/shared/record"
+	"github.com/catalog-discovery/bitbucket/shared/sweep"
 )
 
 // Store is everything the control plane persists. Every method is safe for
@@ -72,6 +73,10 @@ type Store interface {
 	ListPullRequests(ctx context.Context, integrationID, repositoryUUID string) ([]record.PullRequest, error)
 	ListCommits(ctx context.Context, integrationID, repositoryUUID string) ([]record.Commit, error)
 	ListCursors(ctx context.Context, integrationID string) ([]record.Cursor, error)
+
+	// Sweeps.
+	PlanSync(ctx context.Context, accountID, taskID, leaseToken string, decide func(SweepFacts) sweep.Plan) (sweep.Plan, error)
+	Freshness(ctx context.Context, integrationID string, overdueBefore time.Time) (Freshness, error)
 
 	// Events.
 	AddEvent(ctx context.Context, e Event) error

@@ -1106,11 +1106,11 @@ const file_idp_delegate_v1_task_proto_rawDesc = "" +
 	"\n" +
 	"start_date\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tstartDate\x12;\n" +
 	"\acursors\x18\x06 \x03(\v2!.idp.delegate.v1.RepositoryCursorR\acursors\x120\n" +
-	"\x05sweep\x18\a \x01(\v2\x1a.idp.delegate.v1.SweepPlanR\x05sweep\"\xaa\x02\n" +
+	"\x05sweep\x18\a \x01(\v2\x1a.idp.delegate.v1.SweepPlanR\x05sweep\"\xe6\x02\n" +
 	"\tSweepPlan\x12@\n" +
-	"\alisting\x18\x01 \x01(\x0e2\x1c.idp.delegate.v1.ListingModeB\b\xbaH\x05\x82\x01\x02\x10\x01R\alisting\x120\n" +
-	"\x05since\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12/\n" +
-	"\x05as_of\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\x12*\n" +
+	"\alisting\x18\x01 \x01(\x0e2\x1c.idp.delegate.v1.ListingModeB\b\xbaH\x05\x82\x01\x02\x10\x01R\alisting\x12N\n" +
+	"\x05since\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\x05since\x12M\n" +
+	"\x05as_of\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\x04asOf\x12*\n" +
 	"\x11all_pull_requests\x18\x04 \x01(\bR\x0fallPullRequests\x12L\n" +
 	"\x19pull_request_repositories\x18\x05 \x03(\tB\x10\xbaH\r\x92\x01\n" +
 	"\x10\xc0\x9a\f\"\x04r\x02\x18BR\x17pullRequestRepositories\"\xb4\x01\n" +

@@ -2501,7 +2501,7 @@ const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"\boperator\x18\x03 \x01(\x0e2\x1c.idp.integration.v1.OperatorB\b\xbaH\x05\x82\x01\x02\x10\x01R\boperator\"R\n" +
 	"\fFieldMapping\x12 \n" +
 	"\x04name\x18\x01 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\x04name\x12 \n" +
-	"\x04path\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\x04path\"\x82\f\n" +
+	"\x04path\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\x04path\"\xc7\f\n" +
 	"\vIntegration\x12\x1c\n" +
 	"\x02id\x18\x01 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\x02id\x12 \n" +
 	"\x04name\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\x04name\x12*\n" +
@@ -2526,20 +2526,20 @@ const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"updated_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\tupdatedAt\x12Z\n" +
 	"\fnext_sync_at\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\n" +
 	"nextSyncAt\x126\n" +
-	"\blast_run\x18\x12 \x01(\v2\x1b.idp.integration.v1.SyncRunR\alastRun\x12T\n" +
-	"\x19pull_request_sweep_window\x18\x13 \x01(\v2\x19.google.protobuf.DurationR\x16pullRequestSweepWindow\x12r\n" +
-	")pull_request_sweep_window_without_webhook\x18\x14 \x01(\v2\x19.google.protobuf.DurationR$pullRequestSweepWindowWithoutWebhook\x12M\n" +
-	"\x15full_listing_interval\x18\x15 \x01(\v2\x19.google.protobuf.DurationR\x13fullListingInterval\x12F\n" +
-	"\x11watermark_overlap\x18\x16 \x01(\v2\x19.google.protobuf.DurationR\x10watermarkOverlap\x12;\n" +
-	"\tfreshness\x18\x17 \x01(\v2\x1d.idp.integration.v1.FreshnessR\tfreshness\"\xb9\x03\n" +
+	"\blast_run\x18\x12 \x01(\v2\x1b.idp.integration.v1.SyncRunR\alastRun\x12e\n" +
+	"\x19pull_request_sweep_window\x18\x13 \x01(\v2\x19.google.protobuf.DurationB\x0f\xbaH\f\xaa\x01\t\"\x05\b\x80\x9a\x9e\x012\x00R\x16pullRequestSweepWindow\x12\x83\x01\n" +
+	")pull_request_sweep_window_without_webhook\x18\x14 \x01(\v2\x19.google.protobuf.DurationB\x0f\xbaH\f\xaa\x01\t\"\x05\b\x80\x9a\x9e\x012\x00R$pullRequestSweepWindowWithoutWebhook\x12^\n" +
+	"\x15full_listing_interval\x18\x15 \x01(\v2\x19.google.protobuf.DurationB\x0f\xbaH\f\xaa\x01\t\"\x05\b\x80\x9a\x9e\x012\x00R\x13fullListingInterval\x12W\n" +
+	"\x11watermark_overlap\x18\x16 \x01(\v2\x19.google.protobuf.DurationB\x0f\xbaH\f\xaa\x01\t\"\x05\b\x80\x9a\x9e\x012\x00R\x10watermarkOverlap\x12;\n" +
+	"\tfreshness\x18\x17 \x01(\v2\x1d.idp.integration.v1.FreshnessR\tfreshness\"\xb7\x04\n" +
 	"\tFreshness\x12\x18\n" +
-	"\awebhook\x18\x01 \x01(\bR\awebhook\x12I\n" +
-	"\x13pull_request_window\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x11pullRequestWindow\x12\"\n" +
-	"\frepositories\x18\x03 \x01(\x03R\frepositories\x12d\n" +
-	"!pull_requests_oldest_confirmed_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x1dpullRequestsOldestConfirmedAt\x122\n" +
-	"\x15pull_requests_overdue\x18\x05 \x01(\x03R\x13pullRequestsOverdue\x12K\n" +
-	"\x14last_full_listing_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x11lastFullListingAt\x12<\n" +
-	"\flisted_as_of\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"\awebhook\x18\x01 \x01(\bR\awebhook\x12Z\n" +
+	"\x13pull_request_window\x18\x02 \x01(\v2\x19.google.protobuf.DurationB\x0f\xbaH\f\xaa\x01\t\"\x05\b\x80\x9a\x9e\x012\x00R\x11pullRequestWindow\x12+\n" +
+	"\frepositories\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\frepositories\x12\x82\x01\n" +
+	"!pull_requests_oldest_confirmed_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\x1dpullRequestsOldestConfirmedAt\x12;\n" +
+	"\x15pull_requests_overdue\x18\x05 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x13pullRequestsOverdue\x12i\n" +
+	"\x14last_full_listing_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\x11lastFullListingAt\x12Z\n" +
+	"\flisted_as_of\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\n" +
 	"listedAsOf\"W\n" +
 	"\x10CorrelationRules\x12C\n" +
 	"\x05rules\x18\x01 \x03(\v2#.idp.integration.v1.CorrelationRuleB\b\xbaH\x05\x92\x01\x02\x10 R\x05rules\"W\n" +
