@@ -344,7 +344,6 @@ func (in *Integration) check(v *fault.Violations) {
 	}
 }
 
-
 func checkSecondaryKinds(v *fault.Violations, kinds []SecondaryKind) {
 	seen := map[SecondaryKind]bool{}
 	for i, k := range kinds {
