@@ -53,6 +53,18 @@ var settingRoundTrips = map[string]struct {
 	"frequency":   {[]string{"--frequency", "1h"}, func(in *integrationv1.Integration) any { return frequencyName(in.GetUpdateFrequency()) }},
 	"start-date":  {[]string{"--start-date", "2025-01-01"}, func(in *integrationv1.Integration) any { return startDateString(in.GetStartDate()) }},
 	"auto-import": {[]string{"--auto-import"}, func(in *integrationv1.Integration) any { return in.GetAutoImport() }},
+	"pr-sweep-window": {[]string{"--pr-sweep-window", "2d"}, func(in *integrationv1.Integration) any {
+		return durationString(in.GetPullRequestSweepWindow())
+	}},
+	"pr-sweep-window-without-webhook": {[]string{"--pr-sweep-window-without-webhook", "90m"}, func(in *integrationv1.Integration) any {
+		return durationString(in.GetPullRequestSweepWindowWithoutWebhook())
+	}},
+	"full-listing-interval": {[]string{"--full-listing-interval", "12h"}, func(in *integrationv1.Integration) any {
+		return durationString(in.GetFullListingInterval())
+	}},
+	"watermark-overlap": {[]string{"--watermark-overlap", "5m"}, func(in *integrationv1.Integration) any {
+		return durationString(in.GetWatermarkOverlap())
+	}},
 }
 
 // TestIntegrationSettingsRoundTrip walks the settings table: each setting
