@@ -3,7 +3,12 @@
 import { useCallback, useEffect, useState } from "react";
 import { integrations } from "../api";
 import { shown, type ShownError } from "../errors";
-import { IntegrationState, type Integration, type SyncRun } from "../gen/idp/integration/v1/integration_pb";
+import {
+  IntegrationState,
+  type Freshness as IntegrationFreshness,
+  type Integration,
+  type SyncRun,
+} from "../gen/idp/integration/v1/integration_pb";
 import { isActive, stateLabel, syncStatusLabel, syncTone } from "../labels";
 import { Link } from "../router";
 import { Badge, ErrorBox, useLoad, when } from "../ui";
@@ -45,6 +50,7 @@ export function IntegrationPage({ id, tab }: { id: string; tab: string }) {
       </header>
       <p className="hint">
         Bitbucket Cloud workspace <strong>{integration.workspace}</strong> · next sync {when(integration.nextSyncAt)}
+        {integration.freshness && <Freshness freshness={integration.freshness} />}
       </p>
       <nav className="tabs" aria-label="Integration">
         {tabs.map(([t, label]) => (
@@ -59,6 +65,21 @@ export function IntegrationPage({ id, tab }: { id: string; tab: string }) {
       {tab === "runs" && <RunsTab integration={integration} refresh={synced} />}
       {tab === "events" && <EventsTab integration={integration} refresh={synced} />}
     </section>
+  );
+}
+
+// Freshness says how recently the pull requests were confirmed: the
+// oldest confirmation and how many repositories are overdue.
+function Freshness({ freshness: f }: { freshness: IntegrationFreshness }) {
+  const oldest = f.pullRequestsOldestConfirmedAt
+    ? `oldest ${when(f.pullRequestsOldestConfirmedAt)}`
+    : "not yet for every repository";
+  return (
+    <>
+      {" "}
+      · pull requests confirmed: {oldest}, {String(f.pullRequestsOverdue)} of {String(f.repositories)} overdue
+      {f.webhook ? "" : " (no webhook: polling only)"}
+    </>
   );
 }
 

@@ -5,8 +5,8 @@
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_buf_validate_validate } from "../../../buf/validate/validate_pb";
-import type { FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Duration, FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import { file_idp_rules_v1_rules } from "../../rules/v1/rules_pb";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file idp/integration/v1/integration.proto.
  */
 export const file_idp_integration_v1_integration: GenFile = /*@__PURE__*/
-  fileDesc("CiRpZHAvaW50ZWdyYXRpb24vdjEvaW50ZWdyYXRpb24ucHJvdG8SEmlkcC5pbnRlZ3JhdGlvbi52MSKUAQoPQ29ycmVsYXRpb25SdWxlEiMKDWluZ2VzdGVkX3BhdGgYASABKAlCDLpICXIHoI4nARiAAhIiCgxjYXRhbG9nX3BhdGgYAiABKAlCDLpICXIHoI4nARiAAhI4CghvcGVyYXRvchgDIAEoDjIcLmlkcC5pbnRlZ3JhdGlvbi52MS5PcGVyYXRvckIIukgFggECEAEiRgoMRmllbGRNYXBwaW5nEhoKBG5hbWUYASABKAlCDLpICXIHoI4nARiAAhIaCgRwYXRoGAIgASgJQgy6SAlyB6COJwEYgAIiqAcKC0ludGVncmF0aW9uEhgKAmlkGAEgASgJQgy6SAlyB6COJwEYgAESGgoEbmFtZRgCIAEoCUIMukgJcgegjicBGIABEh8KCWNvbm5lY3RvchgDIAEoCUIMukgJcgegjicBGIABEh4KCXdvcmtzcGFjZRgEIAEoCUILukgIcgagjicBGGQSOAoIYmVoYXZpb3IYBSABKA4yHC5pZHAuaW50ZWdyYXRpb24udjEuQmVoYXZpb3JCCLpIBYIBAhABEhkKBGtpbmQYBiABKAlCC7pICHIGoI4nARhAEhkKBHR5cGUYByABKAlCC7pICHIGoI4nARg/EjkKC2NvcnJlbGF0aW9uGAggASgLMiQuaWRwLmludGVncmF0aW9uLnYxLkNvcnJlbGF0aW9uUnVsZXMSOQoOZmllbGRfbWFwcGluZ3MYCSABKAsyIS5pZHAuaW50ZWdyYXRpb24udjEuRmllbGRNYXBwaW5ncxI7Cg9zZWNvbmRhcnlfa2luZHMYCiABKAsyIi5pZHAuaW50ZWdyYXRpb24udjEuU2Vjb25kYXJ5S2luZHMSRwoQdXBkYXRlX2ZyZXF1ZW5jeRgLIAEoDjIjLmlkcC5pbnRlZ3JhdGlvbi52MS5VcGRhdGVGcmVxdWVuY3lCCLpIBYIBAhABEkcKCnN0YXJ0X2RhdGUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhe6SBSyAREiBwj/gtH/rwcyBgiAh7XDAxITCgthdXRvX2ltcG9ydBgNIAEoCBI9CgVzdGF0ZRgOIAEoDjIkLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvblN0YXRlQgi6SAWCAQIQARJMCgpjcmVhdGVkX2F0GA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIcukgZsgEWIgcI/4LR/68HMgsIgJK4w5j+////ARJMCgp1cGRhdGVkX2F0GBAgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIcukgZsgEWIgcI/4LR/68HMgsIgJK4w5j+////ARJOCgxuZXh0X3N5bmNfYXQYESABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhy6SBmyARYiBwj/gtH/rwcyCwiAkrjDmP7///8BEi0KCGxhc3RfcnVuGBIgASgLMhsuaWRwLmludGVncmF0aW9uLnYxLlN5bmNSdW4iUAoQQ29ycmVsYXRpb25SdWxlcxI8CgVydWxlcxgBIAMoCzIjLmlkcC5pbnRlZ3JhdGlvbi52MS5Db3JyZWxhdGlvblJ1bGVCCLpIBZIBAhAgIk0KDUZpZWxkTWFwcGluZ3MSPAoIbWFwcGluZ3MYASADKAsyIC5pZHAuaW50ZWdyYXRpb24udjEuRmllbGRNYXBwaW5nQgi6SAWSAQIQQCJXCg5TZWNvbmRhcnlLaW5kcxJFCgVraW5kcxgBIAMoDjIhLmlkcC5pbnRlZ3JhdGlvbi52MS5TZWNvbmRhcnlLaW5kQhO6SBCSAQ0QAhgBIgeCAQQQASAAIlgKGENyZWF0ZUludGVncmF0aW9uUmVxdWVzdBI8CgtpbnRlZ3JhdGlvbhgBIAEoCzIfLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvbkIGukgDyAEBIoEBChlDcmVhdGVJbnRlZ3JhdGlvblJlc3BvbnNlEjQKC2ludGVncmF0aW9uGAEgASgLMh8uaWRwLmludGVncmF0aW9uLnYxLkludGVncmF0aW9uEi4KCWZpcnN0X3J1bhgCIAEoCzIbLmlkcC5pbnRlZ3JhdGlvbi52MS5TeW5jUnVuIjwKFUdldEludGVncmF0aW9uUmVxdWVzdBIjCgtpbnRlZ3JhdGlvbhgBIAEoCUIOukgLcgmgjicBEAEYgAEiTgoWR2V0SW50ZWdyYXRpb25SZXNwb25zZRI0CgtpbnRlZ3JhdGlvbhgBIAEoCzIfLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvbiJnChdMaXN0SW50ZWdyYXRpb25zUmVxdWVzdBIcCglwYWdlX3NpemUYASABKAVCCbpIBhoEsI4nARIuCgpwYWdlX3Rva2VuGAIgASgJQhq6SBdyFRiACDIQXltBLVphLXowLTlfLV0qJCJqChhMaXN0SW50ZWdyYXRpb25zUmVzcG9uc2USNQoMaW50ZWdyYXRpb25zGAEgAygLMh8uaWRwLmludGVncmF0aW9uLnYxLkludGVncmF0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSK5AgoYVXBkYXRlSW50ZWdyYXRpb25SZXF1ZXN0EiMKC2ludGVncmF0aW9uGAEgASgJQg66SAtyCaCOJwEQARiAARIwCgdjaGFuZ2VzGAIgASgLMh8uaWRwLmludGVncmF0aW9uLnYxLkludGVncmF0aW9uEsUBCgt1cGRhdGVfbWFzaxgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2tCkwG6SI8B4gGLARIEbmFtZRIJY29ubmVjdG9yEgl3b3Jrc3BhY2USCGJlaGF2aW9yEgRraW5kEgR0eXBlEgtjb3JyZWxhdGlvbhIOZmllbGRfbWFwcGluZ3MSD3NlY29uZGFyeV9raW5kcxIQdXBkYXRlX2ZyZXF1ZW5jeRIKc3RhcnRfZGF0ZRILYXV0b19pbXBvcnQiUQoZVXBkYXRlSW50ZWdyYXRpb25SZXNwb25zZRI0CgtpbnRlZ3JhdGlvbhgBIAEoCzIfLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvbiJAChlTdXNwZW5kSW50ZWdyYXRpb25SZXF1ZXN0EiMKC2ludGVncmF0aW9uGAEgASgJQg66SAtyCaCOJwEQARiAASJSChpTdXNwZW5kSW50ZWdyYXRpb25SZXNwb25zZRI0CgtpbnRlZ3JhdGlvbhgBIAEoCzIfLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvbiI/ChhSZXN1bWVJbnRlZ3JhdGlvblJlcXVlc3QSIwoLaW50ZWdyYXRpb24YASABKAlCDrpIC3IJoI4nARABGIABIlEKGVJlc3VtZUludGVncmF0aW9uUmVzcG9uc2USNAoLaW50ZWdyYXRpb24YASABKAsyHy5pZHAuaW50ZWdyYXRpb24udjEuSW50ZWdyYXRpb24i+AUKB1N5bmNSdW4SGAoCaWQYASABKAlCDLpICXIHoI4nARiAARIkCg5pbnRlZ3JhdGlvbl9pZBgCIAEoCUIMukgJcgegjicBGIABEjoKB3RyaWdnZXIYAyABKA4yHy5pZHAuaW50ZWdyYXRpb24udjEuU3luY1RyaWdnZXJCCLpIBYIBAhABEjgKBnN0YXR1cxgEIAEoDjIeLmlkcC5pbnRlZ3JhdGlvbi52MS5TeW5jU3RhdHVzQgi6SAWCAQIQARJLCglxdWV1ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhy6SBmyARYiBwj/gtH/rwcyCwiAkrjDmP7///8BEkwKCnN0YXJ0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhy6SBmyARYiBwj/gtH/rwcyCwiAkrjDmP7///8BEk0KC2ZpbmlzaGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIcukgZsgEWIgcI/4LR/68HMgsIgJK4w5j+////ARIaCgVwaGFzZRgIIAEoCUILukgIcgagjicBGEASHQoMcmVwb3NpdG9yaWVzGAkgASgDQge6SAQiAigAEh4KDXB1bGxfcmVxdWVzdHMYCiABKANCB7pIBCICKAASGAoHY29tbWl0cxgLIAEoA0IHukgEIgIoABIZCghyZXF1ZXN0cxgMIAEoA0IHukgEIgIoABIdCgxyYXRlX2xpbWl0ZWQYDSABKANCB7pIBCICKAASGwoFZXJyb3IYDiABKAlCDLpICXIHqI4nARiAIBIYCgdhdHRlbXB0GA8gASgFQge6SAQaAigAEiIKEXJlcG9zaXRvcmllc19kb25lGBAgASgDQge6SAQiAigAEiMKEnJlcG9zaXRvcmllc190b3RhbBgRIAEoA0IHukgEIgIoABIeCghkZWxlZ2F0ZRgSIAEoCUIMukgJcgegjicBGIABIj0KFlN5bmNJbnRlZ3JhdGlvblJlcXVlc3QSIwoLaW50ZWdyYXRpb24YASABKAlCDrpIC3IJoI4nARABGIABIlMKF1N5bmNJbnRlZ3JhdGlvblJlc3BvbnNlEigKA3J1bhgBIAEoCzIbLmlkcC5pbnRlZ3JhdGlvbi52MS5TeW5jUnVuEg4KBmpvaW5lZBgCIAEoCCIvChFHZXRTeW5jUnVuUmVxdWVzdBIaCgJpZBgBIAEoCUIOukgLcgmgjicBEAEYgAEiPgoSR2V0U3luY1J1blJlc3BvbnNlEigKA3J1bhgBIAEoCzIbLmlkcC5pbnRlZ3JhdGlvbi52MS5TeW5jUnVuIogBChNMaXN0U3luY1J1bnNSZXF1ZXN0EiMKC2ludGVncmF0aW9uGAEgASgJQg66SAtyCaCOJwEQARiAARIcCglwYWdlX3NpemUYAiABKAVCCbpIBhoEsI4nARIuCgpwYWdlX3Rva2VuGAMgASgJQhq6SBdyFRiACDIQXltBLVphLXowLTlfLV0qJCJaChRMaXN0U3luY1J1bnNSZXNwb25zZRIpCgRydW5zGAEgAygLMhsuaWRwLmludGVncmF0aW9uLnYxLlN5bmNSdW4SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIr0BCgVFdmVudBIKCgJpZBgBIAEoCRIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgR0eXBlGAMgASgOMh0uaWRwLmludGVncmF0aW9uLnYxLkV2ZW50VHlwZRIPCgdtZXNzYWdlGAQgASgJEg0KBWFjdG9yGAUgASgJEg4KBnJ1bl9pZBgGIAEoCRISCgpyZXBvc2l0b3J5GAcgASgJEg0KBWVycm9yGAggASgJIoYBChFMaXN0RXZlbnRzUmVxdWVzdBIjCgtpbnRlZ3JhdGlvbhgBIAEoCUIOukgLcgmgjicBEAEYgAESHAoJcGFnZV9zaXplGAIgASgFQgm6SAYaBLCOJwESLgoKcGFnZV90b2tlbhgDIAEoCUIaukgXchUYgAgyEF5bQS1aYS16MC05Xy1dKiQiWAoSTGlzdEV2ZW50c1Jlc3BvbnNlEikKBmV2ZW50cxgBIAMoCzIZLmlkcC5pbnRlZ3JhdGlvbi52MS5FdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkqcAoIQmVoYXZpb3ISGAoUQkVIQVZJT1JfVU5TUEVDSUZJRUQQABIfChtCRUhBVklPUl9SRUdJU1RFUl9BTkRfTUVSR0UQARIVChFCRUhBVklPUl9SRUdJU1RFUhACEhIKDkJFSEFWSU9SX01FUkdFEAMqUAoIT3BlcmF0b3ISGAoUT1BFUkFUT1JfVU5TUEVDSUZJRUQQABITCg9PUEVSQVRPUl9FUVVBTFMQARIVChFPUEVSQVRPUl9DT05UQUlOUxACKm0KDVNlY29uZGFyeUtpbmQSHgoaU0VDT05EQVJZX0tJTkRfVU5TUEVDSUZJRUQQABIgChxTRUNPTkRBUllfS0lORF9QVUxMX1JFUVVFU1RTEAESGgoWU0VDT05EQVJZX0tJTkRfQ09NTUlUUxACKugBCg9VcGRhdGVGcmVxdWVuY3kSIAocVVBEQVRFX0ZSRVFVRU5DWV9VTlNQRUNJRklFRBAAEh8KG1VQREFURV9GUkVRVUVOQ1lfMzBfTUlOVVRFUxABEhsKF1VQREFURV9GUkVRVUVOQ1lfMV9IT1VSEAISHAoYVVBEQVRFX0ZSRVFVRU5DWV8zX0hPVVJTEAMSHAoYVVBEQVRFX0ZSRVFVRU5DWV82X0hPVVJTEAQSHQoZVVBEQVRFX0ZSRVFVRU5DWV8xMl9IT1VSUxAFEhoKFlVQREFURV9GUkVRVUVOQ1lfMV9EQVkQBip1ChBJbnRlZ3JhdGlvblN0YXRlEiEKHUlOVEVHUkFUSU9OX1NUQVRFX1VOU1BFQ0lGSUVEEAASHQoZSU5URUdSQVRJT05fU1RBVEVfRU5BQkxFRBABEh8KG0lOVEVHUkFUSU9OX1NUQVRFX1NVU1BFTkRFRBACKq4BCgtTeW5jVHJpZ2dlchIcChhTWU5DX1RSSUdHRVJfVU5TUEVDSUZJRUQQABIaChZTWU5DX1RSSUdHRVJfU0NIRURVTEVEEAESFwoTU1lOQ19UUklHR0VSX01BTlVBTBACEhgKFFNZTkNfVFJJR0dFUl9DUkVBVEVEEAMSGAoUU1lOQ19UUklHR0VSX1JFU1VNRUQQBBIYChRTWU5DX1RSSUdHRVJfV0VCSE9PSxAFKr8BCgpTeW5jU3RhdHVzEhsKF1NZTkNfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFgoSU1lOQ19TVEFUVVNfUVVFVUVEEAESFwoTU1lOQ19TVEFUVVNfUlVOTklORxACEhcKE1NZTkNfU1RBVFVTX1NVQ0NFU1MQAxIXChNTWU5DX1NUQVRVU19QQVJUSUFMEAQSFgoSU1lOQ19TVEFUVVNfRkFJTEVEEAUSGQoVU1lOQ19TVEFUVVNfQ0FOQ0VMTEVEEAYqvwIKCUV2ZW50VHlwZRIaChZFVkVOVF9UWVBFX1VOU1BFQ0lGSUVEEAASEwoPRVZFTlRfVFlQRV9TWU5DEAESHQoZRVZFTlRfVFlQRV9DT05GSUdfQ0hBTkdFRBACEhgKFEVWRU5UX1RZUEVfU1VTUEVOREVEEAMSFgoSRVZFTlRfVFlQRV9SRVNVTUVEEAQSFwoTRVZFTlRfVFlQRV9JTVBPUlRFRBAFEhwKGEVWRU5UX1RZUEVfQVVUT19JTVBPUlRFRBAGEhcKE0VWRU5UX1RZUEVfVU5MSU5LRUQQBxIcChhFVkVOVF9UWVBFX0lNUE9SVF9GQUlMRUQQCBIhCh1FVkVOVF9UWVBFX1JFUE9TSVRPUllfREVMRVRFRBAJEh8KG0VWRU5UX1RZUEVfRk9MTE9XX1VQX0ZBSUxFRBAKMsAIChJJbnRlZ3JhdGlvblNlcnZpY2UScAoRQ3JlYXRlSW50ZWdyYXRpb24SLC5pZHAuaW50ZWdyYXRpb24udjEuQ3JlYXRlSW50ZWdyYXRpb25SZXF1ZXN0Gi0uaWRwLmludGVncmF0aW9uLnYxLkNyZWF0ZUludGVncmF0aW9uUmVzcG9uc2USZwoOR2V0SW50ZWdyYXRpb24SKS5pZHAuaW50ZWdyYXRpb24udjEuR2V0SW50ZWdyYXRpb25SZXF1ZXN0GiouaWRwLmludGVncmF0aW9uLnYxLkdldEludGVncmF0aW9uUmVzcG9uc2USbQoQTGlzdEludGVncmF0aW9ucxIrLmlkcC5pbnRlZ3JhdGlvbi52MS5MaXN0SW50ZWdyYXRpb25zUmVxdWVzdBosLmlkcC5pbnRlZ3JhdGlvbi52MS5MaXN0SW50ZWdyYXRpb25zUmVzcG9uc2UScAoRVXBkYXRlSW50ZWdyYXRpb24SLC5pZHAuaW50ZWdyYXRpb24udjEuVXBkYXRlSW50ZWdyYXRpb25SZXF1ZXN0Gi0uaWRwLmludGVncmF0aW9uLnYxLlVwZGF0ZUludGVncmF0aW9uUmVzcG9uc2UScwoSU3VzcGVuZEludGVncmF0aW9uEi0uaWRwLmludGVncmF0aW9uLnYxLlN1c3BlbmRJbnRlZ3JhdGlvblJlcXVlc3QaLi5pZHAuaW50ZWdyYXRpb24udjEuU3VzcGVuZEludGVncmF0aW9uUmVzcG9uc2UScAoRUmVzdW1lSW50ZWdyYXRpb24SLC5pZHAuaW50ZWdyYXRpb24udjEuUmVzdW1lSW50ZWdyYXRpb25SZXF1ZXN0Gi0uaWRwLmludGVncmF0aW9uLnYxLlJlc3VtZUludGVncmF0aW9uUmVzcG9uc2USagoPU3luY0ludGVncmF0aW9uEiouaWRwLmludGVncmF0aW9uLnYxLlN5bmNJbnRlZ3JhdGlvblJlcXVlc3QaKy5pZHAuaW50ZWdyYXRpb24udjEuU3luY0ludGVncmF0aW9uUmVzcG9uc2USWwoKR2V0U3luY1J1bhIlLmlkcC5pbnRlZ3JhdGlvbi52MS5HZXRTeW5jUnVuUmVxdWVzdBomLmlkcC5pbnRlZ3JhdGlvbi52MS5HZXRTeW5jUnVuUmVzcG9uc2USYQoMTGlzdFN5bmNSdW5zEicuaWRwLmludGVncmF0aW9uLnYxLkxpc3RTeW5jUnVuc1JlcXVlc3QaKC5pZHAuaW50ZWdyYXRpb24udjEuTGlzdFN5bmNSdW5zUmVzcG9uc2USWwoKTGlzdEV2ZW50cxIlLmlkcC5pbnRlZ3JhdGlvbi52MS5MaXN0RXZlbnRzUmVxdWVzdBomLmlkcC5pbnRlZ3JhdGlvbi52MS5MaXN0RXZlbnRzUmVzcG9uc2ViBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_idp_rules_v1_rules]);
+  fileDesc("CiRpZHAvaW50ZWdyYXRpb24vdjEvaW50ZWdyYXRpb24ucHJvdG8SEmlkcC5pbnRlZ3JhdGlvbi52MSKUAQoPQ29ycmVsYXRpb25SdWxlEiMKDWluZ2VzdGVkX3BhdGgYASABKAlCDLpICXIHoI4nARiAAhIiCgxjYXRhbG9nX3BhdGgYAiABKAlCDLpICXIHoI4nARiAAhI4CghvcGVyYXRvchgDIAEoDjIcLmlkcC5pbnRlZ3JhdGlvbi52MS5PcGVyYXRvckIIukgFggECEAEiRgoMRmllbGRNYXBwaW5nEhoKBG5hbWUYASABKAlCDLpICXIHoI4nARiAAhIaCgRwYXRoGAIgASgJQgy6SAlyB6COJwEYgAIimgoKC0ludGVncmF0aW9uEhgKAmlkGAEgASgJQgy6SAlyB6COJwEYgAESGgoEbmFtZRgCIAEoCUIMukgJcgegjicBGIABEh8KCWNvbm5lY3RvchgDIAEoCUIMukgJcgegjicBGIABEh4KCXdvcmtzcGFjZRgEIAEoCUILukgIcgagjicBGGQSOAoIYmVoYXZpb3IYBSABKA4yHC5pZHAuaW50ZWdyYXRpb24udjEuQmVoYXZpb3JCCLpIBYIBAhABEhkKBGtpbmQYBiABKAlCC7pICHIGoI4nARhAEhkKBHR5cGUYByABKAlCC7pICHIGoI4nARg/EjkKC2NvcnJlbGF0aW9uGAggASgLMiQuaWRwLmludGVncmF0aW9uLnYxLkNvcnJlbGF0aW9uUnVsZXMSOQoOZmllbGRfbWFwcGluZ3MYCSABKAsyIS5pZHAuaW50ZWdyYXRpb24udjEuRmllbGRNYXBwaW5ncxI7Cg9zZWNvbmRhcnlfa2luZHMYCiABKAsyIi5pZHAuaW50ZWdyYXRpb24udjEuU2Vjb25kYXJ5S2luZHMSRwoQdXBkYXRlX2ZyZXF1ZW5jeRgLIAEoDjIjLmlkcC5pbnRlZ3JhdGlvbi52MS5VcGRhdGVGcmVxdWVuY3lCCLpIBYIBAhABEkcKCnN0YXJ0X2RhdGUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhe6SBSyAREiBwj/gtH/rwcyBgiAh7XDAxITCgthdXRvX2ltcG9ydBgNIAEoCBI9CgVzdGF0ZRgOIAEoDjIkLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvblN0YXRlQgi6SAWCAQIQARJMCgpjcmVhdGVkX2F0GA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIcukgZsgEWIgcI/4LR/68HMgsIgJK4w5j+////ARJMCgp1cGRhdGVkX2F0GBAgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIcukgZsgEWIgcI/4LR/68HMgsIgJK4w5j+////ARJOCgxuZXh0X3N5bmNfYXQYESABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhy6SBmyARYiBwj/gtH/rwcyCwiAkrjDmP7///8BEi0KCGxhc3RfcnVuGBIgASgLMhsuaWRwLmludGVncmF0aW9uLnYxLlN5bmNSdW4STQoZcHVsbF9yZXF1ZXN0X3N3ZWVwX3dpbmRvdxgTIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIPukgMqgEJIgUIgJqeATIAEl0KKXB1bGxfcmVxdWVzdF9zd2VlcF93aW5kb3dfd2l0aG91dF93ZWJob29rGBQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uQg+6SAyqAQkiBQiAmp4BMgASSQoVZnVsbF9saXN0aW5nX2ludGVydmFsGBUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uQg+6SAyqAQkiBQiAmp4BMgASRQoRd2F0ZXJtYXJrX292ZXJsYXAYFiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CD7pIDKoBCSIFCICangEyABIwCglmcmVzaG5lc3MYFyABKAsyHS5pZHAuaW50ZWdyYXRpb24udjEuRnJlc2huZXNzIrkDCglGcmVzaG5lc3MSDwoHd2ViaG9vaxgBIAEoCBJHChNwdWxsX3JlcXVlc3Rfd2luZG93GAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uQg+6SAyqAQkiBQiAmp4BMgASHQoMcmVwb3NpdG9yaWVzGAMgASgDQge6SAQiAigAEmMKIXB1bGxfcmVxdWVzdHNfb2xkZXN0X2NvbmZpcm1lZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCHLpIGbIBFiIHCP+C0f+vBzILCICSuMOY/v///wESJgoVcHVsbF9yZXF1ZXN0c19vdmVyZHVlGAUgASgDQge6SAQiAigAElYKFGxhc3RfZnVsbF9saXN0aW5nX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIcukgZsgEWIgcI/4LR/68HMgsIgJK4w5j+////ARJOCgxsaXN0ZWRfYXNfb2YYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhy6SBmyARYiBwj/gtH/rwcyCwiAkrjDmP7///8BIlAKEENvcnJlbGF0aW9uUnVsZXMSPAoFcnVsZXMYASADKAsyIy5pZHAuaW50ZWdyYXRpb24udjEuQ29ycmVsYXRpb25SdWxlQgi6SAWSAQIQICJNCg1GaWVsZE1hcHBpbmdzEjwKCG1hcHBpbmdzGAEgAygLMiAuaWRwLmludGVncmF0aW9uLnYxLkZpZWxkTWFwcGluZ0IIukgFkgECEEAiVwoOU2Vjb25kYXJ5S2luZHMSRQoFa2luZHMYASADKA4yIS5pZHAuaW50ZWdyYXRpb24udjEuU2Vjb25kYXJ5S2luZEITukgQkgENEAIYASIHggEEEAEgACJYChhDcmVhdGVJbnRlZ3JhdGlvblJlcXVlc3QSPAoLaW50ZWdyYXRpb24YASABKAsyHy5pZHAuaW50ZWdyYXRpb24udjEuSW50ZWdyYXRpb25CBrpIA8gBASKBAQoZQ3JlYXRlSW50ZWdyYXRpb25SZXNwb25zZRI0CgtpbnRlZ3JhdGlvbhgBIAEoCzIfLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvbhIuCglmaXJzdF9ydW4YAiABKAsyGy5pZHAuaW50ZWdyYXRpb24udjEuU3luY1J1biI8ChVHZXRJbnRlZ3JhdGlvblJlcXVlc3QSIwoLaW50ZWdyYXRpb24YASABKAlCDrpIC3IJoI4nARABGIABIk4KFkdldEludGVncmF0aW9uUmVzcG9uc2USNAoLaW50ZWdyYXRpb24YASABKAsyHy5pZHAuaW50ZWdyYXRpb24udjEuSW50ZWdyYXRpb24iZwoXTGlzdEludGVncmF0aW9uc1JlcXVlc3QSHAoJcGFnZV9zaXplGAEgASgFQgm6SAYaBLCOJwESLgoKcGFnZV90b2tlbhgCIAEoCUIaukgXchUYgAgyEF5bQS1aYS16MC05Xy1dKiQiagoYTGlzdEludGVncmF0aW9uc1Jlc3BvbnNlEjUKDGludGVncmF0aW9ucxgBIAMoCzIfLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiqQMKGFVwZGF0ZUludGVncmF0aW9uUmVxdWVzdBIjCgtpbnRlZ3JhdGlvbhgBIAEoCUIOukgLcgmgjicBEAEYgAESMAoHY2hhbmdlcxgCIAEoCzIfLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvbhK1AgoLdXBkYXRlX21hc2sYAyABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrQoMCukj/AeIB+wESBG5hbWUSCWNvbm5lY3RvchIJd29ya3NwYWNlEghiZWhhdmlvchIEa2luZBIEdHlwZRILY29ycmVsYXRpb24SDmZpZWxkX21hcHBpbmdzEg9zZWNvbmRhcnlfa2luZHMSEHVwZGF0ZV9mcmVxdWVuY3kSCnN0YXJ0X2RhdGUSC2F1dG9faW1wb3J0EhlwdWxsX3JlcXVlc3Rfc3dlZXBfd2luZG93EilwdWxsX3JlcXVlc3Rfc3dlZXBfd2luZG93X3dpdGhvdXRfd2ViaG9vaxIVZnVsbF9saXN0aW5nX2ludGVydmFsEhF3YXRlcm1hcmtfb3ZlcmxhcCJRChlVcGRhdGVJbnRlZ3JhdGlvblJlc3BvbnNlEjQKC2ludGVncmF0aW9uGAEgASgLMh8uaWRwLmludGVncmF0aW9uLnYxLkludGVncmF0aW9uIkAKGVN1c3BlbmRJbnRlZ3JhdGlvblJlcXVlc3QSIwoLaW50ZWdyYXRpb24YASABKAlCDrpIC3IJoI4nARABGIABIlIKGlN1c3BlbmRJbnRlZ3JhdGlvblJlc3BvbnNlEjQKC2ludGVncmF0aW9uGAEgASgLMh8uaWRwLmludGVncmF0aW9uLnYxLkludGVncmF0aW9uIj8KGFJlc3VtZUludGVncmF0aW9uUmVxdWVzdBIjCgtpbnRlZ3JhdGlvbhgBIAEoCUIOukgLcgmgjicBEAEYgAEiUQoZUmVzdW1lSW50ZWdyYXRpb25SZXNwb25zZRI0CgtpbnRlZ3JhdGlvbhgBIAEoCzIfLmlkcC5pbnRlZ3JhdGlvbi52MS5JbnRlZ3JhdGlvbiL4BQoHU3luY1J1bhIYCgJpZBgBIAEoCUIMukgJcgegjicBGIABEiQKDmludGVncmF0aW9uX2lkGAIgASgJQgy6SAlyB6COJwEYgAESOgoHdHJpZ2dlchgDIAEoDjIfLmlkcC5pbnRlZ3JhdGlvbi52MS5TeW5jVHJpZ2dlckIIukgFggECEAESOAoGc3RhdHVzGAQgASgOMh4uaWRwLmludGVncmF0aW9uLnYxLlN5bmNTdGF0dXNCCLpIBYIBAhABEksKCXF1ZXVlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCHLpIGbIBFiIHCP+C0f+vBzILCICSuMOY/v///wESTAoKc3RhcnRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCHLpIGbIBFiIHCP+C0f+vBzILCICSuMOY/v///wESTQoLZmluaXNoZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhy6SBmyARYiBwj/gtH/rwcyCwiAkrjDmP7///8BEhoKBXBoYXNlGAggASgJQgu6SAhyBqCOJwEYQBIdCgxyZXBvc2l0b3JpZXMYCSABKANCB7pIBCICKAASHgoNcHVsbF9yZXF1ZXN0cxgKIAEoA0IHukgEIgIoABIYCgdjb21taXRzGAsgASgDQge6SAQiAigAEhkKCHJlcXVlc3RzGAwgASgDQge6SAQiAigAEh0KDHJhdGVfbGltaXRlZBgNIAEoA0IHukgEIgIoABIbCgVlcnJvchgOIAEoCUIMukgJcgeojicBGIAgEhgKB2F0dGVtcHQYDyABKAVCB7pIBBoCKAASIgoRcmVwb3NpdG9yaWVzX2RvbmUYECABKANCB7pIBCICKAASIwoScmVwb3NpdG9yaWVzX3RvdGFsGBEgASgDQge6SAQiAigAEh4KCGRlbGVnYXRlGBIgASgJQgy6SAlyB6COJwEYgAEiPQoWU3luY0ludGVncmF0aW9uUmVxdWVzdBIjCgtpbnRlZ3JhdGlvbhgBIAEoCUIOukgLcgmgjicBEAEYgAEiUwoXU3luY0ludGVncmF0aW9uUmVzcG9uc2USKAoDcnVuGAEgASgLMhsuaWRwLmludGVncmF0aW9uLnYxLlN5bmNSdW4SDgoGam9pbmVkGAIgASgIIi8KEUdldFN5bmNSdW5SZXF1ZXN0EhoKAmlkGAEgASgJQg66SAtyCaCOJwEQARiAASI+ChJHZXRTeW5jUnVuUmVzcG9uc2USKAoDcnVuGAEgASgLMhsuaWRwLmludGVncmF0aW9uLnYxLlN5bmNSdW4iiAEKE0xpc3RTeW5jUnVuc1JlcXVlc3QSIwoLaW50ZWdyYXRpb24YASABKAlCDrpIC3IJoI4nARABGIABEhwKCXBhZ2Vfc2l6ZRgCIAEoBUIJukgGGgSwjicBEi4KCnBhZ2VfdG9rZW4YAyABKAlCGrpIF3IVGIAIMhBeW0EtWmEtejAtOV8tXSokIloKFExpc3RTeW5jUnVuc1Jlc3BvbnNlEikKBHJ1bnMYASADKAsyGy5pZHAuaW50ZWdyYXRpb24udjEuU3luY1J1bhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkivQEKBUV2ZW50EgoKAmlkGAEgASgJEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKBHR5cGUYAyABKA4yHS5pZHAuaW50ZWdyYXRpb24udjEuRXZlbnRUeXBlEg8KB21lc3NhZ2UYBCABKAkSDQoFYWN0b3IYBSABKAkSDgoGcnVuX2lkGAYgASgJEhIKCnJlcG9zaXRvcnkYByABKAkSDQoFZXJyb3IYCCABKAkihgEKEUxpc3RFdmVudHNSZXF1ZXN0EiMKC2ludGVncmF0aW9uGAEgASgJQg66SAtyCaCOJwEQARiAARIcCglwYWdlX3NpemUYAiABKAVCCbpIBhoEsI4nARIuCgpwYWdlX3Rva2VuGAMgASgJQhq6SBdyFRiACDIQXltBLVphLXowLTlfLV0qJCJYChJMaXN0RXZlbnRzUmVzcG9uc2USKQoGZXZlbnRzGAEgAygLMhkuaWRwLmludGVncmF0aW9uLnYxLkV2ZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSpwCghCZWhhdmlvchIYChRCRUhBVklPUl9VTlNQRUNJRklFRBAAEh8KG0JFSEFWSU9SX1JFR0lTVEVSX0FORF9NRVJHRRABEhUKEUJFSEFWSU9SX1JFR0lTVEVSEAISEgoOQkVIQVZJT1JfTUVSR0UQAypQCghPcGVyYXRvchIYChRPUEVSQVRPUl9VTlNQRUNJRklFRBAAEhMKD09QRVJBVE9SX0VRVUFMUxABEhUKEU9QRVJBVE9SX0NPTlRBSU5TEAIqbQoNU2Vjb25kYXJ5S2luZBIeChpTRUNPTkRBUllfS0lORF9VTlNQRUNJRklFRBAAEiAKHFNFQ09OREFSWV9LSU5EX1BVTExfUkVRVUVTVFMQARIaChZTRUNPTkRBUllfS0lORF9DT01NSVRTEAIq6AEKD1VwZGF0ZUZyZXF1ZW5jeRIgChxVUERBVEVfRlJFUVVFTkNZX1VOU1BFQ0lGSUVEEAASHwobVVBEQVRFX0ZSRVFVRU5DWV8zMF9NSU5VVEVTEAESGwoXVVBEQVRFX0ZSRVFVRU5DWV8xX0hPVVIQAhIcChhVUERBVEVfRlJFUVVFTkNZXzNfSE9VUlMQAxIcChhVUERBVEVfRlJFUVVFTkNZXzZfSE9VUlMQBBIdChlVUERBVEVfRlJFUVVFTkNZXzEyX0hPVVJTEAUSGgoWVVBEQVRFX0ZSRVFVRU5DWV8xX0RBWRAGKnUKEEludGVncmF0aW9uU3RhdGUSIQodSU5URUdSQVRJT05fU1RBVEVfVU5TUEVDSUZJRUQQABIdChlJTlRFR1JBVElPTl9TVEFURV9FTkFCTEVEEAESHwobSU5URUdSQVRJT05fU1RBVEVfU1VTUEVOREVEEAIqrgEKC1N5bmNUcmlnZ2VyEhwKGFNZTkNfVFJJR0dFUl9VTlNQRUNJRklFRBAAEhoKFlNZTkNfVFJJR0dFUl9TQ0hFRFVMRUQQARIXChNTWU5DX1RSSUdHRVJfTUFOVUFMEAISGAoUU1lOQ19UUklHR0VSX0NSRUFURUQQAxIYChRTWU5DX1RSSUdHRVJfUkVTVU1FRBAEEhgKFFNZTkNfVFJJR0dFUl9XRUJIT09LEAUqvwEKClN5bmNTdGF0dXMSGwoXU1lOQ19TVEFUVVNfVU5TUEVDSUZJRUQQABIWChJTWU5DX1NUQVRVU19RVUVVRUQQARIXChNTWU5DX1NUQVRVU19SVU5OSU5HEAISFwoTU1lOQ19TVEFUVVNfU1VDQ0VTUxADEhcKE1NZTkNfU1RBVFVTX1BBUlRJQUwQBBIWChJTWU5DX1NUQVRVU19GQUlMRUQQBRIZChVTWU5DX1NUQVRVU19DQU5DRUxMRUQQBiq/AgoJRXZlbnRUeXBlEhoKFkVWRU5UX1RZUEVfVU5TUEVDSUZJRUQQABITCg9FVkVOVF9UWVBFX1NZTkMQARIdChlFVkVOVF9UWVBFX0NPTkZJR19DSEFOR0VEEAISGAoURVZFTlRfVFlQRV9TVVNQRU5ERUQQAxIWChJFVkVOVF9UWVBFX1JFU1VNRUQQBBIXChNFVkVOVF9UWVBFX0lNUE9SVEVEEAUSHAoYRVZFTlRfVFlQRV9BVVRPX0lNUE9SVEVEEAYSFwoTRVZFTlRfVFlQRV9VTkxJTktFRBAHEhwKGEVWRU5UX1RZUEVfSU1QT1JUX0ZBSUxFRBAIEiEKHUVWRU5UX1RZUEVfUkVQT1NJVE9SWV9ERUxFVEVEEAkSHwobRVZFTlRfVFlQRV9GT0xMT1dfVVBfRkFJTEVEEAoywAgKEkludGVncmF0aW9uU2VydmljZRJwChFDcmVhdGVJbnRlZ3JhdGlvbhIsLmlkcC5pbnRlZ3JhdGlvbi52MS5DcmVhdGVJbnRlZ3JhdGlvblJlcXVlc3QaLS5pZHAuaW50ZWdyYXRpb24udjEuQ3JlYXRlSW50ZWdyYXRpb25SZXNwb25zZRJnCg5HZXRJbnRlZ3JhdGlvbhIpLmlkcC5pbnRlZ3JhdGlvbi52MS5HZXRJbnRlZ3JhdGlvblJlcXVlc3QaKi5pZHAuaW50ZWdyYXRpb24udjEuR2V0SW50ZWdyYXRpb25SZXNwb25zZRJtChBMaXN0SW50ZWdyYXRpb25zEisuaWRwLmludGVncmF0aW9uLnYxLkxpc3RJbnRlZ3JhdGlvbnNSZXF1ZXN0GiwuaWRwLmludGVncmF0aW9uLnYxLkxpc3RJbnRlZ3JhdGlvbnNSZXNwb25zZRJwChFVcGRhdGVJbnRlZ3JhdGlvbhIsLmlkcC5pbnRlZ3JhdGlvbi52MS5VcGRhdGVJbnRlZ3JhdGlvblJlcXVlc3QaLS5pZHAuaW50ZWdyYXRpb24udjEuVXBkYXRlSW50ZWdyYXRpb25SZXNwb25zZRJzChJTdXNwZW5kSW50ZWdyYXRpb24SLS5pZHAuaW50ZWdyYXRpb24udjEuU3VzcGVuZEludGVncmF0aW9uUmVxdWVzdBouLmlkcC5pbnRlZ3JhdGlvbi52MS5TdXNwZW5kSW50ZWdyYXRpb25SZXNwb25zZRJwChFSZXN1bWVJbnRlZ3JhdGlvbhIsLmlkcC5pbnRlZ3JhdGlvbi52MS5SZXN1bWVJbnRlZ3JhdGlvblJlcXVlc3QaLS5pZHAuaW50ZWdyYXRpb24udjEuUmVzdW1lSW50ZWdyYXRpb25SZXNwb25zZRJqCg9TeW5jSW50ZWdyYXRpb24SKi5pZHAuaW50ZWdyYXRpb24udjEuU3luY0ludGVncmF0aW9uUmVxdWVzdBorLmlkcC5pbnRlZ3JhdGlvbi52MS5TeW5jSW50ZWdyYXRpb25SZXNwb25zZRJbCgpHZXRTeW5jUnVuEiUuaWRwLmludGVncmF0aW9uLnYxLkdldFN5bmNSdW5SZXF1ZXN0GiYuaWRwLmludGVncmF0aW9uLnYxLkdldFN5bmNSdW5SZXNwb25zZRJhCgxMaXN0U3luY1J1bnMSJy5pZHAuaW50ZWdyYXRpb24udjEuTGlzdFN5bmNSdW5zUmVxdWVzdBooLmlkcC5pbnRlZ3JhdGlvbi52MS5MaXN0U3luY1J1bnNSZXNwb25zZRJbCgpMaXN0RXZlbnRzEiUuaWRwLmludGVncmF0aW9uLnYxLkxpc3RFdmVudHNSZXF1ZXN0GiYuaWRwLmludGVncmF0aW9uLnYxLkxpc3RFdmVudHNSZXNwb25zZWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_idp_rules_v1_rules]);
 
 /**
  * CorrelationRule matches a discovered repository with a catalog entity.
@@ -219,6 +219,49 @@ export type Integration = Message<"idp.integration.v1.Integration"> & {
    * @generated from field: idp.integration.v1.SyncRun last_run = 18;
    */
   lastRun?: SyncRun | undefined;
+
+  /**
+   * How long a repository's pull requests may go unconfirmed while a
+   * webhook delivers the workspace's changes: each scheduled sync confirms
+   * its share, so that every repository is swept once per window (those
+   * with open pull requests or recent pushes twice). 30m to 30 days, whole
+   * minutes; default 24h.
+   *
+   * @generated from field: google.protobuf.Duration pull_request_sweep_window = 19;
+   */
+  pullRequestSweepWindow?: Duration | undefined;
+
+  /**
+   * The same window while no webhook works; at most
+   * pull_request_sweep_window. Default 6h.
+   *
+   * @generated from field: google.protobuf.Duration pull_request_sweep_window_without_webhook = 20;
+   */
+  pullRequestSweepWindowWithoutWebhook?: Duration | undefined;
+
+  /**
+   * How often a sync lists every repository (to learn of deletions and
+   * transfers); the syncs in between list only the repositories updated
+   * since the last listing. 1h to 30 days, whole minutes; default 24h.
+   *
+   * @generated from field: google.protobuf.Duration full_listing_interval = 21;
+   */
+  fullListingInterval?: Duration | undefined;
+
+  /**
+   * Taken off the watermark of those listings, for clock differences. 0 to
+   * 24h, whole minutes; default 15m.
+   *
+   * @generated from field: google.protobuf.Duration watermark_overlap = 22;
+   */
+  watermarkOverlap?: Duration | undefined;
+
+  /**
+   * How fresh the synced data is. Output only; set by GetIntegration.
+   *
+   * @generated from field: idp.integration.v1.Freshness freshness = 23;
+   */
+  freshness?: Freshness | undefined;
 };
 
 /**
@@ -227,6 +270,73 @@ export type Integration = Message<"idp.integration.v1.Integration"> & {
  */
 export const IntegrationSchema: GenMessage<Integration> = /*@__PURE__*/
   messageDesc(file_idp_integration_v1_integration, 2);
+
+/**
+ * Freshness says how recently the integration's data was confirmed.
+ *
+ * @generated from message idp.integration.v1.Freshness
+ */
+export type Freshness = Message<"idp.integration.v1.Freshness"> & {
+  /**
+   * A webhook delivers the workspace's changes; when false, the shorter
+   * pull_request_sweep_window_without_webhook applies.
+   *
+   * @generated from field: bool webhook = 1;
+   */
+  webhook: boolean;
+
+  /**
+   * The pull request sweep window in force.
+   *
+   * @generated from field: google.protobuf.Duration pull_request_window = 2;
+   */
+  pullRequestWindow?: Duration | undefined;
+
+  /**
+   * Live repositories.
+   *
+   * @generated from field: int64 repositories = 3;
+   */
+  repositories: bigint;
+
+  /**
+   * The oldest confirmation of a repository's pull requests; unset when
+   * some repository's were never confirmed, or there are none.
+   *
+   * @generated from field: google.protobuf.Timestamp pull_requests_oldest_confirmed_at = 4;
+   */
+  pullRequestsOldestConfirmedAt?: Timestamp | undefined;
+
+  /**
+   * Repositories whose pull requests were never confirmed, or longer ago
+   * than the window plus one update interval.
+   *
+   * @generated from field: int64 pull_requests_overdue = 5;
+   */
+  pullRequestsOverdue: bigint;
+
+  /**
+   * When a sync last listed every repository; unset when none has.
+   *
+   * @generated from field: google.protobuf.Timestamp last_full_listing_at = 6;
+   */
+  lastFullListingAt?: Timestamp | undefined;
+
+  /**
+   * Every repository updated before this time was listed by a sync; the
+   * next watermark listing starts here, less the overlap.
+   *
+   * @generated from field: google.protobuf.Timestamp listed_as_of = 7;
+   */
+  listedAsOf?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message idp.integration.v1.Freshness.
+ * Use `create(FreshnessSchema)` to create a new message.
+ */
+export const FreshnessSchema: GenMessage<Freshness> = /*@__PURE__*/
+  messageDesc(file_idp_integration_v1_integration, 3);
 
 /**
  * CorrelationRules is a set of rules that must all hold.
@@ -247,7 +357,7 @@ export type CorrelationRules = Message<"idp.integration.v1.CorrelationRules"> & 
  * Use `create(CorrelationRulesSchema)` to create a new message.
  */
 export const CorrelationRulesSchema: GenMessage<CorrelationRules> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 3);
+  messageDesc(file_idp_integration_v1_integration, 4);
 
 /**
  * FieldMappings is the set of fields copied into linked entities.
@@ -268,7 +378,7 @@ export type FieldMappings = Message<"idp.integration.v1.FieldMappings"> & {
  * Use `create(FieldMappingsSchema)` to create a new message.
  */
 export const FieldMappingsSchema: GenMessage<FieldMappings> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 4);
+  messageDesc(file_idp_integration_v1_integration, 5);
 
 /**
  * SecondaryKinds is the set of secondary kinds synced.
@@ -289,7 +399,7 @@ export type SecondaryKinds = Message<"idp.integration.v1.SecondaryKinds"> & {
  * Use `create(SecondaryKindsSchema)` to create a new message.
  */
 export const SecondaryKindsSchema: GenMessage<SecondaryKinds> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 5);
+  messageDesc(file_idp_integration_v1_integration, 6);
 
 /**
  * CreateIntegrationRequest holds the new integration.
@@ -310,7 +420,7 @@ export type CreateIntegrationRequest = Message<"idp.integration.v1.CreateIntegra
  * Use `create(CreateIntegrationRequestSchema)` to create a new message.
  */
 export const CreateIntegrationRequestSchema: GenMessage<CreateIntegrationRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 6);
+  messageDesc(file_idp_integration_v1_integration, 7);
 
 /**
  * CreateIntegrationResponse holds the stored integration.
@@ -338,7 +448,7 @@ export type CreateIntegrationResponse = Message<"idp.integration.v1.CreateIntegr
  * Use `create(CreateIntegrationResponseSchema)` to create a new message.
  */
 export const CreateIntegrationResponseSchema: GenMessage<CreateIntegrationResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 7);
+  messageDesc(file_idp_integration_v1_integration, 8);
 
 /**
  * GetIntegrationRequest names an integration.
@@ -359,7 +469,7 @@ export type GetIntegrationRequest = Message<"idp.integration.v1.GetIntegrationRe
  * Use `create(GetIntegrationRequestSchema)` to create a new message.
  */
 export const GetIntegrationRequestSchema: GenMessage<GetIntegrationRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 8);
+  messageDesc(file_idp_integration_v1_integration, 9);
 
 /**
  * GetIntegrationResponse holds the integration.
@@ -380,7 +490,7 @@ export type GetIntegrationResponse = Message<"idp.integration.v1.GetIntegrationR
  * Use `create(GetIntegrationResponseSchema)` to create a new message.
  */
 export const GetIntegrationResponseSchema: GenMessage<GetIntegrationResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 9);
+  messageDesc(file_idp_integration_v1_integration, 10);
 
 /**
  * ListIntegrationsRequest pages through integrations.
@@ -408,7 +518,7 @@ export type ListIntegrationsRequest = Message<"idp.integration.v1.ListIntegratio
  * Use `create(ListIntegrationsRequestSchema)` to create a new message.
  */
 export const ListIntegrationsRequestSchema: GenMessage<ListIntegrationsRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 10);
+  messageDesc(file_idp_integration_v1_integration, 11);
 
 /**
  * ListIntegrationsResponse is one page.
@@ -436,7 +546,7 @@ export type ListIntegrationsResponse = Message<"idp.integration.v1.ListIntegrati
  * Use `create(ListIntegrationsResponseSchema)` to create a new message.
  */
 export const ListIntegrationsResponseSchema: GenMessage<ListIntegrationsResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 11);
+  messageDesc(file_idp_integration_v1_integration, 12);
 
 /**
  * UpdateIntegrationRequest changes some fields.
@@ -471,7 +581,7 @@ export type UpdateIntegrationRequest = Message<"idp.integration.v1.UpdateIntegra
  * Use `create(UpdateIntegrationRequestSchema)` to create a new message.
  */
 export const UpdateIntegrationRequestSchema: GenMessage<UpdateIntegrationRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 12);
+  messageDesc(file_idp_integration_v1_integration, 13);
 
 /**
  * UpdateIntegrationResponse holds the changed integration.
@@ -492,7 +602,7 @@ export type UpdateIntegrationResponse = Message<"idp.integration.v1.UpdateIntegr
  * Use `create(UpdateIntegrationResponseSchema)` to create a new message.
  */
 export const UpdateIntegrationResponseSchema: GenMessage<UpdateIntegrationResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 13);
+  messageDesc(file_idp_integration_v1_integration, 14);
 
 /**
  * SuspendIntegrationRequest names an integration.
@@ -513,7 +623,7 @@ export type SuspendIntegrationRequest = Message<"idp.integration.v1.SuspendInteg
  * Use `create(SuspendIntegrationRequestSchema)` to create a new message.
  */
 export const SuspendIntegrationRequestSchema: GenMessage<SuspendIntegrationRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 14);
+  messageDesc(file_idp_integration_v1_integration, 15);
 
 /**
  * SuspendIntegrationResponse holds the suspended integration.
@@ -534,7 +644,7 @@ export type SuspendIntegrationResponse = Message<"idp.integration.v1.SuspendInte
  * Use `create(SuspendIntegrationResponseSchema)` to create a new message.
  */
 export const SuspendIntegrationResponseSchema: GenMessage<SuspendIntegrationResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 15);
+  messageDesc(file_idp_integration_v1_integration, 16);
 
 /**
  * ResumeIntegrationRequest names an integration.
@@ -555,7 +665,7 @@ export type ResumeIntegrationRequest = Message<"idp.integration.v1.ResumeIntegra
  * Use `create(ResumeIntegrationRequestSchema)` to create a new message.
  */
 export const ResumeIntegrationRequestSchema: GenMessage<ResumeIntegrationRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 16);
+  messageDesc(file_idp_integration_v1_integration, 17);
 
 /**
  * ResumeIntegrationResponse holds the resumed integration.
@@ -576,7 +686,7 @@ export type ResumeIntegrationResponse = Message<"idp.integration.v1.ResumeIntegr
  * Use `create(ResumeIntegrationResponseSchema)` to create a new message.
  */
 export const ResumeIntegrationResponseSchema: GenMessage<ResumeIntegrationResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 17);
+  messageDesc(file_idp_integration_v1_integration, 18);
 
 /**
  * SyncRun is one sync of an integration.
@@ -716,7 +826,7 @@ export type SyncRun = Message<"idp.integration.v1.SyncRun"> & {
  * Use `create(SyncRunSchema)` to create a new message.
  */
 export const SyncRunSchema: GenMessage<SyncRun> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 18);
+  messageDesc(file_idp_integration_v1_integration, 19);
 
 /**
  * SyncIntegrationRequest asks for a sync now.
@@ -737,7 +847,7 @@ export type SyncIntegrationRequest = Message<"idp.integration.v1.SyncIntegration
  * Use `create(SyncIntegrationRequestSchema)` to create a new message.
  */
 export const SyncIntegrationRequestSchema: GenMessage<SyncIntegrationRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 19);
+  messageDesc(file_idp_integration_v1_integration, 20);
 
 /**
  * SyncIntegrationResponse holds the run.
@@ -765,7 +875,7 @@ export type SyncIntegrationResponse = Message<"idp.integration.v1.SyncIntegratio
  * Use `create(SyncIntegrationResponseSchema)` to create a new message.
  */
 export const SyncIntegrationResponseSchema: GenMessage<SyncIntegrationResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 20);
+  messageDesc(file_idp_integration_v1_integration, 21);
 
 /**
  * GetSyncRunRequest names a run.
@@ -786,7 +896,7 @@ export type GetSyncRunRequest = Message<"idp.integration.v1.GetSyncRunRequest"> 
  * Use `create(GetSyncRunRequestSchema)` to create a new message.
  */
 export const GetSyncRunRequestSchema: GenMessage<GetSyncRunRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 21);
+  messageDesc(file_idp_integration_v1_integration, 22);
 
 /**
  * GetSyncRunResponse holds the run.
@@ -807,7 +917,7 @@ export type GetSyncRunResponse = Message<"idp.integration.v1.GetSyncRunResponse"
  * Use `create(GetSyncRunResponseSchema)` to create a new message.
  */
 export const GetSyncRunResponseSchema: GenMessage<GetSyncRunResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 22);
+  messageDesc(file_idp_integration_v1_integration, 23);
 
 /**
  * ListSyncRunsRequest pages through runs.
@@ -842,7 +952,7 @@ export type ListSyncRunsRequest = Message<"idp.integration.v1.ListSyncRunsReques
  * Use `create(ListSyncRunsRequestSchema)` to create a new message.
  */
 export const ListSyncRunsRequestSchema: GenMessage<ListSyncRunsRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 23);
+  messageDesc(file_idp_integration_v1_integration, 24);
 
 /**
  * ListSyncRunsResponse is one page, newest first.
@@ -870,7 +980,7 @@ export type ListSyncRunsResponse = Message<"idp.integration.v1.ListSyncRunsRespo
  * Use `create(ListSyncRunsResponseSchema)` to create a new message.
  */
 export const ListSyncRunsResponseSchema: GenMessage<ListSyncRunsResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 24);
+  messageDesc(file_idp_integration_v1_integration, 25);
 
 /**
  * Event is one entry of an integration's log.
@@ -940,7 +1050,7 @@ export type Event = Message<"idp.integration.v1.Event"> & {
  * Use `create(EventSchema)` to create a new message.
  */
 export const EventSchema: GenMessage<Event> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 25);
+  messageDesc(file_idp_integration_v1_integration, 26);
 
 /**
  * ListEventsRequest pages through events.
@@ -975,7 +1085,7 @@ export type ListEventsRequest = Message<"idp.integration.v1.ListEventsRequest"> 
  * Use `create(ListEventsRequestSchema)` to create a new message.
  */
 export const ListEventsRequestSchema: GenMessage<ListEventsRequest> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 26);
+  messageDesc(file_idp_integration_v1_integration, 27);
 
 /**
  * ListEventsResponse is one page, newest first.
@@ -1003,7 +1113,7 @@ export type ListEventsResponse = Message<"idp.integration.v1.ListEventsResponse"
  * Use `create(ListEventsResponseSchema)` to create a new message.
  */
 export const ListEventsResponseSchema: GenMessage<ListEventsResponse> = /*@__PURE__*/
-  messageDesc(file_idp_integration_v1_integration, 27);
+  messageDesc(file_idp_integration_v1_integration, 28);
 
 /**
  * Behavior is how discovered repositories enter the catalog.
