@@ -112,6 +112,13 @@ type Cursor struct {
 	NewestPullRequestUpdatedOn time.Time
 	OldestPullRequestUpdatedOn time.Time
 	PullRequestsBackfilled     bool
+	// PullRequestsConfirmedAt is when every pull request updated before
+	// it was last known stored (the as-of time of the plan of the run that
+	// fetched them completely); zero when never.
+	PullRequestsConfirmedAt time.Time
+	// PullRequestsCheckedAtUpdatedOn is the repository's updated_on when
+	// its pull requests were last confirmed.
+	PullRequestsCheckedAtUpdatedOn time.Time
 }
 
 // FilterFacts is what a repository filter reads of r: its columns, and

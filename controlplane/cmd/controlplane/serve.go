@@ -177,6 +177,33 @@ const (
 	exitBeforeFollowUpCode = 75
 )
 
+// clockOffsetFileEnv names a file holding a duration (e.g. 3h) that the
+// process adds to the wall clock, read at every look at the time, so an
+// end-to-end test moves schedules and sweep windows forward without
+// waiting. Waits are unchanged. It is for tests only; nothing else reads
+// it.
+const clockOffsetFileEnv = "IDP_TEST_CLOCK_OFFSET_FILE"
+
+// serverClock is the wall clock, shifted when clockOffsetFileEnv is set.
+func serverClock(log zerolog.Logger) clock.Clock {
+	path := os.Getenv(clockOffsetFileEnv)
+	if path == "" {
+		return clock.Real{}
+	}
+	log.Warn().Str("env", clockOffsetFileEnv).Str("file", path).Msg("test clock: the time is the wall clock plus the duration in the file")
+	return clock.Shifted{Base: clock.Real{}, Offset: func() time.Duration {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return 0
+		}
+		d, err := time.ParseDuration(strings.TrimSpace(string(b)))
+		if err != nil {
+			return 0
+		}
+		return d
+	}}
+}
+
 func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	if err := o.validate(); err != nil {
 		return err
@@ -215,7 +242,7 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 		}
 	}
 
-	clk := clock.Real{}
+	clk := serverClock(log)
 	// Discovery subscribes to finished sync runs (dispatch.SyncObserver) and
 	// recomputes stale recommendations after catalog changes.
 	disc := discoverysvc.New(db, clk, log)

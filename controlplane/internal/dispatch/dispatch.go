@@ -20,6 +20,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/shared/backoff"
 	"github.com/catalog-discovery/bitbucket/shared/clock"
 	"github.com/catalog-discovery/bitbucket/shared/record"
+	"github.com/catalog-discovery/bitbucket/shared/sweep"
 )
 
 // Config holds the timings of the task protocol.
@@ -272,9 +273,21 @@ func (s *Service) assignment(ctx context.Context, t tasks.Task) (tasks.Assignmen
 		for i, k := range in.SecondaryKinds {
 			kinds[i] = string(k)
 		}
+		now := s.clock.Now().UTC()
+		// A targeted refresh fetches all of its repositories: no plan.
+		var plan *sweep.Plan
+		if len(t.Repositories) == 0 {
+			p, err := s.store.PlanSync(ctx, t.AccountID, t.ID, t.LeaseToken, func(f store.SweepFacts) sweep.Plan {
+				return sweep.Decide(in.Sweep, sweepFacts(in, f, now, s.cfg.PublicURL))
+			})
+			if err != nil {
+				return a, err
+			}
+			plan = &p
+		}
 		a.Sync = &tasks.SyncPayload{IntegrationID: in.ID, SecondaryKinds: kinds, Limits: s.cfg.Limits, StartDate: in.StartDate,
 			Cursors: cursors, CodeOwners: codeOwners, Filter: in.Filter, Target: tasks.Target{Workspace: in.Workspace, APIBaseURL: c.APIBaseURL, TokenRefs: c.TokenRefs},
-			Repositories: t.Repositories}
+			Repositories: t.Repositories, Plan: plan}
 		if len(t.Repositories) == 0 && s.cfg.PublicURL != "" {
 			// Every full sync makes sure of the hook: it costs one request
 			// when the hook is as wanted, and heals one deleted by hand.
@@ -339,6 +352,15 @@ func (s *Service) QueueRefresh(ctx context.Context, r store.TargetedRequest) (ta
 	s.log.Info().Str("account", r.AccountID).Str("integration", r.IntegrationID).Str("run", run.ID).Strs("repositories", r.Slugs).
 		Bool("coalesced", coalesced).Str("trigger", string(r.Trigger)).Msg("targeted refresh queued")
 	return run, coalesced, nil
+}
+
+// sweepFacts puts together what a sync's plan is decided from: a run
+// that is not scheduled (the first sync, a catch-up after a suspension, a
+// user's sync now) lists and confirms everything.
+func sweepFacts(in integration.Integration, f store.SweepFacts, now time.Time, publicURL string) sweep.Facts {
+	return sweep.Facts{Now: now, Interval: in.Frequency.Duration(), Webhook: in.Webhook.Working(publicURL),
+		Everything: slices.Contains([]tasks.Trigger{tasks.Created, tasks.Manual, tasks.Resumed}, f.Trigger), PullRequests: slices.Contains(in.SecondaryKinds, integration.PullRequests),
+		LastFullListing: f.LastFullListing, ListedAsOf: f.ListedAsOf, Repositories: f.Repositories}
 }
 
 // Renew extends a lease and stores progress and checkpoint. Errors:

@@ -200,7 +200,16 @@ func sameRecords(t *testing.T, want, got stored, wantHost, gotHost string) {
 		for i := range repos {
 			repos[i].IntegrationID, repos[i].FirstSeenAt, repos[i].UpdatedAt, repos[i].LastSeenTaskID = "", time.Time{}, time.Time{}, ""
 		}
-		b, err := json.Marshal(map[string]any{"repositories": repos, "pull_requests": s.PullRequests, "commits": s.Commits, "cursors": s.Cursors})
+		// A confirmation is dated by its run's plan, each run's own: it
+		// must be there, whatever its time.
+		cursors := slices.Clone(s.Cursors)
+		for i := range cursors {
+			if cursors[i].PullRequestsConfirmedAt.IsZero() {
+				t.Errorf("cursor of %s has no pull request confirmation", cursors[i].RepositoryUUID)
+			}
+			cursors[i].PullRequestsConfirmedAt = time.Time{}
+		}
+		b, err := json.Marshal(map[string]any{"repositories": repos, "pull_requests": s.PullRequests, "commits": s.Commits, "cursors": cursors})
 		if err != nil {
 			t.Fatal(err)
 		}

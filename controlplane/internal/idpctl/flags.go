@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	integrationv1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/integration/v1"
@@ -62,6 +63,24 @@ var frequencies = []struct {
 
 // parseFrequency accepts any spelling of an allowed interval that Go's
 // duration syntax or a day count gives (30m, 60m, 1h, 24h, 1d).
+// parseSweepDuration reads a sweep setting: a Go duration (90m, 6h) or
+// whole days (2d). The server checks the ranges.
+func parseSweepDuration(s string) (*durationpb.Duration, error) {
+	norm := strings.ToLower(strings.TrimSpace(s))
+	if days, ok := strings.CutSuffix(norm, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%q is not a duration; want e.g. 15m, 6h or 2d", s)
+		}
+		return durationpb.New(time.Duration(n) * 24 * time.Hour), nil
+	}
+	d, err := time.ParseDuration(norm)
+	if err != nil || d < 0 {
+		return nil, fmt.Errorf("%q is not a duration; want e.g. 15m, 6h or 2d", s)
+	}
+	return durationpb.New(d), nil
+}
+
 func parseFrequency(s string) (integrationv1.UpdateFrequency, error) {
 	bad := fmt.Errorf("%q is not an update frequency; want 30m, 1h, 3h, 6h, 12h or 1d", s)
 	norm := strings.ToLower(strings.TrimSpace(s))

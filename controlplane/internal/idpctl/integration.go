@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -160,6 +161,30 @@ var integrationSettings = []integrationSetting{
 			}
 			in.Filter = &integrationv1.RepositoryFilter{} // empty: keeps every repository
 			return nil
+		}},
+	{key: "pr-sweep-window", field: "pull_request_sweep_window", kind: textValue,
+		help: "with a working webhook, confirm every repository's pull requests at least this often, e.g. 24h or 2d (default 24h)",
+		apply: func(in *integrationv1.Integration, v settingValue) (err error) {
+			in.PullRequestSweepWindow, err = parseSweepDuration(v.text)
+			return err
+		}},
+	{key: "pr-sweep-window-without-webhook", field: "pull_request_sweep_window_without_webhook", kind: textValue,
+		help: "the same window while no webhook works, at most --pr-sweep-window (default 6h)",
+		apply: func(in *integrationv1.Integration, v settingValue) (err error) {
+			in.PullRequestSweepWindowWithoutWebhook, err = parseSweepDuration(v.text)
+			return err
+		}},
+	{key: "full-listing-interval", field: "full_listing_interval", kind: textValue,
+		help: "list every repository (deletions, transfers) this often; syncs in between list only what was updated (default 24h)",
+		apply: func(in *integrationv1.Integration, v settingValue) (err error) {
+			in.FullListingInterval, err = parseSweepDuration(v.text)
+			return err
+		}},
+	{key: "watermark-overlap", field: "watermark_overlap", kind: textValue,
+		help: "how far back before the last listing the next one starts, for clock differences (default 15m)",
+		apply: func(in *integrationv1.Integration, v settingValue) (err error) {
+			in.WatermarkOverlap, err = parseSweepDuration(v.text)
+			return err
 		}},
 }
 
@@ -576,6 +601,10 @@ flag names; flags given on the command line override the file:
   forks: exclude                     # filter: include | exclude | only
   updated-since: 2025-01-01          # filter: leave out repositories idle since
   # no-filter: true                  # instead of the filter keys: no filter
+  pr-sweep-window: 24h                # sweeps: see "Freshness" in the README
+  pr-sweep-window-without-webhook: 6h
+  full-listing-interval: 24h
+  watermark-overlap: 15m
 
 Correlation: INGESTED_PATH is a path into the ingested properties or the raw
 Bitbucket repository JSON, CATALOG_PATH a path into the entity YAML; equals is
@@ -877,6 +906,15 @@ func (a *app) integrationDetails(w io.Writer, in *integrationv1.Integration) {
 	for _, line := range filterLines(in.GetFilter()) {
 		d.add("Filter", line)
 	}
+	if in.GetPullRequestSweepWindow() != nil {
+		d.add("PR sweep window", durationString(in.GetPullRequestSweepWindow())+" with a webhook, "+
+			durationString(in.GetPullRequestSweepWindowWithoutWebhook())+" without")
+		d.add("Full listing", "every "+durationString(in.GetFullListingInterval())+
+			"; in between, what was updated since the last listing, less "+durationString(in.GetWatermarkOverlap()))
+	}
+	if f := in.GetFreshness(); f != nil {
+		a.freshnessDetails(d, f)
+	}
 	d.add("Created", a.when(in.GetCreatedAt()))
 	d.add("Updated", a.when(in.GetUpdatedAt()))
 	d.add("Next sync", a.when(in.GetNextSyncAt()))
@@ -936,6 +974,40 @@ func filterLines(f *integrationv1.RepositoryFilter) []string {
 		return []string{"none: every repository of the workspace"}
 	}
 	return out
+}
+
+// freshnessDetails shows how recently the integration's data was confirmed.
+func (a *app) freshnessDetails(d *details, f *integrationv1.Freshness) {
+	sweeping := "at the shorter window: no webhook delivers changes"
+	if f.GetWebhook() {
+		sweeping = "at the longer window: the webhook delivers changes"
+	}
+	d.add("Sweeping", sweeping)
+	oldest := "never (some repositories not yet)"
+	if f.GetPullRequestsOldestConfirmedAt() != nil {
+		oldest = a.when(f.GetPullRequestsOldestConfirmedAt())
+	} else if f.GetRepositories() == 0 {
+		oldest = "no repositories"
+	}
+	d.add("PRs confirmed", fmt.Sprintf("oldest %s; %d of %d repositories overdue (window %s)", oldest,
+		f.GetPullRequestsOverdue(), f.GetRepositories(), durationString(f.GetPullRequestWindow())))
+	d.add("Last full listing", a.when(f.GetLastFullListingAt()))
+	d.add("Listed as of", a.when(f.GetListedAsOf()))
+}
+
+// durationString shows a duration the way the flags take it: 24h, 90m, 2d.
+func durationString(d *durationpb.Duration) string {
+	v := d.AsDuration()
+	switch {
+	case d == nil:
+		return ""
+	case v >= 24*time.Hour && v%(24*time.Hour) == 0:
+		return fmt.Sprintf("%dd", v/(24*time.Hour))
+	case v >= time.Hour && v%time.Hour == 0:
+		return fmt.Sprintf("%dh", v/time.Hour)
+	default:
+		return fmt.Sprintf("%dm", v/time.Minute)
+	}
 }
 
 // startDateString shows a midnight-UTC start date as the date it was given as.

@@ -78,6 +78,18 @@ var settingRoundTrips = map[string]struct {
 	"no-filter": {[]string{"--no-filter"}, func(in *integrationv1.Integration) any {
 		return in.GetFilter() != nil && proto.Equal(in.GetFilter(), &integrationv1.RepositoryFilter{})
 	}},
+	"pr-sweep-window": {[]string{"--pr-sweep-window", "2d"}, func(in *integrationv1.Integration) any {
+		return durationString(in.GetPullRequestSweepWindow())
+	}},
+	"pr-sweep-window-without-webhook": {[]string{"--pr-sweep-window-without-webhook", "90m"}, func(in *integrationv1.Integration) any {
+		return durationString(in.GetPullRequestSweepWindowWithoutWebhook())
+	}},
+	"full-listing-interval": {[]string{"--full-listing-interval", "12h"}, func(in *integrationv1.Integration) any {
+		return durationString(in.GetFullListingInterval())
+	}},
+	"watermark-overlap": {[]string{"--watermark-overlap", "5m"}, func(in *integrationv1.Integration) any {
+		return durationString(in.GetWatermarkOverlap())
+	}},
 }
 
 // TestIntegrationSettingsRoundTrip walks the settings table: each setting

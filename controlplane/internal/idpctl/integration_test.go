@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	integrationv1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/integration/v1"
@@ -231,6 +232,13 @@ func testIntegration() *integrationv1.Integration {
 			Id: "r-7", Status: integrationv1.SyncStatus_SYNC_STATUS_SUCCESS, Repositories: 120, PullRequests: 340, Commits: 560,
 			QueuedAt: ago(32 * time.Minute), StartedAt: ago(31 * time.Minute), FinishedAt: ago(30 * time.Minute),
 		},
+		PullRequestSweepWindow:               durationpb.New(24 * time.Hour),
+		PullRequestSweepWindowWithoutWebhook: durationpb.New(6 * time.Hour),
+		FullListingInterval:                  durationpb.New(24 * time.Hour),
+		WatermarkOverlap:                     durationpb.New(15 * time.Minute),
+		Freshness: &integrationv1.Freshness{PullRequestWindow: durationpb.New(6 * time.Hour), Repositories: 120,
+			PullRequestsOldestConfirmedAt: ago(5 * time.Hour), PullRequestsOverdue: 3,
+			LastFullListingAt: ago(20 * time.Hour), ListedAsOf: ago(31 * time.Minute)},
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/owners"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/webhook"
 	"github.com/catalog-discovery/bitbucket/shared/repofilter"
+	"github.com/catalog-discovery/bitbucket/shared/sweep"
 )
 
 // Behavior is how discovered repositories enter the catalog.
@@ -158,6 +159,8 @@ type Integration struct {
 	NextSyncAt time.Time // zero while suspended
 	// Webhook is the workspace webhook's secret and last reported state.
 	Webhook webhook.Status
+	// Sweep holds the windows of the pull request sweep and the listings.
+	Sweep sweep.Settings
 }
 
 // Draft is a requested integration before defaults: a nil slice pointer
@@ -178,6 +181,27 @@ type Draft struct {
 	StartDate      time.Time
 	AutoImport     bool
 	Filter         repofilter.Filter
+	// Sweep settings; nil ones take their defaults.
+	Sweep SweepDraft
+}
+
+// SweepDraft holds the sweep settings given; nil means the default.
+type SweepDraft struct {
+	Window, WindowWithoutWebhook, FullListingInterval, Overlap *time.Duration
+}
+
+// settings fills what is not given from base.
+func (d SweepDraft) settings(base sweep.Settings) sweep.Settings {
+	for _, f := range []struct {
+		given *time.Duration
+		to    *time.Duration
+	}{{d.Window, &base.Window}, {d.WindowWithoutWebhook, &base.WindowWithoutWebhook},
+		{d.FullListingInterval, &base.FullListingInterval}, {d.Overlap, &base.Overlap}} {
+		if f.given != nil {
+			*f.to = *f.given
+		}
+	}
+	return base
 }
 
 // ValidType reports whether t is a valid catalog type for an integration
@@ -247,6 +271,7 @@ func New(d Draft, connector Connector, now time.Time) (Integration, error) {
 	if in.Frequency == "" {
 		in.Frequency = Every3Hours
 	}
+	in.Sweep = d.Sweep.settings(sweep.DefaultSettings)
 	in.check(&v)
 	checkSecondaryKinds(&v, in.SecondaryKinds)
 	if !in.StartDate.IsZero() && in.StartDate.After(now) {
@@ -332,6 +357,9 @@ func (in *Integration) check(v *fault.Violations) {
 		v.Add("integration.filter."+p.Field, "%s", p.Message)
 	}
 	in.Filter = filter
+	for _, bad := range in.Sweep.Check() {
+		v.Add("integration."+bad.Field, "%s", bad.Rule)
+	}
 }
 
 func checkSecondaryKinds(v *fault.Violations, kinds []SecondaryKind) {

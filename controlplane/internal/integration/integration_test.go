@@ -13,6 +13,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/owners"
 	"github.com/catalog-discovery/bitbucket/shared/repofilter"
+	"github.com/catalog-discovery/bitbucket/shared/sweep"
 )
 
 var now = time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
@@ -144,7 +145,8 @@ func TestNewIntegrationDefaults(t *testing.T) {
 		Behavior: integration.RegisterAndMerge, Kind: "Component", Type: "service", Correlation: integration.DefaultCorrelation(),
 		Fields: integration.DefaultFieldMappings(), SecondaryKinds: []integration.SecondaryKind{integration.PullRequests, integration.Commits},
 		OwnerMapping: owners.Defaults("acme"),
-		Frequency:    integration.Every3Hours, State: integration.Enabled, CreatedAt: now, UpdatedAt: now, NextSyncAt: now.Add(3 * time.Hour)}
+		Frequency:    integration.Every3Hours, State: integration.Enabled, CreatedAt: now, UpdatedAt: now, NextSyncAt: now.Add(3 * time.Hour),
+		Sweep: sweep.DefaultSettings}
 	if diff := cmp.Diff(want, in); diff != "" {
 		t.Fatalf("defaults (-want +got):\n%s", diff)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/owners"
+	"github.com/catalog-discovery/bitbucket/shared/sweep"
 )
 
 // ReasonSecondaryKindsLocked is the reason of a rejected secondary-kinds change.
@@ -29,10 +30,16 @@ const (
 	FieldAutoImport     = "auto_import"
 	FieldOwnerMapping   = "owner_mapping"
 	FieldFilter         = "filter"
+	// The sweep settings.
+	FieldSweepWindow            = "pull_request_sweep_window"
+	FieldSweepWindowWithoutHook = "pull_request_sweep_window_without_webhook"
+	FieldFullListingInterval    = "full_listing_interval"
+	FieldWatermarkOverlap       = "watermark_overlap"
 )
 
 var updatable = []string{FieldName, FieldConnector, FieldBehavior, FieldKind, FieldType, FieldCorrelation,
-	FieldFieldMappings, FieldFrequency, FieldStartDate, FieldAutoImport, FieldOwnerMapping, FieldFilter}
+	FieldFieldMappings, FieldFrequency, FieldStartDate, FieldAutoImport, FieldOwnerMapping, FieldFilter,
+	FieldSweepWindow, FieldSweepWindowWithoutHook, FieldFullListingInterval, FieldWatermarkOverlap}
 
 // Changes is a partial update: only the fields named in Mask are applied.
 type Changes struct {
@@ -99,6 +106,14 @@ func Apply(in *Integration, ch Changes, connector *Connector, now time.Time) ([]
 			next.AutoImport = ch.Draft.AutoImport
 		case FieldFilter:
 			next.Filter = ch.Draft.Filter
+		case FieldSweepWindow:
+			next.Sweep.Window = sweepValue(ch.Draft.Sweep.Window, sweep.DefaultSettings.Window)
+		case FieldSweepWindowWithoutHook:
+			next.Sweep.WindowWithoutWebhook = sweepValue(ch.Draft.Sweep.WindowWithoutWebhook, sweep.DefaultSettings.WindowWithoutWebhook)
+		case FieldFullListingInterval:
+			next.Sweep.FullListingInterval = sweepValue(ch.Draft.Sweep.FullListingInterval, sweep.DefaultSettings.FullListingInterval)
+		case FieldWatermarkOverlap:
+			next.Sweep.Overlap = sweepValue(ch.Draft.Sweep.Overlap, sweep.DefaultSettings.Overlap)
 		case FieldSecondaryKinds:
 			var want []SecondaryKind
 			if ch.Draft.SecondaryKinds != nil {
@@ -149,6 +164,15 @@ func ChangesDiscovered(changed []string) bool {
 	return false
 }
 
+// sweepValue is a sweep setting named in a mask: the value given, or
+// the default when none is.
+func sweepValue(given *time.Duration, def time.Duration) time.Duration {
+	if given == nil {
+		return def
+	}
+	return *given
+}
+
 // checkConnectorWorkspace holds an integration to its workspace: a
 // connector of another workspace would sync a different set of
 // repositories into the same entities (and its token may not reach the
@@ -186,5 +210,9 @@ func diff(a, b Integration) []string {
 	add(a.AutoImport != b.AutoImport, FieldAutoImport)
 	add(!slices.Equal(a.OwnerMapping, b.OwnerMapping), FieldOwnerMapping)
 	add(!reflect.DeepEqual(a.Filter, b.Filter), FieldFilter)
+	add(a.Sweep.Window != b.Sweep.Window, FieldSweepWindow)
+	add(a.Sweep.WindowWithoutWebhook != b.Sweep.WindowWithoutWebhook, FieldSweepWindowWithoutHook)
+	add(a.Sweep.FullListingInterval != b.Sweep.FullListingInterval, FieldFullListingInterval)
+	add(a.Sweep.Overlap != b.Sweep.Overlap, FieldWatermarkOverlap)
 	return out
 }

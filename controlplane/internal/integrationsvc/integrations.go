@@ -1,6 +1,8 @@
 package integrationsvc
 
 import (
+	"time"
+
 	"context"
 	"slices"
 
@@ -48,6 +50,22 @@ func (s *Service) GetIntegration(ctx context.Context, who Caller, ref string) (i
 		return in, nil, err
 	}
 	return in, &run, nil
+}
+
+// Freshness says how recently an integration's data was confirmed: its
+// webhook state, the sweep window in force and the store's counts.
+type Freshness struct {
+	Webhook bool
+	Window  time.Duration
+	store.Freshness
+}
+
+// Freshness reports an integration's freshness now.
+func (s *Service) Freshness(ctx context.Context, in integration.Integration) (Freshness, error) {
+	webhook := in.Webhook.Working(s.PublicURL())
+	cutoff := in.Sweep.OverdueBefore(webhook, in.Frequency.Duration(), s.clock.Now().UTC())
+	f, err := s.store.Freshness(ctx, in.ID, cutoff)
+	return Freshness{Webhook: webhook, Window: in.Sweep.WindowFor(webhook), Freshness: f}, err
 }
 
 // ListIntegrations pages through integrations by name, each with its last

@@ -12,6 +12,7 @@ import (
 	delegatev1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1"
 	"github.com/catalog-discovery/bitbucket/shared/record"
 	"github.com/catalog-discovery/bitbucket/shared/repofilter"
+	"github.com/catalog-discovery/bitbucket/shared/sweep"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/fault"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/ingest"
@@ -84,6 +85,7 @@ func taskToProto(a tasks.Assignment) *delegatev1.Task {
 		if p.Webhook != nil {
 			s.Webhook = hookSpecToProto(*p.Webhook)
 		}
+		s.Sweep = planToProto(p.Plan)
 		out.Sync = s
 	case a.Test != nil:
 		out.Type = delegatev1.TaskType_TASK_TYPE_TEST_CONNECTION
@@ -121,7 +123,21 @@ func cursorToProto(c record.Cursor) *delegatev1.RepositoryCursor {
 	return &delegatev1.RepositoryCursor{RepositoryUuid: c.RepositoryUUID, CommitsCheckedAtUpdatedOn: ts(c.CommitsCheckedAtUpdatedOn),
 		NewestCommitHash: c.NewestCommitHash, OldestCommitHash: c.OldestCommitHash, CommitsBackfilled: c.CommitsBackfilled,
 		NewestPullRequestUpdatedOn: ts(c.NewestPullRequestUpdatedOn), OldestPullRequestUpdatedOn: ts(c.OldestPullRequestUpdatedOn),
-		PullRequestsBackfilled: c.PullRequestsBackfilled}
+		PullRequestsBackfilled: c.PullRequestsBackfilled, PullRequestsConfirmedAt: ts(c.PullRequestsConfirmedAt),
+		PullRequestsCheckedAtUpdatedOn: ts(c.PullRequestsCheckedAtUpdatedOn)}
+}
+
+// planToProto translates a sweep plan; nil when the task has none.
+func planToProto(p *sweep.Plan) *delegatev1.SweepPlan {
+	if p == nil {
+		return nil
+	}
+	out := &delegatev1.SweepPlan{Listing: delegatev1.ListingMode_LISTING_MODE_FULL, AsOf: ts(p.AsOf),
+		AllPullRequests: p.AllPullRequests, PullRequestRepositories: p.PullRequests}
+	if p.Mode == sweep.Watermark {
+		out.Listing, out.Since = delegatev1.ListingMode_LISTING_MODE_WATERMARK, ts(p.Since)
+	}
+	return out
 }
 
 func progressFromProto(p *delegatev1.Progress) *tasks.Progress {
@@ -193,7 +209,8 @@ func recordsFromProto(in []*delegatev1.Record) ([]record.Record, error) {
 			out[i].Cursor = &record.Cursor{RepositoryUUID: x.GetRepositoryUuid(), CommitsCheckedAtUpdatedOn: fromTS(x.GetCommitsCheckedAtUpdatedOn()),
 				NewestCommitHash: x.GetNewestCommitHash(), OldestCommitHash: x.GetOldestCommitHash(), CommitsBackfilled: x.GetCommitsBackfilled(),
 				NewestPullRequestUpdatedOn: fromTS(x.GetNewestPullRequestUpdatedOn()), OldestPullRequestUpdatedOn: fromTS(x.GetOldestPullRequestUpdatedOn()),
-				PullRequestsBackfilled: x.GetPullRequestsBackfilled()}
+				PullRequestsBackfilled: x.GetPullRequestsBackfilled(), PullRequestsConfirmedAt: fromTS(x.GetPullRequestsConfirmedAt()),
+				PullRequestsCheckedAtUpdatedOn: fromTS(x.GetPullRequestsCheckedAtUpdatedOn())}
 		case *delegatev1.Record_ListingComplete:
 			out[i].ListingComplete = &record.ListingComplete{RepositoryCount: k.ListingComplete.GetRepositoryCount()}
 			if f := k.ListingComplete.GetListedWith(); f != nil {

@@ -2,10 +2,14 @@ package rpc
 
 import (
 	"fmt"
+	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	integrationv1 "github.com/catalog-discovery/bitbucket/proto/gen/idp/integration/v1"
 
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
+	"github.com/catalog-discovery/bitbucket/controlplane/internal/integrationsvc"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/owners"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/store"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
@@ -137,7 +141,25 @@ func draftFromProto(p *integrationv1.Integration) integration.Draft {
 			IncludeNames: f.GetIncludeNames(), ExcludeNames: f.GetExcludeNames(), Visibility: lookup(visibilities, f.GetVisibility()),
 			Forks: lookup(forkPolicies, f.GetForks()), UpdatedSince: fromTS(f.GetUpdatedSince())}
 	}
+	d.Sweep = integration.SweepDraft{Window: fromDuration(p.GetPullRequestSweepWindow()),
+		WindowWithoutWebhook: fromDuration(p.GetPullRequestSweepWindowWithoutWebhook()),
+		FullListingInterval:  fromDuration(p.GetFullListingInterval()), Overlap: fromDuration(p.GetWatermarkOverlap())}
 	return d
+}
+
+func freshnessToProto(f integrationsvc.Freshness) *integrationv1.Freshness {
+	return &integrationv1.Freshness{Webhook: f.Webhook, PullRequestWindow: durationpb.New(f.Window), Repositories: f.Repositories,
+		PullRequestsOldestConfirmedAt: ts(f.OldestConfirmed), PullRequestsOverdue: f.Overdue,
+		LastFullListingAt: ts(f.LastFullListing), ListedAsOf: ts(f.ListedAsOf)}
+}
+
+// fromDuration reads an optional duration: nil when not given.
+func fromDuration(d *durationpb.Duration) *time.Duration {
+	if d == nil {
+		return nil
+	}
+	v := d.AsDuration()
+	return &v
 }
 
 var (
@@ -195,7 +217,11 @@ func integrationToProto(in integration.Integration, last *tasks.SyncRun, publicU
 		Behavior: behaviorsOut[in.Behavior], Kind: in.Kind, Type: in.Type, UpdateFrequency: frequenciesOut[in.Frequency],
 		StartDate: ts(in.StartDate), AutoImport: in.AutoImport, CreatedAt: ts(in.CreatedAt), UpdatedAt: ts(in.UpdatedAt),
 		NextSyncAt: ts(in.NextSyncAt), Correlation: &integrationv1.CorrelationRules{}, FieldMappings: &integrationv1.FieldMappings{},
-		SecondaryKinds: &integrationv1.SecondaryKinds{}, OwnerMapping: &integrationv1.OwnerMapping{}, Filter: filterToProto(in.Filter)}
+		SecondaryKinds: &integrationv1.SecondaryKinds{}, OwnerMapping: &integrationv1.OwnerMapping{}, Filter: filterToProto(in.Filter),
+		PullRequestSweepWindow:               durationpb.New(in.Sweep.Window),
+		PullRequestSweepWindowWithoutWebhook: durationpb.New(in.Sweep.WindowWithoutWebhook),
+		FullListingInterval:                  durationpb.New(in.Sweep.FullListingInterval),
+		WatermarkOverlap:                     durationpb.New(in.Sweep.Overlap)}
 	for _, r := range in.OwnerMapping {
 		out.OwnerMapping.Rules = append(out.OwnerMapping.Rules, &integrationv1.OwnerMappingRule{From: r.From, To: r.To})
 	}

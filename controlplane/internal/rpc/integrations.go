@@ -33,7 +33,12 @@ func (i *integrationServer) GetIntegration(ctx context.Context, req *integration
 	if err != nil {
 		return nil, err
 	}
+	f, err := i.s.Manage.Freshness(ctx, in)
+	if err != nil {
+		return nil, err
+	}
 	out := integrationToProto(in, run, i.s.Manage.PublicURL())
+	out.Freshness = freshnessToProto(f)
 	stats, err := i.s.Manage.WebhookDeliveries(ctx, managementCaller(ctx), in.ID)
 	if err != nil {
 		return nil, err

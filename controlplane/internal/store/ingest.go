@@ -160,6 +160,13 @@ func (a *applier) apply(ctx context.Context, records []record.Record) error {
 			if err := flush(); err != nil {
 				return err
 			}
+			full, err := a.listingCompleted(ctx)
+			if err != nil {
+				return err
+			}
+			if !full {
+				continue // a watermark listing holds only what moved
+			}
 			if err := a.markDeleted(ctx, r.ListingComplete.ListedWith); err != nil {
 				return err
 			}
@@ -410,7 +417,8 @@ func (a *applier) count(ctx context.Context, n *int64, table string, key []strin
 }
 
 var cursorCols = []string{"integration_id", "repository_uuid", "commits_checked_at_updated_on", "newest_commit_hash",
-	"oldest_commit_hash", "commits_backfilled", "newest_pr_updated_on", "oldest_pr_updated_on", "pull_requests_backfilled", "updated_at"}
+	"oldest_commit_hash", "commits_backfilled", "newest_pr_updated_on", "oldest_pr_updated_on", "pull_requests_backfilled", "updated_at",
+	"pr_confirmed_at", "pr_checked_at_updated_on"}
 
 func (a *applier) upsertCursors(ctx context.Context, cursors []*record.Cursor) error {
 	rows := make([][]any, 0, len(cursors))
@@ -418,7 +426,7 @@ func (a *applier) upsertCursors(ctx context.Context, cursors []*record.Cursor) e
 	for _, c := range cursors {
 		row := []any{a.task.IntegrationID, c.RepositoryUUID, nullMicros(c.CommitsCheckedAtUpdatedOn), c.NewestCommitHash,
 			c.OldestCommitHash, c.CommitsBackfilled, nullMicros(c.NewestPullRequestUpdatedOn), nullMicros(c.OldestPullRequestUpdatedOn),
-			c.PullRequestsBackfilled, a.now}
+			c.PullRequestsBackfilled, a.now, nullMicros(c.PullRequestsConfirmedAt), nullMicros(c.PullRequestsCheckedAtUpdatedOn)}
 		if i, dup := seen[c.RepositoryUUID]; dup {
 			rows[i] = row
 			continue
@@ -586,7 +594,8 @@ func (db *DB) ListCommits(ctx context.Context, integrationID, repoUUID string) (
 // left out.
 func (db *DB) ListCursors(ctx context.Context, integrationID string, slugs ...string) ([]record.Cursor, error) {
 	q := `SELECT c.repository_uuid, c.commits_checked_at_updated_on, c.newest_commit_hash, c.oldest_commit_hash,
-		c.commits_backfilled, c.newest_pr_updated_on, c.oldest_pr_updated_on, c.pull_requests_backfilled
+		c.commits_backfilled, c.newest_pr_updated_on, c.oldest_pr_updated_on, c.pull_requests_backfilled,
+		c.pr_confirmed_at, c.pr_checked_at_updated_on
 		FROM repository_cursors c JOIN repositories r ON r.integration_id = c.integration_id AND r.uuid = c.repository_uuid
 		WHERE c.integration_id = ? AND r.deleted_at IS NULL`
 	args := []any{integrationID}
@@ -598,9 +607,10 @@ func (db *DB) ListCursors(ctx context.Context, integrationID string, slugs ...st
 	}
 	return queryAll(ctx, db, q+` ORDER BY c.repository_uuid`, args, func(row scanner) (record.Cursor, error) {
 		var c record.Cursor
-		var checked, newest, oldest sql.NullInt64
+		var checked, newest, oldest, confirmed, prChecked sql.NullInt64
 		err := row.Scan(&c.RepositoryUUID, &checked, &c.NewestCommitHash, &c.OldestCommitHash, &c.CommitsBackfilled,
-			&newest, &oldest, &c.PullRequestsBackfilled)
+			&newest, &oldest, &c.PullRequestsBackfilled, &confirmed, &prChecked)
+		c.PullRequestsConfirmedAt, c.PullRequestsCheckedAtUpdatedOn = fromNullMicros(confirmed), fromNullMicros(prChecked)
 		c.CommitsCheckedAtUpdatedOn = fromNullMicros(checked)
 		c.NewestPullRequestUpdatedOn, c.OldestPullRequestUpdatedOn = fromNullMicros(newest), fromNullMicros(oldest)
 		return c, err

@@ -13,8 +13,8 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/owners"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
-	"github.com/catalog-discovery/bitbucket/shared/repofilter"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/webhook"
+	"github.com/catalog-discovery/bitbucket/shared/repofilter"
 )
 
 // Reasons of integration failures.
@@ -26,15 +26,19 @@ const (
 
 const integrationColumns = `id, account_id, name, connector_id, workspace, behavior, kind, type, correlation, field_mappings,
 	secondary_kinds, frequency, start_date, auto_import, state, next_sync_at, created_at, updated_at, owner_mapping, filter,
-	webhook_secret, webhook_state, webhook_message, webhook_checked_at`
+	webhook_secret, webhook_state, webhook_message, webhook_checked_at,
+	pr_sweep_window, pr_sweep_window_without_webhook, full_listing_interval, watermark_overlap`
 
 func integrationArgs(in integration.Integration) []any {
 	return []any{in.ID, in.AccountID, in.Name, in.ConnectorID, in.Workspace, string(in.Behavior), in.Kind, in.Type,
 		toJSON(in.Correlation), toJSON(in.Fields), toJSON(in.SecondaryKinds), string(in.Frequency),
 		nullMicros(in.StartDate), in.AutoImport, string(in.State), nullMicros(in.NextSyncAt), micros(in.CreatedAt), micros(in.UpdatedAt),
 		toJSON(in.OwnerMapping), toJSON(in.Filter),
-		in.Webhook.Secret, string(in.Webhook.State), in.Webhook.Message, nullMicros(in.Webhook.CheckedAt)}
+		in.Webhook.Secret, string(in.Webhook.State), in.Webhook.Message, nullMicros(in.Webhook.CheckedAt),
+		seconds(in.Sweep.Window), seconds(in.Sweep.WindowWithoutWebhook), seconds(in.Sweep.FullListingInterval), seconds(in.Sweep.Overlap)}
 }
+
+func seconds(d time.Duration) int64 { return int64(d / time.Second) }
 
 func scanIntegration(row scanner) (integration.Integration, error) {
 	var in integration.Integration
@@ -42,13 +46,17 @@ func scanIntegration(row scanner) (integration.Integration, error) {
 	var start, next, hookChecked sql.NullInt64
 	var created, updated int64
 	var mapping sql.NullString
+	var window, windowAlone, full, overlap int64
 	err := row.Scan(&in.ID, &in.AccountID, &in.Name, &in.ConnectorID, &in.Workspace, &behavior, &in.Kind, &in.Type,
 		&corr, &fields, &kinds, &freq, &start, &in.AutoImport, &state, &next, &created, &updated, &mapping, &filter,
-		&in.Webhook.Secret, &hookState, &in.Webhook.Message, &hookChecked)
+		&in.Webhook.Secret, &hookState, &in.Webhook.Message, &hookChecked,
+		&window, &windowAlone, &full, &overlap)
 	if err != nil {
 		return in, err
 	}
 	in.Webhook.State, in.Webhook.CheckedAt = webhook.State(hookState), fromNullMicros(hookChecked)
+	in.Sweep.Window, in.Sweep.WindowWithoutWebhook = time.Duration(window)*time.Second, time.Duration(windowAlone)*time.Second
+	in.Sweep.FullListingInterval, in.Sweep.Overlap = time.Duration(full)*time.Second, time.Duration(overlap)*time.Second
 	in.Behavior, in.Frequency, in.State = integration.Behavior(behavior), integration.Frequency(freq), integration.State(state)
 	in.StartDate, in.NextSyncAt = fromNullMicros(start), fromNullMicros(next)
 	in.CreatedAt, in.UpdatedAt = fromMicros(created), fromMicros(updated)
@@ -232,8 +240,10 @@ func (db *DB) UpdateIntegration(ctx context.Context, accountID, ref string, ch I
 		}
 		args := integrationArgs(in)
 		_, err = tx.exec(ctx, `UPDATE integrations SET name = ?, connector_id = ?, behavior = ?, kind = ?, type = ?, correlation = ?,
-			field_mappings = ?, frequency = ?, start_date = ?, auto_import = ?, next_sync_at = ?, updated_at = ?, owner_mapping = ?, filter = ? WHERE id = ?`,
-			args[2], args[3], args[5], args[6], args[7], args[8], args[9], args[11], args[12], args[13], args[15], args[17], args[18], args[19], in.ID)
+			field_mappings = ?, frequency = ?, start_date = ?, auto_import = ?, next_sync_at = ?, updated_at = ?, owner_mapping = ?, filter = ?,
+			pr_sweep_window = ?, pr_sweep_window_without_webhook = ?, full_listing_interval = ?, watermark_overlap = ? WHERE id = ?`,
+			args[2], args[3], args[5], args[6], args[7], args[8], args[9], args[11], args[12], args[13], args[15], args[17], args[18], args[19],
+			args[24], args[25], args[26], args[27], in.ID)
 		if err != nil {
 			return err
 		}

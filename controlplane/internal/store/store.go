@@ -8,6 +8,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/integration"
 	"github.com/catalog-discovery/bitbucket/controlplane/internal/tasks"
 	"github.com/catalog-discovery/bitbucket/shared/record"
+	"github.com/catalog-discovery/bitbucket/shared/sweep"
 )
 
 // Store is everything the control plane persists. Every method is safe for
@@ -94,6 +95,10 @@ type Store interface {
 	PruneDeliveries(ctx context.Context, before time.Time, limit int) (int64, error)
 	ApplyHook(ctx context.Context, h HookApply) (HookApplied, error)
 	MarkRepositoryDeleted(ctx context.Context, accountID, integrationID, uuid string, now time.Time) (bool, error)
+
+	// Sweeps.
+	PlanSync(ctx context.Context, accountID, taskID, leaseToken string, decide func(SweepFacts) sweep.Plan) (sweep.Plan, error)
+	Freshness(ctx context.Context, integrationID string, overdueBefore time.Time) (Freshness, error)
 
 	// Events.
 	AddEvent(ctx context.Context, e Event) error

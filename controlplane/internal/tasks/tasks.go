@@ -10,6 +10,7 @@ import (
 
 	"github.com/catalog-discovery/bitbucket/shared/record"
 	"github.com/catalog-discovery/bitbucket/shared/repofilter"
+	"github.com/catalog-discovery/bitbucket/shared/sweep"
 )
 
 // Type is what a task asks a delegate to do.
@@ -218,6 +219,10 @@ type SyncPayload struct {
 	// Webhook is the hook to ensure before a full sync; nil without a
 	// public address, and for targeted refreshes.
 	Webhook *HookSpec
+	// Plan is the run's sweep plan, decided when the task is first leased
+	// and kept for its later attempts; nil for a task planned by no one
+	// (a full listing of every repository's pull requests).
+	Plan *sweep.Plan
 }
 
 // HookSpec is a workspace webhook as the control plane wants it.

@@ -93,6 +93,25 @@ func (s *Session) RepositoriesURL(workspace, query string, from time.Time) strin
 	return s.endpoint(v, "repositories", workspace)
 }
 
+// UpdatedRepositoriesURL is the first page of the repositories updated at
+// or after since, oldest update first. Ascending order on a field that
+// changes during the walk can only move a repository towards the end, so
+// a row is at worst listed twice (callers dedupe by uuid) or, when one
+// moved from an earlier page, skipped: the count check catches that.
+// A filter's query (BBQL) narrows it further, as for RepositoriesURL.
+func (s *Session) UpdatedRepositoriesURL(workspace, query string, since time.Time) string {
+	q := "updated_on >= " + bbqlTime(since)
+	if query != "" {
+		q = "(" + query + ") AND " + q
+	}
+	return s.endpoint(url.Values{
+		"pagelen": {strconv.Itoa(RepositoryPageLen)},
+		"sort":    {"updated_on"},
+		"fields":  {repositoryFields},
+		"q":       {q},
+	}, "repositories", workspace)
+}
+
 // RepositoryPage is one page of a repository listing.
 type RepositoryPage struct {
 	Next         string

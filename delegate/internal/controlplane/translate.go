@@ -12,6 +12,7 @@ import (
 	pb "github.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1"
 	"github.com/catalog-discovery/bitbucket/shared/record"
 	"github.com/catalog-discovery/bitbucket/shared/repofilter"
+	"github.com/catalog-discovery/bitbucket/shared/sweep"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -83,6 +84,7 @@ func taskFromWire(t *pb.Task) *task.Task {
 			spec := webhookSpecFromWire(h)
 			sync.Webhook = &spec
 		}
+		sync.Plan = planFromWire(s.GetSweep())
 		out.Sync = sync
 	case pb.TaskType_TASK_TYPE_WEBHOOK:
 		out.Type = task.TypeWebhook
@@ -95,6 +97,19 @@ func taskFromWire(t *pb.Task) *task.Task {
 			ConnectorID: t.GetTestConnection().GetConnectorId(),
 			Target:      targetFromWire(t.GetTestConnection().GetTarget()),
 		}
+	}
+	return out
+}
+
+// planFromWire translates the sweep plan; nil when the task has none.
+func planFromWire(p *pb.SweepPlan) *sweep.Plan {
+	if p == nil {
+		return nil
+	}
+	out := &sweep.Plan{AsOf: fromTS(p.GetAsOf()), Mode: sweep.Full, AllPullRequests: p.GetAllPullRequests(),
+		PullRequests: p.GetPullRequestRepositories()}
+	if p.GetListing() == pb.ListingMode_LISTING_MODE_WATERMARK {
+		out.Mode, out.Since = sweep.Watermark, fromTS(p.GetSince())
 	}
 	return out
 }
@@ -144,6 +159,9 @@ func cursorFromWire(c *pb.RepositoryCursor) record.Cursor {
 		NewestPullRequestUpdatedOn: fromTS(c.GetNewestPullRequestUpdatedOn()),
 		OldestPullRequestUpdatedOn: fromTS(c.GetOldestPullRequestUpdatedOn()),
 		PullRequestsBackfilled:     c.GetPullRequestsBackfilled(),
+
+		PullRequestsConfirmedAt:        fromTS(c.GetPullRequestsConfirmedAt()),
+		PullRequestsCheckedAtUpdatedOn: fromTS(c.GetPullRequestsCheckedAtUpdatedOn()),
 	}
 }
 
@@ -159,6 +177,9 @@ func CursorToWire(c record.Cursor) *pb.RepositoryCursor {
 		NewestPullRequestUpdatedOn: ts(c.NewestPullRequestUpdatedOn),
 		OldestPullRequestUpdatedOn: ts(c.OldestPullRequestUpdatedOn),
 		PullRequestsBackfilled:     c.PullRequestsBackfilled,
+
+		PullRequestsConfirmedAt:        ts(c.PullRequestsConfirmedAt),
+		PullRequestsCheckedAtUpdatedOn: ts(c.PullRequestsCheckedAtUpdatedOn),
 	}
 }
 

@@ -26,17 +26,21 @@ import (
 // and moves its cursor after every page:
 //   - first sync: the newest FirstSyncPerRepository, newest first;
 //   - later: what is new, oldest first, from the cursor's Newest on.
-func (r *Run) newPullRequests(ctx context.Context, ws string, repo record.Repository, had bool, cur *record.Cursor) error {
+//
+// complete means no per-sync cap cut the walk: every pull request updated
+// since the walk began is stored (a first sync's snapshot holds the newest
+// ones, and any change moves a pull request to the top).
+func (r *Run) newPullRequests(ctx context.Context, ws string, repo record.Repository, had bool, cur *record.Cursor) (complete bool, _ error) {
 	since := r.spec.StartDate
 	if !had || cur.NewestPullRequestUpdatedOn.IsZero() {
-		exhausted, err := r.pagePullRequests(ctx, prWalk{
+		exhausted, capped, err := r.pagePullRequests(ctx, prWalk{
 			query: bitbucket.PullRequestQuery{Workspace: ws, Slug: repo.Slug, Since: since},
 			repo:  repo.UUID, want: r.limits.FirstSyncPerRepository,
 			first: func(newest time.Time) { cur.NewestPullRequestUpdatedOn = newest },
 			moved: func(oldest time.Time) { cur.OldestPullRequestUpdatedOn = oldest },
 		})
 		if err != nil {
-			return err
+			return false, err
 		}
 		if cur.OldestPullRequestUpdatedOn.IsZero() {
 			// The run of equal values at the top was cut: the top is all
@@ -44,14 +48,14 @@ func (r *Run) newPullRequests(ctx context.Context, ws string, repo record.Reposi
 			cur.OldestPullRequestUpdatedOn = cur.NewestPullRequestUpdatedOn
 		}
 		cur.PullRequestsBackfilled = exhausted
-		return nil
+		return !capped, nil
 	}
-	_, err := r.pagePullRequests(ctx, prWalk{
+	_, capped, err := r.pagePullRequests(ctx, prWalk{
 		query: bitbucket.PullRequestQuery{Workspace: ws, Slug: repo.Slug, From: cur.NewestPullRequestUpdatedOn, Since: since, Ascending: true},
 		repo:  repo.UUID, want: -1, stored: cur.NewestPullRequestUpdatedOn,
 		moved: func(newest time.Time) { cur.NewestPullRequestUpdatedOn = newest },
 	})
-	return err
+	return err == nil && !capped, err
 }
 
 // backfillPullRequests fetches, newest first, the pull requests below the
@@ -60,7 +64,7 @@ func (r *Run) backfillPullRequests(ctx context.Context, ws string, repo record.R
 	if !r.pullRequestsNeedBackfill(*cur) {
 		return nil
 	}
-	exhausted, err := r.pagePullRequests(ctx, prWalk{
+	exhausted, _, err := r.pagePullRequests(ctx, prWalk{
 		query: bitbucket.PullRequestQuery{Workspace: ws, Slug: repo.Slug, Until: cur.OldestPullRequestUpdatedOn, Since: r.spec.StartDate},
 		repo:  repo.UUID, want: -1, stored: cur.OldestPullRequestUpdatedOn,
 		moved: func(oldest time.Time) { cur.OldestPullRequestUpdatedOn = oldest },
@@ -93,8 +97,9 @@ type prWalk struct {
 }
 
 // pagePullRequests walks w within the per-sync cap. exhausted means the
-// query has nothing more.
-func (r *Run) pagePullRequests(ctx context.Context, w prWalk) (exhausted bool, err error) {
+// query has nothing more; capped that the per-sync cap (not the walk's
+// want) ended it early.
+func (r *Run) pagePullRequests(ctx context.Context, w prWalk) (exhausted, capped bool, err error) {
 	taken := 0
 	var last time.Time // updated_on of the last pull request taken
 	w.query.Want = r.prs.remaining()
@@ -102,13 +107,17 @@ func (r *Run) pagePullRequests(ctx context.Context, w prWalk) (exhausted bool, e
 		w.query.Want = min(w.query.Want, w.want)
 	}
 	u := r.session.PullRequestsURL(w.query)
+	wanted := func() bool { return w.want >= 0 && taken >= w.want }
 	for u != "" {
-		if r.prs.remaining() == 0 || (w.want >= 0 && taken >= w.want) {
-			return false, nil
+		if wanted() {
+			return false, false, nil
+		}
+		if r.prs.remaining() == 0 {
+			return false, true, nil
 		}
 		prs, next, err := r.session.PullRequests(ctx, u, w.repo)
 		if err != nil {
-			return false, err
+			return false, false, err
 		}
 		fresh := prs[:0]
 		for _, pr := range prs {
@@ -124,7 +133,7 @@ func (r *Run) pagePullRequests(ctx context.Context, w prWalk) (exhausted bool, e
 		complete := last // every pull request up to it is taken
 		for i := range fresh[:n] {
 			if err := r.emit(ctx, record.Record{PullRequest: &fresh[i]}); err != nil {
-				return false, err
+				return false, false, err
 			}
 			if taken == 0 && i == 0 && w.first != nil {
 				w.first(fresh[i].UpdatedOn)
@@ -140,16 +149,16 @@ func (r *Run) pagePullRequests(ctx context.Context, w prWalk) (exhausted bool, e
 				complete = last
 			}
 			r.movePR(w, complete)
-			return false, nil
+			return false, !wanted(), nil
 		}
 		if next == "" {
 			r.movePR(w, last)
-			return true, nil
+			return true, false, nil
 		}
 		r.movePR(w, complete)
 		u = next
 	}
-	return true, nil
+	return true, false, nil
 }
 
 func (r *Run) movePR(w prWalk, to time.Time) {

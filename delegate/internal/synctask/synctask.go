@@ -5,7 +5,12 @@
 // request budget. Per-repository cursors from the task make later syncs
 // fetch only what is new and backfill what a cap cut off: what is new for
 // every repository first, the backfill in a second pass. A checkpoint
-// lets another attempt resume where this one stopped. Memory stays flat:
+// lets another attempt resume where this one stopped.
+//
+// The task's sweep plan (shared/sweep) says how to list (every repository,
+// or those updated since a watermark) and whose pull requests to confirm:
+// those it names, listed or not, and any listed repository that moved
+// since its pull requests were last checked or was never synced. Memory stays flat:
 // nothing holds more than a few pages, and the second pass's backlog (a
 // few identifiers per repository) no more entries than the caps left.
 package synctask
@@ -26,6 +31,7 @@ import (
 	"github.com/catalog-discovery/bitbucket/delegate/internal/upload"
 	"github.com/catalog-discovery/bitbucket/shared/record"
 	"github.com/catalog-discovery/bitbucket/shared/repofilter"
+	"github.com/catalog-discovery/bitbucket/shared/sweep"
 	"github.com/rs/zerolog"
 )
 
@@ -62,6 +68,10 @@ type Run struct {
 	// counts the requests they cost, retries included.
 	codeOwnersQuota    quota
 	codeOwnersRequests atomic.Int64
+	// sweep holds the repositories the plan names for a pull request
+	// sweep; seen those listed in this attempt.
+	sweep map[string]bool
+	seen  map[string]bool
 
 	listed, done, total atomic.Int64
 	phase               atomic.Value
@@ -91,10 +101,16 @@ func New(t *task.Task, session *bitbucket.Session, sink Sink, workers int, log z
 	r := &Run{
 		spec: t.Sync, limits: limits, session: session, sink: sink, workers: workers, log: log,
 		resume: cp, track: newTracker(cp),
-		prs:     quota{limit: int64(limits.MaxPullRequestsPerSync)},
-		commits: quota{limit: int64(limits.MaxCommitsPerSync)},
-
+		prs:             quota{limit: int64(limits.MaxPullRequestsPerSync)},
+		commits:         quota{limit: int64(limits.MaxCommitsPerSync)},
 		codeOwnersQuota: quota{limit: int64(limits.MaxCodeOwnersRequestsPerSync)},
+		sweep:           map[string]bool{},
+		seen:            map[string]bool{},
+	}
+	if p := t.Sync.Plan; p != nil {
+		for _, u := range p.PullRequests {
+			r.sweep[u] = true
+		}
 	}
 	r.prs.used.Store(cp.PullRequests)
 	r.commits.used.Store(cp.Commits)
@@ -171,6 +187,9 @@ func (r *Run) Execute(ctx context.Context) (task.Outcome, error) {
 		})
 	}
 	verified, listErr := r.list(ctx, ws, secondaries, jobs)
+	if listErr == nil && r.spec.Plan != nil && r.spec.PullRequests && !(verified && !r.watermark()) {
+		r.sweepUnlisted(ctx, ws, jobs)
+	}
 	close(jobs)
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil {
@@ -223,7 +242,7 @@ func (r *Run) targeted(ctx context.Context, ws string) (task.Outcome, error) {
 		cur := old
 		var errs []error
 		if r.spec.PullRequests {
-			if err := r.newPullRequests(ctx, ws, repo, had, &cur); err != nil {
+			if _, err := r.newPullRequests(ctx, ws, repo, had, &cur); err != nil {
 				errs = append(errs, fmt.Errorf("pull requests: %w", err))
 			}
 		}
@@ -317,9 +336,14 @@ func (r *Run) listedWith() *repofilter.Filter {
 
 type job struct {
 	repo record.Repository
-	page *trackedPage
-	// cur is the cursor after the first pass (backlog jobs only).
-	cur record.Cursor
+	page *trackedPage // nil for a repository the listing did not hold
+	// unlisted: swept by the plan without being listed, so its
+	// updated_on and main branch are unknown.
+	unlisted bool
+	// cur is the cursor after the first pass, and pullRequests whether
+	// the first pass fetched them (backlog jobs only).
+	cur          record.Cursor
+	pullRequests bool
 }
 
 // list streams the repository pages and hands each repository to the
@@ -330,6 +354,13 @@ func (r *Run) list(ctx context.Context, ws string, secondaries bool, jobs chan<-
 	filter := r.spec.Filter
 	query := filter.Query()
 	u := r.session.RepositoriesURL(ws, query, r.resume.After)
+	if r.watermark() {
+		since := r.spec.Plan.Since
+		if r.resume.After.After(since) {
+			since = r.resume.After
+		}
+		u = r.session.UpdatedRepositoriesURL(ws, query, since)
+	}
 	first, last := int64(-1), int64(-1)
 	for u != "" {
 		page, err := r.session.Repositories(ctx, u, ws)
@@ -344,10 +375,23 @@ func (r *Run) list(ctx context.Context, ws string, secondaries bool, jobs chan<-
 			}
 		}
 		last = page.Size
+		// A repository listed twice (its updated_on moved during the walk)
+		// is handled once.
+		fresh := page.Repositories[:0]
+		for _, repo := range page.Repositories {
+			if !r.seen[repo.UUID] {
+				r.seen[repo.UUID] = true
+				fresh = append(fresh, repo)
+			}
+		}
+		page.Repositories = fresh
 		keys := make([]repoKey, len(page.Repositories))
 		for i := range page.Repositories {
 			repo := &page.Repositories[i]
 			keys[i] = repoKey{uuid: repo.UUID, created: repo.CreatedOn}
+			if r.watermark() {
+				keys[i].created = repo.UpdatedOn // the resume key is the sort key
+			}
 			if err := r.sink.Add(ctx, record.Record{Repository: repo}); err != nil {
 				return false, err
 			}
@@ -377,6 +421,49 @@ func (r *Run) list(ctx context.Context, ws string, secondaries bool, jobs chan<-
 
 	r.phase.Store("secondary")
 	return verified, nil
+}
+
+// watermark reports whether the plan lists only what was updated.
+func (r *Run) watermark() bool { return r.spec.Plan != nil && r.spec.Plan.Mode == sweep.Watermark }
+
+// sweepUnlisted hands the workers the repositories the plan sweeps that
+// the listing did not hold (a watermark listing holds only what moved).
+// After a verified full listing there are none alive.
+func (r *Run) sweepUnlisted(ctx context.Context, ws string, jobs chan<- job) {
+	var extra []string
+	for _, u := range r.spec.Plan.PullRequests {
+		if !r.seen[u] {
+			extra = append(extra, u)
+		}
+	}
+	if len(extra) == 0 {
+		return
+	}
+	r.phase.Store("pull request sweep")
+	r.total.Add(int64(len(extra)))
+	for _, u := range extra {
+		// Bitbucket accepts a repository's braced uuid in place of its slug.
+		j := job{repo: record.Repository{UUID: u, Slug: u, FullName: ws + "/" + u}, unlisted: true}
+		select {
+		case jobs <- j:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// wantPullRequests says whether a repository's pull requests are fetched
+// this run: without a plan, always; else when the plan sweeps it, or
+// sweeps everything, or when it is new or moved since they were checked.
+func (r *Run) wantPullRequests(j job, had bool, cur record.Cursor) bool {
+	p := r.spec.Plan
+	if !r.spec.PullRequests {
+		return false
+	}
+	if p == nil || p.AllPullRequests || r.sweep[j.repo.UUID] || !had {
+		return true
+	}
+	return !j.unlisted && !j.repo.UpdatedOn.Equal(cur.PullRequestsCheckedAtUpdatedOn)
 }
 
 // verify reports whether the listing holds every repository. Its pages
@@ -418,9 +505,16 @@ func (r *Run) repository(ctx context.Context, ws string, j job) error {
 			errs = append(errs, err)
 		}
 	}
-	if r.spec.PullRequests {
-		if err := r.newPullRequests(ctx, ws, j.repo, had, &cur); err != nil {
+	sweptPRs := r.wantPullRequests(j, had, old)
+	if sweptPRs {
+		complete, err := r.newPullRequests(ctx, ws, j.repo, had, &cur)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("pull requests: %w", err))
+		} else if complete && r.spec.Plan != nil {
+			cur.PullRequestsConfirmedAt = r.spec.Plan.AsOf
+			if !j.unlisted {
+				cur.PullRequestsCheckedAtUpdatedOn = j.repo.UpdatedOn
+			}
 		}
 	}
 	if r.spec.Commits {
@@ -432,19 +526,21 @@ func (r *Run) repository(ctx context.Context, ws string, j job) error {
 	if err != nil {
 		return err
 	}
-	r.track.repoDone(j.page, j.repo.UUID, r.sink.Position())
+	if j.page != nil {
+		r.track.repoDone(j.page, j.repo.UUID, r.sink.Position())
+	}
 	r.done.Add(1)
 	// A first sync takes the snapshot only; the backfill starts with the
-	// next one.
-	if ok && had && (r.pullRequestsNeedBackfill(cur) || r.commitsNeedBackfill(j.repo, cur)) {
-		r.queueBackfill(j.repo, cur)
+	// next one. Pull requests are backfilled only in a run that swept them.
+	if ok && had && (sweptPRs && r.pullRequestsNeedBackfill(cur) || r.commitsNeedBackfill(j.repo, cur)) {
+		r.queueBackfill(j.repo, cur, sweptPRs)
 	}
 	return nil
 }
 
 // queueBackfill keeps what the second pass needs of a repository, unless
 // the caps left could not serve one more repository anyway.
-func (r *Run) queueBackfill(repo record.Repository, cur record.Cursor) {
+func (r *Run) queueBackfill(repo record.Repository, cur record.Cursor, pullRequests bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.backlog) >= r.prs.remaining()+r.commits.remaining() {
@@ -452,15 +548,17 @@ func (r *Run) queueBackfill(repo record.Repository, cur record.Cursor) {
 	}
 	r.backlog = append(r.backlog, job{repo: record.Repository{
 		UUID: repo.UUID, Slug: repo.Slug, FullName: repo.FullName, MainBranch: repo.MainBranch, UpdatedOn: repo.UpdatedOn,
-	}, cur: cur})
+	}, cur: cur, pullRequests: pullRequests})
 }
 
 // backfillRepository runs the second pass of one repository.
 func (r *Run) backfillRepository(ctx context.Context, ws string, j job) error {
 	cur := j.cur
 	var errs []error
-	if err := r.backfillPullRequests(ctx, ws, j.repo, &cur); err != nil {
-		errs = append(errs, fmt.Errorf("pull requests: %w", err))
+	if j.pullRequests {
+		if err := r.backfillPullRequests(ctx, ws, j.repo, &cur); err != nil {
+			errs = append(errs, fmt.Errorf("pull requests: %w", err))
+		}
 	}
 	if err := r.backfillCommits(ctx, ws, j.repo, &cur); err != nil {
 		errs = append(errs, fmt.Errorf("commits: %w", err))

@@ -9,6 +9,7 @@ import (
 
 	"github.com/catalog-discovery/bitbucket/shared/record"
 	"github.com/catalog-discovery/bitbucket/shared/repofilter"
+	"github.com/catalog-discovery/bitbucket/shared/sweep"
 )
 
 // Type says what a task asks the delegate to do.
@@ -82,6 +83,9 @@ type Sync struct {
 	Repositories []string
 	// Webhook is the workspace webhook to make sure of first; nil: none.
 	Webhook *WebhookSpec
+	// Plan says how to list and whose pull requests to confirm; nil: a
+	// full listing with every repository's pull requests.
+	Plan *sweep.Plan
 }
 
 // WebhookSpec is a workspace webhook as the control plane wants it.

@@ -3,8 +3,18 @@
 import { useCallback, useEffect, useState } from "react";
 import { integrations } from "../api";
 import { shown, type ShownError } from "../errors";
+<<<<<<< HEAD
 import { IntegrationState, IntegrationWebhookState, type Integration, type SyncRun } from "../gen/idp/integration/v1/integration_pb";
 import { isActive, stateLabel, syncStatusLabel, syncTone, webhookLabel } from "../labels";
+=======
+import {
+  IntegrationState,
+  type Freshness as IntegrationFreshness,
+  type Integration,
+  type SyncRun,
+} from "../gen/idp/integration/v1/integration_pb";
+import { isActive, stateLabel, syncStatusLabel, syncTone } from "../labels";
+>>>>>>> sweeps
 import { Link } from "../router";
 import { Badge, ErrorBox, useLoad, when } from "../ui";
 import { DiscoveredTab } from "./DiscoveredTab";
@@ -44,8 +54,13 @@ export function IntegrationPage({ id, tab }: { id: string; tab: string }) {
         <SyncControl integration={integration} onFinished={changed} />
       </header>
       <p className="hint">
+<<<<<<< HEAD
         Bitbucket Cloud workspace <strong>{integration.workspace}</strong> · next sync {when(integration.nextSyncAt)} · webhook{" "}
         <span title={integration.webhook?.url || undefined}>{webhookLabel(integration.webhook?.state ?? IntegrationWebhookState.UNSPECIFIED)}</span>
+=======
+        Bitbucket Cloud workspace <strong>{integration.workspace}</strong> · next sync {when(integration.nextSyncAt)}
+        {integration.freshness && <Freshness freshness={integration.freshness} />}
+>>>>>>> sweeps
       </p>
       {integration.webhook?.hint && <p className="hint">{integration.webhook.hint}</p>}
       <nav className="tabs" aria-label="Integration">
@@ -61,6 +76,21 @@ export function IntegrationPage({ id, tab }: { id: string; tab: string }) {
       {tab === "runs" && <RunsTab integration={integration} refresh={synced} />}
       {tab === "events" && <EventsTab integration={integration} refresh={synced} />}
     </section>
+  );
+}
+
+// Freshness says how recently the pull requests were confirmed: the
+// oldest confirmation and how many repositories are overdue.
+function Freshness({ freshness: f }: { freshness: IntegrationFreshness }) {
+  const oldest = f.pullRequestsOldestConfirmedAt
+    ? `oldest ${when(f.pullRequestsOldestConfirmedAt)}`
+    : "not yet for every repository";
+  return (
+    <>
+      {" "}
+      · pull requests confirmed: {oldest}, {String(f.pullRequestsOverdue)} of {String(f.repositories)} overdue
+      {f.webhook ? "" : " (no webhook: polling only)"}
+    </>
   );
 }
 

@@ -268,6 +268,62 @@ func (WebhookState) EnumDescriptor() ([]byte, []int) {
 	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{3}
 }
 
+// ListingMode is how a sync lists the workspace's repositories.
+type ListingMode int32
+
+const (
+	// Not set; means LISTING_MODE_FULL.
+	ListingMode_LISTING_MODE_UNSPECIFIED ListingMode = 0
+	// Every repository, oldest first by created_on. When verified complete,
+	// the integration's repositories not listed are deleted.
+	ListingMode_LISTING_MODE_FULL ListingMode = 1
+	// Only repositories whose updated_on is at or after SweepPlan.since,
+	// ascending by updated_on, each once (deduplicated by uuid). Deletes
+	// nothing.
+	ListingMode_LISTING_MODE_WATERMARK ListingMode = 2
+)
+
+// Enum value maps for ListingMode.
+var (
+	ListingMode_name = map[int32]string{
+		0: "LISTING_MODE_UNSPECIFIED",
+		1: "LISTING_MODE_FULL",
+		2: "LISTING_MODE_WATERMARK",
+	}
+	ListingMode_value = map[string]int32{
+		"LISTING_MODE_UNSPECIFIED": 0,
+		"LISTING_MODE_FULL":        1,
+		"LISTING_MODE_WATERMARK":   2,
+	}
+)
+
+func (x ListingMode) Enum() *ListingMode {
+	p := new(ListingMode)
+	*p = x
+	return p
+}
+
+func (x ListingMode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ListingMode) Descriptor() protoreflect.EnumDescriptor {
+	return file_idp_delegate_v1_task_proto_enumTypes[4].Descriptor()
+}
+
+func (ListingMode) Type() protoreflect.EnumType {
+	return &file_idp_delegate_v1_task_proto_enumTypes[4]
+}
+
+func (x ListingMode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ListingMode.Descriptor instead.
+func (ListingMode) EnumDescriptor() ([]byte, []int) {
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{4}
+}
+
 // Task is one unit of work under a lease.
 type Task struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -513,7 +569,10 @@ type SyncTask struct {
 	// GET /repositories/{workspace}/{slug} with its pull requests since the
 	// cursor and its commits since the known hash. No listing_complete is sent.
 	// Empty: the whole workspace.
-	Repositories  []string `protobuf:"bytes,10,rep,name=repositories,proto3" json:"repositories,omitempty"`
+	Repositories []string `protobuf:"bytes,10,rep,name=repositories,proto3" json:"repositories,omitempty"`
+	// How this run lists repositories and whose pull requests it confirms.
+	// Absent: a full listing, and every repository's pull requests.
+	Sweep         *SweepPlan `protobuf:"bytes,11,opt,name=sweep,proto3" json:"sweep,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -614,6 +673,13 @@ func (x *SyncTask) GetWebhook() *WebhookSpec {
 func (x *SyncTask) GetRepositories() []string {
 	if x != nil {
 		return x.Repositories
+	}
+	return nil
+}
+
+func (x *SyncTask) GetSweep() *SweepPlan {
+	if x != nil {
+		return x.Sweep
 	}
 	return nil
 }
@@ -930,6 +996,94 @@ func (x *WebhookResult) GetHookUuid() string {
 	return ""
 }
 
+// SweepPlan is the control plane's plan of one sync run.
+type SweepPlan struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How repositories are listed.
+	Listing ListingMode `protobuf:"varint,1,opt,name=listing,proto3,enum=idp.delegate.v1.ListingMode" json:"listing,omitempty"`
+	// With LISTING_MODE_WATERMARK: list repositories updated at or after it.
+	Since *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=since,proto3" json:"since,omitempty"`
+	// When the plan was made: a repository whose pull requests this run
+	// fetches completely is confirmed as of this time
+	// (RepositoryCursor.pull_requests_confirmed_at).
+	AsOf *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	// Every repository listed has its pull requests fetched.
+	AllPullRequests bool `protobuf:"varint,4,opt,name=all_pull_requests,json=allPullRequests,proto3" json:"all_pull_requests,omitempty"`
+	// Repository uuids whose pull requests this run confirms, most urgent
+	// first, listed or not (an unlisted one is addressed by its uuid).
+	// Besides them, a listed repository whose updated_on differs from its
+	// cursor's pull_requests_checked_at_updated_on, or that has no cursor,
+	// has its pull requests fetched.
+	PullRequestRepositories []string `protobuf:"bytes,5,rep,name=pull_request_repositories,json=pullRequestRepositories,proto3" json:"pull_request_repositories,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
+}
+
+func (x *SweepPlan) Reset() {
+	*x = SweepPlan{}
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SweepPlan) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SweepPlan) ProtoMessage() {}
+
+func (x *SweepPlan) ProtoReflect() protoreflect.Message {
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SweepPlan.ProtoReflect.Descriptor instead.
+func (*SweepPlan) Descriptor() ([]byte, []int) {
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *SweepPlan) GetListing() ListingMode {
+	if x != nil {
+		return x.Listing
+	}
+	return ListingMode_LISTING_MODE_UNSPECIFIED
+}
+
+func (x *SweepPlan) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *SweepPlan) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+func (x *SweepPlan) GetAllPullRequests() bool {
+	if x != nil {
+		return x.AllPullRequests
+	}
+	return false
+}
+
+func (x *SweepPlan) GetPullRequestRepositories() []string {
+	if x != nil {
+		return x.PullRequestRepositories
+	}
+	return nil
+}
+
 // SyncLimits caps how much one sync fetches.
 type SyncLimits struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -949,7 +1103,7 @@ type SyncLimits struct {
 
 func (x *SyncLimits) Reset() {
 	*x = SyncLimits{}
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[7]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -961,7 +1115,7 @@ func (x *SyncLimits) String() string {
 func (*SyncLimits) ProtoMessage() {}
 
 func (x *SyncLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[7]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -974,7 +1128,7 @@ func (x *SyncLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncLimits.ProtoReflect.Descriptor instead.
 func (*SyncLimits) Descriptor() ([]byte, []int) {
-	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{7}
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SyncLimits) GetFirstSyncPerRepository() int32 {
@@ -1028,13 +1182,20 @@ type RepositoryCursor struct {
 	OldestPullRequestUpdatedOn *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=oldest_pull_request_updated_on,json=oldestPullRequestUpdatedOn,proto3" json:"oldest_pull_request_updated_on,omitempty"`
 	// True when pull requests down to the start date are in.
 	PullRequestsBackfilled bool `protobuf:"varint,8,opt,name=pull_requests_backfilled,json=pullRequestsBackfilled,proto3" json:"pull_requests_backfilled,omitempty"`
-	unknownFields          protoimpl.UnknownFields
-	sizeCache              protoimpl.SizeCache
+	// When every pull request updated before it was last known stored: the
+	// as_of of the plan of the run that fetched them completely.
+	PullRequestsConfirmedAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=pull_requests_confirmed_at,json=pullRequestsConfirmedAt,proto3" json:"pull_requests_confirmed_at,omitempty"`
+	// Repository updated_on when its pull requests were last confirmed: a
+	// listed repository whose updated_on moved (a push, a merge) has them
+	// fetched again.
+	PullRequestsCheckedAtUpdatedOn *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=pull_requests_checked_at_updated_on,json=pullRequestsCheckedAtUpdatedOn,proto3" json:"pull_requests_checked_at_updated_on,omitempty"`
+	unknownFields                  protoimpl.UnknownFields
+	sizeCache                      protoimpl.SizeCache
 }
 
 func (x *RepositoryCursor) Reset() {
 	*x = RepositoryCursor{}
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[8]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1046,7 +1207,7 @@ func (x *RepositoryCursor) String() string {
 func (*RepositoryCursor) ProtoMessage() {}
 
 func (x *RepositoryCursor) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[8]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1059,7 +1220,7 @@ func (x *RepositoryCursor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RepositoryCursor.ProtoReflect.Descriptor instead.
 func (*RepositoryCursor) Descriptor() ([]byte, []int) {
-	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{8}
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *RepositoryCursor) GetRepositoryUuid() string {
@@ -1118,6 +1279,20 @@ func (x *RepositoryCursor) GetPullRequestsBackfilled() bool {
 	return false
 }
 
+func (x *RepositoryCursor) GetPullRequestsConfirmedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PullRequestsConfirmedAt
+	}
+	return nil
+}
+
+func (x *RepositoryCursor) GetPullRequestsCheckedAtUpdatedOn() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PullRequestsCheckedAtUpdatedOn
+	}
+	return nil
+}
+
 // TestConnectionTask asks the delegate to check a connector.
 type TestConnectionTask struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1131,7 +1306,7 @@ type TestConnectionTask struct {
 
 func (x *TestConnectionTask) Reset() {
 	*x = TestConnectionTask{}
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[9]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1143,7 +1318,7 @@ func (x *TestConnectionTask) String() string {
 func (*TestConnectionTask) ProtoMessage() {}
 
 func (x *TestConnectionTask) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[9]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1156,7 +1331,7 @@ func (x *TestConnectionTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TestConnectionTask.ProtoReflect.Descriptor instead.
 func (*TestConnectionTask) Descriptor() ([]byte, []int) {
-	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{9}
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *TestConnectionTask) GetConnectorId() string {
@@ -1196,7 +1371,7 @@ type TestConnectionResult struct {
 
 func (x *TestConnectionResult) Reset() {
 	*x = TestConnectionResult{}
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[10]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1208,7 +1383,7 @@ func (x *TestConnectionResult) String() string {
 func (*TestConnectionResult) ProtoMessage() {}
 
 func (x *TestConnectionResult) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[10]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1221,7 +1396,7 @@ func (x *TestConnectionResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TestConnectionResult.ProtoReflect.Descriptor instead.
 func (*TestConnectionResult) Descriptor() ([]byte, []int) {
-	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{10}
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *TestConnectionResult) GetOk() bool {
@@ -1289,7 +1464,7 @@ type TokenCheck struct {
 
 func (x *TokenCheck) Reset() {
 	*x = TokenCheck{}
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[11]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1301,7 +1476,7 @@ func (x *TokenCheck) String() string {
 func (*TokenCheck) ProtoMessage() {}
 
 func (x *TokenCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[11]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1314,7 +1489,7 @@ func (x *TokenCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TokenCheck.ProtoReflect.Descriptor instead.
 func (*TokenCheck) Descriptor() ([]byte, []int) {
-	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{11}
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *TokenCheck) GetTokenRef() string {
@@ -1388,7 +1563,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[12]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1400,7 +1575,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[12]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1413,7 +1588,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{12}
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Progress) GetPhase() string {
@@ -1509,7 +1684,7 @@ type TokenUsage struct {
 
 func (x *TokenUsage) Reset() {
 	*x = TokenUsage{}
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[13]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1521,7 +1696,7 @@ func (x *TokenUsage) String() string {
 func (*TokenUsage) ProtoMessage() {}
 
 func (x *TokenUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_delegate_v1_task_proto_msgTypes[13]
+	mi := &file_idp_delegate_v1_task_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1534,7 +1709,7 @@ func (x *TokenUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TokenUsage.ProtoReflect.Descriptor instead.
 func (*TokenUsage) Descriptor() ([]byte, []int) {
-	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{13}
+	return file_idp_delegate_v1_task_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *TokenUsage) GetTokenRef() string {
@@ -1605,7 +1780,7 @@ const file_idp_delegate_v1_task_proto_rawDesc = "" +
 	"apiBaseUrl\x12\x1b\n" +
 	"\ttoken_ref\x18\x03 \x01(\tR\btokenRef\x122\n" +
 	"\n" +
-	"token_refs\x18\x04 \x03(\tB\x13\xbaH\x10\x92\x01\r\x10\x10\"\tr\a\xa0\x8e'\x01\x18\x80\bR\ttokenRefs\"\xc8\x04\n" +
+	"token_refs\x18\x04 \x03(\tB\x13\xbaH\x10\x92\x01\r\x10\x10\"\tr\a\xa0\x8e'\x01\x18\x80\bR\ttokenRefs\"\xfa\x04\n" +
 	"\bSyncTask\x12%\n" +
 	"\x0eintegration_id\x18\x01 \x01(\tR\rintegrationId\x128\n" +
 	"\x06target\x18\x02 \x01(\v2 .idp.delegate.v1.BitbucketTargetR\x06target\x12G\n" +
@@ -1618,7 +1793,8 @@ const file_idp_delegate_v1_task_proto_rawDesc = "" +
 	"\x06filter\x18\b \x01(\v2!.idp.delegate.v1.RepositoryFilterR\x06filter\x126\n" +
 	"\awebhook\x18\t \x01(\v2\x1c.idp.delegate.v1.WebhookSpecR\awebhook\x12\"\n" +
 	"\frepositories\x18\n" +
-	" \x03(\tR\frepositories\"\xf9\x02\n" +
+	" \x03(\tR\frepositories\x120\n" +
+	"\x05sweep\x18\v \x01(\v2\x1a.idp.delegate.v1.SweepPlanR\x05sweep\"\xf9\x02\n" +
 	"\x10RepositoryFilter\x12)\n" +
 	"\x10include_projects\x18\x01 \x03(\tR\x0fincludeProjects\x12)\n" +
 	"\x10exclude_projects\x18\x02 \x03(\tR\x0fexcludeProjects\x12#\n" +
@@ -1643,13 +1819,20 @@ const file_idp_delegate_v1_task_proto_rawDesc = "" +
 	"\x05state\x18\x01 \x01(\x0e2\x1d.idp.delegate.v1.WebhookStateB\n" +
 	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x05state\x12&\n" +
 	"\amessage\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\bR\amessage\x12(\n" +
-	"\thook_uuid\x18\x03 \x01(\tB\v\xbaH\br\x06\xa0\x8e'\x01\x18BR\bhookUuid\"\xfd\x01\n" +
+	"\thook_uuid\x18\x03 \x01(\tB\v\xbaH\br\x06\xa0\x8e'\x01\x18BR\bhookUuid\"\xe6\x02\n" +
+	"\tSweepPlan\x12@\n" +
+	"\alisting\x18\x01 \x01(\x0e2\x1c.idp.delegate.v1.ListingModeB\b\xbaH\x05\x82\x01\x02\x10\x01R\alisting\x12N\n" +
+	"\x05since\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\x05since\x12M\n" +
+	"\x05as_of\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\x04asOf\x12*\n" +
+	"\x11all_pull_requests\x18\x04 \x01(\bR\x0fallPullRequests\x12L\n" +
+	"\x19pull_request_repositories\x18\x05 \x03(\tB\x10\xbaH\r\x92\x01\n" +
+	"\x10\xc0\x9a\f\"\x04r\x02\x18BR\x17pullRequestRepositories\"\xfd\x01\n" +
 	"\n" +
 	"SyncLimits\x129\n" +
 	"\x19first_sync_per_repository\x18\x01 \x01(\x05R\x16firstSyncPerRepository\x12:\n" +
 	"\x1amax_pull_requests_per_sync\x18\x02 \x01(\x05R\x16maxPullRequestsPerSync\x12/\n" +
 	"\x14max_commits_per_sync\x18\x03 \x01(\x05R\x11maxCommitsPerSync\x12G\n" +
-	"!max_code_owners_requests_per_sync\x18\x04 \x01(\x05R\x1cmaxCodeOwnersRequestsPerSync\"\x9f\x05\n" +
+	"!max_code_owners_requests_per_sync\x18\x04 \x01(\x05R\x1cmaxCodeOwnersRequestsPerSync\"\x9e\a\n" +
 	"\x10RepositoryCursor\x124\n" +
 	"\x0frepository_uuid\x18\x01 \x01(\tB\v\xbaH\br\x06\xa0\x8e'\x01\x18BR\x0erepositoryUuid\x12z\n" +
 	"\x1dcommits_checked_at_updated_on\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\x19commitsCheckedAtUpdatedOn\x129\n" +
@@ -1658,7 +1841,10 @@ const file_idp_delegate_v1_task_proto_rawDesc = "" +
 	"\x12commits_backfilled\x18\x05 \x01(\bR\x11commitsBackfilled\x12|\n" +
 	"\x1enewest_pull_request_updated_on\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\x1anewestPullRequestUpdatedOn\x12|\n" +
 	"\x1eoldest_pull_request_updated_on\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\x1aoldestPullRequestUpdatedOn\x128\n" +
-	"\x18pull_requests_backfilled\x18\b \x01(\bR\x16pullRequestsBackfilled\"q\n" +
+	"\x18pull_requests_backfilled\x18\b \x01(\bR\x16pullRequestsBackfilled\x12u\n" +
+	"\x1apull_requests_confirmed_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\x17pullRequestsConfirmedAt\x12\x85\x01\n" +
+	"#pull_requests_checked_at_updated_on\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\x1epullRequestsCheckedAtUpdatedOn\"q\n" +
 	"\x12TestConnectionTask\x12!\n" +
 	"\fconnector_id\x18\x01 \x01(\tR\vconnectorId\x128\n" +
 	"\x06target\x18\x02 \x01(\v2 .idp.delegate.v1.BitbucketTargetR\x06target\"\x9b\x02\n" +
@@ -1720,7 +1906,11 @@ const file_idp_delegate_v1_task_proto_rawDesc = "" +
 	"\x16WEBHOOK_STATE_INACTIVE\x10\x02\x12\x1f\n" +
 	"\x1bWEBHOOK_STATE_MISSING_SCOPE\x10\x03\x12\x1b\n" +
 	"\x17WEBHOOK_STATE_NOT_OWNER\x10\x04\x12\x18\n" +
-	"\x14WEBHOOK_STATE_FAILED\x10\x05B\xcb\x01\n" +
+	"\x14WEBHOOK_STATE_FAILED\x10\x05*^\n" +
+	"\vListingMode\x12\x1c\n" +
+	"\x18LISTING_MODE_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11LISTING_MODE_FULL\x10\x01\x12\x1a\n" +
+	"\x16LISTING_MODE_WATERMARK\x10\x02B\xcb\x01\n" +
 	"\x13com.idp.delegate.v1B\tTaskProtoP\x01ZKgithub.com/catalog-discovery/bitbucket/proto/gen/idp/delegate/v1;delegatev1\xa2\x02\x03IDX\xaa\x02\x0fIdp.Delegate.V1\xca\x02\x0fIdp\\Delegate\\V1\xe2\x02\x1bIdp\\Delegate\\V1\\GPBMetadata\xea\x02\x11Idp::Delegate::V1b\x06proto3"
 
 var (
@@ -1735,57 +1925,65 @@ func file_idp_delegate_v1_task_proto_rawDescGZIP() []byte {
 	return file_idp_delegate_v1_task_proto_rawDescData
 }
 
-var file_idp_delegate_v1_task_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_idp_delegate_v1_task_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_idp_delegate_v1_task_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_idp_delegate_v1_task_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_idp_delegate_v1_task_proto_goTypes = []any{
 	(TaskType)(0),                 // 0: idp.delegate.v1.TaskType
 	(SecondaryKind)(0),            // 1: idp.delegate.v1.SecondaryKind
 	(Outcome)(0),                  // 2: idp.delegate.v1.Outcome
 	(WebhookState)(0),             // 3: idp.delegate.v1.WebhookState
-	(*Task)(nil),                  // 4: idp.delegate.v1.Task
-	(*BitbucketTarget)(nil),       // 5: idp.delegate.v1.BitbucketTarget
-	(*SyncTask)(nil),              // 6: idp.delegate.v1.SyncTask
-	(*RepositoryFilter)(nil),      // 7: idp.delegate.v1.RepositoryFilter
-	(*WebhookSpec)(nil),           // 8: idp.delegate.v1.WebhookSpec
-	(*WebhookTask)(nil),           // 9: idp.delegate.v1.WebhookTask
-	(*WebhookResult)(nil),         // 10: idp.delegate.v1.WebhookResult
-	(*SyncLimits)(nil),            // 11: idp.delegate.v1.SyncLimits
-	(*RepositoryCursor)(nil),      // 12: idp.delegate.v1.RepositoryCursor
-	(*TestConnectionTask)(nil),    // 13: idp.delegate.v1.TestConnectionTask
-	(*TestConnectionResult)(nil),  // 14: idp.delegate.v1.TestConnectionResult
-	(*TokenCheck)(nil),            // 15: idp.delegate.v1.TokenCheck
-	(*Progress)(nil),              // 16: idp.delegate.v1.Progress
-	(*TokenUsage)(nil),            // 17: idp.delegate.v1.TokenUsage
-	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
+	(ListingMode)(0),              // 4: idp.delegate.v1.ListingMode
+	(*Task)(nil),                  // 5: idp.delegate.v1.Task
+	(*BitbucketTarget)(nil),       // 6: idp.delegate.v1.BitbucketTarget
+	(*SyncTask)(nil),              // 7: idp.delegate.v1.SyncTask
+	(*RepositoryFilter)(nil),      // 8: idp.delegate.v1.RepositoryFilter
+	(*WebhookSpec)(nil),           // 9: idp.delegate.v1.WebhookSpec
+	(*WebhookTask)(nil),           // 10: idp.delegate.v1.WebhookTask
+	(*WebhookResult)(nil),         // 11: idp.delegate.v1.WebhookResult
+	(*SweepPlan)(nil),             // 12: idp.delegate.v1.SweepPlan
+	(*SyncLimits)(nil),            // 13: idp.delegate.v1.SyncLimits
+	(*RepositoryCursor)(nil),      // 14: idp.delegate.v1.RepositoryCursor
+	(*TestConnectionTask)(nil),    // 15: idp.delegate.v1.TestConnectionTask
+	(*TestConnectionResult)(nil),  // 16: idp.delegate.v1.TestConnectionResult
+	(*TokenCheck)(nil),            // 17: idp.delegate.v1.TokenCheck
+	(*Progress)(nil),              // 18: idp.delegate.v1.Progress
+	(*TokenUsage)(nil),            // 19: idp.delegate.v1.TokenUsage
+	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
 }
 var file_idp_delegate_v1_task_proto_depIdxs = []int32{
 	0,  // 0: idp.delegate.v1.Task.type:type_name -> idp.delegate.v1.TaskType
-	18, // 1: idp.delegate.v1.Task.lease_expires_at:type_name -> google.protobuf.Timestamp
-	6,  // 2: idp.delegate.v1.Task.sync:type_name -> idp.delegate.v1.SyncTask
-	13, // 3: idp.delegate.v1.Task.test_connection:type_name -> idp.delegate.v1.TestConnectionTask
-	9,  // 4: idp.delegate.v1.Task.webhook:type_name -> idp.delegate.v1.WebhookTask
-	5,  // 5: idp.delegate.v1.SyncTask.target:type_name -> idp.delegate.v1.BitbucketTarget
+	20, // 1: idp.delegate.v1.Task.lease_expires_at:type_name -> google.protobuf.Timestamp
+	7,  // 2: idp.delegate.v1.Task.sync:type_name -> idp.delegate.v1.SyncTask
+	15, // 3: idp.delegate.v1.Task.test_connection:type_name -> idp.delegate.v1.TestConnectionTask
+	10, // 4: idp.delegate.v1.Task.webhook:type_name -> idp.delegate.v1.WebhookTask
+	6,  // 5: idp.delegate.v1.SyncTask.target:type_name -> idp.delegate.v1.BitbucketTarget
 	1,  // 6: idp.delegate.v1.SyncTask.secondary_kinds:type_name -> idp.delegate.v1.SecondaryKind
-	11, // 7: idp.delegate.v1.SyncTask.limits:type_name -> idp.delegate.v1.SyncLimits
-	18, // 8: idp.delegate.v1.SyncTask.start_date:type_name -> google.protobuf.Timestamp
-	12, // 9: idp.delegate.v1.SyncTask.cursors:type_name -> idp.delegate.v1.RepositoryCursor
-	7,  // 10: idp.delegate.v1.SyncTask.filter:type_name -> idp.delegate.v1.RepositoryFilter
-	8,  // 11: idp.delegate.v1.SyncTask.webhook:type_name -> idp.delegate.v1.WebhookSpec
-	18, // 12: idp.delegate.v1.RepositoryFilter.updated_since:type_name -> google.protobuf.Timestamp
-	5,  // 13: idp.delegate.v1.WebhookTask.target:type_name -> idp.delegate.v1.BitbucketTarget
-	8,  // 14: idp.delegate.v1.WebhookTask.spec:type_name -> idp.delegate.v1.WebhookSpec
-	3,  // 15: idp.delegate.v1.WebhookResult.state:type_name -> idp.delegate.v1.WebhookState
-	18, // 16: idp.delegate.v1.RepositoryCursor.commits_checked_at_updated_on:type_name -> google.protobuf.Timestamp
-	18, // 17: idp.delegate.v1.RepositoryCursor.newest_pull_request_updated_on:type_name -> google.protobuf.Timestamp
-	18, // 18: idp.delegate.v1.RepositoryCursor.oldest_pull_request_updated_on:type_name -> google.protobuf.Timestamp
-	5,  // 19: idp.delegate.v1.TestConnectionTask.target:type_name -> idp.delegate.v1.BitbucketTarget
-	15, // 20: idp.delegate.v1.TestConnectionResult.tokens:type_name -> idp.delegate.v1.TokenCheck
-	17, // 21: idp.delegate.v1.Progress.tokens:type_name -> idp.delegate.v1.TokenUsage
-	22, // [22:22] is the sub-list for method output_type
-	22, // [22:22] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	13, // 7: idp.delegate.v1.SyncTask.limits:type_name -> idp.delegate.v1.SyncLimits
+	20, // 8: idp.delegate.v1.SyncTask.start_date:type_name -> google.protobuf.Timestamp
+	14, // 9: idp.delegate.v1.SyncTask.cursors:type_name -> idp.delegate.v1.RepositoryCursor
+	8,  // 10: idp.delegate.v1.SyncTask.filter:type_name -> idp.delegate.v1.RepositoryFilter
+	9,  // 11: idp.delegate.v1.SyncTask.webhook:type_name -> idp.delegate.v1.WebhookSpec
+	12, // 12: idp.delegate.v1.SyncTask.sweep:type_name -> idp.delegate.v1.SweepPlan
+	20, // 13: idp.delegate.v1.RepositoryFilter.updated_since:type_name -> google.protobuf.Timestamp
+	6,  // 14: idp.delegate.v1.WebhookTask.target:type_name -> idp.delegate.v1.BitbucketTarget
+	9,  // 15: idp.delegate.v1.WebhookTask.spec:type_name -> idp.delegate.v1.WebhookSpec
+	3,  // 16: idp.delegate.v1.WebhookResult.state:type_name -> idp.delegate.v1.WebhookState
+	4,  // 17: idp.delegate.v1.SweepPlan.listing:type_name -> idp.delegate.v1.ListingMode
+	20, // 18: idp.delegate.v1.SweepPlan.since:type_name -> google.protobuf.Timestamp
+	20, // 19: idp.delegate.v1.SweepPlan.as_of:type_name -> google.protobuf.Timestamp
+	20, // 20: idp.delegate.v1.RepositoryCursor.commits_checked_at_updated_on:type_name -> google.protobuf.Timestamp
+	20, // 21: idp.delegate.v1.RepositoryCursor.newest_pull_request_updated_on:type_name -> google.protobuf.Timestamp
+	20, // 22: idp.delegate.v1.RepositoryCursor.oldest_pull_request_updated_on:type_name -> google.protobuf.Timestamp
+	20, // 23: idp.delegate.v1.RepositoryCursor.pull_requests_confirmed_at:type_name -> google.protobuf.Timestamp
+	20, // 24: idp.delegate.v1.RepositoryCursor.pull_requests_checked_at_updated_on:type_name -> google.protobuf.Timestamp
+	6,  // 25: idp.delegate.v1.TestConnectionTask.target:type_name -> idp.delegate.v1.BitbucketTarget
+	17, // 26: idp.delegate.v1.TestConnectionResult.tokens:type_name -> idp.delegate.v1.TokenCheck
+	19, // 27: idp.delegate.v1.Progress.tokens:type_name -> idp.delegate.v1.TokenUsage
+	28, // [28:28] is the sub-list for method output_type
+	28, // [28:28] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_idp_delegate_v1_task_proto_init() }
@@ -1798,8 +1996,8 @@ func file_idp_delegate_v1_task_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_idp_delegate_v1_task_proto_rawDesc), len(file_idp_delegate_v1_task_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   14,
+			NumEnums:      5,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

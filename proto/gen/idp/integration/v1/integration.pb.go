@@ -11,6 +11,7 @@ import (
 	_ "github.com/catalog-discovery/bitbucket/proto/gen/idp/rules/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
@@ -901,7 +902,25 @@ type Integration struct {
 	// leave out cost no request.
 	Filter *RepositoryFilter `protobuf:"bytes,21,opt,name=filter,proto3" json:"filter,omitempty"`
 	// The workspace webhook that keeps the catalog fresh between syncs. Output only.
-	Webhook       *IntegrationWebhook `protobuf:"bytes,22,opt,name=webhook,proto3" json:"webhook,omitempty"`
+	Webhook *IntegrationWebhook `protobuf:"bytes,22,opt,name=webhook,proto3" json:"webhook,omitempty"`
+	// How long a repository's pull requests may go unconfirmed while a
+	// webhook delivers the workspace's changes: each scheduled sync confirms
+	// its share, so that every repository is swept once per window (those
+	// with open pull requests or recent pushes twice). 30m to 30 days, whole
+	// minutes; default 24h.
+	PullRequestSweepWindow *durationpb.Duration `protobuf:"bytes,23,opt,name=pull_request_sweep_window,json=pullRequestSweepWindow,proto3" json:"pull_request_sweep_window,omitempty"`
+	// The same window while no webhook works; at most
+	// pull_request_sweep_window. Default 6h.
+	PullRequestSweepWindowWithoutWebhook *durationpb.Duration `protobuf:"bytes,24,opt,name=pull_request_sweep_window_without_webhook,json=pullRequestSweepWindowWithoutWebhook,proto3" json:"pull_request_sweep_window_without_webhook,omitempty"`
+	// How often a sync lists every repository (to learn of deletions and
+	// transfers); the syncs in between list only the repositories updated
+	// since the last listing. 1h to 30 days, whole minutes; default 24h.
+	FullListingInterval *durationpb.Duration `protobuf:"bytes,25,opt,name=full_listing_interval,json=fullListingInterval,proto3" json:"full_listing_interval,omitempty"`
+	// Taken off the watermark of those listings, for clock differences. 0 to
+	// 24h, whole minutes; default 15m.
+	WatermarkOverlap *durationpb.Duration `protobuf:"bytes,26,opt,name=watermark_overlap,json=watermarkOverlap,proto3" json:"watermark_overlap,omitempty"`
+	// How fresh the synced data is. Output only; set by GetIntegration.
+	Freshness     *Freshness `protobuf:"bytes,27,opt,name=freshness,proto3" json:"freshness,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1086,6 +1105,41 @@ func (x *Integration) GetFilter() *RepositoryFilter {
 func (x *Integration) GetWebhook() *IntegrationWebhook {
 	if x != nil {
 		return x.Webhook
+	}
+	return nil
+}
+
+func (x *Integration) GetPullRequestSweepWindow() *durationpb.Duration {
+	if x != nil {
+		return x.PullRequestSweepWindow
+	}
+	return nil
+}
+
+func (x *Integration) GetPullRequestSweepWindowWithoutWebhook() *durationpb.Duration {
+	if x != nil {
+		return x.PullRequestSweepWindowWithoutWebhook
+	}
+	return nil
+}
+
+func (x *Integration) GetFullListingInterval() *durationpb.Duration {
+	if x != nil {
+		return x.FullListingInterval
+	}
+	return nil
+}
+
+func (x *Integration) GetWatermarkOverlap() *durationpb.Duration {
+	if x != nil {
+		return x.WatermarkOverlap
+	}
+	return nil
+}
+
+func (x *Integration) GetFreshness() *Freshness {
+	if x != nil {
+		return x.Freshness
 	}
 	return nil
 }
@@ -1294,6 +1348,110 @@ func (x *IntegrationWebhook) GetLastDeliveryAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// Freshness says how recently the integration's data was confirmed.
+type Freshness struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A webhook delivers the workspace's changes; when false, the shorter
+	// pull_request_sweep_window_without_webhook applies.
+	Webhook bool `protobuf:"varint,1,opt,name=webhook,proto3" json:"webhook,omitempty"`
+	// The pull request sweep window in force.
+	PullRequestWindow *durationpb.Duration `protobuf:"bytes,2,opt,name=pull_request_window,json=pullRequestWindow,proto3" json:"pull_request_window,omitempty"`
+	// Live repositories.
+	Repositories int64 `protobuf:"varint,3,opt,name=repositories,proto3" json:"repositories,omitempty"`
+	// The oldest confirmation of a repository's pull requests; unset when
+	// some repository's were never confirmed, or there are none.
+	PullRequestsOldestConfirmedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=pull_requests_oldest_confirmed_at,json=pullRequestsOldestConfirmedAt,proto3" json:"pull_requests_oldest_confirmed_at,omitempty"`
+	// Repositories whose pull requests were never confirmed, or longer ago
+	// than the window plus one update interval.
+	PullRequestsOverdue int64 `protobuf:"varint,5,opt,name=pull_requests_overdue,json=pullRequestsOverdue,proto3" json:"pull_requests_overdue,omitempty"`
+	// When a sync last listed every repository; unset when none has.
+	LastFullListingAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=last_full_listing_at,json=lastFullListingAt,proto3" json:"last_full_listing_at,omitempty"`
+	// Every repository updated before this time was listed by a sync; the
+	// next watermark listing starts here, less the overlap.
+	ListedAsOf    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=listed_as_of,json=listedAsOf,proto3" json:"listed_as_of,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Freshness) Reset() {
+	*x = Freshness{}
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Freshness) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Freshness) ProtoMessage() {}
+
+func (x *Freshness) ProtoReflect() protoreflect.Message {
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Freshness.ProtoReflect.Descriptor instead.
+func (*Freshness) Descriptor() ([]byte, []int) {
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Freshness) GetWebhook() bool {
+	if x != nil {
+		return x.Webhook
+	}
+	return false
+}
+
+func (x *Freshness) GetPullRequestWindow() *durationpb.Duration {
+	if x != nil {
+		return x.PullRequestWindow
+	}
+	return nil
+}
+
+func (x *Freshness) GetRepositories() int64 {
+	if x != nil {
+		return x.Repositories
+	}
+	return 0
+}
+
+func (x *Freshness) GetPullRequestsOldestConfirmedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PullRequestsOldestConfirmedAt
+	}
+	return nil
+}
+
+func (x *Freshness) GetPullRequestsOverdue() int64 {
+	if x != nil {
+		return x.PullRequestsOverdue
+	}
+	return 0
+}
+
+func (x *Freshness) GetLastFullListingAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastFullListingAt
+	}
+	return nil
+}
+
+func (x *Freshness) GetListedAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ListedAsOf
+	}
+	return nil
+}
+
 // CorrelationRules is a set of rules that must all hold.
 type CorrelationRules struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1305,7 +1463,7 @@ type CorrelationRules struct {
 
 func (x *CorrelationRules) Reset() {
 	*x = CorrelationRules{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[5]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1317,7 +1475,7 @@ func (x *CorrelationRules) String() string {
 func (*CorrelationRules) ProtoMessage() {}
 
 func (x *CorrelationRules) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[5]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1330,7 +1488,7 @@ func (x *CorrelationRules) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CorrelationRules.ProtoReflect.Descriptor instead.
 func (*CorrelationRules) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{5}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CorrelationRules) GetRules() []*CorrelationRule {
@@ -1351,7 +1509,7 @@ type FieldMappings struct {
 
 func (x *FieldMappings) Reset() {
 	*x = FieldMappings{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[6]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1363,7 +1521,7 @@ func (x *FieldMappings) String() string {
 func (*FieldMappings) ProtoMessage() {}
 
 func (x *FieldMappings) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[6]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1376,7 +1534,7 @@ func (x *FieldMappings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldMappings.ProtoReflect.Descriptor instead.
 func (*FieldMappings) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{6}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *FieldMappings) GetMappings() []*FieldMapping {
@@ -1402,7 +1560,7 @@ type OwnerMappingRule struct {
 
 func (x *OwnerMappingRule) Reset() {
 	*x = OwnerMappingRule{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[7]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1414,7 +1572,7 @@ func (x *OwnerMappingRule) String() string {
 func (*OwnerMappingRule) ProtoMessage() {}
 
 func (x *OwnerMappingRule) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[7]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1427,7 +1585,7 @@ func (x *OwnerMappingRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OwnerMappingRule.ProtoReflect.Descriptor instead.
 func (*OwnerMappingRule) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{7}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *OwnerMappingRule) GetFrom() string {
@@ -1457,7 +1615,7 @@ type OwnerMapping struct {
 
 func (x *OwnerMapping) Reset() {
 	*x = OwnerMapping{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[8]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1469,7 +1627,7 @@ func (x *OwnerMapping) String() string {
 func (*OwnerMapping) ProtoMessage() {}
 
 func (x *OwnerMapping) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[8]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1482,7 +1640,7 @@ func (x *OwnerMapping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OwnerMapping.ProtoReflect.Descriptor instead.
 func (*OwnerMapping) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{8}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *OwnerMapping) GetRules() []*OwnerMappingRule {
@@ -1503,7 +1661,7 @@ type SecondaryKinds struct {
 
 func (x *SecondaryKinds) Reset() {
 	*x = SecondaryKinds{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[9]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1515,7 +1673,7 @@ func (x *SecondaryKinds) String() string {
 func (*SecondaryKinds) ProtoMessage() {}
 
 func (x *SecondaryKinds) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[9]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1528,7 +1686,7 @@ func (x *SecondaryKinds) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecondaryKinds.ProtoReflect.Descriptor instead.
 func (*SecondaryKinds) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{9}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SecondaryKinds) GetKinds() []SecondaryKind {
@@ -1549,7 +1707,7 @@ type CreateIntegrationRequest struct {
 
 func (x *CreateIntegrationRequest) Reset() {
 	*x = CreateIntegrationRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[10]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1561,7 +1719,7 @@ func (x *CreateIntegrationRequest) String() string {
 func (*CreateIntegrationRequest) ProtoMessage() {}
 
 func (x *CreateIntegrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[10]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1574,7 +1732,7 @@ func (x *CreateIntegrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateIntegrationRequest.ProtoReflect.Descriptor instead.
 func (*CreateIntegrationRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{10}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CreateIntegrationRequest) GetIntegration() *Integration {
@@ -1597,7 +1755,7 @@ type CreateIntegrationResponse struct {
 
 func (x *CreateIntegrationResponse) Reset() {
 	*x = CreateIntegrationResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[11]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1609,7 +1767,7 @@ func (x *CreateIntegrationResponse) String() string {
 func (*CreateIntegrationResponse) ProtoMessage() {}
 
 func (x *CreateIntegrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[11]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1622,7 +1780,7 @@ func (x *CreateIntegrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateIntegrationResponse.ProtoReflect.Descriptor instead.
 func (*CreateIntegrationResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{11}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CreateIntegrationResponse) GetIntegration() *Integration {
@@ -1650,7 +1808,7 @@ type GetIntegrationRequest struct {
 
 func (x *GetIntegrationRequest) Reset() {
 	*x = GetIntegrationRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[12]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1662,7 +1820,7 @@ func (x *GetIntegrationRequest) String() string {
 func (*GetIntegrationRequest) ProtoMessage() {}
 
 func (x *GetIntegrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[12]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1675,7 +1833,7 @@ func (x *GetIntegrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetIntegrationRequest.ProtoReflect.Descriptor instead.
 func (*GetIntegrationRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{12}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetIntegrationRequest) GetIntegration() string {
@@ -1696,7 +1854,7 @@ type GetIntegrationResponse struct {
 
 func (x *GetIntegrationResponse) Reset() {
 	*x = GetIntegrationResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[13]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1708,7 +1866,7 @@ func (x *GetIntegrationResponse) String() string {
 func (*GetIntegrationResponse) ProtoMessage() {}
 
 func (x *GetIntegrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[13]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1721,7 +1879,7 @@ func (x *GetIntegrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetIntegrationResponse.ProtoReflect.Descriptor instead.
 func (*GetIntegrationResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{13}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetIntegrationResponse) GetIntegration() *Integration {
@@ -1744,7 +1902,7 @@ type ListIntegrationsRequest struct {
 
 func (x *ListIntegrationsRequest) Reset() {
 	*x = ListIntegrationsRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[14]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1756,7 +1914,7 @@ func (x *ListIntegrationsRequest) String() string {
 func (*ListIntegrationsRequest) ProtoMessage() {}
 
 func (x *ListIntegrationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[14]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1769,7 +1927,7 @@ func (x *ListIntegrationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListIntegrationsRequest.ProtoReflect.Descriptor instead.
 func (*ListIntegrationsRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{14}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListIntegrationsRequest) GetPageSize() int32 {
@@ -1801,7 +1959,7 @@ type ListIntegrationsResponse struct {
 
 func (x *ListIntegrationsResponse) Reset() {
 	*x = ListIntegrationsResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[15]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1813,7 +1971,7 @@ func (x *ListIntegrationsResponse) String() string {
 func (*ListIntegrationsResponse) ProtoMessage() {}
 
 func (x *ListIntegrationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[15]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1826,7 +1984,7 @@ func (x *ListIntegrationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListIntegrationsResponse.ProtoReflect.Descriptor instead.
 func (*ListIntegrationsResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{15}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListIntegrationsResponse) GetIntegrations() []*Integration {
@@ -1870,7 +2028,7 @@ type UpdateIntegrationRequest struct {
 
 func (x *UpdateIntegrationRequest) Reset() {
 	*x = UpdateIntegrationRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[16]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1882,7 +2040,7 @@ func (x *UpdateIntegrationRequest) String() string {
 func (*UpdateIntegrationRequest) ProtoMessage() {}
 
 func (x *UpdateIntegrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[16]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1895,7 +2053,7 @@ func (x *UpdateIntegrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateIntegrationRequest.ProtoReflect.Descriptor instead.
 func (*UpdateIntegrationRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{16}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *UpdateIntegrationRequest) GetIntegration() string {
@@ -1940,7 +2098,7 @@ type UpdateIntegrationResponse struct {
 
 func (x *UpdateIntegrationResponse) Reset() {
 	*x = UpdateIntegrationResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[17]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1952,7 +2110,7 @@ func (x *UpdateIntegrationResponse) String() string {
 func (*UpdateIntegrationResponse) ProtoMessage() {}
 
 func (x *UpdateIntegrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[17]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1965,7 +2123,7 @@ func (x *UpdateIntegrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateIntegrationResponse.ProtoReflect.Descriptor instead.
 func (*UpdateIntegrationResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{17}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *UpdateIntegrationResponse) GetIntegration() *Integration {
@@ -2004,7 +2162,7 @@ type RecommendationChange struct {
 
 func (x *RecommendationChange) Reset() {
 	*x = RecommendationChange{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[18]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2016,7 +2174,7 @@ func (x *RecommendationChange) String() string {
 func (*RecommendationChange) ProtoMessage() {}
 
 func (x *RecommendationChange) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[18]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2029,7 +2187,7 @@ func (x *RecommendationChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecommendationChange.ProtoReflect.Descriptor instead.
 func (*RecommendationChange) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{18}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RecommendationChange) GetRepository() string {
@@ -2099,7 +2257,7 @@ type DiscoveredPreview struct {
 
 func (x *DiscoveredPreview) Reset() {
 	*x = DiscoveredPreview{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[19]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2111,7 +2269,7 @@ func (x *DiscoveredPreview) String() string {
 func (*DiscoveredPreview) ProtoMessage() {}
 
 func (x *DiscoveredPreview) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[19]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2124,7 +2282,7 @@ func (x *DiscoveredPreview) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscoveredPreview.ProtoReflect.Descriptor instead.
 func (*DiscoveredPreview) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{19}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DiscoveredPreview) GetRepositories() int64 {
@@ -2208,7 +2366,7 @@ type SuspendIntegrationRequest struct {
 
 func (x *SuspendIntegrationRequest) Reset() {
 	*x = SuspendIntegrationRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[20]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2220,7 +2378,7 @@ func (x *SuspendIntegrationRequest) String() string {
 func (*SuspendIntegrationRequest) ProtoMessage() {}
 
 func (x *SuspendIntegrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[20]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2233,7 +2391,7 @@ func (x *SuspendIntegrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SuspendIntegrationRequest.ProtoReflect.Descriptor instead.
 func (*SuspendIntegrationRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{20}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SuspendIntegrationRequest) GetIntegration() string {
@@ -2254,7 +2412,7 @@ type SuspendIntegrationResponse struct {
 
 func (x *SuspendIntegrationResponse) Reset() {
 	*x = SuspendIntegrationResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[21]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2266,7 +2424,7 @@ func (x *SuspendIntegrationResponse) String() string {
 func (*SuspendIntegrationResponse) ProtoMessage() {}
 
 func (x *SuspendIntegrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[21]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2279,7 +2437,7 @@ func (x *SuspendIntegrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SuspendIntegrationResponse.ProtoReflect.Descriptor instead.
 func (*SuspendIntegrationResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{21}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SuspendIntegrationResponse) GetIntegration() *Integration {
@@ -2300,7 +2458,7 @@ type ResumeIntegrationRequest struct {
 
 func (x *ResumeIntegrationRequest) Reset() {
 	*x = ResumeIntegrationRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[22]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2312,7 +2470,7 @@ func (x *ResumeIntegrationRequest) String() string {
 func (*ResumeIntegrationRequest) ProtoMessage() {}
 
 func (x *ResumeIntegrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[22]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2325,7 +2483,7 @@ func (x *ResumeIntegrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeIntegrationRequest.ProtoReflect.Descriptor instead.
 func (*ResumeIntegrationRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{22}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ResumeIntegrationRequest) GetIntegration() string {
@@ -2346,7 +2504,7 @@ type ResumeIntegrationResponse struct {
 
 func (x *ResumeIntegrationResponse) Reset() {
 	*x = ResumeIntegrationResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[23]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2358,7 +2516,7 @@ func (x *ResumeIntegrationResponse) String() string {
 func (*ResumeIntegrationResponse) ProtoMessage() {}
 
 func (x *ResumeIntegrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[23]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2371,7 +2529,7 @@ func (x *ResumeIntegrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeIntegrationResponse.ProtoReflect.Descriptor instead.
 func (*ResumeIntegrationResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{23}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ResumeIntegrationResponse) GetIntegration() *Integration {
@@ -2435,7 +2593,7 @@ type SyncRun struct {
 
 func (x *SyncRun) Reset() {
 	*x = SyncRun{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[24]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2447,7 +2605,7 @@ func (x *SyncRun) String() string {
 func (*SyncRun) ProtoMessage() {}
 
 func (x *SyncRun) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[24]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2460,7 +2618,7 @@ func (x *SyncRun) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncRun.ProtoReflect.Descriptor instead.
 func (*SyncRun) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{24}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SyncRun) GetId() string {
@@ -2632,7 +2790,7 @@ type SyncRunToken struct {
 
 func (x *SyncRunToken) Reset() {
 	*x = SyncRunToken{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[25]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2644,7 +2802,7 @@ func (x *SyncRunToken) String() string {
 func (*SyncRunToken) ProtoMessage() {}
 
 func (x *SyncRunToken) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[25]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2657,7 +2815,7 @@ func (x *SyncRunToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncRunToken.ProtoReflect.Descriptor instead.
 func (*SyncRunToken) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{25}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SyncRunToken) GetTokenRef() string {
@@ -2717,7 +2875,7 @@ type SyncIntegrationRequest struct {
 
 func (x *SyncIntegrationRequest) Reset() {
 	*x = SyncIntegrationRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[26]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2729,7 +2887,7 @@ func (x *SyncIntegrationRequest) String() string {
 func (*SyncIntegrationRequest) ProtoMessage() {}
 
 func (x *SyncIntegrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[26]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2742,7 +2900,7 @@ func (x *SyncIntegrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncIntegrationRequest.ProtoReflect.Descriptor instead.
 func (*SyncIntegrationRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{26}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SyncIntegrationRequest) GetIntegration() string {
@@ -2772,7 +2930,7 @@ type SyncIntegrationResponse struct {
 
 func (x *SyncIntegrationResponse) Reset() {
 	*x = SyncIntegrationResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[27]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2784,7 +2942,7 @@ func (x *SyncIntegrationResponse) String() string {
 func (*SyncIntegrationResponse) ProtoMessage() {}
 
 func (x *SyncIntegrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[27]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2797,7 +2955,7 @@ func (x *SyncIntegrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncIntegrationResponse.ProtoReflect.Descriptor instead.
 func (*SyncIntegrationResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{27}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SyncIntegrationResponse) GetRun() *SyncRun {
@@ -2825,7 +2983,7 @@ type GetSyncRunRequest struct {
 
 func (x *GetSyncRunRequest) Reset() {
 	*x = GetSyncRunRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[28]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2837,7 +2995,7 @@ func (x *GetSyncRunRequest) String() string {
 func (*GetSyncRunRequest) ProtoMessage() {}
 
 func (x *GetSyncRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[28]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2850,7 +3008,7 @@ func (x *GetSyncRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSyncRunRequest.ProtoReflect.Descriptor instead.
 func (*GetSyncRunRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{28}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetSyncRunRequest) GetId() string {
@@ -2871,7 +3029,7 @@ type GetSyncRunResponse struct {
 
 func (x *GetSyncRunResponse) Reset() {
 	*x = GetSyncRunResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[29]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2883,7 +3041,7 @@ func (x *GetSyncRunResponse) String() string {
 func (*GetSyncRunResponse) ProtoMessage() {}
 
 func (x *GetSyncRunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[29]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2896,7 +3054,7 @@ func (x *GetSyncRunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSyncRunResponse.ProtoReflect.Descriptor instead.
 func (*GetSyncRunResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{29}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetSyncRunResponse) GetRun() *SyncRun {
@@ -2921,7 +3079,7 @@ type ListSyncRunsRequest struct {
 
 func (x *ListSyncRunsRequest) Reset() {
 	*x = ListSyncRunsRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[30]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2933,7 +3091,7 @@ func (x *ListSyncRunsRequest) String() string {
 func (*ListSyncRunsRequest) ProtoMessage() {}
 
 func (x *ListSyncRunsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[30]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2946,7 +3104,7 @@ func (x *ListSyncRunsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSyncRunsRequest.ProtoReflect.Descriptor instead.
 func (*ListSyncRunsRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{30}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListSyncRunsRequest) GetIntegration() string {
@@ -2985,7 +3143,7 @@ type ListSyncRunsResponse struct {
 
 func (x *ListSyncRunsResponse) Reset() {
 	*x = ListSyncRunsResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[31]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2997,7 +3155,7 @@ func (x *ListSyncRunsResponse) String() string {
 func (*ListSyncRunsResponse) ProtoMessage() {}
 
 func (x *ListSyncRunsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[31]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3010,7 +3168,7 @@ func (x *ListSyncRunsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSyncRunsResponse.ProtoReflect.Descriptor instead.
 func (*ListSyncRunsResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{31}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListSyncRunsResponse) GetRuns() []*SyncRun {
@@ -3059,7 +3217,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[32]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3071,7 +3229,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[32]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3084,7 +3242,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{32}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Event) GetId() string {
@@ -3158,7 +3316,7 @@ type ListEventsRequest struct {
 
 func (x *ListEventsRequest) Reset() {
 	*x = ListEventsRequest{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[33]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3170,7 +3328,7 @@ func (x *ListEventsRequest) String() string {
 func (*ListEventsRequest) ProtoMessage() {}
 
 func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[33]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3183,7 +3341,7 @@ func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListEventsRequest) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{33}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListEventsRequest) GetIntegration() string {
@@ -3220,7 +3378,7 @@ type ListEventsResponse struct {
 
 func (x *ListEventsResponse) Reset() {
 	*x = ListEventsResponse{}
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[34]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3232,7 +3390,7 @@ func (x *ListEventsResponse) String() string {
 func (*ListEventsResponse) ProtoMessage() {}
 
 func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_idp_integration_v1_integration_proto_msgTypes[34]
+	mi := &file_idp_integration_v1_integration_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3245,7 +3403,7 @@ func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListEventsResponse) Descriptor() ([]byte, []int) {
-	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{34}
+	return file_idp_integration_v1_integration_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListEventsResponse) GetEvents() []*Event {
@@ -3266,15 +3424,14 @@ var File_idp_integration_v1_integration_proto protoreflect.FileDescriptor
 
 const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"\n" +
-	"$idp/integration/v1/integration.proto\x12\x12idp.integration.v1\x1a\x1bbuf/validate/validate.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18idp/rules/v1/rules.proto\"\xb9\x01\n" +
+	"$idp/integration/v1/integration.proto\x12\x12idp.integration.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18idp/rules/v1/rules.proto\"\xb9\x01\n" +
 	"\x0fCorrelationRule\x121\n" +
 	"\ringested_path\x18\x01 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\fingestedPath\x12/\n" +
 	"\fcatalog_path\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\vcatalogPath\x12B\n" +
 	"\boperator\x18\x03 \x01(\x0e2\x1c.idp.integration.v1.OperatorB\b\xbaH\x05\x82\x01\x02\x10\x01R\boperator\"R\n" +
 	"\fFieldMapping\x12 \n" +
 	"\x04name\x18\x01 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\x04name\x12 \n" +
-	"\x04path\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\x04path\"\xe0\n" +
-	"\n" +
+	"\x04path\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x02R\x04path\"\xc3\x0e\n" +
 	"\vIntegration\x12\x1c\n" +
 	"\x02id\x18\x01 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\x02id\x12 \n" +
 	"\x04name\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\x04name\x12*\n" +
@@ -3303,7 +3460,12 @@ const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"\x0econnector_name\x18\x13 \x01(\tB\f\xbaH\tr\a\xa0\x8e'\x01\x18\x80\x01R\rconnectorName\x12E\n" +
 	"\rowner_mapping\x18\x14 \x01(\v2 .idp.integration.v1.OwnerMappingR\fownerMapping\x12<\n" +
 	"\x06filter\x18\x15 \x01(\v2$.idp.integration.v1.RepositoryFilterR\x06filter\x12@\n" +
-	"\awebhook\x18\x16 \x01(\v2&.idp.integration.v1.IntegrationWebhookR\awebhook\"\xf4\x03\n" +
+	"\awebhook\x18\x16 \x01(\v2&.idp.integration.v1.IntegrationWebhookR\awebhook\x12e\n" +
+	"\x19pull_request_sweep_window\x18\x17 \x01(\v2\x19.google.protobuf.DurationB\x0f\xbaH\f\xaa\x01\t\"\x05\b\x80\x9a\x9e\x012\x00R\x16pullRequestSweepWindow\x12\x83\x01\n" +
+	")pull_request_sweep_window_without_webhook\x18\x18 \x01(\v2\x19.google.protobuf.DurationB\x0f\xbaH\f\xaa\x01\t\"\x05\b\x80\x9a\x9e\x012\x00R$pullRequestSweepWindowWithoutWebhook\x12^\n" +
+	"\x15full_listing_interval\x18\x19 \x01(\v2\x19.google.protobuf.DurationB\x0f\xbaH\f\xaa\x01\t\"\x05\b\x80\x9a\x9e\x012\x00R\x13fullListingInterval\x12W\n" +
+	"\x11watermark_overlap\x18\x1a \x01(\v2\x19.google.protobuf.DurationB\x0f\xbaH\f\xaa\x01\t\"\x05\b\x80\x9a\x9e\x012\x00R\x10watermarkOverlap\x12;\n" +
+	"\tfreshness\x18\x1b \x01(\v2\x1d.idp.integration.v1.FreshnessR\tfreshness\"\xf4\x03\n" +
 	"\x10RepositoryFilter\x12>\n" +
 	"\x10include_projects\x18\x01 \x03(\tB\x13\xbaH\x10\x92\x01\r\x10d\"\tr\a\xa0\x8e'\x01\x18\x80\x01R\x0fincludeProjects\x12>\n" +
 	"\x10exclude_projects\x18\x02 \x03(\tB\x13\xbaH\x10\x92\x01\r\x10d\"\tr\a\xa0\x8e'\x01\x18\x80\x01R\x0fexcludeProjects\x128\n" +
@@ -3324,7 +3486,16 @@ const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"\n" +
 	"deliveries\x18\x06 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\n" +
 	"deliveries\x12b\n" +
-	"\x10last_delivery_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\x0elastDeliveryAt\"W\n" +
+	"\x10last_delivery_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\x0elastDeliveryAt\"\xb7\x04\n" +
+	"\tFreshness\x12\x18\n" +
+	"\awebhook\x18\x01 \x01(\bR\awebhook\x12Z\n" +
+	"\x13pull_request_window\x18\x02 \x01(\v2\x19.google.protobuf.DurationB\x0f\xbaH\f\xaa\x01\t\"\x05\b\x80\x9a\x9e\x012\x00R\x11pullRequestWindow\x12+\n" +
+	"\frepositories\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\frepositories\x12\x82\x01\n" +
+	"!pull_requests_oldest_confirmed_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\x1dpullRequestsOldestConfirmedAt\x12;\n" +
+	"\x15pull_requests_overdue\x18\x05 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x13pullRequestsOverdue\x12i\n" +
+	"\x14last_full_listing_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\x11lastFullListingAt\x12Z\n" +
+	"\flisted_as_of\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x1c\xbaH\x19\xb2\x01\x16\"\a\b\xff\x82\xd1\xff\xaf\a2\v\b\x80\x92\xb8Ø\xfe\xff\xff\xff\x01R\n" +
+	"listedAsOf\"W\n" +
 	"\x10CorrelationRules\x12C\n" +
 	"\x05rules\x18\x01 \x03(\v2#.idp.integration.v1.CorrelationRuleB\b\xbaH\x05\x92\x01\x02\x10 R\x05rules\"W\n" +
 	"\rFieldMappings\x12F\n" +
@@ -3352,12 +3523,12 @@ const file_idp_integration_v1_integration_proto_rawDesc = "" +
 	"\x18ListIntegrationsResponse\x12C\n" +
 	"\fintegrations\x18\x01 \x03(\v2\x1f.idp.integration.v1.IntegrationR\fintegrations\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x14\n" +
-	"\x05total\x18\x03 \x01(\x03R\x05total\"\x97\x03\n" +
+	"\x05total\x18\x03 \x01(\x03R\x05total\"\x87\x04\n" +
 	"\x18UpdateIntegrationRequest\x120\n" +
 	"\vintegration\x18\x01 \x01(\tB\x0e\xbaH\vr\t\xa0\x8e'\x01\x10\x01\x18\x80\x01R\vintegration\x129\n" +
-	"\achanges\x18\x02 \x01(\v2\x1f.idp.integration.v1.IntegrationR\achanges\x12\xe8\x01\n" +
-	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskB\xaa\x01\xbaH\xa6\x01\xe2\x01\xa2\x01\x12\x04name\x12\tconnector\x12\tworkspace\x12\bbehavior\x12\x04kind\x12\x04type\x12\vcorrelation\x12\x0efield_mappings\x12\x0fsecondary_kinds\x12\x10update_frequency\x12\n" +
-	"start_date\x12\vauto_import\x12\rowner_mapping\x12\x06filterR\n" +
+	"\achanges\x18\x02 \x01(\v2\x1f.idp.integration.v1.IntegrationR\achanges\x12\xd8\x02\n" +
+	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskB\x9a\x02\xbaH\x96\x02\xe2\x01\x92\x02\x12\x04name\x12\tconnector\x12\tworkspace\x12\bbehavior\x12\x04kind\x12\x04type\x12\vcorrelation\x12\x0efield_mappings\x12\x0fsecondary_kinds\x12\x10update_frequency\x12\n" +
+	"start_date\x12\vauto_import\x12\rowner_mapping\x12\x06filter\x12\x19pull_request_sweep_window\x12)pull_request_sweep_window_without_webhook\x12\x15full_listing_interval\x12\x11watermark_overlapR\n" +
 	"updateMask\x12#\n" +
 	"\rvalidate_only\x18\x04 \x01(\bR\fvalidateOnly\"\x9f\x01\n" +
 	"\x19UpdateIntegrationResponse\x12A\n" +
@@ -3565,7 +3736,7 @@ func file_idp_integration_v1_integration_proto_rawDescGZIP() []byte {
 }
 
 var file_idp_integration_v1_integration_proto_enumTypes = make([]protoimpl.EnumInfo, 11)
-var file_idp_integration_v1_integration_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_idp_integration_v1_integration_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_idp_integration_v1_integration_proto_goTypes = []any{
 	(Behavior)(0),                      // 0: idp.integration.v1.Behavior
 	(Operator)(0),                      // 1: idp.integration.v1.Operator
@@ -3583,114 +3754,125 @@ var file_idp_integration_v1_integration_proto_goTypes = []any{
 	(*Integration)(nil),                // 13: idp.integration.v1.Integration
 	(*RepositoryFilter)(nil),           // 14: idp.integration.v1.RepositoryFilter
 	(*IntegrationWebhook)(nil),         // 15: idp.integration.v1.IntegrationWebhook
-	(*CorrelationRules)(nil),           // 16: idp.integration.v1.CorrelationRules
-	(*FieldMappings)(nil),              // 17: idp.integration.v1.FieldMappings
-	(*OwnerMappingRule)(nil),           // 18: idp.integration.v1.OwnerMappingRule
-	(*OwnerMapping)(nil),               // 19: idp.integration.v1.OwnerMapping
-	(*SecondaryKinds)(nil),             // 20: idp.integration.v1.SecondaryKinds
-	(*CreateIntegrationRequest)(nil),   // 21: idp.integration.v1.CreateIntegrationRequest
-	(*CreateIntegrationResponse)(nil),  // 22: idp.integration.v1.CreateIntegrationResponse
-	(*GetIntegrationRequest)(nil),      // 23: idp.integration.v1.GetIntegrationRequest
-	(*GetIntegrationResponse)(nil),     // 24: idp.integration.v1.GetIntegrationResponse
-	(*ListIntegrationsRequest)(nil),    // 25: idp.integration.v1.ListIntegrationsRequest
-	(*ListIntegrationsResponse)(nil),   // 26: idp.integration.v1.ListIntegrationsResponse
-	(*UpdateIntegrationRequest)(nil),   // 27: idp.integration.v1.UpdateIntegrationRequest
-	(*UpdateIntegrationResponse)(nil),  // 28: idp.integration.v1.UpdateIntegrationResponse
-	(*RecommendationChange)(nil),       // 29: idp.integration.v1.RecommendationChange
-	(*DiscoveredPreview)(nil),          // 30: idp.integration.v1.DiscoveredPreview
-	(*SuspendIntegrationRequest)(nil),  // 31: idp.integration.v1.SuspendIntegrationRequest
-	(*SuspendIntegrationResponse)(nil), // 32: idp.integration.v1.SuspendIntegrationResponse
-	(*ResumeIntegrationRequest)(nil),   // 33: idp.integration.v1.ResumeIntegrationRequest
-	(*ResumeIntegrationResponse)(nil),  // 34: idp.integration.v1.ResumeIntegrationResponse
-	(*SyncRun)(nil),                    // 35: idp.integration.v1.SyncRun
-	(*SyncRunToken)(nil),               // 36: idp.integration.v1.SyncRunToken
-	(*SyncIntegrationRequest)(nil),     // 37: idp.integration.v1.SyncIntegrationRequest
-	(*SyncIntegrationResponse)(nil),    // 38: idp.integration.v1.SyncIntegrationResponse
-	(*GetSyncRunRequest)(nil),          // 39: idp.integration.v1.GetSyncRunRequest
-	(*GetSyncRunResponse)(nil),         // 40: idp.integration.v1.GetSyncRunResponse
-	(*ListSyncRunsRequest)(nil),        // 41: idp.integration.v1.ListSyncRunsRequest
-	(*ListSyncRunsResponse)(nil),       // 42: idp.integration.v1.ListSyncRunsResponse
-	(*Event)(nil),                      // 43: idp.integration.v1.Event
-	(*ListEventsRequest)(nil),          // 44: idp.integration.v1.ListEventsRequest
-	(*ListEventsResponse)(nil),         // 45: idp.integration.v1.ListEventsResponse
-	(*timestamppb.Timestamp)(nil),      // 46: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),      // 47: google.protobuf.FieldMask
+	(*Freshness)(nil),                  // 16: idp.integration.v1.Freshness
+	(*CorrelationRules)(nil),           // 17: idp.integration.v1.CorrelationRules
+	(*FieldMappings)(nil),              // 18: idp.integration.v1.FieldMappings
+	(*OwnerMappingRule)(nil),           // 19: idp.integration.v1.OwnerMappingRule
+	(*OwnerMapping)(nil),               // 20: idp.integration.v1.OwnerMapping
+	(*SecondaryKinds)(nil),             // 21: idp.integration.v1.SecondaryKinds
+	(*CreateIntegrationRequest)(nil),   // 22: idp.integration.v1.CreateIntegrationRequest
+	(*CreateIntegrationResponse)(nil),  // 23: idp.integration.v1.CreateIntegrationResponse
+	(*GetIntegrationRequest)(nil),      // 24: idp.integration.v1.GetIntegrationRequest
+	(*GetIntegrationResponse)(nil),     // 25: idp.integration.v1.GetIntegrationResponse
+	(*ListIntegrationsRequest)(nil),    // 26: idp.integration.v1.ListIntegrationsRequest
+	(*ListIntegrationsResponse)(nil),   // 27: idp.integration.v1.ListIntegrationsResponse
+	(*UpdateIntegrationRequest)(nil),   // 28: idp.integration.v1.UpdateIntegrationRequest
+	(*UpdateIntegrationResponse)(nil),  // 29: idp.integration.v1.UpdateIntegrationResponse
+	(*RecommendationChange)(nil),       // 30: idp.integration.v1.RecommendationChange
+	(*DiscoveredPreview)(nil),          // 31: idp.integration.v1.DiscoveredPreview
+	(*SuspendIntegrationRequest)(nil),  // 32: idp.integration.v1.SuspendIntegrationRequest
+	(*SuspendIntegrationResponse)(nil), // 33: idp.integration.v1.SuspendIntegrationResponse
+	(*ResumeIntegrationRequest)(nil),   // 34: idp.integration.v1.ResumeIntegrationRequest
+	(*ResumeIntegrationResponse)(nil),  // 35: idp.integration.v1.ResumeIntegrationResponse
+	(*SyncRun)(nil),                    // 36: idp.integration.v1.SyncRun
+	(*SyncRunToken)(nil),               // 37: idp.integration.v1.SyncRunToken
+	(*SyncIntegrationRequest)(nil),     // 38: idp.integration.v1.SyncIntegrationRequest
+	(*SyncIntegrationResponse)(nil),    // 39: idp.integration.v1.SyncIntegrationResponse
+	(*GetSyncRunRequest)(nil),          // 40: idp.integration.v1.GetSyncRunRequest
+	(*GetSyncRunResponse)(nil),         // 41: idp.integration.v1.GetSyncRunResponse
+	(*ListSyncRunsRequest)(nil),        // 42: idp.integration.v1.ListSyncRunsRequest
+	(*ListSyncRunsResponse)(nil),       // 43: idp.integration.v1.ListSyncRunsResponse
+	(*Event)(nil),                      // 44: idp.integration.v1.Event
+	(*ListEventsRequest)(nil),          // 45: idp.integration.v1.ListEventsRequest
+	(*ListEventsResponse)(nil),         // 46: idp.integration.v1.ListEventsResponse
+	(*timestamppb.Timestamp)(nil),      // 47: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),        // 48: google.protobuf.Duration
+	(*fieldmaskpb.FieldMask)(nil),      // 49: google.protobuf.FieldMask
 }
 var file_idp_integration_v1_integration_proto_depIdxs = []int32{
 	1,  // 0: idp.integration.v1.CorrelationRule.operator:type_name -> idp.integration.v1.Operator
 	0,  // 1: idp.integration.v1.Integration.behavior:type_name -> idp.integration.v1.Behavior
-	16, // 2: idp.integration.v1.Integration.correlation:type_name -> idp.integration.v1.CorrelationRules
-	17, // 3: idp.integration.v1.Integration.field_mappings:type_name -> idp.integration.v1.FieldMappings
-	20, // 4: idp.integration.v1.Integration.secondary_kinds:type_name -> idp.integration.v1.SecondaryKinds
+	17, // 2: idp.integration.v1.Integration.correlation:type_name -> idp.integration.v1.CorrelationRules
+	18, // 3: idp.integration.v1.Integration.field_mappings:type_name -> idp.integration.v1.FieldMappings
+	21, // 4: idp.integration.v1.Integration.secondary_kinds:type_name -> idp.integration.v1.SecondaryKinds
 	3,  // 5: idp.integration.v1.Integration.update_frequency:type_name -> idp.integration.v1.UpdateFrequency
-	46, // 6: idp.integration.v1.Integration.start_date:type_name -> google.protobuf.Timestamp
+	47, // 6: idp.integration.v1.Integration.start_date:type_name -> google.protobuf.Timestamp
 	4,  // 7: idp.integration.v1.Integration.state:type_name -> idp.integration.v1.IntegrationState
-	46, // 8: idp.integration.v1.Integration.created_at:type_name -> google.protobuf.Timestamp
-	46, // 9: idp.integration.v1.Integration.updated_at:type_name -> google.protobuf.Timestamp
-	46, // 10: idp.integration.v1.Integration.next_sync_at:type_name -> google.protobuf.Timestamp
-	35, // 11: idp.integration.v1.Integration.last_run:type_name -> idp.integration.v1.SyncRun
-	19, // 12: idp.integration.v1.Integration.owner_mapping:type_name -> idp.integration.v1.OwnerMapping
+	47, // 8: idp.integration.v1.Integration.created_at:type_name -> google.protobuf.Timestamp
+	47, // 9: idp.integration.v1.Integration.updated_at:type_name -> google.protobuf.Timestamp
+	47, // 10: idp.integration.v1.Integration.next_sync_at:type_name -> google.protobuf.Timestamp
+	36, // 11: idp.integration.v1.Integration.last_run:type_name -> idp.integration.v1.SyncRun
+	20, // 12: idp.integration.v1.Integration.owner_mapping:type_name -> idp.integration.v1.OwnerMapping
 	14, // 13: idp.integration.v1.Integration.filter:type_name -> idp.integration.v1.RepositoryFilter
 	15, // 14: idp.integration.v1.Integration.webhook:type_name -> idp.integration.v1.IntegrationWebhook
-	5,  // 15: idp.integration.v1.RepositoryFilter.visibility:type_name -> idp.integration.v1.RepositoryVisibility
-	6,  // 16: idp.integration.v1.RepositoryFilter.forks:type_name -> idp.integration.v1.ForkPolicy
-	46, // 17: idp.integration.v1.RepositoryFilter.updated_since:type_name -> google.protobuf.Timestamp
-	7,  // 18: idp.integration.v1.IntegrationWebhook.state:type_name -> idp.integration.v1.IntegrationWebhookState
-	46, // 19: idp.integration.v1.IntegrationWebhook.checked_at:type_name -> google.protobuf.Timestamp
-	46, // 20: idp.integration.v1.IntegrationWebhook.last_delivery_at:type_name -> google.protobuf.Timestamp
-	11, // 21: idp.integration.v1.CorrelationRules.rules:type_name -> idp.integration.v1.CorrelationRule
-	12, // 22: idp.integration.v1.FieldMappings.mappings:type_name -> idp.integration.v1.FieldMapping
-	18, // 23: idp.integration.v1.OwnerMapping.rules:type_name -> idp.integration.v1.OwnerMappingRule
-	2,  // 24: idp.integration.v1.SecondaryKinds.kinds:type_name -> idp.integration.v1.SecondaryKind
-	13, // 25: idp.integration.v1.CreateIntegrationRequest.integration:type_name -> idp.integration.v1.Integration
-	13, // 26: idp.integration.v1.CreateIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
-	35, // 27: idp.integration.v1.CreateIntegrationResponse.first_run:type_name -> idp.integration.v1.SyncRun
-	13, // 28: idp.integration.v1.GetIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
-	13, // 29: idp.integration.v1.ListIntegrationsResponse.integrations:type_name -> idp.integration.v1.Integration
-	13, // 30: idp.integration.v1.UpdateIntegrationRequest.changes:type_name -> idp.integration.v1.Integration
-	47, // 31: idp.integration.v1.UpdateIntegrationRequest.update_mask:type_name -> google.protobuf.FieldMask
-	13, // 32: idp.integration.v1.UpdateIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
-	30, // 33: idp.integration.v1.UpdateIntegrationResponse.preview:type_name -> idp.integration.v1.DiscoveredPreview
-	29, // 34: idp.integration.v1.DiscoveredPreview.examples:type_name -> idp.integration.v1.RecommendationChange
-	13, // 35: idp.integration.v1.SuspendIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
-	13, // 36: idp.integration.v1.ResumeIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
-	8,  // 37: idp.integration.v1.SyncRun.trigger:type_name -> idp.integration.v1.SyncTrigger
-	9,  // 38: idp.integration.v1.SyncRun.status:type_name -> idp.integration.v1.SyncStatus
-	46, // 39: idp.integration.v1.SyncRun.queued_at:type_name -> google.protobuf.Timestamp
-	46, // 40: idp.integration.v1.SyncRun.started_at:type_name -> google.protobuf.Timestamp
-	46, // 41: idp.integration.v1.SyncRun.finished_at:type_name -> google.protobuf.Timestamp
-	36, // 42: idp.integration.v1.SyncRun.tokens:type_name -> idp.integration.v1.SyncRunToken
-	35, // 43: idp.integration.v1.SyncIntegrationResponse.run:type_name -> idp.integration.v1.SyncRun
-	35, // 44: idp.integration.v1.GetSyncRunResponse.run:type_name -> idp.integration.v1.SyncRun
-	35, // 45: idp.integration.v1.ListSyncRunsResponse.runs:type_name -> idp.integration.v1.SyncRun
-	46, // 46: idp.integration.v1.Event.time:type_name -> google.protobuf.Timestamp
-	10, // 47: idp.integration.v1.Event.type:type_name -> idp.integration.v1.EventType
-	43, // 48: idp.integration.v1.ListEventsResponse.events:type_name -> idp.integration.v1.Event
-	21, // 49: idp.integration.v1.IntegrationService.CreateIntegration:input_type -> idp.integration.v1.CreateIntegrationRequest
-	23, // 50: idp.integration.v1.IntegrationService.GetIntegration:input_type -> idp.integration.v1.GetIntegrationRequest
-	25, // 51: idp.integration.v1.IntegrationService.ListIntegrations:input_type -> idp.integration.v1.ListIntegrationsRequest
-	27, // 52: idp.integration.v1.IntegrationService.UpdateIntegration:input_type -> idp.integration.v1.UpdateIntegrationRequest
-	31, // 53: idp.integration.v1.IntegrationService.SuspendIntegration:input_type -> idp.integration.v1.SuspendIntegrationRequest
-	33, // 54: idp.integration.v1.IntegrationService.ResumeIntegration:input_type -> idp.integration.v1.ResumeIntegrationRequest
-	37, // 55: idp.integration.v1.IntegrationService.SyncIntegration:input_type -> idp.integration.v1.SyncIntegrationRequest
-	39, // 56: idp.integration.v1.IntegrationService.GetSyncRun:input_type -> idp.integration.v1.GetSyncRunRequest
-	41, // 57: idp.integration.v1.IntegrationService.ListSyncRuns:input_type -> idp.integration.v1.ListSyncRunsRequest
-	44, // 58: idp.integration.v1.IntegrationService.ListEvents:input_type -> idp.integration.v1.ListEventsRequest
-	22, // 59: idp.integration.v1.IntegrationService.CreateIntegration:output_type -> idp.integration.v1.CreateIntegrationResponse
-	24, // 60: idp.integration.v1.IntegrationService.GetIntegration:output_type -> idp.integration.v1.GetIntegrationResponse
-	26, // 61: idp.integration.v1.IntegrationService.ListIntegrations:output_type -> idp.integration.v1.ListIntegrationsResponse
-	28, // 62: idp.integration.v1.IntegrationService.UpdateIntegration:output_type -> idp.integration.v1.UpdateIntegrationResponse
-	32, // 63: idp.integration.v1.IntegrationService.SuspendIntegration:output_type -> idp.integration.v1.SuspendIntegrationResponse
-	34, // 64: idp.integration.v1.IntegrationService.ResumeIntegration:output_type -> idp.integration.v1.ResumeIntegrationResponse
-	38, // 65: idp.integration.v1.IntegrationService.SyncIntegration:output_type -> idp.integration.v1.SyncIntegrationResponse
-	40, // 66: idp.integration.v1.IntegrationService.GetSyncRun:output_type -> idp.integration.v1.GetSyncRunResponse
-	42, // 67: idp.integration.v1.IntegrationService.ListSyncRuns:output_type -> idp.integration.v1.ListSyncRunsResponse
-	45, // 68: idp.integration.v1.IntegrationService.ListEvents:output_type -> idp.integration.v1.ListEventsResponse
-	59, // [59:69] is the sub-list for method output_type
-	49, // [49:59] is the sub-list for method input_type
-	49, // [49:49] is the sub-list for extension type_name
-	49, // [49:49] is the sub-list for extension extendee
-	0,  // [0:49] is the sub-list for field type_name
+	48, // 15: idp.integration.v1.Integration.pull_request_sweep_window:type_name -> google.protobuf.Duration
+	48, // 16: idp.integration.v1.Integration.pull_request_sweep_window_without_webhook:type_name -> google.protobuf.Duration
+	48, // 17: idp.integration.v1.Integration.full_listing_interval:type_name -> google.protobuf.Duration
+	48, // 18: idp.integration.v1.Integration.watermark_overlap:type_name -> google.protobuf.Duration
+	16, // 19: idp.integration.v1.Integration.freshness:type_name -> idp.integration.v1.Freshness
+	5,  // 20: idp.integration.v1.RepositoryFilter.visibility:type_name -> idp.integration.v1.RepositoryVisibility
+	6,  // 21: idp.integration.v1.RepositoryFilter.forks:type_name -> idp.integration.v1.ForkPolicy
+	47, // 22: idp.integration.v1.RepositoryFilter.updated_since:type_name -> google.protobuf.Timestamp
+	7,  // 23: idp.integration.v1.IntegrationWebhook.state:type_name -> idp.integration.v1.IntegrationWebhookState
+	47, // 24: idp.integration.v1.IntegrationWebhook.checked_at:type_name -> google.protobuf.Timestamp
+	47, // 25: idp.integration.v1.IntegrationWebhook.last_delivery_at:type_name -> google.protobuf.Timestamp
+	48, // 26: idp.integration.v1.Freshness.pull_request_window:type_name -> google.protobuf.Duration
+	47, // 27: idp.integration.v1.Freshness.pull_requests_oldest_confirmed_at:type_name -> google.protobuf.Timestamp
+	47, // 28: idp.integration.v1.Freshness.last_full_listing_at:type_name -> google.protobuf.Timestamp
+	47, // 29: idp.integration.v1.Freshness.listed_as_of:type_name -> google.protobuf.Timestamp
+	11, // 30: idp.integration.v1.CorrelationRules.rules:type_name -> idp.integration.v1.CorrelationRule
+	12, // 31: idp.integration.v1.FieldMappings.mappings:type_name -> idp.integration.v1.FieldMapping
+	19, // 32: idp.integration.v1.OwnerMapping.rules:type_name -> idp.integration.v1.OwnerMappingRule
+	2,  // 33: idp.integration.v1.SecondaryKinds.kinds:type_name -> idp.integration.v1.SecondaryKind
+	13, // 34: idp.integration.v1.CreateIntegrationRequest.integration:type_name -> idp.integration.v1.Integration
+	13, // 35: idp.integration.v1.CreateIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
+	36, // 36: idp.integration.v1.CreateIntegrationResponse.first_run:type_name -> idp.integration.v1.SyncRun
+	13, // 37: idp.integration.v1.GetIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
+	13, // 38: idp.integration.v1.ListIntegrationsResponse.integrations:type_name -> idp.integration.v1.Integration
+	13, // 39: idp.integration.v1.UpdateIntegrationRequest.changes:type_name -> idp.integration.v1.Integration
+	49, // 40: idp.integration.v1.UpdateIntegrationRequest.update_mask:type_name -> google.protobuf.FieldMask
+	13, // 41: idp.integration.v1.UpdateIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
+	31, // 42: idp.integration.v1.UpdateIntegrationResponse.preview:type_name -> idp.integration.v1.DiscoveredPreview
+	30, // 43: idp.integration.v1.DiscoveredPreview.examples:type_name -> idp.integration.v1.RecommendationChange
+	13, // 44: idp.integration.v1.SuspendIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
+	13, // 45: idp.integration.v1.ResumeIntegrationResponse.integration:type_name -> idp.integration.v1.Integration
+	8,  // 46: idp.integration.v1.SyncRun.trigger:type_name -> idp.integration.v1.SyncTrigger
+	9,  // 47: idp.integration.v1.SyncRun.status:type_name -> idp.integration.v1.SyncStatus
+	47, // 48: idp.integration.v1.SyncRun.queued_at:type_name -> google.protobuf.Timestamp
+	47, // 49: idp.integration.v1.SyncRun.started_at:type_name -> google.protobuf.Timestamp
+	47, // 50: idp.integration.v1.SyncRun.finished_at:type_name -> google.protobuf.Timestamp
+	37, // 51: idp.integration.v1.SyncRun.tokens:type_name -> idp.integration.v1.SyncRunToken
+	36, // 52: idp.integration.v1.SyncIntegrationResponse.run:type_name -> idp.integration.v1.SyncRun
+	36, // 53: idp.integration.v1.GetSyncRunResponse.run:type_name -> idp.integration.v1.SyncRun
+	36, // 54: idp.integration.v1.ListSyncRunsResponse.runs:type_name -> idp.integration.v1.SyncRun
+	47, // 55: idp.integration.v1.Event.time:type_name -> google.protobuf.Timestamp
+	10, // 56: idp.integration.v1.Event.type:type_name -> idp.integration.v1.EventType
+	44, // 57: idp.integration.v1.ListEventsResponse.events:type_name -> idp.integration.v1.Event
+	22, // 58: idp.integration.v1.IntegrationService.CreateIntegration:input_type -> idp.integration.v1.CreateIntegrationRequest
+	24, // 59: idp.integration.v1.IntegrationService.GetIntegration:input_type -> idp.integration.v1.GetIntegrationRequest
+	26, // 60: idp.integration.v1.IntegrationService.ListIntegrations:input_type -> idp.integration.v1.ListIntegrationsRequest
+	28, // 61: idp.integration.v1.IntegrationService.UpdateIntegration:input_type -> idp.integration.v1.UpdateIntegrationRequest
+	32, // 62: idp.integration.v1.IntegrationService.SuspendIntegration:input_type -> idp.integration.v1.SuspendIntegrationRequest
+	34, // 63: idp.integration.v1.IntegrationService.ResumeIntegration:input_type -> idp.integration.v1.ResumeIntegrationRequest
+	38, // 64: idp.integration.v1.IntegrationService.SyncIntegration:input_type -> idp.integration.v1.SyncIntegrationRequest
+	40, // 65: idp.integration.v1.IntegrationService.GetSyncRun:input_type -> idp.integration.v1.GetSyncRunRequest
+	42, // 66: idp.integration.v1.IntegrationService.ListSyncRuns:input_type -> idp.integration.v1.ListSyncRunsRequest
+	45, // 67: idp.integration.v1.IntegrationService.ListEvents:input_type -> idp.integration.v1.ListEventsRequest
+	23, // 68: idp.integration.v1.IntegrationService.CreateIntegration:output_type -> idp.integration.v1.CreateIntegrationResponse
+	25, // 69: idp.integration.v1.IntegrationService.GetIntegration:output_type -> idp.integration.v1.GetIntegrationResponse
+	27, // 70: idp.integration.v1.IntegrationService.ListIntegrations:output_type -> idp.integration.v1.ListIntegrationsResponse
+	29, // 71: idp.integration.v1.IntegrationService.UpdateIntegration:output_type -> idp.integration.v1.UpdateIntegrationResponse
+	33, // 72: idp.integration.v1.IntegrationService.SuspendIntegration:output_type -> idp.integration.v1.SuspendIntegrationResponse
+	35, // 73: idp.integration.v1.IntegrationService.ResumeIntegration:output_type -> idp.integration.v1.ResumeIntegrationResponse
+	39, // 74: idp.integration.v1.IntegrationService.SyncIntegration:output_type -> idp.integration.v1.SyncIntegrationResponse
+	41, // 75: idp.integration.v1.IntegrationService.GetSyncRun:output_type -> idp.integration.v1.GetSyncRunResponse
+	43, // 76: idp.integration.v1.IntegrationService.ListSyncRuns:output_type -> idp.integration.v1.ListSyncRunsResponse
+	46, // 77: idp.integration.v1.IntegrationService.ListEvents:output_type -> idp.integration.v1.ListEventsResponse
+	68, // [68:78] is the sub-list for method output_type
+	58, // [58:68] is the sub-list for method input_type
+	58, // [58:58] is the sub-list for extension type_name
+	58, // [58:58] is the sub-list for extension extendee
+	0,  // [0:58] is the sub-list for field type_name
 }
 
 func init() { file_idp_integration_v1_integration_proto_init() }
@@ -3704,7 +3886,7 @@ func file_idp_integration_v1_integration_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_idp_integration_v1_integration_proto_rawDesc), len(file_idp_integration_v1_integration_proto_rawDesc)),
 			NumEnums:      11,
-			NumMessages:   35,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
