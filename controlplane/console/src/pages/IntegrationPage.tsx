@@ -3,18 +3,14 @@
 import { useCallback, useEffect, useState } from "react";
 import { integrations } from "../api";
 import { shown, type ShownError } from "../errors";
-<<<<<<< HEAD
-import { IntegrationState, IntegrationWebhookState, type Integration, type SyncRun } from "../gen/idp/integration/v1/integration_pb";
-import { isActive, stateLabel, syncStatusLabel, syncTone, webhookLabel } from "../labels";
-=======
 import {
   IntegrationState,
+  IntegrationWebhookState,
   type Freshness as IntegrationFreshness,
   type Integration,
   type SyncRun,
 } from "../gen/idp/integration/v1/integration_pb";
-import { isActive, stateLabel, syncStatusLabel, syncTone } from "../labels";
->>>>>>> sweeps
+import { isActive, stateLabel, syncStatusLabel, syncTone, webhookLabel } from "../labels";
 import { Link } from "../router";
 import { Badge, ErrorBox, useLoad, when } from "../ui";
 import { DiscoveredTab } from "./DiscoveredTab";
@@ -54,13 +50,9 @@ export function IntegrationPage({ id, tab }: { id: string; tab: string }) {
         <SyncControl integration={integration} onFinished={changed} />
       </header>
       <p className="hint">
-<<<<<<< HEAD
         Bitbucket Cloud workspace <strong>{integration.workspace}</strong> · next sync {when(integration.nextSyncAt)} · webhook{" "}
         <span title={integration.webhook?.url || undefined}>{webhookLabel(integration.webhook?.state ?? IntegrationWebhookState.UNSPECIFIED)}</span>
-=======
-        Bitbucket Cloud workspace <strong>{integration.workspace}</strong> · next sync {when(integration.nextSyncAt)}
         {integration.freshness && <Freshness freshness={integration.freshness} />}
->>>>>>> sweeps
       </p>
       {integration.webhook?.hint && <p className="hint">{integration.webhook.hint}</p>}
       <nav className="tabs" aria-label="Integration">
