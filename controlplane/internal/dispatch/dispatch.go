@@ -248,11 +248,7 @@ func (s *Service) assignment(ctx context.Context, t tasks.Task) (tasks.Assignmen
 	a := tasks.Assignment{Task: t}
 	switch t.Type {
 	case tasks.Sync:
-		in, err := s.store.GetIntegration(ctx, t.AccountID, t.IntegrationID)
-		if err != nil {
-			return a, err
-		}
-		c, err := s.store.GetConnector(ctx, t.AccountID, in.ConnectorID)
+		in, target, err := s.integrationTarget(ctx, t)
 		if err != nil {
 			return a, err
 		}
@@ -286,7 +282,7 @@ func (s *Service) assignment(ctx context.Context, t tasks.Task) (tasks.Assignmen
 			plan = &p
 		}
 		a.Sync = &tasks.SyncPayload{IntegrationID: in.ID, SecondaryKinds: kinds, Limits: s.cfg.Limits, StartDate: in.StartDate,
-			Cursors: cursors, CodeOwners: codeOwners, Filter: in.Filter, Target: tasks.Target{Workspace: in.Workspace, APIBaseURL: c.APIBaseURL, TokenRefs: c.TokenRefs},
+			Cursors: cursors, CodeOwners: codeOwners, Filter: in.Filter, Target: target,
 			Repositories: t.Repositories, Plan: plan}
 		if len(t.Repositories) == 0 && s.cfg.PublicURL != "" {
 			// Every full sync makes sure of the hook: it costs one request
@@ -298,11 +294,7 @@ func (s *Service) assignment(ctx context.Context, t tasks.Task) (tasks.Assignmen
 			a.Sync.Webhook = &spec
 		}
 	case tasks.Hook:
-		in, err := s.store.GetIntegration(ctx, t.AccountID, t.IntegrationID)
-		if err != nil {
-			return a, err
-		}
-		c, err := s.store.GetConnector(ctx, t.AccountID, in.ConnectorID)
+		in, target, err := s.integrationTarget(ctx, t)
 		if err != nil {
 			return a, err
 		}
@@ -310,8 +302,7 @@ func (s *Service) assignment(ctx context.Context, t tasks.Task) (tasks.Assignmen
 		if err != nil {
 			return a, err
 		}
-		a.Hook = &tasks.HookPayload{IntegrationID: in.ID, Spec: spec,
-			Target: tasks.Target{Workspace: in.Workspace, APIBaseURL: c.APIBaseURL, TokenRefs: c.TokenRefs}}
+		a.Hook = &tasks.HookPayload{IntegrationID: in.ID, Spec: spec, Target: target}
 	case tasks.TestConnection:
 		c, err := s.store.GetConnector(ctx, t.AccountID, t.ConnectorID)
 		if err != nil {
@@ -320,6 +311,20 @@ func (s *Service) assignment(ctx context.Context, t tasks.Task) (tasks.Assignmen
 		a.Test = &tasks.TestPayload{ConnectorID: c.ID, Target: tasks.Target{Workspace: c.Workspace, APIBaseURL: c.APIBaseURL, TokenRefs: c.TokenRefs}}
 	}
 	return a, nil
+}
+
+// integrationTarget is the task's integration and where and as whom its
+// delegate calls Bitbucket (the connector's workspace, API and tokens).
+func (s *Service) integrationTarget(ctx context.Context, t tasks.Task) (integration.Integration, tasks.Target, error) {
+	in, err := s.store.GetIntegration(ctx, t.AccountID, t.IntegrationID)
+	if err != nil {
+		return in, tasks.Target{}, err
+	}
+	c, err := s.store.GetConnector(ctx, t.AccountID, in.ConnectorID)
+	if err != nil {
+		return in, tasks.Target{}, err
+	}
+	return in, tasks.Target{Workspace: in.Workspace, APIBaseURL: c.APIBaseURL, TokenRefs: c.TokenRefs}, nil
 }
 
 // hookSpec is the integration's workspace webhook as wanted, with its
