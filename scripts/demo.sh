@@ -66,7 +66,11 @@ run go build -o "$bin/" ./shared/cmd/mock-bitbucket ./controlplane/cmd/controlpl
 export PATH="$bin:$PATH"
 
 say "Starting the mock Bitbucket Cloud ($repos repositories in workspace acme)"
-mock-bitbucket --listen "127.0.0.1:$mock_port" --workspace acme --repos "$repos" --log-format json >"$work/mock.log" 2>&1 &
+# 10,000 requests an hour per token, as Bitbucket scales a large workspace's
+# access tokens; the delegate learns it from X-RateLimit-Limit (its own
+# default, 1,000/h, would make the second sync wait for the budget).
+mock-bitbucket --listen "127.0.0.1:$mock_port" --workspace acme --repos "$repos" --rate-limit 10000/h \
+  --log-format json >"$work/mock.log" 2>&1 &
 pids+=($!)
 wait_for "$work/mock.log" "/2.0"
 

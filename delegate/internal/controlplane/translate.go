@@ -187,6 +187,11 @@ func CursorToWire(c record.Cursor) *pb.RepositoryCursor {
 // (CompleteTaskRequest.error, TestConnectionResult.message).
 const maxText = 4096
 
+// maxPhase is the contract's limit of Progress.phase, one line: a phase
+// the delegate composes (a budget wait appended) is cut to it rather than
+// have every lease renewal refused.
+const maxPhase = 64
+
 // fitText makes an error or a verdict fit the contract: control
 // characters other than tab and line breaks (which a Bitbucket response
 // quoted in an error may hold) become spaces, and the text is cut to
@@ -211,7 +216,7 @@ func fitText(s string) string {
 
 func progressToWire(p task.Progress) *pb.Progress {
 	return &pb.Progress{
-		Phase: p.Phase, Repositories: p.Repositories, PullRequests: p.PullRequests, Commits: p.Commits,
+		Phase: fitLine(p.Phase, maxPhase), Repositories: p.Repositories, PullRequests: p.PullRequests, Commits: p.Commits,
 		Requests: p.Requests, RateLimited: p.RateLimited, RepositoriesDone: p.RepositoriesDone,
 		RepositoriesTotal: p.RepositoriesTotal, CodeOwnersRequests: p.CodeOwnersRequests,
 		Tokens: tokensToWire(p.Tokens),

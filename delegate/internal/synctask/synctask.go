@@ -23,7 +23,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/catalog-discovery/bitbucket/delegate/internal/bitbucket"
 	"github.com/catalog-discovery/bitbucket/delegate/internal/proxy"
@@ -126,7 +125,8 @@ func New(t *task.Task, session *bitbucket.Session, sink Sink, workers int, log z
 func (r *Run) Progress() task.Progress {
 	phase := r.phase.Load().(string)
 	if until := r.session.BudgetStalledUntil(); !until.IsZero() {
-		phase += ", waiting for the Bitbucket request budget until " + until.UTC().Format(time.RFC3339)
+		// Short enough for the contract's 64 characters after any phase.
+		phase += ", request budget waits until " + until.UTC().Format("15:04:05Z")
 	}
 	return task.Progress{
 		Phase:              phase,
